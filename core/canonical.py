@@ -1,0 +1,53 @@
+"""Canonical payloads: the business values of a result, as stable JSON and its hash.
+
+Two payloads with the same business values give the same hash whatever the Decimal's
+exponent (1.50 and 1.5 are one value) and whatever the key order.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+JsonValue = str | int | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def normalise_decimal(value: Decimal) -> str:
+    """A Decimal as plain text without exponent or trailing zeros: 1.500 -> "1.5"."""
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    return text
+
+
+def canonical(value: Any) -> JsonValue:
+    """Turn business values into JSON-able values with one spelling each."""
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, Enum):
+        return canonical(value.value)
+    if isinstance(value, Decimal):
+        return normalise_decimal(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if isinstance(value, float):
+        raise TypeError("floats are not business values here: use Decimal")
+    raise TypeError(f"cannot make {type(value).__name__} canonical")
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    return json.dumps(canonical(payload), sort_keys=True, separators=(",", ":"))
+
+
+def payload_sha256(payload: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()

@@ -1,0 +1,66 @@
+"""Hedge contract rows: the contracts CSV format, its validation and change rules."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.prices import CurrencyCode, Symbol
+from core.rows import parse_rows
+from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
+
+CONTRACT_HEADER = (
+    "contract_ref", "instrument", "underlying", "side", "quantity", "unit",
+    "entry_price", "currency", "trade_date", "maturity_date", "status",
+)
+#: Fields a reload may change (the change is applied and audited); any other is an error.
+MUTABLE_FIELDS = frozenset({"status"})
+
+
+class ContractRow(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    contract_ref: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    instrument: Instrument
+    underlying: Symbol
+    side: Side
+    quantity: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    entry_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    currency: CurrencyCode
+    trade_date: date
+    maturity_date: date
+    status: ContractStatus
+
+    def fields(self) -> dict[str, object]:
+        return self.model_dump()
+
+
+def parse_contract_csv(text: str, file: str) -> ParseReport[ContractRow]:
+    """Validate a contracts CSV row by row; a repeated contract_ref is an error."""
+    def check(row: ContractRow) -> str | None:
+        if row.maturity_date < row.trade_date:
+            return "maturity_date: before trade_date"
+        return None
+
+    report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check)
+    first_line: dict[str, int] = {}
+    kept = []
+    for line, row in report.rows:
+        if row.contract_ref in first_line:
+            report.errors.append(RowError(
+                file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first_line[row.contract_ref]})"))
+            continue
+        first_line[row.contract_ref] = line
+        kept.append((line, row))
+    report.rows = kept
+    report.errors.sort(key=lambda e: e.line)
+    return report
+
+
+def changed_fields(stored: dict[str, object], incoming: ContractRow) -> list[str]:
+    """Names of the fields whose values differ (Decimals compared by value)."""
+    new = incoming.fields()
+    return sorted(name for name, value in new.items() if stored.get(name) != value)

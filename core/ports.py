@@ -1,0 +1,49 @@
+"""Protocols the outside world is reached through; adapters in workers/ implement them."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from core.prices import PriceRow
+from core.values import ParseReport
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBatch:
+    """Prices from one fetch (one file, one request), with where they came from."""
+
+    source: str
+    report: ParseReport[PriceRow]
+    fetched_at: datetime
+    file_sha256: str | None = None
+    request_id: str | None = None
+    #: Why the whole batch was refused (not a price file at all); nothing of it is written.
+    rejected: str | None = None
+
+
+class PriceSource(Protocol):
+    """Something that gives settlement prices: a drop folder, an HTTP endpoint, a file."""
+
+    name: str
+
+    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
+        """The batches available for the nightly of `as_of`."""
+        ...
+
+
+class RunLock(Protocol):
+    """A lock with expiry that keeps one (job, as_of_date) from running twice at once."""
+
+    def acquire(self, name: str, owner: str) -> bool:
+        """Take the lock for `owner`; False when somebody else holds it."""
+        ...
+
+    def refresh(self, name: str, owner: str) -> None:
+        """Push the expiry back while the owner still works."""
+        ...
+
+    def release(self, name: str, owner: str) -> None:
+        """Let go, only if `owner` still holds it."""
+        ...

@@ -1,0 +1,79 @@
+"""Settlement price rows: the vendor CSV format and its validation."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from core.money import price as quantize_price
+from core.rows import parse_rows
+from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
+
+PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
+
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,31}$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class PriceRow(BaseModel):
+    """One price as a source gives it. The price is per `unit`, in `currency`."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    symbol: Symbol
+    price_date: date
+    price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    currency: CurrencyCode
+    unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    price_type: PriceType
+
+    @property
+    def confidence(self) -> Confidence:
+        return CONFIDENCE_BY_PRICE_TYPE[self.price_type]
+
+    @property
+    def quantized_price(self) -> Decimal:
+        return quantize_price(self.price)
+
+
+def parse_price_csv(text: str, file: str, today: date) -> ParseReport[PriceRow]:
+    """Validate a vendor price CSV row by row.
+
+    Bad rows (unparsable, zero or negative price, a date after `today`, the same symbol
+    and date twice with different prices) are reported with file, line and reason; good
+    rows are kept. A file whose header is not a price header raises NotAFileOfThisKind.
+    """
+    def not_future(row: PriceRow) -> str | None:
+        if row.price_date > today:
+            return f"price_date: {row.price_date.isoformat()} is in the future"
+        return None
+
+    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, not_future)
+    return drop_inconsistent_duplicates(report)
+
+
+def drop_inconsistent_duplicates(report: ParseReport[PriceRow]) -> ParseReport[PriceRow]:
+    """The same symbol and date with two different prices in one file: both are refused.
+
+    An exact repeat is harmless and kept once.
+    """
+    by_key: dict[tuple[str, date], list[tuple[int, PriceRow]]] = {}
+    for line, row in report.rows:
+        by_key.setdefault((row.symbol, row.price_date), []).append((line, row))
+    kept: list[tuple[int, PriceRow]] = []
+    for (symbol, day), entries in by_key.items():
+        values = {row.quantized_price for _, row in entries}
+        if len(values) == 1:
+            kept.append(entries[0])
+            continue
+        for line, row in entries:
+            report.errors.append(RowError(
+                report.file, line,
+                f"duplicate {symbol} {day.isoformat()} with a different price ({row.price})",
+            ))
+    kept.sort(key=lambda item: item[0])
+    report.rows = kept
+    report.errors.sort(key=lambda e: e.line)
+    return report

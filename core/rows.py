@@ -1,0 +1,80 @@
+"""Reading CSV text into validated rows: the header check and row-by-row reporting
+shared by every CSV input. Pure: it takes text, never a path."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from core.errors import NotAFileOfThisKind
+from core.values import ParseReport, RowError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def describe(error: ValidationError) -> str:
+    """One line per failed field, the field named first: `price: must be > 0`."""
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(x) for x in item["loc"]) or "row"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def csv_records(text: str, file: str, header: Sequence[str], kind: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, record) after checking the header names `kind`'s columns."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        first = next(reader)
+    except StopIteration:
+        raise NotAFileOfThisKind(f"{file}: empty file, expected a {kind} CSV") from None
+    except csv.Error as exc:
+        raise NotAFileOfThisKind(f"{file}: not CSV ({exc})") from None
+    found = [h.strip() for h in first]
+    missing = [h for h in header if h not in found]
+    if missing:
+        raise NotAFileOfThisKind(
+            f"{file}: not a {kind} file: header lacks {', '.join(missing)} "
+            f"(expected {','.join(header)})"
+        )
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(found):
+                yield line, {"__error__": f"expected {len(found)} fields, found {len(record)}"}
+                continue
+            yield line, {name: cell.strip() for name, cell in zip(found, record, strict=True)}
+    except csv.Error as exc:
+        raise NotAFileOfThisKind(f"{file}: not CSV at line {reader.line_num} ({exc})") from None
+
+
+def parse_rows(
+    text: str,
+    file: str,
+    header: Sequence[str],
+    kind: str,
+    model: type[M],
+    check: Callable[[M], str | None] = lambda _row: None,
+) -> ParseReport[M]:
+    """Validate every record with `model` and `check`; keep good rows, report bad ones."""
+    report: ParseReport[M] = ParseReport(file=file)
+    for line, record in csv_records(text, file, header, kind):
+        if "__error__" in record:
+            report.errors.append(RowError(file, line, record["__error__"]))
+            continue
+        try:
+            row = model.model_validate(record)
+        except ValidationError as exc:
+            report.errors.append(RowError(file, line, describe(exc)))
+            continue
+        problem = check(row)
+        if problem:
+            report.errors.append(RowError(file, line, problem))
+        else:
+            report.rows.append((line, row))
+    return report

@@ -1,0 +1,95 @@
+"""Hedge contracts: idempotent loading by contract_ref, and the reads valuation needs."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.contracts import MUTABLE_FIELDS, ContractRow, changed_fields
+from core.errors import ContractChanged
+from core.values import Contract, ContractStatus, Instrument, Side
+from db.audit import record_event
+from db.models import HedgeContract
+
+COMPARED = ("contract_ref", "instrument", "underlying", "side", "quantity", "unit", "entry_price",
+            "currency", "trade_date", "maturity_date", "status")
+
+
+@dataclass(slots=True)
+class ContractLoad:
+    created: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    status_changed: list[str] = field(default_factory=list)
+
+
+def _stored_fields(row: HedgeContract) -> dict[str, object]:
+    return {name: getattr(row, name) for name in COMPARED}
+
+
+def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: datetime, source: str) -> ContractLoad:
+    """Insert new contracts, apply and audit status changes, refuse any other change.
+
+    All or nothing: when any row changes a field other than status, ContractChanged
+    names every such row and field, and the caller's unit of work rolls back.
+    """
+    refs = [row.contract_ref for row in rows]
+    stored = {c.contract_ref: c for c in session.scalars(
+        select(HedgeContract).where(HedgeContract.contract_ref.in_(refs)))} if refs else {}
+    load = ContractLoad()
+    refused: list[str] = []
+    for row in rows:
+        current = stored.get(row.contract_ref)
+        if current is None:
+            _create(session, row, now, source)
+            load.created.append(row.contract_ref)
+            continue
+        diff = changed_fields(_stored_fields(current), row)
+        if not diff:
+            load.existing.append(row.contract_ref)
+        elif set(diff) <= MUTABLE_FIELDS:
+            _change_status(session, current, ContractStatus(row.status), now, source)
+            load.status_changed.append(row.contract_ref)
+        else:
+            refused.append(f"{row.contract_ref}: {', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed")
+    if refused:
+        raise ContractChanged("contracts may change only their status; " + "; ".join(refused))
+    return load
+
+
+def _create(session: Session, row: ContractRow, now: datetime, source: str) -> None:
+    contract = HedgeContract(**row.model_dump(mode="python"), created_at=now, updated_at=now)
+    contract.instrument = row.instrument.value
+    contract.side = row.side.value
+    contract.status = row.status.value
+    session.add(contract)
+    session.flush()
+    record_event(session, "contract_created", entity_type="hedge_contract", entity_id=contract.id, now=now,
+                 details={"contract_ref": row.contract_ref, "source": source, **row.model_dump()})
+
+
+def _change_status(session: Session, contract: HedgeContract, status: ContractStatus, now: datetime, source: str) -> None:
+    old = contract.status
+    contract.status = status.value
+    contract.updated_at = now
+    record_event(session, "contract_status_changed", entity_type="hedge_contract", entity_id=contract.id,
+                 now=now, details={"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source})
+
+
+def active_contract_ids(session: Session) -> list[int]:
+    stmt = select(HedgeContract.id).where(HedgeContract.status == ContractStatus.ACTIVE.value).order_by(HedgeContract.id)
+    return list(session.scalars(stmt))
+
+
+def contracts_by_ids(session: Session, ids: Sequence[int]) -> list[Contract]:
+    rows = session.scalars(select(HedgeContract).where(HedgeContract.id.in_(ids)).order_by(HedgeContract.id))
+    return [
+        Contract(
+            id=r.id, contract_ref=r.contract_ref, instrument=Instrument(r.instrument), underlying=r.underlying,
+            side=Side(r.side), quantity=r.quantity, unit=r.unit, entry_price=r.entry_price, currency=r.currency,
+            trade_date=r.trade_date, maturity_date=r.maturity_date, status=ContractStatus(r.status),
+        )
+        for r in rows
+    ]

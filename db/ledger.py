@@ -1,0 +1,159 @@
+"""The run ledger: starting runs under the database guard, counting chunks in, ending runs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.ledger import final_status, is_abandoned
+from core.values import Counts, Job, RunStatus, Trigger
+from db.audit import record_event
+from db.models import BatchRun, BatchRunChunk
+from db.writepath import dialect_insert
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The outcome of asking for a run: a new attempt, or the one that already exists."""
+
+    run: BatchRun
+    new: bool
+
+
+def get_run(session: Session, run_id: int, *, for_update: bool = False) -> BatchRun:
+    stmt = select(BatchRun).where(BatchRun.id == run_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    run = session.scalars(stmt).one_or_none()
+    if run is None:
+        raise LookupError(f"no batch run {run_id}")
+    return run
+
+
+def running_run(session: Session, job: Job, as_of: date) -> BatchRun | None:
+    stmt = select(BatchRun).where(
+        BatchRun.job == job.value, BatchRun.as_of_date == as_of, BatchRun.status == RunStatus.RUNNING.value)
+    return session.scalars(stmt).one_or_none()
+
+
+def child_run(session: Session, parent_run_id: int, job: Job) -> BatchRun | None:
+    stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == job.value)
+            .order_by(BatchRun.attempt.desc()).limit(1))
+    return session.scalars(stmt).one_or_none()
+
+
+def children(session: Session, parent_run_id: int) -> list[BatchRun]:
+    stmt = select(BatchRun).where(BatchRun.parent_run_id == parent_run_id).order_by(BatchRun.id)
+    return list(session.scalars(stmt))
+
+
+def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
+    return list(session.scalars(select(BatchRun).order_by(BatchRun.id.desc()).limit(limit)))
+
+
+def start_run(
+    session: Session,
+    job: Job,
+    as_of: date,
+    trigger: Trigger,
+    *,
+    now: datetime,
+    stale_after: timedelta,
+    parent_run_id: int | None = None,
+    lock_token: str | None = None,
+    task_id: str | None = None,
+) -> Started:
+    """Start a new attempt of (job, as_of), unless one is running (then that one is
+    returned) or, for a step of a parent run, unless the parent already has this step."""
+    if parent_run_id is not None:
+        existing = child_run(session, parent_run_id, job)
+        if existing is not None:
+            return Started(existing, new=False)
+    current = running_run(session, job, as_of)
+    if current is not None:
+        if not is_abandoned(current.heartbeat_at, now, stale_after):
+            return Started(current, new=False)
+        abandon(session, current, now)
+    attempt = (session.scalar(select(func.max(BatchRun.attempt)).where(
+        BatchRun.job == job.value, BatchRun.as_of_date == as_of)) or 0) + 1
+    run = BatchRun(
+        job=job.value, as_of_date=as_of, attempt=attempt, trigger=trigger.value,
+        status=RunStatus.RUNNING.value, parent_run_id=parent_run_id, lock_token=lock_token,
+        task_id=task_id, details={}, started_at=now, heartbeat_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(run)
+    except IntegrityError:
+        # Another trigger inserted its attempt between our read and our write.
+        other = running_run(session, job, as_of)
+        if other is None:
+            raise
+        return Started(other, new=False)
+    record_event(session, "batch_run_started", entity_type="batch_run", entity_id=run.id, now=now,
+                 batch_run_id=run.id, details={"job": job, "as_of": as_of, "attempt": attempt, "trigger": trigger})
+    return Started(run, new=True)
+
+
+def abandon(session: Session, run: BatchRun, now: datetime) -> None:
+    run.status = RunStatus.FAILED.value
+    run.error = "abandoned: no heartbeat (worker killed?)"
+    run.finished_at = now
+    session.flush()
+    record_event(session, "batch_run_abandoned", entity_type="batch_run", entity_id=run.id, now=now,
+                 batch_run_id=run.id, details={"last_heartbeat": run.heartbeat_at})
+
+
+def add_counts(session: Session, run_id: int, counts: Counts, now: datetime, *, chunk: bool = False) -> tuple[int, int]:
+    """Add `counts` to the run atomically; returns (chunks_done, chunks_total) after it."""
+    values: dict[str, Any] = {
+        name: getattr(BatchRun, name) + value for name, value in counts.as_dict().items()
+    }
+    values["heartbeat_at"] = now
+    if chunk:
+        values["chunks_done"] = BatchRun.chunks_done + 1
+    stmt = (update(BatchRun).where(BatchRun.id == run_id).values(**values)
+            .returning(BatchRun.chunks_done, BatchRun.chunks_total))
+    done, total = session.execute(stmt).one()
+    return int(done), int(total)
+
+
+def record_chunk(session: Session, run_id: int, chunk_no: int, counts: Counts, now: datetime) -> tuple[bool, bool]:
+    """Count a finished chunk into its run, once. Returns (counted now, all chunks in)."""
+    stmt = dialect_insert(session, BatchRunChunk).on_conflict_do_nothing(
+        index_elements=["batch_run_id", "chunk_no"]).returning(BatchRunChunk.id)
+    inserted = session.execute(stmt, [{
+        "batch_run_id": run_id, "chunk_no": chunk_no, "finished_at": now, **counts.as_dict()}]).first()
+    if inserted is None:
+        run = get_run(session, run_id)
+        return False, run.chunks_done >= run.chunks_total
+    done, total = add_counts(session, run_id, counts, now, chunk=True)
+    return True, done >= total
+
+
+def done_chunks(session: Session, run_id: int) -> list[int]:
+    return list(session.scalars(select(BatchRunChunk.chunk_no).where(BatchRunChunk.batch_run_id == run_id)))
+
+
+def counts_of(run: BatchRun) -> Counts:
+    return Counts(run.processed, run.created, run.existing, run.conflicts, run.exceptions)
+
+
+def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | None = None,
+               status: RunStatus | None = None) -> bool:
+    """End a running run; False when it had already ended (a redelivered finish)."""
+    session.refresh(run)
+    if run.status != RunStatus.RUNNING.value:
+        return False
+    run.status = (status or final_status(counts_of(run), error)).value
+    run.error = error[:2000] if error else None
+    run.finished_at = now
+    run.heartbeat_at = now
+    session.flush()
+    record_event(session, "batch_run_finished", entity_type="batch_run", entity_id=run.id, now=now,
+                 batch_run_id=run.id, details={"status": run.status, **counts_of(run).as_dict(), "error": error})
+    return True

@@ -1,0 +1,193 @@
+"""Tables. Result tables (prices, snapshots, exceptions) carry an idempotency key, the
+canonical payload and its hash: the write path needs nothing else to tell created,
+existing and conflict apart."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import UtcDateTime, Base, BigId, IntPk, JsonDoc, Key, Money, Quantity, Rate, Sha256, Timestamp
+
+Json = dict[str, Any]
+
+
+class HedgeContract(Base):
+    __tablename__ = "hedge_contracts"
+
+    id: Mapped[IntPk]
+    contract_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    instrument: Mapped[str] = mapped_column(String(32))
+    underlying: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Quantity]
+    unit: Mapped[str] = mapped_column(String(16))
+    entry_price: Mapped[Rate]
+    currency: Mapped[str] = mapped_column(String(3))
+    trade_date: Mapped[date]
+    maturity_date: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp]
+
+
+class BatchRun(Base):
+    """The run ledger: one row per (job, as_of_date, attempt); fan-in goes through it."""
+
+    __tablename__ = "batch_runs"
+    __table_args__ = (
+        UniqueConstraint("job", "as_of_date", "attempt"),
+        # The database guard: at most one running attempt of a (job, as_of_date).
+        Index(
+            "uq_batch_runs_one_running", "job", "as_of_date", unique=True,
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
+
+    id: Mapped[IntPk]
+    job: Mapped[str] = mapped_column(String(32))
+    as_of_date: Mapped[date]
+    attempt: Mapped[int]
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    parent_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"), index=True)
+    processed: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    existing: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    exceptions: Mapped[int] = mapped_column(default=0)
+    chunks_total: Mapped[int] = mapped_column(default=0)
+    chunks_done: Mapped[int] = mapped_column(default=0)
+    lock_token: Mapped[str | None] = mapped_column(String(64))
+    task_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(String(2000))
+    details: Mapped[Json] = mapped_column(JsonDoc, default=dict)
+    started_at: Mapped[Timestamp]
+    heartbeat_at: Mapped[Timestamp]
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class BatchRunChunk(Base):
+    """One finished chunk of a fanned-out run; its unique row makes redelivery harmless."""
+
+    __tablename__ = "batch_run_chunks"
+    __table_args__ = (UniqueConstraint("batch_run_id", "chunk_no"),)
+
+    id: Mapped[IntPk]
+    batch_run_id: Mapped[int] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    chunk_no: Mapped[int]
+    processed: Mapped[int]
+    created: Mapped[int]
+    existing: Mapped[int]
+    conflicts: Mapped[int]
+    exceptions: Mapped[int]
+    finished_at: Mapped[Timestamp]
+
+
+class SettlementPrice(Base):
+    __tablename__ = "settlement_prices"
+    __table_args__ = (
+        UniqueConstraint("symbol", "price_date", "source"),
+        Index("ix_settlement_prices_symbol_price_date", "symbol", "price_date"),
+    )
+
+    id: Mapped[IntPk]
+    idempotency_key: Mapped[Key]
+    symbol: Mapped[str] = mapped_column(String(32))
+    price_date: Mapped[date]
+    price: Mapped[Rate]
+    currency: Mapped[str] = mapped_column(String(3))
+    unit: Mapped[str] = mapped_column(String(16))
+    price_type: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[str] = mapped_column(String(16))
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    fetched_at: Mapped[Timestamp]
+    file_name: Mapped[str | None] = mapped_column(String(512))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    source_line: Mapped[int | None]
+    payload: Mapped[Json] = mapped_column(JsonDoc)
+    payload_sha256: Mapped[Sha256]
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    created_at: Mapped[Timestamp]
+
+
+class MtmSnapshot(Base):
+    """Append-only (a PostgreSQL trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "mtm_snapshots"
+    __table_args__ = (UniqueConstraint("object_type", "object_id", "as_of_date"),)
+
+    id: Mapped[IntPk]
+    idempotency_key: Mapped[Key]
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int] = mapped_column(BigId)
+    as_of_date: Mapped[date] = mapped_column(index=True)
+    price_date: Mapped[date]
+    price_id: Mapped[int] = mapped_column(BigId, ForeignKey("settlement_prices.id"))
+    mtm_value: Mapped[Money]
+    price_d1: Mapped[Rate]
+    entry_price: Mapped[Rate]
+    quantity_mt: Mapped[Quantity]
+    currency: Mapped[str] = mapped_column(String(3))
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[Json] = mapped_column(JsonDoc)
+    payload_sha256: Mapped[Sha256]
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    created_at: Mapped[Timestamp]
+
+
+class MtmException(Base):
+    __tablename__ = "mtm_exceptions"
+    __table_args__ = (Index("ix_mtm_exceptions_as_of_date_object", "as_of_date", "object_type", "object_id"),)
+
+    id: Mapped[IntPk]
+    idempotency_key: Mapped[Key]
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int] = mapped_column(BigId)
+    as_of_date: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(32))
+    details: Mapped[Json] = mapped_column(JsonDoc)
+    payload: Mapped[Json] = mapped_column(JsonDoc)
+    payload_sha256: Mapped[Sha256]
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    created_at: Mapped[Timestamp]
+
+
+class IdempotencyConflict(Base):
+    """A result that came again with other values: both payloads, nothing overwritten."""
+
+    __tablename__ = "idempotency_conflicts"
+    __table_args__ = (UniqueConstraint("idempotency_key", "incoming_sha256"),)
+
+    id: Mapped[IntPk]
+    table_name: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(160), index=True)
+    existing_sha256: Mapped[Sha256]
+    incoming_sha256: Mapped[Sha256]
+    existing_payload: Mapped[Json] = mapped_column(JsonDoc)
+    incoming_payload: Mapped[Json] = mapped_column(JsonDoc)
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    detected_at: Mapped[Timestamp]
+
+
+class AuditEvent(Base):
+    """Append-only (a PostgreSQL trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[IntPk]
+    event_type: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str] = mapped_column(String(160))
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    details: Mapped[Json] = mapped_column(JsonDoc)
+    occurred_at: Mapped[Timestamp]
+
+
+APPEND_ONLY_TABLES = ("mtm_snapshots", "audit_events")

@@ -1,0 +1,144 @@
+"""The write path: the only writer of results.
+
+Every result has an idempotency key and a canonical payload. Writing it gives
+`created` (inserted), `existing` (same key, same payload hash: nothing changes) or
+`conflict` (same key, other payload: nothing is overwritten, an idempotency_conflicts
+row keeps both payloads). The bulk form inserts thousands of rows per statement with
+INSERT .. ON CONFLICT DO NOTHING RETURNING on PostgreSQL and SQLite alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.canonical import canonical, payload_sha256
+from core.values import Counts, WriteOutcome
+from db.base import Base
+from db.models import IdempotencyConflict
+
+LOOKUP_CHUNK = 900  # keys per IN (...) lookup; below SQLite's variable limit
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """A result to write: its key, canonical payload and hash, and its column values."""
+
+    key: str
+    payload: dict[str, Any]
+    sha256: str
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_dict(payload: dict[str, Any]) -> dict[str, Any]:
+    value = canonical(payload)
+    assert isinstance(value, dict)
+    return value
+
+
+@dataclass(slots=True)
+class WriteReport:
+    """The outcome of every row, in input order, and the conflicts found."""
+
+    outcomes: list[WriteOutcome]
+    conflict_keys: list[str]
+
+    def counts(self) -> Counts:
+        counts = Counts(processed=len(self.outcomes))
+        for outcome in self.outcomes:
+            counts.record(outcome)
+        return counts
+
+
+def dialect_insert(session: Session, table: type[Base]) -> Any:
+    """INSERT of the session's dialect, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def result_row(key: str, payload: dict[str, Any], columns: dict[str, Any]) -> ResultRow:
+    """A result with its payload in canonical form and the payload's hash."""
+    return ResultRow(key, canonical_dict(payload), payload_sha256(payload), columns)
+
+
+def write_results(
+    session: Session, table: type[Base], rows: Sequence[ResultRow], *, batch_run_id: int | None, now: datetime
+) -> WriteReport:
+    """Write `rows` into `table` (a result table) and say what became of each."""
+    first: dict[str, ResultRow] = {}
+    for row in rows:
+        first.setdefault(row.key, row)
+    values = [
+        {**row.columns, "idempotency_key": row.key, "payload": row.payload,
+         "payload_sha256": row.sha256, "batch_run_id": batch_run_id, "created_at": now}
+        for row in first.values()
+    ]
+    inserted: set[str] = set()
+    if values:
+        stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        result = session.execute(stmt.returning(table.idempotency_key), values)  # type: ignore[attr-defined]
+        inserted = set(result.scalars().all())
+    stored = _stored(session, table, [k for k in first if k not in inserted])
+    outcomes: list[WriteOutcome] = []
+    conflicts: dict[str, ResultRow] = {}
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in inserted and row.key not in seen:
+            outcomes.append(WriteOutcome.CREATED)
+        else:
+            existing_sha = stored[row.key][0] if row.key in stored else first[row.key].sha256
+            if existing_sha == row.sha256:
+                outcomes.append(WriteOutcome.EXISTING)
+            else:
+                outcomes.append(WriteOutcome.CONFLICT)
+                conflicts[row.key] = row
+        seen.add(row.key)
+    _record_conflicts(session, table, conflicts.values(), stored, first, batch_run_id, now)
+    return WriteReport(outcomes, list(conflicts))
+
+
+def write_result(
+    session: Session, table: type[Base], row: ResultRow, *, batch_run_id: int | None, now: datetime
+) -> WriteOutcome:
+    return write_results(session, table, [row], batch_run_id=batch_run_id, now=now).outcomes[0]
+
+
+def _stored(session: Session, table: type[Base], keys: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    key_col = table.idempotency_key  # type: ignore[attr-defined]
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        part = keys[start:start + LOOKUP_CHUNK]
+        stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))  # type: ignore[attr-defined]
+        for key, sha, payload in session.execute(stmt):
+            found[key] = (sha, payload)
+    return found
+
+
+def _record_conflicts(
+    session: Session,
+    table: type[Base],
+    rows: Iterable[ResultRow],
+    stored: dict[str, tuple[str, dict[str, Any]]],
+    first: dict[str, ResultRow],
+    batch_run_id: int | None,
+    now: datetime,
+) -> None:
+    values = []
+    for row in rows:
+        existing_sha, existing_payload = stored.get(row.key) or (first[row.key].sha256, first[row.key].payload)
+        values.append({
+            "table_name": table.__tablename__, "idempotency_key": row.key,
+            "existing_sha256": existing_sha, "incoming_sha256": row.sha256,
+            "existing_payload": existing_payload, "incoming_payload": row.payload,
+            "batch_run_id": batch_run_id, "detected_at": now,
+        })
+    if values:
+        stmt = dialect_insert(session, IdempotencyConflict).on_conflict_do_nothing(
+            index_elements=["idempotency_key", "incoming_sha256"])
+        session.execute(stmt, values)

@@ -1,0 +1,58 @@
+"""The shared task base: explicit names and queues, late acks, one retry policy for
+transient database and broker errors, and log context bound for every line of a task."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import kombu.exceptions
+import redis.exceptions
+import sqlalchemy.exc
+import structlog
+from celery import Task, shared_task
+
+#: Errors worth another try: the database or the broker went away or was busy.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    kombu.exceptions.OperationalError,
+    ConnectionError,
+    TimeoutError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """Binds task id and name to every log line of the task (restored after it, so an
+    in-process child task does not wipe its parent's context)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with structlog.contextvars.bound_contextvars(task_id=self.request.id, task_name=self.name):
+            return super().__call__(*args, **kwargs)
+
+
+def job_task(name: str, queue: str, **options: Any) -> Callable[[F], F]:
+    """Declare a task: the retry policy lives here, never in a task body."""
+    settings: dict[str, Any] = {
+        "name": name,
+        "queue": queue,
+        "bind": True,
+        "base": JobTask,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "autoretry_for": TRANSIENT_ERRORS,
+        "retry_backoff": 2,
+        "retry_backoff_max": 300,
+        "retry_jitter": True,
+        "max_retries": 8,
+    }
+    settings.update(options)
+    return shared_task(**settings)  # type: ignore[no-any-return]

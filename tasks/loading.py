@@ -1,0 +1,40 @@
+"""Loading master data and price files on demand (the CLI's `load` commands)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.contracts import parse_contract_csv
+from core.errors import InvalidInput
+from core.ports import PriceBatch
+from core.values import Counts
+from db.contracts import ContractLoad, load_contracts
+from tasks.prices import store_price_batch
+from tasks.runtime import runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ContractsLoaded:
+    load: ContractLoad
+    rows: int
+
+
+def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
+    """All or nothing: any bad row or refused change and nothing is written."""
+    report = parse_contract_csv(text, file)
+    if report.errors:
+        raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded",
+                           [str(e) for e in report.errors])
+    rt = runtime()
+    with rt.uow() as uow:
+        load = load_contracts(uow.session, [row for _, row in report.rows], now=rt.clock(), source=file)
+        uow.commit()
+    return ContractsLoaded(load, len(report.rows))
+
+
+def load_price_batch(batch: PriceBatch) -> Counts:
+    """Good rows land, bad rows are reported; the same write path as the nightly."""
+    rt = runtime()
+    with rt.uow() as uow:
+        counts = store_price_batch(uow.session, batch, batch_run_id=None, now=rt.clock())
+        uow.commit()
+    return counts

@@ -1,0 +1,80 @@
+"""The nightly chain: prices for D-1, then MTM for D. The nightly run is a parent in the
+ledger; `advance_nightly` looks at its steps and starts the next one. It may be called any
+number of times (every finished step calls it): each call moves the chain at most one step."""
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from celery import signature
+
+from core.ledger import combined_status
+from core.values import Counts, Job, RunStatus
+from db import ledger
+from db.models import BatchRun
+from tasks import runs
+from tasks.base import job_task
+from tasks.payloads import JobRequest, RunRef
+from tasks.runtime import runtime
+from tasks.summary import run_summary
+
+log = structlog.get_logger(__name__)
+
+#: The steps of the nightly in order, and the task that runs each.
+STEPS: tuple[tuple[Job, str], ...] = (
+    (Job.PRICES, "hedgeops.prices.fetch_settlement_prices"),
+    (Job.MTM, "hedgeops.valuation.compute_mtm_snapshots"),
+)
+
+
+@job_task("hedgeops.nightly.run_nightly", queue="valuation")
+def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
+    request = JobRequest.model_validate({"as_of": as_of, "trigger": trigger})
+    day = request.as_of_or(runtime().clock().date())
+    begun = runs.begin(Job.NIGHTLY, day, request.trigger, task_id=self.request.id)
+    if begun.proceed and begun.run_id is not None:
+        advance_nightly.apply_async(kwargs={"run_id": begun.run_id})
+    return begun.summary
+
+
+@job_task("hedgeops.nightly.advance_nightly", queue="valuation")
+def advance_nightly(self: Any, run_id: int) -> dict[str, Any]:
+    ref = RunRef(run_id=run_id)
+    with structlog.contextvars.bound_contextvars(batch_run_id=ref.run_id), runs.failing_run(ref.run_id):
+        return advance(ref.run_id)
+
+
+def advance(run_id: int) -> dict[str, Any]:
+    rt = runtime()
+    with rt.uow() as uow:
+        run = ledger.get_run(uow.session, run_id, for_update=True)
+        if run.finished_at is None:
+            _next_move(uow, run)
+        uow.commit()
+        return run_summary(run)
+
+
+def _next_move(uow: Any, run: BatchRun) -> None:
+    steps = []
+    for job, task_name in STEPS:
+        step = ledger.child_run(uow.session, run.id, job)
+        if step is None:
+            kwargs = {"as_of": run.as_of_date.isoformat(), "trigger": run.trigger, "parent_run_id": run.id}
+            uow.after_commit(lambda name=task_name, kw=kwargs: signature(name, kwargs=kw).apply_async())
+            log.info("nightly_step_sent", step=job.value, as_of=run.as_of_date.isoformat())
+            return
+        if step.finished_at is None:
+            return
+        if step.status == RunStatus.FAILED.value:
+            runs.finish(uow, run, error=f"step {job.value} (batch run {step.id}) failed: {step.error}")
+            return
+        steps.append(step)
+    _finish_with_steps(uow, run, steps)
+
+
+def _finish_with_steps(uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
+    total = Counts()
+    for step in steps:
+        total.add(ledger.counts_of(step))
+    ledger.add_counts(uow.session, run.id, total, runtime().clock())
+    runs.finish(uow, run, status=combined_status([RunStatus(s.status) for s in steps]))

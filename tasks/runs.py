@@ -1,0 +1,124 @@
+"""Starting and ending runs: the Redis lock (distributed) and the database guard around
+the ledger, lock release and the parent's next step sent only after commit."""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import structlog
+from celery import signature
+
+from core.keys import run_lock_key
+from core.values import Job, RunStatus, Trigger
+from db import ledger
+from db.models import BatchRun
+from db.uow import SqlAlchemyUnitOfWork
+from tasks.base import is_transient
+from tasks.runtime import runtime
+from tasks.summary import run_summary
+
+log = structlog.get_logger(__name__)
+
+ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
+
+
+@dataclass(frozen=True, slots=True)
+class Begun:
+    """`proceed` is True when this task owns the run: a new attempt, or its own attempt
+    again (a retry or a redelivery keeps the task id)."""
+
+    run_id: int | None
+    proceed: bool
+    summary: dict[str, Any]
+
+
+def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None) -> Begun:
+    rt = runtime()
+    token = uuid.uuid4().hex
+    lock_name = run_lock_key(job.value, as_of)
+    with rt.uow() as uow:
+        s = uow.session
+        mine = _own_attempt(s, job, as_of, task_id)
+        if mine is not None:
+            return Begun(mine.id, True, run_summary(mine, note="resumed"))
+        if parent_run_id is not None and (step := ledger.child_run(s, parent_run_id, job)) is not None:
+            _nudge_parent(uow, step)
+            uow.commit()
+            return Begun(step.id, False, run_summary(step, note="step already started"))
+        if not rt.run_lock.acquire(lock_name, token):
+            current = ledger.running_run(s, job, as_of)
+            log.info("run_already_running", job=job.value, as_of=as_of.isoformat(),
+                     batch_run_id=current.id if current else None)
+            if current is None:
+                return Begun(None, False, {"job": job.value, "as_of": as_of.isoformat(), "status": "running",
+                                           "batch_run_id": None, "note": "another trigger is starting this run"})
+            return Begun(current.id, False, run_summary(current, note="already running"))
+        started = ledger.start_run(s, job, as_of, trigger, now=rt.clock(), stale_after=rt.stale_after,
+                                   parent_run_id=parent_run_id, lock_token=token, task_id=task_id)
+        if not started.new:
+            rt.run_lock.release(lock_name, token)
+            return Begun(started.run.id, False, run_summary(started.run, note="already running"))
+        uow.commit()
+        log.info("batch_run_started", job=job.value, as_of=as_of.isoformat(), batch_run_id=started.run.id,
+                 attempt=started.run.attempt, trigger=trigger.value)
+        return Begun(started.run.id, True, run_summary(started.run))
+
+
+def _own_attempt(session: Any, job: Job, as_of: date, task_id: str | None) -> BatchRun | None:
+    current = ledger.running_run(session, job, as_of)
+    if current is not None and task_id is not None and current.task_id == task_id:
+        return current
+    return None
+
+
+def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None,
+           status: RunStatus | None = None) -> bool:
+    """End `run` in this unit of work; after commit, release its lock and nudge its parent."""
+    rt = runtime()
+    ended = ledger.finish_run(uow.session, run, rt.clock(), error=error, status=status)
+    if ended:
+        token = run.lock_token
+        name = run_lock_key(run.job, run.as_of_date)
+        if token:
+            uow.after_commit(lambda: rt.run_lock.release(name, token))
+        summary = run_summary(run)
+        uow.after_commit(lambda: log.info("batch_run_finished", **_log_fields(summary)))
+    _nudge_parent(uow, run)
+    return ended
+
+
+def _log_fields(summary: dict[str, Any]) -> dict[str, Any]:
+    return {"job": summary["job"], "as_of": summary["as_of"], "batch_run_id": summary["batch_run_id"],
+            "status": summary["status"], **summary["counts"]}
+
+
+def _nudge_parent(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> None:
+    """A finished step tells its parent to move on; safe to repeat."""
+    if run.parent_run_id is not None and run.finished_at is not None:
+        parent = run.parent_run_id
+        uow.after_commit(lambda: signature(ADVANCE_NIGHTLY, kwargs={"run_id": parent}).apply_async())
+
+
+@contextlib.contextmanager
+def failing_run(run_id: int) -> Iterator[None]:
+    """A permanent error inside ends the run `failed` with the error, then propagates.
+    Transient errors propagate untouched: the task's retry resumes the same run."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_transient(exc):
+            log.error("batch_run_failed", batch_run_id=run_id, error=repr(exc))
+            with runtime().uow() as uow:
+                finish(uow, ledger.get_run(uow.session, run_id, for_update=True), error=f"{type(exc).__name__}: {exc}")
+                uow.commit()
+        raise
+
+
+def heartbeat(run: BatchRun) -> None:
+    """Keep the run's lock alive while chunks come in."""
+    if run.lock_token:
+        runtime().run_lock.refresh(run_lock_key(run.job, run.as_of_date), run.lock_token)

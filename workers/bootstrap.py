@@ -1,0 +1,42 @@
+"""Wiring: settings -> adapters -> the tasks' Runtime. Called once per process (worker,
+beat, CLI); the database engine itself is made lazily, after fork."""
+from __future__ import annotations
+
+import redis
+
+from core.ports import PriceSource, RunLock
+from db.engine import session_factory
+from db.uow import SqlAlchemyUnitOfWork
+from tasks.runtime import Runtime, configure, utc_now
+from workers.adapters.locks import NoRunLock, RedisRunLock
+from workers.adapters.vendor_csv import VendorCsvDropFolder
+from workers.settings import Settings
+
+
+def redis_client(url: str, settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=settings.redis_socket_timeout, socket_connect_timeout=settings.redis_socket_timeout,
+        socket_keepalive=True, health_check_interval=30, retry_on_timeout=True)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    url = settings.database_url
+
+    def unit_of_work() -> SqlAlchemyUnitOfWork:
+        # session_factory() looks the engine up per process, so a forked worker makes its own.
+        return SqlAlchemyUnitOfWork(session_factory(url))
+
+    lock: RunLock = NoRunLock()
+    if settings.broker_url:
+        lock = RedisRunLock(redis_client(settings.broker_url, settings), settings.run_stale_after)
+    sources: list[PriceSource] = [VendorCsvDropFolder(settings.price_drop_dir, settings.price_source_name, utc_now)]
+    return Runtime(
+        uow=unit_of_work, price_sources=sources, run_lock=lock, d1_policy=settings.d1_policy,
+        chunk_size=settings.mtm_chunk_size, stale_after=settings.stale_after, clock=utc_now,
+    )
+
+
+def bootstrap(settings: Settings) -> Runtime:
+    runtime = build_runtime(settings)
+    configure(runtime)
+    return runtime

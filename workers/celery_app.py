@@ -1,0 +1,130 @@
+"""The Celery app: `celery -A workers.celery_app worker -Q prices,valuation`.
+
+Embedded mode (no broker URL) runs every task in-process (always eager); distributed
+mode uses Redis for broker and results. JSON only, late acks, tasks re-queued when a
+worker dies, and a hard time limit below the Redis visibility timeout."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from celery import Celery
+from celery.schedules import crontab
+from celery.signals import worker_init
+from kombu import Queue
+
+from workers.logging import configure_logging
+from workers.settings import Settings, SettingsError, load_settings
+
+QUEUES = ("prices", "valuation")
+TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.nightly"]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        "socket_timeout": settings.redis_socket_timeout,
+        "socket_connect_timeout": settings.redis_socket_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        "retry_on_timeout": True,
+    }
+    beat_schedule = {}
+    if settings.nightly_enabled:
+        beat_schedule["nightly"] = {
+            "task": "hedgeops.nightly.run_nightly",
+            "schedule": crontab(hour=settings.nightly_at.hour, minute=settings.nightly_at.minute),
+            "kwargs": {"trigger": "beat"},
+            "options": {"queue": "valuation"},
+        }
+    return {
+        "broker_url": settings.broker_url or "memory://localhost/",
+        "result_backend": settings.result_backend or settings.broker_url,
+        "task_always_eager": not settings.distributed,
+        "task_eager_propagates": True,
+        "task_store_eager_result": False,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": settings.task_soft_time_limit,
+        "task_time_limit": settings.task_time_limit,
+        "broker_transport_options": transport,
+        "result_backend_transport_options": dict(transport),
+        "redis_socket_timeout": settings.redis_socket_timeout,
+        "redis_socket_connect_timeout": settings.redis_socket_timeout,
+        "redis_socket_keepalive": True,
+        "redis_backend_health_check_interval": 30,
+        "redis_retry_on_timeout": True,
+        "broker_connection_retry_on_startup": True,
+        "result_expires": 7 * 24 * 3600,
+        "result_extended": True,
+        "task_track_started": True,
+        "task_send_sent_event": True,
+        "worker_send_task_events": True,
+        "worker_hijack_root_logger": False,
+        "task_default_queue": "valuation",
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_routes": {"hedgeops.prices.*": {"queue": "prices"}, "hedgeops.valuation.*": {"queue": "valuation"},
+                        "hedgeops.nightly.*": {"queue": "valuation"}},
+        "beat_schedule": beat_schedule,
+    }
+
+
+def check_time_limits(conf: Any) -> None:
+    """Refuse to start when a task could outlive Redis' visibility timeout (it would be
+    delivered twice while still running)."""
+    hard = conf.task_time_limit
+    for name in ("broker_transport_options", "result_backend_transport_options"):
+        visibility = (conf.get(name) or {}).get("visibility_timeout")
+        if visibility is None or hard is None or hard >= visibility:
+            raise SettingsError(f"task_time_limit ({hard}) must be below {name}.visibility_timeout ({visibility})")
+    soft = conf.task_soft_time_limit
+    if soft is None or soft >= hard:
+        raise SettingsError(f"task_soft_time_limit ({soft}) must be below task_time_limit ({hard})")
+
+
+def create_app(settings: Settings) -> Celery:
+    from workers.bootstrap import bootstrap
+
+    configure_logging(settings.log_level, settings.log_format)
+    bootstrap(settings)
+    app = Celery("hedgeops", include=TASK_MODULES, set_as_current=True)
+    app.conf.update(celery_config(settings))
+    check_time_limits(app.conf)
+    app.set_default()
+    app.loader.import_default_modules()
+    return app
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"hedgeops: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Celery:
+    """`app` is made on first use, so the CLI can make its own from other settings."""
+    global _app
+    if name not in ("app", "celery"):
+        raise AttributeError(name)
+    if _app is None:
+        _app = create_app(_settings_or_exit())
+    return _app
+
+
+@worker_init.connect
+def _check_at_worker_start(sender: Any = None, **_: Any) -> None:
+    if sender is not None:
+        check_time_limits(sender.app.conf)

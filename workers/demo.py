@@ -1,0 +1,59 @@
+"""`hedgeops demo`: the nightly batch on a fresh embedded database, with sample data."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from core.calendars import price_date_for
+
+DEMO_AS_OF = date(2026, 11, 20)  # a Friday: D-1 is Thursday 2026-11-19
+DEMO_DIR = Path("var/demo")
+
+
+def run_demo(console: Console) -> int:
+    from db.migrate import upgrade
+    from db.reports import valuation_summary
+    from tasks.loading import load_contracts_csv
+    from tasks.nightly import run_nightly
+    from tasks.runtime import runtime
+    from workers.cli import exit_code, settings_or_exit, start
+
+    db_file = DEMO_DIR / "hedgeops-demo.db"
+    incoming = DEMO_DIR / "prices" / "incoming"
+    shutil.rmtree(DEMO_DIR, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    sample = resources.files("workers") / "sample_data"
+    for name in ("prices_2026-11-19.csv",):
+        (incoming / name).write_bytes((sample / name).read_bytes())
+    settings = settings_or_exit(database_url=f"sqlite:///{db_file}", broker_url=None, result_backend=None,
+                                price_drop_dir=incoming, log_level="WARNING")
+    start(settings)
+    upgrade(settings.database_url)
+    loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")
+    console.print(f"loaded {loaded.rows} sample contracts into {db_file}")
+    summary = run_nightly.apply_async(kwargs={"as_of": DEMO_AS_OF.isoformat(), "trigger": "manual"}).get()
+    with runtime().uow() as uow:
+        from db import ledger
+        from tasks.summary import run_summary
+
+        final = run_summary(ledger.get_run(uow.session, summary["batch_run_id"]))
+        report = valuation_summary(uow.session, DEMO_AS_OF)
+    price_date = price_date_for(DEMO_AS_OF, settings.d1_policy)
+    console.print(f"nightly for {DEMO_AS_OF} (prices of {price_date}): {final['status']}, "
+                  f"batch run {final['batch_run_id']}")
+    table = Table(title=f"MTM as of {DEMO_AS_OF}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for label, value in (("contracts", report.contracts), ("active contracts", report.active),
+                         ("snapshots", report.snapshots), ("exceptions", report.exceptions),
+                         ("conflicts", report.conflicts)):
+        table.add_row(label, str(value))
+    for (underlying, currency), total in report.mtm_by_underlying.items():
+        table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")
+    console.print(table)
+    return exit_code(final["status"])

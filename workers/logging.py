@@ -1,0 +1,75 @@
+"""Logging, configured once per process: structlog for our events, stdlib (Celery,
+SQLAlchemy) through the same processors; JSON unless on a TTY; secrets redacted."""
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api_?key|authorization|credential", re.IGNORECASE)
+URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
+REDACTED = "***"
+
+_configured = False
+
+
+def redact_text(text: str) -> str:
+    """`redis://user:pw@host` -> `redis://user:***@host`."""
+    return URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: REDACTED if SECRET_KEYS.search(str(k)) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
+def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A structlog processor: secret-named fields and passwords inside URLs never reach a log."""
+    for key in list(event):
+        if SECRET_KEYS.search(key):
+            event[key] = REDACTED
+        else:
+            event[key] = _redact(event[key])
+    return event
+
+
+def _renderer(fmt: str) -> Any:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    return structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = False) -> None:
+    global _configured
+    if _configured and not force:
+        return
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared, processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                                              _renderer(fmt)]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    _configured = True
