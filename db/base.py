@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Numeric, String
@@ -44,7 +44,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if not isinstance(value, Decimal):
             raise TypeError(f"money and prices are Decimal, not {type(value).__name__}")
         if dialect.name == "sqlite":
-            return format(value, "f")
+            # The column's scale, as PostgreSQL's NUMERIC(p, s) stores it: equal values
+            # are equal text, so WHERE price = :p works on SQLite too.
+            return format(value.quantize(Decimal(1).scaleb(-self.scale), rounding=ROUND_HALF_EVEN), "f")
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:

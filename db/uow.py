@@ -25,8 +25,11 @@ class SqlAlchemyUnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self.session.rollback()
+            if exc is not None or not self._committed:
+                self.session.rollback()
         finally:
+            # close() ends any transaction opened after the commit, without expiring
+            # what was read: committed objects stay readable after the block.
             self.session.close()
         if exc is None and self._committed:
             hooks, self._after_commit = self._after_commit, []

@@ -25,6 +25,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Task name -> queue, filled by `job_task`; the Celery app routes with it.
+ROUTES: dict[str, dict[str, str]] = {}
+
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, TRANSIENT_ERRORS)
@@ -41,9 +44,9 @@ class JobTask(Task):  # type: ignore[misc]
 
 def job_task(name: str, queue: str, **options: Any) -> Callable[[F], F]:
     """Declare a task: the retry policy lives here, never in a task body."""
+    ROUTES[name] = {"queue": queue}
     settings: dict[str, Any] = {
         "name": name,
-        "queue": queue,
         "bind": True,
         "base": JobTask,
         "acks_late": True,

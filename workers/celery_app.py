@@ -13,6 +13,7 @@ from celery.schedules import crontab
 from celery.signals import worker_init
 from kombu import Queue
 
+from tasks.base import ROUTES
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -71,8 +72,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "task_default_queue": "valuation",
         "task_queues": [Queue(name) for name in QUEUES],
-        "task_routes": {"hedgeops.prices.*": {"queue": "prices"}, "hedgeops.valuation.*": {"queue": "valuation"},
-                        "hedgeops.nightly.*": {"queue": "valuation"}},
+        "task_routes": ROUTES,
         "beat_schedule": beat_schedule,
     }
 

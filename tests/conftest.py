@@ -1,0 +1,100 @@
+"""Fixtures: databases (SQLite file, PostgreSQL throwaway database) built by
+`alembic upgrade head`, Redis, and an in-process (eager) runtime over them."""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from db.engine import dispose_all
+from db.migrate import upgrade
+from db.models import Base
+from tests import services
+from tests.fakes import Clock, InMemoryPriceSource
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    url = services.create_pg_database()
+    upgrade(url)
+    yield url
+    dispose_all()
+    services.drop_pg_database(url)
+
+
+def truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """The run's PostgreSQL database, emptied before the test."""
+    truncate_all(pg_database)
+    return pg_database
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    dispose_all()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "hedgeops.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs on SQLite and on PostgreSQL."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    client = services.redis_client()
+    client.flushdb()
+    client.close()
+    return services.REDIS_URL
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def price_source(clock: Clock) -> InMemoryPriceSource:
+    return InMemoryPriceSource(now=clock.now)
+
+
+@pytest.fixture
+def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_path: Path) -> Iterator[Any]:
+    """An embedded (eager) Celery app over `db_url`, with the fake price source and clock."""
+    from tasks.runtime import Runtime, configure
+    from workers.adapters.locks import NoRunLock
+    from workers.bootstrap import build_runtime
+    from workers.celery_app import create_app
+    from workers.settings import load_settings
+
+    settings = load_settings(database_url=db_url, broker_url=None, result_backend=None,
+                             price_drop_dir=tmp_path / "incoming", mtm_chunk_size=2)
+    create_app(settings)
+    built = build_runtime(settings)
+    rt = Runtime(uow=built.uow, price_sources=[price_source], run_lock=NoRunLock(), d1_policy=built.d1_policy,
+                 chunk_size=settings.mtm_chunk_size, stale_after=built.stale_after, clock=clock)
+    configure(rt)
+    yield rt
+    dispose_all()

@@ -1,0 +1,33 @@
+"""Fakes of our ports (not mocks): an in-memory price source and a settable clock."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from core.ports import PriceBatch
+from core.prices import parse_price_csv
+
+
+@dataclass
+class InMemoryPriceSource:
+    """Price files given as text; `fetch` parses them like the drop folder would."""
+
+    name: str = "vendor_csv"
+    files: dict[str, str] = field(default_factory=dict)
+    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+
+    def add(self, file: str, text: str) -> None:
+        self.files[file] = text
+
+    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
+        for file in sorted(self.files):
+            yield PriceBatch(self.name, parse_price_csv(self.files[file], file, today=self.now.date()), self.now)
+
+
+@dataclass
+class Clock:
+    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
