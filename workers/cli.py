@@ -12,12 +12,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import kombu.exceptions
+import redis.exceptions
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from core.errors import HedgeopsError, InvalidInput
 from core.values import RunStatus
+from workers.logging import redact_text
 from workers.settings import Settings, SettingsError, load_settings
 
 app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.", no_args_is_help=True,
@@ -27,8 +30,8 @@ load_app = typer.Typer(help="Load master data and price files.", no_args_is_help
 app.add_typer(db_app, name="db")
 app.add_typer(load_app, name="load")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS = 1, 2, 3
 
@@ -156,6 +159,9 @@ def run(
         summary = result.get(timeout=timeout) if (wait or not settings.distributed) else None
     except (ValueError, HedgeopsError) as exc:
         raise fail(str(exc)) from None
+    except (OSError, RuntimeError, kombu.exceptions.OperationalError, redis.exceptions.RedisError) as exc:
+        raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
+                   f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
     if summary is None:
         summary = {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
                    "task_id": result.id}

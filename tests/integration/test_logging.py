@@ -1,0 +1,69 @@
+"""Logging: every line of a task carries task id and name, batch run and as-of date;
+secrets never reach a log; JSON when not on a TTY."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from tests.builders import contract, contracts_csv, prices_csv
+from tests.fakes import InMemoryPriceSource
+from workers.logging import redact_secrets, redact_text
+
+
+def test_task_lines_carry_task_run_and_date(runtime: Any, price_source: InMemoryPriceSource) -> None:
+    from tasks.loading import load_contracts_csv
+    from tasks.nightly import run_nightly
+
+    load_contracts_csv(contracts_csv(contract("A")), "c.csv")
+    price_source.add("p.csv", prices_csv(("LME-AL", "2026-11-19", "2510"), ("LME-AL", "2026-11-19", "-1")))
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        run_nightly.apply_async(kwargs={"as_of": "2026-11-20"}).get()
+    ours = [e for e in logs if e["event"] in {"mtm_chunk_written", "price_row_rejected", "mtm_planned",
+                                             "batch_run_finished", "nightly_step_sent"}]
+    assert {e["event"] for e in ours} == {"mtm_chunk_written", "price_row_rejected", "mtm_planned",
+                                          "batch_run_finished", "nightly_step_sent"}
+    for event in ours:
+        assert {"task_id", "task_name", "batch_run_id", "as_of"} <= event.keys(), event
+        assert event["task_name"].startswith("hedgeops.")
+    rejected = next(e for e in ours if e["event"] == "price_row_rejected")
+    assert (rejected["file"], rejected["line"]) == ("p.csv", 3)
+    assert rejected["task_name"] == "hedgeops.prices.fetch_settlement_prices"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("postgresql+psycopg://hedge:s3cret@db:5432/x", "postgresql+psycopg://hedge:***@db:5432/x"),
+    ("redis://:pw@redis:6379/0", "redis://:***@redis:6379/0"),
+    ("redis://redis:6379/0", "redis://redis:6379/0"),
+])
+def test_passwords_in_urls_are_redacted(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_secret_fields_are_redacted_at_any_depth() -> None:
+    event = {"event": "x", "password": "p", "mt5": {"login": 5001, "api_key": "k"},
+             "url": "redis://u:pw@h/0", "note": "connecting to postgresql://a:b@h/d"}
+    out = redact_secrets(None, "info", dict(event))
+    assert out["password"] == "***" and out["mt5"] == {"login": 5001, "api_key": "***"}
+    assert out["url"] == "redis://u:***@h/0" and out["note"] == "connecting to postgresql://a:***@h/d"
+
+
+def test_a_cli_run_logs_json_lines_without_the_database_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
+    env.update(HEDGEOPS_DATABASE_URL=f"sqlite:///{tmp_path}/x.db", HEDGEOPS_LOG_LEVEL="INFO",
+               HEDGEOPS_BROKER_URL="redis://user:topsecret@127.0.0.1:1/0", HEDGEOPS_REDIS_SOCKET_TIMEOUT="0.2")
+    hedgeops = str(Path(sys.executable).parent / "hedgeops")
+    result = subprocess.run([hedgeops, "run", "mtm", "--as-of", "2026-11-20"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1  # nothing listens on port 1
+    assert "hedgeops: cannot reach the broker or result backend redis://user:***@127.0.0.1:1/0" in result.stderr
+    assert "topsecret" not in result.stderr + result.stdout
+    json_lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert json_lines, result.stderr
