@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from core.prices import CurrencyCode, Symbol
-from core.rows import parse_rows
+from core.rows import PositiveDecimal, parse_rows
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
@@ -26,9 +25,9 @@ class ContractRow(BaseModel):
     instrument: Instrument
     underlying: Symbol
     side: Side
-    quantity: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    quantity: PositiveDecimal
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
-    entry_price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    entry_price: PositiveDecimal
     currency: CurrencyCode
     trade_date: date
     maturity_date: date

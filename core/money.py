@@ -8,7 +8,9 @@ PRICE_QUANTUM = Decimal("0.000001")
 
 
 def money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    """Half-even to the cent; a zero is never negative (-0.00 would hash and store apart)."""
+    result = value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return result if result != 0 else abs(result)
 
 
 def price(value: Decimal) -> Decimal:

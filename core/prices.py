@@ -5,10 +5,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from core.money import price as quantize_price
-from core.rows import parse_rows
+from core.rows import PositiveDecimal, parse_rows
 from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
 
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
@@ -24,7 +24,7 @@ class PriceRow(BaseModel):
 
     symbol: Symbol
     price_date: date
-    price: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    price: PositiveDecimal
     currency: CurrencyCode
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     price_type: PriceType
@@ -35,6 +35,7 @@ class PriceRow(BaseModel):
 
     @property
     def quantized_price(self) -> Decimal:
+        """The price as stored (validation already rounded it to 6 dp)."""
         return quantize_price(self.price)
 
 

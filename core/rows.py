@@ -4,15 +4,42 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
 from core.errors import NotAFileOfThisKind
 from core.values import ParseReport, RowError
 
 M = TypeVar("M", bound=BaseModel)
+
+PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+#: Stored as NUMERIC(24, 6): at most 18 digits before the point.
+LARGEST = Decimal("1E18")
+
+
+def plain_decimal(value: object) -> object:
+    """Numbers in files are plain: `2563.50`. No thousands separators, underscores or
+    exponents, which Decimal() would otherwise read in its own way."""
+    if isinstance(value, str) and not PLAIN_NUMBER.match(value):
+        raise ValueError(f"not a plain decimal number: {value!r}")
+    return value
+
+
+def six_places(value: Decimal) -> Decimal:
+    """Rounded half-even to 6 dp, as stored; must stay above zero and below 10^18."""
+    rounded = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    if rounded <= 0:
+        raise ValueError("must be greater than 0 at 6 decimal places")
+    return rounded
+
+
+#: A positive amount read from a file: plain text, then bounded, then 6 dp.
+PositiveDecimal = Annotated[Decimal, BeforeValidator(plain_decimal), Field(gt=0, lt=LARGEST),
+                            AfterValidator(six_places)]
 
 
 def describe(error: ValidationError) -> str:

@@ -3,6 +3,7 @@ the ledger, lock release and the parent's next step sent only after commit."""
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,13 +51,7 @@ def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, paren
             uow.commit()
             return Begun(step.id, False, run_summary(step, note="step already started"))
         if not rt.run_lock.acquire(lock_name, token):
-            current = ledger.running_run(s, job, as_of)
-            log.info("run_already_running", job=job.value, as_of=as_of.isoformat(),
-                     batch_run_id=current.id if current else None)
-            if current is None:
-                return Begun(None, False, {"job": job.value, "as_of": as_of.isoformat(), "status": "running",
-                                           "batch_run_id": None, "note": "another trigger is starting this run"})
-            return Begun(current.id, False, run_summary(current, note="already running"))
+            return _report_holder(job, as_of)
         started = ledger.start_run(s, job, as_of, trigger, now=rt.clock(), stale_after=rt.stale_after,
                                    parent_run_id=parent_run_id, lock_token=token, task_id=task_id)
         if not started.new:
@@ -66,6 +61,22 @@ def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, paren
         log.info("batch_run_started", job=job.value, as_of=as_of.isoformat(), batch_run_id=started.run.id,
                  attempt=started.run.attempt, trigger=trigger.value)
         return Begun(started.run.id, True, run_summary(started.run))
+
+
+def _report_holder(job: Job, as_of: date, patience: float = 10.0) -> Begun:
+    """Another trigger holds the lock: report its run. It may be between taking the lock
+    and committing its ledger row, so look again for a few seconds."""
+    deadline = time.monotonic() + patience
+    while True:
+        with runtime().uow() as uow:
+            current = ledger.running_run(uow.session, job, as_of)
+            if current is not None:
+                log.info("run_already_running", job=job.value, as_of=as_of.isoformat(), batch_run_id=current.id)
+                return Begun(current.id, False, run_summary(current, note="already running"))
+        if time.monotonic() > deadline:
+            return Begun(None, False, {"job": job.value, "as_of": as_of.isoformat(), "status": "running",
+                                       "batch_run_id": None, "note": "another trigger holds the run lock"})
+        time.sleep(0.1)
 
 
 def _own_attempt(session: Any, job: Job, as_of: date, task_id: str | None) -> BatchRun | None:

@@ -38,6 +38,12 @@ def a_price(**overrides: Any) -> Price:
     return Price(**{**fields, **overrides})
 
 
+def test_a_zero_mtm_is_never_negative() -> None:
+    # sell 50 mt: -1 * 50 * (2500 - 2500) = -0 in Decimal arithmetic; stored and hashed as 0.00
+    result = commodity_mtm(-1, D("50"), D("2500"), D("2500"))
+    assert (str(result), result.is_signed()) == ("0.00", False)
+
+
 class TestCommodityMtm:
     @pytest.mark.parametrize(
         ("side", "quantity", "price_d1", "entry_price", "expected"),

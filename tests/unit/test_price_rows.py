@@ -130,6 +130,8 @@ class TestBadRows:
             pytest.param(row_with(price="abc"), "price:", id="price-not-a-number"),
             pytest.param(row_with(price="1,234.50"), "price:", id="price-thousands-separator"),
             pytest.param(row_with(price=""), "price:", id="price-empty"),
+            pytest.param(row_with(price="1_234.50"), "price:", id="price-underscore-separator"),
+            pytest.param(row_with(price="2.5e3"), "price:", id="price-exponent"),
             pytest.param(row_with(price="0"), "price:", id="price-zero"),
             pytest.param(row_with(price="0.000000"), "price:", id="price-zero-with-places"),
             pytest.param(row_with(price="-2563.50"), "price:", id="price-negative"),
