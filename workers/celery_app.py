@@ -24,6 +24,10 @@ TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.nightly"]
 def celery_config(settings: Settings) -> dict[str, Any]:
     transport = {
         "visibility_timeout": settings.visibility_timeout,
+        # A killed worker's unacked messages come back after the visibility timeout, at
+        # the next sweep: every `redelivery_sweep` seconds (kombu's default is ~100 s).
+        "unacked_restore_interval": settings.redelivery_sweep,
+        "unacked_restore_throttle": 1,
         "socket_timeout": settings.redis_socket_timeout,
         "socket_connect_timeout": settings.redis_socket_timeout,
         "socket_keepalive": True,

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(540, ge=1, description="seconds before a task is asked to stop")
     task_time_limit: int = Field(600, ge=1, description="seconds before a task is killed")
     visibility_timeout: int = Field(3600, ge=1, description="Redis redelivery timeout, seconds")
+    redelivery_sweep: int = Field(30, ge=1, description="seconds between worker sweeps that redeliver messages unacked past the visibility timeout")
     run_stale_after: int = Field(3600, ge=60, description="seconds without heartbeat before a running run is abandoned")
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

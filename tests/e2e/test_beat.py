@@ -11,7 +11,7 @@ from sqlalchemy import select
 from db.models import BatchRun
 from tasks.loading import load_contracts_csv
 from tests.builders import contract, contracts_csv, prices_csv
-from tests.e2e.conftest import Cluster
+from tests.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
 

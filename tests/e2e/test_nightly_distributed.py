@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from db.models import BatchRun, IdempotencyConflict, MtmException, MtmSnapshot, SettlementPrice
 from tasks.loading import load_contracts_csv
 from tests.builders import contract, contracts_csv, prices_csv
-from tests.e2e.conftest import Cluster, rows
+from tests.cluster import Cluster, rows
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,2 @@
+"""Fault-injection fixtures: the cluster of real worker and beat processes."""
+from tests.cluster import cluster, drop_dir  # noqa: F401 - pytest fixtures
