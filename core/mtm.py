@@ -93,14 +93,10 @@ class Valuation:
 def value_contract(contract: Contract, as_of: date, price_date: date, price: Price | None) -> MtmSnapshot | MtmException:
     """Value one contract at `as_of` with the price of `price_date`, or say why not."""
     oid = ObjectType.HEDGE_CONTRACT
-    if price is None:
-        reason = ExceptionReason.PRICE_UNAVAILABLE
-        details: dict[str, Any] = {"symbol": contract.underlying, "price_date": price_date}
-        return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason, details)
-    if price.currency != contract.currency:
-        reason = ExceptionReason.CURRENCY_MISMATCH
-        details = {"symbol": contract.underlying, "price_date": price_date,
-                   "price_currency": price.currency, "contract_currency": contract.currency}
+    problem = (ExceptionReason.PRICE_UNAVAILABLE, {}) if price is None else _mismatch(contract, price)
+    if problem is not None or price is None:
+        reason, extra = problem or (ExceptionReason.PRICE_UNAVAILABLE, {})
+        details = {"symbol": contract.underlying, "price_date": price_date, **extra}
         return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason, details)
     return MtmSnapshot(
         key=keys.mtm_snapshot_key(oid, contract.id, as_of),
@@ -114,6 +110,16 @@ def value_contract(contract: Contract, as_of: date, price_date: date, price: Pri
         quantity=contract.quantity,
         currency=contract.currency,
     )
+
+
+def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[str, Any]] | None:
+    """A price in another currency or per another unit cannot value the contract as it is."""
+    if price.currency != contract.currency:
+        return ExceptionReason.CURRENCY_MISMATCH, {"price_currency": price.currency,
+                                                   "contract_currency": contract.currency}
+    if price.unit != contract.unit:
+        return ExceptionReason.UNIT_MISMATCH, {"price_unit": price.unit, "contract_unit": contract.unit}
+    return None
 
 
 def value_contracts(

@@ -72,6 +72,7 @@ class ObjectType(StrEnum):
 class ExceptionReason(StrEnum):
     PRICE_UNAVAILABLE = "price_unavailable"
     CURRENCY_MISMATCH = "currency_mismatch"
+    UNIT_MISMATCH = "unit_mismatch"
 
 
 class Job(StrEnum):

@@ -3,7 +3,7 @@ transient database and broker errors, and log context bound for every line of a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
@@ -23,8 +23,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 #: Task name -> queue, filled by `job_task`; the Celery app routes with it.
 ROUTES: dict[str, dict[str, str]] = {}
 
@@ -42,7 +40,7 @@ class JobTask(Task):  # type: ignore[misc]
             return super().__call__(*args, **kwargs)
 
 
-def job_task(name: str, queue: str, **options: Any) -> Callable[[F], F]:
+def job_task(name: str, queue: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a task: the retry policy lives here, never in a task body."""
     ROUTES[name] = {"queue": queue}
     settings: dict[str, Any] = {
@@ -58,4 +56,5 @@ def job_task(name: str, queue: str, **options: Any) -> Callable[[F], F]:
         "max_retries": 8,
     }
     settings.update(options)
-    return shared_task(**settings)  # type: ignore[no-any-return]
+    decorator: Callable[[Callable[..., Any]], Any] = shared_task(**settings)
+    return decorator

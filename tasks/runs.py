@@ -40,7 +40,6 @@ class Begun:
 def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None) -> Begun:
     rt = runtime()
     token = uuid.uuid4().hex
-    lock_name = run_lock_key(job.value, as_of)
     with rt.uow() as uow:
         s = uow.session
         mine = _own_attempt(s, job, as_of, task_id)
@@ -50,17 +49,25 @@ def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, paren
             _nudge_parent(uow, step)
             uow.commit()
             return Begun(step.id, False, run_summary(step, note="step already started"))
-        if not rt.run_lock.acquire(lock_name, token):
-            return _report_holder(job, as_of)
-        started = ledger.start_run(s, job, as_of, trigger, now=rt.clock(), stale_after=rt.stale_after,
-                                   parent_run_id=parent_run_id, lock_token=token, task_id=task_id)
-        if not started.new:
-            rt.run_lock.release(lock_name, token)
-            return Begun(started.run.id, False, run_summary(started.run, note="already running"))
-        uow.commit()
-        log.info("batch_run_started", job=job.value, as_of=as_of.isoformat(), batch_run_id=started.run.id,
-                 attempt=started.run.attempt, trigger=trigger.value)
-        return Begun(started.run.id, True, run_summary(started.run))
+        if rt.run_lock.acquire(run_lock_key(job.value, as_of), token):
+            return _start(uow, job, as_of, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id)
+    return _report_holder(job, as_of)  # outside the unit of work: it opens its own
+
+
+def _start(uow: SqlAlchemyUnitOfWork, job: Job, as_of: date, trigger: Trigger, *, token: str,
+           task_id: str | None, parent_run_id: int | None) -> Begun:
+    """Holding the lock: the new attempt goes into the ledger (or the guard names the running one)."""
+    rt = runtime()
+    lock_name = run_lock_key(job.value, as_of)
+    started = ledger.start_run(uow.session, job, as_of, trigger, now=rt.clock(), stale_after=rt.stale_after,
+                               parent_run_id=parent_run_id, lock_token=token, task_id=task_id)
+    if not started.new:
+        rt.run_lock.release(lock_name, token)
+        return Begun(started.run.id, False, run_summary(started.run, note="already running"))
+    uow.commit()
+    log.info("batch_run_started", job=job.value, as_of=as_of.isoformat(), batch_run_id=started.run.id,
+             attempt=started.run.attempt, trigger=trigger.value)
+    return Begun(started.run.id, True, run_summary(started.run))
 
 
 def _report_holder(job: Job, as_of: date, patience: float = 10.0) -> Begun:

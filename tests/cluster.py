@@ -101,9 +101,7 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    client = services.redis_client(E2E_REDIS_URL)
-    client.flushdb()
-    client.close()
+    services.redis_client(E2E_REDIS_URL).close()
     base = tmp_path_factory.mktemp("e2e")
     (base / "incoming").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
@@ -111,6 +109,8 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         HEDGEOPS_DATABASE_URL=pg_database, HEDGEOPS_BROKER_URL=E2E_REDIS_URL, HEDGEOPS_RESULT_BACKEND=E2E_REDIS_URL,
         HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"), HEDGEOPS_MTM_CHUNK_SIZE="7", HEDGEOPS_LOG_FORMAT="json",
         HEDGEOPS_NIGHTLY_ENABLED="false",
+        # Every key of this run under its own prefix: parallel test runs share one Redis.
+        HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-test-{uuid.uuid4().hex[:8]}:",
     )
     from workers.celery_app import create_app
     from workers.settings import load_settings

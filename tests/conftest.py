@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
-    client = services.redis_client()
-    client.flushdb()
-    client.close()
+    services.redis_client().close()
     return services.REDIS_URL
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix of this test's own: test runs may share one Redis at once."""
+    return f"hedgeops-test-{uuid.uuid4().hex[:8]}:"
 
 
 @pytest.fixture

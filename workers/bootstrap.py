@@ -28,7 +28,8 @@ def build_runtime(settings: Settings) -> Runtime:
 
     lock: RunLock = NoRunLock()
     if settings.broker_url:
-        lock = RedisRunLock(redis_client(settings.broker_url, settings), settings.run_stale_after)
+        lock = RedisRunLock(redis_client(settings.broker_url, settings), settings.run_stale_after,
+                            prefix=settings.redis_key_prefix)
     sources: list[PriceSource] = [VendorCsvDropFolder(settings.price_drop_dir, settings.price_source_name, utc_now)]
     return Runtime(
         uow=unit_of_work, price_sources=sources, run_lock=lock, d1_policy=settings.d1_policy,

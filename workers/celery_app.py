@@ -28,6 +28,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # the next sweep: every `redelivery_sweep` seconds (kombu's default is ~100 s).
         "unacked_restore_interval": settings.redelivery_sweep,
         "unacked_restore_throttle": 1,
+        "global_keyprefix": settings.redis_key_prefix,
         "socket_timeout": settings.redis_socket_timeout,
         "socket_connect_timeout": settings.redis_socket_timeout,
         "socket_keepalive": True,

@@ -1,7 +1,8 @@
 """The command line: `hedgeops db|load|run|status|demo`.
 
-Exit codes: 0 done, 1 failed or rows rejected, 2 bad input or setting (nothing written),
-3 finished with conflicts."""
+Exit codes: 0 done (or queued), 1 failed or rows rejected, 2 bad input or setting (nothing
+written), 3 finished with conflicts, 4 still running (--wait timed out, or another trigger's
+run is in progress)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import celery.exceptions
 import kombu.exceptions
 import redis.exceptions
 import typer
@@ -33,7 +35,7 @@ app.add_typer(load_app, name="load")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS = 1, 2, 3
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING = 1, 2, 3, 4
 
 
 class JobName(StrEnum):
@@ -159,6 +161,9 @@ def run(
         summary = result.get(timeout=timeout) if (wait or not settings.distributed) else None
     except (ValueError, HedgeopsError) as exc:
         raise fail(str(exc)) from None
+    except celery.exceptions.TimeoutError:
+        raise fail(f"no worker answered within {timeout}s: is a worker consuming the job's queue?",
+                   EXIT_RUNNING) from None
     except (OSError, RuntimeError, kombu.exceptions.OperationalError, redis.exceptions.RedisError) as exc:
         raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
                    f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
@@ -196,7 +201,7 @@ class _nothing:
 
 
 def exit_code(status: str) -> int:
-    return {RunStatus.FAILED.value: EXIT_FAILED,
+    return {RunStatus.FAILED.value: EXIT_FAILED, RunStatus.RUNNING.value: EXIT_RUNNING,
             RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS}.get(status, 0)
 
 

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")
     broker_url: str | None = Field(None, description="Redis URL of the broker; unset = embedded mode")
     result_backend: str | None = Field(None, description="Redis URL of results; default the broker URL")
+    redis_key_prefix: str = Field("", pattern=r"^[A-Za-z0-9:_.-]{0,64}$", description="prefix of every Redis key (queues, results, locks): several environments can share one Redis")
     price_drop_dir: Path = Field(Path("./var/prices/incoming"), description="vendor CSV drop folder")
     price_source_name: str = Field("vendor_csv", pattern=r"^[a-z0-9_]{1,64}$", description="source name of drop-folder prices")
     d1_policy: D1Policy = Field(D1Policy.BUSINESS, description="business (previous weekday) or calendar (plain D-1)")
@@ -35,7 +36,7 @@ class Settings(BaseSettings):
     redelivery_sweep: int = Field(30, ge=1, description="seconds between worker sweeps that redeliver messages unacked past the visibility timeout")
     run_stale_after: int = Field(3600, ge=60, description="seconds without heartbeat before a running run is abandoned")
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
 
     @field_validator("broker_url", "result_backend")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 
 from db.engine import make_engine
-from db.models import Base
+from db.base import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -102,3 +102,32 @@ class TestNightlyOnWorkers:
         assert count(pg_url, BatchRun, BatchRun.job == "mtm") == 1
         assert count(pg_url, MtmSnapshot) == N_AL + 2
         assert final["counts"]["created"] == 3 + N_AL + 2
+
+
+class TestCliDistributed:
+    def test_run_wait_json_waits_for_the_whole_chain(self, cluster: Cluster, worker: Any, pg_url: str,
+                                                     drop_dir: Path, tmp_path: Path) -> None:
+        import json
+        import subprocess
+
+        from tests.cluster import BIN
+
+        load_contracts_csv(book(), "book.csv")
+        (drop_dir / "lme.csv").write_text(prices_csv(("LME-AL", D1, "2563.50")))
+
+        def hedgeops(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(BIN / "hedgeops"), *args], env=cluster.env, cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120)
+
+        queued = hedgeops("run", "mtm", "--as-of", "2026-11-18", "--json")  # another date: no overlap
+        assert queued.returncode == 0, queued.stderr
+        assert json.loads(queued.stdout)["status"] == "queued"
+        waited = hedgeops("run", "nightly", "--as-of", AS_OF.isoformat(), "--wait", "--json")
+        assert waited.returncode == 0, waited.stderr
+        run = json.loads(waited.stdout)
+        assert (run["job"], run["status"]) == ("nightly", "succeeded")
+        # 1 price + 41 snapshots (AL and NI contracts), NI-1 and CU-1 without a D-1 price
+        assert run["counts"] == {"processed": 1 + N_AL + 2, "created": 1 + N_AL, "existing": 0,
+                                 "conflicts": 0, "exceptions": 2}
+        status = json.loads(hedgeops("status", "--json").stdout)
+        assert {(s["job"], s["as_of"]) for s in status} >= {("nightly", "2026-11-20"), ("mtm", "2026-11-20")}

@@ -86,10 +86,10 @@ class TestDatabaseGuard:
 
 
 class TestRedisLock:
-    def test_one_owner_at_a_time_and_only_the_owner_releases(self, redis_url: str) -> None:
+    def test_one_owner_at_a_time_and_only_the_owner_releases(self, redis_url: str, redis_prefix: str) -> None:
         import redis
 
-        lock = RedisRunLock(redis.Redis.from_url(redis_url), ttl_seconds=30)
+        lock = RedisRunLock(redis.Redis.from_url(redis_url), ttl_seconds=30, prefix=redis_prefix)
         assert lock.acquire("hedgeops:lock:mtm:2026-11-20", "a")
         assert not lock.acquire("hedgeops:lock:mtm:2026-11-20", "b")
         lock.release("hedgeops:lock:mtm:2026-11-20", "b")  # not b's: nothing happens
@@ -97,22 +97,25 @@ class TestRedisLock:
         lock.release("hedgeops:lock:mtm:2026-11-20", "a")
         assert lock.acquire("hedgeops:lock:mtm:2026-11-20", "b")
 
-    def test_the_lock_expires(self, redis_url: str) -> None:
+    def test_the_lock_expires(self, redis_url: str, redis_prefix: str) -> None:
         import redis
 
         client = redis.Redis.from_url(redis_url)
-        lock = RedisRunLock(client, ttl_seconds=30)
+        lock = RedisRunLock(client, ttl_seconds=30, prefix=redis_prefix)
+        key = redis_prefix + "k"
         lock.acquire("k", "a")
-        assert 29_000 < client.pttl("k") <= 30_000
-        client.pexpire("k", 1)
+        assert 29_000 < client.pttl(key) <= 30_000
+        client.pexpire(key, 1000)
         lock.refresh("k", "a")  # refresh pushes the expiry back while the owner works
-        assert client.pttl("k") > 29_000
+        assert client.pttl(key) > 29_000
 
-    def test_a_trigger_while_running_reports_the_running_run(self, runtime: Any, redis_url: str) -> None:
+    def test_a_trigger_while_running_reports_the_running_run(self, runtime: Any, redis_url: str,
+                                                             redis_prefix: str) -> None:
         import redis
 
         rt = runtime
-        object.__setattr__(rt, "run_lock", RedisRunLock(redis.Redis.from_url(redis_url), ttl_seconds=60))
+        lock = RedisRunLock(redis.Redis.from_url(redis_url), ttl_seconds=60, prefix=redis_prefix)
+        object.__setattr__(rt, "run_lock", lock)
         first = runs.begin(Job.MTM, AS_OF, Trigger.BEAT, task_id="t1")
         second = runs.begin(Job.MTM, AS_OF, Trigger.MANUAL, task_id="t2")
         assert first.proceed and not second.proceed

@@ -148,6 +148,15 @@ class TestValueContract:
                      "price_currency": "EUR", "contract_currency": "USD"},
         )
 
+    def test_a_price_per_another_unit_is_a_unit_mismatch(self) -> None:
+        outcome = value_contract(a_contract(unit="mt"), AS_OF, PRICE_DATE, a_price(unit="lb"))
+
+        assert outcome == MtmException(
+            key="MTMX:hedge_contract:42:2026-11-20:unit_mismatch", contract_id=42, as_of=AS_OF,
+            reason=ExceptionReason.UNIT_MISMATCH,
+            details={"symbol": "LME-AL", "price_date": PRICE_DATE, "price_unit": "lb", "contract_unit": "mt"},
+        )
+
     def test_exception_payload_hash_differs_by_reason(self) -> None:
         unavailable = value_contract(a_contract(), AS_OF, PRICE_DATE, None)
         mismatch = value_contract(a_contract(), AS_OF, PRICE_DATE, a_price(currency="EUR"))

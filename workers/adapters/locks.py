@@ -11,23 +11,24 @@ _REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
 
 
 class RedisRunLock:
-    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+    def __init__(self, client: redis.Redis, ttl_seconds: int, prefix: str = "") -> None:
         self._client = client
+        self._prefix = prefix
         self._ttl_ms = ttl_seconds * 1000
         self._release = client.register_script(_RELEASE)
         self._refresh = client.register_script(_REFRESH)
 
     def acquire(self, name: str, owner: str) -> bool:
-        return bool(self._client.set(name, owner, nx=True, px=self._ttl_ms))
+        return bool(self._client.set(self._prefix + name, owner, nx=True, px=self._ttl_ms))
 
     def refresh(self, name: str, owner: str) -> None:
-        self._refresh(keys=[name], args=[owner, self._ttl_ms])
+        self._refresh(keys=[self._prefix + name], args=[owner, self._ttl_ms])
 
     def release(self, name: str, owner: str) -> None:
-        self._release(keys=[name], args=[owner])
+        self._release(keys=[self._prefix + name], args=[owner])
 
     def holder(self, name: str) -> str | None:
-        value = self._client.get(name)
+        value = self._client.get(self._prefix + name)
         return value.decode() if isinstance(value, bytes) else value
 
 

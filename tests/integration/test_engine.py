@@ -1,0 +1,41 @@
+"""One engine per process, made after fork; mypy --strict on core, db and tasks."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import text
+
+from db.engine import engine_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_forked_child_makes_its_own_engine(db_url: str) -> None:
+    parent = engine_for(db_url)
+    assert engine_for(db_url) is parent
+    with parent.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: a new engine that works; the parent's pool is left alone
+        os.close(read)
+        child = engine_for(db_url)
+        with child.connect() as conn:
+            ok = conn.execute(text("SELECT 1")).scalar() == 1
+        os.write(write, b"new" if (child is not parent and ok) else b"same")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.waitpid(pid, 0)
+    assert answer == b"new"
+    with engine_for(db_url).connect() as conn:  # the parent's engine still works after the fork
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_mypy_strict_passes_on_core_db_and_tasks() -> None:
+    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:]

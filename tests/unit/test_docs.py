@@ -1,0 +1,29 @@
+"""The README stays true to the code: its configuration table is the settings, and its
+Quickstart has exactly the two commands."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from workers.settings import Settings
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_configuration_table_lists_every_setting_and_no_other() -> None:
+    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `HEDGEOPS_([A-Z0-9_]+)` \|", section, flags=re.MULTILINE))
+    assert documented == {name.upper() for name in Settings.model_fields}
+
+
+def test_every_setting_has_a_description() -> None:
+    assert [n for n, f in Settings.model_fields.items() if not f.description] == []
+
+
+def test_the_quickstart_has_exactly_two_commands() -> None:
+    section = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    assert [b.strip() for b in blocks] == [
+        "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/hedgeops demo",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
+    ]
