@@ -62,6 +62,8 @@ MTM_TASK = "hedgeops.valuation.compute_mtm_snapshots"
 
 @dataclass(frozen=True, slots=True)
 class Options:
+    """The command line: see `--help`."""
+
     contracts: int
     chunk_size: int
     concurrency: int
@@ -73,20 +75,23 @@ class Options:
 
 @dataclass(frozen=True, slots=True)
 class RunFigures:
-    """One timed MTM run: wall seconds from the trigger to the end of its ledger row."""
+    """One timed MTM run: wall seconds from the trigger to the end of its ledger row, and
+    the CPU seconds the worker's processes and the database's backends spent meanwhile."""
 
     label: str
     wall: float
     summary: dict[str, Any]
     chunks: int
+    worker_cpu: float
+    database_cpu: float
 
     @property
     def per_second(self) -> float:
-        return self.summary["counts"]["processed"] / self.wall
+        return float(self.summary["counts"]["processed"]) / self.wall
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contracts", type=int, default=100_000, help="active contracts to value")
     parser.add_argument("--chunk-size", type=int, default=1000, help="HEDGEOPS_MTM_CHUNK_SIZE")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (celery -c)")
@@ -164,7 +169,7 @@ def seed(url: str, n: int) -> float:
     """Contracts (one bulk executemany INSERT) and prices; returns the seconds it took."""
     started = time.perf_counter()
     with engine_for(url).begin() as conn:
-        conn.execute(insert(HedgeContract.__table__), contract_values(n, datetime.now(timezone.utc)))
+        conn.execute(insert(HedgeContract), contract_values(n, datetime.now(timezone.utc)))
     seed_prices(url)
     return time.perf_counter() - started
 
@@ -226,17 +231,45 @@ def running_worker(opts: Options, url: str, app: Celery) -> Iterator[subprocess.
         print(f"worker log: {log}")
 
 
-def peak_rss_mib(pid: int) -> dict[int, float]:
-    """VmHWM (peak resident set) of `pid` and its children, MiB; absent once they exited."""
-    found: dict[int, float] = {}
+# -- process figures (/proc) -----------------------------------------------------------------
+
+def process_tree(pid: int) -> list[int]:
+    """The worker's main process and its pool processes."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
-    for each in pids:
+    return [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+
+
+def peak_rss_mib(pids: list[int]) -> list[float]:
+    """VmHWM (peak resident set) of each process still alive, MiB, in the order given."""
+    found: list[float] = []
+    for pid in pids:
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    found[each] = int(line.split()[1]) / 1024
+                    found.append(int(line.split()[1]) / 1024)
     return found
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (fields 14 and 15 of /proc/pid/stat)."""
+    found: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving the benchmark database, but the one asking."""
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with engine_for(url).connect() as conn:
+        return list(conn.scalars(query))
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings; a process that appeared in between counts from 0."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # -- timed runs ------------------------------------------------------------------------------
@@ -269,12 +302,21 @@ def wait_run(url: str, run_id: int, timeout: float) -> tuple[dict[str, Any], int
         time.sleep(0.1)
 
 
-def timed_run(url: str, label: str, timeout: float) -> RunFigures:
+def cpu_now(url: str, worker_pid: int) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds so far of the worker's processes and of the database's backends."""
+    return cpu_by_pid(process_tree(worker_pid)), cpu_by_pid(backend_pids(url))
+
+
+def timed_run(url: str, label: str, timeout: float, worker_pid: int) -> RunFigures:
     """Trigger the MTM of AS_OF and wait for its ledger row to end."""
+    worker_before, database_before = cpu_now(url, worker_pid)
     started = time.perf_counter()
     task_id = signature(MTM_TASK, kwargs={"as_of": AS_OF.isoformat(), "trigger": "manual"}).apply_async().id
     summary, chunks = wait_run(url, run_of_task(url, task_id, timeout), timeout)
-    return RunFigures(label, time.perf_counter() - started, summary, chunks)
+    wall = time.perf_counter() - started
+    worker_after, database_after = cpu_now(url, worker_pid)
+    return RunFigures(label, wall, summary, chunks, cpu_spent(worker_before, worker_after),
+                      cpu_spent(database_before, database_after))
 
 
 # -- the floor -------------------------------------------------------------------------------
@@ -284,8 +326,9 @@ def seeded_contracts(n: int, now: datetime) -> list[Contract]:
     contracts = []
     for contract_id, row in enumerate(contract_values(n, now), start=1):
         del row["created_at"], row["updated_at"]
-        contracts.append(Contract(id=contract_id, **{**row, "instrument": Instrument(row["instrument"]),
-                                                     "side": Side(row["side"]), "status": ContractStatus(row["status"])}))
+        enums = {"instrument": Instrument(row["instrument"]), "side": Side(row["side"]),
+                 "status": ContractStatus(row["status"])}
+        contracts.append(Contract(id=contract_id, **{**row, **enums}))
     return contracts
 
 
@@ -307,46 +350,49 @@ def time_reference(url: str, n: int) -> float:
     values = snapshot_values(url, n)
     started = time.perf_counter()
     with engine_for(url).begin() as conn:
-        conn.execute(insert(MtmSnapshot.__table__), values)
+        conn.execute(insert(MtmSnapshot), values)
     return time.perf_counter() - started
 
 
 # -- report ----------------------------------------------------------------------------------
 
+ROW = "{:<22}{:>8}{:>9}{:>13}{:>14}{:>18}  {}"
+
+
 def print_run(run: RunFigures, reference: float) -> None:
-    counts = " ".join(f"{k} {v}" for k, v in run.summary["counts"].items())
-    print(f"{run.label:<28} wall {run.wall:8.2f} s  {run.per_second:9.0f} snapshots/s  "
-          f"{run.wall / reference:6.1f}x reference  status {run.summary['status']}  {counts}")
+    counts = ", ".join(f"{k} {v}" for k, v in run.summary["counts"].items())
+    print(ROW.format(run.label, f"{run.wall:.2f}", f"{run.per_second:.0f}", f"{run.wall / reference:.1f}",
+                     f"{run.worker_cpu:.1f}", f"{run.database_cpu:.1f}", f"{run.summary['status']}: {counts}"))
 
 
-def print_report(opts: Options, seeding: float, runs: list[RunFigures], reference: float,
-                 rss: dict[int, float]) -> None:
-    print(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size} "
-          f"({runs[0].chunks} chunks), worker concurrency {opts.concurrency}")
-    print(f"{'seeding (not measured)':<28} {seeding:8.2f} s")
+def print_report(opts: Options, seeding: float, runs: list[RunFigures], reference: float, rss: list[float]) -> None:
+    print(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size} ({runs[0].chunks} chunks), "
+          f"worker concurrency {opts.concurrency}, {os.cpu_count()} CPUs; seeding took {seeding:.2f} s (not measured)")
+    print(ROW.format("", "wall s", "per s", "x reference", "CPU s worker", "CPU s PostgreSQL", "status: counts"))
     for run in runs:
         print_run(run, reference)
-    print(f"{'reference':<28} wall {reference:8.2f} s  {opts.contracts / reference:9.0f} rows/s  "
-          "(one executemany INSERT of the same N rows into mtm_snapshots, one transaction)")
+    print(ROW.format("reference", f"{reference:.2f}", f"{opts.contracts / reference:.0f}", "1.0", "", "",
+                     "one executemany INSERT of the same N snapshot rows into mtm_snapshots, one transaction"))
     if rss:
-        main_pid = min(rss)
-        children = [v for pid, v in rss.items() if pid != main_pid]
-        print(f"worker peak RSS: main {rss[main_pid]:.0f} MiB, children "
-              + ", ".join(f"{v:.0f}" for v in children) + " MiB")
+        pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
+        print(f"worker peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")
 
 
-def measure_pipeline(opts: Options) -> tuple[float, list[RunFigures], dict[int, float]]:
+def measure_pipeline(opts: Options) -> tuple[float, list[RunFigures], list[float]]:
+    """Seed, start the worker, time a first run and a rerun; the seconds seeding took,
+    the runs, and the worker's peak RSS."""
     with scratch_database(opts, "pipeline") as url:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
         with running_worker(opts, url, app) as worker:
-            runs = [timed_run(url, "run (all new)", opts.timeout),
-                    timed_run(url, "rerun (all existing)", opts.timeout)]
-            rss = peak_rss_mib(worker.pid)
+            runs = [timed_run(url, "run (all new)", opts.timeout, worker.pid),
+                    timed_run(url, "rerun (all existing)", opts.timeout, worker.pid)]
+            rss = peak_rss_mib(process_tree(worker.pid))
     return seeding, runs, rss
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit status 0 when both runs succeeded; the figures are printed either way."""
     opts = parse_args(argv)
     redis.Redis.from_url(opts.redis_url).flushdb()
     seeding, runs, rss = measure_pipeline(opts)

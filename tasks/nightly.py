@@ -14,7 +14,7 @@ from db import ledger
 from db.models import BatchRun
 from tasks import runs
 from tasks.base import job_task
-from tasks.payloads import JobRequest, RunRef
+from tasks.payloads import RunRef
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -29,12 +29,14 @@ STEPS: tuple[tuple[Job, str], ...] = (
 
 @job_task("hedgeops.nightly.run_nightly", queue="valuation")
 def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
-    request = JobRequest.model_validate({"as_of": as_of, "trigger": trigger})
-    day = request.as_of_or(runtime().clock().date())
-    begun = runs.begin(Job.NIGHTLY, day, request.trigger, task_id=self.request.id)
-    if begun.proceed and begun.run_id is not None:
-        advance_nightly.apply_async(kwargs={"run_id": begun.run_id})
-    return begun.summary
+    return runs.run_job(Job.NIGHTLY, self.request.id, start_chain, as_of=as_of, trigger=trigger)
+
+
+def start_chain(run_id: int) -> dict[str, Any]:
+    """The nightly run is in the ledger: send its first move (again, on a redelivery: harmless)."""
+    advance_nightly.apply_async(kwargs={"run_id": run_id})
+    with runtime().uow() as uow:
+        return run_summary(ledger.get_run(uow.session, run_id))
 
 
 @job_task("hedgeops.nightly.advance_nightly", queue="valuation")

@@ -14,7 +14,6 @@ from db.audit import record_event
 from db.prices import write_price_batch
 from tasks import runs
 from tasks.base import job_task
-from tasks.payloads import JobRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -25,14 +24,8 @@ MAX_ERRORS_IN_DETAILS = 200
 @job_task("hedgeops.prices.fetch_settlement_prices", queue="prices")
 def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = "manual",
                             parent_run_id: int | None = None) -> dict[str, Any]:
-    request = JobRequest.model_validate({"as_of": as_of, "trigger": trigger, "parent_run_id": parent_run_id})
-    day = request.as_of_or(runtime().clock().date())
-    begun = runs.begin(Job.PRICES, day, request.trigger, task_id=self.request.id, parent_run_id=parent_run_id)
-    if not begun.proceed or begun.run_id is None:
-        return begun.summary
-    with structlog.contextvars.bound_contextvars(batch_run_id=begun.run_id, as_of=day.isoformat()), \
-            runs.failing_run(begun.run_id):
-        return ingest_prices(begun.run_id)
+    return runs.run_job(Job.PRICES, self.request.id, ingest_prices,
+                        as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
 
 
 def ingest_prices(run_id: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,6 +19,7 @@ from db import ledger
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.base import is_transient
+from tasks.payloads import JobRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -35,6 +36,20 @@ class Begun:
     run_id: int | None
     proceed: bool
     summary: dict[str, Any]
+
+
+def run_job(job: Job, task_id: str | None, work: Callable[[int], dict[str, Any]], **arguments: Any) -> dict[str, Any]:
+    """The body of every job's entry task: validate the arguments, start (or find) the run,
+    and do `work(run_id)` with the run bound to every log line; a permanent error inside
+    ends the run `failed`."""
+    request = JobRequest.model_validate(arguments)
+    day = request.as_of_or(runtime().clock().date())
+    begun = begin(job, day, request.trigger, task_id=task_id, parent_run_id=request.parent_run_id)
+    if not begun.proceed or begun.run_id is None:
+        return begun.summary
+    with structlog.contextvars.bound_contextvars(batch_run_id=begun.run_id, as_of=day.isoformat()), \
+            failing_run(begun.run_id):
+        return work(begun.run_id)
 
 
 def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None) -> Begun:

@@ -18,7 +18,7 @@ from db.prices import prices_on
 from db.valuations import write_valuation
 from tasks import runs
 from tasks.base import job_task
-from tasks.payloads import ChunkRequest, JobRequest
+from tasks.payloads import ChunkRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -28,14 +28,7 @@ log = structlog.get_logger(__name__)
 @job_task("hedgeops.valuation.compute_mtm_snapshots", queue="valuation")
 def compute_mtm_snapshots(self: Any, as_of: str | None = None, trigger: str = "manual",
                           parent_run_id: int | None = None) -> dict[str, Any]:
-    request = JobRequest.model_validate({"as_of": as_of, "trigger": trigger, "parent_run_id": parent_run_id})
-    day = request.as_of_or(runtime().clock().date())
-    begun = runs.begin(Job.MTM, day, request.trigger, task_id=self.request.id, parent_run_id=parent_run_id)
-    if not begun.proceed or begun.run_id is None:
-        return begun.summary
-    with structlog.contextvars.bound_contextvars(batch_run_id=begun.run_id, as_of=day.isoformat()), \
-            runs.failing_run(begun.run_id):
-        return plan_mtm(begun.run_id)
+    return runs.run_job(Job.MTM, self.request.id, plan_mtm, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
 
 
 def plan_mtm(run_id: int) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = F
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # True would hide events from structlog.testing.capture_logs
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(

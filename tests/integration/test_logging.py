@@ -15,13 +15,14 @@ from structlog.testing import capture_logs
 
 from tests.builders import contract, contracts_csv, prices_csv
 from tests.fakes import InMemoryPriceSource
-from workers.logging import redact_secrets, redact_text
+from workers.logging import configure_logging, redact_secrets, redact_text
 
 
 def test_task_lines_carry_task_run_and_date(runtime: Any, price_source: InMemoryPriceSource) -> None:
     from tasks.loading import load_contracts_csv
     from tasks.nightly import run_nightly
 
+    configure_logging("INFO", "json", force=True)  # an earlier test may have set WARNING
     load_contracts_csv(contracts_csv(contract("A")), "c.csv")
     price_source.add("p.csv", prices_csv(("LME-AL", "2026-11-19", "2510"), ("LME-AL", "2026-11-19", "-1")))
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
