@@ -115,8 +115,8 @@ def _stored(session: Session, table: type[Base], keys: list[str]) -> dict[str, t
     for start in range(0, len(keys), LOOKUP_CHUNK):
         part = keys[start:start + LOOKUP_CHUNK]
         stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))  # type: ignore[attr-defined]
-        for key, sha, payload in session.execute(stmt):
-            found[key] = (sha, payload)
+        for row in session.execute(stmt):
+            found[str(row[0])] = (str(row[1]), dict(row[2]))
     return found
 
 
