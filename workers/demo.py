@@ -21,7 +21,7 @@ def run_demo(console: Console) -> int:
     from tasks.loading import load_contracts_csv
     from tasks.nightly import run_nightly
     from tasks.runtime import runtime
-    from workers.cli import exit_code, settings_or_exit, start
+    from workers.cli.common import exit_code, settings_or_exit, start
 
     db_file = DEMO_DIR / "hedgeops-demo.db"
     incoming = DEMO_DIR / "prices" / "incoming"

@@ -1,0 +1,2 @@
+"""MT5 tables: accounts, position snapshots, expected positions, reconciliation logs."""
+from __future__ import annotations

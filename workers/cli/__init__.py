@@ -1,0 +1,36 @@
+"""The command line: `hedgeops db|load|run|status|demo`. Each group of commands lives in
+its own module here; this one puts them together. Exit codes: see workers.cli.common."""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from workers.cli import db, jobs, load
+from workers.cli.common import EXIT_BAD_INPUT, err
+from workers.settings import SettingsError
+
+app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(db.db_app, name="db")
+app.add_typer(load.load_app, name="load")
+app.command("run")(jobs.run)
+app.command("status")(jobs.status)
+
+
+@app.command("demo")
+def demo() -> None:
+    """A fresh embedded database, the sample contracts and prices, the nightly batch for a
+    fixed date, and a summary."""
+    from workers.cli.common import out
+    from workers.demo import run_demo
+
+    raise typer.Exit(run_demo(out))
+
+
+def main() -> None:
+    try:
+        app()
+    except SettingsError as exc:
+        err.print(f"hedgeops: {exc}", markup=False)
+        sys.exit(EXIT_BAD_INPUT)

@@ -1,0 +1,84 @@
+"""What every command shares: consoles, exit codes, settings, start-up, run output.
+
+Exit codes: 0 done (or queued), 1 failed or rows rejected, 2 bad input or setting (nothing
+written), 3 finished with conflicts, 4 still running (--wait timed out, or another trigger's
+run is in progress)."""
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.values import RunStatus
+from workers.settings import Settings, SettingsError, load_settings
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING = 1, 2, 3, 4
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"hedgeops: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def start(settings: Settings) -> Any:
+    """Logging, runtime and the Celery app for this process."""
+    from workers.celery_app import create_app
+
+    return create_app(settings)
+
+
+def read_text_file(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise fail(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"{path}: not UTF-8 text ({exc.reason}); nothing loaded") from None
+
+
+def parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of {value!r}: expected YYYY-MM-DD") from None
+
+
+def exit_code(status: str) -> int:
+    return {RunStatus.FAILED.value: EXIT_FAILED, RunStatus.RUNNING.value: EXIT_RUNNING,
+            RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS}.get(status, 0)
+
+
+def show_runs(summaries: list[dict[str, Any]], as_json: bool, *, single: bool = False) -> None:
+    if as_json:
+        print(json.dumps(summaries[0] if single else summaries, indent=None))
+        return
+    table = Table("run", "job", "as of", "attempt", "trigger", "status", "processed", "created", "existing",
+                  "conflicts", "exceptions", title="batch runs" if not single else None)
+    for s in summaries:
+        c = s.get("counts") or {}
+        table.add_row(str(s.get("batch_run_id") or "-"), s["job"], s["as_of"], str(s.get("attempt", "-")),
+                      s.get("trigger", "-"), s["status"], *(str(c.get(k, "-")) for k in
+                      ("processed", "created", "existing", "conflicts", "exceptions")))
+    out.print(table)
+    for s in summaries:
+        if s.get("error"):
+            out.print(f"run {s['batch_run_id']}: {s['error']}", markup=False)
+        if s.get("note"):
+            out.print(f"note: {s['note']}", markup=False)
+
+

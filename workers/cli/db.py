@@ -1,0 +1,18 @@
+"""`hedgeops db ...`: the schema."""
+from __future__ import annotations
+
+import typer
+
+from workers.cli.common import out, settings_or_exit
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema to the newest revision."""
+    from db.migrate import upgrade
+
+    settings = settings_or_exit()
+    upgrade(settings.database_url)
+    out.print("database upgraded to head")

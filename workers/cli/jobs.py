@@ -1,0 +1,103 @@
+"""`hedgeops run` and `hedgeops status`: jobs and the run ledger."""
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Annotated, Any
+
+import celery.exceptions
+import kombu.exceptions
+import redis.exceptions
+import typer
+
+from core.errors import HedgeopsError
+from core.values import RunStatus
+from workers.cli.common import (EXIT_FAILED, EXIT_RUNNING, err, exit_code, fail, parse_day, settings_or_exit,
+                                show_runs, start)
+from workers.logging import redact_text
+
+
+class JobName(StrEnum):
+    nightly = "nightly"
+    prices = "prices"
+    mtm = "mtm"
+
+
+TASK_OF_JOB = {
+    JobName.nightly: "hedgeops.nightly.run_nightly",
+    JobName.prices: "hedgeops.prices.fetch_settlement_prices",
+    JobName.mtm: "hedgeops.valuation.compute_mtm_snapshots",
+}
+
+
+def run(
+    job: JobName,
+    as_of: Annotated[str, typer.Option("--as-of", help="as-of date D, YYYY-MM-DD")],
+    wait: Annotated[bool, typer.Option("--wait", help="distributed: wait until the run ends")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
+    timeout: Annotated[int, typer.Option(help="seconds --wait waits at most")] = 3600,
+) -> None:
+    """Run a job for an as-of date (embedded: in-process; distributed: enqueued)."""
+    from celery import signature
+
+    day = parse_day(as_of)
+    settings = settings_or_exit()
+    start(settings)
+    kwargs = {"as_of": day.isoformat(), "trigger": "manual"}
+    try:
+        result = signature(TASK_OF_JOB[job], kwargs=kwargs).apply_async()
+        summary = result.get(timeout=timeout) if (wait or not settings.distributed) else None
+    except (ValueError, HedgeopsError) as exc:
+        raise fail(str(exc)) from None
+    except celery.exceptions.TimeoutError:
+        raise fail(f"no worker answered within {timeout}s: is a worker consuming the job's queue?",
+                   EXIT_RUNNING) from None
+    except (OSError, RuntimeError, kombu.exceptions.OperationalError, redis.exceptions.RedisError) as exc:
+        raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
+                   f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
+    if summary is None:
+        summary = {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
+                   "task_id": result.id}
+    elif summary.get("batch_run_id") is not None:
+        summary = wait_for_run(summary["batch_run_id"], timeout, quiet=as_json or not settings.distributed)
+    show_runs([summary], as_json, single=True)
+    raise typer.Exit(exit_code(summary.get("status", "")))
+
+
+def wait_for_run(run_id: int, timeout: int, *, quiet: bool) -> dict[str, Any]:
+    """Poll the ledger until the run ends (the run spans many tasks: the ledger knows)."""
+    from db import ledger
+    from tasks.runtime import runtime
+    from tasks.summary import run_summary
+
+    deadline = time.monotonic() + timeout
+    with err.status("waiting for the run to end", spinner="dots") if not quiet else _nothing():
+        while True:
+            with runtime().uow() as uow:
+                summary = run_summary(ledger.get_run(uow.session, run_id))
+            if summary["status"] != RunStatus.RUNNING.value or time.monotonic() > deadline:
+                return summary
+            time.sleep(0.5)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="how many runs, newest first")] = 20,
+) -> None:
+    """The newest runs of the ledger."""
+    from db import ledger
+    from tasks.runtime import runtime
+    from tasks.summary import run_summary
+
+    start(settings_or_exit())
+    with runtime().uow() as uow:
+        summaries = [run_summary(r) for r in ledger.latest_runs(uow.session, limit)]
+    show_runs(summaries, as_json)
