@@ -3,7 +3,7 @@
 Holiday data comes from the `holidays` package (kept up to date by its maintainers, with
 both calendars we need): TARGET as the ECB publishes it (`financial_holidays("XECB")`: no
 reference rates on weekends, 1 Jan, Good Friday, Easter Monday, 1 May, 25 and 26 Dec) and
-England and Wales bank holidays (`UnitedKingdom(subdiv="ENG")`), which the LME follows.
+England and Wales bank holidays (`country_holidays("GB", subdiv="ENG")`), which the LME follows.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class BusinessCalendar:
 
 CALENDARS: dict[CalendarName, BusinessCalendar] = {
     CalendarName.TARGET: BusinessCalendar(CalendarName.TARGET, holidays.financial_holidays("XECB")),
-    CalendarName.ENGLAND_WALES: BusinessCalendar(CalendarName.ENGLAND_WALES, holidays.UnitedKingdom(subdiv="ENG")),
+    CalendarName.ENGLAND_WALES: BusinessCalendar(CalendarName.ENGLAND_WALES, holidays.country_holidays("GB", subdiv="ENG")),
     CalendarName.WEEKDAYS: BusinessCalendar(CalendarName.WEEKDAYS),
 }
 
