@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import keys
+from core.canonical import normalise_decimal
 from core.mtm import best_price
 from core.ports import PriceBatch
 from core.values import Confidence, Price
@@ -20,8 +21,9 @@ def price_result_rows(batch: PriceBatch) -> list[ResultRow]:
     rows = []
     for line, row in batch.report.rows:
         value = row.quantized_price
-        payload = {"symbol": row.symbol, "price_date": row.price_date, "price": value,
-                   "currency": row.currency, "unit": row.unit, "price_type": row.price_type,
+        # Already in canonical spelling (ISO date, normalised decimal): cheap to canonicalise.
+        payload = {"symbol": row.symbol, "price_date": row.price_date.isoformat(), "price": normalise_decimal(value),
+                   "currency": row.currency, "unit": row.unit, "price_type": row.price_type.value,
                    "source": batch.source}
         columns = {
             "symbol": row.symbol, "price_date": row.price_date, "price": value, "currency": row.currency,

@@ -17,12 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.canonical import canonical, payload_sha256
+from core.canonical import canonical_form
 from core.values import Counts, WriteOutcome
 from db.base import Base
+from db.bulk_pg import insert_via_staging
 from db.models import IdempotencyConflict
 
 LOOKUP_CHUNK = 900  # keys per IN (...) lookup; below SQLite's variable limit
+STAGING_THRESHOLD = 200  # rows from which COPY through a staging table pays off (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +35,7 @@ class ResultRow:
     payload: dict[str, Any]
     sha256: str
     columns: dict[str, Any] = field(default_factory=dict)
-
-
-def canonical_dict(payload: dict[str, Any]) -> dict[str, Any]:
-    value = canonical(payload)
-    assert isinstance(value, dict)
-    return value
+    payload_json: str | None = None  # the canonical JSON text, when already made
 
 
 @dataclass(slots=True)
@@ -64,7 +61,8 @@ def dialect_insert(session: Session, table: type[Base]) -> Any:
 
 def result_row(key: str, payload: dict[str, Any], columns: dict[str, Any]) -> ResultRow:
     """A result with its payload in canonical form and the payload's hash."""
-    return ResultRow(key, canonical_dict(payload), payload_sha256(payload), columns)
+    value, text, sha = canonical_form(payload)
+    return ResultRow(key, value, sha, columns, text)
 
 
 def write_results(
@@ -74,33 +72,54 @@ def write_results(
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
-    values = [
-        {**row.columns, "idempotency_key": row.key, "payload": row.payload,
-         "payload_sha256": row.sha256, "batch_run_id": batch_run_id, "created_at": now}
-        for row in first.values()
-    ]
-    inserted: set[str] = set()
-    if values:
-        stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        result = session.execute(stmt.returning(table.idempotency_key), values)  # type: ignore[attr-defined]
-        inserted = set(result.scalars().all())
-    stored = _stored(session, table, [k for k in first if k not in inserted])
+    inserted, differing = _insert(session, table, list(first.values()),
+                                  {"batch_run_id": batch_run_id, "created_at": now})
+    stored = _stored(session, table, sorted(differing))
     outcomes: list[WriteOutcome] = []
     conflicts: dict[str, ResultRow] = {}
     seen: set[str] = set()
     for row in rows:
+        reference = stored[row.key][0] if row.key in stored else first[row.key].sha256
         if row.key in inserted and row.key not in seen:
             outcomes.append(WriteOutcome.CREATED)
+        elif reference == row.sha256:
+            outcomes.append(WriteOutcome.EXISTING)
         else:
-            existing_sha = stored[row.key][0] if row.key in stored else first[row.key].sha256
-            if existing_sha == row.sha256:
-                outcomes.append(WriteOutcome.EXISTING)
-            else:
-                outcomes.append(WriteOutcome.CONFLICT)
-                conflicts[row.key] = row
+            outcomes.append(WriteOutcome.CONFLICT)
+            conflicts[row.key] = row
         seen.add(row.key)
     _record_conflicts(session, table, conflicts.values(), stored, first, batch_run_id, now)
     return WriteReport(outcomes, list(conflicts))
+
+
+def _insert(session: Session, table: type[Base], rows: list[ResultRow],
+            common: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Insert what is new; returns (inserted keys, keys stored with another payload hash).
+
+    PostgreSQL and many rows: COPY through a staging table. Otherwise a multi-row
+    INSERT .. ON CONFLICT DO NOTHING RETURNING, then the hashes of the keys not inserted.
+    """
+    if not rows:
+        return set(), set()
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= STAGING_THRESHOLD:
+        return insert_via_staging(session, table, rows, common)
+    values = [{**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256,
+               **common} for row in rows]
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())  # type: ignore[attr-defined]
+    hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
+    stored = _stored_hashes(session, table, list(hashes))
+    return inserted, {key for key, sha in stored.items() if sha != hashes[key]}
+
+
+def _stored_hashes(session: Session, table: type[Base], keys: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    key_col = table.idempotency_key  # type: ignore[attr-defined]
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        part = keys[start:start + LOOKUP_CHUNK]
+        for row in session.execute(select(key_col, table.payload_sha256).where(key_col.in_(part))):  # type: ignore[attr-defined]
+            found[str(row[0])] = str(row[1])
+    return found
 
 
 def write_result(

