@@ -8,10 +8,15 @@ apart), starts `celery worker -Q prices,valuation -c C`, triggers
 `hedgeops.valuation.compute_mtm_snapshots` for 2026-11-20 and times it from the trigger to
 the end of its batch_runs row; then the same date again (every snapshot already exists).
 
-The floor, measured in the same run after the worker has stopped: the same N snapshot
-rows (built by core and db.valuations beforehand, untimed) inserted into mtm_snapshots of
-a second throwaway database with one plain SQLAlchemy Core executemany INSERT in one
-transaction: same table, indexes and trigger, but no idempotency, no Celery, no valuation.
+The floor, measured in the same run after the worker has stopped: the snapshot rows the
+pipeline wrote (read back, untimed) stored again into mtm_snapshots of a fresh throwaway
+database in one transaction by COPY: same table, indexes and trigger, but no valuation,
+no idempotency, no Celery. Runs print their wall time as a multiple of it. A plain
+SQLAlchemy Core executemany INSERT of the same rows is printed too.
+
+Each run also prints the CPU seconds the worker's processes and the database's backends
+spent, and what the rest of the machine spent meanwhile ("other": a busy machine makes
+the wall time mean less; the CPU seconds hold).
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -33,18 +38,17 @@ from typing import Any
 
 import redis
 from celery import Celery, signature
-from sqlalchemy import create_engine, insert, select, text
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection, create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
-from core.mtm import value_contracts
 from core.ports import PriceBatch
 from core.prices import PriceRow
-from core.values import Contract, ContractStatus, Instrument, ParseReport, PriceType, Side
+from core.values import ContractStatus, Instrument, ParseReport, PriceType, Side
 from db import ledger, migrate
 from db.engine import dispose_all, engine_for, session_factory
 from db.models import BatchRun, HedgeContract, MtmSnapshot
-from db.prices import prices_on, write_price_batch
-from db.valuations import snapshot_row
+from db.prices import write_price_batch
 from tasks.summary import run_summary
 from workers.celery_app import create_app
 from workers.settings import load_settings
@@ -84,13 +88,21 @@ class RunFigures:
     chunks: int
     worker_cpu: float
     database_cpu: float
+    machine_cpu: float
+
+    @property
+    def other_cpu(self) -> float:
+        """CPU the rest of the machine spent meanwhile (this process, other jobs): noise."""
+        return max(0.0, self.machine_cpu - self.worker_cpu - self.database_cpu)
 
     @property
     def per_second(self) -> float:
+        """Contracts processed (snapshots and exceptions) per second of wall time."""
         return float(self.summary["counts"]["processed"]) / self.wall
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
+    """The options of the command line (`argv` None: sys.argv)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contracts", type=int, default=100_000, help="active contracts to value")
     parser.add_argument("--chunk-size", type=int, default=1000, help="HEDGEOPS_MTM_CHUNK_SIZE")
@@ -108,6 +120,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 # -- scratch database and seeds --------------------------------------------------------------
 
 def admin_execute(admin_url: str, sql: str) -> None:
+    """Run one statement outside a transaction (CREATE and DROP DATABASE need that)."""
     engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -151,6 +164,7 @@ def contract_values(n: int, now: datetime) -> list[dict[str, Any]]:
 
 
 def price_batch(now: datetime) -> PriceBatch:
+    """The D-1 cash settlement prices of PRICES as one vendor file would bring them."""
     rows = [(line, PriceRow(symbol=symbol, price_date=PRICE_DATE, price=value, currency="USD", unit="mt",
                             price_type=PriceType.CASH_SETTLEMENT))
             for line, (symbol, value) in enumerate(PRICES.items(), start=2)]
@@ -177,17 +191,20 @@ def seed(url: str, n: int) -> float:
 # -- the worker --------------------------------------------------------------------------------
 
 def hedgeops_settings(opts: Options, url: str) -> dict[str, str]:
+    """The settings the worker and this process share (as keyword arguments of Settings)."""
     return {"database_url": url, "broker_url": opts.redis_url, "result_backend": opts.redis_url,
             "mtm_chunk_size": str(opts.chunk_size), "nightly_enabled": "false", "log_level": "WARNING"}
 
 
 def worker_env(opts: Options, url: str) -> dict[str, str]:
+    """This environment without any HEDGEOPS_* of its own, plus the shared settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
     env.update({f"HEDGEOPS_{k.upper()}": v for k, v in hedgeops_settings(opts, url).items()})
     return env
 
 
 def start_worker(opts: Options, url: str, node: str, log: Path) -> subprocess.Popen[bytes]:
+    """`celery worker` in a process group of its own, so it can be stopped with its pool."""
     command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", "prices,valuation",
                "-c", str(opts.concurrency), "-n", node, "--loglevel", "WARNING",
                "--without-gossip", "--without-mingle"]
@@ -197,6 +214,7 @@ def start_worker(opts: Options, url: str, node: str, log: Path) -> subprocess.Po
 
 
 def wait_ready(app: Celery, proc: subprocess.Popen[bytes], node: str, log: Path) -> None:
+    """Until the worker answers a ping; its log's tail if it exits or stays silent."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -220,6 +238,7 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_worker(opts: Options, url: str, app: Celery) -> Iterator[subprocess.Popen[bytes]]:
+    """A ready worker for the duration of the block; stopped however the block ends."""
     node = f"bench-{uuid.uuid4().hex[:6]}@localhost"
     log = Path(tempfile.gettempdir()) / f"hedgeops-bench-{node.split('@')[0]}.log"
     proc = start_worker(opts, url, node, log)
@@ -267,6 +286,12 @@ def backend_pids(url: str) -> list[int]:
         return list(conn.scalars(query))
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have been busy since boot (/proc/stat)."""
+    user, nice, system, idle, iowait, *rest = (int(v) for v in Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + sum(rest)) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two readings; a process that appeared in between counts from 0."""
     return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
@@ -310,77 +335,103 @@ def cpu_now(url: str, worker_pid: int) -> tuple[dict[int, float], dict[int, floa
 def timed_run(url: str, label: str, timeout: float, worker_pid: int) -> RunFigures:
     """Trigger the MTM of AS_OF and wait for its ledger row to end."""
     worker_before, database_before = cpu_now(url, worker_pid)
-    started = time.perf_counter()
+    machine_before, started = machine_busy_seconds(), time.perf_counter()
     task_id = signature(MTM_TASK, kwargs={"as_of": AS_OF.isoformat(), "trigger": "manual"}).apply_async().id
     summary, chunks = wait_run(url, run_of_task(url, task_id, timeout), timeout)
-    wall = time.perf_counter() - started
+    wall, machine = time.perf_counter() - started, machine_busy_seconds() - machine_before
     worker_after, database_after = cpu_now(url, worker_pid)
     return RunFigures(label, wall, summary, chunks, cpu_spent(worker_before, worker_after),
-                      cpu_spent(database_before, database_after))
+                      cpu_spent(database_before, database_after), machine)
 
 
 # -- the floor -------------------------------------------------------------------------------
 
-def seeded_contracts(n: int, now: datetime) -> list[Contract]:
-    """The seeded contracts as the valuation sees them (ids 1..N, as in a fresh table)."""
-    contracts = []
-    for contract_id, row in enumerate(contract_values(n, now), start=1):
-        del row["created_at"], row["updated_at"]
-        enums = {"instrument": Instrument(row["instrument"]), "side": Side(row["side"]),
-                 "status": ContractStatus(row["status"])}
-        contracts.append(Contract(id=contract_id, **{**row, **enums}))
-    return contracts
+def written_snapshots(url: str) -> list[dict[str, Any]]:
+    """The snapshot rows the pipeline wrote, as the floor stores them again: every column
+    but the id, and no batch run (the floor's database has none)."""
+    columns = [c for c in MtmSnapshot.__table__.columns if c.name != "id"]
+    with engine_for(url).connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(select(*columns).order_by(MtmSnapshot.id))]
+    return [{**row, "batch_run_id": None} for row in rows]
 
 
-def snapshot_values(url: str, n: int) -> list[dict[str, Any]]:
-    """The N snapshot rows the pipeline writes, as write_results would insert them."""
-    now = datetime.now(timezone.utc)
-    contracts = seeded_contracts(n, now)
-    with session_factory(url)() as session:
-        prices = prices_on(session, PRICES, PRICE_DATE)
-    valuation = value_contracts(contracts, AS_OF, PRICE_DATE, prices)
-    rows = (snapshot_row(snap, correlation_id=None) for snap in valuation.snapshots)
-    return [{**r.columns, "idempotency_key": r.key, "payload": r.payload, "payload_sha256": r.sha256,
-             "batch_run_id": None, "created_at": now} for r in rows]
+def copy_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """COPY the rows into mtm_snapshots (the payload goes as jsonb, serialised here)."""
+    columns = list(values[0])
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY mtm_snapshots ({', '.join(columns)}) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row([Jsonb(v) if k == "payload" else v for k, v in value.items()])
 
 
-def time_reference(url: str, n: int) -> float:
-    """Seconds to INSERT the N rows with one executemany in one transaction."""
-    seed_prices(url)
-    values = snapshot_values(url, n)
-    started = time.perf_counter()
-    with engine_for(url).begin() as conn:
-        conn.execute(insert(MtmSnapshot), values)
-    return time.perf_counter() - started
+def insert_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """One SQLAlchemy Core executemany INSERT into mtm_snapshots."""
+    conn.execute(insert(MtmSnapshot), values)
+
+
+#: The floors: the same N snapshot rows stored without valuation, idempotency or Celery.
+#: The first is the one the runs are compared with.
+REFERENCES: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {
+    "COPY": copy_rows,
+    "executemany INSERT": insert_rows,
+}
+
+
+def time_reference(opts: Options, name: str, values: list[dict[str, Any]]) -> float:
+    """Seconds to store the rows in a fresh database by one method, in one transaction."""
+    with scratch_database(opts, f"reference ({name})") as url:
+        seed_prices(url)  # a fresh database numbers the prices as the pipeline's did
+        started = time.perf_counter()
+        with engine_for(url).begin() as conn:
+            REFERENCES[name](conn, values)
+        return time.perf_counter() - started
 
 
 # -- report ----------------------------------------------------------------------------------
 
-ROW = "{:<22}{:>8}{:>9}{:>13}{:>14}{:>18}  {}"
+ROW = "{:<30}{:>8}{:>9}{:>13}{:>14}{:>18}{:>13}  {}"
 
 
 def print_run(run: RunFigures, reference: float) -> None:
+    """One line of the table: a run's figures and its wall time over the floor's."""
     counts = ", ".join(f"{k} {v}" for k, v in run.summary["counts"].items())
     print(ROW.format(run.label, f"{run.wall:.2f}", f"{run.per_second:.0f}", f"{run.wall / reference:.1f}",
-                     f"{run.worker_cpu:.1f}", f"{run.database_cpu:.1f}", f"{run.summary['status']}: {counts}"))
+                     f"{run.worker_cpu:.1f}", f"{run.database_cpu:.1f}", f"{run.other_cpu:.1f}",
+                     f"{run.summary['status']}: {counts}"))
 
 
-def print_report(opts: Options, seeding: float, runs: list[RunFigures], reference: float, rss: list[float]) -> None:
+def print_report(opts: Options, pipeline: Pipeline, references: dict[str, float]) -> None:
+    """The table: both runs and the references, then the worker's peak memory."""
+    runs, rss = pipeline.runs, pipeline.peak_rss
     print(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size} ({runs[0].chunks} chunks), "
-          f"worker concurrency {opts.concurrency}, {os.cpu_count()} CPUs; seeding took {seeding:.2f} s (not measured)")
-    print(ROW.format("", "wall s", "per s", "x reference", "CPU s worker", "CPU s PostgreSQL", "status: counts"))
+          f"worker concurrency {opts.concurrency}, {os.cpu_count()} CPUs; "
+          f"seeding took {pipeline.seeding:.2f} s (not measured)")
+    print(ROW.format("", "wall s", "per s", "x reference", "CPU s worker", "CPU s PostgreSQL", "CPU s other",
+                     "status: counts"))
+    floor = references[next(iter(REFERENCES))]
     for run in runs:
-        print_run(run, reference)
-    print(ROW.format("reference", f"{reference:.2f}", f"{opts.contracts / reference:.0f}", "1.0", "", "",
-                     "one executemany INSERT of the same N snapshot rows into mtm_snapshots, one transaction"))
+        print_run(run, floor)
+    for name, seconds in references.items():
+        print(ROW.format(f"reference: {name}", f"{seconds:.2f}", f"{len(pipeline.snapshots) / seconds:.0f}",
+                         f"{seconds / floor:.1f}", "", "", "", f"the {len(pipeline.snapshots)} snapshot rows written "
+                         "above, again, into a fresh database, one transaction"))
     if rss:
         pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
         print(f"worker peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")
 
 
-def measure_pipeline(opts: Options) -> tuple[float, list[RunFigures], list[float]]:
-    """Seed, start the worker, time a first run and a rerun; the seconds seeding took,
-    the runs, and the worker's peak RSS."""
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """What the pipeline's part of the benchmark found."""
+
+    seeding: float
+    runs: list[RunFigures]
+    peak_rss: list[float]
+    snapshots: list[dict[str, Any]]
+
+
+def measure_pipeline(opts: Options) -> Pipeline:
+    """Seed, start the worker, time a first run and a rerun; keep what they wrote."""
     with scratch_database(opts, "pipeline") as url:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
@@ -388,18 +439,17 @@ def measure_pipeline(opts: Options) -> tuple[float, list[RunFigures], list[float
             runs = [timed_run(url, "run (all new)", opts.timeout, worker.pid),
                     timed_run(url, "rerun (all existing)", opts.timeout, worker.pid)]
             rss = peak_rss_mib(process_tree(worker.pid))
-    return seeding, runs, rss
+        return Pipeline(seeding, runs, rss, written_snapshots(url))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status 0 when both runs succeeded; the figures are printed either way."""
     opts = parse_args(argv)
     redis.Redis.from_url(opts.redis_url).flushdb()
-    seeding, runs, rss = measure_pipeline(opts)
-    with scratch_database(opts, "reference") as ref_url:
-        reference = time_reference(ref_url, opts.contracts)
-    print_report(opts, seeding, runs, reference, rss)
-    return 0 if all(run.summary["status"] == "succeeded" for run in runs) else 1
+    pipeline = measure_pipeline(opts)
+    references = {name: time_reference(opts, name, pipeline.snapshots) for name in REFERENCES}
+    print_report(opts, pipeline, references)
+    return 0 if all(run.summary["status"] == "succeeded" for run in pipeline.runs) else 1
 
 
 if __name__ == "__main__":

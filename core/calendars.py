@@ -7,7 +7,7 @@ England and Wales bank holidays (`country_holidays("GB", subdiv="ENG")`), which 
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -88,3 +88,9 @@ def price_date_for(as_of: date, policy: D1Policy, calendar: BusinessCalendar | N
     if policy is D1Policy.CALENDAR:
         return as_of - timedelta(days=1)
     return (calendar or CALENDARS[CalendarName.WEEKDAYS]).previous_business_day(as_of)
+
+
+def d1_dates(symbols: Iterable[str], as_of: date, policy: D1Policy,
+             overrides: Mapping[str, str] | None = None) -> dict[str, date]:
+    """The D-1 price date of each symbol for as-of date D, each by its own calendar."""
+    return {symbol: price_date_for(as_of, policy, calendar_for(symbol, overrides)) for symbol in set(symbols)}

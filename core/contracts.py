@@ -4,8 +4,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from core.hedging.fx import SettlementMethod, fx_terms_problem
+from core.hedging.lifecycle import status_problem
 from core.prices import CurrencyCode, Symbol
 from core.rows import PositiveDecimal, parse_rows
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
@@ -16,6 +18,12 @@ CONTRACT_HEADER = (
 )
 #: Fields a reload may change (the change is applied and audited); any other is an error.
 MUTABLE_FIELDS = frozenset({"status"})
+#: An optional column: fx_forward rows need it (deliverable or ndf), commodity rows leave it empty.
+OPTIONAL_COLUMNS = ("settlement_method",)
+
+
+def _empty_is_none(value: object) -> object:
+    return None if value == "" else value
 
 
 class ContractRow(BaseModel):
@@ -32,6 +40,7 @@ class ContractRow(BaseModel):
     trade_date: date
     maturity_date: date
     status: ContractStatus
+    settlement_method: Annotated[SettlementMethod | None, BeforeValidator(_empty_is_none)] = None
 
     def fields(self) -> dict[str, object]:
         return self.model_dump()
@@ -42,7 +51,7 @@ def parse_contract_csv(text: str, file: str) -> ParseReport[ContractRow]:
     def check(row: ContractRow) -> str | None:
         if row.maturity_date < row.trade_date:
             return "maturity_date: before trade_date"
-        return None
+        return _instrument_problem(row)
 
     report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check)
     first_line: dict[str, int] = {}
@@ -57,6 +66,19 @@ def parse_contract_csv(text: str, file: str) -> ParseReport[ContractRow]:
     report.rows = kept
     report.errors.sort(key=lambda e: e.line)
     return report
+
+
+def _instrument_problem(row: ContractRow) -> str | None:
+    """Statuses and terms of the row's instrument: an fx_forward is on a pair, in its quote
+    currency, per 1 unit of its base currency, deliverable or ndf."""
+    problem = status_problem(row.instrument, row.status)
+    if problem or row.instrument is not Instrument.FX_FORWARD:
+        if problem is None and row.settlement_method is not None:
+            return "settlement_method: only an fx_forward has one"
+        return problem
+    if row.settlement_method is None:
+        return "settlement_method: an fx_forward is deliverable or ndf"
+    return fx_terms_problem(row.underlying, row.unit, row.currency)
 
 
 def changed_fields(stored: dict[str, object], incoming: ContractRow) -> list[str]:

@@ -11,7 +11,8 @@ import csv
 import io
 import re
 from collections.abc import Collection, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from core.errors import NotAFileOfThisKind
@@ -20,6 +21,8 @@ from core.rows import LARGEST, plain_decimal, six_places
 from core.values import ParseReport, PriceType, RowError
 
 NO_RATE = {"N/A", ""}
+FRANKFURT = ZoneInfo("Europe/Berlin")
+PUBLICATION_TIME = time(16, 0)
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y")
 
@@ -47,9 +50,11 @@ def _header(reader: Iterator[list[str]], file: str) -> list[str]:
     return header
 
 
-def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str] | None = None) -> ParseReport[PriceRow]:
-    """Every rate of the chosen currencies (all when None) as a price row; `N/A` is no rate
-    and no error; an unreadable rate or date is a bad row reported with its line."""
+def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str] | None = None, *,
+                  since: date | None = None, until: date | None = None) -> ParseReport[PriceRow]:
+    """Every rate of the chosen currencies (all when None) dated from `since` to `until`
+    (both optional, included) as a price row; `N/A` is no rate and no error; an unreadable
+    rate or date is a bad row reported with its line."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _header(reader, file)
     columns = [(i, ccy) for i, ccy in enumerate(header)
@@ -63,6 +68,8 @@ def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str]
             day = _day(record[0])
         except ValueError as exc:
             report.errors.append(RowError(file, line, str(exc)))
+            continue
+        if (since and day < since) or (until and day > until):
             continue
         for index, currency in columns:
             cell = record[index].strip() if index < len(record) else ""
@@ -94,4 +101,9 @@ def _add(report: ParseReport[PriceRow], file: str, line: int, day: date, currenc
         return
     report.rows.append((line, PriceRow.model_construct(
         symbol=ecb_symbol(currency), price_date=day, price=rate, currency=currency, unit="EUR",
-        price_type=PriceType.REFERENCE)))
+        price_type=PriceType.REFERENCE, published_at=published_at(day))))
+
+
+def published_at(day: date) -> datetime:
+    """The ECB publishes the day's reference rates at about 16:00 Frankfurt time."""
+    return datetime.combine(day, PUBLICATION_TIME, tzinfo=FRANKFURT).astimezone(timezone.utc)

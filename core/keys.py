@@ -16,6 +16,11 @@ def mtm_exception_key(
     return f"MTMX:{object_type.value}:{object_id}:{as_of.isoformat()}:{reason.value}"
 
 
+def effectiveness_key(designation_id: int, version: int, as_of: date) -> str:
+    """One retrospective test of version `version` of designation (hedge relationship) `designation_id`."""
+    return f"EFF:{designation_id}:{version}:{as_of.isoformat()}"
+
+
 def price_key(symbol: str, price_date: date, source: str) -> str:
     return f"PRICE:{symbol}:{price_date.isoformat()}:{source}"
 
@@ -23,3 +28,25 @@ def price_key(symbol: str, price_date: date, source: str) -> str:
 def run_lock_key(job: str, as_of: date) -> str:
     """The name of the lock that keeps one (job, as_of_date) from running twice at once."""
     return f"hedgeops:lock:{job}:{as_of.isoformat()}"
+
+
+def mt5_snapshot_key(account_id: int, sync_id: int) -> str:
+    """The position snapshot of one account at one sync (the sync is its cycle's run id)."""
+    return f"MT5SNAP:{account_id}:s{sync_id}"
+
+
+def mt5_failed_snapshot_key(account_id: int, sync_id: int, attempt: int) -> str:
+    """A failed attempt of one account's sync: one row per attempt, each with its error."""
+    return f"MT5SNAP:{account_id}:s{sync_id}:failed{attempt}"
+
+
+def reconciliation_key(account_id: int, sync_id: int, subject: str) -> str:
+    """One reconciliation row: account, sync, and the ticket it is about (`t5001`; or
+    `sig-<signal id>` before a ticket is known, `sym-<symbol>` for a netting symbol)."""
+    return f"RECON:{account_id}:s{sync_id}:{subject}"
+
+
+def mt5_cycle_lock_key(terminal: str) -> str:
+    """The lock that keeps one terminal's sync cycle from overlapping itself (not per
+    date: a cycle that runs over midnight still holds it)."""
+    return f"hedgeops:lock:mt5_sync:{terminal}"

@@ -1,16 +1,20 @@
-"""Mark-to-market of commodity contracts against their D-1 settlement price."""
+"""Mark-to-market of commodity contracts against their D-1 settlement price; FX forwards
+are dispatched to core.hedging.fx."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import keys
 from core.canonical import payload_sha256
 from core.money import money
-from core.values import Contract, ContractStatus, ExceptionReason, ObjectType, Price
+from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
+
+if TYPE_CHECKING:
+    from core.hedging.fx import FxMarket
 
 
 def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_price: Decimal) -> Decimal:
@@ -37,11 +41,15 @@ class MtmSnapshot:
     entry_price: Decimal
     quantity: Decimal
     currency: str
+    #: hedged_item for the hypothetical derivative of a hedged item (`contract_id` is then its id).
+    object_type: ObjectType = ObjectType.HEDGE_CONTRACT
+    #: More business values of the payload (FX forwards: rate source, discounting).
+    extra: dict[str, Any] | None = field(default=None, hash=False)
 
     @property
     def payload(self) -> dict[str, Any]:
         return {
-            "object_type": ObjectType.HEDGE_CONTRACT.value,
+            "object_type": self.object_type.value,
             "object_id": self.contract_id,
             "as_of_date": self.as_of,
             "price_date": self.price_date,
@@ -51,6 +59,7 @@ class MtmSnapshot:
             "entry_price": self.entry_price,
             "quantity_mt": self.quantity,
             "currency": self.currency,
+            **(self.extra or {}),
         }
 
     @property
@@ -67,11 +76,12 @@ class MtmException:
     as_of: date
     reason: ExceptionReason
     details: dict[str, Any]
+    object_type: ObjectType = ObjectType.HEDGE_CONTRACT
 
     @property
     def payload(self) -> dict[str, Any]:
         return {
-            "object_type": ObjectType.HEDGE_CONTRACT.value,
+            "object_type": self.object_type.value,
             "object_id": self.contract_id,
             "as_of_date": self.as_of,
             "reason": self.reason.value,
@@ -90,14 +100,15 @@ class Valuation:
     skipped: int = 0
 
 
-def value_contract(contract: Contract, as_of: date, price_date: date, price: Price | None) -> MtmSnapshot | MtmException:
+def value_contract(contract: Contract, as_of: date, price_date: date, price: Price | None,
+                   oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> MtmSnapshot | MtmException:
     """Value one contract at `as_of` with the price of `price_date`, or say why not."""
-    oid = ObjectType.HEDGE_CONTRACT
     problem = (ExceptionReason.PRICE_UNAVAILABLE, {}) if price is None else _mismatch(contract, price)
     if problem is not None or price is None:
         reason, extra = problem or (ExceptionReason.PRICE_UNAVAILABLE, {})
         details = {"symbol": contract.underlying, "price_date": price_date, **extra}
-        return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason, details)
+        return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason,
+                            details, oid)
     return MtmSnapshot(
         key=keys.mtm_snapshot_key(oid, contract.id, as_of),
         contract_id=contract.id,
@@ -109,6 +120,7 @@ def value_contract(contract: Contract, as_of: date, price_date: date, price: Pri
         entry_price=contract.entry_price,
         quantity=contract.quantity,
         currency=contract.currency,
+        object_type=oid,
     )
 
 
@@ -123,15 +135,24 @@ def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[s
 
 
 def value_contracts(
-    contracts: Iterable[Contract], as_of: date, price_date: date, prices: Mapping[str, Price]
+    contracts: Iterable[Contract], as_of: date, price_date: date | Mapping[str, date], prices: Mapping[str, Price],
+    fx: FxMarket | None = None, oid: ObjectType = ObjectType.HEDGE_CONTRACT,
 ) -> Valuation:
-    """Value every active contract; `prices` maps symbol to the chosen D-1 price."""
+    """Value every contract whose status revalues; `price_date` is the D-1 date of every
+    symbol, or a date per symbol (each follows its own calendar); `prices` maps symbol to
+    the chosen D-1 price of commodities; FX forwards are valued with `fx` (their own dates and rates)."""
+    from core.hedging.fx import FxMarket, value_fx_forward  # it builds on this module's results
+
     result = Valuation([], [])
     for contract in contracts:
-        if contract.status is not ContractStatus.ACTIVE:
+        if not contract.status.revalues:
             result.skipped += 1
             continue
-        outcome = value_contract(contract, as_of, price_date, prices.get(contract.underlying))
+        if contract.instrument is Instrument.FX_FORWARD:
+            outcome = value_fx_forward(contract, as_of, fx or FxMarket(), oid)
+        else:
+            day = price_date[contract.underlying] if isinstance(price_date, Mapping) else price_date
+            outcome = value_contract(contract, as_of, day, prices.get(contract.underlying), oid)
         if isinstance(outcome, MtmSnapshot):
             result.snapshots.append(outcome)
         else:

@@ -1,7 +1,7 @@
 """Protocols the outside world is reached through; adapters in workers/ implement them."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -21,6 +21,10 @@ class PriceBatch:
     request_id: str | None = None
     #: Why the whole batch was refused (not a price file at all); nothing of it is written.
     rejected: str | None = None
+    #: When the source published these prices (a file's time, a response's field).
+    published_at: datetime | None = None
+    #: Set by file sources whose files are archived once processed: the file's path.
+    location: str | None = None
 
 
 class PriceSource(Protocol):
@@ -28,8 +32,14 @@ class PriceSource(Protocol):
 
     name: str
 
-    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
-        """The batches available for the nightly of `as_of`."""
+    def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
+        """The batches available for the nightly of `as_of`; `wanted` maps each symbol an
+        active contract needs to its D-1 date (a source that answers requests asks for
+        those; a folder or a file gives what it has)."""
+        ...
+
+    def acknowledge(self, batch: PriceBatch) -> None:
+        """Called once the batch is committed (or was already): a folder archives its file."""
         ...
 
 

@@ -5,7 +5,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from core.money import price as quantize_price
 from core.rows import PositiveDecimal, parse_rows
@@ -14,7 +15,18 @@ from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, Price
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
 
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,31}$")]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+def iso_currency(code: str) -> str:
+    """An active ISO 4217 code (pycountry's list): `USD` yes, `XYZ` or `usd` no."""
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"unknown currency {code}")
+    return code
+
+
+def empty_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(iso_currency)]
 
 
 class PriceRow(BaseModel):
@@ -28,6 +40,8 @@ class PriceRow(BaseModel):
     currency: CurrencyCode
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     price_type: PriceType
+    #: When the source published the price, if the source says (optional column).
+    published_at: Annotated[AwareDatetime | None, BeforeValidator(empty_is_none)] = None
 
     @property
     def confidence(self) -> Confidence:

@@ -47,7 +47,7 @@ def describe(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         where = ".".join(str(x) for x in item["loc"]) or "row"
-        parts.append(f"{where}: {item['msg']}")
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

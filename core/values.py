@@ -22,12 +22,26 @@ class Side(StrEnum):
 
 class Instrument(StrEnum):
     COMMODITY_FORWARD = "commodity_forward"
+    FX_FORWARD = "fx_forward"
 
 
 class ContractStatus(StrEnum):
+    """Commodity forwards are active, cancelled or settled; FX forwards go through the
+    lifecycle of seed 004 (draft, designated, active, de_designated, settled, rejected,
+    cancelled: see core.hedging.lifecycle)."""
+
     ACTIVE = "active"
     CANCELLED = "cancelled"
     SETTLED = "settled"
+    DRAFT = "draft"
+    DESIGNATED = "designated"
+    DE_DESIGNATED = "de_designated"
+    REJECTED = "rejected"
+
+    @property
+    def revalues(self) -> bool:
+        """Valued by the nightly MTM (seed 004: designated, active and de-designated contracts)."""
+        return self in (ContractStatus.ACTIVE, ContractStatus.DESIGNATED, ContractStatus.DE_DESIGNATED)
 
 
 class PriceType(StrEnum):
@@ -67,18 +81,21 @@ class D1Policy(StrEnum):
 
 class ObjectType(StrEnum):
     HEDGE_CONTRACT = "hedge_contract"
+    HEDGED_ITEM = "hedged_item"
 
 
 class ExceptionReason(StrEnum):
     PRICE_UNAVAILABLE = "price_unavailable"
     CURRENCY_MISMATCH = "currency_mismatch"
     UNIT_MISMATCH = "unit_mismatch"
+    DISCOUNT_RATE_UNAVAILABLE = "discount_rate_unavailable"
 
 
 class Job(StrEnum):
     NIGHTLY = "nightly"
     PRICES = "prices"
     MTM = "mtm"
+    EFFECTIVENESS = "effectiveness"
 
 
 class Trigger(StrEnum):
@@ -120,6 +137,7 @@ class Contract:
     trade_date: date
     maturity_date: date
     status: ContractStatus
+    settlement_method: str | None = None  # fx_forward: deliverable or ndf
 
 
 @dataclass(frozen=True, slots=True)

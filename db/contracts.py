@@ -10,12 +10,15 @@ from sqlalchemy.orm import Session
 
 from core.contracts import MUTABLE_FIELDS, ContractRow, changed_fields
 from core.errors import ContractChanged
+from core.hedging.lifecycle import transition_problem
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
 from db.models import HedgeContract
 
 COMPARED = ("contract_ref", "instrument", "underlying", "side", "quantity", "unit", "entry_price",
-            "currency", "trade_date", "maturity_date", "status")
+            "currency", "trade_date", "maturity_date", "status", "settlement_method")
+#: Statuses the nightly values (commodity: active; fx_forward also designated, de_designated).
+REVALUED = sorted(s.value for s in ContractStatus if s.revalues)
 
 
 @dataclass(slots=True)
@@ -49,6 +52,9 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         diff = changed_fields(_stored_fields(current), row)
         if not diff:
             load.existing.append(row.contract_ref)
+        elif set(diff) <= MUTABLE_FIELDS and (problem := transition_problem(
+                Instrument(current.instrument), ContractStatus(current.status), row.status)):
+            refused.append(f"{row.contract_ref}: {problem}")
         elif set(diff) <= MUTABLE_FIELDS:
             _change_status(session, current, ContractStatus(row.status), now, source)
             load.status_changed.append(row.contract_ref)
@@ -64,6 +70,7 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str) -> N
     contract.instrument = row.instrument.value
     contract.side = row.side.value
     contract.status = row.status.value
+    contract.settlement_method = row.settlement_method.value if row.settlement_method else None
     session.add(contract)
     session.flush()
     record_event(session, "contract_created", entity_type="hedge_contract", entity_id=contract.id, now=now,
@@ -79,17 +86,26 @@ def _change_status(session: Session, contract: HedgeContract, status: ContractSt
 
 
 def active_contract_ids(session: Session) -> list[int]:
-    stmt = select(HedgeContract.id).where(HedgeContract.status == ContractStatus.ACTIVE.value).order_by(HedgeContract.id)
+    stmt = select(HedgeContract.id).where(HedgeContract.status.in_(REVALUED)).order_by(HedgeContract.id)
     return list(session.scalars(stmt))
+
+
+def active_underlyings(session: Session) -> set[str]:
+    """The symbols active contracts are valued with: the prices the nightly must have."""
+    stmt = select(HedgeContract.underlying).where(HedgeContract.status.in_(REVALUED)).distinct()
+    return set(session.scalars(stmt))
 
 
 def contracts_by_ids(session: Session, ids: Sequence[int]) -> list[Contract]:
     rows = session.scalars(select(HedgeContract).where(HedgeContract.id.in_(ids)).order_by(HedgeContract.id))
-    return [
-        Contract(
-            id=r.id, contract_ref=r.contract_ref, instrument=Instrument(r.instrument), underlying=r.underlying,
-            side=Side(r.side), quantity=r.quantity, unit=r.unit, entry_price=r.entry_price, currency=r.currency,
-            trade_date=r.trade_date, maturity_date=r.maturity_date, status=ContractStatus(r.status),
-        )
-        for r in rows
-    ]
+    return [to_contract(r) for r in rows]
+
+
+def to_contract(r: HedgeContract) -> Contract:
+    """The domain value of a stored contract."""
+    return Contract(
+        id=r.id, contract_ref=r.contract_ref, instrument=Instrument(r.instrument), underlying=r.underlying,
+        side=Side(r.side), quantity=r.quantity, unit=r.unit, entry_price=r.entry_price, currency=r.currency,
+        trade_date=r.trade_date, maturity_date=r.maturity_date, status=ContractStatus(r.status),
+        settlement_method=r.settlement_method,
+    )

@@ -40,6 +40,11 @@ def running_run(session: Session, job: Job, as_of: date) -> BatchRun | None:
     return session.scalars(stmt).one_or_none()
 
 
+def running_runs_of_task(session: Session, task_id: str) -> list[BatchRun]:
+    stmt = select(BatchRun).where(BatchRun.task_id == task_id, BatchRun.status == RunStatus.RUNNING.value)
+    return list(session.scalars(stmt.with_for_update()))
+
+
 def child_run(session: Session, parent_run_id: int, job: Job) -> BatchRun | None:
     stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == job.value)
             .order_by(BatchRun.attempt.desc()).limit(1))
@@ -49,6 +54,14 @@ def child_run(session: Session, parent_run_id: int, job: Job) -> BatchRun | None
 def children(session: Session, parent_run_id: int) -> list[BatchRun]:
     stmt = select(BatchRun).where(BatchRun.parent_run_id == parent_run_id).order_by(BatchRun.id)
     return list(session.scalars(stmt))
+
+
+def latest_statuses(session: Session, job: Job, first: date, last: date) -> dict[date, RunStatus]:
+    """The status of the newest attempt of `job` for each date from `first` to `last`."""
+    stmt = (select(BatchRun.as_of_date, BatchRun.status).where(
+        BatchRun.job == job.value, BatchRun.as_of_date >= first, BatchRun.as_of_date <= last)
+        .order_by(BatchRun.as_of_date, BatchRun.attempt))
+    return {day: RunStatus(status) for day, status in session.execute(stmt)}
 
 
 def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
@@ -146,6 +159,7 @@ def counts_of(run: BatchRun) -> Counts:
 def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | None = None,
                status: RunStatus | None = None) -> bool:
     """End a running run; False when it had already ended (a redelivered finish)."""
+    session.flush()  # keep this unit of work's own changes to the run: refresh() would drop them
     session.refresh(run)
     if run.status != RunStatus.RUNNING.value:
         return False

@@ -29,6 +29,8 @@ class HedgeContract(Base):
     trade_date: Mapped[date]
     maturity_date: Mapped[date]
     status: Mapped[str] = mapped_column(String(16), index=True)
+    #: fx_forward only: deliverable or ndf (migration 0004).
+    settlement_method: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
 
@@ -114,6 +116,27 @@ class SettlementPrice(Base):
     payload_sha256: Mapped[Sha256]
     batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
     created_at: Mapped[Timestamp]
+
+
+class PriceFile(Base):
+    """A price file that was processed (or refused): a file is never read twice."""
+
+    __tablename__ = "price_files"
+    __table_args__ = (UniqueConstraint("source", "file_sha256"),)
+
+    id: Mapped[IntPk]
+    source: Mapped[str] = mapped_column(String(64))
+    file_name: Mapped[str] = mapped_column(String(512))
+    file_sha256: Mapped[Sha256]
+    status: Mapped[str] = mapped_column(String(16))
+    processed: Mapped[int]
+    created: Mapped[int]
+    existing: Mapped[int]
+    conflicts: Mapped[int]
+    rejected_rows: Mapped[int]
+    reason: Mapped[str | None] = mapped_column(String(2000))
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    processed_at: Mapped[Timestamp]
 
 
 class MtmSnapshot(Base):

@@ -1,7 +1,7 @@
 """Settlement prices: writing a source's batch through the write path, reading D-1 prices."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -11,8 +11,8 @@ from core import keys
 from core.canonical import normalise_decimal
 from core.mtm import best_price
 from core.ports import PriceBatch
-from core.values import Confidence, Price
-from db.models import SettlementPrice
+from core.values import Confidence, Counts, Price
+from db.models import PriceFile, SettlementPrice
 from db.writepath import ResultRow, WriteReport, result_row, write_results
 
 
@@ -28,7 +28,8 @@ def price_result_rows(batch: PriceBatch) -> list[ResultRow]:
         columns = {
             "symbol": row.symbol, "price_date": row.price_date, "price": value, "currency": row.currency,
             "unit": row.unit, "price_type": row.price_type.value, "source": batch.source,
-            "confidence": row.confidence.value, "published_at": None, "fetched_at": batch.fetched_at,
+            "confidence": row.confidence.value, "published_at": row.published_at or batch.published_at,
+            "fetched_at": batch.fetched_at,
             "file_name": batch.report.file, "file_sha256": batch.file_sha256, "request_id": batch.request_id,
             "source_line": line,
         }
@@ -36,20 +37,40 @@ def price_result_rows(batch: PriceBatch) -> list[ResultRow]:
     return rows
 
 
+def file_seen(session: Session, source: str, sha256: str) -> bool:
+    stmt = select(PriceFile.id).where(PriceFile.source == source, PriceFile.file_sha256 == sha256)
+    return session.scalar(stmt) is not None
+
+
+def record_file(session: Session, batch: PriceBatch, counts: Counts, *, batch_run_id: int | None,
+                now: datetime) -> None:
+    """Remember a processed (or refused) file by its hash, once."""
+    if batch.file_sha256 is None or file_seen(session, batch.source, batch.file_sha256):
+        return
+    session.add(PriceFile(
+        source=batch.source, file_name=batch.report.file, file_sha256=batch.file_sha256,
+        status="rejected" if batch.rejected else "ingested", processed=counts.processed, created=counts.created,
+        existing=counts.existing, conflicts=counts.conflicts, rejected_rows=counts.exceptions,
+        reason=batch.rejected, batch_run_id=batch_run_id, processed_at=now))
+    session.flush()
+
+
 def write_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int | None, now: datetime) -> WriteReport:
     return write_results(session, SettlementPrice, price_result_rows(batch), batch_run_id=batch_run_id, now=now)
 
 
-def prices_on(session: Session, symbols: Iterable[str], price_date: date) -> dict[str, Price]:
-    """The most trusted price of each symbol on `price_date` (symbols without one are absent)."""
-    wanted = sorted(set(symbols))
-    if not wanted:
-        return {}
-    stmt = select(SettlementPrice).where(SettlementPrice.symbol.in_(wanted), SettlementPrice.price_date == price_date)
-    by_symbol: dict[str, list[Price]] = {}
-    for r in session.scalars(stmt):
-        by_symbol.setdefault(r.symbol, []).append(Price(
-            id=r.id, symbol=r.symbol, price_date=r.price_date, price=r.price, currency=r.currency,
-            unit=r.unit, source=r.source, confidence=Confidence(r.confidence)))
-    chosen = {symbol: best_price(candidates) for symbol, candidates in by_symbol.items()}
+def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:
+    """The most trusted price of each wanted symbol on its date (symbols without one are absent)."""
+    by_date: dict[date, list[str]] = {}
+    for symbol, day in wanted.items():
+        by_date.setdefault(day, []).append(symbol)
+    candidates: dict[str, list[Price]] = {}
+    for day, symbols in by_date.items():
+        stmt = select(SettlementPrice).where(SettlementPrice.symbol.in_(sorted(symbols)),
+                                             SettlementPrice.price_date == day)
+        for r in session.scalars(stmt):
+            candidates.setdefault(r.symbol, []).append(Price(
+                id=r.id, symbol=r.symbol, price_date=r.price_date, price=r.price, currency=r.currency,
+                unit=r.unit, source=r.source, confidence=Confidence(r.confidence)))
+    chosen = {symbol: best_price(found) for symbol, found in candidates.items()}
     return {symbol: price for symbol, price in chosen.items() if price is not None}

@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 from core.mtm import MtmException as MtmExceptionValue
 from core.mtm import MtmSnapshot as MtmSnapshotValue
 from core.mtm import Valuation
-from core.values import Counts, ObjectType
+from core.values import Counts
 from db.models import MtmException, MtmSnapshot
 from db.writepath import ResultRow, result_row, write_results
 
 
 def snapshot_row(snap: MtmSnapshotValue, correlation_id: str | None) -> ResultRow:
     columns = {
-        "object_type": ObjectType.HEDGE_CONTRACT.value, "object_id": snap.contract_id, "as_of_date": snap.as_of,
+        "object_type": snap.object_type.value, "object_id": snap.contract_id, "as_of_date": snap.as_of,
         "price_date": snap.price_date, "price_id": snap.price_id, "mtm_value": snap.mtm_value,
         "price_d1": snap.price_d1, "entry_price": snap.entry_price, "quantity_mt": snap.quantity,
         "currency": snap.currency, "correlation_id": correlation_id,
@@ -26,7 +26,7 @@ def snapshot_row(snap: MtmSnapshotValue, correlation_id: str | None) -> ResultRo
 def exception_row(exc: MtmExceptionValue) -> ResultRow:
     row = result_row(exc.key, exc.payload, {})
     row.columns.update({
-        "object_type": ObjectType.HEDGE_CONTRACT.value, "object_id": exc.contract_id, "as_of_date": exc.as_of,
+        "object_type": exc.object_type.value, "object_id": exc.contract_id, "as_of_date": exc.as_of,
         "reason": exc.reason.value, "details": row.payload["details"],
     })
     return row

@@ -44,6 +44,8 @@ class WriteReport:
 
     outcomes: list[WriteOutcome]
     conflict_keys: list[str]
+    #: Per conflicting key: (the stored payload, the refused one).
+    conflicts: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
     def counts(self) -> Counts:
         counts = Counts(processed=len(self.outcomes))
@@ -88,8 +90,8 @@ def write_results(
             outcomes.append(WriteOutcome.CONFLICT)
             conflicts[row.key] = row
         seen.add(row.key)
-    _record_conflicts(session, table, conflicts.values(), stored, first, batch_run_id, now)
-    return WriteReport(outcomes, list(conflicts))
+    pairs = _record_conflicts(session, table, conflicts.values(), stored, first, batch_run_id, now)
+    return WriteReport(outcomes, list(conflicts), pairs)
 
 
 def _insert(session: Session, table: type[Base], rows: list[ResultRow],
@@ -147,10 +149,12 @@ def _record_conflicts(
     first: dict[str, ResultRow],
     batch_run_id: int | None,
     now: datetime,
-) -> None:
-    values = []
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """One idempotency_conflicts row per refused payload (once, however often it comes)."""
+    values, pairs = [], {}
     for row in rows:
         existing_sha, existing_payload = stored.get(row.key) or (first[row.key].sha256, first[row.key].payload)
+        pairs[row.key] = (existing_payload, row.payload)
         values.append({
             "table_name": table.__tablename__, "idempotency_key": row.key,
             "existing_sha256": existing_sha, "incoming_sha256": row.sha256,
@@ -161,3 +165,4 @@ def _record_conflicts(
         stmt = dialect_insert(session, IdempotencyConflict).on_conflict_do_nothing(
             index_elements=["idempotency_key", "incoming_sha256"])
         session.execute(stmt, values)
+    return pairs

@@ -39,6 +39,13 @@ class JobTask(Task):  # type: ignore[misc]
         with structlog.contextvars.bound_contextvars(task_id=self.request.id, task_name=self.name):
             return super().__call__(*args, **kwargs)
 
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        """The task gave up (retries spent on a transient error): its run ends `failed`
+        instead of waiting to be found abandoned."""
+        from tasks.runs import fail_runs_of_task  # runs builds on this module
+
+        fail_runs_of_task(task_id, exc)
+
 
 def job_task(name: str, queue: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
     """Declare a task: the retry policy lives here, never in a task body."""

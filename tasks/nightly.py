@@ -1,6 +1,7 @@
-"""The nightly chain: prices for D-1, then MTM for D. The nightly run is a parent in the
-ledger; `advance_nightly` looks at its steps and starts the next one. It may be called any
-number of times (every finished step calls it): each call moves the chain at most one step."""
+"""The nightly chain: prices for D-1, then MTM for D, then the effectiveness tests of D.
+The nightly run is a parent in the ledger; `advance_nightly` looks at its steps and starts
+the next one. It may be called any number of times (every finished step calls it): each
+call moves the chain at most one step."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +13,7 @@ from core.ledger import combined_status
 from core.values import Counts, Job, RunStatus
 from db import ledger
 from db.models import BatchRun
+from tasks import effectiveness as _effectiveness  # noqa: F401  registers the effectiveness step's tasks
 from tasks import runs
 from tasks.base import job_task
 from tasks.payloads import RunRef
@@ -24,6 +26,7 @@ log = structlog.get_logger(__name__)
 STEPS: tuple[tuple[Job, str], ...] = (
     (Job.PRICES, "hedgeops.prices.fetch_settlement_prices"),
     (Job.MTM, "hedgeops.valuation.compute_mtm_snapshots"),
+    (Job.EFFECTIVENESS, "hedgeops.effectiveness.assess_hedge_effectiveness"),
 )
 
 

@@ -1,17 +1,20 @@
 """Job 1: fetch D-1 settlement prices from every configured source."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
-from core.ports import PriceBatch
+from core.ports import PriceBatch, PriceSource
 from core.values import Counts, Job
 from db import ledger
 from db.audit import record_event
-from db.prices import write_price_batch
+from db.contracts import active_underlyings
+from db.prices import file_seen, prices_on, record_file, write_price_batch
+from db.uow import SqlAlchemyUnitOfWork
 from tasks import runs
 from tasks.base import job_task
 from tasks.runtime import runtime
@@ -29,20 +32,48 @@ def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = 
 
 
 def ingest_prices(run_id: int) -> dict[str, Any]:
+    """Every source's batches in one transaction; then the freshness check of D-1."""
     rt = runtime()
     with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
+        wanted = rt.d1_dates(active_underlyings(uow.session), run.as_of_date)
         total, files = Counts(), []
         for source in rt.price_sources:
-            for batch in source.fetch(run.as_of_date):
-                counts = store_price_batch(uow.session, batch, batch_run_id=run.id, now=rt.clock())
+            for batch in source.fetch(run.as_of_date, wanted):
+                counts = ingest_batch(uow, source, batch, run.id)
                 total.add(counts)
                 files.append({"file": batch.report.file, "source": batch.source, **counts.as_dict()})
+        missing = report_missing(uow.session, wanted, run.id, rt.clock())
         ledger.add_counts(uow.session, run.id, total, rt.clock())
-        run.details = {**run.details, "files": files}
+        run.details = {**run.details, "files": files, "price_missing": missing}
         runs.finish(uow, run)
         uow.commit()
         return run_summary(run)
+
+
+def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBatch, run_id: int) -> Counts:
+    """Store a batch, unless it is a file already processed; either way the source may
+    archive it once the transaction is committed."""
+    now = runtime().clock()
+    uow.after_commit(lambda: source.acknowledge(batch))
+    if batch.location and batch.file_sha256 and file_seen(uow.session, batch.source, batch.file_sha256):
+        log.info("price_file_skipped", file=batch.report.file, reason="already processed", sha256=batch.file_sha256)
+        return Counts()
+    counts = store_price_batch(uow.session, batch, batch_run_id=run_id, now=now)
+    record_file(uow.session, batch, counts, batch_run_id=run_id, now=now)
+    return counts
+
+
+def report_missing(session: Session, wanted: Mapping[str, date], run_id: int, now: datetime) -> list[dict[str, str]]:
+    """Each symbol an active contract needs without a price on its D-1 date: a
+    `price_missing` event. A holiday is not a gap: `wanted` already skips them."""
+    found = prices_on(session, wanted)
+    missing = [{"symbol": s, "price_date": d.isoformat()} for s, d in sorted(wanted.items()) if s not in found]
+    for item in missing:
+        log.warning("price_missing", **item)
+        record_event(session, "price_missing", entity_type="symbol", entity_id=item["symbol"], now=now,
+                     batch_run_id=run_id, details=item)
+    return missing
 
 
 def store_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int | None, now: datetime) -> Counts:
@@ -67,6 +98,8 @@ def store_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
                      "source": batch.source, "file_sha256": batch.file_sha256, **counts.as_dict(),
                      "conflict_keys": report.conflict_keys,
                      "rejected_rows": [str(e) for e in batch.report.errors[:MAX_ERRORS_IN_DETAILS]]})
-    for key in report.conflict_keys:
-        log.warning("price_conflicted", idempotency_key=key, file=file)
+    for key, (stored, refused) in report.conflicts.items():
+        log.warning("price_restated", idempotency_key=key, file=file, stored=stored["price"], refused=refused["price"])
+        record_event(session, "price_restated", entity_type="settlement_price", entity_id=key, now=now,
+                     batch_run_id=batch_run_id, details={"stored": stored, "refused": refused, "file": file})
     return counts

@@ -142,13 +142,21 @@ def failing_run(run_id: int) -> Iterator[None]:
     Transient errors propagate untouched: the task's retry resumes the same run."""
     try:
         yield
-    except Exception as exc:
+    except BaseException as exc:  # KeyboardInterrupt too: an interrupted in-process run ends failed
         if not is_transient(exc):
             log.error("batch_run_failed", batch_run_id=run_id, error=repr(exc))
             with runtime().uow() as uow:
                 finish(uow, ledger.get_run(uow.session, run_id, for_update=True), error=f"{type(exc).__name__}: {exc}")
                 uow.commit()
         raise
+
+
+def fail_runs_of_task(task_id: str, exc: BaseException) -> None:
+    """End `failed` the running run a given task started, if any (safe to repeat)."""
+    with runtime().uow() as uow:
+        for run in ledger.running_runs_of_task(uow.session, task_id):
+            finish(uow, run, error=f"gave up: {type(exc).__name__}: {exc}")
+        uow.commit()
 
 
 def heartbeat(run: BatchRun) -> None:

@@ -5,10 +5,13 @@ process and configures it here.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
+from core.calendars import d1_dates
+from core.hedging.policy import HedgingPolicy
+from core.mt5.ports import CredentialStore, GatewayFactory, NoCredentials, NoSyncObserver, SyncObserver, no_gateway
 from core.ports import PriceSource, RunLock
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
@@ -27,6 +30,23 @@ class Runtime:
     chunk_size: int = 1000
     stale_after: timedelta = timedelta(hours=1)
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: Calendar per symbol or prefix, over core.calendars' defaults.
+    symbol_calendars: Mapping[str, str] = field(default_factory=dict)
+    #: Hedge accounting: FX discount rates, the defaults dossiers lock, effectiveness chunks.
+    hedging: HedgingPolicy = field(default_factory=HedgingPolicy)
+    #: MT5: the gateway of a terminal (one per process), passwords by reference, who is told
+    #: of each sync (metrics), the cycle lock (None: the ledger alone), and the sync's knobs.
+    mt5_gateways: GatewayFactory = field(default=no_gateway)
+    mt5_credentials: CredentialStore = field(default_factory=NoCredentials)
+    mt5_observer: SyncObserver = field(default_factory=NoSyncObserver)
+    mt5_cycle_lock: RunLock | None = None
+    mt5_cycle_stale_after: timedelta = timedelta(minutes=10)
+    mt5_chunk_size: int = 50
+    mt5_slippage_points: int = 10
+
+    def d1_dates(self, symbols: Iterable[str], as_of: date) -> dict[str, date]:
+        """The D-1 date each symbol needs for as-of `as_of`, by its calendar and the policy."""
+        return d1_dates(symbols, as_of, self.d1_policy, self.symbol_calendars)
 
 
 _runtime: Runtime | None = None

@@ -19,6 +19,8 @@ def run_summary(run: BatchRun, *, note: str | None = None) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
+    if "price_missing" in run.details:
+        summary["price_missing"] = len(run.details["price_missing"])
     if run.error:
         summary["error"] = run.error
     if note:

@@ -7,13 +7,16 @@ from typing import Any
 
 import structlog
 from celery import group
+from sqlalchemy.orm import Session
 
-from core.calendars import price_date_for
+from core.calendars import d1_dates
 from core.ledger import chunks
-from core.mtm import value_contracts
-from core.values import Job
+from core.hedging.fx import FxMarket, rates_as_text, rates_from_text, with_forward_symbols
+from core.mtm import Valuation, value_contracts
+from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
 from db.contracts import active_contract_ids, contracts_by_ids
+from db.effectiveness import designations_under_test, hypothetical_derivatives
 from db.prices import prices_on
 from db.valuations import write_valuation
 from tasks import runs
@@ -36,24 +39,28 @@ def plan_mtm(run_id: int) -> dict[str, Any]:
     rt = runtime()
     with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        price_date = price_date_for(run.as_of_date, rt.d1_policy)
         parts = chunks(active_contract_ids(uow.session), rt.chunk_size)
-        run.chunks_total = len(parts)
-        run.details = {**run.details, "price_date": price_date.isoformat(), "d1_policy": rt.d1_policy.value,
-                       "chunk_size": rt.chunk_size}
-        if not parts:
+        # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
+        item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
+        run.chunks_total = len(parts) + len(item_parts)
+        run.details = {**run.details, "d1_policy": rt.d1_policy.value, "symbol_calendars": dict(rt.symbol_calendars),
+                       "chunk_size": rt.chunk_size, "discount_rates": rates_as_text(rt.hedging.discount_rates)}
+        if not parts and not item_parts:
             runs.finish(uow, run)
         else:
             done = set(ledger.done_chunks(uow.session, run.id))
             todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
-            uow.after_commit(lambda: _send_chunks(run.id, todo))
+            items = [(no, ids) for no, ids in enumerate(item_parts, start=len(parts)) if no not in done]
+            uow.after_commit(lambda: _send_chunks(run.id, todo, items))
         uow.commit()
-        log.info("mtm_planned", contracts=sum(map(len, parts)), chunks=len(parts), price_date=price_date.isoformat())
+        log.info("mtm_planned", contracts=sum(map(len, parts)), chunks=len(parts), d1_policy=rt.d1_policy.value)
         return run_summary(run)
 
 
-def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
-    group(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, contract_ids=ids) for no, ids in todo).apply_async()
+def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]], items: list[tuple[int, list[int]]]) -> None:
+    group([*(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, contract_ids=ids) for no, ids in todo),
+           *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
+           ]).apply_async()
 
 
 @job_task("hedgeops.valuation.compute_mtm_chunk", queue="valuation", ignore_result=True)
@@ -64,7 +71,16 @@ def compute_mtm_chunk(self: Any, run_id: int, chunk_no: int, contract_ids: list[
         return value_chunk(request)
 
 
-def value_chunk(request: ChunkRequest) -> dict[str, Any]:
+@job_task("hedgeops.valuation.compute_hedged_item_chunk", queue="valuation", ignore_result=True)
+def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
+    """The hedged items of these designations, valued as their hypothetical derivatives."""
+    request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=designation_ids)
+    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, chunk_no=chunk_no), \
+            runs.failing_run(run_id):
+        return value_chunk(request, ObjectType.HEDGED_ITEM)
+
+
+def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
     rt = runtime()
     with rt.uow() as uow:
         s = uow.session
@@ -74,10 +90,9 @@ def value_chunk(request: ChunkRequest) -> dict[str, Any]:
             runs.finish(uow, run)  # a redelivery after the end: only nudges the parent again
             uow.commit()
             return {"batch_run_id": run.id, "chunk_no": request.chunk_no, "note": "run already ended"}
-        as_of, price_date = run.as_of_date, date.fromisoformat(run.details["price_date"])
-        contracts = contracts_by_ids(s, request.contract_ids)
-        prices = prices_on(s, {c.underlying for c in contracts}, price_date)
-        valuation = value_contracts(contracts, as_of, price_date, prices)
+        contracts = (contracts_by_ids(s, request.contract_ids) if oid is ObjectType.HEDGE_CONTRACT
+                     else hypothetical_derivatives(s, request.contract_ids))
+        valuation = _value(s, run.as_of_date, run.details, contracts, oid)
         counts = write_valuation(s, valuation, batch_run_id=run.id, now=rt.clock(), correlation_id=run.task_id)
         counted, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
         if all_in:
@@ -87,3 +102,13 @@ def value_chunk(request: ChunkRequest) -> dict[str, Any]:
         uow.commit()
     log.info("mtm_chunk_written", counted=counted, **counts.as_dict())
     return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "counted": counted, **counts.as_dict()}
+
+
+def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contract], oid: ObjectType) -> Valuation:
+    """The plan's policy, calendars and discount rates, not this process's: every chunk
+    values alike. FX forwards also read the forward rate of their maturity, when stored."""
+    dates = d1_dates({c.underlying for c in contracts}, as_of, D1Policy(plan["d1_policy"]), plan["symbol_calendars"])
+    dates = with_forward_symbols(dates, contracts)
+    prices = prices_on(s, dates)
+    fx = FxMarket(dates, prices, rates_from_text(plan.get("discount_rates", {})))
+    return value_contracts(contracts, as_of, dates, prices, fx, oid)

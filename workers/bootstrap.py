@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import redis
 
-from core.ports import PriceSource, RunLock
+from core.ports import RunLock
 from db.engine import session_factory
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.runtime import Runtime, configure, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
-from workers.adapters.vendor_csv import VendorCsvDropFolder
+from workers.adapters.mt5.wiring import mt5_ports
+from workers.adapters.sources import build_sources
 from workers.settings import Settings
 
 
@@ -27,13 +28,16 @@ def build_runtime(settings: Settings) -> Runtime:
         return SqlAlchemyUnitOfWork(session_factory(url))
 
     lock: RunLock = NoRunLock()
-    if settings.broker_url:
-        lock = RedisRunLock(redis_client(settings.broker_url, settings), settings.run_stale_after,
-                            prefix=settings.redis_key_prefix)
-    sources: list[PriceSource] = [VendorCsvDropFolder(settings.price_drop_dir, settings.price_source_name, utc_now)]
+    lock_client = redis_client(settings.broker_url, settings) if settings.broker_url else None
+    if lock_client is not None:
+        lock = RedisRunLock(lock_client, settings.run_stale_after, prefix=settings.redis_key_prefix)
+    sources = build_sources(settings, utc_now)
     return Runtime(
         uow=unit_of_work, price_sources=sources, run_lock=lock, d1_policy=settings.d1_policy,
         chunk_size=settings.mtm_chunk_size, stale_after=settings.stale_after, clock=utc_now,
+        symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
+        hedging=settings.hedging_policy(),
+        **mt5_ports(settings, lock_client),
     )
 
 

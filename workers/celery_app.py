@@ -14,11 +14,13 @@ from celery.signals import worker_init
 from kombu import Queue
 
 from tasks.base import ROUTES
+from tasks.mt5 import route_mt5_task
+from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues, serve_metrics_after_fork
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
-TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.nightly"]
+TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.nightly", "tasks.mt5"]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -43,6 +45,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "kwargs": {"trigger": "beat"},
             "options": {"queue": "valuation"},
         }
+    beat_schedule.update(mt5_beat_schedule(settings))
     return {
         "broker_url": settings.broker_url or "memory://localhost/",
         "result_backend": settings.result_backend or settings.broker_url,
@@ -76,8 +79,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "worker_hijack_root_logger": False,
         "task_default_queue": "valuation",
-        "task_queues": [Queue(name) for name in QUEUES],
-        "task_routes": ROUTES,
+        "task_queues": [Queue(name) for name in (*QUEUES, *mt5_queues(settings))],
+        "task_routes": [route_mt5_task, ROUTES],
         "beat_schedule": beat_schedule,
     }
 
@@ -103,6 +106,7 @@ def create_app(settings: Settings) -> Celery:
     app = Celery("hedgeops", include=TASK_MODULES, set_as_current=True)
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
+    serve_metrics_after_fork(settings.metrics_port)
     app.set_default()
     app.loader.import_default_modules()
     return app

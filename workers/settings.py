@@ -2,19 +2,51 @@
 the embedded mode; setting a broker URL switches to distributed mode."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.calendars import CalendarName
+from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.values import D1Policy
 
 
 class SettingsError(Exception):
     """A bad setting: one line that names it."""
+
+
+class SourceSpec(BaseModel):
+    """One price source: its name (part of every price key), kind, the symbols it gives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    kind: Literal["drop_folder", "http_json", "ecb_file"]
+    symbols: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    path: Path | None = None  # drop_folder: the folder (default HEDGEOPS_PRICE_DROP_DIR); ecb_file: the file
+    url: str | None = Field(None, pattern=r"^https?://")  # http_json
+    timeout: float = Field(10.0, gt=0)  # http_json: seconds per request
+    retries: int = Field(3, ge=0, le=10)  # http_json: tries after the first on 5xx and connection errors
+    currencies: list[str] | None = None  # ecb_file: the currencies to store (default all)
+    lookback_days: int = Field(10, ge=1)  # ecb_file: how far back a nightly reads (a full load reads all)
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> SourceSpec:
+        if self.kind == "http_json" and not self.url:
+            raise ValueError(f"source {self.name}: an http_json source needs a url")
+        return self
+
+
+DEFAULT_SOURCES = [
+    SourceSpec(name="vendor_csv", kind="drop_folder", symbols=["LME-*"]),
+    SourceSpec(name="ecb", kind="ecb_file", symbols=["EUR*"]),
+]
 
 
 class Settings(BaseSettings):
@@ -25,11 +57,24 @@ class Settings(BaseSettings):
     result_backend: str | None = Field(None, description="Redis URL of results; default the broker URL")
     redis_key_prefix: str = Field("", pattern=r"^[A-Za-z0-9:_.-]{0,64}$", description="prefix of every Redis key (queues, results, locks): several environments can share one Redis")
     price_drop_dir: Path = Field(Path("./var/prices/incoming"), description="vendor CSV drop folder")
-    price_source_name: str = Field("vendor_csv", pattern=r"^[a-z0-9_]{1,64}$", description="source name of drop-folder prices")
-    d1_policy: D1Policy = Field(D1Policy.BUSINESS, description="business (previous weekday) or calendar (plain D-1)")
+    price_sources: list[SourceSpec] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1,
+                                            description="price sources, a JSON list (see README: Price sources)")
+    price_sources_file: Path | None = Field(None, description="a JSON file with the price sources list; wins over HEDGEOPS_PRICE_SOURCES")
+    symbol_calendars: dict[str, CalendarName] = Field(default_factory=dict, description="calendar per symbol or prefix, JSON: {\"LME-\": \"ENGLAND_WALES\"}")
+    d1_policy: D1Policy = Field(D1Policy.BUSINESS, description="business (previous business day of the symbol's calendar) or calendar (plain D-1)")
     nightly_at: time = Field(time(22, 30), description="UTC time of the nightly chain (HH:MM)")
     nightly_enabled: bool = Field(True, description="put the nightly chain in beat's schedule")
     mtm_chunk_size: int = Field(1000, ge=1, le=50_000, description="contracts per MTM chunk task")
+    # Hedge accounting. The effectiveness defaults are what a designation locks when its file leaves them out.
+    discount_rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES), description="flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {\"USD\": \"0.05\"}")
+    effectiveness_band_min: Decimal = Field(Decimal("0.80"), gt=0, le=1, description="lower end of the default policy band of dollar offset ratios (and of -slope)")
+    effectiveness_band_max: Decimal = Field(Decimal("1.25"), ge=1, description="upper end of the default policy band")
+    materiality_floor: Decimal = Field(Decimal("1000"), ge=0, description="default dollar-offset materiality floor: |ΔI| below it is inconclusive (in the legs' currency)")
+    regression_window: int = Field(60, ge=3, le=1000, description="default regression window: the most recent changes regressed")
+    regression_min_observations: int = Field(20, ge=3, le=1000, description="default fewest changes a regression needs (fewer: insufficient_data)")
+    regression_r_squared_min: Decimal = Field(Decimal("0.80"), gt=0, le=1, description="default lowest R² of a passing regression")
+    regression_p_value_max: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="default p-value a passing regression's slope must be below")
+    effectiveness_chunk_size: int = Field(1000, ge=1, le=50_000, description="designations per effectiveness chunk task")
     task_soft_time_limit: int = Field(540, ge=1, description="seconds before a task is asked to stop")
     task_time_limit: int = Field(600, ge=1, description="seconds before a task is killed")
     visibility_timeout: int = Field(3600, ge=1, description="Redis redelivery timeout, seconds")
@@ -38,6 +83,17 @@ class Settings(BaseSettings):
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
+    mt5_gateway: Literal["simulator", "metatrader5", "mt5linux"] = Field("simulator", description="MT5 gateway of this process: simulator, metatrader5 (the Windows package) or mt5linux (the bridge)")
+    mt5_scenario: Path | None = Field(None, description="the simulator's scenario file (JSON); unset: the shipped demo scenario")
+    mt5_terminal_path: str | None = Field(None, description="metatrader5/mt5linux: the terminal64.exe to initialize (unset: the one the package finds)")
+    mt5linux_host: str = Field("localhost", min_length=1, description="mt5linux: host of the RPyC server")
+    mt5linux_port: int = Field(18812, ge=1, le=65535, description="mt5linux: port of the RPyC server")
+    mt5_terminals: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,22}(,[a-z0-9][a-z0-9_-]{0,22})*)?$", description="terminals beat runs the sync cycle of, comma-separated (queue mt5.<terminal> each); empty: none")
+    mt5_sync_every: int = Field(30, ge=1, le=86_400, description="seconds between two sync cycles of a terminal (beat)")
+    mt5_sync_chunk_size: int = Field(50, ge=1, le=1000, description="accounts per sync task")
+    mt5_slippage_points: int = Field(10, ge=0, description="entry price tolerance, in points, before a position is slippage")
+    mt5_cycle_stale_after: int = Field(600, ge=30, description="seconds without heartbeat before a running sync cycle is abandoned (and its lock expires)")
+    metrics_port: int = Field(0, ge=0, le=65535, description="port of the Prometheus metrics endpoint of each worker process; 0: none")
 
     @field_validator("broker_url", "result_backend")
     @classmethod
@@ -58,6 +114,41 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _sources_from_file(self) -> Settings:
+        if self.price_sources_file is not None:
+            try:
+                raw = json.loads(self.price_sources_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"price_sources_file {self.price_sources_file}: {exc}") from None
+            self.price_sources = TypeAdapter(list[SourceSpec]).validate_python(raw)
+        names = [s.name for s in self.price_sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"price source names must be unique: {names}")
+        return self
+
+    @field_validator("discount_rates")
+    @classmethod
+    def _rates_by_currency(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for currency, rate in value.items():
+            if not re.match(r"^[A-Z]{3}$", currency) or not Decimal(0) <= rate < 1:
+                raise ValueError(f"{currency}: {rate}: currencies are 3 capitals, rates at least 0 and below 1")
+        return value
+
+    @model_validator(mode="after")
+    def _hedging_defaults_agree(self) -> Settings:
+        if self.regression_min_observations > self.regression_window:
+            raise ValueError("regression_min_observations must not exceed regression_window")
+        return self
+
+    def hedging_policy(self) -> HedgingPolicy:
+        return HedgingPolicy(
+            discount_rates=dict(self.discount_rates), band_min=self.effectiveness_band_min,
+            band_max=self.effectiveness_band_max, materiality_floor=self.materiality_floor,
+            regression_window=self.regression_window, min_observations=self.regression_min_observations,
+            r_squared_min=self.regression_r_squared_min, p_value_max=self.regression_p_value_max,
+            chunk_size=self.effectiveness_chunk_size)
+
+    @model_validator(mode="after")
     def _limits_below_visibility(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("task_soft_time_limit must be below task_time_limit")
@@ -69,6 +160,10 @@ class Settings(BaseSettings):
     @property
     def distributed(self) -> bool:
         return self.broker_url is not None
+
+    @property
+    def mt5_terminal_names(self) -> list[str]:
+        return [t for t in self.mt5_terminals.split(",") if t]
 
     @property
     def stale_after(self) -> timedelta:

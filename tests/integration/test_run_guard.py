@@ -140,7 +140,7 @@ class TestRedelivery:
         with runtime.uow() as uow:
             run = ledger.get_run(uow.session, begun.run_id)
             run.chunks_total = 2
-            run.details = {"price_date": "2026-11-19"}
+            run.details = {"d1_policy": "business", "symbol_calendars": {}}
             uow.commit()
         ids = [1, 2]
         first = compute_mtm_chunk.apply(kwargs={"run_id": begun.run_id, "chunk_no": 0, "contract_ids": ids}).get()
@@ -180,7 +180,7 @@ class TestFailure:
         class BrokenSource:
             name = "broken"
 
-            def fetch(self, as_of: date) -> Any:
+            def fetch(self, as_of: date, wanted: Any) -> Any:
                 raise ValueError("vendor folder unreadable")
 
         object.__setattr__(runtime, "price_sources", [BrokenSource()])

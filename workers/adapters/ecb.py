@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Collection, Iterator
-from datetime import date, datetime
+from collections.abc import Callable, Collection, Iterator, Mapping
+from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -33,22 +33,33 @@ def _text(path: Path, data: bytes) -> str:
 
 
 class EcbFilePriceSource:
-    """One batch: every rate of the configured currencies in the file."""
+    """One batch of the configured currencies' rates: for a nightly, those of the last
+    `lookback_days` up to the as-of date; for a full load (`load_all`), the whole file."""
 
     def __init__(self, name: str, path: Path | None, currencies: Collection[str] | None,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], lookback_days: int = 10) -> None:
         self.name = name
         self.path = path or shipped_history()
         self.currencies = set(currencies) if currencies else None
+        self.lookback_days = lookback_days
         self._clock = clock
 
-    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
+    def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
+        yield self.read(since=as_of - timedelta(days=self.lookback_days), until=as_of)
+
+    def load_all(self) -> PriceBatch:
+        return self.read(since=None, until=None)
+
+    def read(self, since: date | None, until: date | None) -> PriceBatch:
         now = self._clock()
         data = self.path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         try:
-            report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies)
+            report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies,
+                                   since=since, until=until)
         except (NotAFileOfThisKind, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            yield PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
-            return
-        yield PriceBatch(self.name, report, now, digest)
+            return PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
+        return PriceBatch(self.name, report, now, digest)
+
+    def acknowledge(self, batch: PriceBatch) -> None:
+        """The file stays where it is: it is the whole history, read again each night."""

@@ -1,42 +1,60 @@
-"""The vendor CSV price source: one file, or every CSV in the drop folder."""
+"""The vendor CSV price source: one file, or every CSV in the drop folder. A processed file
+is moved to `archive/` beside it (and a file whose hash was processed before is skipped by
+the prices job, so a file is never read twice)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
 from core.prices import parse_price_csv
+from core.sources import keep_known_symbols
 from core.values import ParseReport
 
 
-def read_price_file(path: Path, source: str, now: datetime) -> PriceBatch:
+def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",)) -> PriceBatch:
     """Parse one vendor CSV file. A file that is not a price file gives a rejected batch."""
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
+    published = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    empty: ParseReport = ParseReport(path.name)
     try:
         text = data.decode("utf-8-sig")
-        report = parse_price_csv(text, path.name, today=now.date())
+        report = keep_known_symbols(parse_price_csv(text, path.name, today=now.date()), symbols)
     except UnicodeDecodeError as exc:
-        return PriceBatch(source, ParseReport(path.name), now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})")
+        return PriceBatch(source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})",
+                          location=str(path))
     except NotAFileOfThisKind as exc:
-        return PriceBatch(source, ParseReport(path.name), now, digest, rejected=str(exc))
-    return PriceBatch(source, report, now, digest)
+        return PriceBatch(source, empty, now, digest, rejected=str(exc), location=str(path))
+    return PriceBatch(source, report, now, digest, published_at=published, location=str(path))
 
 
 class VendorCsvDropFolder:
-    """Every `*.csv` in the drop folder, in name order. (Archiving processed files and
-    skipping files already seen by hash come with the market-data work.)"""
+    """Every `*.csv` in the drop folder, in name order."""
 
-    def __init__(self, folder: Path, name: str, clock: Callable[[], datetime]) -> None:
-        self.folder = folder
+    def __init__(self, name: str, folder: Path, symbols: Sequence[str], clock: Callable[[], datetime]) -> None:
         self.name = name
+        self.folder = folder
+        self.symbols = list(symbols)
         self._clock = clock
 
-    def fetch(self, as_of: date) -> Iterator[PriceBatch]:
+    def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
         if not self.folder.is_dir():
             return
         for path in sorted(self.folder.glob("*.csv")):
-            yield read_price_file(path, self.name, self._clock())
+            yield read_price_file(path, self.name, self._clock(), self.symbols)
+
+    def acknowledge(self, batch: PriceBatch) -> None:
+        """Move the file to archive/, named with its date of processing and hash."""
+        if batch.location is None:
+            return
+        path = Path(batch.location)
+        if not path.exists():
+            return
+        archive = self.folder / "archive"
+        archive.mkdir(exist_ok=True)
+        stamp = batch.fetched_at.strftime("%Y%m%dT%H%M%S")
+        path.replace(archive / f"{stamp}-{(batch.file_sha256 or '')[:12]}-{path.name}")

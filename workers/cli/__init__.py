@@ -1,4 +1,4 @@
-"""The command line: `hedgeops db|load|run|status|demo`. Each group of commands lives in
+"""The command line: `hedgeops db|load|run|status|report|demo`. Each group of commands lives in
 its own module here; this one puts them together. Exit codes: see workers.cli.common."""
 from __future__ import annotations
 
@@ -6,16 +6,21 @@ import sys
 
 import typer
 
-from workers.cli import db, jobs, load
+from workers.cli import backfill, db, hedging, jobs, load, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
 app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 app.add_typer(db.db_app, name="db")
+load.load_app.command("hedged-items")(hedging.load_hedged_items)
+load.load_app.command("designations")(hedging.load_designations)
 app.add_typer(load.load_app, name="load")
+app.add_typer(hedging.report_app, name="report")
 app.command("run")(jobs.run)
 app.command("status")(jobs.status)
+app.command("verify")(verify.verify)
+app.command("backfill")(backfill.backfill)
 
 
 @app.command("demo")

@@ -51,11 +51,11 @@ def read_text_file(path: Path) -> str:
         raise fail(f"{path}: not UTF-8 text ({exc.reason}); nothing loaded") from None
 
 
-def parse_day(value: str) -> date:
+def parse_day(value: str, option: str = "--as-of") -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise fail(f"--as-of {value!r}: expected YYYY-MM-DD") from None
+        raise fail(f"{option} {value!r}: expected YYYY-MM-DD") from None
 
 
 def exit_code(status: str) -> int:

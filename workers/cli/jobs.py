@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from core.values import RunStatus
 from workers.cli.common import (EXIT_FAILED, EXIT_RUNNING, err, exit_code, fail, parse_day, settings_or_exit,
                                 show_runs, start)
 from workers.logging import redact_text
+from workers.settings import Settings
 
 
 class JobName(StrEnum):
@@ -38,12 +40,21 @@ def run(
     timeout: Annotated[int, typer.Option(help="seconds --wait waits at most")] = 3600,
 ) -> None:
     """Run a job for an as-of date (embedded: in-process; distributed: enqueued)."""
-    from celery import signature
-
     day = parse_day(as_of)
     settings = settings_or_exit()
     start(settings)
-    kwargs = {"as_of": day.isoformat(), "trigger": "manual"}
+    summary = trigger_job(settings, job, day, "manual", wait=wait, timeout=timeout, quiet=as_json)
+    show_runs([summary], as_json, single=True)
+    raise typer.Exit(exit_code(summary.get("status", "")))
+
+
+def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wait: bool, timeout: int,
+                quiet: bool) -> dict[str, Any]:
+    """Send the job's task (in-process when embedded) and, when asked or embedded, follow
+    its run in the ledger to the end. Broker trouble and timeouts end the command clearly."""
+    from celery import signature
+
+    kwargs = {"as_of": day.isoformat(), "trigger": trigger}
     try:
         result = signature(TASK_OF_JOB[job], kwargs=kwargs).apply_async()
         summary = result.get(timeout=timeout) if (wait or not settings.distributed) else None
@@ -56,12 +67,11 @@ def run(
         raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
                    f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
     if summary is None:
-        summary = {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
-                   "task_id": result.id}
-    elif summary.get("batch_run_id") is not None:
-        summary = wait_for_run(summary["batch_run_id"], timeout, quiet=as_json or not settings.distributed)
-    show_runs([summary], as_json, single=True)
-    raise typer.Exit(exit_code(summary.get("status", "")))
+        return {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
+                "task_id": result.id}
+    if summary.get("batch_run_id") is not None:
+        return wait_for_run(summary["batch_run_id"], timeout, quiet=quiet or not settings.distributed)
+    return dict(summary)
 
 
 def wait_for_run(run_id: int, timeout: int, *, quiet: bool) -> dict[str, Any]:

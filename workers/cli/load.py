@@ -1,11 +1,15 @@
 """`hedgeops load ...`: master data and price files."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from core.errors import HedgeopsError, InvalidInput
+from core.ports import PriceBatch
+from workers.settings import SourceSpec
 from workers.cli.common import EXIT_CONFLICTS, EXIT_FAILED, err, fail, out, read_text_file, settings_or_exit, start
 
 load_app = typer.Typer(help="Load master data and price files.", no_args_is_help=True)
@@ -32,25 +36,44 @@ def load_contracts(file: Path) -> None:
 
 
 @load_app.command("prices")
-def load_prices(file: Path) -> None:
-    """Load a vendor price CSV: good rows land, each bad row is reported."""
+def load_prices(
+    file: Annotated[Path | None, typer.Argument(help="the file; none with an ecb_file source: its whole file")] = None,
+    source: Annotated[str, typer.Option(help="the configured price source the file belongs to")] = "vendor_csv",
+) -> None:
+    """Load a price file now: good rows land, each bad row is reported (file and line)."""
     from tasks.loading import load_price_batch
     from tasks.runtime import utc_now
-    from workers.adapters.vendor_csv import read_price_file
 
     settings = settings_or_exit()
     start(settings)
-    if not file.is_file():
+    spec = next((s for s in settings.price_sources if s.name == source), None)
+    if spec is None:
+        raise fail(f"--source {source}: no such price source (configured: "
+                   f"{', '.join(s.name for s in settings.price_sources)})")
+    if file is not None and not file.is_file():
         raise fail(f"{file}: no such file")
-    batch = read_price_file(file, settings.price_source_name, utc_now())
+    batch = read_batch(spec, file, utc_now())
     if batch.rejected:
         raise fail(f"{batch.rejected}; nothing loaded")
-    counts = load_price_batch(batch)
+    with err.status(f"loading {len(batch.report.rows)} prices from {batch.report.file}", spinner="dots"):
+        counts = load_price_batch(batch)
     for error in batch.report.errors:
         err.print(f"  rejected {error}", markup=False, highlight=False)
-    out.print(f"{file.name}: {counts.created} created, {counts.existing} existing, {counts.conflicts} conflicts, "
-              f"{counts.exceptions} rejected")
+    out.print(f"{batch.report.file}: {counts.created} created, {counts.existing} existing, "
+              f"{counts.conflicts} conflicts, {counts.exceptions} rejected")
     if counts.exceptions:
         raise typer.Exit(EXIT_FAILED)
     if counts.conflicts:
         raise typer.Exit(EXIT_CONFLICTS)
+
+
+def read_batch(spec: SourceSpec, file: Path | None, now: datetime) -> PriceBatch:
+    """The file read as its source reads files: a vendor CSV, or an ECB history."""
+    from workers.adapters.ecb import EcbFilePriceSource
+    from workers.adapters.vendor_csv import read_price_file
+
+    if spec.kind == "ecb_file":
+        return EcbFilePriceSource(spec.name, file or spec.path, spec.currencies, lambda: now).load_all()
+    if file is None:
+        raise fail(f"--source {spec.name} ({spec.kind}) needs a FILE")
+    return read_price_file(file, spec.name, now, spec.symbols)

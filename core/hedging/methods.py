@@ -1,0 +1,111 @@
+"""The retrospective test methods of a designation, on values already read: dollar offset
+and critical terms (regression: core.hedging.regression). Outcomes are returned values."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
+
+RATIO_QUANTUM = Decimal("0.000001")
+
+
+class Method(StrEnum):
+    DOLLAR_OFFSET = "dollar_offset"
+    REGRESSION = "regression"
+    CRITICAL_TERMS = "critical_terms"
+
+
+class OffsetBasis(StrEnum):
+    """Dollar offset since designation (cumulative) or since the last test (periodic)."""
+
+    CUMULATIVE = "cumulative"
+    PERIODIC = "periodic"
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+def ratio6(value: Decimal) -> Decimal:
+    """Ratios, slopes and R² are kept to 6 dp, half-even; decisions use the kept value."""
+    return value.quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """The policy band of the effectiveness ratio, both ends included (default 0.80-1.25)."""
+
+    low: Decimal
+    high: Decimal
+
+    def contains(self, value: Decimal) -> bool:
+        return self.low <= value <= self.high
+
+    def as_dict(self) -> dict[str, Decimal]:
+        return {"min": self.low, "max": self.high}
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetTest:
+    outcome: Outcome
+    ratio: Decimal | None
+    reason: str
+
+
+def dollar_offset(delta_h: Decimal, delta_i: Decimal, band: Band, floor: Decimal) -> OffsetTest:
+    """ratio = -ΔH / ΔI, 6 dp half-even.
+
+    ΔH: change of the hedging instrument's MTM, ΔI: change of the hedged item's (at the
+    hedge ratio), both money in the same currency over the same period. |ΔI| below the
+    materiality `floor` is `inconclusive` (too small to judge); changes of the same sign
+    are `fail` (no offset at all); else `pass` when the ratio is inside `band`.
+    """
+    if abs(delta_i) < floor or delta_i == 0:
+        return OffsetTest(Outcome.INCONCLUSIVE, None, f"|ΔI| {abs(delta_i)} is below the materiality floor {floor}")
+    ratio = ratio6(-delta_h / delta_i)
+    if delta_h != 0 and (delta_h > 0) == (delta_i > 0):
+        return OffsetTest(Outcome.FAIL, ratio, "ΔH and ΔI have the same sign: no offset")
+    if band.contains(ratio):
+        return OffsetTest(Outcome.PASS, ratio, f"ratio {ratio} inside [{band.low}, {band.high}]")
+    return OffsetTest(Outcome.FAIL, ratio, f"ratio {ratio} outside [{band.low}, {band.high}]")
+
+
+@dataclass(frozen=True, slots=True)
+class LegTerms:
+    """The critical terms of one leg: what it is on, in which currency, how much, when."""
+
+    underlying: str
+    currency: str
+    quantity: Decimal
+    maturity: date
+    side_sign: int
+
+
+def critical_terms(instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, tolerance_days: int,
+                   notional_tolerance: Decimal) -> tuple[Outcome, dict[str, Any]]:
+    """Pass when every term matches: the same underlying and currency; maturities at most
+    `tolerance_days` apart; the instrument's notional within `notional_tolerance` of the
+    designated part of the item, |Q_H - ratio * Q_I| / (ratio * Q_I); opposite sides."""
+    designated = hedge_ratio * item.quantity
+    days_apart = abs((instrument.maturity - item.maturity).days)
+    gap = ratio6(abs(instrument.quantity - designated) / designated)
+    terms: dict[str, Any] = {
+        "underlying": {"instrument": instrument.underlying, "item": item.underlying,
+                       "match": instrument.underlying == item.underlying},
+        "currency": {"instrument": instrument.currency, "item": item.currency,
+                     "match": instrument.currency == item.currency},
+        "maturity": {"instrument": instrument.maturity, "item": item.maturity, "days_apart": days_apart,
+                     "tolerance_days": tolerance_days, "match": days_apart <= tolerance_days},
+        "notional": {"instrument": instrument.quantity, "item_designated": designated, "difference": gap,
+                     "tolerance": notional_tolerance, "match": gap <= notional_tolerance},
+        "sides": {"instrument": instrument.side_sign, "item": item.side_sign,
+                  "match": instrument.side_sign == -item.side_sign},
+    }
+    failed = [name for name, term in terms.items() if not term["match"]]
+    outcome = Outcome.FAIL if failed else Outcome.PASS
+    return outcome, {**terms, "failed_terms": failed}

@@ -1,0 +1,101 @@
+"""Job 3: retrospective effectiveness tests of every current designation at D, after MTM.
+
+Fanned out in chunks of designations like MTM; the last chunk to count itself into the
+ledger ends the run. Each test reads the MTM series of both legs up to D, appends one
+result (EFF:<designation>:<version>:<date>) and flags a `fail` for de-designation."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any
+
+import structlog
+from celery import group
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.hedging.effectiveness import assess
+from core.ledger import chunks
+from core.values import Counts, Job
+from db import ledger
+from db.effectiveness import designation_terms, designations_under_test, assessment_inputs, write_effectiveness
+from tasks import runs
+from tasks.base import job_task
+from tasks.runtime import runtime
+from tasks.summary import run_summary
+
+log = structlog.get_logger(__name__)
+
+
+class EffectivenessChunk(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: int
+    chunk_no: Annotated[int, Field(ge=0)]
+    designation_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)]
+
+
+@job_task("hedgeops.effectiveness.assess_hedge_effectiveness", queue="valuation")
+def assess_hedge_effectiveness(self: Any, as_of: str | None = None, trigger: str = "manual",
+                               parent_run_id: int | None = None) -> dict[str, Any]:
+    return runs.run_job(Job.EFFECTIVENESS, self.request.id, plan_effectiveness, as_of=as_of, trigger=trigger,
+                        parent_run_id=parent_run_id)
+
+
+def plan_effectiveness(run_id: int) -> dict[str, Any]:
+    """Split the designations under test into chunks, record the plan, send them after commit."""
+    rt = runtime()
+    with rt.uow() as uow:
+        run = ledger.get_run(uow.session, run_id, for_update=True)
+        parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.hedging.chunk_size)
+        run.chunks_total = len(parts)
+        run.details = {**run.details, "designations": sum(map(len, parts)), "chunk_size": rt.hedging.chunk_size}
+        if not parts:
+            runs.finish(uow, run)
+        else:
+            done = set(ledger.done_chunks(uow.session, run.id))
+            todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
+            uow.after_commit(lambda: _send_chunks(run.id, todo))
+        uow.commit()
+        log.info("effectiveness_planned", designations=sum(map(len, parts)), chunks=len(parts))
+        return run_summary(run)
+
+
+def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
+    group(assess_effectiveness_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids)
+          for no, ids in todo).apply_async()
+
+
+@job_task("hedgeops.effectiveness.assess_effectiveness_chunk", queue="valuation", ignore_result=True)
+def assess_effectiveness_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
+    request = EffectivenessChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids)
+    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, chunk_no=chunk_no), \
+            runs.failing_run(run_id):
+        return assess_chunk(request)
+
+
+def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
+    rt = runtime()
+    with rt.uow() as uow:
+        s = uow.session
+        run = ledger.get_run(s, request.run_id)
+        if run.finished_at is not None:
+            runs.finish(uow, run)  # a redelivery after the end: only nudges the parent again
+            uow.commit()
+            return {"batch_run_id": run.id, "chunk_no": request.chunk_no, "note": "run already ended"}
+        as_of, terms = run.as_of_date, designation_terms(s, request.designation_ids)
+        h, i, last = assessment_inputs(s, terms, as_of)
+        results = [assess(t, as_of, h.get(t.instrument_id, {}), i.get(t.item_id, {}), last.get(t.designation_id))
+                   for t in terms]
+        report = write_effectiveness(s, results, batch_run_id=run.id, now=rt.clock())
+        counts: Counts = report.counts()
+        counted, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
+        if all_in:
+            runs.finish(uow, run)
+        else:
+            uow.after_commit(lambda: runs.heartbeat(run))
+        uow.commit()
+    outcomes = Counter(r.outcome.value for r in results)
+    for key in report.conflict_keys:
+        log.warning("effectiveness_conflicted", idempotency_key=key)
+    log.info("effectiveness_chunk_written", counted=counted, outcomes=dict(outcomes), **counts.as_dict())
+    return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "counted": counted,
+            "outcomes": dict(outcomes), **counts.as_dict()}

@@ -1,0 +1,165 @@
+"""One chunk of a terminal's cycle: each account is read from the terminal, snapshotted and
+reconciled; the results are written in one transaction; the chunk counts itself into the
+cycle when every account of it is done.
+
+Three steps, so that no transaction stays open while a terminal is called: plan (what is
+still to do: an account whose snapshot of this sync exists is done), read (the terminal),
+write (the write path, the ledger). An account that fails gets a snapshot row with the
+error; the chunk then raises AccountsFailed for the task's retry with back-off, and the
+retry reads only the accounts still to do. On the last attempt the failures are final:
+counted as exceptions, and the cycle ends failed."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+
+from core import keys
+from core.mt5.accounts import TerminalName
+from core.mt5.gateway import Mt5Error
+from core.mt5.reconcile import Rules, reconcile
+from core.mt5.snapshot import snapshot_figures
+from core.mt5.values import Account, AccountMode, ExpectedPosition
+from core.values import Counts
+from db import ledger
+from db.mt5 import accounts_by_ids, open_expected
+from db.mt5_models import PositionSnapshot
+from db.mt5_results import AccountFailed, AccountSynced, stored_keys, write_sync_results
+from tasks.mt5_cycle import finish_cycle, heartbeat
+from tasks.mt5_reading import Connection, read_account
+from tasks.runtime import runtime
+
+log = structlog.get_logger(__name__)
+
+
+class ChunkRequest(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: int
+    terminal: TerminalName
+    chunk_no: Annotated[int, Field(ge=0)]
+    account_ids: Annotated[list[int], Field(min_length=1, max_length=10_000)]
+
+
+class AccountsFailed(Exception):
+    """Some accounts of the chunk failed this attempt; the task retries them with back-off."""
+
+    retryable = True
+
+
+@dataclass(slots=True)
+class Plan:
+    todo: list[Account] = field(default_factory=list)
+    expected: dict[int, list[ExpectedPosition]] = field(default_factory=dict)
+    done: bool = False
+    note: str | None = None
+
+
+@dataclass(slots=True)
+class Outcomes:
+    synced: list[AccountSynced] = field(default_factory=list)
+    failed: list[AccountFailed] = field(default_factory=list)
+    seconds: dict[int, float] = field(default_factory=dict)
+
+
+_connections: dict[tuple[str, int], Connection] = {}
+
+
+def connection(terminal: str) -> Connection:
+    """This process's connection to `terminal` (the gateway's state survives across tasks)."""
+    gateway = runtime().mt5_gateways(terminal)
+    key = (terminal, id(gateway))
+    if key not in _connections:
+        _connections[key] = Connection(gateway)
+    return _connections[key]
+
+
+def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
+    plan = _plan(request)
+    if plan.done:
+        return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
+    outcomes = _read(request, plan, attempt)
+    counts, all_in = _write(request, outcomes, final=final)
+    _observe(request.terminal, outcomes)
+    summary = {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "attempt": attempt,
+               "synced": len(outcomes.synced), "failed": len(outcomes.failed), "cycle_done": all_in,
+               **counts.as_dict()}
+    log.info("mt5_chunk_synced", **summary)
+    if outcomes.failed and not final:
+        raise AccountsFailed(f"{len(outcomes.failed)} account(s) failed: "
+                             + "; ".join(f"{f.account.login}: {f.kind}" for f in outcomes.failed))
+    return summary
+
+
+def _plan(request: ChunkRequest) -> Plan:
+    with runtime().uow() as uow:
+        s = uow.session
+        run = ledger.get_run(s, request.run_id)
+        if run.finished_at is not None:
+            return Plan(done=True, note="cycle already ended")
+        if request.chunk_no in ledger.done_chunks(s, run.id):
+            return Plan(done=True, note="chunk already counted")
+        accounts = accounts_by_ids(s, request.account_ids)
+        synced = stored_keys(s, PositionSnapshot, [keys.mt5_snapshot_key(a.id, run.id) for a in accounts])
+        todo = [a for a in accounts if keys.mt5_snapshot_key(a.id, run.id) not in synced]
+        return Plan(todo, dict(open_expected(s, [a.id for a in todo])))
+
+
+def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
+    rt = runtime()
+    conn = connection(request.terminal)
+    conn.symbols.clear()
+    out = Outcomes()
+    for account in plan.todo:
+        started = time.perf_counter()
+        expected = plan.expected.get(account.id, [])
+        try:
+            reading = read_account(conn, account, rt.mt5_credentials.password(account.credential_ref), expected)
+        except Mt5Error as exc:
+            out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))
+            log.warning("mt5_account_sync_failed", login=account.login, kind=exc.kind, error=str(exc))
+        else:
+            rules = Rules(frozenset(account.magic_numbers), rt.mt5_slippage_points,
+                          reading.account.mode is AccountMode.NETTING)
+            outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
+            figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
+            out.synced.append(AccountSynced(account, request.run_id, rt.clock(), figures, outcomes))
+        out.seconds[account.id] = time.perf_counter() - started
+    return out
+
+
+def _write(request: ChunkRequest, outcomes: Outcomes, *, final: bool) -> tuple[Counts, bool]:
+    """Results, then the ledger: the attempt's counts, and the chunk once it is complete."""
+    rt = runtime()
+    with rt.uow() as uow:
+        s = uow.session
+        run = ledger.get_run(s, request.run_id, for_update=True)
+        written = write_sync_results(s, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=rt.clock())
+        counts = written.counts
+        all_in = False
+        if outcomes.failed and not final:
+            ledger.add_counts(s, run.id, counts, rt.clock())
+        else:
+            counts.exceptions = len(outcomes.failed)
+            _, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
+        if all_in:
+            finish_cycle(uow, run)
+        else:
+            uow.after_commit(lambda: heartbeat(run))
+        uow.commit()
+    for key in written.conflict_keys:
+        log.warning("mt5_result_conflicted", idempotency_key=key)
+    return counts, all_in
+
+
+def _observe(terminal: str, outcomes: Outcomes) -> None:
+    observer = runtime().mt5_observer
+    for synced in outcomes.synced:
+        a = synced.account
+        observer.account_synced(terminal, a.login, a.currency, synced.figures, synced.outcomes,
+                                outcomes.seconds[a.id])
+    for failed in outcomes.failed:
+        observer.account_failed(terminal, failed.account.login, failed.kind, outcomes.seconds[failed.account.id])

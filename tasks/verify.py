@@ -1,0 +1,39 @@
+"""`hedgeops verify`: recompute every snapshot of a date from its stored inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from core.verify import Finding, check_snapshot
+from db.verify import restated_price_keys, snapshot_count, snapshots_of
+from tasks.runtime import runtime
+
+
+@dataclass(slots=True)
+class Verification:
+    as_of: date
+    snapshots: int = 0
+    checked: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def verify_date(as_of: date) -> Verification:
+    """Check payload hashes, recompute from the contract and the exact price row used, and
+    flag snapshots whose price has been restated since (a conflict on its key)."""
+    result = Verification(as_of)
+    with runtime().uow() as uow:
+        result.snapshots = snapshot_count(uow.session, as_of)
+        price_keys: dict[str, list[str]] = {}
+        for stored in snapshots_of(uow.session, as_of):
+            result.checked += 1
+            result.findings += check_snapshot(stored.key, stored.payload, stored.sha256, stored.contract,
+                                              stored.price, as_of, stored.price_date)
+            price_keys.setdefault(stored.price_key, []).append(stored.key)
+        for price_key in sorted(restated_price_keys(uow.session, list(price_keys))):
+            result.findings += [Finding(key, "price_restated", f"{price_key} was sent again with another value")
+                                for key in price_keys[price_key]]
+    return result

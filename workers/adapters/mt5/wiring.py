@@ -1,0 +1,89 @@
+"""The MT5 ports of a process's Runtime, from its settings: the gateway of each terminal
+(made on first use, one per process), passwords by reference, metrics, the cycle lock."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import redis
+
+from core.mt5.gateway import Mt5Gateway
+from core.mt5.ports import GatewayFactory
+from workers.adapters.locks import RedisRunLock
+from workers.adapters.mt5.credentials import EnvOrFileCredentials
+from workers.settings import Settings
+
+
+def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
+    if settings.mt5_gateway == "metatrader5":
+        from workers.adapters.mt5.metatrader5 import MetaTrader5Gateway
+
+        return MetaTrader5Gateway(settings.mt5_terminal_path)
+    if settings.mt5_gateway == "mt5linux":
+        from workers.adapters.mt5.mt5linux import Mt5LinuxGateway
+
+        return Mt5LinuxGateway(settings.mt5linux_host, settings.mt5linux_port, settings.mt5_terminal_path)
+    from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
+    from workers.adapters.mt5.simulator import SimulatedMt5Gateway
+
+    return SimulatedMt5Gateway(load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal)
+
+
+def gateway_factory(settings: Settings) -> GatewayFactory:
+    """Gateways by terminal, made on first use and kept: the module is process-global."""
+    made: dict[str, Mt5Gateway] = {}
+
+    def gateway(terminal: str) -> Mt5Gateway:
+        if terminal not in made:
+            made[terminal] = make_gateway(settings, terminal)
+        return made[terminal]
+
+    return gateway
+
+
+def mt5_ports(settings: Settings, lock_client: redis.Redis | None) -> dict[str, Any]:
+    """Runtime fields of the MT5 sync."""
+    from workers.metrics import default_observer
+
+    lock = None
+    if lock_client is not None:
+        lock = RedisRunLock(lock_client, settings.mt5_cycle_stale_after, prefix=settings.redis_key_prefix)
+    return {
+        "mt5_gateways": gateway_factory(settings), "mt5_credentials": EnvOrFileCredentials(),
+        "mt5_observer": default_observer(), "mt5_cycle_lock": lock,
+        "mt5_cycle_stale_after": timedelta(seconds=settings.mt5_cycle_stale_after),
+        "mt5_chunk_size": settings.mt5_sync_chunk_size, "mt5_slippage_points": settings.mt5_slippage_points,
+    }
+
+
+
+def mt5_queues(settings: Settings) -> list[str]:
+    """The queue of each configured terminal, and `mt5` (tasks sent without a terminal)."""
+    return ["mt5", *(f"mt5.{t}" for t in settings.mt5_terminal_names)]
+
+
+def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Beat sends each terminal's cycle every `mt5_sync_every` seconds to its queue. A cycle
+    still running makes the next one a no-op; a message older than the period expires
+    (a worker that was down does not run a backlog of cycles)."""
+    return {
+        f"mt5-sync-{t}": {
+            "task": "hedgeops.mt5.run_sync_cycle", "schedule": float(settings.mt5_sync_every),
+            "kwargs": {"terminal": t, "trigger": "beat"},
+            "options": {"queue": f"mt5.{t}", "expires": settings.mt5_sync_every},
+        }
+        for t in settings.mt5_terminal_names
+    }
+
+
+def serve_metrics_after_fork(port: int) -> None:
+    """Each worker pool process serves its own metrics on `port` (MT5 workers run one)."""
+    if not port:
+        return
+    from celery.signals import worker_process_init
+
+    from workers.metrics import serve
+
+    @worker_process_init.connect(weak=False)
+    def _serve(**_: Any) -> None:
+        serve(port)

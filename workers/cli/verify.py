@@ -1,0 +1,37 @@
+"""`hedgeops verify --as-of D`: recompute a date's snapshots; non-zero when anything is off."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from workers.cli.common import EXIT_FAILED, out, parse_day, settings_or_exit, start
+
+
+def verify(
+    as_of: Annotated[str, typer.Option("--as-of", help="the as-of date D, YYYY-MM-DD")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Recompute every snapshot of D from the stored contract and price row, check its
+    payload_sha256, and list mismatches and snapshots whose price was restated since."""
+    from tasks.verify import verify_date
+
+    day = parse_day(as_of)
+    start(settings_or_exit())
+    result = verify_date(day)
+    findings = [{"snapshot": f.snapshot_key, "problem": f.problem, "detail": f.detail} for f in result.findings]
+    if as_json:
+        print(json.dumps({"as_of": day.isoformat(), "snapshots": result.snapshots, "checked": result.checked,
+                          "ok": result.ok, "findings": findings}))
+    else:
+        out.print(f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, "
+                  f"{len(findings)} finding(s)")
+        if findings:
+            table = Table("snapshot", "problem", "detail")
+            for f in findings:
+                table.add_row(f["snapshot"], f["problem"], f["detail"])
+            out.print(table)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)
