@@ -56,7 +56,7 @@ def _legs(session: Session, version_ids: Sequence[int]) -> list[tuple[HedgeDesig
             .join(HedgeContract, HedgeContract.id == HedgeRelationship.contract_id)
             .join(HedgedItem, HedgedItem.id == HedgeRelationship.hedged_item_id)
             .where(HedgeDesignation.id.in_(version_ids)).order_by(HedgeDesignation.id))
-    return [(d, c, i) for d, c, i in session.execute(stmt).tuples()]
+    return [(d, c, i) for d, c, i in session.execute(stmt)]
 
 
 def hypothetical_derivatives(session: Session, version_ids: Sequence[int]) -> list[Contract]:
@@ -90,7 +90,7 @@ def last_tests(session: Session, relationship_ids: Iterable[int], before: date) 
     stmt = (select(ResultRowModel.relationship_id, func.max(ResultRowModel.as_of_date))
             .where(ResultRowModel.relationship_id.in_(ids), ResultRowModel.as_of_date < before)
             .group_by(ResultRowModel.relationship_id))
-    return {rid: day for rid, day in session.execute(stmt).tuples()}
+    return {rid: day for rid, day in session.execute(stmt)}
 
 
 def series_at(session: Session, object_type: ObjectType, points: dict[int, set[date]]) -> Series:
@@ -102,7 +102,7 @@ def series_at(session: Session, object_type: ObjectType, points: dict[int, set[d
     stmt = (select(MtmSnapshot.object_id, MtmSnapshot.as_of_date, MtmSnapshot.mtm_value)
             .where(MtmSnapshot.object_type == object_type.value, MtmSnapshot.object_id.in_(sorted(points)),
                    MtmSnapshot.as_of_date.in_(days)))
-    for oid, day, value in session.execute(stmt).tuples():
+    for oid, day, value in session.execute(stmt):
         if day in points[oid]:
             found[oid][day] = value
     return found
@@ -119,7 +119,7 @@ def latest_series(session: Session, object_type: ObjectType, ids: Iterable[int],
              .where(MtmSnapshot.object_type == object_type.value, MtmSnapshot.object_id.in_(wanted),
                     MtmSnapshot.as_of_date <= as_of).subquery())
     stmt = select(inner.c.object_id, inner.c.as_of_date, inner.c.mtm_value).where(inner.c.rank <= count)
-    for oid, day, value in session.execute(stmt).tuples():
+    for oid, day, value in session.execute(stmt):
         found[oid][day] = value
     return found
 
@@ -184,7 +184,7 @@ def report_lines(session: Session, as_of: date) -> list[dict[str, object]]:
             .where(ResultRowModel.as_of_date == as_of))
     lines: list[dict[str, object]] = []
     tested: set[int] = set()
-    for r, ref, contract_ref, item_ref in session.execute(stmt).tuples():
+    for r, ref, contract_ref, item_ref in session.execute(stmt):
         tested.add(r.designation_id)
         lines.append({"designation_ref": ref, "designation_id": r.relationship_id, "version": r.version,
                       "contract_ref": contract_ref, "item_ref": item_ref, "as_of": as_of, "method": r.method,
@@ -193,8 +193,8 @@ def report_lines(session: Session, as_of: date) -> list[dict[str, object]]:
                       "flagged": r.outcome == Outcome.FAIL.value, "key": r.idempotency_key})
     untested = [t for t in designation_terms(session, designations_under_test(session, as_of))
                 if t.version_id not in tested]
-    refs = dict(session.execute(select(HedgeRelationship.id, HedgeRelationship.designation_ref).where(
-        HedgeRelationship.id.in_([t.designation_id for t in untested]))).tuples())
+    refs = {rid: ref for rid, ref in session.execute(select(HedgeRelationship.id, HedgeRelationship.designation_ref)
+                                                     .where(HedgeRelationship.id.in_([t.designation_id for t in untested])))}
     for t in untested:
         lines.append({"designation_ref": refs[t.designation_id], "designation_id": t.designation_id,
                       "version": t.version, "as_of": as_of, "method": t.method.value, "outcome": None,

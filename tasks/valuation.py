@@ -15,6 +15,7 @@ from core.hedging.fx import FxMarket, rates_as_text, rates_from_text, with_forwa
 from core.mtm import Valuation, value_contracts
 from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
+from db.audit import record_event
 from db.contracts import active_contract_ids, contracts_by_ids
 from db.effectiveness import designations_under_test, hypothetical_derivatives
 from db.prices import prices_on
@@ -95,6 +96,10 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
         valuation = _value(s, run.as_of_date, run.details, contracts, oid)
         counts = write_valuation(s, valuation, batch_run_id=run.id, now=rt.clock(), correlation_id=run.task_id)
         counted, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
+        if counted:
+            record_event(s, "mtm_chunk_written", entity_type="batch_run", entity_id=run.id, now=rt.clock(),
+                         batch_run_id=run.id, details={"chunk_no": request.chunk_no, **counts.as_dict(),
+                                                        "contract_ids": request.contract_ids})
         if all_in:
             runs.finish(uow, run)
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,8 +129,8 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @pytest.fixture
 def drop_dir(cluster: Cluster) -> Iterator[Path]:
     folder = Path(cluster.env["HEDGEOPS_PRICE_DROP_DIR"])
-    for old in folder.glob("*"):
-        old.unlink()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
     yield folder
 
 

@@ -56,4 +56,7 @@ def run_demo(console: Console) -> int:
     for (underlying, currency), total in report.mtm_by_underlying.items():
         table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")
     console.print(table)
-    return exit_code(final["status"])
+    from workers.mt5_demo import run_mt5_demo
+
+    mt5_code = run_mt5_demo(console, DEMO_DIR)
+    return exit_code(final["status"]) or mt5_code

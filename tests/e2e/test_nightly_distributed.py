@@ -68,10 +68,11 @@ class TestNightlyOnWorkers:
         assert ni[0][0] == Decimal("-384.00")  # buy 12 * (16388.00 - 16420.00) = -384.00
         before = snapshots(pg_url)
 
-        again = nightly(cluster)
+        again = nightly(cluster)  # the price file was archived: nothing to read, every snapshot existing
         assert again["status"] == "succeeded"
-        assert again["counts"] == {"processed": 2 + active, "created": 0, "existing": 2 + active - 1,
+        assert again["counts"] == {"processed": active, "created": 0, "existing": active - 1,
                                    "conflicts": 0, "exceptions": 1}
+        assert (drop_dir / "archive").is_dir() and not (drop_dir / "lme.csv").exists()
         assert snapshots(pg_url) == before
 
         (drop_dir / "lme.csv").write_text(prices_csv(("LME-AL", D1, "2563.50"), ("LME-NI", D1, "16400.00")))

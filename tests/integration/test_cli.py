@@ -118,9 +118,9 @@ class TestRunAndStatus:
             "job": "nightly", "as_of": "2026-11-20", "status": "succeeded"}
         assert run["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 0}
         status = json.loads(cli.invoke(app, ["status", "--json"]).stdout)
-        assert [(s["job"], s["status"]) for s in status] == [("mtm", "succeeded"), ("prices", "succeeded"),
-                                                              ("nightly", "succeeded")]
-        assert status[2]["batch_run_id"] == run["batch_run_id"]
+        assert [(s["job"], s["status"]) for s in status] == [("effectiveness", "succeeded"), ("mtm", "succeeded"),
+                                                              ("prices", "succeeded"), ("nightly", "succeeded")]
+        assert status[3]["batch_run_id"] == run["batch_run_id"]
 
     def test_run_mtm_alone_without_prices_reports_exceptions(self, cli: CliRunner, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
@@ -135,3 +135,23 @@ class TestRunAndStatus:
     def test_bad_dates_are_refused(self, cli: CliRunner, args: list[str], message: str) -> None:
         result = cli.invoke(app, args)
         assert result.exit_code == 2 and message in result.output
+
+
+class TestLoadEcb:
+    def test_load_prices_source_ecb_without_a_file_loads_the_shipped_history(
+            self, cli: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("HEDGEOPS_PRICE_SOURCES", json.dumps(
+            [{"name": "ecb", "kind": "ecb_file", "symbols": ["EUR*"], "currencies": ["CHF"]}]))
+        first = cli.invoke(app, ["load", "prices", "--source", "ecb"])
+        again = cli.invoke(app, ["load", "prices", "--source", "ecb"])
+        with session_factory(db_url)() as s:
+            stored = s.scalar(select(func.count()).select_from(SettlementPrice))
+            symbols = set(s.scalars(select(SettlementPrice.symbol).distinct()))
+        assert first.exit_code == 0 and again.exit_code == 0
+        assert f"eurofxref-hist.zip: {stored} created, 0 existing" in first.output
+        assert f"0 created, {stored} existing" in again.output
+        assert symbols == {"EURCHF"} and stored > 6000  # one CHF rate per TARGET day since 4 Jan 1999
+
+    def test_an_unknown_source_is_refused(self, cli: CliRunner) -> None:
+        result = cli.invoke(app, ["load", "prices", "--source", "bloomberg"])
+        assert result.exit_code == 2 and "no such price source" in result.output

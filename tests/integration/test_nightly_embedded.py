@@ -132,6 +132,7 @@ class TestNightly:
         nightly_id = runs[0][0]
         assert [r[1:] for r in runs] == [("nightly", "succeeded", "manual", None, True),
                                          ("prices", "succeeded", "manual", nightly_id, True),
-                                         ("mtm", "succeeded", "manual", nightly_id, True)]
-        assert events.count("batch_run_started") == 3 and events.count("batch_run_finished") == 3
+                                         ("mtm", "succeeded", "manual", nightly_id, True),
+                                         ("effectiveness", "succeeded", "manual", nightly_id, True)]
+        assert events.count("batch_run_started") == 4 and events.count("batch_run_finished") == 4
         assert events.count("contract_created") == 5

@@ -71,7 +71,7 @@ class TestBadRows:
             pytest.param(row_with(trade_date="2026-11-20", maturity_date="2026-11-19"),
                          "maturity_date: before trade_date", id="maturity-before-trade-date"),
             pytest.param(row_with(maturity_date="2027-02-30"), "maturity_date:", id="maturity-no-such-day"),
-            pytest.param(row_with(instrument="fx_forward"), "instrument:", id="unknown-instrument"),
+            pytest.param(row_with(instrument="option"), "instrument:", id="unknown-instrument"),
             pytest.param(row_with(underlying="lme al"), "underlying:", id="bad-underlying"),
             pytest.param(row_with(currency="usd"), "currency:", id="currency-lowercase"),
             pytest.param(row_with(contract_ref=""), "contract_ref:", id="contract-ref-empty"),

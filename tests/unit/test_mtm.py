@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.mtm import MtmException, MtmSnapshot, best_price, commodity_mtm, value_contract, value_contracts
-from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, Price, Side
+from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
 D = Decimal
 AS_OF = date(2026, 11, 20)  # Friday
@@ -286,6 +286,8 @@ CHANGED_BUSINESS_VALUES: dict[str, Any] = {
     "entry_price": D("2612.01"),
     "quantity": D("125.5"),
     "currency": "EUR",
+    "object_type": ObjectType.HEDGED_ITEM,
+    "extra": {"rate_source": "spot_proxy"},
 }
 
 

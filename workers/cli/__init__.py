@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from workers.cli import backfill, db, hedging, jobs, load, verify
+from workers.cli import backfill, db, hedging, jobs, load, mt5, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -15,8 +15,10 @@ app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batc
 app.add_typer(db.db_app, name="db")
 load.load_app.command("hedged-items")(hedging.load_hedged_items)
 load.load_app.command("designations")(hedging.load_designations)
+load.load_app.command("expected-positions")(mt5.load_expected_positions)
 app.add_typer(load.load_app, name="load")
 app.add_typer(hedging.report_app, name="report")
+app.add_typer(mt5.mt5_app, name="mt5")
 app.command("run")(jobs.run)
 app.command("status")(jobs.status)
 app.command("verify")(verify.verify)

@@ -23,6 +23,7 @@ class JobName(StrEnum):
     nightly = "nightly"
     prices = "prices"
     mtm = "mtm"
+    mt5_sync = "mt5-sync"
 
 
 TASK_OF_JOB = {
@@ -34,12 +35,20 @@ TASK_OF_JOB = {
 
 def run(
     job: JobName,
-    as_of: Annotated[str, typer.Option("--as-of", help="as-of date D, YYYY-MM-DD")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="as-of date D, YYYY-MM-DD (all jobs but mt5-sync)")] = None,
     wait: Annotated[bool, typer.Option("--wait", help="distributed: wait until the run ends")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the run as JSON")] = False,
     timeout: Annotated[int, typer.Option(help="seconds --wait waits at most")] = 3600,
+    account: Annotated[int | None, typer.Option("--account", help="mt5-sync: only the account of this login")] = None,
 ) -> None:
-    """Run a job for an as-of date (embedded: in-process; distributed: enqueued)."""
+    """Run a job for an as-of date (embedded: in-process; distributed: enqueued); mt5-sync:
+    one sync cycle of each terminal."""
+    if job is JobName.mt5_sync:
+        from workers.cli.mt5 import run_mt5_sync
+
+        raise typer.Exit(run_mt5_sync(account, wait=wait, as_json=as_json, timeout=timeout))
+    if as_of is None:
+        raise fail(f"{job.value} needs --as-of YYYY-MM-DD")
     day = parse_day(as_of)
     settings = settings_or_exit()
     start(settings)
@@ -54,6 +63,8 @@ def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wa
     its run in the ledger to the end. Broker trouble and timeouts end the command clearly."""
     from celery import signature
 
+    if job not in TASK_OF_JOB:
+        raise fail(f"{job.value} has no as-of date: use `hedgeops run {job.value}`")
     kwargs = {"as_of": day.isoformat(), "trigger": trigger}
     try:
         result = signature(TASK_OF_JOB[job], kwargs=kwargs).apply_async()

@@ -1,0 +1,159 @@
+"""The cycle of a terminal: it never overlaps itself (the ledger; the Redis cycle lock when
+distributed), an abandoned one gives way, tasks go to the terminal's queue, beat sends a
+cycle per terminal, metrics are counted, passwords come by reference."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import func, select
+
+from core.keys import mt5_cycle_lock_key
+from core.mt5 import constants as c
+from core.mt5.gateway import CredentialUnavailable
+from core.values import Trigger
+from db.models import BatchRun
+from db.mt5_cycles import start_cycle
+from tasks.mt5 import route_mt5_task
+from tasks.runtime import configure
+from tests import services
+from tests.mt5 import Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
+from workers.adapters.locks import RedisRunLock
+from workers.adapters.mt5.credentials import EnvOrFileCredentials
+from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
+from workers.metrics import PrometheusSyncObserver
+from workers.settings import load_settings
+
+
+def running(world: Mt5World) -> int:
+    with world.runtime.uow() as uow:
+        run = start_cycle(uow.session, "t1", Trigger.BEAT, now=world.runtime.clock(),
+                          stale_after=world.runtime.mt5_cycle_stale_after, lock_token=None, task_id="other",
+                          details={"terminal": "t1"}).run
+        uow.commit()
+        return run.id
+
+
+def cycles(world: Mt5World) -> int:
+    return int(world.rows(select(func.count()).select_from(BatchRun).where(BatchRun.job == "mt5_sync:t1"))[0][0])
+
+
+class TestNoOverlap:
+    def test_a_trigger_during_a_cycle_reports_the_running_one(self, world: Mt5World) -> None:
+        world.add(account(5001))
+        world.start()
+        first = running(world)
+
+        second = world.sync()
+
+        assert (second["batch_run_id"], second["status"]) == (first, "running")
+        assert cycles(world) == 1 and world.gateways["t1"].calls == []
+
+    def test_an_abandoned_cycle_gives_way(self, world: Mt5World) -> None:
+        world.add(account(5001))
+        world.start()
+        first = running(world)
+        later = world.runtime.clock() + world.runtime.mt5_cycle_stale_after + timedelta(seconds=1)
+        world.runtime = replace(world.runtime, clock=lambda: later)
+        configure(world.runtime)
+
+        second = world.sync()
+
+        assert second["batch_run_id"] != first and second["status"] == "succeeded"
+        abandoned = world.rows(select(BatchRun.status, BatchRun.error).where(BatchRun.id == first))[0]
+        assert tuple(abandoned) == ("failed", "abandoned: no heartbeat (worker killed?)")
+
+    def test_the_redis_cycle_lock_keeps_a_second_cycle_out(self, world: Mt5World, redis_prefix: str) -> None:
+        client = services.redis_client()
+        lock = RedisRunLock(client, 60, prefix=redis_prefix)
+        world.add(account(5001))
+        world.start()
+        world.runtime = replace(world.runtime, mt5_cycle_lock=lock)
+        configure(world.runtime)
+        assert lock.acquire(mt5_cycle_lock_key("t1"), "another-worker")
+
+        held = _trigger(world)
+        lock.release(mt5_cycle_lock_key("t1"), "another-worker")
+        done = world.sync()
+
+        assert held["note"] == "another cycle of this terminal holds the cycle lock" and held["batch_run_id"] is None
+        assert done["status"] == "succeeded" and cycles(world) == 1
+        assert lock.holder(mt5_cycle_lock_key("t1")) is None  # released when the cycle ended
+        client.close()
+
+
+def _trigger(world: Mt5World) -> dict[str, object]:
+    from tasks.mt5 import run_sync_cycle
+
+    return dict(run_sync_cycle.apply_async(kwargs={"terminal": "t1"}).get())
+
+
+class TestRouting:
+    @pytest.mark.parametrize(("task", "kwargs", "route"), [
+        ("hedgeops.mt5.run_sync_cycle", {"terminal": "t2"}, {"queue": "mt5.t2"}),
+        ("hedgeops.mt5.sync_accounts", {"terminal": "t1", "run_id": 1}, {"queue": "mt5.t1"}),
+        ("hedgeops.valuation.compute_mtm_chunk", {"terminal": "t1"}, None),
+    ])
+    def test_mt5_tasks_go_to_their_terminals_queue(self, task: str, kwargs: dict[str, object],
+                                                   route: dict[str, str] | None) -> None:
+        assert route_mt5_task(task, (), kwargs, {}) == route
+
+    def test_beat_sends_each_terminals_cycle_every_n_seconds(self) -> None:
+        settings = load_settings(mt5_terminals="t1,t2", mt5_sync_every=15)
+
+        schedule = mt5_beat_schedule(settings)
+
+        assert mt5_queues(settings) == ["mt5", "mt5.t1", "mt5.t2"]
+        assert schedule["mt5-sync-t2"] == {
+            "task": "hedgeops.mt5.run_sync_cycle", "schedule": 15.0, "kwargs": {"terminal": "t2", "trigger": "beat"},
+            "options": {"queue": "mt5.t2", "expires": 15}}
+        assert mt5_beat_schedule(load_settings(mt5_terminals="")) == {}
+
+
+def test_metrics_are_counted_per_sync(world: Mt5World) -> None:
+    registry = CollectorRegistry()
+    world.add(account(5001, equity=[10000.0, 9000.0], positions=[position(1001), position(1002, volume=0.05)],
+                      deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)]))
+    world.expect(expected(5001, "SIG-1", ticket=1001), expected(5001, "SIG-2", ticket=1002),
+                 expected(5001, "SIG-3", ticket=1003))
+    world.add({**account(5002), "password": "wrong"})
+    world.start()
+    world.runtime = replace(world.runtime, mt5_observer=PrometheusSyncObserver(registry))
+    configure(world.runtime)
+
+    world.sync(), world.sync()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("mt5_position_sync_total", terminal="t1", outcome="ok") == 2
+    assert value("mt5_position_sync_total", terminal="t1", outcome="authorization_failed") == 2
+    # sync 1: 1002 partial (0.05 of 0.10), 1003 gapped past 1.08000 (50 points); sync 2: 1002 again
+    assert value("reconciliation_divergences_total", reason="partial_fill") == 2
+    assert value("reconciliation_divergences_total", reason="gap") == 1
+    assert value("reconciliation_latency_seconds_count", terminal="t1") == 2
+    assert value("mt5_positions_total", login="5001") == 2
+    assert value("account_equity", login="5001", currency="USD") == 9000.0
+    assert value("account_drawdown_percent", login="5001") == 10.0  # (10000 - 9000) / 10000 * 100
+
+
+class TestCredentials:
+    def test_a_secrets_file_and_an_environment_variable(self, tmp_path: Path) -> None:
+        secret = tmp_path / "mt5_5001"
+        secret.write_text("s3cret-from-file\n")
+        store = EnvOrFileCredentials({"MT5_PW": "s3cret-from-env"})
+
+        assert store.password(f"file:{secret}").reveal() == "s3cret-from-file"
+        assert store.password("env:MT5_PW").reveal() == "s3cret-from-env"
+
+    @pytest.mark.parametrize(("reference", "why"), [
+        ("env:NOPE", "env:NOPE: no such environment variable"),
+        ("file:/nonexistent/mt5", "file:/nonexistent/mt5: cannot read the file (FileNotFoundError)"),
+    ])
+    def test_a_missing_one_names_the_reference(self, reference: str, why: str) -> None:
+        with pytest.raises(CredentialUnavailable) as caught:
+            EnvOrFileCredentials({}).password(reference)
+        assert caught.value.message == why

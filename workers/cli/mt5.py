@@ -1,0 +1,157 @@
+"""`hedgeops mt5 accounts add|list`, `hedgeops load expected-positions FILE` and
+`hedgeops run mt5-sync [--account LOGIN]`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import celery.exceptions
+import kombu.exceptions
+import redis.exceptions
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from core.errors import HedgeopsError, InvalidInput
+from core.rows import describe
+from workers.cli.common import (EXIT_FAILED, EXIT_RUNNING, err, exit_code, fail, out, read_text_file,
+                                settings_or_exit, start)
+from workers.logging import redact_text
+from workers.settings import Settings
+
+mt5_app = typer.Typer(help="MT5 accounts.", no_args_is_help=True)
+accounts_app = typer.Typer(help="The MT5 accounts the sync reads (passwords by reference only).",
+                           no_args_is_help=True)
+mt5_app.add_typer(accounts_app, name="accounts")
+
+
+@accounts_app.command("add")
+def add_account(
+    login: Annotated[int, typer.Option(help="MT5 login (account number)")],
+    server: Annotated[str, typer.Option(help="trade server, as the terminal names it")],
+    terminal: Annotated[str, typer.Option(help="the terminal (worker queue mt5.<terminal>) it is synced on")],
+    currency: Annotated[str, typer.Option(help="account currency, 3 letters")],
+    credential: Annotated[str, typer.Option(help="where the password is: env:NAME or file:/absolute/path")],
+    magic: Annotated[list[int] | None, typer.Option(help="a magic number of ours (repeat); none: every position")] = None,
+    policy: Annotated[str, typer.Option(help="the account's risk policy name")] = "default",
+    disabled: Annotated[bool, typer.Option("--disabled", help="add it without syncing it")] = False,
+) -> None:
+    """Add an account. Adding the same one again changes nothing; other values are refused."""
+    from core.mt5.accounts import AccountSpec
+    from tasks.mt5_loading import add_account as add
+
+    start(settings_or_exit())
+    try:
+        spec = AccountSpec(login=login, server=server, terminal=terminal, currency=currency, policy=policy,
+                           enabled=not disabled, magic_numbers=tuple(magic or ()), credential_ref=credential)
+        account, added = add(spec)
+    except ValidationError as exc:
+        raise fail(describe(exc)) from None
+    except HedgeopsError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"account {account.login}@{account.server} on terminal {account.terminal}: "
+              f"{'added' if added else 'already there, unchanged'}", markup=False)
+
+
+@accounts_app.command("list")
+def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """Every account, by terminal and login."""
+    from tasks.mt5_loading import list_accounts as listed
+
+    start(settings_or_exit())
+    accounts = listed()
+    if as_json:
+        print(json.dumps([{"login": a.login, "server": a.server, "terminal": a.terminal, "currency": a.currency,
+                           "policy": a.policy, "enabled": a.enabled, "magic_numbers": list(a.magic_numbers),
+                           "credential_ref": a.credential_ref,
+                           "peak_equity": None if a.peak_equity is None else str(a.peak_equity)} for a in accounts]))
+        return
+    table = Table("login", "server", "terminal", "currency", "policy", "enabled", "magic", "credential", "peak equity",
+                  title="MT5 accounts")
+    for a in accounts:
+        table.add_row(str(a.login), a.server, a.terminal, a.currency, a.policy, "yes" if a.enabled else "no",
+                      ",".join(map(str, a.magic_numbers)) or "any", a.credential_ref,
+                      "-" if a.peak_equity is None else f"{a.peak_equity:,.2f}")
+    out.print(table)
+
+
+def load_expected_positions(file: Path) -> None:
+    """Load expected positions (CSV). All or nothing; a known ticket never changes."""
+    from tasks.mt5_loading import load_expected_csv
+
+    start(settings_or_exit())
+    text = read_text_file(file)
+    try:
+        load = load_expected_csv(text, file.name)
+    except InvalidInput as exc:
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise fail(str(exc)) from None
+    except HedgeopsError as exc:
+        raise fail(f"{exc}; nothing loaded") from None
+    out.print(f"{file.name}: {len(load.created)} created, {len(load.existing)} existing, "
+              f"{len(load.ticket_assigned)} ticket assigned", markup=False)
+
+
+def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int) -> int:
+    """One cycle of each terminal (of `account`, when given), in-process when embedded, else
+    sent to each terminal's queue (and followed with --wait); returns the exit code."""
+    from tasks.mt5_runs import terminals_to_sync
+
+    settings = settings_or_exit()
+    start(settings)
+    logins = [account] if account is not None else None
+    terminals = terminals_to_sync(logins)
+    if not terminals:
+        raise fail(f"no enabled MT5 account{f' with login {account}' if account else ''}")
+    follow = wait or not settings.distributed
+    summaries = [_trigger(settings, terminal, logins, follow=follow, timeout=timeout, quiet=as_json)
+                 for terminal in terminals]
+    show_cycles(summaries, as_json)
+    return max((exit_code(s.get("status", "")) for s in summaries), default=0)
+
+
+def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, follow: bool, timeout: int,
+             quiet: bool) -> dict[str, Any]:
+    from celery import signature
+
+    from tasks.mt5_runs import cycle_summary
+    from workers.cli.jobs import wait_for_run
+
+    kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
+    try:
+        result = signature("hedgeops.mt5.run_sync_cycle", kwargs=kwargs).apply_async()
+        started = result.get(timeout=timeout) if follow else None
+    except celery.exceptions.TimeoutError:
+        raise fail(f"no worker answered within {timeout}s: is a worker consuming queue mt5.{terminal}?",
+                   EXIT_RUNNING) from None
+    except (OSError, RuntimeError, kombu.exceptions.OperationalError, redis.exceptions.RedisError) as exc:
+        raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
+                   f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
+    if started is None:
+        return {"job": f"mt5_sync:{terminal}", "terminal": terminal, "status": "queued", "batch_run_id": None,
+                "task_id": result.id}
+    if started.get("batch_run_id") is None:
+        return {**started, "terminal": terminal}
+    wait_for_run(started["batch_run_id"], timeout, quiet=quiet or not settings.distributed)
+    summary = cycle_summary(started["batch_run_id"])
+    return {**summary, "note": started["note"]} if started.get("note") else summary
+
+
+def show_cycles(summaries: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(summaries))
+        return
+    table = Table("run", "terminal", "status", "accounts", "created", "existing", "conflicts", "failed",
+                  "divergences", title="MT5 sync cycles")
+    for s in summaries:
+        c = s.get("counts") or {}
+        divergences = ", ".join(f"{k} {v}" for k, v in (s.get("divergences") or {}).items()) or "-"
+        table.add_row(str(s.get("batch_run_id") or "-"), s.get("terminal", "-"), s["status"],
+                      str(s.get("accounts", "-")), *(str(c.get(k, "-")) for k in ("created", "existing", "conflicts")),
+                      str(c.get("exceptions", "-")), divergences)
+    out.print(table)
+    for s in summaries:
+        if s.get("error") or s.get("note"):
+            out.print(f"run {s.get('batch_run_id')}: {s.get('error') or s.get('note')}", markup=False)
