@@ -99,8 +99,6 @@ def _legs(session: Session, row: DesignationRow) -> tuple[HedgeContract | None, 
     problems = []
     if contract is None:
         problems.append(f"contract_ref: no contract {row.contract_ref} (load contracts first)")
-    elif ContractStatus(contract.status) in TERMINAL:
-        problems.append(f"contract_ref: {row.contract_ref} is {contract.status} and can no longer be designated")
     if item is None:
         problems.append(f"item_ref: no hedged item {row.item_ref} (load hedged items first)")
     return contract, item, problems
@@ -115,32 +113,43 @@ def _load_one(session: Session, row: DesignationRow, policy: HedgingPolicy, now:
     dossier = resolve(row, policy, instrument, exposure)
     if isinstance(dossier, list):
         return dossier
-    rel = session.scalars(select(HedgeRelationship).where(HedgeRelationship.designation_ref == row.designation_ref)).first()
-    name = f"{row.designation_ref} v{row.version}"
-    if rel is None:
-        problems = _new_relationship_problems(session, row, contract, item)
-        if problems:
-            return problems
-        rel = HedgeRelationship(designation_ref=row.designation_ref, contract_id=contract.id,
-                                hedged_item_id=item.id, created_at=now)
-        session.add(rel)
-        session.flush()
-    elif (rel.contract_id, rel.hedged_item_id) != (contract.id, item.id):
-        return ["a designation's instrument and hedged item are fixed: designate another relationship"]
+    rel = _relationship(session, row, contract, item, now)
+    if isinstance(rel, list):
+        return rel  # nothing written: the caller's unit of work rolls back on any problem
     versions = {v.version: v for v in session.scalars(
         select(HedgeDesignation).where(HedgeDesignation.relationship_id == rel.id))}
     stored = versions.get(row.version)
     if stored is not None:
         if stored.payload_sha256 == payload_sha256(dossier.payload):
-            loaded.existing.append(name)
+            loaded.existing.append(f"{row.designation_ref} v{row.version}")
             return []
         return [f"version {row.version} is immutable ({_changed(stored.payload, dossier.payload)} changed): "
                 f"an amendment is version {max(versions) + 1}"]
     expected = max(versions, default=0) + 1
     if row.version != expected:
         return [f"the next version of {row.designation_ref} is {expected}"]
+    if ContractStatus(contract.status) in TERMINAL:
+        return [f"contract_ref: {row.contract_ref} is {contract.status} and can no longer be designated"]
     _create_version(session, rel, dossier, instrument, exposure, now, source, loaded)
     return []
+
+
+def _relationship(session: Session, row: DesignationRow, contract: HedgeContract, item: HedgedItem,
+                  now: datetime) -> HedgeRelationship | list[str]:
+    """The designation's relationship, made at version 1; or why the legs do not fit it."""
+    rel = session.scalars(select(HedgeRelationship).where(HedgeRelationship.designation_ref == row.designation_ref)).first()
+    if rel is not None:
+        if (rel.contract_id, rel.hedged_item_id) != (contract.id, item.id):
+            return ["a designation's instrument and hedged item are fixed: designate another relationship"]
+        return rel
+    problems = _new_relationship_problems(session, row, contract, item)
+    if problems:
+        return problems
+    rel = HedgeRelationship(designation_ref=row.designation_ref, contract_id=contract.id, hedged_item_id=item.id,
+                            created_at=now)
+    session.add(rel)
+    session.flush()
+    return rel
 
 
 def _new_relationship_problems(session: Session, row: DesignationRow, contract: HedgeContract,
@@ -177,17 +186,22 @@ def _create_version(session: Session, rel: HedgeRelationship, dossier: Dossier, 
         created_at=now)
     session.add(version)
     session.flush()
+    _audit_version(session, rel, row, test, now, source)
+    name = f"{row.designation_ref} v{row.version}"
+    loaded.created.append(name)
+    failed = test["failed_terms"]
+    loaded.notes.append(f"{name}: prospective critical terms {test['outcome']}"
+                        + (f" (mismatched: {', '.join(failed)})" if failed else ""))
+
+
+def _audit_version(session: Session, rel: HedgeRelationship, row: DesignationRow, test: dict[str, Any],
+                   now: datetime, source: str) -> None:
     event = "hedge_designated" if row.version == 1 else "hedge_designation_amended"
     record_event(session, event, entity_type="hedge_designation", entity_id=rel.id, now=now, actor=row.designated_by,
                  details={"designation_ref": row.designation_ref, "version": row.version, "source": source,
                           "contract_ref": row.contract_ref, "item_ref": row.item_ref, "method": row.method,
                           "approvers": [row.approver_1, row.approver_2], "amendment_reason": row.amendment_reason,
-                          "prospective_test": prospective})
-    name = f"{row.designation_ref} v{row.version}"
-    loaded.created.append(name)
-    failed = test["failed_terms"]
-    loaded.notes.append(f"{name}: prospective critical terms {test['outcome']}"
-                        + (f" ({', '.join(failed)} do not match)" if failed else ""))
+                          "prospective_test": test})
 
 
 def _terms(leg: LegTerms) -> dict[str, Any]:

@@ -92,12 +92,15 @@ def expected_value(row: ExpectedPosition) -> ExpectedValue:
 
 
 def open_expected(session: Session, account_ids: Sequence[int]) -> dict[int, list[ExpectedValue]]:
-    """The open expected positions of each account."""
-    stmt = select(ExpectedPosition).where(ExpectedPosition.account_id.in_(account_ids),
-                                          ExpectedPosition.status == ExpectedStatus.OPEN.value)
+    """The open expected positions of each account (plain columns: this runs every sync)."""
+    e = ExpectedPosition
+    stmt = (select(e.account_id, e.id, e.signal_id, e.approval_id, e.symbol, e.direction, e.volume, e.entry_price,
+                   e.sl, e.tp, e.magic, e.ticket)
+            .where(e.account_id.in_(account_ids), e.status == ExpectedStatus.OPEN.value).order_by(e.id))
     found: dict[int, list[ExpectedValue]] = defaultdict(list)
-    for row in session.scalars(stmt.order_by(ExpectedPosition.id)):
-        found[row.account_id].append(expected_value(row))
+    for account_id, *values in session.execute(stmt):
+        found[account_id].append(ExpectedValue(values[0], values[1], values[2], values[3], Direction(values[4]),
+                                               *values[5:]))
     return found
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import keys
@@ -23,6 +23,8 @@ from db.mt5_models import ExpectedPosition, Mt5Account, PositionSnapshot, Reconc
 from db.writepath import ResultRow, result_row, write_results
 
 EVENT_SYNC = "sync"
+#: Columns of a reconciliation row its payload leaves out: its key or its reason says them.
+SAID_BY_KEY = frozenset({"account_id", "login", "sync_id", "event_type", "status"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,7 @@ def snapshot_row(s: AccountSynced) -> ResultRow:
     }
     # The figures are the business values; when they were read is not (a redelivered sync
     # reads later, and must still find its snapshot `existing`).
-    payload = {k: v for k, v in values.items() if k != "synced_at"}
+    payload = {k: v for k, v in values.items() if k not in ("synced_at", "error", "error_kind")}
     return result_row(keys.mt5_snapshot_key(s.account.id, s.sync_id), payload, values)
 
 
@@ -98,7 +100,9 @@ def reconciliation_row(s: AccountSynced, o: Outcome) -> ResultRow:
         "exit_price": close.price if close else None, "close_reason": o.details.get("close_reason"),
         "close_profit": o.close_profit, "details": o.details,
     }
-    row = result_row(keys.reconciliation_key(s.account.id, s.sync_id, o.subject), values, values)
+    # The key names the account, the sync and the ticket; the status follows from the reason.
+    payload = {k: v for k, v in values.items() if v is not None and k not in SAID_BY_KEY}
+    row = result_row(keys.reconciliation_key(s.account.id, s.sync_id, o.subject), payload, values)
     row.columns["details"] = row.payload["details"]  # canonical JSON: Decimals as text
     return row
 
@@ -120,10 +124,13 @@ def write_sync_results(session: Session, synced: Sequence[AccountSynced], failed
 
 def raise_peaks(session: Session, synced: Sequence[AccountSynced]) -> None:
     """Persist each account's high-water mark where this sync moved it."""
-    moved = [{"id": s.account.id, "peak_equity": s.figures.peak_equity, "peak_equity_at": s.synced_at}
+    moved = [{"account": s.account.id, "peak": s.figures.peak_equity, "at": s.synced_at}
              for s in synced if s.account.peak_equity is None or s.figures.peak_equity > s.account.peak_equity]
     if moved:
-        session.execute(update(Mt5Account), moved)
+        # Plain executemany (the ORM's bulk update by primary key costs more per row).
+        stmt = (update(Mt5Account).where(Mt5Account.id == bindparam("account"))
+                .values(peak_equity=bindparam("peak"), peak_equity_at=bindparam("at")))
+        session.connection().execute(stmt, moved)
 
 
 def apply_outcomes(session: Session, synced: Sequence[AccountSynced], *, batch_run_id: int | None,

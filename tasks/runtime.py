@@ -41,7 +41,7 @@ class Runtime:
     mt5_observer: SyncObserver = field(default_factory=NoSyncObserver)
     mt5_cycle_lock: RunLock | None = None
     mt5_cycle_stale_after: timedelta = timedelta(minutes=10)
-    mt5_chunk_size: int = 50
+    mt5_chunk_size: int = 200
     mt5_slippage_points: int = 10
 
     def d1_dates(self, symbols: Iterable[str], as_of: date) -> dict[str, date]:

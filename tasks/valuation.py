@@ -99,6 +99,8 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
         if counted:
             record_event(s, "mtm_chunk_written", entity_type="batch_run", entity_id=run.id, now=rt.clock(),
                          batch_run_id=run.id, details={"chunk_no": request.chunk_no, **counts.as_dict(),
+                                                        "object_type": oid.value,
+                                                        # hedged items: the ids of their designations
                                                         "contract_ids": request.contract_ids})
         if all_in:
             runs.finish(uow, run)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     mt5linux_port: int = Field(18812, ge=1, le=65535, description="mt5linux: port of the RPyC server")
     mt5_terminals: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,22}(,[a-z0-9][a-z0-9_-]{0,22})*)?$", description="terminals beat runs the sync cycle of, comma-separated (queue mt5.<terminal> each); empty: none")
     mt5_sync_every: int = Field(30, ge=1, le=86_400, description="seconds between two sync cycles of a terminal (beat)")
-    mt5_sync_chunk_size: int = Field(50, ge=1, le=1000, description="accounts per sync task")
+    mt5_sync_chunk_size: int = Field(200, ge=1, le=1000, description="accounts per sync task")
     mt5_slippage_points: int = Field(10, ge=0, description="entry price tolerance, in points, before a position is slippage")
     mt5_cycle_stale_after: int = Field(600, ge=30, description="seconds without heartbeat before a running sync cycle is abandoned (and its lock expires)")
     metrics_port: int = Field(0, ge=0, le=65535, description="port of the Prometheus metrics endpoint of each worker process; 0: none")

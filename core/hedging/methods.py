@@ -8,6 +8,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
+from core.canonical import normalise_decimal as text
+
 RATIO_QUANTUM = Decimal("0.000001")
 
 
@@ -66,13 +68,14 @@ def dollar_offset(delta_h: Decimal, delta_i: Decimal, band: Band, floor: Decimal
     are `fail` (no offset at all); else `pass` when the ratio is inside `band`.
     """
     if abs(delta_i) < floor or delta_i == 0:
-        return OffsetTest(Outcome.INCONCLUSIVE, None, f"|ΔI| {abs(delta_i)} is below the materiality floor {floor}")
+        return OffsetTest(Outcome.INCONCLUSIVE, None,
+                          f"|ΔI| {text(abs(delta_i))} is below the materiality floor {text(floor)}")
     ratio = ratio6(-delta_h / delta_i)
     if delta_h != 0 and (delta_h > 0) == (delta_i > 0):
         return OffsetTest(Outcome.FAIL, ratio, "ΔH and ΔI have the same sign: no offset")
-    if band.contains(ratio):
-        return OffsetTest(Outcome.PASS, ratio, f"ratio {ratio} inside [{band.low}, {band.high}]")
-    return OffsetTest(Outcome.FAIL, ratio, f"ratio {ratio} outside [{band.low}, {band.high}]")
+    where = "inside" if band.contains(ratio) else "outside"
+    outcome = Outcome.PASS if band.contains(ratio) else Outcome.FAIL
+    return OffsetTest(outcome, ratio, f"ratio {text(ratio)} {where} [{text(band.low)}, {text(band.high)}]")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from core.canonical import normalise_decimal as text
 from core.hedging.methods import Band, Outcome, ratio6
 from core.money import money
 
@@ -61,15 +62,15 @@ def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squar
         return RegressionTest(Outcome.INCONCLUSIVE, n, reason="the regression is undefined for these changes")
     slope, r_squared = ratio6(_decimal(fit.slope)), ratio6(_decimal(fit.rvalue) ** 2)
     p_value = _decimal(fit.pvalue).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-    test = RegressionTest(Outcome.PASS, n, slope, money(_decimal(fit.intercept)), r_squared, p_value)
+    intercept = money(_decimal(fit.intercept))
     failed = []
     if not -band.high <= slope <= -band.low:
-        failed.append(f"slope {slope} outside [{-band.high}, {-band.low}]")
+        failed.append(f"slope {text(slope)} outside [{text(-band.high)}, {text(-band.low)}]")
     if r_squared < r_squared_min:
-        failed.append(f"R² {r_squared} below {r_squared_min}")
+        failed.append(f"R² {text(r_squared)} below {text(r_squared_min)}")
     if not p_value < p_value_max:
-        failed.append(f"p {p_value} not below {p_value_max}")
+        failed.append(f"p {text(p_value)} not below {text(p_value_max)}")
     if failed:
-        return RegressionTest(Outcome.FAIL, n, slope, test.intercept, r_squared, p_value, "; ".join(failed))
-    return RegressionTest(Outcome.PASS, n, slope, test.intercept, r_squared, p_value,
-                          f"slope {slope}, R² {r_squared}, p {p_value}")
+        return RegressionTest(Outcome.FAIL, n, slope, intercept, r_squared, p_value, "; ".join(failed))
+    return RegressionTest(Outcome.PASS, n, slope, intercept, r_squared, p_value,
+                          f"slope {text(slope)}, R² {text(r_squared)}, p {text(p_value)}")

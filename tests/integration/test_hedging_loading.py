@@ -75,7 +75,7 @@ class TestDesignations:
     def test_a_mismatch_is_recorded_not_refused(self, book: Runtime) -> None:
         loaded = load_designations_json(designations_json(
             designation("HD-2", "FXF-2", "RCV-2", method="dollar_offset")), "d.json")
-        assert loaded.notes == ["HD-2 v1: prospective critical terms fail (maturity do not match)"]
+        assert loaded.notes == ["HD-2 v1: prospective critical terms fail (mismatched: maturity)"]
 
     def test_reload_is_existing_and_a_change_needs_the_next_version(self, book: Runtime) -> None:
         v1 = designation("HD-1", "FXF-1", "RCV-1")
@@ -93,6 +93,16 @@ class TestDesignations:
             assert [(v, bool(c), s) for v, c, s in view] == [(1, False, 2), (2, True, None)]
             assert uow.session.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.event_type == "hedge_designation_amended")) == 1
+
+    def test_after_the_instrument_settled_a_reload_is_existing_but_nothing_new_is_designated(
+            self, book: Runtime) -> None:
+        v1 = designation("HD-1", "FXF-1", "RCV-1")
+        load_designations_json(designations_json(v1), "d.json")
+        load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="settled")), "fx.csv")
+        assert load_designations_json(designations_json(v1), "d.json").existing == ["HD-1 v1"]
+        errors = refused(load_designations_json, designations_json(
+            {**v1, "version": 2, "amendment_reason": "late"}), "d.json")
+        assert errors == ["HD-1 v2: contract_ref: FXF-1 is settled and can no longer be designated"]
 
     @pytest.mark.parametrize(("entry", "problem"), [
         (designation("HD-1", "FXF-1", "RCV-1", version=3, amendment_reason="x"), "HD-1 v3: HD-1 is new: its first"),

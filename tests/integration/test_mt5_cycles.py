@@ -157,3 +157,23 @@ class TestCredentials:
         with pytest.raises(CredentialUnavailable) as caught:
             EnvOrFileCredentials({}).password(reference)
         assert caught.value.message == why
+
+
+def test_a_worker_process_serves_its_metrics() -> None:
+    import socket
+    import urllib.request
+
+    from workers.metrics import default_observer, serve
+
+    default_observer().syncs.labels("t9", "ok").inc()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    serve(port)
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+
+    assert 'mt5_position_sync_total{outcome="ok",terminal="t9"}' in body
+    for name in ("reconciliation_divergences_total", "reconciliation_latency_seconds", "mt5_positions_total",
+                 "account_equity", "account_drawdown_percent"):
+        assert f"# TYPE {name} " in body

@@ -3,8 +3,10 @@ from the policy, the legs' checks, the prospective test; and the FX lifecycle.""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +15,8 @@ from pydantic import ValidationError
 from core.contracts import parse_contract_csv
 from core.errors import NotAFileOfThisKind
 from core.hedging.documents import describe_entry, json_entries
-from core.hedging.dossier import (DesignationRow, Dossier, HedgeType, OciReleaseMethod, prospective_test,
-                                  resolve)
+from core.hedging.dossier import (DesignationRow, Dossier, HedgeType, OciReleaseMethod, parse_designations,
+                                  prospective_test, resolve)
 from core.hedging.items import HedgedItem, HedgedItemKind, parse_hedged_items
 from core.hedging.lifecycle import transition_problem
 from core.hedging.policy import HedgingPolicy
@@ -240,3 +242,27 @@ class TestFxContractRows:
     def test_bad_rows(self, cells: str, reason: str) -> None:
         report = parse_contract_csv(f"{HEADER}\n{cells}\n", "c.csv")
         assert report.rows == [] and report.errors[0].reason.startswith(reason)
+
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+class TestTheReadmeExamples:
+    """The JSON and CSV examples of the README's Hedge accounting section are valid input."""
+
+    SECTION = README.split("## Hedge accounting", 1)[1].split("\n## ", 1)[0]
+
+    def blocks(self, language: str) -> list[str]:
+        return re.findall(rf"```{language}\n(.*?)```", self.SECTION, flags=re.DOTALL)
+
+    def test_the_hedged_items_example(self) -> None:
+        rows, errors = parse_hedged_items(self.blocks("json")[0], "README")
+        assert (len(rows), errors) == (2, [])
+
+    def test_the_designations_example(self) -> None:
+        rows, errors = parse_designations(self.blocks("json")[1], "README")
+        assert (len(rows), errors) == (1, [])
+
+    def test_the_fx_forward_example(self) -> None:
+        report = parse_contract_csv(self.blocks("csv")[0], "README")
+        assert (len(report.rows), report.errors) == (1, [])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from core.hedging.fx import (FxMarket, discount_factor, forward_symbol, fx_forward_mtm, fx_terms_problem,
-                             value_fx_forward)
+                             rates_as_text, rates_from_text, value_fx_forward, with_forward_symbols)
 from core.mtm import MtmException, MtmSnapshot, value_contracts
 from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
@@ -159,3 +159,11 @@ class TestDispatch:
 def test_fx_terms(underlying: str, unit: str, currency: str, problem: str | None) -> None:
     found = fx_terms_problem(underlying, unit, currency)
     assert (found or "").startswith(problem or "") and (found is None) == (problem is None)
+
+
+def test_forward_symbols_are_read_on_their_pairs_date_and_rates_survive_the_plan() -> None:
+    commodity = a_forward(id=9, instrument=Instrument.COMMODITY_FORWARD, underlying="LME-AL")
+    dates = with_forward_symbols({"EURUSD": D1, "LME-AL": AS_OF}, [a_forward(), commodity])
+    assert dates == {"EURUSD": D1, "LME-AL": AS_OF, "EURUSD-2024-03-31": D1}
+    assert rates_from_text(rates_as_text({"USD": D("0.05"), "EUR": D("0.035")})) == {"EUR": D("0.035"),
+                                                                                   "USD": D("0.05")}

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from core.canonical import canonical
+from core.canonical import canonical, normalise_decimal
 from core.errors import HedgeopsError, InvalidInput
 from workers.cli.common import err, fail, out, parse_day, read_text_file, settings_or_exit, start
 
@@ -51,10 +51,13 @@ def load_designations(file: Path) -> None:
 
 
 def _figure(line: dict[str, Any]) -> str:
+    def text(name: str) -> str:
+        return normalise_decimal(line[name]) if line.get(name) is not None else "-"
+
     if line.get("ratio") is not None:
-        return f"ratio {line['ratio']}"
+        return f"ratio {text('ratio')}"
     if line.get("slope") is not None:
-        return f"slope {line['slope']}, R² {line['r_squared']}, p {line['p_value']}, n {line['n']}"
+        return f"slope {text('slope')}, R² {text('r_squared')}, p {text('p_value')}, n {line['n']}"
     return "-"
 
 
@@ -73,12 +76,13 @@ def report_effectiveness(
     if as_json:
         print(json.dumps(canonical(lines)))
         return
-    table = Table("designation", "version", "instrument", "hedged item", "method", "outcome", "figures", "flagged",
-                  title=f"effectiveness as of {day}")
+    table = Table(title=f"effectiveness as of {day}")
+    for name in ("designation", "instrument / item", "method", "outcome", "figures", "flagged"):
+        table.add_column(name, overflow="fold")
     for line in lines:
-        table.add_row(str(line["designation_ref"]), str(line["version"]), str(line.get("contract_ref", "-")),
-                      str(line.get("item_ref", "-")), str(line["method"]), str(line["outcome"] or "not tested"),
-                      _figure(line), "yes" if line.get("flagged") else "")
+        table.add_row(f"{line['designation_ref']} v{line['version']}",
+                      f"{line.get('contract_ref', '-')} / {line.get('item_ref', '-')}", str(line["method"]),
+                      str(line["outcome"] or "not tested"), _figure(line), "yes" if line.get("flagged") else "")
     out.print(table)
     for line in lines:
         if line.get("flagged"):

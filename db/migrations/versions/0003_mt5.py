@@ -137,8 +137,6 @@ def upgrade() -> None:
     with op.batch_alter_table('reconciliation_logs', schema=None) as batch_op:
         batch_op.create_index('ix_reconciliation_logs_account_id_created_at', ['account_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_reconciliation_logs_batch_run_id'), ['batch_run_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reconciliation_logs_reason'), ['reason'], unique=False)
-        batch_op.create_index(batch_op.f('ix_reconciliation_logs_status'), ['status'], unique=False)
         batch_op.create_index('ix_reconciliation_logs_symbol_created_at', ['symbol', 'created_at'], unique=False)
 
     create_append_only_triggers(APPEND_ONLY_TABLES)
@@ -148,8 +146,6 @@ def downgrade() -> None:
     drop_append_only_triggers(APPEND_ONLY_TABLES)
     with op.batch_alter_table('reconciliation_logs', schema=None) as batch_op:
         batch_op.drop_index('ix_reconciliation_logs_symbol_created_at')
-        batch_op.drop_index(batch_op.f('ix_reconciliation_logs_status'))
-        batch_op.drop_index(batch_op.f('ix_reconciliation_logs_reason'))
         batch_op.drop_index(batch_op.f('ix_reconciliation_logs_batch_run_id'))
         batch_op.drop_index('ix_reconciliation_logs_account_id_created_at')
 

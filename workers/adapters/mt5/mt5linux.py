@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib
 
-from workers.adapters.mt5.metatrader5 import GatewayUnavailable, ModuleGateway
+from core.mt5.gateway import GatewayUnavailable
+from workers.adapters.mt5.metatrader5 import ModuleGateway
 
 
 class Mt5LinuxGateway(ModuleGateway):

@@ -22,6 +22,7 @@ def execute_order(sim: SimulatedMt5Gateway, account: AccountState, req: TradeReq
     if code is not None:
         return _result(code, req, bid, ask, 0, 0, 0.0)
     price = ask if req.type == c.ORDER_TYPE_BUY else bid
+    account.shown = None
     deal = 1 + max([d.ticket for d in account.deals] + [p.ticket for p in account.positions] + [0])
     if req.position:
         _close(sim, account, req, price, deal)

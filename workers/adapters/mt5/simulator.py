@@ -31,6 +31,8 @@ class AccountState:
     positions: list[PositionSpec] = field(default_factory=list)
     deals: list[DealSpec] = field(default_factory=list)
     retcodes: list[int] = field(default_factory=list)
+    #: The open positions as tuples, for the step they were made at (orders clear it).
+    shown: tuple[int, tuple[TradePosition, ...]] | None = None
 
     @classmethod
     def of(cls, spec: AccountSpecFile) -> AccountState:
@@ -99,7 +101,7 @@ class SimulatedMt5Gateway:
         account = self._ready("account_info")
         if account is None:
             return None
-        positions = [self._position(account, p) for p in account.open_positions()]
+        positions = self._shown(account)
         s = account.spec
         profit = round(sum(p.profit for p in positions), 2)
         equity = _at(s.equity, account.step) if s.equity else round(s.balance + sum(p.profit + p.swap for p in positions), 2)
@@ -113,9 +115,8 @@ class SimulatedMt5Gateway:
         account = self._ready("positions_get")
         if account is None:
             return None
-        found = [p for p in account.open_positions() if (symbol is None or p.symbol == symbol)
-                 and (ticket is None or p.ticket == ticket) and (group is None or in_group(p.symbol, group))]
-        return tuple(self._position(account, p) for p in sorted(found, key=lambda p: p.ticket))
+        return tuple(p for p in self._shown(account) if (symbol is None or p.symbol == symbol)
+                     and (ticket is None or p.ticket == ticket) and (group is None or in_group(p.symbol, group)))
 
     def history_deals_get(self, date_from: datetime | None = None, date_to: datetime | None = None, *,
                           group: str | None = None, ticket: int | None = None,
@@ -168,6 +169,12 @@ class SimulatedMt5Gateway:
         step = max(self._current.step, 0) if self._current else 0
         bid = _at(spec.bid, step)
         return bid, round(bid + spec.spread_points * spec.point, spec.digits)
+
+    def _shown(self, account: AccountState) -> tuple[TradePosition, ...]:
+        if account.shown is None or account.shown[0] != account.step:
+            opened = sorted(account.open_positions(), key=lambda p: p.ticket)
+            account.shown = (account.step, tuple(self._position(account, p) for p in opened))
+        return account.shown[1]
 
     def _position(self, account: AccountState, p: PositionSpec) -> TradePosition:
         spec = self.scenario.symbols.get(p.symbol)

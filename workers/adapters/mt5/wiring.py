@@ -84,6 +84,7 @@ def serve_metrics_after_fork(port: int) -> None:
 
     from workers.metrics import serve
 
-    @worker_process_init.connect(weak=False)
     def _serve(**_: Any) -> None:
         serve(port)
+
+    worker_process_init.connect(_serve, weak=False)

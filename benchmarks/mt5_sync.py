@@ -1,0 +1,368 @@
+"""Benchmark: one MT5 sync cycle of N simulated accounts with P positions each, over two
+terminals, each with its real worker process (`-Q mt5.t1 -c 1`, `-Q mt5.t2 -c 1`), on
+Redis and PostgreSQL.
+
+    python benchmarks/mt5_sync.py [--accounts N] [--positions P] [--chunk-size K]
+                                  [--database-url URL] [--redis-url URL] [--keep]
+
+It makes a throwaway database and seeds N accounts (half on each terminal) with P expected
+positions each (untimed), writes the simulator's scenario (the same P positions open, one
+in ten slipped), starts the two workers, warms them up with an untimed cycle of one extra
+account per terminal (each loads its scenario, opens its connections), then triggers both
+terminals' cycles at once and times them from the trigger to the end of the later cycle's
+batch_runs row.
+
+The reference, measured in the same run after the workers have stopped: the same rows the
+cycle wrote (N snapshots and N * P reconciliation logs), read back, stored into a second
+throwaway database by COPY in one transaction (the floor the ratio uses); and by a plain
+executemany INSERT, for comparison. Same tables, indexes and triggers; no terminal, no
+reconciliation, no idempotency, no Celery.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signature
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from core.mt5.values import ExpectedStatus
+from db import migrate
+from db.engine import dispose_all, engine_for, session_factory
+from db.models import BatchRun
+from db.mt5_models import ExpectedPosition, Mt5Account, PositionSnapshot, ReconciliationLog
+from workers.celery_app import create_app
+from workers.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CELERY = Path(sys.executable).with_name("celery")
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+TERMINALS = ("t1", "t2")
+PASSWORD = "bench-password"
+TARGET = 500  # accounts per second
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    accounts: int
+    positions: int
+    chunk_size: int
+    database_url: str
+    redis_url: str
+    keep: bool
+    timeout: float
+
+
+def parse_args(argv: Sequence[str] | None) -> Options:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=2000, help="simulated accounts, half on each terminal")
+    parser.add_argument("--positions", type=int, default=20, help="open (and expected) positions per account")
+    parser.add_argument("--chunk-size", type=int, default=200, help="HEDGEOPS_MT5_SYNC_CHUNK_SIZE")
+    parser.add_argument("--database-url", default=ADMIN_URL, help="PostgreSQL URL the scratch databases are made through")
+    parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for broker and results (keys under a prefix of their own)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the cycle")
+    a = parser.parse_args(argv)
+    return Options(a.accounts, a.positions, a.chunk_size, a.database_url, a.redis_url, a.keep, a.timeout)
+
+
+# -- scratch database, scenario and seeds ------------------------------------------------------
+
+@contextlib.contextmanager
+def scratch_database(opts: Options, purpose: str) -> Iterator[str]:
+    name = f"hedgeops_bench_mt5_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(opts.database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(opts.database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        dispose_all()
+        if opts.keep:
+            print(f"kept {purpose} database {name}")
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def logins(opts: Options) -> list[tuple[int, str]]:
+    return [(100_000 + i, TERMINALS[i % 2]) for i in range(opts.accounts)]
+
+
+#: One account per terminal for the untimed warm-up cycle (disabled before the timed one).
+WARM_UP = [(99_000 + i, terminal) for i, terminal in enumerate(TERMINALS)]
+
+
+def scenario(opts: Options) -> dict[str, Any]:
+    """Every account: P EURUSD buys of 0.10 at 1.08500 (one in ten opened at 1.08530)."""
+    accounts = [{
+        "login": login, "password": PASSWORD, "terminal": terminal, "balance": 10000.0,
+        "positions": [{"ticket": login * 100 + n, "symbol": "EURUSD", "volume": 0.1,
+                       "price_open": 1.0853 if n % 10 == 9 else 1.085, "magic": 7} for n in range(opts.positions)],
+    } for login, terminal in logins(opts) + WARM_UP]
+    return {"symbols": {"EURUSD": {"digits": 5, "point": 0.00001, "bid": [1.086]}}, "accounts": accounts}
+
+
+def seed(url: str, opts: Options) -> float:
+    """Accounts and their expected positions, two bulk inserts; the seconds it took."""
+    started, now = time.perf_counter(), datetime.now(timezone.utc)
+    accounts = [{"login": login, "server": "Sim-Demo", "terminal": terminal, "currency": "USD", "policy": "default",
+                 "enabled": True, "magic_numbers": [7], "credential_ref": "env:MT5_PW", "created_at": now,
+                 "updated_at": now} for login, terminal in logins(opts) + WARM_UP]
+    with engine_for(url).begin() as conn:
+        ids = conn.execute(insert(Mt5Account).returning(Mt5Account.id, Mt5Account.login), accounts).all()
+        conn.execute(insert(ExpectedPosition), [{
+            "account_id": account_id, "signal_id": f"S{login}-{n}", "approval_id": None, "symbol": "EURUSD",
+            "direction": "buy", "volume": Decimal("0.1"), "entry_price": Decimal("1.085"), "sl": None, "tp": None,
+            "magic": 7, "ticket": login * 100 + n, "status": ExpectedStatus.OPEN.value, "closed_reason": None,
+            "source": "bench", "created_at": now, "updated_at": now}
+            for account_id, login in ids for n in range(opts.positions)])
+    return time.perf_counter() - started
+
+
+# -- the workers --------------------------------------------------------------------------------
+
+def settings_of(opts: Options, url: str, scenario_file: Path, prefix: str) -> dict[str, str]:
+    return {"database_url": url, "broker_url": opts.redis_url, "result_backend": opts.redis_url,
+            "redis_key_prefix": prefix, "mt5_scenario": str(scenario_file), "mt5_terminals": ",".join(TERMINALS),
+            "mt5_sync_chunk_size": str(opts.chunk_size), "nightly_enabled": "false", "log_level": "WARNING"}
+
+
+def start_worker(settings: dict[str, str], terminal: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
+    env.update({f"HEDGEOPS_{k.upper()}": v for k, v in settings.items()}, MT5_PW=PASSWORD)
+    node = f"bench-{terminal}-{uuid.uuid4().hex[:6]}@localhost"
+    command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", f"mt5.{terminal}", "-c", "1", "-n", node,
+               "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return proc, node
+
+
+def wait_ready(app: Celery, workers: list[tuple[subprocess.Popen[bytes], str]], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    for proc, node in workers:
+        while not app.control.ping(destination=[node], timeout=0.5):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"worker {node} did not start:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_workers(app: Celery, settings: dict[str, str]) -> Iterator[list[int]]:
+    log = Path(tempfile.gettempdir()) / f"hedgeops-bench-mt5-{uuid.uuid4().hex[:6]}.log"
+    workers = [start_worker(settings, t, log) for t in TERMINALS]
+    try:
+        wait_ready(app, workers, log)
+        yield [proc.pid for proc, _ in workers]
+    finally:
+        for proc, _ in workers:
+            stop(proc)
+        print(f"worker log: {log}")
+
+
+# -- CPU seconds (/proc) ---------------------------------------------------------------------------
+
+def process_tree(pids: list[int]) -> list[int]:
+    """The workers' main processes and their pool processes."""
+    found = []
+    for pid in pids:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        found += [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (fields 14 and 15 of /proc/pid/stat)."""
+    found: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def backends(url: str) -> list[int]:
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with engine_for(url).connect() as conn:
+        return list(conn.scalars(query))
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+# -- the timed cycle ----------------------------------------------------------------------------
+
+def wait_cycles(url: str, task_ids: list[str], timeout: float) -> list[BatchRun]:
+    """The cycles the triggers started, once every one has ended."""
+    deadline = time.monotonic() + timeout
+    factory = session_factory(url)
+    while True:
+        with factory() as s:
+            runs = list(s.scalars(select(BatchRun).where(BatchRun.task_id.in_(task_ids))))
+        if len(runs) == len(task_ids) and all(r.finished_at is not None for r in runs):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"cycles still running after {timeout:.0f} s: {[(r.id, r.status) for r in runs]}")
+        time.sleep(0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    wall: float
+    runs: list[BatchRun]
+    worker_cpu: float
+    database_cpu: float
+
+
+def warm_up(url: str, opts: Options) -> None:
+    """A cycle of one account per terminal, untimed: each worker loads its scenario, imports
+    what it imports lazily and opens its connections. Then those accounts leave the stage."""
+    ids = [signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t, "logins": [login]}).apply_async().id
+           for login, t in WARM_UP]
+    wait_cycles(url, ids, opts.timeout)
+    with engine_for(url).begin() as conn:
+        conn.execute(text("UPDATE mt5_accounts SET enabled = false WHERE login < 100000"))
+
+
+def timed_cycle(url: str, opts: Options, worker_pids: list[int]) -> Cycle:
+    """Both terminals' cycles, from the trigger to the end of the later one; and the CPU
+    seconds the workers and the database's backends spent meanwhile."""
+    workers_before, database_before = cpu_seconds(process_tree(worker_pids)), cpu_seconds(backends(url))
+    started = time.perf_counter()
+    ids = [signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t}).apply_async().id for t in TERMINALS]
+    runs = wait_cycles(url, ids, opts.timeout)
+    wall = time.perf_counter() - started
+    return Cycle(wall, runs, spent(workers_before, cpu_seconds(process_tree(worker_pids))),
+                 spent(database_before, cpu_seconds(backends(url))))
+
+
+# -- the reference --------------------------------------------------------------------------------
+
+def written_rows(url: str, runs: list[BatchRun]) -> dict[type, list[dict[str, Any]]]:
+    """The rows the timed cycle wrote, as plain values (read back, untimed)."""
+    found: dict[type, list[dict[str, Any]]] = {}
+    ids = [r.id for r in runs]
+    with engine_for(url).connect() as conn:
+        for model in (Mt5Account, ExpectedPosition, PositionSnapshot, ReconciliationLog):
+            table = model.__table__  # type: ignore[attr-defined]
+            query = select(table)
+            if model in (PositionSnapshot, ReconciliationLog):
+                query = query.where(table.c.batch_run_id.in_(ids))
+            found[model] = [dict(r._mapping) for r in conn.execute(query)]
+    for model in (PositionSnapshot, ReconciliationLog):
+        for row in found[model]:
+            row["batch_run_id"] = None
+    return found
+
+
+def time_references(url: str, rows: dict[type, list[dict[str, Any]]]) -> tuple[float, float]:
+    """Accounts and expected positions put in untimed; then the results, timed: once by COPY
+    (the floor the ratio uses), once by a plain executemany INSERT (for comparison), each in
+    one transaction of its own, the results table emptied in between."""
+    with engine_for(url).begin() as conn:
+        for model in (Mt5Account, ExpectedPosition):
+            conn.execute(insert(model), rows[model])
+    started = time.perf_counter()
+    with engine_for(url).begin() as conn:
+        for model in (PositionSnapshot, ReconciliationLog):
+            copy_rows(conn, model, rows[model])
+    by_copy = time.perf_counter() - started
+    with engine_for(url).begin() as conn:
+        conn.execute(text("TRUNCATE position_snapshots, reconciliation_logs"))
+    started = time.perf_counter()
+    with engine_for(url).begin() as conn:
+        for model in (PositionSnapshot, ReconciliationLog):
+            conn.execute(insert(model), rows[model])
+    return by_copy, time.perf_counter() - started
+
+
+def copy_rows(conn: Any, model: type, rows: list[dict[str, Any]]) -> None:
+    from psycopg.types.json import Jsonb
+    from sqlalchemy import JSON
+
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = [c for c in rows[0] if c != "id"]
+    json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns])
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def report(opts: Options, seeding: float, cycle: Cycle, by_copy: float, by_insert: float) -> bool:
+    wall, runs = cycle.wall, cycle.runs
+    per_second = opts.accounts / wall
+    results = sum(r.processed for r in runs)
+    print(f"MT5 sync benchmark: {opts.accounts} accounts x {opts.positions} positions over {len(TERMINALS)} "
+          f"terminals (one worker process each, -c 1), chunk size {opts.chunk_size}, {os.cpu_count()} CPUs; "
+          f"seeding took {seeding:.2f} s (not measured)")
+    for r in sorted(runs, key=lambda r: r.job):
+        print(f"  {r.job}: {r.status}, {r.chunks_total} chunks, processed {r.processed}, created {r.created}, "
+              f"existing {r.existing}, conflicts {r.conflicts}, failed accounts {r.exceptions}")
+    print(f"cycle             {wall:7.2f} s {per_second:7.0f} accounts/s {results / wall:7.0f} rows/s "
+          f"{wall / by_copy:5.1f} x reference")
+    print(f"  CPU seconds meanwhile: workers {cycle.worker_cpu:.2f}, PostgreSQL backends {cycle.database_cpu:.2f}"
+          f" ({1000 * (cycle.worker_cpu + cycle.database_cpu) / opts.accounts:.2f} ms per account)")
+    for label, seconds in (("reference (COPY)", by_copy), ("executemany INSERT", by_insert)):
+        print(f"{label:<18}{seconds:7.2f} s {opts.accounts / seconds:7.0f} accounts/s {results / seconds:7.0f} rows/s "
+              f"{seconds / by_copy:5.1f} x reference")
+    print(f"  (the references store the same {results} result rows, one transaction, nothing else)")
+    ok = per_second >= TARGET and all(r.status == "succeeded" for r in runs)
+    print(f"target >= {TARGET} accounts/s: {'met' if ok else 'NOT met'}")
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when both cycles succeeded at the target rate; the figures are printed either way."""
+    opts = parse_args(argv)
+    prefix = f"hedgeops-bench-{uuid.uuid4().hex[:8]}:"
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(opts, "pipeline") as url:
+        scenario_file = Path(tmp) / "scenario.json"
+        scenario_file.write_text(json.dumps(scenario(opts)))
+        seeding = seed(url, opts)
+        settings = settings_of(opts, url, scenario_file, prefix)
+        app = create_app(load_settings(**settings))
+        with running_workers(app, settings) as pids:
+            warm_up(url, opts)
+            cycle = timed_cycle(url, opts, pids)
+        rows = written_rows(url, cycle.runs)
+    with scratch_database(opts, "reference") as ref_url:
+        by_copy, by_insert = time_references(ref_url, rows)
+    return 0 if report(opts, seeding, cycle, by_copy, by_insert) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
