@@ -239,8 +239,8 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_worker(opts: Options, url: str, app: Celery) -> Iterator[subprocess.Popen[bytes]]:
     """A ready worker for the duration of the block; stopped however the block ends."""
-    node = f"bench-{uuid.uuid4().hex[:6]}@localhost"
-    log = Path(tempfile.gettempdir()) / f"hedgeops-bench-{node.split('@')[0]}.log"
+    tag = uuid.uuid4().hex[:6]
+    node, log = f"bench-mtm-{tag}@localhost", Path(tempfile.gettempdir()) / f"hedgeops-bench-mtm-{tag}.log"
     proc = start_worker(opts, url, node, log)
     try:
         wait_ready(app, proc, node, log)
@@ -306,7 +306,7 @@ def run_of_task(url: str, task_id: str, timeout: float) -> int:
     with session_factory(url)() as session:
         while (run_id := session.scalar(select(BatchRun.id).where(BatchRun.task_id == task_id))) is None:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"task {task_id} started no run within {timeout:.0f} s")
+                raise TimeoutError(f"task {task_id} started no run within {timeout:g} s")
             session.rollback()
             time.sleep(0.05)
     return run_id
@@ -323,7 +323,7 @@ def wait_run(url: str, run_id: int, timeout: float) -> tuple[dict[str, Any], int
         if summary["status"] != "running":
             return summary, chunks
         if time.monotonic() > deadline:
-            raise TimeoutError(f"run {run_id} still running after {timeout:.0f} s: {summary}")
+            raise TimeoutError(f"run {run_id} still running after {timeout:g} s: {summary}")
         time.sleep(0.1)
 
 

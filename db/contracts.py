@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,11 +98,12 @@ def active_underlyings(session: Session) -> set[str]:
 
 
 def contracts_by_ids(session: Session, ids: Sequence[int]) -> list[Contract]:
-    rows = session.scalars(select(HedgeContract).where(HedgeContract.id.in_(ids)).order_by(HedgeContract.id))
-    return [to_contract(r) for r in rows]
+    """Plain rows, not ORM objects: an MTM chunk loads a thousand of them (a third of the time)."""
+    stmt = select(*HedgeContract.__table__.columns).where(HedgeContract.id.in_(ids)).order_by(HedgeContract.id)
+    return [to_contract(r) for r in session.execute(stmt)]
 
 
-def to_contract(r: HedgeContract) -> Contract:
+def to_contract(r: Any) -> Contract:
     """The domain value of a stored contract."""
     return Contract(
         id=r.id, contract_ref=r.contract_ref, instrument=Instrument(r.instrument), underlying=r.underlying,

@@ -3,19 +3,40 @@ work is in tasks.mt5_cycle (the cycle of a terminal) and tasks.mt5_sync (a chunk
 accounts).
 
 The MetaTrader5 module is process-global: each terminal has one worker process
-(`-Q mt5.<terminal> -c 1`), and every task of a terminal goes to its queue."""
+(`-Q mt5.<terminal> -c 1`), and every task of a terminal goes to its queue: sent without
+a queue, an MT5 task takes it from its `terminal` argument. They have no static route
+(there is no queue every MT5 task could go to), and a chunk delivered from another queue
+than its terminal's is refused."""
 from __future__ import annotations
 
 from typing import Any
 
 import structlog
 
-from tasks.base import TRANSIENT_ERRORS, JobTask, job_task
+from tasks.base import ROUTES, TRANSIENT_ERRORS, JobTask, job_task
 from tasks.mt5_cycle import CycleRequest, begin_cycle, failing_cycle, queue_of
 from tasks.mt5_sync import AccountsFailed, ChunkRequest, sync_chunk
 
 
-class Mt5SyncTask(JobTask):
+class WrongQueue(Exception):
+    """A terminal's chunk reached a worker of another queue (its terminal is not this one's)."""
+
+
+def with_terminal_queue(kwargs: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` with the queue of the terminal named in `kwargs`, unless a queue is given."""
+    if options.get("queue") is None and isinstance(kwargs, dict) and isinstance(kwargs.get("terminal"), str):
+        return {**options, "queue": queue_of(kwargs["terminal"])}
+    return options
+
+
+class Mt5Task(JobTask):
+    """An MT5 task goes to the queue of the terminal it names."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        return super().apply_async(args, kwargs, **with_terminal_queue(kwargs, options))
+
+
+class Mt5SyncTask(Mt5Task):
     """The retry policy of an account sync: an account that failed (terminal unreachable,
     authorization failed, IPC timeout) is retried with its chunk, back-off 2, 4, 8, 16,
     32 s (full jitter, capped at 60), 5 times; after that its failure is final. In-process
@@ -31,6 +52,13 @@ class Mt5SyncTask(JobTask):
     def last_attempt(self) -> bool:
         return bool(self.request.is_eager) or self.request.retries >= self.max_retries
 
+    def check_queue(self, terminal: str) -> None:
+        """Only the terminal's own worker may talk to it (the module is process-global)."""
+        delivered_from = (self.request.delivery_info or {}).get("routing_key")
+        if not self.request.is_eager and delivered_from and delivered_from != queue_of(terminal):
+            raise WrongQueue(f"a chunk of terminal {terminal} came from queue {delivered_from}, "
+                             f"not {queue_of(terminal)}: send it there")
+
 
 #: The decorator's options that carry the policy (job_task's defaults would override the class).
 MT5_RETRY: dict[str, Any] = {
@@ -39,7 +67,7 @@ MT5_RETRY: dict[str, Any] = {
 }
 
 
-@job_task("hedgeops.mt5.run_sync_cycle", queue="mt5")
+@job_task("hedgeops.mt5.run_sync_cycle", queue="mt5", base=Mt5Task)
 def run_sync_cycle(self: Any, terminal: str, trigger: str = "manual", logins: list[int] | None = None) -> dict[str, Any]:
     request = CycleRequest.model_validate({"terminal": terminal, "trigger": trigger, "logins": logins})
     with structlog.contextvars.bound_contextvars(terminal=request.terminal):
@@ -51,11 +79,9 @@ def sync_accounts(self: Any, run_id: int, terminal: str, chunk_no: int, account_
     request = ChunkRequest(run_id=run_id, terminal=terminal, chunk_no=chunk_no, account_ids=account_ids)
     with structlog.contextvars.bound_contextvars(batch_run_id=run_id, terminal=terminal, chunk_no=chunk_no), \
             failing_cycle(run_id):
+        self.check_queue(request.terminal)
         return sync_chunk(request, attempt=self.request.retries, final=self.last_attempt)
 
 
-def route_mt5_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
-    """A Celery router: an MT5 task goes to the queue of the terminal it names."""
-    if name.startswith("hedgeops.mt5.") and isinstance(kwargs, dict) and isinstance(kwargs.get("terminal"), str):
-        return {"queue": queue_of(kwargs["terminal"])}
-    return None
+for _name in ("hedgeops.mt5.run_sync_cycle", "hedgeops.mt5.sync_accounts"):
+    ROUTES.pop(_name, None)  # routed by terminal (Mt5Task), never to one static queue

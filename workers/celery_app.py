@@ -14,7 +14,6 @@ from celery.signals import worker_init
 from kombu import Queue
 
 from tasks.base import ROUTES
-from tasks.mt5 import route_mt5_task
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues, serve_metrics_after_fork
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
@@ -80,7 +79,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "task_default_queue": "valuation",
         "task_queues": [Queue(name) for name in (*QUEUES, *mt5_queues(settings))],
-        "task_routes": [route_mt5_task, ROUTES],
+        "task_routes": ROUTES,
         "beat_schedule": beat_schedule,
     }
 

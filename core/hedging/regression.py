@@ -8,7 +8,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from core.canonical import normalise_decimal as text
 from core.hedging.methods import Band, Outcome, ratio6
@@ -57,6 +56,8 @@ def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squar
         return RegressionTest(Outcome.INSUFFICIENT_DATA, n, reason=f"{n} observations, fewer than {min_observations}")
     if len(set(xs)) == 1:
         return RegressionTest(Outcome.INCONCLUSIVE, n, reason="the instrument's MTM changes are all equal")
+    from scipy import stats  # here, not at the top: scipy costs every worker process ~70 MiB
+
     fit = stats.linregress(_floats(xs), _floats(ys))
     if not np.isfinite([fit.slope, fit.rvalue, fit.pvalue]).all():
         return RegressionTest(Outcome.INCONCLUSIVE, n, reason="the regression is undefined for these changes")

@@ -125,6 +125,7 @@ class TestCliDistributed:
         assert json.loads(queued.stdout)["status"] == "queued"
         waited = hedgeops("run", "nightly", "--as-of", AS_OF.isoformat(), "--wait", "--json")
         assert waited.returncode == 0, waited.stderr
+        assert "Exception ignored" not in waited.stderr and "Traceback" not in waited.stderr
         run = json.loads(waited.stdout)
         assert (run["job"], run["status"]) == ("nightly", "succeeded")
         # 1 price + 41 snapshots (AL and NI contracts), NI-1 and CU-1 without a D-1 price

@@ -17,7 +17,7 @@ from core.mt5.gateway import CredentialUnavailable
 from core.values import Trigger
 from db.models import BatchRun
 from db.mt5_cycles import start_cycle
-from tasks.mt5 import route_mt5_task
+from tasks.mt5 import WrongQueue, sync_accounts, with_terminal_queue
 from tasks.runtime import configure
 from tests import services
 from tests.mt5 import Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
@@ -92,14 +92,30 @@ def _trigger(world: Mt5World) -> dict[str, object]:
 
 
 class TestRouting:
-    @pytest.mark.parametrize(("task", "kwargs", "route"), [
-        ("hedgeops.mt5.run_sync_cycle", {"terminal": "t2"}, {"queue": "mt5.t2"}),
-        ("hedgeops.mt5.sync_accounts", {"terminal": "t1", "run_id": 1}, {"queue": "mt5.t1"}),
-        ("hedgeops.valuation.compute_mtm_chunk", {"terminal": "t1"}, None),
+    @pytest.mark.parametrize(("kwargs", "options", "queue"), [
+        ({"terminal": "t2"}, {}, "mt5.t2"),
+        ({"terminal": "t1", "run_id": 1}, {"countdown": 3}, "mt5.t1"),
+        ({"terminal": "t1"}, {"queue": "mt5.t9"}, "mt5.t9"),  # a queue given is kept
+        ({}, {}, None),
     ])
-    def test_mt5_tasks_go_to_their_terminals_queue(self, task: str, kwargs: dict[str, object],
-                                                   route: dict[str, str] | None) -> None:
-        assert route_mt5_task(task, (), kwargs, {}) == route
+    def test_mt5_tasks_go_to_their_terminals_queue(self, kwargs: dict[str, object], options: dict[str, object],
+                                                   queue: str | None) -> None:
+        assert with_terminal_queue(kwargs, options).get("queue") == queue
+
+    def test_no_static_route_sends_mt5_tasks_to_one_queue(self) -> None:
+        from tasks.base import ROUTES
+
+        assert [name for name in ROUTES if name.startswith("hedgeops.mt5.")] == []
+
+    def test_a_chunk_from_another_queue_is_refused(self) -> None:
+        sync_accounts.push_request(delivery_info={"exchange": "", "routing_key": "valuation"}, is_eager=False)
+        try:
+            with pytest.raises(WrongQueue, match="a chunk of terminal t1 came from queue valuation, not mt5.t1"):
+                sync_accounts.check_queue("t1")
+            sync_accounts.request.delivery_info = {"exchange": "", "routing_key": "mt5.t1"}
+            sync_accounts.check_queue("t1")
+        finally:
+            sync_accounts.pop_request()
 
     def test_beat_sends_each_terminals_cycle_every_n_seconds(self) -> None:
         settings = load_settings(mt5_terminals="t1,t2", mt5_sync_every=15)

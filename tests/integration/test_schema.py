@@ -65,6 +65,13 @@ class TestAppendOnlyOnPostgres:
                               else f"UPDATE {table} SET actor = 'someone'"))
         engine.dispose()
 
+    def test_truncate_is_refused(self, pg_url: str, table: str) -> None:
+        self._one_row(pg_url, table)
+        engine = create_engine(pg_url)
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {table} CASCADE"))
+        engine.dispose()
+
     def test_delete_is_refused(self, pg_url: str, table: str) -> None:
         self._one_row(pg_url, table)
         engine = create_engine(pg_url)

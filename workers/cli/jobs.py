@@ -68,7 +68,7 @@ def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wa
     kwargs = {"as_of": day.isoformat(), "trigger": trigger}
     try:
         result = signature(TASK_OF_JOB[job], kwargs=kwargs).apply_async()
-        summary = result.get(timeout=timeout) if (wait or not settings.distributed) else None
+        summary = await_result(result, timeout) if (wait or not settings.distributed) else None
     except (ValueError, HedgeopsError) as exc:
         raise fail(str(exc)) from None
     except celery.exceptions.TimeoutError:
@@ -83,6 +83,19 @@ def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wa
     if summary.get("batch_run_id") is not None:
         return wait_for_run(summary["batch_run_id"], timeout, quiet=quiet or not settings.distributed)
     return dict(summary)
+
+
+def await_result(result: Any, timeout: float) -> dict[str, Any]:
+    """The trigger task's answer, polled: AsyncResult.get() would subscribe for it and leave
+    the subscription to be torn down noisily at interpreter exit (celery#6512)."""
+    deadline = time.monotonic() + timeout
+    while not result.ready():
+        if time.monotonic() > deadline:
+            raise celery.exceptions.TimeoutError(f"no answer within {timeout}s")
+        time.sleep(0.2)
+    if result.failed():
+        raise result.result
+    return dict(result.result)
 
 
 def wait_for_run(run_id: int, timeout: int, *, quiet: bool) -> dict[str, Any]:

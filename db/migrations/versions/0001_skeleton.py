@@ -11,6 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import db.base
+from db.append_only import create_append_only_triggers, drop_append_only_triggers
 
 revision = '0001'
 down_revision = None
@@ -231,32 +232,3 @@ def downgrade() -> None:
 
     op.drop_table('batch_runs')
 
-
-REFUSE_FUNCTION = """
-CREATE OR REPLACE FUNCTION hedgeops_refuse_change() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'restrict_violation';
-END;
-$$ LANGUAGE plpgsql
-"""
-
-
-def create_append_only_triggers(tables: tuple[str, ...]) -> None:
-    """PostgreSQL refuses UPDATE and DELETE on result tables (SQLite: the write path
-    is the only writer, and it only inserts)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute(REFUSE_FUNCTION)
-    for table in tables:
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION hedgeops_refuse_change()"
-        )
-
-
-def drop_append_only_triggers(tables: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in tables:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")

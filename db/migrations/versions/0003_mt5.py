@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from db.append_only import create_append_only_triggers, drop_append_only_triggers
 from sqlalchemy.dialects import postgresql
 
 import db.base
@@ -163,21 +165,3 @@ def downgrade() -> None:
 
     op.drop_table('mt5_accounts')
 
-
-def create_append_only_triggers(tables: tuple[str, ...]) -> None:
-    """PostgreSQL refuses UPDATE and DELETE on result tables with 0001's
-    hedgeops_refuse_change() (SQLite: the write path is the only writer, and it only inserts)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in tables:
-        op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION hedgeops_refuse_change()"
-        )
-
-
-def drop_append_only_triggers(tables: tuple[str, ...]) -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in tables:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+from db.append_only import create_append_only_triggers, drop_append_only_triggers
 from sqlalchemy.dialects import postgresql
 
 import db.base
@@ -136,11 +138,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_effectiveness_results_relationship_id_as_of_date', ['relationship_id', 'as_of_date'], unique=False)
 
     op.execute(STATUS_VIEW)
-    _refuse_changes()
+    create_append_only_triggers(IMMUTABLE_TABLES)
 
 
 def downgrade() -> None:
-    _allow_changes()
+    drop_append_only_triggers(IMMUTABLE_TABLES)
     op.execute("DROP VIEW IF EXISTS hedge_designation_status")
     with op.batch_alter_table('effectiveness_results', schema=None) as batch_op:
         batch_op.drop_index('ix_effectiveness_results_relationship_id_as_of_date')
@@ -157,18 +159,3 @@ def downgrade() -> None:
     with op.batch_alter_table('hedge_contracts', schema=None) as batch_op:
         batch_op.drop_column('settlement_method')
 
-
-def _refuse_changes() -> None:
-    """PostgreSQL refuses UPDATE and DELETE on these tables (SQLite: the code only inserts)."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in IMMUTABLE_TABLES:
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION hedgeops_refuse_change()")
-
-
-def _allow_changes() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in IMMUTABLE_TABLES:
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
