@@ -28,9 +28,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from db import migrate
-from db.engine import dispose_all, session_factory
-from db.prices import price_result_rows, write_price_batch
+from db.engine import dispose_all
+from db.prices import price_result_rows
+from tasks.loading import load_price_batch
 from workers.adapters.ecb import EcbFilePriceSource
+from workers.bootstrap import bootstrap
+from workers.settings import load_settings
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
@@ -60,17 +63,12 @@ def drop_database(admin_url: str, url: str) -> None:
 
 
 def ingest(url: str) -> dict[str, Any]:
-    """One full pass: read, parse, write; the counts and the two parts' seconds."""
+    """One full pass, as `hedgeops load prices --source ecb` makes it: read and parse the
+    file, then write through the write path; the counts and the two parts' seconds."""
     now = datetime.now(timezone.utc)
+    bootstrap(load_settings(database_url=url, broker_url=None, result_backend=None))
     batch, parse_s = timed(lambda: EcbFilePriceSource("ecb", None, None, lambda: now).load_all())
-
-    def write() -> Any:
-        with session_factory(url)() as session:
-            report = write_price_batch(session, batch, batch_run_id=None, now=now)
-            session.commit()
-        return report.counts()
-
-    counts, write_s = timed(write)
+    counts, write_s = timed(lambda: load_price_batch(batch))
     return {"counts": counts, "parse_s": parse_s, "write_s": write_s, "total_s": parse_s + write_s}
 
 

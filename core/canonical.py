@@ -69,7 +69,10 @@ def payload_sha256(payload: Mapping[str, Any]) -> str:
 
 def canonical_form(payload: Mapping[str, Any]) -> tuple[dict[str, JsonValue], str, str]:
     """The canonical payload, its JSON text and that text's SHA-256, computed once."""
-    value = canonical(payload)
+    if all(type(v) is str for v in payload.values()):  # already canonical (a bulk writer made it so)
+        value: JsonValue = dict(payload)
+    else:
+        value = canonical(payload)
     assert isinstance(value, dict)
     text = _dumps(value)
     return value, text, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -71,11 +71,11 @@ def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str]
             continue
         if (since and day < since) or (until and day > until):
             continue
-        for index, currency in columns:
-            cell = record[index].strip() if index < len(record) else ""
-            if cell in NO_RATE:
-                continue
-            _add(report, file, line, day, currency, cell, today)
+        if day > today:
+            report.errors.append(RowError(file, line, f"price_date: {day.isoformat()} is in the future"))
+            continue
+        _add_line(report, line, day, [(currency, record[i].strip() if i < len(record) else "")
+                                      for i, currency in columns])
     return report
 
 
@@ -89,19 +89,20 @@ def _rate(cell: str) -> Decimal:
     return value
 
 
-def _add(report: ParseReport[PriceRow], file: str, line: int, day: date, currency: str, cell: str,
-         today: date) -> None:
-    if day > today:
-        report.errors.append(RowError(file, line, f"price_date: {day.isoformat()} is in the future"))
-        return
-    try:
-        rate = _rate(cell)
-    except (ValueError, ArithmeticError) as exc:
-        report.errors.append(RowError(file, line, f"{currency}: {exc}"))
-        return
-    report.rows.append((line, PriceRow.model_construct(
-        symbol=ecb_symbol(currency), price_date=day, price=rate, currency=currency, unit="EUR",
-        price_type=PriceType.REFERENCE, published_at=published_at(day))))
+def _add_line(report: ParseReport[PriceRow], line: int, day: date, cells: list[tuple[str, str]]) -> None:
+    """The rates of one day; a bad cell is reported and the others of the line still land."""
+    published = published_at(day)
+    for currency, cell in cells:
+        if cell in NO_RATE:
+            continue
+        try:
+            rate = _rate(cell)
+        except (ValueError, ArithmeticError) as exc:
+            report.errors.append(RowError(report.file, line, f"{currency}: {exc}"))
+            continue
+        report.rows.append((line, PriceRow.trusted(
+            symbol=ecb_symbol(currency), price_date=day, price=rate, currency=currency, unit="EUR",
+            price_type=PriceType.REFERENCE, published_at=published)))
 
 
 def published_at(day: date) -> datetime:

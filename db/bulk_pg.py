@@ -36,8 +36,11 @@ def insert_via_staging(session: Session, table: type[Base], rows: Sequence[Resul
             values = [Jsonb(v) if c in json_cols and v is not None else v for c, v in row.columns.items()]
             # The payload's canonical JSON text goes in as it is: jsonb parses it once.
             copy.write_row([*values, row.key, row.payload_json or json.dumps(row.payload), row.sha256, *tail])
+    # The anti-join skips keys already stored in one hash join (a rerun is mostly those);
+    # ON CONFLICT still settles a key another transaction inserts meanwhile.
     inserted = {r[0] for r in conn.exec_driver_sql(
-        f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM {staging} "
+        f"INSERT INTO {name} ({col_list}) SELECT {col_list} FROM {staging} s WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {name} t WHERE t.idempotency_key = s.idempotency_key) "
         f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key")}
     differing = {r[0] for r in conn.exec_driver_sql(
         f"SELECT s.idempotency_key FROM {staging} s JOIN {name} t ON t.idempotency_key = s.idempotency_key "

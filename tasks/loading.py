@@ -8,6 +8,7 @@ from core.errors import InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import ContractLoad, load_contracts
+from tasks.base import paused_gc
 from tasks.prices import store_price_batch
 from tasks.runtime import runtime
 
@@ -34,7 +35,7 @@ def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
 def load_price_batch(batch: PriceBatch) -> Counts:
     """Good rows land, bad rows are reported; the same write path as the nightly."""
     rt = runtime()
-    with rt.uow() as uow:
+    with rt.uow() as uow, paused_gc():
         counts = store_price_batch(uow.session, batch, batch_run_id=None, now=rt.clock())
         uow.commit()
     return counts

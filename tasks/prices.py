@@ -16,7 +16,7 @@ from db.contracts import active_underlyings
 from db.prices import file_seen, prices_on, record_file, write_price_batch
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import runs
-from tasks.base import job_task
+from tasks.base import job_task, paused_gc
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -59,7 +59,8 @@ def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBat
     if batch.location and batch.file_sha256 and file_seen(uow.session, batch.source, batch.file_sha256):
         log.info("price_file_skipped", file=batch.report.file, reason="already processed", sha256=batch.file_sha256)
         return Counts()
-    counts = store_price_batch(uow.session, batch, batch_run_id=run_id, now=now)
+    with paused_gc():
+        counts = store_price_batch(uow.session, batch, batch_run_id=run_id, now=now)
     record_file(uow.session, batch, counts, batch_run_id=run_id, now=now)
     return counts
 

@@ -357,3 +357,18 @@ class TestProperties:
         text = "\n".join([HEADER, *(",".join(row) for row in rows)])
 
         check_report_invariants(text)
+
+
+class TestTrustedRows:
+    def test_a_trusted_row_equals_the_validated_one(self) -> None:
+        from datetime import datetime, timezone
+
+        from core.values import PriceType
+
+        values = {"symbol": "EURUSD", "price_date": date(2024, 12, 31), "price": Decimal("1.038900"),
+                  "currency": "USD", "unit": "EUR", "price_type": PriceType.REFERENCE,
+                  "published_at": datetime(2024, 12, 31, 15, tzinfo=timezone.utc)}
+        trusted = PriceRow.trusted(**values)
+        assert trusted == PriceRow.model_validate(values)
+        assert (trusted.confidence.value, trusted.quantized_price) == ("REFERENCE", Decimal("1.038900"))
+        assert trusted.model_dump() == PriceRow.model_validate(values).model_dump()

@@ -15,6 +15,7 @@ from core.ecb import parse_ecb_csv
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
 from core.values import ParseReport
+from tasks.base import paused_gc
 
 
 def shipped_history() -> Path:
@@ -55,8 +56,9 @@ class EcbFilePriceSource:
         data = self.path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
         try:
-            report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies,
-                                   since=since, until=until)
+            with paused_gc():
+                report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies,
+                                       since=since, until=until)
         except (NotAFileOfThisKind, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             return PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
         return PriceBatch(self.name, report, now, digest)
