@@ -13,7 +13,6 @@ from core.ledger import combined_status
 from core.values import Counts, Job, RunStatus
 from db import ledger
 from db.models import BatchRun
-from tasks import effectiveness as _effectiveness  # noqa: F401  registers the effectiveness step's tasks
 from tasks import runs
 from tasks.base import job_task
 from tasks.payloads import RunRef

@@ -6,14 +6,28 @@ from datetime import date
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from core.backfill import PlannedDate, Reprocess, plan
 from core.calendars import CalendarName, calendar_named
 from core.values import Job
 from db import ledger
-from workers.cli.common import err, exit_code, fail, out, parse_day, settings_or_exit, start
+from workers.cli.common import (
+    err,
+    exit_code,
+    fail,
+    out,
+    parse_day,
+    settings_or_exit,
+    start,
+)
 from workers.cli.jobs import JobName, trigger_job
 from workers.settings import Settings
 

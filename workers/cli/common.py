@@ -6,14 +6,16 @@ run is in progress)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.errors import HedgeopsError, InvalidInput
 from core.values import RunStatus
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -21,6 +23,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING = 1, 2, 3, 4
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
@@ -49,6 +52,21 @@ def read_text_file(path: Path) -> str:
         raise fail(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise fail(f"{path}: not UTF-8 text ({exc.reason}); nothing loaded") from None
+
+
+def load_file(file: Path, loader: Callable[[str, str], T]) -> T:
+    """Every `load` command: start up, read the file as UTF-8 text, hand it to the loader;
+    refused input (all or nothing) is listed row by row and ends the command with exit 2."""
+    start(settings_or_exit())
+    text = read_text_file(file)
+    try:
+        return loader(text, file.name)
+    except InvalidInput as exc:
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise fail(str(exc)) from None
+    except HedgeopsError as exc:
+        raise fail(f"{exc}; nothing loaded") from None
 
 
 def parse_day(value: str, option: str = "--as-of") -> date:

@@ -11,23 +11,13 @@ import typer
 from rich.table import Table
 
 from core.canonical import canonical, normalise_decimal
-from core.errors import HedgeopsError, InvalidInput
-from workers.cli.common import err, fail, out, parse_day, read_text_file, settings_or_exit, start
+from workers.cli.common import load_file, out, parse_day, settings_or_exit, start
 
 report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 
 
 def _load(file: Path, loader: Callable[[str, str], Any], what: str) -> None:
-    start(settings_or_exit())
-    text = read_text_file(file)
-    try:
-        loaded = loader(text, file.name)
-    except InvalidInput as exc:
-        for line in exc.errors:
-            err.print(f"  {line}", markup=False, highlight=False)
-        raise fail(str(exc)) from None
-    except HedgeopsError as exc:
-        raise fail(f"{exc}; nothing loaded") from None
+    loaded = load_file(file, loader)
     for note in loaded.notes:
         out.print(f"  {note}", markup=False, highlight=False)
     out.print(f"{file.name}: {len(loaded.created) + len(loaded.existing)} {what}: {len(loaded.created)} created, "

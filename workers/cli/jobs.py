@@ -13,8 +13,17 @@ import typer
 
 from core.errors import HedgeopsError
 from core.values import RunStatus
-from workers.cli.common import (EXIT_FAILED, EXIT_RUNNING, err, exit_code, fail, parse_day, settings_or_exit,
-                                show_runs, start)
+from workers.cli.common import (
+    EXIT_FAILED,
+    EXIT_RUNNING,
+    err,
+    exit_code,
+    fail,
+    parse_day,
+    settings_or_exit,
+    show_runs,
+    start,
+)
 from workers.logging import redact_text
 from workers.settings import Settings
 

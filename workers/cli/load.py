@@ -7,10 +7,18 @@ from typing import Annotated
 
 import typer
 
-from core.errors import HedgeopsError, InvalidInput
 from core.ports import PriceBatch
+from workers.cli.common import (
+    EXIT_CONFLICTS,
+    EXIT_FAILED,
+    err,
+    fail,
+    load_file,
+    out,
+    settings_or_exit,
+    start,
+)
 from workers.settings import SourceSpec
-from workers.cli.common import EXIT_CONFLICTS, EXIT_FAILED, err, fail, out, read_text_file, settings_or_exit, start
 
 load_app = typer.Typer(help="Load master data and price files.", no_args_is_help=True)
 
@@ -20,16 +28,7 @@ def load_contracts(file: Path) -> None:
     """Load hedge contracts (CSV). All or nothing; identical rows are `existing`."""
     from tasks.loading import load_contracts_csv
 
-    start(settings_or_exit())
-    text = read_text_file(file)
-    try:
-        loaded = load_contracts_csv(text, file.name)
-    except InvalidInput as exc:
-        for line in exc.errors:
-            err.print(f"  {line}", markup=False, highlight=False)
-        raise fail(str(exc)) from None
-    except HedgeopsError as exc:
-        raise fail(f"{exc}; nothing loaded") from None
+    loaded = load_file(file, load_contracts_csv)
     load = loaded.load
     out.print(f"{file.name}: {loaded.rows} contracts: {len(load.created)} created, {len(load.existing)} existing, "
               f"{len(load.status_changed)} status changed")

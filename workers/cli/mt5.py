@@ -13,10 +13,18 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from core.errors import HedgeopsError, InvalidInput
+from core.errors import HedgeopsError
 from core.rows import describe
-from workers.cli.common import (EXIT_FAILED, EXIT_RUNNING, err, exit_code, fail, out, read_text_file,
-                                settings_or_exit, start)
+from workers.cli.common import (
+    EXIT_FAILED,
+    EXIT_RUNNING,
+    exit_code,
+    fail,
+    load_file,
+    out,
+    settings_or_exit,
+    start,
+)
 from workers.logging import redact_text
 from workers.settings import Settings
 
@@ -80,16 +88,7 @@ def load_expected_positions(file: Path) -> None:
     """Load expected positions (CSV). All or nothing; a known ticket never changes."""
     from tasks.mt5_loading import load_expected_csv
 
-    start(settings_or_exit())
-    text = read_text_file(file)
-    try:
-        load = load_expected_csv(text, file.name)
-    except InvalidInput as exc:
-        for line in exc.errors:
-            err.print(f"  {line}", markup=False, highlight=False)
-        raise fail(str(exc)) from None
-    except HedgeopsError as exc:
-        raise fail(f"{exc}; nothing loaded") from None
+    load = load_file(file, load_expected_csv)
     out.print(f"{file.name}: {len(load.created)} created, {len(load.existing)} existing, "
               f"{len(load.ticket_assigned)} ticket assigned", markup=False)
 
