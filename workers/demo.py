@@ -31,7 +31,7 @@ def run_demo(console: Console) -> int:
     for name in ("prices_2026-11-19.csv",):
         (incoming / name).write_bytes((sample / name).read_bytes())
     settings = settings_or_exit(database_url=f"sqlite:///{db_file}", broker_url=None, result_backend=None,
-                                price_drop_dir=incoming, log_level="WARNING")
+                                price_drop_dir=incoming, log_level="ERROR")
     start(settings)
     upgrade(settings.database_url)
     loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")

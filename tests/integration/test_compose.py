@@ -270,6 +270,18 @@ class TestCeleryProcesses:
         scheduled = {entry["options"]["queue"] for entry in config["beat_schedule"].values()}
         assert routed | scheduled | {config["task_default_queue"]} <= consumed
 
+    def test_each_mt5_terminal_of_beat_has_one_single_process_worker(self, resolved: dict[str, Any]) -> None:
+        settings = Settings(_env_file=None, **{  # type: ignore[arg-type]
+            k.removeprefix("HEDGEOPS_").lower(): v for k, v in environment(service(resolved, "beat")).items()
+            if k == "HEDGEOPS_MT5_TERMINALS"})
+        terminals = settings.mt5_terminal_names
+        assert terminals, "beat cycles no MT5 terminal"
+        for terminal in terminals:
+            workers = [svc for svc in resolved["services"].values() if "command" in svc
+                       and "worker" in argv(svc) and option(argv(svc), "-Q", "--queues") == f"mt5.{terminal}"]
+            assert len(workers) == 1, f"terminal {terminal}: {len(workers)} workers on mt5.{terminal}"
+            assert option(argv(workers[0]), "-c", "--concurrency") == "1"
+
     def test_beat_keeps_its_schedule_on_a_volume_or_tmp(self, raw: dict[str, Any]) -> None:
         beat = service(raw, "beat")
         schedule = option(argv(beat), "-s", "--schedule")
