@@ -11,6 +11,7 @@ from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
 app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.", no_args_is_help=True,
+                  rich_markup_mode="markdown",
                   pretty_exceptions_enable=False)
 app.add_typer(db.db_app, name="db")
 load.load_app.command("hedged-items")(hedging.load_hedged_items)
