@@ -155,3 +155,13 @@ class TestLoadEcb:
     def test_an_unknown_source_is_refused(self, cli: CliRunner) -> None:
         result = cli.invoke(app, ["load", "prices", "--source", "bloomberg"])
         assert result.exit_code == 2 and "no such price source" in result.output
+
+
+def test_the_effectiveness_step_runs_and_backfills_on_its_own(cli: CliRunner) -> None:
+    ran = cli.invoke(app, ["run", "effectiveness", "--as-of", "2026-11-20", "--json"])
+    assert ran.exit_code == 0, ran.output
+    run = json.loads(ran.stdout)
+    assert (run["job"], run["status"], run["counts"]["processed"]) == ("effectiveness", "succeeded", 0)
+    plan = cli.invoke(app, ["backfill", "effectiveness", "--from", "2026-11-19", "--to", "2026-11-20",
+                            "--dry-run", "--json"])
+    assert [(p["as_of"], p["run"]) for p in json.loads(plan.stdout)] == [("2026-11-19", True), ("2026-11-20", False)]

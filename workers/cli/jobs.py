@@ -32,6 +32,7 @@ class JobName(StrEnum):
     nightly = "nightly"
     prices = "prices"
     mtm = "mtm"
+    effectiveness = "effectiveness"
     mt5_sync = "mt5-sync"
 
 
@@ -39,6 +40,7 @@ TASK_OF_JOB = {
     JobName.nightly: "hedgeops.nightly.run_nightly",
     JobName.prices: "hedgeops.prices.fetch_settlement_prices",
     JobName.mtm: "hedgeops.valuation.compute_mtm_snapshots",
+    JobName.effectiveness: "hedgeops.effectiveness.assess_hedge_effectiveness",
 }
 
 
