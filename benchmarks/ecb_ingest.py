@@ -18,24 +18,21 @@ from __future__ import annotations
 import argparse
 import os
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
+# Run as `python benchmarks/ecb_ingest.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
+from benchkit import ADMIN_URL, scratch_database
 from psycopg.types.json import Jsonb
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
-from db import migrate
-from db.engine import dispose_all
 from db.prices import price_result_rows
 from tasks.loading import load_price_batch
 from workers.adapters.ecb import EcbFilePriceSource
 from workers.bootstrap import bootstrap
 from workers.settings import load_settings
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T = TypeVar("T")
 
 
@@ -43,23 +40,6 @@ def timed(work: Callable[[], T]) -> tuple[T, float]:
     start = time.perf_counter()
     result = work()
     return result, time.perf_counter() - start
-
-
-def throwaway_database(admin_url: str) -> str:
-    name = f"hedgeops_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    dispose_all()
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def ingest(url: str) -> dict[str, Any]:
@@ -96,14 +76,9 @@ def main() -> None:
     parser.add_argument("--admin-url", default=os.environ.get("HEDGEOPS_TEST_PG_ADMIN_URL", ADMIN_URL))
     parser.add_argument("--keep", action="store_true", help="keep the database")
     options = parser.parse_args()
-    url = throwaway_database(options.admin_url)
-    try:
-        migrate.upgrade(url)
+    with scratch_database(options.admin_url, options.keep, None, digits=8) as url:
         first, again = ingest(url), ingest(url)
         rows, floor = reference_copy(url)
-    finally:
-        if not options.keep:
-            drop_database(options.admin_url, url)
     for label, result, target in (("first ingest", first, 10.0), ("again (all existing)", again, 5.0)):
         c = result["counts"]
         print(f"{label:22s} {result['total_s']:6.2f} s (parse {result['parse_s']:.2f} + write {result['write_s']:.2f})"

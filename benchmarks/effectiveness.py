@@ -18,29 +18,27 @@ statistics, no idempotency, no Celery. The ratio says what the step costs over w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from db import migrate  # noqa: E402
-from db.engine import dispose_all, engine_for, session_factory  # noqa: E402
+# Run as `python benchmarks/effectiveness.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
+from benchkit import ADMIN_URL, scratch_database  # noqa: E402
+
+from db.engine import engine_for, session_factory  # noqa: E402
 from db.hedging_models import EffectivenessResult  # noqa: E402
 from db.writepath import result_row  # noqa: E402
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 FIRST_DAY = date(2025, 1, 1)
 TASK = "hedgeops.effectiveness.assess_hedge_effectiveness"
 
@@ -62,26 +60,6 @@ def weekdays(first: date, count: int) -> list[date]:
             days.append(day)
         day += timedelta(days=1)
     return days
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, keep: bool) -> Iterator[str]:
-    name = f"hedgeops_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        dispose_all()
-        if keep:
-            print(f"kept database {name}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 SEED = """

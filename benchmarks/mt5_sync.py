@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,21 +36,33 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# Run as `python benchmarks/mt5_sync.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
+from benchkit import (
+    ADMIN_URL,
+    backend_pids,
+    cpu_seconds,
+    cpu_spent,
+    process_tree,
+    scratch_database,
+    start_celery_worker,
+    stop_worker,
+    worker_env,
+)
 from celery import Celery, signature
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 
 from core.mt5.values import ExpectedStatus
-from db import migrate
-from db.engine import dispose_all, engine_for, session_factory
+from db.engine import engine_for, session_factory
 from db.models import BatchRun
-from db.mt5_models import ExpectedPosition, Mt5Account, PositionSnapshot, ReconciliationLog
+from db.mt5_models import (
+    ExpectedPosition,
+    Mt5Account,
+    PositionSnapshot,
+    ReconciliationLog,
+)
 from workers.celery_app import create_app
 from workers.settings import load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-CELERY = Path(sys.executable).with_name("celery")
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"
 TERMINALS = ("t1", "t2")
 PASSWORD = "bench-password"
@@ -82,27 +93,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return Options(a.accounts, a.positions, a.chunk_size, a.database_url, a.redis_url, a.keep, a.timeout)
 
 
-# -- scratch database, scenario and seeds ------------------------------------------------------
-
-@contextlib.contextmanager
-def scratch_database(opts: Options, purpose: str) -> Iterator[str]:
-    name = f"hedgeops_bench_mt5_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(opts.database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(opts.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        dispose_all()
-        if opts.keep:
-            print(f"kept {purpose} database {name}")
-        else:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
+# -- scenario and seeds ------------------------------------------------------
 
 def logins(opts: Options) -> list[tuple[int, str]]:
     return [(100_000 + i, TERMINALS[i % 2]) for i in range(opts.accounts)]
@@ -148,15 +139,9 @@ def settings_of(opts: Options, url: str, scenario_file: Path, prefix: str) -> di
 
 
 def start_worker(settings: dict[str, str], terminal: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
-    env.update({f"HEDGEOPS_{k.upper()}": v for k, v in settings.items()}, MT5_PW=PASSWORD)
     node = f"bench-{terminal}-{uuid.uuid4().hex[:6]}@localhost"
-    command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", f"mt5.{terminal}", "-c", "1", "-n", node,
-               "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    return proc, node
+    env = worker_env(settings, MT5_PW=PASSWORD)
+    return start_celery_worker(f"mt5.{terminal}", 1, node, env, log), node
 
 
 def wait_ready(app: Celery, workers: list[tuple[subprocess.Popen[bytes], str]], log: Path) -> None:
@@ -165,16 +150,6 @@ def wait_ready(app: Celery, workers: list[tuple[subprocess.Popen[bytes], str]], 
         while not app.control.ping(destination=[node], timeout=0.5):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {node} did not start:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -186,39 +161,8 @@ def running_workers(app: Celery, settings: dict[str, str]) -> Iterator[list[int]
         yield [proc.pid for proc, _ in workers]
     finally:
         for proc, _ in workers:
-            stop(proc)
+            stop_worker(proc)
         print(f"worker log: {log}")
-
-
-# -- CPU seconds (/proc) ---------------------------------------------------------------------------
-
-def process_tree(pids: list[int]) -> list[int]:
-    """The workers' main processes and their pool processes."""
-    found = []
-    for pid in pids:
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        found += [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each process so far (fields 14 and 15 of /proc/pid/stat)."""
-    found: dict[int, float] = {}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
-
-
-def backends(url: str) -> list[int]:
-    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    with engine_for(url).connect() as conn:
-        return list(conn.scalars(query))
-
-
-def spent(before: dict[int, float], after: dict[int, float]) -> float:
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # -- the timed cycle ----------------------------------------------------------------------------
@@ -258,13 +202,13 @@ def warm_up(url: str, opts: Options) -> None:
 def timed_cycle(url: str, opts: Options, worker_pids: list[int]) -> Cycle:
     """Both terminals' cycles, from the trigger to the end of the later one; and the CPU
     seconds the workers and the database's backends spent meanwhile."""
-    workers_before, database_before = cpu_seconds(process_tree(worker_pids)), cpu_seconds(backends(url))
+    workers_before, database_before = cpu_seconds(process_tree(worker_pids)), cpu_seconds(backend_pids(url))
     started = time.perf_counter()
     ids = [signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t}).apply_async().id for t in TERMINALS]
     runs = wait_cycles(url, ids, opts.timeout)
     wall = time.perf_counter() - started
-    return Cycle(wall, runs, spent(workers_before, cpu_seconds(process_tree(worker_pids))),
-                 spent(database_before, cpu_seconds(backends(url))))
+    return Cycle(wall, runs, cpu_spent(workers_before, cpu_seconds(process_tree(worker_pids))),
+                 cpu_spent(database_before, cpu_seconds(backend_pids(url))))
 
 
 # -- the reference --------------------------------------------------------------------------------
@@ -298,7 +242,8 @@ def time_references(url: str, rows: dict[type, list[dict[str, Any]]]) -> tuple[f
         for model in (PositionSnapshot, ReconciliationLog):
             copy_rows(conn, model, rows[model])
     by_copy = time.perf_counter() - started
-    with engine_for(url).begin() as conn:
+    with engine_for(url).begin() as conn:  # the append-only triggers refuse TRUNCATE: replica mode stands them aside
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("TRUNCATE position_snapshots, reconciliation_logs"))
     started = time.perf_counter()
     with engine_for(url).begin() as conn:
@@ -349,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 when both cycles succeeded at the target rate; the figures are printed either way."""
     opts = parse_args(argv)
     prefix = f"hedgeops-bench-{uuid.uuid4().hex[:8]}:"
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(opts, "pipeline") as url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(opts.database_url, opts.keep, "pipeline", "hedgeops_bench_mt5_", 8) as url:
         scenario_file = Path(tmp) / "scenario.json"
         scenario_file.write_text(json.dumps(scenario(opts)))
         seeding = seed(url, opts)
@@ -359,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warm_up(url, opts)
             cycle = timed_cycle(url, opts, pids)
         rows = written_rows(url, cycle.runs)
-    with scratch_database(opts, "reference") as ref_url:
+    with scratch_database(opts.database_url, opts.keep, "reference", "hedgeops_bench_mt5_", 8) as ref_url:
         by_copy, by_insert = time_references(ref_url, rows)
     return 0 if report(opts, seeding, cycle, by_copy, by_insert) else 1
 

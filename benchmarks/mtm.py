@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,25 +36,36 @@ from pathlib import Path
 from typing import Any
 
 import redis
+
+# Run as `python benchmarks/mtm.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
+from benchkit import (
+    ADMIN_URL,
+    backend_pids,
+    cpu_seconds,
+    cpu_spent,
+    machine_busy_seconds,
+    peak_rss_mib,
+    process_tree,
+    scratch_database,
+    start_celery_worker,
+    stop_worker,
+    worker_env,
+)
 from celery import Celery, signature
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, insert, select
 
 from core.ports import PriceBatch
 from core.prices import PriceRow
 from core.values import ContractStatus, Instrument, ParseReport, PriceType, Side
-from db import ledger, migrate
-from db.engine import dispose_all, engine_for, session_factory
+from db import ledger
+from db.engine import engine_for, session_factory
 from db.models import BatchRun, HedgeContract, MtmSnapshot
 from db.prices import write_price_batch
 from tasks.summary import run_summary
 from workers.celery_app import create_app
 from workers.settings import load_settings
 
-ROOT = Path(__file__).resolve().parents[1]
-CELERY = Path(sys.executable).with_name("celery")
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 AS_OF, PRICE_DATE = date(2026, 11, 20), date(2026, 11, 19)
 #: D-1 settlement prices (USD/mt) and the entry prices the seeded contracts scatter around.
@@ -117,34 +127,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
                    args.keep, args.timeout)
 
 
-# -- scratch database and seeds --------------------------------------------------------------
-
-def admin_execute(admin_url: str, sql: str) -> None:
-    """Run one statement outside a transaction (CREATE and DROP DATABASE need that)."""
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
-@contextlib.contextmanager
-def scratch_database(opts: Options, purpose: str) -> Iterator[str]:
-    """A new, migrated database on the server of `opts.database_url`; dropped afterwards."""
-    name = f"hedgeops_bench_{uuid.uuid4().hex[:10]}"
-    admin_execute(opts.database_url, f'CREATE DATABASE "{name}"')
-    url = make_url(opts.database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        dispose_all()
-        if opts.keep:
-            print(f"kept {purpose} database {name}")
-        else:
-            admin_execute(opts.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+# -- seeds -------------------------------------------------------------------------------------
 
 def contract_values(n: int, now: datetime) -> list[dict[str, Any]]:
     """N active commodity forwards over four metals, one in three a sell, varied sizes."""
@@ -196,21 +179,10 @@ def hedgeops_settings(opts: Options, url: str) -> dict[str, str]:
             "mtm_chunk_size": str(opts.chunk_size), "nightly_enabled": "false", "log_level": "WARNING"}
 
 
-def worker_env(opts: Options, url: str) -> dict[str, str]:
-    """This environment without any HEDGEOPS_* of its own, plus the shared settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
-    env.update({f"HEDGEOPS_{k.upper()}": v for k, v in hedgeops_settings(opts, url).items()})
-    return env
-
-
 def start_worker(opts: Options, url: str, node: str, log: Path) -> subprocess.Popen[bytes]:
     """`celery worker` in a process group of its own, so it can be stopped with its pool."""
-    command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", "prices,valuation",
-               "-c", str(opts.concurrency), "-n", node, "--loglevel", "WARNING",
-               "--without-gossip", "--without-mingle"]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, env=worker_env(opts, url), cwd=ROOT, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    env = worker_env(hedgeops_settings(opts, url))
+    return start_celery_worker("prices,valuation", opts.concurrency, node, env, log)
 
 
 def wait_ready(app: Celery, proc: subprocess.Popen[bytes], node: str, log: Path) -> None:
@@ -222,18 +194,6 @@ def wait_ready(app: Celery, proc: subprocess.Popen[bytes], node: str, log: Path)
         if app.control.ping(destination=[node], timeout=0.5):
             return
     raise RuntimeError(f"worker never answered a ping:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the worker's process group (warm shutdown), SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -248,53 +208,6 @@ def running_worker(opts: Options, url: str, app: Celery) -> Iterator[subprocess.
     finally:
         stop_worker(proc)
         print(f"worker log: {log}")
-
-
-# -- process figures (/proc) -----------------------------------------------------------------
-
-def process_tree(pid: int) -> list[int]:
-    """The worker's main process and its pool processes."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
-
-
-def peak_rss_mib(pids: list[int]) -> list[float]:
-    """VmHWM (peak resident set) of each process still alive, MiB, in the order given."""
-    found: list[float] = []
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    found.append(int(line.split()[1]) / 1024)
-    return found
-
-
-def cpu_by_pid(pids: list[int]) -> dict[int, float]:
-    """User + system CPU seconds of each process so far (fields 14 and 15 of /proc/pid/stat)."""
-    found: dict[int, float] = {}
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return found
-
-
-def backend_pids(url: str) -> list[int]:
-    """The PostgreSQL backends serving the benchmark database, but the one asking."""
-    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-    with engine_for(url).connect() as conn:
-        return list(conn.scalars(query))
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores of the machine have been busy since boot (/proc/stat)."""
-    user, nice, system, idle, iowait, *rest = (int(v) for v in Path("/proc/stat").read_text().split()[1:9])
-    return (user + nice + system + sum(rest)) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds between two readings; a process that appeared in between counts from 0."""
-    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 # -- timed runs ------------------------------------------------------------------------------
@@ -329,7 +242,7 @@ def wait_run(url: str, run_id: int, timeout: float) -> tuple[dict[str, Any], int
 
 def cpu_now(url: str, worker_pid: int) -> tuple[dict[int, float], dict[int, float]]:
     """CPU seconds so far of the worker's processes and of the database's backends."""
-    return cpu_by_pid(process_tree(worker_pid)), cpu_by_pid(backend_pids(url))
+    return cpu_seconds(process_tree([worker_pid])), cpu_seconds(backend_pids(url))
 
 
 def timed_run(url: str, label: str, timeout: float, worker_pid: int) -> RunFigures:
@@ -379,7 +292,7 @@ REFERENCES: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {
 
 def time_reference(opts: Options, name: str, values: list[dict[str, Any]]) -> float:
     """Seconds to store the rows in a fresh database by one method, in one transaction."""
-    with scratch_database(opts, f"reference ({name})") as url:
+    with scratch_database(opts.database_url, opts.keep, f"reference ({name})") as url:
         seed_prices(url)  # a fresh database numbers the prices as the pipeline's did
         started = time.perf_counter()
         with engine_for(url).begin() as conn:
@@ -432,13 +345,13 @@ class Pipeline:
 
 def measure_pipeline(opts: Options) -> Pipeline:
     """Seed, start the worker, time a first run and a rerun; keep what they wrote."""
-    with scratch_database(opts, "pipeline") as url:
+    with scratch_database(opts.database_url, opts.keep, "pipeline") as url:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
         with running_worker(opts, url, app) as worker:
             runs = [timed_run(url, "run (all new)", opts.timeout, worker.pid),
                     timed_run(url, "rerun (all existing)", opts.timeout, worker.pid)]
-            rss = peak_rss_mib(process_tree(worker.pid))
+            rss = peak_rss_mib(process_tree([worker.pid]))
         return Pipeline(seeding, runs, rss, written_snapshots(url))
 
 

@@ -1,0 +1,151 @@
+"""Helpers the benchmarks share: throwaway PostgreSQL databases, Celery worker processes
+and the CPU and memory figures of processes read from /proc.
+
+Not a benchmark itself; the scripts beside it import it (`from benchkit import ...`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from db import migrate
+from db.engine import dispose_all, engine_for
+
+ROOT = Path(__file__).resolve().parents[1]
+CELERY = Path(sys.executable).with_name("celery")
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+# -- throwaway databases -----------------------------------------------------------------------
+
+def admin_execute(admin_url: str, sql: str) -> None:
+    """Run one statement outside a transaction (CREATE and DROP DATABASE need that)."""
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def throwaway_database(admin_url: str, prefix: str = "hedgeops_bench_", digits: int = 10) -> str:
+    """Create an empty database named `prefix` + random hex digits; its URL."""
+    name = f"{prefix}{uuid.uuid4().hex[:digits]}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    """Close this process's pooled connections, then drop the database of `url`."""
+    dispose_all()
+    admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, keep: bool, purpose: str | None = "",
+                     prefix: str = "hedgeops_bench_", digits: int = 10) -> Iterator[str]:
+    """A new, migrated database on the server of `admin_url`, dropped afterwards. With
+    `keep` it stays and "kept [purpose ]database NAME" is printed (`purpose` None: nothing)."""
+    url = throwaway_database(admin_url, prefix, digits)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        if not keep:
+            drop_database(admin_url, url)
+        else:
+            dispose_all()
+            if purpose is not None:
+                print(f"kept {purpose + ' ' if purpose else ''}database {make_url(url).database}")
+
+
+def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL backends serving the database of `url`, but the one asking."""
+    query = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    with engine_for(url).connect() as conn:
+        return list(conn.scalars(query))
+
+
+# -- worker processes --------------------------------------------------------------------------
+
+def worker_env(settings: Mapping[str, str], **extra: str) -> dict[str, str]:
+    """This environment without any HEDGEOPS_* of its own, plus `settings` as HEDGEOPS_*
+    variables and `extra` as they are."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
+    env.update({f"HEDGEOPS_{k.upper()}": v for k, v in settings.items()}, **extra)
+    return env
+
+
+def start_celery_worker(queues: str, concurrency: int, node: str, env: dict[str, str],
+                        log: Path) -> subprocess.Popen[bytes]:
+    """`celery worker -Q queues -c concurrency` in a process group of its own (so it can be
+    stopped with its pool), its output appended to `log`."""
+    command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", queues, "-c", str(concurrency),
+               "-n", node, "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the worker's process group (warm shutdown), SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+# -- process figures (/proc) -------------------------------------------------------------------
+
+def process_tree(pids: Iterable[int]) -> list[int]:
+    """Each process and its children (a worker's main process and its pool processes)."""
+    found: list[int] = []
+    for pid in pids:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        found += [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+    return found
+
+
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (fields 14 and 15 of /proc/pid/stat)."""
+    found: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def cpu_spent(before: Mapping[int, float], after: Mapping[int, float]) -> float:
+    """CPU seconds between two readings; a process that appeared in between counts from 0."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have been busy since boot (/proc/stat)."""
+    user, nice, system, _idle, _iowait, *rest = (int(v) for v in Path("/proc/stat").read_text().split()[1:9])
+    return (user + nice + system + sum(rest)) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pids: Iterable[int]) -> list[float]:
+    """VmHWM (peak resident set) of each process still alive, MiB, in the order given."""
+    found: list[float] = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    found.append(int(line.split()[1]) / 1024)
+    return found
