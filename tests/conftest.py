@@ -105,3 +105,16 @@ def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_pa
     configure(rt)
     yield rt
     dispose_all()
+
+
+@pytest.fixture
+def embedded_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A CliRunner for `hedgeops` in embedded mode over `db_url`, with an empty drop folder."""
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
+    monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "incoming"))
+    monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
+    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
+    (tmp_path / "incoming").mkdir(exist_ok=True)
+    return CliRunner()

@@ -15,12 +15,8 @@ from workers.cli import app
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
-    monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "incoming"))
-    monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
-    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
-    return CliRunner()
+def cli(embedded_cli: CliRunner) -> CliRunner:
+    return embedded_cli
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
@@ -109,7 +105,6 @@ class TestLoadPrices:
 class TestRunAndStatus:
     def test_run_nightly_json_then_status_json(self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
-        (tmp_path / "incoming").mkdir()
         write(tmp_path / "incoming", "p.csv", prices_csv(("LME-AL", "2026-11-19", "2510")))
         result = cli.invoke(app, ["run", "nightly", "--as-of", "2026-11-20", "--json"])
         assert result.exit_code == 0, result.output

@@ -14,14 +14,9 @@ from workers.cli import app
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
-    monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "incoming"))
+def cli(embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("HEDGEOPS_DISCOUNT_RATES", '{"USD": "0.05"}')
-    monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
-    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
-    (tmp_path / "incoming").mkdir()
-    return CliRunner()
+    return embedded_cli
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:

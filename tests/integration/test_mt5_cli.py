@@ -24,15 +24,12 @@ HEADER = "login,signal_id,approval_id,symbol,direction,volume,entry_price,sl,tp,
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+def cli(embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(SCENARIO))
-    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
     monkeypatch.setenv("HEDGEOPS_MT5_SCENARIO", str(scenario))
-    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
     monkeypatch.setenv("MT5_PW", PASSWORD)
-    monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
-    return CliRunner()
+    return embedded_cli
 
 
 def add(cli: CliRunner, login: int, terminal: str = "t1", *more: str) -> object:

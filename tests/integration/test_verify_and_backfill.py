@@ -16,13 +16,8 @@ from workers.cli import app
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
-    monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "incoming"))
-    monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
-    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
-    (tmp_path / "incoming").mkdir()
-    runner = CliRunner()
+def cli(embedded_cli: CliRunner, tmp_path: Path) -> CliRunner:
+    runner = embedded_cli
     book = tmp_path / "c.csv"
     book.write_text(contracts_csv(contract("A", entry_price="2500"), contract("B", side="sell", entry_price="2600"),
                                   contract("Z", underlying="LME-ZN", entry_price="2900")))
