@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchkit import ADMIN_URL, scratch_database  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
-from db.hedging_models import EffectivenessResult  # noqa: E402
+from db.hedging.models import EffectivenessResult  # noqa: E402
 from db.writepath import result_row  # noqa: E402
 
 FIRST_DAY = date(2025, 1, 1)

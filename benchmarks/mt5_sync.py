@@ -54,7 +54,7 @@ from sqlalchemy import insert, select, text
 from core.mt5.values import ExpectedStatus
 from db.engine import engine_for, session_factory
 from db.models import BatchRun
-from db.mt5_models import (
+from db.mt5.models import (
     ExpectedPosition,
     Mt5Account,
     PositionSnapshot,

@@ -214,7 +214,3 @@ class AuditEvent(Base):
 
 
 APPEND_ONLY_TABLES = ("mtm_snapshots", "audit_events")
-
-# Tables of the other domains live in their own modules; importing them here registers
-# them on Base.metadata for Alembic and the schema checks.
-from db import hedging_models, mt5_models  # noqa: E402, F401

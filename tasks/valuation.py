@@ -17,7 +17,7 @@ from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
 from db.audit import record_event
 from db.contracts import active_contract_ids, contracts_by_ids
-from db.effectiveness import designations_under_test, hypothetical_derivatives
+from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.prices import prices_on
 from db.valuations import write_valuation
 from tasks import runs

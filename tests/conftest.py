@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from db.engine import dispose_all
 from db.migrate import upgrade
-from db.models import Base
+from db.schema import metadata
 from tests import services
 from tests.fakes import Clock, InMemoryPriceSource
 
@@ -29,7 +29,7 @@ def pg_database() -> Iterator[str]:
 
 def truncate_all(url: str) -> None:
     engine = create_engine(url)
-    names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    names = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         # Replica mode: the append-only triggers (they refuse TRUNCATE too) stand aside for the cleanup.
         conn.execute(text("SET LOCAL session_replication_role = replica"))

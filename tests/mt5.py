@@ -16,8 +16,8 @@ from core.mt5.accounts import AccountSpec
 from core.mt5.expected import ExpectedRow
 from db import ledger
 from db.engine import session_factory
-from db.mt5 import add_account, load_expected
-from db.mt5_models import ExpectedPosition, PositionSnapshot, ReconciliationLog
+from db.mt5.accounts import add_account, load_expected
+from db.mt5.models import ExpectedPosition, PositionSnapshot, ReconciliationLog
 from tasks.runtime import Runtime, configure
 from tasks.summary import run_summary
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
@@ -96,7 +96,7 @@ class Mt5World:
 
     def sync(self, terminal: str = "t1", **kwargs: Any) -> dict[str, Any]:
         """One cycle of `terminal`, in-process; its ledger row once it has ended."""
-        from tasks.mt5 import run_sync_cycle
+        from tasks.mt5.tasks import run_sync_cycle
 
         started = run_sync_cycle.apply_async(kwargs={"terminal": terminal, **kwargs}).get()
         with self.runtime.uow() as uow:

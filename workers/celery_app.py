@@ -19,7 +19,8 @@ from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
-TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.effectiveness", "tasks.nightly", "tasks.mt5"]
+TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
+                "tasks.mt5.tasks"]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -17,9 +17,9 @@ EXPECTED_FILE = DEMO_SCENARIO.with_name("demo_expected_positions.csv")
 def run_mt5_demo(console: Console, directory: Path) -> int:
     """Needs the runtime of an embedded process with the simulator's demo scenario."""
     from core.mt5.accounts import AccountSpec
-    from tasks.mt5 import run_sync_cycle
-    from tasks.mt5_loading import add_account, load_expected_csv
-    from tasks.mt5_runs import cycle_summary
+    from tasks.mt5.tasks import run_sync_cycle
+    from tasks.mt5.loading import add_account, load_expected_csv
+    from tasks.mt5.views import cycle_summary
     from workers.cli.common import exit_code
 
     secret = directory / "secrets" / f"mt5-{DEMO_LOGIN}"
@@ -40,7 +40,7 @@ def run_mt5_demo(console: Console, directory: Path) -> int:
 def reconciliation_table(run_id: int) -> Table:
     from sqlalchemy import select
 
-    from db.mt5_models import ReconciliationLog as R
+    from db.mt5.models import ReconciliationLog as R
     from tasks.runtime import runtime
 
     table = Table("ticket", "signal", "reason", "lots expected", "lots", "entry", "open/exit",

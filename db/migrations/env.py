@@ -4,10 +4,10 @@ from __future__ import annotations
 from alembic import context
 
 from db.engine import make_engine
-from db.base import Base
+from db.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from core.mt5.accounts import AccountSpec
 from db.engine import session_factory
 from db.models import BatchRun
-from db.mt5 import add_account, load_expected
-from db.mt5_models import PositionSnapshot, ReconciliationLog
+from db.mt5.accounts import add_account, load_expected
+from db.mt5.models import PositionSnapshot, ReconciliationLog
 from tests.cluster import Cluster, rows
 from tests.mt5 import PASSWORD, SYMBOLS, account, expected, position
 

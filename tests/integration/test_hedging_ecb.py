@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.hedging_models import EffectivenessResult, HedgeRelationship
+from db.hedging.models import EffectivenessResult, HedgeRelationship
 from db.models import MtmSnapshot
-from tasks.hedging import load_designations_json, load_hedged_items_json
+from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv, load_price_batch
 from tasks.nightly import run_nightly
 from tasks.runtime import Runtime

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from core.errors import ContractChanged, InvalidInput
-from db.hedging_models import HedgeDesignation, HedgedItem, HedgeRelationship
+from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import AuditEvent, HedgeContract
-from tasks.effectiveness import assess_hedge_effectiveness
-from tasks.hedging import load_designations_json, load_hedged_items_json
+from tasks.hedging.effectiveness import assess_hedge_effectiveness
+from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.runtime import Runtime
 from tests.hedging_builders import (designation, designations_json, fx_contracts_csv, fx_forward, items_json,

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from db import ledger
-from db.hedging_models import EffectivenessResult, HedgeRelationship
+from db.hedging.models import EffectivenessResult, HedgeRelationship
 from db.models import AuditEvent, BatchRun, IdempotencyConflict, MtmSnapshot
-from tasks.hedging import effectiveness_report, load_designations_json, load_hedged_items_json
+from tasks.hedging.loading import effectiveness_report, load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.nightly import run_nightly
 from tasks.runtime import Runtime

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from core.mt5 import constants as c
 from db.engine import session_factory
-from db.mt5_models import ExpectedPosition, Mt5Account
+from db.mt5.models import ExpectedPosition, Mt5Account
 from tests.mt5 import PASSWORD, SYMBOLS, account, deal, position
 from workers.cli import app
 

@@ -16,8 +16,8 @@ from core.mt5 import constants as c
 from core.mt5.gateway import CredentialUnavailable
 from core.values import Trigger
 from db.models import BatchRun
-from db.mt5_cycles import start_cycle
-from tasks.mt5 import WrongQueue, sync_accounts, with_terminal_queue
+from db.mt5.cycles import start_cycle
+from tasks.mt5.tasks import WrongQueue, sync_accounts, with_terminal_queue
 from tasks.runtime import configure
 from tests import services
 from tests.mt5 import Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
@@ -86,7 +86,7 @@ class TestNoOverlap:
 
 
 def _trigger(world: Mt5World) -> dict[str, object]:
-    from tasks.mt5 import run_sync_cycle
+    from tasks.mt5.tasks import run_sync_cycle
 
     return dict(run_sync_cycle.apply_async(kwargs={"terminal": "t1"}).get())
 

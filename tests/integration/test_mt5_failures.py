@@ -15,15 +15,15 @@ from sqlalchemy import select
 from structlog.testing import capture_logs
 
 from core.mt5 import constants as c
-from db.mt5_models import PositionSnapshot
-from tasks.mt5_sync import AccountsFailed
+from db.mt5.models import PositionSnapshot
+from tasks.mt5.sync import AccountsFailed
 from tests.mt5 import PASSWORD, Mt5World, account, expected, position, world  # noqa: F401 - fixture
 
 
 
 def attempt(world: Mt5World, run_id: int, number: int, *, final: bool = False) -> dict[str, object]:
     """One attempt of chunk 0 of the cycle, as the worker's retry number `number` runs it."""
-    from tasks.mt5_sync import ChunkRequest, sync_chunk
+    from tasks.mt5.sync import ChunkRequest, sync_chunk
 
     request = ChunkRequest(run_id=run_id, terminal="t1", chunk_no=0, account_ids=[1, 2])
     return sync_chunk(request, attempt=number, final=final)
@@ -32,7 +32,7 @@ def attempt(world: Mt5World, run_id: int, number: int, *, final: bool = False) -
 def planned_cycle(world: Mt5World) -> int:
     """A cycle in the ledger whose chunks are not sent (the test sends them by hand)."""
     from core.values import Trigger
-    from db.mt5_cycles import start_cycle
+    from db.mt5.cycles import start_cycle
 
     with world.runtime.uow() as uow:
         run = start_cycle(uow.session, "t1", Trigger.MANUAL, now=world.runtime.clock(),

@@ -13,7 +13,7 @@ import pytest
 from core.mt5 import constants as c
 from core.mt5.accounts import AccountSpec
 from core.mt5.gateway import GatewayUnavailable
-from db.mt5 import add_account
+from db.mt5.accounts import add_account
 from tasks.runtime import Runtime, configure
 from tests import fake_metatrader5 as fake
 from tests.mt5 import Mt5World, expected, world  # noqa: F401 - fixture

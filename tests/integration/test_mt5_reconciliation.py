@@ -18,10 +18,10 @@ from core.mt5.reconcile import Rules, reconcile
 from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Secret
 from db.models import AuditEvent, IdempotencyConflict
-from db.mt5 import accounts_by_ids, open_expected
-from db.mt5_models import PositionSnapshot, ReconciliationLog
-from db.mt5_results import AccountSynced, write_sync_results
-from tasks.mt5_reading import Connection, read_account
+from db.mt5.accounts import accounts_by_ids, open_expected
+from db.mt5.models import PositionSnapshot, ReconciliationLog
+from db.mt5.results import AccountSynced, write_sync_results
+from tasks.mt5.reading import Connection, read_account
 from tests.mt5 import PASSWORD, Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
 
 KEY = "RECON:1:s1:"
@@ -132,7 +132,7 @@ def test_a_rerun_of_the_same_sync_writes_nothing_new(world: Mt5World) -> None:
     run = world.sync()
     before = (world.recon(), world.snapshots(), count(world, AuditEvent))
 
-    from tasks.mt5 import sync_accounts
+    from tasks.mt5.tasks import sync_accounts
 
     again = sync_accounts.apply_async(kwargs={"run_id": run["batch_run_id"], "terminal": "t1", "chunk_no": 0,
                                               "account_ids": [1]}).get()

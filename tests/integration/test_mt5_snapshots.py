@@ -7,7 +7,7 @@ from decimal import Decimal as D
 from sqlalchemy import select
 
 from core.mt5 import constants as c
-from db.mt5_models import Mt5Account
+from db.mt5.models import Mt5Account
 from tests.mt5 import Mt5World, account, expected, position, world  # noqa: F401 - fixture
 
 

@@ -26,7 +26,7 @@ def _load(file: Path, loader: Callable[[str, str], Any], what: str) -> None:
 
 def load_hedged_items(file: Path) -> None:
     """Load hedged items (JSON; see README). All or nothing; an item never changes."""
-    from tasks.hedging import load_hedged_items_json
+    from tasks.hedging.loading import load_hedged_items_json
 
     _load(file, load_hedged_items_json, "hedged items")
 
@@ -35,7 +35,7 @@ def load_designations(file: Path) -> None:
     """Load designation dossiers (JSON; see README): version 1 designates, n+1 amends.
     All or nothing; a stored version never changes. The prospective critical-terms check
     of each new version is recorded and printed."""
-    from tasks.hedging import load_designations_json
+    from tasks.hedging.loading import load_designations_json
 
     _load(file, load_designations_json, "designation versions")
 
@@ -58,7 +58,7 @@ def report_effectiveness(
 ) -> None:
     """The effectiveness tests of a date, one line per designation: method, outcome, ratio
     or slope and R²; designations under test without a result show `not tested`."""
-    from tasks.hedging import effectiveness_report
+    from tasks.hedging.loading import effectiveness_report
 
     day = parse_day(as_of)
     start(settings_or_exit())

@@ -47,7 +47,7 @@ def add_account(
 ) -> None:
     """Add an account. Adding the same one again changes nothing; other values are refused."""
     from core.mt5.accounts import AccountSpec
-    from tasks.mt5_loading import add_account as add
+    from tasks.mt5.loading import add_account as add
 
     start(settings_or_exit())
     try:
@@ -65,7 +65,7 @@ def add_account(
 @accounts_app.command("list")
 def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Every account, by terminal and login."""
-    from tasks.mt5_loading import list_accounts as listed
+    from tasks.mt5.loading import list_accounts as listed
 
     start(settings_or_exit())
     accounts = listed()
@@ -86,7 +86,7 @@ def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JS
 
 def load_expected_positions(file: Path) -> None:
     """Load expected positions (CSV). All or nothing; a known ticket never changes."""
-    from tasks.mt5_loading import load_expected_csv
+    from tasks.mt5.loading import load_expected_csv
 
     load = load_file(file, load_expected_csv)
     out.print(f"{file.name}: {len(load.created)} created, {len(load.existing)} existing, "
@@ -96,7 +96,7 @@ def load_expected_positions(file: Path) -> None:
 def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int) -> int:
     """One cycle of each terminal (of `account`, when given), in-process when embedded, else
     sent to each terminal's queue (and followed with --wait); returns the exit code."""
-    from tasks.mt5_runs import terminals_to_sync
+    from tasks.mt5.views import terminals_to_sync
 
     settings = settings_or_exit()
     start(settings)
@@ -115,7 +115,7 @@ def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, fol
              quiet: bool) -> dict[str, Any]:
     from celery import signature
 
-    from tasks.mt5_runs import cycle_summary
+    from tasks.mt5.views import cycle_summary
     from workers.cli.jobs import wait_for_run
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}

@@ -25,11 +25,11 @@ from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Account, AccountMode, ExpectedPosition
 from core.values import Counts
 from db import ledger
-from db.mt5 import accounts_by_ids, open_expected
-from db.mt5_models import PositionSnapshot
-from db.mt5_results import AccountFailed, AccountSynced, stored_keys, write_sync_results
-from tasks.mt5_cycle import finish_cycle, heartbeat
-from tasks.mt5_reading import Connection, read_account
+from db.mt5.accounts import accounts_by_ids, open_expected
+from db.mt5.models import PositionSnapshot
+from db.mt5.results import AccountFailed, AccountSynced, stored_keys, write_sync_results
+from tasks.mt5.cycle import finish_cycle, heartbeat
+from tasks.mt5.reading import Connection, read_account
 from tasks.runtime import runtime
 
 log = structlog.get_logger(__name__)

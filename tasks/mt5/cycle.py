@@ -19,8 +19,8 @@ from core.mt5.accounts import TerminalName
 from core.values import RunStatus, Trigger
 from db import ledger
 from db.models import BatchRun
-from db.mt5 import enabled_account_ids
-from db.mt5_cycles import running_cycle, start_cycle
+from db.mt5.accounts import enabled_account_ids
+from db.mt5.cycles import running_cycle, start_cycle
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.base import is_transient
 from tasks.runtime import runtime

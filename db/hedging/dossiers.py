@@ -25,7 +25,7 @@ from core.hedging.policy import HedgingPolicy
 from core.values import Contract, ContractStatus
 from db.audit import record_event
 from db.contracts import to_contract
-from db.hedging_models import HedgeDesignation, HedgedItem, HedgeRelationship
+from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import HedgeContract
 
 

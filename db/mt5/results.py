@@ -18,8 +18,8 @@ from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account, ExpectedStatus
 from core.values import Counts
 from db.audit import record_event
-from db.mt5 import assign_ticket
-from db.mt5_models import ExpectedPosition, Mt5Account, PositionSnapshot, ReconciliationLog
+from db.mt5.accounts import assign_ticket
+from db.mt5.models import ExpectedPosition, Mt5Account, PositionSnapshot, ReconciliationLog
 from db.writepath import ResultRow, result_row, write_results
 
 EVENT_SYNC = "sync"

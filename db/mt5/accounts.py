@@ -1,5 +1,5 @@
 """MT5 master data: accounts and expected positions (loaded, audited), and the reads the
-sync needs. Results (snapshots, reconciliation logs) are in db.mt5_results."""
+sync needs. Results (snapshots, reconciliation logs) are in db.mt5.results."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -16,7 +16,7 @@ from core.mt5.expected import ExpectedRow, changed_fields, refused_fields
 from core.mt5.values import Account, Direction, ExpectedStatus
 from core.mt5.values import ExpectedPosition as ExpectedValue
 from db.audit import record_event
-from db.mt5_models import ExpectedPosition, Mt5Account
+from db.mt5.models import ExpectedPosition, Mt5Account
 
 ACCOUNT_FIELDS = ("terminal", "currency", "policy", "enabled", "magic_numbers", "credential_ref")
 

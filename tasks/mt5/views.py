@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from db import ledger
-from db.mt5 import terminals_of
-from db.mt5_models import ReconciliationLog
+from db.mt5.accounts import terminals_of
+from db.mt5.models import ReconciliationLog
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 

@@ -18,9 +18,9 @@ from core.hedging.methods import Band, Method, OffsetBasis, Outcome
 from core.values import Contract, ObjectType
 from db.audit import record_event
 from db.contracts import to_contract
-from db.hedging import to_item
-from db.hedging_models import EffectivenessResult as ResultRowModel
-from db.hedging_models import HedgeDesignation, HedgedItem, HedgeRelationship
+from db.hedging.dossiers import to_item
+from db.hedging.models import EffectivenessResult as ResultRowModel
+from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import HedgeContract, MtmSnapshot
 from db.writepath import WriteReport, result_row, write_results
 

@@ -1,5 +1,5 @@
 """Job 4: MT5 account sync and reconciliation. The Celery tasks and their routing; the
-work is in tasks.mt5_cycle (the cycle of a terminal) and tasks.mt5_sync (a chunk of its
+work is in tasks.mt5.cycle (the cycle of a terminal) and tasks.mt5.sync (a chunk of its
 accounts).
 
 The MetaTrader5 module is process-global: each terminal has one worker process
@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 
 from tasks.base import ROUTES, TRANSIENT_ERRORS, JobTask, job_task
-from tasks.mt5_cycle import CycleRequest, begin_cycle, failing_cycle, queue_of
-from tasks.mt5_sync import AccountsFailed, ChunkRequest, sync_chunk
+from tasks.mt5.cycle import CycleRequest, begin_cycle, failing_cycle, queue_of
+from tasks.mt5.sync import AccountsFailed, ChunkRequest, sync_chunk
 
 
 class WrongQueue(Exception):

@@ -16,7 +16,7 @@ from core.hedging.effectiveness import assess
 from core.ledger import chunks
 from core.values import Counts, Job
 from db import ledger
-from db.effectiveness import designation_terms, designations_under_test, assessment_inputs, write_effectiveness
+from db.hedging.effectiveness import designation_terms, designations_under_test, assessment_inputs, write_effectiveness
 from tasks import runs
 from tasks.base import job_task
 from tasks.runtime import runtime

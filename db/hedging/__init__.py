@@ -1,0 +1,1 @@
+"""Hedge accounting rows: hedged items, designation dossiers, effectiveness results."""

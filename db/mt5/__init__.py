@@ -1,0 +1,1 @@
+"""MT5 rows: accounts and expected positions, the sync's results, cycle queries."""

@@ -1,0 +1,14 @@
+"""The whole schema: every models module imported once, so `Base.metadata` holds every
+table. Alembic's environment, the schema checks and the test fixtures import this, never
+a single domain's models."""
+from __future__ import annotations
+
+from db import models
+from db.base import Base
+from db.hedging import models as hedging_models
+from db.mt5 import models as mt5_models
+
+metadata = Base.metadata
+MODEL_MODULES = (models, hedging_models, mt5_models)
+
+__all__ = ["MODEL_MODULES", "metadata"]

@@ -1,0 +1,1 @@
+"""Hedge accounting tasks: effectiveness tests, loading hedged items and designations."""
