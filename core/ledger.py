@@ -1,9 +1,45 @@
-"""Rules of the run ledger: how a run ends, when a running run is abandoned."""
+"""Rules of the run ledger: what a run is of, how it ends, when a running run is abandoned."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from core.keys import run_lock_key
 from core.values import Counts, RunStatus
+
+#: The family of nightly jobs: one running attempt per (job, as_of_date).
+JOB_FAMILY = "job"
+
+
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """What one run is of and how it is guarded: its job and date, the lock that narrows
+    duplicate triggers, the family whose lock and staleness apply (the runtime maps
+    families to them), whether one attempt runs per date or per job whatever the date,
+    and the error a run ends with when it counted exceptions (None: they do not fail it;
+    `{n}` is their number)."""
+
+    job: str
+    as_of: date
+    lock_name: str
+    family: str = JOB_FAMILY
+    any_date: bool = False
+    exceptions_error: str | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """The guard part, kept in the run's details so that whoever ends it knows it."""
+        return {k: v for k, v in asdict(self).items() if k not in ("job", "as_of")}
+
+    @classmethod
+    def of_run(cls, job: str, as_of: date, details: dict[str, Any]) -> RunScope:
+        """The scope a run was started with (a job run when its details do not say)."""
+        stored = details.get("scope")
+        return cls(job, as_of, **stored) if isinstance(stored, dict) else job_scope(job, as_of)
+
+
+def job_scope(job: str, as_of: date) -> RunScope:
+    return RunScope(str(job), as_of, run_lock_key(str(job), as_of))
 
 
 def final_status(counts: Counts, error: str | None = None) -> RunStatus:

@@ -34,10 +34,13 @@ def get_run(session: Session, run_id: int, *, for_update: bool = False) -> Batch
     return run
 
 
-def running_run(session: Session, job: Job, as_of: date) -> BatchRun | None:
-    stmt = select(BatchRun).where(
-        BatchRun.job == job.value, BatchRun.as_of_date == as_of, BatchRun.status == RunStatus.RUNNING.value)
-    return session.scalars(stmt).one_or_none()
+def running_run(session: Session, job: str, as_of: date, *, any_date: bool = False) -> BatchRun | None:
+    """The running attempt of (job, as_of); with `any_date`, of `job` whatever its date
+    (a terminal's sync cycle running over midnight still counts)."""
+    stmt = select(BatchRun).where(BatchRun.job == str(job), BatchRun.status == RunStatus.RUNNING.value)
+    if not any_date:
+        stmt = stmt.where(BatchRun.as_of_date == as_of)
+    return session.scalars(stmt.order_by(BatchRun.id.desc()).limit(1)).first()
 
 
 def running_runs_of_task(session: Session, task_id: str) -> list[BatchRun]:
@@ -45,8 +48,8 @@ def running_runs_of_task(session: Session, task_id: str) -> list[BatchRun]:
     return list(session.scalars(stmt.with_for_update()))
 
 
-def child_run(session: Session, parent_run_id: int, job: Job) -> BatchRun | None:
-    stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == job.value)
+def child_run(session: Session, parent_run_id: int, job: str) -> BatchRun | None:
+    stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == str(job))
             .order_by(BatchRun.attempt.desc()).limit(1))
     return session.scalars(stmt).one_or_none()
 
@@ -70,7 +73,7 @@ def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
 
 def start_run(
     session: Session,
-    job: Job,
+    job: str,
     as_of: date,
     trigger: Trigger,
     *,
@@ -79,31 +82,35 @@ def start_run(
     parent_run_id: int | None = None,
     lock_token: str | None = None,
     task_id: str | None = None,
+    details: dict[str, Any] | None = None,
+    any_date: bool = False,
 ) -> Started:
     """Start a new attempt of (job, as_of), unless one is running (then that one is
-    returned) or, for a step of a parent run, unless the parent already has this step."""
+    returned) or, for a step of a parent run, unless the parent already has this step.
+    A running attempt without heartbeat for `stale_after` is abandoned first."""
+    job = str(job)
     if parent_run_id is not None:
         existing = child_run(session, parent_run_id, job)
         if existing is not None:
             return Started(existing, new=False)
-    current = running_run(session, job, as_of)
+    current = running_run(session, job, as_of, any_date=any_date)
     if current is not None:
         if not is_abandoned(current.heartbeat_at, now, stale_after):
             return Started(current, new=False)
         abandon(session, current, now)
     attempt = (session.scalar(select(func.max(BatchRun.attempt)).where(
-        BatchRun.job == job.value, BatchRun.as_of_date == as_of)) or 0) + 1
+        BatchRun.job == job, BatchRun.as_of_date == as_of)) or 0) + 1
     run = BatchRun(
-        job=job.value, as_of_date=as_of, attempt=attempt, trigger=trigger.value,
+        job=job, as_of_date=as_of, attempt=attempt, trigger=trigger.value,
         status=RunStatus.RUNNING.value, parent_run_id=parent_run_id, lock_token=lock_token,
-        task_id=task_id, details={}, started_at=now, heartbeat_at=now,
+        task_id=task_id, details=dict(details or {}), started_at=now, heartbeat_at=now,
     )
     try:
         with session.begin_nested():
             session.add(run)
     except IntegrityError:
         # Another trigger inserted its attempt between our read and our write.
-        other = running_run(session, job, as_of)
+        other = running_run(session, job, as_of, any_date=any_date)
         if other is None:
             raise
         return Started(other, new=False)
@@ -157,12 +164,16 @@ def counts_of(run: BatchRun) -> Counts:
 
 
 def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | None = None,
-               status: RunStatus | None = None) -> bool:
-    """End a running run; False when it had already ended (a redelivered finish)."""
+               status: RunStatus | None = None, exceptions_error: str | None = None) -> bool:
+    """End a running run; False when it had already ended (a redelivered finish).
+    `exceptions_error` (with `{n}`): the error of a run that counted exceptions, for the
+    runs that exceptions fail."""
     session.flush()  # keep this unit of work's own changes to the run: refresh() would drop them
     session.refresh(run)
     if run.status != RunStatus.RUNNING.value:
         return False
+    if error is None and status is None and exceptions_error and run.exceptions:
+        error = exceptions_error.format(n=run.exceptions)
     run.status = (status or final_status(counts_of(run), error)).value
     run.error = error[:2000] if error else None
     run.finished_at = now

@@ -1,10 +1,13 @@
-"""The shared task base: explicit names and queues, late acks, one retry policy for
-transient database and broker errors, and log context bound for every line of a task."""
+"""The shared task base: explicit names and queues, late acks, the retry policy as one
+value given to the decorator, the routes decided in one place, and log context bound for
+every line of a task from its arguments, restored when it ends.
+
+The model is Sentry's `instrumented_task(name, queue, retry=retry(on=..., exclude=...))`:
+a task declares what it is and how it is retried; its body is one call."""
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import kombu.exceptions
@@ -25,35 +28,78 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-#: Task name -> queue, filled by `job_task`; the Celery app routes with it.
-ROUTES: dict[str, dict[str, str]] = {}
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Allocating hundreds of thousands of rows at once (an ECB history, a big price file)
-    makes the cyclic garbage collector scan them again and again: half the time of a parse.
-    Our rows hold no cycles; pause the collector for the bulk work, then collect once."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
 
 def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, TRANSIENT_ERRORS)
+    """An error a task retries: transient, or an error that says it is worth retrying."""
+    return isinstance(exc, TRANSIENT_ERRORS) or bool(getattr(exc, "retryable", False))
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A task's retry policy: retried on `on` (but never on `exclude`), with exponential
+    back-off `backoff`, 2x, 4x ... seconds, capped at `backoff_max`, full jitter, at most
+    `max_retries` times. In-process (embedded mode) there is no broker to wait on: the
+    first failure is final."""
+
+    on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
+    exclude: tuple[type[BaseException], ...] = ()
+    max_retries: int = 8
+    backoff: int = 2
+    backoff_max: int = 300
+    jitter: bool = True
+
+    def options(self) -> dict[str, Any]:
+        return {"autoretry_for": self.on, "dont_autoretry_for": self.exclude, "max_retries": self.max_retries,
+                "retry_backoff": self.backoff, "retry_backoff_max": self.backoff_max, "retry_jitter": self.jitter}
+
+
+#: The policy of every task that names no other.
+TRANSIENT_RETRY = Retry()
+
+#: A queue, or the rule that picks one from a task's keyword arguments (None: no opinion).
+QueueRule = Callable[[Mapping[str, Any]], str | None]
+#: Task name -> its queue or queue rule, filled by `job_task`; `route_task` reads it.
+ROUTES: dict[str, str | QueueRule] = {}
+
+#: Task arguments bound to every log line of the task, under these names.
+CONTEXT_ARGUMENTS = {"run_id": "batch_run_id", "batch_run_id": "batch_run_id", "chunk_no": "chunk_no",
+                     "as_of": "as_of", "terminal": "terminal", "login": "login"}
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
+    """The one router of the Celery app (`task_routes`): a task's declared queue, or the
+    queue its rule picks from its arguments. An explicit `queue=` option still wins."""
+    rule = ROUTES.get(name)
+    if rule is None:
+        return None
+    queue = rule if isinstance(rule, str) else rule(kwargs if isinstance(kwargs, Mapping) else {})
+    return {"queue": queue} if queue else None
+
+
+def log_context(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a task's arguments that go on its log lines."""
+    return {field: kwargs[arg] for arg, field in CONTEXT_ARGUMENTS.items() if kwargs.get(arg) is not None}
 
 
 class JobTask(Task):  # type: ignore[misc]
-    """Binds task id and name to every log line of the task (restored after it, so an
-    in-process child task does not wipe its parent's context)."""
+    """Binds task id, name and the context of its arguments to every log line of the task,
+    and restores the context it found when the task ends (eager or not): nothing a task
+    binds reaches the next task of the process, and an in-process child task leaves its
+    parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with structlog.contextvars.bound_contextvars(task_id=self.request.id, task_name=self.name):
+        saved = structlog.contextvars.get_contextvars()
+        structlog.contextvars.bind_contextvars(task_id=self.request.id, task_name=self.name, **log_context(kwargs))
+        try:
             return super().__call__(*args, **kwargs)
+        finally:
+            structlog.contextvars.clear_contextvars()
+            structlog.contextvars.bind_contextvars(**saved)
+
+    @property
+    def last_attempt(self) -> bool:
+        """No retry follows a failure of this attempt."""
+        return bool(self.request.is_eager) or self.request.retries >= self.max_retries
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """The task gave up (retries spent on a transient error): its run ends `failed`
@@ -63,21 +109,12 @@ class JobTask(Task):  # type: ignore[misc]
         fail_runs_of_task(task_id, exc)
 
 
-def job_task(name: str, queue: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
-    """Declare a task: the retry policy lives here, never in a task body."""
-    ROUTES[name] = {"queue": queue}
-    settings: dict[str, Any] = {
-        "name": name,
-        "bind": True,
-        "base": JobTask,
-        "acks_late": True,
-        "reject_on_worker_lost": True,
-        "autoretry_for": TRANSIENT_ERRORS,
-        "retry_backoff": 2,
-        "retry_backoff_max": 300,
-        "retry_jitter": True,
-        "max_retries": 8,
-    }
-    settings.update(options)
+def job_task(name: str, queue: str | QueueRule, *, retry: Retry = TRANSIENT_RETRY, base: type[JobTask] = JobTask,
+             **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a task: its name, its queue (or the rule that picks one), its retry policy.
+    Late acks and re-queueing when a worker dies are every task's."""
+    ROUTES[name] = queue
+    settings: dict[str, Any] = {"name": name, "bind": True, "base": base, "acks_late": True,
+                                "reject_on_worker_lost": True, **retry.options(), **options}
     decorator: Callable[[Callable[..., Any]], Any] = shared_task(**settings)
     return decorator

@@ -8,7 +8,7 @@ from core.errors import InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import ContractLoad, load_contracts
-from tasks.base import paused_gc
+from core.bulk import paused_gc
 from tasks.prices import store_price_batch
 from tasks.runtime import runtime
 

@@ -13,7 +13,7 @@ from core.ledger import combined_status
 from core.values import Counts, Job, RunStatus
 from db import ledger
 from db.models import BatchRun
-from tasks import runs
+from tasks import names, runs
 from tasks.base import job_task
 from tasks.payloads import RunRef
 from tasks.runtime import runtime
@@ -23,13 +23,13 @@ log = structlog.get_logger(__name__)
 
 #: The steps of the nightly in order, and the task that runs each.
 STEPS: tuple[tuple[Job, str], ...] = (
-    (Job.PRICES, "hedgeops.prices.fetch_settlement_prices"),
-    (Job.MTM, "hedgeops.valuation.compute_mtm_snapshots"),
-    (Job.EFFECTIVENESS, "hedgeops.effectiveness.assess_hedge_effectiveness"),
+    (Job.PRICES, names.FETCH_SETTLEMENT_PRICES),
+    (Job.MTM, names.COMPUTE_MTM_SNAPSHOTS),
+    (Job.EFFECTIVENESS, names.ASSESS_HEDGE_EFFECTIVENESS),
 )
 
 
-@job_task("hedgeops.nightly.run_nightly", queue="valuation")
+@job_task(names.RUN_NIGHTLY, queue="valuation")
 def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
     return runs.run_job(Job.NIGHTLY, self.request.id, start_chain, as_of=as_of, trigger=trigger)
 
@@ -41,10 +41,10 @@ def start_chain(run_id: int) -> dict[str, Any]:
         return run_summary(ledger.get_run(uow.session, run_id))
 
 
-@job_task("hedgeops.nightly.advance_nightly", queue="valuation")
+@job_task(names.ADVANCE_NIGHTLY, queue="valuation")
 def advance_nightly(self: Any, run_id: int) -> dict[str, Any]:
     ref = RunRef(run_id=run_id)
-    with structlog.contextvars.bound_contextvars(batch_run_id=ref.run_id), runs.failing_run(ref.run_id):
+    with runs.failing_run(ref.run_id):
         return advance(ref.run_id)
 
 

@@ -15,8 +15,9 @@ from db.audit import record_event
 from db.contracts import active_underlyings
 from db.prices import file_seen, prices_on, record_file, write_price_batch
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import runs
-from tasks.base import job_task, paused_gc
+from tasks import names, runs
+from core.bulk import paused_gc
+from tasks.base import job_task
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -24,7 +25,7 @@ log = structlog.get_logger(__name__)
 MAX_ERRORS_IN_DETAILS = 200
 
 
-@job_task("hedgeops.prices.fetch_settlement_prices", queue="prices")
+@job_task(names.FETCH_SETTLEMENT_PRICES, queue="prices")
 def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = "manual",
                             parent_run_id: int | None = None) -> dict[str, Any]:
     return runs.run_job(Job.PRICES, self.request.id, ingest_prices,

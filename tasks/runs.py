@@ -1,23 +1,32 @@
-"""Starting and ending runs: the Redis lock (distributed) and the database guard around
-the ledger, lock release and the parent's next step sent only after commit."""
+"""The one run lifecycle of every job and every MT5 cycle: start under the lock and the
+database guard, count a chunk in exactly once, heartbeat, abandon when stale, finish and
+fail. Lock release and the parent's next step are sent only after commit.
+
+What a run is of and how it is guarded is its `RunScope` (core.ledger): a nightly job's
+(one attempt per job and date, the run lock) or a terminal's cycle (one whatever the date,
+the cycle lock; failed accounts fail it). The scope goes into the run's details, so
+whoever ends the run knows its lock."""
 from __future__ import annotations
 
 import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import structlog
 from celery import signature
+from sqlalchemy.orm import Session
 
-from core.keys import run_lock_key
-from core.values import Job, RunStatus, Trigger
+from core.ledger import RunScope, job_scope
+from core.values import Counts, Job, Trigger
 from db import ledger
+from db.audit import record_event
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
+from tasks import names
 from tasks.base import is_transient
 from tasks.payloads import JobRequest
 from tasks.runtime import runtime
@@ -25,7 +34,7 @@ from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
-ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
+Work = Callable[[int], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,86 +47,110 @@ class Begun:
     summary: dict[str, Any]
 
 
-def run_job(job: Job, task_id: str | None, work: Callable[[int], dict[str, Any]], **arguments: Any) -> dict[str, Any]:
-    """The body of every job's entry task: validate the arguments, start (or find) the run,
-    and do `work(run_id)` with the run bound to every log line; a permanent error inside
-    ends the run `failed`."""
+def run_job(job: Job, task_id: str | None, work: Work, **arguments: Any) -> dict[str, Any]:
+    """The body of every nightly job's entry task: validate the arguments, then `run`."""
     request = JobRequest.model_validate(arguments)
     day = request.as_of_or(runtime().clock().date())
-    begun = begin(job, day, request.trigger, task_id=task_id, parent_run_id=request.parent_run_id)
+    return run(job_scope(job, day), request.trigger, task_id, work, parent_run_id=request.parent_run_id)
+
+
+def run(scope: RunScope, trigger: Trigger, task_id: str | None, work: Work, *,
+        parent_run_id: int | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Start (or find) the run of `scope` and do `work(run_id)` with the run bound to every
+    log line; a permanent error inside ends the run `failed`."""
+    begun = begin(scope, trigger, task_id=task_id, parent_run_id=parent_run_id, details=details)
     if not begun.proceed or begun.run_id is None:
         return begun.summary
-    with structlog.contextvars.bound_contextvars(batch_run_id=begun.run_id, as_of=day.isoformat()), \
-            failing_run(begun.run_id):
+    with bound_run(begun.run_id, scope.as_of), failing_run(begun.run_id):
         return work(begun.run_id)
 
 
-def begin(job: Job, as_of: date, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None) -> Begun:
+@contextlib.contextmanager
+def bound_run(run_id: int, as_of: date) -> Iterator[None]:
+    """The run's id and date on every log line inside, restored after."""
+    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, as_of=as_of.isoformat()):
+        yield
+
+
+def begin(scope: RunScope, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None,
+          details: dict[str, Any] | None = None) -> Begun:
     rt = runtime()
+    lock, _ = rt.run_policy(scope)
     token = uuid.uuid4().hex
     with rt.uow() as uow:
         s = uow.session
-        mine = _own_attempt(s, job, as_of, task_id)
+        mine = _own_attempt(s, scope, task_id)
         if mine is not None:
             return Begun(mine.id, True, run_summary(mine, note="resumed"))
-        if parent_run_id is not None and (step := ledger.child_run(s, parent_run_id, job)) is not None:
+        if parent_run_id is not None and (step := ledger.child_run(s, parent_run_id, scope.job)) is not None:
             _nudge_parent(uow, step)
             uow.commit()
             return Begun(step.id, False, run_summary(step, note="step already started"))
-        if rt.run_lock.acquire(run_lock_key(job.value, as_of), token):
-            return _start(uow, job, as_of, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id)
-    return _report_holder(job, as_of)  # outside the unit of work: it opens its own
+        if lock is None or lock.acquire(scope.lock_name, token):
+            return _start(uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id,
+                          details=details)
+    return _report_holder(scope)  # outside the unit of work: it opens its own
 
 
-def _start(uow: SqlAlchemyUnitOfWork, job: Job, as_of: date, trigger: Trigger, *, token: str,
-           task_id: str | None, parent_run_id: int | None) -> Begun:
+def _start(uow: SqlAlchemyUnitOfWork, scope: RunScope, trigger: Trigger, *, token: str, task_id: str | None,
+           parent_run_id: int | None, details: dict[str, Any] | None) -> Begun:
     """Holding the lock: the new attempt goes into the ledger (or the guard names the running one)."""
     rt = runtime()
-    lock_name = run_lock_key(job.value, as_of)
-    started = ledger.start_run(uow.session, job, as_of, trigger, now=rt.clock(), stale_after=rt.stale_after,
-                               parent_run_id=parent_run_id, lock_token=token, task_id=task_id)
+    lock, stale_after = rt.run_policy(scope)
+    stored = dict(details or {})
+    if scope != job_scope(scope.job, scope.as_of):
+        stored["scope"] = scope.stored()
+    started = ledger.start_run(uow.session, scope.job, scope.as_of, trigger, now=rt.clock(), stale_after=stale_after,
+                               parent_run_id=parent_run_id, lock_token=token, task_id=task_id, details=stored,
+                               any_date=scope.any_date)
     if not started.new:
-        rt.run_lock.release(lock_name, token)
+        if lock is not None:
+            lock.release(scope.lock_name, token)
         return Begun(started.run.id, False, run_summary(started.run, note="already running"))
     uow.commit()
-    log.info("batch_run_started", job=job.value, as_of=as_of.isoformat(), batch_run_id=started.run.id,
+    log.info("batch_run_started", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=started.run.id,
              attempt=started.run.attempt, trigger=trigger.value)
     return Begun(started.run.id, True, run_summary(started.run))
 
 
-def _report_holder(job: Job, as_of: date, patience: float = 10.0) -> Begun:
+def _report_holder(scope: RunScope, patience: float = 10.0) -> Begun:
     """Another trigger holds the lock: report its run. It may be between taking the lock
     and committing its ledger row, so look again for a few seconds."""
     deadline = time.monotonic() + patience
     while True:
         with runtime().uow() as uow:
-            current = ledger.running_run(uow.session, job, as_of)
+            current = ledger.running_run(uow.session, scope.job, scope.as_of, any_date=scope.any_date)
             if current is not None:
-                log.info("run_already_running", job=job.value, as_of=as_of.isoformat(), batch_run_id=current.id)
+                log.info("run_already_running", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=current.id)
                 return Begun(current.id, False, run_summary(current, note="already running"))
         if time.monotonic() > deadline:
-            return Begun(None, False, {"job": job.value, "as_of": as_of.isoformat(), "status": "running",
+            return Begun(None, False, {"job": scope.job, "as_of": scope.as_of.isoformat(), "status": "running",
                                        "batch_run_id": None, "note": "another trigger holds the run lock"})
         time.sleep(0.1)
 
 
-def _own_attempt(session: Any, job: Job, as_of: date, task_id: str | None) -> BatchRun | None:
-    current = ledger.running_run(session, job, as_of)
+def _own_attempt(session: Session, scope: RunScope, task_id: str | None) -> BatchRun | None:
+    current = ledger.running_run(session, scope.job, scope.as_of, any_date=scope.any_date)
     if current is not None and task_id is not None and current.task_id == task_id:
         return current
     return None
 
 
-def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None,
-           status: RunStatus | None = None) -> bool:
+def scope_of(run: BatchRun) -> RunScope:
+    return RunScope.of_run(run.job, run.as_of_date, run.details or {})
+
+
+def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
     """End `run` in this unit of work; after commit, release its lock and nudge its parent."""
     rt = runtime()
-    ended = ledger.finish_run(uow.session, run, rt.clock(), error=error, status=status)
+    scope = scope_of(run)
+    ended = ledger.finish_run(uow.session, run, rt.clock(), error=error, status=status,
+                              exceptions_error=scope.exceptions_error)
     if ended:
+        lock, _ = rt.run_policy(scope)
         token = run.lock_token
-        name = run_lock_key(run.job, run.as_of_date)
-        if token:
-            uow.after_commit(lambda: rt.run_lock.release(name, token))
+        if token and lock is not None:
+            uow.after_commit(lambda: lock.release(scope.lock_name, token))
         summary = run_summary(run)
         uow.after_commit(lambda: log.info("batch_run_finished", **_log_fields(summary)))
     _nudge_parent(uow, run)
@@ -133,13 +166,22 @@ def _nudge_parent(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> None:
     """A finished step tells its parent to move on; safe to repeat."""
     if run.parent_run_id is not None and run.finished_at is not None:
         parent = run.parent_run_id
-        uow.after_commit(lambda: signature(ADVANCE_NIGHTLY, kwargs={"run_id": parent}).apply_async())
+        uow.after_commit(lambda: signature(names.ADVANCE_NIGHTLY, kwargs={"run_id": parent}).apply_async())
+
+
+def heartbeat(run: BatchRun) -> None:
+    """Keep the run's lock alive while chunks come in."""
+    scope = scope_of(run)
+    lock, _ = runtime().run_policy(scope)
+    if run.lock_token and lock is not None:
+        lock.refresh(scope.lock_name, run.lock_token)
 
 
 @contextlib.contextmanager
 def failing_run(run_id: int) -> Iterator[None]:
     """A permanent error inside ends the run `failed` with the error, then propagates.
-    Transient errors propagate untouched: the task's retry resumes the same run."""
+    What the task retries (transient errors, retryable ones) propagates untouched: the
+    retry resumes the same run."""
     try:
         yield
     except BaseException as exc:  # KeyboardInterrupt too: an interrupted in-process run ends failed
@@ -154,12 +196,62 @@ def failing_run(run_id: int) -> Iterator[None]:
 def fail_runs_of_task(task_id: str, exc: BaseException) -> None:
     """End `failed` the running run a given task started, if any (safe to repeat)."""
     with runtime().uow() as uow:
-        for run in ledger.running_runs_of_task(uow.session, task_id):
-            finish(uow, run, error=f"gave up: {type(exc).__name__}: {exc}")
+        for stale in ledger.running_runs_of_task(uow.session, task_id):
+            finish(uow, stale, error=f"gave up: {type(exc).__name__}: {exc}")
         uow.commit()
 
 
-def heartbeat(run: BatchRun) -> None:
-    """Keep the run's lock alive while chunks come in."""
-    if run.lock_token:
-        runtime().run_lock.refresh(run_lock_key(run.job, run.as_of_date), run.lock_token)
+# -- chunks -----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class ChunkDone:
+    """What a chunk's own work gives back. `complete` False: a partial attempt that its
+    task retries (its counts are added; the chunk is counted in by a later attempt).
+    `audit`: an audit event type recorded once, when the chunk is counted in, with
+    `audit_details`; `summary`: more fields for the task's result and log line."""
+
+    counts: Counts
+    complete: bool = True
+    audit: str | None = None
+    audit_details: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+ChunkWork = Callable[[SqlAlchemyUnitOfWork, BatchRun], ChunkDone]
+
+
+def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> dict[str, Any]:
+    """The skeleton of every chunk: load the run; ended already? nudge its parent and
+    return; else do `work`, count the chunk in exactly once, finish the run when it was
+    the last or heartbeat, commit; log `event` with the chunk's counts."""
+    rt = runtime()
+    with rt.uow() as uow:
+        run = ledger.get_run(uow.session, run_id)
+        if run.finished_at is not None:
+            finish(uow, run)  # a redelivery after the end: only nudges the parent again
+            uow.commit()
+            return {"batch_run_id": run_id, "chunk_no": chunk_no, "note": "run already ended"}
+        with bound_run(run_id, run.as_of_date):
+            done = work(uow, run)
+            counted, all_in = _count_in(uow.session, run, chunk_no, done)
+            if all_in:
+                finish(uow, run)
+            else:
+                uow.after_commit(lambda: heartbeat(run))
+            uow.commit()
+            result = {"batch_run_id": run_id, "chunk_no": chunk_no, "counted": counted, "run_done": all_in,
+                      **done.summary, **done.counts.as_dict()}
+            log.info(event, **{k: v for k, v in result.items() if k not in ("batch_run_id", "chunk_no")})
+    return result
+
+
+def _count_in(session: Session, run: BatchRun, chunk_no: int, done: ChunkDone) -> tuple[bool, bool]:
+    now = runtime().clock()
+    if not done.complete:
+        ledger.add_counts(session, run.id, done.counts, now)
+        return False, False
+    counted, all_in = ledger.record_chunk(session, run.id, chunk_no, done.counts, now)
+    if counted and done.audit:
+        record_event(session, done.audit, entity_type="batch_run", entity_id=run.id, now=now, batch_run_id=run.id,
+                     details={"chunk_no": chunk_no, **done.counts.as_dict(), **done.audit_details})
+    return counted, all_in

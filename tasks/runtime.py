@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
 from core.calendars import d1_dates
+from core.ledger import RunScope
+from core.mt5.accounts import CYCLE_FAMILY
 from core.hedging.policy import HedgingPolicy
 from core.mt5.ports import CredentialStore, GatewayFactory, NoCredentials, NoSyncObserver, SyncObserver, no_gateway
 from core.ports import PriceSource, RunLock
@@ -43,6 +45,12 @@ class Runtime:
     mt5_cycle_stale_after: timedelta = timedelta(minutes=10)
     mt5_chunk_size: int = 200
     mt5_slippage_points: int = 10
+
+    def run_policy(self, scope: RunScope) -> tuple[RunLock | None, timedelta]:
+        """The lock (None: the ledger alone) and the staleness of the runs of a family."""
+        if scope.family == CYCLE_FAMILY:
+            return self.mt5_cycle_lock, self.mt5_cycle_stale_after
+        return self.run_lock, self.stale_after
 
     def d1_dates(self, symbols: Iterable[str], as_of: date) -> dict[str, date]:
         """The D-1 date each symbol needs for as-of `as_of`, by its calendar and the policy."""

@@ -15,12 +15,13 @@ from core.hedging.fx import FxMarket, rates_as_text, rates_from_text, with_forwa
 from core.mtm import Valuation, value_contracts
 from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
-from db.audit import record_event
 from db.contracts import active_contract_ids, contracts_by_ids
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.prices import prices_on
+from db.models import BatchRun
+from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
-from tasks import runs
+from tasks import names, runs
 from tasks.base import job_task
 from tasks.payloads import ChunkRequest
 from tasks.runtime import runtime
@@ -29,7 +30,7 @@ from tasks.summary import run_summary
 log = structlog.get_logger(__name__)
 
 
-@job_task("hedgeops.valuation.compute_mtm_snapshots", queue="valuation")
+@job_task(names.COMPUTE_MTM_SNAPSHOTS, queue="valuation")
 def compute_mtm_snapshots(self: Any, as_of: str | None = None, trigger: str = "manual",
                           parent_run_id: int | None = None) -> dict[str, Any]:
     return runs.run_job(Job.MTM, self.request.id, plan_mtm, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
@@ -64,51 +65,33 @@ def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]], items: list[tup
            ]).apply_async()
 
 
-@job_task("hedgeops.valuation.compute_mtm_chunk", queue="valuation", ignore_result=True)
+@job_task(names.COMPUTE_MTM_CHUNK, queue="valuation", ignore_result=True)
 def compute_mtm_chunk(self: Any, run_id: int, chunk_no: int, contract_ids: list[int]) -> dict[str, Any]:
     request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=contract_ids)
-    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, chunk_no=chunk_no), \
-            runs.failing_run(run_id):
+    with runs.failing_run(run_id):
         return value_chunk(request)
 
 
-@job_task("hedgeops.valuation.compute_hedged_item_chunk", queue="valuation", ignore_result=True)
+@job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
 def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
     """The hedged items of these designations, valued as their hypothetical derivatives."""
     request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=designation_ids)
-    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, chunk_no=chunk_no), \
-            runs.failing_run(run_id):
+    with runs.failing_run(run_id):
         return value_chunk(request, ObjectType.HEDGED_ITEM)
 
 
 def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
-    rt = runtime()
-    with rt.uow() as uow:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         s = uow.session
-        run = ledger.get_run(s, request.run_id)
-        structlog.contextvars.bind_contextvars(as_of=run.as_of_date.isoformat())
-        if run.finished_at is not None:
-            runs.finish(uow, run)  # a redelivery after the end: only nudges the parent again
-            uow.commit()
-            return {"batch_run_id": run.id, "chunk_no": request.chunk_no, "note": "run already ended"}
         contracts = (contracts_by_ids(s, request.contract_ids) if oid is ObjectType.HEDGE_CONTRACT
                      else hypothetical_derivatives(s, request.contract_ids))
         valuation = _value(s, run.as_of_date, run.details, contracts, oid)
-        counts = write_valuation(s, valuation, batch_run_id=run.id, now=rt.clock(), correlation_id=run.task_id)
-        counted, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
-        if counted:
-            record_event(s, "mtm_chunk_written", entity_type="batch_run", entity_id=run.id, now=rt.clock(),
-                         batch_run_id=run.id, details={"chunk_no": request.chunk_no, **counts.as_dict(),
-                                                        "object_type": oid.value,
-                                                        # hedged items: the ids of their designations
-                                                        "contract_ids": request.contract_ids})
-        if all_in:
-            runs.finish(uow, run)
-        else:
-            uow.after_commit(lambda: runs.heartbeat(run))
-        uow.commit()
-    log.info("mtm_chunk_written", counted=counted, **counts.as_dict())
-    return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "counted": counted, **counts.as_dict()}
+        counts = write_valuation(s, valuation, batch_run_id=run.id, now=runtime().clock(), correlation_id=run.task_id)
+        # hedged items: the contract ids are the ids of their designations
+        return runs.ChunkDone(counts, audit="mtm_chunk_written",
+                              audit_details={"object_type": oid.value, "contract_ids": request.contract_ids})
+
+    return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
 
 
 def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contract], oid: ObjectType) -> Valuation:

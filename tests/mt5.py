@@ -96,7 +96,7 @@ class Mt5World:
 
     def sync(self, terminal: str = "t1", **kwargs: Any) -> dict[str, Any]:
         """One cycle of `terminal`, in-process; its ledger row once it has ended."""
-        from tasks.mt5.tasks import run_sync_cycle
+        from tasks.mt5.cycle import run_sync_cycle
 
         started = run_sync_cycle.apply_async(kwargs={"terminal": terminal, **kwargs}).get()
         with self.runtime.uow() as uow:

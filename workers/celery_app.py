@@ -13,14 +13,13 @@ from celery.schedules import crontab
 from celery.signals import worker_init
 from kombu import Queue
 
-from tasks.base import ROUTES
+from tasks import names
+from tasks.base import route_task
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues, serve_metrics_after_fork
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
-TASK_MODULES = ["tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
-                "tasks.mt5.tasks"]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -40,7 +39,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     beat_schedule = {}
     if settings.nightly_enabled:
         beat_schedule["nightly"] = {
-            "task": "hedgeops.nightly.run_nightly",
+            "task": names.RUN_NIGHTLY,
             "schedule": crontab(hour=settings.nightly_at.hour, minute=settings.nightly_at.minute),
             "kwargs": {"trigger": "beat"},
             "options": {"queue": "valuation"},
@@ -80,7 +79,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         "task_default_queue": "valuation",
         "task_queues": [Queue(name) for name in (*QUEUES, *mt5_queues(settings))],
-        "task_routes": ROUTES,
+        "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
     }
 
@@ -103,7 +102,7 @@ def create_app(settings: Settings) -> Celery:
 
     configure_logging(settings.log_level, settings.log_format)
     bootstrap(settings)
-    app = Celery("hedgeops", include=TASK_MODULES, set_as_current=True)
+    app = Celery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
     serve_metrics_after_fork(settings.metrics_port)

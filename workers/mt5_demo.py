@@ -17,7 +17,7 @@ EXPECTED_FILE = DEMO_SCENARIO.with_name("demo_expected_positions.csv")
 def run_mt5_demo(console: Console, directory: Path) -> int:
     """Needs the runtime of an embedded process with the simulator's demo scenario."""
     from core.mt5.accounts import AccountSpec
-    from tasks.mt5.tasks import run_sync_cycle
+    from tasks.mt5.cycle import run_sync_cycle
     from tasks.mt5.loading import add_account, load_expected_csv
     from tasks.mt5.views import cycle_summary
     from workers.cli.common import exit_code

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from core.keys import mt5_cycle_lock_key
+from core.ledger import RunScope
+
 #: Terminal names go into queue names (`mt5.<terminal>`) and ledger job names.
 TERMINAL_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,22}$"
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 CYCLE_JOB_PREFIX = "mt5_sync:"
+#: The run family of sync cycles (their own lock and staleness).
+CYCLE_FAMILY = "mt5_cycle"
 
 TerminalName = Annotated[str, StringConstraints(pattern=TERMINAL_PATTERN)]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
@@ -51,6 +57,13 @@ def checked_credential_ref(text: str) -> str:
 def cycle_job(terminal: str) -> str:
     """The ledger's job name of a terminal's sync cycle: `mt5_sync:<terminal>`."""
     return f"{CYCLE_JOB_PREFIX}{terminal}"
+
+
+def cycle_scope(terminal: str, today: date) -> RunScope:
+    """A terminal's cycle: one running at a time whatever the date, under the cycle lock;
+    any account failed for good fails it."""
+    return RunScope(cycle_job(terminal), today, mt5_cycle_lock_key(terminal), family=CYCLE_FAMILY, any_date=True,
+                    exceptions_error="{n} account(s) failed to sync")
 
 
 class AccountSpec(BaseModel):

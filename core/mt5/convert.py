@@ -12,7 +12,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from core.money import MONEY_QUANTUM, PRICE_QUANTUM
 from core.mt5 import constants as c
 from core.mt5.types import AccountInfo, SymbolInfo, TradeDeal, TradePosition
-from core.mt5.values import AccountMode, AccountReading, ActualPosition, ClosingDeal, Direction, SymbolSpec
+from core.mt5.values import AccountMode, AccountReading, ActualPosition, ClosingDeal, SymbolSpec
+from core.values import Side
 
 PERCENT_QUANTUM = Decimal("0.01")
 VOLUME_QUANTUM = PRICE_QUANTUM
@@ -52,11 +53,11 @@ def account_reading(info: AccountInfo) -> AccountReading:
     )
 
 
-def direction_of(position_type: int) -> Direction:
+def direction_of(position_type: int) -> Side:
     if position_type == c.POSITION_TYPE_BUY:
-        return Direction.BUY
+        return Side.BUY
     if position_type == c.POSITION_TYPE_SELL:
-        return Direction.SELL
+        return Side.SELL
     raise ValueError(f"unknown position type {position_type}")
 
 

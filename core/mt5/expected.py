@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from core.mt5.values import Direction
+from core.values import Side
 from core.rows import PositiveDecimal, parse_rows
 from core.values import ParseReport, RowError
 
@@ -34,7 +34,7 @@ class ExpectedRow(BaseModel):
     signal_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     approval_id: OptionalText = None
     symbol: Mt5Symbol
-    direction: Direction
+    direction: Side
     volume: PositiveDecimal
     entry_price: PositiveDecimal
     sl: OptionalPositive = None

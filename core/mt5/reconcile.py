@@ -25,8 +25,8 @@ from typing import Any
 
 from core.money import money
 from core.mt5 import constants as c
-from core.mt5.values import (ActualPosition, ClosingDeal, Direction, ExpectedPosition, ReconReason, ReconStatus,
-                             SymbolSpec)
+from core.mt5.values import ActualPosition, ClosingDeal, ExpectedPosition, ReconReason, ReconStatus, SymbolSpec
+from core.values import Side
 
 MANUAL_REASONS = frozenset({c.DEAL_REASON_CLIENT, c.DEAL_REASON_MOBILE, c.DEAL_REASON_WEB})
 
@@ -51,7 +51,7 @@ class Outcome:
     reason: ReconReason
     subject: str
     symbol: str
-    direction: Direction | None
+    direction: Side | None
     expected: tuple[ExpectedPosition, ...] = ()
     actual: ActualPosition | None = None
     close: ClosingDeal | None = None
@@ -197,7 +197,7 @@ def gone(group: tuple[ExpectedPosition, ...], deals: Sequence[ClosingDeal], spec
                    details=details)
 
 
-def close_reason(deal: ClosingDeal, group: Sequence[ExpectedPosition], direction: Direction | None,
+def close_reason(deal: ClosingDeal, group: Sequence[ExpectedPosition], direction: Side | None,
                  spec: SymbolSpec, rules: Rules) -> ReconReason:
     if deal.reason == c.DEAL_REASON_SO:
         return ReconReason.STOP_OUT
@@ -211,13 +211,13 @@ def close_reason(deal: ClosingDeal, group: Sequence[ExpectedPosition], direction
     return ReconReason.MISSING
 
 
-def beyond_stop(exit_price: Decimal, sl: Decimal | None, direction: Direction | None, spec: SymbolSpec,
+def beyond_stop(exit_price: Decimal, sl: Decimal | None, direction: Side | None, spec: SymbolSpec,
                 rules: Rules) -> bool:
     """Closed past its stop loss by more than the tolerance: the market gapped over it."""
     if sl is None or direction is None:
         return False
     tolerance = rules.slippage_points * spec.point
-    if direction is Direction.BUY:
+    if direction is Side.BUY:
         return exit_price < sl - tolerance
     return exit_price > sl + tolerance
 
@@ -227,8 +227,8 @@ def unknown(position: ActualPosition, rules: Rules) -> Outcome:
                    position.symbol, position.direction, (), position, details={"magic": position.magic})
 
 
-def _net_direction(group: Sequence[ExpectedPosition]) -> Direction | None:
+def _net_direction(group: Sequence[ExpectedPosition]) -> Side | None:
     net = sum((e.direction.sign * e.volume for e in group), Decimal("0"))
     if net == 0:
         return None
-    return Direction.BUY if net > 0 else Direction.SELL
+    return Side.BUY if net > 0 else Side.SELL

@@ -8,15 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-
-class Direction(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-    @property
-    def sign(self) -> int:
-        """+1 for a buy (long), -1 for a sell (short)."""
-        return 1 if self is Direction.BUY else -1
+from core.values import Side
 
 
 class AccountMode(StrEnum):
@@ -101,7 +93,7 @@ class ActualPosition:
 
     ticket: int
     symbol: str
-    direction: Direction
+    direction: Side
     volume: Decimal
     price_open: Decimal
     price_current: Decimal
@@ -144,7 +136,7 @@ class ExpectedPosition:
     signal_id: str
     approval_id: str | None
     symbol: str
-    direction: Direction
+    direction: Side
     volume: Decimal
     entry_price: Decimal
     sl: Decimal | None

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from core.errors import HedgeopsError, InvalidInput
 from core.mt5.accounts import AccountSpec
 from core.mt5.expected import ExpectedRow, changed_fields, refused_fields
-from core.mt5.values import Account, Direction, ExpectedStatus
+from core.mt5.values import Account, ExpectedStatus
+from core.values import Side
 from core.mt5.values import ExpectedPosition as ExpectedValue
 from db.audit import record_event
 from db.mt5.models import ExpectedPosition, Mt5Account
@@ -87,7 +88,7 @@ class ExpectedLoad:
 
 def expected_value(row: ExpectedPosition) -> ExpectedValue:
     return ExpectedValue(id=row.id, signal_id=row.signal_id, approval_id=row.approval_id, symbol=row.symbol,
-                         direction=Direction(row.direction), volume=row.volume, entry_price=row.entry_price,
+                         direction=Side(row.direction), volume=row.volume, entry_price=row.entry_price,
                          sl=row.sl, tp=row.tp, magic=row.magic, ticket=row.ticket)
 
 
@@ -99,7 +100,7 @@ def open_expected(session: Session, account_ids: Sequence[int]) -> dict[int, lis
             .where(e.account_id.in_(account_ids), e.status == ExpectedStatus.OPEN.value).order_by(e.id))
     found: dict[int, list[ExpectedValue]] = defaultdict(list)
     for account_id, *values in session.execute(stmt):
-        found[account_id].append(ExpectedValue(values[0], values[1], values[2], values[3], Direction(values[4]),
+        found[account_id].append(ExpectedValue(values[0], values[1], values[2], values[3], Side(values[4]),
                                                *values[5:]))
     return found
 

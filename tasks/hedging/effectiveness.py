@@ -14,10 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.hedging.effectiveness import assess
 from core.ledger import chunks
-from core.values import Counts, Job
+from core.values import Job
 from db import ledger
 from db.hedging.effectiveness import designation_terms, designations_under_test, assessment_inputs, write_effectiveness
-from tasks import runs
+from db.models import BatchRun
+from db.uow import SqlAlchemyUnitOfWork
+from tasks import names, runs
 from tasks.base import job_task
 from tasks.runtime import runtime
 from tasks.summary import run_summary
@@ -33,7 +35,7 @@ class EffectivenessChunk(BaseModel):
     designation_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)]
 
 
-@job_task("hedgeops.effectiveness.assess_hedge_effectiveness", queue="valuation")
+@job_task(names.ASSESS_HEDGE_EFFECTIVENESS, queue="valuation")
 def assess_hedge_effectiveness(self: Any, as_of: str | None = None, trigger: str = "manual",
                                parent_run_id: int | None = None) -> dict[str, Any]:
     return runs.run_job(Job.EFFECTIVENESS, self.request.id, plan_effectiveness, as_of=as_of, trigger=trigger,
@@ -64,38 +66,24 @@ def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
           for no, ids in todo).apply_async()
 
 
-@job_task("hedgeops.effectiveness.assess_effectiveness_chunk", queue="valuation", ignore_result=True)
+@job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue="valuation", ignore_result=True)
 def assess_effectiveness_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
     request = EffectivenessChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids)
-    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, chunk_no=chunk_no), \
-            runs.failing_run(run_id):
+    with runs.failing_run(run_id):
         return assess_chunk(request)
 
 
 def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
-    rt = runtime()
-    with rt.uow() as uow:
-        s = uow.session
-        run = ledger.get_run(s, request.run_id)
-        if run.finished_at is not None:
-            runs.finish(uow, run)  # a redelivery after the end: only nudges the parent again
-            uow.commit()
-            return {"batch_run_id": run.id, "chunk_no": request.chunk_no, "note": "run already ended"}
-        as_of, terms = run.as_of_date, designation_terms(s, request.designation_ids)
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        s, as_of = uow.session, run.as_of_date
+        terms = designation_terms(s, request.designation_ids)
         h, i, last = assessment_inputs(s, terms, as_of)
         results = [assess(t, as_of, h.get(t.instrument_id, {}), i.get(t.item_id, {}), last.get(t.designation_id))
                    for t in terms]
-        report = write_effectiveness(s, results, batch_run_id=run.id, now=rt.clock())
-        counts: Counts = report.counts()
-        counted, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
-        if all_in:
-            runs.finish(uow, run)
-        else:
-            uow.after_commit(lambda: runs.heartbeat(run))
-        uow.commit()
-    outcomes = Counter(r.outcome.value for r in results)
-    for key in report.conflict_keys:
-        log.warning("effectiveness_conflicted", idempotency_key=key)
-    log.info("effectiveness_chunk_written", counted=counted, outcomes=dict(outcomes), **counts.as_dict())
-    return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "counted": counted,
-            "outcomes": dict(outcomes), **counts.as_dict()}
+        report = write_effectiveness(s, results, batch_run_id=run.id, now=runtime().clock())
+        for key in report.conflict_keys:
+            log.warning("effectiveness_conflicted", idempotency_key=key)
+        outcomes = Counter(r.outcome.value for r in results)
+        return runs.ChunkDone(report.counts(), summary={"outcomes": dict(outcomes)})
+
+    return runs.chunk_step(request.run_id, request.chunk_no, work, event="effectiveness_chunk_written")

@@ -25,10 +25,14 @@ from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Account, AccountMode, ExpectedPosition
 from core.values import Counts
 from db import ledger
+from db.models import BatchRun
 from db.mt5.accounts import accounts_by_ids, open_expected
 from db.mt5.models import PositionSnapshot
 from db.mt5.results import AccountFailed, AccountSynced, stored_keys, write_sync_results
-from tasks.mt5.cycle import finish_cycle, heartbeat
+from db.uow import SqlAlchemyUnitOfWork
+from tasks import names, runs
+from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
+from tasks.mt5.queues import check_queue, terminal_queue
 from tasks.mt5.reading import Connection, read_account
 from tasks.runtime import runtime
 
@@ -48,6 +52,12 @@ class AccountsFailed(Exception):
     """Some accounts of the chunk failed this attempt; the task retries them with back-off."""
 
     retryable = True
+
+
+#: An account that failed (terminal unreachable, authorization failed, IPC timeout) is
+#: retried with its chunk, back-off 2, 4, 8, 16, 32 s (full jitter, capped at 60), 5
+#: times; after that its failure is final.
+SYNC_RETRY = Retry(on=(*TRANSIENT_ERRORS, AccountsFailed), max_retries=5, backoff=2, backoff_max=60)
 
 
 @dataclass(slots=True)
@@ -77,21 +87,25 @@ def connection(terminal: str) -> Connection:
     return _connections[key]
 
 
+@job_task(names.SYNC_ACCOUNTS, queue=terminal_queue, retry=SYNC_RETRY, ignore_result=True)
+def sync_accounts(self: JobTask, run_id: int, terminal: str, chunk_no: int, account_ids: list[int]) -> dict[str, Any]:
+    request = ChunkRequest(run_id=run_id, terminal=terminal, chunk_no=chunk_no, account_ids=account_ids)
+    with runs.failing_run(run_id):
+        check_queue(request.terminal, self.request.delivery_info, bool(self.request.is_eager))
+        return sync_chunk(request, attempt=self.request.retries, final=self.last_attempt)
+
+
 def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
     plan = _plan(request)
     if plan.done:
         return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
     outcomes = _read(request, plan, attempt)
-    counts, all_in = _write(request, outcomes, final=final)
+    result = _write(request, outcomes, attempt=attempt, final=final)
     _observe(request.terminal, outcomes)
-    summary = {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "attempt": attempt,
-               "synced": len(outcomes.synced), "failed": len(outcomes.failed), "cycle_done": all_in,
-               **counts.as_dict()}
-    log.info("mt5_chunk_synced", **summary)
     if outcomes.failed and not final:
         raise AccountsFailed(f"{len(outcomes.failed)} account(s) failed: "
                              + "; ".join(f"{f.account.login}: {f.kind}" for f in outcomes.failed))
-    return summary
+    return result
 
 
 def _plan(request: ChunkRequest) -> Plan:
@@ -131,28 +145,22 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
     return out
 
 
-def _write(request: ChunkRequest, outcomes: Outcomes, *, final: bool) -> tuple[Counts, bool]:
-    """Results, then the ledger: the attempt's counts, and the chunk once it is complete."""
-    rt = runtime()
-    with rt.uow() as uow:
-        s = uow.session
-        run = ledger.get_run(s, request.run_id, for_update=True)
-        written = write_sync_results(s, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=rt.clock())
-        counts = written.counts
-        all_in = False
-        if outcomes.failed and not final:
-            ledger.add_counts(s, run.id, counts, rt.clock())
-        else:
-            counts.exceptions = len(outcomes.failed)
-            _, all_in = ledger.record_chunk(s, run.id, request.chunk_no, counts, rt.clock())
-        if all_in:
-            finish_cycle(uow, run)
-        else:
-            uow.after_commit(lambda: heartbeat(run))
-        uow.commit()
-    for key in written.conflict_keys:
-        log.warning("mt5_result_conflicted", idempotency_key=key)
-    return counts, all_in
+def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bool) -> dict[str, Any]:
+    """Results, then the ledger: an attempt with failures to retry adds its counts; a
+    complete chunk (or the last attempt, its failures final) is counted in."""
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        written = write_sync_results(uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id,
+                                     now=runtime().clock())
+        for key in written.conflict_keys:
+            log.warning("mt5_result_conflicted", idempotency_key=key)
+        complete = final or not outcomes.failed
+        if complete:
+            written.counts.exceptions = len(outcomes.failed)
+        return runs.ChunkDone(written.counts, complete=complete, summary={
+            "attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)})
+
+    result = runs.chunk_step(request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
+    return {**result, "cycle_done": bool(result.get("run_done"))}
 
 
 def _observe(terminal: str, outcomes: Outcomes) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from sqlalchemy import func, select
 
+from core.ledger import job_scope
 from core.values import Job, Trigger
 from db.models import AuditEvent, SettlementPrice
 from tasks import runs
@@ -150,7 +151,7 @@ class TestNothingHalfWritten:
         object.__setattr__(runtime, "price_sources", [source(url, clock, retries=1, timeout=0.2)])
         script.then(200, prices_body(("LME-AL", "2563.5"), ("LME-CU", "10012.25"), day="2026-05-01"))
         script.then(500, "oops").then(500, "oops")
-        begun = runs.begin(Job.PRICES, date(2026, 5, 5), Trigger.MANUAL, task_id="t")
+        begun = runs.begin(job_scope(Job.PRICES, date(2026, 5, 5)), Trigger.MANUAL, task_id="t")
         with pytest.raises(PriceSourceUnavailable):
             ingest_prices(begun.run_id)
         assert [r["date"] for r in script.requests] == [["2026-05-01"], ["2026-05-04"], ["2026-05-04"]]
@@ -163,7 +164,7 @@ class TestNothingHalfWritten:
         self.book()
         object.__setattr__(runtime, "price_sources", [source(url, clock)])
         script.then(200, "{not json")
-        begun = runs.begin(Job.PRICES, date(2026, 11, 20), Trigger.MANUAL, task_id="t")
+        begun = runs.begin(job_scope(Job.PRICES, date(2026, 11, 20)), Trigger.MANUAL, task_id="t")
         summary = ingest_prices(begun.run_id)
         assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == ("succeeded", 1, 3)
         with runtime.uow() as uow:

@@ -2,6 +2,7 @@
 secrets never reach a log; JSON when not on a TTY."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -68,3 +69,53 @@ def test_a_cli_run_logs_json_lines_without_the_database_password(tmp_path: Path)
     assert "topsecret" not in result.stderr + result.stdout
     json_lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert json_lines, result.stderr
+
+
+class TestContextEndsWithItsTask:
+    """Log context is bound once, by the task base, from a task's arguments, and restored
+    when the task ends: nothing of one task reaches a line of the next in the process."""
+
+    @staticmethod
+    @functools.cache
+    def declared() -> tuple[Any, Any]:
+        from tasks.base import job_task
+
+        @job_task("hedgeops.test.leaky_bind", queue="valuation")
+        def leaky(self: Any, run_id: int, chunk_no: int) -> str:
+            structlog.contextvars.bind_contextvars(as_of="2026-11-20", stray="left over")  # a body binding by hand
+            structlog.get_logger("test").info("leaky_logged")
+            return str(self.request.id)
+
+        @job_task("hedgeops.test.plain_echo", queue="valuation")
+        def echo(self: Any, terminal: str) -> str:
+            structlog.get_logger("test").info("echo_logged")
+            return str(self.request.id)
+
+        return leaky, echo
+
+    def test_no_context_of_the_first_task_reaches_the_second(self, runtime: Any) -> None:
+        leaky, echo = self.declared()
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            first_id = leaky.apply_async(kwargs={"run_id": 41, "chunk_no": 3}).get()
+            second_id = echo.apply_async(kwargs={"terminal": "t1"}).get()
+        first = next(e for e in logs if e["event"] == "leaky_logged")
+        second = next(e for e in logs if e["event"] == "echo_logged")
+        assert (first["batch_run_id"], first["chunk_no"], first["task_id"]) == (41, 3, first_id)
+        assert (second["terminal"], second["task_id"], second["task_name"]) == ("t1", second_id,
+                                                                                 "hedgeops.test.plain_echo")
+        assert not {"batch_run_id", "chunk_no", "as_of", "stray"} & second.keys(), second
+        assert structlog.contextvars.get_contextvars() == {}
+
+    def test_a_real_job_leaves_nothing_behind(self, runtime: Any) -> None:
+        from tasks.loading import load_contracts_csv
+        from tasks.valuation import compute_mtm_snapshots
+
+        _, echo = self.declared()
+        load_contracts_csv(contracts_csv(contract("A"), contract("B")), "c.csv")
+        with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+            compute_mtm_snapshots.apply_async(kwargs={"as_of": "2026-11-20"}).get()
+            echo.apply_async(kwargs={"terminal": "t1"}).get()
+        chunk = next(e for e in logs if e["event"] == "mtm_chunk_written")
+        assert chunk["as_of"] == "2026-11-20" and "chunk_no" in chunk  # the chunk's own context
+        second = next(e for e in logs if e["event"] == "echo_logged")
+        assert not {"batch_run_id", "chunk_no", "as_of"} & second.keys(), second

@@ -15,9 +15,11 @@ from core.keys import mt5_cycle_lock_key
 from core.mt5 import constants as c
 from core.mt5.gateway import CredentialUnavailable
 from core.values import Trigger
+from core.mt5.accounts import cycle_scope
+from db import ledger
 from db.models import BatchRun
-from db.mt5.cycles import start_cycle
-from tasks.mt5.tasks import WrongQueue, sync_accounts, with_terminal_queue
+from tasks.base import route_task
+from tasks.mt5.queues import WrongQueue, check_queue
 from tasks.runtime import configure
 from tests import services
 from tests.mt5 import Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
@@ -30,9 +32,10 @@ from workers.settings import load_settings
 
 def running(world: Mt5World) -> int:
     with world.runtime.uow() as uow:
-        run = start_cycle(uow.session, "t1", Trigger.BEAT, now=world.runtime.clock(),
-                          stale_after=world.runtime.mt5_cycle_stale_after, lock_token=None, task_id="other",
-                          details={"terminal": "t1"}).run
+        scope = cycle_scope("t1", world.runtime.clock().date())
+        run = ledger.start_run(uow.session, scope.job, scope.as_of, Trigger.BEAT, now=world.runtime.clock(),
+                               stale_after=world.runtime.mt5_cycle_stale_after, task_id="other", any_date=True,
+                               details={"terminal": "t1", "scope": scope.stored()}).run
         uow.commit()
         return run.id
 
@@ -79,43 +82,44 @@ class TestNoOverlap:
         lock.release(mt5_cycle_lock_key("t1"), "another-worker")
         done = world.sync()
 
-        assert held["note"] == "another cycle of this terminal holds the cycle lock" and held["batch_run_id"] is None
+        assert held["note"] == "another trigger holds the run lock" and held["batch_run_id"] is None
         assert done["status"] == "succeeded" and cycles(world) == 1
         assert lock.holder(mt5_cycle_lock_key("t1")) is None  # released when the cycle ended
         client.close()
 
 
 def _trigger(world: Mt5World) -> dict[str, object]:
-    from tasks.mt5.tasks import run_sync_cycle
+    from tasks.mt5.cycle import run_sync_cycle
 
     return dict(run_sync_cycle.apply_async(kwargs={"terminal": "t1"}).get())
 
 
 class TestRouting:
-    @pytest.mark.parametrize(("kwargs", "options", "queue"), [
-        ({"terminal": "t2"}, {}, "mt5.t2"),
-        ({"terminal": "t1", "run_id": 1}, {"countdown": 3}, "mt5.t1"),
-        ({"terminal": "t1"}, {"queue": "mt5.t9"}, "mt5.t9"),  # a queue given is kept
-        ({}, {}, None),
+    @pytest.mark.parametrize(("name", "kwargs", "queue"), [
+        ("hedgeops.mt5.run_sync_cycle", {"terminal": "t2"}, "mt5.t2"),
+        ("hedgeops.mt5.sync_accounts", {"terminal": "t1", "run_id": 1}, "mt5.t1"),
+        ("hedgeops.mt5.run_sync_cycle", {}, "mt5"),  # no terminal named: the shared mt5 queue
+        ("hedgeops.valuation.compute_mtm_chunk", {"terminal": "t1"}, "valuation"),  # a static route
+        ("not.ours", {}, None),
     ])
-    def test_mt5_tasks_go_to_their_terminals_queue(self, kwargs: dict[str, object], options: dict[str, object],
-                                                   queue: str | None) -> None:
-        assert with_terminal_queue(kwargs, options).get("queue") == queue
+    def test_the_router_sends_mt5_tasks_to_their_terminals_queue(self, name: str, kwargs: dict[str, object],
+                                                                 queue: str | None) -> None:
+        route = route_task(name, (), kwargs, {})
+        assert (route or {}).get("queue") == queue
 
-    def test_no_static_route_sends_mt5_tasks_to_one_queue(self) -> None:
-        from tasks.base import ROUTES
+    def test_an_explicit_queue_wins_over_the_route(self, world: Mt5World) -> None:
+        from celery import current_app
 
-        assert [name for name in ROUTES if name.startswith("hedgeops.mt5.")] == []
+        routed = current_app.amqp.router.route({"queue": "mt5.t9"}, "hedgeops.mt5.run_sync_cycle", (),
+                                               {"terminal": "t1"})
+        assert routed["queue"].name == "mt5.t9"
 
     def test_a_chunk_from_another_queue_is_refused(self) -> None:
-        sync_accounts.push_request(delivery_info={"exchange": "", "routing_key": "valuation"}, is_eager=False)
-        try:
-            with pytest.raises(WrongQueue, match="a chunk of terminal t1 came from queue valuation, not mt5.t1"):
-                sync_accounts.check_queue("t1")
-            sync_accounts.request.delivery_info = {"exchange": "", "routing_key": "mt5.t1"}
-            sync_accounts.check_queue("t1")
-        finally:
-            sync_accounts.pop_request()
+        valuation = {"exchange": "", "routing_key": "valuation"}
+        with pytest.raises(WrongQueue, match="a chunk of terminal t1 came from queue valuation, not mt5.t1"):
+            check_queue("t1", valuation, is_eager=False)
+        check_queue("t1", {"exchange": "", "routing_key": "mt5.t1"}, is_eager=False)
+        check_queue("t1", valuation, is_eager=True)  # in-process there is no queue
 
     def test_beat_sends_each_terminals_cycle_every_n_seconds(self) -> None:
         settings = load_settings(mt5_terminals="t1,t2", mt5_sync_every=15)

@@ -31,13 +31,15 @@ def attempt(world: Mt5World, run_id: int, number: int, *, final: bool = False) -
 
 def planned_cycle(world: Mt5World) -> int:
     """A cycle in the ledger whose chunks are not sent (the test sends them by hand)."""
+    from core.mt5.accounts import cycle_scope
     from core.values import Trigger
-    from db.mt5.cycles import start_cycle
+    from db import ledger
 
+    scope = cycle_scope("t1", world.runtime.clock().date())
     with world.runtime.uow() as uow:
-        run = start_cycle(uow.session, "t1", Trigger.MANUAL, now=world.runtime.clock(),
-                          stale_after=world.runtime.mt5_cycle_stale_after, lock_token=None, task_id=None,
-                          details={"terminal": "t1"}).run
+        run = ledger.start_run(uow.session, scope.job, scope.as_of, Trigger.MANUAL, now=world.runtime.clock(),
+                               stale_after=world.runtime.mt5_cycle_stale_after, any_date=True,
+                               details={"terminal": "t1", "scope": scope.stored()}).run
         run.chunks_total = 1
         uow.commit()
         return run.id

@@ -132,7 +132,7 @@ def test_a_rerun_of_the_same_sync_writes_nothing_new(world: Mt5World) -> None:
     run = world.sync()
     before = (world.recon(), world.snapshots(), count(world, AuditEvent))
 
-    from tasks.mt5.tasks import sync_accounts
+    from tasks.mt5.sync import sync_accounts
 
     again = sync_accounts.apply_async(kwargs={"run_id": run["batch_run_id"], "terminal": "t1", "chunk_no": 0,
                                               "account_ids": [1]}).get()

@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from core.errors import NotAFileOfThisKind
 from core.mt5.accounts import AccountSpec, CredentialKind, parse_credential_ref
 from core.mt5.expected import changed_fields, parse_expected_csv, refused_fields
-from core.mt5.values import Direction, Secret
+from core.mt5.values import Secret
+from core.values import Side
 
 HEADER = "login,server,signal_id,approval_id,symbol,direction,volume,entry_price,sl,tp,magic,ticket\n"
 
@@ -24,7 +25,7 @@ class TestExpectedPositionsCsv:
         assert report.errors == []
         (_, first), (_, second) = report.rows
         assert (first.server, first.direction, first.volume, first.sl, first.ticket) == (
-            "Sim-Demo", Direction.BUY, D("0.100000"), D("1.080000"), 1001)
+            "Sim-Demo", Side.BUY, D("0.100000"), D("1.080000"), 1001)
         assert (second.server, second.approval_id, second.sl, second.tp, second.ticket) == (None, None, None, None, None)
 
     def test_only_the_required_columns_are_needed(self) -> None:

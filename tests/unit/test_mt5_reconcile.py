@@ -8,24 +8,25 @@ import pytest
 
 from core.mt5 import constants as c
 from core.mt5.reconcile import Rules, reconcile, tickets_to_look_up
-from core.mt5.values import ActualPosition, ClosingDeal, Direction, ExpectedPosition, ReconReason, SymbolSpec
+from core.mt5.values import ActualPosition, ClosingDeal, ExpectedPosition, ReconReason, SymbolSpec
+from core.values import Side
 
 EURUSD = SymbolSpec("EURUSD", 5, D("0.00001"), D("0.01"))
 XAUUSD = SymbolSpec("XAUUSD", 2, D("0.01"), D("0.01"))
 SYMBOLS = {"EURUSD": EURUSD, "XAUUSD": XAUUSD}
-BUY, SELL = Direction.BUY, Direction.SELL
+BUY, SELL = Side.BUY, Side.SELL
 HEDGING = Rules(magic_numbers=frozenset({7}), slippage_points=10)
 NETTING = Rules(magic_numbers=frozenset({7}), slippage_points=10, netting=True)
 
 
-def exp(signal: str, *, ticket: int | None = 1001, direction: Direction = BUY, volume: str = "0.10",
+def exp(signal: str, *, ticket: int | None = 1001, direction: Side = BUY, volume: str = "0.10",
         entry: str = "1.08500", sl: str | None = "1.08000", symbol: str = "EURUSD", magic: int = 7) -> ExpectedPosition:
     return ExpectedPosition(id=sum(map(ord, signal)), signal_id=signal, approval_id=None, symbol=symbol,
                             direction=direction, volume=D(volume), entry_price=D(entry),
                             sl=D(sl) if sl else None, tp=None, magic=magic, ticket=ticket)
 
 
-def act(ticket: int = 1001, *, direction: Direction = BUY, volume: str = "0.10", price_open: str = "1.08500",
+def act(ticket: int = 1001, *, direction: Side = BUY, volume: str = "0.10", price_open: str = "1.08500",
         symbol: str = "EURUSD", magic: int = 7) -> ActualPosition:
     return ActualPosition(ticket=ticket, symbol=symbol, direction=direction, volume=D(volume),
                           price_open=D(price_open), price_current=D("1.08600"), sl=None, tp=None, magic=magic,

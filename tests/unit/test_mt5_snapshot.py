@@ -10,7 +10,8 @@ from core.mt5 import constants as c
 from core.mt5.convert import account_reading, actual_position, closing_deals, decimal_of, symbol_spec
 from core.mt5.snapshot import drawdown_percent, peak_equity, snapshot_figures
 from core.mt5.types import AccountInfo, SymbolInfo, TradeDeal, TradePosition
-from core.mt5.values import AccountMode, AccountReading, Direction
+from core.mt5.values import AccountMode, AccountReading
+from core.values import Side
 
 
 def info(**fields: object) -> AccountInfo:
@@ -89,7 +90,7 @@ class TestTheFloatBoundary:
     def test_a_position_with_no_stops_has_none_and_a_sell_is_a_sell(self) -> None:
         p = actual_position(position(7, type=c.POSITION_TYPE_SELL, sl=0.0, tp=1.07))
 
-        assert (p.direction, p.sl, p.tp, p.volume) == (Direction.SELL, None, D("1.070000"), D("0.100000"))
+        assert (p.direction, p.sl, p.tp, p.volume) == (Side.SELL, None, D("1.070000"), D("0.100000"))
 
     def test_symbol_spec(self) -> None:
         spec = symbol_spec(SymbolInfo(name="EURJPY", digits=3, point=0.001, volume_step=0.01))

@@ -15,7 +15,7 @@ from core.ecb import parse_ecb_csv
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
 from core.values import ParseReport
-from tasks.base import paused_gc
+from core.bulk import paused_gc
 
 
 def shipped_history() -> Path:

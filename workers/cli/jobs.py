@@ -13,6 +13,7 @@ import typer
 
 from core.errors import HedgeopsError
 from core.values import RunStatus
+from tasks import names
 from workers.cli.common import (
     EXIT_FAILED,
     EXIT_RUNNING,
@@ -37,10 +38,10 @@ class JobName(StrEnum):
 
 
 TASK_OF_JOB = {
-    JobName.nightly: "hedgeops.nightly.run_nightly",
-    JobName.prices: "hedgeops.prices.fetch_settlement_prices",
-    JobName.mtm: "hedgeops.valuation.compute_mtm_snapshots",
-    JobName.effectiveness: "hedgeops.effectiveness.assess_hedge_effectiveness",
+    JobName.nightly: names.RUN_NIGHTLY,
+    JobName.prices: names.FETCH_SETTLEMENT_PRICES,
+    JobName.mtm: names.COMPUTE_MTM_SNAPSHOTS,
+    JobName.effectiveness: names.ASSESS_HEDGE_EFFECTIVENESS,
 }
 
 

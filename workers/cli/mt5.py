@@ -15,6 +15,7 @@ from rich.table import Table
 
 from core.errors import HedgeopsError
 from core.rows import describe
+from tasks import names
 from workers.cli.common import (
     EXIT_FAILED,
     EXIT_RUNNING,
@@ -120,7 +121,7 @@ def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, fol
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
     try:
-        result = signature("hedgeops.mt5.run_sync_cycle", kwargs=kwargs).apply_async()
+        result = signature(names.RUN_SYNC_CYCLE, kwargs=kwargs).apply_async()
         started = result.get(timeout=timeout) if follow else None
     except celery.exceptions.TimeoutError:
         raise fail(f"no worker answered within {timeout}s: is a worker consuming queue mt5.{terminal}?",

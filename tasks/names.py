@@ -1,0 +1,22 @@
+"""Every task's public name, in one place: beat, the CLI, `celery call`, Flower and the
+chain of the nightly send tasks by these names, so they never change with a module."""
+from __future__ import annotations
+
+FETCH_SETTLEMENT_PRICES = "hedgeops.prices.fetch_settlement_prices"
+COMPUTE_MTM_SNAPSHOTS = "hedgeops.valuation.compute_mtm_snapshots"
+COMPUTE_MTM_CHUNK = "hedgeops.valuation.compute_mtm_chunk"
+COMPUTE_HEDGED_ITEM_CHUNK = "hedgeops.valuation.compute_hedged_item_chunk"
+ASSESS_HEDGE_EFFECTIVENESS = "hedgeops.effectiveness.assess_hedge_effectiveness"
+ASSESS_EFFECTIVENESS_CHUNK = "hedgeops.effectiveness.assess_effectiveness_chunk"
+RUN_NIGHTLY = "hedgeops.nightly.run_nightly"
+ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
+RUN_SYNC_CYCLE = "hedgeops.mt5.run_sync_cycle"
+SYNC_ACCOUNTS = "hedgeops.mt5.sync_accounts"
+
+#: The modules that declare them (the Celery app imports these).
+TASK_MODULES = ("tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
+                "tasks.mt5.cycle", "tasks.mt5.sync")
+
+PUBLIC_NAMES = (FETCH_SETTLEMENT_PRICES, COMPUTE_MTM_SNAPSHOTS, COMPUTE_MTM_CHUNK, COMPUTE_HEDGED_ITEM_CHUNK,
+                ASSESS_HEDGE_EFFECTIVENESS, ASSESS_EFFECTIVENESS_CHUNK, RUN_NIGHTLY, ADVANCE_NIGHTLY,
+                RUN_SYNC_CYCLE, SYNC_ACCOUNTS)
