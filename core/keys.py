@@ -50,3 +50,10 @@ def mt5_cycle_lock_key(terminal: str) -> str:
     """The lock that keeps one terminal's sync cycle from overlapping itself (not per
     date: a cycle that runs over midnight still holds it)."""
     return f"hedgeops:lock:mt5_sync:{terminal}"
+
+
+def close_intent_key(login: int, ticket: int, episode: int) -> str:
+    """The close of one position in one execution episode of the drawdown guard
+    (`CLOSE:5001234:88812:ep3`); it is also the comment of the close order (see
+    core.mt5.closing.intent_comment for keys longer than MT5's 31 characters)."""
+    return f"CLOSE:{login}:{ticket}:ep{episode}"

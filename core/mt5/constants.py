@@ -121,3 +121,30 @@ DEAL_REASONS: Final[dict[int, str]] = {
     value: name.removeprefix("DEAL_REASON_").lower() for name, value in dict(globals()).items()
     if name.startswith("DEAL_REASON_") and isinstance(value, int)
 }
+
+# Deal types beyond buy and sell (TradeDeal.type). Balance and credit deals carry their amount
+# in `profit`: a deposit is positive, a withdrawal negative. The last three are named
+# DEAL_* (without TYPE_) in the package, as in MQL5.
+DEAL_TYPE_BALANCE: Final = 2
+DEAL_TYPE_CREDIT: Final = 3
+DEAL_TYPE_CHARGE: Final = 4
+DEAL_TYPE_CORRECTION: Final = 5
+DEAL_TYPE_BONUS: Final = 6
+DEAL_TYPE_COMMISSION: Final = 7
+DEAL_TYPE_COMMISSION_DAILY: Final = 8
+DEAL_TYPE_COMMISSION_MONTHLY: Final = 9
+DEAL_TYPE_COMMISSION_AGENT_DAILY: Final = 10
+DEAL_TYPE_COMMISSION_AGENT_MONTHLY: Final = 11
+DEAL_TYPE_INTEREST: Final = 12
+DEAL_TYPE_BUY_CANCELED: Final = 13
+DEAL_TYPE_SELL_CANCELED: Final = 14
+DEAL_DIVIDEND: Final = 15
+DEAL_DIVIDEND_FRANKED: Final = 16
+DEAL_TAX: Final = 17
+
+# Order lifetime (request.type_time) beyond GTC, and the Book-or-Cancel filling policy
+# (limit orders only: never used to close).
+ORDER_TIME_DAY: Final = 1
+ORDER_TIME_SPECIFIED: Final = 2
+ORDER_TIME_SPECIFIED_DAY: Final = 3
+ORDER_FILLING_BOC: Final = 3

@@ -1,0 +1,133 @@
+"""The drawdown guard's policy: thresholds, the trading day, scope and mode of one account.
+
+`GuardPolicy` holds every field (defaults come from settings, one `HEDGEOPS_GUARD_*`
+setting per field); `policy_for(defaults, override)` lays an account's JSON override
+(`mt5_accounts.policy`) over them and names the field it refuses; `in_scope` says whether
+a position is the guard's to close.
+
+Percentages are Decimal percent points (`5` is 5 %, not 0.05). Times are the local wall
+clock of `day_start_tz`, an IANA zone name.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import time
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from core.errors import InvalidInput
+
+
+class PeakReset(StrEnum):
+    """When the peak-equity high-water mark starts again from the current equity."""
+
+    NEVER = "never"
+    DAILY = "daily"  # at the first reading of each trading day
+    ON_RESET = "on_reset"  # when the latch is reset (`hedgeops guard reset`)
+
+
+class DayBasis(StrEnum):
+    """The day's starting value the daily loss is measured from."""
+
+    BALANCE = "balance"
+    EQUITY = "equity"
+    MAX = "max"  # the higher of balance and equity
+
+
+class GuardMode(StrEnum):
+    ENFORCE = "enforce"  # closes positions
+    SHADOW = "shadow"  # records what it would close, sends nothing
+
+
+def _zone_name(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+def _naive(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("day_start is a wall-clock time of day_start_tz: give no offset")
+    return value
+
+
+Percent = Annotated[Decimal, Field(gt=0, lt=100)]
+
+
+class GuardPolicy(BaseModel):
+    """What the guard of one account does. `execution_pct` and `daily_loss_pct` close
+    positions; `warning_pct` alerts. See the module docstring for units."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    warning_pct: Percent = Decimal("5")
+    execution_pct: Percent = Decimal("10")
+    peak_reset: PeakReset = PeakReset.NEVER
+    daily_loss_pct: Percent | None = None  # None: no daily loss limit
+    daily_basis: DayBasis = DayBasis.BALANCE
+    day_start: Annotated[time, AfterValidator(_naive)] = time(17, 0)
+    day_start_tz: Annotated[str, AfterValidator(_zone_name)] = "America/New_York"
+    scope_magics: frozenset[Annotated[int, Field(ge=0)]] = frozenset()  # empty: every magic
+    scope_symbols: frozenset[Annotated[str, Field(min_length=1)]] = frozenset()  # empty: every symbol
+    mode: GuardMode = GuardMode.ENFORCE
+    #: Re-arm once drawdown is below warning_pct - hysteresis_pct.
+    hysteresis_pct: Annotated[Decimal, Field(ge=0)] = Decimal("1")
+    #: Breaches in a row (one per sync) before execution.
+    confirm_syncs: Annotated[int, Field(ge=1)] = 1
+    #: A reading older than this is confirmed by a fresh account_info before it counts;
+    #: also the grace after the day boundary within which a reading may anchor the day.
+    max_sync_age_s: Annotated[int, Field(gt=0)] = 120
+    #: An equity move of more than this % since the previous reading must be confirmed.
+    equity_jump_pct: Annotated[Decimal, Field(gt=0)] = Decimal("20")
+    deviation_points: Annotated[int, Field(ge=0)] = 20
+    #: order_send attempts per close intent before it is `failed` (market-closed answers excluded).
+    max_attempts: Annotated[int, Field(ge=1)] = 5
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.warning_pct > self.execution_pct:
+            raise ValueError("warning_pct must not be above execution_pct")
+        if self.hysteresis_pct >= self.warning_pct:
+            raise ValueError("hysteresis_pct must be below warning_pct (or the guard never re-arms)")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.day_start_tz)
+
+
+def _messages(error: ValidationError) -> list[str]:
+    out = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "policy"
+        out.append(f"{where}: {item['msg']}")
+    return out
+
+
+def policy_for(defaults: GuardPolicy, override: Mapping[str, Any] | None) -> GuardPolicy:
+    """The account's policy: `override` (parsed JSON of mt5_accounts.policy; None or {}
+    for none) laid over `defaults`. InvalidInput names every refused field."""
+    if not override:
+        return defaults
+    unknown = sorted(set(override) - set(GuardPolicy.model_fields))
+    if unknown:
+        raise InvalidInput(f"unknown guard policy field(s): {', '.join(unknown)}",
+                           [f"{name}: unknown field" for name in unknown])
+    try:
+        return GuardPolicy.model_validate({**defaults.model_dump(), **override})
+    except ValidationError as exc:
+        errors = _messages(exc)
+        raise InvalidInput(f"invalid guard policy: {'; '.join(errors)}", errors) from exc
+
+
+def in_scope(policy: GuardPolicy, magic: int, symbol: str) -> bool:
+    """Whether the guard closes a position of this magic number and symbol (an empty
+    scope set means every one)."""
+    magic_ok = not policy.scope_magics or magic in policy.scope_magics
+    return magic_ok and (not policy.scope_symbols or symbol in policy.scope_symbols)

@@ -1,0 +1,112 @@
+"""The persisted state of one account's drawdown guard, its reset, and its JSON form.
+
+`GuardState` is everything the guard must remember across syncs and restarts (a process
+that forgets a breach or re-anchors the day is the failure this exists to prevent): the
+latch (`status`, `episode`, who tripped it), the peak-equity high-water mark, the day and
+its anchor, the breaches in a row, and the last trusted reading.
+
+- `armed`: watching; `warned`: the warning of this breach episode was sent (no second one
+  until it re-arms); `tripped`: latched, positions closed (or, `tripped_in = shadow`,
+  would have been). Only `reset` clears a latch.
+- `episode` counts executions: the first trip is episode 1, and close intent keys carry it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from core.mt5.guard_day import AnchorSource, DayAnchor
+from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset
+
+T = TypeVar("T")
+
+
+class GuardStatus(StrEnum):
+    ARMED = "armed"
+    WARNED = "warned"
+    TRIPPED = "tripped"
+
+
+@dataclass(frozen=True, slots=True)
+class GuardState:
+    status: GuardStatus = GuardStatus.ARMED
+    episode: int = 0
+    peak_equity: Decimal | None = None
+    #: The trading day of the last trusted reading, and that day's anchor (None: no
+    #: daily limit, or the day's start is unknown).
+    trading_day: date | None = None
+    anchor: DayAnchor | None = None
+    breaches_in_row: int = 0
+    last_equity: Decimal | None = None
+    last_sync_at: datetime | None = None
+    #: The mode that tripped the latch: a shadow latch does not hold in enforce mode.
+    tripped_in: GuardMode | None = None
+    tripped_at: datetime | None = None
+    reset_at: datetime | None = None
+
+    @property
+    def latched(self) -> bool:
+        return self.status is GuardStatus.TRIPPED
+
+
+def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal) -> GuardState:
+    """The state after `hedgeops guard reset`: armed, no breach counted, the episode kept
+    (the next trip is episode + 1). With peak_reset `on_reset` the peak starts again from
+    `equity`; otherwise it is kept (`never`: still below the execution level, the account
+    trips again at the next sync; `daily`: the peak restarts at the next trading day)."""
+    peak = equity if policy.peak_reset is PeakReset.ON_RESET else state.peak_equity
+    return replace(state, status=GuardStatus.ARMED, breaches_in_row=0, peak_equity=peak, tripped_in=None,
+                   tripped_at=None, reset_at=now)
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
+
+
+def anchor_as_dict(anchor: DayAnchor) -> dict[str, Any]:
+    return {"trading_day": anchor.trading_day.isoformat(), "basis": anchor.basis.value, "value": str(anchor.value),
+            "anchored_at": anchor.anchored_at.isoformat(), "adjustments": str(anchor.adjustments),
+            "applied": sorted(anchor.applied), "source": anchor.source.value}
+
+
+def anchor_from_dict(data: dict[str, Any]) -> DayAnchor:
+    return DayAnchor(trading_day=date.fromisoformat(data["trading_day"]), basis=DayBasis(data["basis"]),
+                     value=Decimal(data["value"]), anchored_at=datetime.fromisoformat(data["anchored_at"]),
+                     adjustments=Decimal(data["adjustments"]), applied=frozenset(int(t) for t in data["applied"]),
+                     source=AnchorSource(data["source"]))
+
+
+def state_as_dict(state: GuardState) -> dict[str, Any]:
+    """JSON-able: Decimal as strings, dates and times ISO 8601."""
+    return {
+        "status": state.status.value, "episode": state.episode, "peak_equity": _text(state.peak_equity),
+        "trading_day": _text(state.trading_day),
+        "anchor": None if state.anchor is None else anchor_as_dict(state.anchor),
+        "breaches_in_row": state.breaches_in_row, "last_equity": _text(state.last_equity),
+        "last_sync_at": _text(state.last_sync_at), "tripped_in": _text(state.tripped_in),
+        "tripped_at": _text(state.tripped_at), "reset_at": _text(state.reset_at),
+    }
+
+
+def _maybe(value: Any, parse: Callable[[Any], T]) -> T | None:
+    return None if value is None else parse(value)
+
+
+def state_from_dict(data: dict[str, Any]) -> GuardState:
+    """The inverse of state_as_dict."""
+    return GuardState(
+        status=GuardStatus(data["status"]), episode=int(data["episode"]),
+        peak_equity=_maybe(data["peak_equity"], Decimal), trading_day=_maybe(data["trading_day"], date.fromisoformat),
+        anchor=_maybe(data["anchor"], anchor_from_dict), breaches_in_row=int(data["breaches_in_row"]),
+        last_equity=_maybe(data["last_equity"], Decimal),
+        last_sync_at=_maybe(data["last_sync_at"], datetime.fromisoformat),
+        tripped_in=_maybe(data["tripped_in"], GuardMode),
+        tripped_at=_maybe(data["tripped_at"], datetime.fromisoformat),
+        reset_at=_maybe(data["reset_at"], datetime.fromisoformat),
+    )
