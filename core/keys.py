@@ -57,3 +57,9 @@ def close_intent_key(login: int, ticket: int, episode: int) -> str:
     (`CLOSE:5001234:88812:ep3`); it is also the comment of the close order (see
     core.mt5.closing.intent_comment for keys longer than MT5's 31 characters)."""
     return f"CLOSE:{login}:{ticket}:ep{episode}"
+
+
+def drawdown_alert_key(login: int, kind: str, ref: str) -> str:
+    """One drawdown alert: `DDALERT:5001234:execution:ep3`, `DDALERT:5001234:warning:s812`
+    (the sync that warned), `DDALERT:5001234:day_start_unknown:2026-11-20`."""
+    return f"DDALERT:{login}:{kind}:{ref}"

@@ -13,7 +13,9 @@ from core.calendars import d1_dates
 from core.ledger import RunScope
 from core.mt5.accounts import CYCLE_FAMILY
 from core.hedging.policy import HedgingPolicy
-from core.mt5.ports import CredentialStore, GatewayFactory, NoCredentials, NoSyncObserver, SyncObserver, no_gateway
+from core.mt5.guard_policy import GuardPolicy
+from core.mt5.ports import (CredentialStore, GatewayFactory, GuardObserver, NoCredentials, NoGuardObserver, NoNotifier,
+                           NoSyncObserver, Notifier, SyncObserver, no_fault, no_gateway)
 from core.ports import PriceSource, RunLock
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
@@ -45,6 +47,16 @@ class Runtime:
     mt5_cycle_stale_after: timedelta = timedelta(minutes=10)
     mt5_chunk_size: int = 200
     mt5_slippage_points: int = 10
+    #: The drawdown guard: the default policy (None: no guard), named per-account overrides
+    #: (mt5_accounts.policy names one), alerts, metrics, and the fault hook of crash tests.
+    guard_policy: GuardPolicy | None = None
+    guard_policies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    notifier: Notifier = field(default_factory=NoNotifier)
+    guard_observer: GuardObserver = field(default_factory=NoGuardObserver)
+    fault: Callable[[str], None] = field(default=no_fault)
+    #: A close whose attempt is `sent` without an answer for this long is resolved by
+    #: another process (before: its sender may still be waiting for the broker).
+    unknown_after: timedelta = timedelta(seconds=15)
 
     def run_policy(self, scope: RunScope) -> tuple[RunLock | None, timedelta]:
         """The lock (None: the ledger alone) and the staleness of the runs of a family."""

@@ -7,6 +7,10 @@ SyncObserver port; each worker process serves its registry on HEDGEOPS_METRICS_P
     mt5_positions_total{login}                       gauge: open positions of the account
     account_equity{login,currency}                   gauge: equity at the last sync
     account_drawdown_percent{login}                  gauge: drawdown from peak equity at the last sync
+    drawdown_guard_triggers_total{kind}              counter: warnings, executions, would-close (shadow)
+    positions_autoclosed_total{reason}               counter: positions the guard closed
+    close_intents_pending                            gauge: close intents not yet confirmed or failed
+    close_order_attempts_total{retcode}              counter: order_send calls of closes, by answer ("none": no result)
 """
 from __future__ import annotations
 
@@ -56,7 +60,40 @@ class PrometheusSyncObserver:
         self.syncs.labels(terminal, kind).inc()
 
 
+class PrometheusGuardObserver:
+    """Implements core.mt5.ports.GuardObserver (seed 001's names)."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.triggers = Counter("drawdown_guard_triggers_total", "Drawdown guard triggers", ["kind"],
+                                registry=registry)
+        self.closed = Counter("positions_autoclosed_total", "Positions closed by the guard", ["reason"],
+                              registry=registry)
+        self.pending = Gauge("close_intents_pending", "Close intents not yet confirmed or failed", registry=registry)
+        self.attempts = Counter("close_order_attempts_total", "order_send calls of closes by retcode", ["retcode"],
+                                registry=registry)
+
+    def guard_triggered(self, kind: str) -> None:
+        self.triggers.labels(kind).inc()
+
+    def position_autoclosed(self, reason: str) -> None:
+        self.closed.labels(reason).inc()
+
+    def close_order_attempt(self, retcode: int | None) -> None:
+        self.attempts.labels("none" if retcode is None else str(retcode)).inc()
+
+    def intents_pending(self, count: int) -> None:
+        self.pending.set(count)
+
+
 _observer: PrometheusSyncObserver | None = None
+_guard_observer: PrometheusGuardObserver | None = None
+
+
+def default_guard_observer() -> PrometheusGuardObserver:
+    global _guard_observer
+    if _guard_observer is None:
+        _guard_observer = PrometheusGuardObserver()
+    return _guard_observer
 
 
 def default_observer() -> PrometheusSyncObserver:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.values import D1Policy
+from workers.settings_guard import GuardSettings
 
 
 class SettingsError(Exception):
@@ -49,7 +50,7 @@ DEFAULT_SOURCES = [
 ]
 
 
-class Settings(BaseSettings):
+class Settings(GuardSettings):
     model_config = SettingsConfigDict(env_prefix="HEDGEOPS_", env_file=".env", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")

@@ -46,3 +46,45 @@ def no_gateway(terminal: str) -> Mt5Gateway:
 class NoCredentials:
     def password(self, reference: str) -> Secret:
         raise CredentialUnavailable(reference, "no credential store is configured")
+
+
+class Notifier(Protocol):
+    """Delivers one alert (a webhook, the log); raises when it could not (the outbox keeps it)."""
+
+    def notify(self, kind: str, message: str, details: dict[str, object]) -> None: ...
+
+
+class GuardObserver(Protocol):
+    """Told of the guard's triggers, closes and order attempts (metrics)."""
+
+    def guard_triggered(self, kind: str) -> None: ...
+
+    def position_autoclosed(self, reason: str) -> None: ...
+
+    def close_order_attempt(self, retcode: int | None) -> None: ...
+
+    def intents_pending(self, count: int) -> None: ...
+
+
+class NoGuardObserver:
+    def guard_triggered(self, kind: str) -> None:
+        return None
+
+    def position_autoclosed(self, reason: str) -> None:
+        return None
+
+    def close_order_attempt(self, retcode: int | None) -> None:
+        return None
+
+    def intents_pending(self, count: int) -> None:
+        return None
+
+
+class NoNotifier:
+    def notify(self, kind: str, message: str, details: dict[str, object]) -> None:
+        return None
+
+
+def no_fault(point: str) -> None:
+    """The fault hook of production: nothing happens at any point."""
+    return None

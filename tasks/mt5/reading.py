@@ -6,13 +6,14 @@ is initialized, logs each account in before reading it, and forgets the terminal
 failure that may have broken the link (the next account initializes it again)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from core.mt5.convert import account_reading, actual_position, closing_deals, symbol_spec
 from core.mt5.gateway import AuthorizationFailed, CredentialUnavailable, Mt5Error, Mt5Gateway, TerminalUnreachable, error_for
 from core.mt5.reconcile import tickets_to_look_up
+from tasks.runtime import runtime
 from core.mt5.values import Account, AccountMode, ExpectedPosition, Secret, SymbolSpec, TerminalReading
 
 T = TypeVar("T")
@@ -46,6 +47,31 @@ class Connection:
             pass
 
 
+_connections: dict[tuple[str, int], Connection] = {}
+
+
+def connection(terminal: str) -> Connection:
+    """This process's connection to `terminal` (the gateway's state survives across tasks)."""
+    gateway = runtime().mt5_gateways(terminal)
+    key = (terminal, id(gateway))
+    if key not in _connections:
+        _connections[key] = Connection(gateway)
+    return _connections[key]
+
+
+def logged_in(conn: Connection, account: Account, password: Secret) -> Mt5Gateway:
+    """The terminal, initialized and logged into `account`."""
+    conn.ensure_initialized()
+    ok = conn.gateway.login(account.login, password=password.reveal(), server=account.server)
+    _checked("login", ok or None, conn.gateway)
+    return conn.gateway
+
+
+def checked(call: str, result: T | None, gateway: Mt5Gateway) -> T:
+    """The result of a gateway call, or the Mt5Error last_error() names when it is None."""
+    return _checked(call, result, gateway)
+
+
 def _checked(call: str, result: T | None, gateway: Mt5Gateway) -> T:
     """The result of a call, or the Mt5Error last_error() names when it returned None."""
     if result is None:
@@ -53,12 +79,13 @@ def _checked(call: str, result: T | None, gateway: Mt5Gateway) -> T:
     return result
 
 
-def read_account(conn: Connection, account: Account, password: Secret,
-                 expected: Sequence[ExpectedPosition]) -> TerminalReading:
+def read_account(conn: Connection, account: Account, password: Secret, expected: Sequence[ExpectedPosition],
+                 after_login: Callable[[], None] | None = None) -> TerminalReading:
     """Log in, then account_info, positions_get, symbol_info of every symbol in play, and
-    history_deals_get(position=) of each expected ticket no longer open."""
+    history_deals_get(position=) of each expected ticket no longer open. `after_login`
+    runs while logged in, before anything is read (the guard finishes open closes there)."""
     try:
-        return _read(conn, account, password, expected)
+        return _read(conn, account, password, expected, after_login)
     except LINK_KEPT:
         raise
     except Mt5Error:
@@ -69,12 +96,11 @@ def read_account(conn: Connection, account: Account, password: Secret,
         raise TerminalUnreachable("rpc", 0, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read(conn: Connection, account: Account, password: Secret,
-          expected: Sequence[ExpectedPosition]) -> TerminalReading:
-    gateway = conn.gateway
-    conn.ensure_initialized()
-    ok = gateway.login(account.login, password=password.reveal(), server=account.server)
-    _checked("login", ok or None, gateway)
+def _read(conn: Connection, account: Account, password: Secret, expected: Sequence[ExpectedPosition],
+          after_login: Callable[[], None] | None) -> TerminalReading:
+    gateway = logged_in(conn, account, password)
+    if after_login is not None:
+        after_login()
     info = _checked("account_info", gateway.account_info(), gateway)
     if info.login != account.login:
         raise Mt5Error("account_info", 0, f"the terminal is logged into {info.login}, not {account.login}")

@@ -32,8 +32,10 @@ from db.mt5.results import AccountFailed, AccountSynced, stored_keys, write_sync
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
+from tasks.mt5.alerts import deliver_notifications
+from tasks.mt5.guard import guard_read, resume_account
 from tasks.mt5.queues import check_queue, terminal_queue
-from tasks.mt5.reading import Connection, read_account
+from tasks.mt5.reading import connection, read_account
 from tasks.runtime import runtime
 
 log = structlog.get_logger(__name__)
@@ -75,18 +77,6 @@ class Outcomes:
     seconds: dict[int, float] = field(default_factory=dict)
 
 
-_connections: dict[tuple[str, int], Connection] = {}
-
-
-def connection(terminal: str) -> Connection:
-    """This process's connection to `terminal` (the gateway's state survives across tasks)."""
-    gateway = runtime().mt5_gateways(terminal)
-    key = (terminal, id(gateway))
-    if key not in _connections:
-        _connections[key] = Connection(gateway)
-    return _connections[key]
-
-
 @job_task(names.SYNC_ACCOUNTS, queue=terminal_queue, retry=SYNC_RETRY, ignore_result=True)
 def sync_accounts(self: JobTask, run_id: int, terminal: str, chunk_no: int, account_ids: list[int]) -> dict[str, Any]:
     request = ChunkRequest(run_id=run_id, terminal=terminal, chunk_no=chunk_no, account_ids=account_ids)
@@ -102,6 +92,7 @@ def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str,
     outcomes = _read(request, plan, attempt)
     result = _write(request, outcomes, attempt=attempt, final=final)
     _observe(request.terminal, outcomes)
+    deliver_notifications()  # after every close of the chunk: a slow notifier delays none
     if outcomes.failed and not final:
         raise AccountsFailed(f"{len(outcomes.failed)} account(s) failed: "
                              + "; ".join(f"{f.account.login}: {f.kind}" for f in outcomes.failed))
@@ -131,7 +122,8 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
         started = time.perf_counter()
         expected = plan.expected.get(account.id, [])
         try:
-            reading = read_account(conn, account, rt.mt5_credentials.password(account.credential_ref), expected)
+            reading = read_account(conn, account, rt.mt5_credentials.password(account.credential_ref), expected,
+                                   after_login=lambda: resume_account(conn, account))
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))
             log.warning("mt5_account_sync_failed", login=account.login, kind=exc.kind, error=str(exc))
@@ -140,7 +132,9 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
                           reading.account.mode is AccountMode.NETTING)
             outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
-            out.synced.append(AccountSynced(account, request.run_id, rt.clock(), figures, outcomes))
+            synced_at = rt.clock()
+            out.synced.append(AccountSynced(account, request.run_id, synced_at, figures, outcomes))
+            guard_read(conn, account, figures, synced_at, request.run_id)  # still logged into it
         out.seconds[account.id] = time.perf_counter() - started
     return out
 

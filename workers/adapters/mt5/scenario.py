@@ -1,6 +1,7 @@
 """The simulator's scenario file (JSON): terminals, symbols with volume step and filling
 modes, accounts with their positions and deals, price and equity paths by step, injected
-faults (timeouts, disconnects, failed logins) and order_send retcodes.
+faults (timeouts, disconnects, failed logins), order_send answers (per account, and per
+ticket for closes), balance operations, and kill points for crash tests.
 
 A step is one sync of an account: each successful `login` to it moves it to its next
 step (the first login is step 0). Paths (`bid`, `equity`) are read at the step, the last
@@ -10,13 +11,19 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.mt5 import constants as c
+from workers.adapters.mt5.simulated_answers import check_answer
 
 NonEmptyFloats = Annotated[list[float], Field(min_length=1)]
+#: A retcode, or a named behaviour of simulated_answers.NAMED ("requote", "timeout_but_fill", ...).
+AnswerItem = Annotated[int | str, AfterValidator(check_answer)]
+KillPoint = Literal["before_order_send", "after_order_send"]
+#: Deal types a scenario scripts as balance operations (money moved in or out, credit).
+BALANCE_OPERATIONS: Final = frozenset({c.DEAL_TYPE_BALANCE, c.DEAL_TYPE_CREDIT})
 
 
 class Strict(BaseModel):
@@ -74,20 +81,36 @@ class PositionSpec(Strict):
 
 
 class DealSpec(Strict):
+    """A deal in the account's history from `from_step` on. A trade deal (BUY, SELL) names
+    its position, symbol, volume and price; a balance operation (DEAL_TYPE_BALANCE: deposit
+    or withdrawal, DEAL_TYPE_CREDIT) only its `profit`, the amount, and moves the balance
+    (credit) from its step on. `time` None: the time of its `from_step`."""
+
     ticket: int
-    position_id: int
-    symbol: str
+    position_id: int = 0
+    symbol: str = ""
     type: int = c.DEAL_TYPE_SELL
     entry: int = c.DEAL_ENTRY_OUT
     reason: int = c.DEAL_REASON_CLIENT
-    volume: float
-    price: float
+    volume: float = 0.0
+    price: float = 0.0
     profit: float = 0.0
     commission: float = 0.0
     swap: float = 0.0
     magic: int = 0
-    time: datetime = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+    comment: str = ""
+    time: datetime | None = None
     from_step: int = 0
+
+    @model_validator(mode="after")
+    def _trade_deals_are_complete(self) -> DealSpec:
+        if self.type not in BALANCE_OPERATIONS and not (self.position_id and self.symbol and self.volume > 0):
+            raise ValueError(f"deal {self.ticket}: a trade deal needs position_id, symbol and volume")
+        return self
+
+    @property
+    def balance_operation(self) -> bool:
+        return self.type in BALANCE_OPERATIONS
 
 
 class AccountSpecFile(Strict):
@@ -106,8 +129,13 @@ class AccountSpecFile(Strict):
     positions: list[PositionSpec] = Field(default_factory=list)
     deals: list[DealSpec] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
-    #: Retcodes order_send answers with, in turn, before answering DONE.
-    order_send: list[int] = Field(default_factory=list)
+    #: Answers order_send gives, in turn, to requests without answers of their own below;
+    #: exhausted: the server's checks, then the deal.
+    order_send: list[AnswerItem] = Field(default_factory=list)
+    #: Answers to the closes of a position (requests with `position`), by ticket, in turn.
+    close_answers: dict[int, list[AnswerItem]] = Field(default_factory=dict)
+    #: Crash tests: the process SIGKILLs itself at this point of the first close of the ticket.
+    kill_at: dict[int, KillPoint] = Field(default_factory=dict)
 
 
 class Scenario(Strict):

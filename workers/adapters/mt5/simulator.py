@@ -1,19 +1,27 @@
 """The simulated MT5 terminal: deterministic, driven by a scenario (workers.adapters.mt5.
 scenario), answering with the MetaTrader5 package's shapes: named tuples, None plus
-last_error() on failure, False from initialize/login. One instance is one terminal."""
+last_error() on failure, False from initialize/login. One instance is one terminal.
+
+With a state file (`state_path`) the broker remembers: steps, positions, deals and the
+journal of every order_send live in the file (simulated_state), reloaded before each call
+and saved after each change, so the processes of one terminal meet one broker."""
 from __future__ import annotations
 
-import fnmatch
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from core.mt5 import constants as c
 from core.mt5.gateway import RequestValue
 from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition, TradeRequest
-from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, Fault, PositionSpec, Scenario, TerminalSpec
-from workers.adapters.mt5.simulated_orders import execute_order
+from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, Fault, Scenario, TerminalSpec
+from workers.adapters.mt5.simulated_orders import place_order
+from workers.adapters.mt5.simulated_state import AccountState, Json, StateFile
+from workers.adapters.mt5.simulated_world import at, deal_tuple, in_group, position_tuple, utc
+
+__all__ = ["AccountState", "SimulatedMt5Gateway", "in_group"]
 
 OK = (c.RES_S_OK, "Success")
 NO_CONNECTION = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
@@ -22,42 +30,25 @@ AUTH_FAILED = (c.RES_E_AUTH_FAILED, "Terminal: Authorization failed")
 T = TypeVar("T")
 
 
-@dataclass
-class AccountState:
-    """An account of the scenario as it moves through steps and orders."""
-
-    spec: AccountSpecFile
-    step: int = -1
-    positions: list[PositionSpec] = field(default_factory=list)
-    deals: list[DealSpec] = field(default_factory=list)
-    retcodes: list[int] = field(default_factory=list)
-    #: The open positions as tuples, for the step they were made at (orders clear it).
-    shown: tuple[int, tuple[TradePosition, ...]] | None = None
-
-    @classmethod
-    def of(cls, spec: AccountSpecFile) -> AccountState:
-        return cls(spec, positions=list(spec.positions), deals=list(spec.deals), retcodes=list(spec.order_send))
-
-    def open_positions(self) -> list[PositionSpec]:
-        return [p for p in self.positions if p.from_step <= self.step and (p.until_step is None or self.step < p.until_step)]
-
-    def visible_deals(self) -> list[DealSpec]:
-        return [d for d in self.deals if d.from_step <= self.step]
-
-
 class SimulatedMt5Gateway:
-    """Implements core.mt5.gateway.Mt5Gateway for the terminal `terminal` of `scenario`."""
+    """Implements core.mt5.gateway.Mt5Gateway for the terminal `terminal` of `scenario`;
+    `state_path`: the broker's memory, shared across processes (None: this object's own)."""
 
-    def __init__(self, scenario: Scenario, terminal: str) -> None:
+    def __init__(self, scenario: Scenario, terminal: str, state_path: Path | None = None) -> None:
         self.scenario = scenario
         self.terminal = terminal
         self._spec = scenario.terminals.get(terminal, TerminalSpec())
         self.accounts = {a.login: AccountState.of(a) for a in scenario.accounts if a.terminal == terminal}
+        self._store = StateFile(state_path) if state_path is not None else None
+        #: Every order_send the broker answered (with a state file: from every process).
+        self.journal: list[Json] = []
         self._initialized = False
         self._current: AccountState | None = None
         self._error = OK
+        #: Faults belong to the link, not the broker: counted per process, not in the state file.
         self._fault_calls: dict[int, int] = {}
         self.calls: list[str] = []
+        self.refresh()
 
     # -- connection ----------------------------------------------------------------------
 
@@ -77,13 +68,15 @@ class SimulatedMt5Gateway:
         self.calls.append(f"login:{login}")
         if not self._initialized:
             return self._fail(NO_CONNECTION, False)
+        self.refresh()
         account = self.accounts.get(login)
         if self._faulted("login", account):
             return False
         if account is None or password != account.spec.password or (server and server != account.spec.server):
             return self._fail(AUTH_FAILED, False)
         self._current = account
-        account.step += 1
+        with self.transaction(account):
+            account.step += 1
         self._error = OK
         return True
 
@@ -103,10 +96,16 @@ class SimulatedMt5Gateway:
             return None
         positions = self._shown(account)
         s = account.spec
+        deposits = account.balance_operations(c.DEAL_TYPE_BALANCE)
+        credit = account.balance_operations(c.DEAL_TYPE_CREDIT)
+        balance = round(s.balance + account.realised + deposits, 2)
         profit = round(sum(p.profit for p in positions), 2)
-        equity = _at(s.equity, account.step) if s.equity else round(s.balance + sum(p.profit + p.swap for p in positions), 2)
+        if s.equity:  # the path is the equity before balance operations: money moved in or out moves it
+            equity = round(at(s.equity, account.step) + deposits + credit, 2)
+        else:
+            equity = round(balance + credit + sum(p.profit + p.swap for p in positions), 2)
         level = round(equity / s.margin * 100, 2) if s.margin else 0.0
-        return AccountInfo(s.login, 0, s.leverage, 200, 0, True, True, s.margin_mode, 2, False, s.balance, 0.0,
+        return AccountInfo(s.login, 0, s.leverage, 200, 0, True, True, s.margin_mode, 2, False, balance, credit,
                            profit, equity, s.margin, round(equity - s.margin, 2), level, 50.0, 30.0, 0.0, 0.0, 0.0,
                            0.0, 0.0, s.name, s.server, s.currency, "hedgeops simulator")
 
@@ -124,10 +123,12 @@ class SimulatedMt5Gateway:
         account = self._ready("history_deals_get")
         if account is None:
             return None
-        found = [d for d in account.visible_deals() if (position is None or d.position_id == position)
-                 and (ticket is None or d.ticket == ticket) and (group is None or in_group(d.symbol, group))
-                 and (date_from is None or d.time >= date_from) and (date_to is None or d.time <= date_to)]
-        return tuple(_deal(d) for d in sorted(found, key=lambda d: (d.time, d.ticket)))
+        start, end = utc(date_from), utc(date_to)
+        found = sorted(((self.deal_time(d), d) for d in account.visible_deals()
+                        if (position is None or d.position_id == position) and (ticket is None or d.ticket == ticket)
+                        and (group is None or in_group(d.symbol, group))), key=lambda td: (td[0], td[1].ticket))
+        return tuple(deal_tuple(d, time) for time, d in found
+                     if (start is None or time >= start) and (end is None or time <= end))
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
         if self._ready("symbol_info", need_login=False) is None:
@@ -156,45 +157,78 @@ class SimulatedMt5Gateway:
         if account is None:
             return None
         req = TradeRequest(**{k: v for k, v in request.items() if k in TradeRequest._fields})  # type: ignore[arg-type]
-        return execute_order(self, account, req)
+        return place_order(self, account, req)
+
+    # -- the broker's memory ---------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Take in what other processes changed (with a state file; else nothing to do)."""
+        if self._store is not None and (state := self._store.read_if_changed()) is not None:
+            self._take(state)
+
+    @contextmanager
+    def transaction(self, account: AccountState) -> Iterator[list[Json]]:
+        """Reload under the file lock, let the block change `account` and append to the
+        journal it is given, save: one read-modify-write no other process interleaves.
+        Without a state file the block just changes this object."""
+        if self._store is None:
+            yield self.journal
+            return
+        with self._store.locked() as state:
+            self._take(state)
+            try:
+                yield self.journal
+            except BaseException:
+                account.saved = None  # ahead of the file now: restore it at the next read
+                raise
+            state["accounts"][str(account.spec.login)] = account.dump()
+
+    def _take(self, state: Json) -> None:
+        for login, account in self.accounts.items():
+            if (data := state["accounts"].get(str(login))) is not None:
+                account.restore(data)
+        self.journal = state["orders"]
+
+    def set_last_error(self, error: tuple[int, str]) -> None:
+        self._error = error
+
+    def lose_link(self, error: tuple[int, str]) -> None:
+        """The terminal connection is gone: every call fails until the next initialize()."""
+        self._initialized = False
+        self._current = None
+        self._error = error
 
     # -- the simulated world ---------------------------------------------------------------
 
     def now(self) -> datetime:
-        step = max(self._current.step, 0) if self._current else 0
-        return self.scenario.time + timedelta(seconds=step * self.scenario.step_seconds)
+        return self.at_step(self._current.step if self._current else 0)
+
+    def at_step(self, step: int) -> datetime:
+        return self.scenario.time + timedelta(seconds=max(step, 0) * self.scenario.step_seconds)
+
+    def deal_time(self, d: DealSpec) -> datetime:
+        return d.time if d.time is not None else self.at_step(d.from_step)
 
     def quote(self, symbol: str) -> tuple[float, float]:
         spec = self.scenario.symbols[symbol]
-        step = max(self._current.step, 0) if self._current else 0
-        bid = _at(spec.bid, step)
+        bid = at(spec.bid, self._current.step if self._current else 0)
         return bid, round(bid + spec.spread_points * spec.point, spec.digits)
 
     def _shown(self, account: AccountState) -> tuple[TradePosition, ...]:
         if account.shown is None or account.shown[0] != account.step:
             opened = sorted(account.open_positions(), key=lambda p: p.ticket)
-            account.shown = (account.step, tuple(self._position(account, p) for p in opened))
+            account.shown = (account.step, tuple(position_tuple(self, p) for p in opened))
         return account.shown[1]
-
-    def _position(self, account: AccountState, p: PositionSpec) -> TradePosition:
-        spec = self.scenario.symbols.get(p.symbol)
-        bid, ask = self.quote(p.symbol) if spec else (p.price_open, p.price_open)
-        current = bid if p.type == c.POSITION_TYPE_BUY else ask
-        sign = 1 if p.type == c.POSITION_TYPE_BUY else -1
-        size = spec.contract_size if spec else 1.0
-        profit = p.profit if p.profit is not None else round(sign * (current - p.price_open) * p.volume * size, 2)
-        msc = int(self.scenario.time.timestamp() * 1000)
-        return TradePosition(p.ticket, msc // 1000, msc, msc // 1000, msc, p.type, p.magic, p.ticket, p.reason,
-                             p.volume, p.price_open, p.sl, p.tp, current, p.swap, profit, p.symbol, p.comment, "")
 
     # -- failures --------------------------------------------------------------------------
 
     def _ready(self, call: str, *, need_login: bool = True) -> AccountState | None:
         """The logged-in account (or, for symbol calls, any state at all) when `call` may
-        go ahead; None, with last_error set, when it fails."""
+        go ahead, as the broker now has it; None, with last_error set, when it fails."""
         self.calls.append(call)
         if not self._initialized:
             return self._fail(NO_CONNECTION, None)
+        self.refresh()
         if self._faulted(call, self._current):
             return None
         if need_login and self._current is None:
@@ -208,8 +242,7 @@ class SimulatedMt5Gateway:
         for fault in faults:
             if fault.call == call and step >= fault.from_step and self._spend(fault):
                 if fault.disconnect:
-                    self._initialized = False
-                    self._current = None
+                    self.lose_link((fault.code, fault.message))
                 self._error = (fault.code, fault.message)
                 return True
         return False
@@ -227,26 +260,3 @@ class SimulatedMt5Gateway:
 
 
 NO_ACCOUNT = AccountState(AccountSpecFile(login=0, password="", terminal="-", balance=0.0))
-
-
-def _at(path: list[float], step: int) -> float:
-    """The path's value at `step`; the last value stands for every later step."""
-    return path[min(max(step, 0), len(path) - 1)]
-
-
-def _deal(d: DealSpec) -> TradeDeal:
-    msc = int(d.time.timestamp() * 1000)
-    return TradeDeal(d.ticket, d.ticket, msc // 1000, msc, d.type, d.entry, d.magic, d.position_id, d.reason,
-                     d.volume, d.price, d.commission, d.swap, d.profit, 0.0, d.symbol, "", "")
-
-
-def in_group(symbol: str, group: str) -> bool:
-    """MT5's group filter: comma-separated masks with `*`; a mask starting with `!` excludes."""
-    included = False
-    for mask in (m.strip() for m in group.split(",") if m.strip()):
-        if mask.startswith("!"):
-            if fnmatch.fnmatchcase(symbol, mask[1:]):
-                return False
-        elif fnmatch.fnmatchcase(symbol, mask):
-            included = True
-    return included

@@ -9,6 +9,7 @@ import redis
 
 from core.mt5.gateway import Mt5Gateway
 from core.mt5.ports import GatewayFactory
+from tasks.names import RUN_SYNC_CYCLE
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.settings import Settings
@@ -26,7 +27,8 @@ def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
     from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
     from workers.adapters.mt5.simulator import SimulatedMt5Gateway
 
-    return SimulatedMt5Gateway(load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal)
+    return SimulatedMt5Gateway(load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal,
+                               settings.mt5_simulator_state)
 
 
 def gateway_factory(settings: Settings) -> GatewayFactory:
@@ -53,7 +55,19 @@ def mt5_ports(settings: Settings, lock_client: redis.Redis | None) -> dict[str, 
         "mt5_observer": default_observer(), "mt5_cycle_lock": lock,
         "mt5_cycle_stale_after": timedelta(seconds=settings.mt5_cycle_stale_after),
         "mt5_chunk_size": settings.mt5_sync_chunk_size, "mt5_slippage_points": settings.mt5_slippage_points,
+        **guard_ports(settings),
     }
+
+
+def guard_ports(settings: Settings) -> dict[str, Any]:
+    """Runtime fields of the drawdown guard: its policy, alerts, metrics, fault hook."""
+    from workers.adapters.notifiers import build_notifier
+    from workers.faults import fault_hook
+    from workers.metrics import default_guard_observer
+
+    return {"guard_policy": settings.guard_policy(), "guard_policies": dict(settings.guard_policies),
+            "notifier": build_notifier(settings), "guard_observer": default_guard_observer(),
+            "fault": fault_hook(settings.fault_inject)}
 
 
 
@@ -68,7 +82,7 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     (a worker that was down does not run a backlog of cycles)."""
     return {
         f"mt5-sync-{t}": {
-            "task": "hedgeops.mt5.run_sync_cycle", "schedule": float(settings.mt5_sync_every),
+            "task": RUN_SYNC_CYCLE, "schedule": float(settings.mt5_sync_every),
             "kwargs": {"terminal": t, "trigger": "beat"},
             "options": {"queue": f"mt5.{t}", "expires": settings.mt5_sync_every},
         }

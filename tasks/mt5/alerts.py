@@ -1,0 +1,107 @@
+"""The drawdown guard's alerts: a `drawdown_alerts` row (seed 001's DrawdownAlert, through
+the write path) and a queued notification for each warning, execution, would-close and
+unknown day start; and the delivery of queued notifications (after the closes: a failing or
+slow notifier never delays one, and what it did not deliver is tried again next time)."""
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy.orm import Session
+
+from core import keys
+from core.mt5.close_intents import IntentStatus
+from core.mt5.guard import GuardDecision, GuardEvent
+from core.mt5.guard_policy import GuardPolicy
+from core.mt5.values import Account
+from db.mt5 import guard as rows
+from db.mt5.guard_models import Notification
+from tasks.runtime import runtime
+
+log = structlog.get_logger(__name__)
+
+
+def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
+                       run_id: int) -> None:
+    """A warning once per breach episode; a day whose start is unknown once per day."""
+    state, now = decision.state, runtime().clock()
+    if GuardEvent.WARNING in decision.events:
+        _alert(s, account, "warning", f"s{run_id}", decision, policy.warning_pct, "warning_sent", run_id,
+               f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level "
+               f"{policy.warning_pct}%")
+    if GuardEvent.DAY_START_UNKNOWN in decision.events:
+        day = state.trading_day.isoformat() if state.trading_day else now.date().isoformat()
+        _alert(s, account, "day_start_unknown", day, decision, policy.daily_loss_pct, "drawdown_only", run_id,
+               f"MT5 {account.login}: the start of trading day {day} is unknown: the daily loss limit "
+               "is not applied today, the drawdown rule is")
+
+
+def execution_alert(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
+                    run_id: int | None) -> None:
+    """The execution of an episode, once its intents have been worked: what was done."""
+    episode = decision.state.episode
+    intents = rows.intents_of_episode(s, account.id, episode)
+    if not intents:
+        return
+    shadow = intents[0].mode == "shadow"
+    statuses = Counter(i.status for i in intents)
+    closed = statuses[IntentStatus.CONFIRMED.value]
+    if shadow:
+        action = "would_close"
+    elif closed == len(intents):
+        action = "positions_closed"
+    elif closed:
+        action = "partially_closed"
+    elif statuses[IntentStatus.FAILED.value]:
+        action = "failed"
+    else:
+        action = "partially_closed"  # still pending (a closed market): more closes follow
+    realised = [i.realised_profit for i in intents if i.realised_profit is not None]
+    loss = -sum(realised, Decimal(0)) if realised else None
+    _alert(s, account, "execution", f"ep{episode}", decision, policy.execution_pct, action, run_id,
+           f"MT5 {account.login}: drawdown guard {'would close' if shadow else 'closed'} {closed if not shadow else len(intents)}"
+           f" of {len(intents)} position(s) (episode {episode})", positions_closed=0 if shadow else closed,
+           realised_loss=loss, extra={"intents": {i.idempotency_key: i.status for i in intents}})
+
+
+def _alert(s: Session, account: Account, kind: str, ref: str, decision: GuardDecision, threshold: Decimal | None,
+           action: str, run_id: int | None, message: str, *, positions_closed: int = 0,
+           realised_loss: Decimal | None = None, extra: dict[str, Any] | None = None) -> None:
+    now = runtime().clock()
+    key = keys.drawdown_alert_key(account.login, kind, ref)
+    state = decision.state
+    columns = {"account_id": account.id, "login": account.login, "alert_type": kind, "episode": state.episode,
+               "mode": state.tripped_in.value if state.tripped_in else "enforce",
+               "current_pct": decision.drawdown_pct, "day_loss_pct": decision.day_loss_pct,
+               "threshold_pct": threshold, "equity": state.last_equity, "action": action,
+               "positions_closed": positions_closed, "realised_loss": realised_loss, "details": extra or {}}
+    if rows.write_alert(s, key, columns, batch_run_id=run_id, now=now) == "created":
+        rows.add_notification(s, key, kind, account.login, message, {"action": action, "key": key}, now=now)
+        log.warning("drawdown_alert_raised", login=account.login, kind=kind, action=action)
+
+
+def deliver_notifications(limit: int = 100) -> int:
+    """Send what is queued; a failure leaves it queued (attempts + 1). The number delivered."""
+    rt = runtime()
+    delivered = 0
+    with rt.uow() as uow:
+        queued = [(n.id, n.kind, n.message, dict(n.details)) for n in rows.undelivered(uow.session, limit)]
+    for note_id, kind, message, details in queued:
+        error: str | None = None
+        try:
+            rt.notifier.notify(kind, message, details)
+        except Exception as exc:  # noqa: BLE001 - any notifier failure: keep it queued, never raise
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+        with rt.uow() as uow:
+            note = uow.session.get(Notification, note_id)
+            if note is not None:
+                note.attempts += 1
+                note.status, note.last_error = ("pending", error) if error else ("delivered", None)
+                note.delivered_at = None if error else rt.clock()
+                uow.commit()
+        delivered += error is None
+        if error:
+            log.warning("notification_not_delivered", kind=kind, error=error)
+    return delivered

@@ -1,0 +1,115 @@
+"""The drawdown guard after each sync, on the simulated broker: warn, latch, close every
+position in scope exactly once through the close-intent outbox, and handle each answer.
+
+Figures by hand: peak 10000.00 (the first sync). Equity 9400.00: drawdown =
+(10000 - 9400) / 10000 * 100 = 6.0000 % >= warning 5 %. Equity 8900.00: (10000 - 8900) /
+10000 * 100 = 11.0000 % >= execution 10 %: the account latches (episode 1) and closes."""
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from core.mt5 import constants as c
+from core.mt5.guard_policy import GuardMode, GuardPolicy
+from db.models import AuditEvent
+from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow, Notification
+from tasks.runtime import configure
+from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
+
+POLICY = GuardPolicy(warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"),
+                     max_sync_age_s=3600)
+EQUITY = [10000.0, 9400.0, 8900.0, 8900.0]
+
+
+def guarded(world: Mt5World, policy: GuardPolicy = POLICY, **more: Any) -> None:
+    world.add(account(5001, equity=EQUITY, positions=[position(88812), position(88813, type=c.POSITION_TYPE_SELL,
+                                                                                 price_open=1.087)], **more))
+    world.start()
+    world.runtime = replace(world.runtime, guard_policy=policy)
+    configure(world.runtime)
+
+
+def orders(world: Mt5World, ticket: int) -> list[dict[str, Any]]:
+    return [o for o in world.gateways["t1"].journal if o["request"]["position"] == ticket]
+
+
+def filled(world: Mt5World, ticket: int) -> int:
+    return sum(1 for o in orders(world, ticket) if o["filled"])
+
+
+def intents(world: Mt5World) -> dict[int, tuple[str, str, int]]:
+    r = CloseIntent
+    return {t: (k, s, a) for t, k, s, a in world.rows(select(r.ticket, r.idempotency_key, r.status, r.attempts))}
+
+
+def alerts(world: Mt5World) -> list[tuple[str, str, int, Decimal | None]]:
+    a = DrawdownAlert
+    return [tuple(r) for r in world.rows(select(a.alert_type, a.action, a.positions_closed, a.current_pct)
+                                         .order_by(a.id))]  # type: ignore[misc]
+
+
+class TestBreach:
+    def test_warning_then_execution_closes_each_position_once(self, world: Mt5World) -> None:
+        guarded(world)
+        for _ in range(4):
+            world.sync()
+        assert alerts(world) == [("warning", "warning_sent", 0, Decimal("6.0000")),
+                                 ("execution", "positions_closed", 2, Decimal("11.0000"))]
+        assert intents(world) == {88812: ("CLOSE:5001:88812:ep1", "confirmed", 1),
+                                  88813: ("CLOSE:5001:88813:ep1", "confirmed", 1)}
+        assert filled(world, 88812) == filled(world, 88813) == 1  # the fourth sync sends nothing more
+        request = orders(world, 88812)[0]["request"]
+        # closing a buy: a sell at the bid, with its ticket, the intent key as comment, a filling it allows
+        assert (request["type"], request["position"], request["comment"], request["action"]) == (
+            c.ORDER_TYPE_SELL, 88812, "CLOSE:5001:88812:ep1", c.TRADE_ACTION_DEAL)
+        assert orders(world, 88813)[0]["request"]["type"] == c.ORDER_TYPE_BUY
+        state = world.rows(select(GuardStateRow.status, GuardStateRow.episode))[0]
+        assert tuple(state) == ("tripped", 1)
+        events = {e for (e,) in world.rows(select(AuditEvent.event_type))}
+        assert {"close_intent_created", "close_order_sent", "close_answer_recorded", "guard_state_changed"} <= events
+        kinds = [k for (k,) in world.rows(select(Notification.kind).order_by(Notification.id))]
+        assert kinds == ["warning", "execution"]
+
+    def test_shadow_mode_sends_nothing_and_records_would_close(self, world: Mt5World) -> None:
+        guarded(world, POLICY.model_copy(update={"mode": GuardMode.SHADOW}))
+        for _ in range(3):
+            world.sync()
+        assert orders(world, 88812) == orders(world, 88813) == []
+        assert [(k, a) for k, a, *_ in alerts(world)] == [("warning", "warning_sent"), ("execution", "would_close")]
+        assert {s for _, s, _ in intents(world).values()} == {"pending"}
+
+    def test_no_breach_no_close(self, world: Mt5World) -> None:
+        world.add(account(5001, equity=[10000.0, 9700.0], positions=[position(88812)]))  # 3 %: below warning
+        world.start()
+        world.runtime = replace(world.runtime, guard_policy=POLICY)
+        configure(world.runtime)
+        world.sync(), world.sync()
+        assert alerts(world) == [] and intents(world) == {}
+
+
+class TestAnswers:
+    @pytest.mark.parametrize(("answers", "status", "filled_count", "sent"), [
+        (["requote", "price_changed", "done"], "confirmed", 1, 3),  # a fresh tick and again
+        (["connection", "too_many_requests", "done"], "confirmed", 1, 3),  # back off and again
+        (["timeout_but_fill"], "confirmed", 1, 1),  # unknown: resolved from the deals, never sent again
+        (["none_but_fill"], "confirmed", 1, 1),
+        (["position_closed"], "confirmed", 0, 1),
+        (["invalid_fill", "done"], "confirmed", 1, 2),  # the next filling mode the symbol allows
+        (["market_closed"], "waiting_market", 0, 1),  # stays pending, alerted once
+        (["trade_disabled"] * 5, "failed", 0, 5),  # bounded, then failed with an alert
+    ])
+    def test_each_answer(self, world: Mt5World, answers: list[str], status: str, filled_count: int,
+                         sent: int) -> None:
+        guarded(world, close_answers={"88812": answers})
+        world.runtime = replace(world.runtime, unknown_after=__import__("datetime").timedelta(0))
+        configure(world.runtime)
+        for _ in range(3):
+            world.sync()
+        assert intents(world)[88812][1] == status
+        assert filled(world, 88812) == filled_count
+        assert len(orders(world, 88812)) == sent
+        assert filled(world, 88813) == 1
