@@ -25,6 +25,7 @@ from hashlib import blake2b
 
 from core.errors import HedgeopsError
 from core.mt5 import constants as c
+from core.mt5.convert import direction_of
 from core.mt5.gateway import RequestValue
 from core.mt5.types import Tick, TradePosition
 from core.values import Side
@@ -38,11 +39,11 @@ class RequestRefused(HedgeopsError):
 
 
 def side_of(position_type: int) -> Side:
-    if position_type == c.POSITION_TYPE_BUY:
-        return Side.BUY
-    if position_type == c.POSITION_TYPE_SELL:
-        return Side.SELL
-    raise RequestRefused(f"unknown position type {position_type}")
+    """The side of a position of this type (RequestRefused for a type we do not know)."""
+    try:
+        return direction_of(position_type)
+    except ValueError as exc:
+        raise RequestRefused(str(exc)) from None
 
 
 def closing_order_type(side: Side) -> int:
