@@ -122,7 +122,7 @@ def claim(session: Session, row: CloseIntent, after: IntentValue, *, now: dateti
             .values(status=after.status.value, attempts=after.attempts, market_closed=after.market_closed,
                     partial_fills=after.partial_fills, filling_index=after.filling_index,
                     market_alerted=after.market_alerted, updated_at=now, **columns))
-    claimed = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    claimed = int(getattr(session.execute(stmt), "rowcount", 0)) == 1
     if claimed:
         session.expire(row)
     return claimed
