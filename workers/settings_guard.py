@@ -34,6 +34,7 @@ class GuardSettings(BaseSettings):
     guard_equity_jump_pct: Decimal = Field(D.equity_jump_pct, gt=0, description="an equity move of more than this % since the last sync is confirmed first")
     guard_deviation_points: int = Field(D.deviation_points, ge=0, description="price deviation of close orders, points")
     guard_max_attempts: int = Field(D.max_attempts, ge=1, description="order_send attempts per close before it is failed")
+    guard_unknown_after_s: float = Field(15.0, gt=0, le=3600, description="a close sent without a recorded answer for this long is resolved from the broker's positions and deals by the next sync")
     guard_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-account overrides by policy name (mt5_accounts.policy), JSON: {\"tight\": {\"execution_pct\": \"5\"}}")
     guard_webhook_url: str | None = Field(None, description="JSON webhook for alerts (unset: alerts go to the log)")
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")

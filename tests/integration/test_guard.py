@@ -113,3 +113,29 @@ class TestAnswers:
         assert filled(world, 88812) == filled_count
         assert len(orders(world, 88812)) == sent
         assert filled(world, 88813) == 1
+
+
+class TestLatch:
+    def test_tripped_stays_tripped_until_an_audited_reset(self, world: Mt5World) -> None:
+        from tasks.mt5.guard_admin import ResetRefused, guard_reset, guard_status
+
+        guarded(world)
+        for _ in range(5):  # trips at the third sync; the fourth and fifth change nothing
+            world.sync()
+        assert [k for k, *_ in alerts(world)] == ["warning", "execution"]
+        view = next(v for v in guard_status() if v.account.login == 5001)
+        # peak 10000.00, last equity 8900.00: (10000 - 8900) / 10000 * 100 = 11.0000 %
+        assert (view.status, view.episode, view.drawdown_pct, view.pending_intents) == (
+            "tripped", 1, Decimal("11.0000"), 0)
+        with pytest.raises(ResetRefused, match="names who resets"):
+            guard_reset(5001, " ", "x")
+        with pytest.raises(ResetRefused, match="no MT5 account with login 999"):
+            guard_reset(999, "ops", "x")
+
+        after = guard_reset(5001, "alice", "positions flat, limit reviewed")
+
+        assert (after.status, after.episode) == ("armed", 1)
+        audit = world.rows(select(AuditEvent.actor, AuditEvent.details).where(AuditEvent.event_type == "guard_reset"))
+        assert [(a, d["reason"], d["episode"]) for a, d in audit] == [("alice", "positions flat, limit reviewed", 1)]
+        with pytest.raises(ResetRefused, match="is not tripped"):
+            guard_reset(5001, "alice", "again")

@@ -1,4 +1,4 @@
-"""The command line: `hedgeops db|load|run|status|report|demo`. Each group of commands lives in
+"""The command line: `hedgeops db|load|run|status|report|mt5|guard|demo`. Each group of commands lives in
 its own module here; this one puts them together. Exit codes: see workers.cli.common."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from workers.cli import backfill, db, hedging, jobs, load, mt5, verify
+from workers.cli import backfill, db, guard, hedging, jobs, load, mt5, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -20,6 +20,7 @@ load.load_app.command("expected-positions")(mt5.load_expected_positions)
 app.add_typer(load.load_app, name="load")
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
+app.add_typer(guard.guard_app, name="guard")
 app.command("run")(jobs.run)
 app.command("status")(jobs.status)
 app.command("verify")(verify.verify)

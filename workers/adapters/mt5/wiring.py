@@ -67,7 +67,8 @@ def guard_ports(settings: Settings) -> dict[str, Any]:
 
     return {"guard_policy": settings.guard_policy(), "guard_policies": dict(settings.guard_policies),
             "notifier": build_notifier(settings), "guard_observer": default_guard_observer(),
-            "fault": fault_hook(settings.fault_inject)}
+            "fault": fault_hook(settings.fault_inject),
+            "unknown_after": timedelta(seconds=settings.guard_unknown_after_s)}
 
 
 
