@@ -1,0 +1,64 @@
+"""What the CLI asks of the drawdown guard's history: a replay of an account's stored
+position snapshots through a policy (core.mt5.guard_replay), as JSON."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from core.errors import HedgeopsError
+from core.mt5.guard_policy import GuardPolicy, policy_for
+from core.mt5.guard_replay import ReplayEvent, replay
+from db.mt5.guard_history import accounts_with_login, snapshot_readings
+from tasks.runtime import runtime
+
+
+class UnknownAccount(HedgeopsError):
+    """No account has this login (or several have, on different servers)."""
+
+
+class GuardOff(HedgeopsError):
+    """No default policy to replay with: the guard is disabled."""
+
+
+def replay_policy(override: Mapping[str, Any] | None) -> GuardPolicy:
+    """The settings' default policy with `override` (a policy file's fields) laid over it;
+    InvalidInput names every refused field."""
+    defaults = runtime().guard_policy
+    if defaults is None:
+        raise GuardOff("the drawdown guard is disabled (HEDGEOPS_GUARD_ENABLED=false): no policy to replay")
+    return policy_for(defaults, override)
+
+
+def day_window(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00 UTC, the day after last 00:00 UTC): whole UTC days, both included."""
+    start = datetime.combine(first, time(0), tzinfo=timezone.utc)
+    return start, datetime.combine(last + timedelta(days=1), time(0), tzinfo=timezone.utc)
+
+
+def replay_account(login: int, first: date, last: date, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The guard's events over the account's successful snapshots synced from `first` to
+    `last` (UTC days, both included), from a fresh state; JSON-able."""
+    policy = replay_policy(override)
+    start, end = day_window(first, last)
+    with runtime().uow() as uow:
+        found = accounts_with_login(uow.session, login)
+        if len(found) != 1:
+            servers = ", ".join(a.server for a in found)
+            raise UnknownAccount(f"no MT5 account with login {login}" if not found
+                                 else f"login {login} is on several servers ({servers})")
+        readings = snapshot_readings(uow.session, found[0].id, start, end)
+    return {"login": login, "server": found[0].server, "from": first.isoformat(), "to": last.isoformat(),
+            "readings": len(readings), "policy": policy.model_dump(mode="json"),
+            "events": [event_json(e) for e in replay(readings, policy)]}
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def event_json(event: ReplayEvent) -> dict[str, Any]:
+    return {"at": event.at.isoformat(), "kind": event.kind.value, "drawdown_pct": _text(event.drawdown_pct),
+            "day_loss_pct": _text(event.day_loss_pct), "equity": str(event.equity), "episode": event.episode,
+            "reasons": [r.value for r in event.reasons]}
