@@ -32,9 +32,9 @@ LOGIN = 5001
 TICKETS = (88811, 88812, 88813)
 
 
-def scenario() -> dict[str, Any]:
+def scenario(**more: Any) -> dict[str, Any]:
     spec = account(LOGIN, equity=[10000.0, 8900.0],
-                   positions=[position(t, price_open=1.085 + i * 0.0001) for i, t in enumerate(TICKETS)])
+                   positions=[position(t, price_open=1.085 + i * 0.0001) for i, t in enumerate(TICKETS)], **more)
     return {"symbols": SYMBOLS, "accounts": [spec]}
 
 
@@ -83,8 +83,8 @@ def until_all_closed(cluster: Cluster, url: str, timeout: float = 90) -> None:
     raise AssertionError(f"intents not all confirmed: {intents(url)}")
 
 
-def env_for(tmp_path: Path, **more: str) -> dict[str, str]:
-    (tmp_path / "scenario.json").write_text(json.dumps(scenario()))
+def env_for(tmp_path: Path, answers: dict[str, list[str]] | None = None, **more: str) -> dict[str, str]:
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario(close_answers=answers or {})))
     (tmp_path / "faults").mkdir(exist_ok=True)
     return {"HEDGEOPS_MT5_SCENARIO": str(tmp_path / "scenario.json"),
             "HEDGEOPS_MT5_SIMULATOR_STATE": str(tmp_path / "broker.json"), "MT5_PW": PASSWORD,
@@ -120,7 +120,9 @@ def test_two_workers_and_a_redelivered_chunk_close_each_position_once(cluster: C
     """Two worker processes on the terminal's queue, and every chunk of the breaching sync
     delivered twice at once (a redelivery): one filled close per ticket."""
     seed(pg_url)
-    env = env_for(tmp_path)
+    # Each close is refused twice (no connection: back-off 0.2 s, 0.5 s), so the breaching
+    # sync is still at work when its chunk comes again.
+    env = env_for(tmp_path, answers={str(t): ["connection", "connection", "done"] for t in TICKETS})
     workers = [cluster.worker(f"guard-dup-{n}", queues="mt5.t1", concurrency=1, extra_env=env) for n in (1, 2)]
     try:
         sync(cluster, pg_url)
@@ -136,6 +138,9 @@ def test_two_workers_and_a_redelivered_chunk_close_each_position_once(cluster: C
             cluster.stop(worker, signal.SIGTERM)
     assert filled(tmp_path / "broker.json") == {t: 1 for t in TICKETS}
     assert intents(pg_url) == {t: "confirmed" for t in TICKETS}
+    logs = "".join(cluster.log_tail(f"guard-dup-{n}") for n in (1, 2))
+    received = logs.count("hedgeops.mt5.sync_accounts[")  # the peak's chunk, the breach's and its two copies
+    assert received >= 4, logs
 
 
 def _account_id(url: str) -> int:
