@@ -32,7 +32,7 @@ def run_demo(console: Console) -> int:
         (incoming / name).write_bytes((sample / name).read_bytes())
     settings = settings_or_exit(database_url=f"sqlite:///{db_file}", broker_url=None, result_backend=None,
                                 price_drop_dir=incoming, log_level="ERROR")
-    start(settings)
+    start(settings, database=False)  # a fresh database: the schema comes next
     upgrade(settings.database_url)
     loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")
     console.print(f"loaded {loaded.rows} sample contracts into {db_file}")
@@ -56,7 +56,8 @@ def run_demo(console: Console) -> int:
     for (underlying, currency), total in report.mtm_by_underlying.items():
         table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")
     console.print(table)
-    from workers.mt5_demo import run_mt5_demo
+    from workers.mt5_demo import run_guard_demo, run_mt5_demo
 
     mt5_code = run_mt5_demo(console, DEMO_DIR)
-    return exit_code(final["status"]) or mt5_code
+    guard_code = run_guard_demo(console, DEMO_DIR)
+    return exit_code(final["status"]) or mt5_code or guard_code

@@ -1,5 +1,7 @@
 """The MT5 part of `hedgeops demo`: a simulated hedging account with one position of each
-reconciliation class, its expected positions, one sync cycle in-process, and the rows."""
+reconciliation class, its expected positions, one sync cycle in-process, and the rows; then
+a guarded account that breaches its drawdown limit at its second sync and is closed, and
+`guard status` after it."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +12,7 @@ from rich.table import Table
 from workers.adapters.mt5.scenario import DEMO_SCENARIO
 
 DEMO_LOGIN, DEMO_SERVER, DEMO_TERMINAL = 700001, "Sim-Demo", "demo"
+GUARDED_LOGIN = 700002  # peak 10000.00, then 8800.00: (10000 - 8800) / 10000 * 100 = 12 % >= 10 %
 DEMO_PASSWORD = "demo-password"  # the simulator's; kept in a secrets file like a real one would be
 EXPECTED_FILE = DEMO_SCENARIO.with_name("demo_expected_positions.csv")
 
@@ -22,12 +25,8 @@ def run_mt5_demo(console: Console, directory: Path) -> int:
     from tasks.mt5.views import cycle_summary
     from workers.cli.common import exit_code
 
-    secret = directory / "secrets" / f"mt5-{DEMO_LOGIN}"
-    secret.parent.mkdir(parents=True, exist_ok=True)
-    secret.write_text(DEMO_PASSWORD + "\n", encoding="utf-8")
-    secret.chmod(0o600)
     add_account(AccountSpec(login=DEMO_LOGIN, server=DEMO_SERVER, terminal=DEMO_TERMINAL, currency="USD",
-                            magic_numbers=(7,), credential_ref=f"file:{secret.resolve()}"))
+                            magic_numbers=(7,), credential_ref=_secret(directory, DEMO_LOGIN)))
     load_expected_csv(EXPECTED_FILE.read_text(encoding="utf-8"), EXPECTED_FILE.name)
     started = run_sync_cycle.apply_async(kwargs={"terminal": DEMO_TERMINAL}).get()
     summary = cycle_summary(started["batch_run_id"])
@@ -35,6 +34,54 @@ def run_mt5_demo(console: Console, directory: Path) -> int:
                   f"batch run {summary['batch_run_id']}")
     console.print(reconciliation_table(started["batch_run_id"]))
     return exit_code(summary["status"])
+
+
+def _secret(directory: Path, login: int) -> str:
+    """The simulator's password in a secrets file (mode 600), as a real one would be kept."""
+    secret = directory / "secrets" / f"mt5-{login}"
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(DEMO_PASSWORD + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    return f"file:{secret.resolve()}"
+
+
+def run_guard_demo(console: Console, directory: Path) -> int:
+    """Two syncs of the guarded account: the peak, then the breach and its closes."""
+    from core.mt5.accounts import AccountSpec
+    from tasks.mt5.cycle import run_sync_cycle
+    from tasks.mt5.guard_admin import guard_status
+    from tasks.mt5.loading import add_account
+
+    add_account(AccountSpec(login=GUARDED_LOGIN, server=DEMO_SERVER, terminal=DEMO_TERMINAL, currency="USD",
+                            magic_numbers=(7,), credential_ref=_secret(directory, GUARDED_LOGIN)))
+    for _ in range(2):
+        run_sync_cycle.apply_async(kwargs={"terminal": DEMO_TERMINAL, "logins": [GUARDED_LOGIN]}).get()
+    console.print(guard_table(GUARDED_LOGIN))
+    table = Table("login", "state", "episode", "peak", "equity", "drawdown %", "pending closes", title="guard status")
+    for view in guard_status():
+        if view.account.login == GUARDED_LOGIN:
+            d = view.as_dict()
+            table.add_row(str(d["login"]), d["state"], str(d["episode"]), d["peak_equity"] or "-", d["equity"] or "-",
+                          d["drawdown_pct"] or "-", str(d["pending_intents"]))
+    console.print(table)
+    return 0
+
+
+def guard_table(login: int) -> Table:
+    from sqlalchemy import select
+
+    from db.mt5.guard_models import CloseIntent, DrawdownAlert
+    from tasks.runtime import runtime
+
+    table = Table("alert", "action", "drawdown %", "threshold %", "closed", "close intents",
+                  title=f"drawdown guard of account {login}")
+    with runtime().uow() as uow:
+        intents = {i.ticket: i.status for i in uow.session.scalars(select(CloseIntent).where(CloseIntent.login == login))}
+        for a in uow.session.scalars(select(DrawdownAlert).where(DrawdownAlert.login == login).order_by(DrawdownAlert.id)):
+            shown = ", ".join(f"{t}: {s}" for t, s in sorted(intents.items())) if a.alert_type == "execution" else "-"
+            table.add_row(a.alert_type, a.action, str(a.current_pct), str(a.threshold_pct), str(a.positions_closed),
+                          shown)
+    return table
 
 
 def reconciliation_table(run_id: int) -> Table:

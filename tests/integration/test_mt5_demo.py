@@ -26,3 +26,25 @@ def test_the_demo_account_shows_every_class_once(world: Mt5World, runtime: Runti
         ("t1005", "closed_by_sl_tp"), ("t1006", "stop_out"), ("t1007", "unknown_position"), ("t1008", "gap")]
     assert "demo-password" not in console.export_text()
     assert (tmp_path / "secrets" / "mt5-700001").stat().st_mode & 0o777 == 0o600
+
+
+def test_the_demo_guarded_account_breaches_and_is_closed(world: Mt5World, runtime: Runtime, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from db.mt5.guard_models import CloseIntent, DrawdownAlert
+    from workers.mt5_demo import run_guard_demo
+
+    settings = load_settings()
+    configure(replace(runtime, mt5_gateways=gateway_factory(settings), mt5_credentials=EnvOrFileCredentials(),
+                      guard_policy=settings.guard_policy()))
+    console = Console(record=True, width=160)
+
+    assert run_guard_demo(console, tmp_path) == 0
+
+    # peak 10000.00, then 8800.00: (10000 - 8800) / 10000 * 100 = 12 % >= 10 %: both positions closed
+    assert sorted(tuple(r) for r in world.rows(select(CloseIntent.ticket, CloseIntent.status))) == [
+        (2001, "confirmed"), (2002, "confirmed")]
+    assert [tuple(r) for r in world.rows(select(DrawdownAlert.alert_type, DrawdownAlert.action).order_by(
+        DrawdownAlert.id))] == [("warning", "warning_sent"), ("execution", "positions_closed")]
+    text = console.export_text()
+    assert "tripped" in text and "demo-password" not in text
