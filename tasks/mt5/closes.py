@@ -69,20 +69,20 @@ def _one_step(conn: Connection, account: Account, policy: GuardPolicy, intent_id
             return None
         if action is NextAction.RESOLVE and rt.clock() - row.updated_at < rt.unknown_after:
             return None  # its sender may still be waiting for the answer
-    gateway = conn.gateway
-    if action is NextAction.RESOLVE:
-        return _resolve(gateway, row, policy)
-    return _send(gateway, account, row, policy)
+    try:
+        if action is NextAction.RESOLVE:
+            return _resolve(conn.gateway, row, policy)
+        return _send(conn.gateway, account, row, policy)
+    except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on
+        log.warning("close_deferred", key=row.idempotency_key, error=str(exc))
+        conn.forget()
+        return None
 
 
 def _resolve(gateway: Any, row: CloseIntent, policy: GuardPolicy) -> Step | None:
     """An attempt without a recorded answer: what the broker says happened."""
-    try:
-        still = checked("positions_get", gateway.positions_get(ticket=row.ticket), gateway)
-        deals = checked("history_deals_get", gateway.history_deals_get(position=row.ticket), gateway)
-    except Mt5Error as exc:
-        log.warning("close_unresolved", key=row.idempotency_key, error=str(exc))
-        return None
+    still = checked("positions_get", gateway.positions_get(ticket=row.ticket), gateway)
+    deals = checked("history_deals_get", gateway.history_deals_get(position=row.ticket), gateway)
     open_now = next((p for p in still if p.ticket == row.ticket), None)
     resolution = resolve_unknown(row.idempotency_key, row.ticket, open_now, deals)
     return _record(row, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value,
@@ -91,16 +91,12 @@ def _resolve(gateway: Any, row: CloseIntent, policy: GuardPolicy) -> Step | None
 
 def _send(gateway: Any, account: Account, row: CloseIntent, policy: GuardPolicy) -> Step | None:
     rt = runtime()
-    try:
-        found = checked("positions_get", gateway.positions_get(ticket=row.ticket), gateway)
-        position = next((p for p in found if p.ticket == row.ticket), None)
-        if position is None:  # gone before we sent anything more: nothing to close
-            return _record(row, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
-        spec = checked("symbol_info", gateway.symbol_info(row.symbol), gateway)
-        tick = checked("symbol_info_tick", gateway.symbol_info_tick(row.symbol), gateway)
-    except Mt5Error as exc:
-        log.warning("close_not_sent", key=row.idempotency_key, error=str(exc))
-        return None
+    found = checked("positions_get", gateway.positions_get(ticket=row.ticket), gateway)
+    position = next((p for p in found if p.ticket == row.ticket), None)
+    if position is None:  # gone before we sent anything more: nothing to close
+        return _record(row, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
+    spec = checked("symbol_info", gateway.symbol_info(row.symbol), gateway)
+    tick = checked("symbol_info_tick", gateway.symbol_info_tick(row.symbol), gateway)
     magic = account.magic_numbers[0] if account.magic_numbers else 0
     request = close_request(position, tick, spec.filling_mode, magic, policy.deviation_points, row.idempotency_key,
                             row.filling_index)

@@ -92,27 +92,59 @@ class TestBreach:
 
 
 class TestAnswers:
-    @pytest.mark.parametrize(("answers", "status", "filled_count", "sent"), [
-        (["requote", "price_changed", "done"], "confirmed", 1, 3),  # a fresh tick and again
-        (["connection", "too_many_requests", "done"], "confirmed", 1, 3),  # back off and again
-        (["timeout_but_fill"], "confirmed", 1, 1),  # unknown: resolved from the deals, never sent again
-        (["none_but_fill"], "confirmed", 1, 1),
-        (["position_closed"], "confirmed", 0, 1),
-        (["invalid_fill", "done"], "confirmed", 1, 2),  # the next filling mode the symbol allows
-        (["market_closed"], "waiting_market", 0, 1),  # stays pending, alerted once
-        (["trade_disabled"] * 5, "failed", 0, 5),  # bounded, then failed with an alert
+    @pytest.mark.parametrize(("answers", "status", "filled_count", "sent", "syncs"), [
+        (["requote", "price_changed", "done"], "confirmed", 1, 3, 3),  # a fresh tick and again
+        (["connection", "too_many_requests", "done"], "confirmed", 1, 3, 3),  # back off and again
+        (["timeout_but_fill"], "confirmed", 1, 1, 3),  # unknown: resolved from the deals, never sent again
+        (["none_but_fill"], "confirmed", 1, 1, 3),
+        (["position_closed"], "confirmed", 0, 1, 3),
+        (["invalid_fill", "done"], "confirmed", 1, 2, 3),  # the next filling mode the symbol allows
+        (["market_closed"], "waiting_market", 0, 1, 3),  # stays pending, alerted once
+        (["market_closed"], "confirmed", 1, 2, 4),  # ... and sent again at the next sync, the market open
+        (["partial"], "confirmed", 2, 2, 3),  # half filled, the remaining volume closed next
+        (["fifo_close", "done"], "confirmed", 1, 2, 3),  # the older ones first, then again
+        # no answer and the link lost: at the next sync the terminal is initialized again, the
+        # close resolved from the deals (filled), the other position closed
+        (["disconnect_after_fill"], "confirmed", 1, 1, 4),
+        (["trade_disabled"] * 5, "failed", 0, 5, 3),  # bounded, then failed with an alert
     ])
     def test_each_answer(self, world: Mt5World, answers: list[str], status: str, filled_count: int,
-                         sent: int) -> None:
+                         sent: int, syncs: int) -> None:
         guarded(world, close_answers={"88812": answers})
         world.runtime = replace(world.runtime, unknown_after=__import__("datetime").timedelta(0))
         configure(world.runtime)
-        for _ in range(3):
+        for _ in range(syncs):
             world.sync()
         assert intents(world)[88812][1] == status
         assert filled(world, 88812) == filled_count
         assert len(orders(world, 88812)) == sent
         assert filled(world, 88813) == 1
+        if status in ("failed", "waiting_market"):  # alerted once, through the outbox
+            kind = "close_failed" if status == "failed" else "market_closed"
+            assert [k for (k,) in world.rows(select(Notification.kind)) if k == kind] == [kind]
+
+
+def test_the_guard_metrics_count_triggers_closes_and_attempts(world: Mt5World) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from workers.metrics import PrometheusGuardObserver
+
+    registry = CollectorRegistry()
+    guarded(world, close_answers={"88812": ["requote", "done"]})
+    world.runtime = replace(world.runtime, guard_observer=PrometheusGuardObserver(registry))
+    configure(world.runtime)
+    for _ in range(3):
+        world.sync()
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert value("drawdown_guard_triggers_total", kind="warning") == 1
+    assert value("drawdown_guard_triggers_total", kind="execution") == 1
+    assert value("positions_autoclosed_total", reason="drawdown_guard") == 2
+    assert value("close_order_attempts_total", retcode="10004") == 1  # the requote
+    assert value("close_order_attempts_total", retcode="10009") == 2
+    assert value("close_intents_pending") == 0
 
 
 class TestLatch:
