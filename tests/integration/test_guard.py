@@ -171,3 +171,25 @@ class TestLatch:
         assert [(a, d["reason"], d["episode"]) for a, d in audit] == [("alice", "positions flat, limit reviewed", 1)]
         with pytest.raises(ResetRefused, match="is not tripped"):
             guard_reset(5001, "alice", "again")
+
+
+class TestConfirmation:
+    def test_a_jump_is_confirmed_by_a_fresh_account_info_before_closing(self, world: Mt5World) -> None:
+        """10000.00 -> 8900.00 is a move of 11 % > equity_jump_pct 5: one more account_info
+        before the decision counts (here it confirms, and the account is closed)."""
+        guarded(world, POLICY.model_copy(update={"equity_jump_pct": Decimal("5")}))
+        world.scenario["accounts"][0]["equity"] = [10000.0, 8900.0]
+        world.start()
+        configure(replace(world.runtime, guard_policy=POLICY.model_copy(update={"equity_jump_pct": Decimal("5")})))
+        world.sync()
+        world.gateways["t1"].calls.clear()
+        world.sync()
+        assert world.gateways["t1"].calls.count("account_info") == 2  # the sync's and the confirmation
+        assert {s for _, s, _ in intents(world).values()} == {"confirmed"}
+
+    def test_a_small_move_needs_no_confirmation(self, world: Mt5World) -> None:
+        guarded(world)  # equity_jump_pct 50: 10000.00 -> 9400.00 is 6 %
+        world.sync()
+        world.gateways["t1"].calls.clear()
+        world.sync()
+        assert world.gateways["t1"].calls.count("account_info") == 1
