@@ -42,22 +42,44 @@ def job_scope(job: str, as_of: date) -> RunScope:
     return RunScope(str(job), as_of, run_lock_key(str(job), as_of))
 
 
-def final_status(counts: Counts, error: str | None = None) -> RunStatus:
-    """failed on an error; completed_with_conflicts when any result conflicted."""
+#: Run outcomes from worst to best: a run of steps takes the worst of its steps'.
+SEVERITY: tuple[RunStatus, ...] = (
+    RunStatus.FAILED, RunStatus.COMPLETED_WITH_CONFLICTS, RunStatus.COMPLETED_WITH_EXCEPTIONS, RunStatus.SUCCEEDED,
+)
+
+
+def final_status(counts: Counts, error: str | None = None, *, shortfalls: int = 0) -> RunStatus:
+    """failed on an error; completed_with_conflicts when any result conflicted;
+    completed_with_exceptions when anything was not done (an exception counted, or a
+    `shortfall`: a required D-1 price missing, a price source that failed); else succeeded."""
     if error:
         return RunStatus.FAILED
     if counts.conflicts:
         return RunStatus.COMPLETED_WITH_CONFLICTS
+    if counts.exceptions or shortfalls:
+        return RunStatus.COMPLETED_WITH_EXCEPTIONS
     return RunStatus.SUCCEEDED
 
 
 def combined_status(statuses: list[RunStatus]) -> RunStatus:
     """The status of a run made of steps: the worst of its steps."""
-    if RunStatus.FAILED in statuses:
-        return RunStatus.FAILED
-    if RunStatus.COMPLETED_WITH_CONFLICTS in statuses:
-        return RunStatus.COMPLETED_WITH_CONFLICTS
+    for status in SEVERITY:
+        if status in statuses:
+            return status
     return RunStatus.SUCCEEDED
+
+
+def shortfalls(details: dict[str, Any]) -> int:
+    """What a run's details say was not done without counting it as an exception: the
+    required D-1 prices missing and the price sources that failed."""
+    return len(details.get("price_missing") or []) + len(details.get("failed_sources") or [])
+
+
+def exceptions_error(template: str, exceptions: int, details: dict[str, Any]) -> str:
+    """The error of a run that exceptions fail: `{n}` their number, `{failures}` what
+    the run's details list of them (e.g. each failed login and why)."""
+    failures = "; ".join(str(f) for f in details.get("failures") or []) or "see the run's exceptions"
+    return template.format(n=exceptions, failures=failures)
 
 
 def is_abandoned(heartbeat_at: datetime, now: datetime, stale_after: timedelta) -> bool:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from core.prices import PriceRow
-from core.values import ParseReport
+from core.values import Counts, ParseReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +57,39 @@ class RunLock(Protocol):
     def release(self, name: str, owner: str) -> None:
         """Let go, only if `owner` still holds it."""
         ...
+
+
+class RunObserver(Protocol):
+    """Who is told what runs do (metrics): results counted in, chunks in flight, runs
+    ended, a nightly late. Called after the commit that made it true."""
+
+    def results_counted(self, job: str, counts: Counts) -> None: ...
+
+    def chunk_started(self, job: str) -> None: ...
+
+    def chunk_ended(self, job: str) -> None: ...
+
+    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
+                     finished_at: datetime | None) -> None: ...
+
+    def nightly_late(self, as_of: date, status: str) -> None: ...
+
+
+class NoRunObserver:
+    """Nobody watches (tests, the CLI without metrics)."""
+
+    def results_counted(self, job: str, counts: Counts) -> None:
+        return None
+
+    def chunk_started(self, job: str) -> None:
+        return None
+
+    def chunk_ended(self, job: str) -> None:
+        return None
+
+    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
+                     finished_at: datetime | None) -> None:
+        return None
+
+    def nightly_late(self, as_of: date, status: str) -> None:
+        return None

@@ -108,6 +108,7 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     COMPLETED_WITH_CONFLICTS = "completed_with_conflicts"
+    COMPLETED_WITH_EXCEPTIONS = "completed_with_exceptions"
     FAILED = "failed"
 
     @property

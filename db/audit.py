@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.canonical import canonical
@@ -25,3 +26,10 @@ def record_event(
         event_type=event_type, entity_type=entity_type, entity_id=str(entity_id),
         batch_run_id=batch_run_id, actor=actor, details=canonical(details or {}), occurred_at=now,
     ))
+
+
+def event_exists(session: Session, event_type: str, entity_type: str, entity_id: str | int) -> bool:
+    """Whether an event of this type was recorded for this entity (an alert sent once)."""
+    stmt = select(AuditEvent.id).where(AuditEvent.event_type == event_type, AuditEvent.entity_type == entity_type,
+                                       AuditEvent.entity_id == str(entity_id)).limit(1)
+    return session.scalars(stmt).first() is not None

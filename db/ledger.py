@@ -9,7 +9,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.ledger import final_status, is_abandoned
+from core.ledger import exceptions_error as describe_exceptions
+from core.ledger import final_status, is_abandoned, shortfalls
 from core.values import Counts, Job, RunStatus, Trigger
 from db.audit import record_event
 from db.models import BatchRun, BatchRunChunk
@@ -65,6 +66,13 @@ def latest_statuses(session: Session, job: Job, first: date, last: date) -> dict
         BatchRun.job == job.value, BatchRun.as_of_date >= first, BatchRun.as_of_date <= last)
         .order_by(BatchRun.as_of_date, BatchRun.attempt))
     return {day: RunStatus(status) for day, status in session.execute(stmt)}
+
+
+def latest_run(session: Session, job: str, as_of: date) -> BatchRun | None:
+    """The newest attempt of (job, as_of)."""
+    stmt = (select(BatchRun).where(BatchRun.job == str(job), BatchRun.as_of_date == as_of)
+            .order_by(BatchRun.attempt.desc()).limit(1))
+    return session.scalars(stmt).first()
 
 
 def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
@@ -173,8 +181,8 @@ def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | N
     if run.status != RunStatus.RUNNING.value:
         return False
     if error is None and status is None and exceptions_error and run.exceptions:
-        error = exceptions_error.format(n=run.exceptions)
-    run.status = (status or final_status(counts_of(run), error)).value
+        error = describe_exceptions(exceptions_error, run.exceptions, run.details or {})
+    run.status = (status or final_status(counts_of(run), error, shortfalls=shortfalls(run.details or {}))).value
     run.error = error[:2000] if error else None
     run.finished_at = now
     run.heartbeat_at = now

@@ -7,6 +7,7 @@ a task declares what it is and how it is retried; its body is one call."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,8 @@ QueueRule = Callable[[Mapping[str, Any]], str | None]
 ROUTES: dict[str, str | QueueRule] = {}
 
 #: Task arguments bound to every log line of the task, under these names.
-CONTEXT_ARGUMENTS = {"run_id": "batch_run_id", "batch_run_id": "batch_run_id", "chunk_no": "chunk_no",
+CONTEXT_ARGUMENTS = {"run_id": "batch_run_id", "batch_run_id": "batch_run_id", "parent_run_id": "parent_run_id",
+                     "chunk_no": "chunk_no",
                      "as_of": "as_of", "terminal": "terminal", "login": "login"}
 
 
@@ -76,9 +78,51 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
     return {"queue": queue} if queue else None
 
 
+def root_context(request: Any) -> dict[str, Any]:
+    """The task that started the chain this task belongs to (Celery keeps it in every
+    message a task sends): every line of a step names its root."""
+    root = getattr(request, "root_id", None) or getattr(request, "id", None)
+    return {"root_task_id": root} if root else {}
+
+
 def log_context(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a task's arguments that go on its log lines."""
     return {field: kwargs[arg] for arg, field in CONTEXT_ARGUMENTS.items() if kwargs.get(arg) is not None}
+
+
+class RunNotSucceeded(Exception):
+    """A worker task ended a run that did not succeed (failed, or completed with conflicts
+    or exceptions): the task fails with it, so Flower and the result backend show the run
+    as a task that did not succeed. Its run is already ended in the ledger (the truth);
+    this is the task's report of it."""
+
+    def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
+        super().__init__(message, summary)
+        self.message = message
+        self.summary = dict(summary or {})
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: The summaries of the runs the current task ended (None: outside a task).
+_ENDED: ContextVar[list[dict[str, Any]] | None] = ContextVar("hedgeops_ended_runs", default=None)
+
+
+def note_ended(summary: dict[str, Any]) -> None:
+    """The run lifecycle tells the task it ended a run (after its commit)."""
+    ended = _ENDED.get()
+    if ended is not None:
+        ended.append(summary)
+
+
+def not_succeeded(ended: list[dict[str, Any]]) -> RunNotSucceeded | None:
+    bad = [s for s in ended if s.get("status") != "succeeded"]
+    if not bad:
+        return None
+    text = "; ".join(f"{s['job']} {s['as_of']} (batch run {s['batch_run_id']}) {s['status']}"
+                     + (f": {s['error']}" if s.get("error") else "") for s in bad)
+    return RunNotSucceeded(f"run did not succeed: {text}"[:2000], bad[0])
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -89,12 +133,20 @@ class JobTask(Task):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         saved = structlog.contextvars.get_contextvars()
-        structlog.contextvars.bind_contextvars(task_id=self.request.id, task_name=self.name, **log_context(kwargs))
+        structlog.contextvars.bind_contextvars(task_id=self.request.id, task_name=self.name,
+                                               **root_context(self.request), **log_context(kwargs))
+        token = _ENDED.set([])
         try:
-            return super().__call__(*args, **kwargs)
+            result = super().__call__(*args, **kwargs)
+            ended = _ENDED.get() or []
         finally:
+            _ENDED.reset(token)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
+        failure = None if self.request.is_eager else not_succeeded(ended)
+        if failure is not None:
+            raise failure
+        return result
 
     @property
     def last_attempt(self) -> bool:
@@ -115,6 +167,7 @@ def job_task(name: str, queue: str | QueueRule, *, retry: Retry = TRANSIENT_RETR
     Late acks and re-queueing when a worker dies are every task's."""
     ROUTES[name] = queue
     settings: dict[str, Any] = {"name": name, "bind": True, "base": base, "acks_late": True,
-                                "reject_on_worker_lost": True, **retry.options(), **options}
+                                "reject_on_worker_lost": True, "throws": (RunNotSucceeded,), **retry.options(),
+                                **options}
     decorator: Callable[[Callable[..., Any]], Any] = shared_task(**settings)
     return decorator

@@ -10,13 +10,14 @@ ASSESS_HEDGE_EFFECTIVENESS = "hedgeops.effectiveness.assess_hedge_effectiveness"
 ASSESS_EFFECTIVENESS_CHUNK = "hedgeops.effectiveness.assess_effectiveness_chunk"
 RUN_NIGHTLY = "hedgeops.nightly.run_nightly"
 ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
+CHECK_NIGHTLY_FRESHNESS = "hedgeops.nightly.check_nightly_freshness"
 RUN_SYNC_CYCLE = "hedgeops.mt5.run_sync_cycle"
 SYNC_ACCOUNTS = "hedgeops.mt5.sync_accounts"
 
 #: The modules that declare them (the Celery app imports these).
 TASK_MODULES = ("tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
-                "tasks.mt5.cycle", "tasks.mt5.sync")
+                "tasks.freshness", "tasks.mt5.cycle", "tasks.mt5.sync")
 
 PUBLIC_NAMES = (FETCH_SETTLEMENT_PRICES, COMPUTE_MTM_SNAPSHOTS, COMPUTE_MTM_CHUNK, COMPUTE_HEDGED_ITEM_CHUNK,
                 ASSESS_HEDGE_EFFECTIVENESS, ASSESS_EFFECTIVENESS_CHUNK, RUN_NIGHTLY, ADVANCE_NIGHTLY,
-                RUN_SYNC_CYCLE, SYNC_ACCOUNTS)
+                CHECK_NIGHTLY_FRESHNESS, RUN_SYNC_CYCLE, SYNC_ACCOUNTS)

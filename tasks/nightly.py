@@ -81,4 +81,17 @@ def _finish_with_steps(uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
     for step in steps:
         total.add(ledger.counts_of(step))
     ledger.add_counts(uow.session, run.id, total, runtime().clock())
+    run.details = {**run.details, **carried_details(steps)}
     runs.finish(uow, run, status=combined_status([RunStatus(s.status) for s in steps]))
+
+
+def carried_details(steps: list[BatchRun]) -> dict[str, Any]:
+    """What the nightly carries of its steps: the D-1 prices missing, the sources that
+    failed, and which run each step was."""
+    carried: dict[str, Any] = {"price_missing": [], "failed_sources": [], "steps": {}}
+    for step in steps:
+        details = step.details or {}
+        carried["price_missing"] += details.get("price_missing") or []
+        carried["failed_sources"] += details.get("failed_sources") or []
+        carried["steps"][step.job] = {"batch_run_id": step.id, "status": step.status}
+    return carried

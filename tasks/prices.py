@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
 from sqlalchemy.orm import Session
 
@@ -33,23 +34,50 @@ def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = 
 
 
 def ingest_prices(run_id: int) -> dict[str, Any]:
-    """Every source's batches in one transaction; then the freshness check of D-1."""
+    """Every source's batches in one transaction; then the freshness check of D-1. A source
+    that fails is that source's failure (recorded, counted as an exception): the others
+    still run."""
     rt = runtime()
     with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         wanted = rt.d1_dates(active_underlyings(uow.session), run.as_of_date)
-        total, files = Counts(), []
+        total, files, failed = Counts(), [], []
         for source in rt.price_sources:
-            for batch in source.fetch(run.as_of_date, wanted):
+            batches = fetch_source(source, run.as_of_date, wanted)
+            if isinstance(batches, str):
+                failed.append(source_failed(uow.session, source, batches, run.id))
+                total.exceptions += 1
+                continue
+            for batch in batches:
                 counts = ingest_batch(uow, source, batch, run.id)
                 total.add(counts)
                 files.append({"file": batch.report.file, "source": batch.source, **counts.as_dict()})
         missing = report_missing(uow.session, wanted, run.id, rt.clock())
         ledger.add_counts(uow.session, run.id, total, rt.clock())
-        run.details = {**run.details, "files": files, "price_missing": missing}
+        runs.counted_in(uow, run.job, total)
+        run.details = {**run.details, "files": files, "price_missing": missing, "failed_sources": failed}
         runs.finish(uow, run)
         uow.commit()
         return run_summary(run)
+
+
+def fetch_source(source: PriceSource, as_of: date, wanted: Mapping[str, date]) -> list[PriceBatch] | str:
+    """The source's batches, or why it failed. A database error is no source's failure: it
+    propagates (the task retries)."""
+    try:
+        return list(source.fetch(as_of, wanted))
+    except sqlalchemy.exc.SQLAlchemyError:
+        raise
+    except Exception as exc:  # any adapter's failure: one source down must not stop the others
+        return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def source_failed(session: Session, source: PriceSource, error: str, run_id: int) -> dict[str, str]:
+    name = source.name
+    log.error("price_source_failed", source=name, error=error)
+    record_event(session, "price_source_failed", entity_type="price_source", entity_id=name,
+                 now=runtime().clock(), batch_run_id=run_id, details={"source": name, "error": error})
+    return {"source": name, "error": error}
 
 
 def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBatch, run_id: int) -> Counts:

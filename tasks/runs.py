@@ -27,7 +27,7 @@ from db.audit import record_event
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names
-from tasks.base import is_transient
+from tasks.base import is_transient, note_ended
 from tasks.payloads import JobRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
@@ -61,14 +61,15 @@ def run(scope: RunScope, trigger: Trigger, task_id: str | None, work: Work, *,
     begun = begin(scope, trigger, task_id=task_id, parent_run_id=parent_run_id, details=details)
     if not begun.proceed or begun.run_id is None:
         return begun.summary
-    with bound_run(begun.run_id, scope.as_of), failing_run(begun.run_id):
+    with bound_run(begun.run_id, scope.as_of, parent_run_id), failing_run(begun.run_id):
         return work(begun.run_id)
 
 
 @contextlib.contextmanager
-def bound_run(run_id: int, as_of: date) -> Iterator[None]:
-    """The run's id and date on every log line inside, restored after."""
-    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, as_of=as_of.isoformat()):
+def bound_run(run_id: int, as_of: date, parent_run_id: int | None = None) -> Iterator[None]:
+    """The run's id, its parent's and its date on every log line inside, restored after."""
+    parent = {"parent_run_id": parent_run_id} if parent_run_id is not None else {}
+    with structlog.contextvars.bound_contextvars(batch_run_id=run_id, as_of=as_of.isoformat(), **parent):
         yield
 
 
@@ -152,9 +153,17 @@ def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None
         if token and lock is not None:
             uow.after_commit(lambda: lock.release(scope.lock_name, token))
         summary = run_summary(run)
-        uow.after_commit(lambda: log.info("batch_run_finished", **_log_fields(summary)))
+        uow.after_commit(lambda: _ended(summary, run))
     _nudge_parent(uow, run)
     return ended
+
+
+def _ended(summary: dict[str, Any], run: BatchRun) -> None:
+    log.info("batch_run_finished", **_log_fields(summary))
+    note_ended(summary)
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    runtime().run_observer.run_finished(summary["job"], summary["status"], seconds, summary.get("price_missing", 0),
+                                        run.finished_at)
 
 
 def _log_fields(summary: dict[str, Any]) -> dict[str, Any]:
@@ -231,9 +240,9 @@ def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> di
             finish(uow, run)  # a redelivery after the end: only nudges the parent again
             uow.commit()
             return {"batch_run_id": run_id, "chunk_no": chunk_no, "note": "run already ended"}
-        with bound_run(run_id, run.as_of_date):
+        with bound_run(run_id, run.as_of_date, run.parent_run_id), in_flight(run.job):
             done = work(uow, run)
-            counted, all_in = _count_in(uow.session, run, chunk_no, done)
+            counted, all_in = _count_in(uow, run, chunk_no, done)
             if all_in:
                 finish(uow, run)
             else:
@@ -245,13 +254,33 @@ def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> di
     return result
 
 
-def _count_in(session: Session, run: BatchRun, chunk_no: int, done: ChunkDone) -> tuple[bool, bool]:
-    now = runtime().clock()
+def _count_in(uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int, done: ChunkDone) -> tuple[bool, bool]:
+    session, now = uow.session, runtime().clock()
     if not done.complete:
         ledger.add_counts(session, run.id, done.counts, now)
+        counted_in(uow, run.job, done.counts)
         return False, False
     counted, all_in = ledger.record_chunk(session, run.id, chunk_no, done.counts, now)
+    if counted:
+        counted_in(uow, run.job, done.counts)
     if counted and done.audit:
         record_event(session, done.audit, entity_type="batch_run", entity_id=run.id, now=now, batch_run_id=run.id,
                      details={"chunk_no": chunk_no, **done.counts.as_dict(), **done.audit_details})
     return counted, all_in
+
+
+def counted_in(uow: SqlAlchemyUnitOfWork, job: str, counts: Counts) -> None:
+    """Results a run counted in: told to the observer (metrics) once they are committed."""
+    observer = runtime().run_observer
+    uow.after_commit(lambda: observer.results_counted(job, counts))
+
+
+@contextlib.contextmanager
+def in_flight(job: str) -> Iterator[None]:
+    """A chunk at work, for the chunks-in-flight gauge."""
+    observer = runtime().run_observer
+    observer.chunk_started(job)
+    try:
+        yield
+    finally:
+        observer.chunk_ended(job)

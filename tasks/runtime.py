@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from core.calendars import d1_dates
 from core.ledger import RunScope
@@ -16,7 +16,7 @@ from core.hedging.policy import HedgingPolicy
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.ports import (CredentialStore, GatewayFactory, GuardObserver, NoCredentials, NoGuardObserver, NoNotifier,
                            NoSyncObserver, Notifier, SyncObserver, no_fault, no_gateway)
-from core.ports import PriceSource, RunLock
+from core.ports import NoRunObserver, PriceSource, RunLock, RunObserver
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
 
@@ -36,6 +36,11 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utc_now)
     #: Calendar per symbol or prefix, over core.calendars' defaults.
     symbol_calendars: Mapping[str, str] = field(default_factory=dict)
+    #: Who is told what runs do (metrics), and when the nightly of a date is late: its
+    #: deadline after the nightly's scheduled time (HEDGEOPS_NIGHTLY_AT).
+    run_observer: RunObserver = field(default_factory=NoRunObserver)
+    nightly_at: time = time(22, 30)
+    nightly_deadline: timedelta = timedelta(hours=2)
     #: Hedge accounting: FX discount rates, the defaults dossiers lock, effectiveness chunks.
     hedging: HedgingPolicy = field(default_factory=HedgingPolicy)
     #: MT5: the gateway of a terminal (one per process), passwords by reference, who is told

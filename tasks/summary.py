@@ -21,6 +21,8 @@ def run_summary(run: BatchRun, *, note: str | None = None) -> dict[str, Any]:
     }
     if "price_missing" in run.details:
         summary["price_missing"] = len(run.details["price_missing"])
+    if run.details.get("failed_sources"):
+        summary["failed_sources"] = [f["source"] for f in run.details["failed_sources"]]
     if run.error:
         summary["error"] = run.error
     if note:

@@ -2,6 +2,8 @@
 beat, CLI); the database engine itself is made lazily, after fork."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 
 from core.ports import RunLock
@@ -11,6 +13,7 @@ from tasks.runtime import Runtime, configure, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
 from workers.adapters.mt5.wiring import mt5_ports
 from workers.adapters.sources import build_sources
+from workers.metrics import default_run_observer
 from workers.settings import Settings
 
 
@@ -37,6 +40,8 @@ def build_runtime(settings: Settings) -> Runtime:
         chunk_size=settings.mtm_chunk_size, stale_after=settings.stale_after, clock=utc_now,
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
         hedging=settings.hedging_policy(),
+        run_observer=default_run_observer(), nightly_at=settings.nightly_at,
+        nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),
         **mt5_ports(settings, lock_client),
     )
 

@@ -11,15 +11,24 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import worker_init
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from tasks import names
 from tasks.base import route_task
-from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues, serve_metrics_after_fork
+from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
+#: How often beat asks whether the nightly of the newest due date is late (seconds).
+FRESHNESS_EVERY = 300.0
+
+
+def queue(name: str) -> Queue:
+    """A queue on an exchange of its own with its own routing key: a message sent with one
+    routing key reaches one queue (and an MT5 queue made on demand by a worker that does
+    not know the terminal is declared the same way)."""
+    return Queue(name, Exchange(name, type="direct"), routing_key=name)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -43,6 +52,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "schedule": crontab(hour=settings.nightly_at.hour, minute=settings.nightly_at.minute),
             "kwargs": {"trigger": "beat"},
             "options": {"queue": "valuation"},
+        }
+        beat_schedule["nightly-freshness"] = {
+            "task": names.CHECK_NIGHTLY_FRESHNESS, "schedule": FRESHNESS_EVERY,
+            "options": {"queue": "valuation", "expires": FRESHNESS_EVERY},
         }
     beat_schedule.update(mt5_beat_schedule(settings))
     return {
@@ -78,7 +91,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": True,
         "worker_hijack_root_logger": False,
         "task_default_queue": "valuation",
-        "task_queues": [Queue(name) for name in (*QUEUES, *mt5_queues(settings))],
+        "task_queues": [queue(name) for name in (*QUEUES, *mt5_queues(settings))],
+        "task_default_exchange": "valuation",
+        "task_default_routing_key": "valuation",
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
     }
@@ -97,15 +112,19 @@ def check_time_limits(conf: Any) -> None:
         raise SettingsError(f"task_soft_time_limit ({soft}) must be below task_time_limit ({hard})")
 
 
-def create_app(settings: Settings) -> Celery:
+def create_app(settings: Settings, *, node: bool = False) -> Celery:
+    """The app of this process. `node`: a process started by `celery` (worker, beat,
+    Flower): with a metrics port, metrics are in multiprocess mode and a worker serves
+    them once for its node."""
     from workers.bootstrap import bootstrap
 
     configure_logging(settings.log_level, settings.log_format)
+    if node and settings.metrics_port:
+        serve_node_metrics(settings.metrics_port)
     bootstrap(settings)
     app = Celery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
-    serve_metrics_after_fork(settings.metrics_port)
     app.set_default()
     app.loader.import_default_modules()
     return app
@@ -128,8 +147,37 @@ def __getattr__(name: str) -> Celery:
     if name not in ("app", "celery"):
         raise AttributeError(name)
     if _app is None:
-        _app = create_app(_settings_or_exit())
+        _app = create_app(_settings_or_exit(), node=True)
     return _app
+
+
+def serve_node_metrics(port: int) -> None:
+    """Multiprocess mode before any metric exists; the worker's main process serves the
+    node's sum at start (a port it cannot bind stops it); an ended pool process leaves
+    the live gauges."""
+    from celery.signals import worker_process_shutdown
+
+    from workers import metrics
+
+    metrics.use_multiprocess()
+
+    def _serve(sender: Any = None, **_: Any) -> None:
+        try:
+            metrics.serve_node(port)
+        except metrics.MetricsPortUnavailable as exc:
+            start_failed(str(exc))
+
+    worker_init.connect(_serve, weak=False)
+    worker_process_shutdown.connect(metrics.process_ended, weak=False)
+
+
+def start_failed(message: str) -> None:
+    """A start-up error: one log event, one line on stderr, exit 2 (no traceback)."""
+    import structlog
+
+    structlog.get_logger(__name__).error("worker_start_failed", error=message)
+    print(f"hedgeops: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 @worker_init.connect

@@ -1,5 +1,19 @@
-"""Prometheus metrics, named as in seed 001. The MT5 sync reports through the
-SyncObserver port; each worker process serves its registry on HEDGEOPS_METRICS_PORT.
+"""Prometheus metrics: the batch runs' (through core.ports.RunObserver) and seed 001's MT5
+and guard metrics (SyncObserver, GuardObserver). prometheus-client runs in multiprocess
+mode (PROMETHEUS_MULTIPROC_DIR; a fresh directory of the node's own when unset): every
+pool process writes its values there, and the worker's main process serves their sum
+once per node on HEDGEOPS_METRICS_PORT, whatever its concurrency. A port that cannot be
+bound stops the worker at start-up.
+
+    hedgeops_runs_total{job,status}                  counter: runs ended, by job and status
+    hedgeops_run_duration_seconds{job}               histogram: start to end of a run
+    hedgeops_snapshots_written_total{job,outcome}    counter: results written (created, existing, conflict)
+    hedgeops_conflicts_total{job}                    counter: results refused as conflicts
+    hedgeops_exceptions_total{job}                   counter: exceptions (MTM exceptions, bad price rows, failed sources, accounts)
+    hedgeops_price_missing_total{job}                counter: required D-1 prices missing at the end of a prices run
+    hedgeops_last_success_timestamp_seconds{job}     gauge: end of the last run of the job that succeeded
+    hedgeops_chunks_in_flight{job}                   gauge: chunk tasks at work
+    hedgeops_nightly_late_total                      counter: late-nightly alerts sent (once per date)
 
     mt5_position_sync_total{terminal,outcome}        counter: account syncs, outcome ok or the failure kind
     reconciliation_divergences_total{reason}         counter: reconciliation rows that are divergences
@@ -14,14 +28,22 @@ SyncObserver port; each worker process serves its registry on HEDGEOPS_METRICS_P
 """
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
 
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
+from prometheus_client import values as prometheus_values
 
 from core.mt5.reconcile import Outcome
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import ReconStatus
+from core.values import Counts
 
 log = structlog.get_logger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -37,12 +59,13 @@ class PrometheusSyncObserver:
                                    ["reason"], registry=registry)
         self.latency = Histogram("reconciliation_latency_seconds", "Reading and reconciling one account",
                                  ["terminal"], buckets=LATENCY_BUCKETS, registry=registry)
+        # A reading of the last sync whichever process made it (multiprocess: the newest).
         self.positions = Gauge("mt5_positions_total", "Open MT5 positions of an account", ["login"],
-                               registry=registry)
+                               registry=registry, multiprocess_mode="mostrecent")
         self.equity = Gauge("account_equity", "Account equity at the last sync, in its currency",
-                            ["login", "currency"], registry=registry)
+                            ["login", "currency"], registry=registry, multiprocess_mode="mostrecent")
         self.drawdown = Gauge("account_drawdown_percent", "Drawdown from peak equity at the last sync", ["login"],
-                              registry=registry)
+                              registry=registry, multiprocess_mode="mostrecent")
 
     def account_synced(self, terminal: str, login: int, currency: str, figures: SnapshotFigures,
                        outcomes: Sequence[Outcome], seconds: float) -> None:
@@ -85,8 +108,63 @@ class PrometheusGuardObserver:
         self.pending.set(count)
 
 
+DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+
+
+class PrometheusRunObserver:
+    """Implements core.ports.RunObserver: what the batch runs do."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.runs = Counter("hedgeops_runs_total", "Runs ended, by job and status", ["job", "status"],
+                            registry=registry)
+        self.duration = Histogram("hedgeops_run_duration_seconds", "Start to end of a run", ["job"],
+                                  buckets=DURATION_BUCKETS, registry=registry)
+        self.written = Counter("hedgeops_snapshots_written_total", "Results written, by write-path outcome",
+                               ["job", "outcome"], registry=registry)
+        self.conflicts = Counter("hedgeops_conflicts_total", "Results refused as conflicts", ["job"],
+                                 registry=registry)
+        self.exceptions = Counter("hedgeops_exceptions_total", "Exceptions counted by runs", ["job"],
+                                  registry=registry)
+        self.price_missing = Counter("hedgeops_price_missing_total", "Required D-1 prices missing", ["job"],
+                                     registry=registry)
+        self.last_success = Gauge("hedgeops_last_success_timestamp_seconds", "End of the last successful run",
+                                  ["job"], registry=registry, multiprocess_mode="max")
+        self.in_flight = Gauge("hedgeops_chunks_in_flight", "Chunk tasks at work", ["job"], registry=registry,
+                               multiprocess_mode="livesum")
+        self.late = Counter("hedgeops_nightly_late_total", "Late-nightly alerts sent", registry=registry)
+
+    def results_counted(self, job: str, counts: Counts) -> None:
+        for outcome, n in (("created", counts.created), ("existing", counts.existing),
+                           ("conflict", counts.conflicts)):
+            if n:
+                self.written.labels(job, outcome).inc(n)
+        if counts.conflicts:
+            self.conflicts.labels(job).inc(counts.conflicts)
+        if counts.exceptions:
+            self.exceptions.labels(job).inc(counts.exceptions)
+
+    def chunk_started(self, job: str) -> None:
+        self.in_flight.labels(job).inc()
+
+    def chunk_ended(self, job: str) -> None:
+        self.in_flight.labels(job).dec()
+
+    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
+                     finished_at: datetime | None) -> None:
+        self.runs.labels(job, status).inc()
+        self.duration.labels(job).observe(seconds)
+        if price_missing:
+            self.price_missing.labels(job).inc(price_missing)
+        if status == "succeeded" and finished_at is not None:
+            self.last_success.labels(job).set(finished_at.timestamp())
+
+    def nightly_late(self, as_of: date, status: str) -> None:
+        self.late.inc()
+
+
 _observer: PrometheusSyncObserver | None = None
 _guard_observer: PrometheusGuardObserver | None = None
+_run_observer: PrometheusRunObserver | None = None
 
 
 def default_guard_observer() -> PrometheusGuardObserver:
@@ -104,13 +182,44 @@ def default_observer() -> PrometheusSyncObserver:
     return _observer
 
 
-def serve(port: int) -> None:
-    """Serve the default registry on `port` (a worker process calls it after fork)."""
-    if not port:
-        return
+def default_run_observer() -> PrometheusRunObserver:
+    global _run_observer
+    if _run_observer is None:
+        _run_observer = PrometheusRunObserver()
+    return _run_observer
+
+
+class MetricsPortUnavailable(Exception):
+    """The worker node's metrics port cannot be bound: a start-up error."""
+
+
+def use_multiprocess() -> str:
+    """Multiprocess mode from here on (call before any metric value exists): the values go
+    to files in PROMETHEUS_MULTIPROC_DIR, a fresh directory of this process's own when
+    unset (removed at exit; forked pool processes inherit it)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="hedgeops-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        owner = os.getpid()
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+    os.makedirs(path, exist_ok=True)
+    prometheus_values.ValueClass = prometheus_values.MultiProcessValue()
+    return path
+
+
+def serve_node(port: int, address: str = "0.0.0.0") -> None:
+    """Serve the sum of every process's values on `port`: once per worker node, from its
+    main process. MetricsPortUnavailable when the port is taken."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
     try:
-        start_http_server(port)
+        start_http_server(port, addr=address, registry=registry)
     except OSError as exc:
-        log.warning("metrics_port_unavailable", port=port, error=str(exc))
-        return
-    log.info("metrics_served", port=port)
+        raise MetricsPortUnavailable(f"metrics port {port} cannot be bound: {exc.strerror or exc}") from None
+    log.info("metrics_served", port=port, directory=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def process_ended(pid: int, **_: Any) -> None:
+    """A pool process ended: its live gauges (chunks in flight) leave the sum."""
+    multiprocess.mark_process_dead(pid)

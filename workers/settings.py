@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.calendars import CalendarName
@@ -65,6 +65,7 @@ class Settings(GuardSettings):
     d1_policy: D1Policy = Field(D1Policy.BUSINESS, description="business (previous business day of the symbol's calendar) or calendar (plain D-1)")
     nightly_at: time = Field(time(22, 30), description="UTC time of the nightly chain (HH:MM)")
     nightly_enabled: bool = Field(True, description="put the nightly chain in beat's schedule")
+    nightly_deadline_minutes: int = Field(120, ge=1, le=2880, description="minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is CRITICAL and an alert goes out")
     mtm_chunk_size: int = Field(1000, ge=1, le=50_000, description="contracts per MTM chunk task")
     # Hedge accounting. The effectiveness defaults are what a designation locks when its file leaves them out.
     discount_rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES), description="flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {\"USD\": \"0.05\"}")
@@ -94,7 +95,9 @@ class Settings(GuardSettings):
     mt5_sync_chunk_size: int = Field(200, ge=1, le=1000, description="accounts per sync task")
     mt5_slippage_points: int = Field(10, ge=0, description="entry price tolerance, in points, before a position is slippage")
     mt5_cycle_stale_after: int = Field(600, ge=30, description="seconds without heartbeat before a running sync cycle is abandoned (and its lock expires)")
-    metrics_port: int = Field(0, ge=0, le=65535, description="port of the Prometheus metrics endpoint of each worker process; 0: none")
+    metrics_port: int = Field(0, ge=0, le=65535, description="port of the Prometheus metrics endpoint of each worker node (one per node, the sum of its processes); 0: none")
+    flower_user: str | None = Field(None, description="user of Flower's basic auth (`hedgeops flower`)")
+    flower_password: SecretStr | None = Field(None, description="password of Flower's basic auth (`hedgeops flower`)")
 
     @field_validator("broker_url", "result_backend")
     @classmethod

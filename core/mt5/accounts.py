@@ -63,7 +63,7 @@ def cycle_scope(terminal: str, today: date) -> RunScope:
     """A terminal's cycle: one running at a time whatever the date, under the cycle lock;
     any account failed for good fails it."""
     return RunScope(cycle_job(terminal), today, mt5_cycle_lock_key(terminal), family=CYCLE_FAMILY, any_date=True,
-                    exceptions_error="{n} account(s) failed to sync")
+                    exceptions_error="{n} account(s) failed to sync: {failures}")
 
 
 class AccountSpec(BaseModel):

@@ -121,7 +121,7 @@ class TestRunAndStatus:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
         result = cli.invoke(app, ["run", "mtm", "--as-of", "2026-11-20", "--json"])
         run = json.loads(result.stdout)
-        assert (result.exit_code, run["status"], run["counts"]["exceptions"]) == (0, "succeeded", 1)
+        assert (result.exit_code, run["status"], run["counts"]["exceptions"]) == (5, "completed_with_exceptions", 1)
 
     @pytest.mark.parametrize("args, message", [
         (["run", "nightly", "--as-of", "20-11-2026"], "expected YYYY-MM-DD"),

@@ -266,8 +266,13 @@ class TestCeleryProcesses:
     def test_every_routed_queue_is_consumed(self, raw: dict[str, Any]) -> None:
         consumed = set(str(option(argv(service(raw, "worker")), "-Q", "--queues")).split(","))
         config = celery_config(Settings(_env_file=None))  # type: ignore[call-arg]
+        import importlib
+
+        from tasks import names
         from tasks.base import ROUTES
 
+        for module in names.TASK_MODULES:  # their decorators fill ROUTES
+            importlib.import_module(module)
         routed = {queue for queue in ROUTES.values() if isinstance(queue, str)}  # MT5 queues: by terminal
         assert {"prices", "valuation"} <= routed
         scheduled = {entry["options"]["queue"] for entry in config["beat_schedule"].values()}

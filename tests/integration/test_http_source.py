@@ -152,11 +152,13 @@ class TestNothingHalfWritten:
         script.then(200, prices_body(("LME-AL", "2563.5"), ("LME-CU", "10012.25"), day="2026-05-01"))
         script.then(500, "oops").then(500, "oops")
         begun = runs.begin(job_scope(Job.PRICES, date(2026, 5, 5)), Trigger.MANUAL, task_id="t")
-        with pytest.raises(PriceSourceUnavailable):
-            ingest_prices(begun.run_id)
+        summary = ingest_prices(begun.run_id)  # the source's failure, recorded: not the whole job's
+        assert (summary["status"], summary["failed_sources"]) == ("completed_with_exceptions", ["metals_api"])
         assert [r["date"] for r in script.requests] == [["2026-05-01"], ["2026-05-04"], ["2026-05-04"]]
         with runtime.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == 0
+            failed = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "price_source_failed")).all()
+        assert [(e.entity_id, "500" in e.details["error"]) for e in failed] == [("metals_api", True)]
 
     def test_a_malformed_body_writes_nothing_and_is_audited(
             self, runtime: Any, server: tuple[str, Script], clock: Clock) -> None:
@@ -166,7 +168,8 @@ class TestNothingHalfWritten:
         script.then(200, "{not json")
         begun = runs.begin(job_scope(Job.PRICES, date(2026, 11, 20)), Trigger.MANUAL, task_id="t")
         summary = ingest_prices(begun.run_id)
-        assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == ("succeeded", 1, 3)
+        assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == \
+            ("completed_with_exceptions", 1, 3)
         with runtime.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == 0
             events = uow.session.scalars(select(AuditEvent.event_type)).all()

@@ -15,6 +15,7 @@ PUBLIC = {
     "hedgeops.effectiveness.assess_effectiveness_chunk",
     "hedgeops.nightly.run_nightly",
     "hedgeops.nightly.advance_nightly",
+    "hedgeops.nightly.check_nightly_freshness",
     "hedgeops.mt5.run_sync_cycle",
     "hedgeops.mt5.sync_accounts",
 }

@@ -7,12 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.ledger import chunks, combined_status, final_status, is_abandoned
+from core.ledger import chunks, combined_status, exceptions_error, final_status, is_abandoned, shortfalls
 from core.values import Counts, RunStatus, WriteOutcome
 
 SUCCEEDED, CONFLICTS, FAILED, RUNNING = (
     RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_CONFLICTS, RunStatus.FAILED, RunStatus.RUNNING,
 )
+COMPLETED_WITH_EXCEPTIONS = EXCEPTIONS = RunStatus.COMPLETED_WITH_EXCEPTIONS
 
 
 class TestFinalStatus:
@@ -22,8 +23,10 @@ class TestFinalStatus:
             pytest.param(Counts(), None, SUCCEEDED, id="nothing-to-do"),
             pytest.param(Counts(processed=10, created=10), None, SUCCEEDED, id="all-created"),
             pytest.param(Counts(processed=10, existing=10), None, SUCCEEDED, id="rerun-all-existing"),
-            # a price_unavailable exception is a business outcome, not a failure of the run
-            pytest.param(Counts(processed=10, created=7, exceptions=3), None, SUCCEEDED, id="exceptions"),
+            # a price_unavailable exception is a business outcome: not a failure, not a success either
+            pytest.param(Counts(processed=10, created=7, exceptions=3), None, EXCEPTIONS, id="exceptions"),
+            pytest.param(Counts(processed=10, created=7, exceptions=3, conflicts=1), None, CONFLICTS,
+                         id="conflicts-beat-exceptions"),
             pytest.param(Counts(processed=10, created=9, conflicts=1), None, CONFLICTS, id="one-conflict"),
             pytest.param(Counts(), "database is down", FAILED, id="error"),
             pytest.param(Counts(processed=10, conflicts=2), "worker lost", FAILED, id="error-beats-conflicts"),
@@ -31,6 +34,24 @@ class TestFinalStatus:
     )
     def test_status_of_a_finished_run(self, counts: Counts, error: str | None, expected: RunStatus) -> None:
         assert final_status(counts, error) is expected
+
+    @pytest.mark.parametrize(("shortfalls", "expected"), [(0, SUCCEEDED), (1, EXCEPTIONS)])
+    def test_a_missing_price_or_a_failed_source_is_not_a_success(self, shortfalls: int,
+                                                                  expected: RunStatus) -> None:
+        assert final_status(Counts(processed=3, created=3), shortfalls=shortfalls) is expected
+
+    @pytest.mark.parametrize(("details", "expected"), [
+        ({}, 0),
+        ({"price_missing": [{"symbol": "LME-NI"}], "failed_sources": [{"source": "http"}]}, 2),
+        ({"price_missing": None}, 0),
+    ])
+    def test_shortfalls_from_the_details(self, details: dict[str, object], expected: int) -> None:
+        assert shortfalls(details) == expected
+
+    def test_the_exceptions_error_names_each_failure(self) -> None:
+        details = {"failures": ["5001234: credential_unavailable", "5001235: ipc_timeout"]}
+        assert exceptions_error("{n} account(s) failed to sync: {failures}", 2, details) == \
+            "2 account(s) failed to sync: 5001234: credential_unavailable; 5001235: ipc_timeout"
 
 
 class TestCombinedStatus:
@@ -44,6 +65,9 @@ class TestCombinedStatus:
             pytest.param([CONFLICTS, SUCCEEDED], CONFLICTS, id="order-does-not-matter"),
             pytest.param([SUCCEEDED, FAILED], FAILED, id="failure-beats-success"),
             pytest.param([CONFLICTS, FAILED, SUCCEEDED], FAILED, id="failure-beats-conflicts"),
+            pytest.param([EXCEPTIONS, SUCCEEDED], EXCEPTIONS, id="exceptions-beat-success"),
+            pytest.param([EXCEPTIONS, CONFLICTS], CONFLICTS, id="conflicts-beat-exceptions"),
+            pytest.param([EXCEPTIONS, FAILED], FAILED, id="failure-beats-exceptions"),
         ],
     )
     def test_the_worst_step_wins(self, steps: list[RunStatus], expected: RunStatus) -> None:

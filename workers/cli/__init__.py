@@ -1,4 +1,4 @@
-"""The command line: `hedgeops db|load|run|status|report|mt5|guard|demo`. Each group of commands lives in
+"""The command line: `hedgeops db|load|run|status|runs|check|report|mt5|guard|flower|demo`. Each group of commands lives in
 its own module here; this one puts them together. Exit codes: see workers.cli.common."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from workers.cli import backfill, db, guard, hedging, jobs, load, mt5, verify
+from workers.cli import backfill, check, db, flower, guard, hedging, jobs, load, mt5, runs, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -22,7 +22,11 @@ app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(guard.guard_app, name="guard")
 app.command("run")(jobs.run)
-app.command("status")(jobs.status)
+app.command("status")(runs.status)
+app.add_typer(runs.runs_app, name="runs")
+mt5.mt5_app.command("cycles")(runs.cycles)
+app.add_typer(check.check_app, name="check")
+app.command("flower")(flower.flower)
 app.command("verify")(verify.verify)
 app.command("backfill")(backfill.backfill)
 

@@ -29,6 +29,7 @@ from workers.cli.common import (
     start,
 )
 from workers.cli.jobs import JobName, trigger_job
+from workers.cli.trigger import Outcome
 from workers.settings import Settings
 
 
@@ -75,7 +76,10 @@ def run_plan(settings: Settings, job: JobName, days: list[date], timeout: int, *
         bar = progress.add_task(f"backfill {job.value}", total=len(days))
         for day in days:
             progress.update(bar, description=f"backfill {job.value} {day}")
-            summary = trigger_job(settings, job, day, "backfill", wait=True, timeout=timeout, quiet=True)
+            try:
+                summary = trigger_job(settings, job, day, "backfill", wait=True, timeout=timeout, quiet=True)
+            except Outcome as outcome:
+                raise fail(f"{day}: {outcome.message}", outcome.code) from None
             summaries.append(summary)
             if summary.get("status") == "failed":
                 err.print(f"{day}: failed: {summary.get('error')}", markup=False)

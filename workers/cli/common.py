@@ -1,8 +1,9 @@
 """What every command shares: consoles, exit codes, settings, start-up, run output.
 
 Exit codes: 0 done (or queued), 1 failed or rows rejected, 2 bad input or setting (nothing
-written), 3 finished with conflicts, 4 still running (--wait timed out, or another trigger's
-run is in progress)."""
+written), 3 finished with conflicts, 4 still running (--wait timed out, no worker consumes
+the queue, or another trigger's run is in progress), 5 finished with exceptions, 6 the
+database or the broker cannot be reached (nothing sent)."""
 from __future__ import annotations
 
 import json
@@ -22,13 +23,16 @@ from workers.settings import Settings, SettingsError, load_settings
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING = 1, 2, 3, 4
+EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING, EXIT_EXCEPTIONS, EXIT_UNREACHABLE = 1, 2, 3, 4, 5, 6
 T = TypeVar("T")
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """One line on stderr; the Exit keeps the message (a `--json` command prints it too)."""
     err.print(f"hedgeops: {message}", markup=False, highlight=False)
-    return typer.Exit(code)
+    exit_ = typer.Exit(code)
+    exit_.message = message  # type: ignore[attr-defined]
+    return exit_
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
@@ -38,27 +42,45 @@ def settings_or_exit(**overrides: Any) -> Settings:
         raise fail(str(exc)) from None
 
 
-def start(settings: Settings) -> Any:
-    """Logging, runtime and the Celery app for this process."""
+def start(settings: Settings, *, database: bool = True) -> Any:
+    """Logging, runtime and the Celery app for this process; first (unless `database` is
+    False) the database must answer and have its schema: one line and exit 6 if not."""
     from workers.celery_app import create_app
 
+    if database:
+        require_database(settings)
     return create_app(settings)
 
 
+def require_database(settings: Settings) -> None:
+    from db.health import database_problem
+
+    problem = database_problem(settings.database_url)
+    if problem is not None:
+        raise fail(problem, EXIT_UNREACHABLE)
+
+
 def read_text_file(path: Path) -> str:
+    """A file's text, or one line saying why not (exit 2, nothing written)."""
     try:
         return path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise fail(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise fail(f"{path}: is a folder, not a file; nothing loaded") from None
+    except PermissionError:
+        raise fail(f"{path}: not readable (permission denied); nothing loaded") from None
+    except OSError as exc:
+        raise fail(f"{path}: cannot be read ({exc.strerror or exc}); nothing loaded") from None
     except UnicodeDecodeError as exc:
         raise fail(f"{path}: not UTF-8 text ({exc.reason}); nothing loaded") from None
 
 
 def load_file(file: Path, loader: Callable[[str, str], T]) -> T:
-    """Every `load` command: start up, read the file as UTF-8 text, hand it to the loader;
+    """Every `load` command: read the file as UTF-8 text, start up, hand it to the loader;
     refused input (all or nothing) is listed row by row and ends the command with exit 2."""
-    start(settings_or_exit())
     text = read_text_file(file)
+    start(settings_or_exit())
     try:
         return loader(text, file.name)
     except InvalidInput as exc:
@@ -78,7 +100,8 @@ def parse_day(value: str, option: str = "--as-of") -> date:
 
 def exit_code(status: str) -> int:
     return {RunStatus.FAILED.value: EXIT_FAILED, RunStatus.RUNNING.value: EXIT_RUNNING,
-            RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS}.get(status, 0)
+            RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS,
+            RunStatus.COMPLETED_WITH_EXCEPTIONS.value: EXIT_EXCEPTIONS}.get(status, 0)
 
 
 def show_runs(summaries: list[dict[str, Any]], as_json: bool, *, single: bool = False) -> None:

@@ -114,27 +114,24 @@ def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int
 
 def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, follow: bool, timeout: int,
              quiet: bool) -> dict[str, Any]:
-    from celery import signature
-
     from tasks.mt5.views import cycle_summary
-    from workers.cli.jobs import wait_for_run
+    from workers.cli import trigger
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
+    queue = f"mt5.{terminal}"
     try:
-        result = signature(names.RUN_SYNC_CYCLE, kwargs=kwargs).apply_async()
-        started = result.get(timeout=timeout) if follow else None
-    except celery.exceptions.TimeoutError:
-        raise fail(f"no worker answered within {timeout}s: is a worker consuming queue mt5.{terminal}?",
-                   EXIT_RUNNING) from None
-    except (OSError, RuntimeError, kombu.exceptions.OperationalError, redis.exceptions.RedisError) as exc:
-        raise fail(f"cannot reach the broker or result backend {redact_text(settings.broker_url or '')}: "
-                   f"{redact_text(str(exc).strip())}", EXIT_FAILED) from None
-    if started is None:
-        return {"job": f"mt5_sync:{terminal}", "terminal": terminal, "status": "queued", "batch_run_id": None,
-                "task_id": result.id}
+        result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow, quiet=quiet)
+        if not follow:
+            return {"job": f"mt5_sync:{terminal}", "terminal": terminal, "status": "queued", "batch_run_id": None,
+                    "task_id": result.id}
+        started = trigger.started_run(result, timeout, what=f"queue {queue}")
+    except trigger.Outcome as outcome:
+        exit_ = fail(outcome.message, outcome.code)
+        exit_.json = [outcome.as_json(job=f"mt5_sync:{terminal}", terminal=terminal)]  # type: ignore[attr-defined]
+        raise exit_ from None
     if started.get("batch_run_id") is None:
         return {**started, "terminal": terminal}
-    wait_for_run(started["batch_run_id"], timeout, quiet=quiet or not settings.distributed)
+    trigger.follow(started["batch_run_id"], timeout, quiet=quiet or not settings.distributed)
     summary = cycle_summary(started["batch_run_id"])
     return {**summary, "note": started["note"]} if started.get("note") else summary
 

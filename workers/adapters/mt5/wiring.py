@@ -89,17 +89,3 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         }
         for t in settings.mt5_terminal_names
     }
-
-
-def serve_metrics_after_fork(port: int) -> None:
-    """Each worker pool process serves its own metrics on `port` (MT5 workers run one)."""
-    if not port:
-        return
-    from celery.signals import worker_process_init
-
-    from workers.metrics import serve
-
-    def _serve(**_: Any) -> None:
-        serve(port)
-
-    worker_process_init.connect(_serve, weak=False)
