@@ -168,3 +168,10 @@ def stored_keys(session: Session, table: type[PositionSnapshot], wanted: Sequenc
     if not wanted:
         return set()
     return set(session.scalars(select(table.idempotency_key).where(table.idempotency_key.in_(wanted))))
+
+
+def failed_for_good(session: Session, run_id: int, kinds: frozenset[str]) -> set[int]:
+    """The accounts of a cycle whose failure in it was of a kind never retried."""
+    stmt = select(PositionSnapshot.account_id).where(PositionSnapshot.batch_run_id == run_id,
+                                                     PositionSnapshot.error_kind.in_(sorted(kinds)))
+    return set(session.scalars(stmt))

@@ -12,7 +12,7 @@ from celery import signature
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.ledger import chunks
-from core.mt5.accounts import TerminalName, cycle_scope
+from core.mt5.accounts import TerminalName, cycle_job, cycle_scope
 from core.values import Trigger
 from db import ledger
 from db.mt5.accounts import enabled_account_ids
@@ -40,8 +40,17 @@ def run_sync_cycle(self: Any, terminal: str, trigger: str = "manual", logins: li
 
 
 def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
-    """Start the terminal's cycle and send its chunks after commit; or report the running one."""
-    scope = cycle_scope(request.terminal, runtime().clock().date())
+    """Start the terminal's cycle and send its chunks after commit; or report the running
+    one. A terminal without an enabled account has no cycle: no ledger row (beat would
+    write thousands a day)."""
+    rt = runtime()
+    with rt.uow() as uow:
+        enabled = bool(enabled_account_ids(uow.session, request.terminal, request.logins))
+    if not enabled:
+        log.info("mt5_cycle_skipped", reason="no enabled account")
+        return {"job": cycle_job(request.terminal), "terminal": request.terminal, "status": "skipped",
+                "batch_run_id": None, "note": "no enabled account: no cycle"}
+    scope = cycle_scope(request.terminal, rt.clock().date())
     details = {"terminal": request.terminal, "logins": request.logins}
     return runs.run(scope, request.trigger, task_id, lambda run_id: plan_cycle(run_id, request), details=details)
 

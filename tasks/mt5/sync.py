@@ -28,7 +28,7 @@ from db import ledger
 from db.models import BatchRun
 from db.mt5.accounts import accounts_by_ids, open_expected
 from db.mt5.models import PositionSnapshot
-from db.mt5.results import AccountFailed, AccountSynced, stored_keys, write_sync_results
+from db.mt5.results import AccountFailed, AccountSynced, failed_for_good, stored_keys, write_sync_results
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
@@ -57,9 +57,12 @@ class AccountsFailed(Exception):
 
 
 #: An account that failed (terminal unreachable, authorization failed, IPC timeout) is
-#: retried with its chunk, back-off 2, 4, 8, 16, 32 s (full jitter, capped at 60), 5
-#: times; after that its failure is final.
-SYNC_RETRY = Retry(on=(*TRANSIENT_ERRORS, AccountsFailed), max_retries=5, backoff=2, backoff_max=60)
+#: retried with its chunk after 2, 4, 8, 16, 32 s (no jitter: a retry is never "in 0s";
+#: capped at 60), 5 times; after that its failure is final.
+SYNC_RETRY = Retry(on=(*TRANSIENT_ERRORS, AccountsFailed), max_retries=5, backoff=2, backoff_max=60, jitter=False)
+#: Failures no retry mends (a credential that cannot be read, no gateway in the process):
+#: final at once, and their accounts are not read again in the cycle.
+PERMANENT_KINDS = frozenset({"credential_unavailable", "gateway_unavailable"})
 
 
 @dataclass(slots=True)
@@ -90,12 +93,14 @@ def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str,
     if plan.done:
         return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
     outcomes = _read(request, plan, attempt)
+    retried = [f for f in outcomes.failed if f.kind not in PERMANENT_KINDS]
+    final = final or not retried
     result = _write(request, outcomes, attempt=attempt, final=final)
     _observe(request.terminal, outcomes)
     deliver_notifications()  # after every close of the chunk: a slow notifier delays none
-    if outcomes.failed and not final:
-        raise AccountsFailed(f"{len(outcomes.failed)} account(s) failed: "
-                             + "; ".join(f"{f.account.login}: {f.kind}" for f in outcomes.failed))
+    if not final:
+        raise AccountsFailed(f"{len(retried)} account(s) failed, retried: "
+                             + "; ".join(f"{f.account.login}: {f.kind}" for f in retried))
     return result
 
 
@@ -107,7 +112,8 @@ def _plan(request: ChunkRequest) -> Plan:
             return Plan(done=True, note="cycle already ended")
         if request.chunk_no in ledger.done_chunks(s, run.id):
             return Plan(done=True, note="chunk already counted")
-        accounts = accounts_by_ids(s, request.account_ids)
+        given_up = failed_for_good(s, run.id, PERMANENT_KINDS)
+        accounts = [a for a in accounts_by_ids(s, request.account_ids) if a.id not in given_up]
         synced = stored_keys(s, PositionSnapshot, [keys.mt5_snapshot_key(a.id, run.id) for a in accounts])
         todo = [a for a in accounts if keys.mt5_snapshot_key(a.id, run.id) not in synced]
         return Plan(todo, dict(open_expected(s, [a.id for a in todo])))
@@ -148,13 +154,23 @@ def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bo
         for key in written.conflict_keys:
             log.warning("mt5_result_conflicted", idempotency_key=key)
         complete = final or not outcomes.failed
-        if complete:
-            written.counts.exceptions = len(outcomes.failed)
+        done_failed = outcomes.failed if complete else [f for f in outcomes.failed if f.kind in PERMANENT_KINDS]
+        # Accounts done in this attempt, not rows written: a retried account counts once, when final.
+        written.counts.processed = len(outcomes.synced) + len(done_failed)
+        written.counts.exceptions = len(done_failed)
+        if done_failed:
+            run.details = {**run.details, "failures": [*run.details.get("failures", []),
+                                                       *(describe(f) for f in done_failed)]}
         return runs.ChunkDone(written.counts, complete=complete, summary={
             "attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)})
 
     result = runs.chunk_step(request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
     return {**result, "cycle_done": bool(result.get("run_done"))}
+
+
+def describe(failed: AccountFailed) -> str:
+    """A failed login and why, for the cycle's error."""
+    return f"login {failed.account.login}: {failed.error}"[:300]
 
 
 def _observe(terminal: str, outcomes: Outcomes) -> None:

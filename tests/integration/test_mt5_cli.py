@@ -117,7 +117,8 @@ class TestRunMt5Sync:
                                                                                    ("t2", "succeeded", 1)]
         # 1001 matched; 1002 opened 20 points from nothing expected: unknown; 1003 stopped out
         assert cycles[0]["divergences"] == {"stop_out": 1, "unknown_position": 1}
-        assert cycles[0]["counts"] == {"processed": 4, "created": 4, "existing": 0, "conflicts": 0, "exceptions": 0}
+        # processed counts accounts (1), created the rows written (a snapshot and 3 reconciliation rows)
+        assert cycles[0]["counts"] == {"processed": 1, "created": 4, "existing": 0, "conflicts": 0, "exceptions": 0}
 
     def test_one_account(self, cli: CliRunner) -> None:
         add(cli, 5001), add(cli, 5002, "t2")
@@ -134,7 +135,9 @@ class TestRunMt5Sync:
 
         assert none.exit_code == 2 and "no enabled MT5 account" in none.output
         assert failed.exit_code == 1
-        assert json.loads(failed.stdout)[0]["error"] == "1 account(s) failed to sync"
+        assert json.loads(failed.stdout)[0]["error"] == (
+            "1 account(s) failed to sync: login 5001: login failed: authorization_failed (-6, Terminal: "
+            "Authorization failed)")
 
     def test_other_jobs_still_need_a_date(self, cli: CliRunner) -> None:
         result = cli.invoke(app, ["run", "mtm"])

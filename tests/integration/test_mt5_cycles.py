@@ -179,21 +179,16 @@ class TestCredentials:
         assert caught.value.message == why
 
 
-def test_a_worker_process_serves_its_metrics() -> None:
+def test_a_metrics_port_already_taken_is_a_start_up_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """(The node's endpoint summing its processes is tests/e2e/test_operations.py.)"""
     import socket
-    import urllib.request
 
-    from workers.metrics import default_observer, serve
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    from workers.metrics import MetricsPortUnavailable, serve_node
 
-    default_observer().syncs.labels("t9", "ok").inc()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    serve(port)
-
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-
-    assert 'mt5_position_sync_total{outcome="ok",terminal="t9"}' in body
-    for name in ("reconciliation_divergences_total", "reconciliation_latency_seconds", "mt5_positions_total",
-                 "account_equity", "account_drawdown_percent"):
-        assert f"# TYPE {name} " in body
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(MetricsPortUnavailable, match=f"metrics port {port} cannot be bound"):
+            serve_node(port, "127.0.0.1")

@@ -64,7 +64,8 @@ def test_one_terminal_unreachable_leaves_the_other_terminals_accounts_synced(wor
     assert [s[0] for s in world.snapshots() if s[9] is None] == ["MT5SNAP:1:s1", "MT5SNAP:2:s1"]
     assert [r[0] for r in world.recon()] == ["RECON:1:s1:t1001", "RECON:2:s1:t2001"]
     assert t2["status"] == "failed"
-    assert t2["error"] == "2 account(s) failed to sync"
+    assert t2["error"].startswith("2 account(s) failed to sync: login 6001: initialize failed: terminal_unreachable")
+    assert "; login 6002: initialize failed: terminal_unreachable" in t2["error"]
     assert t2["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 2}
     assert [e for e in errors(world) if e[1] is not None] == [("MT5SNAP:3:s2:failed0", "terminal_unreachable", 0),
                                                               ("MT5SNAP:4:s2:failed0", "terminal_unreachable", 0)]
@@ -159,3 +160,58 @@ def test_a_missing_credential_is_a_failed_account_not_a_crash(world: Mt5World) -
     assert run["status"] == "failed"
     assert {e[1] for e in errors(world)} == {"credential_unavailable"}
     assert world.gateways["t1"].calls == []  # nothing was sent to the terminal without a password
+
+
+def test_a_permanent_failure_is_final_at_once_and_never_retried(world: Mt5World) -> None:
+    world.add(account(5001), credential="env:NOT_SET_ANYWHERE")
+    world.add(account(5002))
+    world.start()
+    run_id = planned_cycle(world)
+
+    summary = attempt(world, run_id, 0)  # not the last attempt: still nothing to retry
+
+    assert (summary["failed"], summary["cycle_done"]) == (1, True)
+    with world.runtime.uow() as uow:
+        from db import ledger
+
+        run = ledger.get_run(uow.session, run_id)
+        assert (run.status, run.processed, run.exceptions) == ("failed", 2, 1)  # accounts, not rows
+        assert run.error == ("1 account(s) failed to sync: login 5001: credentials failed: credential_unavailable "
+                             "(0, env:NOT_SET_ANYWHERE: no such environment variable)")
+
+
+def test_a_retry_reads_again_only_what_a_retry_can_mend(world: Mt5World) -> None:
+    timeout = {"call": "positions_get", "code": c.RES_E_INTERNAL_FAIL_TIMEOUT, "message": "IPC timeout", "times": 1}
+    world.add(account(5001, positions=[position(1001)], faults=[timeout]))
+    world.add(account(5002), credential="env:NOT_SET_ANYWHERE")
+    world.start()
+    run_id = planned_cycle(world)
+
+    with pytest.raises(AccountsFailed, match="1 account.s. failed, retried: 5001: ipc_timeout") as raised:
+        attempt(world, run_id, 0)
+    assert "5002" not in str(raised.value)
+    second = attempt(world, run_id, 1)
+
+    assert second["cycle_done"] is True
+    credential_failures = [e for e in errors(world) if e[1] == "credential_unavailable"]
+    assert credential_failures == [("MT5SNAP:2:s1:failed0", "credential_unavailable", 0)]  # read once
+    with world.runtime.uow() as uow:
+        from db import ledger
+
+        run = ledger.get_run(uow.session, run_id)
+        assert (run.status, run.processed, run.exceptions) == ("failed", 2, 1)
+
+
+def test_a_terminal_without_an_enabled_account_writes_no_cycle(world: Mt5World) -> None:
+    from sqlalchemy import func
+
+    from db.models import BatchRun
+    from tasks.mt5.cycle import run_sync_cycle
+
+    world.add(account(5001), enabled=False)
+    world.start()
+
+    answer = run_sync_cycle.apply_async(kwargs={"terminal": "t1"}).get()
+
+    assert (answer["status"], answer["batch_run_id"]) == ("skipped", None)
+    assert world.rows(select(func.count()).select_from(BatchRun)) == [(0,)]

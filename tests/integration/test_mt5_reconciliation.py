@@ -109,7 +109,7 @@ def test_each_class_writes_exactly_its_row(world: Mt5World, name: str) -> None:
 
     assert world.recon() == [case["row"]]
     assert run["status"] == "succeeded"
-    assert run["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 0}
+    assert run["counts"] == {"processed": 1, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 0}  # 1 account
     if case["expected_state"] is not None:
         signal = case["row"][4]
         assert world.expected_states() == {signal: case["expected_state"]}
