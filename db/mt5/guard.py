@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.mt5.close_intents import CloseIntent as IntentValue
@@ -101,31 +101,35 @@ def intents_of_episode(session: Session, account_id: int, episode: int) -> list[
     return list(session.scalars(stmt.order_by(CloseIntent.ticket)))
 
 
-def detached_intent(session: Session, intent_id: int) -> CloseIntent | None:
-    """The intent as it is now, detached: readable after its unit of work has ended."""
-    row = session.get(CloseIntent, intent_id, populate_existing=True)
-    if row is not None:
-        session.expunge(row)
-    return row
-
-
 def intent_value(row: CloseIntent) -> IntentValue:
     return IntentValue(row.idempotency_key, row.ticket, IntentStatus(row.status), row.attempts, row.market_closed,
                        row.partial_fills, row.filling_index, row.market_alerted)
 
 
-def claim(session: Session, row: CloseIntent, after: IntentValue, *, now: datetime, **columns: Any) -> bool:
-    """Move the intent from the state `row` was read in to `after`, only if nobody moved
-    it meanwhile (compare-and-set on status and attempts): True when this process did."""
-    stmt = (update(CloseIntent).where(CloseIntent.id == row.id, CloseIntent.status == row.status,
-                                      CloseIntent.attempts == row.attempts)
+def claim(session: Session, intent_id: int, before: IntentValue, after: IntentValue, *, now: datetime,
+          **columns: Any) -> bool:
+    """Move the intent from `before` to `after`, only if nobody moved it meanwhile
+    (compare-and-set on status and attempts): True when this process did."""
+    stmt = (update(CloseIntent).where(CloseIntent.id == intent_id, CloseIntent.status == before.status.value,
+                                      CloseIntent.attempts == before.attempts)
             .values(status=after.status.value, attempts=after.attempts, market_closed=after.market_closed,
                     partial_fills=after.partial_fills, filling_index=after.filling_index,
                     market_alerted=after.market_alerted, updated_at=now, **columns))
-    claimed = int(getattr(session.execute(stmt), "rowcount", 0)) == 1
-    if claimed:
-        session.expire(row)
-    return claimed
+    # Core, not the ORM's bulk update: no objects to synchronise, a statement per attempt.
+    return int(getattr(session.connection().execute(stmt), "rowcount", 0)) == 1
+
+
+def unrealised(session: Session, account_id: int) -> list[CloseIntent]:
+    """Confirmed intents whose realised P&L is not known yet."""
+    stmt = select(CloseIntent).where(CloseIntent.account_id == account_id,
+                                     CloseIntent.status == IntentStatus.CONFIRMED.value,
+                                     CloseIntent.realised_profit.is_(None))
+    return list(session.scalars(stmt))
+
+
+def set_realised(session: Session, profits: dict[int, Decimal]) -> None:
+    stmt = update(CloseIntent).where(CloseIntent.id == bindparam("intent")).values(realised_profit=bindparam("profit"))
+    session.connection().execute(stmt, [{"intent": k, "profit": v} for k, v in profits.items()])
 
 
 def pending_count(session: Session) -> int:
