@@ -3,18 +3,15 @@ are dispatched to core.hedging.fx."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core import keys
-from core.canonical import payload_sha256
+from core.hedging.fx import FxMarket, value_fx_forward
 from core.money import money
+from core.mtm_results import MtmException, MtmSnapshot, Valuation
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
-
-if TYPE_CHECKING:
-    from core.hedging.fx import FxMarket
 
 
 def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_price: Decimal) -> Decimal:
@@ -25,79 +22,6 @@ def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_pr
     currency, rounded half-even to 2 dp once, at the end.
     """
     return money(Decimal(side_sign) * quantity * (price_d1 - entry_price))
-
-
-@dataclass(frozen=True, slots=True)
-class MtmSnapshot:
-    """The business values of one snapshot; `payload` is what its hash covers."""
-
-    key: str
-    contract_id: int
-    as_of: date
-    price_date: date
-    price_id: int
-    mtm_value: Decimal
-    price_d1: Decimal
-    entry_price: Decimal
-    quantity: Decimal
-    currency: str
-    #: hedged_item for the hypothetical derivative of a hedged item (`contract_id` is then its id).
-    object_type: ObjectType = ObjectType.HEDGE_CONTRACT
-    #: More business values of the payload (FX forwards: rate source, discounting).
-    extra: dict[str, Any] | None = field(default=None, hash=False)
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {
-            "object_type": self.object_type.value,
-            "object_id": self.contract_id,
-            "as_of_date": self.as_of,
-            "price_date": self.price_date,
-            "price_id": self.price_id,
-            "mtm_value": self.mtm_value,
-            "price_d1": self.price_d1,
-            "entry_price": self.entry_price,
-            "quantity_mt": self.quantity,
-            "currency": self.currency,
-            **(self.extra or {}),
-        }
-
-    @property
-    def sha256(self) -> str:
-        return payload_sha256(self.payload)
-
-
-@dataclass(frozen=True, slots=True)
-class MtmException:
-    """A contract that could not be valued, and why: coverage stays 100%."""
-
-    key: str
-    contract_id: int
-    as_of: date
-    reason: ExceptionReason
-    details: dict[str, Any]
-    object_type: ObjectType = ObjectType.HEDGE_CONTRACT
-
-    @property
-    def payload(self) -> dict[str, Any]:
-        return {
-            "object_type": self.object_type.value,
-            "object_id": self.contract_id,
-            "as_of_date": self.as_of,
-            "reason": self.reason.value,
-            "details": self.details,
-        }
-
-    @property
-    def sha256(self) -> str:
-        return payload_sha256(self.payload)
-
-
-@dataclass(slots=True)
-class Valuation:
-    snapshots: list[MtmSnapshot]
-    exceptions: list[MtmException]
-    skipped: int = 0
 
 
 def value_contract(contract: Contract, as_of: date, price_date: date, price: Price | None,
@@ -141,8 +65,6 @@ def value_contracts(
     """Value every contract whose status revalues; `price_date` is the D-1 date of every
     symbol, or a date per symbol (each follows its own calendar); `prices` maps symbol to
     the chosen D-1 price of commodities; FX forwards are valued with `fx` (their own dates and rates)."""
-    from core.hedging.fx import FxMarket, value_fx_forward  # it builds on this module's results
-
     result = Valuation([], [])
     for contract in contracts:
         if not contract.status.revalues:

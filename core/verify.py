@@ -7,7 +7,8 @@ from datetime import date
 from typing import Any
 
 from core.canonical import canonical, payload_sha256
-from core.mtm import MtmSnapshot, value_contract
+from core.mtm import value_contract
+from core.mtm_results import MtmSnapshot
 from core.values import Contract, Price
 
 

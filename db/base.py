@@ -5,9 +5,9 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Integer, MetaData, Numeric, String
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, ForeignKey, Integer, MetaData, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
@@ -90,3 +90,23 @@ Day = Annotated[date, mapped_column()]
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ResultTable(Base):
+    """A result table, written only through the write path: the columns every one carries,
+    declared once. The idempotency key, the canonical payload and its hash are all the write
+    path needs to tell created, existing and conflict apart; the run and the time say which
+    run wrote the row, and when. A table adds its own columns; one it declares again (an
+    indexed `batch_run_id`, say) is the table's declaration."""
+
+    __abstract__ = True
+
+    # Where the migrations have them: the row id and the key first (sort_order), then the
+    # table's own columns, then (declarative puts a base's columns after a table's own)
+    # payload, hash, run and time.
+    id: Mapped[IntPk] = mapped_column(sort_order=-2)
+    idempotency_key: Mapped[Key] = mapped_column(sort_order=-1)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    payload_sha256: Mapped[Sha256]
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    created_at: Mapped[Timestamp]

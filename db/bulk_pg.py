@@ -7,17 +7,18 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Connection
 from sqlalchemy.orm import Session
 
-from db.base import Base
+from db.base import ResultTable
 
 if TYPE_CHECKING:
     from db.writepath import ResultRow
 
 
-def insert_via_staging(session: Session, table: type[Base], rows: Sequence[ResultRow],
+def insert_via_staging(session: Session, table: type[ResultTable], rows: Sequence[ResultRow],
                        common: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Insert `rows` (one per key, all with the same columns); returns (inserted keys,
     keys already stored with another payload hash)."""
@@ -29,7 +30,7 @@ def insert_via_staging(session: Session, table: type[Base], rows: Sequence[Resul
     conn = session.connection()
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {col_list} FROM {name} WITH NO DATA")
     conn.exec_driver_sql(f"TRUNCATE {staging}")
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _psycopg(conn).cursor()
     tail = list(common.values())
     with cursor.copy(f"COPY {staging} ({col_list}) FROM STDIN") as copy:
         for row in rows:
@@ -47,3 +48,11 @@ def insert_via_staging(session: Session, table: type[Base], rows: Sequence[Resul
         f"WHERE t.payload_sha256 <> s.payload_sha256")}
     conn.exec_driver_sql(f"TRUNCATE {staging}")
     return inserted, differing
+
+
+def _psycopg(conn: Connection) -> psycopg.Connection[Any]:
+    """The driver's connection under `conn`: COPY is psycopg's."""
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"the staging path needs psycopg on PostgreSQL, not {type(raw).__name__}")
+    return raw

@@ -1,6 +1,6 @@
-"""Tables. Result tables (prices, snapshots, exceptions) carry an idempotency key, the
-canonical payload and its hash: the write path needs nothing else to tell created,
-existing and conflict apart."""
+"""Tables. Result tables (prices, snapshots, exceptions) are `ResultTable`s: they carry an
+idempotency key, the canonical payload and its hash, and the write path needs nothing else
+to tell created, existing and conflict apart."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import UtcDateTime, Base, BigId, IntPk, JsonDoc, Key, Money, Quantity, Rate, Sha256, Timestamp
+from db.base import Base, BigId, IntPk, JsonDoc, Money, Quantity, Rate, ResultTable, Sha256, Timestamp, UtcDateTime
 
 Json = dict[str, Any]
 
@@ -89,15 +89,13 @@ class BatchRunChunk(Base):
     finished_at: Mapped[Timestamp]
 
 
-class SettlementPrice(Base):
+class SettlementPrice(ResultTable):
     __tablename__ = "settlement_prices"
     __table_args__ = (
         UniqueConstraint("symbol", "price_date", "source"),
         Index("ix_settlement_prices_symbol_price_date", "symbol", "price_date"),
     )
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     symbol: Mapped[str] = mapped_column(String(32))
     price_date: Mapped[date]
     price: Mapped[Rate]
@@ -112,10 +110,6 @@ class SettlementPrice(Base):
     file_sha256: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     source_line: Mapped[int | None]
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
 class PriceFile(Base):
@@ -139,14 +133,12 @@ class PriceFile(Base):
     processed_at: Mapped[Timestamp]
 
 
-class MtmSnapshot(Base):
+class MtmSnapshot(ResultTable):
     """Append-only (a PostgreSQL trigger refuses UPDATE and DELETE)."""
 
     __tablename__ = "mtm_snapshots"
     __table_args__ = (UniqueConstraint("object_type", "object_id", "as_of_date"),)
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[int] = mapped_column(BigId)
     as_of_date: Mapped[date] = mapped_column(index=True)
@@ -158,27 +150,17 @@ class MtmSnapshot(Base):
     quantity_mt: Mapped[Quantity]
     currency: Mapped[str] = mapped_column(String(3))
     correlation_id: Mapped[str | None] = mapped_column(String(64))
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
-class MtmException(Base):
+class MtmException(ResultTable):
     __tablename__ = "mtm_exceptions"
     __table_args__ = (Index("ix_mtm_exceptions_as_of_date_object", "as_of_date", "object_type", "object_id"),)
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[int] = mapped_column(BigId)
     as_of_date: Mapped[date]
     reason: Mapped[str] = mapped_column(String(32))
     details: Mapped[Json] = mapped_column(JsonDoc)
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
 class IdempotencyConflict(Base):

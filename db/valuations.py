@@ -5,9 +5,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from core.mtm import MtmException as MtmExceptionValue
-from core.mtm import MtmSnapshot as MtmSnapshotValue
-from core.mtm import Valuation
+from core.mtm_results import MtmException as MtmExceptionValue
+from core.mtm_results import MtmSnapshot as MtmSnapshotValue
+from core.mtm_results import Valuation
 from core.values import Counts
 from db.models import MtmException, MtmSnapshot
 from db.writepath import ResultRow, result_row, write_results

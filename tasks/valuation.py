@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from core.calendars import d1_dates
 from core.ledger import chunks
 from core.hedging.fx import FxMarket, rates_as_text, rates_from_text, with_forward_symbols
-from core.mtm import Valuation, value_contracts
+from core.mtm import value_contracts
+from core.mtm_results import Valuation
 from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
 from db.contracts import active_contract_ids, contracts_by_ids

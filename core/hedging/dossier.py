@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from core.hedging.documents import Person, Ref, Text, describe_entry, json_entries
 from core.hedging.items import HedgedItem, HedgedItemKind
-from core.hedging.methods import Band, LegTerms, Method, OffsetBasis, critical_terms
+from core.hedging.methods import Band, LegTerms, Method, MethodParameters, OffsetBasis, critical_terms
 from core.hedging.policy import HedgingPolicy
 from core.rows import PositiveDecimal
 from core.values import Contract
@@ -106,6 +106,11 @@ class DesignationRow(BaseModel):
             raise ValueError("; ".join(problems))
         return self
 
+    def given_parameters(self) -> dict[str, Any]:
+        """The method parameters this version gives, by name; None where it leaves one out."""
+        given = {name: getattr(self, name) for name in MethodParameters.names()}
+        return given | {"band": Band(self.band.min, self.band.max) if self.band else None}
+
 
 def authorisation_problems(designated_by: str, approver_1: str, approver_2: str) -> list[str]:
     """Dual authorisation (seed 004 §4.1): two distinct approvers, neither the designator.
@@ -125,27 +130,18 @@ class Dossier:
     """A designation version as locked: every parameter explicit."""
 
     row: DesignationRow
-    band: Band
-    materiality_floor: Decimal
-    regression_window: int
-    min_observations: int
-    r_squared_min: Decimal
-    p_value_max: Decimal
-    maturity_tolerance_days: int
-    notional_tolerance: Decimal
+    params: MethodParameters
     hedged_item_rate: Decimal
     oci_release_method: OciReleaseMethod
 
     @property
     def payload(self) -> dict[str, Any]:
         """The business values of the version: what makes a reload `existing` or refused."""
+        # The row's keys keep their places (a locked value replaces a left-out None); the band
+        # and the OCI method come last: stored payloads and their hashes depend on it.
         return {
-            **self.row.model_dump(exclude={"band"}), "band": self.band.as_dict(),
-            "materiality_floor": self.materiality_floor, "regression_window": self.regression_window,
-            "min_observations": self.min_observations, "r_squared_min": self.r_squared_min,
-            "p_value_max": self.p_value_max, "maturity_tolerance_days": self.maturity_tolerance_days,
-            "notional_tolerance": self.notional_tolerance, "hedged_item_rate": self.hedged_item_rate,
-            "oci_release_method": self.oci_release_method,
+            **self.row.model_dump(exclude={"band"}), **self.params.as_payload(),
+            "hedged_item_rate": self.hedged_item_rate, "oci_release_method": self.oci_release_method,
         }
 
 
@@ -157,26 +153,13 @@ def resolve(row: DesignationRow, policy: HedgingPolicy, instrument: Contract, it
         rate = instrument.entry_price
     if rate is None:
         problems.append("hedged_item_rate: required when the instrument is on another underlying than the item")
-    window = row.regression_window or policy.regression_window
-    least = row.min_observations or policy.min_observations
-    if least > window:
-        problems.append(f"min_observations: {least} is more than the regression window {window}")
+    params = MethodParameters.locked(policy, row.given_parameters())
+    if params.min_observations > params.regression_window:
+        problems.append(f"min_observations: {params.min_observations} is more than the regression window "
+                        f"{params.regression_window}")
     if problems or rate is None:
         return problems
-    band = Band(row.band.min, row.band.max) if row.band else Band(policy.band_min, policy.band_max)
-    return Dossier(
-        row=row, band=band, materiality_floor=_or(row.materiality_floor, policy.materiality_floor),
-        regression_window=window, min_observations=least,
-        r_squared_min=_or(row.r_squared_min, policy.r_squared_min), p_value_max=_or(row.p_value_max, policy.p_value_max),
-        maturity_tolerance_days=row.maturity_tolerance_days if row.maturity_tolerance_days is not None
-        else policy.maturity_tolerance_days,
-        notional_tolerance=_or(row.notional_tolerance, policy.notional_tolerance), hedged_item_rate=rate,
-        oci_release_method=oci_release_method(row.hedge_type, item.kind),
-    )
-
-
-def _or(value: Decimal | None, default: Decimal) -> Decimal:
-    return default if value is None else value
+    return Dossier(row, params, rate, oci_release_method(row.hedge_type, item.kind))
 
 
 def leg_problems(row: DesignationRow, instrument: Contract, item: HedgedItem) -> list[str]:
@@ -200,8 +183,8 @@ def leg_terms(instrument: Contract, item: HedgedItem) -> tuple[LegTerms, LegTerm
 def prospective_test(dossier: Dossier, instrument: Contract, item: HedgedItem) -> dict[str, Any]:
     """The critical-terms check made at load, whatever the method: recorded, not refusing."""
     hedge, exposure = leg_terms(instrument, item)
-    outcome, details = critical_terms(hedge, exposure, dossier.row.hedge_ratio, dossier.maturity_tolerance_days,
-                                      dossier.notional_tolerance)
+    outcome, details = critical_terms(hedge, exposure, dossier.row.hedge_ratio, dossier.params.maturity_tolerance_days,
+                                      dossier.params.notional_tolerance)
     return {"method": Method.CRITICAL_TERMS.value, "outcome": outcome.value, **details}
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from core import keys
 from core.canonical import payload_sha256
-from core.hedging.methods import (Band, LegTerms, Method, OffsetBasis, OffsetTest, Outcome, critical_terms,
-                                  dollar_offset)
+from core.hedging.methods import (LegTerms, Method, MethodParameters, OffsetBasis, OffsetTest, Outcome,
+                                  critical_terms, dollar_offset)
 from core.hedging.regression import regression
 
 Series = Mapping[date, Decimal]  # one leg's MTM by as-of date
@@ -28,14 +28,7 @@ class DesignationTerms:
     designation_date: date
     hedge_ratio: Decimal
     offset_basis: OffsetBasis
-    band: Band
-    materiality_floor: Decimal
-    regression_window: int
-    min_observations: int
-    r_squared_min: Decimal
-    p_value_max: Decimal
-    maturity_tolerance_days: int
-    notional_tolerance: Decimal
+    params: MethodParameters
     instrument: LegTerms
     item: LegTerms
     instrument_id: int   # the MTM series of the instrument: snapshots of this hedge contract
@@ -81,7 +74,7 @@ def assess(terms: DesignationTerms, as_of: date, h: Series, i: Series, last_test
     previous test of this designation before D, if any."""
     if terms.method is Method.CRITICAL_TERMS:
         outcome, details = critical_terms(terms.instrument, terms.item, terms.hedge_ratio,
-                                          terms.maturity_tolerance_days, terms.notional_tolerance)
+                                          terms.params.maturity_tolerance_days, terms.params.notional_tolerance)
         return _result(terms, as_of, outcome, details)
     missing = [f"{leg} has no MTM on {day}" for leg, series in (("the instrument", h), ("the item", i))
                for day in sorted({as_of, terms.designation_date}) if day not in series]
@@ -95,7 +88,7 @@ def assess(terms: DesignationTerms, as_of: date, h: Series, i: Series, last_test
 def _result(terms: DesignationTerms, as_of: date, outcome: Outcome, details: dict[str, Any], *,
             ratio: Decimal | None = None, slope: Decimal | None = None, r_squared: Decimal | None = None,
             p_value: Decimal | None = None, n: int | None = None) -> EffectivenessResult:
-    common = {"method": terms.method, "outcome": outcome, "band": terms.band.as_dict(),
+    common = {"method": terms.method, "outcome": outcome, "band": terms.params.band.as_dict(),
               "hedge_ratio": terms.hedge_ratio, "designation_date": terms.designation_date}
     return EffectivenessResult(
         keys.effectiveness_key(terms.designation_id, terms.version, as_of), terms.designation_id, terms.version,
@@ -109,7 +102,7 @@ def _offset_over(terms: DesignationTerms, start: date, end: date, h: Series, i: 
         return test, {"from": start, "to": end, "outcome": test.outcome, "reason": test.reason}
     delta_h = h[end] - h[start]
     delta_i = terms.hedge_ratio * (i[end] - i[start])
-    test = dollar_offset(delta_h, delta_i, terms.band, terms.materiality_floor)
+    test = dollar_offset(delta_h, delta_i, terms.params.band, terms.params.materiality_floor)
     return test, {"from": start, "to": end, "h_from": h[start], "h_to": h[end], "i_from": i[start], "i_to": i[end],
                   "delta_h": delta_h, "delta_i": delta_i, "ratio": test.ratio, "outcome": test.outcome,
                   "reason": test.reason}
@@ -122,7 +115,7 @@ def _dollar_offset(terms: DesignationTerms, as_of: date, h: Series, i: Series,
         else terms.designation_date
     periodic = _offset_over(terms, since, as_of, h, i)
     test, _ = cumulative if terms.offset_basis is OffsetBasis.CUMULATIVE else periodic
-    details = {"basis": terms.offset_basis, "materiality_floor": terms.materiality_floor,
+    details = {"basis": terms.offset_basis, "materiality_floor": terms.params.materiality_floor,
                "cumulative": cumulative[1], "periodic": periodic[1], "reason": test.reason}
     return _result(terms, as_of, test.outcome, details, ratio=test.ratio)
 
@@ -130,13 +123,14 @@ def _dollar_offset(terms: DesignationTerms, as_of: date, h: Series, i: Series,
 def _regression(terms: DesignationTerms, as_of: date, h: Series, i: Series) -> EffectivenessResult:
     """The last `regression_window` changes between consecutive dates on which both legs
     have an MTM, from the designation date to D."""
+    params = terms.params
     days = sorted(d for d in h.keys() & i.keys() if terms.designation_date <= d <= as_of)
-    days = days[-(terms.regression_window + 1):]
+    days = days[-(params.regression_window + 1):]
     xs = [h[b] - h[a] for a, b in zip(days, days[1:])]
     ys = [terms.hedge_ratio * (i[b] - i[a]) for a, b in zip(days, days[1:])]
-    test = regression(xs, ys, terms.band, terms.r_squared_min, terms.p_value_max, terms.min_observations)
-    details = {"window": terms.regression_window, "min_observations": terms.min_observations,
-               "r_squared_min": terms.r_squared_min, "p_value_max": terms.p_value_max,
+    test = regression(xs, ys, params.band, params.r_squared_min, params.p_value_max, params.min_observations)
+    details = {"window": params.regression_window, "min_observations": params.min_observations,
+               "r_squared_min": params.r_squared_min, "p_value_max": params.p_value_max,
                "first_date": days[0] if days else None, "last_date": days[-1] if days else None,
                **test.figures(), "reason": test.reason}
     return _result(terms, as_of, test.outcome, details, slope=test.slope, r_squared=test.r_squared,

@@ -18,7 +18,7 @@ from typing import Any
 
 from core import keys
 from core.money import money
-from core.mtm import MtmException, MtmSnapshot
+from core.mtm_results import MtmException, MtmSnapshot
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
 
 #: Discounting starts when more than this many days remain to maturity.

@@ -1,14 +1,17 @@
 """The retrospective test methods of a designation, on values already read: dollar offset
-and critical terms (regression: core.hedging.regression). Outcomes are returned values."""
+and critical terms (regression: core.hedging.regression), and the parameters a dossier
+locks for them. Outcomes are returned values."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
 from core.canonical import normalise_decimal as text
+from core.hedging.policy import HedgingPolicy
 
 RATIO_QUANTUM = Decimal("0.000001")
 
@@ -50,6 +53,40 @@ class Band:
 
     def as_dict(self) -> dict[str, Decimal]:
         return {"min": self.low, "max": self.high}
+
+
+@dataclass(frozen=True, slots=True)
+class MethodParameters:
+    """The method parameters a designation version locks in its dossier: the policy's
+    defaults, with those its file gives in their place; a later policy change moves none."""
+
+    band: Band
+    #: Dollar offset: |ΔI| below this (in the legs' currency) is inconclusive.
+    materiality_floor: Decimal
+    #: Regression: the most recent changes used, the fewest that make a test, the fit asked.
+    regression_window: int
+    min_observations: int
+    r_squared_min: Decimal
+    p_value_max: Decimal
+    #: Critical terms: maturities at most this many days apart, notionals within this fraction.
+    maturity_tolerance_days: int
+    notional_tolerance: Decimal
+
+    @classmethod
+    def locked(cls, policy: HedgingPolicy, given: Mapping[str, Any]) -> MethodParameters:
+        """The policy's defaults, each replaced by the value `given` under its name (None: left out)."""
+        defaults = cls(Band(policy.band_min, policy.band_max), policy.materiality_floor, policy.regression_window,
+                       policy.min_observations, policy.r_squared_min, policy.p_value_max,
+                       policy.maturity_tolerance_days, policy.notional_tolerance)
+        return replace(defaults, **{name: value for name, value in given.items() if value is not None})
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def as_payload(self) -> dict[str, Any]:
+        """By name, as a dossier's payload holds them (the band as {min, max})."""
+        return {name: getattr(self, name) for name in self.names()} | {"band": self.band.as_dict()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.hedging.dossier import leg_terms
 from core.hedging.effectiveness import DesignationTerms, EffectivenessResult, dates_needed
 from core.hedging.lifecycle import TESTED
-from core.hedging.methods import Band, Method, OffsetBasis, Outcome
+from core.hedging.methods import Method, OffsetBasis, Outcome
 from core.values import Contract, ObjectType
 from db.audit import record_event
 from db.contracts import to_contract
@@ -74,11 +74,7 @@ def designation_terms(session: Session, version_ids: Sequence[int]) -> list[Desi
         terms.append(DesignationTerms(
             designation_id=d.relationship_id, version=d.version, version_id=d.id, method=Method(d.method),
             designation_date=d.designation_date, hedge_ratio=d.hedge_ratio, offset_basis=OffsetBasis(d.offset_basis),
-            band=Band(d.band_min, d.band_max), materiality_floor=d.materiality_floor,
-            regression_window=d.regression_window, min_observations=d.min_observations,
-            r_squared_min=d.r_squared_min, p_value_max=d.p_value_max,
-            maturity_tolerance_days=d.maturity_tolerance_days, notional_tolerance=d.notional_tolerance,
-            instrument=instrument, item=item, instrument_id=c.id, item_id=i.id))
+            params=d.params, instrument=instrument, item=item, instrument_id=c.id, item_id=i.id))
     return terms
 
 
@@ -139,7 +135,7 @@ def assessment_inputs(session: Session, terms: Sequence[DesignationTerms], as_of
     i = series_at(session, ObjectType.HEDGED_ITEM, i_points)
     regressing = [t for t in terms if t.method is Method.REGRESSION]
     if regressing:
-        count = max(t.regression_window for t in regressing) + 1
+        count = max(t.params.regression_window for t in regressing) + 1
         for kind, ids, found in ((ObjectType.HEDGE_CONTRACT, [t.instrument_id for t in regressing], h),
                                  (ObjectType.HEDGED_ITEM, [t.item_id for t in regressing], i)):
             for oid, values in latest_series(session, kind, ids, as_of, count).items():

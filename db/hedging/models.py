@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Money, Quantity, Rate, Sha256, Timestamp
+from core.hedging.methods import Band, MethodParameters
+from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Money, Quantity, Rate, ResultTable, Sha256, Timestamp
 
 Json = dict[str, Any]
 
@@ -92,8 +93,22 @@ class HedgeDesignation(Base):
     payload_sha256: Mapped[Sha256]
     created_at: Mapped[Timestamp]
 
+    @property
+    def params(self) -> MethodParameters:
+        """The method parameters this version locks, read back from their columns."""
+        return MethodParameters(Band(self.band_min, self.band_max), self.materiality_floor, self.regression_window,
+                                self.min_observations, self.r_squared_min, self.p_value_max,
+                                self.maturity_tolerance_days, self.notional_tolerance)
 
-class EffectivenessResult(Base):
+    @staticmethod
+    def params_columns(params: MethodParameters) -> dict[str, Any]:
+        """The columns that lock `params` (the inverse of `params`): the band as its two ends."""
+        by_name = params.as_payload()
+        band = by_name.pop("band")
+        return {"band_min": band["min"], "band_max": band["max"], **by_name}
+
+
+class EffectivenessResult(ResultTable):
     """One retrospective test: key EFF:<designation>:<version>:<date>; appended, never changed."""
 
     __tablename__ = "effectiveness_results"
@@ -101,8 +116,6 @@ class EffectivenessResult(Base):
         Index("ix_effectiveness_results_relationship_id_as_of_date", "relationship_id", "as_of_date"),
     )
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     relationship_id: Mapped[int] = mapped_column(BigId, ForeignKey("hedge_relationships.id"))
     designation_id: Mapped[int] = mapped_column(BigId, ForeignKey("hedge_designations.id"))
     version: Mapped[int]
@@ -115,10 +128,6 @@ class EffectivenessResult(Base):
     p_value: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 6))
     n_observations: Mapped[int | None]
     details: Mapped[Json] = mapped_column(JsonDoc)
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
 #: Refused UPDATE and DELETE on PostgreSQL (migration 0004).

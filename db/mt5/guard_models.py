@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, Sha256, Timestamp, UtcDateTime
+from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Sha256, Timestamp,
+                     UtcDateTime)
 
 Json = dict[str, Any]
 Pct = ExactDecimal(12, 4)
@@ -85,7 +86,7 @@ class Notification(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-class DrawdownAlert(Base):
+class DrawdownAlert(ResultTable):
     """A guard event (seed 001's DrawdownAlert): warning or execution with the current
     drawdown %, equity and threshold %, the action taken, positions closed and realised
     loss. Append-only, written through the write path."""

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, Rate, Sha256, Timestamp, UtcDateTime
+from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, Rate, ResultTable, Sha256, Timestamp,
+                     UtcDateTime)
 
 Json = dict[str, Any]
 Percent = ExactDecimal(12, 2)
@@ -69,7 +70,7 @@ class ExpectedPosition(Base):
     updated_at: Mapped[Timestamp]
 
 
-class PositionSnapshot(Base):
+class PositionSnapshot(ResultTable):
     """Equity and positions of one account at one sync; a failed attempt is a row with
     `error` set and no figures. Append-only."""
 
@@ -100,7 +101,7 @@ class PositionSnapshot(Base):
     created_at: Mapped[Timestamp]
 
 
-class ReconciliationLog(Base):
+class ReconciliationLog(ResultTable):
     """One position of the union of expected and actual at one sync, classified
     (`status` matched or divergence, `reason` the class). Append-only."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from core.errors import ContractChanged, InvalidInput
+from core.hedging.methods import Band
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import AuditEvent, HedgeContract
 from tasks.hedging.effectiveness import assess_hedge_effectiveness
@@ -68,6 +69,10 @@ class TestDesignations:
             # left out of the file, taken from the policy and locked: a later policy change does not move it
             assert (dossier.materiality_floor, dossier.band_min, dossier.regression_window) == (
                 Decimal("2500"), Decimal("0.80"), 60)
+            # the parameters read back from their columns are those written to them
+            columns = HedgeDesignation.params_columns(dossier.params)
+            assert columns == {name: getattr(dossier, name) for name in columns}
+            assert dossier.params.band == Band(Decimal("0.80"), Decimal("1.25"))
             assert (dossier.hedged_item_rate, dossier.oci_release_method) == (Decimal("1.1"), "recycle_to_pnl")
             assert (dossier.prospective_test["outcome"], dossier.snapshot["item"]["item_ref"]) == ("pass", "RCV-1")
             assert (event.actor, event.details["approvers"]) == ("alice", ["bob", "carol"])

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.canonical import payload_sha256
 from core.contracts import parse_contract_csv
 from core.errors import NotAFileOfThisKind
 from core.hedging.documents import describe_entry, json_entries
@@ -19,6 +20,7 @@ from core.hedging.dossier import (DesignationRow, Dossier, HedgeType, OciRelease
                                   prospective_test, resolve)
 from core.hedging.items import HedgedItem, HedgedItemKind, parse_hedged_items
 from core.hedging.lifecycle import transition_problem
+from core.hedging.methods import Band, MethodParameters
 from core.hedging.policy import HedgingPolicy
 from core.values import Contract, ContractStatus, Instrument, Side
 
@@ -97,19 +99,27 @@ class TestResolve:
         policy = HedgingPolicy(materiality_floor=D("2500"), regression_window=40)
         dossier = resolve(DesignationRow.model_validate(designation()), policy, instrument(), item())
         assert isinstance(dossier, Dossier)
-        assert (dossier.band.low, dossier.band.high, dossier.materiality_floor, dossier.regression_window,
-                dossier.min_observations) == (D("0.80"), D("1.25"), D("2500"), 40, 20)
+        assert dossier.params == MethodParameters(Band(D("0.80"), D("1.25")), D("2500"), 40, 20, D("0.80"),
+                                                  D("0.05"), 30, D("0.05"))
         # the hypothetical derivative's rate defaults to the instrument's forward rate
         assert dossier.hedged_item_rate == D("1.0956")
         assert dossier.payload["materiality_floor"] == D("2500")
         assert dossier.oci_release_method is OciReleaseMethod.RECYCLE_TO_PNL
+
+    def test_the_payload_and_its_hash_are_those_stored(self) -> None:
+        """Stored designations are compared by this hash on reload: it may not move."""
+        dossier = resolve(DesignationRow.model_validate(designation()), HedgingPolicy(), instrument(), item())
+        assert isinstance(dossier, Dossier)
+        assert list(dossier.payload)[-2:] == ["band", "oci_release_method"]
+        assert payload_sha256(dossier.payload) == "fe64db83a28f09fbc3ffc5f9fce4df59e772a4b467d610735e7762af84e593aa"
 
     def test_given_parameters_win(self) -> None:
         row = DesignationRow.model_validate(designation(band={"min": "0.9", "max": "1.1"}, materiality_floor="0",
                                                         hedged_item_rate="1.1"))
         dossier = resolve(row, HedgingPolicy(), instrument(), item())
         assert isinstance(dossier, Dossier)
-        assert (dossier.band.low, dossier.materiality_floor, dossier.hedged_item_rate) == (D("0.9"), D(0), D("1.1"))
+        assert (dossier.params.band, dossier.params.materiality_floor, dossier.hedged_item_rate) == (
+            Band(D("0.9"), D("1.1")), D(0), D("1.1"))
 
     def test_legs_in_two_currencies_are_refused(self) -> None:
         problems = resolve(DesignationRow.model_validate(designation()), HedgingPolicy(),

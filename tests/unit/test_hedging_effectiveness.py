@@ -10,20 +10,25 @@ from typing import Any
 import pytest
 
 from core.hedging.effectiveness import DesignationTerms, Series, assess
-from core.hedging.methods import Band, LegTerms, Method, OffsetBasis, Outcome
+from core.hedging.methods import Band, LegTerms, Method, MethodParameters, OffsetBasis, Outcome
 
 D = Decimal
 D0, JAN, FEB = date(2024, 1, 2), date(2024, 1, 31), date(2024, 2, 29)
 EXPIRY = date(2024, 12, 31)
 
 
+PARAMS = MethodParameters(band=Band(D("0.80"), D("1.25")), materiality_floor=D("1000"), regression_window=60,
+                          min_observations=3, r_squared_min=D("0.80"), p_value_max=D("0.05"),
+                          maturity_tolerance_days=30, notional_tolerance=D("0.05"))
+
+
 def terms(**overrides: Any) -> DesignationTerms:
+    """The example designation; an override named as a method parameter goes into its params."""
+    locked = {name: overrides.pop(name) for name in MethodParameters.names() if name in overrides}
     fields: dict[str, Any] = {
         "designation_id": 17, "version": 2, "version_id": 40, "method": Method.DOLLAR_OFFSET,
         "designation_date": D0, "hedge_ratio": D(1), "offset_basis": OffsetBasis.CUMULATIVE,
-        "band": Band(D("0.80"), D("1.25")), "materiality_floor": D("1000"), "regression_window": 60,
-        "min_observations": 3, "r_squared_min": D("0.80"), "p_value_max": D("0.05"),
-        "maturity_tolerance_days": 30, "notional_tolerance": D("0.05"),
+        "params": replace(PARAMS, **locked),
         "instrument": LegTerms("EURUSD", "USD", D("10000000"), EXPIRY, -1),
         "item": LegTerms("EURUSD", "USD", D("10000000"), EXPIRY, 1), "instrument_id": 3, "item_id": 4,
     }

@@ -10,7 +10,8 @@ import pytest
 
 from core.hedging.fx import (FxMarket, discount_factor, forward_symbol, fx_forward_mtm, fx_terms_problem,
                              rates_as_text, rates_from_text, value_fx_forward, with_forward_symbols)
-from core.mtm import MtmException, MtmSnapshot, value_contracts
+from core.mtm import value_contracts
+from core.mtm_results import MtmException, MtmSnapshot
 from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
 D = Decimal

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from core.mtm import MtmException, MtmSnapshot, best_price, commodity_mtm, value_contract, value_contracts
+from core.mtm import best_price, commodity_mtm, value_contract, value_contracts
+from core.mtm_results import MtmException, MtmSnapshot
 from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
 D = Decimal
