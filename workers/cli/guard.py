@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from core.errors import HedgeopsError
+from workers.cli import guard_replay
 from workers.cli.common import fail, out, settings_or_exit, start
 
 guard_app = typer.Typer(help="The drawdown guard: state per account, the audited reset of a tripped one.",
@@ -55,9 +56,4 @@ def reset(
     out.print(f"account {login}: {view.status} (episode {view.episode} ended by {by.strip()})", markup=False)
 
 
-try:  # the replay command lives in its own module
-    from workers.cli import guard_replay
-except ImportError:  # pragma: no cover - while it is being written
-    guard_replay = None  # type: ignore[assignment]
-if guard_replay is not None:
-    guard_replay.register(guard_app)
+guard_replay.register(guard_app)  # the replay command lives in its own module
