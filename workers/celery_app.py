@@ -90,6 +90,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_send_sent_event": True,
         "worker_send_task_events": True,
         "worker_hijack_root_logger": False,
+        # Not through a logger: a traceback written to a redirected stderr is one log line per write
+        # (a start-up failure became ~1,600 JSON lines, a character each).
+        "worker_redirect_stdouts": False,
         "task_default_queue": "valuation",
         "task_queues": [queue(name) for name in (*QUEUES, *mt5_queues(settings))],
         "task_default_exchange": "valuation",
@@ -119,6 +122,8 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     from workers.bootstrap import bootstrap
 
     configure_logging(settings.log_level, settings.log_format)
+    if node:
+        sys.excepthook = _log_uncaught
     if node and settings.metrics_port:
         serve_node_metrics(settings.metrics_port)
     bootstrap(settings)
@@ -169,6 +174,15 @@ def serve_node_metrics(port: int) -> None:
 
     worker_init.connect(_serve, weak=False)
     worker_process_shutdown.connect(metrics.process_ended, weak=False)
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """A worker, beat or Flower that dies of an exception says so in one log event (with its
+    traceback as a field), not as a traceback of many lines on stderr."""
+    import structlog
+
+    structlog.get_logger(__name__).critical("process_failed", error=f"{kind.__name__}: {exc}",
+                                            exc_info=(kind, exc, tb))
 
 
 def start_failed(message: str) -> None:

@@ -11,9 +11,15 @@ from tests.cluster import BIN, Cluster
 pytestmark = pytest.mark.e2e
 
 
-def test_wait_without_a_worker_says_so_and_exits_4(cluster: Cluster, tmp_path: Path) -> None:
-    result = subprocess.run([str(BIN / "hedgeops"), "run", "nightly", "--as-of", "2026-11-20", "--wait",
-                             "--timeout", "2"], env=cluster.env, cwd=tmp_path, capture_output=True, text=True,
-                            timeout=60)
+def test_wait_without_a_worker_says_so_at_once_sends_nothing_and_exits_4(cluster: Cluster, tmp_path: Path) -> None:
+    import json
+
+    result = subprocess.run([str(BIN / "hedgeops"), "run", "nightly", "--as-of", "2026-11-20", "--wait", "--json"],
+                            env=cluster.env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 4
-    assert "no worker answered within 2s" in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "hedgeops: no worker consumes queue prices, valuation (0 worker(s) answered): start one "
+        "(README: Running distributed by hand); nothing sent"]
+    assert json.loads(result.stdout)["status"] == "no_worker"
+    with cluster.app.connection_for_write() as conn:
+        assert conn.default_channel._size("valuation") == 0  # nothing enqueued

@@ -91,7 +91,9 @@ def test_a_worker_per_terminal_and_beat(cluster: Cluster, pg_url: str, tmp_path:
                                              for t, reason in ((login * 10 + 1, "matched"), (login * 10 + 2, "slippage"))]
 
     first_t2 = cycles(pg_url, "t2")[0]
-    assert (first_t2.status, first_t2.exceptions, first_t2.error) == ("failed", 3, "3 account(s) failed to sync")
+    assert (first_t2.status, first_t2.exceptions) == ("failed", 3)
+    assert first_t2.error.startswith("3 account(s) failed to sync: login 6001: initialize failed: terminal_unreachable")
+    assert all(f"login {login}: " in first_t2.error for login in T2_LOGINS)  # each failed login, and why
     failed = rows(pg_url, select(PositionSnapshot.login, PositionSnapshot.attempt, PositionSnapshot.error_kind).where(
         PositionSnapshot.batch_run_id == first_t2.id).order_by(PositionSnapshot.login, PositionSnapshot.attempt))
     assert [tuple(r) for r in failed] == [(login, n, "terminal_unreachable") for login in T2_LOGINS
@@ -101,5 +103,6 @@ def test_a_worker_per_terminal_and_beat(cluster: Cluster, pg_url: str, tmp_path:
     assert t2_synced == []
     # Each worker served its own terminal only.
     logs = {t: (cluster.logs / f"mt5-{t}.log").read_text(errors="replace") for t in ("t1", "t2")}
+    assert "Retry in 2s" in logs["t2"] and "Retry in 0s" not in logs["t2"]  # backs off as documented
     assert '"terminal": "t1"' in logs["t1"] and '"terminal": "t2"' not in logs["t1"]
     assert '"terminal": "t2"' in logs["t2"] and '"terminal": "t1"' not in logs["t2"]

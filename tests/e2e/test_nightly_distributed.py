@@ -57,7 +57,7 @@ class TestNightlyOnWorkers:
 
         first = nightly(cluster)
         active = N_AL + 2
-        assert first["status"] == "succeeded"
+        assert first["status"] == "completed_with_exceptions"  # CU-1 has no D-1 price
         assert count(pg_url, MtmSnapshot) == N_AL + 1  # one per active contract with a price
         assert count(pg_url, MtmException, MtmException.reason == "price_unavailable") == 1  # CU-1
         assert first["counts"]["processed"] == 2 + active
@@ -69,7 +69,7 @@ class TestNightlyOnWorkers:
         before = snapshots(pg_url)
 
         again = nightly(cluster)  # the price file was archived: nothing to read, every snapshot existing
-        assert again["status"] == "succeeded"
+        assert again["status"] == "completed_with_exceptions"
         assert again["counts"] == {"processed": active, "created": 0, "existing": active - 1,
                                    "conflicts": 0, "exceptions": 1}
         assert (drop_dir / "archive").is_dir() and not (drop_dir / "lme.csv").exists()
@@ -124,10 +124,11 @@ class TestCliDistributed:
         assert queued.returncode == 0, queued.stderr
         assert json.loads(queued.stdout)["status"] == "queued"
         waited = hedgeops("run", "nightly", "--as-of", AS_OF.isoformat(), "--wait", "--json")
-        assert waited.returncode == 0, waited.stderr
+        assert waited.returncode == 5, waited.stderr  # completed with exceptions
+        assert "as task " in waited.stderr  # the task id is said at once
         assert "Exception ignored" not in waited.stderr and "Traceback" not in waited.stderr
         run = json.loads(waited.stdout)
-        assert (run["job"], run["status"]) == ("nightly", "succeeded")
+        assert (run["job"], run["status"], run["price_missing"]) == ("nightly", "completed_with_exceptions", 2)
         # 1 price + 41 snapshots (AL and NI contracts), NI-1 and CU-1 without a D-1 price
         assert run["counts"] == {"processed": 1 + N_AL + 2, "created": 1 + N_AL, "existing": 0,
                                  "conflicts": 0, "exceptions": 2}

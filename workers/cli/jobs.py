@@ -82,7 +82,9 @@ def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wa
         raise fail(f"{job.value} has no as-of date: use `hedgeops run {job.value}`")
     kwargs = {"as_of": day.isoformat(), "trigger": trigger}
     follow_it = wait or not settings.distributed
-    result = send(settings, TASK_OF_JOB[job], kwargs, queues=QUEUES_OF_JOB[job], wait=follow_it, quiet=quiet)
+    # The task id on stderr at once (a backfill's progress bar says enough).
+    result = send(settings, TASK_OF_JOB[job], kwargs, queues=QUEUES_OF_JOB[job], wait=follow_it,
+                  quiet=trigger == "backfill")
     if not follow_it:
         return {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
                 "task_id": result.id}

@@ -120,7 +120,7 @@ def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, fol
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
     queue = f"mt5.{terminal}"
     try:
-        result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow, quiet=quiet)
+        result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow)
         if not follow:
             return {"job": f"mt5_sync:{terminal}", "terminal": terminal, "status": "queued", "batch_run_id": None,
                     "task_id": result.id}

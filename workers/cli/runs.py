@@ -51,13 +51,15 @@ def status(
 
 
 def show_grouped(grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, title: str) -> None:
-    table = Table("run", "job", "as of", "status", "started", "ended", "took", "exc", title=title,
-                  box=None, pad_edge=False, show_edge=False, title_justify="left")
+    table = Table(title=title, box=None, pad_edge=False, show_edge=False, title_justify="left", width=100)
+    for name, width in (("run", 6), ("job", 17), ("as of", 10), ("status", 25), ("started", 11), ("ended", 5),
+                        ("took", 6), ("exc", 5)):
+        table.add_column(name, min_width=width, no_wrap=True)
     for top, children in grouped:
         table.add_row(*_cells(top, ""))
         for i, child in enumerate(children):
             table.add_row(*_cells(child, "└ " if i == len(children) - 1 else "├ "))
-    out.print(table, width=100, crop=True)
+    out.print(table, width=100, crop=True)  # fits 100 columns whatever the terminal
     for top, children in grouped:
         for s in (top, *children):
             if s.get("error"):

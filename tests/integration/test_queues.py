@@ -1,0 +1,51 @@
+"""Each queue has an exchange and a routing key of its own (real Redis): a message sent with
+one queue's routing key lands in that queue only, once."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workers.celery_app import QUEUES, celery_config
+from workers.settings import load_settings
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def app(redis_url: str, redis_prefix: str) -> Any:
+    from celery import Celery
+
+    settings = load_settings(broker_url=redis_url, result_backend=redis_url, redis_key_prefix=redis_prefix,
+                             mt5_terminals="t1")
+    app = Celery("hedgeops-queues-test", set_as_current=False)
+    app.conf.update(celery_config(settings))
+    yield app
+    with app.connection_for_write() as conn:
+        client = conn.default_channel.client  # prefixed: its keys() answers with the prefix
+        for key in client.keys("*"):
+            client.delete(key.decode().removeprefix(redis_prefix) if isinstance(key, bytes) else key)
+
+
+def depths(app: Any, queues: list[str]) -> dict[str, int]:
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        return {q: channel._size(q) for q in queues}  # every priority's list of the queue
+
+
+def test_a_routing_key_reaches_its_queue_once(app: Any) -> None:
+    queues = [q.name for q in app.conf.task_queues]
+    assert set(QUEUES) | {"mt5", "mt5.t1"} == set(queues)
+    with app.connection_for_write() as conn:
+        for queue in app.conf.task_queues:  # a worker declares them so: every binding exists
+            queue(conn.default_channel).declare()
+    for queue in queues:
+        app.send_task("hedgeops.nightly.advance_nightly", kwargs={"run_id": 1}, exchange=queue, routing_key=queue)
+        assert depths(app, queues) == {q: int(q == queue) for q in queues}, queue
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(queue)
+
+
+def test_every_queue_has_its_own_exchange_and_routing_key(app: Any) -> None:
+    bindings = {(q.exchange.name, q.routing_key) for q in app.conf.task_queues}
+    assert bindings == {(q.name, q.name) for q in app.conf.task_queues}
