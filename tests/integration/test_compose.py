@@ -251,12 +251,30 @@ class TestStartOrder:
 
 
 class TestCeleryProcesses:
-    @pytest.mark.parametrize(("name", "subcommand"), [("worker", "worker"), ("beat", "beat"), ("flower", "flower")])
+    @pytest.mark.parametrize(("name", "subcommand"), [("worker", "worker"), ("beat", "beat")])
     def test_runs_the_project_app(self, raw: dict[str, Any], name: str, subcommand: str) -> None:
         args = argv(service(raw, name))
         assert args[0] == "celery"
         assert option(args, "-A", "--app") == "workers.celery_app"
         assert subcommand in args
+
+    def test_flower_is_started_locked_by_hedgeops(self, raw: dict[str, Any]) -> None:
+        args = argv(service(raw, "flower"))
+        assert args[:2] == ["hedgeops", "flower"] and "--insecure-dev" not in args
+
+    @pytest.mark.parametrize("name", ["worker", "worker-mt5-demo", "beat", "flower"])
+    def test_has_a_healthcheck(self, raw: dict[str, Any], name: str) -> None:
+        test = " ".join(service(raw, name).get("healthcheck", {}).get("test", []))
+        assert test, f"{name} has no healthcheck"
+        if name.startswith("worker"):
+            assert "inspect ping" in test
+
+    def test_workers_serve_metrics_on_a_port_of_their_own(self, raw: dict[str, Any]) -> None:
+        for name in ("worker", "worker-mt5-demo"):
+            svc = service(raw, name)
+            port = environment(svc).get("HEDGEOPS_METRICS_PORT")
+            assert port and port in [str(p) for p in svc.get("expose", [])], name
+            assert environment(svc).get("PROMETHEUS_MULTIPROC_DIR") in svc.get("tmpfs", []), name
 
     def test_worker_consumes_every_queue_of_the_app(self, raw: dict[str, Any]) -> None:
         queues = option(argv(service(raw, "worker")), "-Q", "--queues")
@@ -301,29 +319,32 @@ class TestCeleryProcesses:
 
 
 class TestFlowerAuth:
-    def _auth(self, compose: dict[str, Any]) -> str:
-        flower = service(compose, "flower")
-        from_command = option(argv(flower), "--basic-auth", "--basic_auth")
-        auth = from_command or environment(flower).get("FLOWER_BASIC_AUTH")
-        assert auth, "flower has no basic auth"
-        return auth
+    def _auth(self, compose: dict[str, Any]) -> tuple[str, str]:
+        env = environment(service(compose, "flower"))
+        return env.get("HEDGEOPS_FLOWER_USER", ""), env.get("HEDGEOPS_FLOWER_PASSWORD", "")
 
-    def test_publishes_port_5555(self, raw: dict[str, Any]) -> None:
+    def test_publishes_port_5555_on_the_loopback_only(self, raw: dict[str, Any]) -> None:
         ports = [str(p) for p in service(raw, "flower").get("ports", [])]
-        assert any(p.split(":")[-1].split("/")[0] == "5555" for p in ports), ports
+        assert ports == ["127.0.0.1:5555:5555"], ports
 
-    def test_credentials_are_required_variables_not_literals(self, raw: dict[str, Any]) -> None:
-        required = r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}"
-        assert re.fullmatch(f"{required}:{required}", self._auth(raw)), self._auth(raw)
+    def test_credentials_are_variables_not_literals(self, raw: dict[str, Any]) -> None:
+        assert self._auth(raw) == ("${FLOWER_USER:-}", "${FLOWER_PASSWORD:-}")
 
     def test_credentials_come_from_the_environment(self, resolved: dict[str, Any]) -> None:
-        assert self._auth(resolved) == f"{SAMPLE_ENV['FLOWER_USER']}:{SAMPLE_ENV['FLOWER_PASSWORD']}"
+        assert self._auth(resolved) == (SAMPLE_ENV["FLOWER_USER"], SAMPLE_ENV["FLOWER_PASSWORD"])
 
     @pytest.mark.parametrize("unset", ["FLOWER_USER", "FLOWER_PASSWORD"])
-    def test_compose_refuses_to_start_without_them(self, unset: str) -> None:
-        env = {k: v for k, v in SAMPLE_ENV.items() if k != unset}
-        with pytest.raises(MissingVariable, match=unset):
-            load_compose(env)
+    def test_unset_credentials_break_no_compose_command_and_flower_refuses_them(
+            self, unset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        from typer.testing import CliRunner
+
+        from workers.cli import app
+
+        resolved = load_compose({k: v for k, v in SAMPLE_ENV.items() if k != unset})  # no MissingVariable
+        for name, value in environment(service(resolved, "flower")).items():
+            monkeypatch.setenv(name, value)
+        result = CliRunner().invoke(app, ["flower"])
+        assert result.exit_code == 2 and "refusing to start Flower without credentials" in result.stderr
 
 
 class TestSharedEnvironment:

@@ -27,3 +27,21 @@ def test_the_quickstart_has_exactly_two_commands() -> None:
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/hedgeops demo",
         "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
     ]
+
+
+def test_the_grafana_dashboard_shows_only_metrics_the_code_exports_and_all_of_them() -> None:
+    import json
+
+    from prometheus_client import CollectorRegistry
+
+    from workers.metrics import PrometheusGuardObserver, PrometheusRunObserver, PrometheusSyncObserver
+
+    registry = CollectorRegistry()
+    for observer in (PrometheusRunObserver, PrometheusSyncObserver, PrometheusGuardObserver):
+        observer(registry)
+    exported = {m.name for m in registry.collect()}
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    tokens = set(re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", exprs)) - {"histogram_quantile"}
+    used = {t if t in exported else re.sub(r"_(bucket|total|count|sum)$", "", t) for t in tokens}
+    assert used == exported
