@@ -15,18 +15,26 @@ from core import keys
 from core.mt5.close_intents import IntentStatus
 from core.mt5.guard import GuardDecision, GuardEvent
 from core.mt5.guard_policy import GuardPolicy
+from core.mt5.guard_state import anchor_as_dict
 from core.mt5.values import Account
+from db.audit import record_event
 from db.mt5 import guard as rows
 from db.mt5.guard_models import Notification
 from tasks.runtime import runtime
 
 log = structlog.get_logger(__name__)
+ANCHOR_EVENTS = (GuardEvent.ANCHORED, GuardEvent.ANCHOR_MOVED)
 
 
 def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
                        run_id: int) -> None:
-    """A warning once per breach episode; a day whose start is unknown once per day."""
+    """A warning once per breach episode; a day whose start is unknown once per day; an
+    audit event each time the day is anchored or its anchor moved by money paid in or out."""
     state, now = decision.state, runtime().clock()
+    for event in (e for e in decision.events if e in ANCHOR_EVENTS and state.anchor is not None):
+        assert state.anchor is not None
+        record_event(s, f"guard_{event.value}", entity_type="mt5_account", entity_id=account.id, now=now,
+                     batch_run_id=run_id, details={"login": account.login, **anchor_as_dict(state.anchor)})
     if GuardEvent.WARNING in decision.events:
         _alert(s, account, "warning", f"s{run_id}", decision, policy.warning_pct, "warning_sent", run_id,
                f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level "

@@ -106,9 +106,19 @@ class TestAnswers:
         # no answer and the link lost: at the next sync the terminal is initialized again, the
         # close resolved from the deals (filled), the other position closed
         (["disconnect_after_fill"], "confirmed", 1, 1, 4),
+        (["price_off", "done"], "confirmed", 1, 2, 3),
+        (["locked", "done"], "confirmed", 1, 2, 3),
         (["trade_disabled"] * 5, "failed", 0, 5, 3),  # bounded, then failed with an alert
+        (["no_money"] * 5, "failed", 0, 5, 3),
+        ([10027] * 5, "failed", 0, 5, 3),  # CLIENT_DISABLES_AT
+        (["invalid"] * 5, "failed", 0, 5, 3),
+        ([10014] * 5, "failed", 0, 5, 3),  # INVALID_VOLUME
+        ([10015] * 5, "failed", 0, 5, 3),  # INVALID_PRICE
+        ([10016] * 5, "failed", 0, 5, 3),  # INVALID_STOPS
+        (["invalid_close_volume"] * 5, "failed", 0, 5, 3),
+        (["close_only"] * 5, "failed", 0, 5, 3),
     ])
-    def test_each_answer(self, world: Mt5World, answers: list[str], status: str, filled_count: int,
+    def test_each_answer(self, world: Mt5World, answers: list[Any], status: str, filled_count: int,
                          sent: int, syncs: int) -> None:
         guarded(world, close_answers={"88812": answers})
         world.runtime = replace(world.runtime, unknown_after=__import__("datetime").timedelta(0))
@@ -118,6 +128,9 @@ class TestAnswers:
         assert intents(world)[88812][1] == status
         assert filled(world, 88812) == filled_count
         assert len(orders(world, 88812)) == sent
+        key = "CLOSE:5001:88812:ep1"  # each order sent and each answer is an audit row
+        audited = [e for e, k in world.rows(select(AuditEvent.event_type, AuditEvent.entity_id)) if k == key]
+        assert audited.count("close_order_sent") == sent and audited.count("close_answer_recorded") >= sent
         assert filled(world, 88813) == 1
         if status in ("failed", "waiting_market"):  # alerted once, through the outbox
             kind = "close_failed" if status == "failed" else "market_closed"
@@ -171,6 +184,32 @@ class TestLatch:
         assert [(a, d["reason"], d["episode"]) for a, d in audit] == [("alice", "positions flat, limit reviewed", 1)]
         with pytest.raises(ResetRefused, match="is not tripped"):
             guard_reset(5001, "alice", "again")
+
+
+class TestEpisodes:
+    def test_confirm_syncs_two_one_breach_then_recovery_executes_nothing(self, world: Mt5World) -> None:
+        """8900.00 is 11 % once, then 9600.00 is 4 %: with confirm_syncs 2 no execution;
+        two breaches in a row (8900, 8800: 11 %, 12 %) execute."""
+        world.add(account(5001, equity=[10000.0, 8900.0, 9600.0, 8900.0, 8800.0], positions=[position(88812)]))
+        world.start()
+        configure(replace(world.runtime, guard_policy=POLICY.model_copy(update={"confirm_syncs": 2})))
+        for _ in range(3):
+            world.sync()
+        assert intents(world) == {}
+        world.sync(), world.sync()
+        assert intents(world)[88812][1] == "confirmed"
+
+    def test_a_warning_rearms_below_warning_minus_hysteresis(self, world: Mt5World) -> None:
+        """Warning 5 %, hysteresis 1 %: 9400.00 (6 %) warns; 9450.00 (5.5 %) and 9550.00 (4.5 %)
+        do not re-arm; 9350.00 warns no more; 9350 -> 9650.00 (3.5 % < 4 %) re-arms; 9400.00 warns again."""
+        world.add(account(5001, equity=[10000.0, 9400.0, 9450.0, 9550.0, 9350.0, 9650.0, 9400.0],
+                          positions=[position(88812)]))
+        world.start()
+        configure(replace(world.runtime, guard_policy=POLICY))
+        for _ in range(7):
+            world.sync()
+        assert [k for k, *_ in alerts(world)] == ["warning", "warning"]
+        assert [n for (n,) in world.rows(select(Notification.kind))] == ["warning", "warning"]
 
 
 class TestConfirmation:

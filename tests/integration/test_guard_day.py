@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from core.mt5 import constants as c
 from core.mt5.guard_policy import DayBasis, GuardPolicy
+from db.models import AuditEvent
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow
 from tasks.runtime import configure, utc_now
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
@@ -87,6 +88,9 @@ def test_a_deposit_moves_the_anchor_and_is_no_profit(world: Mt5World) -> None:
                       equity=[10000.0, 10000.0, 9700.0, 9600.0], deals=[deposit])
     synced_at(world, times[:3])
     assert anchor(world)["adjustments"] == "1000.00" and not executed(world)  # 2.7273 % < 3 %
+    audited = [e for (e,) in world.rows(select(AuditEvent.event_type).order_by(AuditEvent.id))
+               if e.startswith("guard_anchor")]
+    assert audited == ["guard_anchored", "guard_anchor_moved"]  # the day's anchor, then the deposit
     synced_at(world, times[3:])
     assert executed(world)  # 3.6364 % >= 3 %
     (day_loss,) = world.rows(select(DrawdownAlert.day_loss_pct).where(DrawdownAlert.alert_type == "execution"))[0]
