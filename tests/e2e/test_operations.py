@@ -160,3 +160,13 @@ class TestFlower:
             cluster.stop(worker)
         log = (tmp_path / "flower.log").read_text()
         assert "s3cret-flower" not in log and "127.0.0.1" in log  # bound to localhost, password kept out
+
+
+def test_a_beat_that_cannot_start_says_so_in_one_event(cluster: Cluster, tmp_path: Path) -> None:
+    beat = cluster.start("beat", "--schedule", str(tmp_path / "no" / "such" / "dir" / "schedule"), name="bad-beat")
+    assert beat.wait(timeout=60) != 0
+    lines = (cluster.logs / "bad-beat.log").read_text(errors="replace").splitlines()
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [e["event"] for e in events if e["event"] == "process_failed"] == ["process_failed"]
+    assert "Traceback" not in "\n".join(line for line in lines if not line.startswith("{"))
+    assert len(lines) < 40  # the banner and a few events, not a line per character

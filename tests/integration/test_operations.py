@@ -268,3 +268,26 @@ class TestOneLineErrors:
         assert json.loads(result.stdout)["status"] == "error"
         with session_factory(db_url)() as s:
             assert s.scalar(select(func.count()).select_from(BatchRun)) == 0
+
+
+class TestLogCorrelation:
+    def test_every_line_of_a_step_names_the_parent_run_and_the_root_task(self, cli: CliRunner,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+        from structlog.contextvars import merge_contextvars
+        from structlog.testing import capture_logs
+
+        from workers.logging import configure_logging
+
+        monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "INFO")
+        configure_logging("INFO", "json", force=True)
+        try:
+            with capture_logs(processors=[merge_contextvars]) as logs:
+                code, run = nightly(cli)
+        finally:
+            configure_logging("WARNING", "json", force=True)
+        nightly_id = run["batch_run_id"]
+        steps = [e for e in logs if e.get("batch_run_id") not in (None, nightly_id)]
+        assert {e["event"] for e in steps} >= {"price_missing", "mtm_chunk_written", "batch_run_finished"}
+        assert [e["event"] for e in steps if e.get("parent_run_id") != nightly_id] == []
+        roots = {e.get("root_task_id") for e in logs if e.get("task_id")}
+        assert len(roots) == 1 and None not in roots  # the nightly's run_nightly, on every task's lines

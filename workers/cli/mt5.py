@@ -6,9 +6,6 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import celery.exceptions
-import kombu.exceptions
-import redis.exceptions
 import typer
 from pydantic import ValidationError
 from rich.table import Table
@@ -17,8 +14,6 @@ from core.errors import HedgeopsError
 from core.rows import describe
 from tasks import names
 from workers.cli.common import (
-    EXIT_FAILED,
-    EXIT_RUNNING,
     exit_code,
     fail,
     load_file,
@@ -26,7 +21,6 @@ from workers.cli.common import (
     settings_or_exit,
     start,
 )
-from workers.logging import redact_text
 from workers.settings import Settings
 
 mt5_app = typer.Typer(help="MT5 accounts.", no_args_is_help=True)
