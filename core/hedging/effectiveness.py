@@ -18,6 +18,14 @@ Series = Mapping[date, Decimal]  # one leg's MTM by as-of date
 
 
 @dataclass(frozen=True, slots=True)
+class LegSeries:
+    """The MTM a test reads of its two legs: instrument `h`, hedged item `i`, by date."""
+
+    h: dict[date, Decimal]
+    i: dict[date, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
 class DesignationTerms:
     """What a test needs of a designation version: its locked parameters and both legs."""
 
@@ -67,17 +75,22 @@ def dates_needed(terms: DesignationTerms, as_of: date, last_test: date | None) -
     return {as_of, terms.designation_date} | ({last_test} if last_test is not None else set())
 
 
-def assess(terms: DesignationTerms, as_of: date, h: Series, i: Series, last_test: date | None) -> EffectivenessResult:
+def assess(terms: DesignationTerms, as_of: date, h: Series, i: Series, last_test: date | None,
+           blocked: str | None = None) -> EffectivenessResult:
     """Test `terms` at `as_of` with the method locked in its dossier. `h` and `i` hold the
-    legs' MTM by date (at least D, the designation date and `last_test` when there are
-    snapshots; the regression window when regressing); `last_test` is the date of the
-    previous test of this designation before D, if any."""
+    legs' MTM by date: for dollar offset at least D, the designation date and `last_test`
+    when there are snapshots; for regression the dates both legs have, the window's last;
+    `last_test` is the date of the previous test of this designation before D, if any;
+    `blocked` says why a leg could not be valued on D (basis_mismatch): insufficient_data."""
     if terms.method is Method.CRITICAL_TERMS:
         outcome, details = critical_terms(terms.instrument, terms.item, terms.hedge_ratio,
                                           terms.params.maturity_tolerance_days, terms.params.notional_tolerance)
         return _result(terms, as_of, outcome, details)
+    if blocked is not None:
+        return _result(terms, as_of, Outcome.INSUFFICIENT_DATA, {"reason": blocked})
+    needed = {as_of} if terms.method is Method.REGRESSION else {as_of, terms.designation_date}
     missing = [f"{leg} has no MTM on {day}" for leg, series in (("the instrument", h), ("the item", i))
-               for day in sorted({as_of, terms.designation_date}) if day not in series]
+               for day in sorted(needed) if day not in series]
     if missing:
         return _result(terms, as_of, Outcome.INSUFFICIENT_DATA, {"reason": "; ".join(missing)})
     if terms.method is Method.DOLLAR_OFFSET:
@@ -122,7 +135,7 @@ def _dollar_offset(terms: DesignationTerms, as_of: date, h: Series, i: Series,
 
 def _regression(terms: DesignationTerms, as_of: date, h: Series, i: Series) -> EffectivenessResult:
     """The last `regression_window` changes between consecutive dates on which both legs
-    have an MTM, from the designation date to D."""
+    have an MTM, from the designation date to D, and nothing else; the dates are kept."""
     params = terms.params
     days = sorted(d for d in h.keys() & i.keys() if terms.designation_date <= d <= as_of)
     days = days[-(params.regression_window + 1):]
@@ -131,7 +144,7 @@ def _regression(terms: DesignationTerms, as_of: date, h: Series, i: Series) -> E
     test = regression(xs, ys, params.band, params.r_squared_min, params.p_value_max, params.min_observations)
     details = {"window": params.regression_window, "min_observations": params.min_observations,
                "r_squared_min": params.r_squared_min, "p_value_max": params.p_value_max,
-               "first_date": days[0] if days else None, "last_date": days[-1] if days else None,
+               "first_date": days[0] if days else None, "last_date": days[-1] if days else None, "dates": days,
                **test.figures(), "reason": test.reason}
     return _result(terms, as_of, test.outcome, details, slope=test.slope, r_squared=test.r_squared,
                    p_value=test.p_value, n=test.n)

@@ -37,8 +37,14 @@ class Outcome(StrEnum):
 
 
 def ratio6(value: Decimal) -> Decimal:
-    """Ratios, slopes and R² are kept to 6 dp, half-even; decisions use the kept value."""
+    """Ratios, slopes and R² are stored and shown to 6 dp, half-even; decisions are taken
+    on the unrounded value (a ratio of 1.2500004 is outside a band ending at 1.25)."""
     return value.quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def shown(value: Decimal) -> str:
+    """A figure as a reason shows it: to 10 dp, so that what decided is visible."""
+    return text(value.quantize(Decimal("1E-10"), rounding=ROUND_HALF_EVEN))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,22 +103,24 @@ class OffsetTest:
 
 
 def dollar_offset(delta_h: Decimal, delta_i: Decimal, band: Band, floor: Decimal) -> OffsetTest:
-    """ratio = -ΔH / ΔI, 6 dp half-even.
+    """ratio = -ΔH / ΔI; decided at full precision (28 digits), stored 6 dp half-even.
 
     ΔH: change of the hedging instrument's MTM, ΔI: change of the hedged item's (at the
     hedge ratio), both money in the same currency over the same period. |ΔI| below the
     materiality `floor` is `inconclusive` (too small to judge); changes of the same sign
-    are `fail` (no offset at all); else `pass` when the ratio is inside `band`.
+    are `fail` (no offset at all); else `pass` when the unrounded ratio is inside `band`.
     """
     if abs(delta_i) < floor or delta_i == 0:
         return OffsetTest(Outcome.INCONCLUSIVE, None,
                           f"|ΔI| {text(abs(delta_i))} is below the materiality floor {text(floor)}")
-    ratio = ratio6(-delta_h / delta_i)
+    exact = -delta_h / delta_i
+    ratio = ratio6(exact)
     if delta_h != 0 and (delta_h > 0) == (delta_i > 0):
-        return OffsetTest(Outcome.FAIL, ratio, "ΔH and ΔI have the same sign: no offset")
-    where = "inside" if band.contains(ratio) else "outside"
-    outcome = Outcome.PASS if band.contains(ratio) else Outcome.FAIL
-    return OffsetTest(outcome, ratio, f"ratio {text(ratio)} {where} [{text(band.low)}, {text(band.high)}]")
+        return OffsetTest(Outcome.FAIL, ratio, f"ΔH {text(delta_h)} and ΔI {text(delta_i)} have the same sign: "
+                                               "no offset")
+    where = "inside" if band.contains(exact) else "outside"
+    outcome = Outcome.PASS if band.contains(exact) else Outcome.FAIL
+    return OffsetTest(outcome, ratio, f"ratio {shown(exact)} {where} [{text(band.low)}, {text(band.high)}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +141,8 @@ def critical_terms(instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, t
     designated part of the item, |Q_H - ratio * Q_I| / (ratio * Q_I); opposite sides."""
     designated = hedge_ratio * item.quantity
     days_apart = abs((instrument.maturity - item.maturity).days)
-    gap = ratio6(abs(instrument.quantity - designated) / designated)
+    exact_gap = abs(instrument.quantity - designated) / designated
+    gap = ratio6(exact_gap)
     terms: dict[str, Any] = {
         "underlying": {"instrument": instrument.underlying, "item": item.underlying,
                        "match": instrument.underlying == item.underlying},
@@ -142,10 +151,26 @@ def critical_terms(instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, t
         "maturity": {"instrument": instrument.maturity, "item": item.maturity, "days_apart": days_apart,
                      "tolerance_days": tolerance_days, "match": days_apart <= tolerance_days},
         "notional": {"instrument": instrument.quantity, "item_designated": designated, "difference": gap,
-                     "tolerance": notional_tolerance, "match": gap <= notional_tolerance},
+                     "tolerance": notional_tolerance, "match": exact_gap <= notional_tolerance},
         "sides": {"instrument": instrument.side_sign, "item": item.side_sign,
                   "match": instrument.side_sign == -item.side_sign},
     }
     failed = [name for name, term in terms.items() if not term["match"]]
     outcome = Outcome.FAIL if failed else Outcome.PASS
-    return outcome, {**terms, "failed_terms": failed}
+    return outcome, {**terms, "failed_terms": failed, "reason": _terms_reason(terms, failed)}
+
+
+def _terms_reason(terms: dict[str, Any], failed: list[str]) -> str:
+    """Which terms failed, with their figures (or that all matched)."""
+    if not failed:
+        return "all critical terms match"
+    said = {
+        "underlying": lambda t: f"underlying {t['instrument']} vs {t['item']}",
+        "currency": lambda t: f"currency {t['instrument']} vs {t['item']}",
+        "maturity": lambda t: (f"maturity {t['instrument']} vs {t['item']}: {t['days_apart']} days apart, "
+                               f"tolerance {t['tolerance_days']}"),
+        "notional": lambda t: (f"notional {text(t['instrument'])} vs {text(t['item_designated'])} designated: "
+                               f"difference {text(t['difference'])}, tolerance {text(t['tolerance'])}"),
+        "sides": lambda t: f"sides {t['instrument']} and {t['item']} are not opposite",
+    }
+    return "failed: " + "; ".join(said[name](terms[name]) for name in failed)

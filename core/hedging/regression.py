@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
 from core.canonical import normalise_decimal as text
-from core.hedging.methods import Band, Outcome, ratio6
+from core.hedging.methods import Band, Outcome, ratio6, shown
 from core.money import money
 
 
@@ -46,8 +46,9 @@ def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squar
     pass when -band.high <= slope <= -band.low (a perfect hedge has slope -1),
     R² >= `r_squared_min` and the slope's two-sided p-value < `p_value_max`; fewer than
     `min_observations` pairs are `insufficient_data`; an instrument that did not move
-    (all ΔH equal) is `inconclusive`. slope and R² 6 dp, p 6 dp, the intercept money 2 dp,
-    all half-even; the decision uses these rounded figures.
+    (all ΔH equal) is `inconclusive`. Decided on the fit's unrounded figures (binary64,
+    17 significant digits); stored: slope and R² 6 dp half-even, p to 6 significant
+    digits (9.9e-8 stays 9.9e-8), the intercept money 2 dp.
     """
     n = len(xs)
     if n != len(ys):
@@ -61,17 +62,21 @@ def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squar
     fit = stats.linregress(_floats(xs), _floats(ys))
     if not np.isfinite([fit.slope, fit.rvalue, fit.pvalue]).all():
         return RegressionTest(Outcome.INCONCLUSIVE, n, reason="the regression is undefined for these changes")
-    slope, r_squared = ratio6(_decimal(fit.slope)), ratio6(_decimal(fit.rvalue) ** 2)
-    p_value = _decimal(fit.pvalue).quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
-    intercept = money(_decimal(fit.intercept))
+    slope, r_squared, p_value = _decimal(fit.slope), _decimal(fit.rvalue) ** 2, _decimal(fit.pvalue)
     failed = []
     if not -band.high <= slope <= -band.low:
-        failed.append(f"slope {text(slope)} outside [{text(-band.high)}, {text(-band.low)}]")
+        failed.append(f"slope {shown(slope)} outside [{text(-band.high)}, {text(-band.low)}]")
     if r_squared < r_squared_min:
-        failed.append(f"R² {text(r_squared)} below {text(r_squared_min)}")
+        failed.append(f"R² {shown(r_squared)} below {text(r_squared_min)}")
     if not p_value < p_value_max:
-        failed.append(f"p {text(p_value)} not below {text(p_value_max)}")
+        failed.append(f"p {_significant(p_value)} not below {text(p_value_max)}")
+    stored = (ratio6(slope), money(_decimal(fit.intercept)), ratio6(r_squared), Decimal(_significant(p_value)))
     if failed:
-        return RegressionTest(Outcome.FAIL, n, slope, intercept, r_squared, p_value, "; ".join(failed))
-    return RegressionTest(Outcome.PASS, n, slope, intercept, r_squared, p_value,
-                          f"slope {text(slope)}, R² {text(r_squared)}, p {text(p_value)}")
+        return RegressionTest(Outcome.FAIL, n, *stored, "; ".join(failed))
+    return RegressionTest(Outcome.PASS, n, *stored,
+                          f"slope {shown(slope)}, R² {shown(r_squared)}, p {_significant(p_value)}")
+
+
+def _significant(value: Decimal) -> str:
+    """To 6 significant digits, as plain text (no exponent)."""
+    return text(Decimal(format(value, ".6g")))

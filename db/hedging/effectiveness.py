@@ -3,7 +3,6 @@ designations are under test at D, their terms, the MTM series of both legs, the 
 of each one's last test; results written through the write path, failures flagged."""
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,7 +11,7 @@ from sqlalchemy import Subquery, and_, func, select
 from sqlalchemy.orm import Session
 
 from core.hedging.dossier import leg_terms
-from core.hedging.effectiveness import DesignationTerms, EffectivenessResult, dates_needed
+from core.hedging.effectiveness import DesignationTerms, EffectivenessResult
 from core.hedging.lifecycle import TESTED
 from core.hedging.methods import Method, OffsetBasis, Outcome
 from core.values import Contract, ObjectType
@@ -21,11 +20,10 @@ from db.contracts import to_contract
 from db.hedging.dossiers import to_item
 from db.hedging.models import EffectivenessResult as ResultRowModel
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
-from db.models import HedgeContract, MtmSnapshot
+from db.models import HedgeContract
 from db.writepath import WriteReport, result_row, write_results
 
 FLAG_EVENT = "hedge_de_designation_flagged"
-Series = dict[int, dict[date, Decimal]]  # object id -> as-of date -> MTM
 
 
 def current_versions() -> Subquery:
@@ -50,7 +48,7 @@ def designations_under_test(session: Session, as_of: date) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def _legs(session: Session, version_ids: Sequence[int]) -> list[tuple[HedgeDesignation, HedgeContract, HedgedItem]]:
+def legs_of(session: Session, version_ids: Sequence[int]) -> list[tuple[HedgeDesignation, HedgeContract, HedgedItem]]:
     stmt = (select(HedgeDesignation, HedgeContract, HedgedItem)
             .join(HedgeRelationship, HedgeRelationship.id == HedgeDesignation.relationship_id)
             .join(HedgeContract, HedgeContract.id == HedgeRelationship.contract_id)
@@ -62,14 +60,14 @@ def _legs(session: Session, version_ids: Sequence[int]) -> list[tuple[HedgeDesig
 def hypothetical_derivatives(session: Session, version_ids: Sequence[int]) -> list[Contract]:
     """The hedged items of these designations as the derivatives they are valued as."""
     found: dict[int, Contract] = {}
-    for d, _c, i in _legs(session, version_ids):
+    for d, _c, i in legs_of(session, version_ids):
         found[i.id] = to_item(i).hypothetical(d.hedged_item_rate, d.designation_date)
     return [found[k] for k in sorted(found)]
 
 
 def designation_terms(session: Session, version_ids: Sequence[int]) -> list[DesignationTerms]:
     terms = []
-    for d, c, i in _legs(session, version_ids):
+    for d, c, i in legs_of(session, version_ids):
         instrument, item = leg_terms(to_contract(c), to_item(i))
         terms.append(DesignationTerms(
             designation_id=d.relationship_id, version=d.version, version_id=d.id, method=Method(d.method),
@@ -87,60 +85,6 @@ def last_tests(session: Session, relationship_ids: Iterable[int], before: date) 
             .where(ResultRowModel.relationship_id.in_(ids), ResultRowModel.as_of_date < before)
             .group_by(ResultRowModel.relationship_id))
     return {rid: day for rid, day in session.execute(stmt)}
-
-
-def series_at(session: Session, object_type: ObjectType, points: dict[int, set[date]]) -> Series:
-    """MTM of each object on the dates asked for it (dates without a snapshot are absent)."""
-    found: Series = {oid: {} for oid in points}
-    days = sorted({d for wanted in points.values() for d in wanted})
-    if not points or not days:
-        return found
-    stmt = (select(MtmSnapshot.object_id, MtmSnapshot.as_of_date, MtmSnapshot.mtm_value)
-            .where(MtmSnapshot.object_type == object_type.value, MtmSnapshot.object_id.in_(sorted(points)),
-                   MtmSnapshot.as_of_date.in_(days)))
-    for oid, day, value in session.execute(stmt):
-        if day in points[oid]:
-            found[oid][day] = value
-    return found
-
-
-def latest_series(session: Session, object_type: ObjectType, ids: Iterable[int], as_of: date, count: int) -> Series:
-    """The `count` latest MTM of each object up to `as_of` (a window function: one query)."""
-    wanted = sorted(set(ids))
-    found: Series = {oid: {} for oid in wanted}
-    if not wanted:
-        return found
-    rank = func.row_number().over(partition_by=MtmSnapshot.object_id, order_by=MtmSnapshot.as_of_date.desc())
-    inner = (select(MtmSnapshot.object_id, MtmSnapshot.as_of_date, MtmSnapshot.mtm_value, rank.label("rank"))
-             .where(MtmSnapshot.object_type == object_type.value, MtmSnapshot.object_id.in_(wanted),
-                    MtmSnapshot.as_of_date <= as_of).subquery())
-    stmt = select(inner.c.object_id, inner.c.as_of_date, inner.c.mtm_value).where(inner.c.rank <= count)
-    for oid, day, value in session.execute(stmt):
-        found[oid][day] = value
-    return found
-
-
-def assessment_inputs(session: Session, terms: Sequence[DesignationTerms], as_of: date) -> tuple[Series, Series, dict[int, date]]:
-    """What testing `terms` at `as_of` reads: the instruments' and the items' MTM (only the
-    dates each method needs) and the date of each designation's last test."""
-    last = last_tests(session, [t.designation_id for t in terms], as_of)
-    h_points: dict[int, set[date]] = defaultdict(set)
-    i_points: dict[int, set[date]] = defaultdict(set)
-    for t in terms:
-        if t.method is not Method.CRITICAL_TERMS:
-            days = dates_needed(t, as_of, last.get(t.designation_id))
-            h_points[t.instrument_id] |= days
-            i_points[t.item_id] |= days
-    h = series_at(session, ObjectType.HEDGE_CONTRACT, h_points)
-    i = series_at(session, ObjectType.HEDGED_ITEM, i_points)
-    regressing = [t for t in terms if t.method is Method.REGRESSION]
-    if regressing:
-        count = max(t.params.regression_window for t in regressing) + 1
-        for kind, ids, found in ((ObjectType.HEDGE_CONTRACT, [t.instrument_id for t in regressing], h),
-                                 (ObjectType.HEDGED_ITEM, [t.item_id for t in regressing], i)):
-            for oid, values in latest_series(session, kind, ids, as_of, count).items():
-                found.setdefault(oid, {}).update(values)
-    return h, i, last
 
 
 def write_effectiveness(session: Session, results: Sequence[EffectivenessResult], *, batch_run_id: int | None,

@@ -12,11 +12,12 @@ import structlog
 from celery import group
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.hedging.effectiveness import assess
+from core.hedging.effectiveness import LegSeries, assess
 from core.ledger import chunks
 from core.values import Job
 from db import ledger
-from db.hedging.effectiveness import designation_terms, designations_under_test, assessment_inputs, write_effectiveness
+from db.hedging.effectiveness import designation_terms, designations_under_test, write_effectiveness
+from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, runs
@@ -77,9 +78,10 @@ def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         s, as_of = uow.session, run.as_of_date
         terms = designation_terms(s, request.designation_ids)
-        h, i, last = assessment_inputs(s, terms, as_of)
-        results = [assess(t, as_of, h.get(t.instrument_id, {}), i.get(t.item_id, {}), last.get(t.designation_id))
-                   for t in terms]
+        series, last, blocked = assessment_inputs(s, terms, as_of)
+        empty = LegSeries({}, {})
+        results = [assess(t, as_of, series.get(t.version_id, empty).h, series.get(t.version_id, empty).i,
+                          last.get(t.designation_id), blocked.get(t.version_id)) for t in terms]
         report = write_effectiveness(s, results, batch_run_id=run.id, now=runtime().clock())
         for key in report.conflict_keys:
             log.warning("effectiveness_conflicted", idempotency_key=key)

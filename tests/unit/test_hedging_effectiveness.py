@@ -109,7 +109,7 @@ class TestRegression:
     def test_pass(self) -> None:
         result = assess(terms(method=Method.REGRESSION), self.LAST, self.H5, self.I5, None)
         assert (result.outcome, result.slope, result.r_squared, result.p_value, result.n) == (
-            Outcome.PASS, D("-1"), D("0.996016"), D("0.000107"), 5)
+            Outcome.PASS, D("-1"), D("0.996016"), D("0.000106856"), 5)
         assert (result.details["first_date"], result.details["last_date"]) == (D0, self.LAST)
 
     def test_the_window_keeps_the_latest_changes(self) -> None:

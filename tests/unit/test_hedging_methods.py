@@ -61,10 +61,10 @@ class TestRegression:
         # Sxy = -2000*2100 - 1000*900 + 0 + 1000*-1100 + 2000*-1900 = -10,000,000
         # Sxx = 2000² + 1000² + 0 + 1000² + 2000² = 10,000,000 -> slope = Sxy / Sxx = -1
         # Syy = 2100² + 900² + 1100² + 1900² = 10,040,000 -> R² = Sxy² / (Sxx * Syy) = 1 / 1.004 = 0.996016
-        # t = sqrt(3 * R² / (1 - R²)) = sqrt(750) = 27.39, 3 df: two-sided p = 0.000107
+        # t = sqrt(3 * R² / (1 - R²)) = sqrt(750) = 27.39, 3 df: two-sided p = 0.000106856 (6 significant digits)
         test = fit(["2100", "900", "0", "-1100", "-1900"])
         assert (test.outcome, test.n, test.slope, test.intercept, test.r_squared, test.p_value) == (
-            Outcome.PASS, 5, D("-1"), D("0.00"), D("0.996016"), D("0.000107"))
+            Outcome.PASS, 5, D("-1"), D("0.00"), D("0.996016"), D("0.000106856"))
 
     def test_fail_on_the_slope(self) -> None:
         # y = -0.5 x exactly: slope -0.5 is outside [-1.25, -0.80]; R² = 1, p = 0
@@ -80,7 +80,7 @@ class TestRegression:
         test = fit(["4000", "0", "-2000", "-2000", "0"])
         assert (test.outcome, test.slope, test.r_squared, test.p_value) == (
             Outcome.FAIL, D("-1"), D("0.416667"), D("0.239443"))
-        assert test.reason == "R² 0.416667 below 0.8; p 0.239443 not below 0.05"
+        assert test.reason == "R² 0.4166666667 below 0.8; p 0.239443 not below 0.05"  # 5/12, shown to 10 dp
 
     def test_insufficient_data_below_the_minimum(self) -> None:
         test = fit(["1", "2"], xs=[D("1"), D("2")], least=3)
