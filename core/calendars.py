@@ -4,9 +4,13 @@ Holiday data comes from the `holidays` package (kept up to date by its maintaine
 both calendars we need): TARGET as the ECB publishes it (`financial_holidays("XECB")`: no
 reference rates on weekends, 1 Jan, Good Friday, Easter Monday, 1 May, 25 and 26 Dec) and
 England and Wales bank holidays (`country_holidays("GB", subdiv="ENG")`), which the LME follows.
+Currency pairs follow TARGET whatever their first currency: FX rates are the ECB's
+reference rates and the crosses derived from them (GBPUSD = EURUSD / EURGBP), present
+only on the days both legs are.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -61,6 +65,8 @@ CALENDARS: dict[CalendarName, BusinessCalendar] = {
 
 #: Default calendar by symbol prefix: LME metals follow England and Wales, ECB rates TARGET.
 DEFAULT_PREFIXES: dict[str, CalendarName] = {"LME-": CalendarName.ENGLAND_WALES, "EUR": CalendarName.TARGET}
+#: A currency pair (`GBPUSD`) or its forward symbol (`GBPUSD-2024-12-31`): TARGET.
+CURRENCY_PAIR = re.compile(r"^[A-Z]{6}(-[0-9]{4}-[0-9]{2}-[0-9]{2})?$")
 
 
 def calendar_named(name: str) -> BusinessCalendar:
@@ -69,12 +75,14 @@ def calendar_named(name: str) -> BusinessCalendar:
 
 def calendar_for(symbol: str, overrides: Mapping[str, str] | None = None) -> BusinessCalendar:
     """The calendar of a symbol: an exact override, else the longest matching prefix (of the
-    overrides, then the defaults), else weekdays."""
+    overrides, then the defaults), else TARGET for a currency pair, else weekdays."""
     rules = {**{k: v.value for k, v in DEFAULT_PREFIXES.items()}, **(overrides or {})}
     if symbol in rules:
         return calendar_named(rules[symbol])
     prefixes = sorted((p for p in rules if symbol.startswith(p)), key=len, reverse=True)
-    return calendar_named(rules[prefixes[0]]) if prefixes else CALENDARS[CalendarName.WEEKDAYS]
+    if prefixes:
+        return calendar_named(rules[prefixes[0]])
+    return CALENDARS[CalendarName.TARGET if CURRENCY_PAIR.match(symbol) else CalendarName.WEEKDAYS]
 
 
 def previous_weekday(day: date) -> date:

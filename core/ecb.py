@@ -108,3 +108,49 @@ def _add_line(report: ParseReport[PriceRow], line: int, day: date, cells: list[t
 def published_at(day: date) -> datetime:
     """The ECB publishes the day's reference rates at about 16:00 Frankfurt time."""
     return datetime.combine(day, PUBLICATION_TIME, tzinfo=FRANKFURT).astimezone(timezone.utc)
+
+
+CROSS_SOURCE = "ecb_cross"
+
+
+def cross_legs(pair: str) -> tuple[str | None, str | None]:
+    """The ECB symbols of a cross XY = EURY / EURX: (numerator EURY, denominator EURX); a
+    leg of EUR itself is 1 (None): USDEUR = 1 / EURUSD."""
+    base, quote = pair[:3], pair[3:]
+    return (None if quote == "EUR" else ecb_symbol(quote)), (None if base == "EUR" else ecb_symbol(base))
+
+
+def cross_rate(numerator: Decimal, denominator: Decimal) -> Decimal:
+    """XY = EURY / EURX (Y per 1 X), from the two legs as stored (6 dp each, rates per 1 EUR).
+
+    The quotient is taken at full precision (28 digits) and rounded half-even to 6 dp once,
+    like every stored rate: GBPUSD = 1.0811 / 0.85720 = 1.261199...-> 1.261199.
+    """
+    return six_places(numerator / denominator)
+
+
+def derive_cross(rows: list[tuple[int, PriceRow]], pair: str) -> list[tuple[int, PriceRow]]:
+    """The rows of cross `pair` from ECB rows, on each date both legs have a rate (a cross
+    is never present without both); each keeps the line its legs came from."""
+    numerator, denominator = cross_legs(pair)
+    by_day: dict[date, dict[str, tuple[int, PriceRow]]] = {}
+    for line, row in rows:
+        by_day.setdefault(row.price_date, {})[row.symbol] = (line, row)
+    derived = []
+    for day, found in sorted(by_day.items()):
+        legs = [found.get(s) if s is not None else None for s in (numerator, denominator)]
+        if any(s is not None and leg is None for s, leg in zip((numerator, denominator), legs)):
+            continue
+        top, bottom = (leg[1].price if leg is not None else Decimal(1) for leg in legs)
+        line = next(leg[0] for leg in legs if leg is not None)
+        derived.append((line, PriceRow.trusted(
+            symbol=pair, price_date=day, price=cross_rate(top, bottom), currency=pair[3:], unit=pair[:3],
+            price_type=PriceType.REFERENCE, published_at=published_at(day))))
+    return derived
+
+
+def cross_provenance(pair: str, source: str) -> str:
+    """What a cross's rows name as their origin (the batch's request id): both legs, by the
+    symbol and source of their price rows on the cross's own date."""
+    numerator, denominator = cross_legs(pair)
+    return f"{pair} = {numerator or '1'} / {denominator or '1'} ({source} rows of the same date)"

@@ -89,6 +89,8 @@ class ExceptionReason(StrEnum):
     CURRENCY_MISMATCH = "currency_mismatch"
     UNIT_MISMATCH = "unit_mismatch"
     DISCOUNT_RATE_UNAVAILABLE = "discount_rate_unavailable"
+    RATE_UNAVAILABLE = "rate_unavailable"  # an FX forward by parity lacks a currency's rate
+    BASIS_MISMATCH = "basis_mismatch"      # the two legs of a designation on different bases
 
 
 class Job(StrEnum):

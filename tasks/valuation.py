@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session
 
 from core.calendars import d1_dates
 from core.ledger import chunks
-from core.hedging.fx import FxMarket, rates_as_text, rates_from_text, with_forward_symbols
+from core.hedging.functional import with_functional
+from core.hedging.fx import FxMarket, with_forward_symbols
+from core.hedging.valuation_plan import FxValuationPlan
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
 from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
 from db.contracts import active_contract_ids, contracts_by_ids
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
+from db.hedging.legs import partners_of
 from db.prices import prices_on
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
@@ -47,7 +50,7 @@ def plan_mtm(run_id: int) -> dict[str, Any]:
         item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
         run.chunks_total = len(parts) + len(item_parts)
         run.details = {**run.details, "d1_policy": rt.d1_policy.value, "symbol_calendars": dict(rt.symbol_calendars),
-                       "chunk_size": rt.chunk_size, "discount_rates": rates_as_text(rt.hedging.discount_rates)}
+                       "chunk_size": rt.chunk_size, **FxValuationPlan.of_policy(rt.hedging).as_details()}
         if not parts and not item_parts:
             runs.finish(uow, run)
         else:
@@ -96,10 +99,17 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
 
 
 def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contract], oid: ObjectType) -> Valuation:
-    """The plan's policy, calendars and discount rates, not this process's: every chunk
-    values alike. FX forwards also read the forward rate of their maturity, when stored."""
-    dates = d1_dates({c.underlying for c in contracts}, as_of, D1Policy(plan["d1_policy"]), plan["symbol_calendars"])
-    dates = with_forward_symbols(dates, contracts)
+    """The plan's policy, calendars, rate curves and FX method, not this process's: every
+    chunk values alike. FX forwards also read the forward rate of their maturity, when
+    stored, and the other leg of their designation (both legs on one basis); snapshots
+    carry their MTM in the functional currency when the plan names one."""
+    fx_plan = FxValuationPlan.from_details(plan)
+    partners = partners_of(s, contracts, oid, as_of)
+    legs = [*contracts, *(p.contract for p in partners.values())]
+    symbols = {c.underlying for c in legs} | fx_plan.conversion_symbols({c.currency for c in contracts})
+    dates = d1_dates(symbols, as_of, D1Policy(plan["d1_policy"]), plan["symbol_calendars"])
+    dates = with_forward_symbols(dates, legs)
     prices = prices_on(s, dates)
-    fx = FxMarket(dates, prices, rates_from_text(plan.get("discount_rates", {})))
-    return value_contracts(contracts, as_of, dates, prices, fx, oid)
+    fx = FxMarket(dates, prices, fx_plan.curves, fx_plan.method, partners)
+    return with_functional(value_contracts(contracts, as_of, dates, prices, fx, oid), fx_plan.functional_currency,
+                           prices)

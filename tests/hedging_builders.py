@@ -7,6 +7,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from core.hedging.fx import RateSource
 from core.hedging.policy import HedgingPolicy
 from core.prices import PRICE_HEADER
 from tasks.runtime import Runtime, configure
@@ -61,8 +62,11 @@ def eurusd_csv(*rates: tuple[str, str]) -> str:
 
 
 def with_hedging(runtime: Runtime, **policy: Any) -> Runtime:
-    """The runtime with another hedging policy (discount rates, chunk size, defaults)."""
-    fields: dict[str, Any] = {"discount_rates": {"USD": Decimal("0.05")}, **policy}
+    """The runtime with another hedging policy (discount rates, chunk size, defaults); FX
+    forwards by spot proxy unless `fx_method` says otherwise (the figures of the tests
+    written before parity forwards; tests of parity pass fx_method=RateSource.CIP)."""
+    fields: dict[str, Any] = {"discount_rates": {"USD": Decimal("0.05")}, "fx_method": RateSource.SPOT_PROXY,
+                              **policy}
     changed = replace(runtime, hedging=HedgingPolicy(**fields))
     configure(changed)
     return changed

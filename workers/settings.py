@@ -16,6 +16,7 @@ from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.values import D1Policy
 from workers.settings_guard import GuardSettings
+from workers.settings_hedging import HedgingSettings
 
 
 class SettingsError(Exception):
@@ -50,7 +51,7 @@ DEFAULT_SOURCES = [
 ]
 
 
-class Settings(GuardSettings):
+class Settings(GuardSettings, HedgingSettings):
     model_config = SettingsConfigDict(env_prefix="HEDGEOPS_", env_file=".env", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")
@@ -134,8 +135,8 @@ class Settings(GuardSettings):
     @classmethod
     def _rates_by_currency(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for currency, rate in value.items():
-            if not re.match(r"^[A-Z]{3}$", currency) or not Decimal(0) <= rate < 1:
-                raise ValueError(f"{currency}: {rate}: currencies are 3 capitals, rates at least 0 and below 1")
+            if not re.match(r"^[A-Z]{3}$", currency) or not Decimal(-1) < rate < 1:
+                raise ValueError(f"{currency}: {rate}: currencies are 3 capitals, rates between -1 and 1")
         return value
 
     @model_validator(mode="after")
@@ -145,12 +146,12 @@ class Settings(GuardSettings):
         return self
 
     def hedging_policy(self) -> HedgingPolicy:
-        return HedgingPolicy(
+        return self.with_fx_valuation(HedgingPolicy(
             discount_rates=dict(self.discount_rates), band_min=self.effectiveness_band_min,
             band_max=self.effectiveness_band_max, materiality_floor=self.materiality_floor,
             regression_window=self.regression_window, min_observations=self.regression_min_observations,
             r_squared_min=self.regression_r_squared_min, p_value_max=self.regression_p_value_max,
-            chunk_size=self.effectiveness_chunk_size)
+            chunk_size=self.effectiveness_chunk_size))
 
     @model_validator(mode="after")
     def _limits_below_visibility(self) -> Settings:

@@ -5,6 +5,12 @@ A pair is six letters, base then quote (`EURUSD`: USD per 1 EUR). A contract on 
 quote currency and `entry_price` = the contracted forward rate. Rates come from stored
 prices: the pair itself is the spot (ECB reference) rate; `<PAIR>-<maturity>` (for example
 `EURUSD-2024-12-31`) is a forward rate for that maturity, when a source provides one.
+
+The market rate of a leg (its basis): a stored forward quote for its maturity wins
+(`forward_quote`); else the forward by covered interest parity from the D-1 spot and the
+two currencies' rate curves (`cip`); `spot_proxy` (the spot itself) only when set so.
+The two legs of a designation under test are valued on one basis, or neither is
+(`basis_mismatch`).
 """
 from __future__ import annotations
 
@@ -17,8 +23,9 @@ from enum import StrEnum
 from typing import Any
 
 from core import keys
-from core.money import money
+from core.money import money, price
 from core.mtm_results import MtmException, MtmSnapshot
+from core.hedging.curves import RateCurve
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
 
 #: Discounting starts when more than this many days remain to maturity.
@@ -29,10 +36,20 @@ PAIR = re.compile(r"^[A-Z]{6}$")
 
 
 class RateSource(StrEnum):
-    """Where an FX valuation's market rate came from (its provenance)."""
+    """How an FX valuation's market rate was made (its provenance, the leg's basis)."""
 
-    FORWARD = "forward"        # a stored forward rate for the contract's maturity
-    SPOT_PROXY = "spot_proxy"  # no forward rate: the spot rate stands in for it
+    FORWARD_QUOTE = "forward_quote"  # a stored forward rate for the contract's maturity
+    CIP = "cip"                      # covered interest parity from the spot and both curves
+    SPOT_PROXY = "spot_proxy"        # the spot rate stands in (only when set so)
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """The other leg of the designation a leg is tested in: both legs share one basis."""
+
+    designation_id: int
+    object_type: ObjectType
+    contract: Contract
 
 
 class SettlementMethod(StrEnum):
@@ -96,7 +113,8 @@ def fx_forward_mtm(side_sign: int, notional: Decimal, market_rate: Decimal, forw
     side +1 buys the base currency forward, -1 sells it; notional in the base currency;
     rates in quote currency per 1 base unit (6 dp); the MTM is money in the quote currency.
     DF = 1 / (1 + r * days / 360) when more than 90 days remain (`days` > 90), else 1;
-    `rate` is the quote currency's flat annual rate (required only when discounting).
+    `rate` is the quote currency's annual rate for `days`, from its curve (required only
+    when discounting).
     Rounded half-even to 2 dp once, at the end (the undiscounted figure likewise).
     """
     raw = Decimal(side_sign) * notional * (market_rate - forward_rate)
@@ -111,19 +129,23 @@ def fx_forward_mtm(side_sign: int, notional: Decimal, market_rate: Decimal, forw
 @dataclass(frozen=True)
 class FxMarket:
     """What FX valuation reads: the D-1 date of each pair (its own calendar), the chosen
-    price of each symbol on it (spot pairs and forward symbols) and discount rates."""
+    price of each symbol on it (spot pairs and forward symbols), the rate curve of each
+    currency, what stands in for a forward quote (`method`: cip, or spot_proxy only when
+    set so), and the other leg of each leg under test (for one basis on both legs)."""
 
     price_dates: Mapping[str, date] = field(default_factory=dict)
     prices: Mapping[str, Price] = field(default_factory=dict)
-    discount_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    curves: Mapping[str, RateCurve] = field(default_factory=dict)
+    method: RateSource = RateSource.CIP
+    partners: Mapping[tuple[ObjectType, int], Partner] = field(default_factory=dict)
 
-    def market_price(self, pair: str, maturity: date) -> tuple[Price, RateSource] | None:
-        """The forward rate for `maturity` when there is one, else the spot rate."""
-        forward = self.prices.get(forward_symbol(pair, maturity))
-        if forward is not None:
-            return forward, RateSource.FORWARD
-        spot = self.prices.get(pair)
-        return (spot, RateSource.SPOT_PROXY) if spot is not None else None
+    def basis(self, pair: str, maturity: date) -> RateSource:
+        """A stored forward quote for the maturity wins; else the market's method."""
+        return RateSource.FORWARD_QUOTE if forward_symbol(pair, maturity) in self.prices else self.method
+
+    def rate(self, currency: str, as_of: date, days: int) -> Decimal | None:
+        curve = self.curves.get(currency)
+        return curve.rate_at(as_of, days) if curve is not None else None
 
 
 def with_forward_symbols(dates: Mapping[str, date], contracts: Iterable[Contract]) -> dict[str, date]:
@@ -135,44 +157,92 @@ def with_forward_symbols(dates: Mapping[str, date], contracts: Iterable[Contract
     return found
 
 
-def rates_as_text(rates: Mapping[str, Decimal]) -> dict[str, str]:
-    """Discount rates as a run's plan keeps them (JSON), so every chunk values alike."""
-    return {currency: str(rate) for currency, rate in sorted(rates.items())}
+def cip_forward(spot: Decimal, quote_rate: Decimal, base_rate: Decimal, days: int) -> Decimal:
+    """F = S * (1 + r_quote * d / 360) / (1 + r_base * d / 360): covered interest parity.
+
+    S the spot (quote currency per 1 base unit), r_quote and r_base the two currencies'
+    annual simple rates for d days (ACT/360; negative allowed), d the days from the as-of
+    date to maturity (0 once past: F = S). Computed at full precision and rounded half-even
+    to 6 dp once, like every stored rate.
+    """
+    d = Decimal(max(days, 0))
+    return price((spot * (1 + quote_rate * d / DAY_COUNT)) / (1 + base_rate * d / DAY_COUNT))
 
 
-def rates_from_text(rates: Mapping[str, str]) -> dict[str, Decimal]:
-    return {currency: Decimal(rate) for currency, rate in rates.items()}
+@dataclass(frozen=True, slots=True)
+class MarketRate:
+    """The market rate a leg is valued at, the price row it comes from and how it was made."""
+
+    price: Price                # the forward quote's row, or the spot's (cip, spot_proxy)
+    rate: Decimal               # quote currency per 1 base unit, 6 dp
+    basis: RateSource
+    inputs: dict[str, Any]      # cip: S, both rates and d
+
+
+Problem = tuple[ExceptionReason, dict[str, Any]]
+
+
+def market_rate(contract: Contract, as_of: date, market: FxMarket) -> MarketRate | Problem:
+    """The leg's market rate on its basis, or why there is none."""
+    pair, maturity, days = contract.underlying, contract.maturity_date, (contract.maturity_date - as_of).days
+    basis = market.basis(pair, maturity)
+    found = market.prices.get(forward_symbol(pair, maturity) if basis is RateSource.FORWARD_QUOTE else pair)
+    if found is None:
+        return ExceptionReason.PRICE_UNAVAILABLE, {}
+    if basis is not RateSource.CIP:
+        return MarketRate(found, found.price, basis, {})
+    base, quote = base_currency(pair), quote_currency(pair)
+    r_quote, r_base = market.rate(quote, as_of, days), market.rate(base, as_of, days)
+    if r_quote is None or r_base is None:
+        missing = [c for c, r in ((quote, r_quote), (base, r_base)) if r is None]
+        return ExceptionReason.RATE_UNAVAILABLE, {"currencies": missing, "needed_for": "cip forward"}
+    inputs = {"spot_rate": found.price, "spot_price_id": found.id, "quote_rate": r_quote, "base_rate": r_base,
+              "cip_days": max(days, 0)}
+    return MarketRate(found, cip_forward(found.price, r_quote, r_base, days), basis, inputs)
 
 
 def value_fx_forward(contract: Contract, as_of: date, market: FxMarket,
                      oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> MtmSnapshot | MtmException:
     """Value an FX forward (or a hedged item's hypothetical one) at `as_of`, or say why not."""
     pair, maturity = contract.underlying, contract.maturity_date
-    price_date = market.price_dates.get(pair)
     days = (maturity - as_of).days
-    found = market.market_price(pair, maturity)
-    rate = market.discount_rates.get(contract.currency)
-    problem = _problem(contract, found, days, rate)
-    if problem is not None or found is None:
+    found = market_rate(contract, as_of, market)
+    rate = market.rate(contract.currency, as_of, days) if days > DISCOUNT_AFTER_DAYS else None
+    problem = _mismatched_basis(contract, market, oid) or _problem(contract, found, days, rate)
+    if problem is not None or not isinstance(found, MarketRate):
         reason, extra = problem or (ExceptionReason.PRICE_UNAVAILABLE, {})
-        details = {"symbol": pair, "forward_symbol": forward_symbol(pair, maturity), "price_date": price_date, **extra}
+        details = {"symbol": pair, "forward_symbol": forward_symbol(pair, maturity),
+                   "price_date": market.price_dates.get(pair), **extra}
         return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason,
                             details, oid)
-    price, source = found
-    result = fx_forward_mtm(contract.side.sign, contract.quantity, price.price, contract.entry_price, days, rate)
+    result = fx_forward_mtm(contract.side.sign, contract.quantity, found.rate, contract.entry_price, days, rate)
     return MtmSnapshot(
         key=keys.mtm_snapshot_key(oid, contract.id, as_of), contract_id=contract.id, as_of=as_of,
-        price_date=price.price_date, price_id=price.id, mtm_value=result.mtm, price_d1=price.price,
+        price_date=found.price.price_date, price_id=found.price.id, mtm_value=result.mtm, price_d1=found.rate,
         entry_price=contract.entry_price, quantity=contract.quantity, currency=contract.currency,
-        object_type=oid, extra=_provenance(price, source, maturity, days, rate, result),
+        object_type=oid, extra=_provenance(found, maturity, days, rate, result),
     )
 
 
-def _problem(contract: Contract, found: tuple[Price, RateSource] | None, days: int,
-             rate: Decimal | None) -> tuple[ExceptionReason, dict[str, Any]] | None:
-    if found is None:
-        return ExceptionReason.PRICE_UNAVAILABLE, {}
-    price = found[0]
+def _mismatched_basis(contract: Contract, market: FxMarket, oid: ObjectType) -> Problem | None:
+    """A leg under test whose other leg would be valued on another basis: neither is valued."""
+    partner = market.partners.get((oid, contract.id))
+    if partner is None or partner.contract.instrument is not Instrument.FX_FORWARD:
+        return None
+    mine = market.basis(contract.underlying, contract.maturity_date)
+    theirs = market.basis(partner.contract.underlying, partner.contract.maturity_date)
+    if mine is theirs:
+        return None
+    return ExceptionReason.BASIS_MISMATCH, {
+        "designation_id": partner.designation_id, "basis": mine.value,
+        "other_leg": {"object_type": partner.object_type.value, "object_id": partner.contract.id,
+                      "symbol": partner.contract.underlying, "basis": theirs.value}}
+
+
+def _problem(contract: Contract, found: MarketRate | Problem, days: int, rate: Decimal | None) -> Problem | None:
+    if not isinstance(found, MarketRate):
+        return found
+    price = found.price
     if price.currency != contract.currency:
         return ExceptionReason.CURRENCY_MISMATCH, {"price_currency": price.currency,
                                                    "contract_currency": contract.currency}
@@ -183,11 +253,11 @@ def _problem(contract: Contract, found: tuple[Price, RateSource] | None, days: i
     return None
 
 
-def _provenance(price: Price, source: RateSource, maturity: date, days: int, rate: Decimal | None,
+def _provenance(found: MarketRate, maturity: date, days: int, rate: Decimal | None,
                 result: FxMtm) -> dict[str, Any]:
     return {
-        "instrument": "fx_forward", "symbol": price.symbol, "rate_source": source.value,
-        "maturity_date": maturity, "days_to_maturity": days,
+        "instrument": "fx_forward", "symbol": found.price.symbol, "rate_source": found.basis.value,
+        "maturity_date": maturity, "days_to_maturity": days, **found.inputs,
         "discount_rate": rate if result.discounted else None,
         "discount_factor": result.discount_factor, "undiscounted_mtm": result.undiscounted,
     }

@@ -16,6 +16,7 @@ from workers.cli import app
 @pytest.fixture
 def cli(embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("HEDGEOPS_DISCOUNT_RATES", '{"USD": "0.05"}')
+    monkeypatch.setenv("HEDGEOPS_FX_FORWARD_METHOD", "spot_proxy")  # the figures below are spot-proxy ones
     return embedded_cli
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.hedging.fx import (FxMarket, discount_factor, forward_symbol, fx_forward_mtm, fx_terms_problem,
-                             rates_as_text, rates_from_text, value_fx_forward, with_forward_symbols)
+from core.hedging.curves import RateCurve, curves_as_text, curves_from_text
+from core.hedging.fx import (FxMarket, RateSource, discount_factor, forward_symbol, fx_forward_mtm, fx_terms_problem,
+                             value_fx_forward, with_forward_symbols)
 from core.mtm import value_contracts
 from core.mtm_results import MtmException, MtmSnapshot
 from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
@@ -36,8 +37,10 @@ def a_rate(symbol: str = "EURUSD", price: str = "1.083700", **overrides: Any) ->
 
 
 def market(*prices: Price, rates: dict[str, Decimal] | None = None) -> FxMarket:
-    return FxMarket({"EURUSD": D1}, {p.symbol: p for p in prices},
-                    rates if rates is not None else {"USD": D("0.05")})
+    """The explicit spot-proxy setting (parity: tests/unit/test_hedging_cip.py)."""
+    flat = rates if rates is not None else {"USD": D("0.05")}
+    return FxMarket({"EURUSD": D1}, {p.symbol: p for p in prices}, {c: RateCurve(flat=r) for c, r in flat.items()},
+                    RateSource.SPOT_PROXY)
 
 
 class TestFormula:
@@ -98,7 +101,7 @@ class TestValueFxForward:
         snap = value_fx_forward(a_forward(), AS_OF, market(a_rate(), fwd))
         assert isinstance(snap, MtmSnapshot)
         # -1 * 10,000,000 * (1.090000 - 1.095600) = 56,000.00
-        assert (snap.mtm_value, snap.price_id, snap.payload["rate_source"]) == (D("56000.00"), 71, "forward")
+        assert (snap.mtm_value, snap.price_id, snap.payload["rate_source"]) == (D("56000.00"), 71, "forward_quote")
         assert snap.payload["symbol"] == "EURUSD-2024-03-31"
 
     def test_more_than_90_days_is_discounted_with_the_quote_currency_rate(self) -> None:
@@ -166,5 +169,6 @@ def test_forward_symbols_are_read_on_their_pairs_date_and_rates_survive_the_plan
     commodity = a_forward(id=9, instrument=Instrument.COMMODITY_FORWARD, underlying="LME-AL")
     dates = with_forward_symbols({"EURUSD": D1, "LME-AL": AS_OF}, [a_forward(), commodity])
     assert dates == {"EURUSD": D1, "LME-AL": AS_OF, "EURUSD-2024-03-31": D1}
-    assert rates_from_text(rates_as_text({"USD": D("0.05"), "EUR": D("0.035")})) == {"EUR": D("0.035"),
-                                                                                   "USD": D("0.05")}
+    curves = {"USD": RateCurve(flat=D("0.05")), "EUR": RateCurve(points=(("1M", D("0.035")), ("1Y", D("-0.001"))))}
+    assert curves_as_text(curves) == {"EUR": [["1M", "0.035"], ["1Y", "-0.001"]], "USD": "0.05"}
+    assert curves_from_text(curves_as_text(curves)) == curves
