@@ -125,7 +125,7 @@ class EffectivenessResult(ResultTable):
     ratio: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 6))
     slope: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 6))
     r_squared: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 6))
-    p_value: Mapped[Decimal | None] = mapped_column(ExactDecimal(38, 30))  # 6 significant digits: 9.9e-8 is not 0
+    p_value: Mapped[Decimal | None] = mapped_column(ExactDecimal(28, 22))  # 6 significant digits: 9.9e-8 is not 0
     n_observations: Mapped[int | None]
     details: Mapped[Json] = mapped_column(JsonDoc)
 

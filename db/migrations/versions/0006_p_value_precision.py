@@ -1,4 +1,4 @@
-"""Effectiveness p-values keep their significant digits: NUMERIC(38, 30) instead of
+"""Effectiveness p-values keep their significant digits: NUMERIC(28, 22) instead of
 (24, 6), so a p-value of 9.9e-8 is stored as such, not as 0 (SQLite keeps exact text of
 the same 48 characters either way).
 
@@ -19,11 +19,11 @@ depends_on = None
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.alter_column("effectiveness_results", "p_value", type_=sa.Numeric(38, 30),
+        op.alter_column("effectiveness_results", "p_value", type_=sa.Numeric(28, 22),
                         existing_type=sa.Numeric(24, 6), existing_nullable=True)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column("effectiveness_results", "p_value", type_=sa.Numeric(24, 6),
-                        existing_type=sa.Numeric(38, 30), existing_nullable=True)
+                        existing_type=sa.Numeric(28, 22), existing_nullable=True)
