@@ -2,14 +2,18 @@
 what was stored, and the stored payload must still hash to its own hash."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from core.canonical import canonical, payload_sha256
+from core.hedging.functional import with_functional
+from core.hedging.fx import FxMarket, value_fx_forward
+from core.hedging.valuation_plan import FxValuationPlan
 from core.mtm import value_contract
-from core.mtm_results import MtmSnapshot
-from core.values import Contract, Price
+from core.mtm_results import MtmSnapshot, Valuation
+from core.values import Contract, ObjectType, Price
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +31,27 @@ def check_snapshot(key: str, stored_payload: dict[str, Any], stored_sha: str, co
     again = value_contract(contract, as_of, price_date, price)
     if not isinstance(again, MtmSnapshot):
         return [Finding(key, "not_valued_now", f"recomputing gives an exception: {again.reason.value}")]
-    if again.sha256 != stored_sha:
-        recomputed = canonical(again.payload)
-        assert isinstance(recomputed, dict)
-        changed = sorted(k for k, v in recomputed.items() if stored_payload.get(k) != v)
-        return [Finding(key, "recomputed_differs", f"fields: {', '.join(changed) or 'payload'}")]
-    return []
+    return _compared(key, stored_payload, stored_sha, again)
+
+
+def check_fx_snapshot(key: str, stored_payload: dict[str, Any], stored_sha: str, leg: Contract, oid: ObjectType,
+                      as_of: date, prices: Mapping[str, Price], plan: FxValuationPlan) -> list[Finding]:
+    """What is off with one FX forward or hedged-item snapshot: recomputed from the leg, the
+    exact price rows it used (spot or forward quote, and the functional rate) and the
+    curves, method and functional currency its run recorded."""
+    if payload_sha256(stored_payload) != stored_sha:
+        return [Finding(key, "payload_tampered", "the stored payload no longer hashes to payload_sha256")]
+    again = value_fx_forward(leg, as_of, FxMarket({}, prices, plan.curves, plan.method), oid)
+    if not isinstance(again, MtmSnapshot):
+        return [Finding(key, "not_valued_now", f"recomputing gives an exception: {again.reason.value}")]
+    converted = with_functional(Valuation([again], []), plan.functional_currency, prices).snapshots[0]
+    return _compared(key, stored_payload, stored_sha, converted)
+
+
+def _compared(key: str, stored_payload: dict[str, Any], stored_sha: str, again: MtmSnapshot) -> list[Finding]:
+    if again.sha256 == stored_sha:
+        return []
+    recomputed = canonical(again.payload)
+    assert isinstance(recomputed, dict)
+    changed = sorted(k for k in recomputed.keys() | stored_payload.keys() if stored_payload.get(k) != recomputed.get(k))
+    return [Finding(key, "recomputed_differs", f"fields: {', '.join(changed) or 'payload'}")]

@@ -4,8 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from core.verify import Finding, check_snapshot
-from db.verify import restated_price_keys, snapshot_count, snapshots_of
+from core.hedging.valuation_plan import FxValuationPlan
+from core.verify import Finding, check_fx_snapshot, check_snapshot
+from db.verify import fx_snapshots_of, restated_price_keys, snapshot_count, snapshots_of
 from tasks.runtime import runtime
 
 
@@ -22,7 +23,8 @@ class Verification:
 
 
 def verify_date(as_of: date) -> Verification:
-    """Check payload hashes, recompute from the contract and the exact price row used, and
+    """Check payload hashes, recompute from the contract (or hedged item) and the exact price
+    rows used (FX: with the curves, method and functional currency its run recorded), and
     flag snapshots whose price has been restated since (a conflict on its key)."""
     result = Verification(as_of)
     with runtime().uow() as uow:
@@ -33,6 +35,12 @@ def verify_date(as_of: date) -> Verification:
             result.findings += check_snapshot(stored.key, stored.payload, stored.sha256, stored.contract,
                                               stored.price, as_of, stored.price_date)
             price_keys.setdefault(stored.price_key, []).append(stored.key)
+        for fx in fx_snapshots_of(uow.session, as_of):
+            result.checked += 1
+            result.findings += check_fx_snapshot(fx.key, fx.payload, fx.sha256, fx.leg, fx.object_type, as_of,
+                                                 fx.prices, FxValuationPlan.from_details(fx.plan))
+            for price_key in fx.price_keys:
+                price_keys.setdefault(price_key, []).append(fx.key)
         for price_key in sorted(restated_price_keys(uow.session, list(price_keys))):
             result.findings += [Finding(key, "price_restated", f"{price_key} was sent again with another value")
                                 for key in price_keys[price_key]]

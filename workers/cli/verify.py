@@ -14,8 +14,9 @@ def verify(
     as_of: Annotated[str, typer.Option("--as-of", help="the as-of date D, YYYY-MM-DD")],
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Recompute every snapshot of D from the stored contract and price row, check its
-    payload_sha256, and list mismatches and snapshots whose price was restated since."""
+    """Recompute every snapshot of D (commodity, FX forward and hedged item) from the stored
+    contract or item, the price rows it used and its run's recorded curves and method, check
+    its payload_sha256, and list mismatches and snapshots whose price was restated since."""
     from tasks.verify import verify_date
 
     day = parse_day(as_of)
