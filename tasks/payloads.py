@@ -36,3 +36,14 @@ class RunRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     run_id: int
+
+
+class RangeChunkRequest(BaseModel):
+    """A chunk of a keyset plan: the ids from `first_id` to `last_id`, both included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: int
+    chunk_no: Annotated[int, Field(ge=0)]
+    first_id: int
+    last_id: int

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.calendars import d1_dates
 from core.ledger import chunks
+from core.plans import KeyRange
 from core.hedging.functional import with_functional
 from core.hedging.fx import FxMarket, with_forward_symbols
 from core.hedging.valuation_plan import FxValuationPlan
@@ -18,7 +19,7 @@ from core.mtm import value_contracts
 from core.mtm_results import Valuation
 from core.values import Contract, D1Policy, Job, ObjectType
 from db import ledger
-from db.contracts import active_contract_ids, contracts_by_ids
+from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
 from db.prices import prices_on
@@ -27,7 +28,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
 from tasks import names, runs
 from tasks.base import job_task
-from tasks.payloads import ChunkRequest
+from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -41,11 +42,11 @@ def compute_mtm_snapshots(self: Any, as_of: str | None = None, trigger: str = "m
 
 
 def plan_mtm(run_id: int) -> dict[str, Any]:
-    """Split the active contracts into chunks, record the plan, send the chunks after commit."""
+    """Split the active contracts into key ranges, record the plan, send the chunks after commit."""
     rt = runtime()
     with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = chunks(active_contract_ids(uow.session), rt.chunk_size)
+        parts = active_key_ranges(uow.session, rt.chunk_size)
         # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
         item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
         run.chunks_total = len(parts) + len(item_parts)
@@ -59,21 +60,38 @@ def plan_mtm(run_id: int) -> dict[str, Any]:
             items = [(no, ids) for no, ids in enumerate(item_parts, start=len(parts)) if no not in done]
             uow.after_commit(lambda: _send_chunks(run.id, todo, items))
         uow.commit()
-        log.info("mtm_planned", contracts=sum(map(len, parts)), chunks=len(parts), d1_policy=rt.d1_policy.value)
+        log.info("mtm_planned", chunks=len(parts), d1_policy=rt.d1_policy.value)
         return run_summary(run)
 
 
-def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]], items: list[tuple[int, list[int]]]) -> None:
-    group([*(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, contract_ids=ids) for no, ids in todo),
+def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:
+    group([*(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, **ids.as_message()) for no, ids in todo),
            *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
            ]).apply_async()
 
 
 @job_task(names.COMPUTE_MTM_CHUNK, queue="valuation", ignore_result=True)
-def compute_mtm_chunk(self: Any, run_id: int, chunk_no: int, contract_ids: list[int]) -> dict[str, Any]:
-    request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=contract_ids)
+def compute_mtm_chunk(self: Any, run_id: int, chunk_no: int, first_id: int | None = None,
+                      last_id: int | None = None, contract_ids: list[int] | None = None) -> dict[str, Any]:
+    """The active contracts of one key range; a message of an older plan names its ids instead."""
     with runs.failing_run(run_id):
-        return value_chunk(request)
+        if contract_ids is not None:
+            return value_chunk(ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=contract_ids))
+        request = RangeChunkRequest(run_id=run_id, chunk_no=chunk_no, first_id=first_id, last_id=last_id)
+        return value_range(request)
+
+
+def value_range(request: RangeChunkRequest) -> dict[str, Any]:
+    """Value the contracts of a key range (read when the chunk runs) and write them."""
+    ids = KeyRange(request.first_id, request.last_id)
+
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        contracts = contracts_in_range(uow.session, ids)
+        return _written(uow.session, run, contracts, ObjectType.HEDGE_CONTRACT,
+                        {"object_type": ObjectType.HEDGE_CONTRACT.value, **ids.as_message(),
+                         "contracts": len(contracts)})
+
+    return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
 
 
 @job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
@@ -89,13 +107,17 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
         s = uow.session
         contracts = (contracts_by_ids(s, request.contract_ids) if oid is ObjectType.HEDGE_CONTRACT
                      else hypothetical_derivatives(s, request.contract_ids))
-        valuation = _value(s, run.as_of_date, run.details, contracts, oid)
-        counts = write_valuation(s, valuation, batch_run_id=run.id, now=runtime().clock(), correlation_id=run.task_id)
         # hedged items: the contract ids are the ids of their designations
-        return runs.ChunkDone(counts, audit="mtm_chunk_written",
-                              audit_details={"object_type": oid.value, "contract_ids": request.contract_ids})
+        return _written(s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
 
     return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+
+
+def _written(s: Session, run: BatchRun, contracts: list[Contract], oid: ObjectType,
+             audit_details: dict[str, Any]) -> runs.ChunkDone:
+    valuation = _value(s, run.as_of_date, run.details, contracts, oid)
+    counts = write_valuation(s, valuation, batch_run_id=run.id, now=runtime().clock(), correlation_id=run.task_id)
+    return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
 
 
 def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contract], oid: ObjectType) -> Valuation:
