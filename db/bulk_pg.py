@@ -1,8 +1,11 @@
-"""The PostgreSQL bulk form of the write path: COPY into a temporary staging table, then
-one statement that inserts the new keys (INSERT .. SELECT .. ON CONFLICT DO NOTHING
-RETURNING) and, in the same statement, compares the stored hash of every key already
-there. A rerun (every key stored) is that one statement per batch: keys and hashes are
-checked in the database, none comes back but the ones that differ."""
+"""The PostgreSQL bulk form of the write path.
+
+1. One probe: the batch's keys and hashes as two array parameters, joined to the table in
+   the database; back come only the keys not stored yet and those stored with another
+   hash. A rerun (every key stored, same payloads) ends here: one statement per batch.
+2. The rows of the keys not stored: COPY into a temporary staging table, then one
+   statement that inserts them (INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING) and
+   compares the stored hash of any key another transaction stored meanwhile."""
 from __future__ import annotations
 
 import json
@@ -24,12 +27,32 @@ def insert_via_staging(session: Session, table: type[ResultTable], rows: Sequenc
                        common: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Insert `rows` (one per key, all with the same columns); returns (inserted keys,
     keys already stored with another payload hash)."""
+    conn = session.connection()
+    missing, differing = _probe(conn, table.__tablename__, rows)
+    if not missing:
+        return set(), differing
+    inserted, raced = _copy_and_merge(conn, table, [row for row in rows if row.key in missing], common)
+    return inserted, differing | raced
+
+
+def _probe(conn: Connection, name: str, rows: Sequence[ResultRow]) -> tuple[set[str], set[str]]:
+    """(keys not stored, keys stored with another hash), the hashes compared in the database."""
+    sql = (f"SELECT s.k, t.payload_sha256 IS NULL FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
+           f"LEFT JOIN {name} t ON t.idempotency_key = s.k WHERE t.payload_sha256 IS DISTINCT FROM s.h")
+    missing: set[str] = set()
+    differing: set[str] = set()
+    for key, absent in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows])):
+        (missing if absent else differing).add(key)
+    return missing, differing
+
+
+def _copy_and_merge(conn: Connection, table: type[ResultTable], rows: Sequence[ResultRow],
+                    common: dict[str, Any]) -> tuple[set[str], set[str]]:
     name = table.__tablename__
     own = list(rows[0].columns)
     columns = [*own, "idempotency_key", "payload", "payload_sha256", *common]
     json_cols = {c.name for c in table.__table__.columns if isinstance(c.type, JSON)}
     staging, col_list = f"staging_{name}", ", ".join(columns)
-    conn = session.connection()
     conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {col_list} FROM {name} WITH NO DATA")
     conn.exec_driver_sql(f"TRUNCATE {staging}")
     cursor = _psycopg(conn).cursor()
