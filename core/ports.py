@@ -1,7 +1,7 @@
 """Protocols the outside world is reached through; adapters in workers/ implement them."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -25,6 +25,19 @@ class PriceBatch:
     published_at: datetime | None = None
     #: Set by file sources whose files are archived once processed: the file's path.
     location: str | None = None
+    #: A large file streams: each call reads it again in bounded parts (good rows and the
+    #: bad rows met on the way); `report` then holds none and gathers the bad rows as the
+    #: parts are written. None: `report` holds everything.
+    parts: Callable[[], Iterator[ParseReport[PriceRow]]] | None = None
+
+    def reports(self) -> Iterator[ParseReport[PriceRow]]:
+        """The batch's rows in parts: `report` alone, or the stream's parts."""
+        if self.parts is None:
+            yield self.report
+            return
+        for part in self.parts():
+            self.report.errors.extend(part.errors)
+            yield part
 
 
 class PriceSource(Protocol):

@@ -1,6 +1,8 @@
 """Settlement price rows: the vendor CSV format and its validation."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -9,7 +11,7 @@ import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from core.money import price as quantize_price
-from core.rows import PositiveDecimal, parse_rows
+from core.rows import PositiveDecimal, parse_rows, validated_rows
 from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
 
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
@@ -68,6 +70,14 @@ class PriceRow(BaseModel):
 _FIELDS = tuple(PriceRow.model_fields)
 
 
+def _not_future(today: date) -> Any:
+    def not_future(row: PriceRow) -> str | None:
+        if row.price_date > today:
+            return f"price_date: {row.price_date.isoformat()} is in the future"
+        return None
+    return not_future
+
+
 def parse_price_csv(text: str, file: str, today: date) -> ParseReport[PriceRow]:
     """Validate a vendor price CSV row by row.
 
@@ -75,13 +85,65 @@ def parse_price_csv(text: str, file: str, today: date) -> ParseReport[PriceRow]:
     and date twice with different prices) are reported with file, line and reason; good
     rows are kept. A file whose header is not a price header raises NotAFileOfThisKind.
     """
-    def not_future(row: PriceRow) -> str | None:
-        if row.price_date > today:
-            return f"price_date: {row.price_date.isoformat()} is in the future"
-        return None
-
-    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, not_future)
+    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, _not_future(today))
     return drop_inconsistent_duplicates(report)
+
+
+# -- streaming: a file of any size in bounded parts, in two passes --------------------------
+
+def _duplicate_key(row: PriceRow) -> str:
+    return f"{row.symbol} {row.price_date.isoformat()}"
+
+
+@dataclass(slots=True)
+class PriceFileSurvey:
+    """What the first pass over a price file found: the (symbol, date) keys given twice
+    with different prices (all their rows are refused) and those merely repeated (kept once)."""
+
+    inconsistent: set[str] = field(default_factory=set)
+    repeated: set[str] = field(default_factory=set)
+    rows: int = 0
+
+
+def survey_price_csv(lines: Iterable[str], file: str, today: date) -> PriceFileSurvey:
+    """The first pass: validates every row, writes nothing, remembers one short key and
+    price per row. Raises NotAFileOfThisKind as parse_price_csv does, before any write."""
+    seen: dict[str, str] = {}
+    survey = PriceFileSurvey()
+    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today)):
+        if isinstance(item, RowError):
+            continue
+        survey.rows += 1
+        key, value = _duplicate_key(item[1]), str(item[1].quantized_price)
+        stored = seen.setdefault(key, value)
+        if stored is not value:
+            (survey.repeated if stored == value else survey.inconsistent).add(key)
+    survey.repeated -= survey.inconsistent
+    return survey
+
+
+def price_csv_parts(lines: Iterable[str], file: str, today: date, survey: PriceFileSurvey,
+                    size: int) -> Iterator[ParseReport[PriceRow]]:
+    """The second pass: reports of at most `size` good rows each (and the bad rows met on
+    the way), as parse_price_csv would report the whole file."""
+    part: ParseReport[PriceRow] = ParseReport(file)
+    kept: set[str] = set()
+    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today)):
+        if isinstance(item, RowError):
+            part.errors.append(item)
+            continue
+        line, row = item
+        key = _duplicate_key(row)
+        if key in survey.inconsistent:
+            part.errors.append(RowError(file, line, f"duplicate {key} with a different price ({row.price})"))
+        elif key not in survey.repeated or key not in kept:
+            kept.update((key,) if key in survey.repeated else ())
+            part.rows.append(item)
+        if len(part.rows) >= size:
+            yield part
+            part = ParseReport(file)
+    if part.rows or part.errors:
+        yield part
 
 
 def drop_inconsistent_duplicates(report: ParseReport[PriceRow]) -> ParseReport[PriceRow]:

@@ -1,11 +1,12 @@
 """Reading CSV text into validated rows: the header check and row-by-row reporting
-shared by every CSV input. Pure: it takes text, never a path."""
+shared by every CSV input. Pure: it takes text or its lines (an open file streams: one
+row at a time), never a path."""
 from __future__ import annotations
 
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, TypeVar
 
@@ -51,9 +52,11 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def csv_records(text: str, file: str, header: Sequence[str], kind: str) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, record) after checking the header names `kind`'s columns."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
+                kind: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, record) after checking the header names `kind`'s columns;
+    `text` is the whole text or its lines (a file opened with newline="")."""
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
     try:
         first = next(reader)
     except StopIteration:
@@ -80,6 +83,22 @@ def csv_records(text: str, file: str, header: Sequence[str], kind: str) -> Itera
         raise NotAFileOfThisKind(f"{file}: not CSV at line {reader.line_num} ({exc})") from None
 
 
+def validated_rows(text: str | Iterable[str], file: str, header: Sequence[str], kind: str, model: type[M],
+                   check: Callable[[M], str | None] = lambda _row: None) -> Iterator[tuple[int, M] | RowError]:
+    """Each record in file order: (line, row) when `model` and `check` accept it, else its RowError."""
+    for line, record in csv_records(text, file, header, kind):
+        if "__error__" in record:
+            yield RowError(file, line, record["__error__"])
+            continue
+        try:
+            row = model.model_validate(record)
+        except ValidationError as exc:
+            yield RowError(file, line, describe(exc))
+            continue
+        problem = check(row)
+        yield RowError(file, line, problem) if problem else (line, row)
+
+
 def parse_rows(
     text: str,
     file: str,
@@ -90,18 +109,9 @@ def parse_rows(
 ) -> ParseReport[M]:
     """Validate every record with `model` and `check`; keep good rows, report bad ones."""
     report: ParseReport[M] = ParseReport(file=file)
-    for line, record in csv_records(text, file, header, kind):
-        if "__error__" in record:
-            report.errors.append(RowError(file, line, record["__error__"]))
-            continue
-        try:
-            row = model.model_validate(record)
-        except ValidationError as exc:
-            report.errors.append(RowError(file, line, describe(exc)))
-            continue
-        problem = check(row)
-        if problem:
-            report.errors.append(RowError(file, line, problem))
+    for item in validated_rows(text, file, header, kind, model, check):
+        if isinstance(item, RowError):
+            report.errors.append(item)
         else:
-            report.rows.append((line, row))
+            report.rows.append(item)
     return report

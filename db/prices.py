@@ -11,15 +11,17 @@ from core import keys
 from core.canonical import normalise_decimal
 from core.mtm import best_price
 from core.ports import PriceBatch
-from core.values import Confidence, Counts, Price
+from core.prices import PriceRow
+from core.values import Confidence, Counts, ParseReport, Price
 from db.models import PriceFile, SettlementPrice
 from db.writepath import ResultRow, WriteReport, result_row, write_results
 
 
-def price_result_rows(batch: PriceBatch) -> list[ResultRow]:
-    """The batch's good rows as results; the payload is the price's business values."""
+def price_result_rows(batch: PriceBatch, report: ParseReport[PriceRow] | None = None) -> list[ResultRow]:
+    """The good rows of `report` (the batch's own by default) as results; the payload is
+    the price's business values."""
     rows = []
-    for line, row in batch.report.rows:
+    for line, row in (report or batch.report).rows:
         value = row.quantized_price
         # Already in canonical spelling (ISO date, normalised decimal): cheap to canonicalise.
         payload = {"symbol": row.symbol, "price_date": row.price_date.isoformat(), "price": normalise_decimal(value),
@@ -56,7 +58,16 @@ def record_file(session: Session, batch: PriceBatch, counts: Counts, *, batch_ru
 
 
 def write_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int | None, now: datetime) -> WriteReport:
-    return write_results(session, SettlementPrice, price_result_rows(batch), batch_run_id=batch_run_id, now=now)
+    """Every good row of the batch, part by part (a streamed file: a bounded part at a
+    time, its bad rows gathered into `batch.report.errors`); one report for all of them."""
+    whole = WriteReport([], [])
+    for part in batch.reports():
+        report = write_results(session, SettlementPrice, price_result_rows(batch, part),
+                               batch_run_id=batch_run_id, now=now)
+        whole.outcomes += report.outcomes
+        whole.conflict_keys += report.conflict_keys
+        whole.conflicts.update(report.conflicts)
+    return whole
 
 
 def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:

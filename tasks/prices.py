@@ -118,9 +118,9 @@ def store_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
         record_event(session, "price_file_rejected", entity_type="price_file", entity_id=file, now=now,
                      batch_run_id=batch_run_id, details={"source": batch.source, "reason": batch.rejected})
         return Counts(exceptions=1)
+    report = write_price_batch(session, batch, batch_run_id=batch_run_id, now=now)  # a streamed file's bad rows too
     for error in batch.report.errors:
         log.warning("price_row_rejected", file=error.file, line=error.line, reason=error.reason)
-    report = write_price_batch(session, batch, batch_run_id=batch_run_id, now=now)
     counts = report.counts()
     counts.exceptions = len(batch.report.errors)
     record_event(session, "price_file_ingested", entity_type="price_file", entity_id=file, now=now,

@@ -7,29 +7,55 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TextIO
 
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
-from core.prices import parse_price_csv
+from core.prices import PriceRow, price_csv_parts, survey_price_csv
 from core.sources import keep_known_symbols
 from core.values import ParseReport
 
 
+#: Good rows per part of a streamed file: one COPY (or INSERT) and its rows in memory at a time.
+PART_ROWS = 10_000
+
+
 def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",)) -> PriceBatch:
-    """Parse one vendor CSV file. A file that is not a price file gives a rejected batch."""
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
+    """Check one vendor CSV file whole (a first pass: header, CSV, UTF-8, duplicates),
+    keeping none of its rows; the batch streams them in parts when it is written. A file
+    that is not a price file gives a rejected batch, and nothing of it is ever written."""
+    digest = file_sha256(path)
     published = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
     empty: ParseReport = ParseReport(path.name)
+    today = now.date()
     try:
-        text = data.decode("utf-8-sig")
-        report = keep_known_symbols(parse_price_csv(text, path.name, today=now.date()), symbols)
+        with _lines(path) as lines:
+            survey = survey_price_csv(lines, path.name, today)
     except UnicodeDecodeError as exc:
         return PriceBatch(source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})",
                           location=str(path))
     except NotAFileOfThisKind as exc:
         return PriceBatch(source, empty, now, digest, rejected=str(exc), location=str(path))
-    return PriceBatch(source, report, now, digest, published_at=published, location=str(path))
+
+    def parts() -> Iterator[ParseReport[PriceRow]]:
+        with _lines(path) as lines:
+            for part in price_csv_parts(lines, path.name, today, survey, PART_ROWS):
+                yield keep_known_symbols(part, symbols)
+
+    return PriceBatch(source, empty, now, digest, published_at=published, location=str(path), parts=parts)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _lines(path: Path) -> TextIO:
+    """The file's text lines as csv wants them (newline=""), a byte-order mark dropped."""
+    return path.open(encoding="utf-8-sig", newline="")
 
 
 class VendorCsvDropFolder:

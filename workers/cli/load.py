@@ -54,7 +54,8 @@ def load_prices(
     batch = read_batch(spec, file, utc_now())
     if batch.rejected:
         raise fail(f"{batch.rejected}; nothing loaded")
-    with err.status(f"loading {len(batch.report.rows)} prices from {batch.report.file}", spinner="dots"):
+    what = "prices" if batch.parts else f"{len(batch.report.rows)} prices"
+    with err.status(f"loading {what} from {batch.report.file}", spinner="dots"):
         counts = load_price_batch(batch)
     for error in batch.report.errors:
         err.print(f"  rejected {error}", markup=False, highlight=False)
