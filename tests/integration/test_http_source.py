@@ -157,8 +157,9 @@ class TestNothingHalfWritten:
         assert [r["date"] for r in script.requests] == [["2026-05-01"], ["2026-05-04"], ["2026-05-04"]]
         with runtime.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == 0
-            failed = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "price_source_failed")).all()
-        assert [(e.entity_id, "500" in e.details["error"]) for e in failed] == [("metals_api", True)]
+            failed = [(e.entity_id, "500" in e.details["error"]) for e in uow.session.scalars(
+                select(AuditEvent).where(AuditEvent.event_type == "price_source_failed"))]
+        assert failed == [("metals_api", True)]
 
     def test_a_malformed_body_writes_nothing_and_is_audited(
             self, runtime: Any, server: tuple[str, Script], clock: Clock) -> None:

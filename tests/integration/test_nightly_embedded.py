@@ -54,7 +54,7 @@ class TestNightly:
         price_source.add("p.csv", prices_csv(("LME-AL", D1, "2563.50"), ("LME-CU", D1, "10012.25"),
                                              ("LME-NI", "2026-11-18", "16388")))
         summary = nightly(runtime)
-        assert summary["status"] == "succeeded"
+        assert summary["status"] == "completed_with_exceptions"  # no LME-NI price on D-1
         # 3 prices created; 4 active contracts: 3 snapshots + 1 exception (no LME-NI price on D-1)
         assert summary["counts"] == {"processed": 7, "created": 6, "existing": 0, "conflicts": 0, "exceptions": 1}
         values = snapshot_values(runtime)
@@ -79,7 +79,7 @@ class TestNightly:
         before = snapshot_values(runtime)
         second = nightly(runtime)
         assert (first["attempt"], second["attempt"]) == (1, 2)
-        assert second["status"] == "succeeded"
+        assert second["status"] == "completed_with_exceptions"
         assert second["counts"] == {"processed": 6, "created": 0, "existing": 5, "conflicts": 0, "exceptions": 1}
         assert snapshot_values(runtime) == before
         assert count(runtime, MtmException) == 1
@@ -130,9 +130,10 @@ class TestNightly:
                     for r in uow.session.scalars(select(BatchRun).order_by(BatchRun.id))]
             events = uow.session.scalars(select(AuditEvent.event_type)).all()
         nightly_id = runs[0][0]
-        assert [r[1:] for r in runs] == [("nightly", "succeeded", "manual", None, True),
-                                         ("prices", "succeeded", "manual", nightly_id, True),
-                                         ("mtm", "succeeded", "manual", nightly_id, True),
+        # LME-NI has no D-1 price: the prices and MTM steps, so the nightly, completed with exceptions
+        assert [r[1:] for r in runs] == [("nightly", "completed_with_exceptions", "manual", None, True),
+                                         ("prices", "completed_with_exceptions", "manual", nightly_id, True),
+                                         ("mtm", "completed_with_exceptions", "manual", nightly_id, True),
                                          ("effectiveness", "succeeded", "manual", nightly_id, True)]
         assert events.count("batch_run_started") == 4 and events.count("batch_run_finished") == 4
         assert events.count("contract_created") == 5

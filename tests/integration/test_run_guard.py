@@ -178,11 +178,21 @@ class TestFailure:
     def test_a_permanent_error_fails_the_run_and_the_nightly(self, runtime: Any) -> None:
         from tasks.nightly import run_nightly
 
+        class BrokenBatch:  # a source's failure is only its own (test_operations): this breaks the job itself
+            source, location, file_sha256, rejected = "broken", None, None, None
+
+            @property
+            def report(self) -> Any:
+                raise ValueError("vendor folder unreadable")
+
         class BrokenSource:
             name = "broken"
 
             def fetch(self, as_of: date, wanted: Any) -> Any:
-                raise ValueError("vendor folder unreadable")
+                yield BrokenBatch()
+
+            def acknowledge(self, batch: Any) -> None:
+                return None
 
         object.__setattr__(runtime, "price_sources", [BrokenSource()])
         with pytest.raises(ValueError, match="unreadable"):
