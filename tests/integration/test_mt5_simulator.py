@@ -149,5 +149,5 @@ class TestOrderSend:
 
 def test_the_demo_scenario_loads() -> None:
     scenario = load_scenario(DEMO_SCENARIO)
-    assert [a.login for a in scenario.accounts] == [700001]
+    assert [a.login for a in scenario.accounts] == [700001, 700002]  # reconciliation, then the guarded account
     assert scenario.time == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
