@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -52,15 +52,16 @@ from benchkit import (
     worker_env,
 )
 from celery import Celery, signature
-from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, insert, select
+from mtm_reference import REFERENCES, time_floor, time_sql_reference, written_snapshots
+from mtm_report import Pipeline, RunFigures, print_report
+from sqlalchemy import select
 
 from core.ports import PriceBatch
 from core.prices import PriceRow
 from core.values import ContractStatus, Instrument, ParseReport, PriceType, Side
 from db import ledger
 from db.engine import engine_for, session_factory
-from db.models import BatchRun, HedgeContract, MtmSnapshot
+from db.models import BatchRun, HedgeContract
 from db.prices import write_price_batch
 from tasks.summary import run_summary
 from workers.celery_app import create_app
@@ -81,34 +82,12 @@ class Options:
     contracts: int
     chunk_size: int
     concurrency: int
+    nodes: int
     database_url: str
     redis_url: str
     keep: bool
     timeout: float
-
-
-@dataclass(frozen=True, slots=True)
-class RunFigures:
-    """One timed MTM run: wall seconds from the trigger to the end of its ledger row, and
-    the CPU seconds the worker's processes and the database's backends spent meanwhile."""
-
-    label: str
-    wall: float
-    summary: dict[str, Any]
-    chunks: int
-    worker_cpu: float
-    database_cpu: float
-    machine_cpu: float
-
-    @property
-    def other_cpu(self) -> float:
-        """CPU the rest of the machine spent meanwhile (this process, other jobs): noise."""
-        return max(0.0, self.machine_cpu - self.worker_cpu - self.database_cpu)
-
-    @property
-    def per_second(self) -> float:
-        """Contracts processed (snapshots and exceptions) per second of wall time."""
-        return float(self.summary["counts"]["processed"]) / self.wall
+    floors: tuple[str, ...]
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -116,15 +95,21 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contracts", type=int, default=100_000, help="active contracts to value")
     parser.add_argument("--chunk-size", type=int, default=1000, help="HEDGEOPS_MTM_CHUNK_SIZE")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (celery -c)")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes per node (celery -c)")
+    parser.add_argument("--nodes", type=int, default=1, help="worker nodes (celery worker commands)")
     parser.add_argument("--database-url", default=ADMIN_URL,
                         help="PostgreSQL URL the scratch databases are created through")
     parser.add_argument("--redis-url", default=REDIS_URL, help="a Redis database of its own: it is flushed")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one run")
+    parser.add_argument("--floors", default=",".join(REFERENCES),
+                        help="the COPY floors to measure, comma-separated ('' for none)")
     args = parser.parse_args(argv)
-    return Options(args.contracts, args.chunk_size, args.concurrency, args.database_url, args.redis_url,
-                   args.keep, args.timeout)
+    floors = tuple(f for f in args.floors.split(",") if f)
+    if unknown := [f for f in floors if f not in REFERENCES]:
+        parser.error(f"unknown floor {', '.join(unknown)} (known: {', '.join(REFERENCES)})")
+    return Options(args.contracts, args.chunk_size, args.concurrency, args.nodes, args.database_url,
+                   args.redis_url, args.keep, args.timeout, floors)
 
 
 # -- seeds -------------------------------------------------------------------------------------
@@ -163,10 +148,14 @@ def seed_prices(url: str) -> None:
 
 
 def seed(url: str, n: int) -> float:
-    """Contracts (one bulk executemany INSERT) and prices; returns the seconds it took."""
+    """Contracts (COPY) and prices; returns the seconds it took."""
     started = time.perf_counter()
+    values = contract_values(n, datetime.now(timezone.utc))
     with engine_for(url).begin() as conn:
-        conn.execute(insert(HedgeContract), contract_values(n, datetime.now(timezone.utc)))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY hedge_contracts ({', '.join(values[0])}) FROM STDIN") as copy:
+            for value in values:
+                copy.write_row(list(value.values()))
     seed_prices(url)
     return time.perf_counter() - started
 
@@ -197,17 +186,21 @@ def wait_ready(app: Celery, proc: subprocess.Popen[bytes], node: str, log: Path)
 
 
 @contextlib.contextmanager
-def running_worker(opts: Options, url: str, app: Celery) -> Iterator[subprocess.Popen[bytes]]:
-    """A ready worker for the duration of the block; stopped however the block ends."""
-    tag = uuid.uuid4().hex[:6]
-    node, log = f"bench-mtm-{tag}@localhost", Path(tempfile.gettempdir()) / f"hedgeops-bench-mtm-{tag}.log"
-    proc = start_worker(opts, url, node, log)
+def running_workers(opts: Options, url: str, app: Celery) -> Iterator[list[int]]:
+    """`opts.nodes` ready worker nodes for the duration of the block (their main pids);
+    stopped however the block ends."""
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        wait_ready(app, proc, node, log)
-        yield proc
+        for _ in range(opts.nodes):
+            tag = uuid.uuid4().hex[:6]
+            node, log = f"bench-mtm-{tag}@localhost", Path(tempfile.gettempdir()) / f"hedgeops-bench-mtm-{tag}.log"
+            procs.append(start_worker(opts, url, node, log))
+            wait_ready(app, procs[-1], node, log)
+            print(f"worker log: {log}")
+        yield [p.pid for p in procs]
     finally:
-        stop_worker(proc)
-        print(f"worker log: {log}")
+        for proc in procs:
+            stop_worker(proc)
 
 
 # -- timed runs ------------------------------------------------------------------------------
@@ -240,12 +233,12 @@ def wait_run(url: str, run_id: int, timeout: float) -> tuple[dict[str, Any], int
         time.sleep(0.1)
 
 
-def cpu_now(url: str, worker_pid: int) -> tuple[dict[int, float], dict[int, float]]:
-    """CPU seconds so far of the worker's processes and of the database's backends."""
-    return cpu_seconds(process_tree([worker_pid])), cpu_seconds(backend_pids(url))
+def cpu_now(url: str, worker_pids: list[int]) -> tuple[dict[int, float], dict[int, float]]:
+    """CPU seconds so far of the workers' processes and of the database's backends."""
+    return cpu_seconds(process_tree(worker_pids)), cpu_seconds(backend_pids(url))
 
 
-def timed_run(url: str, label: str, timeout: float, worker_pid: int) -> RunFigures:
+def timed_run(url: str, label: str, timeout: float, worker_pid: list[int]) -> RunFigures:
     """Trigger the MTM of AS_OF and wait for its ledger row to end."""
     worker_before, database_before = cpu_now(url, worker_pid)
     machine_before, started = machine_busy_seconds(), time.perf_counter()
@@ -257,111 +250,31 @@ def timed_run(url: str, label: str, timeout: float, worker_pid: int) -> RunFigur
                       cpu_spent(database_before, database_after), machine)
 
 
-# -- the floor -------------------------------------------------------------------------------
+# -- the whole ----------------------------------------------------------------------------
 
-def written_snapshots(url: str) -> list[dict[str, Any]]:
-    """The snapshot rows the pipeline wrote, as the floor stores them again: every column
-    but the id, and no batch run (the floor's database has none)."""
-    columns = [c for c in MtmSnapshot.__table__.columns if c.name != "id"]
-    with engine_for(url).connect() as conn:
-        rows = [dict(row._mapping) for row in conn.execute(select(*columns).order_by(MtmSnapshot.id))]
-    return [{**row, "batch_run_id": None} for row in rows]
-
-
-def copy_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
-    """COPY the rows into mtm_snapshots (the payload goes as jsonb, serialised here)."""
-    columns = list(values[0])
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY mtm_snapshots ({', '.join(columns)}) FROM STDIN") as copy:
-        for value in values:
-            copy.write_row([Jsonb(v) if k == "payload" else v for k, v in value.items()])
-
-
-def insert_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
-    """One SQLAlchemy Core executemany INSERT into mtm_snapshots."""
-    conn.execute(insert(MtmSnapshot), values)
-
-
-#: The floors: the same N snapshot rows stored without valuation, idempotency or Celery.
-#: The first is the one the runs are compared with.
-REFERENCES: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {
-    "COPY": copy_rows,
-    "executemany INSERT": insert_rows,
-}
-
-
-def time_reference(opts: Options, name: str, values: list[dict[str, Any]]) -> float:
-    """Seconds to store the rows in a fresh database by one method, in one transaction."""
-    with scratch_database(opts.database_url, opts.keep, f"reference ({name})") as url:
-        seed_prices(url)  # a fresh database numbers the prices as the pipeline's did
-        started = time.perf_counter()
-        with engine_for(url).begin() as conn:
-            REFERENCES[name](conn, values)
-        return time.perf_counter() - started
-
-
-# -- report ----------------------------------------------------------------------------------
-
-ROW = "{:<30}{:>8}{:>9}{:>13}{:>14}{:>18}{:>13}  {}"
-
-
-def print_run(run: RunFigures, reference: float) -> None:
-    """One line of the table: a run's figures and its wall time over the floor's."""
-    counts = ", ".join(f"{k} {v}" for k, v in run.summary["counts"].items())
-    print(ROW.format(run.label, f"{run.wall:.2f}", f"{run.per_second:.0f}", f"{run.wall / reference:.1f}",
-                     f"{run.worker_cpu:.1f}", f"{run.database_cpu:.1f}", f"{run.other_cpu:.1f}",
-                     f"{run.summary['status']}: {counts}"))
-
-
-def print_report(opts: Options, pipeline: Pipeline, references: dict[str, float]) -> None:
-    """The table: both runs and the references, then the worker's peak memory."""
-    runs, rss = pipeline.runs, pipeline.peak_rss
-    print(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size} ({runs[0].chunks} chunks), "
-          f"worker concurrency {opts.concurrency}, {os.cpu_count()} CPUs; "
-          f"seeding took {pipeline.seeding:.2f} s (not measured)")
-    print(ROW.format("", "wall s", "per s", "x reference", "CPU s worker", "CPU s PostgreSQL", "CPU s other",
-                     "status: counts"))
-    floor = references[next(iter(REFERENCES))]
-    for run in runs:
-        print_run(run, floor)
-    for name, seconds in references.items():
-        print(ROW.format(f"reference: {name}", f"{seconds:.2f}", f"{len(pipeline.snapshots) / seconds:.0f}",
-                         f"{seconds / floor:.1f}", "", "", "", f"the {len(pipeline.snapshots)} snapshot rows written "
-                         "above, again, into a fresh database, one transaction"))
-    if rss:
-        pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
-        print(f"worker peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    """What the pipeline's part of the benchmark found."""
-
-    seeding: float
-    runs: list[RunFigures]
-    peak_rss: list[float]
-    snapshots: list[dict[str, Any]]
-
-
-def measure_pipeline(opts: Options) -> Pipeline:
-    """Seed, start the worker, time a first run and a rerun; keep what they wrote."""
+def measure_pipeline(opts: Options) -> tuple[Pipeline, list[dict[str, Any]]]:
+    """Seed, start the workers, time a first run and a rerun, then the SQL reference in the
+    same database; keep what the pipeline wrote (for the floors)."""
     with scratch_database(opts.database_url, opts.keep, "pipeline") as url:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
-        with running_worker(opts, url, app) as worker:
-            runs = [timed_run(url, "run (all new)", opts.timeout, worker.pid),
-                    timed_run(url, "rerun (all existing)", opts.timeout, worker.pid)]
-            rss = peak_rss_mib(process_tree([worker.pid]))
-        return Pipeline(seeding, runs, rss, written_snapshots(url))
+        with running_workers(opts, url, app) as pids:
+            runs = [timed_run(url, "run (all new)", opts.timeout, pids),
+                    timed_run(url, "rerun (all existing)", opts.timeout, pids)]
+            rss = [peak_rss_mib(process_tree([pid])) for pid in pids]
+        sql = time_sql_reference(url, AS_OF, PRICE_DATE)
+        snapshots = written_snapshots(url) if opts.floors else []
+        return Pipeline(seeding, runs, rss, sql.rows, sql), snapshots
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Exit status 0 when both runs succeeded; the figures are printed either way."""
     opts = parse_args(argv)
     redis.Redis.from_url(opts.redis_url).flushdb()
-    pipeline = measure_pipeline(opts)
-    references = {name: time_reference(opts, name, pipeline.snapshots) for name in REFERENCES}
-    print_report(opts, pipeline, references)
+    pipeline, snapshots = measure_pipeline(opts)
+    floors = {name: time_floor(opts.database_url, opts.keep, name, snapshots, seed_prices) for name in opts.floors}
+    print_report(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size}, {opts.nodes} node(s) "
+                 f"x concurrency {opts.concurrency}", pipeline, floors)
     return 0 if all(run.summary["status"] == "succeeded" for run in pipeline.runs) else 1
 
 

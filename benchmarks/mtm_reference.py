@@ -1,0 +1,137 @@
+"""The references of the MTM benchmark, measured in the same run as the pipeline.
+
+- The SQL reference: one set-based statement, in the pipeline's own database, that computes
+  the same snapshots (mtm half-even to the cent), keys, canonical payloads (the same JSON
+  text, byte for byte) and SHA-256 from hedge_contracts and settlement_prices, into
+  `ref_mtm_snapshots` (a copy of mtm_snapshots with the same columns, unique keys and
+  indexes): `INSERT .. SELECT .. ON CONFLICT (idempotency_key) DO NOTHING`, first into the
+  empty copy, then again (every key there). Afterwards its hashes are compared with the
+  pipeline's, so the reference is known to compute the same thing.
+- The COPY floor: the snapshot rows the pipeline wrote, read back, stored again into
+  mtm_snapshots of a fresh database by COPY (and, for comparison, an executemany INSERT).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from benchkit import scratch_database
+from psycopg.types.json import Jsonb
+from sqlalchemy import Connection, insert, select, text
+
+from db.engine import engine_for
+from db.models import MtmSnapshot
+
+COLUMNS = ("idempotency_key", "object_type", "object_id", "as_of_date", "price_date", "price_id", "mtm_value",
+           "price_d1", "entry_price", "quantity_mt", "currency", "payload", "payload_sha256", "created_at")
+
+
+def _plain(expr: str) -> str:
+    """core.canonical.normalise_decimal in SQL: no trailing zeros, zero is "0"."""
+    return f"(CASE WHEN {expr} = 0 THEN '0' ELSE trim_scale({expr})::text END)"
+
+
+def _half_even(expr: str) -> str:
+    """core.money.money in SQL: round() is half away from zero; a tie goes to the even cent."""
+    cents = f"({expr}) * 100"
+    return (f"round(CASE WHEN abs({cents} - trunc({cents})) = 0.5 AND mod(trunc({cents}), 2) = 0 "
+            f"THEN trunc({cents}) / 100 ELSE round({expr}, 2) END, 2)")
+
+
+def reference_sql(as_of: date, price_date: date) -> str:
+    """The set-based statement: the pipeline's snapshots of every active commodity contract."""
+    mtm = _half_even("(CASE c.side WHEN 'buy' THEN 1 ELSE -1 END) * c.quantity * (p.price - c.entry_price)")
+    payload = ("'{\"as_of_date\":\"" + as_of.isoformat() + "\",\"currency\":\"' || c.currency || "
+               "'\",\"entry_price\":\"' || " + _plain("c.entry_price") + " || "
+               "'\",\"mtm_value\":\"' || " + _plain("v.mtm") + " || "
+               "'\",\"object_id\":' || c.id || ',\"object_type\":\"hedge_contract\",\"price_d1\":\"' || "
+               + _plain("p.price") + " || '\",\"price_date\":\"" + price_date.isoformat() + "\",\"price_id\":' || "
+               "p.id || ',\"quantity_mt\":\"' || " + _plain("c.quantity") + " || '\"}'")
+    return (
+        f"INSERT INTO ref_mtm_snapshots ({', '.join(COLUMNS)}) "
+        f"SELECT 'MTM:hedge_contract:' || c.id || ':{as_of.isoformat()}', 'hedge_contract', c.id, "
+        f"DATE '{as_of.isoformat()}', p.price_date, p.id, v.mtm, p.price, c.entry_price, c.quantity, c.currency, "
+        f"j.doc::jsonb, encode(sha256(convert_to(j.doc, 'UTF8')), 'hex'), now() "
+        f"FROM hedge_contracts c JOIN settlement_prices p "
+        f"ON p.symbol = c.underlying AND p.price_date = DATE '{price_date.isoformat()}' "
+        f"CROSS JOIN LATERAL (SELECT {mtm} AS mtm) v CROSS JOIN LATERAL (SELECT {payload} AS doc) j "
+        f"WHERE c.status = 'active' AND c.instrument = 'commodity_forward' "
+        f"ON CONFLICT (idempotency_key) DO NOTHING")
+
+
+@dataclass(frozen=True, slots=True)
+class SqlReference:
+    """Seconds of the statement into the empty copy and again; rows; hashes equal to the pipeline's."""
+
+    first: float
+    rerun: float
+    rows: int
+    same_hash: int
+
+
+def time_sql_reference(url: str, as_of: date, price_date: date) -> SqlReference:
+    """Both runs of the statement, each its own transaction, in the pipeline's database."""
+    engine, sql = engine_for(url), reference_sql(as_of, price_date)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS ref_mtm_snapshots"))
+        conn.execute(text("CREATE TABLE ref_mtm_snapshots (LIKE mtm_snapshots INCLUDING ALL)"))
+    seconds = []
+    for _ in range(2):
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql)  # no bind parameters: its text has ':' in dates and keys
+        seconds.append(time.perf_counter() - started)
+    with engine.connect() as conn:
+        rows = conn.scalar(text("SELECT count(*) FROM ref_mtm_snapshots")) or 0
+        same = conn.scalar(text("SELECT count(*) FROM ref_mtm_snapshots r JOIN mtm_snapshots m "
+                                "USING (idempotency_key) WHERE r.payload_sha256 = m.payload_sha256")) or 0
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE ref_mtm_snapshots"))
+    return SqlReference(seconds[0], seconds[1], int(rows), int(same))
+
+
+# -- the COPY floor ----------------------------------------------------------------------------
+
+def written_snapshots(url: str) -> list[dict[str, Any]]:
+    """The snapshot rows the pipeline wrote, as the floor stores them again: every column
+    but the id, and no batch run (the floor's database has none)."""
+    columns = [c for c in MtmSnapshot.__table__.columns if c.name != "id"]
+    with engine_for(url).connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(select(*columns).order_by(MtmSnapshot.id))]
+    return [{**row, "batch_run_id": None} for row in rows]
+
+
+def copy_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """COPY the rows into mtm_snapshots (the payload goes as jsonb, serialised here)."""
+    columns = list(values[0])
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY mtm_snapshots ({', '.join(columns)}) FROM STDIN") as copy:
+        for value in values:
+            copy.write_row([Jsonb(v) if k == "payload" else v for k, v in value.items()])
+
+
+def insert_rows(conn: Connection, values: list[dict[str, Any]]) -> None:
+    """One SQLAlchemy Core executemany INSERT into mtm_snapshots."""
+    conn.execute(insert(MtmSnapshot), values)
+
+
+#: The floors: the same N snapshot rows stored without valuation, idempotency or Celery.
+#: The first is the one the runs are compared with.
+REFERENCES: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {
+    "COPY": copy_rows,
+    "executemany INSERT": insert_rows,
+}
+
+
+def time_floor(admin_url: str, keep: bool, name: str, values: list[dict[str, Any]],
+               seed_prices: Callable[[str], None]) -> float:
+    """Seconds to store the rows in a fresh database by one method, in one transaction."""
+    with scratch_database(admin_url, keep, f"reference ({name})") as url:
+        seed_prices(url)  # a fresh database numbers the prices as the pipeline's did
+        started = time.perf_counter()
+        with engine_for(url).begin() as conn:
+            REFERENCES[name](conn, values)
+        return time.perf_counter() - started
