@@ -8,10 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
-from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset
+from core.errors import InvalidInput
+from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, policy_for
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
 
@@ -47,6 +48,17 @@ class GuardSettings(BaseSettings):
     @classmethod
     def _json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _policies_valid(self) -> GuardSettings:
+        """Every named override must make a valid policy: found at start-up, not at a sync."""
+        defaults = GuardPolicy() if not self.guard_enabled else self.guard_policy()
+        for name, override in self.guard_policies.items():
+            try:
+                policy_for(defaults or GuardPolicy(), override)
+            except InvalidInput as exc:
+                raise ValueError(f"guard_policies[{name}]: {exc}") from None
+        return self
 
     def guard_policy(self) -> GuardPolicy | None:
         """The default policy of every account (None: the guard is off)."""

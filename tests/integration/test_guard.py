@@ -186,6 +186,23 @@ class TestLatch:
             guard_reset(5001, "alice", "again")
 
 
+class TestNamedPolicy:
+    def test_an_account_follows_its_named_override(self, world: Mt5World) -> None:
+        """Policy `tight`: execution at 6 %; 10000.00 -> 9400.00 is (10000 - 9400) / 10000 * 100
+        = 6 %: executed, where the defaults (10 %) only warn."""
+        world.add(account(5001, equity=[10000.0, 9400.0], positions=[position(88812)]))
+        with world.runtime.uow() as uow:
+            from db.mt5.models import Mt5Account
+
+            uow.session.execute(Mt5Account.__table__.update().values(policy="tight"))
+            uow.commit()
+        world.start()
+        configure(replace(world.runtime, guard_policy=POLICY,
+                          guard_policies={"tight": {"execution_pct": "6", "warning_pct": "3"}}))
+        world.sync(), world.sync()
+        assert intents(world)[88812][1] == "confirmed"
+
+
 class TestEpisodes:
     def test_confirm_syncs_two_one_breach_then_recovery_executes_nothing(self, world: Mt5World) -> None:
         """8900.00 is 11 % once, then 9600.00 is 4 %: with confirm_syncs 2 no execution;

@@ -65,3 +65,10 @@ def test_a_refused_reset_is_one_line_and_exit_2(cli: CliRunner, args: list[str],
     refused = cli.invoke(app, args)
     assert refused.exit_code == 2
     assert refused.stderr.startswith(message) and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_named_policy_is_one_line_at_start_up(embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEDGEOPS_GUARD_POLICIES", '{"tight": {"execution_pct": "12", "warning_pct": "15"}}')
+    refused = embedded_cli.invoke(app, ["guard", "status"])
+    assert refused.exit_code == 2
+    assert "guard_policies[tight]" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
