@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.canonical import canonical
+from core.redaction import redact_value
 from db.models import AuditEvent
 
 
@@ -24,7 +25,7 @@ def record_event(
 ) -> None:
     session.add(AuditEvent(
         event_type=event_type, entity_type=entity_type, entity_id=str(entity_id),
-        batch_run_id=batch_run_id, actor=actor, details=canonical(details or {}), occurred_at=now,
+        batch_run_id=batch_run_id, actor=actor, details=canonical(redact_value(details or {})), occurred_at=now,
     ))
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.redaction import redact_text
 from db.ledger import counts_of
 from db.models import BatchRun
 
@@ -24,7 +25,7 @@ def run_summary(run: BatchRun, *, note: str | None = None) -> dict[str, Any]:
     if run.details.get("failed_sources"):
         summary["failed_sources"] = [f["source"] for f in run.details["failed_sources"]]
     if run.error:
-        summary["error"] = run.error
+        summary["error"] = redact_text(run.error)  # an error stored before redaction was the rule
     if note:
         summary["note"] = note
     return summary

@@ -3,33 +3,17 @@ SQLAlchemy) through the same processors; JSON unless on a TTY; secrets redacted.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api_?key|authorization|credential", re.IGNORECASE)
-URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
-REDACTED = "***"
+from core.redaction import REDACTED, SECRET_KEYS, redact_text, redact_value
+
+__all__ = ["REDACTED", "configure_logging", "redact_secrets", "redact_text"]
 
 _configured = False
-
-
-def redact_text(text: str) -> str:
-    """`redis://user:pw@host` -> `redis://user:***@host`."""
-    return URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, dict):
-        return {k: REDACTED if SECRET_KEYS.search(str(k)) else _redact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_redact(v) for v in value)
-    return value
 
 
 def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -38,7 +22,7 @@ def redact_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) 
         if SECRET_KEYS.search(key):
             event[key] = REDACTED
         else:
-            event[key] = _redact(event[key])
+            event[key] = redact_value(event[key])
     return event
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import HedgeopsError, InvalidInput
+from core.redaction import redact_text, redact_value
 from core.values import RunStatus
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -106,7 +107,7 @@ def exit_code(status: str) -> int:
 
 def show_runs(summaries: list[dict[str, Any]], as_json: bool, *, single: bool = False) -> None:
     if as_json:
-        print(json.dumps(summaries[0] if single else summaries, indent=None))
+        print(json.dumps(redact_value(summaries[0] if single else summaries), indent=None))
         return
     table = Table("run", "job", "as of", "attempt", "trigger", "status", "processed", "created", "existing",
                   "conflicts", "exceptions", title="batch runs" if not single else None)
@@ -118,7 +119,7 @@ def show_runs(summaries: list[dict[str, Any]], as_json: bool, *, single: bool = 
     out.print(table)
     for s in summaries:
         if s.get("error"):
-            out.print(f"run {s['batch_run_id']}: {s['error']}", markup=False)
+            out.print(f"run {s['batch_run_id']}: {redact_text(str(s['error']))}", markup=False)
         if s.get("note"):
             out.print(f"note: {s['note']}", markup=False)
 

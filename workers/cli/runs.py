@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from core.mt5.accounts import CYCLE_JOB_PREFIX
+from core.redaction import redact_text, redact_value
 from core.values import RunStatus
 from workers.cli.common import fail, out, parse_day, settings_or_exit, start
 
@@ -45,7 +46,7 @@ def status(
         steps = steps_of(uow.session, [r.id for r in tops])
         grouped = [(run_summary(r), [run_summary(s) for s in steps.get(r.id, [])]) for r in tops]
     if as_json:
-        print(json.dumps([s for top, children in grouped for s in (*reversed(children), top)]))  # by id, newest first
+        print(json.dumps([redact_value(s) for top, children in grouped for s in (*reversed(children), top)]))  # by id, newest first
         return
     show_grouped(grouped, title="batch runs")
 
@@ -63,7 +64,7 @@ def show_grouped(grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, 
     for top, children in grouped:
         for s in (top, *children):
             if s.get("error"):
-                out.print(f"run {s['batch_run_id']}: {s['error']}"[:100], markup=False, highlight=False)
+                out.print(f"run {s['batch_run_id']}: {redact_text(s['error'])}"[:100], markup=False, highlight=False)
 
 
 def _cells(s: dict[str, Any], indent: str) -> list[str]:
@@ -100,7 +101,7 @@ def cycles(
     with runtime().uow() as uow:
         summaries = [run_summary(r) for r in top_runs(uow.session, where, limit)]
     if as_json:
-        print(json.dumps(summaries))
+        print(json.dumps(redact_value(summaries)))
         return
     show_grouped([(s, []) for s in summaries], title="MT5 sync cycles")
 
@@ -122,6 +123,7 @@ def show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="prin
                 "task_id": detail.run.task_id, "steps": [run_summary(s) for s in detail.steps],
                 "chunks": detail.chunks, "exceptions_by_reason": detail.exceptions, "conflicts": detail.conflicts,
                 "price_files": detail.files, **_problems(detail.run.details or {})}
+    view = redact_value(view)  # errors of sources and failures may hold a URL's password
     if as_json:
         print(json.dumps(view, default=str))
         return
