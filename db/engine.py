@@ -2,6 +2,7 @@
 never used (its pooled connections belong to the parent)."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,14 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def database_fingerprint(url: str) -> str:
+    """A short name of the database a URL points at, without its secrets: every task
+    message carries its sender's, so a worker of another database refuses it."""
+    parsed = make_url(url).set(password=None)
+    named = parsed.render_as_string(hide_password=False).replace("postgresql+psycopg://", "postgresql://")
+    return hashlib.sha256(named.encode()).hexdigest()[:16]
 
 
 def make_engine(url: str) -> Engine:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.ledger import exceptions_error as describe_exceptions
 from core.ledger import final_status, is_abandoned, shortfalls
+from core.redaction import redact_text
 from core.values import Counts, Job, RunStatus, Trigger
 from db.audit import record_event
 from db.models import BatchRun, BatchRunChunk
@@ -73,6 +74,26 @@ def latest_run(session: Session, job: str, as_of: date) -> BatchRun | None:
     stmt = (select(BatchRun).where(BatchRun.job == str(job), BatchRun.as_of_date == as_of)
             .order_by(BatchRun.attempt.desc()).limit(1))
     return session.scalars(stmt).first()
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes (stored UTC); PostgreSQL aware ones."""
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def ran_at(run: BatchRun, moment: datetime) -> bool:
+    """Whether `run` was running at `moment` (started before it, not ended before it)."""
+    return _utc(run.started_at) <= _utc(moment) and (run.finished_at is None or _utc(moment) <= _utc(run.finished_at))
+
+
+def claim_stale_chunked(session: Session, cutoff: datetime, now: datetime) -> list[tuple[int, str]]:
+    """The running runs with chunks still to come whose last heartbeat is before `cutoff`,
+    claimed: their heartbeat moves to `now` in the same statement, so two sweepers never
+    re-send one run's chunks at once and the next sweep waits a full interval again."""
+    stmt = (update(BatchRun).where(BatchRun.status == RunStatus.RUNNING.value, BatchRun.heartbeat_at < cutoff,
+                                   BatchRun.chunks_total > 0, BatchRun.chunks_done < BatchRun.chunks_total)
+            .values(heartbeat_at=now).returning(BatchRun.id, BatchRun.job))
+    return [(int(i), str(j)) for i, j in session.execute(stmt)]
 
 
 def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
@@ -182,6 +203,7 @@ def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | N
         return False
     if error is None and status is None and exceptions_error and run.exceptions:
         error = describe_exceptions(exceptions_error, run.exceptions, run.details or {})
+    error = redact_text(error) if error else None  # stored errors are printed and shown: no secret in them
     run.status = (status or final_status(counts_of(run), error, shortfalls=shortfalls(run.details or {}))).value
     run.error = error[:2000] if error else None
     run.finished_at = now

@@ -7,8 +7,10 @@ a task declares what it is and how it is retried; its body is one call."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import kombu.exceptions
@@ -16,6 +18,7 @@ import redis.exceptions
 import sqlalchemy.exc
 import structlog
 from celery import Task, shared_task
+from celery.exceptions import Reject
 
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -31,8 +34,12 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """An error a task retries: transient, or an error that says it is worth retrying."""
-    return isinstance(exc, TRANSIENT_ERRORS) or bool(getattr(exc, "retryable", False))
+    """An error a task retries: transient, or an error that says it is worth retrying.
+    A SystemExit too (Celery's WorkerTerminate and WorkerShutdown are ones): the worker
+    stops the task, e.g. cancelled on a lost broker connection; its unacked message comes
+    back, so the run must stay running for it. A KeyboardInterrupt is not."""
+    return (isinstance(exc, (*TRANSIENT_ERRORS, SystemExit))
+            or bool(getattr(exc, "retryable", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,42 @@ def not_succeeded(ended: list[dict[str, Any]]) -> RunNotSucceeded | None:
     return RunNotSucceeded(f"run did not succeed: {text}"[:2000], bad[0])
 
 
+#: Message headers every publisher of the app adds (workers.celery_app): when the message
+#: was sent (UTC ISO) and the fingerprint of the sender's database.
+SENT_AT_HEADER = "hedgeops_sent_at"
+DATABASE_HEADER = "hedgeops_database"
+#: When the current task's message was sent (None: in-process, or a message without it).
+_SENT_AT: ContextVar[datetime | None] = ContextVar("hedgeops_sent_at", default=None)
+#: The fingerprint of this process's database (set by the bootstrap; None: accept all).
+DATABASE: dict[str, str | None] = {"fingerprint": None}
+#: Seconds a worker waits before it gives back a message of another database.
+FOREIGN_BACKOFF = 1.0
+
+
+def sent_at() -> datetime | None:
+    """When the message of the running task was sent: a trigger that waited in the queue
+    behind a run of its job and date reports that run (tasks.runs.begin)."""
+    return _SENT_AT.get()
+
+
+def _message_sent_at(request: Any) -> datetime | None:
+    raw = getattr(request, SENT_AT_HEADER, None)
+    try:
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def refuse_foreign(request: Any) -> None:
+    """A message sent for another database (two environments on one Redis prefix) is put
+    back on its queue, unacked by us, for a worker of its own database."""
+    theirs, mine = getattr(request, DATABASE_HEADER, None), DATABASE["fingerprint"]
+    if isinstance(theirs, str) and mine is not None and theirs != mine and not request.is_eager:
+        structlog.get_logger(__name__).warning("task_of_another_database_refused", database=theirs, ours=mine)
+        time.sleep(FOREIGN_BACKOFF)
+        raise Reject(f"message for database {theirs}, this worker serves {mine}", requeue=True)
+
+
 class JobTask(Task):  # type: ignore[misc]
     """Binds task id, name and the context of its arguments to every log line of the task,
     and restores the context it found when the task ends (eager or not): nothing a task
@@ -132,15 +175,17 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        refuse_foreign(self.request)
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(task_id=self.request.id, task_name=self.name,
                                                **root_context(self.request), **log_context(kwargs))
-        token = _ENDED.set([])
+        token, sent = _ENDED.set([]), _SENT_AT.set(_message_sent_at(self.request))
         try:
             result = super().__call__(*args, **kwargs)
             ended = _ENDED.get() or []
         finally:
             _ENDED.reset(token)
+            _SENT_AT.reset(sent)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
         failure = None if self.request.is_eager else not_succeeded(ended)

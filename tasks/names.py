@@ -13,11 +13,12 @@ ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
 CHECK_NIGHTLY_FRESHNESS = "hedgeops.nightly.check_nightly_freshness"
 RUN_SYNC_CYCLE = "hedgeops.mt5.run_sync_cycle"
 SYNC_ACCOUNTS = "hedgeops.mt5.sync_accounts"
+RESEND_STALE_CHUNKS = "hedgeops.runs.resend_stale_chunks"
 
 #: The modules that declare them (the Celery app imports these).
 TASK_MODULES = ("tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
-                "tasks.freshness", "tasks.mt5.cycle", "tasks.mt5.sync")
+                "tasks.freshness", "tasks.mt5.cycle", "tasks.mt5.sync", "tasks.resend")
 
 PUBLIC_NAMES = (FETCH_SETTLEMENT_PRICES, COMPUTE_MTM_SNAPSHOTS, COMPUTE_MTM_CHUNK, COMPUTE_HEDGED_ITEM_CHUNK,
                 ASSESS_HEDGE_EFFECTIVENESS, ASSESS_EFFECTIVENESS_CHUNK, RUN_NIGHTLY, ADVANCE_NIGHTLY,
-                CHECK_NIGHTLY_FRESHNESS, RUN_SYNC_CYCLE, SYNC_ACCOUNTS)
+                CHECK_NIGHTLY_FRESHNESS, RUN_SYNC_CYCLE, SYNC_ACCOUNTS, RESEND_STALE_CHUNKS)

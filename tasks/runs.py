@@ -27,7 +27,8 @@ from db.audit import record_event
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names
-from tasks.base import is_transient, note_ended
+from core.redaction import redacted_error
+from tasks.base import is_transient, note_ended, sent_at
 from tasks.payloads import JobRequest
 from tasks.runtime import runtime
 from tasks.summary import run_summary
@@ -87,6 +88,8 @@ def begin(scope: RunScope, trigger: Trigger, *, task_id: str | None, parent_run_
             _nudge_parent(uow, step)
             uow.commit()
             return Begun(step.id, False, run_summary(step, note="step already started"))
+        if (queued := _ran_while_queued(s, scope)) is not None:
+            return queued
         if lock is None or lock.acquire(scope.lock_name, token):
             return _start(uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id,
                           details=details)
@@ -128,6 +131,19 @@ def _report_holder(scope: RunScope, patience: float = 10.0) -> Begun:
             return Begun(None, False, {"job": scope.job, "as_of": scope.as_of.isoformat(), "status": "running",
                                        "batch_run_id": None, "note": "another trigger holds the run lock"})
         time.sleep(0.1)
+
+
+def _ran_while_queued(session: Session, scope: RunScope) -> Begun | None:
+    """A trigger sent while a run of its job and date was running, processed after that
+    run ended (it waited behind the run's chunks): it reports that run, it starts none."""
+    sent = sent_at()
+    if sent is None or scope.any_date:
+        return None
+    latest = ledger.latest_run(session, scope.job, scope.as_of)
+    if latest is None or latest.finished_at is None or not ledger.ran_at(latest, sent):
+        return None
+    log.info("run_ran_while_queued", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=latest.id)
+    return Begun(latest.id, False, run_summary(latest, note="ran while this trigger was queued"))
 
 
 def _own_attempt(session: Session, scope: RunScope, task_id: str | None) -> BatchRun | None:
@@ -197,7 +213,7 @@ def failing_run(run_id: int) -> Iterator[None]:
         if not is_transient(exc):
             log.error("batch_run_failed", batch_run_id=run_id, error=repr(exc))
             with runtime().uow() as uow:
-                finish(uow, ledger.get_run(uow.session, run_id, for_update=True), error=f"{type(exc).__name__}: {exc}")
+                finish(uow, ledger.get_run(uow.session, run_id, for_update=True), error=redacted_error(exc))
                 uow.commit()
         raise
 
@@ -206,7 +222,7 @@ def fail_runs_of_task(task_id: str, exc: BaseException) -> None:
     """End `failed` the running run a given task started, if any (safe to repeat)."""
     with runtime().uow() as uow:
         for stale in ledger.running_runs_of_task(uow.session, task_id):
-            finish(uow, stale, error=f"gave up: {type(exc).__name__}: {exc}")
+            finish(uow, stale, error=f"gave up: {redacted_error(exc)}")
         uow.commit()
 
 

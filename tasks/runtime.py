@@ -33,6 +33,8 @@ class Runtime:
     d1_policy: D1Policy = D1Policy.BUSINESS
     chunk_size: int = 1000
     stale_after: timedelta = timedelta(hours=1)
+    #: A running chunked run without heartbeat this long gets its missing chunks re-sent.
+    chunk_resend_after: timedelta = timedelta(minutes=5)
     clock: Callable[[], datetime] = field(default=utc_now)
     #: Calendar per symbol or prefix, over core.calendars' defaults.
     symbol_calendars: Mapping[str, str] = field(default_factory=dict)

@@ -26,7 +26,7 @@ from db.prices import prices_on
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
-from tasks import names, runs
+from tasks import names, resend, runs
 from tasks.base import job_task
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.runtime import runtime
@@ -62,6 +62,9 @@ def plan_mtm(run_id: int) -> dict[str, Any]:
         uow.commit()
         log.info("mtm_planned", chunks=len(parts), d1_policy=rt.d1_policy.value)
         return run_summary(run)
+
+
+resend.RESENDERS[Job.MTM.value] = plan_mtm
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:

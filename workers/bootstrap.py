@@ -9,6 +9,8 @@ import redis
 from core.ports import RunLock
 from db.engine import session_factory
 from db.uow import SqlAlchemyUnitOfWork
+from db.engine import database_fingerprint
+from tasks.base import DATABASE
 from tasks.runtime import Runtime, configure, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
 from workers.adapters.mt5.wiring import mt5_ports
@@ -38,6 +40,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         uow=unit_of_work, price_sources=sources, run_lock=lock, d1_policy=settings.d1_policy,
         chunk_size=settings.mtm_chunk_size, stale_after=settings.stale_after, clock=utc_now,
+        chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
         hedging=settings.hedging_policy(),
         run_observer=default_run_observer(), nightly_at=settings.nightly_at,
@@ -48,5 +51,6 @@ def build_runtime(settings: Settings) -> Runtime:
 
 def bootstrap(settings: Settings) -> Runtime:
     runtime = build_runtime(settings)
+    DATABASE["fingerprint"] = database_fingerprint(settings.database_url)
     configure(runtime)
     return runtime

@@ -10,11 +10,11 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import worker_init
+from celery.signals import before_task_publish, worker_init
 from kombu import Exchange, Queue
 
 from tasks import names
-from tasks.base import route_task
+from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
 from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
@@ -57,6 +57,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "task": names.CHECK_NIGHTLY_FRESHNESS, "schedule": FRESHNESS_EVERY,
             "options": {"queue": "valuation", "expires": FRESHNESS_EVERY},
         }
+    beat_schedule["resend-stale-chunks"] = {
+        "task": names.RESEND_STALE_CHUNKS, "schedule": float(settings.chunk_resend_sweep),
+        "options": {"queue": "valuation", "expires": float(settings.chunk_resend_sweep)},
+    }
     beat_schedule.update(mt5_beat_schedule(settings))
     return {
         "broker_url": settings.broker_url or "memory://localhost/",
@@ -192,6 +196,19 @@ def start_failed(message: str) -> None:
     structlog.get_logger(__name__).error("worker_start_failed", error=message)
     print(f"hedgeops: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+@before_task_publish.connect
+def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Every message this process sends (CLI, `celery call`, beat, a task's children)
+    says when it was sent and for which database (a retry is a new message: stamped anew)."""
+    if headers is None:
+        return
+    from datetime import datetime, timezone
+
+    headers[SENT_AT_HEADER] = datetime.now(timezone.utc).isoformat()
+    if DATABASE["fingerprint"] is not None:
+        headers[DATABASE_HEADER] = DATABASE["fingerprint"]
 
 
 @worker_init.connect

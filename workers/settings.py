@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
@@ -83,6 +84,10 @@ class Settings(GuardSettings, HedgingSettings):
     visibility_timeout: int = Field(3600, ge=1, description="Redis redelivery timeout, seconds")
     redelivery_sweep: int = Field(30, ge=1, description="seconds between worker sweeps that redeliver messages unacked past the visibility timeout")
     run_stale_after: int = Field(3600, ge=60, description="seconds without heartbeat before a running run is abandoned")
+    chunk_resend_after: int = Field(300, ge=10, le=3600, description="seconds without heartbeat after which a running run's missing chunks are sent again (beat's sweep); below run_stale_after")
+    chunk_resend_sweep: int = Field(60, ge=1, le=3600, description="seconds between beat's sweeps for stale runs whose chunks to re-send")
+    date_min: date = Field(date(1990, 1, 1), description="earliest date a loaded file may name (price, trade, maturity dates)")
+    date_max: date = Field(date(2199, 12, 31), description="latest date a loaded file may name")
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
@@ -162,6 +167,24 @@ class Settings(GuardSettings, HedgingSettings):
                 "task_time_limit must be below visibility_timeout, or Redis redelivers running tasks")
         return self
 
+    @model_validator(mode="after")
+    def _resend_before_abandon(self) -> Settings:
+        if self.chunk_resend_after >= self.run_stale_after:
+            raise ValueError("chunk_resend_after must be below run_stale_after: a stale run's chunks are re-sent before it is abandoned")
+        if self.date_min >= self.date_max:
+            raise ValueError("date_min must be before date_max")
+        return self
+
+    @model_validator(mode="after")
+    def _scenario_readable(self) -> Settings:
+        if self.mt5_gateway == "simulator" and self.mt5_scenario is not None:
+            from workers.adapters.mt5.scenario import scenario_problem
+
+            problem = scenario_problem(self.mt5_scenario)
+            if problem:
+                raise ValueError(f"HEDGEOPS_MT5_SCENARIO {self.mt5_scenario}: {problem}")
+        return self
+
     @property
     def distributed(self) -> bool:
         return self.broker_url is not None
@@ -179,9 +202,19 @@ def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, or SettingsError naming the first bad one."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except PydanticSettingsError as exc:  # a JSON setting that is not JSON
+        raise SettingsError(f"invalid setting {_env_named(str(exc))}: not valid JSON") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
         env = f"HEDGEOPS_{name.upper()}" if first["loc"] else "HEDGEOPS_* settings"
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"] and message.startswith("HEDGEOPS_"):
+            raise SettingsError(f"invalid setting {message}") from None
         raise SettingsError(f"invalid setting {env}: {message}") from None
+
+
+def _env_named(message: str) -> str:
+    """pydantic-settings says `error parsing value for field "price_sources" from source ...`."""
+    found = re.search(r'field "([a-z0-9_]+)"', message)
+    return f"HEDGEOPS_{found.group(1).upper()}" if found else "HEDGEOPS_* settings"

@@ -20,7 +20,7 @@ from db.hedging.effectiveness import designation_terms, designations_under_test,
 from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import names, runs
+from tasks import names, resend, runs
 from tasks.base import job_task
 from tasks.runtime import runtime
 from tasks.summary import run_summary
@@ -60,6 +60,9 @@ def plan_effectiveness(run_id: int) -> dict[str, Any]:
         uow.commit()
         log.info("effectiveness_planned", designations=sum(map(len, parts)), chunks=len(parts))
         return run_summary(run)
+
+
+resend.RESENDERS[Job.EFFECTIVENESS.value] = plan_effectiveness
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:

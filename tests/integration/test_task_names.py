@@ -18,6 +18,7 @@ PUBLIC = {
     "hedgeops.nightly.check_nightly_freshness",
     "hedgeops.mt5.run_sync_cycle",
     "hedgeops.mt5.sync_accounts",
+    "hedgeops.runs.resend_stale_chunks",
 }
 
 

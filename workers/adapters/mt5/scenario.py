@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.mt5 import constants as c
 from workers.adapters.mt5.simulated_answers import check_answer
@@ -148,6 +148,26 @@ class Scenario(Strict):
 
 def load_scenario(path: Path) -> Scenario:
     return Scenario.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def scenario_problem(path: Path) -> str | None:
+    """Why a scenario file cannot be used, in one line (None: it can): checked at start-up,
+    not when a cycle first runs."""
+    try:
+        load_scenario(path)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text ({exc.reason})"
+    except json.JSONDecodeError as exc:
+        return f"not JSON ({exc})"
+    except RecursionError:
+        return "JSON nested too deeply"
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "scenario"
+        return f"not a scenario: {where}: {first['msg']} ({exc.error_count()} error(s))"
+    return None
 
 
 DEMO_SCENARIO = Path(__file__).with_name("scenarios") / "demo.json"
