@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
 from core.prices import CurrencyCode, Symbol
-from core.rows import PositiveDecimal, parse_rows
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
@@ -37,8 +37,8 @@ class ContractRow(BaseModel):
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
     entry_price: PositiveDecimal
     currency: CurrencyCode
-    trade_date: date
-    maturity_date: date
+    trade_date: SaneDate
+    maturity_date: SaneDate
     status: ContractStatus
     settlement_method: Annotated[SettlementMethod | None, BeforeValidator(_empty_is_none)] = None
 
@@ -46,14 +46,14 @@ class ContractRow(BaseModel):
         return self.model_dump()
 
 
-def parse_contract_csv(text: str, file: str) -> ParseReport[ContractRow]:
+def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[ContractRow]:
     """Validate a contracts CSV row by row; a repeated contract_ref is an error."""
     def check(row: ContractRow) -> str | None:
         if row.maturity_date < row.trade_date:
             return "maturity_date: before trade_date"
         return _instrument_problem(row)
 
-    report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check)
+    report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check, window)
     first_line: dict[str, int] = {}
     kept = []
     for line, row in report.rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.prices import PriceRow
 from core.values import Counts, ParseReport
@@ -54,6 +54,14 @@ class PriceSource(Protocol):
     def acknowledge(self, batch: PriceBatch) -> None:
         """Called once the batch is committed (or was already): a folder archives its file."""
         ...
+
+
+@runtime_checkable
+class QuarantiningSource(Protocol):
+    """A file source that can set a poison file aside (it failed to be written for a reason
+    that a retry would not cure): the file leaves the drop folder with its reason beside it."""
+
+    def quarantine(self, batch: PriceBatch, reason: str) -> None: ...
 
 
 class RunLock(Protocol):

@@ -11,7 +11,7 @@ import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from core.money import price as quantize_price
-from core.rows import PositiveDecimal, parse_rows, validated_rows
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows, validated_rows
 from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
 
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
@@ -37,7 +37,7 @@ class PriceRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     symbol: Symbol
-    price_date: date
+    price_date: SaneDate
     price: PositiveDecimal
     currency: CurrencyCode
     unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
@@ -78,14 +78,14 @@ def _not_future(today: date) -> Any:
     return not_future
 
 
-def parse_price_csv(text: str, file: str, today: date) -> ParseReport[PriceRow]:
+def parse_price_csv(text: str, file: str, today: date, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[PriceRow]:
     """Validate a vendor price CSV row by row.
 
     Bad rows (unparsable, zero or negative price, a date after `today`, the same symbol
     and date twice with different prices) are reported with file, line and reason; good
     rows are kept. A file whose header is not a price header raises NotAFileOfThisKind.
     """
-    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, _not_future(today))
+    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window)
     return drop_inconsistent_duplicates(report)
 
 
@@ -105,12 +105,13 @@ class PriceFileSurvey:
     rows: int = 0
 
 
-def survey_price_csv(lines: Iterable[str], file: str, today: date) -> PriceFileSurvey:
+def survey_price_csv(lines: Iterable[str], file: str, today: date,
+                     window: DateWindow = DEFAULT_WINDOW) -> PriceFileSurvey:
     """The first pass: validates every row, writes nothing, remembers one short key and
     price per row. Raises NotAFileOfThisKind as parse_price_csv does, before any write."""
     seen: dict[str, str] = {}
     survey = PriceFileSurvey()
-    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today)):
+    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window):
         if isinstance(item, RowError):
             continue
         survey.rows += 1
@@ -123,12 +124,12 @@ def survey_price_csv(lines: Iterable[str], file: str, today: date) -> PriceFileS
 
 
 def price_csv_parts(lines: Iterable[str], file: str, today: date, survey: PriceFileSurvey,
-                    size: int) -> Iterator[ParseReport[PriceRow]]:
+                    size: int, window: DateWindow = DEFAULT_WINDOW) -> Iterator[ParseReport[PriceRow]]:
     """The second pass: reports of at most `size` good rows each (and the bad rows met on
     the way), as parse_price_csv would report the whole file."""
     part: ParseReport[PriceRow] = ParseReport(file)
     kept: set[str] = set()
-    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today)):
+    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window):
         if isinstance(item, RowError):
             part.errors.append(item)
             continue

@@ -7,17 +7,23 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from core.errors import NotAFileOfThisKind
 from core.values import ParseReport, RowError
 
 M = TypeVar("M", bound=BaseModel)
 
-PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+#: ASCII digits only: `\d` would read fullwidth `１２３` (and every other script's digits) as 123.
+PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+#: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls: no field
+#: of ours holds one, and PostgreSQL refuses a NUL in text.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: Stored as NUMERIC(24, 6): at most 18 digits before the point.
 LARGEST = Decimal("1E18")
 
@@ -43,6 +49,45 @@ PositiveDecimal = Annotated[Decimal, BeforeValidator(plain_decimal), Field(gt=0,
                             AfterValidator(six_places)]
 
 
+@dataclass(frozen=True, slots=True)
+class DateWindow:
+    """The dates a file may name (HEDGEOPS_DATE_MIN and _MAX): 0001-01-01 or 9999-12-31 is a
+    typo or a placeholder, not a price date or a maturity."""
+
+    first: date = date(1990, 1, 1)
+    last: date = date(2199, 12, 31)
+
+    def problem(self, value: date) -> str | None:
+        if self.first <= value <= self.last:
+            return None
+        return f"{value.isoformat()} is outside {self.first.isoformat()}..{self.last.isoformat()}"
+
+
+DEFAULT_WINDOW = DateWindow()
+
+
+def in_window(value: date, info: ValidationInfo) -> date:
+    """The window comes in the validation context (`{"window": DateWindow}`), else the default."""
+    window = (info.context or {}).get("window", DEFAULT_WINDOW)
+    problem = window.problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A date read from a file: ISO, and within the window of sane dates.
+SaneDate = Annotated[date, AfterValidator(in_window)]
+
+
+def control_problem(record: Sequence[str], names: Sequence[str]) -> str | None:
+    """The first field holding a control character, named with the character."""
+    for name, cell in zip(names, record, strict=False):
+        found = CONTROL.search(cell)
+        if found:
+            return f"{name}: control character U+{ord(found.group()):04X} refused"
+    return None
+
+
 def describe(error: ValidationError) -> str:
     """One line per failed field, the field named first: `price: must be > 0`."""
     parts = []
@@ -64,6 +109,9 @@ def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
     except csv.Error as exc:
         raise NotAFileOfThisKind(f"{file}: not CSV ({exc})") from None
     found = [h.strip() for h in first]
+    twice = sorted({h for h in found if found.count(h) > 1 and h})
+    if twice:
+        raise NotAFileOfThisKind(f"{file}: header names {', '.join(twice)} more than once")
     missing = [h for h in header if h not in found]
     if missing:
         raise NotAFileOfThisKind(
@@ -78,20 +126,26 @@ def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
             if len(record) != len(found):
                 yield line, {"__error__": f"expected {len(found)} fields, found {len(record)}"}
                 continue
+            if (problem := control_problem(record, found)) is not None:
+                yield line, {"__error__": problem}
+                continue
             yield line, {name: cell.strip() for name, cell in zip(found, record, strict=True)}
     except csv.Error as exc:
         raise NotAFileOfThisKind(f"{file}: not CSV at line {reader.line_num} ({exc})") from None
 
 
 def validated_rows(text: str | Iterable[str], file: str, header: Sequence[str], kind: str, model: type[M],
-                   check: Callable[[M], str | None] = lambda _row: None) -> Iterator[tuple[int, M] | RowError]:
-    """Each record in file order: (line, row) when `model` and `check` accept it, else its RowError."""
+                   check: Callable[[M], str | None] = lambda _row: None,
+                   window: DateWindow = DEFAULT_WINDOW) -> Iterator[tuple[int, M] | RowError]:
+    """Each record in file order: (line, row) when `model` (its dates within `window`) and
+    `check` accept it, else its RowError."""
+    context = {"window": window}
     for line, record in csv_records(text, file, header, kind):
         if "__error__" in record:
             yield RowError(file, line, record["__error__"])
             continue
         try:
-            row = model.model_validate(record)
+            row = model.model_validate(record, context=context)
         except ValidationError as exc:
             yield RowError(file, line, describe(exc))
             continue
@@ -106,10 +160,11 @@ def parse_rows(
     kind: str,
     model: type[M],
     check: Callable[[M], str | None] = lambda _row: None,
+    window: DateWindow = DEFAULT_WINDOW,
 ) -> ParseReport[M]:
     """Validate every record with `model` and `check`; keep good rows, report bad ones."""
     report: ParseReport[M] = ParseReport(file=file)
-    for item in validated_rows(text, file, header, kind, model, check):
+    for item in validated_rows(text, file, header, kind, model, check, window):
         if isinstance(item, RowError):
             report.errors.append(item)
         else:

@@ -9,7 +9,8 @@ import sqlalchemy.exc
 import structlog
 from sqlalchemy.orm import Session
 
-from core.ports import PriceBatch, PriceSource
+from core.ports import PriceBatch, PriceSource, QuarantiningSource
+from core.redaction import redact_text, redacted_error
 from core.values import Counts, Job
 from db import ledger
 from db.audit import record_event
@@ -18,7 +19,7 @@ from db.prices import file_seen, prices_on, record_file, write_price_batch
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, runs
 from core.bulk import paused_gc
-from tasks.base import job_task
+from tasks.base import is_transient, job_task
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -34,31 +35,68 @@ def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = 
 
 
 def ingest_prices(run_id: int) -> dict[str, Any]:
-    """Every source's batches in one transaction; then the freshness check of D-1. A source
-    that fails is that source's failure (recorded, counted as an exception): the others
-    still run."""
+    """Each batch (a price file, a response) in its own unit of work, counted into the run
+    as it commits: a poison file is quarantined with its reason and the others land. Then
+    the freshness check of D-1. A source that fails is that source's failure (recorded,
+    counted as an exception): the others still run."""
     rt = runtime()
     with rt.uow() as uow:
+        run = ledger.get_run(uow.session, run_id)
+        as_of, wanted = run.as_of_date, rt.d1_dates(active_underlyings(uow.session), run.as_of_date)
+    files: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    for source in rt.price_sources:
+        batches = fetch_source(source, as_of, wanted)
+        if isinstance(batches, str):
+            failed.append(source_failed(source, batches, run_id))
+            continue
+        files.extend(ingest_file(source, batch, run_id) for batch in batches)
+    with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        wanted = rt.d1_dates(active_underlyings(uow.session), run.as_of_date)
-        total, files, failed = Counts(), [], []
-        for source in rt.price_sources:
-            batches = fetch_source(source, run.as_of_date, wanted)
-            if isinstance(batches, str):
-                failed.append(source_failed(uow.session, source, batches, run.id))
-                total.exceptions += 1
-                continue
-            for batch in batches:
-                counts = ingest_batch(uow, source, batch, run.id)
-                total.add(counts)
-                files.append({"file": batch.report.file, "source": batch.source, **counts.as_dict()})
         missing = report_missing(uow.session, wanted, run.id, rt.clock())
-        ledger.add_counts(uow.session, run.id, total, rt.clock())
-        runs.counted_in(uow, run.job, total)
         run.details = {**run.details, "files": files, "price_missing": missing, "failed_sources": failed}
         runs.finish(uow, run)
         uow.commit()
         return run_summary(run)
+
+
+def ingest_file(source: PriceSource, batch: PriceBatch, run_id: int) -> dict[str, Any]:
+    """One batch, its own unit of work. What a retry would not cure (a value the database
+    refuses, a file that breaks its parser half-way) quarantines the file with its reason
+    and counts one exception; a transient error propagates (the task retries the run,
+    whose committed files are skipped as already processed)."""
+    rt = runtime()
+    entry: dict[str, Any] = {"file": batch.report.file, "source": batch.source}
+    try:
+        with rt.uow() as uow:
+            counts = ingest_batch(uow, source, batch, run_id)
+            _count_into(uow, run_id, counts)
+            uow.commit()
+        return {**entry, **counts.as_dict()}
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        reason = redacted_error(exc)[:500]
+    quarantine_file(source, batch, reason, run_id)
+    return {**entry, **Counts(exceptions=1).as_dict(), "quarantined": reason}
+
+
+def quarantine_file(source: PriceSource, batch: PriceBatch, reason: str, run_id: int) -> None:
+    rt = runtime()
+    log.error("price_file_quarantined", file=batch.report.file, source=batch.source, reason=reason)
+    with rt.uow() as uow:
+        record_event(uow.session, "price_file_quarantined", entity_type="price_file", entity_id=batch.report.file,
+                     now=rt.clock(), batch_run_id=run_id, details={"source": batch.source, "reason": reason,
+                                                                   "file_sha256": batch.file_sha256})
+        _count_into(uow, run_id, Counts(exceptions=1))
+        if isinstance(source, QuarantiningSource):
+            uow.after_commit(lambda: source.quarantine(batch, reason))
+        uow.commit()
+
+
+def _count_into(uow: SqlAlchemyUnitOfWork, run_id: int, counts: Counts) -> None:
+    ledger.add_counts(uow.session, run_id, counts, runtime().clock())
+    runs.counted_in(uow, Job.PRICES.value, counts)
 
 
 def fetch_source(source: PriceSource, as_of: date, wanted: Mapping[str, date]) -> list[PriceBatch] | str:
@@ -72,11 +110,15 @@ def fetch_source(source: PriceSource, as_of: date, wanted: Mapping[str, date]) -
         return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def source_failed(session: Session, source: PriceSource, error: str, run_id: int) -> dict[str, str]:
-    name = source.name
+def source_failed(source: PriceSource, error: str, run_id: int) -> dict[str, str]:
+    """A source that failed: an audit event and one exception counted into the run."""
+    name, error = source.name, redact_text(error)
     log.error("price_source_failed", source=name, error=error)
-    record_event(session, "price_source_failed", entity_type="price_source", entity_id=name,
-                 now=runtime().clock(), batch_run_id=run_id, details={"source": name, "error": error})
+    with runtime().uow() as uow:
+        record_event(uow.session, "price_source_failed", entity_type="price_source", entity_id=name,
+                     now=runtime().clock(), batch_run_id=run_id, details={"source": name, "error": error})
+        _count_into(uow, run_id, Counts(exceptions=1))
+        uow.commit()
     return {"source": name, "error": error}
 
 

@@ -24,6 +24,8 @@ def json_entries(text: str, file: str, key: str) -> list[Any]:
         document = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise NotAFileOfThisKind(f"{file}: not JSON ({exc})") from None
+    except RecursionError:
+        raise NotAFileOfThisKind(f"{file}: JSON nested too deeply to be a {key.replace('_', ' ')} file") from None
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise NotAFileOfThisKind(f'{file}: not a {key.replace("_", " ")} file: expected {{"{key}": [...]}}')
     return list(document[key])

@@ -14,7 +14,7 @@ from core.hedging.documents import Person, Ref, Text, describe_entry, json_entri
 from core.hedging.items import HedgedItem, HedgedItemKind
 from core.hedging.methods import Band, LegTerms, Method, MethodParameters, OffsetBasis, critical_terms
 from core.hedging.policy import HedgingPolicy
-from core.rows import PositiveDecimal
+from core.rows import PositiveDecimal, SaneDate
 from core.values import Contract
 
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
@@ -78,7 +78,7 @@ class DesignationRow(BaseModel):
     contract_ref: Ref
     item_ref: Ref
     hedge_type: HedgeType
-    designation_date: date
+    designation_date: SaneDate
     method: Method
     hedge_ratio: PositiveDecimal = Decimal(1)
     offset_basis: OffsetBasis = OffsetBasis.CUMULATIVE

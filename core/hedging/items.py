@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core.hedging.documents import Ref, Text, describe_entry, json_entries
 from core.hedging.fx import fx_terms_problem, is_pair
 from core.prices import CurrencyCode, Symbol
-from core.rows import PositiveDecimal
+from core.rows import PositiveDecimal, SaneDate
 from core.values import Contract, ContractStatus, Instrument, Side
 
 FORECAST_PROBABILITY_MIN = Decimal("0.5")  # seed 004: a forecast must be highly probable
@@ -48,7 +48,7 @@ class HedgedItemRow(BaseModel):
     amount: PositiveDecimal
     unit: Annotated[str, Field(min_length=1, max_length=16)]
     currency: CurrencyCode
-    exposure_date: date
+    exposure_date: SaneDate
     probability: Annotated[Decimal, Field(gt=0, le=1)] | None = None
     description: Text
 

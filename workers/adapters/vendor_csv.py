@@ -84,3 +84,14 @@ class VendorCsvDropFolder:
         archive.mkdir(exist_ok=True)
         stamp = batch.fetched_at.strftime("%Y%m%dT%H%M%S")
         path.replace(archive / f"{stamp}-{(batch.file_sha256 or '')[:12]}-{path.name}")
+
+    def quarantine(self, batch: PriceBatch, reason: str) -> None:
+        """Move a poison file to quarantine/, its reason in `<name>.reason.txt` beside it:
+        the other files of the folder still land, and no rerun trips on it again."""
+        if batch.location is None or not Path(batch.location).exists():
+            return
+        path, folder = Path(batch.location), self.folder / "quarantine"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"{batch.fetched_at.strftime('%Y%m%dT%H%M%S')}-{path.name}"
+        path.replace(target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
