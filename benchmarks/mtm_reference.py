@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from benchkit import scratch_database
+from benchkit import cpu_seconds, scratch_database
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, insert, select, text
 
@@ -64,12 +64,15 @@ def reference_sql(as_of: date, price_date: date) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SqlReference:
-    """Seconds of the statement into the empty copy and again; rows; hashes equal to the pipeline's."""
+    """Seconds of the statement into the empty copy and again (wall, and CPU of its
+    PostgreSQL backend); rows; hashes equal to the pipeline's."""
 
     first: float
     rerun: float
     rows: int
     same_hash: int
+    first_cpu: float = 0.0
+    rerun_cpu: float = 0.0
 
 
 def time_sql_reference(url: str, as_of: date, price_date: date) -> SqlReference:
@@ -78,11 +81,14 @@ def time_sql_reference(url: str, as_of: date, price_date: date) -> SqlReference:
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS ref_mtm_snapshots"))
         conn.execute(text("CREATE TABLE ref_mtm_snapshots (LIKE mtm_snapshots INCLUDING ALL)"))
-    seconds = []
+    seconds, cpu = [], []
     for _ in range(2):
         started = time.perf_counter()
         with engine.begin() as conn:
+            backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+            before = cpu_seconds([backend]).get(backend, 0.0)
             conn.exec_driver_sql(sql)  # no bind parameters: its text has ':' in dates and keys
+            cpu.append(cpu_seconds([backend]).get(backend, 0.0) - before)
         seconds.append(time.perf_counter() - started)
     with engine.connect() as conn:
         rows = conn.scalar(text("SELECT count(*) FROM ref_mtm_snapshots")) or 0
@@ -90,7 +96,7 @@ def time_sql_reference(url: str, as_of: date, price_date: date) -> SqlReference:
                                 "USING (idempotency_key) WHERE r.payload_sha256 = m.payload_sha256")) or 0
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE ref_mtm_snapshots"))
-    return SqlReference(seconds[0], seconds[1], int(rows), int(same))
+    return SqlReference(seconds[0], seconds[1], int(rows), int(same), cpu[0], cpu[1])
 
 
 # -- the COPY floor ----------------------------------------------------------------------------

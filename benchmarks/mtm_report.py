@@ -75,8 +75,9 @@ def print_report(header: str, pipeline: Pipeline, floors: dict[str, float]) -> N
     for run, reference in zip(runs, (sql.first, sql.rerun), strict=True):
         print(_run_line(run, reference, floor))
     for label, seconds in (("SQL reference (first)", sql.first), ("SQL reference (rerun)", sql.rerun)):
+        cpu = sql.first_cpu if label.endswith("(first)") else sql.rerun_cpu
         print(ROW.format(label, f"{seconds:.2f}", f"{sql.rows / seconds:.0f}", "1.00",
-                         f"{seconds / floor:.1f}" if floor else "-", "", "", "", "",
+                         f"{seconds / floor:.1f}" if floor else "-", "", "", f"{cpu:.1f}", "",
                          f"one INSERT .. SELECT .. ON CONFLICT DO NOTHING, {sql.rows} rows, "
                          f"{sql.same_hash} hashes equal to the pipeline's"))
     for name, seconds in floors.items():
@@ -85,6 +86,10 @@ def print_report(header: str, pipeline: Pipeline, floors: dict[str, float]) -> N
                          f"the {pipeline.snapshots} snapshot rows written above, again, into a fresh database"))
     print(f"ratios: run / SQL reference {runs[0].wall / sql.first:.2f} (target <= 1.5), "
           f"rerun / SQL rerun {runs[1].wall / sql.rerun:.2f} (target <= 2.0)")
+    first_cpu, rerun_cpu = (r.worker_cpu + r.database_cpu for r in runs)
+    if sql.first_cpu and sql.rerun_cpu:
+        print(f"CPU ratios (load-independent): run (worker + PostgreSQL) / SQL reference's backend "
+              f"{first_cpu / sql.first_cpu:.2f}, rerun {rerun_cpu / sql.rerun_cpu:.2f}")
     for no, rss in enumerate(pipeline.peak_rss, start=1):
         pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
         print(f"node {no} peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")
