@@ -81,9 +81,10 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
 
 
-def ran_at(run: BatchRun, moment: datetime) -> bool:
-    """Whether `run` was running at `moment` (started before it, not ended before it)."""
-    return _utc(run.started_at) <= _utc(moment) and (run.finished_at is None or _utc(moment) <= _utc(run.finished_at))
+def ended_after(run: BatchRun, moment: datetime) -> bool:
+    """Whether `run` had not ended yet at `moment`: a trigger sent then (before the run
+    started, or while it ran) is answered by it."""
+    return run.finished_at is None or _utc(moment) <= _utc(run.finished_at)
 
 
 def claim_stale_chunked(session: Session, cutoff: datetime, now: datetime) -> list[tuple[int, str]]:

@@ -134,13 +134,14 @@ def _report_holder(scope: RunScope, patience: float = 10.0) -> Begun:
 
 
 def _ran_while_queued(session: Session, scope: RunScope) -> Begun | None:
-    """A trigger sent while a run of its job and date was running, processed after that
-    run ended (it waited behind the run's chunks): it reports that run, it starts none."""
+    """A trigger sent before the latest run of its job and date ended (while it ran, or
+    before it started: ten triggers sent at once), processed after that run ended (it
+    waited behind the run's chunks): it reports that run, it starts none."""
     sent = sent_at()
     if sent is None or scope.any_date:
         return None
     latest = ledger.latest_run(session, scope.job, scope.as_of)
-    if latest is None or latest.finished_at is None or not ledger.ran_at(latest, sent):
+    if latest is None or latest.finished_at is None or not ledger.ended_after(latest, sent):
         return None
     log.info("run_ran_while_queued", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=latest.id)
     return Begun(latest.id, False, run_summary(latest, note="ran while this trigger was queued"))
