@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core.canonical import canonical_form
 from core.values import Counts, WriteOutcome
-from db.base import Base
+from db.base import Base, ResultTable
 from db.bulk_pg import insert_via_staging
 from db.models import IdempotencyConflict
 
@@ -68,9 +68,9 @@ def result_row(key: str, payload: dict[str, Any], columns: dict[str, Any]) -> Re
 
 
 def write_results(
-    session: Session, table: type[Base], rows: Sequence[ResultRow], *, batch_run_id: int | None, now: datetime
+    session: Session, table: type[ResultTable], rows: Sequence[ResultRow], *, batch_run_id: int | None, now: datetime
 ) -> WriteReport:
-    """Write `rows` into `table` (a result table) and say what became of each."""
+    """Write `rows` into `table` and say what became of each."""
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
@@ -94,7 +94,7 @@ def write_results(
     return WriteReport(outcomes, list(conflicts), pairs)
 
 
-def _insert(session: Session, table: type[Base], rows: list[ResultRow],
+def _insert(session: Session, table: type[ResultTable], rows: list[ResultRow],
             common: dict[str, Any]) -> tuple[set[str], set[str]]:
     """Insert what is new; returns (inserted keys, keys stored with another payload hash).
 
@@ -108,34 +108,34 @@ def _insert(session: Session, table: type[Base], rows: list[ResultRow],
     values = [{**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256,
                **common} for row in rows]
     stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())  # type: ignore[attr-defined]
+    inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())
     hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
     stored = _stored_hashes(session, table, list(hashes))
     return inserted, {key for key, sha in stored.items() if sha != hashes[key]}
 
 
-def _stored_hashes(session: Session, table: type[Base], keys: list[str]) -> dict[str, str]:
+def _stored_hashes(session: Session, table: type[ResultTable], keys: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
-    key_col = table.idempotency_key  # type: ignore[attr-defined]
+    key_col = table.idempotency_key
     for start in range(0, len(keys), LOOKUP_CHUNK):
         part = keys[start:start + LOOKUP_CHUNK]
-        for row in session.execute(select(key_col, table.payload_sha256).where(key_col.in_(part))):  # type: ignore[attr-defined]
+        for row in session.execute(select(key_col, table.payload_sha256).where(key_col.in_(part))):
             found[str(row[0])] = str(row[1])
     return found
 
 
 def write_result(
-    session: Session, table: type[Base], row: ResultRow, *, batch_run_id: int | None, now: datetime
+    session: Session, table: type[ResultTable], row: ResultRow, *, batch_run_id: int | None, now: datetime
 ) -> WriteOutcome:
     return write_results(session, table, [row], batch_run_id=batch_run_id, now=now).outcomes[0]
 
 
-def _stored(session: Session, table: type[Base], keys: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+def _stored(session: Session, table: type[ResultTable], keys: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
     found: dict[str, tuple[str, dict[str, Any]]] = {}
-    key_col = table.idempotency_key  # type: ignore[attr-defined]
+    key_col = table.idempotency_key
     for start in range(0, len(keys), LOOKUP_CHUNK):
         part = keys[start:start + LOOKUP_CHUNK]
-        stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))  # type: ignore[attr-defined]
+        stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))
         for row in session.execute(stmt):
             found[str(row[0])] = (str(row[1]), dict(row[2]))
     return found
@@ -143,7 +143,7 @@ def _stored(session: Session, table: type[Base], keys: list[str]) -> dict[str, t
 
 def _record_conflicts(
     session: Session,
-    table: type[Base],
+    table: type[ResultTable],
     rows: Iterable[ResultRow],
     stored: dict[str, tuple[str, dict[str, Any]]],
     first: dict[str, ResultRow],
