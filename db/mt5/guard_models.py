@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Sha256, Timestamp,
+from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Timestamp,
                      UtcDateTime)
 
 Json = dict[str, Any]
@@ -94,8 +94,6 @@ class DrawdownAlert(ResultTable):
     __tablename__ = "drawdown_alerts"
     __table_args__ = (Index("ix_drawdown_alerts_account_id_created_at", "account_id", "created_at"),)
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("mt5_accounts.id"))
     login: Mapped[int] = mapped_column(BigId)
     alert_type: Mapped[str] = mapped_column(String(24), index=True)
@@ -109,10 +107,6 @@ class DrawdownAlert(ResultTable):
     positions_closed: Mapped[int]
     realised_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 2))
     details: Mapped[Json] = mapped_column(JsonDoc)
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
 APPEND_ONLY_TABLES = ("drawdown_alerts",)

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, Rate, ResultTable, Sha256, Timestamp,
+from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Quantity, Rate, ResultTable, Timestamp,
                      UtcDateTime)
 
 Json = dict[str, Any]
@@ -77,8 +77,6 @@ class PositionSnapshot(ResultTable):
     __tablename__ = "position_snapshots"
     __table_args__ = (Index("ix_position_snapshots_account_id_synced_at", "account_id", "synced_at"),)
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("mt5_accounts.id"))
     login: Mapped[int] = mapped_column(BigId)
     sync_id: Mapped[int] = mapped_column(BigId)
@@ -95,10 +93,6 @@ class PositionSnapshot(ResultTable):
     synced_at: Mapped[Timestamp]
     error: Mapped[str | None] = mapped_column(String(1000))
     error_kind: Mapped[str | None] = mapped_column(String(32))
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
-    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
-    created_at: Mapped[Timestamp]
 
 
 class ReconciliationLog(ResultTable):
@@ -111,8 +105,6 @@ class ReconciliationLog(ResultTable):
         Index("ix_reconciliation_logs_symbol_created_at", "symbol", "created_at"),
     )
 
-    id: Mapped[IntPk]
-    idempotency_key: Mapped[Key]
     account_id: Mapped[int] = mapped_column(BigId, ForeignKey("mt5_accounts.id"))
     login: Mapped[int] = mapped_column(BigId)
     sync_id: Mapped[int] = mapped_column(BigId)
@@ -135,10 +127,7 @@ class ReconciliationLog(ResultTable):
     close_reason: Mapped[str | None] = mapped_column(String(16))
     close_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 2))
     details: Mapped[Json] = mapped_column(JsonDoc)
-    payload: Mapped[Json] = mapped_column(JsonDoc)
-    payload_sha256: Mapped[Sha256]
     batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"), index=True)
-    created_at: Mapped[Timestamp]
 
 
 APPEND_ONLY_TABLES = ("position_snapshots", "reconciliation_logs")
