@@ -23,38 +23,27 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, insert, select, text
 
 from db.engine import engine_for
+from db.mtm_in_database import commodity_mtm, plain_text, sha256_hex, snapshot_payload
 from db.models import MtmSnapshot
 
 COLUMNS = ("idempotency_key", "object_type", "object_id", "as_of_date", "price_date", "price_id", "mtm_value",
            "price_d1", "entry_price", "quantity_mt", "currency", "payload", "payload_sha256", "created_at")
 
 
-def _plain(expr: str) -> str:
-    """core.canonical.normalise_decimal in SQL: no trailing zeros, zero is "0"."""
-    return f"(CASE WHEN {expr} = 0 THEN '0' ELSE trim_scale({expr})::text END)"
-
-
-def _half_even(expr: str) -> str:
-    """core.money.money in SQL: round() is half away from zero; a tie goes to the even cent."""
-    cents = f"({expr}) * 100"
-    return (f"round(CASE WHEN abs({cents} - trunc({cents})) = 0.5 AND mod(trunc({cents}), 2) = 0 "
-            f"THEN trunc({cents}) / 100 ELSE round({expr}, 2) END, 2)")
-
-
 def reference_sql(as_of: date, price_date: date) -> str:
-    """The set-based statement: the pipeline's snapshots of every active commodity contract."""
-    mtm = _half_even("(CASE c.side WHEN 'buy' THEN 1 ELSE -1 END) * c.quantity * (p.price - c.entry_price)")
-    payload = ("'{\"as_of_date\":\"" + as_of.isoformat() + "\",\"currency\":\"' || c.currency || "
-               "'\",\"entry_price\":\"' || " + _plain("c.entry_price") + " || "
-               "'\",\"mtm_value\":\"' || " + _plain("v.mtm") + " || "
-               "'\",\"object_id\":' || c.id || ',\"object_type\":\"hedge_contract\",\"price_d1\":\"' || "
-               + _plain("p.price") + " || '\",\"price_date\":\"" + price_date.isoformat() + "\",\"price_id\":' || "
-               "p.id || ',\"quantity_mt\":\"' || " + _plain("c.quantity") + " || '\"}'")
+    """The set-based statement: the pipeline's snapshots of every active commodity contract,
+    whole-book, its expressions from db.mtm_in_database (the pipeline's own per-chunk
+    statement is built from the same ones)."""
+    mtm = commodity_mtm("c.side", "c.quantity", "p.price", "c.entry_price")
+    payload = snapshot_payload(as_of=f"'{as_of.isoformat()}'", currency="c.currency", entry_price="c.entry_price",
+                               mtm="v.mtm", object_id="c.id", object_type="'hedge_contract'",
+                               price_d1_text=plain_text("p.price"), price_date=f"'{price_date.isoformat()}'",
+                               price_id="p.id", quantity="c.quantity")
     return (
         f"INSERT INTO ref_mtm_snapshots ({', '.join(COLUMNS)}) "
         f"SELECT 'MTM:hedge_contract:' || c.id || ':{as_of.isoformat()}', 'hedge_contract', c.id, "
         f"DATE '{as_of.isoformat()}', p.price_date, p.id, v.mtm, p.price, c.entry_price, c.quantity, c.currency, "
-        f"j.doc::jsonb, encode(sha256(convert_to(j.doc, 'UTF8')), 'hex'), now() "
+        f"j.doc::jsonb, {sha256_hex('j.doc')}, now() "
         f"FROM hedge_contracts c JOIN settlement_prices p "
         f"ON p.symbol = c.underlying AND p.price_date = DATE '{price_date.isoformat()}' "
         f"CROSS JOIN LATERAL (SELECT {mtm} AS mtm) v CROSS JOIN LATERAL (SELECT {payload} AS doc) j "

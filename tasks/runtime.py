@@ -32,6 +32,8 @@ class Runtime:
     run_lock: RunLock
     d1_policy: D1Policy = D1Policy.BUSINESS
     chunk_size: int = 1000
+    #: PostgreSQL values a chunk's commodity forwards in one statement (db.mtm_in_database).
+    mtm_in_database: bool = True
     stale_after: timedelta = timedelta(hours=1)
     #: A running chunked run without heartbeat this long gets its missing chunks re-sent.
     chunk_resend_after: timedelta = timedelta(minutes=5)

@@ -2,7 +2,7 @@
 count itself into the ledger ends the run (fan-in through the ledger, not a chord)."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import structlog
@@ -17,9 +17,10 @@ from core.hedging.fx import FxMarket, with_forward_symbols
 from core.hedging.valuation_plan import FxValuationPlan
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
-from core.values import Contract, D1Policy, Job, ObjectType
+from core.values import Contract, Counts, D1Policy, Job, ObjectType
 from db import ledger
 from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
+from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
 from db.prices import prices_on
@@ -89,12 +90,41 @@ def value_range(request: RangeChunkRequest) -> dict[str, Any]:
     ids = KeyRange(request.first_id, request.last_id)
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        if _in_database(uow.session, run.details):
+            return _range_in_database(uow.session, run, ids)
         contracts = contracts_in_range(uow.session, ids)
-        return _written(uow.session, run, contracts, ObjectType.HEDGE_CONTRACT,
-                        {"object_type": ObjectType.HEDGE_CONTRACT.value, **ids.as_message(),
-                         "contracts": len(contracts)})
+        return _written(uow.session, run, contracts, ObjectType.HEDGE_CONTRACT, _range_details(ids, len(contracts)))
 
     return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+
+
+def _range_details(ids: KeyRange, contracts: int) -> dict[str, Any]:
+    return {"object_type": ObjectType.HEDGE_CONTRACT.value, **ids.as_message(), "contracts": contracts}
+
+
+def _in_database(s: Session, plan: dict[str, Any]) -> bool:
+    """PostgreSQL values a range's commodity forwards itself (HEDGEOPS_MTM_IN_DATABASE),
+    unless the plan converts MTM into a functional currency (payload fields the statement
+    does not write)."""
+    return (runtime().mtm_in_database and s.get_bind().dialect.name == "postgresql"
+            and FxValuationPlan.from_details(plan).functional_currency is None)
+
+
+def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDone:
+    """The commodity forwards the statement reproduces exactly are valued in the database
+    with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
+    forwards...) by core, in the same unit of work, written at the same time."""
+    now, plan = runtime().clock(), run.details
+    dates = d1_dates(commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]),
+                     plan["symbol_calendars"])
+    done = value_commodities_in_range(s, ids, run.as_of_date, list(prices_on(s, dates).values()),
+                                      batch_run_id=run.id, now=now, correlation_id=run.task_id)
+    counts = Counts()
+    counts.add(done.counts)
+    if done.rest:
+        counts.add(_written(s, run, contracts_by_ids(s, done.rest), ObjectType.HEDGE_CONTRACT, {}, now).counts)
+    return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=_range_details(ids, counts.processed),
+                          summary={"in_database": done.counts.processed})
 
 
 @job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
@@ -117,9 +147,10 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
 
 
 def _written(s: Session, run: BatchRun, contracts: list[Contract], oid: ObjectType,
-             audit_details: dict[str, Any]) -> runs.ChunkDone:
+             audit_details: dict[str, Any], now: datetime | None = None) -> runs.ChunkDone:
     valuation = _value(s, run.as_of_date, run.details, contracts, oid)
-    counts = write_valuation(s, valuation, batch_run_id=run.id, now=runtime().clock(), correlation_id=run.task_id)
+    counts = write_valuation(s, valuation, batch_run_id=run.id, now=now or runtime().clock(),
+                             correlation_id=run.task_id)
     return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
 
 

@@ -40,6 +40,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         uow=unit_of_work, price_sources=sources, run_lock=lock, d1_policy=settings.d1_policy,
         chunk_size=settings.mtm_chunk_size, stale_after=settings.stale_after, clock=utc_now,
+        mtm_in_database=settings.mtm_in_database,
         chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
         hedging=settings.hedging_policy(),
