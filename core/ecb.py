@@ -4,13 +4,17 @@ there is no rate, and a trailing comma on every line.
 
 A rate of currency CCY on day D becomes the price of symbol `EURCCY` on D: CCY per 1 EUR,
 price type `reference` (confidence REFERENCE), unit `EUR`.
+
+Crosses (`GBPUSD = EURUSD / EURGBP`, `USDEUR = 1 / EURUSD`) are derived from the stored
+rows of those rates, each naming the two rows it came from (`derive_cross`).
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 from decimal import Decimal
@@ -18,7 +22,7 @@ from decimal import Decimal
 from core.errors import NotAFileOfThisKind
 from core.prices import PriceRow
 from core.rows import LARGEST, plain_decimal, six_places
-from core.values import ParseReport, PriceType, RowError
+from core.values import ParseReport, Price, PriceType, RowError
 
 NO_RATE = {"N/A", ""}
 FRANKFURT = ZoneInfo("Europe/Berlin")
@@ -113,6 +117,28 @@ def published_at(day: date) -> datetime:
 CROSS_SOURCE = "ecb_cross"
 
 
+@dataclass(frozen=True, slots=True)
+class EcbCrosses:
+    """Which crosses to derive (HEDGEOPS_ECB_CROSSES), and the source whose stored ECB
+    rows are their legs."""
+
+    pairs: tuple[str, ...]
+    legs_source: str
+
+    def leg_symbols(self) -> set[str]:
+        return {symbol for pair in self.pairs for symbol in cross_legs(pair) if symbol is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class CrossPrice:
+    """A derived cross rate and the stored price rows it is the quotient of: the ids of
+    its numerator EURY and denominator EURX rows (None for a leg of EUR itself, which is 1)."""
+
+    row: PriceRow
+    numerator_price_id: int | None
+    denominator_price_id: int | None
+
+
 def cross_legs(pair: str) -> tuple[str | None, str | None]:
     """The ECB symbols of a cross XY = EURY / EURX: (numerator EURY, denominator EURX); a
     leg of EUR itself is 1 (None): USDEUR = 1 / EURUSD."""
@@ -129,28 +155,21 @@ def cross_rate(numerator: Decimal, denominator: Decimal) -> Decimal:
     return six_places(numerator / denominator)
 
 
-def derive_cross(rows: list[tuple[int, PriceRow]], pair: str) -> list[tuple[int, PriceRow]]:
-    """The rows of cross `pair` from ECB rows, on each date both legs have a rate (a cross
-    is never present without both); each keeps the line its legs came from."""
+def derive_cross(legs: Iterable[Price], pair: str) -> list[CrossPrice]:
+    """Cross `pair` on each date both its legs have a stored rate (a cross is never present
+    without both, so it follows the legs' TARGET calendar), each naming its legs' price ids.
+    `legs` are stored ECB rates of one source; other symbols are ignored."""
     numerator, denominator = cross_legs(pair)
-    by_day: dict[date, dict[str, tuple[int, PriceRow]]] = {}
-    for line, row in rows:
-        by_day.setdefault(row.price_date, {})[row.symbol] = (line, row)
+    by_day: dict[date, dict[str, Price]] = {}
+    for leg in legs:
+        by_day.setdefault(leg.price_date, {})[leg.symbol] = leg
     derived = []
     for day, found in sorted(by_day.items()):
-        legs = [found.get(s) if s is not None else None for s in (numerator, denominator)]
-        if any(s is not None and leg is None for s, leg in zip((numerator, denominator), legs)):
+        top, bottom = (found.get(s) if s is not None else None for s in (numerator, denominator))
+        if (numerator is not None and top is None) or (denominator is not None and bottom is None):
             continue
-        top, bottom = (leg[1].price if leg is not None else Decimal(1) for leg in legs)
-        line = next(leg[0] for leg in legs if leg is not None)
-        derived.append((line, PriceRow.trusted(
-            symbol=pair, price_date=day, price=cross_rate(top, bottom), currency=pair[3:], unit=pair[:3],
-            price_type=PriceType.REFERENCE, published_at=published_at(day))))
+        price = cross_rate(top.price if top else Decimal(1), bottom.price if bottom else Decimal(1))
+        row = PriceRow.trusted(symbol=pair, price_date=day, price=price, currency=pair[3:], unit=pair[:3],
+                               price_type=PriceType.REFERENCE, published_at=published_at(day))
+        derived.append(CrossPrice(row, top.id if top else None, bottom.id if bottom else None))
     return derived
-
-
-def cross_provenance(pair: str, source: str) -> str:
-    """What a cross's rows name as their origin (the batch's request id): both legs, by the
-    symbol and source of their price rows on the cross's own date."""
-    numerator, denominator = cross_legs(pair)
-    return f"{pair} = {numerator or '1'} / {denominator or '1'} ({source} rows of the same date)"

@@ -110,6 +110,11 @@ class SettlementPrice(ResultTable):
     file_sha256: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     source_line: Mapped[int | None]
+    #: A derived cross (source ecb_cross, XY = EURY / EURX): the stored rows of its numerator
+    #: EURY and denominator EURX (null for a leg of EUR itself, which is 1); null on every price
+    #: read from a source (migration 0007).
+    numerator_price_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("settlement_prices.id"))
+    denominator_price_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("settlement_prices.id"))
 
 
 class PriceFile(Base):

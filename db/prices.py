@@ -1,7 +1,7 @@
 """Settlement prices: writing a source's batch through the write path, reading D-1 prices."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from core import keys
 from core.canonical import normalise_decimal
+from core.ecb import CROSS_SOURCE, CrossPrice
 from core.mtm import best_price
 from core.ports import PriceBatch
 from core.prices import PriceRow
@@ -33,10 +34,39 @@ def price_result_rows(batch: PriceBatch, report: ParseReport[PriceRow] | None = 
             "confidence": row.confidence.value, "published_at": row.published_at or batch.published_at,
             "fetched_at": batch.fetched_at,
             "file_name": batch.report.file, "file_sha256": batch.file_sha256, "request_id": batch.request_id,
-            "source_line": line,
+            "source_line": line, "numerator_price_id": None, "denominator_price_id": None,
         }
         rows.append(result_row(keys.price_key(row.symbol, row.price_date, batch.source), payload, columns))
     return rows
+
+
+def cross_result_rows(crosses: Iterable[CrossPrice], fetched_at: datetime) -> list[ResultRow]:
+    """Derived crosses as results of source ecb_cross: the payload is the price's business
+    values, as for any price (a cross derived again from the same legs is `existing`, one
+    whose leg moved is a conflict); the provenance columns name the two leg rows."""
+    rows = []
+    for cross in crosses:
+        row = cross.row
+        payload = {"symbol": row.symbol, "price_date": row.price_date.isoformat(),
+                   "price": normalise_decimal(row.price), "currency": row.currency, "unit": row.unit,
+                   "price_type": row.price_type.value, "source": CROSS_SOURCE}
+        columns = {
+            "symbol": row.symbol, "price_date": row.price_date, "price": row.price, "currency": row.currency,
+            "unit": row.unit, "price_type": row.price_type.value, "source": CROSS_SOURCE,
+            "confidence": row.confidence.value, "published_at": row.published_at, "fetched_at": fetched_at,
+            "file_name": None, "file_sha256": None, "request_id": None, "source_line": None,
+            "numerator_price_id": cross.numerator_price_id, "denominator_price_id": cross.denominator_price_id,
+        }
+        rows.append(result_row(keys.price_key(row.symbol, row.price_date, CROSS_SOURCE), payload, columns))
+    return rows
+
+
+def stored_legs(session: Session, source: str, symbols: Collection[str], since: date, until: date) -> list[Price]:
+    """The stored rates of `symbols` from `source` dated `since` to `until` (both included)."""
+    stmt = select(SettlementPrice).where(SettlementPrice.source == source, SettlementPrice.symbol.in_(sorted(symbols)),
+                                         SettlementPrice.price_date.between(since, until))
+    return [Price(id=r.id, symbol=r.symbol, price_date=r.price_date, price=r.price, currency=r.currency, unit=r.unit,
+                  source=r.source, confidence=Confidence(r.confidence)) for r in session.scalars(stmt)]
 
 
 def file_seen(session: Session, source: str, sha256: str) -> bool:
@@ -68,6 +98,11 @@ def write_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
         whole.conflict_keys += report.conflict_keys
         whole.conflicts.update(report.conflicts)
     return whole
+
+
+def write_cross_prices(session: Session, crosses: Iterable[CrossPrice], *, batch_run_id: int | None,
+                       now: datetime) -> WriteReport:
+    return write_results(session, SettlementPrice, cross_result_rows(crosses, now), batch_run_id=batch_run_id, now=now)
 
 
 def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:

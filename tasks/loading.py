@@ -9,7 +9,7 @@ from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import ContractLoad, load_contracts
 from core.bulk import paused_gc
-from tasks.prices import store_price_batch
+from tasks.prices import store_crosses, store_price_batch
 from tasks.runtime import runtime
 
 
@@ -32,10 +32,25 @@ def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     return ContractsLoaded(load, len(report.rows))
 
 
-def load_price_batch(batch: PriceBatch) -> Counts:
-    """Good rows land, bad rows are reported; the same write path as the nightly."""
+@dataclass(frozen=True, slots=True)
+class PricesLoaded:
+    prices: Counts
+    #: The ECB crosses derived from the batch's rows (None: the batch is no crosses' legs).
+    crosses: Counts | None
+
+
+def load_prices(batch: PriceBatch) -> PricesLoaded:
+    """Good rows land, bad rows are reported, then the crosses of their legs (one
+    transaction); the same write path as the nightly."""
     rt = runtime()
     with rt.uow() as uow, paused_gc():
-        counts = store_price_batch(uow.session, batch, batch_run_id=None, now=rt.clock())
+        now = rt.clock()
+        counts = store_price_batch(uow.session, batch, batch_run_id=None, now=now)
+        crosses = store_crosses(uow.session, batch, rt.ecb_crosses, batch_run_id=None, now=now)
         uow.commit()
-    return counts
+    return PricesLoaded(counts, crosses)
+
+
+def load_price_batch(batch: PriceBatch) -> Counts:
+    """`load_prices`, and the batch's own counts."""
+    return load_prices(batch).prices

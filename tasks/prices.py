@@ -9,13 +9,15 @@ import sqlalchemy.exc
 import structlog
 from sqlalchemy.orm import Session
 
+from core.ecb import CROSS_SOURCE, EcbCrosses, derive_cross
 from core.ports import PriceBatch, PriceSource, QuarantiningSource
 from core.redaction import redact_text, redacted_error
 from core.values import Counts, Job
 from db import ledger
 from db.audit import record_event
 from db.contracts import active_underlyings
-from db.prices import file_seen, prices_on, record_file, write_price_batch
+from db.prices import file_seen, prices_on, record_file, stored_legs, write_cross_prices, write_price_batch
+from db.writepath import WriteReport
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, runs
 from core.bulk import paused_gc
@@ -133,6 +135,9 @@ def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBat
     with paused_gc():
         counts = store_price_batch(uow.session, batch, batch_run_id=run_id, now=now)
     record_file(uow.session, batch, counts, batch_run_id=run_id, now=now)
+    crosses = store_crosses(uow.session, batch, runtime().ecb_crosses, batch_run_id=run_id, now=now)
+    if crosses is not None:
+        counts.add(crosses)
     return counts
 
 
@@ -170,8 +175,39 @@ def store_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
                      "source": batch.source, "file_sha256": batch.file_sha256, **counts.as_dict(),
                      "conflict_keys": report.conflict_keys,
                      "rejected_rows": [str(e) for e in batch.report.errors[:MAX_ERRORS_IN_DETAILS]]})
+    record_restated(session, report, file, batch_run_id=batch_run_id, now=now)
+    return counts
+
+
+def record_restated(session: Session, report: WriteReport, file: str | None, *, batch_run_id: int | None,
+                    now: datetime) -> None:
+    """Each refused value (a restated price): logged and an audit event with both payloads."""
     for key, (stored, refused) in report.conflicts.items():
         log.warning("price_restated", idempotency_key=key, file=file, stored=stored["price"], refused=refused["price"])
         record_event(session, "price_restated", entity_type="settlement_price", entity_id=key, now=now,
                      batch_run_id=batch_run_id, details={"stored": stored, "refused": refused, "file": file})
+
+
+def store_crosses(session: Session, batch: PriceBatch, crosses: EcbCrosses | None, *, batch_run_id: int | None,
+                  now: datetime) -> Counts | None:
+    """Once a batch of the crosses' legs source is written (the same transaction): every
+    cross on the batch's dates, derived from the legs as stored, each row naming its legs'
+    price ids; one `price_crosses_derived` event with the counts. None: no crosses follow
+    from this batch (none configured, another source, nothing written)."""
+    if crosses is None or batch.source != crosses.legs_source or batch.rejected or not batch.report.rows:
+        return None
+    days = [row.price_date for _, row in batch.report.rows]
+    since, until = min(days), max(days)
+    legs = stored_legs(session, crosses.legs_source, crosses.leg_symbols(), since, until)
+    report = write_cross_prices(session, [c for pair in crosses.pairs for c in derive_cross(legs, pair)],
+                                batch_run_id=batch_run_id, now=now)
+    counts = report.counts()
+    log.info("price_crosses_derived", legs_source=crosses.legs_source, since=since.isoformat(),
+             until=until.isoformat(), **counts.as_dict())
+    record_event(session, "price_crosses_derived", entity_type="price_source", entity_id=CROSS_SOURCE, now=now,
+                 batch_run_id=batch_run_id, details={
+                     "pairs": list(crosses.pairs), "legs_source": crosses.legs_source, "legs_file": batch.report.file,
+                     "since": since.isoformat(), "until": until.isoformat(), **counts.as_dict(),
+                     "conflict_keys": report.conflict_keys})
+    record_restated(session, report, None, batch_run_id=batch_run_id, now=now)
     return counts

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
 from core.calendars import d1_dates
+from core.ecb import EcbCrosses
 from core.ledger import RunScope
 from core.mt5.accounts import CYCLE_FAMILY
 from core.hedging.policy import HedgingPolicy
@@ -47,6 +48,8 @@ class Runtime:
     nightly_deadline: timedelta = timedelta(hours=2)
     #: Hedge accounting: FX discount rates, the defaults dossiers lock, effectiveness chunks.
     hedging: HedgingPolicy = field(default_factory=HedgingPolicy)
+    #: The ECB crosses derived once their legs' batch is stored (None: none).
+    ecb_crosses: EcbCrosses | None = None
     #: MT5: the gateway of a terminal (one per process), passwords by reference, who is told
     #: of each sync (metrics), the cycle lock (None: the ledger alone), and the sync's knobs.
     mt5_gateways: GatewayFactory = field(default=no_gateway)

@@ -14,7 +14,7 @@ from tasks.base import DATABASE
 from tasks.runtime import Runtime, configure, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
 from workers.adapters.mt5.wiring import mt5_ports
-from workers.adapters.sources import build_sources
+from workers.adapters.sources import build_sources, ecb_crosses
 from workers.metrics import default_run_observer
 from workers.settings import Settings
 
@@ -43,7 +43,7 @@ def build_runtime(settings: Settings) -> Runtime:
         mtm_in_database=settings.mtm_in_database,
         chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
-        hedging=settings.hedging_policy(),
+        hedging=settings.hedging_policy(), ecb_crosses=ecb_crosses(settings),
         run_observer=default_run_observer(), nightly_at=settings.nightly_at,
         nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),
         **mt5_ports(settings, lock_client),

@@ -151,6 +151,20 @@ class Settings(GuardSettings, HedgingSettings):
             raise ValueError("regression_min_observations must not exceed regression_window")
         return self
 
+    @model_validator(mode="after")
+    def _crosses_have_their_legs(self) -> Settings:
+        """Crosses are derived from the stored rates of the first ECB source: it must store both legs."""
+        if not self.ecb_crosses:
+            return self
+        spec = next((s for s in self.price_sources if s.kind == "ecb_file"), None)
+        if spec is None:
+            raise ValueError("ecb_crosses need an ecb_file price source: crosses are derived from its stored rates")
+        needed = {ccy for pair in self.ecb_crosses for ccy in (pair[:3], pair[3:]) if ccy != "EUR"}
+        lacking = sorted(needed - set(spec.currencies)) if spec.currencies is not None else []
+        if lacking:
+            raise ValueError(f"ecb_crosses need {', '.join(lacking)} among the currencies of price source {spec.name}")
+        return self
+
     def hedging_policy(self) -> HedgingPolicy:
         return self.with_fx_valuation(HedgingPolicy(
             discount_rates=dict(self.discount_rates), band_min=self.effectiveness_band_min,

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select, text
 
+from core.ecb import EcbCrosses
 from core.hedging.fx import RateSource
+from core.ports import PriceBatch
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES
 from db.engine import session_factory
 from db.hedging.models import EffectivenessResult
@@ -29,7 +31,7 @@ from tasks.verify import verify_date
 from tests.fakes import Clock, InMemoryPriceSource
 from tests.hedging_builders import designation, designations_json, fx_contracts_csv, fx_forward, items_json, receivable
 from tests.hedging_builders import with_hedging
-from workers.adapters.ecb import EcbCrossPriceSource, EcbFilePriceSource
+from workers.adapters.ecb import EcbFilePriceSource
 
 D = Decimal
 DESIGNATED = date(2024, 1, 2)
@@ -38,18 +40,19 @@ FORWARD = dict(trade_date="2024-01-02", entry_price="1.0956", quantity="10000000
 
 
 @pytest.fixture(scope="module")
-def history() -> list[Any]:
-    """EURUSD and EURGBP since 1999, and GBPUSD derived from them (source ecb_cross)."""
-    legs = EcbFilePriceSource("ecb", None, ["USD", "GBP"], Clock())
-    return [legs.load_all(), *EcbCrossPriceSource(legs, ["GBPUSD"]).load_all()]
+def history() -> PriceBatch:
+    """EURUSD and EURGBP since 1999."""
+    return EcbFilePriceSource("ecb", None, ["USD", "GBP"], Clock()).load_all()
 
 
 @pytest.fixture
-def parity(runtime: Runtime, history: list[Any]) -> Runtime:
-    """The project's default rates (USD 5%, EUR 3.5%, GBP 5%), forwards by parity."""
-    rt = with_hedging(runtime, discount_rates=dict(DEFAULT_DISCOUNT_RATES), fx_method=RateSource.CIP)
-    for batch in history:
-        load_price_batch(batch)
+def parity(runtime: Runtime, history: PriceBatch) -> Runtime:
+    """The project's default rates (USD 5%, EUR 3.5%, GBP 5%), forwards by parity; the
+    history loaded, and GBPUSD derived from its stored rows (source ecb_cross)."""
+    rt = replace(with_hedging(runtime, discount_rates=dict(DEFAULT_DISCOUNT_RATES), fx_method=RateSource.CIP),
+                 ecb_crosses=EcbCrosses(("GBPUSD",), "ecb"))
+    configure(rt)
+    load_price_batch(history)
     return rt
 
 

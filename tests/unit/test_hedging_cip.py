@@ -16,8 +16,7 @@ from core.hedging.fx import FxMarket, Partner, RateSource, cip_forward, forward_
 from core.hedging.methods import Band, LegTerms, Outcome, critical_terms, dollar_offset
 from core.hedging.regression import regression
 from core.mtm_results import MtmException, MtmSnapshot
-from core.prices import PriceRow
-from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, PriceType, Side
+from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
 D = Decimal
 AS_OF = date(2024, 3, 28)
@@ -133,14 +132,20 @@ class TestCrosses:
         # inverse first (0.923105) would give 163.87 * 0.923105 = 151.2692164 -> 151.269216
         assert cross_rate(D("163.87"), D("1.0833")) == D("151.269270")
 
-    def test_present_only_when_both_legs_are(self) -> None:
-        def row(symbol: str, day: date, value: str) -> tuple[int, PriceRow]:
-            return 2, PriceRow.trusted(symbol=symbol, price_date=day, price=D(value), currency=symbol[3:],
-                                       unit="EUR", price_type=PriceType.REFERENCE)
-        rows = [row("EURUSD", D1, "1.0830"), row("EURGBP", D1, "0.85735"), row("EURUSD", AS_OF, "1.0811")]
-        derived = derive_cross(rows, "GBPUSD")
-        assert [(r.symbol, r.price_date, r.price, r.currency, r.unit) for _, r in derived] == [
-            ("GBPUSD", D1, D("1.263195"), "USD", "GBP")]
+    def test_present_only_when_both_legs_are_and_named_by_their_ids(self) -> None:
+        legs = [rate("EURUSD", "1.0830", id=11), rate("EURGBP", "0.85735", id=12),
+                rate("EURUSD", "1.0811", id=13, price_date=AS_OF)]  # no EURGBP on AS_OF
+        derived = derive_cross(legs, "GBPUSD")
+        # GBPUSD = EURUSD / EURGBP = 1.0830 / 0.85735 = 1.2631947279... -> 1.263195, from rows 11 and 12
+        assert [(c.row.symbol, c.row.price_date, c.row.price, c.row.currency, c.row.unit, c.numerator_price_id,
+                 c.denominator_price_id) for c in derived] == [("GBPUSD", D1, D("1.263195"), "USD", "GBP", 11, 12)]
+
+    def test_the_inverse_names_its_one_leg(self) -> None:
+        # USDEUR = 1 / EURUSD: 1 / 1.0830 = 0.9233610341... -> 0.923361; 1 / 1.0811 = 0.9249837203... -> 0.924984
+        derived = derive_cross([rate("EURUSD", "1.0830", id=11), rate("EURUSD", "1.0811", id=13, price_date=AS_OF)],
+                               "USDEUR")
+        assert [(c.row.price_date, c.row.price, c.numerator_price_id, c.denominator_price_id) for c in derived] == [
+            (D1, D("0.923361"), None, 11), (AS_OF, D("0.924984"), None, 13)]
 
 
 class TestOneBasis:

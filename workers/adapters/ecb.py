@@ -11,10 +11,9 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from core.ecb import CROSS_SOURCE, cross_legs, cross_provenance, derive_cross, parse_ecb_csv
+from core.ecb import parse_ecb_csv
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
-from core.prices import PriceRow
 from core.values import ParseReport
 from core.bulk import paused_gc
 
@@ -66,41 +65,3 @@ class EcbFilePriceSource:
 
     def acknowledge(self, batch: PriceBatch) -> None:
         """The file stays where it is: it is the whole history, read again each night."""
-
-
-class EcbCrossPriceSource:
-    """Crosses derived from the ECB's EUR rates (`GBPUSD = EURUSD / EURGBP`, `USDEUR =
-    1 / EURUSD`) as price rows of their own source (`ecb_cross`), one batch per cross: its
-    request id names both legs, the rows keep the ECB file, its hash and the line the legs
-    came from. Reads the same file as the ECB source, so a cross is there on exactly the
-    dates both legs are."""
-
-    def __init__(self, legs: EcbFilePriceSource, crosses: Collection[str], name: str = CROSS_SOURCE) -> None:
-        self.name = name
-        self.crosses = sorted(set(crosses))
-        self.legs = legs
-        self.legs_source = legs.name
-
-    def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
-        yield from self._derived(self.legs.read(since=as_of - timedelta(days=self.legs.lookback_days), until=as_of))
-
-    def load_all(self) -> list[PriceBatch]:
-        return list(self._derived(self.legs.read(since=None, until=None)))
-
-    def _derived(self, batch: PriceBatch) -> Iterator[PriceBatch]:
-        if batch.rejected:
-            yield PriceBatch(self.name, ParseReport(batch.report.file), batch.fetched_at, batch.file_sha256,
-                             rejected=batch.rejected)
-            return
-        for pair in self.crosses:
-            report = ParseReport[PriceRow](file=batch.report.file, rows=derive_cross(batch.report.rows, pair))
-            yield PriceBatch(self.name, report, batch.fetched_at, batch.file_sha256,
-                             request_id=cross_provenance(pair, self.legs_source))
-
-    def acknowledge(self, batch: PriceBatch) -> None:
-        """Nothing to archive: the ECB file stays where it is."""
-
-
-def cross_currencies(crosses: Collection[str]) -> set[str]:
-    """The ECB currencies the crosses' legs need."""
-    return {symbol[3:] for pair in crosses for symbol in cross_legs(pair) if symbol is not None}

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from core.ecb import EcbCrosses
 from core.ports import PriceSource
-from workers.adapters.ecb import EcbCrossPriceSource, EcbFilePriceSource, cross_currencies
+from workers.adapters.ecb import EcbFilePriceSource
 from workers.adapters.http_json import HttpJsonPriceSource
 from workers.adapters.vendor_csv import VendorCsvDropFolder
 from workers.settings import Settings, SourceSpec
@@ -21,28 +22,13 @@ def build_source(spec: SourceSpec, settings: Settings, clock: Callable[[], datet
 
 
 def build_sources(settings: Settings, clock: Callable[[], datetime]) -> list[PriceSource]:
-    """Every configured source, then the ECB crosses (HEDGEOPS_ECB_CROSSES) when any are set."""
-    sources = [build_source(spec, settings, clock) for spec in settings.price_sources]
-    crosses = cross_source(settings, clock)
-    return [*sources, crosses] if crosses is not None else sources
+    return [build_source(spec, settings, clock) for spec in settings.price_sources]
 
 
-def cross_source(settings: Settings, clock: Callable[[], datetime]) -> EcbCrossPriceSource | None:
-    """The `ecb_cross` source: the crosses derived from the file of the first ECB source
-    (the shipped history when none is configured)."""
-    if not settings.ecb_crosses:
-        return None
+def ecb_crosses(settings: Settings) -> EcbCrosses | None:
+    """The crosses to derive (HEDGEOPS_ECB_CROSSES) from the stored rows of the first ECB
+    source (the settings refuse crosses without one that stores their legs)."""
     spec = next((s for s in settings.price_sources if s.kind == "ecb_file"), None)
-    legs = EcbFilePriceSource(spec.name if spec else "ecb", spec.path if spec else None,
-                              cross_currencies(settings.ecb_crosses), clock, spec.lookback_days if spec else 10)
-    return EcbCrossPriceSource(legs, settings.ecb_crosses)
-
-
-def source_named(settings: Settings, name: str, clock: Callable[[], datetime]) -> PriceSource:
-    for spec in settings.price_sources:
-        if spec.name == name:
-            return build_source(spec, settings, clock)
-    crosses = cross_source(settings, clock)
-    if crosses is not None and crosses.name == name:
-        return crosses
-    raise KeyError(f"no price source named {name!r} (configured: {', '.join(s.name for s in settings.price_sources)})")
+    if not settings.ecb_crosses or spec is None:
+        return None
+    return EcbCrosses(tuple(sorted(set(settings.ecb_crosses))), spec.name)

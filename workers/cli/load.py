@@ -40,7 +40,7 @@ def load_prices(
     source: Annotated[str, typer.Option(help="the configured price source the file belongs to")] = "vendor_csv",
 ) -> None:
     """Load a price file now: good rows land, each bad row is reported (file and line)."""
-    from tasks.loading import load_price_batch
+    from tasks.loading import load_prices
     from tasks.runtime import utc_now
 
     settings = settings_or_exit()
@@ -56,14 +56,17 @@ def load_prices(
         raise fail(f"{batch.rejected}; nothing loaded")
     what = "prices" if batch.parts else f"{len(batch.report.rows)} prices"
     with err.status(f"loading {what} from {batch.report.file}", spinner="dots"):
-        counts = load_price_batch(batch)
+        loaded = load_prices(batch)
+    counts, crosses = loaded.prices, loaded.crosses
     for error in batch.report.errors:
         err.print(f"  rejected {error}", markup=False, highlight=False)
     out.print(f"{batch.report.file}: {counts.created} created, {counts.existing} existing, "
               f"{counts.conflicts} conflicts, {counts.exceptions} rejected")
+    if crosses is not None:
+        out.print(f"ecb_cross: {crosses.created} created, {crosses.existing} existing, {crosses.conflicts} conflicts")
     if counts.exceptions:
         raise typer.Exit(EXIT_FAILED)
-    if counts.conflicts:
+    if counts.conflicts or (crosses is not None and crosses.conflicts):
         raise typer.Exit(EXIT_CONFLICTS)
 
 
