@@ -5,6 +5,7 @@ mode uses Redis for broker and results. JSON only, late acks, tasks re-queued wh
 worker dies, and a hard time limit below the Redis visibility timeout."""
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -20,6 +21,8 @@ from workers.logging import configure_logging
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
+#: Set by `hedgeops flower --insecure-dev` only: a Flower without authentication, asked for.
+FLOWER_INSECURE_DEV = "HEDGEOPS_FLOWER_INSECURE_DEV"
 #: How often beat asks whether the nightly of the newest due date is late (seconds).
 FRESHNESS_EVERY = 300.0
 
@@ -156,8 +159,29 @@ def __getattr__(name: str) -> Celery:
     if name not in ("app", "celery"):
         raise AttributeError(name)
     if _app is None:
-        _app = create_app(_settings_or_exit(), node=True)
+        settings = _settings_or_exit()
+        _refuse_open_flower()
+        _app = create_app(settings, node=True)
     return _app
+
+
+def _refuse_open_flower() -> None:
+    """A Flower started on this app by hand (`celery -A workers.celery_app flower`, not
+    `hedgeops flower`) without credentials would show every task and its arguments to
+    whoever reaches its port (its pages need none): it does not start."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    if context is None or context.invoked_subcommand != "flower":
+        return
+    flags = ("--basic-auth=", "--basic_auth=", "--auth=")  # Flower's own ways (tornado: --name=value)
+    given = [arg for arg in sys.argv if arg.startswith(flags) and arg.partition("=")[2]]
+    given += [name for name in ("FLOWER_BASIC_AUTH", "FLOWER_AUTH") if os.environ.get(name)]
+    if given or os.environ.get(FLOWER_INSECURE_DEV) == "1":
+        return
+    print("hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
+          "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def serve_node_metrics(port: int) -> None:

@@ -234,3 +234,49 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
         cluster.stop_all()
     text = log.read_text(errors="replace")
     assert PASSWORD not in text and "Traceback" not in text
+
+
+BY_HAND = [str(BIN / "celery"), "-A", "workers.celery_app", "flower"]
+
+
+@pytest.mark.parametrize("args, env", [([], {}), (["--basic-auth="], {"FLOWER_BASIC_AUTH": ""})],
+                         ids=["nothing", "blank"])
+def test_9_flower_started_by_hand_without_credentials_refuses_to_start(
+        pg_url: str, tmp_path: Path, broker: OwnRedis, args: list[str], env: dict[str, str]) -> None:
+    """`celery -A workers.celery_app flower`, not through `hedgeops flower`: the app refuses."""
+    cluster = flower_cluster(pg_url, tmp_path, broker)
+    port = free_port()
+    result = subprocess.run([*BY_HAND, f"--port={port}", *args], env={**cluster.env, **env}, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
+        "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH"]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("argv, locked", [([*BY_HAND, f"--basic-auth={USER}:{PASSWORD}"], True),
+                                          ([str(BIN / "hedgeops"), "flower", "--insecure-dev"], False)],
+                         ids=["by-hand-with-basic-auth", "insecure-dev"])
+def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, broker: OwnRedis, argv: list[str],
+                                   locked: bool) -> None:
+    """Credentials given to Flower itself, or an open Flower asked for (`--insecure-dev`): it starts."""
+    cluster = flower_cluster(pg_url, tmp_path, broker)
+    port = free_port()
+    log = tmp_path / "flower.log"
+    flower = subprocess.Popen([*argv, f"--port={port}"], env=cluster.env, cwd=tmp_path, stdout=log.open("ab"),
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    cluster.procs.append(flower)
+    try:
+        def up() -> bool:
+            assert flower.poll() is None, log.read_text(errors="replace")
+            try:
+                return http(f"http://127.0.0.1:{port}/healthcheck") == 200
+            except OSError:
+                return False
+
+        wait_until(up, 60, "Flower to answer")
+        tasks = f"http://127.0.0.1:{port}/tasks"
+        assert (http(tasks), http(tasks, (USER, PASSWORD))) == ((401, 200) if locked else (200, 200))
+    finally:
+        cluster.stop_all()

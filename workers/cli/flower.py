@@ -37,7 +37,9 @@ def flower(
 
 def flower_environment(settings: Settings, insecure_dev: bool) -> dict[str, str]:
     """This process's environment with Flower's basic auth (or, --insecure-dev, without any)."""
-    env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
+    from workers.celery_app import FLOWER_INSECURE_DEV
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWER_BASIC_AUTH", FLOWER_INSECURE_DEV)}
     user = settings.flower_user or ""
     password = settings.flower_password.get_secret_value() if settings.flower_password else ""
     if user and password:
@@ -50,4 +52,4 @@ def flower_environment(settings: Settings, insecure_dev: bool) -> dict[str, str]
                    "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)")
     err.print("hedgeops: Flower without authentication (--insecure-dev): anyone who reaches it can act",
               markup=False, highlight=False)
-    return env
+    return {**env, FLOWER_INSECURE_DEV: "1"}  # the app refuses an open Flower not asked for so
