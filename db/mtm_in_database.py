@@ -152,10 +152,13 @@ WITH px AS (
   SELECT key, '{oid}', id, %(as_of)s::date, price_date, price_id, mtm, price, entry_price, quantity, currency,
          %(correlation_id)s::text, doc::jsonb, sha, %(batch_run_id)s::bigint, %(now)s::timestamptz
   FROM v ORDER BY id
-  ON CONFLICT (idempotency_key) DO NOTHING RETURNING 1
+  ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key
 ), stored AS MATERIALIZED (
+  -- Only the keys not inserted are looked up (none on a first run); this reads the table
+  -- as it was before the statement, so it never sees a row just inserted.
   SELECT v.key, v.doc, v.sha, t.payload_sha256 AS stored_sha, t.payload AS stored_payload
   FROM v JOIN mtm_snapshots t ON t.idempotency_key = v.key
+  WHERE v.key NOT IN (SELECT idempotency_key FROM ins)
 ), conflicted AS (
   INSERT INTO idempotency_conflicts (table_name, idempotency_key, existing_sha256, incoming_sha256,
                                      existing_payload, incoming_payload, batch_run_id, detected_at)
