@@ -5,21 +5,25 @@ leg no longer gives the stored cross. SQLite and PostgreSQL; every rate by hand.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, text, update
 from typer.testing import CliRunner
 
 from core.ecb import EcbCrosses
 from core.rows import six_places
+from db.engine import dispose_all
+from db.migrate import upgrade
 from db.models import AuditEvent, IdempotencyConflict, SettlementPrice
 from tasks.prices import fetch_settlement_prices
 from tasks.runtime import Runtime, configure
+from tests import services
 from tests.fakes import Clock
 from workers.adapters.ecb import EcbFilePriceSource
 from workers.cli import app
@@ -163,3 +167,40 @@ class TestLoadPricesCli:
         result = embedded_cli.invoke(app, ["load", "prices", "--source", "ecb"])
         assert result.exit_code == 2 and "ecb_crosses need GBP" in result.output
         assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+@pytest.fixture(params=["sqlite", "pg"])
+def at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own migrated to 0006 (before the crosses named their legs by id)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}" if request.param == "sqlite" else services.create_pg_database()
+    upgrade(url, "0006")
+    yield url
+    dispose_all()
+    if request.param == "pg":
+        services.drop_pg_database(url)
+
+
+def test_migration_0007_names_the_legs_of_crosses_stored_before(at_0006: str) -> None:
+    """Crosses stored by the old file-reading source named their legs by text in request_id;
+    0007 gives them the ids of the leg rows of their date and source."""
+    engine = create_engine(at_0006)
+    old = [("EURUSD", "ecb", None), ("EURGBP", "ecb", None), ("EURUSD", "other", None),
+           ("GBPUSD", "ecb_cross", "GBPUSD = EURUSD / EURGBP (ecb rows of the same date)"),
+           ("USDEUR", "ecb_cross", "USDEUR = 1 / EURUSD (ecb rows of the same date)")]
+    with engine.begin() as conn:
+        for n, (symbol, source, request_id) in enumerate(old):
+            conn.execute(text(
+                "INSERT INTO settlement_prices (idempotency_key, symbol, price_date, price, currency, unit, price_type, "
+                "source, confidence, fetched_at, request_id, payload, payload_sha256, created_at) VALUES (:key, :symbol, "
+                "'2024-03-28', '1.000000', 'USD', 'EUR', 'reference', :source, 'REFERENCE', :now, :request_id, '{}', "
+                "'x', :now)"), {"key": f"k{n}", "symbol": symbol, "source": source, "request_id": request_id,
+                                "now": datetime(2024, 3, 28, tzinfo=timezone.utc)})
+    upgrade(at_0006)
+    with engine.connect() as conn:
+        ids = {(s, src): (i, num, den) for i, s, src, num, den in conn.execute(text(
+            "SELECT id, symbol, source, numerator_price_id, denominator_price_id FROM settlement_prices"))}
+    engine.dispose()
+    usd, gbp = ids["EURUSD", "ecb"][0], ids["EURGBP", "ecb"][0]
+    assert ids["GBPUSD", "ecb_cross"][1:] == (usd, gbp)  # GBPUSD = EURUSD / EURGBP, the ecb rows (not "other")
+    assert ids["USDEUR", "ecb_cross"][1:] == (None, usd)  # USDEUR = 1 / EURUSD
+    assert ids["EURUSD", "other"][1:] == (None, None)
