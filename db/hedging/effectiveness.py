@@ -32,9 +32,11 @@ def current_versions() -> Subquery:
         .group_by(HedgeDesignation.relationship_id).subquery()
 
 
-def designations_under_test(session: Session, as_of: date) -> list[int]:
+def designations_under_test(session: Session, as_of: date, *, contract_ids: Iterable[int] | None = None,
+                            item_ids: Iterable[int] | None = None) -> list[int]:
     """Ids of the current designation versions tested at `as_of`: designated on or before
-    it, the item's exposure not yet past, the instrument designated or active."""
+    it, the item's exposure not yet past, the instrument designated or active; only those
+    of these instruments or these items when they are given (a chunk's own legs)."""
     current = current_versions()
     stmt = (select(HedgeDesignation.id)
             .join(current, and_(current.c.relationship_id == HedgeDesignation.relationship_id,
@@ -45,6 +47,10 @@ def designations_under_test(session: Session, as_of: date) -> list[int]:
             .where(HedgeDesignation.designation_date <= as_of, HedgedItem.exposure_date >= as_of,
                    HedgeContract.status.in_([s.value for s in TESTED]))
             .order_by(HedgeDesignation.id))
+    if contract_ids is not None:
+        stmt = stmt.where(HedgeContract.id.in_(sorted(set(contract_ids))))
+    if item_ids is not None:
+        stmt = stmt.where(HedgedItem.id.in_(sorted(set(item_ids))))
     return list(session.scalars(stmt))
 
 

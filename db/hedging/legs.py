@@ -22,7 +22,8 @@ def partners_of(session: Session, legs: Sequence[Contract], oid: ObjectType,
     found: dict[tuple[ObjectType, int], Partner] = {}
     if not wanted:
         return found
-    for d, c, i in legs_of(session, designations_under_test(session, as_of)):
+    chunk = {"contract_ids": wanted} if oid is ObjectType.HEDGE_CONTRACT else {"item_ids": wanted}
+    for d, c, i in legs_of(session, designations_under_test(session, as_of, **chunk)):
         if oid is ObjectType.HEDGE_CONTRACT and c.id in wanted:
             item = to_item(i).hypothetical(d.hedged_item_rate, d.designation_date)
             found[(oid, c.id)] = Partner(d.relationship_id, ObjectType.HEDGED_ITEM, item)

@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.values import ObjectType
 from db import ledger
+from db.contracts import to_contract
+from db.hedging.effectiveness import designations_under_test
+from db.hedging.legs import partners_of
 from db.hedging.models import EffectivenessResult, HedgeRelationship
-from db.models import AuditEvent, BatchRun, IdempotencyConflict, MtmSnapshot
+from db.models import AuditEvent, BatchRun, HedgeContract, IdempotencyConflict, MtmSnapshot
 from tasks.hedging.loading import effectiveness_report, load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.nightly import run_nightly
@@ -158,6 +162,31 @@ class TestTheNightly:
         assert [(x["designation_ref"], x["method"], x["outcome"], x["ratio"], x["flagged"]) for x in lines] == [
             ("HD-1", "dollar_offset", "pass", D("1"), False), ("HD-2", "dollar_offset", "fail", D("0.5"), True),
             ("HD-3", "critical_terms", "fail", None, True), ("HD-4", "regression", "insufficient_data", None, False)]
+
+
+class TestAChunkReadsItsOwnLegs:
+    """A chunk's partners come from its own designations only (not every designation under
+    test, read again by every chunk)."""
+
+    def test_the_designations_of_some_legs(self, hedged: Runtime) -> None:
+        with hedged.uow() as uow:
+            s = uow.session
+            every = designations_under_test(s, D0)
+            assert len(every) == 4
+            # contract 2 (FXF-2) is the instrument of HD-2 only; item 3 (RCV-3) the item of HD-3 only
+            assert designations_under_test(s, D0, contract_ids=[2]) == [every[1]]
+            assert designations_under_test(s, D0, item_ids=[3, 4]) == every[2:]
+            assert designations_under_test(s, D0, contract_ids=[]) == []
+
+    def test_the_partners_of_a_chunk(self, hedged: Runtime) -> None:
+        with hedged.uow() as uow:
+            s = uow.session
+            contracts = [to_contract(c) for c in s.scalars(select(HedgeContract).where(HedgeContract.id.in_([1, 3])))]
+            partners = partners_of(s, contracts, ObjectType.HEDGE_CONTRACT, D0)
+            assert sorted(partners) == [(ObjectType.HEDGE_CONTRACT, 1), (ObjectType.HEDGE_CONTRACT, 3)]
+            assert {k: (p.designation_id, p.object_type) for k, p in partners.items()} == {
+                (ObjectType.HEDGE_CONTRACT, 1): (1, ObjectType.HEDGED_ITEM),
+                (ObjectType.HEDGE_CONTRACT, 3): (3, ObjectType.HEDGED_ITEM)}
 
 
 class TestRegressionOverAWeek:
