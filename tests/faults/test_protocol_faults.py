@@ -13,6 +13,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,8 @@ def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Pat
 # Scenario 9 --------------------------------------------------------------------------------
 
 USER, PASSWORD = "ops", "fl0wer-s3cret"
+#: Flower started by hand on the app, not through `hedgeops flower`.
+BY_HAND = [str(BIN / "celery"), "-A", "workers.celery_app", "flower"]
 
 
 def http(url: str, auth: tuple[str, str] | None = None, data: bytes | None = None) -> int:
@@ -164,34 +167,48 @@ def flower_views(worker: str, task_id: str) -> list[str]:
             f"/api/task/result/{task_id}", "/api/queues/length"]
 
 
-def flower_cluster(pg_url: str, tmp_path: Path, broker: OwnRedis) -> Cluster:
-    cluster = own_cluster(pg_url, tmp_path, broker.url)
+def flower_cluster(pg_url: str, tmp_path: Path, broker: str) -> Cluster:
+    cluster = own_cluster(pg_url, tmp_path, broker)
     cluster.env = {k: v for k, v in cluster.env.items() if not k.startswith(("HEDGEOPS_FLOWER_", "FLOWER_"))}
     return cluster
 
 
-@pytest.mark.parametrize("given", [{}, {"HEDGEOPS_FLOWER_USER": USER}, {"HEDGEOPS_FLOWER_PASSWORD": PASSWORD},
-                                   {"HEDGEOPS_FLOWER_USER": USER, "HEDGEOPS_FLOWER_PASSWORD": ""}],
-                         ids=["none", "user-only", "password-only", "blank-password"])
-def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Path, broker: OwnRedis,
-                                                       given: dict[str, str]) -> None:
-    cluster = flower_cluster(pg_url, tmp_path, broker)
+#: The line `hedgeops flower` prints when it refuses, and the app's when Flower is started by hand.
+BY_LAUNCHER = ("hedgeops: refusing to start Flower without credentials: set HEDGEOPS_FLOWER_USER and "
+               "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)")
+BY_APP = ("hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
+          "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH")
+#: (argv, environment, the line): `hedgeops flower` with none of our credentials (Flower's own
+#: variable does not count: the launcher sets it from ours), with a user and a blank password
+#: (compose's `${FLOWER_PASSWORD:-}` unset); Flower started by hand on the app with nothing, or
+#: with blank credentials.
+REFUSALS = [
+    ([str(BIN / "hedgeops"), "flower"], {"FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"}, BY_LAUNCHER),
+    ([str(BIN / "hedgeops"), "flower"], {"HEDGEOPS_FLOWER_USER": USER, "HEDGEOPS_FLOWER_PASSWORD": ""}, BY_LAUNCHER),
+    (BY_HAND, {}, BY_APP),
+    ([*BY_HAND, "--basic-auth="], {"FLOWER_BASIC_AUTH": ""}, BY_APP),
+]
+
+
+def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Path) -> None:
+    cluster = flower_cluster(pg_url, tmp_path, "redis://127.0.0.1:1/0")  # refused before any connection
     port = free_port()
-    # FLOWER_BASIC_AUTH of Flower's own does not count: `hedgeops flower` takes ours only.
-    env = {**cluster.env, **given, "FLOWER_BASIC_AUTH": f"{USER}:{PASSWORD}"}
-    result = subprocess.run([str(BIN / "hedgeops"), "flower", "--port", str(port)], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "hedgeops: refusing to start Flower without credentials: set HEDGEOPS_FLOWER_USER and "
-        "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)"]
-    assert "Traceback" not in result.stdout + result.stderr
+
+    def start(case: tuple[list[str], dict[str, str], str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*case[0], f"--port={port}"], env={**cluster.env, **case[1]}, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    with ThreadPoolExecutor(len(REFUSALS)) as pool:
+        results = list(pool.map(start, REFUSALS))
+    for (argv, env, line), result in zip(REFUSALS, results):
+        assert (result.returncode, result.stderr.strip().splitlines()) == (2, [line]), (argv, env, result.stderr)
+        assert "Traceback" not in result.stdout + result.stderr
     with pytest.raises(OSError):  # nothing listens
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
-    cluster = flower_cluster(pg_url, tmp_path, broker)
+    cluster = flower_cluster(pg_url, tmp_path, broker.url)
     env = {**cluster.env, "HEDGEOPS_FLOWER_USER": USER, "HEDGEOPS_FLOWER_PASSWORD": PASSWORD}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -236,32 +253,13 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
     assert PASSWORD not in text and "Traceback" not in text
 
 
-BY_HAND = [str(BIN / "celery"), "-A", "workers.celery_app", "flower"]
-
-
-@pytest.mark.parametrize("args, env", [([], {}), (["--basic-auth="], {"FLOWER_BASIC_AUTH": ""})],
-                         ids=["nothing", "blank"])
-def test_9_flower_started_by_hand_without_credentials_refuses_to_start(
-        pg_url: str, tmp_path: Path, broker: OwnRedis, args: list[str], env: dict[str, str]) -> None:
-    """`celery -A workers.celery_app flower`, not through `hedgeops flower`: the app refuses."""
-    cluster = flower_cluster(pg_url, tmp_path, broker)
-    port = free_port()
-    result = subprocess.run([*BY_HAND, f"--port={port}", *args], env={**cluster.env, **env}, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 2, result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
-        "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH"]
-    assert "Traceback" not in result.stdout + result.stderr
-
-
 @pytest.mark.parametrize("argv, locked", [([*BY_HAND, f"--basic-auth={USER}:{PASSWORD}"], True),
                                           ([str(BIN / "hedgeops"), "flower", "--insecure-dev"], False)],
                          ids=["by-hand-with-basic-auth", "insecure-dev"])
 def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, broker: OwnRedis, argv: list[str],
                                    locked: bool) -> None:
     """Credentials given to Flower itself, or an open Flower asked for (`--insecure-dev`): it starts."""
-    cluster = flower_cluster(pg_url, tmp_path, broker)
+    cluster = flower_cluster(pg_url, tmp_path, broker.url)
     port = free_port()
     log = tmp_path / "flower.log"
     flower = subprocess.Popen([*argv, f"--port={port}"], env=cluster.env, cwd=tmp_path, stdout=log.open("ab"),
