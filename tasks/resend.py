@@ -23,6 +23,16 @@ log = structlog.get_logger(__name__)
 
 #: Job -> the function that re-plans its running run (sends the chunks not counted in).
 RESENDERS: dict[str, Callable[[int], Any]] = {}
+#: Job name prefix -> the same, for jobs named per instance (a terminal's sync cycle is
+#: `mt5_sync:<terminal>`).
+PREFIX_RESENDERS: dict[str, Callable[[int], Any]] = {}
+
+
+def resender_for(job: str) -> Callable[[int], Any] | None:
+    """The function that re-plans a run of `job` (None: the job has none)."""
+    if job in RESENDERS:
+        return RESENDERS[job]
+    return next((r for prefix, r in PREFIX_RESENDERS.items() if job.startswith(prefix)), None)
 
 
 @job_task(names.RESEND_STALE_CHUNKS, queue="valuation", ignore_result=True)
@@ -39,9 +49,11 @@ def resend_stale() -> list[int]:
         uow.commit()
     resent = []
     for run_id, job in claimed:
-        resender = RESENDERS.get(job)
-        if resender is not None:
-            log.warning("stale_run_chunks_resent", batch_run_id=run_id, job=job)
-            resender(run_id)
-            resent.append(run_id)
+        resender = resender_for(job)
+        if resender is None:  # its heartbeat moved on all the same: say so, never silently
+            log.error("stale_run_not_resendable", batch_run_id=run_id, job=job)
+            continue
+        log.warning("stale_run_chunks_resent", batch_run_id=run_id, job=job)
+        resender(run_id)
+        resent.append(run_id)
     return resent

@@ -12,11 +12,11 @@ from celery import signature
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.ledger import chunks
-from core.mt5.accounts import TerminalName, cycle_job, cycle_scope
+from core.mt5.accounts import CYCLE_JOB_PREFIX, TerminalName, cycle_job, cycle_scope
 from core.values import Trigger
 from db import ledger
 from db.mt5.accounts import enabled_account_ids
-from tasks import names, runs
+from tasks import names, resend, runs
 from tasks.base import job_task
 from tasks.mt5.queues import queue_of, terminal_queue
 from tasks.runtime import runtime
@@ -72,6 +72,22 @@ def plan_cycle(run_id: int, request: CycleRequest) -> dict[str, Any]:
         uow.commit()
     log.info("mt5_cycle_planned", accounts=len(ids), chunks=len(parts))
     return run_summary(run)
+
+
+def resend_cycle(run_id: int) -> dict[str, Any]:
+    """Beat's sweep for a stale cycle (tasks.resend): the chunks not counted in are sent
+    again. A worker killed mid-chunk leaves its message unacked until Redis' visibility
+    timeout (an hour by default); the sweep moves the cycle's heartbeat on, so without this
+    the cycle would never look abandoned either, and a guard's closes the killed chunk left
+    open would wait that hour."""
+    with runtime().uow() as uow:
+        details = ledger.get_run(uow.session, run_id).details
+    request = CycleRequest.model_validate({"terminal": details["terminal"], "logins": details.get("logins"),
+                                           "trigger": Trigger.MANUAL})
+    return plan_cycle(run_id, request)
+
+
+resend.PREFIX_RESENDERS[CYCLE_JOB_PREFIX] = resend_cycle
 
 
 def send_chunks(run_id: int, terminal: str, todo: list[tuple[int, list[int]]]) -> None:

@@ -16,9 +16,13 @@ lost right after the fill; and two SIGKILLs between an intent's commit and its a
 
 - worker 1 (the solo pool: the process that calls order_send is the worker itself) dies
   right after the broker filled the close of 9008 (kill point `after_order_send`): every
-  intent of the first batch is committed `sent`, no answer is recorded, the chunk message
-  is unacked and comes back only through Redis' visibility timeout (20 s here), to
-  worker 2, started after the kill;
+  intent of the first batch is committed `sent`, no answer is recorded, and the chunk
+  message stays unacked until Redis' visibility timeout (600 s here, an hour by default).
+  Beat's stale-run sweep sends the cycle's missing chunk again after
+  HEDGEOPS_CHUNK_RESEND_AFTER (10 s here) to worker 2, started after the kill. (Before
+  tasks.mt5.cycle.resend_cycle the sweep only moved the cycle's heartbeat on: the cycle
+  never looked abandoned, every trigger reported it running, and 20 of the 24 positions
+  stayed open until the visibility timeout.)
 - worker 2 (prefork -c 1, as deployed) loses its pool process just before the order of
   9011 reaches the broker (kill point `before_order_send`): Celery requeues the chunk to a
   fresh pool process.
@@ -88,9 +92,10 @@ ANSWERS: dict[int, list[str]] = {
 }
 #: The answers that fill (the others refuse, and an exhausted script lets the server fill).
 FILLING = {"done", "timeout_but_fill", "none_but_fill", "disconnect_after_fill"}
-#: Short limits: a killed worker's unacked chunk comes back in about 20 s, not an hour.
-LIMITS = {"HEDGEOPS_VISIBILITY_TIMEOUT": "20", "HEDGEOPS_TASK_TIME_LIMIT": "15",
-          "HEDGEOPS_TASK_SOFT_TIME_LIMIT": "12", "HEDGEOPS_REDELIVERY_SWEEP": "1"}
+#: A visibility timeout past the test's end: the killed worker's chunk message does not come
+#: back by itself; beat's sweep (HEDGEOPS_CHUNK_RESEND_AFTER=10, every 2 s: the harness's
+#: FAST) re-sends it. A cycle is abandoned only after 120 s: that does not rescue it either.
+LIMITS = {"HEDGEOPS_VISIBILITY_TIMEOUT": "600", "HEDGEOPS_MT5_CYCLE_STALE_AFTER": "120"}
 
 
 def scenario() -> dict[str, Any]:
@@ -160,18 +165,25 @@ def cycles(url: str) -> dict[int, str]:
 
 # -- processes --------------------------------------------------------------------------
 
-def start_worker(cluster: Cluster, name: str, *pool: str) -> subprocess.Popen[bytes]:
-    """A worker on the terminal's queue, answering a ping (its pool options: `pool`)."""
+def spawn_worker(cluster: Cluster, name: str, queue: str, *pool: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """A worker on `queue` (its pool options: `pool`), started: its node name and process."""
     node = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
-    proc = cluster.start("worker", "-Q", "mt5.t1", *pool, "-n", node, "--loglevel", "INFO", "--without-gossip",
-                         "--without-mingle", name=name)
+    return node, cluster.start("worker", "-Q", queue, *pool, "-n", node, "--loglevel", "INFO", "--without-gossip",
+                               "--without-mingle", name=name)
+
+
+def ready(cluster: Cluster, *workers: tuple[str, subprocess.Popen[bytes]]) -> None:
+    """Every worker answers a ping."""
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    waiting = list(workers)
+    while waiting:
+        node, proc = waiting[0]
         if proc.poll() is not None:
-            raise RuntimeError(f"worker {name} exited {proc.returncode}: {cluster.log_tail(name)}")
+            raise RuntimeError(f"worker {node} exited {proc.returncode}")
         if cluster.app.control.ping(destination=[node], timeout=0.5):
-            return proc
-    raise RuntimeError(f"worker {name} never answered: {cluster.log_tail(name)}")
+            waiting.pop(0)
+        elif time.monotonic() > deadline:
+            raise RuntimeError(f"worker {node} never answered")
 
 
 def trigger_cycle(cluster: Cluster, url: str) -> int:
@@ -207,10 +219,14 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
     cluster = own_cluster(pg_url, tmp_path, redis_server.url)
     cluster.env.update(LIMITS, HEDGEOPS_MT5_SCENARIO=str(tmp_path / "scenario.json"),
                        HEDGEOPS_MT5_SIMULATOR_STATE=str(state), MT5_PW=PASSWORD, HEDGEOPS_GUARD_SCOPE_MAGICS="7",
-                       HEDGEOPS_GUARD_UNKNOWN_AFTER_S="2", HEDGEOPS_MT5_CYCLE_STALE_AFTER="120")
+                       HEDGEOPS_GUARD_UNKNOWN_AFTER_S="2")
     seed(pg_url)
     try:
-        first = start_worker(cluster, "guard-w1", "-P", "solo")
+        w1 = spawn_worker(cluster, "guard-w1", "mt5.t1", "-P", "solo")
+        sweeper = spawn_worker(cluster, "sweeper", "valuation", "-c", "1")  # beat's sweep runs there
+        cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat")
+        ready(cluster, w1, sweeper)
+        first = w1[1]
         peak = trigger_cycle(cluster, pg_url)
         assert cycle_ended(pg_url, peak, 30) == "succeeded", cluster.log_tail("guard-w1")
         assert intents(pg_url) == {} and journal(state) == []
@@ -230,11 +246,14 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
         assert {(s, a) for s, a, _ in at_kill.values()} == {("sent", 1)}
         assert [o["request"]["position"] for o in orders_at_kill] == list(range(9001, KILL_WORKER_AFTER_FILL + 1))
 
-        start_worker(cluster, "guard-w2", "-c", "1")
-        # The killed cycle ends when its chunk, back after the visibility timeout, has run
-        # (its own retries included); the pool process of worker 2 dies on the way.
-        status = cycle_ended(pg_url, breach, 75)
+        ready(cluster, spawn_worker(cluster, "guard-w2", "mt5.t1", "-c", "1"))
+        # The killed cycle ends when its chunk, re-sent by the sweep, has run (its own
+        # retries included); the pool process of worker 2 dies on the way.
+        status = cycle_ended(pg_url, breach, 60)
         print(f"cycle {breach} (the breach) ended {status} {time.monotonic() - killed_at:.1f}s after the kill")
+        swept = [json.loads(line) for line in (tmp_path / "sweeper.log").read_text().splitlines()
+                 if "stale_run_chunks_resent" in line]
+        assert [e["batch_run_id"] for e in swept] == [breach]  # the sweep, not the visibility timeout
         rounds = 0
         while set(s for s, _, _ in intents(pg_url).values()) != {"confirmed"}:
             assert rounds < 8, f"intents not all confirmed: {intents(pg_url)}\n{cluster.log_tail('guard-w2')}"
