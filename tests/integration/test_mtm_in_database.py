@@ -218,3 +218,57 @@ class TestVerify:
         alter_snapshot(pg_url, "DECIMALS")
         found = embedded_cli.invoke(app, ["verify", "--as-of", AS_OF])
         assert found.exit_code == 1, found.output
+
+
+class TestKeyStoredMeanwhile:
+    """Another transaction stores one of the chunk's keys while the statement runs: ON
+    CONFLICT waits for it, the statement's snapshot does not see it; the second look
+    settles it as existing (same hash) or conflict (another hash)."""
+
+    @pytest.mark.parametrize(("stored_sha", "outcome"), [(None, "existing"), ("0" * 64, "conflicts")])
+    def test_the_raced_key_is_counted_once(self, runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str,
+                                            stored_sha: str | None, outcome: str) -> None:
+        import threading
+        import time
+
+        from core.plans import KeyRange
+        from core.values import Counts
+        from db.engine import session_factory
+        from db.mtm_in_database import InDatabase, value_commodities_in_range
+        from db.prices import prices_on
+        from tasks.prices import fetch_settlement_prices
+
+        load_contracts_csv(contracts_csv(*(contract(f"R{i}", quantity=str(i + 1)) for i in range(3))), "r.csv")
+        price_source.add("p.csv", prices_csv(("LME-AL", D1, "2510.125")))
+        fetch_settlement_prices.apply(kwargs={"as_of": AS_OF}).get()
+        day, now = date.fromisoformat(AS_OF), runtime.clock()
+        sessions = session_factory(pg_url)
+        other, mine = sessions(), sessions()
+        prices = list(prices_on(other, {"LME-AL": date.fromisoformat(D1)}).values())
+
+        def write(s: Any, ids: KeyRange) -> InDatabase:
+            return value_commodities_in_range(s, ids, day, prices, batch_run_id=None, now=now, correlation_id="c")
+
+        write(other, KeyRange(2, 2))  # key 2 stored, not committed yet
+        if stored_sha is not None:
+            other.execute(text("SET LOCAL session_replication_role = replica"))
+            other.execute(text("UPDATE mtm_snapshots SET payload_sha256 = :sha"), {"sha": stored_sha})
+        pid = mine.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        done: list[InDatabase] = []
+        worker = threading.Thread(target=lambda: done.append(write(mine, KeyRange(1, 3))))
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not other.execute(text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
+                                {"pid": pid}).scalar():
+            assert time.monotonic() < deadline, "the statement never waited for the other transaction"
+            time.sleep(0.05)
+        other.commit()
+        worker.join(timeout=30)
+        mine.commit()
+        expected = Counts(processed=3, created=2, **{outcome: 1})
+        assert done and (done[0].counts, done[0].rest) == (expected, [])
+        conflicts = mine.execute(text("SELECT existing_sha256 FROM idempotency_conflicts")).scalars().all()
+        assert conflicts == ([stored_sha] if stored_sha else [])
+        assert mine.execute(text("SELECT count(*) FROM mtm_snapshots")).scalar() == 3
+        other.close()
+        mine.close()
