@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, TypeVar
 
@@ -24,6 +24,9 @@ PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 #: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls: no field
 #: of ours holds one, and PostgreSQL refuses a NUL in text.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A date in a file is ISO text, YYYY-MM-DD: pydantic alone also reads `1763510400` (a Unix
+#: time, as text or number) and `2026-11-19T00:00:00Z` as dates.
+ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: Stored as NUMERIC(24, 6): at most 18 digits before the point.
 LARGEST = Decimal("1E18")
 
@@ -60,10 +63,25 @@ class DateWindow:
     def problem(self, value: date) -> str | None:
         if self.first <= value <= self.last:
             return None
-        return f"{value.isoformat()} is outside {self.first.isoformat()}..{self.last.isoformat()}"
+        return f"{value.isoformat()} is outside the date window {self.first.isoformat()}..{self.last.isoformat()}"
 
 
 DEFAULT_WINDOW = DateWindow()
+
+
+def window_context(window: DateWindow) -> dict[str, DateWindow]:
+    """The validation context that gives `in_window` its window: `model_validate(.., context=)`."""
+    return {"window": window}
+
+
+def iso_date(value: object) -> object:
+    """A date object, or text YYYY-MM-DD; anything else is refused before pydantic reads it."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and ISO_DATE.match(value):
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"not a date YYYY-MM-DD: {shown}")
 
 
 def in_window(value: date, info: ValidationInfo) -> date:
@@ -75,8 +93,8 @@ def in_window(value: date, info: ValidationInfo) -> date:
     return value
 
 
-#: A date read from a file: ISO, and within the window of sane dates.
-SaneDate = Annotated[date, AfterValidator(in_window)]
+#: A date read from a file: ISO text, and within the window of sane dates.
+SaneDate = Annotated[date, BeforeValidator(iso_date), AfterValidator(in_window)]
 
 
 def control_problem(record: Sequence[str], names: Sequence[str]) -> str | None:
@@ -139,7 +157,7 @@ def validated_rows(text: str | Iterable[str], file: str, header: Sequence[str], 
                    window: DateWindow = DEFAULT_WINDOW) -> Iterator[tuple[int, M] | RowError]:
     """Each record in file order: (line, row) when `model` (its dates within `window`) and
     `check` accept it, else its RowError."""
-    context = {"window": window}
+    context = window_context(window)
     for line, record in csv_records(text, file, header, kind):
         if "__error__" in record:
             yield RowError(file, line, record["__error__"])

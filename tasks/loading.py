@@ -21,11 +21,11 @@ class ContractsLoaded:
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     """All or nothing: any bad row or refused change and nothing is written."""
-    report = parse_contract_csv(text, file)
+    rt = runtime()
+    report = parse_contract_csv(text, file, rt.date_window)
     if report.errors:
         raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded",
                            [str(e) for e in report.errors])
-    rt = runtime()
     with rt.uow() as uow:
         load = load_contracts(uow.session, [row for _, row in report.rows], now=rt.clock(), source=file)
         uow.commit()

@@ -18,6 +18,7 @@ from core.mt5.guard_policy import GuardPolicy
 from core.mt5.ports import (CredentialStore, GatewayFactory, GuardObserver, NoCredentials, NoGuardObserver, NoNotifier,
                            NoSyncObserver, Notifier, SyncObserver, no_fault, no_gateway)
 from core.ports import NoRunObserver, PriceSource, RunLock, RunObserver
+from core.rows import DEFAULT_WINDOW, DateWindow
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
 
@@ -41,6 +42,8 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utc_now)
     #: Calendar per symbol or prefix, over core.calendars' defaults.
     symbol_calendars: Mapping[str, str] = field(default_factory=dict)
+    #: The dates a loaded file may name (HEDGEOPS_DATE_MIN and _MAX): outside, the row is refused.
+    date_window: DateWindow = DEFAULT_WINDOW
     #: Who is told what runs do (metrics), and when the nightly of a date is late: its
     #: deadline after the nightly's scheduled time (HEDGEOPS_NIGHTLY_AT).
     run_observer: RunObserver = field(default_factory=NoRunObserver)

@@ -43,6 +43,7 @@ def build_runtime(settings: Settings) -> Runtime:
         mtm_in_database=settings.mtm_in_database,
         chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
+        date_window=settings.date_window,
         hedging=settings.hedging_policy(), ecb_crosses=ecb_crosses(settings),
         run_observer=default_run_observer(), nightly_at=settings.nightly_at,
         nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),

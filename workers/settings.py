@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from core.calendars import CalendarName
+from core.rows import DateWindow
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.values import D1Policy
 from workers.settings_guard import GuardSettings
@@ -199,6 +200,11 @@ class Settings(GuardSettings, HedgingSettings):
             if problem:
                 raise ValueError(f"HEDGEOPS_MT5_SCENARIO {self.mt5_scenario}: {problem}")
         return self
+
+    @property
+    def date_window(self) -> DateWindow:
+        """The dates a loaded file may name: every loader refuses a row outside it."""
+        return DateWindow(self.date_min, self.date_max)
 
     @property
     def distributed(self) -> bool:

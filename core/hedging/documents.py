@@ -3,6 +3,7 @@ list under a known key. Numbers are read as Decimal, never as binary floats."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -16,6 +17,9 @@ Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,6
 Person = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 #: Free text of a dossier.
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+#: Control characters no text of a document holds (free text may break lines and tab):
+#: NUL is refused by PostgreSQL, the others are terminal escapes and bells.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def json_entries(text: str, file: str, key: str) -> list[Any]:
@@ -29,6 +33,22 @@ def json_entries(text: str, file: str, key: str) -> list[Any]:
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise NotAFileOfThisKind(f'{file}: not a {key.replace("_", " ")} file: expected {{"{key}": [...]}}')
     return list(document[key])
+
+
+def control_problem(value: Any, where: str = "") -> str | None:
+    """The first text (or key) of an entry holding a control character, named by its path:
+    `documentation.hedging_strategy: control character U+0000 refused`."""
+    if isinstance(value, str):
+        found = CONTROL.search(value)
+        return f"{where or 'entry'}: control character U+{ord(found.group()):04X} refused" if found else None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        path = CONTROL.sub("?", f"{where}.{key}" if where else str(key))  # the path printed without them
+        problem = control_problem(key, path) if isinstance(key, str) else None
+        problem = problem or control_problem(child, path)
+        if problem:
+            return problem
+    return None
 
 
 def describe_entry(error: ValidationError) -> str:

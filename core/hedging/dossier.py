@@ -10,11 +10,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from core.hedging.documents import Person, Ref, Text, describe_entry, json_entries
+from core.hedging.documents import Person, Ref, Text, control_problem, describe_entry, json_entries
 from core.hedging.items import HedgedItem, HedgedItemKind
 from core.hedging.methods import Band, LegTerms, Method, MethodParameters, OffsetBasis, critical_terms
 from core.hedging.policy import HedgingPolicy
-from core.rows import PositiveDecimal, SaneDate
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, window_context
 from core.values import Contract
 
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
@@ -188,17 +188,21 @@ def prospective_test(dossier: Dossier, instrument: Contract, item: HedgedItem) -
     return {"method": Method.CRITICAL_TERMS.value, "outcome": outcome.value, **details}
 
 
-def parse_designations(text: str, file: str) -> tuple[list[DesignationRow], list[str]]:
-    """Every entry validated; (good rows, errors naming the entry). A (ref, version) given
-    twice is an error."""
+def parse_designations(text: str, file: str,
+                       window: DateWindow = DEFAULT_WINDOW) -> tuple[list[DesignationRow], list[str]]:
+    """Every entry validated, its dates within `window`; (good rows, errors naming the
+    entry). A (ref, version) given twice is an error."""
     rows: list[DesignationRow] = []
     errors: list[str] = []
     seen: set[tuple[str, int]] = set()
     for index, entry in enumerate(json_entries(text, file, "designations")):
+        if (problem := control_problem(entry)) is not None:
+            errors.append(f"{file}: designations[{index}]: {problem}")
+            continue
         name = f"{entry.get('designation_ref')} v{entry.get('version')}" if isinstance(entry, dict) else "?"
         where = f"{file}: designations[{index}] ({name})"
         try:
-            row = DesignationRow.model_validate(entry)
+            row = DesignationRow.model_validate(entry, context=window_context(window))
         except ValidationError as exc:
             errors.append(f"{where}: {describe_entry(exc)}")
             continue

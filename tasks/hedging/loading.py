@@ -15,10 +15,10 @@ from tasks.runtime import runtime
 
 def load_hedged_items_json(text: str, file: str) -> Loaded:
     """All or nothing: any bad entry or changed item and nothing is written."""
-    rows, errors = parse_hedged_items(text, file)
+    rt = runtime()
+    rows, errors = parse_hedged_items(text, file, rt.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad hedged item(s); nothing loaded", errors)
-    rt = runtime()
     with rt.uow() as uow:
         loaded = load_hedged_items(uow.session, rows, now=rt.clock(), source=file)
         uow.commit()
@@ -28,10 +28,10 @@ def load_hedged_items_json(text: str, file: str) -> Loaded:
 def load_designations_json(text: str, file: str) -> Loaded:
     """All or nothing; parameters left out are locked from the policy; the prospective
     critical-terms check of each new version is recorded (and listed in `notes`)."""
-    rows, errors = parse_designations(text, file)
+    rt = runtime()
+    rows, errors = parse_designations(text, file, rt.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad designation(s); nothing loaded", errors)
-    rt = runtime()
     with rt.uow() as uow:
         loaded = load_designations(uow.session, rows, rt.hedging, now=rt.clock(), source=file)
         uow.commit()

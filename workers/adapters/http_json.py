@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from core.ports import PriceBatch
 from core.prices import PriceRow
-from core.rows import describe
+from core.rows import DEFAULT_WINDOW, DateWindow, control_problem, describe, window_context
 from core.sources import covers, keep_known_symbols
 from core.values import ParseReport, RowError
 
@@ -46,8 +46,9 @@ def _retryable(exc: BaseException) -> bool:
 class HttpJsonPriceSource:
     def __init__(self, name: str, url: str, symbols: Sequence[str], clock: Callable[[], datetime], *,
                  timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | None = None, window: DateWindow = DEFAULT_WINDOW) -> None:
         self.name = name
+        self.window = window
         self.url = url
         self.symbols = list(symbols)
         self._clock = clock
@@ -83,14 +84,28 @@ class HttpJsonPriceSource:
         now = self._clock()
         request_id = response.headers.get("x-request-id") or str(uuid.uuid4())
         try:
-            body = json.loads(response.text, parse_float=Decimal)
+            body = json.loads(response.text, parse_float=Decimal, parse_constant=_not_json)
             prices, published = _shape(body)
         except ValueError as exc:
             return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
-                              rejected=f"{label}: not a price response ({exc})")
-        report = keep_known_symbols(_rows(prices, label, now.date()), self.symbols)
+                              rejected=f"{label}: not a price response ({_shown(exc)})")
+        except RecursionError:
+            return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
+                              rejected=f"{label}: not a price response (JSON nested too deeply)")
+        report = keep_known_symbols(_rows(prices, label, now.date(), self.window), self.symbols)
         return PriceBatch(self.name, report, now, request_id=str(body.get("request_id") or request_id),
                           published_at=published)
+
+
+def _not_json(constant: str) -> Any:
+    """NaN, Infinity and -Infinity: Python's json reads them, JSON (RFC 8259) has none."""
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _shown(exc: ValueError) -> str:
+    """The reason, at most 200 characters: an answer's text is the sender's, of any size."""
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _shape(body: Any) -> tuple[list[Any], datetime | None]:
@@ -106,13 +121,17 @@ def _shape(body: Any) -> tuple[list[Any], datetime | None]:
     return body["prices"], when
 
 
-def _rows(prices: list[Any], label: str, today: date) -> ParseReport[PriceRow]:
+def _rows(prices: list[Any], label: str, today: date, window: DateWindow) -> ParseReport[PriceRow]:
     report: ParseReport[PriceRow] = ParseReport(label)
     for index, item in enumerate(prices, start=1):
         if isinstance(item, dict) and isinstance(item.get("price"), Decimal):
             item = {**item, "price": str(item["price"])}
+        texts = {str(k): v for k, v in item.items() if isinstance(v, str)} if isinstance(item, dict) else {}
+        if (problem := control_problem(list(texts.values()), list(texts))) is not None:
+            report.errors.append(RowError(label, index, problem))  # as a CSV row's: PostgreSQL refuses a NUL
+            continue
         try:
-            row = PriceRow.model_validate(item)
+            row = PriceRow.model_validate(item, context=window_context(window))
         except ValidationError as exc:
             report.errors.append(RowError(label, index, describe(exc)))
             continue

@@ -12,6 +12,7 @@ from typing import TextIO
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
 from core.prices import PriceRow, price_csv_parts, survey_price_csv
+from core.rows import DEFAULT_WINDOW, DateWindow
 from core.sources import keep_known_symbols
 from core.values import ParseReport
 
@@ -20,17 +21,19 @@ from core.values import ParseReport
 PART_ROWS = 10_000
 
 
-def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",)) -> PriceBatch:
+def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",),
+                    window: DateWindow = DEFAULT_WINDOW) -> PriceBatch:
     """Check one vendor CSV file whole (a first pass: header, CSV, UTF-8, duplicates),
     keeping none of its rows; the batch streams them in parts when it is written. A file
-    that is not a price file gives a rejected batch, and nothing of it is ever written."""
+    that is not a price file gives a rejected batch, and nothing of it is ever written.
+    A price date outside `window` is a bad row."""
     digest = file_sha256(path)
     published = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
     empty: ParseReport = ParseReport(path.name)
     today = now.date()
     try:
         with _lines(path) as lines:
-            survey = survey_price_csv(lines, path.name, today)
+            survey = survey_price_csv(lines, path.name, today, window)
     except UnicodeDecodeError as exc:
         return PriceBatch(source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})",
                           location=str(path))
@@ -39,7 +42,7 @@ def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[st
 
     def parts() -> Iterator[ParseReport[PriceRow]]:
         with _lines(path) as lines:
-            for part in price_csv_parts(lines, path.name, today, survey, PART_ROWS):
+            for part in price_csv_parts(lines, path.name, today, survey, PART_ROWS, window):
                 yield keep_known_symbols(part, symbols)
 
     return PriceBatch(source, empty, now, digest, published_at=published, location=str(path), parts=parts)
@@ -61,17 +64,19 @@ def _lines(path: Path) -> TextIO:
 class VendorCsvDropFolder:
     """Every `*.csv` in the drop folder, in name order."""
 
-    def __init__(self, name: str, folder: Path, symbols: Sequence[str], clock: Callable[[], datetime]) -> None:
+    def __init__(self, name: str, folder: Path, symbols: Sequence[str], clock: Callable[[], datetime],
+                 window: DateWindow = DEFAULT_WINDOW) -> None:
         self.name = name
         self.folder = folder
         self.symbols = list(symbols)
         self._clock = clock
+        self.window = window
 
     def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
         if not self.folder.is_dir():
             return
         for path in sorted(self.folder.glob("*.csv")):
-            yield read_price_file(path, self.name, self._clock(), self.symbols)
+            yield read_price_file(path, self.name, self._clock(), self.symbols, self.window)
 
     def acknowledge(self, batch: PriceBatch) -> None:
         """Move the file to archive/, named with its date of processing and hash."""

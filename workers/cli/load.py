@@ -18,7 +18,7 @@ from workers.cli.common import (
     settings_or_exit,
     start,
 )
-from workers.settings import SourceSpec
+from workers.settings import Settings, SourceSpec
 
 load_app = typer.Typer(help="Load master data and price files.", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def load_prices(
                    f"{', '.join(s.name for s in settings.price_sources)})")
     if file is not None and not file.is_file():
         raise fail(f"{file}: no such file")
-    batch = read_batch(spec, file, utc_now())
+    batch = read_batch(spec, file, utc_now(), settings)
     if batch.rejected:
         raise fail(f"{batch.rejected}; nothing loaded")
     what = "prices" if batch.parts else f"{len(batch.report.rows)} prices"
@@ -70,7 +70,7 @@ def load_prices(
         raise typer.Exit(EXIT_CONFLICTS)
 
 
-def read_batch(spec: SourceSpec, file: Path | None, now: datetime) -> PriceBatch:
+def read_batch(spec: SourceSpec, file: Path | None, now: datetime, settings: Settings) -> PriceBatch:
     """The file read as its source reads files: a vendor CSV, or an ECB history."""
     from workers.adapters.ecb import EcbFilePriceSource
     from workers.adapters.vendor_csv import read_price_file
@@ -79,4 +79,4 @@ def read_batch(spec: SourceSpec, file: Path | None, now: datetime) -> PriceBatch
         return EcbFilePriceSource(spec.name, file or spec.path, spec.currencies, lambda: now).load_all()
     if file is None:
         raise fail(f"--source {spec.name} ({spec.kind}) needs a FILE")
-    return read_price_file(file, spec.name, now, spec.symbols)
+    return read_price_file(file, spec.name, now, spec.symbols, settings.date_window)
