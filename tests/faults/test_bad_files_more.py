@@ -268,6 +268,10 @@ HOSTILE_ANSWERS: dict[str, tuple[str, str | None, list[str]]] = {
                     ["1: price: Decimal input should be", "2: price_date: not a date YYYY-MM-DD: 1763510400",
                      "3: row: Input should be a valid dictionary", "4: unit: control character U+0000 refused"]),
     "not-an-object": ("[1, 2, 3]", 'expected an object with a "prices" list', []),
+    "request-id-nul": (json.dumps({"request_id": "r\x00", "prices": [price("2026-11-19", "2510")]}),
+                       "request_id: expected a text of at most 128", []),
+    "request-id-long": (json.dumps({"request_id": "r" * 129, "prices": [price("2026-11-19", "2510")]}),
+                        "request_id: expected a text of at most 128", []),
 }
 
 

@@ -28,7 +28,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from core.ports import PriceBatch
 from core.prices import PriceRow
-from core.rows import DEFAULT_WINDOW, DateWindow, control_problem, describe, window_context
+from core.rows import CONTROL, DEFAULT_WINDOW, DateWindow, control_problem, describe, window_context
 from core.sources import covers, keep_known_symbols
 from core.values import ParseReport, RowError
 
@@ -82,10 +82,12 @@ class HttpJsonPriceSource:
 
     def batch(self, response: httpx.Response, label: str) -> PriceBatch:
         now = self._clock()
-        request_id = response.headers.get("x-request-id") or str(uuid.uuid4())
+        header = response.headers.get("x-request-id")
+        request_id = header if header and _plain_id(header) else str(uuid.uuid4())
         try:
             body = json.loads(response.text, parse_float=Decimal, parse_constant=_not_json)
             prices, published = _shape(body)
+            request_id = _given_request_id(body.get("request_id"), request_id)
         except ValueError as exc:
             return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
                               rejected=f"{label}: not a price response ({_shown(exc)})")
@@ -93,8 +95,7 @@ class HttpJsonPriceSource:
             return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
                               rejected=f"{label}: not a price response (JSON nested too deeply)")
         report = keep_known_symbols(_rows(prices, label, now.date(), self.window), self.symbols)
-        return PriceBatch(self.name, report, now, request_id=str(body.get("request_id") or request_id),
-                          published_at=published)
+        return PriceBatch(self.name, report, now, request_id=request_id, published_at=published)
 
 
 def _not_json(constant: str) -> Any:
@@ -106,6 +107,19 @@ def _shown(exc: ValueError) -> str:
     """The reason, at most 200 characters: an answer's text is the sender's, of any size."""
     text = str(exc)
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _plain_id(value: str) -> bool:
+    """Stored as provenance (128 characters): no control character (PostgreSQL refuses a NUL)."""
+    return 0 < len(value) <= 128 and CONTROL.search(value) is None
+
+
+def _given_request_id(given: Any, otherwise: str) -> str:
+    if given is None or given == "":
+        return otherwise
+    if isinstance(given, bool) or not isinstance(given, (str, int)) or not _plain_id(str(given)):
+        raise ValueError("request_id: expected a text of at most 128 characters, without control characters")
+    return str(given)
 
 
 def _shape(body: Any) -> tuple[list[Any], datetime | None]:
