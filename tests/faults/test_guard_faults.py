@@ -253,7 +253,9 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
         print(f"cycle {breach} (the breach) ended {status} {time.monotonic() - killed_at:.1f}s after the kill")
         swept = [json.loads(line) for line in (tmp_path / "sweeper.log").read_text().splitlines()
                  if "stale_run_chunks_resent" in line]
-        assert [e["batch_run_id"] for e in swept] == [breach]  # the sweep, not the visibility timeout
+        # The sweep brought it back (once, or again if a retry of the chunk outlasted 10 s).
+        assert swept and {e["batch_run_id"] for e in swept} == {breach}
+        print(f"the sweep re-sent the breach cycle's chunk {len(swept)} time(s)")
         rounds = 0
         while set(s for s, _, _ in intents(pg_url).values()) != {"confirmed"}:
             assert rounds < 8, f"intents not all confirmed: {intents(pg_url)}\n{cluster.log_tail('guard-w2')}"
