@@ -145,7 +145,8 @@ def assert_every_run_there(url: str, runs: list[dict[str, Any]]) -> None:
         own = {ids_by_ref[ref] for n in range(round_no + 1) for ref in refs(writer, n)}
         assert own <= objects, f"run {run_id} missed {len(own - objects)} of its writer's contracts"
         assert stored[run_id][1] == day
-    assert count(select(func.count()).select_from(MtmSnapshot)) == count(
-        select(func.count(func.distinct(MtmSnapshot.idempotency_key))))
+    snapshots = count(select(func.count()).select_from(MtmSnapshot))
+    assert snapshots == count(select(func.count(func.distinct(MtmSnapshot.idempotency_key))))
+    print(f"\nscenario 12: {len(runs)} MTM runs, {snapshots} snapshots, {len(ids_by_ref)} contracts, 0 duplicated")
     assert count(select(func.count()).select_from(MtmException)) == 0
     assert count(select(func.count()).select_from(IdempotencyConflict)) == 0
