@@ -26,7 +26,7 @@ def json_entries(text: str, file: str, key: str) -> list[Any]:
     """The list under `key`; NotAFileOfThisKind when the text is not such a document."""
     try:
         document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, and a number of more than 4,300 digits
         raise NotAFileOfThisKind(f"{file}: not JSON ({exc})") from None
     except RecursionError:
         raise NotAFileOfThisKind(f"{file}: JSON nested too deeply to be a {key.replace('_', ' ')} file") from None

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 
 from db.hedging.models import HedgeDesignation, HedgedItem
@@ -202,6 +203,68 @@ def test_11_fifty_mb_of_garbage_is_one_line_and_nothing_written(db_url: str, tmp
     assert counts(db_url) == before
 
 
+# -- JSON files of any shape ------------------------------------------------------------------
+
+HUGE = "9" * 5000  # json refuses an integer of more than 4,300 digits with a bare ValueError
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    ("hedged-items", '{"hedged_items": [{"item_ref": "R1", "amount": ' + HUGE + "}]}"),
+    ("designations", '{"designations": [{"designation_ref": "D1", "version": ' + HUGE + "}]}"),
+])
+def test_11_a_number_json_cannot_read_is_one_line(kind: str, text: str, db_url: str, tmp_path: Path) -> None:
+    env = base_env(db_url, tmp_path)
+    before = counts(db_url)
+    done = hedgeops(env, "load", kind, write(tmp_path, "huge.json", text))
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and "huge.json: not JSON (Exceeds" in lines[0], done.stderr[-2000:]
+    assert counts(db_url) == before
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    ("nested", "[" * 100_000 + "]" * 100_000, "not JSON (nested too deeply)"),
+    ("huge-number", '{"warn_drawdown_pct": ' + HUGE + "}", "not JSON (Exceeds the limit"),
+])
+def test_11_a_bad_guard_replay_policy_file_is_one_line(name: str, text: str, said: str, sqlite_url: str,
+                                                       tmp_path: Path) -> None:
+    env = base_env(sqlite_url, tmp_path)
+    done = hedgeops(env, "guard", "replay", "--account", "1", "--from", "2026-11-01", "--to", "2026-11-02",
+                    "--policy", write(tmp_path, f"{name}.json", text))
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and said in lines[0], done.stderr[-2000:]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20)
+ENTRY_KEYS = st.sampled_from(["item_ref", "kind", "underlying", "amount", "unit", "currency", "exposure_date",
+                              "description", "designation_ref", "version", "contract_ref", "designation_date",
+                              "method", "documentation", "designated_by", "symbol", "price_date", "price"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(ENTRY_KEYS, JSON_VALUES, max_size=10), JSON_VALUES)
+def test_11_any_json_entry_is_a_row_or_an_error_never_a_traceback(entry: dict[str, Any], anything: Any) -> None:
+    """Entries of every shape, with the loaders' own field names, and any JSON document:
+    each JSON reader answers rows and errors (or one NotAFileOfThisKind), never raises else."""
+    from core.errors import NotAFileOfThisKind
+    from core.hedging.dossier import parse_designations
+    from core.hedging.items import parse_hedged_items
+    from workers.adapters.http_json import HttpJsonPriceSource
+
+    source = HttpJsonPriceSource("m", "http://127.0.0.1:9/", ["LME-*"], lambda: datetime(2026, 11, 20, tzinfo=timezone.utc))
+    for text in (json.dumps({"hedged_items": [entry]}), json.dumps({"designations": [entry]}),
+                 json.dumps({"prices": [entry]}), json.dumps(anything)):
+        for parse in (parse_hedged_items, parse_designations):
+            try:
+                rows_, errors = parse(text, "f.json")
+                assert len(rows_) + len(errors) <= 1
+            except NotAFileOfThisKind:
+                pass
+        source.batch(httpx.Response(200, text=text), "m:2026-11-19")
+
+
 # -- MT5 scenario files: refused at start-up, not when a cycle runs ------------------------------
 
 SCENARIOS: dict[str, bytes] = {
@@ -210,9 +273,11 @@ SCENARIOS: dict[str, bytes] = {
     "binary": bytes(range(256)) * 64,
     "nested": b'{"accounts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     "wrong-types": b'{"accounts": [{"login": "one", "password": 5, "terminal": [], "balance": "lots"}]}',
+    "huge-number": b'{"accounts": [{"login": ' + b"9" * 5000 + b"}]}",
 }
 SAID_OF_SCENARIO = {"invalid-json": "not JSON", "empty": "not JSON", "binary": "not UTF-8 text",
-                    "nested": "JSON nested too deeply", "wrong-types": "not a scenario: accounts.0.login"}
+                    "nested": "JSON nested too deeply", "wrong-types": "not a scenario: accounts.0.login",
+                    "huge-number": "not JSON (Exceeds the limit (4300 digits)"}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

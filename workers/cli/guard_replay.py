@@ -21,6 +21,10 @@ def policy_file(path: Path) -> dict[str, Any]:
         data = json.loads(read_text_file(path))
     except json.JSONDecodeError as exc:
         raise fail(f"{path}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise fail(f"{path}: not JSON (nested too deeply)") from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise fail(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise fail(f"{path}: expected a JSON object of guard policy fields")
     return data

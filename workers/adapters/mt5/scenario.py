@@ -167,6 +167,8 @@ def scenario_problem(path: Path) -> str | None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "scenario"
         return f"not a scenario: {where}: {first['msg']} ({exc.error_count()} error(s))"
+    except ValueError as exc:  # json's limit: a number of more than 4,300 digits
+        return f"not JSON ({exc})"
     return None
 
 
