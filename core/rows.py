@@ -21,6 +21,8 @@ M = TypeVar("M", bound=BaseModel)
 
 #: ASCII digits only: `\d` would read fullwidth `１２３` (and every other script's digits) as 123.
 PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+#: An integer is ASCII digits too: pydantic alone reads `1_000` as 1000 and `true` as 1.
+PLAIN_INTEGER = re.compile(r"^[+-]?[0-9]+$")
 #: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls: no field
 #: of ours holds one, and PostgreSQL refuses a NUL in text.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -37,6 +39,19 @@ def plain_decimal(value: object) -> object:
     if isinstance(value, str) and not PLAIN_NUMBER.match(value):
         raise ValueError(f"not a plain decimal number: {value!r}")
     return value
+
+
+def plain_integer(value: object) -> object:
+    """An int (not a bool) or its plain digits; anything else is refused before pydantic reads it."""
+    if (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and PLAIN_INTEGER.match(value)):
+        return value
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"not a plain integer: {shown}")
+
+
+#: An integer read from a file (bounds added where it is used).
+PlainInt = Annotated[int, BeforeValidator(plain_integer)]
 
 
 def six_places(value: Decimal) -> Decimal:

@@ -14,7 +14,7 @@ from core.hedging.documents import Person, Ref, Text, control_problem, describe_
 from core.hedging.items import HedgedItem, HedgedItemKind
 from core.hedging.methods import Band, LegTerms, Method, MethodParameters, OffsetBasis, critical_terms
 from core.hedging.policy import HedgingPolicy
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, window_context
+from core.rows import DEFAULT_WINDOW, DateWindow, PlainInt, PositiveDecimal, SaneDate, window_context
 from core.values import Contract
 
 Fraction = Annotated[Decimal, Field(gt=0, le=1)]
@@ -74,7 +74,7 @@ class DesignationRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     designation_ref: Ref
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[PlainInt, Field(ge=1)]
     contract_ref: Ref
     item_ref: Ref
     hedge_type: HedgeType
@@ -84,11 +84,11 @@ class DesignationRow(BaseModel):
     offset_basis: OffsetBasis = OffsetBasis.CUMULATIVE
     band: BandRow | None = None
     materiality_floor: Annotated[Decimal, Field(ge=0)] | None = None
-    regression_window: Annotated[int, Field(ge=3, le=1000)] | None = None
-    min_observations: Annotated[int, Field(ge=3, le=1000)] | None = None
+    regression_window: Annotated[PlainInt, Field(ge=3, le=1000)] | None = None
+    min_observations: Annotated[PlainInt, Field(ge=3, le=1000)] | None = None
     r_squared_min: Fraction | None = None
     p_value_max: Fraction | None = None
-    maturity_tolerance_days: Annotated[int, Field(ge=0, le=3660)] | None = None
+    maturity_tolerance_days: Annotated[PlainInt, Field(ge=0, le=3660)] | None = None
     notional_tolerance: Annotated[Decimal, Field(ge=0, le=1)] | None = None
     hedged_item_rate: PositiveDecimal | None = None
     documentation: Documentation

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from core.values import Side
-from core.rows import PositiveDecimal, parse_rows
+from core.rows import PlainInt, PositiveDecimal, parse_rows
 from core.values import ParseReport, RowError
 
 EXPECTED_HEADER = ("login", "signal_id", "symbol", "direction", "volume", "entry_price", "magic")
@@ -29,7 +29,7 @@ OptionalText = Annotated[Annotated[str, StringConstraints(min_length=1, max_leng
 class ExpectedRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    login: Annotated[int, Field(gt=0, lt=2**63)]
+    login: Annotated[PlainInt, Field(gt=0, lt=2**63)]
     server: OptionalText = None
     signal_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     approval_id: OptionalText = None
@@ -39,8 +39,8 @@ class ExpectedRow(BaseModel):
     entry_price: PositiveDecimal
     sl: OptionalPositive = None
     tp: OptionalPositive = None
-    magic: Annotated[int, Field(ge=0, lt=2**63)]
-    ticket: Annotated[Annotated[int, Field(gt=0, lt=2**63)] | None, BeforeValidator(empty_is_none)] = None
+    magic: Annotated[PlainInt, Field(ge=0, lt=2**63)]
+    ticket: Annotated[Annotated[PlainInt, Field(gt=0, lt=2**63)] | None, BeforeValidator(empty_is_none)] = None
 
 
 def parse_expected_csv(text: str, file: str) -> ParseReport[ExpectedRow]:

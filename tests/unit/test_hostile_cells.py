@@ -61,3 +61,27 @@ def test_a_hedged_item_with_a_nul_is_refused_and_the_window_applies() -> None:
     assert errors == ["i.json: hedged_items[0]: description: control character U+0000 refused",
                       "i.json: hedged_items[1]: exposure_date: 2031-01-01 is outside the date window "
                       "2020-01-01..2030-12-31"]
+
+
+@pytest.mark.parametrize(("cell", "reason"), [
+    ("7", None), ("+7", None),
+    ("1_000", "magic: not a plain integer: '1_000'"),                  # pydantic alone reads 1000
+    ("７", "magic: not a plain integer: '７'"),
+    ("1e3", "magic: not a plain integer: '1e3'"),
+    ("7.0", "magic: not a plain integer: '7.0'"),
+])
+def test_an_integer_cell_is_plain_digits(cell: str, reason: str | None) -> None:
+    from core.mt5.expected import EXPECTED_HEADER, parse_expected_csv
+
+    report = parse_expected_csv(",".join(EXPECTED_HEADER) + f"\n5001,S1,EURUSD,buy,0.1,1.1,{cell}\n", "e.csv")
+    assert [e.reason for e in report.errors] == ([reason] if reason else [])
+
+
+@pytest.mark.parametrize(("version", "refused"), [(1, False), ("1", False), (True, True), ("1_0", True), (1.0, True)])
+def test_a_designation_version_is_an_integer_not_a_bool_or_a_float(version: Any, refused: bool) -> None:
+    from core.hedging.dossier import parse_designations
+    from tests.hedging_builders import designation, designations_json
+
+    rows, errors = parse_designations(designations_json(designation("D1", "C1", "I1", version=version,
+                                                                    regression_window=None)), "d.json")
+    assert (len(errors), len(rows)) == ((1, 0) if refused else (0, 1)), errors
