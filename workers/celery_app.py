@@ -17,7 +17,9 @@ from kombu import Exchange, Queue
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
+from core.redaction import remember_secrets, secrets_in
 from workers.logging import configure_logging
+from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
 
 QUEUES = ("prices", "valuation")
@@ -128,13 +130,14 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     them once for its node."""
     from workers.bootstrap import bootstrap
 
+    remember_secrets(*secrets_in(settings.model_dump()))  # redacted wherever they show up
     configure_logging(settings.log_level, settings.log_format)
     if node:
         sys.excepthook = _log_uncaught
     if node and settings.metrics_port:
         serve_node_metrics(settings.metrics_port)
     bootstrap(settings)
-    app = Celery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
+    app = RedactingCelery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
     app.set_default()
@@ -228,6 +231,7 @@ def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
     says when it was sent and for which database (a retry is a new message: stamped anew)."""
     if headers is None:
         return
+    redact_reprs(headers)  # what events, Flower and `inspect` show of the arguments
     from datetime import datetime, timezone
 
     headers[SENT_AT_HEADER] = datetime.now(timezone.utc).isoformat()

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from core.errors import HedgeopsError
 from core.mt5 import constants as c
+from core.redaction import redact_text
 from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition
 
 RequestValue = int | float | str
@@ -48,6 +49,7 @@ class Mt5Error(HedgeopsError):
     kind = "call_failed"
 
     def __init__(self, call: str, code: int, message: str) -> None:
+        message = redact_text(message)  # a terminal's or bridge's text may hold a password
         super().__init__(f"{call} failed: {self.kind} ({code}, {message})")
         self.call = call
         self.code = code

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from core.errors import HedgeopsError
+from core.redaction import redact_value
 from core.rows import describe
 from tasks import names
 from workers.cli.common import (
@@ -131,6 +132,7 @@ def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, fol
 
 
 def show_cycles(summaries: list[dict[str, Any]], as_json: bool) -> None:
+    summaries = redact_value(summaries)  # a terminal's error text may hold a password
     if as_json:
         print(json.dumps(summaries))
         return

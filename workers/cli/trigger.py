@@ -103,7 +103,7 @@ def answer(result: Any, timeout: float, *, what: str) -> dict[str, Any]:
         raise Outcome(f"lost the result backend: {redact_text(str(exc))}", EXIT_UNREACHABLE,
                       task_id=result.id) from None
     except celery.exceptions.CeleryError as exc:
-        raise Outcome(f"task {result.id}: {exc}", EXIT_UNREACHABLE, task_id=result.id) from None
+        raise Outcome(f"task {result.id}: {redact_text(str(exc))}", EXIT_UNREACHABLE, task_id=result.id) from None
 
 
 def raise_failure(result: Any) -> None:
@@ -114,7 +114,7 @@ def raise_failure(result: Any) -> None:
     exc = result.result
     if isinstance(exc, RunNotSucceeded) and exc.summary.get("batch_run_id") is not None:
         raise _Ended(exc.summary)
-    raise Outcome(f"task {result.id} failed: {exc}", EXIT_BAD_INPUT if isinstance(exc, ValueError) else 1,
+    raise Outcome(f"task {result.id} failed: {redact_text(str(exc))}", EXIT_BAD_INPUT if isinstance(exc, ValueError) else 1,
                   task_id=result.id)
 
 

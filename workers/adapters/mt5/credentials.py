@@ -10,6 +10,7 @@ from pathlib import Path
 from core.mt5.accounts import CredentialKind, parse_credential_ref
 from core.mt5.gateway import CredentialUnavailable
 from core.mt5.values import Secret
+from core.redaction import remember_secrets
 
 
 class EnvOrFileCredentials:
@@ -25,9 +26,15 @@ class EnvOrFileCredentials:
             value = self._environ.get(ref.target)
             if value is None:
                 raise CredentialUnavailable(str(ref), "no such environment variable")
-            return Secret(value)
+            return _held(value)
         try:
             text = Path(ref.target).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CredentialUnavailable(str(ref), f"cannot read the file ({type(exc).__name__})") from None
-        return Secret(text.removesuffix("\n"))
+        return _held(text.removesuffix("\n"))
+
+
+def _held(value: str) -> Secret:
+    """A password this process now holds: redacted wherever it shows up (a terminal's error)."""
+    remember_secrets(value)
+    return Secret(value)
