@@ -71,6 +71,28 @@ class Cluster:
         for proc in self.procs:
             self.stop(proc)
 
+    def reset(self) -> list[str]:
+        """Stop what an earlier test left running and empty the broker under this cluster's
+        prefix: queued and unacked messages, run and cycle locks, results. A test ends
+        when its checks pass, not when every message is spent: a duplicate still queued,
+        a retry restored at shutdown, or the chunk of a pool process that `stop` killed
+        mid-task (SIGTERM reaches the whole process group; Celery requeues the message)
+        would else reach the next test's workers after its database was emptied (`no batch
+        run 2`), and a lock released after a commit it never saw would hold its cycle.
+        The exchange bindings stay: the test process declared them once and publishes by
+        them. The keys removed."""
+        self.stop_all()
+        client = services.redis_client(self.env["HEDGEOPS_BROKER_URL"])
+        prefix = self.env["HEDGEOPS_REDIS_KEY_PREFIX"].encode()
+        try:
+            left = [k for k in client.scan_iter(match=prefix + b"*", count=1000)
+                    if not k.startswith(prefix + b"_kombu.binding")]
+            if left:
+                client.delete(*left)
+        finally:
+            client.close()
+        return [k.decode(errors="replace") for k in left]
+
     def trigger(self, task: str, **kwargs: Any) -> Any:
         from celery import signature
 
@@ -124,6 +146,19 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield cluster
     finally:
         cluster.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def fresh_broker(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on the module's cluster starts on an empty broker (Cluster.reset), and
+    leaves none of its processes running."""
+    if "cluster" not in request.fixturenames:
+        yield
+        return
+    shared: Cluster = request.getfixturevalue("cluster")
+    shared.reset()
+    yield
+    shared.reset()
 
 
 @pytest.fixture
