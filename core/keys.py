@@ -60,6 +60,16 @@ def close_intent_key(login: int, ticket: int, episode: int) -> str:
 
 
 def drawdown_alert_key(login: int, kind: str, ref: str) -> str:
-    """One drawdown alert: `DDALERT:5001234:execution:ep3`, `DDALERT:5001234:warning:s812`
-    (the sync that warned), `DDALERT:5001234:day_start_unknown:2026-11-20`."""
+    """One drawdown alert: `DDALERT:5001234:warning:s812` (the sync that warned),
+    `DDALERT:5001234:day_start_unknown:2026-11-20`; executions: execution_alert_key."""
     return f"DDALERT:{login}:{kind}:{ref}"
+
+
+def execution_alert_key(login: int, episode: int, outcome: str) -> str:
+    """The alert of one outcome of an episode's execution (core.mt5.close_intents
+    .execution_outcome): `DDALERT:5001234:execution:ep3:partially_closed` while closes go
+    on, then `DDALERT:5001234:execution:ep3:positions_closed` (or `:failed`) once none is
+    open; `...:ep3:would_close` in shadow mode. Each outcome is one alert, its first
+    version. (Before, an episode had one key, `DDALERT:5001234:execution:ep3`, and its
+    later outcomes were refused as conflicts of it; rows stored so keep that key.)"""
+    return drawdown_alert_key(login, "execution", f"ep{episode}:{outcome}")

@@ -78,6 +78,34 @@ class IntentStatus(StrEnum):
     FAILED = "failed"
 
 
+#: The statuses of an intent still to finish (sent again, resolved, or waiting for the market).
+OPEN_STATUSES = frozenset({IntentStatus.PENDING, IntentStatus.SENT, IntentStatus.WAITING_MARKET})
+
+
+class ExecutionOutcome(StrEnum):
+    """Where an episode's execution stands, from its intents: the action of its execution
+    alert, and part of that alert's key (one alert per outcome reached)."""
+
+    WOULD_CLOSE = "would_close"  # shadow mode: nothing is sent
+    PARTIALLY_CLOSED = "partially_closed"  # some intents still open: closes go on
+    POSITIONS_CLOSED = "positions_closed"  # every intent confirmed: the execution is done
+    FAILED = "failed"  # none open, at least one failed: done, and a person is needed
+
+
+def execution_outcome(statuses: Sequence[IntentStatus], *, shadow: bool) -> ExecutionOutcome:
+    """The outcome of an episode whose intents have these statuses (at least one). Open
+    intents (pending, sent, waiting for the market) keep it `partially_closed` whatever
+    closed meanwhile; once none is open it is final: `positions_closed` when every one is
+    confirmed, else `failed`."""
+    if shadow:
+        return ExecutionOutcome.WOULD_CLOSE
+    if any(s in OPEN_STATUSES for s in statuses):
+        return ExecutionOutcome.PARTIALLY_CLOSED
+    if all(s is IntentStatus.CONFIRMED for s in statuses):
+        return ExecutionOutcome.POSITIONS_CLOSED
+    return ExecutionOutcome.FAILED
+
+
 class NextAction(StrEnum):
     NONE = "none"  # confirmed or failed: nothing more to send
     SEND = "send"  # re-read the position and a fresh tick, send again after delay_ms

@@ -14,13 +14,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core.mt5.close_intents import CloseIntent as IntentValue
-from core.mt5.close_intents import IntentStatus
+from core.mt5.close_intents import OPEN_STATUSES, IntentStatus
 from core.mt5.guard_state import GuardState, state_as_dict, state_from_dict
 from db.audit import record_event
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow, Notification
 from db.writepath import dialect_insert, result_row, write_results
 
-OPEN_INTENTS = (IntentStatus.PENDING.value, IntentStatus.SENT.value, IntentStatus.WAITING_MARKET.value)
+OPEN_INTENTS = tuple(sorted(s.value for s in OPEN_STATUSES))
 
 
 def load_state(session: Session, account_id: int) -> GuardState:
@@ -160,6 +160,11 @@ def write_alert(session: Session, key: str, columns: dict[str, Any], *, batch_ru
     report = write_results(session, DrawdownAlert, [result_row(key, payload, columns)],
                            batch_run_id=batch_run_id, now=now)
     return report.outcomes[0].value
+
+
+def alert_stored(session: Session, key: str) -> bool:
+    """Whether a drawdown alert of this key is stored."""
+    return session.scalars(select(DrawdownAlert.id).where(DrawdownAlert.idempotency_key == key)).first() is not None
 
 
 def alerts_of(session: Session, login: int | None = None) -> list[DrawdownAlert]:

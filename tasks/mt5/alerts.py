@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from core import keys
-from core.mt5.close_intents import IntentStatus
+from core.mt5.close_intents import ExecutionOutcome, IntentStatus, execution_outcome
 from core.mt5.guard import GuardDecision, GuardEvent
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.guard_state import anchor_as_dict
@@ -36,49 +36,60 @@ def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decisi
         record_event(s, f"guard_{event.value}", entity_type="mt5_account", entity_id=account.id, now=now,
                      batch_run_id=run_id, details={"login": account.login, **anchor_as_dict(state.anchor)})
     if GuardEvent.WARNING in decision.events:
-        _alert(s, account, "warning", f"s{run_id}", decision, policy.warning_pct, "warning_sent", run_id,
+        _alert(s, account, keys.drawdown_alert_key(account.login, "warning", f"s{run_id}"), "warning", decision,
+               policy.warning_pct, "warning_sent", run_id,
                f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level "
                f"{policy.warning_pct}%")
     if GuardEvent.DAY_START_UNKNOWN in decision.events:
         day = state.trading_day.isoformat() if state.trading_day else now.date().isoformat()
-        _alert(s, account, "day_start_unknown", day, decision, policy.daily_loss_pct, "drawdown_only", run_id,
+        _alert(s, account, keys.drawdown_alert_key(account.login, "day_start_unknown", day), "day_start_unknown",
+               decision, policy.daily_loss_pct, "drawdown_only", run_id,
                f"MT5 {account.login}: the start of trading day {day} is unknown: the daily loss limit "
                "is not applied today, the drawdown rule is")
 
 
 def execution_alert(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
                     run_id: int | None) -> None:
-    """The execution of an episode, once its intents have been worked: what was done."""
+    """The execution of an episode, once its intents have been worked: one alert per
+    outcome it reaches (core.mt5.close_intents.execution_outcome), keyed by it, each in
+    its first version. While closes go on that is `partially_closed` (what the first pass
+    closed; later syncs still partial tell nothing new), then the final `positions_closed`
+    or `failed` once none is open: ops hear at once that the guard acted, and once how it
+    ended. An alert is an event, not a live view (`hedgeops guard status` is that)."""
     episode = decision.state.episode
     intents = rows.intents_of_episode(s, account.id, episode)
     if not intents:
         return
     shadow = intents[0].mode == "shadow"
+    outcome = execution_outcome([IntentStatus(i.status) for i in intents], shadow=shadow)
+    key = keys.execution_alert_key(account.login, episode, outcome.value)
+    if rows.alert_stored(s, key):  # told already; the caller holds the guard state's row lock
+        return
     statuses = Counter(i.status for i in intents)
     closed = statuses[IntentStatus.CONFIRMED.value]
-    if shadow:
-        action = "would_close"
-    elif closed == len(intents):
-        action = "positions_closed"
-    elif closed:
-        action = "partially_closed"
-    elif statuses[IntentStatus.FAILED.value]:
-        action = "failed"
-    else:
-        action = "partially_closed"  # still pending (a closed market): more closes follow
     realised = [i.realised_profit for i in intents if i.realised_profit is not None]
     loss = -sum(realised, Decimal(0)) if realised else None
-    _alert(s, account, "execution", f"ep{episode}", decision, policy.execution_pct, action, run_id,
-           f"MT5 {account.login}: drawdown guard {'would close' if shadow else 'closed'} {closed if not shadow else len(intents)}"
-           f" of {len(intents)} position(s) (episode {episode})", positions_closed=0 if shadow else closed,
-           realised_loss=loss, extra={"intents": {i.idempotency_key: i.status for i in intents}})
+    done = f"would close {len(intents)}" if shadow else f"closed {closed}"
+    _alert(s, account, key, "execution", decision, policy.execution_pct, outcome.value, run_id,
+           f"MT5 {account.login}: drawdown guard {done} of {len(intents)} position(s) (episode {episode})"
+           + _left_to_do(outcome, len(intents) - closed - statuses[IntentStatus.FAILED.value],
+                         statuses[IntentStatus.FAILED.value]),
+           positions_closed=0 if shadow else closed, realised_loss=loss,
+           extra={"intents": {i.idempotency_key: i.status for i in intents}})
 
 
-def _alert(s: Session, account: Account, kind: str, ref: str, decision: GuardDecision, threshold: Decimal | None,
+def _left_to_do(outcome: ExecutionOutcome, still_open: int, failed: int) -> str:
+    if outcome is ExecutionOutcome.PARTIALLY_CLOSED:
+        return f": {still_open} still open, closing goes on" + (f", {failed} failed" if failed else "")
+    if outcome is ExecutionOutcome.FAILED:
+        return f": {failed} failed, a person is needed at the terminal"
+    return ""
+
+
+def _alert(s: Session, account: Account, key: str, kind: str, decision: GuardDecision, threshold: Decimal | None,
            action: str, run_id: int | None, message: str, *, positions_closed: int = 0,
            realised_loss: Decimal | None = None, extra: dict[str, Any] | None = None) -> None:
     now = runtime().clock()
-    key = keys.drawdown_alert_key(account.login, kind, ref)
     state = decision.state
     columns = {"account_id": account.id, "login": account.login, "alert_type": kind, "episode": state.episode,
                "mode": state.tripped_in.value if state.tripped_in else "enforce",

@@ -114,6 +114,10 @@ def _store(uow: SqlAlchemyUnitOfWork, account: Account, policy: GuardPolicy, bef
         rt.guard_observer.guard_triggered("warning")
     if GuardEvent.SHADOW_EXECUTE in decision.events:
         execution_alert(s, account, policy, decision, run_id)  # would_close: nothing is sent
+    elif decision.state.latched and not decision.executes:
+        # The outcome its closes reached, if not told yet: the process that recorded the
+        # last close may have died before writing its alert (stored: nothing is written).
+        execution_alert(s, account, policy, decision, run_id)
 
 
 def _intents(s: Any, account: Account, policy: GuardPolicy, episode: int, mode: GuardMode, now: datetime) -> None:
@@ -132,6 +136,7 @@ def _closes(conn: Connection, account: Account, policy: GuardPolicy, decision: G
     figures of the reading that executed; a resumed close has none at hand)."""
     rt = runtime()
     close_all(conn, account, policy)
+    rt.fault("before_execution_alert")
     with rt.uow() as uow:
         state = rows.load_state(uow.session, account.id)
         figures = decision or GuardDecision(state, None, None, ())

@@ -249,3 +249,113 @@ class TestConfirmation:
         world.gateways["t1"].calls.clear()
         world.sync()
         assert world.gateways["t1"].calls.count("account_info") == 1
+
+
+class RecordingNotifier:
+    """What the notifier was given, in order (the outbox delivers through it)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def notify(self, kind: str, message: str, details: dict[str, object]) -> None:
+        self.sent.append((kind, str(details.get("key")), message))
+
+
+def execution_alerts(world: Mt5World) -> list[tuple[str, str, int]]:
+    a = DrawdownAlert
+    return [tuple(r) for r in world.rows(select(a.idempotency_key, a.action, a.positions_closed)  # type: ignore[misc]
+                                         .where(a.alert_type == "execution").order_by(a.id))]
+
+
+def conflicts(world: Mt5World) -> list[tuple[str, str]]:
+    from db.models import IdempotencyConflict
+
+    return [tuple(r) for r in world.rows(select(IdempotencyConflict.table_name,  # type: ignore[misc]
+                                                IdempotencyConflict.idempotency_key))]
+
+
+def notified(world: Mt5World, notifier: RecordingNotifier) -> None:
+    """Every notification row delivered, each exactly once to the notifier."""
+    n = Notification
+    stored = world.rows(select(n.kind, n.message, n.status, n.attempts).order_by(n.id))
+    assert [(s, a) for _, _, s, a in stored] == [("delivered", 1)] * len(stored)
+    assert [(kind, message) for kind, _, message in notifier.sent] == [(k, m) for k, m, _, _ in stored]
+
+
+class TestExecutionAlerts:
+    """One alert per outcome of an episode's execution, each told once: while closes go on
+    (`partially_closed`), then how it ended (`positions_closed`, `failed`); no later sync
+    writes another version of one (it would be an idempotency conflict)."""
+
+    def notifying(self, world: Mt5World, policy: GuardPolicy = POLICY, **answers: list[Any]) -> RecordingNotifier:
+        guarded(world, policy, close_answers=answers)
+        notifier = RecordingNotifier()
+        world.runtime = replace(world.runtime, notifier=notifier)
+        configure(world.runtime)
+        return notifier
+
+    def test_partly_closed_then_all_closed_is_two_alerts(self, world: Mt5World) -> None:
+        """88812's market is closed at the execution (sync 3): 1 of 2 closed; at sync 4 the
+        market is open and 88812 closes: 2 of 2. Syncs 5 and 6 tell nothing new."""
+        notifier = self.notifying(world, **{"88812": ["market_closed"]})
+        for _ in range(6):
+            world.sync()
+        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+                                           ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2)]
+        assert conflicts(world) == []
+        assert intents(world)[88812][1] == intents(world)[88813][1] == "confirmed"
+        notified(world, notifier)
+        told = [(kind, key) for kind, key, _ in notifier.sent]
+        assert told == [("warning", "DDALERT:5001:warning:s2"), ("market_closed", "CLOSE:5001:88812:ep1"),
+                        ("execution", "DDALERT:5001:execution:ep1:partially_closed"),
+                        ("execution", "DDALERT:5001:execution:ep1:positions_closed")]
+        messages = [m for kind, _, m in notifier.sent if kind == "execution"]
+        assert messages == ["MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 still open, "
+                            "closing goes on", "MT5 5001: drawdown guard closed 2 of 2 position(s) (episode 1)"]
+
+    def test_closed_at_once_is_one_alert(self, world: Mt5World) -> None:
+        notifier = self.notifying(world)
+        for _ in range(5):
+            world.sync()
+        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2)]
+        assert conflicts(world) == []
+        notified(world, notifier)
+
+    def test_a_close_given_up_ends_failed(self, world: Mt5World) -> None:
+        """max_attempts 1: 88812 waits for its market at sync 3, then trade_disabled at
+        sync 4 fails it for good: 1 of 2 closed, 1 failed."""
+        policy = POLICY.model_copy(update={"max_attempts": 1})
+        notifier = self.notifying(world, policy, **{"88812": ["market_closed", "trade_disabled"]})
+        for _ in range(5):
+            world.sync()
+        assert intents(world)[88812][1] == "failed"
+        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+                                           ("DDALERT:5001:execution:ep1:failed", "failed", 1)]
+        assert conflicts(world) == []
+        notified(world, notifier)
+        assert notifier.sent[-1][2] == ("MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 failed, "
+                                        "a person is needed at the terminal")
+
+    def test_an_outcome_its_closer_did_not_tell_is_told_at_the_next_sync(self, world: Mt5World) -> None:
+        """The process that records the last close dies before its alert (the fault point
+        `before_execution_alert`, raised once at sync 4): sync 5 writes the final alert."""
+        notifier = self.notifying(world, **{"88812": ["market_closed"]})
+        for _ in range(3):
+            world.sync()
+        died: list[str] = []
+
+        def die_once(point: str) -> None:
+            if point == "before_execution_alert" and not died:
+                died.append(point)
+                raise RuntimeError("killed before the execution alert")
+
+        configure(replace(world.runtime, fault=die_once))
+        with pytest.raises(RuntimeError, match="killed before the execution alert"):
+            world.sync()
+        assert intents(world)[88812][1] == "confirmed"
+        assert [k for k, _, _ in execution_alerts(world)] == ["DDALERT:5001:execution:ep1:partially_closed"]
+        world.sync(), world.sync()
+        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+                                           ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2)]
+        assert conflicts(world) == []
+        notified(world, notifier)

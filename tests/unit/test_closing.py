@@ -7,10 +7,11 @@ from decimal import Decimal as D
 import pytest
 
 from core.errors import HedgeopsError
-from core.keys import close_intent_key
+from core.keys import close_intent_key, execution_alert_key
 from core.mt5 import constants as c
-from core.mt5.close_intents import (Answer, CloseIntent, IntentStatus, NextAction, Resolved, classify, mark_sent,
-                                    next_step, resolve_unknown, resume_action)
+from core.mt5.close_intents import (Answer, CloseIntent, ExecutionOutcome, IntentStatus, NextAction, Resolved,
+                                    classify, execution_outcome, mark_sent, next_step, resolve_unknown,
+                                    resume_action)
 from core.mt5.closing import (MAX_COMMENT, RequestRefused, allowed_fillings, close_request, fifo_order,
                               intent_comment, refuse_opening)
 from core.mt5.types import Tick, TradeDeal, TradePosition
@@ -256,3 +257,27 @@ def test_fifo_order_is_oldest_first() -> None:
     positions = [position(3, time_msc=2000), position(1, time_msc=3000), position(2, time_msc=2000)]
 
     assert [p.ticket for p in fifo_order(positions)] == [2, 3, 1]
+
+
+P, S, W, C, F = (IntentStatus.PENDING, IntentStatus.SENT, IntentStatus.WAITING_MARKET, IntentStatus.CONFIRMED,
+                 IntentStatus.FAILED)
+
+
+class TestExecutionOutcome:
+    @pytest.mark.parametrize(("statuses", "shadow", "outcome"), [
+        ((C, C, C), False, ExecutionOutcome.POSITIONS_CLOSED),  # every one closed: done
+        ((C, S, P), False, ExecutionOutcome.PARTIALLY_CLOSED),  # 1 of 3, the others go on
+        ((C, W), False, ExecutionOutcome.PARTIALLY_CLOSED),  # a closed market: more closes follow
+        ((P, P), False, ExecutionOutcome.PARTIALLY_CLOSED),  # none closed yet, none given up
+        ((C, F, S), False, ExecutionOutcome.PARTIALLY_CLOSED),  # a failure, and still one open
+        ((C, F), False, ExecutionOutcome.FAILED),  # none open, one given up: a person is needed
+        ((F, F), False, ExecutionOutcome.FAILED),
+        ((P, P), True, ExecutionOutcome.WOULD_CLOSE),  # shadow: nothing is sent
+    ])
+    def test_outcome(self, statuses: tuple[IntentStatus, ...], shadow: bool, outcome: ExecutionOutcome) -> None:
+        assert execution_outcome(statuses, shadow=shadow) is outcome
+
+    def test_each_outcome_has_a_key_of_its_own(self) -> None:
+        assert [execution_alert_key(5001234, 3, o.value) for o in ExecutionOutcome] == [
+            "DDALERT:5001234:execution:ep3:would_close", "DDALERT:5001234:execution:ep3:partially_closed",
+            "DDALERT:5001234:execution:ep3:positions_closed", "DDALERT:5001234:execution:ep3:failed"]
