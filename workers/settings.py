@@ -88,7 +88,7 @@ class Settings(GuardSettings, HedgingSettings):
     run_stale_after: int = Field(3600, ge=60, description="seconds without heartbeat before a running run is abandoned")
     chunk_resend_after: int = Field(300, ge=10, le=3600, description="seconds without heartbeat after which a running run's missing chunks are sent again (beat's sweep); below run_stale_after")
     chunk_resend_sweep: int = Field(60, ge=1, le=3600, description="seconds between beat's sweeps for stale runs whose chunks to re-send")
-    date_min: date = Field(date(1990, 1, 1), description="earliest date a loaded file may name (price, trade, maturity dates)")
+    date_min: date = Field(date(1990, 1, 1), description="earliest date a loaded file may name (its price, trade, maturity, exposure and designation dates)")
     date_max: date = Field(date(2199, 12, 31), description="latest date a loaded file may name")
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
