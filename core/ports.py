@@ -79,6 +79,10 @@ class RunLock(Protocol):
         """Let go, only if `owner` still holds it."""
         ...
 
+    def holder(self, name: str) -> str | None:
+        """Who holds it now (its owner token), or None."""
+        ...
+
 
 class RunObserver(Protocol):
     """Who is told what runs do (metrics): results counted in, chunks in flight, runs

@@ -50,6 +50,12 @@ def running_runs_of_task(session: Session, task_id: str) -> list[BatchRun]:
     return list(session.scalars(stmt.with_for_update()))
 
 
+def ended_run_holding(session: Session, token: str) -> BatchRun | None:
+    """The ended run whose lock token this is (a lock its worker died before releasing)."""
+    stmt = select(BatchRun).where(BatchRun.lock_token == token, BatchRun.status != RunStatus.RUNNING.value)
+    return session.scalars(stmt.limit(1)).first()
+
+
 def child_run(session: Session, parent_run_id: int, job: str) -> BatchRun | None:
     stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == str(job))
             .order_by(BatchRun.attempt.desc()).limit(1))

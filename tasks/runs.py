@@ -21,6 +21,7 @@ from celery import signature
 from sqlalchemy.orm import Session
 
 from core.ledger import RunScope, job_scope
+from core.ports import RunLock
 from core.values import Counts, Job, Trigger
 from db import ledger
 from db.audit import record_event
@@ -90,10 +91,24 @@ def begin(scope: RunScope, trigger: Trigger, *, task_id: str | None, parent_run_
             return Begun(step.id, False, run_summary(step, note="step already started"))
         if (queued := _ran_while_queued(s, scope)) is not None:
             return queued
-        if lock is None or lock.acquire(scope.lock_name, token):
+        if lock is None or lock.acquire(scope.lock_name, token) or _took_over_ended(s, lock, scope, token):
             return _start(uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id,
                           details=details)
     return _report_holder(scope)  # outside the unit of work: it opens its own
+
+
+def _took_over_ended(session: Session, lock: RunLock, scope: RunScope, token: str) -> bool:
+    """The lock is held by a run that has ended (its worker died between the commit that
+    ended it and the release after it): let that token go and take the lock. A holder
+    with no ended run of its token (one between taking the lock and committing its ledger
+    row, or running) keeps it."""
+    held = lock.holder(scope.lock_name)
+    if held is None or (ended := ledger.ended_run_holding(session, held)) is None:
+        return False
+    lock.release(scope.lock_name, held)
+    log.warning("run_lock_of_ended_run_released", job=scope.job, as_of=scope.as_of.isoformat(),
+                batch_run_id=ended.id, status=ended.status)
+    return lock.acquire(scope.lock_name, token)
 
 
 def _start(uow: SqlAlchemyUnitOfWork, scope: RunScope, trigger: Trigger, *, token: str, task_id: str | None,

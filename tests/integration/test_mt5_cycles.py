@@ -88,6 +88,29 @@ class TestNoOverlap:
         client.close()
 
 
+    def test_a_lock_left_by_an_ended_cycle_gives_way(self, world: Mt5World, redis_prefix: str) -> None:
+        """A worker died between the commit that ended its cycle and the lock's release: the
+        lock holds that cycle's token. The next trigger releases it and runs at once (was:
+        every trigger refused until the lock expired, the terminal's guard off meanwhile)."""
+        client = services.redis_client()
+        lock = RedisRunLock(client, 600, prefix=redis_prefix)
+        world.add(account(5001))
+        world.start()
+        world.runtime = replace(world.runtime, mt5_cycle_lock=lock)
+        configure(world.runtime)
+        first = world.sync()
+        assert first["status"] == "succeeded"
+        token = world.rows(select(BatchRun.lock_token).where(BatchRun.id == first["batch_run_id"]))[0][0]
+        assert lock.acquire(mt5_cycle_lock_key("t1"), token)  # the release that never happened
+
+        second = world.sync()
+
+        assert second["status"] == "succeeded" and second["batch_run_id"] != first["batch_run_id"]
+        assert cycles(world) == 2
+        assert lock.holder(mt5_cycle_lock_key("t1")) is None
+        client.close()
+
+
 def _trigger(world: Mt5World) -> dict[str, object]:
     from tasks.mt5.cycle import run_sync_cycle
 

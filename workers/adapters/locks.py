@@ -43,3 +43,6 @@ class NoRunLock:
 
     def release(self, name: str, owner: str) -> None:
         return None
+
+    def holder(self, name: str) -> str | None:
+        return None
