@@ -65,7 +65,7 @@ from db.models import BatchRun, HedgeContract
 from db.prices import write_price_batch
 from tasks.summary import run_summary
 from workers.celery_app import create_app
-from workers.settings import load_settings
+from workers.settings import Settings, load_settings
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 AS_OF, PRICE_DATE = date(2026, 11, 20), date(2026, 11, 19)
@@ -94,7 +94,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     """The options of the command line (`argv` None: sys.argv)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contracts", type=int, default=100_000, help="active contracts to value")
-    parser.add_argument("--chunk-size", type=int, default=1000, help="HEDGEOPS_MTM_CHUNK_SIZE")
+    parser.add_argument("--chunk-size", type=int, default=Settings.model_fields["mtm_chunk_size"].default,
+                        help="HEDGEOPS_MTM_CHUNK_SIZE (default: the setting's)")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes per node (celery -c)")
     parser.add_argument("--nodes", type=int, default=1, help="worker nodes (celery worker commands)")
     parser.add_argument("--database-url", default=ADMIN_URL,

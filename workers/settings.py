@@ -69,7 +69,7 @@ class Settings(GuardSettings, HedgingSettings):
     nightly_at: time = Field(time(22, 30), description="UTC time of the nightly chain (HH:MM)")
     nightly_enabled: bool = Field(True, description="put the nightly chain in beat's schedule")
     nightly_deadline_minutes: int = Field(120, ge=1, le=2880, description="minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is CRITICAL and an alert goes out")
-    mtm_chunk_size: int = Field(1000, ge=1, le=50_000, description="contracts per MTM chunk task")
+    mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
     mtm_in_database: bool = Field(True, description="PostgreSQL: value each MTM chunk's commodity forwards in the database, one statement per chunk, byte-identical to core's (false: every contract in Python, as on SQLite)")
     # Hedge accounting. The effectiveness defaults are what a designation locks when its file leaves them out.
     discount_rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES), description="flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {\"USD\": \"0.05\"}")
