@@ -88,6 +88,7 @@ class Options:
     keep: bool
     timeout: float
     floors: tuple[str, ...]
+    in_database: bool = True
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -105,12 +106,14 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one run")
     parser.add_argument("--floors", default=",".join(REFERENCES),
                         help="the COPY floors to measure, comma-separated ('' for none)")
+    parser.add_argument("--python-path", action="store_true",
+                        help="HEDGEOPS_MTM_IN_DATABASE=false: core values every contract in the worker")
     args = parser.parse_args(argv)
     floors = tuple(f for f in args.floors.split(",") if f)
     if unknown := [f for f in floors if f not in REFERENCES]:
         parser.error(f"unknown floor {', '.join(unknown)} (known: {', '.join(REFERENCES)})")
     return Options(args.contracts, args.chunk_size, args.concurrency, args.nodes, args.database_url,
-                   args.redis_url, args.keep, args.timeout, floors)
+                   args.redis_url, args.keep, args.timeout, floors, not args.python_path)
 
 
 # -- seeds -------------------------------------------------------------------------------------
@@ -166,7 +169,8 @@ def seed(url: str, n: int) -> float:
 def hedgeops_settings(opts: Options, url: str) -> dict[str, str]:
     """The settings the worker and this process share (as keyword arguments of Settings)."""
     return {"database_url": url, "broker_url": opts.redis_url, "result_backend": opts.redis_url,
-            "mtm_chunk_size": str(opts.chunk_size), "nightly_enabled": "false", "log_level": "WARNING"}
+            "mtm_chunk_size": str(opts.chunk_size), "mtm_in_database": str(opts.in_database).lower(),
+            "nightly_enabled": "false", "log_level": "WARNING"}
 
 
 def start_worker(opts: Options, url: str, node: str, log: Path) -> subprocess.Popen[bytes]:

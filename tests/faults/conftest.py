@@ -1,2 +1,19 @@
-"""Fault-injection fixtures: the cluster of real worker and beat processes."""
+"""Fault-injection fixtures: the cluster of real worker and beat processes, and a Redis
+server of a scenario's own (a module that restarts Redis with or without AOF, or needs
+another kind of broker, defines its own `broker`)."""
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from tests.cluster import cluster, drop_dir, fresh_broker  # noqa: F401 - pytest fixtures
+from tests.faults.harness import OwnRedis
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A redis-server of the test's own on a free port, without AOF."""
+    server = OwnRedis(tmp_path, aof=False)
+    server.start()
+    yield server
+    server.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import time
 from datetime import datetime, timezone
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,6 @@ from tests.faults.harness import AS_OF, OwnRedis, effects, load_book, own_cluste
 pytestmark = pytest.mark.e2e
 N = 2000
 MTM = "hedgeops.valuation.compute_mtm_snapshots"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path, aof=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 def mtm_runs(url: str) -> list[Any]:

@@ -12,7 +12,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,6 @@ PICKLE = "application/x-python-serialize"
 REFUSED = "Refusing to deserialize untrusted content of type pickle"
 #: The terminals of the scenario: each has a queue of its own (mt5.<terminal>).
 TERMINALS = "t1,t2"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path, aof=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 class Trap:
