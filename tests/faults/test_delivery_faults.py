@@ -31,9 +31,9 @@ def mtm_runs(url: str) -> list[Any]:
     return rows(url, select(BatchRun.id, BatchRun.attempt, BatchRun.status).where(BatchRun.job == "mtm"))
 
 
-def test_4_ten_concurrent_triggers_one_attempt(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
+def test_4_ten_concurrent_triggers_one_attempt(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
     # Chunks of 2 on one process: the run outlasts the sending of the ten triggers.
-    cluster = own_cluster(pg_url, tmp_path, broker.url, HEDGEOPS_MTM_CHUNK_SIZE="2")
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE="2")
     try:
         load_book(N, tmp_path / "incoming")
         cluster.worker("w", concurrency=1)
@@ -68,8 +68,8 @@ def test_4_ten_concurrent_triggers_one_attempt(pg_url: str, tmp_path: Path, brok
         cluster.stop_all()
 
 
-def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
-    cluster = own_cluster(pg_url, tmp_path, broker.url, HEDGEOPS_MTM_CHUNK_SIZE="50")
+def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE="50")
     prefix = cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"]
     try:
         load_book(N, tmp_path / "incoming")
@@ -81,7 +81,7 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, broker: OwnR
         from tasks.valuation import compute_mtm_snapshots
 
         run_id = compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}).get()["batch_run_id"]
-        client = redis.Redis.from_url(broker.url)
+        client = redis.Redis.from_url(redis_server.url)
         queue = f"{prefix}valuation"
         messages = client.lrange(queue, 0, -1)
         assert len(messages) == N // 50
@@ -103,11 +103,11 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, broker: OwnR
         cluster.stop_all()
 
 
-def test_13_two_environments_on_one_prefix(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
+def test_13_two_environments_on_one_prefix(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
     other_url = services.create_pg_database()
     upgrade(other_url)
     dispose_all()
-    cluster = own_cluster(pg_url, tmp_path, broker.url, HEDGEOPS_MTM_CHUNK_SIZE="20")
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE="20")
     wrong = {"HEDGEOPS_DATABASE_URL": other_url}
     try:
         load_book(N, tmp_path / "incoming")

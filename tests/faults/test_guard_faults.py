@@ -40,7 +40,6 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -203,14 +202,6 @@ def trigger_cycle(cluster: Cluster, url: str) -> int:
 def cycle_ended(url: str, run_id: int, timeout: float) -> str:
     wait_until(lambda: cycles(url)[run_id] != "running", timeout, f"the end of cycle {run_id}")
     return cycles(url)[run_id]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path, aof=False)
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:

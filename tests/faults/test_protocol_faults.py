@@ -73,8 +73,8 @@ def runs_of(url: str, column: Any, values: list[Any]) -> list[Any]:
     return rows(url, select(BatchRun.id, column, BatchRun.status).where(column.in_(values)))
 
 
-def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
-    cluster = own_cluster(pg_url, tmp_path, broker.url, HEDGEOPS_MT5_TERMINALS=TERMINALS)
+def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MT5_TERMINALS=TERMINALS)
     queues = list(cluster.app.conf.task_queues)  # every queue the app declares, as a worker would
     names_ = [q.name for q in queues]
     assert {"prices", "valuation", "mt5", "mt5.t1", "mt5.t2"} <= set(names_), names_
@@ -98,7 +98,7 @@ def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Pat
             return len(done) == len(queues) and all(status != "running" for _, _, status in done)
 
         wait_until(ended, 60, "the JSON task of every queue")
-        client = redis.Redis.from_url(broker.url)
+        client = redis.Redis.from_url(redis_server.url)
         wait_until(lambda: all(client.llen(f"{prefix}{q}") == 0 for q in names_)
                    and client.hlen(f"{prefix}unacked") == 0, 30, "every queue drained and nothing unacked")
         refused = refusals(tmp_path / "w.log")
@@ -198,8 +198,8 @@ def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Pa
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
 
 
-def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_path: Path, broker: OwnRedis) -> None:
-    cluster = flower_cluster(pg_url, tmp_path, broker.url)
+def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+    cluster = flower_cluster(pg_url, tmp_path, redis_server.url)
     env = {**cluster.env, "HEDGEOPS_FLOWER_USER": USER, "HEDGEOPS_FLOWER_PASSWORD": PASSWORD}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -234,7 +234,7 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
         # consumes it now: whatever Flower sends stays in the queue to be counted).
         cluster.stop(worker)
         queued = cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"] + "prices"
-        client = redis.Redis.from_url(broker.url)
+        client = redis.Redis.from_url(redis_server.url)
         apply, body = f"{base}/api/task/async-apply/{names.FETCH_SETTLEMENT_PRICES}", b'{"kwargs": {}}'
         assert (http(apply, None, body), http(apply, (USER, "wrong"), body), client.llen(queued)) == (401, 401, 0)
         assert (http(apply, (USER, PASSWORD), body), client.llen(queued)) == (200, 1)
@@ -247,10 +247,10 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
 @pytest.mark.parametrize("argv, locked", [([*BY_HAND, f"--basic-auth={USER}:{PASSWORD}"], True),
                                           ([str(BIN / "hedgeops"), "flower", "--insecure-dev"], False)],
                          ids=["by-hand-with-basic-auth", "insecure-dev"])
-def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, broker: OwnRedis, argv: list[str],
+def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, redis_server: OwnRedis, argv: list[str],
                                    locked: bool) -> None:
     """Credentials given to Flower itself, or an open Flower asked for (`--insecure-dev`): it starts."""
-    cluster = flower_cluster(pg_url, tmp_path, broker.url)
+    cluster = flower_cluster(pg_url, tmp_path, redis_server.url)
     port = free_port()
     log = tmp_path / "flower.log"
     flower = subprocess.Popen([*argv, f"--port={port}"], env=cluster.env, cwd=tmp_path, stdout=log.open("ab"),

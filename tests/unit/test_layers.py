@@ -181,7 +181,8 @@ class TestCoreIsPure:
 
 class TestImportLinter:
     def test_the_layers_contract_in_pyproject_is_kept(self) -> None:
-        pytest.importorskip("importlinter")
+        import importlinter  # noqa: F401 - a test dependency (pyproject): missing is a failure, not a skip
+
         # In a child process: lint_imports() reconfigures logging and edits sys.path, which
         # would leak into the other tests of this session. No cache: write nothing in the repo.
         script = (
