@@ -158,6 +158,18 @@ def flower_views(worker: str, task_id: str) -> list[str]:
             f"/api/task/result/{task_id}", "/api/queues/length"]
 
 
+def wait_flower(flower: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Until Flower's health check answers (its log if it exits first)."""
+    def up() -> bool:
+        assert flower.poll() is None, log.read_text(errors="replace")
+        try:
+            return http(f"{base}/healthcheck") == 200
+        except OSError:
+            return False
+
+    wait_until(up, 60, "Flower to answer")
+
+
 def flower_cluster(pg_url: str, tmp_path: Path, broker: str) -> Cluster:
     cluster = own_cluster(pg_url, tmp_path, broker)
     cluster.env = {k: v for k, v in cluster.env.items() if not k.startswith(("HEDGEOPS_FLOWER_", "FLOWER_"))}
@@ -210,14 +222,7 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
     try:
         worker = cluster.worker("w", queues="prices", concurrency=1)
 
-        def up() -> bool:
-            assert flower.poll() is None, log.read_text(errors="replace")
-            try:
-                return http(f"{base}/healthcheck") == 200
-            except OSError:
-                return False
-
-        wait_until(up, 60, "Flower to answer")
+        wait_flower(flower, base, log)
         task_id = cluster.app.send_task(names.FETCH_SETTLEMENT_PRICES, kwargs={"as_of": "2026-11-20"}).id
         wait_until(lambda: http(f"{base}/api/task/info/{task_id}", (USER, PASSWORD)) == 200, 60,
                    "Flower to see the task")
@@ -257,14 +262,7 @@ def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, redis_server: Ow
                               stderr=subprocess.STDOUT, start_new_session=True)
     cluster.procs.append(flower)
     try:
-        def up() -> bool:
-            assert flower.poll() is None, log.read_text(errors="replace")
-            try:
-                return http(f"http://127.0.0.1:{port}/healthcheck") == 200
-            except OSError:
-                return False
-
-        wait_until(up, 60, "Flower to answer")
+        wait_flower(flower, f"http://127.0.0.1:{port}", log)
         tasks = f"http://127.0.0.1:{port}/tasks"
         assert (http(tasks), http(tasks, (USER, PASSWORD))) == ((401, 200) if locked else (200, 200))
     finally:
