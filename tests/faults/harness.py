@@ -134,6 +134,10 @@ def chunks_done(url: str, run_id: int) -> int:
     return int(rows(url, select(BatchRun.chunks_done).where(BatchRun.id == run_id))[0][0] or 0)
 
 
+def run_status(url: str, run_id: int) -> str:
+    return str(rows(url, select(BatchRun.status).where(BatchRun.id == run_id))[0][0])
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
