@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from core.errors import NotAFileOfThisKind
 from core.prices import PriceRow
-from core.rows import LARGEST, plain_decimal, six_places
+from core.rows import DEFAULT_WINDOW, LARGEST, DateWindow, plain_decimal, six_places
 from core.values import ParseReport, Price, PriceType, RowError
 
 NO_RATE = {"N/A", ""}
@@ -55,10 +55,12 @@ def _header(reader: Iterator[list[str]], file: str) -> list[str]:
 
 
 def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str] | None = None, *,
-                  since: date | None = None, until: date | None = None) -> ParseReport[PriceRow]:
+                  since: date | None = None, until: date | None = None,
+                  window: DateWindow = DEFAULT_WINDOW) -> ParseReport[PriceRow]:
     """Every rate of the chosen currencies (all when None) dated from `since` to `until`
     (both optional, included) as a price row; `N/A` is no rate and no error; an unreadable
-    rate or date is a bad row reported with its line."""
+    rate or date, or a date outside `window` (HEDGEOPS_DATE_MIN/_MAX), is a bad row
+    reported with its line."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _header(reader, file)
     columns = [(i, ccy) for i, ccy in enumerate(header)
@@ -74,6 +76,10 @@ def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str]
             report.errors.append(RowError(file, line, str(exc)))
             continue
         if (since and day < since) or (until and day > until):
+            continue
+        outside = window.problem(day)
+        if outside:
+            report.errors.append(RowError(file, line, f"Date: {outside}"))
             continue
         if day > today:
             report.errors.append(RowError(file, line, f"price_date: {day.isoformat()} is in the future"))

@@ -93,6 +93,28 @@ def test_11_the_date_window_setting_refuses_rows_outside_it_in_every_loader(
     assert changed(before, counts(db_url)) == {"settlement_prices": 1, "audit_events": 1}  # the price file's
 
 
+def test_11_an_ecb_file_refuses_a_date_outside_the_window(
+        db_url: str, tmp_path: Path, embedded_cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ECB reference-rate file is a loader too: a line dated outside the window is a
+    rejected row with its reason, the lines inside it land (each rate its own row)."""
+    from workers.cli import app
+
+    for name, value in WINDOW.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HEDGEOPS_PRICE_SOURCES", json.dumps(
+        [{"name": "ecb", "kind": "ecb_file", "symbols": ["EUR*"], "currencies": ["USD", "GBP"]}]))
+    ecb = write(tmp_path, "eurofxref-hist.csv", "Date,USD,GBP,\n2024-03-28,1.0811,0.85510,\n"
+                "2019-12-31,1.1234,0.8508,\n0001-01-01,1.1,0.9,\n")
+    before = counts(db_url)
+    done = embedded_cli.invoke(app, ["load", "prices", "--source", "ecb", ecb])
+    assert done.exit_code == 1, done.output  # rejected rows; an exception would be a traceback
+    assert f"rejected eurofxref-hist.csv:3: Date: 2019-12-31 {SAID}" in done.output, done.output
+    assert f"rejected eurofxref-hist.csv:4: Date: 0001-01-01 {SAID}" in done.output, done.output
+    assert sorted(rows(db_url, select(SettlementPrice.symbol, SettlementPrice.price_date))) == [
+        ("EURGBP", datetime(2024, 3, 28).date()), ("EURUSD", datetime(2024, 3, 28).date())]
+    assert changed(before, counts(db_url)) == {"settlement_prices": 2, "audit_events": 1}
+
+
 def test_11_a_price_json_source_refuses_a_row_outside_the_window(db_url: str, tmp_path: Path, runtime: Any,
                                                                  answers: tuple[str, list[str]]) -> None:
     url, queue = answers

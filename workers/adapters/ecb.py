@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from core.ecb import parse_ecb_csv
+from core.rows import DEFAULT_WINDOW, DateWindow
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
 from core.values import ParseReport
@@ -35,14 +36,17 @@ def _text(path: Path, data: bytes) -> str:
 
 class EcbFilePriceSource:
     """One batch of the configured currencies' rates: for a nightly, those of the last
-    `lookback_days` up to the as-of date; for a full load (`load_all`), the whole file."""
+    `lookback_days` up to the as-of date; for a full load (`load_all`), the whole file. A
+    date outside `window` is a bad row."""
 
     def __init__(self, name: str, path: Path | None, currencies: Collection[str] | None,
-                 clock: Callable[[], datetime], lookback_days: int = 10) -> None:
+                 clock: Callable[[], datetime], lookback_days: int = 10,
+                 window: DateWindow = DEFAULT_WINDOW) -> None:
         self.name = name
         self.path = path or shipped_history()
         self.currencies = set(currencies) if currencies else None
         self.lookback_days = lookback_days
+        self.window = window
         self._clock = clock
 
     def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
@@ -58,7 +62,7 @@ class EcbFilePriceSource:
         try:
             with paused_gc():
                 report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies,
-                                       since=since, until=until)
+                                       since=since, until=until, window=self.window)
         except (NotAFileOfThisKind, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             return PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
         return PriceBatch(self.name, report, now, digest)

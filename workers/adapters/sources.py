@@ -17,7 +17,8 @@ def build_source(spec: SourceSpec, settings: Settings, clock: Callable[[], datet
         return VendorCsvDropFolder(spec.name, spec.path or settings.price_drop_dir, spec.symbols, clock,
                                    settings.date_window)
     if spec.kind == "ecb_file":
-        return EcbFilePriceSource(spec.name, spec.path, spec.currencies, clock, spec.lookback_days)
+        return EcbFilePriceSource(spec.name, spec.path, spec.currencies, clock, spec.lookback_days,
+                                  settings.date_window)
     assert spec.url is not None  # the settings refuse an http_json source without one
     return HttpJsonPriceSource(spec.name, spec.url, spec.symbols, clock, timeout=spec.timeout, retries=spec.retries,
                                window=settings.date_window)

@@ -76,7 +76,8 @@ def read_batch(spec: SourceSpec, file: Path | None, now: datetime, settings: Set
     from workers.adapters.vendor_csv import read_price_file
 
     if spec.kind == "ecb_file":
-        return EcbFilePriceSource(spec.name, file or spec.path, spec.currencies, lambda: now).load_all()
+        return EcbFilePriceSource(spec.name, file or spec.path, spec.currencies, lambda: now,
+                                  window=settings.date_window).load_all()
     if file is None:
         raise fail(f"--source {spec.name} ({spec.kind}) needs a FILE")
     return read_price_file(file, spec.name, now, spec.symbols, settings.date_window)
