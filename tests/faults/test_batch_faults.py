@@ -87,10 +87,7 @@ def healed_if_frozen(cluster: Cluster, url: str, run_id: int, wait: float = 90) 
                 return False
         except Exception:  # noqa: BLE001 - the test process's own connection may be the one to recover
             time.sleep(1)
-    main, children = worker_pids(cluster)
-    for pid in (main, *children):
-        with_suppressed(os.kill, pid, signal.SIGKILL)
-    cluster.worker("w-restarted", concurrency=2)
+    restarted(cluster, "w-restarted")
     print(f"\nno chunk counted in for {wait:.0f}s after the Redis restart and no worker answered a ping: "
           f"worker restarted (as its healthcheck would) at {chunks_done(url, run_id)} chunks")
     return True
@@ -122,16 +119,23 @@ def test_1_workers_killed_three_times(pg_url: str, tmp_path: Path, broker: OwnRe
         for round_, kind in enumerate(("pool", "main", "main")):
             at = random.randint(1 + round_ * total_chunks // 5, (round_ + 1) * total_chunks // 5)
             wait_until(lambda: chunks_done(pg_url, run_id) >= at, 600, f"{at} chunks")
-            main, children = worker_pids(cluster)
-            os.kill(children[0] if kind == "pool" and children else main, signal.SIGKILL)
-            if kind == "main":
-                for child in children:
-                    with_suppressed(os.kill, child, signal.SIGKILL)
-                cluster.worker(f"w{round_}", concurrency=2)
+            if kind == "pool":
+                main, children = worker_pids(cluster)
+                os.kill(children[0] if children else main, signal.SIGKILL)
+            else:
+                restarted(cluster, f"w{round_}")
             print(f"\nkilled the {kind} process at {chunks_done(pg_url, run_id)} of {total_chunks} chunks")
         finished(cluster, pg_url, run_id, BOOK, t0)
     finally:
         cluster.stop_all()
+
+
+def restarted(cluster: Cluster, name: str) -> None:
+    """SIGKILL the worker's main process and its pool, then start a new worker."""
+    main, children = worker_pids(cluster)
+    for pid in (main, *children):
+        with_suppressed(os.kill, pid, signal.SIGKILL)
+    cluster.worker(name, concurrency=2)
 
 
 def with_suppressed(call: object, *args: object) -> None:
