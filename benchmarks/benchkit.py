@@ -3,6 +3,7 @@ and the CPU and memory figures of processes read from /proc.
 
 Not a benchmark itself; the scripts beside it import it (`from benchkit import ...`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,6 +27,7 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 # -- throwaway databases -----------------------------------------------------------------------
+
 
 def admin_execute(admin_url: str, sql: str) -> None:
     """Run one statement outside a transaction (CREATE and DROP DATABASE need that)."""
@@ -51,8 +53,9 @@ def drop_database(admin_url: str, url: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(admin_url: str, keep: bool, purpose: str | None = "",
-                     prefix: str = "hedgeops_bench_", digits: int = 10) -> Iterator[str]:
+def scratch_database(
+    admin_url: str, keep: bool, purpose: str | None = "", prefix: str = "hedgeops_bench_", digits: int = 10
+) -> Iterator[str]:
     """A new, migrated database on the server of `admin_url`, dropped afterwards. With
     `keep` it stays and "kept [purpose ]database NAME" is printed (`purpose` None: nothing)."""
     url = throwaway_database(admin_url, prefix, digits)
@@ -77,6 +80,7 @@ def backend_pids(url: str) -> list[int]:
 
 # -- worker processes --------------------------------------------------------------------------
 
+
 def worker_env(settings: Mapping[str, str], **extra: str) -> dict[str, str]:
     """This environment without any HEDGEOPS_* of its own, plus `settings` as HEDGEOPS_*
     variables and `extra` as they are."""
@@ -85,15 +89,31 @@ def worker_env(settings: Mapping[str, str], **extra: str) -> dict[str, str]:
     return env
 
 
-def start_celery_worker(queues: str, concurrency: int, node: str, env: dict[str, str],
-                        log: Path) -> subprocess.Popen[bytes]:
+def start_celery_worker(
+    queues: str, concurrency: int, node: str, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
     """`celery worker -Q queues -c concurrency` in a process group of its own (so it can be
     stopped with its pool), its output appended to `log`."""
-    command = [str(CELERY), "-A", "workers.celery_app", "worker", "-Q", queues, "-c", str(concurrency),
-               "-n", node, "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    command = [
+        str(CELERY),
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "-Q",
+        queues,
+        "-c",
+        str(concurrency),
+        "-n",
+        node,
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     with log.open("ab") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def stop_worker(proc: subprocess.Popen[bytes]) -> None:
@@ -109,6 +129,7 @@ def stop_worker(proc: subprocess.Popen[bytes]) -> None:
 
 
 # -- process figures (/proc) -------------------------------------------------------------------
+
 
 def process_tree(pids: Iterable[int]) -> list[int]:
     """Each process and its children (a worker's main process and its pool processes)."""

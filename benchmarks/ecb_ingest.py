@@ -13,6 +13,7 @@ Targets on this 2-core machine: first ingest <= 10 s, again <= 5 s.
 The reference, measured in the same run: the same rows COPYed into a scratch table of the
 same columns with no index and no conflict handling: the floor of moving the bytes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ def reference_copy(url: str) -> tuple[int, float]:
     engine = create_engine(url)
     start = time.perf_counter()
     with engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE scratch AS SELECT " + ", ".join(columns)
-                             + " FROM settlement_prices WITH NO DATA")
+        conn.exec_driver_sql(
+            "CREATE TABLE scratch AS SELECT " + ", ".join(columns) + " FROM settlement_prices WITH NO DATA"
+        )
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY scratch ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
@@ -81,9 +83,11 @@ def main() -> None:
         rows, floor = reference_copy(url)
     for label, result, target in (("first ingest", first, 10.0), ("again (all existing)", again, 5.0)):
         c = result["counts"]
-        print(f"{label:22s} {result['total_s']:6.2f} s (parse {result['parse_s']:.2f} + write {result['write_s']:.2f})"
-              f"  {c.processed / result['total_s']:9,.0f} rows/s  created {c.created:,} existing {c.existing:,}"
-              f"  target <= {target:.0f} s  x{result['total_s'] / floor:.1f} of the floor")
+        print(
+            f"{label:22s} {result['total_s']:6.2f} s (parse {result['parse_s']:.2f} + write {result['write_s']:.2f})"
+            f"  {c.processed / result['total_s']:9,.0f} rows/s  created {c.created:,} existing {c.existing:,}"
+            f"  target <= {target:.0f} s  x{result['total_s'] / floor:.1f} of the floor"
+        )
     print(f"{'floor: COPY unindexed':22s} {floor:6.2f} s  {rows / floor:9,.0f} rows/s  ({rows:,} rows)")
 
 

@@ -15,6 +15,7 @@ untimed) inserted into a copy of effectiveness_results (same columns and indexes
 keys) with one plain SQLAlchemy Core executemany INSERT, one transaction: no reads, no
 statistics, no idempotency, no Celery. The ratio says what the step costs over writing alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -146,12 +147,27 @@ def time_reference(url: str) -> float:
     rows = []
     for r in stored:
         row = result_row(r.idempotency_key, r.payload, {})
-        rows.append({"idempotency_key": r.idempotency_key, "relationship_id": r.relationship_id,
-                     "designation_id": r.designation_id, "version": r.version, "as_of_date": r.as_of_date,
-                     "method": r.method, "outcome": r.outcome, "ratio": r.ratio, "slope": r.slope,
-                     "r_squared": r.r_squared, "p_value": r.p_value, "n_observations": r.n_observations,
-                     "details": row.payload["details"], "payload": row.payload_json, "payload_sha256": row.sha256,
-                     "batch_run_id": None, "created_at": r.created_at})
+        rows.append(
+            {
+                "idempotency_key": r.idempotency_key,
+                "relationship_id": r.relationship_id,
+                "designation_id": r.designation_id,
+                "version": r.version,
+                "as_of_date": r.as_of_date,
+                "method": r.method,
+                "outcome": r.outcome,
+                "ratio": r.ratio,
+                "slope": r.slope,
+                "r_squared": r.r_squared,
+                "p_value": r.p_value,
+                "n_observations": r.n_observations,
+                "details": row.payload["details"],
+                "payload": row.payload_json,
+                "payload_sha256": row.sha256,
+                "batch_run_id": None,
+                "created_at": r.created_at,
+            }
+        )
     engine = engine_for(url)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE reference_results (LIKE effectiveness_results INCLUDING ALL)"))
@@ -160,7 +176,8 @@ def time_reference(url: str) -> float:
         "method, outcome, ratio, slope, r_squared, p_value, n_observations, details, payload, payload_sha256, "
         "batch_run_id, created_at) VALUES (:idempotency_key, :relationship_id, :designation_id, :version, "
         ":as_of_date, :method, :outcome, :ratio, :slope, :r_squared, :p_value, :n_observations, "
-        "CAST(:details AS jsonb), CAST(:payload AS jsonb), :payload_sha256, :batch_run_id, :created_at)")
+        "CAST(:details AS jsonb), CAST(:payload AS jsonb), :payload_sha256, :batch_run_id, :created_at)"
+    )
     for row in rows:
         row["details"] = json.dumps(row["details"])
     started = time.perf_counter()
@@ -178,22 +195,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with scratch_database(args.database_url, args.keep) as url:
         seeding = seed(url, args.designations, days)
-        create_app(load_settings(database_url=url, broker_url=None, result_backend=None, log_level="WARNING",
-                                 effectiveness_chunk_size=args.chunk_size, nightly_enabled=False))
+        create_app(
+            load_settings(
+                database_url=url,
+                broker_url=None,
+                result_backend=None,
+                log_level="WARNING",
+                effectiveness_chunk_size=args.chunk_size,
+                nightly_enabled=False,
+            )
+        )
         first, summary = run_step(days[-1])
         again, rerun = run_step(days[-1])
         tally = outcomes(url)
         reference = time_reference(url)
     n = args.designations
-    print(f"effectiveness benchmark: {n} designations x {args.days} daily snapshots per leg "
-          f"({2 * n * args.days} snapshot rows), chunk size {args.chunk_size}, PostgreSQL, in-process; "
-          f"seeding took {seeding:.1f} s (not measured)")
+    print(
+        f"effectiveness benchmark: {n} designations x {args.days} daily snapshots per leg "
+        f"({2 * n * args.days} snapshot rows), chunk size {args.chunk_size}, PostgreSQL, in-process; "
+        f"seeding took {seeding:.1f} s (not measured)"
+    )
     print(f"{'':<22}{'wall s':>8}{'per s':>9}{'x reference':>13}  status: counts")
     for label, wall, run in (("run (all new)", first, summary), ("rerun (all existing)", again, rerun)):
         counts = ", ".join(f"{k} {v}" for k, v in run["counts"].items())
         print(f"{label:<22}{wall:>8.2f}{n / wall:>9.0f}{wall / reference:>13.1f}  {run['status']}: {counts}")
-    print(f"{'reference':<22}{reference:>8.2f}{n / reference:>9.0f}{1.0:>13.1f}  one executemany INSERT of the "
-          "same result rows into a copy of effectiveness_results")
+    print(
+        f"{'reference':<22}{reference:>8.2f}{n / reference:>9.0f}{1.0:>13.1f}  one executemany INSERT of the "
+        "same result rows into a copy of effectiveness_results"
+    )
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     ok = summary["status"] == rerun["status"] == "succeeded"
     return 0 if ok else 1

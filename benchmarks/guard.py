@@ -19,6 +19,7 @@ the P positions of a twin account, the requests built beforehand (the floor: the
 side of P closes, no database, no guard). Figures: p50, p99 and max over N runs, and the
 ratio of each to the reference's same percentile. Target (issue 9): p99 <= 200 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,13 +73,17 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database-url", default=ADMIN_URL, help="PostgreSQL server the scratch database is made on")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() after start-up: what the start-up heap costs the collector")
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after start-up: what the start-up heap costs the collector",
+    )
     a = parser.parse_args(argv)
     return Options(a.runs, a.positions, a.warm_up, a.database, a.database_url, a.keep, a.gc_freeze)
 
 
 # -- the world -------------------------------------------------------------------------------
+
 
 def logins(opts: Options) -> list[int]:
     return [100_000 + i for i in range(opts.warm_up + opts.runs)]
@@ -90,13 +95,24 @@ def twin(login: int) -> int:
 
 
 def scenario(opts: Options) -> Scenario:
-    accounts = [{"login": login, "password": PASSWORD, "terminal": "t1", "balance": 10000.0,
-                 "equity": [10000.0, 8900.0],
-                 "positions": [{"ticket": login * 100 + n, "symbol": "EURUSD", "volume": 0.1, "price_open": 1.085,
-                                "magic": 7} for n in range(opts.positions)]}
-                for base in logins(opts) for login in (base, twin(base))]
-    return Scenario.model_validate({"symbols": {"EURUSD": {"digits": 5, "point": 0.00001, "bid": [1.086]}},
-                                    "accounts": accounts})
+    accounts = [
+        {
+            "login": login,
+            "password": PASSWORD,
+            "terminal": "t1",
+            "balance": 10000.0,
+            "equity": [10000.0, 8900.0],
+            "positions": [
+                {"ticket": login * 100 + n, "symbol": "EURUSD", "volume": 0.1, "price_open": 1.085, "magic": 7}
+                for n in range(opts.positions)
+            ],
+        }
+        for base in logins(opts)
+        for login in (base, twin(base))
+    ]
+    return Scenario.model_validate(
+        {"symbols": {"EURUSD": {"digits": 5, "point": 0.00001, "bid": [1.086]}}, "accounts": accounts}
+    )
 
 
 @contextlib.contextmanager
@@ -119,22 +135,38 @@ def start(url: str, opts: Options) -> SimulatedMt5Gateway:
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
-    settings = load_settings(database_url=url, broker_url=None, result_backend=None, log_level="ERROR",
-                             guard_webhook_url=None)
+    settings = load_settings(
+        database_url=url, broker_url=None, result_backend=None, log_level="ERROR", guard_webhook_url=None
+    )
     create_app(settings)
     gateway = SimulatedMt5Gateway(scenario(opts), "t1")
-    rt = replace(build_runtime(settings), mt5_gateways=lambda terminal: gateway, guard_policy=POLICY,
-                 mt5_credentials=EnvOrFileCredentials({"MT5_PW": PASSWORD}))
+    rt = replace(
+        build_runtime(settings),
+        mt5_gateways=lambda terminal: gateway,
+        guard_policy=POLICY,
+        mt5_credentials=EnvOrFileCredentials({"MT5_PW": PASSWORD}),
+    )
     configure(rt)
     with rt.uow() as uow:
         for login in logins(opts):
-            add_account(uow.session, AccountSpec(login=login, server="Sim-Demo", terminal="t1", currency="USD",
-                                                 magic_numbers=(7,), credential_ref="env:MT5_PW"), now=rt.clock())
+            add_account(
+                uow.session,
+                AccountSpec(
+                    login=login,
+                    server="Sim-Demo",
+                    terminal="t1",
+                    currency="USD",
+                    magic_numbers=(7,),
+                    credential_ref="env:MT5_PW",
+                ),
+                now=rt.clock(),
+            )
         uow.commit()
     return gateway
 
 
 # -- one run ---------------------------------------------------------------------------------
+
 
 class Stopwatch:
     """Wraps the guard's entry and the gateway's order_send: the breach seen, the P-th fill."""
@@ -216,13 +248,14 @@ def reference_run(gateway: SimulatedMt5Gateway, login: int, send: Any) -> float:
     for request in requests:
         send(request)
     elapsed = (time.perf_counter() - began) * 1000
-    filled = sum(1 for o in gateway.journal[-len(requests):] if o["filled"])
+    filled = sum(1 for o in gateway.journal[-len(requests) :] if o["filled"])
     if filled != len(requests):
         raise RuntimeError(f"reference closed {filled} of {len(requests)}")
     return elapsed  # left connected: the sync's link (kept per process) goes on using it
 
 
 # -- figures ---------------------------------------------------------------------------------
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile, nearest rank (p99 of 50 runs: the 50th value, the slowest)."""
@@ -232,18 +265,27 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def report(opts: Options, first: list[float], breach: list[float], whole: list[float], floor: list[float]) -> bool:
-    print(f"guard benchmark: {opts.runs} runs (after {opts.warm_up} untimed), {opts.positions} positions closed "
-          f"per breach, simulator, embedded on {opts.database}{', gc frozen after start-up' if opts.gc_freeze else ''}")
+    print(
+        f"guard benchmark: {opts.runs} runs (after {opts.warm_up} untimed), {opts.positions} positions closed "
+        f"per breach, simulator, embedded on {opts.database}{', gc frozen after start-up' if opts.gc_freeze else ''}"
+    )
     print(f"{'':<34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mean ms':>9}")
-    for label, values in (("breach seen -> first close sent", first), ("breach seen -> last close sent", breach),
-                          ("whole breaching sync", whole),
-                          (f"reference: {opts.positions} bare order_send", floor)):
-        print(f"{label:<34}{percentile(values, 50):9.1f}{percentile(values, 90):9.1f}{percentile(values, 99):9.1f}"
-              f"{max(values):9.1f}"
-              f"{statistics.fmean(values):9.1f}")
+    for label, values in (
+        ("breach seen -> first close sent", first),
+        ("breach seen -> last close sent", breach),
+        ("whole breaching sync", whole),
+        (f"reference: {opts.positions} bare order_send", floor),
+    ):
+        print(
+            f"{label:<34}{percentile(values, 50):9.1f}{percentile(values, 90):9.1f}{percentile(values, 99):9.1f}"
+            f"{max(values):9.1f}"
+            f"{statistics.fmean(values):9.1f}"
+        )
     p50, p99 = percentile(breach, 50), percentile(breach, 99)
-    print(f"ratio to the reference: p50 {p50 / percentile(floor, 50):.0f}x, p99 {p99 / percentile(floor, 99):.0f}x;"
-          f" per close (p50): {p50 / opts.positions:.2f} ms against {percentile(floor, 50) / opts.positions:.3f} ms")
+    print(
+        f"ratio to the reference: p50 {p50 / percentile(floor, 50):.0f}x, p99 {p99 / percentile(floor, 99):.0f}x;"
+        f" per close (p50): {p50 / opts.positions:.2f} ms against {percentile(floor, 50) / opts.positions:.3f} ms"
+    )
     ok = p99 <= TARGET_P99_MS
     print(f"target p99 <= {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'}")
     return ok

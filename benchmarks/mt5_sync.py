@@ -18,6 +18,7 @@ throwaway database by COPY in one transaction (the floor the ratio uses); and by
 executemany INSERT, for comparison. Same tables, indexes and triggers; no terminal, no
 reconciliation, no idempotency, no Celery.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,8 +86,12 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--accounts", type=int, default=2000, help="simulated accounts, half on each terminal")
     parser.add_argument("--positions", type=int, default=20, help="open (and expected) positions per account")
     parser.add_argument("--chunk-size", type=int, default=200, help="HEDGEOPS_MT5_SYNC_CHUNK_SIZE")
-    parser.add_argument("--database-url", default=ADMIN_URL, help="PostgreSQL URL the scratch databases are made through")
-    parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for broker and results (keys under a prefix of their own)")
+    parser.add_argument(
+        "--database-url", default=ADMIN_URL, help="PostgreSQL URL the scratch databases are made through"
+    )
+    parser.add_argument(
+        "--redis-url", default=REDIS_URL, help="Redis for broker and results (keys under a prefix of their own)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the cycle")
     a = parser.parse_args(argv)
@@ -94,6 +99,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 
 
 # -- scenario and seeds ------------------------------------------------------
+
 
 def logins(opts: Options) -> list[tuple[int, str]]:
     return [(100_000 + i, TERMINALS[i % 2]) for i in range(opts.accounts)]
@@ -105,37 +111,91 @@ WARM_UP = [(99_000 + i, terminal) for i, terminal in enumerate(TERMINALS)]
 
 def scenario(opts: Options) -> dict[str, Any]:
     """Every account: P EURUSD buys of 0.10 at 1.08500 (one in ten opened at 1.08530)."""
-    accounts = [{
-        "login": login, "password": PASSWORD, "terminal": terminal, "balance": 10000.0,
-        "positions": [{"ticket": login * 100 + n, "symbol": "EURUSD", "volume": 0.1,
-                       "price_open": 1.0853 if n % 10 == 9 else 1.085, "magic": 7} for n in range(opts.positions)],
-    } for login, terminal in logins(opts) + WARM_UP]
+    accounts = [
+        {
+            "login": login,
+            "password": PASSWORD,
+            "terminal": terminal,
+            "balance": 10000.0,
+            "positions": [
+                {
+                    "ticket": login * 100 + n,
+                    "symbol": "EURUSD",
+                    "volume": 0.1,
+                    "price_open": 1.0853 if n % 10 == 9 else 1.085,
+                    "magic": 7,
+                }
+                for n in range(opts.positions)
+            ],
+        }
+        for login, terminal in logins(opts) + WARM_UP
+    ]
     return {"symbols": {"EURUSD": {"digits": 5, "point": 0.00001, "bid": [1.086]}}, "accounts": accounts}
 
 
 def seed(url: str, opts: Options) -> float:
     """Accounts and their expected positions, two bulk inserts; the seconds it took."""
     started, now = time.perf_counter(), datetime.now(timezone.utc)
-    accounts = [{"login": login, "server": "Sim-Demo", "terminal": terminal, "currency": "USD", "policy": "default",
-                 "enabled": True, "magic_numbers": [7], "credential_ref": "env:MT5_PW", "created_at": now,
-                 "updated_at": now} for login, terminal in logins(opts) + WARM_UP]
+    accounts = [
+        {
+            "login": login,
+            "server": "Sim-Demo",
+            "terminal": terminal,
+            "currency": "USD",
+            "policy": "default",
+            "enabled": True,
+            "magic_numbers": [7],
+            "credential_ref": "env:MT5_PW",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for login, terminal in logins(opts) + WARM_UP
+    ]
     with engine_for(url).begin() as conn:
         ids = conn.execute(insert(Mt5Account).returning(Mt5Account.id, Mt5Account.login), accounts).all()
-        conn.execute(insert(ExpectedPosition), [{
-            "account_id": account_id, "signal_id": f"S{login}-{n}", "approval_id": None, "symbol": "EURUSD",
-            "direction": "buy", "volume": Decimal("0.1"), "entry_price": Decimal("1.085"), "sl": None, "tp": None,
-            "magic": 7, "ticket": login * 100 + n, "status": ExpectedStatus.OPEN.value, "closed_reason": None,
-            "source": "bench", "created_at": now, "updated_at": now}
-            for account_id, login in ids for n in range(opts.positions)])
+        conn.execute(
+            insert(ExpectedPosition),
+            [
+                {
+                    "account_id": account_id,
+                    "signal_id": f"S{login}-{n}",
+                    "approval_id": None,
+                    "symbol": "EURUSD",
+                    "direction": "buy",
+                    "volume": Decimal("0.1"),
+                    "entry_price": Decimal("1.085"),
+                    "sl": None,
+                    "tp": None,
+                    "magic": 7,
+                    "ticket": login * 100 + n,
+                    "status": ExpectedStatus.OPEN.value,
+                    "closed_reason": None,
+                    "source": "bench",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for account_id, login in ids
+                for n in range(opts.positions)
+            ],
+        )
     return time.perf_counter() - started
 
 
 # -- the workers --------------------------------------------------------------------------------
 
+
 def settings_of(opts: Options, url: str, scenario_file: Path, prefix: str) -> dict[str, str]:
-    return {"database_url": url, "broker_url": opts.redis_url, "result_backend": opts.redis_url,
-            "redis_key_prefix": prefix, "mt5_scenario": str(scenario_file), "mt5_terminals": ",".join(TERMINALS),
-            "mt5_sync_chunk_size": str(opts.chunk_size), "nightly_enabled": "false", "log_level": "WARNING"}
+    return {
+        "database_url": url,
+        "broker_url": opts.redis_url,
+        "result_backend": opts.redis_url,
+        "redis_key_prefix": prefix,
+        "mt5_scenario": str(scenario_file),
+        "mt5_terminals": ",".join(TERMINALS),
+        "mt5_sync_chunk_size": str(opts.chunk_size),
+        "nightly_enabled": "false",
+        "log_level": "WARNING",
+    }
 
 
 def start_worker(settings: dict[str, str], terminal: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -167,6 +227,7 @@ def running_workers(app: Celery, settings: dict[str, str]) -> Iterator[list[int]
 
 # -- the timed cycle ----------------------------------------------------------------------------
 
+
 def wait_cycles(url: str, task_ids: list[str], timeout: float) -> list[BatchRun]:
     """The cycles the triggers started, once every one has ended."""
     deadline = time.monotonic() + timeout
@@ -192,8 +253,10 @@ class Cycle:
 def warm_up(url: str, opts: Options) -> None:
     """A cycle of one account per terminal, untimed: each worker loads its scenario, imports
     what it imports lazily and opens its connections. Then those accounts leave the stage."""
-    ids = [signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t, "logins": [login]}).apply_async().id
-           for login, t in WARM_UP]
+    ids = [
+        signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t, "logins": [login]}).apply_async().id
+        for login, t in WARM_UP
+    ]
     wait_cycles(url, ids, opts.timeout)
     with engine_for(url).begin() as conn:
         conn.execute(text("UPDATE mt5_accounts SET enabled = false WHERE login < 100000"))
@@ -207,11 +270,16 @@ def timed_cycle(url: str, opts: Options, worker_pids: list[int]) -> Cycle:
     ids = [signature("hedgeops.mt5.run_sync_cycle", kwargs={"terminal": t}).apply_async().id for t in TERMINALS]
     runs = wait_cycles(url, ids, opts.timeout)
     wall = time.perf_counter() - started
-    return Cycle(wall, runs, cpu_spent(workers_before, cpu_seconds(process_tree(worker_pids))),
-                 cpu_spent(database_before, cpu_seconds(backend_pids(url))))
+    return Cycle(
+        wall,
+        runs,
+        cpu_spent(workers_before, cpu_seconds(process_tree(worker_pids))),
+        cpu_spent(database_before, cpu_seconds(backend_pids(url))),
+    )
 
 
 # -- the reference --------------------------------------------------------------------------------
+
 
 def written_rows(url: str, runs: list[BatchRun]) -> dict[type, list[dict[str, Any]]]:
     """The rows the timed cycle wrote, as plain values (read back, untimed)."""
@@ -267,23 +335,34 @@ def copy_rows(conn: Any, model: type, rows: list[dict[str, Any]]) -> None:
 
 # -- report ---------------------------------------------------------------------------------------
 
+
 def report(opts: Options, seeding: float, cycle: Cycle, by_copy: float, by_insert: float) -> bool:
     wall, runs = cycle.wall, cycle.runs
     per_second = opts.accounts / wall
     results = sum(r.processed for r in runs)
-    print(f"MT5 sync benchmark: {opts.accounts} accounts x {opts.positions} positions over {len(TERMINALS)} "
-          f"terminals (one worker process each, -c 1), chunk size {opts.chunk_size}, {os.cpu_count()} CPUs; "
-          f"seeding took {seeding:.2f} s (not measured)")
+    print(
+        f"MT5 sync benchmark: {opts.accounts} accounts x {opts.positions} positions over {len(TERMINALS)} "
+        f"terminals (one worker process each, -c 1), chunk size {opts.chunk_size}, {os.cpu_count()} CPUs; "
+        f"seeding took {seeding:.2f} s (not measured)"
+    )
     for r in sorted(runs, key=lambda r: r.job):
-        print(f"  {r.job}: {r.status}, {r.chunks_total} chunks, processed {r.processed}, created {r.created}, "
-              f"existing {r.existing}, conflicts {r.conflicts}, failed accounts {r.exceptions}")
-    print(f"cycle             {wall:7.2f} s {per_second:7.0f} accounts/s {results / wall:7.0f} rows/s "
-          f"{wall / by_copy:5.1f} x reference")
-    print(f"  CPU seconds meanwhile: workers {cycle.worker_cpu:.2f}, PostgreSQL backends {cycle.database_cpu:.2f}"
-          f" ({1000 * (cycle.worker_cpu + cycle.database_cpu) / opts.accounts:.2f} ms per account)")
+        print(
+            f"  {r.job}: {r.status}, {r.chunks_total} chunks, processed {r.processed}, created {r.created}, "
+            f"existing {r.existing}, conflicts {r.conflicts}, failed accounts {r.exceptions}"
+        )
+    print(
+        f"cycle             {wall:7.2f} s {per_second:7.0f} accounts/s {results / wall:7.0f} rows/s "
+        f"{wall / by_copy:5.1f} x reference"
+    )
+    print(
+        f"  CPU seconds meanwhile: workers {cycle.worker_cpu:.2f}, PostgreSQL backends {cycle.database_cpu:.2f}"
+        f" ({1000 * (cycle.worker_cpu + cycle.database_cpu) / opts.accounts:.2f} ms per account)"
+    )
     for label, seconds in (("reference (COPY)", by_copy), ("executemany INSERT", by_insert)):
-        print(f"{label:<18}{seconds:7.2f} s {opts.accounts / seconds:7.0f} accounts/s {results / seconds:7.0f} rows/s "
-              f"{seconds / by_copy:5.1f} x reference")
+        print(
+            f"{label:<18}{seconds:7.2f} s {opts.accounts / seconds:7.0f} accounts/s {results / seconds:7.0f} rows/s "
+            f"{seconds / by_copy:5.1f} x reference"
+        )
     print(f"  (the references store the same {results} result rows, one transaction, nothing else)")
     ok = per_second >= TARGET and all(r.status == "succeeded" for r in runs)
     print(f"target >= {TARGET} accounts/s: {'met' if ok else 'NOT met'}")
@@ -294,7 +373,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 when both cycles succeeded at the target rate; the figures are printed either way."""
     opts = parse_args(argv)
     prefix = f"hedgeops-bench-{uuid.uuid4().hex[:8]}:"
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(opts.database_url, opts.keep, "pipeline", "hedgeops_bench_mt5_", 8) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        scratch_database(opts.database_url, opts.keep, "pipeline", "hedgeops_bench_mt5_", 8) as url,
+    ):
         scenario_file = Path(tmp) / "scenario.json"
         scenario_file.write_text(json.dumps(scenario(opts)))
         seeding = seed(url, opts)

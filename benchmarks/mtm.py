@@ -18,6 +18,7 @@ Each run also prints the CPU seconds the worker's processes and the database's b
 spent, and what the rest of the machine spent meanwhile ("other": a busy machine makes
 the wall time mean less; the CPU seconds hold).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,12 @@ from workers.settings import Settings, load_settings
 REDIS_URL = "redis://127.0.0.1:6379/13"
 AS_OF, PRICE_DATE = date(2026, 11, 20), date(2026, 11, 19)
 #: D-1 settlement prices (USD/mt) and the entry prices the seeded contracts scatter around.
-PRICES = {"LME-AL": Decimal("2510.125"), "LME-CU": Decimal("9875.5"),
-          "LME-ZN": Decimal("2998.25"), "LME-NI": Decimal("15420.75")}
+PRICES = {
+    "LME-AL": Decimal("2510.125"),
+    "LME-CU": Decimal("9875.5"),
+    "LME-ZN": Decimal("2998.25"),
+    "LME-NI": Decimal("15420.75"),
+}
 MTM_TASK = "hedgeops.valuation.compute_mtm_snapshots"
 
 
@@ -95,28 +100,48 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     """The options of the command line (`argv` None: sys.argv)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--contracts", type=int, default=100_000, help="active contracts to value")
-    parser.add_argument("--chunk-size", type=int, default=Settings.model_fields["mtm_chunk_size"].default,
-                        help="HEDGEOPS_MTM_CHUNK_SIZE (default: the setting's)")
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=Settings.model_fields["mtm_chunk_size"].default,
+        help="HEDGEOPS_MTM_CHUNK_SIZE (default: the setting's)",
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes per node (celery -c)")
     parser.add_argument("--nodes", type=int, default=1, help="worker nodes (celery worker commands)")
-    parser.add_argument("--database-url", default=ADMIN_URL,
-                        help="PostgreSQL URL the scratch databases are created through")
+    parser.add_argument(
+        "--database-url", default=ADMIN_URL, help="PostgreSQL URL the scratch databases are created through"
+    )
     parser.add_argument("--redis-url", default=REDIS_URL, help="a Redis database of its own: it is flushed")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for one run")
-    parser.add_argument("--floors", default=",".join(REFERENCES),
-                        help="the COPY floors to measure, comma-separated ('' for none)")
-    parser.add_argument("--python-path", action="store_true",
-                        help="HEDGEOPS_MTM_IN_DATABASE=false: core values every contract in the worker")
+    parser.add_argument(
+        "--floors", default=",".join(REFERENCES), help="the COPY floors to measure, comma-separated ('' for none)"
+    )
+    parser.add_argument(
+        "--python-path",
+        action="store_true",
+        help="HEDGEOPS_MTM_IN_DATABASE=false: core values every contract in the worker",
+    )
     args = parser.parse_args(argv)
     floors = tuple(f for f in args.floors.split(",") if f)
     if unknown := [f for f in floors if f not in REFERENCES]:
         parser.error(f"unknown floor {', '.join(unknown)} (known: {', '.join(REFERENCES)})")
-    return Options(args.contracts, args.chunk_size, args.concurrency, args.nodes, args.database_url,
-                   args.redis_url, args.keep, args.timeout, floors, not args.python_path)
+    return Options(
+        args.contracts,
+        args.chunk_size,
+        args.concurrency,
+        args.nodes,
+        args.database_url,
+        args.redis_url,
+        args.keep,
+        args.timeout,
+        floors,
+        not args.python_path,
+    )
 
 
 # -- seeds -------------------------------------------------------------------------------------
+
 
 def contract_values(n: int, now: datetime) -> list[dict[str, Any]]:
     """N active commodity forwards over four metals, one in three a sell, varied sizes."""
@@ -124,30 +149,51 @@ def contract_values(n: int, now: datetime) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
         symbol = symbols[i % len(symbols)]
-        rows.append({
-            "contract_ref": f"BENCH-{i:07d}", "instrument": Instrument.COMMODITY_FORWARD.value,
-            "underlying": symbol, "side": (Side.SELL if i % 3 == 0 else Side.BUY).value,
-            "quantity": Decimal(5 + i % 50), "unit": "mt",
-            "entry_price": PRICES[symbol] + Decimal(i % 200 - 100) / 4, "currency": "USD",
-            "trade_date": date(2026, 10, 1), "maturity_date": date(2027, 3, 17),
-            "status": ContractStatus.ACTIVE.value, "created_at": now, "updated_at": now,
-        })
+        rows.append(
+            {
+                "contract_ref": f"BENCH-{i:07d}",
+                "instrument": Instrument.COMMODITY_FORWARD.value,
+                "underlying": symbol,
+                "side": (Side.SELL if i % 3 == 0 else Side.BUY).value,
+                "quantity": Decimal(5 + i % 50),
+                "unit": "mt",
+                "entry_price": PRICES[symbol] + Decimal(i % 200 - 100) / 4,
+                "currency": "USD",
+                "trade_date": date(2026, 10, 1),
+                "maturity_date": date(2027, 3, 17),
+                "status": ContractStatus.ACTIVE.value,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     return rows
 
 
 def price_batch(now: datetime) -> PriceBatch:
     """The D-1 cash settlement prices of PRICES as one vendor file would bring them."""
-    rows = [(line, PriceRow(symbol=symbol, price_date=PRICE_DATE, price=value, currency="USD", unit="mt",
-                            price_type=PriceType.CASH_SETTLEMENT))
-            for line, (symbol, value) in enumerate(PRICES.items(), start=2)]
+    rows = [
+        (
+            line,
+            PriceRow(
+                symbol=symbol,
+                price_date=PRICE_DATE,
+                price=value,
+                currency="USD",
+                unit="mt",
+                price_type=PriceType.CASH_SETTLEMENT,
+            ),
+        )
+        for line, (symbol, value) in enumerate(PRICES.items(), start=2)
+    ]
     return PriceBatch(source="vendor_csv", report=ParseReport("bench_prices.csv", rows), fetched_at=now)
 
 
 def seed_prices(url: str) -> None:
     """The D-1 prices, through the write path like a price fetch writes them."""
     with session_factory(url)() as session:
-        write_price_batch(session, price_batch(datetime.now(timezone.utc)), batch_run_id=None,
-                          now=datetime.now(timezone.utc))
+        write_price_batch(
+            session, price_batch(datetime.now(timezone.utc)), batch_run_id=None, now=datetime.now(timezone.utc)
+        )
         session.commit()
 
 
@@ -166,11 +212,18 @@ def seed(url: str, n: int) -> float:
 
 # -- the worker --------------------------------------------------------------------------------
 
+
 def hedgeops_settings(opts: Options, url: str) -> dict[str, str]:
     """The settings the worker and this process share (as keyword arguments of Settings)."""
-    return {"database_url": url, "broker_url": opts.redis_url, "result_backend": opts.redis_url,
-            "mtm_chunk_size": str(opts.chunk_size), "mtm_in_database": str(opts.in_database).lower(),
-            "nightly_enabled": "false", "log_level": "WARNING"}
+    return {
+        "database_url": url,
+        "broker_url": opts.redis_url,
+        "result_backend": opts.redis_url,
+        "mtm_chunk_size": str(opts.chunk_size),
+        "mtm_in_database": str(opts.in_database).lower(),
+        "nightly_enabled": "false",
+        "log_level": "WARNING",
+    }
 
 
 def start_worker(opts: Options, url: str, node: str, log: Path) -> subprocess.Popen[bytes]:
@@ -209,6 +262,7 @@ def running_workers(opts: Options, url: str, app: Celery) -> Iterator[list[int]]
 
 
 # -- timed runs ------------------------------------------------------------------------------
+
 
 def run_of_task(url: str, task_id: str, timeout: float) -> int:
     """The id of the batch run the MTM task `task_id` started (read from the ledger, so the
@@ -251,11 +305,19 @@ def timed_run(url: str, label: str, timeout: float, worker_pid: list[int]) -> Ru
     summary, chunks = wait_run(url, run_of_task(url, task_id, timeout), timeout)
     wall, machine = time.perf_counter() - started, machine_busy_seconds() - machine_before
     worker_after, database_after = cpu_now(url, worker_pid)
-    return RunFigures(label, wall, summary, chunks, cpu_spent(worker_before, worker_after),
-                      cpu_spent(database_before, database_after), machine)
+    return RunFigures(
+        label,
+        wall,
+        summary,
+        chunks,
+        cpu_spent(worker_before, worker_after),
+        cpu_spent(database_before, database_after),
+        machine,
+    )
 
 
 # -- the whole ----------------------------------------------------------------------------
+
 
 def measure_pipeline(opts: Options) -> tuple[Pipeline, list[dict[str, Any]]]:
     """Seed, start the workers, time a first run and a rerun, then the SQL reference in the
@@ -264,8 +326,10 @@ def measure_pipeline(opts: Options) -> tuple[Pipeline, list[dict[str, Any]]]:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
         with running_workers(opts, url, app) as pids:
-            runs = [timed_run(url, "run (all new)", opts.timeout, pids),
-                    timed_run(url, "rerun (all existing)", opts.timeout, pids)]
+            runs = [
+                timed_run(url, "run (all new)", opts.timeout, pids),
+                timed_run(url, "rerun (all existing)", opts.timeout, pids),
+            ]
             rss = [peak_rss_mib(process_tree([pid])) for pid in pids]
         sql = time_sql_reference(url, AS_OF, PRICE_DATE)
         snapshots = written_snapshots(url) if opts.floors else []
@@ -278,8 +342,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     redis.Redis.from_url(opts.redis_url).flushdb()
     pipeline, snapshots = measure_pipeline(opts)
     floors = {name: time_floor(opts.database_url, opts.keep, name, snapshots, seed_prices) for name in opts.floors}
-    print_report(f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size}, {opts.nodes} node(s) "
-                 f"x concurrency {opts.concurrency}", pipeline, floors)
+    print_report(
+        f"MTM benchmark: {opts.contracts} contracts, chunk size {opts.chunk_size}, {opts.nodes} node(s) "
+        f"x concurrency {opts.concurrency}",
+        pipeline,
+        floors,
+    )
     return 0 if all(run.summary["status"] == "succeeded" for run in pipeline.runs) else 1
 
 

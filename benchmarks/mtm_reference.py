@@ -10,6 +10,7 @@
 - The COPY floor: the snapshot rows the pipeline wrote, read back, stored again into
   mtm_snapshots of a fresh database by COPY (and, for comparison, an executemany INSERT).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,22 @@ from db.engine import engine_for
 from db.mtm_in_database import commodity_mtm, plain_text, sha256_hex, snapshot_payload
 from db.models import MtmSnapshot
 
-COLUMNS = ("idempotency_key", "object_type", "object_id", "as_of_date", "price_date", "price_id", "mtm_value",
-           "price_d1", "entry_price", "quantity_mt", "currency", "payload", "payload_sha256", "created_at")
+COLUMNS = (
+    "idempotency_key",
+    "object_type",
+    "object_id",
+    "as_of_date",
+    "price_date",
+    "price_id",
+    "mtm_value",
+    "price_d1",
+    "entry_price",
+    "quantity_mt",
+    "currency",
+    "payload",
+    "payload_sha256",
+    "created_at",
+)
 
 
 def reference_sql(as_of: date, price_date: date) -> str:
@@ -35,10 +50,18 @@ def reference_sql(as_of: date, price_date: date) -> str:
     whole-book, its expressions from db.mtm_in_database (the pipeline's own per-chunk
     statement is built from the same ones)."""
     mtm = commodity_mtm("c.side", "c.quantity", "p.price", "c.entry_price")
-    payload = snapshot_payload(as_of=f"'{as_of.isoformat()}'", currency="c.currency", entry_price="c.entry_price",
-                               mtm="v.mtm", object_id="c.id", object_type="'hedge_contract'",
-                               price_d1_text=plain_text("p.price"), price_date=f"'{price_date.isoformat()}'",
-                               price_id="p.id", quantity="c.quantity")
+    payload = snapshot_payload(
+        as_of=f"'{as_of.isoformat()}'",
+        currency="c.currency",
+        entry_price="c.entry_price",
+        mtm="v.mtm",
+        object_id="c.id",
+        object_type="'hedge_contract'",
+        price_d1_text=plain_text("p.price"),
+        price_date=f"'{price_date.isoformat()}'",
+        price_id="p.id",
+        quantity="c.quantity",
+    )
     return (
         f"INSERT INTO ref_mtm_snapshots ({', '.join(COLUMNS)}) "
         f"SELECT 'MTM:hedge_contract:' || c.id || ':{as_of.isoformat()}', 'hedge_contract', c.id, "
@@ -48,7 +71,8 @@ def reference_sql(as_of: date, price_date: date) -> str:
         f"ON p.symbol = c.underlying AND p.price_date = DATE '{price_date.isoformat()}' "
         f"CROSS JOIN LATERAL (SELECT {mtm} AS mtm) v CROSS JOIN LATERAL (SELECT {payload} AS doc) j "
         f"WHERE c.status = 'active' AND c.instrument = 'commodity_forward' "
-        f"ON CONFLICT (idempotency_key) DO NOTHING")
+        f"ON CONFLICT (idempotency_key) DO NOTHING"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +105,22 @@ def time_sql_reference(url: str, as_of: date, price_date: date) -> SqlReference:
         seconds.append(time.perf_counter() - started)
     with engine.connect() as conn:
         rows = conn.scalar(text("SELECT count(*) FROM ref_mtm_snapshots")) or 0
-        same = conn.scalar(text("SELECT count(*) FROM ref_mtm_snapshots r JOIN mtm_snapshots m "
-                                "USING (idempotency_key) WHERE r.payload_sha256 = m.payload_sha256")) or 0
+        same = (
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM ref_mtm_snapshots r JOIN mtm_snapshots m "
+                    "USING (idempotency_key) WHERE r.payload_sha256 = m.payload_sha256"
+                )
+            )
+            or 0
+        )
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE ref_mtm_snapshots"))
     return SqlReference(seconds[0], seconds[1], int(rows), int(same), cpu[0], cpu[1])
 
 
 # -- the COPY floor ----------------------------------------------------------------------------
+
 
 def written_snapshots(url: str) -> list[dict[str, Any]]:
     """The snapshot rows the pipeline wrote, as the floor stores them again: every column
@@ -121,8 +153,9 @@ REFERENCES: dict[str, Callable[[Connection, list[dict[str, Any]]], None]] = {
 }
 
 
-def time_floor(admin_url: str, keep: bool, name: str, values: list[dict[str, Any]],
-               seed_prices: Callable[[str], None]) -> float:
+def time_floor(
+    admin_url: str, keep: bool, name: str, values: list[dict[str, Any]], seed_prices: Callable[[str], None]
+) -> float:
     """Seconds to store the rows in a fresh database by one method, in one transaction."""
     with scratch_database(admin_url, keep, f"reference ({name})") as url:
         seed_prices(url)  # a fresh database numbers the prices as the pipeline's did

@@ -1,6 +1,7 @@
 """What the MTM benchmark measured and how it prints it: each run beside the SQL reference
 (the ratio the targets of issue 13 are about) and the COPY floor, the CPU per contract,
 the peak RSS of every worker process."""
+
 from __future__ import annotations
 
 import os
@@ -58,38 +59,77 @@ ROW = "{:<30}{:>8}{:>9}{:>8}{:>8}{:>10}{:>10}{:>10}{:>8}  {}"
 
 def _run_line(run: RunFigures, sql: float, floor: float | None) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in run.summary["counts"].items())
-    return ROW.format(run.label, f"{run.wall:.2f}", f"{run.per_second:.0f}", f"{run.wall / sql:.2f}",
-                      f"{run.wall / floor:.1f}" if floor else "-", f"{run.worker_cpu:.1f}",
-                      f"{run.worker_us_per_contract:.0f}", f"{run.database_cpu:.1f}", f"{run.other_cpu:.1f}",
-                      f"{run.summary['status']}: {counts}")
+    return ROW.format(
+        run.label,
+        f"{run.wall:.2f}",
+        f"{run.per_second:.0f}",
+        f"{run.wall / sql:.2f}",
+        f"{run.wall / floor:.1f}" if floor else "-",
+        f"{run.worker_cpu:.1f}",
+        f"{run.worker_us_per_contract:.0f}",
+        f"{run.database_cpu:.1f}",
+        f"{run.other_cpu:.1f}",
+        f"{run.summary['status']}: {counts}",
+    )
 
 
 def print_report(header: str, pipeline: Pipeline, floors: dict[str, float]) -> None:
     """The table: both runs beside the SQL reference and the floors, then memory."""
     runs, sql = pipeline.runs, pipeline.sql
-    print(f"{header} ({runs[0].chunks} chunks), {os.cpu_count()} CPUs; "
-          f"seeding took {pipeline.seeding:.2f} s (not measured)")
-    print(ROW.format("", "wall s", "per s", "x SQL", "x COPY", "CPU wrk s", "us/contr", "CPU pg s", "CPU oth",
-                     "status: counts"))
+    print(
+        f"{header} ({runs[0].chunks} chunks), {os.cpu_count()} CPUs; "
+        f"seeding took {pipeline.seeding:.2f} s (not measured)"
+    )
+    print(
+        ROW.format(
+            "", "wall s", "per s", "x SQL", "x COPY", "CPU wrk s", "us/contr", "CPU pg s", "CPU oth", "status: counts"
+        )
+    )
     floor = floors.get("COPY")
     for run, reference in zip(runs, (sql.first, sql.rerun), strict=True):
         print(_run_line(run, reference, floor))
     for label, seconds in (("SQL reference (first)", sql.first), ("SQL reference (rerun)", sql.rerun)):
         cpu = sql.first_cpu if label.endswith("(first)") else sql.rerun_cpu
-        print(ROW.format(label, f"{seconds:.2f}", f"{sql.rows / seconds:.0f}", "1.00",
-                         f"{seconds / floor:.1f}" if floor else "-", "", "", f"{cpu:.1f}", "",
-                         f"one INSERT .. SELECT .. ON CONFLICT DO NOTHING, {sql.rows} rows, "
-                         f"{sql.same_hash} hashes equal to the pipeline's"))
+        print(
+            ROW.format(
+                label,
+                f"{seconds:.2f}",
+                f"{sql.rows / seconds:.0f}",
+                "1.00",
+                f"{seconds / floor:.1f}" if floor else "-",
+                "",
+                "",
+                f"{cpu:.1f}",
+                "",
+                f"one INSERT .. SELECT .. ON CONFLICT DO NOTHING, {sql.rows} rows, "
+                f"{sql.same_hash} hashes equal to the pipeline's",
+            )
+        )
     for name, seconds in floors.items():
-        print(ROW.format(f"floor: {name}", f"{seconds:.2f}", f"{pipeline.snapshots / seconds:.0f}", "",
-                         f"{seconds / floor:.1f}" if floor else "-", "", "", "", "",
-                         f"the {pipeline.snapshots} snapshot rows written above, again, into a fresh database"))
-    print(f"ratios: run / SQL reference {runs[0].wall / sql.first:.2f} (target <= 1.5), "
-          f"rerun / SQL rerun {runs[1].wall / sql.rerun:.2f} (target <= 2.0)")
+        print(
+            ROW.format(
+                f"floor: {name}",
+                f"{seconds:.2f}",
+                f"{pipeline.snapshots / seconds:.0f}",
+                "",
+                f"{seconds / floor:.1f}" if floor else "-",
+                "",
+                "",
+                "",
+                "",
+                f"the {pipeline.snapshots} snapshot rows written above, again, into a fresh database",
+            )
+        )
+    print(
+        f"ratios: run / SQL reference {runs[0].wall / sql.first:.2f} (target <= 1.5), "
+        f"rerun / SQL rerun {runs[1].wall / sql.rerun:.2f} (target <= 2.0)"
+    )
     first_cpu, rerun_cpu = (r.worker_cpu + r.database_cpu for r in runs)
     if sql.first_cpu and sql.rerun_cpu:
-        print(f"CPU ratios (load-independent): run (worker + PostgreSQL) / SQL reference's backend "
-              f"{first_cpu / sql.first_cpu:.2f}, rerun {rerun_cpu / sql.rerun_cpu:.2f}")
+        print(
+            f"CPU ratios (load-independent): run (worker + PostgreSQL) / SQL reference's backend "
+            f"{first_cpu / sql.first_cpu:.2f}, rerun {rerun_cpu / sql.rerun_cpu:.2f}"
+        )
     for no, rss in enumerate(pipeline.peak_rss, start=1):
         pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
         print(f"node {no} peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")

@@ -11,6 +11,7 @@ benchmark of mtm.py, without its floors). Printed: both times, the naive time pr
 linearly to 1,000,000 contracts, and the pipeline's speed-up over the naive baseline (at
 N; and at 1,000,000 against `--pipeline-1m`, a pipeline time measured by mtm.py).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,30 @@ MILLION = 1_000_000
 
 def start_naive_worker(url: str, redis_url: str, concurrency: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     node = f"bench-naive-{uuid.uuid4().hex[:6]}@localhost"
-    env = worker_env({"database_url": url, "broker_url": redis_url, "log_level": "WARNING"},
-                     PYTHONPATH=f"{ROOT}:{ROOT / 'benchmarks'}")
-    command = [str(CELERY), "-A", "naive_app", "worker", "-Q", "naive", "-c", str(concurrency), "-n", node,
-               "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]
+    env = worker_env(
+        {"database_url": url, "broker_url": redis_url, "log_level": "WARNING"},
+        PYTHONPATH=f"{ROOT}:{ROOT / 'benchmarks'}",
+    )
+    command = [
+        str(CELERY),
+        "-A",
+        "naive_app",
+        "worker",
+        "-Q",
+        "naive",
+        "-c",
+        str(concurrency),
+        "-n",
+        node,
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT / "benchmarks", stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            command, env=env, cwd=ROOT / "benchmarks", stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return proc, node
 
 
@@ -96,16 +114,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parser.parse_args(argv)
     redis.Redis.from_url(opts.redis_url).flushdb()
     naive = time_naive(opts)
-    pipeline, _ = measure_pipeline(Options(opts.contracts, 1000, opts.concurrency, 1, opts.database_url,
-                                           opts.redis_url, opts.keep, opts.timeout, ()))
+    pipeline, _ = measure_pipeline(
+        Options(
+            opts.contracts, 1000, opts.concurrency, 1, opts.database_url, opts.redis_url, opts.keep, opts.timeout, ()
+        )
+    )
     ours = pipeline.runs[0].wall
     projected = naive * MILLION / opts.contracts
     print(f"naive baseline: {opts.contracts} contracts, one task each, concurrency {opts.concurrency}")
-    print(f"  naive          {naive:8.2f} s  {opts.contracts / naive:8.0f} per s  "
-          f"projected to 1,000,000: {projected:.0f} s ({projected / 3600:.1f} h)")
+    print(
+        f"  naive          {naive:8.2f} s  {opts.contracts / naive:8.0f} per s  "
+        f"projected to 1,000,000: {projected:.0f} s ({projected / 3600:.1f} h)"
+    )
     print(f"  pipeline       {ours:8.2f} s  {opts.contracts / ours:8.0f} per s  speed-up at N: {naive / ours:.1f}x")
     if opts.pipeline_1m:
-        print(f"  at 1,000,000: pipeline {opts.pipeline_1m:.1f} s (given), speed-up {projected / opts.pipeline_1m:.1f}x")
+        print(
+            f"  at 1,000,000: pipeline {opts.pipeline_1m:.1f} s (given), speed-up {projected / opts.pipeline_1m:.1f}x"
+        )
     return 0
 
 

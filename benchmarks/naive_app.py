@@ -2,6 +2,7 @@
 price as ORM objects and writing its snapshot as one ORM object in its own transaction.
 No chunks, no COPY, no bulk idempotency: what a first version would do. Only
 benchmarks/naive.py starts workers of it (`celery -A naive_app worker -Q naive`)."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,14 @@ from tasks.runtime import utc_now
 
 URL = os.environ.get("HEDGEOPS_DATABASE_URL", "")
 app = Celery("naive", broker=os.environ.get("HEDGEOPS_BROKER_URL"))
-app.conf.update(task_serializer="json", accept_content=["json"], task_acks_late=True,
-                worker_prefetch_multiplier=1, task_ignore_result=True, task_default_queue="naive")
+app.conf.update(
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_default_queue="naive",
+)
 
 
 @app.task(name="bench.naive.value_contract")
@@ -32,21 +39,43 @@ def value_contract(contract_id: int, as_of: str, price_date: str) -> None:
     with Session(engine_for(URL)) as session:
         contract = session.get(HedgeContract, contract_id)
         assert contract is not None
-        price = session.scalars(select(SettlementPrice).where(
-            SettlementPrice.symbol == contract.underlying,
-            SettlementPrice.price_date == date.fromisoformat(price_date))).first()
+        price = session.scalars(
+            select(SettlementPrice).where(
+                SettlementPrice.symbol == contract.underlying,
+                SettlementPrice.price_date == date.fromisoformat(price_date),
+            )
+        ).first()
         assert price is not None
         day = date.fromisoformat(as_of)
         value = SnapshotValue(
-            key=keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, contract.id, day), contract_id=contract.id,
-            as_of=day, price_date=price.price_date, price_id=price.id,
+            key=keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, contract.id, day),
+            contract_id=contract.id,
+            as_of=day,
+            price_date=price.price_date,
+            price_id=price.id,
             mtm_value=commodity_mtm(Side(contract.side).sign, contract.quantity, price.price, contract.entry_price),
-            price_d1=price.price, entry_price=contract.entry_price, quantity=contract.quantity,
-            currency=contract.currency)
+            price_d1=price.price,
+            entry_price=contract.entry_price,
+            quantity=contract.quantity,
+            currency=contract.currency,
+        )
         payload, _text, sha = canonical_form(value.payload)
-        session.add(MtmSnapshot(
-            idempotency_key=value.key, object_type=ObjectType.HEDGE_CONTRACT.value, object_id=contract.id,
-            as_of_date=day, price_date=value.price_date, price_id=value.price_id, mtm_value=value.mtm_value,
-            price_d1=value.price_d1, entry_price=value.entry_price, quantity_mt=value.quantity,
-            currency=value.currency, payload=payload, payload_sha256=sha, created_at=utc_now()))
+        session.add(
+            MtmSnapshot(
+                idempotency_key=value.key,
+                object_type=ObjectType.HEDGE_CONTRACT.value,
+                object_id=contract.id,
+                as_of_date=day,
+                price_date=value.price_date,
+                price_id=value.price_id,
+                mtm_value=value.mtm_value,
+                price_d1=value.price_d1,
+                entry_price=value.entry_price,
+                quantity_mt=value.quantity,
+                currency=value.currency,
+                payload=payload,
+                payload_sha256=sha,
+                created_at=utc_now(),
+            )
+        )
         session.commit()

@@ -11,6 +11,7 @@ stored, no bad one. The reference, in the same run: one pass of Python's csv rea
 the same file (the floor of reading it, no validation, no database). Target (issue 13):
 at most 500 MB RSS on either database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,13 @@ from db import migrate
 from db.models import SettlementPrice
 
 HEADER = "symbol,price_date,price,currency,unit,price_type\n"
-BAD = ["{s},{d},-1,USD,mt,cash_settlement\n", "{s},2099-01-01,5,USD,mt,cash_settlement\n",
-       "{s},{d},1e3,USD,mt,cash_settlement\n", "{s},{d}\n", "OTHER-{s},{d},5,USD,mt,cash_settlement\n"]
+BAD = [
+    "{s},{d},-1,USD,mt,cash_settlement\n",
+    "{s},2099-01-01,5,USD,mt,cash_settlement\n",
+    "{s},{d},1e3,USD,mt,cash_settlement\n",
+    "{s},{d}\n",
+    "OTHER-{s},{d},5,USD,mt,cash_settlement\n",
+]
 HEDGEOPS = Path(sys.executable).with_name("hedgeops")
 LIMIT_MB = 500
 
@@ -72,12 +78,19 @@ def run_load(path: Path, url: str) -> tuple[float, float, str]:
     """`hedgeops load prices FILE` in a wrapper process of its own: (wall s, peak RSS MiB
     of the command, its last line of output)."""
     env = worker_env({"database_url": url, "log_level": "WARNING"})
-    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
-             "print((r.stdout.strip().splitlines() or [''])[-1])")
+    probe = (
+        "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); "
+        "print((r.stdout.strip().splitlines() or [''])[-1])"
+    )
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", probe, str(HEDGEOPS), "load", "prices", str(path)],
-                          env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(HEDGEOPS), "load", "prices", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - started
     head, _, last = done.stdout.partition("\n")
     _code, maxrss_kib = head.split()
@@ -119,8 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in results:
         wall, rss = float(r["wall"]), float(r["rss"])  # type: ignore[arg-type]
         ok = ok and rss <= LIMIT_MB and r["stored"] == good
-        print(f"{r['database']:<12}{wall:>9.2f}{opts.rows / wall:>10.0f}{wall / floor:>13.1f}{rss:>14.0f}"
-              f"{r['stored']:>10}  {r['output']}")
+        print(
+            f"{r['database']:<12}{wall:>9.2f}{opts.rows / wall:>10.0f}{wall / floor:>13.1f}{rss:>14.0f}"
+            f"{r['stored']:>10}  {r['output']}"
+        )
     print(json.dumps({"target_rss_mb": LIMIT_MB, "met": ok}))
     return 0 if ok else 1
 

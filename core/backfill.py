@@ -1,5 +1,6 @@
 """Which dates a backfill runs: each business date its own run; what already ran is
 skipped unless asked to reprocess it."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -35,8 +36,15 @@ def plan(days: Sequence[date], latest: Mapping[date, RunStatus], reprocess: Repr
         elif reprocess is Reprocess.ALL:
             planned.append(PlannedDate(day, True, f"reprocess all (was {status.value})"))
         elif status is RunStatus.FAILED:
-            planned.append(PlannedDate(day, reprocess is Reprocess.FAILED,
-                                       "failed: reprocess" if reprocess is Reprocess.FAILED else "failed: kept (--reprocess failed runs it)"))
+            planned.append(
+                PlannedDate(
+                    day,
+                    reprocess is Reprocess.FAILED,
+                    "failed: reprocess"
+                    if reprocess is Reprocess.FAILED
+                    else "failed: kept (--reprocess failed runs it)",
+                )
+            )
         else:
             planned.append(PlannedDate(day, False, f"done ({status.value})"))
     return planned

@@ -1,6 +1,7 @@
 """Bulk work in memory: pausing the cyclic garbage collector. It touches the interpreter
 only (no I/O, no clock), so every layer that allocates rows by the hundred thousand (the
 ECB parser of workers, the price writes of tasks) uses this one helper."""
+
 from __future__ import annotations
 
 import contextlib

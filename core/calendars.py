@@ -8,6 +8,7 @@ Currency pairs follow TARGET whatever their first currency: FX rates are the ECB
 reference rates and the crosses derived from them (GBPUSD = EURUSD / EURGBP), present
 only on the days both legs are.
 """
+
 from __future__ import annotations
 
 import re
@@ -59,7 +60,9 @@ class BusinessCalendar:
 
 CALENDARS: dict[CalendarName, BusinessCalendar] = {
     CalendarName.TARGET: BusinessCalendar(CalendarName.TARGET, holidays.financial_holidays("XECB")),
-    CalendarName.ENGLAND_WALES: BusinessCalendar(CalendarName.ENGLAND_WALES, holidays.country_holidays("GB", subdiv="ENG")),
+    CalendarName.ENGLAND_WALES: BusinessCalendar(
+        CalendarName.ENGLAND_WALES, holidays.country_holidays("GB", subdiv="ENG")
+    ),
     CalendarName.WEEKDAYS: BusinessCalendar(CalendarName.WEEKDAYS),
 }
 
@@ -98,7 +101,8 @@ def price_date_for(as_of: date, policy: D1Policy, calendar: BusinessCalendar | N
     return (calendar or CALENDARS[CalendarName.WEEKDAYS]).previous_business_day(as_of)
 
 
-def d1_dates(symbols: Iterable[str], as_of: date, policy: D1Policy,
-             overrides: Mapping[str, str] | None = None) -> dict[str, date]:
+def d1_dates(
+    symbols: Iterable[str], as_of: date, policy: D1Policy, overrides: Mapping[str, str] | None = None
+) -> dict[str, date]:
     """The D-1 price date of each symbol for as-of date D, each by its own calendar."""
     return {symbol: price_date_for(as_of, policy, calendar_for(symbol, overrides)) for symbol in set(symbols)}

@@ -3,6 +3,7 @@
 Two payloads with the same business values give the same hash whatever the Decimal's
 exponent (1.50 and 1.5 are one value) and whatever the key order.
 """
+
 from __future__ import annotations
 
 import hashlib

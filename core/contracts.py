@@ -1,4 +1,5 @@
 """Hedge contract rows: the contracts CSV format, its validation and change rules."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,8 +14,17 @@ from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, par
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
-    "contract_ref", "instrument", "underlying", "side", "quantity", "unit",
-    "entry_price", "currency", "trade_date", "maturity_date", "status",
+    "contract_ref",
+    "instrument",
+    "underlying",
+    "side",
+    "quantity",
+    "unit",
+    "entry_price",
+    "currency",
+    "trade_date",
+    "maturity_date",
+    "status",
 )
 #: Fields a reload may change (the change is applied and audited); any other is an error.
 MUTABLE_FIELDS = frozenset({"status"})
@@ -48,6 +58,7 @@ class ContractRow(BaseModel):
 
 def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[ContractRow]:
     """Validate a contracts CSV row by row; a repeated contract_ref is an error."""
+
     def check(row: ContractRow) -> str | None:
         if row.maturity_date < row.trade_date:
             return "maturity_date: before trade_date"
@@ -58,8 +69,13 @@ def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW
     kept = []
     for line, row in report.rows:
         if row.contract_ref in first_line:
-            report.errors.append(RowError(
-                file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first_line[row.contract_ref]})"))
+            report.errors.append(
+                RowError(
+                    file,
+                    line,
+                    f"contract_ref: {row.contract_ref} repeated (first at line {first_line[row.contract_ref]})",
+                )
+            )
             continue
         first_line[row.contract_ref] = line
         kept.append((line, row))

@@ -8,6 +8,7 @@ price type `reference` (confidence REFERENCE), unit `EUR`.
 Crosses (`GBPUSD = EURUSD / EURGBP`, `USDEUR = 1 / EURUSD`) are derived from the stored
 rows of those rates, each naming the two rows it came from (`derive_cross`).
 """
+
 from __future__ import annotations
 
 import csv
@@ -54,17 +55,27 @@ def _header(reader: Iterator[list[str]], file: str) -> list[str]:
     return header
 
 
-def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str] | None = None, *,
-                  since: date | None = None, until: date | None = None,
-                  window: DateWindow = DEFAULT_WINDOW) -> ParseReport[PriceRow]:
+def parse_ecb_csv(
+    text: str,
+    file: str,
+    today: date,
+    currencies: Collection[str] | None = None,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    window: DateWindow = DEFAULT_WINDOW,
+) -> ParseReport[PriceRow]:
     """Every rate of the chosen currencies (all when None) dated from `since` to `until`
     (both optional, included) as a price row; `N/A` is no rate and no error; an unreadable
     rate or date, or a date outside `window` (HEDGEOPS_DATE_MIN/_MAX), is a bad row
     reported with its line."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _header(reader, file)
-    columns = [(i, ccy) for i, ccy in enumerate(header)
-               if i > 0 and CURRENCY.match(ccy) and (currencies is None or ccy in currencies)]
+    columns = [
+        (i, ccy)
+        for i, ccy in enumerate(header)
+        if i > 0 and CURRENCY.match(ccy) and (currencies is None or ccy in currencies)
+    ]
     report: ParseReport[PriceRow] = ParseReport(file=file)
     for record in reader:
         line = reader.line_num
@@ -84,8 +95,9 @@ def parse_ecb_csv(text: str, file: str, today: date, currencies: Collection[str]
         if day > today:
             report.errors.append(RowError(file, line, f"price_date: {day.isoformat()} is in the future"))
             continue
-        _add_line(report, line, day, [(currency, record[i].strip() if i < len(record) else "")
-                                      for i, currency in columns])
+        _add_line(
+            report, line, day, [(currency, record[i].strip() if i < len(record) else "") for i, currency in columns]
+        )
     return report
 
 
@@ -110,9 +122,20 @@ def _add_line(report: ParseReport[PriceRow], line: int, day: date, cells: list[t
         except (ValueError, ArithmeticError) as exc:
             report.errors.append(RowError(report.file, line, f"{currency}: {exc}"))
             continue
-        report.rows.append((line, PriceRow.trusted(
-            symbol=ecb_symbol(currency), price_date=day, price=rate, currency=currency, unit="EUR",
-            price_type=PriceType.REFERENCE, published_at=published)))
+        report.rows.append(
+            (
+                line,
+                PriceRow.trusted(
+                    symbol=ecb_symbol(currency),
+                    price_date=day,
+                    price=rate,
+                    currency=currency,
+                    unit="EUR",
+                    price_type=PriceType.REFERENCE,
+                    published_at=published,
+                ),
+            )
+        )
 
 
 def published_at(day: date) -> datetime:
@@ -175,7 +198,14 @@ def derive_cross(legs: Iterable[Price], pair: str) -> list[CrossPrice]:
         if (numerator is not None and top is None) or (denominator is not None and bottom is None):
             continue
         price = cross_rate(top.price if top else Decimal(1), bottom.price if bottom else Decimal(1))
-        row = PriceRow.trusted(symbol=pair, price_date=day, price=price, currency=pair[3:], unit=pair[:3],
-                               price_type=PriceType.REFERENCE, published_at=published_at(day))
+        row = PriceRow.trusted(
+            symbol=pair,
+            price_date=day,
+            price=price,
+            currency=pair[3:],
+            unit=pair[:3],
+            price_type=PriceType.REFERENCE,
+            published_at=published_at(day),
+        )
         derived.append(CrossPrice(row, top.id if top else None, bottom.id if bottom else None))
     return derived

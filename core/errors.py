@@ -1,5 +1,6 @@
 """Errors of the domain. Business outcomes are values, not exceptions; these are for
 input that cannot be used at all."""
+
 from __future__ import annotations
 
 

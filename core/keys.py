@@ -1,4 +1,5 @@
 """Idempotency keys: the one place they are built. Readable and deterministic."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,9 +11,7 @@ def mtm_snapshot_key(object_type: ObjectType, object_id: int, as_of: date) -> st
     return f"MTM:{object_type.value}:{object_id}:{as_of.isoformat()}"
 
 
-def mtm_exception_key(
-    object_type: ObjectType, object_id: int, as_of: date, reason: ExceptionReason
-) -> str:
+def mtm_exception_key(object_type: ObjectType, object_id: int, as_of: date, reason: ExceptionReason) -> str:
     return f"MTMX:{object_type.value}:{object_id}:{as_of.isoformat()}:{reason.value}"
 
 

@@ -1,4 +1,5 @@
 """Rules of the run ledger: what a run is of, how it ends, when a running run is abandoned."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -44,7 +45,10 @@ def job_scope(job: str, as_of: date) -> RunScope:
 
 #: Run outcomes from worst to best: a run of steps takes the worst of its steps'.
 SEVERITY: tuple[RunStatus, ...] = (
-    RunStatus.FAILED, RunStatus.COMPLETED_WITH_CONFLICTS, RunStatus.COMPLETED_WITH_EXCEPTIONS, RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+    RunStatus.COMPLETED_WITH_CONFLICTS,
+    RunStatus.COMPLETED_WITH_EXCEPTIONS,
+    RunStatus.SUCCEEDED,
 )
 
 
@@ -91,4 +95,4 @@ def chunks(ids: list[int], size: int) -> list[list[int]]:
     """Split ids into consecutive chunks of at most `size`."""
     if size < 1:
         raise ValueError("chunk size must be at least 1")
-    return [ids[start:start + size] for start in range(0, len(ids), size)]
+    return [ids[start : start + size] for start in range(0, len(ids), size)]

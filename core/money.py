@@ -1,4 +1,5 @@
 """Rounding rules: explicit, half-even, 2 dp for money and 6 dp for prices and rates."""
+
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal

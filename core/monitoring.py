@@ -1,6 +1,7 @@
 """What a monitor is told about the nightly (the Nagios plugin convention: 0 OK,
 1 WARNING, 2 CRITICAL, 3 UNKNOWN) and when the nightly of a date is late. Pure: the
 caller gives the run it found and the time."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ def latest_due(now: datetime, nightly_at: time, grace: timedelta) -> date:
     return day
 
 
-def check_nightly(day: date, run: RunFacts | None, *, now: datetime, deadline: datetime,
-                  max_exceptions: int = 0) -> Check:
+def check_nightly(
+    day: date, run: RunFacts | None, *, now: datetime, deadline: datetime, max_exceptions: int = 0
+) -> Check:
     """OK when it succeeded (or has at most `max_exceptions` exceptions and nothing else
     wrong), or is not due yet; WARNING when it completed with conflicts or more
     exceptions; CRITICAL when it failed, or is missing or still running after its deadline."""

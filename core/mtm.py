@@ -1,5 +1,6 @@
 """Mark-to-market of commodity contracts against their D-1 settlement price; FX forwards
 are dispatched to core.hedging.fx."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -24,15 +25,17 @@ def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_pr
     return money(Decimal(side_sign) * quantity * (price_d1 - entry_price))
 
 
-def value_contract(contract: Contract, as_of: date, price_date: date, price: Price | None,
-                   oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> MtmSnapshot | MtmException:
+def value_contract(
+    contract: Contract, as_of: date, price_date: date, price: Price | None, oid: ObjectType = ObjectType.HEDGE_CONTRACT
+) -> MtmSnapshot | MtmException:
     """Value one contract at `as_of` with the price of `price_date`, or say why not."""
     problem = (ExceptionReason.PRICE_UNAVAILABLE, {}) if price is None else _mismatch(contract, price)
     if problem is not None or price is None:
         reason, extra = problem or (ExceptionReason.PRICE_UNAVAILABLE, {})
         details = {"symbol": contract.underlying, "price_date": price_date, **extra}
-        return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason,
-                            details, oid)
+        return MtmException(
+            keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason, details, oid
+        )
     return MtmSnapshot(
         key=keys.mtm_snapshot_key(oid, contract.id, as_of),
         contract_id=contract.id,
@@ -51,16 +54,22 @@ def value_contract(contract: Contract, as_of: date, price_date: date, price: Pri
 def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[str, Any]] | None:
     """A price in another currency or per another unit cannot value the contract as it is."""
     if price.currency != contract.currency:
-        return ExceptionReason.CURRENCY_MISMATCH, {"price_currency": price.currency,
-                                                   "contract_currency": contract.currency}
+        return ExceptionReason.CURRENCY_MISMATCH, {
+            "price_currency": price.currency,
+            "contract_currency": contract.currency,
+        }
     if price.unit != contract.unit:
         return ExceptionReason.UNIT_MISMATCH, {"price_unit": price.unit, "contract_unit": contract.unit}
     return None
 
 
 def value_contracts(
-    contracts: Iterable[Contract], as_of: date, price_date: date | Mapping[str, date], prices: Mapping[str, Price],
-    fx: FxMarket | None = None, oid: ObjectType = ObjectType.HEDGE_CONTRACT,
+    contracts: Iterable[Contract],
+    as_of: date,
+    price_date: date | Mapping[str, date],
+    prices: Mapping[str, Price],
+    fx: FxMarket | None = None,
+    oid: ObjectType = ObjectType.HEDGE_CONTRACT,
 ) -> Valuation:
     """Value every contract whose status revalues; `price_date` is the D-1 date of every
     symbol, or a date per symbol (each follows its own calendar); `prices` maps symbol to

@@ -1,6 +1,7 @@
 """The results of valuing a contract at an as-of date: a snapshot of its MTM, or an
 exception saying why it could not be valued; and a run's valuation, both kinds together.
 Commodity MTM (core.mtm) and FX MTM (core.hedging.fx) both make these."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

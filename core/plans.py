@@ -3,6 +3,7 @@
 A plan of a million contracts is then a thousand pairs of integers, not a million ids in
 one process and in the messages; each chunk reads its own rows by range when it runs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """Protocols the outside world is reached through; adapters in workers/ implement them."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
@@ -94,8 +95,9 @@ class RunObserver(Protocol):
 
     def chunk_ended(self, job: str) -> None: ...
 
-    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
-                     finished_at: datetime | None) -> None: ...
+    def run_finished(
+        self, job: str, status: str, seconds: float, price_missing: int, finished_at: datetime | None
+    ) -> None: ...
 
     def nightly_late(self, as_of: date, status: str) -> None: ...
 
@@ -112,8 +114,9 @@ class NoRunObserver:
     def chunk_ended(self, job: str) -> None:
         return None
 
-    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
-                     finished_at: datetime | None) -> None:
+    def run_finished(
+        self, job: str, status: str, seconds: float, price_missing: int, finished_at: datetime | None
+    ) -> None:
         return None
 
     def nightly_late(self, as_of: date, status: str) -> None:

@@ -1,4 +1,5 @@
 """Settlement price rows: the vendor CSV format and its validation."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,8 @@ from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, Price
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
 
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,31}$")]
+
+
 def iso_currency(code: str) -> str:
     """An active ISO 4217 code (pycountry's list): `USD` yes, `XYZ` or `usd` no."""
     if pycountry.currencies.get(alpha_3=code) is None:
@@ -75,6 +78,7 @@ def _not_future(today: date) -> Any:
         if row.price_date > today:
             return f"price_date: {row.price_date.isoformat()} is in the future"
         return None
+
     return not_future
 
 
@@ -91,6 +95,7 @@ def parse_price_csv(text: str, file: str, today: date, window: DateWindow = DEFA
 
 # -- streaming: a file of any size in bounded parts, in two passes --------------------------
 
+
 def _duplicate_key(row: PriceRow) -> str:
     return f"{row.symbol} {row.price_date.isoformat()}"
 
@@ -105,8 +110,9 @@ class PriceFileSurvey:
     rows: int = 0
 
 
-def survey_price_csv(lines: Iterable[str], file: str, today: date,
-                     window: DateWindow = DEFAULT_WINDOW) -> PriceFileSurvey:
+def survey_price_csv(
+    lines: Iterable[str], file: str, today: date, window: DateWindow = DEFAULT_WINDOW
+) -> PriceFileSurvey:
     """The first pass: validates every row, writes nothing, remembers one short key and
     price per row. Raises NotAFileOfThisKind as parse_price_csv does, before any write."""
     seen: dict[str, str] = {}
@@ -123,8 +129,14 @@ def survey_price_csv(lines: Iterable[str], file: str, today: date,
     return survey
 
 
-def price_csv_parts(lines: Iterable[str], file: str, today: date, survey: PriceFileSurvey,
-                    size: int, window: DateWindow = DEFAULT_WINDOW) -> Iterator[ParseReport[PriceRow]]:
+def price_csv_parts(
+    lines: Iterable[str],
+    file: str,
+    today: date,
+    survey: PriceFileSurvey,
+    size: int,
+    window: DateWindow = DEFAULT_WINDOW,
+) -> Iterator[ParseReport[PriceRow]]:
     """The second pass: reports of at most `size` good rows each (and the bad rows met on
     the way), as parse_price_csv would report the whole file."""
     part: ParseReport[PriceRow] = ParseReport(file)
@@ -162,10 +174,13 @@ def drop_inconsistent_duplicates(report: ParseReport[PriceRow]) -> ParseReport[P
             kept.append(entries[0])
             continue
         for line, row in entries:
-            report.errors.append(RowError(
-                report.file, line,
-                f"duplicate {symbol} {day.isoformat()} with a different price ({row.price})",
-            ))
+            report.errors.append(
+                RowError(
+                    report.file,
+                    line,
+                    f"duplicate {symbol} {day.isoformat()} with a different price ({row.price})",
+                )
+            )
     kept.sort(key=lambda item: item[0])
     report.rows = kept
     report.errors.sort(key=lambda e: e.line)

@@ -5,6 +5,7 @@ What is a secret: a URL's password, a `password=...` written out, a field named 
 secret, and every secret this process holds (its settings' passwords, a credential it read),
 wherever and however it shows up (a server's error text echoing it, a terminal's message).
 The wiring tells which those are (`remember_secrets`): the one piece of state here."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,8 @@ SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api_?key|authorization|cr
 URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
 #: `password=...` written out in a text (a DSN, a query string, a repr).
 SECRET_ASSIGNMENTS = re.compile(
-    r"(?P<name>(pass(word|wd)?|secret|token|api_?key)['\"]?\s*[=:]\s*['\"]?)(?P<value>[^'\"\s&,;)}]+)", re.IGNORECASE)
+    r"(?P<name>(pass(word|wd)?|secret|token|api_?key)['\"]?\s*[=:]\s*['\"]?)(?P<value>[^'\"\s&,;)}]+)", re.IGNORECASE
+)
 REDACTED = "***"
 #: A held secret shorter than this is redacted only where its form says it is one (a URL's
 #: password, `password=`): a bare `pw` would blank every word it is part of.
@@ -38,8 +40,9 @@ def remember_secrets(*values: str | None) -> None:
 
 def _quoted(text: str) -> str:
     """Percent-encoded as in a URL (`p@ss` -> `p%40ss`)."""
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-._~") else
-                   "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c in "-._~") else "".join(f"%{b:02X}" for b in c.encode()) for c in text
+    )
 
 
 def _unquoted(text: str) -> str:

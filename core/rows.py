@@ -1,6 +1,7 @@
 """Reading CSV text into validated rows: the header check and row-by-row reporting
 shared by every CSV input. Pure: it takes text or its lines (an open file streams: one
 row at a time), never a path."""
+
 from __future__ import annotations
 
 import csv
@@ -44,7 +45,8 @@ def plain_decimal(value: object) -> object:
 def plain_integer(value: object) -> object:
     """An int (not a bool) or its plain digits; anything else is refused before pydantic reads it."""
     if (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, str) and PLAIN_INTEGER.match(value)):
+        isinstance(value, str) and PLAIN_INTEGER.match(value)
+    ):
         return value
     shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
     raise ValueError(f"not a plain integer: {shown}")
@@ -63,8 +65,9 @@ def six_places(value: Decimal) -> Decimal:
 
 
 #: A positive amount read from a file: plain text, then bounded, then 6 dp.
-PositiveDecimal = Annotated[Decimal, BeforeValidator(plain_decimal), Field(gt=0, lt=LARGEST),
-                            AfterValidator(six_places)]
+PositiveDecimal = Annotated[
+    Decimal, BeforeValidator(plain_decimal), Field(gt=0, lt=LARGEST), AfterValidator(six_places)
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +133,9 @@ def describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
-                kind: str) -> Iterator[tuple[int, dict[str, str]]]:
+def csv_records(
+    text: str | Iterable[str], file: str, header: Sequence[str], kind: str
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (line number, record) after checking the header names `kind`'s columns;
     `text` is the whole text or its lines (a file opened with newline="")."""
     reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
@@ -148,8 +152,7 @@ def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
     missing = [h for h in header if h not in found]
     if missing:
         raise NotAFileOfThisKind(
-            f"{file}: not a {kind} file: header lacks {', '.join(missing)} "
-            f"(expected {','.join(header)})"
+            f"{file}: not a {kind} file: header lacks {', '.join(missing)} (expected {','.join(header)})"
         )
     try:
         for record in reader:
@@ -167,9 +170,15 @@ def csv_records(text: str | Iterable[str], file: str, header: Sequence[str],
         raise NotAFileOfThisKind(f"{file}: not CSV at line {reader.line_num} ({exc})") from None
 
 
-def validated_rows(text: str | Iterable[str], file: str, header: Sequence[str], kind: str, model: type[M],
-                   check: Callable[[M], str | None] = lambda _row: None,
-                   window: DateWindow = DEFAULT_WINDOW) -> Iterator[tuple[int, M] | RowError]:
+def validated_rows(
+    text: str | Iterable[str],
+    file: str,
+    header: Sequence[str],
+    kind: str,
+    model: type[M],
+    check: Callable[[M], str | None] = lambda _row: None,
+    window: DateWindow = DEFAULT_WINDOW,
+) -> Iterator[tuple[int, M] | RowError]:
     """Each record in file order: (line, row) when `model` (its dates within `window`) and
     `check` accept it, else its RowError."""
     context = window_context(window)

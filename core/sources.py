@@ -1,5 +1,6 @@
 """Which source gives which symbols: patterns per source, and the row check that keeps a
 source to its own symbols (a symbol no source is configured for is an unknown symbol)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,8 +23,11 @@ def keep_known_symbols(report: ParseReport[PriceRow], patterns: Iterable[str]) -
         if covers(allowed, row.symbol):
             kept.append((line, row))
         else:
-            report.errors.append(RowError(report.file, line, f"symbol: unknown symbol {row.symbol} "
-                                                              f"(this source gives {', '.join(allowed)})"))
+            report.errors.append(
+                RowError(
+                    report.file, line, f"symbol: unknown symbol {row.symbol} (this source gives {', '.join(allowed)})"
+                )
+            )
     report.rows = kept
     report.errors.sort(key=lambda e: e.line)
     return report

@@ -1,4 +1,5 @@
 """Domain values: enums and immutable records shared by every layer."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class ExceptionReason(StrEnum):
     UNIT_MISMATCH = "unit_mismatch"
     DISCOUNT_RATE_UNAVAILABLE = "discount_rate_unavailable"
     RATE_UNAVAILABLE = "rate_unavailable"  # an FX forward by parity lacks a currency's rate
-    BASIS_MISMATCH = "basis_mismatch"      # the two legs of a designation on different bases
+    BASIS_MISMATCH = "basis_mismatch"  # the two legs of a designation on different bases
 
 
 class Job(StrEnum):

@@ -1,5 +1,6 @@
 """Verifying stored snapshots: the payload recomputed from the stored inputs must hash to
 what was stored, and the stored payload must still hash to its own hash."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,8 +24,15 @@ class Finding:
     detail: str
 
 
-def check_snapshot(key: str, stored_payload: dict[str, Any], stored_sha: str, contract: Contract, price: Price,
-                   as_of: date, price_date: date) -> list[Finding]:
+def check_snapshot(
+    key: str,
+    stored_payload: dict[str, Any],
+    stored_sha: str,
+    contract: Contract,
+    price: Price,
+    as_of: date,
+    price_date: date,
+) -> list[Finding]:
     """What is off with one snapshot (nothing: an empty list)."""
     if payload_sha256(stored_payload) != stored_sha:
         return [Finding(key, "payload_tampered", "the stored payload no longer hashes to payload_sha256")]
@@ -34,8 +42,16 @@ def check_snapshot(key: str, stored_payload: dict[str, Any], stored_sha: str, co
     return _compared(key, stored_payload, stored_sha, again)
 
 
-def check_fx_snapshot(key: str, stored_payload: dict[str, Any], stored_sha: str, leg: Contract, oid: ObjectType,
-                      as_of: date, prices: Mapping[str, Price], plan: FxValuationPlan) -> list[Finding]:
+def check_fx_snapshot(
+    key: str,
+    stored_payload: dict[str, Any],
+    stored_sha: str,
+    leg: Contract,
+    oid: ObjectType,
+    as_of: date,
+    prices: Mapping[str, Price],
+    plan: FxValuationPlan,
+) -> list[Finding]:
     """What is off with one FX forward or hedged-item snapshot: recomputed from the leg, the
     exact price rows it used (spot or forward quote, and the functional rate) and the
     curves, method and functional currency its run recorded."""

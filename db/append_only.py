@@ -1,6 +1,7 @@
 """Append-only tables on PostgreSQL: triggers refuse UPDATE and DELETE (row by row) and
 TRUNCATE (the statement). SQLite has none: there the write path is the only writer, and
 it only inserts. Used by the migrations; keep these functions' behaviour stable."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,10 +23,14 @@ def create_append_only_triggers(tables: Iterable[str]) -> None:
         return
     op.execute(REFUSE_FUNCTION)
     for table in tables:
-        op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                   f"FOR EACH ROW EXECUTE FUNCTION hedgeops_refuse_change()")
-        op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                   f"FOR EACH STATEMENT EXECUTE FUNCTION hedgeops_refuse_change()")
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION hedgeops_refuse_change()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION hedgeops_refuse_change()"
+        )
 
 
 def drop_append_only_triggers(tables: Iterable[str]) -> None:

@@ -1,4 +1,5 @@
 """Audit events: one row per mutation, appended, never changed."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,14 +24,28 @@ def record_event(
     batch_run_id: int | None = None,
     actor: str = "hedgeops",
 ) -> None:
-    session.add(AuditEvent(
-        event_type=event_type, entity_type=entity_type, entity_id=str(entity_id),
-        batch_run_id=batch_run_id, actor=actor, details=canonical(redact_value(details or {})), occurred_at=now,
-    ))
+    session.add(
+        AuditEvent(
+            event_type=event_type,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            batch_run_id=batch_run_id,
+            actor=actor,
+            details=canonical(redact_value(details or {})),
+            occurred_at=now,
+        )
+    )
 
 
 def event_exists(session: Session, event_type: str, entity_type: str, entity_id: str | int) -> bool:
     """Whether an event of this type was recorded for this entity (an alert sent once)."""
-    stmt = select(AuditEvent.id).where(AuditEvent.event_type == event_type, AuditEvent.entity_type == entity_type,
-                                       AuditEvent.entity_id == str(entity_id)).limit(1)
+    stmt = (
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.event_type == event_type,
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.entity_id == str(entity_id),
+        )
+        .limit(1)
+    )
     return session.scalars(stmt).first() is not None

@@ -1,4 +1,5 @@
 """Declarative base, constraint naming convention and the column types of every model."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone

@@ -6,6 +6,7 @@
 2. The rows of the keys not stored: COPY into a temporary staging table, then one
    statement that inserts them (INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING) and
    compares the stored hash of any key another transaction stored meanwhile."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
     from db.writepath import ResultRow
 
 
-def insert_via_staging(session: Session, table: type[ResultTable], rows: Sequence[ResultRow],
-                       common: dict[str, Any]) -> tuple[set[str], set[str]]:
+def insert_via_staging(
+    session: Session, table: type[ResultTable], rows: Sequence[ResultRow], common: dict[str, Any]
+) -> tuple[set[str], set[str]]:
     """Insert `rows` (one per key, all with the same columns); returns (inserted keys,
     keys already stored with another payload hash)."""
     conn = session.connection()
@@ -37,8 +39,10 @@ def insert_via_staging(session: Session, table: type[ResultTable], rows: Sequenc
 
 def _probe(conn: Connection, name: str, rows: Sequence[ResultRow]) -> tuple[set[str], set[str]]:
     """(keys not stored, keys stored with another hash), the hashes compared in the database."""
-    sql = (f"SELECT s.k, t.payload_sha256 IS NULL FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
-           f"LEFT JOIN {name} t ON t.idempotency_key = s.k WHERE t.payload_sha256 IS DISTINCT FROM s.h")
+    sql = (
+        f"SELECT s.k, t.payload_sha256 IS NULL FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
+        f"LEFT JOIN {name} t ON t.idempotency_key = s.k WHERE t.payload_sha256 IS DISTINCT FROM s.h"
+    )
     missing: set[str] = set()
     differing: set[str] = set()
     for key, absent in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows])):
@@ -46,8 +50,9 @@ def _probe(conn: Connection, name: str, rows: Sequence[ResultRow]) -> tuple[set[
     return missing, differing
 
 
-def _copy_and_merge(conn: Connection, table: type[ResultTable], rows: Sequence[ResultRow],
-                    common: dict[str, Any]) -> tuple[set[str], set[str]]:
+def _copy_and_merge(
+    conn: Connection, table: type[ResultTable], rows: Sequence[ResultRow], common: dict[str, Any]
+) -> tuple[set[str], set[str]]:
     name = table.__tablename__
     own = list(rows[0].columns)
     columns = [*own, "idempotency_key", "payload", "payload_sha256", *common]
@@ -77,14 +82,16 @@ def _merge(conn: Connection, name: str, staging: str, col_list: str) -> tuple[se
     The anti-join skips keys already stored in one hash join (a rerun is mostly those); ON
     CONFLICT still settles a key another transaction inserts meanwhile. The `stored` part
     reads the table as it was before this statement, so it sees no row just inserted."""
-    sql = (f"WITH inserted AS (INSERT INTO {name} ({col_list}) SELECT {col_list} FROM {staging} s "
-           f"WHERE NOT EXISTS (SELECT 1 FROM {name} t WHERE t.idempotency_key = s.idempotency_key) "
-           f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
-           f"stored AS MATERIALIZED (SELECT s.idempotency_key, t.payload_sha256 <> s.payload_sha256 AS differs "
-           f"FROM {staging} s JOIN {name} t ON t.idempotency_key = s.idempotency_key) "
-           f"SELECT 'c', idempotency_key FROM inserted "
-           f"UNION ALL SELECT 'd', idempotency_key FROM stored WHERE differs "
-           f"UNION ALL SELECT 'n', count(*)::text FROM stored")
+    sql = (
+        f"WITH inserted AS (INSERT INTO {name} ({col_list}) SELECT {col_list} FROM {staging} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {name} t WHERE t.idempotency_key = s.idempotency_key) "
+        f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+        f"stored AS MATERIALIZED (SELECT s.idempotency_key, t.payload_sha256 <> s.payload_sha256 AS differs "
+        f"FROM {staging} s JOIN {name} t ON t.idempotency_key = s.idempotency_key) "
+        f"SELECT 'c', idempotency_key FROM inserted "
+        f"UNION ALL SELECT 'd', idempotency_key FROM stored WHERE differs "
+        f"UNION ALL SELECT 'n', count(*)::text FROM stored"
+    )
     inserted: set[str] = set()
     differing: set[str] = set()
     matched = 0
@@ -99,9 +106,13 @@ def _merge(conn: Connection, name: str, staging: str, col_list: str) -> tuple[se
 
 
 def _differing(conn: Connection, name: str, staging: str) -> set[str]:
-    return {r[0] for r in conn.exec_driver_sql(
-        f"SELECT s.idempotency_key FROM {staging} s JOIN {name} t ON t.idempotency_key = s.idempotency_key "
-        f"WHERE t.payload_sha256 <> s.payload_sha256")}
+    return {
+        r[0]
+        for r in conn.exec_driver_sql(
+            f"SELECT s.idempotency_key FROM {staging} s JOIN {name} t ON t.idempotency_key = s.idempotency_key "
+            f"WHERE t.payload_sha256 <> s.payload_sha256"
+        )
+    }
 
 
 def _psycopg(conn: Connection) -> psycopg.Connection[Any]:

@@ -1,4 +1,5 @@
 """Hedge contracts: idempotent loading by contract_ref, and the reads valuation needs."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,8 +19,20 @@ from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
 from db.models import HedgeContract
 
-COMPARED = ("contract_ref", "instrument", "underlying", "side", "quantity", "unit", "entry_price",
-            "currency", "trade_date", "maturity_date", "status", "settlement_method")
+COMPARED = (
+    "contract_ref",
+    "instrument",
+    "underlying",
+    "side",
+    "quantity",
+    "unit",
+    "entry_price",
+    "currency",
+    "trade_date",
+    "maturity_date",
+    "status",
+    "settlement_method",
+)
 #: Statuses the nightly values (commodity: active; fx_forward also designated, de_designated).
 REVALUED = sorted(s.value for s in ContractStatus if s.revalues)
 _REVALUED = frozenset(REVALUED)
@@ -43,8 +56,11 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
     names every such row and field, and the caller's unit of work rolls back.
     """
     refs = [row.contract_ref for row in rows]
-    stored = {c.contract_ref: c for c in session.scalars(
-        select(HedgeContract).where(HedgeContract.contract_ref.in_(refs)))} if refs else {}
+    stored = (
+        {c.contract_ref: c for c in session.scalars(select(HedgeContract).where(HedgeContract.contract_ref.in_(refs)))}
+        if refs
+        else {}
+    )
     load = ContractLoad()
     refused: list[str] = []
     for row in rows:
@@ -56,8 +72,9 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         diff = changed_fields(_stored_fields(current), row)
         if not diff:
             load.existing.append(row.contract_ref)
-        elif set(diff) <= MUTABLE_FIELDS and (problem := transition_problem(
-                Instrument(current.instrument), ContractStatus(current.status), row.status)):
+        elif set(diff) <= MUTABLE_FIELDS and (
+            problem := transition_problem(Instrument(current.instrument), ContractStatus(current.status), row.status)
+        ):
             refused.append(f"{row.contract_ref}: {problem}")
         elif set(diff) <= MUTABLE_FIELDS:
             _change_status(session, current, ContractStatus(row.status), now, source)
@@ -77,16 +94,30 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str) -> N
     contract.settlement_method = row.settlement_method.value if row.settlement_method else None
     session.add(contract)
     session.flush()
-    record_event(session, "contract_created", entity_type="hedge_contract", entity_id=contract.id, now=now,
-                 details={"contract_ref": row.contract_ref, "source": source, **row.model_dump()})
+    record_event(
+        session,
+        "contract_created",
+        entity_type="hedge_contract",
+        entity_id=contract.id,
+        now=now,
+        details={"contract_ref": row.contract_ref, "source": source, **row.model_dump()},
+    )
 
 
-def _change_status(session: Session, contract: HedgeContract, status: ContractStatus, now: datetime, source: str) -> None:
+def _change_status(
+    session: Session, contract: HedgeContract, status: ContractStatus, now: datetime, source: str
+) -> None:
     old = contract.status
     contract.status = status.value
     contract.updated_at = now
-    record_event(session, "contract_status_changed", entity_type="hedge_contract", entity_id=contract.id,
-                 now=now, details={"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source})
+    record_event(
+        session,
+        "contract_status_changed",
+        entity_type="hedge_contract",
+        entity_id=contract.id,
+        now=now,
+        details={"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source},
+    )
 
 
 def active_contract_ids(session: Session) -> list[int]:
@@ -100,10 +131,12 @@ def active_key_ranges(session: Session, size: int) -> list[KeyRange]:
     if size < 1:
         raise ValueError("chunk size must be at least 1")
     revalued = HedgeContract.status.in_(REVALUED)
-    numbered = select(HedgeContract.id, func.row_number().over(order_by=HedgeContract.id).label("n")) \
-        .where(revalued).subquery()
-    starts = list(session.scalars(select(numbered.c.id).where((numbered.c.n - 1) % size == 0)
-                                  .order_by(numbered.c.id)))
+    numbered = (
+        select(HedgeContract.id, func.row_number().over(order_by=HedgeContract.id).label("n"))
+        .where(revalued)
+        .subquery()
+    )
+    starts = list(session.scalars(select(numbered.c.id).where((numbered.c.n - 1) % size == 0).order_by(numbered.c.id)))
     last = session.scalar(select(func.max(HedgeContract.id)).where(revalued))
     return key_ranges(starts, last) if starts and last is not None else []
 
@@ -114,8 +147,21 @@ def active_underlyings(session: Session) -> set[str]:
     return set(session.scalars(stmt))
 
 
-_VALUED = ("id", "contract_ref", "instrument", "underlying", "side", "quantity", "unit", "entry_price", "currency",
-           "trade_date", "maturity_date", "status", "settlement_method")
+_VALUED = (
+    "id",
+    "contract_ref",
+    "instrument",
+    "underlying",
+    "side",
+    "quantity",
+    "unit",
+    "entry_price",
+    "currency",
+    "trade_date",
+    "maturity_date",
+    "status",
+    "settlement_method",
+)
 
 
 def _contract_select() -> Select[Any]:
@@ -152,8 +198,17 @@ _STATUSES = {m.value: m for m in ContractStatus}
 def to_contract(r: Any) -> Contract:
     """The domain value of a stored contract (enums by dictionary: a chunk makes a thousand)."""
     return Contract(
-        id=r.id, contract_ref=r.contract_ref, instrument=_INSTRUMENTS[r.instrument], underlying=r.underlying,
-        side=_SIDES[r.side], quantity=r.quantity, unit=r.unit, entry_price=r.entry_price, currency=r.currency,
-        trade_date=r.trade_date, maturity_date=r.maturity_date, status=_STATUSES[r.status],
+        id=r.id,
+        contract_ref=r.contract_ref,
+        instrument=_INSTRUMENTS[r.instrument],
+        underlying=r.underlying,
+        side=_SIDES[r.side],
+        quantity=r.quantity,
+        unit=r.unit,
+        entry_price=r.entry_price,
+        currency=r.currency,
+        trade_date=r.trade_date,
+        maturity_date=r.maturity_date,
+        status=_STATUSES[r.status],
         settlement_method=r.settlement_method,
     )

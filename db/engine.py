@@ -1,5 +1,6 @@
 """One engine per process, made after fork: an engine inherited from a parent process is
 never used (its pooled connections belong to the parent)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,7 @@
 """Whether a database can be used, told in one line: no file yet, no schema yet, or
 unreachable (a wrong host, port, name or password). Checked before anything is written
 or sent, so a mistake in the URL leaves no trace."""
+
 from __future__ import annotations
 
 from pathlib import Path

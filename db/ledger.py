@@ -1,4 +1,5 @@
 """The run ledger: starting runs under the database guard, counting chunks in, ending runs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,12 @@ def ended_run_holding(session: Session, token: str) -> BatchRun | None:
 
 
 def child_run(session: Session, parent_run_id: int, job: str) -> BatchRun | None:
-    stmt = (select(BatchRun).where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == str(job))
-            .order_by(BatchRun.attempt.desc()).limit(1))
+    stmt = (
+        select(BatchRun)
+        .where(BatchRun.parent_run_id == parent_run_id, BatchRun.job == str(job))
+        .order_by(BatchRun.attempt.desc())
+        .limit(1)
+    )
     return session.scalars(stmt).one_or_none()
 
 
@@ -69,16 +74,22 @@ def children(session: Session, parent_run_id: int) -> list[BatchRun]:
 
 def latest_statuses(session: Session, job: Job, first: date, last: date) -> dict[date, RunStatus]:
     """The status of the newest attempt of `job` for each date from `first` to `last`."""
-    stmt = (select(BatchRun.as_of_date, BatchRun.status).where(
-        BatchRun.job == job.value, BatchRun.as_of_date >= first, BatchRun.as_of_date <= last)
-        .order_by(BatchRun.as_of_date, BatchRun.attempt))
+    stmt = (
+        select(BatchRun.as_of_date, BatchRun.status)
+        .where(BatchRun.job == job.value, BatchRun.as_of_date >= first, BatchRun.as_of_date <= last)
+        .order_by(BatchRun.as_of_date, BatchRun.attempt)
+    )
     return {day: RunStatus(status) for day, status in session.execute(stmt)}
 
 
 def latest_run(session: Session, job: str, as_of: date) -> BatchRun | None:
     """The newest attempt of (job, as_of)."""
-    stmt = (select(BatchRun).where(BatchRun.job == str(job), BatchRun.as_of_date == as_of)
-            .order_by(BatchRun.attempt.desc()).limit(1))
+    stmt = (
+        select(BatchRun)
+        .where(BatchRun.job == str(job), BatchRun.as_of_date == as_of)
+        .order_by(BatchRun.attempt.desc())
+        .limit(1)
+    )
     return session.scalars(stmt).first()
 
 
@@ -97,9 +108,17 @@ def claim_stale_chunked(session: Session, cutoff: datetime, now: datetime) -> li
     """The running runs with chunks still to come whose last heartbeat is before `cutoff`,
     claimed: their heartbeat moves to `now` in the same statement, so two sweepers never
     re-send one run's chunks at once and the next sweep waits a full interval again."""
-    stmt = (update(BatchRun).where(BatchRun.status == RunStatus.RUNNING.value, BatchRun.heartbeat_at < cutoff,
-                                   BatchRun.chunks_total > 0, BatchRun.chunks_done < BatchRun.chunks_total)
-            .values(heartbeat_at=now).returning(BatchRun.id, BatchRun.job))
+    stmt = (
+        update(BatchRun)
+        .where(
+            BatchRun.status == RunStatus.RUNNING.value,
+            BatchRun.heartbeat_at < cutoff,
+            BatchRun.chunks_total > 0,
+            BatchRun.chunks_done < BatchRun.chunks_total,
+        )
+        .values(heartbeat_at=now)
+        .returning(BatchRun.id, BatchRun.job)
+    )
     return [(int(i), str(j)) for i, j in session.execute(stmt)]
 
 
@@ -134,12 +153,21 @@ def start_run(
         if not is_abandoned(current.heartbeat_at, now, stale_after):
             return Started(current, new=False)
         abandon(session, current, now)
-    attempt = (session.scalar(select(func.max(BatchRun.attempt)).where(
-        BatchRun.job == job, BatchRun.as_of_date == as_of)) or 0) + 1
+    attempt = (
+        session.scalar(select(func.max(BatchRun.attempt)).where(BatchRun.job == job, BatchRun.as_of_date == as_of)) or 0
+    ) + 1
     run = BatchRun(
-        job=job, as_of_date=as_of, attempt=attempt, trigger=trigger.value,
-        status=RunStatus.RUNNING.value, parent_run_id=parent_run_id, lock_token=lock_token,
-        task_id=task_id, details=dict(details or {}), started_at=now, heartbeat_at=now,
+        job=job,
+        as_of_date=as_of,
+        attempt=attempt,
+        trigger=trigger.value,
+        status=RunStatus.RUNNING.value,
+        parent_run_id=parent_run_id,
+        lock_token=lock_token,
+        task_id=task_id,
+        details=dict(details or {}),
+        started_at=now,
+        heartbeat_at=now,
     )
     try:
         with session.begin_nested():
@@ -150,8 +178,15 @@ def start_run(
         if other is None:
             raise
         return Started(other, new=False)
-    record_event(session, "batch_run_started", entity_type="batch_run", entity_id=run.id, now=now,
-                 batch_run_id=run.id, details={"job": job, "as_of": as_of, "attempt": attempt, "trigger": trigger})
+    record_event(
+        session,
+        "batch_run_started",
+        entity_type="batch_run",
+        entity_id=run.id,
+        now=now,
+        batch_run_id=run.id,
+        details={"job": job, "as_of": as_of, "attempt": attempt, "trigger": trigger},
+    )
     return Started(run, new=True)
 
 
@@ -160,30 +195,43 @@ def abandon(session: Session, run: BatchRun, now: datetime) -> None:
     run.error = "abandoned: no heartbeat (worker killed?)"
     run.finished_at = now
     session.flush()
-    record_event(session, "batch_run_abandoned", entity_type="batch_run", entity_id=run.id, now=now,
-                 batch_run_id=run.id, details={"last_heartbeat": run.heartbeat_at})
+    record_event(
+        session,
+        "batch_run_abandoned",
+        entity_type="batch_run",
+        entity_id=run.id,
+        now=now,
+        batch_run_id=run.id,
+        details={"last_heartbeat": run.heartbeat_at},
+    )
 
 
 def add_counts(session: Session, run_id: int, counts: Counts, now: datetime, *, chunk: bool = False) -> tuple[int, int]:
     """Add `counts` to the run atomically; returns (chunks_done, chunks_total) after it."""
-    values: dict[str, Any] = {
-        name: getattr(BatchRun, name) + value for name, value in counts.as_dict().items()
-    }
+    values: dict[str, Any] = {name: getattr(BatchRun, name) + value for name, value in counts.as_dict().items()}
     values["heartbeat_at"] = now
     if chunk:
         values["chunks_done"] = BatchRun.chunks_done + 1
-    stmt = (update(BatchRun).where(BatchRun.id == run_id).values(**values)
-            .returning(BatchRun.chunks_done, BatchRun.chunks_total))
+    stmt = (
+        update(BatchRun)
+        .where(BatchRun.id == run_id)
+        .values(**values)
+        .returning(BatchRun.chunks_done, BatchRun.chunks_total)
+    )
     done, total = session.execute(stmt).one()
     return int(done), int(total)
 
 
 def record_chunk(session: Session, run_id: int, chunk_no: int, counts: Counts, now: datetime) -> tuple[bool, bool]:
     """Count a finished chunk into its run, once. Returns (counted now, all chunks in)."""
-    stmt = dialect_insert(session, BatchRunChunk).on_conflict_do_nothing(
-        index_elements=["batch_run_id", "chunk_no"]).returning(BatchRunChunk.id)
-    inserted = session.execute(stmt, [{
-        "batch_run_id": run_id, "chunk_no": chunk_no, "finished_at": now, **counts.as_dict()}]).first()
+    stmt = (
+        dialect_insert(session, BatchRunChunk)
+        .on_conflict_do_nothing(index_elements=["batch_run_id", "chunk_no"])
+        .returning(BatchRunChunk.id)
+    )
+    inserted = session.execute(
+        stmt, [{"batch_run_id": run_id, "chunk_no": chunk_no, "finished_at": now, **counts.as_dict()}]
+    ).first()
     if inserted is None:
         run = get_run(session, run_id)
         return False, run.chunks_done >= run.chunks_total
@@ -199,8 +247,15 @@ def counts_of(run: BatchRun) -> Counts:
     return Counts(run.processed, run.created, run.existing, run.conflicts, run.exceptions)
 
 
-def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | None = None,
-               status: RunStatus | None = None, exceptions_error: str | None = None) -> bool:
+def finish_run(
+    session: Session,
+    run: BatchRun,
+    now: datetime,
+    *,
+    error: str | None = None,
+    status: RunStatus | None = None,
+    exceptions_error: str | None = None,
+) -> bool:
     """End a running run; False when it had already ended (a redelivered finish).
     `exceptions_error` (with `{n}`): the error of a run that counted exceptions, for the
     runs that exceptions fail."""
@@ -216,6 +271,13 @@ def finish_run(session: Session, run: BatchRun, now: datetime, *, error: str | N
     run.finished_at = now
     run.heartbeat_at = now
     session.flush()
-    record_event(session, "batch_run_finished", entity_type="batch_run", entity_id=run.id, now=now,
-                 batch_run_id=run.id, details={"status": run.status, **counts_of(run).as_dict(), "error": error})
+    record_event(
+        session,
+        "batch_run_finished",
+        entity_type="batch_run",
+        entity_id=run.id,
+        now=now,
+        batch_run_id=run.id,
+        details={"status": run.status, **counts_of(run).as_dict(), "error": error},
+    )
     return True

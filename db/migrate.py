@@ -1,4 +1,5 @@
 """Running the Alembic migrations from code (`hedgeops db upgrade`, test fixtures)."""
+
 from __future__ import annotations
 
 from pathlib import Path

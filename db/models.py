@@ -1,6 +1,7 @@
 """Tables. Result tables (prices, snapshots, exceptions) are `ResultTable`s: they carry an
 idempotency key, the canonical payload and its hash, and the write path needs nothing else
 to tell created, existing and conflict apart."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -43,7 +44,10 @@ class BatchRun(Base):
         UniqueConstraint("job", "as_of_date", "attempt"),
         # The database guard: at most one running attempt of a (job, as_of_date).
         Index(
-            "uq_batch_runs_one_running", "job", "as_of_date", unique=True,
+            "uq_batch_runs_one_running",
+            "job",
+            "as_of_date",
+            unique=True,
             postgresql_where=text("status = 'running'"),
             sqlite_where=text("status = 'running'"),
         ),

@@ -25,6 +25,7 @@ The builders (`plain_text`, `half_even_cents`, `canonical_json`, `commodity_mtm`
 shared with the benchmark's whole-book SQL reference (benchmarks/mtm_reference.py), so the
 pipeline and its reference cannot drift apart.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -54,8 +55,10 @@ def half_even_cents(expr: str) -> str:
     """core.money.money in SQL: round() is half away from zero; a tie goes to the even cent.
     PostgreSQL's numeric has no negative zero, so -0.00 cannot come out."""
     cents = f"({expr}) * 100"
-    return (f"round(CASE WHEN abs({cents} - trunc({cents})) = 0.5 AND mod(trunc({cents}), 2) = 0 "
-            f"THEN trunc({cents}) / 100 ELSE round({expr}, 2) END, 2)")
+    return (
+        f"round(CASE WHEN abs({cents} - trunc({cents})) = 0.5 AND mod(trunc({cents}), 2) = 0 "
+        f"THEN trunc({cents}) / 100 ELSE round({expr}, 2) END, 2)"
+    )
 
 
 def commodity_mtm(side: str, quantity: str, price: str, entry_price: str) -> str:
@@ -93,17 +96,36 @@ def canonical_json(fields: Mapping[str, JsonText | JsonInt]) -> str:
     return " || ".join(parts) + " || '}'"
 
 
-def snapshot_payload(*, as_of: str, currency: str, entry_price: str, mtm: str, object_id: str, object_type: str,
-                     price_d1_text: str, price_date: str, price_id: str, quantity: str) -> str:
+def snapshot_payload(
+    *,
+    as_of: str,
+    currency: str,
+    entry_price: str,
+    mtm: str,
+    object_id: str,
+    object_type: str,
+    price_d1_text: str,
+    price_date: str,
+    price_id: str,
+    quantity: str,
+) -> str:
     """The canonical JSON text of core.mtm_results.MtmSnapshot.payload (no extra fields)
     from SQL expressions: the contract's numbers as numeric; the price's canonical text,
     the dates and the object type as text."""
-    return canonical_json({
-        "object_type": JsonText(object_type), "object_id": JsonInt(object_id), "as_of_date": JsonText(as_of),
-        "price_date": JsonText(price_date), "price_id": JsonInt(price_id), "mtm_value": JsonText(plain_text(mtm)),
-        "price_d1": JsonText(price_d1_text), "entry_price": JsonText(plain_text(entry_price)),
-        "quantity_mt": JsonText(plain_text(quantity)), "currency": JsonText(currency),
-    })
+    return canonical_json(
+        {
+            "object_type": JsonText(object_type),
+            "object_id": JsonInt(object_id),
+            "as_of_date": JsonText(as_of),
+            "price_date": JsonText(price_date),
+            "price_id": JsonInt(price_id),
+            "mtm_value": JsonText(plain_text(mtm)),
+            "price_d1": JsonText(price_d1_text),
+            "entry_price": JsonText(plain_text(entry_price)),
+            "quantity_mt": JsonText(plain_text(quantity)),
+            "currency": JsonText(currency),
+        }
+    )
 
 
 def sha256_hex(text_expr: str) -> str:
@@ -111,18 +133,41 @@ def sha256_hex(text_expr: str) -> str:
     return f"encode(sha256(convert_to({text_expr}, 'UTF8')), 'hex')"
 
 
-SNAPSHOT_COLUMNS = ("idempotency_key", "object_type", "object_id", "as_of_date", "price_date", "price_id",
-                    "mtm_value", "price_d1", "entry_price", "quantity_mt", "currency", "correlation_id", "payload",
-                    "payload_sha256", "batch_run_id", "created_at")
+SNAPSHOT_COLUMNS = (
+    "idempotency_key",
+    "object_type",
+    "object_id",
+    "as_of_date",
+    "price_date",
+    "price_id",
+    "mtm_value",
+    "price_d1",
+    "entry_price",
+    "quantity_mt",
+    "currency",
+    "correlation_id",
+    "payload",
+    "payload_sha256",
+    "batch_run_id",
+    "created_at",
+)
 
 
 def _range_statement() -> str:
     oid = ObjectType.HEDGE_CONTRACT.value
     mtm = commodity_mtm("c.side", "c.quantity", "c.price", "c.entry_price")
-    doc = snapshot_payload(as_of="%(as_of_text)s::text", currency="c.currency", entry_price="c.entry_price",
-                           mtm="c.mtm", object_id="c.id", object_type=f"'{oid}'", price_d1_text="c.price_text",
-                           price_date="c.price_day",
-                           price_id="c.price_id", quantity="c.quantity")
+    doc = snapshot_payload(
+        as_of="%(as_of_text)s::text",
+        currency="c.currency",
+        entry_price="c.entry_price",
+        mtm="c.mtm",
+        object_id="c.id",
+        object_type=f"'{oid}'",
+        price_d1_text="c.price_text",
+        price_date="c.price_day",
+        price_id="c.price_id",
+        quantity="c.quantity",
+    )
     # The range is read first on its own (MATERIALIZED): a planner without fresh statistics
     # would otherwise AND the status index into the scan (db.contracts.contracts_in_range).
     return f"""
@@ -185,17 +230,33 @@ class InDatabase:
     rest: list[int] = field(default_factory=list)
 
 
-def value_commodities_in_range(session: Session, ids: KeyRange, as_of: date, prices: Sequence[Price], *,
-                               batch_run_id: int | None, now: datetime, correlation_id: str | None) -> InDatabase:
+def value_commodities_in_range(
+    session: Session,
+    ids: KeyRange,
+    as_of: date,
+    prices: Sequence[Price],
+    *,
+    batch_run_id: int | None,
+    now: datetime,
+    correlation_id: str | None,
+) -> InDatabase:
     """Value and write the snapshots of the commodity forwards of the key range `ids` that
     have one of `prices` (at most one per symbol: core's choice of its D-1 price)."""
     params = {
-        "first": ids.first, "last": ids.last, "as_of": as_of, "as_of_text": as_of.isoformat(),
-        "batch_run_id": batch_run_id, "now": now, "correlation_id": correlation_id,
-        "symbols": [p.symbol for p in prices], "price_ids": [p.id for p in prices],
-        "prices": [p.price for p in prices], "price_texts": [normalise_decimal(p.price) for p in prices],
+        "first": ids.first,
+        "last": ids.last,
+        "as_of": as_of,
+        "as_of_text": as_of.isoformat(),
+        "batch_run_id": batch_run_id,
+        "now": now,
+        "correlation_id": correlation_id,
+        "symbols": [p.symbol for p in prices],
+        "price_ids": [p.id for p in prices],
+        "prices": [p.price for p in prices],
+        "price_texts": [normalise_decimal(p.price) for p in prices],
         "price_dates": [p.price_date for p in prices],
-        "price_days": [p.price_date.isoformat() for p in prices], "currencies": [p.currency for p in prices],
+        "price_days": [p.price_date.isoformat() for p in prices],
+        "currencies": [p.currency for p in prices],
         "units": [p.unit for p in prices],
     }
     conn = session.connection()
@@ -206,14 +267,17 @@ def value_commodities_in_range(session: Session, ids: KeyRange, as_of: date, pri
         # which the rows inserted above are stored and the same): it settles those keys.
         _, again_created, again_existing, conflicts, rest = conn.exec_driver_sql(RANGE_STATEMENT, params).one()
         created, existing = created + again_created, again_existing - created
-    return InDatabase(Counts(processed=taken, created=created, existing=existing, conflicts=conflicts),
-                      list(rest))
-
+    return InDatabase(Counts(processed=taken, created=created, existing=existing, conflicts=conflicts), list(rest))
 
 
 def commodity_underlyings(session: Session, ids: KeyRange) -> set[str]:
     """The symbols of the commodity forwards of a key range: the D-1 prices its statement needs."""
-    stmt = (select(HedgeContract.underlying).distinct()
-            .where(HedgeContract.id.between(ids.first, ids.last),
-                   HedgeContract.instrument == Instrument.COMMODITY_FORWARD.value))
+    stmt = (
+        select(HedgeContract.underlying)
+        .distinct()
+        .where(
+            HedgeContract.id.between(ids.first, ids.last),
+            HedgeContract.instrument == Instrument.COMMODITY_FORWARD.value,
+        )
+    )
     return set(session.scalars(stmt))

@@ -1,4 +1,5 @@
 """Settlement prices: writing a source's batch through the write path, reading D-1 prices."""
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
@@ -25,16 +26,32 @@ def price_result_rows(batch: PriceBatch, report: ParseReport[PriceRow] | None = 
     for line, row in (report or batch.report).rows:
         value = row.quantized_price
         # Already in canonical spelling (ISO date, normalised decimal): cheap to canonicalise.
-        payload = {"symbol": row.symbol, "price_date": row.price_date.isoformat(), "price": normalise_decimal(value),
-                   "currency": row.currency, "unit": row.unit, "price_type": row.price_type.value,
-                   "source": batch.source}
+        payload = {
+            "symbol": row.symbol,
+            "price_date": row.price_date.isoformat(),
+            "price": normalise_decimal(value),
+            "currency": row.currency,
+            "unit": row.unit,
+            "price_type": row.price_type.value,
+            "source": batch.source,
+        }
         columns = {
-            "symbol": row.symbol, "price_date": row.price_date, "price": value, "currency": row.currency,
-            "unit": row.unit, "price_type": row.price_type.value, "source": batch.source,
-            "confidence": row.confidence.value, "published_at": row.published_at or batch.published_at,
+            "symbol": row.symbol,
+            "price_date": row.price_date,
+            "price": value,
+            "currency": row.currency,
+            "unit": row.unit,
+            "price_type": row.price_type.value,
+            "source": batch.source,
+            "confidence": row.confidence.value,
+            "published_at": row.published_at or batch.published_at,
             "fetched_at": batch.fetched_at,
-            "file_name": batch.report.file, "file_sha256": batch.file_sha256, "request_id": batch.request_id,
-            "source_line": line, "numerator_price_id": None, "denominator_price_id": None,
+            "file_name": batch.report.file,
+            "file_sha256": batch.file_sha256,
+            "request_id": batch.request_id,
+            "source_line": line,
+            "numerator_price_id": None,
+            "denominator_price_id": None,
         }
         rows.append(result_row(keys.price_key(row.symbol, row.price_date, batch.source), payload, columns))
     return rows
@@ -47,15 +64,32 @@ def cross_result_rows(crosses: Iterable[CrossPrice], fetched_at: datetime) -> li
     rows = []
     for cross in crosses:
         row = cross.row
-        payload = {"symbol": row.symbol, "price_date": row.price_date.isoformat(),
-                   "price": normalise_decimal(row.price), "currency": row.currency, "unit": row.unit,
-                   "price_type": row.price_type.value, "source": CROSS_SOURCE}
+        payload = {
+            "symbol": row.symbol,
+            "price_date": row.price_date.isoformat(),
+            "price": normalise_decimal(row.price),
+            "currency": row.currency,
+            "unit": row.unit,
+            "price_type": row.price_type.value,
+            "source": CROSS_SOURCE,
+        }
         columns = {
-            "symbol": row.symbol, "price_date": row.price_date, "price": row.price, "currency": row.currency,
-            "unit": row.unit, "price_type": row.price_type.value, "source": CROSS_SOURCE,
-            "confidence": row.confidence.value, "published_at": row.published_at, "fetched_at": fetched_at,
-            "file_name": None, "file_sha256": None, "request_id": None, "source_line": None,
-            "numerator_price_id": cross.numerator_price_id, "denominator_price_id": cross.denominator_price_id,
+            "symbol": row.symbol,
+            "price_date": row.price_date,
+            "price": row.price,
+            "currency": row.currency,
+            "unit": row.unit,
+            "price_type": row.price_type.value,
+            "source": CROSS_SOURCE,
+            "confidence": row.confidence.value,
+            "published_at": row.published_at,
+            "fetched_at": fetched_at,
+            "file_name": None,
+            "file_sha256": None,
+            "request_id": None,
+            "source_line": None,
+            "numerator_price_id": cross.numerator_price_id,
+            "denominator_price_id": cross.denominator_price_id,
         }
         rows.append(result_row(keys.price_key(row.symbol, row.price_date, CROSS_SOURCE), payload, columns))
     return rows
@@ -63,10 +97,24 @@ def cross_result_rows(crosses: Iterable[CrossPrice], fetched_at: datetime) -> li
 
 def stored_legs(session: Session, source: str, symbols: Collection[str], since: date, until: date) -> list[Price]:
     """The stored rates of `symbols` from `source` dated `since` to `until` (both included)."""
-    stmt = select(SettlementPrice).where(SettlementPrice.source == source, SettlementPrice.symbol.in_(sorted(symbols)),
-                                         SettlementPrice.price_date.between(since, until))
-    return [Price(id=r.id, symbol=r.symbol, price_date=r.price_date, price=r.price, currency=r.currency, unit=r.unit,
-                  source=r.source, confidence=Confidence(r.confidence)) for r in session.scalars(stmt)]
+    stmt = select(SettlementPrice).where(
+        SettlementPrice.source == source,
+        SettlementPrice.symbol.in_(sorted(symbols)),
+        SettlementPrice.price_date.between(since, until),
+    )
+    return [
+        Price(
+            id=r.id,
+            symbol=r.symbol,
+            price_date=r.price_date,
+            price=r.price,
+            currency=r.currency,
+            unit=r.unit,
+            source=r.source,
+            confidence=Confidence(r.confidence),
+        )
+        for r in session.scalars(stmt)
+    ]
 
 
 def file_seen(session: Session, source: str, sha256: str) -> bool:
@@ -74,16 +122,28 @@ def file_seen(session: Session, source: str, sha256: str) -> bool:
     return session.scalar(stmt) is not None
 
 
-def record_file(session: Session, batch: PriceBatch, counts: Counts, *, batch_run_id: int | None,
-                now: datetime) -> None:
+def record_file(
+    session: Session, batch: PriceBatch, counts: Counts, *, batch_run_id: int | None, now: datetime
+) -> None:
     """Remember a processed (or refused) file by its hash, once."""
     if batch.file_sha256 is None or file_seen(session, batch.source, batch.file_sha256):
         return
-    session.add(PriceFile(
-        source=batch.source, file_name=batch.report.file, file_sha256=batch.file_sha256,
-        status="rejected" if batch.rejected else "ingested", processed=counts.processed, created=counts.created,
-        existing=counts.existing, conflicts=counts.conflicts, rejected_rows=counts.exceptions,
-        reason=batch.rejected, batch_run_id=batch_run_id, processed_at=now))
+    session.add(
+        PriceFile(
+            source=batch.source,
+            file_name=batch.report.file,
+            file_sha256=batch.file_sha256,
+            status="rejected" if batch.rejected else "ingested",
+            processed=counts.processed,
+            created=counts.created,
+            existing=counts.existing,
+            conflicts=counts.conflicts,
+            rejected_rows=counts.exceptions,
+            reason=batch.rejected,
+            batch_run_id=batch_run_id,
+            processed_at=now,
+        )
+    )
     session.flush()
 
 
@@ -92,16 +152,18 @@ def write_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
     time, its bad rows gathered into `batch.report.errors`); one report for all of them."""
     whole = WriteReport([], [])
     for part in batch.reports():
-        report = write_results(session, SettlementPrice, price_result_rows(batch, part),
-                               batch_run_id=batch_run_id, now=now)
+        report = write_results(
+            session, SettlementPrice, price_result_rows(batch, part), batch_run_id=batch_run_id, now=now
+        )
         whole.outcomes += report.outcomes
         whole.conflict_keys += report.conflict_keys
         whole.conflicts.update(report.conflicts)
     return whole
 
 
-def write_cross_prices(session: Session, crosses: Iterable[CrossPrice], *, batch_run_id: int | None,
-                       now: datetime) -> WriteReport:
+def write_cross_prices(
+    session: Session, crosses: Iterable[CrossPrice], *, batch_run_id: int | None, now: datetime
+) -> WriteReport:
     return write_results(session, SettlementPrice, cross_result_rows(crosses, now), batch_run_id=batch_run_id, now=now)
 
 
@@ -112,11 +174,21 @@ def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:
         by_date.setdefault(day, []).append(symbol)
     candidates: dict[str, list[Price]] = {}
     for day, symbols in by_date.items():
-        stmt = select(SettlementPrice).where(SettlementPrice.symbol.in_(sorted(symbols)),
-                                             SettlementPrice.price_date == day)
+        stmt = select(SettlementPrice).where(
+            SettlementPrice.symbol.in_(sorted(symbols)), SettlementPrice.price_date == day
+        )
         for r in session.scalars(stmt):
-            candidates.setdefault(r.symbol, []).append(Price(
-                id=r.id, symbol=r.symbol, price_date=r.price_date, price=r.price, currency=r.currency,
-                unit=r.unit, source=r.source, confidence=Confidence(r.confidence)))
+            candidates.setdefault(r.symbol, []).append(
+                Price(
+                    id=r.id,
+                    symbol=r.symbol,
+                    price_date=r.price_date,
+                    price=r.price,
+                    currency=r.currency,
+                    unit=r.unit,
+                    source=r.source,
+                    confidence=Confidence(r.confidence),
+                )
+            )
     chosen = {symbol: best_price(found) for symbol, found in candidates.items()}
     return {symbol: price for symbol, price in chosen.items() if price is not None}

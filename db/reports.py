@@ -1,4 +1,5 @@
 """Read queries for people: summaries printed by the CLI."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,16 +29,23 @@ def valuation_summary(session: Session, as_of: date) -> ValuationSummary:
     """Counts of the day and total MTM per (underlying, currency). Sums are made in
     Python over Decimals: SQLite would add exact text as floats."""
     contracts = session.scalar(select(func.count()).select_from(HedgeContract)) or 0
-    active = session.scalar(select(func.count()).select_from(HedgeContract).where(
-        HedgeContract.status == ContractStatus.ACTIVE.value)) or 0
-    exceptions = session.scalar(select(func.count()).select_from(MtmException).where(
-        MtmException.as_of_date == as_of)) or 0
+    active = (
+        session.scalar(
+            select(func.count()).select_from(HedgeContract).where(HedgeContract.status == ContractStatus.ACTIVE.value)
+        )
+        or 0
+    )
+    exceptions = (
+        session.scalar(select(func.count()).select_from(MtmException).where(MtmException.as_of_date == as_of)) or 0
+    )
     conflicts = session.scalar(select(func.count()).select_from(IdempotencyConflict)) or 0
     totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     snapshots = 0
-    stmt = (select(HedgeContract.underlying, MtmSnapshot.currency, MtmSnapshot.mtm_value)
-            .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
-            .where(MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == "hedge_contract"))
+    stmt = (
+        select(HedgeContract.underlying, MtmSnapshot.currency, MtmSnapshot.mtm_value)
+        .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
+        .where(MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == "hedge_contract")
+    )
     for underlying, currency, value in session.execute(stmt):
         totals[(underlying, currency)] += value
         snapshots += 1

@@ -1,5 +1,6 @@
 """Read views of the ledger for people: runs filtered for `hedgeops status` (a nightly's
 steps under it) and everything about one run for `hedgeops runs show`."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -69,35 +70,64 @@ def run_detail(session: Session, run_id: int) -> RunDetail | None:
     run = session.get(BatchRun, run_id)
     if run is None:
         return None
-    return RunDetail(run, steps_of(session, [run.id]).get(run.id, []), _chunks(session, run.id),
-                     _exceptions(session, run.id), _conflicts(session, run.id), _files(session, run.id))
+    return RunDetail(
+        run,
+        steps_of(session, [run.id]).get(run.id, []),
+        _chunks(session, run.id),
+        _exceptions(session, run.id),
+        _conflicts(session, run.id),
+        _files(session, run.id),
+    )
 
 
 def _chunks(session: Session, run_id: int) -> list[dict[str, Any]]:
     stmt = select(BatchRunChunk).where(BatchRunChunk.batch_run_id == run_id).order_by(BatchRunChunk.chunk_no)
-    return [{"chunk_no": c.chunk_no, "processed": c.processed, "created": c.created, "existing": c.existing,
-             "conflicts": c.conflicts, "exceptions": c.exceptions, "finished_at": c.finished_at.isoformat()}
-            for c in session.scalars(stmt)]
+    return [
+        {
+            "chunk_no": c.chunk_no,
+            "processed": c.processed,
+            "created": c.created,
+            "existing": c.existing,
+            "conflicts": c.conflicts,
+            "exceptions": c.exceptions,
+            "finished_at": c.finished_at.isoformat(),
+        }
+        for c in session.scalars(stmt)
+    ]
 
 
 def _exceptions(session: Session, run_id: int) -> list[dict[str, Any]]:
     """MTM exceptions by reason and symbol, with how many."""
-    rows = session.execute(select(MtmException.reason, MtmException.details)
-                           .where(MtmException.batch_run_id == run_id))
+    rows = session.execute(select(MtmException.reason, MtmException.details).where(MtmException.batch_run_id == run_id))
     counted = Counter((reason, str((details or {}).get("symbol", "-"))) for reason, details in rows)
     return [{"reason": r, "symbol": s, "count": n} for (r, s), n in sorted(counted.items())]
 
 
 def _conflicts(session: Session, run_id: int) -> list[dict[str, Any]]:
-    stmt = (select(IdempotencyConflict).where(IdempotencyConflict.batch_run_id == run_id)
-            .order_by(IdempotencyConflict.id).limit(200))
-    return [{"table": c.table_name, "idempotency_key": c.idempotency_key, "detected_at": c.detected_at.isoformat()}
-            for c in session.scalars(stmt)]
+    stmt = (
+        select(IdempotencyConflict)
+        .where(IdempotencyConflict.batch_run_id == run_id)
+        .order_by(IdempotencyConflict.id)
+        .limit(200)
+    )
+    return [
+        {"table": c.table_name, "idempotency_key": c.idempotency_key, "detected_at": c.detected_at.isoformat()}
+        for c in session.scalars(stmt)
+    ]
 
 
 def _files(session: Session, run_id: int) -> list[dict[str, Any]]:
     stmt = select(PriceFile).where(PriceFile.batch_run_id == run_id).order_by(PriceFile.id)
-    return [{"source": f.source, "file": f.file_name, "status": f.status, "created": f.created,
-             "existing": f.existing, "conflicts": f.conflicts, "rejected_rows": f.rejected_rows, "reason": f.reason}
-            for f in session.scalars(stmt)]
-
+    return [
+        {
+            "source": f.source,
+            "file": f.file_name,
+            "status": f.status,
+            "created": f.created,
+            "existing": f.existing,
+            "conflicts": f.conflicts,
+            "rejected_rows": f.rejected_rows,
+            "reason": f.reason,
+        }
+        for f in session.scalars(stmt)
+    ]

@@ -1,6 +1,7 @@
 """The whole schema: every models module imported once, so `Base.metadata` holds every
 table. Alembic's environment, the schema checks and the test fixtures import this, never
 a single domain's models."""
+
 from __future__ import annotations
 
 from db import models

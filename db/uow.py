@@ -1,5 +1,6 @@
 """The unit of work: a session that rolls back unless told to commit, and follow-ups
 (child tasks, lock releases) that run only after a successful commit."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

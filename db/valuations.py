@@ -1,4 +1,5 @@
 """MTM results: snapshots and exceptions written through the write path."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,20 +16,32 @@ from db.writepath import ResultRow, result_row, write_results
 
 def snapshot_row(snap: MtmSnapshotValue, correlation_id: str | None) -> ResultRow:
     columns = {
-        "object_type": snap.object_type.value, "object_id": snap.contract_id, "as_of_date": snap.as_of,
-        "price_date": snap.price_date, "price_id": snap.price_id, "mtm_value": snap.mtm_value,
-        "price_d1": snap.price_d1, "entry_price": snap.entry_price, "quantity_mt": snap.quantity,
-        "currency": snap.currency, "correlation_id": correlation_id,
+        "object_type": snap.object_type.value,
+        "object_id": snap.contract_id,
+        "as_of_date": snap.as_of,
+        "price_date": snap.price_date,
+        "price_id": snap.price_id,
+        "mtm_value": snap.mtm_value,
+        "price_d1": snap.price_d1,
+        "entry_price": snap.entry_price,
+        "quantity_mt": snap.quantity,
+        "currency": snap.currency,
+        "correlation_id": correlation_id,
     }
     return result_row(snap.key, snap.payload, columns)
 
 
 def exception_row(exc: MtmExceptionValue) -> ResultRow:
     row = result_row(exc.key, exc.payload, {})
-    row.columns.update({
-        "object_type": exc.object_type.value, "object_id": exc.contract_id, "as_of_date": exc.as_of,
-        "reason": exc.reason.value, "details": row.payload["details"],
-    })
+    row.columns.update(
+        {
+            "object_type": exc.object_type.value,
+            "object_id": exc.contract_id,
+            "as_of_date": exc.as_of,
+            "reason": exc.reason.value,
+            "details": row.payload["details"],
+        }
+    )
     return row
 
 
@@ -36,10 +49,21 @@ def write_valuation(
     session: Session, valuation: Valuation, *, batch_run_id: int | None, now: datetime, correlation_id: str | None
 ) -> Counts:
     """Write a chunk's snapshots and exceptions; each contract counts once as processed."""
-    snaps = write_results(session, MtmSnapshot, [snapshot_row(s, correlation_id) for s in valuation.snapshots],
-                          batch_run_id=batch_run_id, now=now).counts()
-    excs = write_results(session, MtmException, [exception_row(e) for e in valuation.exceptions],
-                         batch_run_id=batch_run_id, now=now).counts()
-    counts = Counts(processed=snaps.processed + excs.processed, created=snaps.created, existing=snaps.existing,
-                    conflicts=snaps.conflicts + excs.conflicts, exceptions=excs.processed)
+    snaps = write_results(
+        session,
+        MtmSnapshot,
+        [snapshot_row(s, correlation_id) for s in valuation.snapshots],
+        batch_run_id=batch_run_id,
+        now=now,
+    ).counts()
+    excs = write_results(
+        session, MtmException, [exception_row(e) for e in valuation.exceptions], batch_run_id=batch_run_id, now=now
+    ).counts()
+    counts = Counts(
+        processed=snaps.processed + excs.processed,
+        created=snaps.created,
+        existing=snaps.existing,
+        conflicts=snaps.conflicts + excs.conflicts,
+        exceptions=excs.processed,
+    )
     return counts

@@ -1,6 +1,7 @@
 """Reading back what verification needs: each snapshot of a date with its contract (or
 hedged item) and the exact price rows it used, the valuation plan of its run (FX), and
 which price keys were restated since."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -30,16 +31,22 @@ class StoredSnapshot:
 
 
 def snapshots_of(session: Session, as_of: date) -> Iterator[StoredSnapshot]:
-    stmt = (select(MtmSnapshot, HedgeContract, SettlementPrice)
-            .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
-            .join(SettlementPrice, SettlementPrice.id == MtmSnapshot.price_id)
-            .where(MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == ObjectType.HEDGE_CONTRACT.value,
-                   HedgeContract.instrument == Instrument.COMMODITY_FORWARD.value)
-            .order_by(MtmSnapshot.id))
+    stmt = (
+        select(MtmSnapshot, HedgeContract, SettlementPrice)
+        .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
+        .join(SettlementPrice, SettlementPrice.id == MtmSnapshot.price_id)
+        .where(
+            MtmSnapshot.as_of_date == as_of,
+            MtmSnapshot.object_type == ObjectType.HEDGE_CONTRACT.value,
+            HedgeContract.instrument == Instrument.COMMODITY_FORWARD.value,
+        )
+        .order_by(MtmSnapshot.id)
+    )
     for snap, c, p in session.execute(stmt):
         contract, price = to_contract(c), _price(p)
-        yield StoredSnapshot(snap.idempotency_key, snap.payload, snap.payload_sha256, snap.price_date,
-                             p.idempotency_key, contract, price)
+        yield StoredSnapshot(
+            snap.idempotency_key, snap.payload, snap.payload_sha256, snap.price_date, p.idempotency_key, contract, price
+        )
 
 
 def snapshot_count(session: Session, as_of: date) -> int:
@@ -52,7 +59,8 @@ def restated_price_keys(session: Session, keys: list[str]) -> set[str]:
     for start in range(0, len(keys), 900):
         stmt = select(IdempotencyConflict.idempotency_key).where(
             IdempotencyConflict.table_name == SettlementPrice.__tablename__,
-            IdempotencyConflict.idempotency_key.in_(keys[start:start + 900]))
+            IdempotencyConflict.idempotency_key.in_(keys[start : start + 900]),
+        )
         found.update(session.scalars(stmt))
     return found
 
@@ -75,9 +83,12 @@ class StoredFxSnapshot:
 
 def fx_snapshots_of(session: Session, as_of: date) -> Iterator[StoredFxSnapshot]:
     """The FX forward and hedged-item snapshots of `as_of`."""
-    stmt = (select(MtmSnapshot, BatchRun.details).join(BatchRun, BatchRun.id == MtmSnapshot.batch_run_id)
-            .where(MtmSnapshot.as_of_date == as_of, MtmSnapshot.payload["instrument"].as_string() == "fx_forward")
-            .order_by(MtmSnapshot.id))
+    stmt = (
+        select(MtmSnapshot, BatchRun.details)
+        .join(BatchRun, BatchRun.id == MtmSnapshot.batch_run_id)
+        .where(MtmSnapshot.as_of_date == as_of, MtmSnapshot.payload["instrument"].as_string() == "fx_forward")
+        .order_by(MtmSnapshot.id)
+    )
     for snap, plan in session.execute(stmt):
         oid = ObjectType(snap.object_type)
         leg = _leg(session, oid, snap.object_id, as_of)
@@ -85,8 +96,16 @@ def fx_snapshots_of(session: Session, as_of: date) -> Iterator[StoredFxSnapshot]
         rows = list(session.scalars(select(SettlementPrice).where(SettlementPrice.id.in_(ids))))
         if leg is None:
             continue
-        yield StoredFxSnapshot(snap.idempotency_key, snap.payload, snap.payload_sha256, oid, leg,
-                               {r.symbol: _price(r) for r in rows}, plan, [r.idempotency_key for r in rows])
+        yield StoredFxSnapshot(
+            snap.idempotency_key,
+            snap.payload,
+            snap.payload_sha256,
+            oid,
+            leg,
+            {r.symbol: _price(r) for r in rows},
+            plan,
+            [r.idempotency_key for r in rows],
+        )
 
 
 def _leg(session: Session, oid: ObjectType, object_id: int, as_of: date) -> Contract | None:
@@ -94,13 +113,25 @@ def _leg(session: Session, oid: ObjectType, object_id: int, as_of: date) -> Cont
         row = session.get(HedgeContract, object_id)
         return to_contract(row) if row is not None else None
     item = session.get(HedgedItem, object_id)
-    stmt = (select(HedgeDesignation).join(HedgeRelationship, HedgeRelationship.id == HedgeDesignation.relationship_id)
-            .where(HedgeRelationship.hedged_item_id == object_id, HedgeDesignation.designation_date <= as_of)
-            .order_by(HedgeDesignation.designation_date.desc(), HedgeDesignation.version.desc()).limit(1))
+    stmt = (
+        select(HedgeDesignation)
+        .join(HedgeRelationship, HedgeRelationship.id == HedgeDesignation.relationship_id)
+        .where(HedgeRelationship.hedged_item_id == object_id, HedgeDesignation.designation_date <= as_of)
+        .order_by(HedgeDesignation.designation_date.desc(), HedgeDesignation.version.desc())
+        .limit(1)
+    )
     d = session.scalars(stmt).first()
     return to_item(item).hypothetical(d.hedged_item_rate, d.designation_date) if item and d else None
 
 
 def _price(p: SettlementPrice) -> Price:
-    return Price(id=p.id, symbol=p.symbol, price_date=p.price_date, price=p.price, currency=p.currency,
-                 unit=p.unit, source=p.source, confidence=Confidence(p.confidence))
+    return Price(
+        id=p.id,
+        symbol=p.symbol,
+        price_date=p.price_date,
+        price=p.price,
+        currency=p.currency,
+        unit=p.unit,
+        source=p.source,
+        confidence=Confidence(p.confidence),
+    )

@@ -6,6 +6,7 @@ Every result has an idempotency key and a canonical payload. Writing it gives
 row keeps both payloads). The bulk form inserts thousands of rows per statement with
 INSERT .. ON CONFLICT DO NOTHING RETURNING on PostgreSQL and SQLite alike.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -74,8 +75,9 @@ def write_results(
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
-    inserted, differing = _insert(session, table, list(first.values()),
-                                  {"batch_run_id": batch_run_id, "created_at": now})
+    inserted, differing = _insert(
+        session, table, list(first.values()), {"batch_run_id": batch_run_id, "created_at": now}
+    )
     stored = _stored(session, table, sorted(differing))
     outcomes: list[WriteOutcome] = []
     conflicts: dict[str, ResultRow] = {}
@@ -94,8 +96,9 @@ def write_results(
     return WriteReport(outcomes, list(conflicts), pairs)
 
 
-def _insert(session: Session, table: type[ResultTable], rows: list[ResultRow],
-            common: dict[str, Any]) -> tuple[set[str], set[str]]:
+def _insert(
+    session: Session, table: type[ResultTable], rows: list[ResultRow], common: dict[str, Any]
+) -> tuple[set[str], set[str]]:
     """Insert what is new; returns (inserted keys, keys stored with another payload hash).
 
     PostgreSQL and many rows: COPY through a staging table. Otherwise a multi-row
@@ -105,8 +108,10 @@ def _insert(session: Session, table: type[ResultTable], rows: list[ResultRow],
         return set(), set()
     if session.get_bind().dialect.name == "postgresql" and len(rows) >= STAGING_THRESHOLD:
         return insert_via_staging(session, table, rows, common)
-    values = [{**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256,
-               **common} for row in rows]
+    values = [
+        {**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256, **common}
+        for row in rows
+    ]
     stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())
     hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
@@ -118,7 +123,7 @@ def _stored_hashes(session: Session, table: type[ResultTable], keys: list[str]) 
     found: dict[str, str] = {}
     key_col = table.idempotency_key
     for start in range(0, len(keys), LOOKUP_CHUNK):
-        part = keys[start:start + LOOKUP_CHUNK]
+        part = keys[start : start + LOOKUP_CHUNK]
         for row in session.execute(select(key_col, table.payload_sha256).where(key_col.in_(part))):
             found[str(row[0])] = str(row[1])
     return found
@@ -134,7 +139,7 @@ def _stored(session: Session, table: type[ResultTable], keys: list[str]) -> dict
     found: dict[str, tuple[str, dict[str, Any]]] = {}
     key_col = table.idempotency_key
     for start in range(0, len(keys), LOOKUP_CHUNK):
-        part = keys[start:start + LOOKUP_CHUNK]
+        part = keys[start : start + LOOKUP_CHUNK]
         stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))
         for row in session.execute(stmt):
             found[str(row[0])] = (str(row[1]), dict(row[2]))
@@ -155,14 +160,21 @@ def _record_conflicts(
     for row in rows:
         existing_sha, existing_payload = stored.get(row.key) or (first[row.key].sha256, first[row.key].payload)
         pairs[row.key] = (existing_payload, row.payload)
-        values.append({
-            "table_name": table.__tablename__, "idempotency_key": row.key,
-            "existing_sha256": existing_sha, "incoming_sha256": row.sha256,
-            "existing_payload": existing_payload, "incoming_payload": row.payload,
-            "batch_run_id": batch_run_id, "detected_at": now,
-        })
+        values.append(
+            {
+                "table_name": table.__tablename__,
+                "idempotency_key": row.key,
+                "existing_sha256": existing_sha,
+                "incoming_sha256": row.sha256,
+                "existing_payload": existing_payload,
+                "incoming_payload": row.payload,
+                "batch_run_id": batch_run_id,
+                "detected_at": now,
+            }
+        )
     if values:
         stmt = dialect_insert(session, IdempotencyConflict).on_conflict_do_nothing(
-            index_elements=["idempotency_key", "incoming_sha256"])
+            index_elements=["idempotency_key", "incoming_sha256"]
+        )
         session.execute(stmt, values)
     return pairs

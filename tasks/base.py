@@ -4,6 +4,7 @@ every line of a task from its arguments, restored when it ends.
 
 The model is Sentry's `instrumented_task(name, queue, retry=retry(on=..., exclude=...))`:
 a task declares what it is and how it is retried; its body is one call."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -38,8 +39,7 @@ def is_transient(exc: BaseException) -> bool:
     A SystemExit too (Celery's WorkerTerminate and WorkerShutdown are ones): the worker
     stops the task, e.g. cancelled on a lost broker connection; its unacked message comes
     back, so the run must stay running for it. A KeyboardInterrupt is not."""
-    return (isinstance(exc, (*TRANSIENT_ERRORS, SystemExit))
-            or bool(getattr(exc, "retryable", False)))
+    return isinstance(exc, (*TRANSIENT_ERRORS, SystemExit)) or bool(getattr(exc, "retryable", False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +57,14 @@ class Retry:
     jitter: bool = True
 
     def options(self) -> dict[str, Any]:
-        return {"autoretry_for": self.on, "dont_autoretry_for": self.exclude, "max_retries": self.max_retries,
-                "retry_backoff": self.backoff, "retry_backoff_max": self.backoff_max, "retry_jitter": self.jitter}
+        return {
+            "autoretry_for": self.on,
+            "dont_autoretry_for": self.exclude,
+            "max_retries": self.max_retries,
+            "retry_backoff": self.backoff,
+            "retry_backoff_max": self.backoff_max,
+            "retry_jitter": self.jitter,
+        }
 
 
 #: The policy of every task that names no other.
@@ -70,9 +76,15 @@ QueueRule = Callable[[Mapping[str, Any]], str | None]
 ROUTES: dict[str, str | QueueRule] = {}
 
 #: Task arguments bound to every log line of the task, under these names.
-CONTEXT_ARGUMENTS = {"run_id": "batch_run_id", "batch_run_id": "batch_run_id", "parent_run_id": "parent_run_id",
-                     "chunk_no": "chunk_no",
-                     "as_of": "as_of", "terminal": "terminal", "login": "login"}
+CONTEXT_ARGUMENTS = {
+    "run_id": "batch_run_id",
+    "batch_run_id": "batch_run_id",
+    "parent_run_id": "parent_run_id",
+    "chunk_no": "chunk_no",
+    "as_of": "as_of",
+    "terminal": "terminal",
+    "login": "login",
+}
 
 
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str] | None:
@@ -127,8 +139,11 @@ def not_succeeded(ended: list[dict[str, Any]]) -> RunNotSucceeded | None:
     bad = [s for s in ended if s.get("status") != "succeeded"]
     if not bad:
         return None
-    text = "; ".join(f"{s['job']} {s['as_of']} (batch run {s['batch_run_id']}) {s['status']}"
-                     + (f": {s['error']}" if s.get("error") else "") for s in bad)
+    text = "; ".join(
+        f"{s['job']} {s['as_of']} (batch run {s['batch_run_id']}) {s['status']}"
+        + (f": {s['error']}" if s.get("error") else "")
+        for s in bad
+    )
     return RunNotSucceeded(f"run did not succeed: {text}"[:2000], bad[0])
 
 
@@ -177,8 +192,9 @@ class JobTask(Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         refuse_foreign(self.request)
         saved = structlog.contextvars.get_contextvars()
-        structlog.contextvars.bind_contextvars(task_id=self.request.id, task_name=self.name,
-                                               **root_context(self.request), **log_context(kwargs))
+        structlog.contextvars.bind_contextvars(
+            task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)
+        )
         token, sent = _ENDED.set([]), _SENT_AT.set(_message_sent_at(self.request))
         try:
             result = super().__call__(*args, **kwargs)
@@ -206,13 +222,21 @@ class JobTask(Task):  # type: ignore[misc]
         fail_runs_of_task(task_id, exc)
 
 
-def job_task(name: str, queue: str | QueueRule, *, retry: Retry = TRANSIENT_RETRY, base: type[JobTask] = JobTask,
-             **options: Any) -> Callable[[Callable[..., Any]], Any]:
+def job_task(
+    name: str, queue: str | QueueRule, *, retry: Retry = TRANSIENT_RETRY, base: type[JobTask] = JobTask, **options: Any
+) -> Callable[[Callable[..., Any]], Any]:
     """Declare a task: its name, its queue (or the rule that picks one), its retry policy.
     Late acks and re-queueing when a worker dies are every task's."""
     ROUTES[name] = queue
-    settings: dict[str, Any] = {"name": name, "bind": True, "base": base, "acks_late": True,
-                                "reject_on_worker_lost": True, "throws": (RunNotSucceeded,), **retry.options(),
-                                **options}
+    settings: dict[str, Any] = {
+        "name": name,
+        "bind": True,
+        "base": base,
+        "acks_late": True,
+        "reject_on_worker_lost": True,
+        "throws": (RunNotSucceeded,),
+        **retry.options(),
+        **options,
+    }
     decorator: Callable[[Callable[..., Any]], Any] = shared_task(**settings)
     return decorator

@@ -2,6 +2,7 @@
 (HEDGEOPS_NIGHTLY_AT + HEDGEOPS_NIGHTLY_DEADLINE_MINUTES), an alert: a log event, a metric
 and the notifier (the guard's webhook), once per date. Beat sends the check every few
 minutes; an alert the notifier could not deliver is tried again at the next check."""
+
 from __future__ import annotations
 
 import uuid
@@ -40,13 +41,22 @@ def check_date(day: date) -> dict[str, Any]:
         with rt.uow() as uow:
             run = ledger.latest_run(uow.session, Job.NIGHTLY, day)
             status = run.status if run is not None else "missing"
-            if status == RunStatus.SUCCEEDED.value or event_exists(uow.session, ALERT_EVENT, "nightly", day.isoformat()):
+            if status == RunStatus.SUCCEEDED.value or event_exists(
+                uow.session, ALERT_EVENT, "nightly", day.isoformat()
+            ):
                 return {"as_of": day.isoformat(), "status": status, "alert": None}
             details = alert_details(day, status, run.id if run is not None else None)
             if not _deliver(details):
                 return {"as_of": day.isoformat(), "status": status, "alert": "undelivered"}
-            record_event(uow.session, ALERT_EVENT, entity_type="nightly", entity_id=day.isoformat(), now=rt.clock(),
-                         batch_run_id=details["batch_run_id"], details=details)
+            record_event(
+                uow.session,
+                ALERT_EVENT,
+                entity_type="nightly",
+                entity_id=day.isoformat(),
+                now=rt.clock(),
+                batch_run_id=details["batch_run_id"],
+                details=details,
+            )
             uow.commit()
         rt.run_observer.nightly_late(day, status)
         return {"as_of": day.isoformat(), "status": status, "alert": "sent"}
@@ -61,8 +71,10 @@ def alert_details(day: date, status: str, run_id: int | None) -> dict[str, Any]:
 
 
 def _deliver(details: dict[str, Any]) -> bool:
-    message = (f"hedgeops: the nightly for {details['as_of']} has not succeeded by {details['deadline']} "
-               f"(status: {details['status']})")
+    message = (
+        f"hedgeops: the nightly for {details['as_of']} has not succeeded by {details['deadline']} "
+        f"(status: {details['status']})"
+    )
     log.error("nightly_late", **details)
     try:
         runtime().notifier.notify("nightly_late", message, dict(details))

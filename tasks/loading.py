@@ -1,4 +1,5 @@
 """Loading master data and price files on demand (the CLI's `load` commands)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,7 @@ def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     rt = runtime()
     report = parse_contract_csv(text, file, rt.date_window)
     if report.errors:
-        raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded",
-                           [str(e) for e in report.errors])
+        raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded", [str(e) for e in report.errors])
     with rt.uow() as uow:
         load = load_contracts(uow.session, [row for _, row in report.rows], now=rt.clock(), source=file)
         uow.commit()

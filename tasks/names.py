@@ -1,5 +1,6 @@
 """Every task's public name, in one place: beat, the CLI, `celery call`, Flower and the
 chain of the nightly send tasks by these names, so they never change with a module."""
+
 from __future__ import annotations
 
 FETCH_SETTLEMENT_PRICES = "hedgeops.prices.fetch_settlement_prices"
@@ -16,9 +17,28 @@ SYNC_ACCOUNTS = "hedgeops.mt5.sync_accounts"
 RESEND_STALE_CHUNKS = "hedgeops.runs.resend_stale_chunks"
 
 #: The modules that declare them (the Celery app imports these).
-TASK_MODULES = ("tasks.prices", "tasks.valuation", "tasks.hedging.effectiveness", "tasks.nightly",
-                "tasks.freshness", "tasks.mt5.cycle", "tasks.mt5.sync", "tasks.resend")
+TASK_MODULES = (
+    "tasks.prices",
+    "tasks.valuation",
+    "tasks.hedging.effectiveness",
+    "tasks.nightly",
+    "tasks.freshness",
+    "tasks.mt5.cycle",
+    "tasks.mt5.sync",
+    "tasks.resend",
+)
 
-PUBLIC_NAMES = (FETCH_SETTLEMENT_PRICES, COMPUTE_MTM_SNAPSHOTS, COMPUTE_MTM_CHUNK, COMPUTE_HEDGED_ITEM_CHUNK,
-                ASSESS_HEDGE_EFFECTIVENESS, ASSESS_EFFECTIVENESS_CHUNK, RUN_NIGHTLY, ADVANCE_NIGHTLY,
-                CHECK_NIGHTLY_FRESHNESS, RUN_SYNC_CYCLE, SYNC_ACCOUNTS, RESEND_STALE_CHUNKS)
+PUBLIC_NAMES = (
+    FETCH_SETTLEMENT_PRICES,
+    COMPUTE_MTM_SNAPSHOTS,
+    COMPUTE_MTM_CHUNK,
+    COMPUTE_HEDGED_ITEM_CHUNK,
+    ASSESS_HEDGE_EFFECTIVENESS,
+    ASSESS_EFFECTIVENESS_CHUNK,
+    RUN_NIGHTLY,
+    ADVANCE_NIGHTLY,
+    CHECK_NIGHTLY_FRESHNESS,
+    RUN_SYNC_CYCLE,
+    SYNC_ACCOUNTS,
+    RESEND_STALE_CHUNKS,
+)

@@ -2,6 +2,7 @@
 The nightly run is a parent in the ledger; `advance_nightly` looks at its steps and starts
 the next one. It may be called any number of times (every finished step calls it): each
 call moves the chain at most one step."""
+
 from __future__ import annotations
 
 from typing import Any

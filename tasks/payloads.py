@@ -1,4 +1,5 @@
 """Task arguments, validated: tasks take ids and dates as JSON, never ORM objects."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -1,4 +1,5 @@
 """Job 1: fetch D-1 settlement prices from every configured source."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,10 +31,12 @@ MAX_ERRORS_IN_DETAILS = 200
 
 
 @job_task(names.FETCH_SETTLEMENT_PRICES, queue="prices")
-def fetch_settlement_prices(self: Any, as_of: str | None = None, trigger: str = "manual",
-                            parent_run_id: int | None = None) -> dict[str, Any]:
-    return runs.run_job(Job.PRICES, self.request.id, ingest_prices,
-                        as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
+def fetch_settlement_prices(
+    self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
+) -> dict[str, Any]:
+    return runs.run_job(
+        Job.PRICES, self.request.id, ingest_prices, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id
+    )
 
 
 def ingest_prices(run_id: int) -> dict[str, Any]:
@@ -87,9 +90,15 @@ def quarantine_file(source: PriceSource, batch: PriceBatch, reason: str, run_id:
     rt = runtime()
     log.error("price_file_quarantined", file=batch.report.file, source=batch.source, reason=reason)
     with rt.uow() as uow:
-        record_event(uow.session, "price_file_quarantined", entity_type="price_file", entity_id=batch.report.file,
-                     now=rt.clock(), batch_run_id=run_id, details={"source": batch.source, "reason": reason,
-                                                                   "file_sha256": batch.file_sha256})
+        record_event(
+            uow.session,
+            "price_file_quarantined",
+            entity_type="price_file",
+            entity_id=batch.report.file,
+            now=rt.clock(),
+            batch_run_id=run_id,
+            details={"source": batch.source, "reason": reason, "file_sha256": batch.file_sha256},
+        )
         _count_into(uow, run_id, Counts(exceptions=1))
         if isinstance(source, QuarantiningSource):
             uow.after_commit(lambda: source.quarantine(batch, reason))
@@ -117,8 +126,15 @@ def source_failed(source: PriceSource, error: str, run_id: int) -> dict[str, str
     name, error = source.name, redact_text(error)
     log.error("price_source_failed", source=name, error=error)
     with runtime().uow() as uow:
-        record_event(uow.session, "price_source_failed", entity_type="price_source", entity_id=name,
-                     now=runtime().clock(), batch_run_id=run_id, details={"source": name, "error": error})
+        record_event(
+            uow.session,
+            "price_source_failed",
+            entity_type="price_source",
+            entity_id=name,
+            now=runtime().clock(),
+            batch_run_id=run_id,
+            details={"source": name, "error": error},
+        )
         _count_into(uow, run_id, Counts(exceptions=1))
         uow.commit()
     return {"source": name, "error": error}
@@ -148,8 +164,15 @@ def report_missing(session: Session, wanted: Mapping[str, date], run_id: int, no
     missing = [{"symbol": s, "price_date": d.isoformat()} for s, d in sorted(wanted.items()) if s not in found]
     for item in missing:
         log.warning("price_missing", **item)
-        record_event(session, "price_missing", entity_type="symbol", entity_id=item["symbol"], now=now,
-                     batch_run_id=run_id, details=item)
+        record_event(
+            session,
+            "price_missing",
+            entity_type="symbol",
+            entity_id=item["symbol"],
+            now=now,
+            batch_run_id=run_id,
+            details=item,
+        )
     return missing
 
 
@@ -162,34 +185,60 @@ def store_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
     file = batch.report.file
     if batch.rejected:
         log.warning("price_file_rejected", file=file, reason=batch.rejected)
-        record_event(session, "price_file_rejected", entity_type="price_file", entity_id=file, now=now,
-                     batch_run_id=batch_run_id, details={"source": batch.source, "reason": batch.rejected})
+        record_event(
+            session,
+            "price_file_rejected",
+            entity_type="price_file",
+            entity_id=file,
+            now=now,
+            batch_run_id=batch_run_id,
+            details={"source": batch.source, "reason": batch.rejected},
+        )
         return Counts(exceptions=1)
     report = write_price_batch(session, batch, batch_run_id=batch_run_id, now=now)  # a streamed file's bad rows too
     for error in batch.report.errors:
         log.warning("price_row_rejected", file=error.file, line=error.line, reason=error.reason)
     counts = report.counts()
     counts.exceptions = len(batch.report.errors)
-    record_event(session, "price_file_ingested", entity_type="price_file", entity_id=file, now=now,
-                 batch_run_id=batch_run_id, details={
-                     "source": batch.source, "file_sha256": batch.file_sha256, **counts.as_dict(),
-                     "conflict_keys": report.conflict_keys,
-                     "rejected_rows": [str(e) for e in batch.report.errors[:MAX_ERRORS_IN_DETAILS]]})
+    record_event(
+        session,
+        "price_file_ingested",
+        entity_type="price_file",
+        entity_id=file,
+        now=now,
+        batch_run_id=batch_run_id,
+        details={
+            "source": batch.source,
+            "file_sha256": batch.file_sha256,
+            **counts.as_dict(),
+            "conflict_keys": report.conflict_keys,
+            "rejected_rows": [str(e) for e in batch.report.errors[:MAX_ERRORS_IN_DETAILS]],
+        },
+    )
     record_restated(session, report, file, batch_run_id=batch_run_id, now=now)
     return counts
 
 
-def record_restated(session: Session, report: WriteReport, file: str | None, *, batch_run_id: int | None,
-                    now: datetime) -> None:
+def record_restated(
+    session: Session, report: WriteReport, file: str | None, *, batch_run_id: int | None, now: datetime
+) -> None:
     """Each refused value (a restated price): logged and an audit event with both payloads."""
     for key, (stored, refused) in report.conflicts.items():
         log.warning("price_restated", idempotency_key=key, file=file, stored=stored["price"], refused=refused["price"])
-        record_event(session, "price_restated", entity_type="settlement_price", entity_id=key, now=now,
-                     batch_run_id=batch_run_id, details={"stored": stored, "refused": refused, "file": file})
+        record_event(
+            session,
+            "price_restated",
+            entity_type="settlement_price",
+            entity_id=key,
+            now=now,
+            batch_run_id=batch_run_id,
+            details={"stored": stored, "refused": refused, "file": file},
+        )
 
 
-def store_crosses(session: Session, batch: PriceBatch, crosses: EcbCrosses | None, *, batch_run_id: int | None,
-                  now: datetime) -> Counts | None:
+def store_crosses(
+    session: Session, batch: PriceBatch, crosses: EcbCrosses | None, *, batch_run_id: int | None, now: datetime
+) -> Counts | None:
     """Once a batch of the crosses' legs source is written (the same transaction): every
     cross on the batch's dates, derived from the legs as stored, each row naming its legs'
     price ids; one `price_crosses_derived` event with the counts. None: no crosses follow
@@ -199,15 +248,33 @@ def store_crosses(session: Session, batch: PriceBatch, crosses: EcbCrosses | Non
     days = [row.price_date for _, row in batch.report.rows]
     since, until = min(days), max(days)
     legs = stored_legs(session, crosses.legs_source, crosses.leg_symbols(), since, until)
-    report = write_cross_prices(session, [c for pair in crosses.pairs for c in derive_cross(legs, pair)],
-                                batch_run_id=batch_run_id, now=now)
+    report = write_cross_prices(
+        session, [c for pair in crosses.pairs for c in derive_cross(legs, pair)], batch_run_id=batch_run_id, now=now
+    )
     counts = report.counts()
-    log.info("price_crosses_derived", legs_source=crosses.legs_source, since=since.isoformat(),
-             until=until.isoformat(), **counts.as_dict())
-    record_event(session, "price_crosses_derived", entity_type="price_source", entity_id=CROSS_SOURCE, now=now,
-                 batch_run_id=batch_run_id, details={
-                     "pairs": list(crosses.pairs), "legs_source": crosses.legs_source, "legs_file": batch.report.file,
-                     "since": since.isoformat(), "until": until.isoformat(), **counts.as_dict(),
-                     "conflict_keys": report.conflict_keys})
+    log.info(
+        "price_crosses_derived",
+        legs_source=crosses.legs_source,
+        since=since.isoformat(),
+        until=until.isoformat(),
+        **counts.as_dict(),
+    )
+    record_event(
+        session,
+        "price_crosses_derived",
+        entity_type="price_source",
+        entity_id=CROSS_SOURCE,
+        now=now,
+        batch_run_id=batch_run_id,
+        details={
+            "pairs": list(crosses.pairs),
+            "legs_source": crosses.legs_source,
+            "legs_file": batch.report.file,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            **counts.as_dict(),
+            "conflict_keys": report.conflict_keys,
+        },
+    )
     record_restated(session, report, None, batch_run_id=batch_run_id, now=now)
     return counts

@@ -7,6 +7,7 @@ hour). A chunk delivered twice is harmless: it counts in once (tasks.runs.chunk_
 
 Each chunked job registers the function that plans its run again (its plan sends only
 the chunks the ledger does not have): the sweep knows no job's room."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -6,6 +6,7 @@ What a run is of and how it is guarded is its `RunScope` (core.ledger): a nightl
 (one attempt per job and date, the run lock) or a terminal's cycle (one whatever the date,
 the cycle lock; failed accounts fail it). The scope goes into the run's details, so
 whoever ends the run knows its lock."""
+
 from __future__ import annotations
 
 import contextlib
@@ -56,8 +57,15 @@ def run_job(job: Job, task_id: str | None, work: Work, **arguments: Any) -> dict
     return run(job_scope(job, day), request.trigger, task_id, work, parent_run_id=request.parent_run_id)
 
 
-def run(scope: RunScope, trigger: Trigger, task_id: str | None, work: Work, *,
-        parent_run_id: int | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def run(
+    scope: RunScope,
+    trigger: Trigger,
+    task_id: str | None,
+    work: Work,
+    *,
+    parent_run_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Start (or find) the run of `scope` and do `work(run_id)` with the run bound to every
     log line; a permanent error inside ends the run `failed`."""
     begun = begin(scope, trigger, task_id=task_id, parent_run_id=parent_run_id, details=details)
@@ -75,8 +83,14 @@ def bound_run(run_id: int, as_of: date, parent_run_id: int | None = None) -> Ite
         yield
 
 
-def begin(scope: RunScope, trigger: Trigger, *, task_id: str | None, parent_run_id: int | None = None,
-          details: dict[str, Any] | None = None) -> Begun:
+def begin(
+    scope: RunScope,
+    trigger: Trigger,
+    *,
+    task_id: str | None,
+    parent_run_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Begun:
     rt = runtime()
     lock, _ = rt.run_policy(scope)
     token = uuid.uuid4().hex
@@ -92,8 +106,9 @@ def begin(scope: RunScope, trigger: Trigger, *, task_id: str | None, parent_run_
         if (queued := _ran_while_queued(s, scope)) is not None:
             return queued
         if lock is None or lock.acquire(scope.lock_name, token) or _took_over_ended(s, lock, scope, token):
-            return _start(uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id,
-                          details=details)
+            return _start(
+                uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id, details=details
+            )
     return _report_holder(scope)  # outside the unit of work: it opens its own
 
 
@@ -106,29 +121,58 @@ def _took_over_ended(session: Session, lock: RunLock, scope: RunScope, token: st
     if held is None or (ended := ledger.ended_run_holding(session, held)) is None:
         return False
     lock.release(scope.lock_name, held)
-    log.warning("run_lock_of_ended_run_released", job=scope.job, as_of=scope.as_of.isoformat(),
-                batch_run_id=ended.id, status=ended.status)
+    log.warning(
+        "run_lock_of_ended_run_released",
+        job=scope.job,
+        as_of=scope.as_of.isoformat(),
+        batch_run_id=ended.id,
+        status=ended.status,
+    )
     return lock.acquire(scope.lock_name, token)
 
 
-def _start(uow: SqlAlchemyUnitOfWork, scope: RunScope, trigger: Trigger, *, token: str, task_id: str | None,
-           parent_run_id: int | None, details: dict[str, Any] | None) -> Begun:
+def _start(
+    uow: SqlAlchemyUnitOfWork,
+    scope: RunScope,
+    trigger: Trigger,
+    *,
+    token: str,
+    task_id: str | None,
+    parent_run_id: int | None,
+    details: dict[str, Any] | None,
+) -> Begun:
     """Holding the lock: the new attempt goes into the ledger (or the guard names the running one)."""
     rt = runtime()
     lock, stale_after = rt.run_policy(scope)
     stored = dict(details or {})
     if scope != job_scope(scope.job, scope.as_of):
         stored["scope"] = scope.stored()
-    started = ledger.start_run(uow.session, scope.job, scope.as_of, trigger, now=rt.clock(), stale_after=stale_after,
-                               parent_run_id=parent_run_id, lock_token=token, task_id=task_id, details=stored,
-                               any_date=scope.any_date)
+    started = ledger.start_run(
+        uow.session,
+        scope.job,
+        scope.as_of,
+        trigger,
+        now=rt.clock(),
+        stale_after=stale_after,
+        parent_run_id=parent_run_id,
+        lock_token=token,
+        task_id=task_id,
+        details=stored,
+        any_date=scope.any_date,
+    )
     if not started.new:
         if lock is not None:
             lock.release(scope.lock_name, token)
         return Begun(started.run.id, False, run_summary(started.run, note="already running"))
     uow.commit()
-    log.info("batch_run_started", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=started.run.id,
-             attempt=started.run.attempt, trigger=trigger.value)
+    log.info(
+        "batch_run_started",
+        job=scope.job,
+        as_of=scope.as_of.isoformat(),
+        batch_run_id=started.run.id,
+        attempt=started.run.attempt,
+        trigger=trigger.value,
+    )
     return Begun(started.run.id, True, run_summary(started.run))
 
 
@@ -143,8 +187,17 @@ def _report_holder(scope: RunScope, patience: float = 10.0) -> Begun:
                 log.info("run_already_running", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=current.id)
                 return Begun(current.id, False, run_summary(current, note="already running"))
         if time.monotonic() > deadline:
-            return Begun(None, False, {"job": scope.job, "as_of": scope.as_of.isoformat(), "status": "running",
-                                       "batch_run_id": None, "note": "another trigger holds the run lock"})
+            return Begun(
+                None,
+                False,
+                {
+                    "job": scope.job,
+                    "as_of": scope.as_of.isoformat(),
+                    "status": "running",
+                    "batch_run_id": None,
+                    "note": "another trigger holds the run lock",
+                },
+            )
         time.sleep(0.1)
 
 
@@ -177,8 +230,9 @@ def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None
     """End `run` in this unit of work; after commit, release its lock and nudge its parent."""
     rt = runtime()
     scope = scope_of(run)
-    ended = ledger.finish_run(uow.session, run, rt.clock(), error=error, status=status,
-                              exceptions_error=scope.exceptions_error)
+    ended = ledger.finish_run(
+        uow.session, run, rt.clock(), error=error, status=status, exceptions_error=scope.exceptions_error
+    )
     if ended:
         lock, _ = rt.run_policy(scope)
         token = run.lock_token
@@ -194,13 +248,19 @@ def _ended(summary: dict[str, Any], run: BatchRun) -> None:
     log.info("batch_run_finished", **_log_fields(summary))
     note_ended(summary)
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
-    runtime().run_observer.run_finished(summary["job"], summary["status"], seconds, summary.get("price_missing", 0),
-                                        run.finished_at)
+    runtime().run_observer.run_finished(
+        summary["job"], summary["status"], seconds, summary.get("price_missing", 0), run.finished_at
+    )
 
 
 def _log_fields(summary: dict[str, Any]) -> dict[str, Any]:
-    return {"job": summary["job"], "as_of": summary["as_of"], "batch_run_id": summary["batch_run_id"],
-            "status": summary["status"], **summary["counts"]}
+    return {
+        "job": summary["job"],
+        "as_of": summary["as_of"],
+        "batch_run_id": summary["batch_run_id"],
+        "status": summary["status"],
+        **summary["counts"],
+    }
 
 
 def _nudge_parent(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> None:
@@ -244,6 +304,7 @@ def fail_runs_of_task(task_id: str, exc: BaseException) -> None:
 
 # -- chunks -----------------------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class ChunkDone:
     """What a chunk's own work gives back. `complete` False: a partial attempt that its
@@ -280,8 +341,14 @@ def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> di
             else:
                 uow.after_commit(lambda: heartbeat(run))
             uow.commit()
-            result = {"batch_run_id": run_id, "chunk_no": chunk_no, "counted": counted, "run_done": all_in,
-                      **done.summary, **done.counts.as_dict()}
+            result = {
+                "batch_run_id": run_id,
+                "chunk_no": chunk_no,
+                "counted": counted,
+                "run_done": all_in,
+                **done.summary,
+                **done.counts.as_dict(),
+            }
             log.info(event, **{k: v for k, v in result.items() if k not in ("batch_run_id", "chunk_no")})
     return result
 
@@ -296,8 +363,15 @@ def _count_in(uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int, done: Chu
     if counted:
         counted_in(uow, run.job, done.counts)
     if counted and done.audit:
-        record_event(session, done.audit, entity_type="batch_run", entity_id=run.id, now=now, batch_run_id=run.id,
-                     details={"chunk_no": chunk_no, **done.counts.as_dict(), **done.audit_details})
+        record_event(
+            session,
+            done.audit,
+            entity_type="batch_run",
+            entity_id=run.id,
+            now=now,
+            batch_run_id=run.id,
+            details={"chunk_no": chunk_no, **done.counts.as_dict(), **done.audit_details},
+        )
     return counted, all_in
 
 

@@ -3,6 +3,7 @@
 Tasks never read settings or build adapters: `workers.bootstrap` builds a Runtime once per
 process and configures it here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,8 +16,19 @@ from core.ledger import RunScope
 from core.mt5.accounts import CYCLE_FAMILY
 from core.hedging.policy import HedgingPolicy
 from core.mt5.guard_policy import GuardPolicy
-from core.mt5.ports import (CredentialStore, GatewayFactory, GuardObserver, NoCredentials, NoGuardObserver, NoNotifier,
-                           NoSyncObserver, Notifier, SyncObserver, no_fault, no_gateway)
+from core.mt5.ports import (
+    CredentialStore,
+    GatewayFactory,
+    GuardObserver,
+    NoCredentials,
+    NoGuardObserver,
+    NoNotifier,
+    NoSyncObserver,
+    Notifier,
+    SyncObserver,
+    no_fault,
+    no_gateway,
+)
 from core.ports import NoRunObserver, PriceSource, RunLock, RunObserver
 from core.rows import DEFAULT_WINDOW, DateWindow
 from core.values import D1Policy

@@ -1,4 +1,5 @@
 """The JSON shape of a run, as `run --json`, `status --json` and task results print it."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Job 2: MTM snapshots of active contracts, fanned out in chunks; the last chunk to
 count itself into the ledger ends the run (fan-in through the ledger, not a chord)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -37,8 +38,9 @@ log = structlog.get_logger(__name__)
 
 
 @job_task(names.COMPUTE_MTM_SNAPSHOTS, queue="valuation")
-def compute_mtm_snapshots(self: Any, as_of: str | None = None, trigger: str = "manual",
-                          parent_run_id: int | None = None) -> dict[str, Any]:
+def compute_mtm_snapshots(
+    self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
+) -> dict[str, Any]:
     return runs.run_job(Job.MTM, self.request.id, plan_mtm, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
 
 
@@ -51,8 +53,13 @@ def plan_mtm(run_id: int) -> dict[str, Any]:
         # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
         item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
         run.chunks_total = len(parts) + len(item_parts)
-        run.details = {**run.details, "d1_policy": rt.d1_policy.value, "symbol_calendars": dict(rt.symbol_calendars),
-                       "chunk_size": rt.chunk_size, **FxValuationPlan.of_policy(rt.hedging).as_details()}
+        run.details = {
+            **run.details,
+            "d1_policy": rt.d1_policy.value,
+            "symbol_calendars": dict(rt.symbol_calendars),
+            "chunk_size": rt.chunk_size,
+            **FxValuationPlan.of_policy(rt.hedging).as_details(),
+        }
         if not parts and not item_parts:
             runs.finish(uow, run)
         else:
@@ -69,14 +76,23 @@ resend.RESENDERS[Job.MTM.value] = plan_mtm
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:
-    group([*(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, **ids.as_message()) for no, ids in todo),
-           *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
-           ]).apply_async()
+    group(
+        [
+            *(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, **ids.as_message()) for no, ids in todo),
+            *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
+        ]
+    ).apply_async()
 
 
 @job_task(names.COMPUTE_MTM_CHUNK, queue="valuation", ignore_result=True)
-def compute_mtm_chunk(self: Any, run_id: int, chunk_no: int, first_id: int | None = None,
-                      last_id: int | None = None, contract_ids: list[int] | None = None) -> dict[str, Any]:
+def compute_mtm_chunk(
+    self: Any,
+    run_id: int,
+    chunk_no: int,
+    first_id: int | None = None,
+    last_id: int | None = None,
+    contract_ids: list[int] | None = None,
+) -> dict[str, Any]:
     """The active contracts of one key range; a message of an older plan names its ids instead."""
     with runs.failing_run(run_id):
         if contract_ids is not None:
@@ -106,8 +122,11 @@ def _in_database(s: Session, plan: dict[str, Any]) -> bool:
     """PostgreSQL values a range's commodity forwards itself (HEDGEOPS_MTM_IN_DATABASE),
     unless the plan converts MTM into a functional currency (payload fields the statement
     does not write)."""
-    return (runtime().mtm_in_database and s.get_bind().dialect.name == "postgresql"
-            and FxValuationPlan.from_details(plan).functional_currency is None)
+    return (
+        runtime().mtm_in_database
+        and s.get_bind().dialect.name == "postgresql"
+        and FxValuationPlan.from_details(plan).functional_currency is None
+    )
 
 
 def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDone:
@@ -115,16 +134,28 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
     now, plan = runtime().clock(), run.details
-    dates = d1_dates(commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]),
-                     plan["symbol_calendars"])
-    done = value_commodities_in_range(s, ids, run.as_of_date, list(prices_on(s, dates).values()),
-                                      batch_run_id=run.id, now=now, correlation_id=run.task_id)
+    dates = d1_dates(
+        commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]), plan["symbol_calendars"]
+    )
+    done = value_commodities_in_range(
+        s,
+        ids,
+        run.as_of_date,
+        list(prices_on(s, dates).values()),
+        batch_run_id=run.id,
+        now=now,
+        correlation_id=run.task_id,
+    )
     counts = Counts()
     counts.add(done.counts)
     if done.rest:
         counts.add(_written(s, run, contracts_by_ids(s, done.rest), ObjectType.HEDGE_CONTRACT, {}, now).counts)
-    return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=_range_details(ids, counts.processed),
-                          summary={"in_database": done.counts.processed})
+    return runs.ChunkDone(
+        counts,
+        audit="mtm_chunk_written",
+        audit_details=_range_details(ids, counts.processed),
+        summary={"in_database": done.counts.processed},
+    )
 
 
 @job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
@@ -138,19 +169,29 @@ def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation
 def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         s = uow.session
-        contracts = (contracts_by_ids(s, request.contract_ids) if oid is ObjectType.HEDGE_CONTRACT
-                     else hypothetical_derivatives(s, request.contract_ids))
+        contracts = (
+            contracts_by_ids(s, request.contract_ids)
+            if oid is ObjectType.HEDGE_CONTRACT
+            else hypothetical_derivatives(s, request.contract_ids)
+        )
         # hedged items: the contract ids are the ids of their designations
         return _written(s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
 
     return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
 
 
-def _written(s: Session, run: BatchRun, contracts: list[Contract], oid: ObjectType,
-             audit_details: dict[str, Any], now: datetime | None = None) -> runs.ChunkDone:
+def _written(
+    s: Session,
+    run: BatchRun,
+    contracts: list[Contract],
+    oid: ObjectType,
+    audit_details: dict[str, Any],
+    now: datetime | None = None,
+) -> runs.ChunkDone:
     valuation = _value(s, run.as_of_date, run.details, contracts, oid)
-    counts = write_valuation(s, valuation, batch_run_id=run.id, now=now or runtime().clock(),
-                             correlation_id=run.task_id)
+    counts = write_valuation(
+        s, valuation, batch_run_id=run.id, now=now or runtime().clock(), correlation_id=run.task_id
+    )
     return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
 
 
@@ -167,5 +208,6 @@ def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contra
     dates = with_forward_symbols(dates, legs)
     prices = prices_on(s, dates)
     fx = FxMarket(dates, prices, fx_plan.curves, fx_plan.method, partners)
-    return with_functional(value_contracts(contracts, as_of, dates, prices, fx, oid), fx_plan.functional_currency,
-                           prices)
+    return with_functional(
+        value_contracts(contracts, as_of, dates, prices, fx, oid), fx_plan.functional_currency, prices
+    )

@@ -1,4 +1,5 @@
 """`hedgeops verify`: recompute every snapshot of a date from its stored inputs."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,16 +33,27 @@ def verify_date(as_of: date) -> Verification:
         price_keys: dict[str, list[str]] = {}
         for stored in snapshots_of(uow.session, as_of):
             result.checked += 1
-            result.findings += check_snapshot(stored.key, stored.payload, stored.sha256, stored.contract,
-                                              stored.price, as_of, stored.price_date)
+            result.findings += check_snapshot(
+                stored.key, stored.payload, stored.sha256, stored.contract, stored.price, as_of, stored.price_date
+            )
             price_keys.setdefault(stored.price_key, []).append(stored.key)
         for fx in fx_snapshots_of(uow.session, as_of):
             result.checked += 1
-            result.findings += check_fx_snapshot(fx.key, fx.payload, fx.sha256, fx.leg, fx.object_type, as_of,
-                                                 fx.prices, FxValuationPlan.from_details(fx.plan))
+            result.findings += check_fx_snapshot(
+                fx.key,
+                fx.payload,
+                fx.sha256,
+                fx.leg,
+                fx.object_type,
+                as_of,
+                fx.prices,
+                FxValuationPlan.from_details(fx.plan),
+            )
             for price_key in fx.price_keys:
                 price_keys.setdefault(price_key, []).append(fx.key)
         for price_key in sorted(restated_price_keys(uow.session, list(price_keys))):
-            result.findings += [Finding(key, "price_restated", f"{price_key} was sent again with another value")
-                                for key in price_keys[price_key]]
+            result.findings += [
+                Finding(key, "price_restated", f"{price_key} was sent again with another value")
+                for key in price_keys[price_key]
+            ]
     return result

@@ -1,4 +1,5 @@
 """Builders of input files, so tests say only what matters to them."""
+
 from __future__ import annotations
 
 from core.contracts import CONTRACT_HEADER
@@ -8,9 +9,19 @@ from core.prices import PRICE_HEADER
 def contracts_csv(*rows: dict[str, str]) -> str:
     lines = [",".join(CONTRACT_HEADER)]
     for row in rows:
-        full = {"instrument": "commodity_forward", "side": "buy", "quantity": "10", "unit": "mt",
-                "entry_price": "2500", "currency": "USD", "trade_date": "2026-10-01",
-                "maturity_date": "2027-03-17", "status": "active", "underlying": "LME-AL", **row}
+        full = {
+            "instrument": "commodity_forward",
+            "side": "buy",
+            "quantity": "10",
+            "unit": "mt",
+            "entry_price": "2500",
+            "currency": "USD",
+            "trade_date": "2026-10-01",
+            "maturity_date": "2027-03-17",
+            "status": "active",
+            "underlying": "LME-AL",
+            **row,
+        }
         lines.append(",".join(full[h] for h in CONTRACT_HEADER))
     return "\n".join(lines) + "\n"
 

@@ -1,4 +1,5 @@
 """Real `celery worker` (and beat) subprocesses on Redis and PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -37,16 +38,35 @@ class Cluster:
     def start(self, *args: str, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         env = {**self.env, **(extra_env or {})}
-        proc = subprocess.Popen([str(BIN / "celery"), "-A", "workers.celery_app", *args], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers.celery_app", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
-    def worker(self, name: str, queues: str = "prices,valuation", concurrency: int = 2,
-               extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def worker(
+        self, name: str, queues: str = "prices,valuation", concurrency: int = 2, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         node = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
-        proc = self.start("worker", "-Q", queues, "-c", str(concurrency), "-n", node, "--loglevel", "INFO",
-                          "--without-gossip", "--without-mingle", name=name, extra_env=extra_env)
+        proc = self.start(
+            "worker",
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-n",
+            node,
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            name=name,
+            extra_env=extra_env,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -85,8 +105,11 @@ class Cluster:
         client = services.redis_client(self.env["HEDGEOPS_BROKER_URL"])
         prefix = self.env["HEDGEOPS_REDIS_KEY_PREFIX"].encode()
         try:
-            left = [k for k in client.scan_iter(match=prefix + b"*", count=1000)
-                    if not k.startswith(prefix + b"_kombu.binding")]
+            left = [
+                k
+                for k in client.scan_iter(match=prefix + b"*", count=1000)
+                if not k.startswith(prefix + b"_kombu.binding")
+            ]
             if left:
                 client.delete(*left)
         finally:
@@ -129,8 +152,12 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     (base / "incoming").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
     env.update(
-        HEDGEOPS_DATABASE_URL=pg_database, HEDGEOPS_BROKER_URL=E2E_REDIS_URL, HEDGEOPS_RESULT_BACKEND=E2E_REDIS_URL,
-        HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"), HEDGEOPS_MTM_CHUNK_SIZE="7", HEDGEOPS_LOG_FORMAT="json",
+        HEDGEOPS_DATABASE_URL=pg_database,
+        HEDGEOPS_BROKER_URL=E2E_REDIS_URL,
+        HEDGEOPS_RESULT_BACKEND=E2E_REDIS_URL,
+        HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"),
+        HEDGEOPS_MTM_CHUNK_SIZE="7",
+        HEDGEOPS_LOG_FORMAT="json",
         HEDGEOPS_NIGHTLY_ENABLED="false",
         # Every key of this run under its own prefix: parallel test runs share one Redis.
         HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-test-{uuid.uuid4().hex[:8]}:",
@@ -138,8 +165,9 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
-    settings = load_settings(**{k.removeprefix("HEDGEOPS_").lower(): v for k, v in env.items()
-                                if k.startswith("HEDGEOPS_")})
+    settings = load_settings(
+        **{k.removeprefix("HEDGEOPS_").lower(): v for k, v in env.items() if k.startswith("HEDGEOPS_")}
+    )
     cluster = Cluster(env=env, logs=base)
     cluster.app = create_app(settings)
     try:

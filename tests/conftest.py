@@ -1,5 +1,6 @@
 """Fixtures: databases (SQLite file, PostgreSQL throwaway database) built by
 `alembic upgrade head`, Redis, and an in-process (eager) runtime over them."""
+
 from __future__ import annotations
 
 import shutil
@@ -96,12 +97,24 @@ def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_pa
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
-    settings = load_settings(database_url=db_url, broker_url=None, result_backend=None,
-                             price_drop_dir=tmp_path / "incoming", mtm_chunk_size=2)
+    settings = load_settings(
+        database_url=db_url,
+        broker_url=None,
+        result_backend=None,
+        price_drop_dir=tmp_path / "incoming",
+        mtm_chunk_size=2,
+    )
     create_app(settings)
     built = build_runtime(settings)
-    rt = Runtime(uow=built.uow, price_sources=[price_source], run_lock=NoRunLock(), d1_policy=built.d1_policy,
-                 chunk_size=settings.mtm_chunk_size, stale_after=built.stale_after, clock=clock)
+    rt = Runtime(
+        uow=built.uow,
+        price_sources=[price_source],
+        run_lock=NoRunLock(),
+        d1_policy=built.d1_policy,
+        chunk_size=settings.mtm_chunk_size,
+        stale_after=built.stale_after,
+        clock=clock,
+    )
     configure(rt)
     yield rt
     dispose_all()

@@ -3,6 +3,7 @@ run here): a module with the package's function signatures, its own named tuples
 package's names and field order, distinct classes from core.mt5.types), its constants, and
 its manners: None plus last_error() on failure, TypeError for None where a value is due.
 It holds one terminal with one account."""
+
 from __future__ import annotations
 
 import types
@@ -73,9 +74,36 @@ def build(terminal: Terminal) -> types.ModuleType:
         if not terminal.logged_in:
             terminal.error = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
             return None
-        return PkgAccountInfo(terminal.login, 0, 500, 200, 0, True, True, c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING, 2,
-                              False, 20000.0, 0.0, -12.5, 19987.5, 250.0, 19737.5, 7995.0, 50.0, 30.0, 0.0, 0.0,
-                              0.0, 0.0, 0.0, "Fake Client", terminal.server, "EUR", "Fake Broker Ltd")
+        return PkgAccountInfo(
+            terminal.login,
+            0,
+            500,
+            200,
+            0,
+            True,
+            True,
+            c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING,
+            2,
+            False,
+            20000.0,
+            0.0,
+            -12.5,
+            19987.5,
+            250.0,
+            19737.5,
+            7995.0,
+            50.0,
+            30.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            "Fake Client",
+            terminal.server,
+            "EUR",
+            "Fake Broker Ltd",
+        )
 
     def positions_get(**filters: Any) -> Any:
         for key, value in filters.items():
@@ -84,8 +112,14 @@ def build(terminal: Terminal) -> types.ModuleType:
         return tuple(found)
 
     def symbol_info(symbol: str) -> Any:
-        return PkgSymbolInfo(*[{"digits": 5, "point": 0.00001, "volume_step": 0.01, "name": symbol}.get(
-            f, SymbolInfo._field_defaults[f]) for f in SymbolInfo._fields])
+        return PkgSymbolInfo(
+            *[
+                {"digits": 5, "point": 0.00001, "volume_step": 0.01, "name": symbol}.get(
+                    f, SymbolInfo._field_defaults[f]
+                )
+                for f in SymbolInfo._fields
+            ]
+        )
 
     def symbol_info_tick(symbol: str) -> Any:
         return PkgTick(1763632800, 1.0861, 1.0862, 0.0, 0, 1763632800000, 6, 0.0)
@@ -94,27 +128,76 @@ def build(terminal: Terminal) -> types.ModuleType:
         for key, value in filters.items():
             _not_none(key, value)
         terminal.calls.append(("history_deals_get", dates, filters))
-        return tuple(d for d in terminal.deals if all(
-            getattr(d, "position_id" if k == "position" else k) == v for k, v in filters.items()))
+        return tuple(
+            d
+            for d in terminal.deals
+            if all(getattr(d, "position_id" if k == "position" else k) == v for k, v in filters.items())
+        )
 
     def order_send(request: dict[str, Any]) -> Any:
         raise NotImplementedError("the sync sends no orders")
 
-    for function in (initialize, login, shutdown, last_error, account_info, positions_get, symbol_info,
-                     symbol_info_tick, history_deals_get, order_send):
+    for function in (
+        initialize,
+        login,
+        shutdown,
+        last_error,
+        account_info,
+        positions_get,
+        symbol_info,
+        symbol_info_tick,
+        history_deals_get,
+        order_send,
+    ):
         setattr(mt5, function.__name__, function)
     return mt5
 
 
 def position(ticket: int, volume: float, price_open: float, profit: float, *, type: int = 0, magic: int = 42) -> Any:
-    return PkgTradePosition(ticket, 1763632000, 1763632000000, 1763632000, 1763632000000, type, magic, ticket,
-                            c.DEAL_REASON_EXPERT, volume, price_open, 0.0, 0.0, 1.0861, 0.0, profit, "EURUSD",
-                            "", "")
+    return PkgTradePosition(
+        ticket,
+        1763632000,
+        1763632000000,
+        1763632000,
+        1763632000000,
+        type,
+        magic,
+        ticket,
+        c.DEAL_REASON_EXPERT,
+        volume,
+        price_open,
+        0.0,
+        0.0,
+        1.0861,
+        0.0,
+        profit,
+        "EURUSD",
+        "",
+        "",
+    )
 
 
 def deal(ticket: int, position_id: int, reason: int, price: float, profit: float) -> Any:
-    return PkgTradeDeal(ticket, ticket, 1763631000, 1763631000000, c.DEAL_TYPE_SELL, c.DEAL_ENTRY_OUT, 42,
-                        position_id, reason, 0.1, price, -0.7, 0.0, profit, 0.0, "EURUSD", "", "")
+    return PkgTradeDeal(
+        ticket,
+        ticket,
+        1763631000,
+        1763631000000,
+        c.DEAL_TYPE_SELL,
+        c.DEAL_ENTRY_OUT,
+        42,
+        position_id,
+        reason,
+        0.1,
+        price,
+        -0.7,
+        0.0,
+        profit,
+        0.0,
+        "EURUSD",
+        "",
+        "",
+    )
 
 
 class Bridge:

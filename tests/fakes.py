@@ -1,4 +1,5 @@
 """Fakes of our ports (not mocks): an in-memory price source and a settable clock."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping

@@ -1,5 +1,6 @@
 """Builders of hedge-accounting inputs (FX forward contracts, hedged items, designations)
 so that tests say only what matters to them."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,20 @@ from core.hedging.policy import HedgingPolicy
 from core.prices import PRICE_HEADER
 from tasks.runtime import Runtime, configure
 
-FX_HEADER = ("contract_ref", "instrument", "underlying", "side", "quantity", "unit", "entry_price", "currency",
-             "trade_date", "maturity_date", "status", "settlement_method")
+FX_HEADER = (
+    "contract_ref",
+    "instrument",
+    "underlying",
+    "side",
+    "quantity",
+    "unit",
+    "entry_price",
+    "currency",
+    "trade_date",
+    "maturity_date",
+    "status",
+    "settlement_method",
+)
 DOCUMENTATION = {
     "risk_management_objective": "Fix the USD value of EUR receivables",
     "hedging_strategy": "Sell EUR forward for the amount and date of each receivable",
@@ -25,10 +38,21 @@ DOCUMENTATION = {
 
 
 def fx_forward(ref: str, **fields: str) -> dict[str, str]:
-    return {"contract_ref": ref, "instrument": "fx_forward", "underlying": "EURUSD", "side": "sell",
-            "quantity": "1000000", "unit": "EUR", "entry_price": "1.100000", "currency": "USD",
-            "trade_date": "2026-10-01", "maturity_date": "2026-12-31", "status": "active",
-            "settlement_method": "deliverable", **fields}
+    return {
+        "contract_ref": ref,
+        "instrument": "fx_forward",
+        "underlying": "EURUSD",
+        "side": "sell",
+        "quantity": "1000000",
+        "unit": "EUR",
+        "entry_price": "1.100000",
+        "currency": "USD",
+        "trade_date": "2026-10-01",
+        "maturity_date": "2026-12-31",
+        "status": "active",
+        "settlement_method": "deliverable",
+        **fields,
+    }
 
 
 def fx_contracts_csv(*rows: dict[str, str]) -> str:
@@ -36,8 +60,17 @@ def fx_contracts_csv(*rows: dict[str, str]) -> str:
 
 
 def receivable(ref: str, **fields: Any) -> dict[str, Any]:
-    return {"item_ref": ref, "kind": "receivable", "underlying": "EURUSD", "amount": "1000000", "unit": "EUR",
-            "currency": "USD", "exposure_date": "2026-12-31", "description": f"EUR invoice {ref}", **fields}
+    return {
+        "item_ref": ref,
+        "kind": "receivable",
+        "underlying": "EURUSD",
+        "amount": "1000000",
+        "unit": "EUR",
+        "currency": "USD",
+        "exposure_date": "2026-12-31",
+        "description": f"EUR invoice {ref}",
+        **fields,
+    }
 
 
 def items_json(*items: dict[str, Any]) -> str:
@@ -45,10 +78,20 @@ def items_json(*items: dict[str, Any]) -> str:
 
 
 def designation(ref: str, contract_ref: str, item_ref: str, **fields: Any) -> dict[str, Any]:
-    return {"designation_ref": ref, "version": 1, "contract_ref": contract_ref, "item_ref": item_ref,
-            "hedge_type": "cash_flow", "designation_date": "2026-11-17", "method": "dollar_offset",
-            "documentation": DOCUMENTATION, "designated_by": "alice", "approver_1": "bob", "approver_2": "carol",
-            **fields}
+    return {
+        "designation_ref": ref,
+        "version": 1,
+        "contract_ref": contract_ref,
+        "item_ref": item_ref,
+        "hedge_type": "cash_flow",
+        "designation_date": "2026-11-17",
+        "method": "dollar_offset",
+        "documentation": DOCUMENTATION,
+        "designated_by": "alice",
+        "approver_1": "bob",
+        "approver_2": "carol",
+        **fields,
+    }
 
 
 def designations_json(*entries: dict[str, Any]) -> str:
@@ -65,8 +108,7 @@ def with_hedging(runtime: Runtime, **policy: Any) -> Runtime:
     """The runtime with another hedging policy (discount rates, chunk size, defaults); FX
     forwards by spot proxy unless `fx_method` says otherwise (the figures of the tests
     written before parity forwards; tests of parity pass fx_method=RateSource.CIP)."""
-    fields: dict[str, Any] = {"discount_rates": {"USD": Decimal("0.05")}, "fx_method": RateSource.SPOT_PROXY,
-                              **policy}
+    fields: dict[str, Any] = {"discount_rates": {"USD": Decimal("0.05")}, "fx_method": RateSource.SPOT_PROXY, **policy}
     changed = replace(runtime, hedging=HedgingPolicy(**fields))
     configure(changed)
     return changed

@@ -1,5 +1,6 @@
 """Builders for MT5 tests: simulator scenarios, accounts and expected positions, and a
 world that syncs them in-process (eager Celery) over a real database."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -33,31 +34,96 @@ SYMBOLS: dict[str, Any] = {
 }
 
 
-def position(ticket: int, *, symbol: str = "EURUSD", type: int = c.POSITION_TYPE_BUY, volume: float = 0.1,
-             price_open: float = 1.085, magic: int = 7, **more: Any) -> dict[str, Any]:
-    return {"ticket": ticket, "symbol": symbol, "type": type, "volume": volume, "price_open": price_open,
-            "magic": magic, **more}
+def position(
+    ticket: int,
+    *,
+    symbol: str = "EURUSD",
+    type: int = c.POSITION_TYPE_BUY,
+    volume: float = 0.1,
+    price_open: float = 1.085,
+    magic: int = 7,
+    **more: Any,
+) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "symbol": symbol,
+        "type": type,
+        "volume": volume,
+        "price_open": price_open,
+        "magic": magic,
+        **more,
+    }
 
 
-def deal(ticket: int, position_id: int, reason: int, price: float, *, profit: float = 0.0,
-         symbol: str = "EURUSD", **more: Any) -> dict[str, Any]:
-    return {"ticket": ticket, "position_id": position_id, "reason": reason, "price": price, "profit": profit,
-            "volume": 0.1, "symbol": symbol, **more}
+def deal(
+    ticket: int,
+    position_id: int,
+    reason: int,
+    price: float,
+    *,
+    profit: float = 0.0,
+    symbol: str = "EURUSD",
+    **more: Any,
+) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "position_id": position_id,
+        "reason": reason,
+        "price": price,
+        "profit": profit,
+        "volume": 0.1,
+        "symbol": symbol,
+        **more,
+    }
 
 
-def account(login: int, *, terminal: str = "t1", positions: Iterable[dict[str, Any]] = (),
-            deals: Iterable[dict[str, Any]] = (), **more: Any) -> dict[str, Any]:
-    return {"login": login, "password": PASSWORD, "terminal": terminal, "balance": 10000.0,
-            "positions": list(positions), "deals": list(deals), **more}
+def account(
+    login: int,
+    *,
+    terminal: str = "t1",
+    positions: Iterable[dict[str, Any]] = (),
+    deals: Iterable[dict[str, Any]] = (),
+    **more: Any,
+) -> dict[str, Any]:
+    return {
+        "login": login,
+        "password": PASSWORD,
+        "terminal": terminal,
+        "balance": 10000.0,
+        "positions": list(positions),
+        "deals": list(deals),
+        **more,
+    }
 
 
-def expected(login: int, signal: str, *, ticket: int | None = None, symbol: str = "EURUSD",
-             direction: str = "buy", volume: str = "0.10", entry: str = "1.08500", sl: str | None = "1.08000",
-             tp: str | None = None, magic: int = 7) -> ExpectedRow:
-    return ExpectedRow.model_validate({
-        "login": login, "signal_id": signal, "approval_id": f"APR-{signal}", "symbol": symbol,
-        "direction": direction, "volume": volume, "entry_price": entry, "sl": sl or "", "tp": tp or "",
-        "magic": magic, "ticket": ticket or ""})
+def expected(
+    login: int,
+    signal: str,
+    *,
+    ticket: int | None = None,
+    symbol: str = "EURUSD",
+    direction: str = "buy",
+    volume: str = "0.10",
+    entry: str = "1.08500",
+    sl: str | None = "1.08000",
+    tp: str | None = None,
+    magic: int = 7,
+) -> ExpectedRow:
+    return ExpectedRow.model_validate(
+        {
+            "login": login,
+            "signal_id": signal,
+            "approval_id": f"APR-{signal}",
+            "symbol": symbol,
+            "direction": direction,
+            "volume": volume,
+            "entry_price": entry,
+            "sl": sl or "",
+            "tp": tp or "",
+            "magic": magic,
+            "ticket": ticket or "",
+        }
+    )
 
 
 @dataclass
@@ -69,15 +135,31 @@ class Mt5World:
     scenario: dict[str, Any] = field(default_factory=lambda: {"symbols": SYMBOLS, "accounts": []})
     gateways: dict[str, SimulatedMt5Gateway] = field(default_factory=dict)
 
-    def add(self, spec: dict[str, Any], *, magic: tuple[int, ...] = (7,), currency: str = "USD",
-            enabled: bool = True, credential: str = "env:MT5_PW") -> None:
+    def add(
+        self,
+        spec: dict[str, Any],
+        *,
+        magic: tuple[int, ...] = (7,),
+        currency: str = "USD",
+        enabled: bool = True,
+        credential: str = "env:MT5_PW",
+    ) -> None:
         """An account in the scenario and in mt5_accounts."""
         self.scenario["accounts"].append(spec)
         with self.runtime.uow() as uow:
-            add_account(uow.session, AccountSpec(
-                login=spec["login"], server=spec.get("server", "Sim-Demo"), terminal=spec["terminal"],
-                currency=currency, enabled=enabled, magic_numbers=magic, credential_ref=credential),
-                now=self.runtime.clock())
+            add_account(
+                uow.session,
+                AccountSpec(
+                    login=spec["login"],
+                    server=spec.get("server", "Sim-Demo"),
+                    terminal=spec["terminal"],
+                    currency=currency,
+                    enabled=enabled,
+                    magic_numbers=magic,
+                    credential_ref=credential,
+                ),
+                now=self.runtime.clock(),
+            )
             uow.commit()
 
     def expect(self, *rows: ExpectedRow) -> None:
@@ -90,8 +172,9 @@ class Mt5World:
         scenario = Scenario.model_validate(self.scenario)
         terminals = {a["terminal"] for a in self.scenario["accounts"]} | set(self.scenario.get("terminals", {}))
         self.gateways = {t: SimulatedMt5Gateway(scenario, t) for t in sorted(terminals)}
-        self.runtime = replace(self.runtime, mt5_gateways=self.gateways.__getitem__,
-                               mt5_credentials=EnvOrFileCredentials(CREDENTIALS))
+        self.runtime = replace(
+            self.runtime, mt5_gateways=self.gateways.__getitem__, mt5_credentials=EnvOrFileCredentials(CREDENTIALS)
+        )
         configure(self.runtime)
 
     def sync(self, terminal: str = "t1", **kwargs: Any) -> dict[str, Any]:
@@ -112,23 +195,51 @@ class Mt5World:
 
     def recon(self, run_id: int | None = None) -> list[tuple[Any, ...]]:
         r = ReconciliationLog
-        query = select(r.idempotency_key, r.status, r.reason, r.ticket, r.signal_id, r.direction, r.expected_volume,
-                       r.volume, r.entry_price, r.open_price, r.exit_price, r.close_reason,
-                       r.close_profit).order_by(r.id)
+        query = select(
+            r.idempotency_key,
+            r.status,
+            r.reason,
+            r.ticket,
+            r.signal_id,
+            r.direction,
+            r.expected_volume,
+            r.volume,
+            r.entry_price,
+            r.open_price,
+            r.exit_price,
+            r.close_reason,
+            r.close_profit,
+        ).order_by(r.id)
         if run_id is not None:
             query = query.where(r.batch_run_id == run_id)
         return [tuple(row) for row in self.rows(query)]
 
     def snapshots(self) -> list[tuple[Any, ...]]:
         p = PositionSnapshot
-        return [tuple(row) for row in self.rows(select(
-            p.idempotency_key, p.equity, p.balance, p.peak_equity, p.drawdown_percent, p.open_positions,
-            p.total_volume, p.open_pnl, p.margin_level, p.error_kind).order_by(p.id))]
+        return [
+            tuple(row)
+            for row in self.rows(
+                select(
+                    p.idempotency_key,
+                    p.equity,
+                    p.balance,
+                    p.peak_equity,
+                    p.drawdown_percent,
+                    p.open_positions,
+                    p.total_volume,
+                    p.open_pnl,
+                    p.margin_level,
+                    p.error_kind,
+                ).order_by(p.id)
+            )
+        ]
 
     def expected_states(self) -> dict[str, tuple[str, str | None, int | None]]:
         e = ExpectedPosition
-        return {sig: (status, reason, ticket) for sig, status, reason, ticket in self.rows(
-            select(e.signal_id, e.status, e.closed_reason, e.ticket))}
+        return {
+            sig: (status, reason, ticket)
+            for sig, status, reason, ticket in self.rows(select(e.signal_id, e.status, e.closed_reason, e.ticket))
+        }
 
 
 def d(text: str | None) -> Decimal | None:

@@ -1,5 +1,6 @@
 """Builders for the simulated broker's tests: a scenario on disk, close requests, the state
 file as JSON, and a driver that plays a terminal client in a process of its own."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ BUY, SELL = 88812, 88813
 
 def broker_account(*extra: dict[str, Any], **more: Any) -> dict[str, Any]:
     """5001 with BUY and SELL open, and the `extra` positions."""
-    return account(LOGIN, positions=[position(BUY), position(SELL, type=c.POSITION_TYPE_SELL, price_open=1.087),
-                                     *extra], **more)
+    return account(
+        LOGIN, positions=[position(BUY), position(SELL, type=c.POSITION_TYPE_SELL, price_open=1.087), *extra], **more
+    )
 
 
 def scenario(*accounts: dict[str, Any], **more: Any) -> dict[str, Any]:
@@ -48,10 +50,19 @@ def intent_key(ticket: int, episode: int = 1) -> str:
 def close_request(ticket: int, *, volume: float = 0.1, **more: Any) -> dict[str, Any]:
     """The guard's close: the opposite type at the bid (closing a buy) or the ask (a sell)."""
     buy = ticket != SELL
-    return {"action": c.TRADE_ACTION_DEAL, "symbol": "EURUSD", "volume": volume, "position": ticket,
-            "type": c.ORDER_TYPE_SELL if buy else c.ORDER_TYPE_BUY, "price": 1.086 if buy else 1.0861,
-            "deviation": 20, "magic": 7, "comment": intent_key(ticket), "type_filling": c.ORDER_FILLING_IOC,
-            **more}
+    return {
+        "action": c.TRADE_ACTION_DEAL,
+        "symbol": "EURUSD",
+        "volume": volume,
+        "position": ticket,
+        "type": c.ORDER_TYPE_SELL if buy else c.ORDER_TYPE_BUY,
+        "price": 1.086 if buy else 1.0861,
+        "deviation": 20,
+        "magic": 7,
+        "comment": intent_key(ticket),
+        "type_filling": c.ORDER_FILLING_IOC,
+        **more,
+    }
 
 
 def state_of(path: Path) -> dict[str, Any]:
@@ -88,10 +99,18 @@ print(json.dumps({"answers": answers, "open": [p.ticket for p in gw.positions_ge
 """
 
 
-def client(scenario_path: Path, state: Path, requests: list[dict[str, Any]], **plan: Any) -> subprocess.CompletedProcess[str]:
+def client(
+    scenario_path: Path, state: Path, requests: list[dict[str, Any]], **plan: Any
+) -> subprocess.CompletedProcess[str]:
     """Runs DRIVER in a new Python process against the scenario and the state file."""
-    argv = [sys.executable, "-c", DRIVER, str(scenario_path), str(state),
-            json.dumps({"password": PASSWORD, "requests": requests, **plan})]
+    argv = [
+        sys.executable,
+        "-c",
+        DRIVER,
+        str(scenario_path),
+        str(state),
+        json.dumps({"password": PASSWORD, "requests": requests, **plan}),
+    ]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -1,5 +1,6 @@
 """Real services for tests: PostgreSQL and Redis. Outside CI a missing service skips the
 tests that need it; in CI (CI=true) it fails them: nothing that needs a service may skip."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Embedded mode (no broker URL) runs every task in-process (always eager); distributed
 mode uses Redis for broker and results. JSON only, late acks, tasks re-queued when a
 worker dies, and a hard time limit below the Redis visibility timeout."""
+
 from __future__ import annotations
 
 import os
@@ -59,11 +60,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "options": {"queue": "valuation"},
         }
         beat_schedule["nightly-freshness"] = {
-            "task": names.CHECK_NIGHTLY_FRESHNESS, "schedule": FRESHNESS_EVERY,
+            "task": names.CHECK_NIGHTLY_FRESHNESS,
+            "schedule": FRESHNESS_EVERY,
             "options": {"queue": "valuation", "expires": FRESHNESS_EVERY},
         }
     beat_schedule["resend-stale-chunks"] = {
-        "task": names.RESEND_STALE_CHUNKS, "schedule": float(settings.chunk_resend_sweep),
+        "task": names.RESEND_STALE_CHUNKS,
+        "schedule": float(settings.chunk_resend_sweep),
         "options": {"queue": "valuation", "expires": float(settings.chunk_resend_sweep)},
     }
     beat_schedule.update(mt5_beat_schedule(settings))
@@ -182,8 +185,11 @@ def _refuse_open_flower() -> None:
     given += [name for name in ("FLOWER_BASIC_AUTH", "FLOWER_AUTH") if os.environ.get(name)]
     if given or os.environ.get(FLOWER_INSECURE_DEV) == "1":
         return
-    print("hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
-          "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH", file=sys.stderr)
+    print(
+        "hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
+        "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH",
+        file=sys.stderr,
+    )
     raise SystemExit(2)
 
 
@@ -212,8 +218,7 @@ def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: Any) -> Non
     traceback as a field), not as a traceback of many lines on stderr."""
     import structlog
 
-    structlog.get_logger(__name__).critical("process_failed", error=f"{kind.__name__}: {exc}",
-                                            exc_info=(kind, exc, tb))
+    structlog.get_logger(__name__).critical("process_failed", error=f"{kind.__name__}: {exc}", exc_info=(kind, exc, tb))
 
 
 def start_failed(message: str) -> None:

@@ -1,4 +1,5 @@
 """`hedgeops demo`: the nightly batch on a fresh embedded database, with sample data."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,8 +31,13 @@ def run_demo(console: Console) -> int:
     sample = resources.files("workers") / "sample_data"
     for name in ("prices_2026-11-19.csv",):
         (incoming / name).write_bytes((sample / name).read_bytes())
-    settings = settings_or_exit(database_url=f"sqlite:///{db_file}", broker_url=None, result_backend=None,
-                                price_drop_dir=incoming, log_level="ERROR")
+    settings = settings_or_exit(
+        database_url=f"sqlite:///{db_file}",
+        broker_url=None,
+        result_backend=None,
+        price_drop_dir=incoming,
+        log_level="ERROR",
+    )
     start(settings, database=False)  # a fresh database: the schema comes next
     upgrade(settings.database_url)
     loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")
@@ -44,14 +50,19 @@ def run_demo(console: Console) -> int:
         final = run_summary(ledger.get_run(uow.session, summary["batch_run_id"]))
         report = valuation_summary(uow.session, DEMO_AS_OF)
     price_date = price_date_for(DEMO_AS_OF, settings.d1_policy)
-    console.print(f"nightly for {DEMO_AS_OF} (prices of {price_date}): {final['status']}, "
-                  f"batch run {final['batch_run_id']}")
+    console.print(
+        f"nightly for {DEMO_AS_OF} (prices of {price_date}): {final['status']}, batch run {final['batch_run_id']}"
+    )
     table = Table(title=f"MTM as of {DEMO_AS_OF}")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for label, value in (("contracts", report.contracts), ("active contracts", report.active),
-                         ("snapshots", report.snapshots), ("exceptions", report.exceptions),
-                         ("conflicts", report.conflicts)):
+    for label, value in (
+        ("contracts", report.contracts),
+        ("active contracts", report.active),
+        ("snapshots", report.snapshots),
+        ("exceptions", report.exceptions),
+        ("conflicts", report.conflicts),
+    ):
         table.add_row(label, str(value))
     for (underlying, currency), total in report.mtm_by_underlying.items():
         table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")

@@ -2,6 +2,7 @@
 process SIGKILL itself the first time the guard passes that point (once per process start
 and point: a marker file beside the state keeps a restarted worker from dying again).
 Empty in production: the hook does nothing."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Logging, configured once per process: structlog for our events, stdlib (Celery,
 SQLAlchemy) through the same processors; JSON unless on a TTY; secrets redacted."""
+
 from __future__ import annotations
 
 import logging
@@ -50,9 +51,12 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = F
         cache_logger_on_first_use=False,  # True would hide events from structlog.testing.capture_logs
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared, processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                                              _renderer(fmt)]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _renderer(fmt)],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -26,6 +26,7 @@ bound stops the worker at start-up.
     close_intents_pending                            gauge: close intents not yet confirmed or failed
     close_order_attempts_total{retcode}              counter: order_send calls of closes, by answer ("none": no result)
 """
+
 from __future__ import annotations
 
 import atexit
@@ -53,22 +54,49 @@ class PrometheusSyncObserver:
     """Implements core.mt5.ports.SyncObserver on a prometheus-client registry."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.syncs = Counter("mt5_position_sync_total", "MT5 account syncs", ["terminal", "outcome"],
-                             registry=registry)
-        self.divergences = Counter("reconciliation_divergences_total", "Reconciliation divergences by reason",
-                                   ["reason"], registry=registry)
-        self.latency = Histogram("reconciliation_latency_seconds", "Reading and reconciling one account",
-                                 ["terminal"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.syncs = Counter("mt5_position_sync_total", "MT5 account syncs", ["terminal", "outcome"], registry=registry)
+        self.divergences = Counter(
+            "reconciliation_divergences_total", "Reconciliation divergences by reason", ["reason"], registry=registry
+        )
+        self.latency = Histogram(
+            "reconciliation_latency_seconds",
+            "Reading and reconciling one account",
+            ["terminal"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         # A reading of the last sync whichever process made it (multiprocess: the newest).
-        self.positions = Gauge("mt5_positions_total", "Open MT5 positions of an account", ["login"],
-                               registry=registry, multiprocess_mode="mostrecent")
-        self.equity = Gauge("account_equity", "Account equity at the last sync, in its currency",
-                            ["login", "currency"], registry=registry, multiprocess_mode="mostrecent")
-        self.drawdown = Gauge("account_drawdown_percent", "Drawdown from peak equity at the last sync", ["login"],
-                              registry=registry, multiprocess_mode="mostrecent")
+        self.positions = Gauge(
+            "mt5_positions_total",
+            "Open MT5 positions of an account",
+            ["login"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.equity = Gauge(
+            "account_equity",
+            "Account equity at the last sync, in its currency",
+            ["login", "currency"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.drawdown = Gauge(
+            "account_drawdown_percent",
+            "Drawdown from peak equity at the last sync",
+            ["login"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
 
-    def account_synced(self, terminal: str, login: int, currency: str, figures: SnapshotFigures,
-                       outcomes: Sequence[Outcome], seconds: float) -> None:
+    def account_synced(
+        self,
+        terminal: str,
+        login: int,
+        currency: str,
+        figures: SnapshotFigures,
+        outcomes: Sequence[Outcome],
+        seconds: float,
+    ) -> None:
         self.syncs.labels(terminal, "ok").inc()
         for outcome in outcomes:
             if outcome.status is ReconStatus.DIVERGENCE:
@@ -87,13 +115,14 @@ class PrometheusGuardObserver:
     """Implements core.mt5.ports.GuardObserver (seed 001's names)."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.triggers = Counter("drawdown_guard_triggers_total", "Drawdown guard triggers", ["kind"],
-                                registry=registry)
-        self.closed = Counter("positions_autoclosed_total", "Positions closed by the guard", ["reason"],
-                              registry=registry)
+        self.triggers = Counter("drawdown_guard_triggers_total", "Drawdown guard triggers", ["kind"], registry=registry)
+        self.closed = Counter(
+            "positions_autoclosed_total", "Positions closed by the guard", ["reason"], registry=registry
+        )
         self.pending = Gauge("close_intents_pending", "Close intents not yet confirmed or failed", registry=registry)
-        self.attempts = Counter("close_order_attempts_total", "order_send calls of closes by retcode", ["retcode"],
-                                registry=registry)
+        self.attempts = Counter(
+            "close_order_attempts_total", "order_send calls of closes by retcode", ["retcode"], registry=registry
+        )
 
     def guard_triggered(self, kind: str) -> None:
         self.triggers.labels(kind).inc()
@@ -115,27 +144,41 @@ class PrometheusRunObserver:
     """Implements core.ports.RunObserver: what the batch runs do."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
-        self.runs = Counter("hedgeops_runs_total", "Runs ended, by job and status", ["job", "status"],
-                            registry=registry)
-        self.duration = Histogram("hedgeops_run_duration_seconds", "Start to end of a run", ["job"],
-                                  buckets=DURATION_BUCKETS, registry=registry)
-        self.written = Counter("hedgeops_snapshots_written_total", "Results written, by write-path outcome",
-                               ["job", "outcome"], registry=registry)
-        self.conflicts = Counter("hedgeops_conflicts_total", "Results refused as conflicts", ["job"],
-                                 registry=registry)
-        self.exceptions = Counter("hedgeops_exceptions_total", "Exceptions counted by runs", ["job"],
-                                  registry=registry)
-        self.price_missing = Counter("hedgeops_price_missing_total", "Required D-1 prices missing", ["job"],
-                                     registry=registry)
-        self.last_success = Gauge("hedgeops_last_success_timestamp_seconds", "End of the last successful run",
-                                  ["job"], registry=registry, multiprocess_mode="max")
-        self.in_flight = Gauge("hedgeops_chunks_in_flight", "Chunk tasks at work", ["job"], registry=registry,
-                               multiprocess_mode="livesum")
+        self.runs = Counter(
+            "hedgeops_runs_total", "Runs ended, by job and status", ["job", "status"], registry=registry
+        )
+        self.duration = Histogram(
+            "hedgeops_run_duration_seconds",
+            "Start to end of a run",
+            ["job"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.written = Counter(
+            "hedgeops_snapshots_written_total",
+            "Results written, by write-path outcome",
+            ["job", "outcome"],
+            registry=registry,
+        )
+        self.conflicts = Counter("hedgeops_conflicts_total", "Results refused as conflicts", ["job"], registry=registry)
+        self.exceptions = Counter("hedgeops_exceptions_total", "Exceptions counted by runs", ["job"], registry=registry)
+        self.price_missing = Counter(
+            "hedgeops_price_missing_total", "Required D-1 prices missing", ["job"], registry=registry
+        )
+        self.last_success = Gauge(
+            "hedgeops_last_success_timestamp_seconds",
+            "End of the last successful run",
+            ["job"],
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.in_flight = Gauge(
+            "hedgeops_chunks_in_flight", "Chunk tasks at work", ["job"], registry=registry, multiprocess_mode="livesum"
+        )
         self.late = Counter("hedgeops_nightly_late_total", "Late-nightly alerts sent", registry=registry)
 
     def results_counted(self, job: str, counts: Counts) -> None:
-        for outcome, n in (("created", counts.created), ("existing", counts.existing),
-                           ("conflict", counts.conflicts)):
+        for outcome, n in (("created", counts.created), ("existing", counts.existing), ("conflict", counts.conflicts)):
             if n:
                 self.written.labels(job, outcome).inc(n)
         if counts.conflicts:
@@ -149,8 +192,9 @@ class PrometheusRunObserver:
     def chunk_ended(self, job: str) -> None:
         self.in_flight.labels(job).dec()
 
-    def run_finished(self, job: str, status: str, seconds: float, price_missing: int,
-                     finished_at: datetime | None) -> None:
+    def run_finished(
+        self, job: str, status: str, seconds: float, price_missing: int, finished_at: datetime | None
+    ) -> None:
         self.runs.labels(job, status).inc()
         self.duration.labels(job).observe(seconds)
         if price_missing:

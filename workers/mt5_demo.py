@@ -2,6 +2,7 @@
 reconciliation class, its expected positions, one sync cycle in-process, and the rows; then
 a guarded account that breaches its drawdown limit at its second sync and is closed, and
 `guard status` after it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,13 +26,23 @@ def run_mt5_demo(console: Console, directory: Path) -> int:
     from tasks.mt5.views import cycle_summary
     from workers.cli.common import exit_code
 
-    add_account(AccountSpec(login=DEMO_LOGIN, server=DEMO_SERVER, terminal=DEMO_TERMINAL, currency="USD",
-                            magic_numbers=(7,), credential_ref=_secret(directory, DEMO_LOGIN)))
+    add_account(
+        AccountSpec(
+            login=DEMO_LOGIN,
+            server=DEMO_SERVER,
+            terminal=DEMO_TERMINAL,
+            currency="USD",
+            magic_numbers=(7,),
+            credential_ref=_secret(directory, DEMO_LOGIN),
+        )
+    )
     load_expected_csv(EXPECTED_FILE.read_text(encoding="utf-8"), EXPECTED_FILE.name)
     started = run_sync_cycle.apply_async(kwargs={"terminal": DEMO_TERMINAL}).get()
     summary = cycle_summary(started["batch_run_id"])
-    console.print(f"MT5 sync of simulated account {DEMO_LOGIN} on terminal {DEMO_TERMINAL}: {summary['status']}, "
-                  f"batch run {summary['batch_run_id']}")
+    console.print(
+        f"MT5 sync of simulated account {DEMO_LOGIN} on terminal {DEMO_TERMINAL}: {summary['status']}, "
+        f"batch run {summary['batch_run_id']}"
+    )
     console.print(reconciliation_table(started["batch_run_id"]))
     return exit_code(summary["status"])
 
@@ -52,8 +63,16 @@ def run_guard_demo(console: Console, directory: Path) -> int:
     from tasks.mt5.guard_admin import guard_status
     from tasks.mt5.loading import add_account
 
-    add_account(AccountSpec(login=GUARDED_LOGIN, server=DEMO_SERVER, terminal=DEMO_TERMINAL, currency="USD",
-                            magic_numbers=(7,), credential_ref=_secret(directory, GUARDED_LOGIN)))
+    add_account(
+        AccountSpec(
+            login=GUARDED_LOGIN,
+            server=DEMO_SERVER,
+            terminal=DEMO_TERMINAL,
+            currency="USD",
+            magic_numbers=(7,),
+            credential_ref=_secret(directory, GUARDED_LOGIN),
+        )
+    )
     for _ in range(2):
         run_sync_cycle.apply_async(kwargs={"terminal": DEMO_TERMINAL, "logins": [GUARDED_LOGIN]}).get()
     console.print(guard_table(GUARDED_LOGIN))
@@ -61,8 +80,15 @@ def run_guard_demo(console: Console, directory: Path) -> int:
     for view in guard_status():
         if view.account.login == GUARDED_LOGIN:
             d = view.as_dict()
-            table.add_row(str(d["login"]), d["state"], str(d["episode"]), d["peak_equity"] or "-", d["equity"] or "-",
-                          d["drawdown_pct"] or "-", str(d["pending_intents"]))
+            table.add_row(
+                str(d["login"]),
+                d["state"],
+                str(d["episode"]),
+                d["peak_equity"] or "-",
+                d["equity"] or "-",
+                d["drawdown_pct"] or "-",
+                str(d["pending_intents"]),
+            )
     console.print(table)
     return 0
 
@@ -73,14 +99,26 @@ def guard_table(login: int) -> Table:
     from db.mt5.guard_models import CloseIntent, DrawdownAlert
     from tasks.runtime import runtime
 
-    table = Table("alert", "action", "drawdown %", "threshold %", "closed", "close intents",
-                  title=f"drawdown guard of account {login}")
+    table = Table(
+        "alert",
+        "action",
+        "drawdown %",
+        "threshold %",
+        "closed",
+        "close intents",
+        title=f"drawdown guard of account {login}",
+    )
     with runtime().uow() as uow:
-        intents = {i.ticket: i.status for i in uow.session.scalars(select(CloseIntent).where(CloseIntent.login == login))}
-        for a in uow.session.scalars(select(DrawdownAlert).where(DrawdownAlert.login == login).order_by(DrawdownAlert.id)):
+        intents = {
+            i.ticket: i.status for i in uow.session.scalars(select(CloseIntent).where(CloseIntent.login == login))
+        }
+        for a in uow.session.scalars(
+            select(DrawdownAlert).where(DrawdownAlert.login == login).order_by(DrawdownAlert.id)
+        ):
             shown = ", ".join(f"{t}: {s}" for t, s in sorted(intents.items())) if a.alert_type == "execution" else "-"
-            table.add_row(a.alert_type, a.action, str(a.current_pct), str(a.threshold_pct), str(a.positions_closed),
-                          shown)
+            table.add_row(
+                a.alert_type, a.action, str(a.current_pct), str(a.threshold_pct), str(a.positions_closed), shown
+            )
     return table
 
 
@@ -90,13 +128,28 @@ def reconciliation_table(run_id: int) -> Table:
     from db.mt5.models import ReconciliationLog as R
     from tasks.runtime import runtime
 
-    table = Table("ticket", "signal", "reason", "lots expected", "lots", "entry", "open/exit",
-                  title=f"reconciliation (batch run {run_id})")
+    table = Table(
+        "ticket",
+        "signal",
+        "reason",
+        "lots expected",
+        "lots",
+        "entry",
+        "open/exit",
+        title=f"reconciliation (batch run {run_id})",
+    )
     table.columns[2].no_wrap = True
     with runtime().uow() as uow:
         for r in uow.session.scalars(select(R).where(R.batch_run_id == run_id).order_by(R.ticket)):
-            table.add_row(str(r.ticket or "-"), r.signal_id or "-", r.reason, _lots(r.expected_volume),
-                          _lots(r.volume), _price(r.entry_price), _price(r.open_price or r.exit_price))
+            table.add_row(
+                str(r.ticket or "-"),
+                r.signal_id or "-",
+                r.reason,
+                _lots(r.expected_volume),
+                _lots(r.volume),
+                _price(r.entry_price),
+                _price(r.open_price or r.exit_price),
+            )
     return table
 
 

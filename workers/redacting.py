@@ -3,6 +3,7 @@ events Flower and `celery events` show (a task's arguments, its exception and tr
 its result), the argument reprs a message's headers carry (the worker's `inspect` answers
 show them), and what the result backend stores of a task that failed or retried (its
 exception, traceback) and of every task (its arguments: `result_extended`)."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -33,10 +34,17 @@ class RedactingResults:
     """A result backend mixin: the stored meta of a task, redacted where a secret can be
     (a successful task's result is ours, and read back by the CLI: left as it is)."""
 
-    def _get_result_meta(self, result: Any, state: str, traceback: Any, request: Any, *args: Any,
-                         **kwargs: Any) -> dict[str, Any]:
-        meta: dict[str, Any] = super()._get_result_meta(result, state, traceback, request,  # type: ignore[misc]
-                                                        *args, **kwargs)
+    def _get_result_meta(
+        self, result: Any, state: str, traceback: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        meta: dict[str, Any] = super()._get_result_meta(
+            result,
+            state,
+            traceback,
+            request,  # type: ignore[misc]
+            *args,
+            **kwargs,
+        )
         if isinstance(meta.get("traceback"), str):
             meta["traceback"] = redact_text(meta["traceback"])
         if state in states.EXCEPTION_STATES and isinstance(meta.get("result"), dict):

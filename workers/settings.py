@@ -1,5 +1,6 @@
 """Settings: environment variables prefixed HEDGEOPS_ (and a .env file). The defaults are
 the embedded mode; setting a broker URL switches to distributed mode."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -59,51 +69,131 @@ class Settings(GuardSettings, HedgingSettings):
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")
     broker_url: str | None = Field(None, description="Redis URL of the broker; unset = embedded mode")
     result_backend: str | None = Field(None, description="Redis URL of results; default the broker URL")
-    redis_key_prefix: str = Field("", pattern=r"^[A-Za-z0-9:_.-]{0,64}$", description="prefix of every Redis key (queues, results, locks): several environments can share one Redis")
+    redis_key_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9:_.-]{0,64}$",
+        description="prefix of every Redis key (queues, results, locks): several environments can share one Redis",
+    )
     price_drop_dir: Path = Field(Path("./var/prices/incoming"), description="vendor CSV drop folder")
-    price_sources: list[SourceSpec] = Field(default_factory=lambda: list(DEFAULT_SOURCES), min_length=1,
-                                            description="price sources, a JSON list (see README: Price sources)")
-    price_sources_file: Path | None = Field(None, description="a JSON file with the price sources list; wins over HEDGEOPS_PRICE_SOURCES")
-    symbol_calendars: dict[str, CalendarName] = Field(default_factory=dict, description="calendar per symbol or prefix, JSON: {\"LME-\": \"ENGLAND_WALES\"}")
-    d1_policy: D1Policy = Field(D1Policy.BUSINESS, description="business (previous business day of the symbol's calendar) or calendar (plain D-1)")
+    price_sources: list[SourceSpec] = Field(
+        default_factory=lambda: list(DEFAULT_SOURCES),
+        min_length=1,
+        description="price sources, a JSON list (see README: Price sources)",
+    )
+    price_sources_file: Path | None = Field(
+        None, description="a JSON file with the price sources list; wins over HEDGEOPS_PRICE_SOURCES"
+    )
+    symbol_calendars: dict[str, CalendarName] = Field(
+        default_factory=dict, description='calendar per symbol or prefix, JSON: {"LME-": "ENGLAND_WALES"}'
+    )
+    d1_policy: D1Policy = Field(
+        D1Policy.BUSINESS,
+        description="business (previous business day of the symbol's calendar) or calendar (plain D-1)",
+    )
     nightly_at: time = Field(time(22, 30), description="UTC time of the nightly chain (HH:MM)")
     nightly_enabled: bool = Field(True, description="put the nightly chain in beat's schedule")
-    nightly_deadline_minutes: int = Field(120, ge=1, le=2880, description="minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is CRITICAL and an alert goes out")
+    nightly_deadline_minutes: int = Field(
+        120,
+        ge=1,
+        le=2880,
+        description="minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is CRITICAL and an alert goes out",
+    )
     mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
-    mtm_in_database: bool = Field(True, description="PostgreSQL: value each MTM chunk's commodity forwards in the database, one statement per chunk, byte-identical to core's (false: every contract in Python, as on SQLite)")
+    mtm_in_database: bool = Field(
+        True,
+        description="PostgreSQL: value each MTM chunk's commodity forwards in the database, one statement per chunk, byte-identical to core's (false: every contract in Python, as on SQLite)",
+    )
     # Hedge accounting. The effectiveness defaults are what a designation locks when its file leaves them out.
-    discount_rates: dict[str, Decimal] = Field(default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES), description="flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {\"USD\": \"0.05\"}")
-    effectiveness_band_min: Decimal = Field(Decimal("0.80"), gt=0, le=1, description="lower end of the default policy band of dollar offset ratios (and of -slope)")
+    discount_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES),
+        description='flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {"USD": "0.05"}',
+    )
+    effectiveness_band_min: Decimal = Field(
+        Decimal("0.80"),
+        gt=0,
+        le=1,
+        description="lower end of the default policy band of dollar offset ratios (and of -slope)",
+    )
     effectiveness_band_max: Decimal = Field(Decimal("1.25"), ge=1, description="upper end of the default policy band")
-    materiality_floor: Decimal = Field(Decimal("1000"), ge=0, description="default dollar-offset materiality floor: |ΔI| below it is inconclusive (in the legs' currency)")
-    regression_window: int = Field(60, ge=3, le=1000, description="default regression window: the most recent changes regressed")
-    regression_min_observations: int = Field(20, ge=3, le=1000, description="default fewest changes a regression needs (fewer: insufficient_data)")
-    regression_r_squared_min: Decimal = Field(Decimal("0.80"), gt=0, le=1, description="default lowest R² of a passing regression")
-    regression_p_value_max: Decimal = Field(Decimal("0.05"), gt=0, le=1, description="default p-value a passing regression's slope must be below")
-    effectiveness_chunk_size: int = Field(1000, ge=1, le=50_000, description="designations per effectiveness chunk task")
+    materiality_floor: Decimal = Field(
+        Decimal("1000"),
+        ge=0,
+        description="default dollar-offset materiality floor: |ΔI| below it is inconclusive (in the legs' currency)",
+    )
+    regression_window: int = Field(
+        60, ge=3, le=1000, description="default regression window: the most recent changes regressed"
+    )
+    regression_min_observations: int = Field(
+        20, ge=3, le=1000, description="default fewest changes a regression needs (fewer: insufficient_data)"
+    )
+    regression_r_squared_min: Decimal = Field(
+        Decimal("0.80"), gt=0, le=1, description="default lowest R² of a passing regression"
+    )
+    regression_p_value_max: Decimal = Field(
+        Decimal("0.05"), gt=0, le=1, description="default p-value a passing regression's slope must be below"
+    )
+    effectiveness_chunk_size: int = Field(
+        1000, ge=1, le=50_000, description="designations per effectiveness chunk task"
+    )
     task_soft_time_limit: int = Field(540, ge=1, description="seconds before a task is asked to stop")
     task_time_limit: int = Field(600, ge=1, description="seconds before a task is killed")
     visibility_timeout: int = Field(3600, ge=1, description="Redis redelivery timeout, seconds")
-    redelivery_sweep: int = Field(30, ge=1, description="seconds between worker sweeps that redeliver messages unacked past the visibility timeout")
+    redelivery_sweep: int = Field(
+        30,
+        ge=1,
+        description="seconds between worker sweeps that redeliver messages unacked past the visibility timeout",
+    )
     run_stale_after: int = Field(3600, ge=60, description="seconds without heartbeat before a running run is abandoned")
-    chunk_resend_after: int = Field(300, ge=10, le=3600, description="seconds without heartbeat after which a running run's missing chunks are sent again (beat's sweep); below run_stale_after")
-    chunk_resend_sweep: int = Field(60, ge=1, le=3600, description="seconds between beat's sweeps for stale runs whose chunks to re-send")
-    date_min: date = Field(date(1990, 1, 1), description="earliest date a loaded file may name (its price, trade, maturity, exposure and designation dates)")
+    chunk_resend_after: int = Field(
+        300,
+        ge=10,
+        le=3600,
+        description="seconds without heartbeat after which a running run's missing chunks are sent again (beat's sweep); below run_stale_after",
+    )
+    chunk_resend_sweep: int = Field(
+        60, ge=1, le=3600, description="seconds between beat's sweeps for stale runs whose chunks to re-send"
+    )
+    date_min: date = Field(
+        date(1990, 1, 1),
+        description="earliest date a loaded file may name (its price, trade, maturity, exposure and designation dates)",
+    )
     date_max: date = Field(date(2199, 12, 31), description="latest date a loaded file may name")
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
-    mt5_gateway: Literal["simulator", "metatrader5", "mt5linux"] = Field("simulator", description="MT5 gateway of this process: simulator, metatrader5 (the Windows package) or mt5linux (the bridge)")
-    mt5_scenario: Path | None = Field(None, description="the simulator's scenario file (JSON); unset: the shipped demo scenario")
-    mt5_terminal_path: str | None = Field(None, description="metatrader5/mt5linux: the terminal64.exe to initialize (unset: the one the package finds)")
+    mt5_gateway: Literal["simulator", "metatrader5", "mt5linux"] = Field(
+        "simulator",
+        description="MT5 gateway of this process: simulator, metatrader5 (the Windows package) or mt5linux (the bridge)",
+    )
+    mt5_scenario: Path | None = Field(
+        None, description="the simulator's scenario file (JSON); unset: the shipped demo scenario"
+    )
+    mt5_terminal_path: str | None = Field(
+        None, description="metatrader5/mt5linux: the terminal64.exe to initialize (unset: the one the package finds)"
+    )
     mt5linux_host: str = Field("localhost", min_length=1, description="mt5linux: host of the RPyC server")
     mt5linux_port: int = Field(18812, ge=1, le=65535, description="mt5linux: port of the RPyC server")
-    mt5_terminals: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,22}(,[a-z0-9][a-z0-9_-]{0,22})*)?$", description="terminals beat runs the sync cycle of, comma-separated (queue mt5.<terminal> each); empty: none")
+    mt5_terminals: str = Field(
+        "",
+        pattern=r"^([a-z0-9][a-z0-9_-]{0,22}(,[a-z0-9][a-z0-9_-]{0,22})*)?$",
+        description="terminals beat runs the sync cycle of, comma-separated (queue mt5.<terminal> each); empty: none",
+    )
     mt5_sync_every: int = Field(30, ge=1, le=86_400, description="seconds between two sync cycles of a terminal (beat)")
     mt5_sync_chunk_size: int = Field(200, ge=1, le=1000, description="accounts per sync task")
-    mt5_slippage_points: int = Field(10, ge=0, description="entry price tolerance, in points, before a position is slippage")
-    mt5_cycle_stale_after: int = Field(600, ge=30, description="seconds without heartbeat before a running sync cycle is abandoned (and its lock expires)")
-    metrics_port: int = Field(0, ge=0, le=65535, description="port of the Prometheus metrics endpoint of each worker node (one per node, the sum of its processes); 0: none")
+    mt5_slippage_points: int = Field(
+        10, ge=0, description="entry price tolerance, in points, before a position is slippage"
+    )
+    mt5_cycle_stale_after: int = Field(
+        600,
+        ge=30,
+        description="seconds without heartbeat before a running sync cycle is abandoned (and its lock expires)",
+    )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="port of the Prometheus metrics endpoint of each worker node (one per node, the sum of its processes); 0: none",
+    )
     flower_user: str | None = Field(None, description="user of Flower's basic auth (`hedgeops flower`)")
     flower_password: SecretStr | None = Field(None, description="password of Flower's basic auth (`hedgeops flower`)")
 
@@ -167,26 +257,34 @@ class Settings(GuardSettings, HedgingSettings):
         return self
 
     def hedging_policy(self) -> HedgingPolicy:
-        return self.with_fx_valuation(HedgingPolicy(
-            discount_rates=dict(self.discount_rates), band_min=self.effectiveness_band_min,
-            band_max=self.effectiveness_band_max, materiality_floor=self.materiality_floor,
-            regression_window=self.regression_window, min_observations=self.regression_min_observations,
-            r_squared_min=self.regression_r_squared_min, p_value_max=self.regression_p_value_max,
-            chunk_size=self.effectiveness_chunk_size))
+        return self.with_fx_valuation(
+            HedgingPolicy(
+                discount_rates=dict(self.discount_rates),
+                band_min=self.effectiveness_band_min,
+                band_max=self.effectiveness_band_max,
+                materiality_floor=self.materiality_floor,
+                regression_window=self.regression_window,
+                min_observations=self.regression_min_observations,
+                r_squared_min=self.regression_r_squared_min,
+                p_value_max=self.regression_p_value_max,
+                chunk_size=self.effectiveness_chunk_size,
+            )
+        )
 
     @model_validator(mode="after")
     def _limits_below_visibility(self) -> Settings:
         if self.task_soft_time_limit >= self.task_time_limit:
             raise ValueError("task_soft_time_limit must be below task_time_limit")
         if self.task_time_limit >= self.visibility_timeout:
-            raise ValueError(
-                "task_time_limit must be below visibility_timeout, or Redis redelivers running tasks")
+            raise ValueError("task_time_limit must be below visibility_timeout, or Redis redelivers running tasks")
         return self
 
     @model_validator(mode="after")
     def _resend_before_abandon(self) -> Settings:
         if self.chunk_resend_after >= self.run_stale_after:
-            raise ValueError("chunk_resend_after must be below run_stale_after: a stale run's chunks are re-sent before it is abandoned")
+            raise ValueError(
+                "chunk_resend_after must be below run_stale_after: a stale run's chunks are re-sent before it is abandoned"
+            )
         if self.date_min >= self.date_max:
             raise ValueError("date_min must be before date_max")
         return self

@@ -1,5 +1,6 @@
 """The drawdown guard's settings: one `HEDGEOPS_GUARD_*` setting per policy field (the
 defaults of every account), named per-account overrides, and where alerts go."""
+
 from __future__ import annotations
 
 import json
@@ -19,30 +20,64 @@ D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
 
 class GuardSettings(BaseSettings):
     guard_enabled: bool = Field(True, description="run the drawdown guard after each account sync")
-    guard_warning_pct: Decimal = Field(D.warning_pct, gt=0, lt=100, description="drawdown from peak equity (%) that raises a warning")
-    guard_execution_pct: Decimal = Field(D.execution_pct, gt=0, lt=100, description="drawdown from peak equity (%) that latches the account and closes its positions")
-    guard_peak_reset: PeakReset = Field(D.peak_reset, description="when the peak restarts from equity: never, daily or on_reset")
-    guard_daily_loss_pct: Decimal | None = Field(D.daily_loss_pct, gt=0, lt=100, description="loss from the day's starting value (%) that executes; unset: no daily limit")
+    guard_warning_pct: Decimal = Field(
+        D.warning_pct, gt=0, lt=100, description="drawdown from peak equity (%) that raises a warning"
+    )
+    guard_execution_pct: Decimal = Field(
+        D.execution_pct,
+        gt=0,
+        lt=100,
+        description="drawdown from peak equity (%) that latches the account and closes its positions",
+    )
+    guard_peak_reset: PeakReset = Field(
+        D.peak_reset, description="when the peak restarts from equity: never, daily or on_reset"
+    )
+    guard_daily_loss_pct: Decimal | None = Field(
+        D.daily_loss_pct,
+        gt=0,
+        lt=100,
+        description="loss from the day's starting value (%) that executes; unset: no daily limit",
+    )
     guard_daily_basis: DayBasis = Field(D.daily_basis, description="the day's starting value: balance, equity or max")
     guard_day_start: time = Field(D.day_start, description="local time the trading day starts (HH:MM)")
     guard_day_start_tz: str = Field(D.day_start_tz, description="IANA time zone of guard_day_start")
-    guard_scope_magics: str = Field("", pattern=r"^(\d+(,\d+)*)?$", description="magic numbers the guard closes, comma-separated; empty: all")
+    guard_scope_magics: str = Field(
+        "", pattern=r"^(\d+(,\d+)*)?$", description="magic numbers the guard closes, comma-separated; empty: all"
+    )
     guard_scope_symbols: str = Field("", description="symbols the guard closes, comma-separated; empty: all")
     guard_mode: GuardMode = Field(D.mode, description="enforce (close) or shadow (record what it would do)")
     guard_hysteresis_pct: Decimal = Field(D.hysteresis_pct, ge=0, description="re-arm below warning - hysteresis (%)")
     guard_confirm_syncs: int = Field(D.confirm_syncs, ge=1, description="breaches in a row before execution")
-    guard_max_sync_age_s: int = Field(D.max_sync_age_s, gt=0, description="an older sync is confirmed by a fresh account_info first")
-    guard_equity_jump_pct: Decimal = Field(D.equity_jump_pct, gt=0, description="an equity move of more than this % since the last sync is confirmed first")
+    guard_max_sync_age_s: int = Field(
+        D.max_sync_age_s, gt=0, description="an older sync is confirmed by a fresh account_info first"
+    )
+    guard_equity_jump_pct: Decimal = Field(
+        D.equity_jump_pct, gt=0, description="an equity move of more than this % since the last sync is confirmed first"
+    )
     guard_deviation_points: int = Field(D.deviation_points, ge=0, description="price deviation of close orders, points")
-    guard_max_attempts: int = Field(D.max_attempts, ge=1, description="order_send attempts per close before it is failed")
-    guard_unknown_after_s: float = Field(15.0, gt=0, le=3600, description="a close sent without a recorded answer for this long is resolved from the broker's positions and deals by the next sync")
-    guard_policies: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-account overrides by policy name (mt5_accounts.policy), JSON: {\"tight\": {\"execution_pct\": \"5\"}}")
+    guard_max_attempts: int = Field(
+        D.max_attempts, ge=1, description="order_send attempts per close before it is failed"
+    )
+    guard_unknown_after_s: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="a close sent without a recorded answer for this long is resolved from the broker's positions and deals by the next sync",
+    )
+    guard_policies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='per-account overrides by policy name (mt5_accounts.policy), JSON: {"tight": {"execution_pct": "5"}}',
+    )
     guard_webhook_url: str | None = Field(None, description="JSON webhook for alerts (unset: alerts go to the log)")
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")
     guard_telegram_chat_id: str | None = Field(None, description="telegram: the chat id")
     guard_notify_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a notification may take")
-    mt5_simulator_state: Path | None = Field(None, description="the simulator's state file: a broker that remembers across processes")
-    fault_inject: str = Field("", description="tests only: fault points at which the process kills itself, comma-separated")
+    mt5_simulator_state: Path | None = Field(
+        None, description="the simulator's state file: a broker that remembers across processes"
+    )
+    fault_inject: str = Field(
+        "", description="tests only: fault points at which the process kills itself, comma-separated"
+    )
 
     @field_validator("guard_policies", mode="before")
     @classmethod
@@ -65,11 +100,20 @@ class GuardSettings(BaseSettings):
         if not self.guard_enabled:
             return None
         return GuardPolicy(
-            warning_pct=self.guard_warning_pct, execution_pct=self.guard_execution_pct,
-            peak_reset=self.guard_peak_reset, daily_loss_pct=self.guard_daily_loss_pct,
-            daily_basis=self.guard_daily_basis, day_start=self.guard_day_start, day_start_tz=self.guard_day_start_tz,
+            warning_pct=self.guard_warning_pct,
+            execution_pct=self.guard_execution_pct,
+            peak_reset=self.guard_peak_reset,
+            daily_loss_pct=self.guard_daily_loss_pct,
+            daily_basis=self.guard_daily_basis,
+            day_start=self.guard_day_start,
+            day_start_tz=self.guard_day_start_tz,
             scope_magics=frozenset(int(m) for m in self.guard_scope_magics.split(",") if m),
             scope_symbols=frozenset(s.strip() for s in self.guard_scope_symbols.split(",") if s.strip()),
-            mode=self.guard_mode, hysteresis_pct=self.guard_hysteresis_pct, confirm_syncs=self.guard_confirm_syncs,
-            max_sync_age_s=self.guard_max_sync_age_s, equity_jump_pct=self.guard_equity_jump_pct,
-            deviation_points=self.guard_deviation_points, max_attempts=self.guard_max_attempts)
+            mode=self.guard_mode,
+            hysteresis_pct=self.guard_hysteresis_pct,
+            confirm_syncs=self.guard_confirm_syncs,
+            max_sync_age_s=self.guard_max_sync_age_s,
+            equity_jump_pct=self.guard_equity_jump_pct,
+            deviation_points=self.guard_deviation_points,
+            max_attempts=self.guard_max_attempts,
+        )

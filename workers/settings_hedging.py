@@ -1,6 +1,7 @@
 """Hedge accounting's FX valuation settings: rate curves over the flat discount rates,
 what values a forward without a stored quote, the ECB crosses to derive and the
 functional currency. Mixed into workers.settings.Settings."""
+
 from __future__ import annotations
 
 import json
@@ -20,11 +21,24 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
 class HedgingSettings(BaseSettings):
-    rate_curves: dict[str, Any] = Field(default_factory=dict, description="rate curves by currency over HEDGEOPS_DISCOUNT_RATES, JSON: a flat rate or [tenor, rate] points interpolated linearly in time, e.g. {\"USD\": [[\"1M\", \"0.053\"], [\"1Y\", \"0.048\"]], \"CHF\": \"-0.0075\"}; negative rates allowed")
-    rate_curves_file: Path | None = Field(None, description="a JSON file of rate curves (the form of HEDGEOPS_RATE_CURVES); wins over it")
-    fx_forward_method: Literal["cip", "spot_proxy"] = Field("cip", description="what values an FX forward without a stored forward quote: cip (covered interest parity from the D-1 spot and both currencies' curves) or spot_proxy (the spot itself, no forward points)")
-    ecb_crosses: list[str] = Field(default_factory=list, description="pairs derived from the ECB's EUR rates as price rows of source ecb_cross, JSON: [\"GBPUSD\", \"USDEUR\"]")
-    functional_currency: str | None = Field(None, description="currency every snapshot's MTM is also converted into at the D-1 rate (unset: none)")
+    rate_curves: dict[str, Any] = Field(
+        default_factory=dict,
+        description='rate curves by currency over HEDGEOPS_DISCOUNT_RATES, JSON: a flat rate or [tenor, rate] points interpolated linearly in time, e.g. {"USD": [["1M", "0.053"], ["1Y", "0.048"]], "CHF": "-0.0075"}; negative rates allowed',
+    )
+    rate_curves_file: Path | None = Field(
+        None, description="a JSON file of rate curves (the form of HEDGEOPS_RATE_CURVES); wins over it"
+    )
+    fx_forward_method: Literal["cip", "spot_proxy"] = Field(
+        "cip",
+        description="what values an FX forward without a stored forward quote: cip (covered interest parity from the D-1 spot and both currencies' curves) or spot_proxy (the spot itself, no forward points)",
+    )
+    ecb_crosses: list[str] = Field(
+        default_factory=list,
+        description='pairs derived from the ECB\'s EUR rates as price rows of source ecb_cross, JSON: ["GBPUSD", "USDEUR"]',
+    )
+    functional_currency: str | None = Field(
+        None, description="currency every snapshot's MTM is also converted into at the D-1 rate (unset: none)"
+    )
 
     @field_validator("rate_curves", "ecb_crosses", mode="before")
     @classmethod
@@ -70,5 +84,9 @@ class HedgingSettings(BaseSettings):
 
     def with_fx_valuation(self, policy: HedgingPolicy) -> HedgingPolicy:
         """`policy` with this process's curves, FX method and functional currency."""
-        return replace(policy, rate_curves=dict(self.rate_curves), fx_method=RateSource(self.fx_forward_method),
-                       functional_currency=self.functional_currency)
+        return replace(
+            policy,
+            rate_curves=dict(self.rate_curves),
+            fx_method=RateSource(self.fx_forward_method),
+            functional_currency=self.functional_currency,
+        )

@@ -8,6 +8,7 @@ settings and a run's plan (`batch_runs.details["rate_curves"]`) hold: a flat rat
 `<n>W`, `<n>M` or `<n>Y` counted from the as-of date (months and years on the
 calendar, the day clamped to the month's end).
 """
+
 from __future__ import annotations
 
 import calendar

@@ -1,5 +1,6 @@
 """Reading the JSON input files of hedge accounting: a document is an object with one
 list under a known key. Numbers are read as Decimal, never as binary floats."""
+
 from __future__ import annotations
 
 import json

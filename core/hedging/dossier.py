@@ -1,5 +1,6 @@
 """Designation dossiers (seed 004 §3.2.2.3): the designations file, its rules, and the
 dossier a designation version locks: method parameters, documentation, authorisation."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -140,8 +141,10 @@ class Dossier:
         # The row's keys keep their places (a locked value replaces a left-out None); the band
         # and the OCI method come last: stored payloads and their hashes depend on it.
         return {
-            **self.row.model_dump(exclude={"band"}), **self.params.as_payload(),
-            "hedged_item_rate": self.hedged_item_rate, "oci_release_method": self.oci_release_method,
+            **self.row.model_dump(exclude={"band"}),
+            **self.params.as_payload(),
+            "hedged_item_rate": self.hedged_item_rate,
+            "oci_release_method": self.oci_release_method,
         }
 
 
@@ -155,8 +158,9 @@ def resolve(row: DesignationRow, policy: HedgingPolicy, instrument: Contract, it
         problems.append("hedged_item_rate: required when the instrument is on another underlying than the item")
     params = MethodParameters.locked(policy, row.given_parameters())
     if params.min_observations > params.regression_window:
-        problems.append(f"min_observations: {params.min_observations} is more than the regression window "
-                        f"{params.regression_window}")
+        problems.append(
+            f"min_observations: {params.min_observations} is more than the regression window {params.regression_window}"
+        )
     if problems or rate is None:
         return problems
     return Dossier(row, params, rate, oci_release_method(row.hedge_type, item.kind))
@@ -166,30 +170,46 @@ def leg_problems(row: DesignationRow, instrument: Contract, item: HedgedItem) ->
     """The two legs must be comparable: valued in one currency, the designation inside the item's life."""
     problems = []
     if instrument.currency != item.currency:
-        problems.append(f"the instrument is valued in {instrument.currency} and the item in {item.currency}: "
-                        "the legs must be valued in one currency")
+        problems.append(
+            f"the instrument is valued in {instrument.currency} and the item in {item.currency}: "
+            "the legs must be valued in one currency"
+        )
     if row.designation_date > item.exposure_date:
-        problems.append(f"designation_date: {row.designation_date} is after the item's exposure date "
-                        f"{item.exposure_date}")
+        problems.append(
+            f"designation_date: {row.designation_date} is after the item's exposure date {item.exposure_date}"
+        )
     return problems
 
 
 def leg_terms(instrument: Contract, item: HedgedItem) -> tuple[LegTerms, LegTerms]:
-    return (LegTerms(instrument.underlying, instrument.currency, instrument.quantity, instrument.maturity_date,
-                     instrument.side.sign),
-            LegTerms(item.underlying, item.currency, item.amount, item.exposure_date, item.kind.side.sign))
+    return (
+        LegTerms(
+            instrument.underlying,
+            instrument.currency,
+            instrument.quantity,
+            instrument.maturity_date,
+            instrument.side.sign,
+        ),
+        LegTerms(item.underlying, item.currency, item.amount, item.exposure_date, item.kind.side.sign),
+    )
 
 
 def prospective_test(dossier: Dossier, instrument: Contract, item: HedgedItem) -> dict[str, Any]:
     """The critical-terms check made at load, whatever the method: recorded, not refusing."""
     hedge, exposure = leg_terms(instrument, item)
-    outcome, details = critical_terms(hedge, exposure, dossier.row.hedge_ratio, dossier.params.maturity_tolerance_days,
-                                      dossier.params.notional_tolerance)
+    outcome, details = critical_terms(
+        hedge,
+        exposure,
+        dossier.row.hedge_ratio,
+        dossier.params.maturity_tolerance_days,
+        dossier.params.notional_tolerance,
+    )
     return {"method": Method.CRITICAL_TERMS.value, "outcome": outcome.value, **details}
 
 
-def parse_designations(text: str, file: str,
-                       window: DateWindow = DEFAULT_WINDOW) -> tuple[list[DesignationRow], list[str]]:
+def parse_designations(
+    text: str, file: str, window: DateWindow = DEFAULT_WINDOW
+) -> tuple[list[DesignationRow], list[str]]:
     """Every entry validated, its dates within `window`; (good rows, errors naming the
     entry). A (ref, version) given twice is an error."""
     rows: list[DesignationRow] = []

@@ -1,5 +1,6 @@
 """The functional currency: each snapshot's MTM also converted, at the D-1 rate, into one
 currency, for reporting across pairs (setting HEDGEOPS_FUNCTIONAL_CURRENCY)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -32,10 +33,20 @@ def functional_figures(mtm: Decimal, currency: str, functional: str, prices: Map
     elif inverse in prices:
         row, converted = prices[inverse], mtm / prices[inverse].price
     else:
-        return {**figures, "functional_mtm": None, "functional_rate": None, "functional_rate_price_id": None,
-                "functional_reason": f"no D-1 price of {direct} or {inverse}"}
-    return {**figures, "functional_mtm": money(converted), "functional_rate_symbol": row.symbol,
-            "functional_rate": row.price, "functional_rate_price_id": row.id}
+        return {
+            **figures,
+            "functional_mtm": None,
+            "functional_rate": None,
+            "functional_rate_price_id": None,
+            "functional_reason": f"no D-1 price of {direct} or {inverse}",
+        }
+    return {
+        **figures,
+        "functional_mtm": money(converted),
+        "functional_rate_symbol": row.symbol,
+        "functional_rate": row.price,
+        "functional_rate_price_id": row.id,
+    }
 
 
 def with_functional(valuation: Valuation, functional: str | None, prices: Mapping[str, Price]) -> Valuation:

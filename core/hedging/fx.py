@@ -12,6 +12,7 @@ two currencies' rate curves (`cip`); `spot_proxy` (the spot itself) only when se
 The two legs of a designation under test are valued on one basis, or neither is
 (`basis_mismatch`).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,8 @@ class RateSource(StrEnum):
     """How an FX valuation's market rate was made (its provenance, the leg's basis)."""
 
     FORWARD_QUOTE = "forward_quote"  # a stored forward rate for the contract's maturity
-    CIP = "cip"                      # covered interest parity from the spot and both curves
-    SPOT_PROXY = "spot_proxy"        # the spot rate stands in (only when set so)
+    CIP = "cip"  # covered interest parity from the spot and both curves
+    SPOT_PROXY = "spot_proxy"  # the spot rate stands in (only when set so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +101,15 @@ def discount_factor(rate: Decimal, days: int) -> Decimal:
 class FxMtm:
     """An FX forward's MTM and how it was reached."""
 
-    mtm: Decimal              # money, quote currency, 2 dp
-    undiscounted: Decimal     # money, quote currency, 2 dp
+    mtm: Decimal  # money, quote currency, 2 dp
+    undiscounted: Decimal  # money, quote currency, 2 dp
     discount_factor: Decimal  # 1 when not discounted; reported to 10 dp
     discounted: bool
 
 
-def fx_forward_mtm(side_sign: int, notional: Decimal, market_rate: Decimal, forward_rate: Decimal,
-                   days: int, rate: Decimal | None) -> FxMtm:
+def fx_forward_mtm(
+    side_sign: int, notional: Decimal, market_rate: Decimal, forward_rate: Decimal, days: int, rate: Decimal | None
+) -> FxMtm:
     """mtm = side * notional * (market_rate - forward_rate) * DF.
 
     side +1 buys the base currency forward, -1 sells it; notional in the base currency;
@@ -173,10 +175,10 @@ def cip_forward(spot: Decimal, quote_rate: Decimal, base_rate: Decimal, days: in
 class MarketRate:
     """The market rate a leg is valued at, the price row it comes from and how it was made."""
 
-    price: Price                # the forward quote's row, or the spot's (cip, spot_proxy)
-    rate: Decimal               # quote currency per 1 base unit, 6 dp
+    price: Price  # the forward quote's row, or the spot's (cip, spot_proxy)
+    rate: Decimal  # quote currency per 1 base unit, 6 dp
     basis: RateSource
-    inputs: dict[str, Any]      # cip: S, both rates and d
+    inputs: dict[str, Any]  # cip: S, both rates and d
 
 
 Problem = tuple[ExceptionReason, dict[str, Any]]
@@ -196,13 +198,19 @@ def market_rate(contract: Contract, as_of: date, market: FxMarket) -> MarketRate
     if r_quote is None or r_base is None:
         missing = [c for c, r in ((quote, r_quote), (base, r_base)) if r is None]
         return ExceptionReason.RATE_UNAVAILABLE, {"currencies": missing, "needed_for": "cip forward"}
-    inputs = {"spot_rate": found.price, "spot_price_id": found.id, "quote_rate": r_quote, "base_rate": r_base,
-              "cip_days": max(days, 0)}
+    inputs = {
+        "spot_rate": found.price,
+        "spot_price_id": found.id,
+        "quote_rate": r_quote,
+        "base_rate": r_base,
+        "cip_days": max(days, 0),
+    }
     return MarketRate(found, cip_forward(found.price, r_quote, r_base, days), basis, inputs)
 
 
-def value_fx_forward(contract: Contract, as_of: date, market: FxMarket,
-                     oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> MtmSnapshot | MtmException:
+def value_fx_forward(
+    contract: Contract, as_of: date, market: FxMarket, oid: ObjectType = ObjectType.HEDGE_CONTRACT
+) -> MtmSnapshot | MtmException:
     """Value an FX forward (or a hedged item's hypothetical one) at `as_of`, or say why not."""
     pair, maturity = contract.underlying, contract.maturity_date
     days = (maturity - as_of).days
@@ -211,16 +219,29 @@ def value_fx_forward(contract: Contract, as_of: date, market: FxMarket,
     problem = _mismatched_basis(contract, market, oid) or _problem(contract, found, days, rate)
     if problem is not None or not isinstance(found, MarketRate):
         reason, extra = problem or (ExceptionReason.PRICE_UNAVAILABLE, {})
-        details = {"symbol": pair, "forward_symbol": forward_symbol(pair, maturity),
-                   "price_date": market.price_dates.get(pair), **extra}
-        return MtmException(keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason,
-                            details, oid)
+        details = {
+            "symbol": pair,
+            "forward_symbol": forward_symbol(pair, maturity),
+            "price_date": market.price_dates.get(pair),
+            **extra,
+        }
+        return MtmException(
+            keys.mtm_exception_key(oid, contract.id, as_of, reason), contract.id, as_of, reason, details, oid
+        )
     result = fx_forward_mtm(contract.side.sign, contract.quantity, found.rate, contract.entry_price, days, rate)
     return MtmSnapshot(
-        key=keys.mtm_snapshot_key(oid, contract.id, as_of), contract_id=contract.id, as_of=as_of,
-        price_date=found.price.price_date, price_id=found.price.id, mtm_value=result.mtm, price_d1=found.rate,
-        entry_price=contract.entry_price, quantity=contract.quantity, currency=contract.currency,
-        object_type=oid, extra=_provenance(found, maturity, days, rate, result),
+        key=keys.mtm_snapshot_key(oid, contract.id, as_of),
+        contract_id=contract.id,
+        as_of=as_of,
+        price_date=found.price.price_date,
+        price_id=found.price.id,
+        mtm_value=result.mtm,
+        price_d1=found.rate,
+        entry_price=contract.entry_price,
+        quantity=contract.quantity,
+        currency=contract.currency,
+        object_type=oid,
+        extra=_provenance(found, maturity, days, rate, result),
     )
 
 
@@ -234,9 +255,15 @@ def _mismatched_basis(contract: Contract, market: FxMarket, oid: ObjectType) -> 
     if mine is theirs:
         return None
     return ExceptionReason.BASIS_MISMATCH, {
-        "designation_id": partner.designation_id, "basis": mine.value,
-        "other_leg": {"object_type": partner.object_type.value, "object_id": partner.contract.id,
-                      "symbol": partner.contract.underlying, "basis": theirs.value}}
+        "designation_id": partner.designation_id,
+        "basis": mine.value,
+        "other_leg": {
+            "object_type": partner.object_type.value,
+            "object_id": partner.contract.id,
+            "symbol": partner.contract.underlying,
+            "basis": theirs.value,
+        },
+    }
 
 
 def _problem(contract: Contract, found: MarketRate | Problem, days: int, rate: Decimal | None) -> Problem | None:
@@ -244,8 +271,10 @@ def _problem(contract: Contract, found: MarketRate | Problem, days: int, rate: D
         return found
     price = found.price
     if price.currency != contract.currency:
-        return ExceptionReason.CURRENCY_MISMATCH, {"price_currency": price.currency,
-                                                   "contract_currency": contract.currency}
+        return ExceptionReason.CURRENCY_MISMATCH, {
+            "price_currency": price.currency,
+            "contract_currency": contract.currency,
+        }
     if price.unit != contract.unit:
         return ExceptionReason.UNIT_MISMATCH, {"price_unit": price.unit, "contract_unit": contract.unit}
     if days > DISCOUNT_AFTER_DAYS and rate is None:
@@ -253,11 +282,15 @@ def _problem(contract: Contract, found: MarketRate | Problem, days: int, rate: D
     return None
 
 
-def _provenance(found: MarketRate, maturity: date, days: int, rate: Decimal | None,
-                result: FxMtm) -> dict[str, Any]:
+def _provenance(found: MarketRate, maturity: date, days: int, rate: Decimal | None, result: FxMtm) -> dict[str, Any]:
     return {
-        "instrument": "fx_forward", "symbol": found.price.symbol, "rate_source": found.basis.value,
-        "maturity_date": maturity, "days_to_maturity": days, **found.inputs,
+        "instrument": "fx_forward",
+        "symbol": found.price.symbol,
+        "rate_source": found.basis.value,
+        "maturity_date": maturity,
+        "days_to_maturity": days,
+        **found.inputs,
         "discount_rate": rate if result.discounted else None,
-        "discount_factor": result.discount_factor, "undiscounted_mtm": result.undiscounted,
+        "discount_factor": result.discount_factor,
+        "undiscounted_mtm": result.undiscounted,
     }

@@ -1,5 +1,6 @@
 """Hedged items: exposures (a forecast purchase or sale, a foreign-currency receivable or
 payable), and the hypothetical derivative each is valued as."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -88,14 +89,24 @@ class HedgedItem:
         rate locked at designation. Valued with the same formula as the instrument."""
         instrument = Instrument.FX_FORWARD if is_pair(self.underlying) else Instrument.COMMODITY_FORWARD
         return Contract(
-            id=self.id, contract_ref=self.item_ref, instrument=instrument, underlying=self.underlying,
-            side=self.kind.side, quantity=self.amount, unit=self.unit, entry_price=locked_rate,
-            currency=self.currency, trade_date=designation_date, maturity_date=self.exposure_date,
-            status=ContractStatus.ACTIVE)
+            id=self.id,
+            contract_ref=self.item_ref,
+            instrument=instrument,
+            underlying=self.underlying,
+            side=self.kind.side,
+            quantity=self.amount,
+            unit=self.unit,
+            entry_price=locked_rate,
+            currency=self.currency,
+            trade_date=designation_date,
+            maturity_date=self.exposure_date,
+            status=ContractStatus.ACTIVE,
+        )
 
 
-def parse_hedged_items(text: str, file: str,
-                       window: DateWindow = DEFAULT_WINDOW) -> tuple[list[HedgedItemRow], list[str]]:
+def parse_hedged_items(
+    text: str, file: str, window: DateWindow = DEFAULT_WINDOW
+) -> tuple[list[HedgedItemRow], list[str]]:
     """Every entry validated, its dates within `window`; (good rows, errors naming the
     entry). A repeated item_ref is an error."""
     rows: list[HedgedItemRow] = []

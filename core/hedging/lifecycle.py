@@ -10,6 +10,7 @@
 One addition to the seed's table: a de-designated forward still matures, so it may settle.
 Commodity forwards keep their three statuses (active, cancelled, settled), moved freely.
 """
+
 from __future__ import annotations
 
 from core.values import ContractStatus, Instrument

@@ -1,6 +1,7 @@
 """The retrospective test methods of a designation, on values already read: dollar offset
 and critical terms (regression: core.hedging.regression), and the parameters a dossier
 locks for them. Outcomes are returned values."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -81,9 +82,16 @@ class MethodParameters:
     @classmethod
     def locked(cls, policy: HedgingPolicy, given: Mapping[str, Any]) -> MethodParameters:
         """The policy's defaults, each replaced by the value `given` under its name (None: left out)."""
-        defaults = cls(Band(policy.band_min, policy.band_max), policy.materiality_floor, policy.regression_window,
-                       policy.min_observations, policy.r_squared_min, policy.p_value_max,
-                       policy.maturity_tolerance_days, policy.notional_tolerance)
+        defaults = cls(
+            Band(policy.band_min, policy.band_max),
+            policy.materiality_floor,
+            policy.regression_window,
+            policy.min_observations,
+            policy.r_squared_min,
+            policy.p_value_max,
+            policy.maturity_tolerance_days,
+            policy.notional_tolerance,
+        )
         return replace(defaults, **{name: value for name, value in given.items() if value is not None})
 
     @classmethod
@@ -111,13 +119,15 @@ def dollar_offset(delta_h: Decimal, delta_i: Decimal, band: Band, floor: Decimal
     are `fail` (no offset at all); else `pass` when the unrounded ratio is inside `band`.
     """
     if abs(delta_i) < floor or delta_i == 0:
-        return OffsetTest(Outcome.INCONCLUSIVE, None,
-                          f"|ΔI| {text(abs(delta_i))} is below the materiality floor {text(floor)}")
+        return OffsetTest(
+            Outcome.INCONCLUSIVE, None, f"|ΔI| {text(abs(delta_i))} is below the materiality floor {text(floor)}"
+        )
     exact = -delta_h / delta_i
     ratio = ratio6(exact)
     if delta_h != 0 and (delta_h > 0) == (delta_i > 0):
-        return OffsetTest(Outcome.FAIL, ratio, f"ΔH {text(delta_h)} and ΔI {text(delta_i)} have the same sign: "
-                                               "no offset")
+        return OffsetTest(
+            Outcome.FAIL, ratio, f"ΔH {text(delta_h)} and ΔI {text(delta_i)} have the same sign: no offset"
+        )
     where = "inside" if band.contains(exact) else "outside"
     outcome = Outcome.PASS if band.contains(exact) else Outcome.FAIL
     return OffsetTest(outcome, ratio, f"ratio {shown(exact)} {where} [{text(band.low)}, {text(band.high)}]")
@@ -134,8 +144,9 @@ class LegTerms:
     side_sign: int
 
 
-def critical_terms(instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, tolerance_days: int,
-                   notional_tolerance: Decimal) -> tuple[Outcome, dict[str, Any]]:
+def critical_terms(
+    instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, tolerance_days: int, notional_tolerance: Decimal
+) -> tuple[Outcome, dict[str, Any]]:
     """Pass when every term matches: the same underlying and currency; maturities at most
     `tolerance_days` apart; the instrument's notional within `notional_tolerance` of the
     designated part of the item, |Q_H - ratio * Q_I| / (ratio * Q_I); opposite sides."""
@@ -144,16 +155,35 @@ def critical_terms(instrument: LegTerms, item: LegTerms, hedge_ratio: Decimal, t
     exact_gap = abs(instrument.quantity - designated) / designated
     gap = ratio6(exact_gap)
     terms: dict[str, Any] = {
-        "underlying": {"instrument": instrument.underlying, "item": item.underlying,
-                       "match": instrument.underlying == item.underlying},
-        "currency": {"instrument": instrument.currency, "item": item.currency,
-                     "match": instrument.currency == item.currency},
-        "maturity": {"instrument": instrument.maturity, "item": item.maturity, "days_apart": days_apart,
-                     "tolerance_days": tolerance_days, "match": days_apart <= tolerance_days},
-        "notional": {"instrument": instrument.quantity, "item_designated": designated, "difference": gap,
-                     "tolerance": notional_tolerance, "match": exact_gap <= notional_tolerance},
-        "sides": {"instrument": instrument.side_sign, "item": item.side_sign,
-                  "match": instrument.side_sign == -item.side_sign},
+        "underlying": {
+            "instrument": instrument.underlying,
+            "item": item.underlying,
+            "match": instrument.underlying == item.underlying,
+        },
+        "currency": {
+            "instrument": instrument.currency,
+            "item": item.currency,
+            "match": instrument.currency == item.currency,
+        },
+        "maturity": {
+            "instrument": instrument.maturity,
+            "item": item.maturity,
+            "days_apart": days_apart,
+            "tolerance_days": tolerance_days,
+            "match": days_apart <= tolerance_days,
+        },
+        "notional": {
+            "instrument": instrument.quantity,
+            "item_designated": designated,
+            "difference": gap,
+            "tolerance": notional_tolerance,
+            "match": exact_gap <= notional_tolerance,
+        },
+        "sides": {
+            "instrument": instrument.side_sign,
+            "item": item.side_sign,
+            "match": instrument.side_sign == -item.side_sign,
+        },
     }
     failed = [name for name, term in terms.items() if not term["match"]]
     outcome = Outcome.FAIL if failed else Outcome.PASS
@@ -167,10 +197,13 @@ def _terms_reason(terms: dict[str, Any], failed: list[str]) -> str:
     said = {
         "underlying": lambda t: f"underlying {t['instrument']} vs {t['item']}",
         "currency": lambda t: f"currency {t['instrument']} vs {t['item']}",
-        "maturity": lambda t: (f"maturity {t['instrument']} vs {t['item']}: {t['days_apart']} days apart, "
-                               f"tolerance {t['tolerance_days']}"),
-        "notional": lambda t: (f"notional {text(t['instrument'])} vs {text(t['item_designated'])} designated: "
-                               f"difference {text(t['difference'])}, tolerance {text(t['tolerance'])}"),
+        "maturity": lambda t: (
+            f"maturity {t['instrument']} vs {t['item']}: {t['days_apart']} days apart, tolerance {t['tolerance_days']}"
+        ),
+        "notional": lambda t: (
+            f"notional {text(t['instrument'])} vs {text(t['item_designated'])} designated: "
+            f"difference {text(t['difference'])}, tolerance {text(t['tolerance'])}"
+        ),
         "sides": lambda t: f"sides {t['instrument']} and {t['item']} are not opposite",
     }
     return "failed: " + "; ".join(said[name](terms[name]) for name in failed)

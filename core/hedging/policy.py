@@ -2,6 +2,7 @@
 parameter out (then locked in its dossier), and how FX forwards are valued: the rate
 curves (flat rates, or term structures over them), what stands in for a missing forward
 quote, and the functional currency of reporting."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -15,8 +16,11 @@ from core.hedging.fx import RateSource
 #: Flat annual simple rates (ACT/360) by currency, for discounting FX forwards with more
 #: than 90 days to run. A starting point: set your treasury's policy rates.
 DEFAULT_DISCOUNT_RATES: dict[str, Decimal] = {
-    "USD": Decimal("0.05"), "EUR": Decimal("0.035"), "GBP": Decimal("0.05"),
-    "CHF": Decimal("0.015"), "JPY": Decimal("0.001"),
+    "USD": Decimal("0.05"),
+    "EUR": Decimal("0.035"),
+    "GBP": Decimal("0.05"),
+    "CHF": Decimal("0.015"),
+    "JPY": Decimal("0.001"),
 }
 
 

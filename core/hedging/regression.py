@@ -1,5 +1,6 @@
 """The regression test: changes of the hedged item (y) on changes of the hedging
 instrument (x), by ordinary least squares (scipy.stats.linregress)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,13 @@ class RegressionTest:
     reason: str = ""
 
     def figures(self) -> dict[str, Any]:
-        return {"n": self.n, "slope": self.slope, "intercept": self.intercept, "r_squared": self.r_squared,
-                "p_value": self.p_value}
+        return {
+            "n": self.n,
+            "slope": self.slope,
+            "intercept": self.intercept,
+            "r_squared": self.r_squared,
+            "p_value": self.p_value,
+        }
 
 
 def _floats(values: Sequence[Decimal]) -> Any:
@@ -39,8 +45,14 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(format(value, ".17g"))
 
 
-def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squared_min: Decimal,
-               p_value_max: Decimal, min_observations: int) -> RegressionTest:
+def regression(
+    xs: Sequence[Decimal],
+    ys: Sequence[Decimal],
+    band: Band,
+    r_squared_min: Decimal,
+    p_value_max: Decimal,
+    min_observations: int,
+) -> RegressionTest:
     """ΔI = intercept + slope * ΔH + e, over the n paired changes given.
 
     pass when -band.high <= slope <= -band.low (a perfect hedge has slope -1),
@@ -73,8 +85,9 @@ def regression(xs: Sequence[Decimal], ys: Sequence[Decimal], band: Band, r_squar
     stored = (ratio6(slope), money(_decimal(fit.intercept)), ratio6(r_squared), Decimal(_significant(p_value)))
     if failed:
         return RegressionTest(Outcome.FAIL, n, *stored, "; ".join(failed))
-    return RegressionTest(Outcome.PASS, n, *stored,
-                          f"slope {shown(slope)}, R² {shown(r_squared)}, p {_significant(p_value)}")
+    return RegressionTest(
+        Outcome.PASS, n, *stored, f"slope {shown(slope)}, R² {shown(r_squared)}, p {_significant(p_value)}"
+    )
 
 
 def _significant(value: Decimal) -> str:

@@ -2,6 +2,7 @@
 curve of each currency, the method that stands in for a missing forward quote and the
 functional currency. Every chunk of the run, and `verify` later, values with the plan's,
 not with its own process's settings."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -25,8 +26,11 @@ class FxValuationPlan:
         return cls(policy.curves(), policy.fx_method, policy.functional_currency)
 
     def as_details(self) -> dict[str, Any]:
-        return {"rate_curves": curves_as_text(self.curves), "fx_method": self.method.value,
-                "functional_currency": self.functional_currency}
+        return {
+            "rate_curves": curves_as_text(self.curves),
+            "fx_method": self.method.value,
+            "functional_currency": self.functional_currency,
+        }
 
     @classmethod
     def from_details(cls, details: Mapping[str, Any]) -> FxValuationPlan:
@@ -35,12 +39,19 @@ class FxValuationPlan:
         if "rate_curves" not in details:
             flat = {c: v for c, v in (details.get("discount_rates") or {}).items()}
             return cls(curves_from({}, flat), RateSource.SPOT_PROXY, None)
-        return cls(curves_from_text(details["rate_curves"]), RateSource(details["fx_method"]),
-                   details.get("functional_currency"))
+        return cls(
+            curves_from_text(details["rate_curves"]),
+            RateSource(details["fx_method"]),
+            details.get("functional_currency"),
+        )
 
     def conversion_symbols(self, currencies: Iterable[str]) -> set[str]:
         """The pairs that convert these currencies into the functional one (none without it)."""
         if self.functional_currency is None:
             return set()
-        return {symbol for c in currencies if c != self.functional_currency
-                for symbol in conversion_symbols(c, self.functional_currency)}
+        return {
+            symbol
+            for c in currencies
+            if c != self.functional_currency
+            for symbol in conversion_symbols(c, self.functional_currency)
+        }

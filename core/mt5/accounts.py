@@ -1,6 +1,7 @@
 """MT5 accounts: the rules of their fields. A credential is referenced, never stored:
 `env:NAME` (an environment variable of the worker) or `file:/absolute/path` (a secrets
 file, e.g. a Docker or Kubernetes secret)."""
+
 from __future__ import annotations
 
 import re
@@ -62,8 +63,14 @@ def cycle_job(terminal: str) -> str:
 def cycle_scope(terminal: str, today: date) -> RunScope:
     """A terminal's cycle: one running at a time whatever the date, under the cycle lock;
     any account failed for good fails it."""
-    return RunScope(cycle_job(terminal), today, mt5_cycle_lock_key(terminal), family=CYCLE_FAMILY, any_date=True,
-                    exceptions_error="{n} account(s) failed to sync: {failures}")
+    return RunScope(
+        cycle_job(terminal),
+        today,
+        mt5_cycle_lock_key(terminal),
+        family=CYCLE_FAMILY,
+        any_date=True,
+        exceptions_error="{n} account(s) failed to sync: {failures}",
+    )
 
 
 class AccountSpec(BaseModel):

@@ -13,6 +13,7 @@ request: market closed (it may last a weekend) and a partial fill (progress: the
 closed next). At most `max_attempts` counted attempts are made. Delays are whole
 milliseconds (BACKOFF_MS, the last one repeated).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,14 +45,19 @@ class Answer(StrEnum):
 _ANSWERS: dict[int, Answer] = {
     c.TRADE_RETCODE_DONE: Answer.DONE,
     c.TRADE_RETCODE_DONE_PARTIAL: Answer.PARTIAL,
-    **dict.fromkeys((c.TRADE_RETCODE_REQUOTE, c.TRADE_RETCODE_PRICE_CHANGED, c.TRADE_RETCODE_PRICE_OFF),
-                    Answer.RETRY_PRICE),
-    **dict.fromkeys((c.TRADE_RETCODE_CONNECTION, c.TRADE_RETCODE_TOO_MANY_REQUESTS, c.TRADE_RETCODE_LOCKED,
-                     c.TRADE_RETCODE_FROZEN), Answer.BACKOFF),
+    **dict.fromkeys(
+        (c.TRADE_RETCODE_REQUOTE, c.TRADE_RETCODE_PRICE_CHANGED, c.TRADE_RETCODE_PRICE_OFF), Answer.RETRY_PRICE
+    ),
+    **dict.fromkeys(
+        (c.TRADE_RETCODE_CONNECTION, c.TRADE_RETCODE_TOO_MANY_REQUESTS, c.TRADE_RETCODE_LOCKED, c.TRADE_RETCODE_FROZEN),
+        Answer.BACKOFF,
+    ),
     # The order may exist or have filled: PLACED (accepted, not yet executed), ERROR (no
     # saying how far it went), CLOSE_ORDER_EXIST (a close of this position is out already).
-    **dict.fromkeys((c.TRADE_RETCODE_TIMEOUT, c.TRADE_RETCODE_PLACED, c.TRADE_RETCODE_ERROR,
-                     c.TRADE_RETCODE_CLOSE_ORDER_EXIST), Answer.UNKNOWN),
+    **dict.fromkeys(
+        (c.TRADE_RETCODE_TIMEOUT, c.TRADE_RETCODE_PLACED, c.TRADE_RETCODE_ERROR, c.TRADE_RETCODE_CLOSE_ORDER_EXIST),
+        Answer.UNKNOWN,
+    ),
     c.TRADE_RETCODE_POSITION_CLOSED: Answer.CLOSED,
     c.TRADE_RETCODE_INVALID_FILL: Answer.INVALID_FILL,
     c.TRADE_RETCODE_MARKET_CLOSED: Answer.MARKET_CLOSED,
@@ -165,12 +171,14 @@ def next_step(intent: CloseIntent, answer: Answer, max_attempts: int, filling_co
     if answer is Answer.UNKNOWN:
         return Step(replace(intent, status=IntentStatus.SENT), NextAction.RESOLVE)
     if answer is Answer.MARKET_CLOSED:
-        waiting = replace(intent, status=IntentStatus.WAITING_MARKET, market_closed=intent.market_closed + 1,
-                          market_alerted=True)
+        waiting = replace(
+            intent, status=IntentStatus.WAITING_MARKET, market_closed=intent.market_closed + 1, market_alerted=True
+        )
         return Step(waiting, NextAction.WAIT_MARKET, alert=not intent.market_alerted)
     if answer is Answer.PARTIAL:
-        return Step(replace(intent, status=IntentStatus.PENDING, partial_fills=intent.partial_fills + 1),
-                    NextAction.SEND)
+        return Step(
+            replace(intent, status=IntentStatus.PENDING, partial_fills=intent.partial_fills + 1), NextAction.SEND
+        )
     no_fill_left = answer is Answer.INVALID_FILL and intent.filling_index + 1 >= filling_count
     if no_fill_left or intent.counted_attempts >= max_attempts:
         return Step(replace(intent, status=IntentStatus.FAILED), NextAction.NONE, alert=True)
@@ -205,15 +213,17 @@ class Resolution:
         return {Resolved.FILLED: Answer.CLOSED, Resolved.PARTIAL: Answer.PARTIAL}.get(self.outcome, Answer.RETRY_PRICE)
 
 
-def resolve_unknown(intent_key: str, ticket: int, still_open: TradePosition | None,
-                    deals: Sequence[TradeDeal]) -> Resolution:
+def resolve_unknown(
+    intent_key: str, ticket: int, still_open: TradePosition | None, deals: Sequence[TradeDeal]
+) -> Resolution:
     """The outcome of an attempt whose answer was lost, from positions_get(ticket=)
     (`still_open`: None only when that call succeeded and found nothing; a failed call is
     no evidence) and history_deals_get(position=ticket) (`deals`). A closing deal of this
     position whose comment is the intent's comment proves our order filled."""
     comment = intent_comment(intent_key)
-    ours = tuple(d.ticket for d in deals
-                 if d.position_id == ticket and d.entry in CLOSING_ENTRIES and d.comment == comment)
+    ours = tuple(
+        d.ticket for d in deals if d.position_id == ticket and d.entry in CLOSING_ENTRIES and d.comment == comment
+    )
     if still_open is not None and still_open.ticket != ticket:
         raise ValueError(f"position {still_open.ticket} given to resolve the close of {ticket}")
     if still_open is None:

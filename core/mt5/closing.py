@@ -18,6 +18,7 @@ a partial fill; so a close is always re-built from a fresh read, never from a st
   allows: SYMBOL_FILLING_FOK = 1, SYMBOL_FILLING_IOC = 2), then RETURN; 10030 INVALID_FILL
   moves to the next (core.mt5.close_intents.next_step).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -74,8 +75,15 @@ def allowed_fillings(filling_mode: int) -> tuple[int, ...]:
     return (*modes, c.ORDER_FILLING_RETURN)
 
 
-def close_request(position: TradePosition, tick: Tick, filling_mode_flags: int, magic: int, deviation: int,
-                  intent_key: str, filling_index: int = 0) -> dict[str, RequestValue]:
+def close_request(
+    position: TradePosition,
+    tick: Tick,
+    filling_mode_flags: int,
+    magic: int,
+    deviation: int,
+    intent_key: str,
+    filling_index: int = 0,
+) -> dict[str, RequestValue]:
     """The order_send request closing all of `position` (its volume as just read) at the
     tick's bid (a buy) or ask (a sell), with the `filling_index`-th allowed filling."""
     fillings = allowed_fillings(filling_mode_flags)
@@ -86,9 +94,16 @@ def close_request(position: TradePosition, tick: Tick, filling_mode_flags: int, 
     if price <= 0 or position.volume <= 0:
         raise RequestRefused(f"position {position.ticket}: no price or no volume to close")
     request: dict[str, RequestValue] = {
-        "action": c.TRADE_ACTION_DEAL, "position": position.ticket, "symbol": position.symbol,
-        "volume": position.volume, "type": closing_order_type(side), "price": price, "deviation": deviation,
-        "magic": magic, "comment": intent_comment(intent_key), "type_time": c.ORDER_TIME_GTC,
+        "action": c.TRADE_ACTION_DEAL,
+        "position": position.ticket,
+        "symbol": position.symbol,
+        "volume": position.volume,
+        "type": closing_order_type(side),
+        "price": price,
+        "deviation": deviation,
+        "magic": magic,
+        "comment": intent_comment(intent_key),
+        "type_time": c.ORDER_TIME_GTC,
         "type_filling": fillings[filling_index],
     }
     refuse_opening(request)

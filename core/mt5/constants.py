@@ -1,5 +1,6 @@
 """The MetaTrader5 package's constants, with their official values (the ones the
 package exports; the simulator and the fake module use these same numbers)."""
+
 from __future__ import annotations
 
 from typing import Final
@@ -113,12 +114,14 @@ TRADE_RETCODE_FIFO_CLOSE: Final = 10045
 
 #: Every TRADE_RETCODE_* by value, for messages and for the simulator's scenario files.
 TRADE_RETCODES: Final[dict[int, str]] = {
-    value: name for name, value in dict(globals()).items()
+    value: name
+    for name, value in dict(globals()).items()
     if name.startswith("TRADE_RETCODE_") and isinstance(value, int)
 }
 #: Deal reasons by value, lower-case (`client`, `sl`, `so`, ...), as stored in logs.
 DEAL_REASONS: Final[dict[int, str]] = {
-    value: name.removeprefix("DEAL_REASON_").lower() for name, value in dict(globals()).items()
+    value: name.removeprefix("DEAL_REASON_").lower()
+    for name, value in dict(globals()).items()
     if name.startswith("DEAL_REASON_") and isinstance(value, int)
 }
 

@@ -3,6 +3,7 @@
 A float goes through its shortest repr (`Decimal(str(x))`: 1.1 -> Decimal("1.1"), not
 1.100000000000000088...) and is then quantized half-even: money 2 dp, prices and volumes
 6 dp, percentages 2 dp."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -47,8 +48,12 @@ def epoch_msc(value: int) -> datetime:
 def account_reading(info: AccountInfo) -> AccountReading:
     netting = info.margin_mode != c.ACCOUNT_MARGIN_MODE_RETAIL_HEDGING
     return AccountReading(
-        login=info.login, server=info.server, currency=info.currency, balance=money_of(info.balance),
-        equity=money_of(info.equity), margin_level=decimal_of(info.margin_level, PERCENT_QUANTUM),
+        login=info.login,
+        server=info.server,
+        currency=info.currency,
+        balance=money_of(info.balance),
+        equity=money_of(info.equity),
+        margin_level=decimal_of(info.margin_level, PERCENT_QUANTUM),
         mode=AccountMode.NETTING if netting else AccountMode.HEDGING,
     )
 
@@ -63,23 +68,42 @@ def direction_of(position_type: int) -> Side:
 
 def actual_position(p: TradePosition) -> ActualPosition:
     return ActualPosition(
-        ticket=p.ticket, symbol=p.symbol, direction=direction_of(p.type), volume=decimal_of(p.volume, VOLUME_QUANTUM),
-        price_open=price_of(p.price_open), price_current=price_of(p.price_current), sl=optional_price(p.sl),
-        tp=optional_price(p.tp), magic=p.magic, profit=money_of(p.profit), swap=money_of(p.swap),
+        ticket=p.ticket,
+        symbol=p.symbol,
+        direction=direction_of(p.type),
+        volume=decimal_of(p.volume, VOLUME_QUANTUM),
+        price_open=price_of(p.price_open),
+        price_current=price_of(p.price_current),
+        sl=optional_price(p.sl),
+        tp=optional_price(p.tp),
+        magic=p.magic,
+        profit=money_of(p.profit),
+        swap=money_of(p.swap),
     )
 
 
 def symbol_spec(info: SymbolInfo) -> SymbolSpec:
-    return SymbolSpec(symbol=info.name, digits=info.digits, point=price_of(info.point),
-                      volume_step=decimal_of(info.volume_step, VOLUME_QUANTUM))
+    return SymbolSpec(
+        symbol=info.name,
+        digits=info.digits,
+        point=price_of(info.point),
+        volume_step=decimal_of(info.volume_step, VOLUME_QUANTUM),
+    )
 
 
 def closing_deals(deals: Iterable[TradeDeal]) -> tuple[ClosingDeal, ...]:
     """The deals that took volume out of a position, oldest first."""
     out = [
-        ClosingDeal(ticket=d.ticket, position_id=d.position_id, reason=d.reason, price=price_of(d.price),
-                    volume=decimal_of(d.volume, VOLUME_QUANTUM), profit=money_of(d.profit),
-                    time=epoch_msc(d.time_msc))
-        for d in deals if d.entry in CLOSING_ENTRIES
+        ClosingDeal(
+            ticket=d.ticket,
+            position_id=d.position_id,
+            reason=d.reason,
+            price=price_of(d.price),
+            volume=decimal_of(d.volume, VOLUME_QUANTUM),
+            profit=money_of(d.profit),
+            time=epoch_msc(d.time_msc),
+        )
+        for d in deals
+        if d.entry in CLOSING_ENTRIES
     ]
     return tuple(sorted(out, key=lambda d: (d.time, d.ticket)))

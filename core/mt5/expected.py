@@ -1,5 +1,6 @@
 """Expected positions as a CSV file (`hedgeops load expected-positions`): what the
 trading system expects to be open on each account. Pure: it takes text."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -22,8 +23,9 @@ def empty_is_none(value: object) -> object:
 
 Mt5Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._#+-]{0,31}$")]
 OptionalPositive = Annotated[PositiveDecimal | None, BeforeValidator(empty_is_none)]
-OptionalText = Annotated[Annotated[str, StringConstraints(min_length=1, max_length=64)] | None,
-                         BeforeValidator(empty_is_none)]
+OptionalText = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=64)] | None, BeforeValidator(empty_is_none)
+]
 
 
 class ExpectedRow(BaseModel):
@@ -51,8 +53,13 @@ def parse_expected_csv(text: str, file: str) -> ParseReport[ExpectedRow]:
     for line, row in report.rows:
         key = (row.login, row.signal_id)
         if key in first_line:
-            report.errors.append(RowError(file, line, f"signal_id: {row.signal_id} repeated for login {row.login} "
-                                                       f"(first at line {first_line[key]})"))
+            report.errors.append(
+                RowError(
+                    file,
+                    line,
+                    f"signal_id: {row.signal_id} repeated for login {row.login} (first at line {first_line[key]})",
+                )
+            )
             continue
         first_line[key] = line
         kept.append((line, row))
@@ -65,11 +72,13 @@ def changed_fields(stored: dict[str, object], incoming: ExpectedRow) -> list[str
     """Fields whose stored value differs from the file's (login and server identify the
     account and are not compared); a file that leaves the ticket out leaves it alone."""
     new = incoming.model_dump(exclude={"login", "server"})
-    return sorted(name for name, value in new.items()
-                  if stored.get(name) != value and not (name == "ticket" and value is None))
+    return sorted(
+        name for name, value in new.items() if stored.get(name) != value and not (name == "ticket" and value is None)
+    )
 
 
 def refused_fields(stored: dict[str, object], incoming: ExpectedRow) -> list[str]:
     """The changes a reload may not make: all but a ticket becoming known."""
-    return [name for name in changed_fields(stored, incoming)
-            if not (name in MUTABLE_FIELDS and stored.get(name) is None)]
+    return [
+        name for name in changed_fields(stored, incoming) if not (name in MUTABLE_FIELDS and stored.get(name) is None)
+    ]

@@ -2,6 +2,7 @@
 (the real module, the mt5linux bridge, the simulator). Every getter may return None; then
 `last_error()` says why. The module is process-global and drives one terminal logged into
 one account at a time."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -17,11 +18,20 @@ RequestValue = int | float | str
 
 
 class Mt5Gateway(Protocol):
-    def initialize(self, path: str | None = None, *, login: int | None = None, password: str | None = None,
-                   server: str | None = None, timeout: int | None = None, portable: bool = False) -> bool: ...
+    def initialize(
+        self,
+        path: str | None = None,
+        *,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+        portable: bool = False,
+    ) -> bool: ...
 
-    def login(self, login: int, password: str | None = None, server: str | None = None,
-              timeout: int | None = None) -> bool: ...
+    def login(
+        self, login: int, password: str | None = None, server: str | None = None, timeout: int | None = None
+    ) -> bool: ...
 
     def shutdown(self) -> None: ...
 
@@ -29,8 +39,9 @@ class Mt5Gateway(Protocol):
 
     def account_info(self) -> AccountInfo | None: ...
 
-    def positions_get(self, *, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[TradePosition, ...] | None: ...
+    def positions_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradePosition, ...] | None: ...
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None: ...
 
@@ -38,9 +49,15 @@ class Mt5Gateway(Protocol):
 
     def order_send(self, request: Mapping[str, RequestValue]) -> OrderSendResult | None: ...
 
-    def history_deals_get(self, date_from: datetime | None = None, date_to: datetime | None = None, *,
-                          group: str | None = None, ticket: int | None = None,
-                          position: int | None = None) -> tuple[TradeDeal, ...] | None: ...
+    def history_deals_get(
+        self,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        *,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeDeal, ...] | None: ...
 
 
 class Mt5Error(HedgeopsError):
@@ -86,8 +103,15 @@ class CredentialUnavailable(Mt5Error):
         super().__init__("credentials", 0, f"{reference}: {why}")
 
 
-_UNREACHABLE = frozenset({c.RES_E_INTERNAL_FAIL, c.RES_E_INTERNAL_FAIL_SEND, c.RES_E_INTERNAL_FAIL_RECEIVE,
-                          c.RES_E_INTERNAL_FAIL_INIT, c.RES_E_INTERNAL_FAIL_CONNECT})
+_UNREACHABLE = frozenset(
+    {
+        c.RES_E_INTERNAL_FAIL,
+        c.RES_E_INTERNAL_FAIL_SEND,
+        c.RES_E_INTERNAL_FAIL_RECEIVE,
+        c.RES_E_INTERNAL_FAIL_INIT,
+        c.RES_E_INTERNAL_FAIL_CONNECT,
+    }
+)
 
 
 def error_for(call: str, last_error: tuple[int, str]) -> Mt5Error:

@@ -34,6 +34,7 @@ Rules, in order:
    re-arms and the reading is judged at once), so switching to enforce never leaves a
    breached account unguarded.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,8 +43,18 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from core.mt5.guard_day import (ZERO, DayAnchor, DayBounds, DayDeal, GuardReading, anchor_from, balance_ops,
-                                day_bounds, moved_by_balance_ops, rebuild_anchor)
+from core.mt5.guard_day import (
+    ZERO,
+    DayAnchor,
+    DayBounds,
+    DayDeal,
+    GuardReading,
+    anchor_from,
+    balance_ops,
+    day_bounds,
+    moved_by_balance_ops,
+    rebuild_anchor,
+)
 from core.mt5.guard_policy import GuardMode, GuardPolicy, PeakReset
 from core.mt5.guard_state import GuardState, GuardStatus
 from core.mt5.snapshot import peak_equity
@@ -108,8 +119,9 @@ def shown(percent: Decimal | None) -> Decimal | None:
     return None if percent is None else percent.quantize(PERCENT_SHOWN, rounding=ROUND_HALF_EVEN)
 
 
-def needs_confirmation(state: GuardState, reading: GuardReading, policy: GuardPolicy, now: datetime,
-                       paid_in: Decimal = ZERO) -> bool:
+def needs_confirmation(
+    state: GuardState, reading: GuardReading, policy: GuardPolicy, now: datetime, paid_in: Decimal = ZERO
+) -> bool:
     """An unconfirmed reading older than max_sync_age_s, or whose equity moved more than
     equity_jump_pct since the last trusted reading, money paid in since (`paid_in`, balance
     operations) set aside: |equity - (last + paid_in)| / last * 100 > equity_jump_pct."""
@@ -123,8 +135,9 @@ def needs_confirmation(state: GuardState, reading: GuardReading, policy: GuardPo
     return abs(reading.equity - (last + paid_in)) / last * HUNDRED > policy.equity_jump_pct
 
 
-def evaluate(state: GuardState, reading: GuardReading, policy: GuardPolicy, now: datetime,
-             deals: Sequence[DayDeal] | None = None) -> GuardDecision:
+def evaluate(
+    state: GuardState, reading: GuardReading, policy: GuardPolicy, now: datetime, deals: Sequence[DayDeal] | None = None
+) -> GuardDecision:
     """The guard's decision on one reading. `deals`: the account's deals (core.mt5.guard_day
     .day_deal) from the earlier of the trading day's start (day_bounds) and last_sync_at
     to the reading, read with it; None when the history could not be read (then the anchor
@@ -138,8 +151,12 @@ def evaluate(state: GuardState, reading: GuardReading, policy: GuardPolicy, now:
     if state.peak_equity is not None:  # money paid in or out is no gain and no drawdown
         state = replace(state, peak_equity=state.peak_equity + paid_in)
     state, day_events = _roll_day(state, reading, policy, deals)
-    state = replace(state, peak_equity=peak_equity(state.peak_equity, reading.equity), last_equity=reading.equity,
-                    last_sync_at=reading.at)
+    state = replace(
+        state,
+        peak_equity=peak_equity(state.peak_equity, reading.equity),
+        last_equity=reading.equity,
+        last_sync_at=reading.at,
+    )
     drawdown, day_loss = drawdown_pct(state.peak_equity, reading.equity), day_loss_pct(state.anchor, reading.equity)
     state, events, reasons = _transition(state, policy, drawdown, day_loss, reading.at)
     return GuardDecision(state, shown(drawdown), shown(day_loss), day_events + events, reasons)
@@ -151,8 +168,9 @@ def _unused(state: GuardState, reading: GuardReading, event: GuardEvent) -> Guar
     return GuardDecision(state, shown(drawdown), shown(day_loss_pct(state.anchor, reading.equity)), (event,))
 
 
-def _roll_day(state: GuardState, reading: GuardReading, policy: GuardPolicy,
-              deals: Sequence[DayDeal] | None) -> tuple[GuardState, tuple[GuardEvent, ...]]:
+def _roll_day(
+    state: GuardState, reading: GuardReading, policy: GuardPolicy, deals: Sequence[DayDeal] | None
+) -> tuple[GuardState, tuple[GuardEvent, ...]]:
     bounds = day_bounds(reading.at, policy.day_start, policy.zone)
     if state.trading_day == bounds.trading_day:
         return _same_day(state, reading, policy, bounds, deals)
@@ -169,8 +187,9 @@ def _roll_day(state: GuardState, reading: GuardReading, policy: GuardPolicy,
     return replace(state, anchor=anchor), (GuardEvent.ANCHORED,)
 
 
-def _same_day(state: GuardState, reading: GuardReading, policy: GuardPolicy, bounds: DayBounds,
-              deals: Sequence[DayDeal] | None) -> tuple[GuardState, tuple[GuardEvent, ...]]:
+def _same_day(
+    state: GuardState, reading: GuardReading, policy: GuardPolicy, bounds: DayBounds, deals: Sequence[DayDeal] | None
+) -> tuple[GuardState, tuple[GuardEvent, ...]]:
     """Move the anchor by new balance operations; or, when the day's start is still
     unknown, rebuild it if the deals now allow it (no second day_start_unknown)."""
     if deals is None or policy.daily_loss_pct is None:
@@ -192,8 +211,9 @@ def breaches(policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | 
     return tuple(out)
 
 
-def _transition(state: GuardState, policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | None,
-                at: datetime) -> tuple[GuardState, tuple[GuardEvent, ...], tuple[TripReason, ...]]:
+def _transition(
+    state: GuardState, policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | None, at: datetime
+) -> tuple[GuardState, tuple[GuardEvent, ...], tuple[TripReason, ...]]:
     events: list[GuardEvent] = []
     if state.latched:
         if not (state.tripped_in is GuardMode.SHADOW and policy.mode is GuardMode.ENFORCE):
@@ -206,8 +226,14 @@ def _transition(state: GuardState, policy: GuardPolicy, drawdown: Decimal | None
     if reasons and state.breaches_in_row >= policy.confirm_syncs:
         enforce = policy.mode is GuardMode.ENFORCE
         events.append(GuardEvent.EXECUTE if enforce else GuardEvent.SHADOW_EXECUTE)
-        state = replace(state, status=GuardStatus.TRIPPED, episode=state.episode + 1, breaches_in_row=0,
-                        tripped_in=policy.mode, tripped_at=at)
+        state = replace(
+            state,
+            status=GuardStatus.TRIPPED,
+            episode=state.episode + 1,
+            breaches_in_row=0,
+            tripped_in=policy.mode,
+            tripped_at=at,
+        )
     return state, tuple(events), reasons
 
 

@@ -20,6 +20,7 @@ equity at the boundary cannot be rebuilt, and is never guessed). Balance and cre
 operations after it move it by their amount (`moved_by_balance_ops`), so money paid in or
 out is never counted as profit or loss. Money is Decimal, 2 dp, half-even.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -102,8 +103,15 @@ class DayDeal:
 
 
 def day_deal(deal: TradeDeal) -> DayDeal:
-    return DayDeal(ticket=deal.ticket, type=deal.type, time=epoch_msc(deal.time_msc), profit=money_of(deal.profit),
-                   commission=money_of(deal.commission), swap=money_of(deal.swap), fee=money_of(deal.fee))
+    return DayDeal(
+        ticket=deal.ticket,
+        type=deal.type,
+        time=epoch_msc(deal.time_msc),
+        profit=money_of(deal.profit),
+        commission=money_of(deal.commission),
+        swap=money_of(deal.swap),
+        fee=money_of(deal.fee),
+    )
 
 
 class AnchorSource(StrEnum):
@@ -140,12 +148,12 @@ def basis_value(reading: GuardReading, basis: DayBasis) -> Decimal:
 def anchor_from(reading: GuardReading, basis: DayBasis, trading_day: date) -> DayAnchor:
     """The anchor taken from the first reading after the boundary: its balance, its
     equity or the higher of the two (2 dp, as read)."""
-    return DayAnchor(trading_day=trading_day, basis=basis, value=money(basis_value(reading, basis)),
-                     anchored_at=reading.at)
+    return DayAnchor(
+        trading_day=trading_day, basis=basis, value=money(basis_value(reading, basis)), anchored_at=reading.at
+    )
 
 
-def balance_ops(deals: Iterable[DayDeal], after: datetime | None,
-                until: datetime | None = None) -> tuple[DayDeal, ...]:
+def balance_ops(deals: Iterable[DayDeal], after: datetime | None, until: datetime | None = None) -> tuple[DayDeal, ...]:
     """The balance and credit deals made after `after` (None: none at all) and at or before
     `until` (None: no bound). A deal after the reading it comes with is left for the next
     reading: the reading's equity does not hold it yet."""
@@ -167,8 +175,9 @@ def moved_by_balance_ops(anchor: DayAnchor, deals: Iterable[DayDeal], until: dat
     return replace(anchor, adjustments=moved, applied=anchor.applied | {d.ticket for d in new})
 
 
-def rebuild_anchor(bounds: DayBounds, reading: GuardReading, deals_of_day: Sequence[DayDeal] | None,
-                   basis: DayBasis) -> DayAnchor | None:
+def rebuild_anchor(
+    bounds: DayBounds, reading: GuardReading, deals_of_day: Sequence[DayDeal] | None, basis: DayBasis
+) -> DayAnchor | None:
     """The anchor of a day whose boundary was missed, from `deals_of_day` (every deal from
     the boundary to the reading, as history_deals_get(start_utc, at) gives them, read with
     the reading). None when it cannot be known: history not read (None), or a basis that
@@ -181,7 +190,11 @@ def rebuild_anchor(bounds: DayBounds, reading: GuardReading, deals_of_day: Seque
     day = [d for d in deals_of_day if bounds.start_utc <= d.time <= reading.at]
     ops = [d for d in day if d.is_balance_operation]
     return DayAnchor(
-        trading_day=bounds.trading_day, basis=basis, anchored_at=bounds.start_utc, source=AnchorSource.DEALS,
+        trading_day=bounds.trading_day,
+        basis=basis,
+        anchored_at=bounds.start_utc,
+        source=AnchorSource.DEALS,
         value=money(reading.balance - sum((d.balance_effect for d in day), ZERO)),
-        adjustments=money(sum((d.profit for d in ops), ZERO)), applied=frozenset(d.ticket for d in ops),
+        adjustments=money(sum((d.profit for d in ops), ZERO)),
+        applied=frozenset(d.ticket for d in ops),
     )

@@ -8,6 +8,7 @@ a position is the guard's to close.
 Percentages are Decimal percent points (`5` is 5 %, not 0.05). Times are the local wall
 clock of `day_start_tz`, an IANA zone name.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -117,8 +118,9 @@ def policy_for(defaults: GuardPolicy, override: Mapping[str, Any] | None) -> Gua
         return defaults
     unknown = sorted(set(override) - set(GuardPolicy.model_fields))
     if unknown:
-        raise InvalidInput(f"unknown guard policy field(s): {', '.join(unknown)}",
-                           [f"{name}: unknown field" for name in unknown])
+        raise InvalidInput(
+            f"unknown guard policy field(s): {', '.join(unknown)}", [f"{name}: unknown field" for name in unknown]
+        )
     try:
         return GuardPolicy.model_validate({**defaults.model_dump(), **override})
     except ValidationError as exc:

@@ -15,6 +15,7 @@ drawdown % = (peak - equity) / peak * 100, day loss % = (anchor - equity) / anch
 half-even 4 dp). Nobody resets a latch during a replay: after an execution the account
 stays tripped, as it would have until `hedgeops guard reset`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -75,6 +76,15 @@ def replay(readings: Iterable[GuardReading], policy: GuardPolicy) -> list[Replay
             if kind is None:
                 continue
             reasons = decision.reasons if kind is ReplayKind.EXECUTION else ()
-            events.append(ReplayEvent(trusted.at, kind, decision.drawdown_pct, decision.day_loss_pct,
-                                      trusted.equity, state.episode, reasons))
+            events.append(
+                ReplayEvent(
+                    trusted.at,
+                    kind,
+                    decision.drawdown_pct,
+                    decision.day_loss_pct,
+                    trusted.equity,
+                    state.episode,
+                    reasons,
+                )
+            )
     return events

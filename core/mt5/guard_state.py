@@ -10,6 +10,7 @@ its anchor, the breaches in a row, and the last trusted reading.
   would have been). Only `reset` clears a latch.
 - `episode` counts executions: the first trip is episode 1, and close intent keys carry it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -59,8 +60,15 @@ def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal
     `equity`; otherwise it is kept (`never`: still below the execution level, the account
     trips again at the next sync; `daily`: the peak restarts at the next trading day)."""
     peak = equity if policy.peak_reset is PeakReset.ON_RESET else state.peak_equity
-    return replace(state, status=GuardStatus.ARMED, breaches_in_row=0, peak_equity=peak, tripped_in=None,
-                   tripped_at=None, reset_at=now)
+    return replace(
+        state,
+        status=GuardStatus.ARMED,
+        breaches_in_row=0,
+        peak_equity=peak,
+        tripped_in=None,
+        tripped_at=None,
+        reset_at=now,
+    )
 
 
 def _text(value: object) -> str | None:
@@ -70,27 +78,43 @@ def _text(value: object) -> str | None:
 
 
 def anchor_as_dict(anchor: DayAnchor) -> dict[str, Any]:
-    return {"trading_day": anchor.trading_day.isoformat(), "basis": anchor.basis.value, "value": str(anchor.value),
-            "anchored_at": anchor.anchored_at.isoformat(), "adjustments": str(anchor.adjustments),
-            "applied": sorted(anchor.applied), "source": anchor.source.value}
+    return {
+        "trading_day": anchor.trading_day.isoformat(),
+        "basis": anchor.basis.value,
+        "value": str(anchor.value),
+        "anchored_at": anchor.anchored_at.isoformat(),
+        "adjustments": str(anchor.adjustments),
+        "applied": sorted(anchor.applied),
+        "source": anchor.source.value,
+    }
 
 
 def anchor_from_dict(data: dict[str, Any]) -> DayAnchor:
-    return DayAnchor(trading_day=date.fromisoformat(data["trading_day"]), basis=DayBasis(data["basis"]),
-                     value=Decimal(data["value"]), anchored_at=datetime.fromisoformat(data["anchored_at"]),
-                     adjustments=Decimal(data["adjustments"]), applied=frozenset(int(t) for t in data["applied"]),
-                     source=AnchorSource(data["source"]))
+    return DayAnchor(
+        trading_day=date.fromisoformat(data["trading_day"]),
+        basis=DayBasis(data["basis"]),
+        value=Decimal(data["value"]),
+        anchored_at=datetime.fromisoformat(data["anchored_at"]),
+        adjustments=Decimal(data["adjustments"]),
+        applied=frozenset(int(t) for t in data["applied"]),
+        source=AnchorSource(data["source"]),
+    )
 
 
 def state_as_dict(state: GuardState) -> dict[str, Any]:
     """JSON-able: Decimal as strings, dates and times ISO 8601."""
     return {
-        "status": state.status.value, "episode": state.episode, "peak_equity": _text(state.peak_equity),
+        "status": state.status.value,
+        "episode": state.episode,
+        "peak_equity": _text(state.peak_equity),
         "trading_day": _text(state.trading_day),
         "anchor": None if state.anchor is None else anchor_as_dict(state.anchor),
-        "breaches_in_row": state.breaches_in_row, "last_equity": _text(state.last_equity),
-        "last_sync_at": _text(state.last_sync_at), "tripped_in": _text(state.tripped_in),
-        "tripped_at": _text(state.tripped_at), "reset_at": _text(state.reset_at),
+        "breaches_in_row": state.breaches_in_row,
+        "last_equity": _text(state.last_equity),
+        "last_sync_at": _text(state.last_sync_at),
+        "tripped_in": _text(state.tripped_in),
+        "tripped_at": _text(state.tripped_at),
+        "reset_at": _text(state.reset_at),
     }
 
 
@@ -101,9 +125,12 @@ def _maybe(value: Any, parse: Callable[[Any], T]) -> T | None:
 def state_from_dict(data: dict[str, Any]) -> GuardState:
     """The inverse of state_as_dict."""
     return GuardState(
-        status=GuardStatus(data["status"]), episode=int(data["episode"]),
-        peak_equity=_maybe(data["peak_equity"], Decimal), trading_day=_maybe(data["trading_day"], date.fromisoformat),
-        anchor=_maybe(data["anchor"], anchor_from_dict), breaches_in_row=int(data["breaches_in_row"]),
+        status=GuardStatus(data["status"]),
+        episode=int(data["episode"]),
+        peak_equity=_maybe(data["peak_equity"], Decimal),
+        trading_day=_maybe(data["trading_day"], date.fromisoformat),
+        anchor=_maybe(data["anchor"], anchor_from_dict),
+        breaches_in_row=int(data["breaches_in_row"]),
         last_equity=_maybe(data["last_equity"], Decimal),
         last_sync_at=_maybe(data["last_sync_at"], datetime.fromisoformat),
         tripped_in=_maybe(data["tripped_in"], GuardMode),

@@ -1,5 +1,6 @@
 """The other ports of the MT5 sync: where passwords come from, and who watches the syncs
 (metrics). The gateway itself is core.mt5.gateway.Mt5Gateway."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -23,15 +24,29 @@ class CredentialStore(Protocol):
 class SyncObserver(Protocol):
     """Told about every account sync after its results are committed (metrics)."""
 
-    def account_synced(self, terminal: str, login: int, currency: str, figures: SnapshotFigures,
-                       outcomes: Sequence[Outcome], seconds: float) -> None: ...
+    def account_synced(
+        self,
+        terminal: str,
+        login: int,
+        currency: str,
+        figures: SnapshotFigures,
+        outcomes: Sequence[Outcome],
+        seconds: float,
+    ) -> None: ...
 
     def account_failed(self, terminal: str, login: int, kind: str, seconds: float) -> None: ...
 
 
 class NoSyncObserver:
-    def account_synced(self, terminal: str, login: int, currency: str, figures: SnapshotFigures,
-                       outcomes: Sequence[Outcome], seconds: float) -> None:
+    def account_synced(
+        self,
+        terminal: str,
+        login: int,
+        currency: str,
+        figures: SnapshotFigures,
+        outcomes: Sequence[Outcome],
+        seconds: float,
+    ) -> None:
         return None
 
     def account_failed(self, terminal: str, login: int, kind: str, seconds: float) -> None:

@@ -16,6 +16,7 @@ above sl + tolerance), else `closed_by_sl_tp`, as TP is; client, mobile or web
 `unknown_position` when its magic number is one of the account's (an empty list: every
 magic); others belong to somebody else and are left out.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -87,8 +88,9 @@ def subject_of(ticket: int | None, expected: Sequence[ExpectedPosition], symbol:
     return f"sig-{expected[0].signal_id}"
 
 
-def tickets_to_look_up(expected: Sequence[ExpectedPosition], actual: Sequence[ActualPosition],
-                       netting: bool) -> list[int]:
+def tickets_to_look_up(
+    expected: Sequence[ExpectedPosition], actual: Sequence[ActualPosition], netting: bool
+) -> list[int]:
     """Tickets of expected positions not open in MT5: their deals say how they closed."""
     if netting:
         open_symbols = {p.symbol for p in actual}
@@ -99,18 +101,26 @@ def tickets_to_look_up(expected: Sequence[ExpectedPosition], actual: Sequence[Ac
     return sorted(set(gone))
 
 
-def reconcile(expected: Sequence[ExpectedPosition], actual: Sequence[ActualPosition],
-              symbols: Mapping[str, SymbolSpec], deals: Mapping[int, Sequence[ClosingDeal]],
-              rules: Rules) -> list[Outcome]:
+def reconcile(
+    expected: Sequence[ExpectedPosition],
+    actual: Sequence[ActualPosition],
+    symbols: Mapping[str, SymbolSpec],
+    deals: Mapping[int, Sequence[ClosingDeal]],
+    rules: Rules,
+) -> list[Outcome]:
     """Classify the union of `expected` and `actual`; one outcome per position, sorted by subject."""
     pairing = _pair_netting if rules.netting else _pair_hedging
     outcomes = pairing(expected, actual, symbols, deals, rules)
     return sorted(outcomes, key=lambda o: o.subject)
 
 
-def _pair_hedging(expected: Sequence[ExpectedPosition], actual: Sequence[ActualPosition],
-                  symbols: Mapping[str, SymbolSpec], deals: Mapping[int, Sequence[ClosingDeal]],
-                  rules: Rules) -> list[Outcome]:
+def _pair_hedging(
+    expected: Sequence[ExpectedPosition],
+    actual: Sequence[ActualPosition],
+    symbols: Mapping[str, SymbolSpec],
+    deals: Mapping[int, Sequence[ClosingDeal]],
+    rules: Rules,
+) -> list[Outcome]:
     by_ticket = {p.ticket: p for p in actual}
     used: set[int] = set()
     out: list[Outcome] = []
@@ -123,8 +133,14 @@ def _pair_hedging(expected: Sequence[ExpectedPosition], actual: Sequence[ActualP
         else:
             out.append(gone((e,), deals.get(e.ticket, ()), symbols[e.symbol], rules))
     for e in sorted((e for e in expected if e.ticket is None), key=lambda e: e.signal_id):
-        position = next((p for p in sorted(actual, key=lambda p: p.ticket) if p.ticket not in used
-                         and (p.symbol, p.direction, p.magic) == (e.symbol, e.direction, e.magic)), None)
+        position = next(
+            (
+                p
+                for p in sorted(actual, key=lambda p: p.ticket)
+                if p.ticket not in used and (p.symbol, p.direction, p.magic) == (e.symbol, e.direction, e.magic)
+            ),
+            None,
+        )
         if position is None:
             out.append(gone((e,), (), symbols[e.symbol], rules))
             continue
@@ -134,9 +150,13 @@ def _pair_hedging(expected: Sequence[ExpectedPosition], actual: Sequence[ActualP
     return out
 
 
-def _pair_netting(expected: Sequence[ExpectedPosition], actual: Sequence[ActualPosition],
-                  symbols: Mapping[str, SymbolSpec], deals: Mapping[int, Sequence[ClosingDeal]],
-                  rules: Rules) -> list[Outcome]:
+def _pair_netting(
+    expected: Sequence[ExpectedPosition],
+    actual: Sequence[ActualPosition],
+    symbols: Mapping[str, SymbolSpec],
+    deals: Mapping[int, Sequence[ClosingDeal]],
+    rules: Rules,
+) -> list[Outcome]:
     out: list[Outcome] = []
     for symbol in sorted({e.symbol for e in expected} | {p.symbol for p in actual}):
         group = tuple(sorted((e for e in expected if e.symbol == symbol), key=lambda e: e.signal_id))
@@ -151,15 +171,19 @@ def _pair_netting(expected: Sequence[ExpectedPosition], actual: Sequence[ActualP
     return out
 
 
-def compare(group: tuple[ExpectedPosition, ...], position: ActualPosition, spec: SymbolSpec, rules: Rules,
-            *, matched_by: str) -> Outcome:
+def compare(
+    group: tuple[ExpectedPosition, ...], position: ActualPosition, spec: SymbolSpec, rules: Rules, *, matched_by: str
+) -> Outcome:
     """partial_fill, slippage or matched: see the module's docstring."""
     expected_signed = sum((e.direction.sign * e.volume for e in group), Decimal("0"))
     volume_diff = position.direction.sign * position.volume - expected_signed
     entry = entry_price(group)
     slip = None if entry is None else (position.price_open - entry) / spec.point
-    details: dict[str, Any] = {"matched_by": matched_by, "volume_diff": volume_diff,
-                               "slippage_points": None if slip is None else slip.quantize(Decimal("0.1"))}
+    details: dict[str, Any] = {
+        "matched_by": matched_by,
+        "volume_diff": volume_diff,
+        "slippage_points": None if slip is None else slip.quantize(Decimal("0.1")),
+    }
     if abs(volume_diff) >= spec.volume_step:
         reason = ReconReason.PARTIAL_FILL
     elif slip is not None and abs(slip) > rules.slippage_points:
@@ -168,8 +192,15 @@ def compare(group: tuple[ExpectedPosition, ...], position: ActualPosition, spec:
         reason = ReconReason.MATCHED
     if len(group) > 1:
         details["signal_ids"] = [e.signal_id for e in group]
-    return Outcome(reason, subject_of(position.ticket, group, position.symbol, rules.netting), position.symbol,
-                   position.direction, group, position, details=details)
+    return Outcome(
+        reason,
+        subject_of(position.ticket, group, position.symbol, rules.netting),
+        position.symbol,
+        position.direction,
+        group,
+        position,
+        details=details,
+    )
 
 
 def entry_price(group: Sequence[ExpectedPosition]) -> Decimal | None:
@@ -181,24 +212,37 @@ def entry_price(group: Sequence[ExpectedPosition]) -> Decimal | None:
     return sum((e.volume * e.entry_price for e in group), Decimal("0")) / volume
 
 
-def gone(group: tuple[ExpectedPosition, ...], deals: Sequence[ClosingDeal], spec: SymbolSpec,
-         rules: Rules) -> Outcome:
+def gone(group: tuple[ExpectedPosition, ...], deals: Sequence[ClosingDeal], spec: SymbolSpec, rules: Rules) -> Outcome:
     """An expected position not open in MT5: classified by its last closing deal."""
     first = group[0]
     direction = _net_direction(group)
     if not deals:
-        return Outcome(ReconReason.MISSING, subject_of(first.ticket, group, first.symbol, rules.netting),
-                       first.symbol, direction, group, details={"close_reason": None})
+        return Outcome(
+            ReconReason.MISSING,
+            subject_of(first.ticket, group, first.symbol, rules.netting),
+            first.symbol,
+            direction,
+            group,
+            details={"close_reason": None},
+        )
     last = max(deals, key=lambda d: (d.time, d.ticket))
     reason = close_reason(last, group, direction, spec, rules)
     details = {"close_reason": c.DEAL_REASONS.get(last.reason, str(last.reason)), "closing_deals": len(deals)}
-    return Outcome(reason, subject_of(last.position_id, group, first.symbol, rules.netting), first.symbol, direction,
-                   group, close=last, close_profit=money(sum((d.profit for d in deals), Decimal("0"))),
-                   details=details)
+    return Outcome(
+        reason,
+        subject_of(last.position_id, group, first.symbol, rules.netting),
+        first.symbol,
+        direction,
+        group,
+        close=last,
+        close_profit=money(sum((d.profit for d in deals), Decimal("0"))),
+        details=details,
+    )
 
 
-def close_reason(deal: ClosingDeal, group: Sequence[ExpectedPosition], direction: Side | None,
-                 spec: SymbolSpec, rules: Rules) -> ReconReason:
+def close_reason(
+    deal: ClosingDeal, group: Sequence[ExpectedPosition], direction: Side | None, spec: SymbolSpec, rules: Rules
+) -> ReconReason:
     if deal.reason == c.DEAL_REASON_SO:
         return ReconReason.STOP_OUT
     if deal.reason == c.DEAL_REASON_SL:
@@ -211,8 +255,9 @@ def close_reason(deal: ClosingDeal, group: Sequence[ExpectedPosition], direction
     return ReconReason.MISSING
 
 
-def beyond_stop(exit_price: Decimal, sl: Decimal | None, direction: Side | None, spec: SymbolSpec,
-                rules: Rules) -> bool:
+def beyond_stop(
+    exit_price: Decimal, sl: Decimal | None, direction: Side | None, spec: SymbolSpec, rules: Rules
+) -> bool:
     """Closed past its stop loss by more than the tolerance: the market gapped over it."""
     if sl is None or direction is None:
         return False
@@ -223,8 +268,15 @@ def beyond_stop(exit_price: Decimal, sl: Decimal | None, direction: Side | None,
 
 
 def unknown(position: ActualPosition, rules: Rules) -> Outcome:
-    return Outcome(ReconReason.UNKNOWN_POSITION, subject_of(position.ticket, (), position.symbol, rules.netting),
-                   position.symbol, position.direction, (), position, details={"magic": position.magic})
+    return Outcome(
+        ReconReason.UNKNOWN_POSITION,
+        subject_of(position.ticket, (), position.symbol, rules.netting),
+        position.symbol,
+        position.direction,
+        (),
+        position,
+        details={"magic": position.magic},
+    )
 
 
 def _net_direction(group: Sequence[ExpectedPosition]) -> Side | None:

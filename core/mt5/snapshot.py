@@ -1,5 +1,6 @@
 """The figures of a position snapshot: equity, balance, the peak-equity high-water mark,
 drawdown, positions, volume, open P&L and margin level of one account at one sync."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,15 +39,19 @@ def drawdown_percent(peak: Decimal, equity: Decimal) -> Decimal:
     return ((peak - equity) / peak * HUNDRED).quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
-def snapshot_figures(account: AccountReading, positions: Sequence[ActualPosition],
-                     previous_peak: Decimal | None) -> SnapshotFigures:
+def snapshot_figures(
+    account: AccountReading, positions: Sequence[ActualPosition], previous_peak: Decimal | None
+) -> SnapshotFigures:
     """Account money in its currency (2 dp); volume in lots (6 dp); open P&L is
     sum(profit + swap) of the open positions, 2 dp (commission is charged on deals, not
     positions)."""
     peak = peak_equity(previous_peak, account.equity)
     return SnapshotFigures(
-        equity=account.equity, balance=account.balance, peak_equity=peak,
-        drawdown_percent=drawdown_percent(peak, account.equity), open_positions=len(positions),
+        equity=account.equity,
+        balance=account.balance,
+        peak_equity=peak,
+        drawdown_percent=drawdown_percent(peak, account.equity),
+        open_positions=len(positions),
         total_volume=sum((p.volume for p in positions), Decimal("0")),
         open_pnl=money(sum((p.profit + p.swap for p in positions), Decimal("0"))),
         margin_level=account.margin_level,

@@ -2,6 +2,7 @@
 names and order (`_asdict()` and positional access behave the same). Prices, volumes and
 money are floats here, as the terminal sends them: they become Decimal where they enter
 the domain (core.mt5.convert)."""
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -213,16 +214,16 @@ class SymbolInfo(NamedTuple):
     price_greeks_rho: float = 0.0
     price_greeks_omega: float = 0.0
     price_sensitivity: float = 0.0
-    basis: str = ''
-    category: str = ''
-    currency_base: str = ''
-    currency_profit: str = ''
-    currency_margin: str = ''
-    bank: str = ''
-    description: str = ''
-    exchange: str = ''
-    formula: str = ''
-    isin: str = ''
-    name: str = ''
-    page: str = ''
-    path: str = ''
+    basis: str = ""
+    category: str = ""
+    currency_base: str = ""
+    currency_profit: str = ""
+    currency_margin: str = ""
+    bank: str = ""
+    description: str = ""
+    exchange: str = ""
+    formula: str = ""
+    isin: str = ""
+    name: str = ""
+    page: str = ""
+    path: str = ""

@@ -1,6 +1,7 @@
 """MT5 domain values: what the sync reads from a terminal, in Decimal, and what the
 reconciliation says about it. The named tuples of core.mt5.types are the wire shapes;
 these are the business shapes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -48,8 +49,9 @@ class ReconReason(StrEnum):
         return self in CLOSING_REASONS
 
 
-CLOSING_REASONS = frozenset({ReconReason.MANUAL_CLOSE, ReconReason.CLOSED_BY_SL_TP, ReconReason.STOP_OUT,
-                             ReconReason.GAP})
+CLOSING_REASONS = frozenset(
+    {ReconReason.MANUAL_CLOSE, ReconReason.CLOSED_BY_SL_TP, ReconReason.STOP_OUT, ReconReason.GAP}
+)
 
 
 class ExpectedStatus(StrEnum):

@@ -4,6 +4,7 @@ A hedged item or a designation version is written once: loading the same again i
 `existing`, loading it changed is refused (an item is immutable; a designation changes
 by its next version). Every refusal of a file is listed before anything is written.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,8 +40,16 @@ class Loaded:
 
 
 def to_item(row: HedgedItem) -> HedgedItemValue:
-    return HedgedItemValue(id=row.id, item_ref=row.item_ref, kind=HedgedItemKind(row.kind), underlying=row.underlying,
-                           amount=row.amount, unit=row.unit, currency=row.currency, exposure_date=row.exposure_date)
+    return HedgedItemValue(
+        id=row.id,
+        item_ref=row.item_ref,
+        kind=HedgedItemKind(row.kind),
+        underlying=row.underlying,
+        amount=row.amount,
+        unit=row.unit,
+        currency=row.currency,
+        exposure_date=row.exposure_date,
+    )
 
 
 def _changed(stored: dict[str, Any], incoming: dict[str, Any]) -> str:
@@ -70,17 +79,28 @@ def load_hedged_items(session: Session, rows: Sequence[HedgedItemRow], *, now: d
 
 
 def _create_item(session: Session, row: HedgedItemRow, now: datetime, source: str) -> None:
-    item = HedgedItem(**row.model_dump(mode="python"), payload=canonical(row.payload),
-                      payload_sha256=payload_sha256(row.payload), created_at=now)
+    item = HedgedItem(
+        **row.model_dump(mode="python"),
+        payload=canonical(row.payload),
+        payload_sha256=payload_sha256(row.payload),
+        created_at=now,
+    )
     item.kind = row.kind.value
     session.add(item)
     session.flush()
-    record_event(session, "hedged_item_created", entity_type="hedged_item", entity_id=item.id, now=now,
-                 details={"source": source, **row.payload})
+    record_event(
+        session,
+        "hedged_item_created",
+        entity_type="hedged_item",
+        entity_id=item.id,
+        now=now,
+        details={"source": source, **row.payload},
+    )
 
 
-def load_designations(session: Session, rows: Sequence[DesignationRow], policy: HedgingPolicy, *,
-                      now: datetime, source: str) -> Loaded:
+def load_designations(
+    session: Session, rows: Sequence[DesignationRow], policy: HedgingPolicy, *, now: datetime, source: str
+) -> Loaded:
     """Each row is a version of a designation: version 1 starts it, version n+1 amends it.
     A stored version loaded again unchanged is `existing`; changed, it is refused."""
     loaded, refused = Loaded(), []
@@ -104,8 +124,9 @@ def _legs(session: Session, row: DesignationRow) -> tuple[HedgeContract | None, 
     return contract, item, problems
 
 
-def _load_one(session: Session, row: DesignationRow, policy: HedgingPolicy, now: datetime, source: str,
-              loaded: Loaded) -> list[str]:
+def _load_one(
+    session: Session, row: DesignationRow, policy: HedgingPolicy, now: datetime, source: str, loaded: Loaded
+) -> list[str]:
     contract, item, problems = _legs(session, row)
     if contract is None or item is None or problems:
         return problems
@@ -116,15 +137,19 @@ def _load_one(session: Session, row: DesignationRow, policy: HedgingPolicy, now:
     rel = _relationship(session, row, contract, item, now)
     if isinstance(rel, list):
         return rel  # nothing written: the caller's unit of work rolls back on any problem
-    versions = {v.version: v for v in session.scalars(
-        select(HedgeDesignation).where(HedgeDesignation.relationship_id == rel.id))}
+    versions = {
+        v.version: v
+        for v in session.scalars(select(HedgeDesignation).where(HedgeDesignation.relationship_id == rel.id))
+    }
     stored = versions.get(row.version)
     if stored is not None:
         if stored.payload_sha256 == payload_sha256(dossier.payload):
             loaded.existing.append(f"{row.designation_ref} v{row.version}")
             return []
-        return [f"version {row.version} is immutable ({_changed(stored.payload, dossier.payload)} changed): "
-                f"an amendment is version {max(versions) + 1}"]
+        return [
+            f"version {row.version} is immutable ({_changed(stored.payload, dossier.payload)} changed): "
+            f"an amendment is version {max(versions) + 1}"
+        ]
     expected = max(versions, default=0) + 1
     if row.version != expected:
         return [f"the next version of {row.designation_ref} is {expected}"]
@@ -134,10 +159,13 @@ def _load_one(session: Session, row: DesignationRow, policy: HedgingPolicy, now:
     return []
 
 
-def _relationship(session: Session, row: DesignationRow, contract: HedgeContract, item: HedgedItem,
-                  now: datetime) -> HedgeRelationship | list[str]:
+def _relationship(
+    session: Session, row: DesignationRow, contract: HedgeContract, item: HedgedItem, now: datetime
+) -> HedgeRelationship | list[str]:
     """The designation's relationship, made at version 1; or why the legs do not fit it."""
-    rel = session.scalars(select(HedgeRelationship).where(HedgeRelationship.designation_ref == row.designation_ref)).first()
+    rel = session.scalars(
+        select(HedgeRelationship).where(HedgeRelationship.designation_ref == row.designation_ref)
+    ).first()
     if rel is not None:
         if (rel.contract_id, rel.hedged_item_id) != (contract.id, item.id):
             return ["a designation's instrument and hedged item are fixed: designate another relationship"]
@@ -145,62 +173,111 @@ def _relationship(session: Session, row: DesignationRow, contract: HedgeContract
     problems = _new_relationship_problems(session, row, contract, item)
     if problems:
         return problems
-    rel = HedgeRelationship(designation_ref=row.designation_ref, contract_id=contract.id, hedged_item_id=item.id,
-                            created_at=now)
+    rel = HedgeRelationship(
+        designation_ref=row.designation_ref, contract_id=contract.id, hedged_item_id=item.id, created_at=now
+    )
     session.add(rel)
     session.flush()
     return rel
 
 
-def _new_relationship_problems(session: Session, row: DesignationRow, contract: HedgeContract,
-                               item: HedgedItem) -> list[str]:
+def _new_relationship_problems(
+    session: Session, row: DesignationRow, contract: HedgeContract, item: HedgedItem
+) -> list[str]:
     if row.version != 1:
         return [f"{row.designation_ref} is new: its first version is 1"]
     others = session.execute(
         select(HedgeRelationship.designation_ref, HedgeContract.status)
         .join(HedgeContract, HedgeContract.id == HedgeRelationship.contract_id)
-        .where(or_(HedgeRelationship.contract_id == contract.id, HedgeRelationship.hedged_item_id == item.id)))
+        .where(or_(HedgeRelationship.contract_id == contract.id, HedgeRelationship.hedged_item_id == item.id))
+    )
     live = [ref for ref, status in others if ContractStatus(status) not in TERMINAL | {ContractStatus.DE_DESIGNATED}]
     return [f"{row.contract_ref} or {row.item_ref} is already in designation {ref}" for ref in live]
 
 
-def _create_version(session: Session, rel: HedgeRelationship, dossier: Dossier, instrument: Contract,
-                    item: HedgedItemValue, now: datetime, source: str, loaded: Loaded) -> None:
+def _create_version(
+    session: Session,
+    rel: HedgeRelationship,
+    dossier: Dossier,
+    instrument: Contract,
+    item: HedgedItemValue,
+    now: datetime,
+    source: str,
+    loaded: Loaded,
+) -> None:
     row = dossier.row
     test = prospective_test(dossier, instrument, item)
     prospective = canonical(test)
     hedge, exposure = leg_terms(instrument, item)
     version = HedgeDesignation(
-        relationship_id=rel.id, version=row.version, hedge_type=row.hedge_type.value, method=row.method.value,
-        offset_basis=row.offset_basis.value, designation_date=row.designation_date, hedge_ratio=row.hedge_ratio,
-        **HedgeDesignation.params_columns(dossier.params), hedged_item_rate=dossier.hedged_item_rate,
+        relationship_id=rel.id,
+        version=row.version,
+        hedge_type=row.hedge_type.value,
+        method=row.method.value,
+        offset_basis=row.offset_basis.value,
+        designation_date=row.designation_date,
+        hedge_ratio=row.hedge_ratio,
+        **HedgeDesignation.params_columns(dossier.params),
+        hedged_item_rate=dossier.hedged_item_rate,
         oci_release_method=dossier.oci_release_method.value,
-        designated_by=row.designated_by, approver_1=row.approver_1, approver_2=row.approver_2,
-        amendment_reason=row.amendment_reason, documentation=canonical(row.documentation.model_dump()),
-        snapshot=canonical({"instrument": {"contract_ref": instrument.contract_ref, **_terms(hedge)},
-                            "item": {"item_ref": item.item_ref, "kind": item.kind, **_terms(exposure)}}),
-        prospective_test=prospective, payload=canonical(dossier.payload), payload_sha256=payload_sha256(dossier.payload),
-        created_at=now)
+        designated_by=row.designated_by,
+        approver_1=row.approver_1,
+        approver_2=row.approver_2,
+        amendment_reason=row.amendment_reason,
+        documentation=canonical(row.documentation.model_dump()),
+        snapshot=canonical(
+            {
+                "instrument": {"contract_ref": instrument.contract_ref, **_terms(hedge)},
+                "item": {"item_ref": item.item_ref, "kind": item.kind, **_terms(exposure)},
+            }
+        ),
+        prospective_test=prospective,
+        payload=canonical(dossier.payload),
+        payload_sha256=payload_sha256(dossier.payload),
+        created_at=now,
+    )
     session.add(version)
     session.flush()
     _audit_version(session, rel, row, test, now, source)
     name = f"{row.designation_ref} v{row.version}"
     loaded.created.append(name)
     failed = test["failed_terms"]
-    loaded.notes.append(f"{name}: prospective critical terms {test['outcome']}"
-                        + (f" (mismatched: {', '.join(failed)})" if failed else ""))
+    loaded.notes.append(
+        f"{name}: prospective critical terms {test['outcome']}"
+        + (f" (mismatched: {', '.join(failed)})" if failed else "")
+    )
 
 
-def _audit_version(session: Session, rel: HedgeRelationship, row: DesignationRow, test: dict[str, Any],
-                   now: datetime, source: str) -> None:
+def _audit_version(
+    session: Session, rel: HedgeRelationship, row: DesignationRow, test: dict[str, Any], now: datetime, source: str
+) -> None:
     event = "hedge_designated" if row.version == 1 else "hedge_designation_amended"
-    record_event(session, event, entity_type="hedge_designation", entity_id=rel.id, now=now, actor=row.designated_by,
-                 details={"designation_ref": row.designation_ref, "version": row.version, "source": source,
-                          "contract_ref": row.contract_ref, "item_ref": row.item_ref, "method": row.method,
-                          "approvers": [row.approver_1, row.approver_2], "amendment_reason": row.amendment_reason,
-                          "prospective_test": test})
+    record_event(
+        session,
+        event,
+        entity_type="hedge_designation",
+        entity_id=rel.id,
+        now=now,
+        actor=row.designated_by,
+        details={
+            "designation_ref": row.designation_ref,
+            "version": row.version,
+            "source": source,
+            "contract_ref": row.contract_ref,
+            "item_ref": row.item_ref,
+            "method": row.method,
+            "approvers": [row.approver_1, row.approver_2],
+            "amendment_reason": row.amendment_reason,
+            "prospective_test": test,
+        },
+    )
 
 
 def _terms(leg: LegTerms) -> dict[str, Any]:
-    return {"underlying": leg.underlying, "currency": leg.currency, "quantity": leg.quantity,
-            "maturity": leg.maturity, "side": leg.side_sign}
+    return {
+        "underlying": leg.underlying,
+        "currency": leg.currency,
+        "quantity": leg.quantity,
+        "maturity": leg.maturity,
+        "side": leg.side_sign,
+    }

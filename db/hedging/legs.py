@@ -1,5 +1,6 @@
 """The other leg of each leg under test: valuation gives both legs of a designation one
 basis, so a chunk valuing instruments needs their items, and the other way round."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -14,8 +15,9 @@ from db.hedging.dossiers import to_item
 from db.hedging.effectiveness import designations_under_test, legs_of
 
 
-def partners_of(session: Session, legs: Sequence[Contract], oid: ObjectType,
-                as_of: date) -> dict[tuple[ObjectType, int], Partner]:
+def partners_of(
+    session: Session, legs: Sequence[Contract], oid: ObjectType, as_of: date
+) -> dict[tuple[ObjectType, int], Partner]:
     """For each of `legs` (hedge contracts, or hedged items as their hypothetical
     derivatives) tested at `as_of`, the other leg of its designation."""
     wanted = {c.id for c in legs}

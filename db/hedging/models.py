@@ -6,6 +6,7 @@ item, under which `designation_ref`), each version of its designation dossier, a
 effectiveness result. Which version is current is derived, never stored: the highest
 version of a relationship (the view `hedge_designation_status` shows it as `is_current`).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -96,9 +97,16 @@ class HedgeDesignation(Base):
     @property
     def params(self) -> MethodParameters:
         """The method parameters this version locks, read back from their columns."""
-        return MethodParameters(Band(self.band_min, self.band_max), self.materiality_floor, self.regression_window,
-                                self.min_observations, self.r_squared_min, self.p_value_max,
-                                self.maturity_tolerance_days, self.notional_tolerance)
+        return MethodParameters(
+            Band(self.band_min, self.band_max),
+            self.materiality_floor,
+            self.regression_window,
+            self.min_observations,
+            self.r_squared_min,
+            self.p_value_max,
+            self.maturity_tolerance_days,
+            self.notional_tolerance,
+        )
 
     @staticmethod
     def params_columns(params: MethodParameters) -> dict[str, Any]:
@@ -112,9 +120,7 @@ class EffectivenessResult(ResultTable):
     """One retrospective test: key EFF:<designation>:<version>:<date>; appended, never changed."""
 
     __tablename__ = "effectiveness_results"
-    __table_args__ = (
-        Index("ix_effectiveness_results_relationship_id_as_of_date", "relationship_id", "as_of_date"),
-    )
+    __table_args__ = (Index("ix_effectiveness_results_relationship_id_as_of_date", "relationship_id", "as_of_date"),)
 
     relationship_id: Mapped[int] = mapped_column(BigId, ForeignKey("hedge_relationships.id"))
     designation_id: Mapped[int] = mapped_column(BigId, ForeignKey("hedge_designations.id"))

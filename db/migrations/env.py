@@ -1,4 +1,5 @@
 """Alembic environment: the URL comes from the caller (db.migrate) or -x url=..."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -18,8 +19,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,5 +1,6 @@
 """MT5 master data: accounts and expected positions (loaded, audited), and the reads the
 sync needs. Results (snapshots, reconciliation logs) are in db.mt5.results."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -27,16 +28,26 @@ class AccountChanged(HedgeopsError):
 
 
 def account_value(row: Mt5Account) -> Account:
-    return Account(id=row.id, login=row.login, server=row.server, terminal=row.terminal, currency=row.currency,
-                   policy=row.policy, enabled=row.enabled, magic_numbers=tuple(row.magic_numbers),
-                   credential_ref=row.credential_ref, peak_equity=row.peak_equity)
+    return Account(
+        id=row.id,
+        login=row.login,
+        server=row.server,
+        terminal=row.terminal,
+        currency=row.currency,
+        policy=row.policy,
+        enabled=row.enabled,
+        magic_numbers=tuple(row.magic_numbers),
+        credential_ref=row.credential_ref,
+        peak_equity=row.peak_equity,
+    )
 
 
 def add_account(session: Session, spec: AccountSpec, *, now: datetime) -> tuple[Account, bool]:
     """Add an account; (account, False) when the same one exists; AccountChanged when one
     with this login and server exists with other values."""
-    found = session.scalars(select(Mt5Account).where(
-        Mt5Account.login == spec.login, Mt5Account.server == spec.server)).one_or_none()
+    found = session.scalars(
+        select(Mt5Account).where(Mt5Account.login == spec.login, Mt5Account.server == spec.server)
+    ).one_or_none()
     values = {**spec.model_dump(exclude={"login", "server"}), "magic_numbers": list(spec.magic_numbers)}
     if found is not None:
         diff = sorted(name for name in ACCOUNT_FIELDS if getattr(found, name) != values[name])
@@ -46,9 +57,14 @@ def add_account(session: Session, spec: AccountSpec, *, now: datetime) -> tuple[
     row = Mt5Account(login=spec.login, server=spec.server, **values, created_at=now, updated_at=now)
     session.add(row)
     session.flush()
-    record_event(session, "mt5_account_added", entity_type="mt5_account", entity_id=row.id, now=now,
-                 details={"login": spec.login, "server": spec.server, "terminal": spec.terminal,
-                          "enabled": spec.enabled})
+    record_event(
+        session,
+        "mt5_account_added",
+        entity_type="mt5_account",
+        entity_id=row.id,
+        now=now,
+        details={"login": spec.login, "server": spec.server, "terminal": spec.terminal, "enabled": spec.enabled},
+    )
     return account_value(row), True
 
 
@@ -79,6 +95,7 @@ def terminals_of(session: Session, logins: Sequence[int] | None = None) -> list[
 
 # -- expected positions ----------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class ExpectedLoad:
     created: list[str] = field(default_factory=list)
@@ -87,26 +104,53 @@ class ExpectedLoad:
 
 
 def expected_value(row: ExpectedPosition) -> ExpectedValue:
-    return ExpectedValue(id=row.id, signal_id=row.signal_id, approval_id=row.approval_id, symbol=row.symbol,
-                         direction=Side(row.direction), volume=row.volume, entry_price=row.entry_price,
-                         sl=row.sl, tp=row.tp, magic=row.magic, ticket=row.ticket)
+    return ExpectedValue(
+        id=row.id,
+        signal_id=row.signal_id,
+        approval_id=row.approval_id,
+        symbol=row.symbol,
+        direction=Side(row.direction),
+        volume=row.volume,
+        entry_price=row.entry_price,
+        sl=row.sl,
+        tp=row.tp,
+        magic=row.magic,
+        ticket=row.ticket,
+    )
 
 
 def open_expected(session: Session, account_ids: Sequence[int]) -> dict[int, list[ExpectedValue]]:
     """The open expected positions of each account (plain columns: this runs every sync)."""
     e = ExpectedPosition
-    stmt = (select(e.account_id, e.id, e.signal_id, e.approval_id, e.symbol, e.direction, e.volume, e.entry_price,
-                   e.sl, e.tp, e.magic, e.ticket)
-            .where(e.account_id.in_(account_ids), e.status == ExpectedStatus.OPEN.value).order_by(e.id))
+    stmt = (
+        select(
+            e.account_id,
+            e.id,
+            e.signal_id,
+            e.approval_id,
+            e.symbol,
+            e.direction,
+            e.volume,
+            e.entry_price,
+            e.sl,
+            e.tp,
+            e.magic,
+            e.ticket,
+        )
+        .where(e.account_id.in_(account_ids), e.status == ExpectedStatus.OPEN.value)
+        .order_by(e.id)
+    )
     found: dict[int, list[ExpectedValue]] = defaultdict(list)
     for account_id, *values in session.execute(stmt):
-        found[account_id].append(ExpectedValue(values[0], values[1], values[2], values[3], Side(values[4]),
-                                               *values[5:]))
+        found[account_id].append(
+            ExpectedValue(values[0], values[1], values[2], values[3], Side(values[4]), *values[5:])
+        )
     return found
 
 
-def load_expected(session: Session, rows: Sequence[tuple[int, ExpectedRow]], *, file: str,
-                  now: datetime) -> ExpectedLoad:
+def load_expected(
+    session: Session, rows: Sequence[tuple[int, ExpectedRow]], *, file: str, now: datetime
+) -> ExpectedLoad:
     """Insert new expected positions and fill in tickets that became known; all or nothing:
     an unknown account or any other change refuses the whole file (InvalidInput, every
     bad line named), and the caller's unit of work rolls back."""
@@ -116,8 +160,10 @@ def load_expected(session: Session, rows: Sequence[tuple[int, ExpectedRow]], *, 
     for line, row in rows:
         account = accounts.get((row.login, row.server)) or accounts.get((row.login, None))
         if account is None:
-            problems.append(f"{file}:{line}: login {row.login}{'@' + row.server if row.server else ''}: "
-                            "no such account (or several: name the server)")
+            problems.append(
+                f"{file}:{line}: login {row.login}{'@' + row.server if row.server else ''}: "
+                "no such account (or several: name the server)"
+            )
             continue
         problem = _load_one(session, account, row, load, file, now)
         if problem:
@@ -141,20 +187,45 @@ def _accounts_for(session: Session, rows: Sequence[ExpectedRow]) -> dict[tuple[i
     return found
 
 
-def _load_one(session: Session, account: Mt5Account, row: ExpectedRow, load: ExpectedLoad, file: str,
-              now: datetime) -> str | None:
-    stored = session.scalars(select(ExpectedPosition).where(
-        ExpectedPosition.account_id == account.id, ExpectedPosition.signal_id == row.signal_id)).one_or_none()
+def _load_one(
+    session: Session, account: Mt5Account, row: ExpectedRow, load: ExpectedLoad, file: str, now: datetime
+) -> str | None:
+    stored = session.scalars(
+        select(ExpectedPosition).where(
+            ExpectedPosition.account_id == account.id, ExpectedPosition.signal_id == row.signal_id
+        )
+    ).one_or_none()
     name = f"{account.login}:{row.signal_id}"
     if stored is None:
         values = row.model_dump(exclude={"login", "server"})
         values["direction"] = row.direction.value
-        session.add(ExpectedPosition(account_id=account.id, **values, status=ExpectedStatus.OPEN.value,
-                                     source=file, created_at=now, updated_at=now))
+        session.add(
+            ExpectedPosition(
+                account_id=account.id,
+                **values,
+                status=ExpectedStatus.OPEN.value,
+                source=file,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         load.created.append(name)
         return None
-    current = {n: getattr(stored, n) for n in ("signal_id", "approval_id", "symbol", "direction", "volume",
-                                                "entry_price", "sl", "tp", "magic", "ticket")}
+    current = {
+        n: getattr(stored, n)
+        for n in (
+            "signal_id",
+            "approval_id",
+            "symbol",
+            "direction",
+            "volume",
+            "entry_price",
+            "sl",
+            "tp",
+            "magic",
+            "ticket",
+        )
+    }
     if refused := refused_fields(current, row):
         return f"signal {row.signal_id}: {', '.join(refused)} changed (only an unknown ticket may be filled in)"
     if changed_fields(current, row):
@@ -165,10 +236,23 @@ def _load_one(session: Session, account: Mt5Account, row: ExpectedRow, load: Exp
     return None
 
 
-def assign_ticket(session: Session, row: ExpectedPosition, ticket: int | None, *, now: datetime, source: str,
-                  batch_run_id: int | None = None) -> None:
+def assign_ticket(
+    session: Session,
+    row: ExpectedPosition,
+    ticket: int | None,
+    *,
+    now: datetime,
+    source: str,
+    batch_run_id: int | None = None,
+) -> None:
     row.ticket = ticket
     row.updated_at = now
-    record_event(session, "expected_position_ticket_assigned", entity_type="expected_position", entity_id=row.id,
-                 now=now, batch_run_id=batch_run_id,
-                 details={"signal_id": row.signal_id, "ticket": ticket, "source": source})
+    record_event(
+        session,
+        "expected_position_ticket_assigned",
+        entity_type="expected_position",
+        entity_id=row.id,
+        now=now,
+        batch_run_id=batch_run_id,
+        details={"signal_id": row.signal_id, "ticket": ticket, "source": source},
+    )

@@ -2,6 +2,7 @@
 outbox: inserted once per key, claimed attempt by attempt with a compare-and-set so two
 processes never send the same attempt), notifications (the outbox of alerts) and drawdown
 alerts (results, through the write path)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -26,8 +27,9 @@ OPEN_INTENTS = tuple(sorted(s.value for s in OPEN_STATUSES))
 def load_state(session: Session, account_id: int) -> GuardState:
     """The account's guard state, its row locked for this unit of work (a fresh state when
     the account was never guarded)."""
-    row = session.scalars(select(GuardStateRow).where(GuardStateRow.account_id == account_id)
-                          .with_for_update()).one_or_none()
+    row = session.scalars(
+        select(GuardStateRow).where(GuardStateRow.account_id == account_id).with_for_update()
+    ).one_or_none()
     return GuardState() if row is None else state_from_dict(row.state)
 
 
@@ -36,17 +38,32 @@ def save_state(session: Session, account_id: int, login: int, state: GuardState,
     row = session.scalars(select(GuardStateRow).where(GuardStateRow.account_id == account_id)).one_or_none()
     before = None if row is None else (row.status, row.episode)
     if row is None:
-        row = GuardStateRow(account_id=account_id, login=login, status=state.status.value, episode=state.episode,
-                            state=state_as_dict(state), updated_at=now)
+        row = GuardStateRow(
+            account_id=account_id,
+            login=login,
+            status=state.status.value,
+            episode=state.episode,
+            state=state_as_dict(state),
+            updated_at=now,
+        )
         session.add(row)
     else:
-        row.status, row.episode, row.state, row.updated_at = (state.status.value, state.episode,
-                                                              state_as_dict(state), now)
+        row.status, row.episode, row.state, row.updated_at = (
+            state.status.value,
+            state.episode,
+            state_as_dict(state),
+            now,
+        )
     session.flush()
     if before != (state.status.value, state.episode):
-        record_event(session, "guard_state_changed", entity_type="mt5_account", entity_id=account_id, now=now,
-                     details={"login": login, "from": before and list(before),
-                              "to": [state.status.value, state.episode]})
+        record_event(
+            session,
+            "guard_state_changed",
+            entity_type="mt5_account",
+            entity_id=account_id,
+            now=now,
+            details={"login": login, "from": before and list(before), "to": [state.status.value, state.episode]},
+        )
 
 
 def states(session: Session) -> dict[int, GuardState]:
@@ -55,6 +72,7 @@ def states(session: Session) -> dict[int, GuardState]:
 
 
 # -- close intents ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class IntentSpec:
@@ -75,16 +93,36 @@ def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime)
     """Insert the intents not there yet (a key is one close, ever); the keys inserted."""
     if not specs:
         return []
-    values = [{"idempotency_key": s.key, "account_id": s.account_id, "login": s.login, "terminal": s.terminal,
-               "ticket": s.ticket, "symbol": s.symbol, "position_type": s.position_type, "volume": s.volume,
-               "position_time_msc": s.position_time_msc, "episode": s.episode, "mode": s.mode,
-               "status": IntentStatus.PENDING.value, "attempts": 0, "market_closed": 0, "partial_fills": 0,
-               "filling_index": 0, "market_alerted": False, "created_at": now, "updated_at": now} for s in specs]
+    values = [
+        {
+            "idempotency_key": s.key,
+            "account_id": s.account_id,
+            "login": s.login,
+            "terminal": s.terminal,
+            "ticket": s.ticket,
+            "symbol": s.symbol,
+            "position_type": s.position_type,
+            "volume": s.volume,
+            "position_time_msc": s.position_time_msc,
+            "episode": s.episode,
+            "mode": s.mode,
+            "status": IntentStatus.PENDING.value,
+            "attempts": 0,
+            "market_closed": 0,
+            "partial_fills": 0,
+            "filling_index": 0,
+            "market_alerted": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for s in specs
+    ]
     stmt = dialect_insert(session, CloseIntent).on_conflict_do_nothing(index_elements=["idempotency_key"])
     inserted = list(session.execute(stmt.returning(CloseIntent.idempotency_key), values).scalars())
     for key in inserted:
-        record_event(session, "close_intent_created", entity_type="close_intent", entity_id=key, now=now,
-                     details={"key": key})
+        record_event(
+            session, "close_intent_created", entity_type="close_intent", entity_id=key, now=now, details={"key": key}
+        )
     return inserted
 
 
@@ -102,28 +140,52 @@ def intents_of_episode(session: Session, account_id: int, episode: int) -> list[
 
 
 def intent_value(row: CloseIntent) -> IntentValue:
-    return IntentValue(row.idempotency_key, row.ticket, IntentStatus(row.status), row.attempts, row.market_closed,
-                       row.partial_fills, row.filling_index, row.market_alerted)
+    return IntentValue(
+        row.idempotency_key,
+        row.ticket,
+        IntentStatus(row.status),
+        row.attempts,
+        row.market_closed,
+        row.partial_fills,
+        row.filling_index,
+        row.market_alerted,
+    )
 
 
-def claim(session: Session, intent_id: int, before: IntentValue, after: IntentValue, *, now: datetime,
-          **columns: Any) -> bool:
+def claim(
+    session: Session, intent_id: int, before: IntentValue, after: IntentValue, *, now: datetime, **columns: Any
+) -> bool:
     """Move the intent from `before` to `after`, only if nobody moved it meanwhile
     (compare-and-set on status and attempts): True when this process did."""
-    stmt = (update(CloseIntent).where(CloseIntent.id == intent_id, CloseIntent.status == before.status.value,
-                                      CloseIntent.attempts == before.attempts)
-            .values(status=after.status.value, attempts=after.attempts, market_closed=after.market_closed,
-                    partial_fills=after.partial_fills, filling_index=after.filling_index,
-                    market_alerted=after.market_alerted, updated_at=now, **columns))
+    stmt = (
+        update(CloseIntent)
+        .where(
+            CloseIntent.id == intent_id,
+            CloseIntent.status == before.status.value,
+            CloseIntent.attempts == before.attempts,
+        )
+        .values(
+            status=after.status.value,
+            attempts=after.attempts,
+            market_closed=after.market_closed,
+            partial_fills=after.partial_fills,
+            filling_index=after.filling_index,
+            market_alerted=after.market_alerted,
+            updated_at=now,
+            **columns,
+        )
+    )
     # Core, not the ORM's bulk update: no objects to synchronise, a statement per attempt.
     return int(getattr(session.connection().execute(stmt), "rowcount", 0)) == 1
 
 
 def unrealised(session: Session, account_id: int) -> list[CloseIntent]:
     """Confirmed intents whose realised P&L is not known yet."""
-    stmt = select(CloseIntent).where(CloseIntent.account_id == account_id,
-                                     CloseIntent.status == IntentStatus.CONFIRMED.value,
-                                     CloseIntent.realised_profit.is_(None))
+    stmt = select(CloseIntent).where(
+        CloseIntent.account_id == account_id,
+        CloseIntent.status == IntentStatus.CONFIRMED.value,
+        CloseIntent.realised_profit.is_(None),
+    )
     return list(session.scalars(stmt))
 
 
@@ -138,13 +200,27 @@ def pending_count(session: Session) -> int:
 
 # -- notifications and alerts ----------------------------------------------------------------
 
-def add_notification(session: Session, key: str, kind: str, login: int | None, message: str,
-                     details: dict[str, Any], *, now: datetime) -> bool:
+
+def add_notification(
+    session: Session, key: str, kind: str, login: int | None, message: str, details: dict[str, Any], *, now: datetime
+) -> bool:
     """Queue a notification once per key; True when queued now."""
     stmt = dialect_insert(session, Notification).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    done = session.execute(stmt.returning(Notification.id), [{
-        "idempotency_key": key, "kind": kind, "login": login, "message": message[:2000], "details": details,
-        "status": "pending", "attempts": 0, "created_at": now}]).first()
+    done = session.execute(
+        stmt.returning(Notification.id),
+        [
+            {
+                "idempotency_key": key,
+                "kind": kind,
+                "login": login,
+                "message": message[:2000],
+                "details": details,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        ],
+    ).first()
     return done is not None
 
 
@@ -153,12 +229,12 @@ def undelivered(session: Session, limit: int = 100) -> list[Notification]:
     return list(session.scalars(stmt))
 
 
-def write_alert(session: Session, key: str, columns: dict[str, Any], *, batch_run_id: int | None,
-                now: datetime) -> str:
+def write_alert(session: Session, key: str, columns: dict[str, Any], *, batch_run_id: int | None, now: datetime) -> str:
     """One drawdown alert through the write path: created, existing or conflict."""
     payload = {k: v for k, v in columns.items() if k not in ("account_id",)}
-    report = write_results(session, DrawdownAlert, [result_row(key, payload, columns)],
-                           batch_run_id=batch_run_id, now=now)
+    report = write_results(
+        session, DrawdownAlert, [result_row(key, payload, columns)], batch_run_id=batch_run_id, now=now
+    )
     return report.outcomes[0].value
 
 

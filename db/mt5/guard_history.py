@@ -1,6 +1,7 @@
 """What the guard's replay reads: an account by its login, and the readings of its stored
 position snapshots (equity, balance, synced_at) over a time window, oldest first. Failed
 syncs (a snapshot with an error and no figures) are no readings and are left out."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,10 +25,20 @@ def snapshot_readings(session: Session, account_id: int, start: datetime, end: d
     """The account's successful snapshots with start <= synced_at < end, in time order
     (then in the order they were written), as readings taken at their sync time."""
     p = PositionSnapshot
-    stmt = (select(p.login, p.equity, p.balance, p.synced_at)
-            .where(p.account_id == account_id, p.synced_at >= start, p.synced_at < end, p.error.is_(None),
-                   p.equity.is_not(None), p.balance.is_not(None))
-            .order_by(p.synced_at, p.id))
-    return [GuardReading(login, equity, balance, synced_at)
-            for login, equity, balance, synced_at in session.execute(stmt)
-            if equity is not None and balance is not None]  # filtered above; for the types
+    stmt = (
+        select(p.login, p.equity, p.balance, p.synced_at)
+        .where(
+            p.account_id == account_id,
+            p.synced_at >= start,
+            p.synced_at < end,
+            p.error.is_(None),
+            p.equity.is_not(None),
+            p.balance.is_not(None),
+        )
+        .order_by(p.synced_at, p.id)
+    )
+    return [
+        GuardReading(login, equity, balance, synced_at)
+        for login, equity, balance, synced_at in session.execute(stmt)
+        if equity is not None and balance is not None
+    ]  # filtered above; for the types

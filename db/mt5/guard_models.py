@@ -1,6 +1,7 @@
 """Drawdown guard tables: the persisted guard state of each account (the latch, the peak,
 the day's anchor), the close-intent outbox (committed before any order_send), the
 notification outbox, and the drawdown alerts (results: append-only, through the write path)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,8 +11,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Timestamp,
-                     UtcDateTime)
+from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Timestamp, UtcDateTime
 
 Json = dict[str, Any]
 Pct = ExactDecimal(12, 4)

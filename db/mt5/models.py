@@ -3,6 +3,7 @@
 Accounts and expected positions are master data (changed in place, audited). Snapshots
 and reconciliation logs are results: written only through the write path, keyed per
 account and sync, append-only (a PostgreSQL trigger refuses UPDATE and DELETE)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,8 +13,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import (Base, BigId, ExactDecimal, IntPk, JsonDoc, Quantity, Rate, ResultTable, Timestamp,
-                     UtcDateTime)
+from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Quantity, Rate, ResultTable, Timestamp, UtcDateTime
 
 Json = dict[str, Any]
 Percent = ExactDecimal(12, 2)

@@ -2,6 +2,7 @@
 failed attempt), a reconciliation log per position of the union; then what they change in
 master data: the peak-equity high-water mark, tickets that became known, expected
 positions MT5 says are closed."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -55,10 +56,21 @@ class Written:
 def snapshot_row(s: AccountSynced) -> ResultRow:
     f = s.figures
     values: dict[str, Any] = {
-        "account_id": s.account.id, "login": s.account.login, "sync_id": s.sync_id, "attempt": 0,
-        "currency": s.account.currency, "equity": f.equity, "balance": f.balance, "peak_equity": f.peak_equity,
-        "drawdown_percent": f.drawdown_percent, "open_positions": f.open_positions, "total_volume": f.total_volume,
-        "open_pnl": f.open_pnl, "margin_level": f.margin_level, "synced_at": s.synced_at, "error": None,
+        "account_id": s.account.id,
+        "login": s.account.login,
+        "sync_id": s.sync_id,
+        "attempt": 0,
+        "currency": s.account.currency,
+        "equity": f.equity,
+        "balance": f.balance,
+        "peak_equity": f.peak_equity,
+        "drawdown_percent": f.drawdown_percent,
+        "open_positions": f.open_positions,
+        "total_volume": f.total_volume,
+        "open_pnl": f.open_pnl,
+        "margin_level": f.margin_level,
+        "synced_at": s.synced_at,
+        "error": None,
         "error_kind": None,
     }
     # The figures are the business values; when they were read is not (a redelivered sync
@@ -71,10 +83,21 @@ def failed_snapshot_row(failed: AccountFailed) -> ResultRow:
     """A failed attempt: the error, no figures (the peak is the last one known)."""
     a = failed.account
     values: dict[str, Any] = {
-        "account_id": a.id, "login": a.login, "sync_id": failed.sync_id, "attempt": failed.attempt,
-        "currency": a.currency, "equity": None, "balance": None, "peak_equity": a.peak_equity,
-        "drawdown_percent": None, "open_positions": None, "total_volume": None, "open_pnl": None,
-        "margin_level": None, "synced_at": failed.synced_at, "error": failed.error[:1000],
+        "account_id": a.id,
+        "login": a.login,
+        "sync_id": failed.sync_id,
+        "attempt": failed.attempt,
+        "currency": a.currency,
+        "equity": None,
+        "balance": None,
+        "peak_equity": a.peak_equity,
+        "drawdown_percent": None,
+        "open_positions": None,
+        "total_volume": None,
+        "open_pnl": None,
+        "margin_level": None,
+        "synced_at": failed.synced_at,
+        "error": failed.error[:1000],
         "error_kind": failed.kind,
     }
     key = keys.mt5_failed_snapshot_key(a.id, failed.sync_id, failed.attempt)
@@ -87,18 +110,28 @@ def reconciliation_row(s: AccountSynced, o: Outcome) -> ResultRow:
     first = o.expected[0] if o.expected else None
     actual, close = o.actual, o.close
     values: dict[str, Any] = {
-        "account_id": s.account.id, "login": s.account.login, "sync_id": s.sync_id, "event_type": EVENT_SYNC,
-        "status": o.status.value, "reason": o.reason.value, "signal_id": first.signal_id if first else None,
-        "approval_id": first.approval_id if first else None, "ticket": o.ticket, "symbol": o.symbol,
-        "direction": o.direction.value if o.direction else None, "expected_volume": o.expected_volume,
+        "account_id": s.account.id,
+        "login": s.account.login,
+        "sync_id": s.sync_id,
+        "event_type": EVENT_SYNC,
+        "status": o.status.value,
+        "reason": o.reason.value,
+        "signal_id": first.signal_id if first else None,
+        "approval_id": first.approval_id if first else None,
+        "ticket": o.ticket,
+        "symbol": o.symbol,
+        "direction": o.direction.value if o.direction else None,
+        "expected_volume": o.expected_volume,
         "volume": actual.volume if actual else None,
         "entry_price": entry_price(o.expected) if o.expected else None,
         "open_price": actual.price_open if actual else None,
         "current_price": actual.price_current if actual else None,
         "stop_loss": actual.sl if actual else (first.sl if first else None),
         "take_profit": actual.tp if actual else (first.tp if first else None),
-        "exit_price": close.price if close else None, "close_reason": o.details.get("close_reason"),
-        "close_profit": o.close_profit, "details": o.details,
+        "exit_price": close.price if close else None,
+        "close_reason": o.details.get("close_reason"),
+        "close_profit": o.close_profit,
+        "details": o.details,
     }
     # The key names the account, the sync and the ticket; the status follows from the reason.
     payload = {k: v for k, v in values.items() if v is not None and k not in SAID_BY_KEY}
@@ -107,13 +140,21 @@ def reconciliation_row(s: AccountSynced, o: Outcome) -> ResultRow:
     return row
 
 
-def write_sync_results(session: Session, synced: Sequence[AccountSynced], failed: Sequence[AccountFailed], *,
-                       batch_run_id: int | None, now: datetime) -> Written:
+def write_sync_results(
+    session: Session,
+    synced: Sequence[AccountSynced],
+    failed: Sequence[AccountFailed],
+    *,
+    batch_run_id: int | None,
+    now: datetime,
+) -> Written:
     """Snapshots and reconciliation logs of accounts synced and failed, in two bulk writes;
     then peaks, tickets and closes."""
     written = Written()
-    for table, rows in ((PositionSnapshot, [snapshot_row(s) for s in synced] + [failed_snapshot_row(f) for f in failed]),
-                        (ReconciliationLog, [reconciliation_row(s, o) for s in synced for o in s.outcomes])):
+    for table, rows in (
+        (PositionSnapshot, [snapshot_row(s) for s in synced] + [failed_snapshot_row(f) for f in failed]),
+        (ReconciliationLog, [reconciliation_row(s, o) for s in synced for o in s.outcomes]),
+    ):
         report = write_results(session, table, rows, batch_run_id=batch_run_id, now=now)
         written.counts.add(report.counts())
         written.conflict_keys += report.conflict_keys
@@ -124,20 +165,32 @@ def write_sync_results(session: Session, synced: Sequence[AccountSynced], failed
 
 def raise_peaks(session: Session, synced: Sequence[AccountSynced]) -> None:
     """Persist each account's high-water mark where this sync moved it."""
-    moved = [{"account": s.account.id, "peak": s.figures.peak_equity, "at": s.synced_at}
-             for s in synced if s.account.peak_equity is None or s.figures.peak_equity > s.account.peak_equity]
+    moved = [
+        {"account": s.account.id, "peak": s.figures.peak_equity, "at": s.synced_at}
+        for s in synced
+        if s.account.peak_equity is None or s.figures.peak_equity > s.account.peak_equity
+    ]
     if moved:
         # Plain executemany (the ORM's bulk update by primary key costs more per row).
-        stmt = (update(Mt5Account).where(Mt5Account.id == bindparam("account"))
-                .values(peak_equity=bindparam("peak"), peak_equity_at=bindparam("at")))
+        stmt = (
+            update(Mt5Account)
+            .where(Mt5Account.id == bindparam("account"))
+            .values(peak_equity=bindparam("peak"), peak_equity_at=bindparam("at"))
+        )
         session.connection().execute(stmt, moved)
 
 
-def apply_outcomes(session: Session, synced: Sequence[AccountSynced], *, batch_run_id: int | None,
-                   now: datetime) -> None:
+def apply_outcomes(
+    session: Session, synced: Sequence[AccountSynced], *, batch_run_id: int | None, now: datetime
+) -> None:
     """Tickets learned by pairing, and expected positions MT5 says are closed (audited)."""
-    wanted = {e.id for s in synced for o in s.outcomes for e in o.expected
-              if o.reason.closes_expected or (o.actual is not None and e.ticket is None)}
+    wanted = {
+        e.id
+        for s in synced
+        for o in s.outcomes
+        for e in o.expected
+        if o.reason.closes_expected or (o.actual is not None and e.ticket is None)
+    }
     if not wanted:
         return
     rows = {r.id: r for r in session.scalars(select(ExpectedPosition).where(ExpectedPosition.id.in_(wanted)))}
@@ -148,8 +201,9 @@ def apply_outcomes(session: Session, synced: Sequence[AccountSynced], *, batch_r
                 if row is None:
                     continue
                 if o.actual is not None and row.ticket is None:
-                    assign_ticket(session, row, o.actual.ticket, now=now, source=f"sync {s.sync_id}",
-                                  batch_run_id=batch_run_id)
+                    assign_ticket(
+                        session, row, o.actual.ticket, now=now, source=f"sync {s.sync_id}", batch_run_id=batch_run_id
+                    )
                 if o.reason.closes_expected and row.status == ExpectedStatus.OPEN.value:
                     _close(session, row, o, batch_run_id, now)
 
@@ -158,9 +212,20 @@ def _close(session: Session, row: ExpectedPosition, o: Outcome, batch_run_id: in
     row.status = ExpectedStatus.CLOSED.value
     row.closed_reason = o.reason.value
     row.updated_at = now
-    record_event(session, "expected_position_closed", entity_type="expected_position", entity_id=row.id, now=now,
-                 batch_run_id=batch_run_id, details={"signal_id": row.signal_id, "ticket": o.ticket,
-                                                     "reason": o.reason, "close_reason": o.details.get("close_reason")})
+    record_event(
+        session,
+        "expected_position_closed",
+        entity_type="expected_position",
+        entity_id=row.id,
+        now=now,
+        batch_run_id=batch_run_id,
+        details={
+            "signal_id": row.signal_id,
+            "ticket": o.ticket,
+            "reason": o.reason,
+            "close_reason": o.details.get("close_reason"),
+        },
+    )
 
 
 def stored_keys(session: Session, table: type[PositionSnapshot], wanted: Sequence[str]) -> set[str]:
@@ -172,6 +237,7 @@ def stored_keys(session: Session, table: type[PositionSnapshot], wanted: Sequenc
 
 def failed_for_good(session: Session, run_id: int, kinds: frozenset[str]) -> set[int]:
     """The accounts of a cycle whose failure in it was of a kind never retried."""
-    stmt = select(PositionSnapshot.account_id).where(PositionSnapshot.batch_run_id == run_id,
-                                                     PositionSnapshot.error_kind.in_(sorted(kinds)))
+    stmt = select(PositionSnapshot.account_id).where(
+        PositionSnapshot.batch_run_id == run_id, PositionSnapshot.error_kind.in_(sorted(kinds))
+    )
     return set(session.scalars(stmt))

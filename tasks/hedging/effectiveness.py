@@ -3,6 +3,7 @@
 Fanned out in chunks of designations like MTM; the last chunk to count itself into the
 ledger ends the run. Each test reads the MTM series of both legs up to D, appends one
 result (EFF:<designation>:<version>:<date>) and flags a `fail` for de-designation."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -37,10 +38,17 @@ class EffectivenessChunk(BaseModel):
 
 
 @job_task(names.ASSESS_HEDGE_EFFECTIVENESS, queue="valuation")
-def assess_hedge_effectiveness(self: Any, as_of: str | None = None, trigger: str = "manual",
-                               parent_run_id: int | None = None) -> dict[str, Any]:
-    return runs.run_job(Job.EFFECTIVENESS, self.request.id, plan_effectiveness, as_of=as_of, trigger=trigger,
-                        parent_run_id=parent_run_id)
+def assess_hedge_effectiveness(
+    self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
+) -> dict[str, Any]:
+    return runs.run_job(
+        Job.EFFECTIVENESS,
+        self.request.id,
+        plan_effectiveness,
+        as_of=as_of,
+        trigger=trigger,
+        parent_run_id=parent_run_id,
+    )
 
 
 def plan_effectiveness(run_id: int) -> dict[str, Any]:
@@ -66,8 +74,9 @@ resend.RESENDERS[Job.EFFECTIVENESS.value] = plan_effectiveness
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
-    group(assess_effectiveness_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids)
-          for no, ids in todo).apply_async()
+    group(
+        assess_effectiveness_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in todo
+    ).apply_async()
 
 
 @job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue="valuation", ignore_result=True)
@@ -83,8 +92,17 @@ def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
         terms = designation_terms(s, request.designation_ids)
         series, last, blocked = assessment_inputs(s, terms, as_of)
         empty = LegSeries({}, {})
-        results = [assess(t, as_of, series.get(t.version_id, empty).h, series.get(t.version_id, empty).i,
-                          last.get(t.designation_id), blocked.get(t.version_id)) for t in terms]
+        results = [
+            assess(
+                t,
+                as_of,
+                series.get(t.version_id, empty).h,
+                series.get(t.version_id, empty).i,
+                last.get(t.designation_id),
+                blocked.get(t.version_id),
+            )
+            for t in terms
+        ]
         report = write_effectiveness(s, results, batch_run_id=run.id, now=runtime().clock())
         for key in report.conflict_keys:
             log.warning("effectiveness_conflicted", idempotency_key=key)

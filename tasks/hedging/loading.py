@@ -1,5 +1,6 @@
 """Hedge accounting on demand (the CLI): loading hedged items and designations, and the
 effectiveness report of a date."""
+
 from __future__ import annotations
 
 from datetime import date

@@ -2,6 +2,7 @@
 the write path) and a queued notification for each warning, execution, would-close and
 unknown day start; and the delivery of queued notifications (after the closes: a failing or
 slow notifier never delays one, and what it did not deliver is tried again next time)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,30 +27,52 @@ log = structlog.get_logger(__name__)
 ANCHOR_EVENTS = (GuardEvent.ANCHORED, GuardEvent.ANCHOR_MOVED)
 
 
-def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
-                       run_id: int) -> None:
+def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int) -> None:
     """A warning once per breach episode; a day whose start is unknown once per day; an
     audit event each time the day is anchored or its anchor moved by money paid in or out."""
     state, now = decision.state, runtime().clock()
     for event in (e for e in decision.events if e in ANCHOR_EVENTS and state.anchor is not None):
         assert state.anchor is not None
-        record_event(s, f"guard_{event.value}", entity_type="mt5_account", entity_id=account.id, now=now,
-                     batch_run_id=run_id, details={"login": account.login, **anchor_as_dict(state.anchor)})
+        record_event(
+            s,
+            f"guard_{event.value}",
+            entity_type="mt5_account",
+            entity_id=account.id,
+            now=now,
+            batch_run_id=run_id,
+            details={"login": account.login, **anchor_as_dict(state.anchor)},
+        )
     if GuardEvent.WARNING in decision.events:
-        _alert(s, account, keys.drawdown_alert_key(account.login, "warning", f"s{run_id}"), "warning", decision,
-               policy.warning_pct, "warning_sent", run_id,
-               f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level "
-               f"{policy.warning_pct}%")
+        _alert(
+            s,
+            account,
+            keys.drawdown_alert_key(account.login, "warning", f"s{run_id}"),
+            "warning",
+            decision,
+            policy.warning_pct,
+            "warning_sent",
+            run_id,
+            f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level {policy.warning_pct}%",
+        )
     if GuardEvent.DAY_START_UNKNOWN in decision.events:
         day = state.trading_day.isoformat() if state.trading_day else now.date().isoformat()
-        _alert(s, account, keys.drawdown_alert_key(account.login, "day_start_unknown", day), "day_start_unknown",
-               decision, policy.daily_loss_pct, "drawdown_only", run_id,
-               f"MT5 {account.login}: the start of trading day {day} is unknown: the daily loss limit "
-               "is not applied today, the drawdown rule is")
+        _alert(
+            s,
+            account,
+            keys.drawdown_alert_key(account.login, "day_start_unknown", day),
+            "day_start_unknown",
+            decision,
+            policy.daily_loss_pct,
+            "drawdown_only",
+            run_id,
+            f"MT5 {account.login}: the start of trading day {day} is unknown: the daily loss limit "
+            "is not applied today, the drawdown rule is",
+        )
 
 
-def execution_alert(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision,
-                    run_id: int | None) -> None:
+def execution_alert(
+    s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int | None
+) -> None:
     """The execution of an episode, once its intents have been worked: one alert per
     outcome it reaches (core.mt5.close_intents.execution_outcome), keyed by it, each in
     its first version. While closes go on that is `partially_closed` (what the first pass
@@ -70,12 +93,23 @@ def execution_alert(s: Session, account: Account, policy: GuardPolicy, decision:
     realised = [i.realised_profit for i in intents if i.realised_profit is not None]
     loss = -sum(realised, Decimal(0)) if realised else None
     done = f"would close {len(intents)}" if shadow else f"closed {closed}"
-    _alert(s, account, key, "execution", decision, policy.execution_pct, outcome.value, run_id,
-           f"MT5 {account.login}: drawdown guard {done} of {len(intents)} position(s) (episode {episode})"
-           + _left_to_do(outcome, len(intents) - closed - statuses[IntentStatus.FAILED.value],
-                         statuses[IntentStatus.FAILED.value]),
-           positions_closed=0 if shadow else closed, realised_loss=loss,
-           extra={"intents": {i.idempotency_key: i.status for i in intents}})
+    _alert(
+        s,
+        account,
+        key,
+        "execution",
+        decision,
+        policy.execution_pct,
+        outcome.value,
+        run_id,
+        f"MT5 {account.login}: drawdown guard {done} of {len(intents)} position(s) (episode {episode})"
+        + _left_to_do(
+            outcome, len(intents) - closed - statuses[IntentStatus.FAILED.value], statuses[IntentStatus.FAILED.value]
+        ),
+        positions_closed=0 if shadow else closed,
+        realised_loss=loss,
+        extra={"intents": {i.idempotency_key: i.status for i in intents}},
+    )
 
 
 def _left_to_do(outcome: ExecutionOutcome, still_open: int, failed: int) -> str:
@@ -86,16 +120,38 @@ def _left_to_do(outcome: ExecutionOutcome, still_open: int, failed: int) -> str:
     return ""
 
 
-def _alert(s: Session, account: Account, key: str, kind: str, decision: GuardDecision, threshold: Decimal | None,
-           action: str, run_id: int | None, message: str, *, positions_closed: int = 0,
-           realised_loss: Decimal | None = None, extra: dict[str, Any] | None = None) -> None:
+def _alert(
+    s: Session,
+    account: Account,
+    key: str,
+    kind: str,
+    decision: GuardDecision,
+    threshold: Decimal | None,
+    action: str,
+    run_id: int | None,
+    message: str,
+    *,
+    positions_closed: int = 0,
+    realised_loss: Decimal | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     now = runtime().clock()
     state = decision.state
-    columns = {"account_id": account.id, "login": account.login, "alert_type": kind, "episode": state.episode,
-               "mode": state.tripped_in.value if state.tripped_in else "enforce",
-               "current_pct": decision.drawdown_pct, "day_loss_pct": decision.day_loss_pct,
-               "threshold_pct": threshold, "equity": state.last_equity, "action": action,
-               "positions_closed": positions_closed, "realised_loss": realised_loss, "details": extra or {}}
+    columns = {
+        "account_id": account.id,
+        "login": account.login,
+        "alert_type": kind,
+        "episode": state.episode,
+        "mode": state.tripped_in.value if state.tripped_in else "enforce",
+        "current_pct": decision.drawdown_pct,
+        "day_loss_pct": decision.day_loss_pct,
+        "threshold_pct": threshold,
+        "equity": state.last_equity,
+        "action": action,
+        "positions_closed": positions_closed,
+        "realised_loss": realised_loss,
+        "details": extra or {},
+    }
     if rows.write_alert(s, key, columns, batch_run_id=run_id, now=now) == "created":
         rows.add_notification(s, key, kind, account.login, message, {"action": action, "key": key}, now=now)
         log.warning("drawdown_alert_raised", login=account.login, kind=kind, action=action)

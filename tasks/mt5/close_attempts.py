@@ -3,6 +3,7 @@ the batch of first attempts (tasks.mt5.close_batch) and the intent-by-intent loo
 (tasks.mt5.closes) share: the request prepared from the broker's position and a fresh
 tick (`prepare`), the attempt claimed by a compare-and-set and audited (`claim_attempt`,
 committed by the caller before `order_send`), and its answer recorded (`record_in`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -42,12 +43,14 @@ class Held:
 
     @classmethod
     def of(cls, row: CloseIntent) -> Held:
-        return cls(row.id, row.idempotency_key, row.login, row.ticket, row.symbol, rows.intent_value(row),
-                   row.updated_at)
+        return cls(
+            row.id, row.idempotency_key, row.login, row.ticket, row.symbol, rows.intent_value(row), row.updated_at
+        )
 
 
-def prepare(gateway: Any, account: Account, intent: Held, policy: GuardPolicy,
-            symbols: dict[str, SymbolInfo]) -> tuple[dict[str, Any], int] | None:
+def prepare(
+    gateway: Any, account: Account, intent: Held, policy: GuardPolicy, symbols: dict[str, SymbolInfo]
+) -> tuple[dict[str, Any], int] | None:
     """The request closing the position as the broker shows it now, at a fresh tick, and
     how many filling modes the symbol allows; None when the position is gone (recorded)."""
     found = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
@@ -60,8 +63,9 @@ def prepare(gateway: Any, account: Account, intent: Held, policy: GuardPolicy,
     spec = symbols[intent.symbol]
     tick = checked("symbol_info_tick", gateway.symbol_info_tick(intent.symbol), gateway)
     magic = account.magic_numbers[0] if account.magic_numbers else 0
-    request = close_request(position, tick, spec.filling_mode, magic, policy.deviation_points, intent.key,
-                            intent.value.filling_index)
+    request = close_request(
+        position, tick, spec.filling_mode, magic, policy.deviation_points, intent.key, intent.value.filling_index
+    )
     refuse_opening(request)  # ours, again, at the last moment before the gateway
     return request, len(allowed_fillings(spec.filling_mode))
 
@@ -72,8 +76,14 @@ def claim_attempt(session: Any, intent: Held, request: dict[str, Any], now: date
     sent = mark_sent(intent.value)
     if not rows.claim(session, intent.id, intent.value, sent, now=now, last_request=dict(request)):
         return False
-    record_event(session, "close_order_sent", entity_type="close_intent", entity_id=intent.key, now=now,
-                 details={"attempt": sent.attempts, "request": _as_text(request)})
+    record_event(
+        session,
+        "close_order_sent",
+        entity_type="close_intent",
+        entity_id=intent.key,
+        now=now,
+        details={"attempt": sent.attempts, "request": _as_text(request)},
+    )
     return True
 
 
@@ -86,8 +96,15 @@ def order_send(gateway: Any, request: dict[str, Any]) -> OrderSendResult | None:
     return result
 
 
-def record(intent: Held, answer: Answer, result: OrderSendResult | None, policy: GuardPolicy, *,
-           fillings: int, resolved: str | None = None) -> tuple[Step, Held] | None:
+def record(
+    intent: Held,
+    answer: Answer,
+    result: OrderSendResult | None,
+    policy: GuardPolicy,
+    *,
+    fillings: int,
+    resolved: str | None = None,
+) -> tuple[Step, Held] | None:
     """The answer of the intent's latest attempt, committed."""
     with runtime().uow() as uow:
         outcome = record_in(uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
@@ -95,29 +112,55 @@ def record(intent: Held, answer: Answer, result: OrderSendResult | None, policy:
     return outcome
 
 
-def record_in(session: Any, intent: Held, answer: Answer, result: OrderSendResult | None, policy: GuardPolicy, *,
-              fillings: int, resolved: str | None = None) -> tuple[Step, Held] | None:
+def record_in(
+    session: Any,
+    intent: Held,
+    answer: Answer,
+    result: OrderSendResult | None,
+    policy: GuardPolicy,
+    *,
+    fillings: int,
+    resolved: str | None = None,
+) -> tuple[Step, Held] | None:
     """Record the answer in this unit of work (compare-and-set from the attempt's state);
     alerts of a failure or a closed market queued with it."""
     rt = runtime()
     step = next_step(intent.value, answer, policy.max_attempts, fillings)
     now = rt.clock()
-    columns: dict[str, Any] = {"last_retcode": None if result is None else int(result.retcode),
-                               "last_result": _result_json(result)}
+    columns: dict[str, Any] = {
+        "last_retcode": None if result is None else int(result.retcode),
+        "last_result": _result_json(result),
+    }
     if step.intent.status in (IntentStatus.CONFIRMED, IntentStatus.FAILED):
         columns["resolved_at"] = now
         if step.intent.status is IntentStatus.FAILED:
             columns["error"] = f"gave up after {intent.value.attempts} attempt(s), last answer {answer.value}"
     if not rows.claim(session, intent.id, intent.value, step.intent, now=now, **columns):
         return None
-    record_event(session, "close_answer_recorded", entity_type="close_intent", entity_id=intent.key,
-                 now=now, details={"answer": answer.value, "retcode": columns["last_retcode"],
-                                   "status": step.intent.status.value, "resolved": resolved})
+    record_event(
+        session,
+        "close_answer_recorded",
+        entity_type="close_intent",
+        entity_id=intent.key,
+        now=now,
+        details={
+            "answer": answer.value,
+            "retcode": columns["last_retcode"],
+            "status": step.intent.status.value,
+            "resolved": resolved,
+        },
+    )
     if step.alert:
         kind = "market_closed" if step.intent.status is IntentStatus.WAITING_MARKET else "close_failed"
-        rows.add_notification(session, f"{intent.key}:{kind}", kind, intent.login,
-                              f"MT5 {intent.login}: close of position {intent.ticket} {kind.replace('_', ' ')}",
-                              {"key": intent.key, "answer": answer.value}, now=now)
+        rows.add_notification(
+            session,
+            f"{intent.key}:{kind}",
+            kind,
+            intent.login,
+            f"MT5 {intent.login}: close of position {intent.ticket} {kind.replace('_', ' ')}",
+            {"key": intent.key, "answer": answer.value},
+            now=now,
+        )
     if step.intent.status is IntentStatus.CONFIRMED:
         rt.guard_observer.position_autoclosed("drawdown_guard")
     log.info("close_answer_recorded", key=intent.key, answer=answer.value, status=step.intent.status.value)

@@ -3,6 +3,7 @@ every request (a fresh tick each) claimed in one commit, the orders sent one aft
 other, their answers recorded in one commit (two commits per execution, not two per close:
 the last of twenty closes leaves about as soon as the first). What an answer leaves to do (a requote, a back-off, an unknown outcome)
 goes on intent by intent (tasks.mt5.closes.work_intent)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -16,8 +17,9 @@ from tasks.mt5.close_attempts import Held, claim_attempt, order_send, prepare, r
 from tasks.runtime import runtime
 
 
-def first_attempts(gateway: Any, account: Account, policy: GuardPolicy, held: list[Held],
-                   symbols: dict[str, SymbolInfo]) -> set[int]:
+def first_attempts(
+    gateway: Any, account: Account, policy: GuardPolicy, held: list[Held], symbols: dict[str, SymbolInfo]
+) -> set[int]:
     """The first attempts of `held` (those waiting to be sent) as one batch; the ids of the
     intents their answers rest (confirmed, failed, waiting for the market)."""
     rt = runtime()
@@ -31,8 +33,11 @@ def first_attempts(gateway: Any, account: Account, policy: GuardPolicy, held: li
         return set()
     now = rt.clock()
     with rt.uow() as uow:
-        claimed = [(intent, request, fillings) for intent, request, fillings in ready
-                   if claim_attempt(uow.session, intent, request, now)]
+        claimed = [
+            (intent, request, fillings)
+            for intent, request, fillings in ready
+            if claim_attempt(uow.session, intent, request, now)
+        ]
         uow.commit()
     answers = []
     for intent, request, fillings in claimed:

@@ -10,6 +10,7 @@ guard never opens a position (core.mt5.closing refuses a request without `positi
 The first attempts of an execution go out as one batch (tasks.mt5.close_batch); the
 steps of one attempt are tasks.mt5.close_attempts; here, what an answer leaves to do,
 intent by intent, and the realised P&L once the closes are out."""
+
 from __future__ import annotations
 
 import time
@@ -52,8 +53,11 @@ def close_all(conn: Connection, account: Account, policy: GuardPolicy) -> list[C
         conn.forget()
         return held_rows(account)
     going = [h for h in held if h.id not in rested]  # what the first answers left to do
-    later = [h for h in going if work_intent(conn, account, policy, _reread(h.id) or h, symbols)
-             is NextAction.CLOSE_OLDER_FIRST]
+    later = [
+        h
+        for h in going
+        if work_intent(conn, account, policy, _reread(h.id) or h, symbols) is NextAction.CLOSE_OLDER_FIRST
+    ]
     for intent in later:  # a FIFO rule made these wait for the older ones, now closed
         work_intent(conn, account, policy, _reread(intent.id) or intent, symbols)
     _realise(conn, account)
@@ -65,8 +69,9 @@ def held_rows(account: Account) -> list[CloseIntent]:
         return rows.open_intents(uow.session, [account.id], mode="enforce")
 
 
-def work_intent(conn: Connection, account: Account, policy: GuardPolicy, intent: Held,
-                symbols: dict[str, SymbolInfo]) -> NextAction | None:
+def work_intent(
+    conn: Connection, account: Account, policy: GuardPolicy, intent: Held, symbols: dict[str, SymbolInfo]
+) -> NextAction | None:
     """Send and resolve until the intent rests; the action it rests on."""
     bound = policy.max_attempts * 3 + 4  # every step moves the intent on; this only bounds a loop
     current: Held | None = intent
@@ -90,8 +95,9 @@ def _reread(intent_id: int) -> Held | None:
         return None if row is None else Held.of(row)
 
 
-def _one_step(conn: Connection, account: Account, policy: GuardPolicy, intent: Held,
-              symbols: dict[str, SymbolInfo]) -> tuple[Step, Held] | None:
+def _one_step(
+    conn: Connection, account: Account, policy: GuardPolicy, intent: Held, symbols: dict[str, SymbolInfo]
+) -> tuple[Step, Held] | None:
     rt = runtime()
     action = resume_action(intent.value)
     if action is NextAction.NONE:
@@ -117,8 +123,9 @@ def _resolve(gateway: Any, intent: Held, policy: GuardPolicy) -> tuple[Step, Hel
     return record(intent, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value)
 
 
-def _send(gateway: Any, account: Account, intent: Held, policy: GuardPolicy,
-          symbols: dict[str, SymbolInfo]) -> tuple[Step, Held] | None:
+def _send(
+    gateway: Any, account: Account, intent: Held, policy: GuardPolicy, symbols: dict[str, SymbolInfo]
+) -> tuple[Step, Held] | None:
     """One attempt: the request prepared, claimed and committed, order_send, its answer recorded."""
     rt = runtime()
     prepared = prepare(gateway, account, intent, policy, symbols)
@@ -135,8 +142,13 @@ def _send(gateway: Any, account: Account, intent: Held, policy: GuardPolicy,
     rt.fault("before_answer_recorded")
     retcode = None if result is None else int(result.retcode)
     rt.guard_observer.close_order_attempt(retcode)
-    return record(replace(intent, value=mark_sent(intent.value), updated_at=now), classify(retcode), result, policy,
-                   fillings=fillings)
+    return record(
+        replace(intent, value=mark_sent(intent.value), updated_at=now),
+        classify(retcode),
+        result,
+        policy,
+        fillings=fillings,
+    )
 
 
 def _realise(conn: Connection, account: Account) -> None:

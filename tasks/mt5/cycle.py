@@ -3,6 +3,7 @@ enabled accounts out in chunk tasks on the terminal's queue and ends when the la
 counts itself in. It goes through the one run lifecycle (tasks.runs) with the cycle's
 scope: one running cycle per terminal whatever the date, under the cycle lock (distributed)
 and the ledger, so a second trigger gets a report of the running one."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -34,7 +35,9 @@ class CycleRequest(BaseModel):
 
 
 @job_task(names.RUN_SYNC_CYCLE, queue=terminal_queue)
-def run_sync_cycle(self: Any, terminal: str, trigger: str = "manual", logins: list[int] | None = None) -> dict[str, Any]:
+def run_sync_cycle(
+    self: Any, terminal: str, trigger: str = "manual", logins: list[int] | None = None
+) -> dict[str, Any]:
     request = CycleRequest.model_validate({"terminal": terminal, "trigger": trigger, "logins": logins})
     return begin_cycle(request, self.request.id)
 
@@ -48,8 +51,13 @@ def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
         enabled = bool(enabled_account_ids(uow.session, request.terminal, request.logins))
     if not enabled:
         log.info("mt5_cycle_skipped", reason="no enabled account")
-        return {"job": cycle_job(request.terminal), "terminal": request.terminal, "status": "skipped",
-                "batch_run_id": None, "note": "no enabled account: no cycle"}
+        return {
+            "job": cycle_job(request.terminal),
+            "terminal": request.terminal,
+            "status": "skipped",
+            "batch_run_id": None,
+            "note": "no enabled account: no cycle",
+        }
     scope = cycle_scope(request.terminal, rt.clock().date())
     details = {"terminal": request.terminal, "logins": request.logins}
     return runs.run(scope, request.trigger, task_id, lambda run_id: plan_cycle(run_id, request), details=details)
@@ -82,8 +90,9 @@ def resend_cycle(run_id: int) -> dict[str, Any]:
     open would wait that hour."""
     with runtime().uow() as uow:
         details = ledger.get_run(uow.session, run_id).details
-    request = CycleRequest.model_validate({"terminal": details["terminal"], "logins": details.get("logins"),
-                                           "trigger": Trigger.MANUAL})
+    request = CycleRequest.model_validate(
+        {"terminal": details["terminal"], "logins": details.get("logins"), "trigger": Trigger.MANUAL}
+    )
     return plan_cycle(run_id, request)
 
 

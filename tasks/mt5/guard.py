@@ -5,6 +5,7 @@ account_info first), the state saved with its alerts and notifications and, on e
 one close intent per open position in scope, all committed before any order is sent; then
 the closes (tasks.mt5.closes). Notifications go out last: a slow notifier never delays a
 close, and one not delivered is retried at the next sync."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -44,8 +45,9 @@ def account_policy(account: Account) -> GuardPolicy | None:
     return policy_for(rt.guard_policy, rt.guard_policies.get(account.policy))
 
 
-def guard_read(conn: Connection, account: Account, figures: SnapshotFigures, synced_at: datetime,
-               run_id: int) -> GuardDecision | None:
+def guard_read(
+    conn: Connection, account: Account, figures: SnapshotFigures, synced_at: datetime, run_id: int
+) -> GuardDecision | None:
     """The guard of an account just read, while the terminal is still logged into it."""
     policy = account_policy(account)
     if policy is None:
@@ -70,8 +72,9 @@ def resume_account(conn: Connection, account: Account) -> None:
         _closes(conn, account, policy)
 
 
-def guard_account(conn: Connection, account: Account, policy: GuardPolicy, figures: SnapshotFigures,
-                  synced_at: datetime, run_id: int) -> GuardDecision:
+def guard_account(
+    conn: Connection, account: Account, policy: GuardPolicy, figures: SnapshotFigures, synced_at: datetime, run_id: int
+) -> GuardDecision:
     rt = runtime()
     gateway = conn.gateway
     now = rt.clock()
@@ -85,8 +88,13 @@ def guard_account(conn: Connection, account: Account, policy: GuardPolicy, figur
             decision = evaluate(state, _fresh(gateway, account, now), policy, now, deals)
         _store(uow, account, policy, state, decision, run_id)
         uow.commit()
-    log.info("guard_evaluated", login=account.login, events=[e.value for e in decision.events],
-             drawdown_pct=str(decision.drawdown_pct), day_loss_pct=str(decision.day_loss_pct))
+    log.info(
+        "guard_evaluated",
+        login=account.login,
+        events=[e.value for e in decision.events],
+        drawdown_pct=str(decision.drawdown_pct),
+        day_loss_pct=str(decision.day_loss_pct),
+    )
     if decision.executes:
         _closes(conn, account, policy, decision)
     return decision
@@ -94,12 +102,19 @@ def guard_account(conn: Connection, account: Account, policy: GuardPolicy, figur
 
 def _fresh(gateway: Any, account: Account, now: datetime) -> GuardReading:
     info = checked("account_info", gateway.account_info(), gateway)
-    return GuardReading(account.login, decimal_of(info.equity, MONEY), decimal_of(info.balance, MONEY), now,
-                        confirmed=True)
+    return GuardReading(
+        account.login, decimal_of(info.equity, MONEY), decimal_of(info.balance, MONEY), now, confirmed=True
+    )
 
 
-def _store(uow: SqlAlchemyUnitOfWork, account: Account, policy: GuardPolicy, before: GuardState,
-           decision: GuardDecision, run_id: int) -> None:
+def _store(
+    uow: SqlAlchemyUnitOfWork,
+    account: Account,
+    policy: GuardPolicy,
+    before: GuardState,
+    decision: GuardDecision,
+    run_id: int,
+) -> None:
     """The state, the alerts of its events and, on execution, the intents: one commit."""
     rt = runtime()
     s, now = uow.session, rt.clock()
@@ -124,10 +139,23 @@ def _intents(s: Any, account: Account, policy: GuardPolicy, episode: int, mode: 
     """One intent per open position in scope, from a fresh positions_get of the terminal."""
     gateway = runtime().mt5_gateways(account.terminal)
     positions = checked("positions_get", gateway.positions_get(), gateway)
-    specs = [rows.IntentSpec(keys.close_intent_key(account.login, p.ticket, episode), account.id, account.login,
-                             account.terminal, p.ticket, p.symbol, p.type, decimal_of(p.volume, VOLUME), p.time_msc,
-                             episode, mode.value)
-             for p in positions if in_scope(policy, p.magic, p.symbol)]
+    specs = [
+        rows.IntentSpec(
+            keys.close_intent_key(account.login, p.ticket, episode),
+            account.id,
+            account.login,
+            account.terminal,
+            p.ticket,
+            p.symbol,
+            p.type,
+            decimal_of(p.volume, VOLUME),
+            p.time_msc,
+            episode,
+            mode.value,
+        )
+        for p in positions
+        if in_scope(policy, p.magic, p.symbol)
+    ]
     rows.add_intents(s, specs, now=now)
 
 
@@ -143,4 +171,3 @@ def _closes(conn: Connection, account: Account, policy: GuardPolicy, decision: G
         execution_alert(uow.session, account, policy, replace(figures, state=state), None)
         rt.guard_observer.intents_pending(rows.pending_count(uow.session))
         uow.commit()
-

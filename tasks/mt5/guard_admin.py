@@ -1,5 +1,6 @@
 """What ops ask of the drawdown guard (the CLI): each account's guard state, and the
 audited reset of a tripped account (the only way a latch is cleared)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,11 +38,19 @@ class GuardView:
         def text(v: Decimal | None) -> str | None:
             return None if v is None else str(v)
 
-        return {"login": self.account.login, "terminal": self.account.terminal, "policy": self.account.policy,
-                "state": self.status, "episode": self.episode, "peak_equity": text(self.peak_equity),
-                "equity": text(self.last_equity), "drawdown_pct": text(self.drawdown_pct),
-                "day_loss_pct": text(self.day_loss_pct), "anchor": self.anchor,
-                "pending_intents": self.pending_intents}
+        return {
+            "login": self.account.login,
+            "terminal": self.account.terminal,
+            "policy": self.account.policy,
+            "state": self.status,
+            "episode": self.episode,
+            "peak_equity": text(self.peak_equity),
+            "equity": text(self.last_equity),
+            "drawdown_pct": text(self.drawdown_pct),
+            "day_loss_pct": text(self.day_loss_pct),
+            "anchor": self.anchor,
+            "pending_intents": self.pending_intents,
+        }
 
 
 def guard_status() -> list[GuardView]:
@@ -58,13 +67,29 @@ def guard_status() -> list[GuardView]:
             views.append(GuardView(account, "unguarded", 0, None, None, None, None, None, count))
             continue
         equity = state.last_equity
-        anchor = None if state.anchor is None else {
-            "trading_day": state.anchor.trading_day.isoformat(), "basis": state.anchor.basis.value,
-            "value": str(state.anchor.anchor_value_now()), "source": state.anchor.source.value}
-        views.append(GuardView(
-            account, state.status.value, state.episode, state.peak_equity, equity,
-            None if equity is None else shown(drawdown_pct(state.peak_equity, equity)),
-            None if equity is None else shown(day_loss_pct(state.anchor, equity)), anchor, count))
+        anchor = (
+            None
+            if state.anchor is None
+            else {
+                "trading_day": state.anchor.trading_day.isoformat(),
+                "basis": state.anchor.basis.value,
+                "value": str(state.anchor.anchor_value_now()),
+                "source": state.anchor.source.value,
+            }
+        )
+        views.append(
+            GuardView(
+                account,
+                state.status.value,
+                state.episode,
+                state.peak_equity,
+                equity,
+                None if equity is None else shown(drawdown_pct(state.peak_equity, equity)),
+                None if equity is None else shown(day_loss_pct(state.anchor, equity)),
+                anchor,
+                count,
+            )
+        )
     return views
 
 
@@ -86,8 +111,14 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
         now = rt.clock()
         armed = reset(state, now, policy, state.last_equity or Decimal(0))
         rows.save_state(uow.session, account.id, login, armed, now=now)
-        record_event(uow.session, "guard_reset", entity_type="mt5_account", entity_id=account.id, now=now,
-                     actor=by.strip(), details={"login": login, "by": by.strip(), "reason": reason.strip(),
-                                                 "episode": state.episode})
+        record_event(
+            uow.session,
+            "guard_reset",
+            entity_type="mt5_account",
+            entity_id=account.id,
+            now=now,
+            actor=by.strip(),
+            details={"login": login, "by": by.strip(), "reason": reason.strip(), "episode": state.episode},
+        )
         uow.commit()
     return next(v for v in guard_status() if v.account.login == login)

@@ -1,5 +1,6 @@
 """What the CLI asks of the drawdown guard's history: a replay of an account's stored
 position snapshots through a policy (core.mt5.guard_replay), as JSON."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,12 +47,21 @@ def replay_account(login: int, first: date, last: date, override: Mapping[str, A
         found = accounts_with_login(uow.session, login)
         if len(found) != 1:
             servers = ", ".join(a.server for a in found)
-            raise UnknownAccount(f"no MT5 account with login {login}" if not found
-                                 else f"login {login} is on several servers ({servers})")
+            raise UnknownAccount(
+                f"no MT5 account with login {login}"
+                if not found
+                else f"login {login} is on several servers ({servers})"
+            )
         readings = snapshot_readings(uow.session, found[0].id, start, end)
-    return {"login": login, "server": found[0].server, "from": first.isoformat(), "to": last.isoformat(),
-            "readings": len(readings), "policy": policy.model_dump(mode="json"),
-            "events": [event_json(e) for e in replay(readings, policy)]}
+    return {
+        "login": login,
+        "server": found[0].server,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "readings": len(readings),
+        "policy": policy.model_dump(mode="json"),
+        "events": [event_json(e) for e in replay(readings, policy)],
+    }
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -59,6 +69,12 @@ def _text(value: Decimal | None) -> str | None:
 
 
 def event_json(event: ReplayEvent) -> dict[str, Any]:
-    return {"at": event.at.isoformat(), "kind": event.kind.value, "drawdown_pct": _text(event.drawdown_pct),
-            "day_loss_pct": _text(event.day_loss_pct), "equity": str(event.equity), "episode": event.episode,
-            "reasons": [r.value for r in event.reasons]}
+    return {
+        "at": event.at.isoformat(),
+        "kind": event.kind.value,
+        "drawdown_pct": _text(event.drawdown_pct),
+        "day_loss_pct": _text(event.day_loss_pct),
+        "equity": str(event.equity),
+        "episode": event.episode,
+        "reasons": [r.value for r in event.reasons],
+    }

@@ -1,4 +1,5 @@
 """MT5 master data on demand (the CLI): accounts, and expected positions from a CSV file."""
+
 from __future__ import annotations
 
 from core.errors import InvalidInput

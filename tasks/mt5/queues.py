@@ -2,6 +2,7 @@
 worker process (`-Q mt5.<terminal> -c 1`), and every task of a terminal goes to its queue,
 picked from the task's `terminal` argument by the app's one router (tasks.base). A chunk
 delivered from another queue than its terminal's is refused."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -27,5 +28,6 @@ def check_queue(terminal: str, delivery_info: Mapping[str, Any] | None, is_eager
     """Only the terminal's own worker may talk to it."""
     delivered_from = (delivery_info or {}).get("routing_key")
     if not is_eager and delivered_from and delivered_from != queue_of(terminal):
-        raise WrongQueue(f"a chunk of terminal {terminal} came from queue {delivered_from}, "
-                         f"not {queue_of(terminal)}: send it there")
+        raise WrongQueue(
+            f"a chunk of terminal {terminal} came from queue {delivered_from}, not {queue_of(terminal)}: send it there"
+        )

@@ -4,6 +4,7 @@ package's shapes (None plus last_error(), floats) become domain values or an Mt5
 A terminal is process-global and holds one login at a time: a Connection keeps whether it
 is initialized, logs each account in before reading it, and forgets the terminal after a
 failure that may have broken the link (the next account initializes it again)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -11,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from core.mt5.convert import account_reading, actual_position, closing_deals, symbol_spec
-from core.mt5.gateway import AuthorizationFailed, CredentialUnavailable, Mt5Error, Mt5Gateway, TerminalUnreachable, error_for
+from core.mt5.gateway import (
+    AuthorizationFailed,
+    CredentialUnavailable,
+    Mt5Error,
+    Mt5Gateway,
+    TerminalUnreachable,
+    error_for,
+)
 from core.mt5.reconcile import tickets_to_look_up
 from tasks.runtime import runtime
 from core.mt5.values import Account, AccountMode, ExpectedPosition, Secret, SymbolSpec, TerminalReading
@@ -79,8 +87,13 @@ def _checked(call: str, result: T | None, gateway: Mt5Gateway) -> T:
     return result
 
 
-def read_account(conn: Connection, account: Account, password: Secret, expected: Sequence[ExpectedPosition],
-                 after_login: Callable[[], None] | None = None) -> TerminalReading:
+def read_account(
+    conn: Connection,
+    account: Account,
+    password: Secret,
+    expected: Sequence[ExpectedPosition],
+    after_login: Callable[[], None] | None = None,
+) -> TerminalReading:
     """Log in, then account_info, positions_get, symbol_info of every symbol in play, and
     history_deals_get(position=) of each expected ticket no longer open. `after_login`
     runs while logged in, before anything is read (the guard finishes open closes there)."""
@@ -96,8 +109,13 @@ def read_account(conn: Connection, account: Account, password: Secret, expected:
         raise TerminalUnreachable("rpc", 0, f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read(conn: Connection, account: Account, password: Secret, expected: Sequence[ExpectedPosition],
-          after_login: Callable[[], None] | None) -> TerminalReading:
+def _read(
+    conn: Connection,
+    account: Account,
+    password: Secret,
+    expected: Sequence[ExpectedPosition],
+    after_login: Callable[[], None] | None,
+) -> TerminalReading:
     gateway = logged_in(conn, account, password)
     if after_login is not None:
         after_login()
@@ -110,7 +128,9 @@ def _read(conn: Connection, account: Account, password: Secret, expected: Sequen
         if symbol not in conn.symbols:
             conn.symbols[symbol] = symbol_spec(_checked("symbol_info", gateway.symbol_info(symbol), gateway))
     netting = reading.mode is AccountMode.NETTING
-    deals = {ticket: closing_deals(_checked("history_deals_get", gateway.history_deals_get(position=ticket), gateway))
-             for ticket in tickets_to_look_up(expected, positions, netting)}
+    deals = {
+        ticket: closing_deals(_checked("history_deals_get", gateway.history_deals_get(position=ticket), gateway))
+        for ticket in tickets_to_look_up(expected, positions, netting)
+    }
     symbols = {s: conn.symbols[s] for s in {e.symbol for e in expected} | {p.symbol for p in positions}}
     return TerminalReading(reading, positions, symbols, deals)

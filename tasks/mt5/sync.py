@@ -8,6 +8,7 @@ write (the write path, the ledger). An account that fails gets a snapshot row wi
 error; the chunk then raises AccountsFailed for the task's retry with back-off, and the
 retry reads only the accounts still to do. On the last attempt the failures are final:
 counted as exceptions, and the cycle ends failed."""
+
 from __future__ import annotations
 
 import time
@@ -99,8 +100,9 @@ def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str,
     _observe(request.terminal, outcomes)
     deliver_notifications()  # after every close of the chunk: a slow notifier delays none
     if not final:
-        raise AccountsFailed(f"{len(retried)} account(s) failed, retried: "
-                             + "; ".join(f"{f.account.login}: {f.kind}" for f in retried))
+        raise AccountsFailed(
+            f"{len(retried)} account(s) failed, retried: " + "; ".join(f"{f.account.login}: {f.kind}" for f in retried)
+        )
     return result
 
 
@@ -128,14 +130,20 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
         started = time.perf_counter()
         expected = plan.expected.get(account.id, [])
         try:
-            reading = read_account(conn, account, rt.mt5_credentials.password(account.credential_ref), expected,
-                                   after_login=lambda: resume_account(conn, account))
+            reading = read_account(
+                conn,
+                account,
+                rt.mt5_credentials.password(account.credential_ref),
+                expected,
+                after_login=lambda: resume_account(conn, account),
+            )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))
             log.warning("mt5_account_sync_failed", login=account.login, kind=exc.kind, error=str(exc))
         else:
-            rules = Rules(frozenset(account.magic_numbers), rt.mt5_slippage_points,
-                          reading.account.mode is AccountMode.NETTING)
+            rules = Rules(
+                frozenset(account.magic_numbers), rt.mt5_slippage_points, reading.account.mode is AccountMode.NETTING
+            )
             outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
             synced_at = rt.clock()
@@ -148,9 +156,11 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
 def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bool) -> dict[str, Any]:
     """Results, then the ledger: an attempt with failures to retry adds its counts; a
     complete chunk (or the last attempt, its failures final) is counted in."""
+
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
-        written = write_sync_results(uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id,
-                                     now=runtime().clock())
+        written = write_sync_results(
+            uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=runtime().clock()
+        )
         for key in written.conflict_keys:
             log.warning("mt5_result_conflicted", idempotency_key=key)
         complete = final or not outcomes.failed
@@ -159,10 +169,15 @@ def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bo
         written.counts.processed = len(outcomes.synced) + len(done_failed)
         written.counts.exceptions = len(done_failed)
         if done_failed:
-            run.details = {**run.details, "failures": [*run.details.get("failures", []),
-                                                       *(describe(f) for f in done_failed)]}
-        return runs.ChunkDone(written.counts, complete=complete, summary={
-            "attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)})
+            run.details = {
+                **run.details,
+                "failures": [*run.details.get("failures", []), *(describe(f) for f in done_failed)],
+            }
+        return runs.ChunkDone(
+            written.counts,
+            complete=complete,
+            summary={"attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)},
+        )
 
     result = runs.chunk_step(request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
     return {**result, "cycle_done": bool(result.get("run_done"))}
@@ -177,7 +192,6 @@ def _observe(terminal: str, outcomes: Outcomes) -> None:
     observer = runtime().mt5_observer
     for synced in outcomes.synced:
         a = synced.account
-        observer.account_synced(terminal, a.login, a.currency, synced.figures, synced.outcomes,
-                                outcomes.seconds[a.id])
+        observer.account_synced(terminal, a.login, a.currency, synced.figures, synced.outcomes, outcomes.seconds[a.id])
     for failed in outcomes.failed:
         observer.account_failed(terminal, failed.account.login, failed.kind, outcomes.seconds[failed.account.id])

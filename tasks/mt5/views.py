@@ -1,5 +1,6 @@
 """What the CLI asks of MT5 cycles: which terminals to sync, and a cycle as JSON with its
 divergences by reason."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -24,8 +25,16 @@ def cycle_summary(run_id: int) -> dict[str, Any]:
     with runtime().uow() as uow:
         run = ledger.get_run(uow.session, run_id)
         r = ReconciliationLog
-        stmt = (select(r.reason, func.count()).where(r.batch_run_id == run_id, r.status == "divergence")
-                .group_by(r.reason).order_by(r.reason))
+        stmt = (
+            select(r.reason, func.count())
+            .where(r.batch_run_id == run_id, r.status == "divergence")
+            .group_by(r.reason)
+            .order_by(r.reason)
+        )
         divergences = {reason: int(n) for reason, n in uow.session.execute(stmt)}
-        return {**run_summary(run), "terminal": run.details.get("terminal"),
-                "accounts": run.details.get("accounts"), "divergences": divergences}
+        return {
+            **run_summary(run),
+            "terminal": run.details.get("terminal"),
+            "accounts": run.details.get("accounts"),
+            "divergences": divergences,
+        }

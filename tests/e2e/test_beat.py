@@ -1,4 +1,5 @@
 """Beat, a real process, sends the nightly at its configured UTC time; a worker runs it."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -30,11 +31,13 @@ def test_beat_runs_the_nightly_at_its_time(cluster: Cluster, pg_url: str, drop_d
     (drop_dir / "p.csv").write_text(prices_csv(("LME-AL", d1.isoformat(), "2510")))
     schedule = {"HEDGEOPS_NIGHTLY_ENABLED": "true", "HEDGEOPS_NIGHTLY_AT": fire.strftime("%H:%M")}
     worker = cluster.worker("beat-worker", extra_env=schedule)
-    beat = cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat",
-                         extra_env=schedule)
+    beat = cluster.start(
+        "beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat", extra_env=schedule
+    )
     try:
-        run: Any = cluster.wait_for(select(BatchRun).where(BatchRun.job == "nightly", BatchRun.trigger == "beat"),
-                                    timeout=150)
+        run: Any = cluster.wait_for(
+            select(BatchRun).where(BatchRun.job == "nightly", BatchRun.trigger == "beat"), timeout=150
+        )
         final = cluster.wait_run(run.id)
     finally:
         cluster.stop(beat)

@@ -1,6 +1,7 @@
 """The shared cluster of a module: what one test leaves in the broker (a chunk requeued by
 a pool process killed at the test's end, a cycle lock it never released) is gone before
 the next test, and the exchange bindings the test process publishes by are kept."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,11 @@ def test_reset_empties_queues_unacked_and_locks_and_keeps_routing(cluster: Clust
 
         left = ("mt5.t1", "unacked", "unacked_index", "hedgeops:lock:mt5_sync:t1")
         assert {prefix + k for k in left} <= set(removed)
-        assert [k.decode() for k in client.scan_iter(match=prefix + "*")
-                if not k.startswith((prefix + "_kombu.binding").encode())] == []
+        assert [
+            k.decode()
+            for k in client.scan_iter(match=prefix + "*")
+            if not k.startswith((prefix + "_kombu.binding").encode())
+        ] == []
         cluster.trigger("hedgeops.mt5.run_sync_cycle", terminal="t1")  # still routed to its queue
         [message] = client.lrange(prefix + "mt5.t1", 0, -1)
         assert json.loads(message)["headers"]["task"] == "hedgeops.mt5.run_sync_cycle"

@@ -5,6 +5,7 @@ and the journal of every order it received, shared by every process).
 
 The account: peak 10000.00 at the first sync, equity 8900.00 from the second:
 (10000 - 8900) / 10000 * 100 = 11 % >= the execution level 10 %."""
+
 from __future__ import annotations
 
 import json
@@ -33,15 +34,29 @@ TICKETS = (88811, 88812, 88813)
 
 
 def scenario(**more: Any) -> dict[str, Any]:
-    spec = account(LOGIN, equity=[10000.0, 8900.0],
-                   positions=[position(t, price_open=1.085 + i * 0.0001) for i, t in enumerate(TICKETS)], **more)
+    spec = account(
+        LOGIN,
+        equity=[10000.0, 8900.0],
+        positions=[position(t, price_open=1.085 + i * 0.0001) for i, t in enumerate(TICKETS)],
+        **more,
+    )
     return {"symbols": SYMBOLS, "accounts": [spec]}
 
 
 def seed(url: str) -> None:
     with session_factory(url)() as s:
-        add_account(s, AccountSpec(login=LOGIN, server="Sim-Demo", terminal="t1", currency="USD",
-                                   magic_numbers=(7,), credential_ref="env:MT5_PW"), now=datetime.now(timezone.utc))
+        add_account(
+            s,
+            AccountSpec(
+                login=LOGIN,
+                server="Sim-Demo",
+                terminal="t1",
+                currency="USD",
+                magic_numbers=(7,),
+                credential_ref="env:MT5_PW",
+            ),
+            now=datetime.now(timezone.utc),
+        )
         s.commit()
 
 
@@ -86,15 +101,21 @@ def until_all_closed(cluster: Cluster, url: str, timeout: float = 90) -> None:
 def env_for(tmp_path: Path, answers: dict[str, list[str]] | None = None, **more: str) -> dict[str, str]:
     (tmp_path / "scenario.json").write_text(json.dumps(scenario(close_answers=answers or {})))
     (tmp_path / "faults").mkdir(exist_ok=True)
-    return {"HEDGEOPS_MT5_SCENARIO": str(tmp_path / "scenario.json"),
-            "HEDGEOPS_MT5_SIMULATOR_STATE": str(tmp_path / "broker.json"), "MT5_PW": PASSWORD,
-            "HEDGEOPS_GUARD_UNKNOWN_AFTER_S": "2", "HEDGEOPS_FAULT_DIR": str(tmp_path / "faults"),
-            "HEDGEOPS_MT5_CYCLE_STALE_AFTER": "30", **more}
+    return {
+        "HEDGEOPS_MT5_SCENARIO": str(tmp_path / "scenario.json"),
+        "HEDGEOPS_MT5_SIMULATOR_STATE": str(tmp_path / "broker.json"),
+        "MT5_PW": PASSWORD,
+        "HEDGEOPS_GUARD_UNKNOWN_AFTER_S": "2",
+        "HEDGEOPS_FAULT_DIR": str(tmp_path / "faults"),
+        "HEDGEOPS_MT5_CYCLE_STALE_AFTER": "30",
+        **more,
+    }
 
 
 @pytest.mark.parametrize("point", ["after_intent_commit", "before_answer_recorded"])
-def test_a_worker_killed_mid_close_closes_each_position_once(cluster: Cluster, pg_url: str, tmp_path: Path,
-                                                             point: str) -> None:
+def test_a_worker_killed_mid_close_closes_each_position_once(
+    cluster: Cluster, pg_url: str, tmp_path: Path, point: str
+) -> None:
     """The pool process SIGKILLs itself at `point` of the first close: between committing
     the attempt and order_send, or between order_send (filled) and recording the answer.
     Celery redelivers the chunk to a fresh process; the intent found `sent` is resolved from
@@ -115,8 +136,9 @@ def test_a_worker_killed_mid_close_closes_each_position_once(cluster: Cluster, p
         assert len(journal(tmp_path / "broker.json")) == len(TICKETS)
 
 
-def test_two_workers_and_a_redelivered_chunk_close_each_position_once(cluster: Cluster, pg_url: str,
-                                                                       tmp_path: Path) -> None:
+def test_two_workers_and_a_redelivered_chunk_close_each_position_once(
+    cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
     """Two worker processes on the terminal's queue, and every chunk of the breaching sync
     delivered twice at once (a redelivery): one filled close per ticket."""
     seed(pg_url)
@@ -127,11 +149,17 @@ def test_two_workers_and_a_redelivered_chunk_close_each_position_once(cluster: C
     try:
         sync(cluster, pg_url)
         cluster.trigger("hedgeops.mt5.run_sync_cycle", terminal="t1")
-        run = cluster.wait_for(select(BatchRun).where(BatchRun.job == "mt5_sync:t1", BatchRun.status == "running"),
-                               timeout=30)
+        run = cluster.wait_for(
+            select(BatchRun).where(BatchRun.job == "mt5_sync:t1", BatchRun.status == "running"), timeout=30
+        )
         for _ in range(2):  # the same chunk again, twice, while the first is at work
-            cluster.trigger("hedgeops.mt5.sync_accounts", run_id=run.id, terminal="t1", chunk_no=0,
-                            account_ids=[_account_id(pg_url)])
+            cluster.trigger(
+                "hedgeops.mt5.sync_accounts",
+                run_id=run.id,
+                terminal="t1",
+                chunk_no=0,
+                account_ids=[_account_id(pg_url)],
+            )
         until_all_closed(cluster, pg_url)
     finally:
         for worker in workers:

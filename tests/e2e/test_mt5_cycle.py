@@ -2,6 +2,7 @@
 beat running each terminal's cycle every 2 seconds, Redis and PostgreSQL. Terminal t2 is
 unreachable: its cycle retries its accounts with back-off and ends failed, while t1's
 cycles go on syncing t1's accounts, one cycle at a time."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,10 @@ ATTEMPTS = 6  # the first and 5 retries with back-off (tasks.mt5.Mt5SyncTask)
 
 
 def scenario() -> dict[str, Any]:
-    t1 = [account(login, positions=[position(login * 10 + 1), position(login * 10 + 2, price_open=1.0853)])
-          for login in T1_LOGINS]
+    t1 = [
+        account(login, positions=[position(login * 10 + 1), position(login * 10 + 2, price_open=1.0853)])
+        for login in T1_LOGINS
+    ]
     t2 = [account(login, terminal="t2", positions=[position(login * 10 + 1)]) for login in T2_LOGINS]
     return {"symbols": SYMBOLS, "terminals": {"t2": {"unreachable": True}}, "accounts": t1 + t2}
 
@@ -38,8 +41,18 @@ def seed(url: str) -> None:
     now = datetime.now(timezone.utc)
     with session_factory(url)() as s:
         for login in T1_LOGINS + T2_LOGINS:
-            add_account(s, AccountSpec(login=login, server="Sim-Demo", terminal="t1" if login in T1_LOGINS else "t2",
-                                       currency="USD", magic_numbers=(7,), credential_ref="env:MT5_PW"), now=now)
+            add_account(
+                s,
+                AccountSpec(
+                    login=login,
+                    server="Sim-Demo",
+                    terminal="t1" if login in T1_LOGINS else "t2",
+                    currency="USD",
+                    magic_numbers=(7,),
+                    credential_ref="env:MT5_PW",
+                ),
+                now=now,
+            )
         # position 1 of each t1 account as expected; position 2 opened 30 points from its entry
         wanted = [expected(login, f"S{login}-{n}", ticket=login * 10 + n) for login in T1_LOGINS for n in (1, 2)]
         load_expected(s, list(enumerate(wanted, start=2)), file="e2e", now=now)
@@ -47,7 +60,9 @@ def seed(url: str) -> None:
 
 
 def cycles(url: str, terminal: str) -> list[BatchRun]:
-    return [r for (r,) in rows(url, select(BatchRun).where(BatchRun.job == f"mt5_sync:{terminal}").order_by(BatchRun.id))]
+    return [
+        r for (r,) in rows(url, select(BatchRun).where(BatchRun.job == f"mt5_sync:{terminal}").order_by(BatchRun.id))
+    ]
 
 
 def wait_until(url: str, timeout: float = 180) -> None:
@@ -65,11 +80,15 @@ def wait_until(url: str, timeout: float = 180) -> None:
 def test_a_worker_per_terminal_and_beat(cluster: Cluster, pg_url: str, tmp_path: Path) -> None:
     (tmp_path / "scenario.json").write_text(json.dumps(scenario()))
     seed(pg_url)
-    env = {"HEDGEOPS_MT5_SCENARIO": str(tmp_path / "scenario.json"), "HEDGEOPS_MT5_TERMINALS": "t1,t2",
-           "HEDGEOPS_MT5_SYNC_EVERY": "2", "HEDGEOPS_MT5_CYCLE_STALE_AFTER": "120", "MT5_PW": PASSWORD}
+    env = {
+        "HEDGEOPS_MT5_SCENARIO": str(tmp_path / "scenario.json"),
+        "HEDGEOPS_MT5_TERMINALS": "t1,t2",
+        "HEDGEOPS_MT5_SYNC_EVERY": "2",
+        "HEDGEOPS_MT5_CYCLE_STALE_AFTER": "120",
+        "MT5_PW": PASSWORD,
+    }
     workers = [cluster.worker(f"mt5-{t}", queues=f"mt5.{t}", concurrency=1, extra_env=env) for t in ("t1", "t2")]
-    beat = cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="mt5-beat",
-                         extra_env=env)
+    beat = cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="mt5-beat", extra_env=env)
     try:
         wait_until(pg_url)
     finally:
@@ -81,25 +100,43 @@ def test_a_worker_per_terminal_and_beat(cluster: Cluster, pg_url: str, tmp_path:
     spans = sorted((r.started_at, r.finished_at) for r in cycles(pg_url, "t1") if r.finished_at is not None)
     assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), "t1 cycles overlapped"
     for run in t1:
-        snapshots = rows(pg_url, select(PositionSnapshot.login, PositionSnapshot.error).where(
-            PositionSnapshot.batch_run_id == run.id).order_by(PositionSnapshot.login))
+        snapshots = rows(
+            pg_url,
+            select(PositionSnapshot.login, PositionSnapshot.error)
+            .where(PositionSnapshot.batch_run_id == run.id)
+            .order_by(PositionSnapshot.login),
+        )
         assert [tuple(r) for r in snapshots] == [(login, None) for login in T1_LOGINS]
-        recon = rows(pg_url, select(ReconciliationLog.ticket, ReconciliationLog.reason).where(
-            ReconciliationLog.batch_run_id == run.id).order_by(ReconciliationLog.ticket))
+        recon = rows(
+            pg_url,
+            select(ReconciliationLog.ticket, ReconciliationLog.reason)
+            .where(ReconciliationLog.batch_run_id == run.id)
+            .order_by(ReconciliationLog.ticket),
+        )
         # (1.0853 - 1.0850) / 0.00001 = 30 points: slippage beyond the tolerance of 10
-        assert [tuple(r) for r in recon] == [(t, reason) for login in T1_LOGINS
-                                             for t, reason in ((login * 10 + 1, "matched"), (login * 10 + 2, "slippage"))]
+        assert [tuple(r) for r in recon] == [
+            (t, reason)
+            for login in T1_LOGINS
+            for t, reason in ((login * 10 + 1, "matched"), (login * 10 + 2, "slippage"))
+        ]
 
     first_t2 = cycles(pg_url, "t2")[0]
     assert (first_t2.status, first_t2.exceptions) == ("failed", 3)
     assert first_t2.error.startswith("3 account(s) failed to sync: login 6001: initialize failed: terminal_unreachable")
     assert all(f"login {login}: " in first_t2.error for login in T2_LOGINS)  # each failed login, and why
-    failed = rows(pg_url, select(PositionSnapshot.login, PositionSnapshot.attempt, PositionSnapshot.error_kind).where(
-        PositionSnapshot.batch_run_id == first_t2.id).order_by(PositionSnapshot.login, PositionSnapshot.attempt))
-    assert [tuple(r) for r in failed] == [(login, n, "terminal_unreachable") for login in T2_LOGINS
-                                          for n in range(ATTEMPTS)]
-    t2_synced = rows(pg_url, select(PositionSnapshot.id).where(PositionSnapshot.login.in_(T2_LOGINS),
-                                                               PositionSnapshot.error.is_(None)))
+    failed = rows(
+        pg_url,
+        select(PositionSnapshot.login, PositionSnapshot.attempt, PositionSnapshot.error_kind)
+        .where(PositionSnapshot.batch_run_id == first_t2.id)
+        .order_by(PositionSnapshot.login, PositionSnapshot.attempt),
+    )
+    assert [tuple(r) for r in failed] == [
+        (login, n, "terminal_unreachable") for login in T2_LOGINS for n in range(ATTEMPTS)
+    ]
+    t2_synced = rows(
+        pg_url,
+        select(PositionSnapshot.id).where(PositionSnapshot.login.in_(T2_LOGINS), PositionSnapshot.error.is_(None)),
+    )
     assert t2_synced == []
     # Each worker served its own terminal only.
     logs = {t: (cluster.logs / f"mt5-{t}.log").read_text(errors="replace") for t in ("t1", "t2")}

@@ -1,5 +1,6 @@
 """Operations with real processes on Redis and PostgreSQL: the metrics endpoint of a worker
 node with two pool processes, and a real Flower locked by `hedgeops flower`."""
+
 from __future__ import annotations
 
 import base64
@@ -67,8 +68,9 @@ def metric(body: str, name: str, **labels: str) -> float:
 
 
 def book(n: int = 20) -> str:
-    return contracts_csv(*(contract(f"AL-{i:03d}", quantity=str(10 + i)) for i in range(n)),
-                         contract("NI-1", underlying="LME-NI"))
+    return contracts_csv(
+        *(contract(f"AL-{i:03d}", quantity=str(10 + i)) for i in range(n)), contract("NI-1", underlying="LME-NI")
+    )
 
 
 class TestMetrics:
@@ -114,22 +116,35 @@ def flower_env(cluster: Cluster) -> dict[str, str]:
 
 
 def start_flower(env: dict[str, str], port: int, log: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([str(BIN / "hedgeops"), "flower", "--port", str(port), *args], env=env,
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [str(BIN / "hedgeops"), "flower", "--port", str(port), *args],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 class TestFlower:
     def test_refuses_to_start_without_credentials(self, cluster: Cluster, tmp_path: Path) -> None:
         env = {k: v for k, v in cluster.env.items() if not k.startswith("HEDGEOPS_FLOWER_")}
-        result = subprocess.run([str(BIN / "hedgeops"), "flower", "--port", str(free_port())], env=env,
-                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [str(BIN / "hedgeops"), "flower", "--port", str(free_port())],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [
             "hedgeops: refusing to start Flower without credentials: set HEDGEOPS_FLOWER_USER and "
-            "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)"]
+            "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)"
+        ]
 
     def test_locked_applies_tasks_and_shows_a_run_that_did_not_succeed(
-            self, cluster: Cluster, flower_env: dict[str, str], pg_url: str, drop_dir: Path, tmp_path: Path) -> None:
+        self, cluster: Cluster, flower_env: dict[str, str], pg_url: str, drop_dir: Path, tmp_path: Path
+    ) -> None:
         worker = cluster.worker("flower-worker")
         port = free_port()
         flower = start_flower(flower_env, port, tmp_path / "flower.log")
@@ -140,12 +155,18 @@ class TestFlower:
             assert get(f"http://127.0.0.1:{port}/api/workers", ("ops", "wrong"))[0] == 401
             assert get(f"http://127.0.0.1:{port}/api/workers", auth)[0] == 200
             load_contracts_csv(contracts_csv(contract("A")), "c.csv")  # no price file: a price goes missing
-            code, body = get(f"http://127.0.0.1:{port}/api/task/async-apply/hedgeops.prices.fetch_settlement_prices",
-                             auth, json.dumps({"kwargs": {"as_of": AS_OF}}).encode())
+            code, body = get(
+                f"http://127.0.0.1:{port}/api/task/async-apply/hedgeops.prices.fetch_settlement_prices",
+                auth,
+                json.dumps({"kwargs": {"as_of": AS_OF}}).encode(),
+            )
             assert code == 200, body
             task_id = json.loads(body)["task-id"]
-            run = cluster.wait_for(select(BatchRun).where(BatchRun.job == "prices", BatchRun.task_id == task_id,
-                                                          BatchRun.status != "running"))
+            run = cluster.wait_for(
+                select(BatchRun).where(
+                    BatchRun.job == "prices", BatchRun.task_id == task_id, BatchRun.status != "running"
+                )
+            )
             assert run.status == "completed_with_exceptions"
 
             def state() -> str | None:

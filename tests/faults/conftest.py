@@ -1,6 +1,7 @@
 """Fault-injection fixtures: the cluster of real worker and beat processes, and a Redis
 server of a scenario's own (a module that restarts Redis with or without AOF, or needs
 another kind of broker, defines its own)."""
+
 from collections.abc import Iterator
 from pathlib import Path
 

@@ -2,6 +2,7 @@
 without AOF), a cluster of real worker and beat processes on it and a throwaway
 PostgreSQL database, a book of N contracts, and the effects counted per key from the
 database (lost, duplicated, conflicting), never from logs."""
+
 from __future__ import annotations
 
 import os
@@ -22,9 +23,15 @@ from tests.cluster import Cluster, rows
 
 #: Short limits: a killed worker's unacked messages come back within the test, and beat
 #: re-sends a stale run's missing chunks within seconds.
-FAST = {"HEDGEOPS_VISIBILITY_TIMEOUT": "60", "HEDGEOPS_TASK_TIME_LIMIT": "45", "HEDGEOPS_TASK_SOFT_TIME_LIMIT": "40",
-        "HEDGEOPS_REDELIVERY_SWEEP": "2", "HEDGEOPS_CHUNK_RESEND_AFTER": "10", "HEDGEOPS_CHUNK_RESEND_SWEEP": "2",
-        "HEDGEOPS_RUN_STALE_AFTER": "600"}
+FAST = {
+    "HEDGEOPS_VISIBILITY_TIMEOUT": "60",
+    "HEDGEOPS_TASK_TIME_LIMIT": "45",
+    "HEDGEOPS_TASK_SOFT_TIME_LIMIT": "40",
+    "HEDGEOPS_REDELIVERY_SWEEP": "2",
+    "HEDGEOPS_CHUNK_RESEND_AFTER": "10",
+    "HEDGEOPS_CHUNK_RESEND_SWEEP": "2",
+    "HEDGEOPS_RUN_STALE_AFTER": "600",
+}
 AS_OF = "2026-11-20"
 
 
@@ -50,9 +57,21 @@ class OwnRedis:
 
     def start(self) -> None:
         self.port = self.port or free_port()
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-                "--appendonly", "yes" if self.aof else "no", "--save", "",
-                "--protected-mode", "no"]
+        args = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.folder),
+            "--appendonly",
+            "yes" if self.aof else "no",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+        ]
         self.proc = subprocess.Popen(args, stdout=(self.folder / "redis.log").open("ab"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -77,12 +96,21 @@ def own_cluster(pg_url: str, base: Path, broker: str, **extra: str) -> Cluster:
 
     (base / "incoming").mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
-    env.update(HEDGEOPS_DATABASE_URL=pg_url, HEDGEOPS_BROKER_URL=broker, HEDGEOPS_RESULT_BACKEND=broker,
-               HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"), HEDGEOPS_LOG_FORMAT="json",
-               HEDGEOPS_NIGHTLY_ENABLED="false", HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-faults-{uuid.uuid4().hex[:8]}:",
-               HEDGEOPS_FAULT_DIR=str(base), **FAST, **extra)
-    settings = load_settings(**{k.removeprefix("HEDGEOPS_").lower(): v for k, v in env.items()
-                                if k.startswith("HEDGEOPS_")})
+    env.update(
+        HEDGEOPS_DATABASE_URL=pg_url,
+        HEDGEOPS_BROKER_URL=broker,
+        HEDGEOPS_RESULT_BACKEND=broker,
+        HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"),
+        HEDGEOPS_LOG_FORMAT="json",
+        HEDGEOPS_NIGHTLY_ENABLED="false",
+        HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-faults-{uuid.uuid4().hex[:8]}:",
+        HEDGEOPS_FAULT_DIR=str(base),
+        **FAST,
+        **extra,
+    )
+    settings = load_settings(
+        **{k.removeprefix("HEDGEOPS_").lower(): v for k, v in env.items() if k.startswith("HEDGEOPS_")}
+    )
     cluster = Cluster(env=env, logs=base)
     cluster.app = create_app(settings)
     return cluster
@@ -124,7 +152,9 @@ def effects(url: str) -> Effects:
         distinct_keys=one(select(func.count(func.distinct(MtmSnapshot.idempotency_key)))),
         duplicated=len(rows(url, dup)),
         conflicts=one(select(func.count()).select_from(IdempotencyConflict)),
-        wrong_values=one(select(func.count()).select_from(MtmSnapshot).where(MtmSnapshot.mtm_value != Decimal("101.25"))),
+        wrong_values=one(
+            select(func.count()).select_from(MtmSnapshot).where(MtmSnapshot.mtm_value != Decimal("101.25"))
+        ),
         chunks=one(select(func.count()).select_from(BatchRunChunk)),
         running=one(select(func.count()).select_from(BatchRun).where(BatchRun.status == "running")),
     )
@@ -149,7 +179,12 @@ def verify_clean(cluster: Cluster) -> bool:
     """`hedgeops verify` of the date on the cluster's database: exit 0, no mismatch."""
     from tests.cluster import BIN
 
-    result = subprocess.run([str(BIN / "hedgeops"), "verify", "--as-of", AS_OF], env=cluster.env,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [str(BIN / "hedgeops"), "verify", "--as-of", AS_OF],
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     return result.returncode == 0
-

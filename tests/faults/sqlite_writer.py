@@ -9,6 +9,7 @@ most of the scenario's minute importing (1.6 s each on this machine). Each comma
 its settings and makes its app as a fresh process does; the engine is the process's one
 (db.engine: one per process), as a worker keeps it. An exception a `hedgeops` process
 would die of is printed as its traceback and counts exit 1."""
+
 from __future__ import annotations
 
 import json

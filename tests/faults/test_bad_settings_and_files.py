@@ -2,6 +2,7 @@
 with one line naming the setting and exit 2; malformed files give a clear error per row
 or file, no traceback and no partial write; a poison price file is quarantined beside
 good files that land."""
+
 from __future__ import annotations
 
 import os
@@ -38,12 +39,12 @@ COMMANDS = {
 
 @pytest.mark.parametrize("process", sorted(COMMANDS))
 @pytest.mark.parametrize(("bad", "named"), BAD_SETTINGS, ids=[n for _, n in BAD_SETTINGS])
-def test_10_a_bad_setting_is_one_line_and_exit_2(process: str, bad: dict[str, str], named: str,
-                                                  tmp_path: Path) -> None:
+def test_10_a_bad_setting_is_one_line_and_exit_2(process: str, bad: dict[str, str], named: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
     env.update(HEDGEOPS_DATABASE_URL=f"sqlite:///{tmp_path}/h.db", **bad)
-    done = subprocess.run(COMMANDS[process], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          check=False)
+    done = subprocess.run(
+        COMMANDS[process], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2, done.stderr
     assert len(lines) == 1 and named in lines[0] and "Traceback" not in done.stderr, done.stderr
@@ -69,7 +70,9 @@ def test_11_a_duplicate_header_column_is_refused() -> None:
 
     text = prices_csv(("LME-AL", "2026-11-19", "2510")).replace("price_type", "price", 1)
     with pytest.raises(NotAFileOfThisKind, match="more than once"):
-        parse_price_csv(text.replace("unit,price", "unit,price_type,price"), "p.csv", __import__("datetime").date.today())
+        parse_price_csv(
+            text.replace("unit,price", "unit,price_type,price"), "p.csv", __import__("datetime").date.today()
+        )
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -88,14 +91,14 @@ def test_11_any_text_is_rows_or_one_error_never_a_traceback(text: str) -> None:
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "hedgeops"), *args], env=env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(
+        [str(BIN / "hedgeops"), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 FILES: dict[str, tuple[str, bytes]] = {
     "binary": ("contracts", bytes(range(256)) * 4),
-    "nul": ("contracts", contracts_csv(contract("A"), contract("B\x00"))
-            .encode()),
+    "nul": ("contracts", contracts_csv(contract("A"), contract("B\x00")).encode()),
     "header-only": ("contracts", contracts_csv().encode()),
     "fullwidth": ("contracts", contracts_csv(contract("A", quantity="１０")).encode()),
     "nested-items": ("hedged-items", b"[" * 100_000 + b"]" * 100_000),

@@ -4,6 +4,7 @@ main process, twice), Redis restarts (with and without AOF), or PostgreSQL termi
 workers' connections. After each: every contract has exactly one snapshot, none
 conflicts, the run ended (none left running) and `verify` is clean. Recovery times are
 printed (docs/reliability.md records them), never asserted."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,17 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.cluster import Cluster
-from tests.faults.harness import (AS_OF, OwnRedis, chunks_done, effects, load_book, own_cluster, run_status, verify_clean,
-                                  wait_until)
+from tests.faults.harness import (
+    AS_OF,
+    OwnRedis,
+    chunks_done,
+    effects,
+    load_book,
+    own_cluster,
+    run_status,
+    verify_clean,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,20 +49,29 @@ def started(cluster: Cluster, tmp: Path) -> int:
     cluster.start("beat", "-s", str(tmp / "schedule"), "--loglevel", "INFO", name="beat")
     prices = cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)
     cluster.wait_run(prices["batch_run_id"])
-    return int(cluster.trigger("hedgeops.valuation.compute_mtm_snapshots", as_of=AS_OF).get(timeout=120)["batch_run_id"])
+    return int(
+        cluster.trigger("hedgeops.valuation.compute_mtm_snapshots", as_of=AS_OF).get(timeout=120)["batch_run_id"]
+    )
 
 
 def finished(cluster: Cluster, url: str, run_id: int, total: int, t0: float, timeout: float = 600) -> None:
     try:
         final = cluster.wait_run(run_id, timeout=timeout)
     except AssertionError as exc:  # what the processes said, to tell a stuck consumer from our bug
-        raise AssertionError(f"{exc}; {chunks_done(url, run_id)} chunks counted in; {cluster_report(cluster)}") from None
+        raise AssertionError(
+            f"{exc}; {chunks_done(url, run_id)} chunks counted in; {cluster_report(cluster)}"
+        ) from None
     took = time.monotonic() - t0
     after = effects(url)
     print(f"\nrun {run_id}: {final['status']} counts={final['counts']} effects={after} recovered_in={took:.1f}s")
     assert final["status"] == "succeeded"
     assert (after.snapshots, after.distinct_keys, after.duplicated, after.conflicts, after.wrong_values) == (
-        total, total, 0, 0, 0)
+        total,
+        total,
+        0,
+        0,
+        0,
+    )
     assert after.running == 0
     assert final["counts"]["processed"] == total and final["counts"]["conflicts"] == 0
     assert verify_clean(cluster)
@@ -88,8 +107,10 @@ def healed_if_frozen(cluster: Cluster, url: str, run_id: int, wait: float = 90) 
         except Exception:  # noqa: BLE001 - the test process's own connection may be the one to recover
             time.sleep(1)
     restarted(cluster, "w-restarted")
-    print(f"\nno chunk counted in for {wait:.0f}s after the Redis restart and no worker answered a ping: "
-          f"worker restarted (as its healthcheck would) at {chunks_done(url, run_id)} chunks")
+    print(
+        f"\nno chunk counted in for {wait:.0f}s after the Redis restart and no worker answered a ping: "
+        f"worker restarted (as its healthcheck would) at {chunks_done(url, run_id)} chunks"
+    )
     return True
 
 
@@ -177,9 +198,15 @@ def test_3_postgres_connections_terminated(pg_url: str, tmp_path: Path, broker: 
         for at in (5, 25, 50):
             wait_until(lambda: chunks_done(pg_url, run_id) >= at, 300, f"{at} chunks")
             with admin.connect() as conn:
-                terminated += len(conn.execute(text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d "
-                    "AND pid <> pg_backend_pid()"), {"d": database}).all())
+                terminated += len(
+                    conn.execute(
+                        text(
+                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d "
+                            "AND pid <> pg_backend_pid()"
+                        ),
+                        {"d": database},
+                    ).all()
+                )
         print(f"\nterminated {terminated} backends")
         assert terminated > 0
         finished(cluster, pg_url, run_id, n, t0, timeout=300)

@@ -1,6 +1,7 @@
 """Scenarios 4, 5 and 13 of the fault suite, on real worker processes, a Redis server of
 their own and PostgreSQL: concurrent triggers of one job and date, every chunk message
 delivered twice, and two environments sharing one Redis prefix by mistake."""
+
 from __future__ import annotations
 
 import subprocess
@@ -37,17 +38,39 @@ def test_4_ten_concurrent_triggers_one_attempt(pg_url: str, tmp_path: Path, redi
     try:
         load_book(N, tmp_path / "incoming")
         cluster.worker("w", concurrency=1)
-        cluster.wait_run(cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF)
-                         .get(timeout=120)["batch_run_id"])
+        cluster.wait_run(
+            cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)["batch_run_id"]
+        )
 
         def cli(_: int) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([str(BIN / "hedgeops"), "run", "mtm", "--as-of", AS_OF, "--json"], env=cluster.env,
-                                  capture_output=True, text=True, timeout=120, check=False)
+            return subprocess.run(
+                [str(BIN / "hedgeops"), "run", "mtm", "--as-of", AS_OF, "--json"],
+                env=cluster.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
 
         def celery_call(_: int) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([str(BIN / "celery"), "-A", "workers.celery_app", "call", MTM, "--kwargs",
-                                   f'{{"as_of": "{AS_OF}"}}', "--queue", "valuation"], env=cluster.env,
-                                  capture_output=True, text=True, timeout=120, check=False)
+            return subprocess.run(
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "workers.celery_app",
+                    "call",
+                    MTM,
+                    "--kwargs",
+                    f'{{"as_of": "{AS_OF}"}}',
+                    "--queue",
+                    "valuation",
+                ],
+                env=cluster.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
 
         with ThreadPoolExecutor(10) as pool:
             sent = list(pool.map(cli, range(6))) + list(pool.map(celery_call, range(3)))
@@ -74,8 +97,9 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, redis_server
     try:
         load_book(N, tmp_path / "incoming")
         planner = cluster.worker("planner", queues="prices", concurrency=1)
-        cluster.wait_run(cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF)
-                         .get(timeout=120)["batch_run_id"])
+        cluster.wait_run(
+            cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)["batch_run_id"]
+        )
         cluster.stop(planner)
         # The plan runs in this process: its chunk messages wait in Redis, no worker on them yet.
         from tasks.valuation import compute_mtm_snapshots
@@ -88,9 +112,15 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, redis_server
         for raw in messages:
             client.lpush(queue, raw)  # a byte-identical copy
         for chunk_no in range(N // 50):  # re-sends with new task ids
-            signature("hedgeops.valuation.compute_mtm_chunk",
-                      kwargs={"run_id": run_id, "chunk_no": chunk_no, "first_id": chunk_no * 50 + 1,
-                              "last_id": chunk_no * 50 + 50}).apply_async()
+            signature(
+                "hedgeops.valuation.compute_mtm_chunk",
+                kwargs={
+                    "run_id": run_id,
+                    "chunk_no": chunk_no,
+                    "first_id": chunk_no * 50 + 1,
+                    "last_id": chunk_no * 50 + 50,
+                },
+            ).apply_async()
         cluster.worker("w", concurrency=2)
         final = cluster.wait_run(run_id, timeout=300)
         time.sleep(3)  # the copies still queued behind the last chunk are drained
@@ -98,7 +128,12 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, redis_server
         print(f"\n{len(messages)} chunks x3 messages: {final['counts']} {after}")
         assert final["counts"] == {"processed": N, "created": N, "existing": 0, "conflicts": 0, "exceptions": 0}
         assert (after.snapshots, after.distinct_keys, after.duplicated, after.conflicts, after.chunks) == (
-            N, N, 0, 0, N // 50)
+            N,
+            N,
+            0,
+            0,
+            N // 50,
+        )
     finally:
         cluster.stop_all()
 
@@ -113,8 +148,10 @@ def test_13_two_environments_on_one_prefix(pg_url: str, tmp_path: Path, redis_se
         load_book(N, tmp_path / "incoming")
         cluster.worker("wrong", concurrency=2, extra_env=wrong)  # same Redis, same prefix, another database
         cluster.worker("right", concurrency=1)
-        cluster.wait_run(cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF)
-                         .get(timeout=300)["batch_run_id"], timeout=300)
+        cluster.wait_run(
+            cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=300)["batch_run_id"],
+            timeout=300,
+        )
         run_id = cluster.trigger(MTM, as_of=AS_OF).get(timeout=300)["batch_run_id"]
         final = cluster.wait_run(run_id, timeout=600)
         refused = cluster.log_tail("wrong").count("task_of_another_database_refused")

@@ -33,6 +33,7 @@ left open, the two out of scope got no order, every order that reached the broke
 claimed in the database first, the latch holds, and one more sync sends nothing.
 The recovery time (from the first kill to every intent confirmed) is printed, never
 asserted."""
+
 from __future__ import annotations
 
 import json
@@ -100,14 +101,18 @@ LIMITS = {"HEDGEOPS_VISIBILITY_TIMEOUT": "600", "HEDGEOPS_MT5_CYCLE_STALE_AFTER"
 def scenario() -> dict[str, Any]:
     positions = [position(t, price_open=1.085 + i * 0.0001) for i, t in enumerate(IN_SCOPE)]
     positions += [position(t, magic=99) for t in OUT_OF_SCOPE]
-    spec = account(LOGIN, equity=[10000.0, 8900.0], positions=positions,
-                   close_answers={str(t): a for t, a in ANSWERS.items()},
-                   kill_at={str(KILL_WORKER_AFTER_FILL): "after_order_send",
-                            str(KILL_POOL_BEFORE_SEND): "before_order_send"})
+    spec = account(
+        LOGIN,
+        equity=[10000.0, 8900.0],
+        positions=positions,
+        close_answers={str(t): a for t, a in ANSWERS.items()},
+        kill_at={str(KILL_WORKER_AFTER_FILL): "after_order_send", str(KILL_POOL_BEFORE_SEND): "before_order_send"},
+    )
     return {"symbols": SYMBOLS, "accounts": [spec]}
 
 
 # -- the simulator's truth --------------------------------------------------------------
+
 
 def broker(state: Path) -> dict[str, Any]:
     return json.loads(state.read_text(encoding="utf-8")) if state.exists() else {"orders": [], "accounts": {}}
@@ -136,16 +141,31 @@ def closing_deals(state: Path) -> Counter[int]:
 
 # -- the database ---------------------------------------------------------------------
 
+
 def seed(url: str) -> None:
     with session_factory(url)() as s:
-        add_account(s, AccountSpec(login=LOGIN, server="Sim-Demo", terminal="t1", currency="USD",
-                                   magic_numbers=(7,), credential_ref="env:MT5_PW"), now=datetime.now(timezone.utc))
+        add_account(
+            s,
+            AccountSpec(
+                login=LOGIN,
+                server="Sim-Demo",
+                terminal="t1",
+                currency="USD",
+                magic_numbers=(7,),
+                credential_ref="env:MT5_PW",
+            ),
+            now=datetime.now(timezone.utc),
+        )
         s.commit()
 
 
 def intents(url: str) -> dict[int, tuple[str, int, str]]:
-    return {t: (s, a, k) for t, s, a, k in rows(url, select(CloseIntent.ticket, CloseIntent.status,
-                                                             CloseIntent.attempts, CloseIntent.idempotency_key))}
+    return {
+        t: (s, a, k)
+        for t, s, a, k in rows(
+            url, select(CloseIntent.ticket, CloseIntent.status, CloseIntent.attempts, CloseIntent.idempotency_key)
+        )
+    }
 
 
 def audit(url: str, event: str) -> Counter[str]:
@@ -153,8 +173,9 @@ def audit(url: str, event: str) -> Counter[str]:
 
 
 def confirmed_audits(url: str) -> Counter[str]:
-    found = rows(url, select(AuditEvent.entity_id, AuditEvent.details)
-                 .where(AuditEvent.event_type == "close_answer_recorded"))
+    found = rows(
+        url, select(AuditEvent.entity_id, AuditEvent.details).where(AuditEvent.event_type == "close_answer_recorded")
+    )
     return Counter(key for key, details in found if details.get("status") == "confirmed")
 
 
@@ -164,11 +185,23 @@ def cycles(url: str) -> dict[int, str]:
 
 # -- processes --------------------------------------------------------------------------
 
+
 def spawn_worker(cluster: Cluster, name: str, queue: str, *pool: str) -> tuple[str, subprocess.Popen[bytes]]:
     """A worker on `queue` (its pool options: `pool`), started: its node name and process."""
     node = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
-    return node, cluster.start("worker", "-Q", queue, *pool, "-n", node, "--loglevel", "INFO", "--without-gossip",
-                               "--without-mingle", name=name)
+    return node, cluster.start(
+        "worker",
+        "-Q",
+        queue,
+        *pool,
+        "-n",
+        node,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+        name=name,
+    )
 
 
 def ready(cluster: Cluster, *workers: tuple[str, subprocess.Popen[bytes]]) -> None:
@@ -208,9 +241,14 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
     state = tmp_path / "broker.json"
     (tmp_path / "scenario.json").write_text(json.dumps(scenario()), encoding="utf-8")
     cluster = own_cluster(pg_url, tmp_path, redis_server.url)
-    cluster.env.update(LIMITS, HEDGEOPS_MT5_SCENARIO=str(tmp_path / "scenario.json"),
-                       HEDGEOPS_MT5_SIMULATOR_STATE=str(state), MT5_PW=PASSWORD, HEDGEOPS_GUARD_SCOPE_MAGICS="7",
-                       HEDGEOPS_GUARD_UNKNOWN_AFTER_S="2")
+    cluster.env.update(
+        LIMITS,
+        HEDGEOPS_MT5_SCENARIO=str(tmp_path / "scenario.json"),
+        HEDGEOPS_MT5_SIMULATOR_STATE=str(state),
+        MT5_PW=PASSWORD,
+        HEDGEOPS_GUARD_SCOPE_MAGICS="7",
+        HEDGEOPS_GUARD_UNKNOWN_AFTER_S="2",
+    )
     seed(pg_url)
     try:
         w1 = spawn_worker(cluster, "guard-w1", "mt5.t1", "-P", "solo")
@@ -228,10 +266,12 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
         assert kills_fired(state) == [f"{KILL_WORKER_AFTER_FILL}:after_order_send"], cluster.log_tail("guard-w1")
         at_kill = intents(pg_url)
         orders_at_kill = journal(state)
-        print(f"\nworker 1 SIGKILLed after the fill of {KILL_WORKER_AFTER_FILL}: intents "
-              f"{dict(Counter(s for s, _, _ in at_kill.values()))}, {len(orders_at_kill)} order(s) at the broker "
-              f"({sum(o['filled'] for o in orders_at_kill)} filled), {len(open_tickets(state) & set(IN_SCOPE))} "
-              f"of {len(IN_SCOPE)} in scope open")
+        print(
+            f"\nworker 1 SIGKILLed after the fill of {KILL_WORKER_AFTER_FILL}: intents "
+            f"{dict(Counter(s for s, _, _ in at_kill.values()))}, {len(orders_at_kill)} order(s) at the broker "
+            f"({sum(o['filled'] for o in orders_at_kill)} filled), {len(open_tickets(state) & set(IN_SCOPE))} "
+            f"of {len(IN_SCOPE)} in scope open"
+        )
         # Between the intents' commit and their answers: all 24 claimed, none answered.
         assert sorted(at_kill) == list(IN_SCOPE)
         assert {(s, a) for s, a, _ in at_kill.values()} == {("sent", 1)}
@@ -242,8 +282,11 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
         # retries included); the pool process of worker 2 dies on the way.
         status = cycle_ended(pg_url, breach, 60)
         print(f"cycle {breach} (the breach) ended {status} {time.monotonic() - killed_at:.1f}s after the kill")
-        swept = [json.loads(line) for line in (tmp_path / "sweeper.log").read_text().splitlines()
-                 if "stale_run_chunks_resent" in line]
+        swept = [
+            json.loads(line)
+            for line in (tmp_path / "sweeper.log").read_text().splitlines()
+            if "stale_run_chunks_resent" in line
+        ]
         # The sweep brought it back (once, or again if a retry of the chunk outlasted 10 s).
         assert swept and {e["batch_run_id"] for e in swept} == {breach}
         print(f"the sweep re-sent the breach cycle's chunk {len(swept)} time(s)")
@@ -258,9 +301,11 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
 
         orders = journal(state)
         sent = audit(pg_url, "close_order_sent")
-        print(f"all {len(IN_SCOPE)} intents confirmed {recovered:.1f}s after the kill ({rounds} more sync(s)); "
-              f"{len(orders)} order(s) at the broker, {sum(o['filled'] for o in orders)} filled; "
-              f"{sum(sent.values())} attempt(s) claimed; recovered_in={recovered:.1f}s")
+        print(
+            f"all {len(IN_SCOPE)} intents confirmed {recovered:.1f}s after the kill ({rounds} more sync(s)); "
+            f"{len(orders)} order(s) at the broker, {sum(o['filled'] for o in orders)} filled; "
+            f"{sum(sent.values())} attempt(s) claimed; recovered_in={recovered:.1f}s"
+        )
 
         # One more sync: the latch holds, nothing is sent, nothing new is intended.
         audits_before = len(rows(pg_url, select(AuditEvent.id)))
@@ -304,16 +349,27 @@ def test_6_drawdown_close_all_under_faults(pg_url: str, tmp_path: Path, redis_se
     # `positions_closed`, 24 of 24), each notified once; nothing conflicts (before, the
     # first version froze the episode's one key and every later one was a conflict).
     assert rows(pg_url, select(GuardStateRow.status, GuardStateRow.episode)) == [("tripped", 1)]
-    alerts = [tuple(a) for a in rows(pg_url, select(DrawdownAlert.idempotency_key, DrawdownAlert.action,
-                                                    DrawdownAlert.positions_closed)
-                                     .where(DrawdownAlert.alert_type == "execution").order_by(DrawdownAlert.id))]
-    conflicts = [tuple(c) for c in rows(pg_url, select(IdempotencyConflict.table_name,
-                                                       IdempotencyConflict.idempotency_key))]
+    alerts = [
+        tuple(a)
+        for a in rows(
+            pg_url,
+            select(DrawdownAlert.idempotency_key, DrawdownAlert.action, DrawdownAlert.positions_closed)
+            .where(DrawdownAlert.alert_type == "execution")
+            .order_by(DrawdownAlert.id),
+        )
+    ]
+    conflicts = [
+        tuple(c) for c in rows(pg_url, select(IdempotencyConflict.table_name, IdempotencyConflict.idempotency_key))
+    ]
     print(f"execution alerts (key, action, positions closed): {alerts}; conflicts: {conflicts}")
     ended = (f"DDALERT:{LOGIN}:execution:ep1:positions_closed", "positions_closed", len(IN_SCOPE))
     partly = [(f"DDALERT:{LOGIN}:execution:ep1:partially_closed", "partially_closed", n) for n in range(len(IN_SCOPE))]
     assert alerts[-1] == ended and (len(alerts) == 1 or (len(alerts) == 2 and alerts[0] in partly)), alerts
     assert conflicts == []
-    told = rows(pg_url, select(Notification.idempotency_key, Notification.status, Notification.attempts)
-                .where(Notification.kind == "execution").order_by(Notification.id))
+    told = rows(
+        pg_url,
+        select(Notification.idempotency_key, Notification.status, Notification.attempts)
+        .where(Notification.kind == "execution")
+        .order_by(Notification.id),
+    )
     assert [tuple(n) for n in told] == [(key, "delivered", 1) for key, _, _ in alerts]

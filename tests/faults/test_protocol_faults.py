@@ -1,6 +1,7 @@
 """Scenarios 7 and 9 of the fault suite, on real processes: a pickle-serialized message on
 every queue the app declares (a real `celery worker` consuming them all, its own Redis
 server, PostgreSQL), and a real Flower started as the project starts it (`hedgeops flower`)."""
+
 from __future__ import annotations
 
 import base64
@@ -57,16 +58,26 @@ def publish_pickle(app: Any, queue: Any, task: str, kwargs: dict[str, Any], trap
     assert body.startswith(b"\x80\x02")
     with app.connection_for_write() as conn:
         Producer(conn.default_channel).publish(
-            body, exchange=queue.exchange, routing_key=queue.routing_key, declare=[queue],
-            content_type=PICKLE, content_encoding="binary", headers=message.headers, **message.properties)
+            body,
+            exchange=queue.exchange,
+            routing_key=queue.routing_key,
+            declare=[queue],
+            content_type=PICKLE,
+            content_encoding="binary",
+            headers=message.headers,
+            **message.properties,
+        )
     return task_id
 
 
 def refusals(log: Path) -> list[str]:
     """The worker's error events that refused a message for its content type."""
     events = (json.loads(line) for line in log.read_text(errors="replace").splitlines() if line.startswith("{"))
-    return [e["event"] for e in events
-            if e["level"] == "error" and e["event"].startswith(f"Received invalid task message: {REFUSED}")]
+    return [
+        e["event"]
+        for e in events
+        if e["level"] == "error" and e["event"].startswith(f"Received invalid task message: {REFUSED}")
+    ]
 
 
 def runs_of(url: str, column: Any, values: list[Any]) -> list[Any]:
@@ -88,10 +99,12 @@ def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Pat
         # its date in the ledger), then a JSON message of the same task for another date.
         for i, queue in enumerate(queues):
             bad_day, good_day = dt.date(2026, 10, 1) + dt.timedelta(i), dt.date(2026, 9, 1) + dt.timedelta(i)
-            pickled[queue.name] = publish_pickle(cluster.app, queue, names.FETCH_SETTLEMENT_PRICES,
-                                                 {"as_of": bad_day.isoformat()}, traps[queue.name])
-            served[queue.name] = cluster.app.send_task(names.FETCH_SETTLEMENT_PRICES,
-                                                       kwargs={"as_of": good_day.isoformat()}, queue=queue.name).id
+            pickled[queue.name] = publish_pickle(
+                cluster.app, queue, names.FETCH_SETTLEMENT_PRICES, {"as_of": bad_day.isoformat()}, traps[queue.name]
+            )
+            served[queue.name] = cluster.app.send_task(
+                names.FETCH_SETTLEMENT_PRICES, kwargs={"as_of": good_day.isoformat()}, queue=queue.name
+            ).id
 
         def ended() -> bool:
             done = runs_of(pg_url, BatchRun.task_id, list(served.values()))
@@ -99,15 +112,20 @@ def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Pat
 
         wait_until(ended, 60, "the JSON task of every queue")
         client = redis.Redis.from_url(redis_server.url)
-        wait_until(lambda: all(client.llen(f"{prefix}{q}") == 0 for q in names_)
-                   and client.hlen(f"{prefix}unacked") == 0, 30, "every queue drained and nothing unacked")
+        wait_until(
+            lambda: all(client.llen(f"{prefix}{q}") == 0 for q in names_) and client.hlen(f"{prefix}unacked") == 0,
+            30,
+            "every queue drained and nothing unacked",
+        )
         refused = refusals(tmp_path / "w.log")
         ran = runs_of(pg_url, BatchRun.task_id, list(pickled.values()))
-        bad_dates = runs_of(pg_url, BatchRun.as_of_date,
-                            [dt.date(2026, 10, 1) + dt.timedelta(i) for i in range(len(queues))])
+        bad_dates = runs_of(
+            pg_url, BatchRun.as_of_date, [dt.date(2026, 10, 1) + dt.timedelta(i) for i in range(len(queues))]
+        )
         good = {status for _, _, status in runs_of(pg_url, BatchRun.task_id, list(served.values()))}
-        print(f"\n{len(queues)} queues {names_}: {len(refused)} refused, pickle runs {ran + bad_dates}, "
-              f"JSON runs {good}")
+        print(
+            f"\n{len(queues)} queues {names_}: {len(refused)} refused, pickle runs {ran + bad_dates}, JSON runs {good}"
+        )
         assert ran == [] and bad_dates == []  # not executed
         assert [q for q, trap in traps.items() if trap.exists()] == []  # never unpickled
         # The worker said so, once per message (the event quotes the body: the trap's path names the queue).
@@ -115,8 +133,12 @@ def test_7_a_pickle_message_on_every_queue_is_refused(pg_url: str, tmp_path: Pat
         assert all(sum(trap.name in event for event in refused) == 1 for trap in traps.values())
         assert good == {"succeeded"}  # the JSON task after it was served on every queue
         assert worker.poll() is None  # still alive, and it still serves
-        assert cluster.app.send_task(names.FETCH_SETTLEMENT_PRICES, kwargs={"as_of": "2026-08-01"},
-                                     queue="prices").get(timeout=60)["status"] == "succeeded"
+        assert (
+            cluster.app.send_task(names.FETCH_SETTLEMENT_PRICES, kwargs={"as_of": "2026-08-01"}, queue="prices").get(
+                timeout=60
+            )["status"]
+            == "succeeded"
+        )
     finally:
         cluster.stop_all()
 
@@ -151,15 +173,29 @@ def worker_name(cluster: Cluster) -> str:
 def flower_views(worker: str, task_id: str) -> list[str]:
     """Every page and API view of Flower that shows workers or tasks (the ones that act on
     them are POSTs: the task API is checked on its own)."""
-    table = urllib.parse.urlencode({"draw": 1, "start": 0, "length": 10, "order[0][column]": 0,
-                                    "columns[0][data]": "name", "order[0][dir]": "asc"})
-    return ["/", "/workers", f"/worker/{worker}", "/tasks", f"/tasks/datatable?{table}", f"/task/{task_id}",
-            "/broker", "/api/workers", "/api/tasks", "/api/task/types", f"/api/task/info/{task_id}",
-            f"/api/task/result/{task_id}", "/api/queues/length"]
+    table = urllib.parse.urlencode(
+        {"draw": 1, "start": 0, "length": 10, "order[0][column]": 0, "columns[0][data]": "name", "order[0][dir]": "asc"}
+    )
+    return [
+        "/",
+        "/workers",
+        f"/worker/{worker}",
+        "/tasks",
+        f"/tasks/datatable?{table}",
+        f"/task/{task_id}",
+        "/broker",
+        "/api/workers",
+        "/api/tasks",
+        "/api/task/types",
+        f"/api/task/info/{task_id}",
+        f"/api/task/result/{task_id}",
+        "/api/queues/length",
+    ]
 
 
 def wait_flower(flower: subprocess.Popen[bytes], base: str, log: Path) -> None:
     """Until Flower's health check answers (its log if it exits first)."""
+
     def up() -> bool:
         assert flower.poll() is None, log.read_text(errors="replace")
         try:
@@ -177,10 +213,14 @@ def flower_cluster(pg_url: str, tmp_path: Path, broker: str) -> Cluster:
 
 
 #: The line `hedgeops flower` prints when it refuses, and the app's when Flower is started by hand.
-BY_LAUNCHER = ("hedgeops: refusing to start Flower without credentials: set HEDGEOPS_FLOWER_USER and "
-               "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)")
-BY_APP = ("hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
-          "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH")
+BY_LAUNCHER = (
+    "hedgeops: refusing to start Flower without credentials: set HEDGEOPS_FLOWER_USER and "
+    "HEDGEOPS_FLOWER_PASSWORD (or pass --insecure-dev on a laptop)"
+)
+BY_APP = (
+    "hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "
+    "(HEDGEOPS_FLOWER_USER and HEDGEOPS_FLOWER_PASSWORD) or set FLOWER_BASIC_AUTH"
+)
 #: (argv, environment, the line): `hedgeops flower` with none of our credentials (Flower's own
 #: variable does not count: the launcher sets it from ours), with a user and a blank password
 #: (compose's `${FLOWER_PASSWORD:-}` unset); Flower started by hand on the app with nothing, or
@@ -198,8 +238,15 @@ def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Pa
     port = free_port()
 
     def start(case: tuple[list[str], dict[str, str], str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*case[0], f"--port={port}"], env={**cluster.env, **case[1]}, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [*case[0], f"--port={port}"],
+            env={**cluster.env, **case[1]},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     with ThreadPoolExecutor(len(REFUSALS)) as pool:
         results = list(pool.map(start, REFUSALS))
@@ -210,25 +257,39 @@ def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Pa
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
 
 
-def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+def test_9_flower_with_credentials_answers_401_without_them(
+    pg_url: str, tmp_path: Path, redis_server: OwnRedis
+) -> None:
     cluster = flower_cluster(pg_url, tmp_path, redis_server.url)
     env = {**cluster.env, "HEDGEOPS_FLOWER_USER": USER, "HEDGEOPS_FLOWER_PASSWORD": PASSWORD}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "flower.log"
-    flower = subprocess.Popen([str(BIN / "hedgeops"), "flower", "--port", str(port)], env=env,
-                              stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    flower = subprocess.Popen(
+        [str(BIN / "hedgeops"), "flower", "--port", str(port)],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     cluster.procs.append(flower)
     try:
         worker = cluster.worker("w", queues="prices", concurrency=1)
 
         wait_flower(flower, base, log)
         task_id = cluster.app.send_task(names.FETCH_SETTLEMENT_PRICES, kwargs={"as_of": "2026-11-20"}).id
-        wait_until(lambda: http(f"{base}/api/task/info/{task_id}", (USER, PASSWORD)) == 200, 60,
-                   "Flower to see the task")
-        answers = {view: (http(base + view), http(base + view, (USER, "wrong")),
-                          http(base + view, ("other", PASSWORD)), http(base + view, (USER, PASSWORD)))
-                   for view in flower_views(worker_name(cluster), task_id)}
+        wait_until(
+            lambda: http(f"{base}/api/task/info/{task_id}", (USER, PASSWORD)) == 200, 60, "Flower to see the task"
+        )
+        answers = {
+            view: (
+                http(base + view),
+                http(base + view, (USER, "wrong")),
+                http(base + view, ("other", PASSWORD)),
+                http(base + view, (USER, PASSWORD)),
+            )
+            for view in flower_views(worker_name(cluster), task_id)
+        }
         print(f"\nFlower answers (none, wrong password, wrong user, right): {answers}")
         assert {view: codes for view, codes in answers.items() if codes != (401, 401, 401, 200)} == {}
         # Flower's own probes stay open (a health check, Prometheus counters): no task id or argument.
@@ -249,17 +310,29 @@ def test_9_flower_with_credentials_answers_401_without_them(pg_url: str, tmp_pat
     assert PASSWORD not in text and "Traceback" not in text
 
 
-@pytest.mark.parametrize("argv, locked", [([*BY_HAND, f"--basic-auth={USER}:{PASSWORD}"], True),
-                                          ([str(BIN / "hedgeops"), "flower", "--insecure-dev"], False)],
-                         ids=["by-hand-with-basic-auth", "insecure-dev"])
-def test_9_flower_asked_for_starts(pg_url: str, tmp_path: Path, redis_server: OwnRedis, argv: list[str],
-                                   locked: bool) -> None:
+@pytest.mark.parametrize(
+    "argv, locked",
+    [
+        ([*BY_HAND, f"--basic-auth={USER}:{PASSWORD}"], True),
+        ([str(BIN / "hedgeops"), "flower", "--insecure-dev"], False),
+    ],
+    ids=["by-hand-with-basic-auth", "insecure-dev"],
+)
+def test_9_flower_asked_for_starts(
+    pg_url: str, tmp_path: Path, redis_server: OwnRedis, argv: list[str], locked: bool
+) -> None:
     """Credentials given to Flower itself, or an open Flower asked for (`--insecure-dev`): it starts."""
     cluster = flower_cluster(pg_url, tmp_path, redis_server.url)
     port = free_port()
     log = tmp_path / "flower.log"
-    flower = subprocess.Popen([*argv, f"--port={port}"], env=cluster.env, cwd=tmp_path, stdout=log.open("ab"),
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    flower = subprocess.Popen(
+        [*argv, f"--port={port}"],
+        env=cluster.env,
+        cwd=tmp_path,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     cluster.procs.append(flower)
     try:
         wait_flower(flower, f"http://127.0.0.1:{port}", log)

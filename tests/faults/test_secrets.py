@@ -7,6 +7,7 @@ text), an MT5 account's password (and the terminal's error texts: one with a
 exception text. Real worker, beat and Flower processes and CLI commands, distributed and
 embedded, run; then no canary may be in any of their output or log files, in any column of
 any table, in any value of the Redis server, or in Flower's task views."""
+
 from __future__ import annotations
 
 import base64
@@ -48,8 +49,9 @@ CANARIES = {
     "exception text": "canary-exc-d85f",
     "Flower password": "canary-flower-6e21",
 }
-DB, BROKER, HTTP, ECHO = (CANARIES[k] for k in ("database URL", "broker URL", "HTTP source URL (500)",
-                                                 "HTTP source URL (echoed)"))
+DB, BROKER, HTTP, ECHO = (
+    CANARIES[k] for k in ("database URL", "broker URL", "HTTP source URL (500)", "HTTP source URL (echoed)")
+)
 MT5, ARG, EXC, FLOWER = (CANARIES[k] for k in ("MT5 password", "task argument", "exception text", "Flower password"))
 FETCH, MTM = "hedgeops.prices.fetch_settlement_prices", "hedgeops.valuation.compute_mtm_snapshots"
 
@@ -93,9 +95,25 @@ def locked_redis(tmp_path: Path) -> Iterator[str]:
     """A redis-server of our own whose password is the broker canary (the shared one would
     take any password, so a URL's password would prove nothing)."""
     port = free_port()
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path),
-                             "--save", "", "--appendonly", "no", "--requirepass", BROKER],
-                            stdout=(tmp_path / "redis.log").open("ab"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(tmp_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--requirepass",
+            BROKER,
+        ],
+        stdout=(tmp_path / "redis.log").open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     url = f"redis://:{BROKER}@127.0.0.1:{port}/0"
     try:
         wait_until(lambda: _pings(url), 20, "redis-server")
@@ -117,57 +135,104 @@ def _pings(url: str) -> bool:
 def scenario() -> dict[str, Any]:
     """Account 7001's terminal fails once with a `password=...` in its error text, 7002's
     once with its own password in it: the retry of the chunk syncs both."""
-    first = account(7001, positions=[position(70011)], password=MT5,
-                    faults=[{"call": "positions_get", "message": f"IPC failed, password={EXC}"}])
-    second = account(7002, positions=[position(70021)], password=MT5,
-                     faults=[{"call": "positions_get", "message": f"terminal rejected {MT5}"}])
+    first = account(
+        7001,
+        positions=[position(70011)],
+        password=MT5,
+        faults=[{"call": "positions_get", "message": f"IPC failed, password={EXC}"}],
+    )
+    second = account(
+        7002,
+        positions=[position(70021)],
+        password=MT5,
+        faults=[{"call": "positions_get", "message": f"terminal rejected {MT5}"}],
+    )
     return {"symbols": SYMBOLS, "accounts": [first, second]}
 
 
 def test_8_no_canary_secret_leaves_a_process(pg_url: str, tmp_path: Path, locked_redis: str, feed: int) -> None:
     started = time.monotonic()
     db_url = make_url(pg_url).set(password=DB).render_as_string(hide_password=False)
-    sources = [{"name": "vendor_csv", "kind": "drop_folder", "symbols": ["LME-*"]},
-               {"name": "feed_down", "kind": "http_json", "symbols": ["LME-*"], "retries": 1, "timeout": 5,
-                "url": f"http://feed:{HTTP}@127.0.0.1:{feed}/down"},
-               {"name": "feed_echo", "kind": "http_json", "symbols": ["LME-*"], "retries": 0, "timeout": 5,
-                "url": f"http://feed:{ECHO}@127.0.0.1:{feed}/echo"}]
+    sources = [
+        {"name": "vendor_csv", "kind": "drop_folder", "symbols": ["LME-*"]},
+        {
+            "name": "feed_down",
+            "kind": "http_json",
+            "symbols": ["LME-*"],
+            "retries": 1,
+            "timeout": 5,
+            "url": f"http://feed:{HTTP}@127.0.0.1:{feed}/down",
+        },
+        {
+            "name": "feed_echo",
+            "kind": "http_json",
+            "symbols": ["LME-*"],
+            "retries": 0,
+            "timeout": 5,
+            "url": f"http://feed:{ECHO}@127.0.0.1:{feed}/echo",
+        },
+    ]
     (tmp_path / "scenario.json").write_text(json.dumps(scenario()))
     (tmp_path / "sources.json").write_text(json.dumps(sources))
-    cluster = own_cluster(db_url, tmp_path, locked_redis, HEDGEOPS_PRICE_SOURCES_FILE=str(tmp_path / "sources.json"),
-                          HEDGEOPS_MT5_SCENARIO=str(tmp_path / "scenario.json"), HEDGEOPS_MT5_TERMINALS="t1",
-                          HEDGEOPS_MT5_SYNC_EVERY="600", MT5_PW=MT5, HEDGEOPS_FLOWER_USER="ops",
-                          HEDGEOPS_FLOWER_PASSWORD=FLOWER, HEDGEOPS_LOG_LEVEL="INFO")
+    cluster = own_cluster(
+        db_url,
+        tmp_path,
+        locked_redis,
+        HEDGEOPS_PRICE_SOURCES_FILE=str(tmp_path / "sources.json"),
+        HEDGEOPS_MT5_SCENARIO=str(tmp_path / "scenario.json"),
+        HEDGEOPS_MT5_TERMINALS="t1",
+        HEDGEOPS_MT5_SYNC_EVERY="600",
+        MT5_PW=MT5,
+        HEDGEOPS_FLOWER_USER="ops",
+        HEDGEOPS_FLOWER_PASSWORD=FLOWER,
+        HEDGEOPS_LOG_LEVEL="INFO",
+    )
     seed(db_url, tmp_path / "incoming")
     outputs: dict[str, str] = {}
 
     def cli(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """`hedgeops ARGS`, or `celery -A workers.celery_app call ...`; its output kept."""
         command = [str(BIN / "celery"), "-A", "workers.celery_app"] if args[0] == "call" else [str(BIN / "hedgeops")]
-        result = subprocess.run([*command, *args], env=env or cluster.env, capture_output=True,
-                                text=True, timeout=180, check=False, cwd=tmp_path)
+        result = subprocess.run(
+            [*command, *args],
+            env=env or cluster.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+            cwd=tmp_path,
+        )
         outputs[f"cli {name} (stdout)"], outputs[f"cli {name} (stderr)"] = result.stdout, result.stderr
         return result
 
     flower_port = free_port()
-    flower = subprocess.Popen([str(BIN / "hedgeops"), "flower", "--port", str(flower_port)], env=cluster.env,
-                              stdout=(tmp_path / "flower.log").open("ab"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    flower = subprocess.Popen(
+        [str(BIN / "hedgeops"), "flower", "--port", str(flower_port)],
+        env=cluster.env,
+        stdout=(tmp_path / "flower.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     cluster.procs.append(flower)
     auth = ("ops", FLOWER)
     try:
         cluster.worker("worker", queues="prices,valuation,mt5,mt5.t1")
         cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat")
-        wait_until(lambda: bool(json.loads(get(flower_port, "/api/workers", auth)[1] or "{}")), 60,
-                   "Flower to see the worker")
+        wait_until(
+            lambda: bool(json.loads(get(flower_port, "/api/workers", auth)[1] or "{}")), 60, "Flower to see the worker"
+        )
 
         # Distributed: CLI and `celery call` send, the worker runs; Flower's API sends too.
         called = flower_apply(flower_port, auth, MTM, {"as_of": f"token={EXC}"})  # an exception text with a secret
         with ThreadPoolExecutor(3) as pool:
-            prices, sync, celery_call = pool.map(lambda args: cli(*args), [
-                ("run prices", "run", "prices", "--as-of", AS_OF, "--wait", "--json", "--timeout", "120"),
-                ("run mt5-sync", "run", "mt5-sync", "--wait", "--json", "--timeout", "120"),
-                ("celery call", "call", FETCH, "--kwargs", json.dumps({"as_of": AS_OF, "password": ARG}))])
+            prices, sync, celery_call = pool.map(
+                lambda args: cli(*args),
+                [
+                    ("run prices", "run", "prices", "--as-of", AS_OF, "--wait", "--json", "--timeout", "120"),
+                    ("run mt5-sync", "run", "mt5-sync", "--wait", "--json", "--timeout", "120"),
+                    ("celery call", "call", FETCH, "--kwargs", json.dumps({"as_of": AS_OF, "password": ARG})),
+                ],
+            )
         assert json.loads(prices.stdout)["status"] == "completed_with_exceptions", prices.stdout + prices.stderr
         assert json.loads(sync.stdout)[0]["status"] == "succeeded", sync.stdout + sync.stderr  # after the retry
         assert celery_call.returncode == 0, celery_call.stderr
@@ -178,16 +243,32 @@ def test_8_no_canary_secret_leaves_a_process(pg_url: str, tmp_path: Path, locked
         # Embedded: in-process, the 500 source's errors and retries in the CLI's own log.
         embedded = {k: v for k, v in cluster.env.items() if k not in ("HEDGEOPS_BROKER_URL", "HEDGEOPS_RESULT_BACKEND")}
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda args: cli(*args, env=embedded), [
-                ("embedded run prices", "run", "prices", "--as-of", "2026-11-23"),
-                ("embedded run mt5-sync", "run", "mt5-sync")]))
+            list(
+                pool.map(
+                    lambda args: cli(*args, env=embedded),
+                    [
+                        ("embedded run prices", "run", "prices", "--as-of", "2026-11-23"),
+                        ("embedded run mt5-sync", "run", "mt5-sync"),
+                    ],
+                )
+            )
 
         # What people read.
         prices_run, cycle = json.loads(prices.stdout)["batch_run_id"], json.loads(sync.stdout)[0]["batch_run_id"]
         with ThreadPoolExecutor(3) as pool:
-            list(pool.map(lambda args: cli(" ".join(args), *args), [
-                ["status"], ["status", "--json"], ["mt5", "cycles", "--json"], ["runs", "show", str(prices_run)],
-                ["runs", "show", str(prices_run), "--json"], ["runs", "show", str(cycle)]]))
+            list(
+                pool.map(
+                    lambda args: cli(" ".join(args), *args),
+                    [
+                        ["status"],
+                        ["status", "--json"],
+                        ["mt5", "cycles", "--json"],
+                        ["runs", "show", str(prices_run)],
+                        ["runs", "show", str(prices_run), "--json"],
+                        ["runs", "show", str(cycle)],
+                    ],
+                )
+            )
 
         # Flower's views of every task it saw.
         code, body = get(flower_port, "/api/tasks", auth)
@@ -207,9 +288,12 @@ def test_8_no_canary_secret_leaves_a_process(pg_url: str, tmp_path: Path, locked
         outputs[f"log {log.name}"] = log.read_text(errors="replace")
 
     assert {HTTP, ECHO} <= set(Feed.seen)  # the feed was sent both URL passwords
-    leaks = [(canary, where, excerpt(value, secret)) for where, value in
-             {**outputs, **redis_values, **table_text(db_url)}.items()
-             for canary, secret in CANARIES.items() if secret in value]
+    leaks = [
+        (canary, where, excerpt(value, secret))
+        for where, value in {**outputs, **redis_values, **table_text(db_url)}.items()
+        for canary, secret in CANARIES.items()
+        if secret in value
+    ]
     print(f"\nscanned {len(outputs)} outputs, {len(redis_values)} Redis keys; {time.monotonic() - started:.1f}s")
     assert not leaks, "\n".join(f"{c} in {w}: {e}" for c, w, e in leaks)
     # The secrets' carriers reached the logs and Flower redacted (not lost): the terminal's
@@ -232,8 +316,18 @@ def seed(url: str, drop: Path) -> None:
     now = datetime.now(timezone.utc)
     with session_factory(url)() as s:
         for login in (7001, 7002):
-            add_account(s, AccountSpec(login=login, server="Sim-Demo", terminal="t1", currency="USD",
-                                       magic_numbers=(7,), credential_ref="env:MT5_PW"), now=now)
+            add_account(
+                s,
+                AccountSpec(
+                    login=login,
+                    server="Sim-Demo",
+                    terminal="t1",
+                    currency="USD",
+                    magic_numbers=(7,),
+                    credential_ref="env:MT5_PW",
+                ),
+                now=now,
+            )
         s.commit()
 
 
@@ -262,13 +356,18 @@ def table_text(url: str) -> dict[str, str]:
     engine = create_engine(url)
     found: dict[str, str] = {}
     with engine.connect() as conn:
-        tables = [t for (t,) in conn.execute(text(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-            "AND table_type = 'BASE TABLE'"))]
+        tables = [
+            t
+            for (t,) in conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                    "AND table_type = 'BASE TABLE'"
+                )
+            )
+        ]
         assert {"batch_runs", "audit_events", "price_files"} <= set(tables)
         for table in tables:
-            found[f"table {table}"] = "\n".join(
-                r for (r,) in conn.execute(text(f'SELECT t::text FROM "{table}" AS t')))
+            found[f"table {table}"] = "\n".join(r for (r,) in conn.execute(text(f'SELECT t::text FROM "{table}" AS t')))
     engine.dispose()
     return found
 
@@ -279,9 +378,13 @@ def redis_text(url: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for key in client.scan_iter(count=1000):
         kind = client.type(key).decode()
-        value: Any = {"string": lambda: client.get(key), "list": lambda: client.lrange(key, 0, -1),
-                      "hash": lambda: client.hgetall(key), "set": lambda: client.smembers(key),
-                      "zset": lambda: client.zrange(key, 0, -1)}.get(kind, lambda: b"")()
+        value: Any = {
+            "string": lambda: client.get(key),
+            "list": lambda: client.lrange(key, 0, -1),
+            "hash": lambda: client.hgetall(key),
+            "set": lambda: client.smembers(key),
+            "zset": lambda: client.zrange(key, 0, -1),
+        }.get(kind, lambda: b"")()
         found[f"redis {key.decode(errors='replace')}"] = key.decode(errors="replace") + " " + str(value)
     client.close()
     return found
@@ -289,4 +392,4 @@ def redis_text(url: str) -> dict[str, str]:
 
 def excerpt(value: str, secret: str) -> str:
     at = value.index(secret)
-    return value[max(0, at - 150):at + len(secret) + 60].replace("\n", "\\n")
+    return value[max(0, at - 150) : at + len(secret) + 60].replace("\n", "\\n")

@@ -4,6 +4,7 @@ together; in each round each loads a contracts file and a prices file and runs t
 job of a date of its own. Then every effect is counted from the database: every loaded
 row there once, every run's snapshots there, no duplicate key, no conflict; and no
 "database is locked" reached either writer's output."""
+
 from __future__ import annotations
 
 import json
@@ -47,16 +48,28 @@ def round_files(folder: Path, writer: int, round_no: int) -> list[list[str]]:
     book = folder / f"contracts-{writer}-{round_no}.csv"
     book.write_text(contracts_csv(*(contract(ref) for ref in refs(writer, round_no))))
     prices = folder / f"prices-{writer}-{round_no}.csv"
-    prices.write_text(prices_csv(("LME-AL", d1, "2510.125"),
-                                 *((f"LME-W{writer}S{k:02d}", d1, f"{1000 + k}.5") for k in range(SYMBOLS))))
-    return [["load", "contracts", str(book)], ["load", "prices", str(prices)],
-            ["run", "mtm", "--as-of", day.isoformat(), "--json"]]
+    prices.write_text(
+        prices_csv(
+            ("LME-AL", d1, "2510.125"), *((f"LME-W{writer}S{k:02d}", d1, f"{1000 + k}.5") for k in range(SYMBOLS))
+        )
+    )
+    return [
+        ["load", "contracts", str(book)],
+        ["load", "prices", str(prices)],
+        ["run", "mtm", "--as-of", day.isoformat(), "--json"],
+    ]
 
 
 def start_writer(env: dict[str, str], name: str, logs: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "tests.faults.sqlite_writer"], cwd=ROOT, env=env, text=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=(logs / f"{name}.stderr").open("w"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.sqlite_writer"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(logs / f"{name}.stderr").open("w"),
+    )
 
 
 def play_round(proc: subprocess.Popen[str], commands: list[list[str]], transcript: list[str]) -> list[int]:
@@ -78,16 +91,23 @@ def read_round(stdout: IO[str], transcript: list[str]) -> list[int]:
 
 def test_12_two_embedded_writers_on_one_sqlite_file(sqlite_url: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
-    env.update(HEDGEOPS_DATABASE_URL=sqlite_url, HEDGEOPS_PRICE_DROP_DIR=str(tmp_path / "incoming"),
-               HEDGEOPS_D1_POLICY="calendar", HEDGEOPS_LOG_FORMAT="json", PYTHONUNBUFFERED="1")
+    env.update(
+        HEDGEOPS_DATABASE_URL=sqlite_url,
+        HEDGEOPS_PRICE_DROP_DIR=str(tmp_path / "incoming"),
+        HEDGEOPS_D1_POLICY="calendar",
+        HEDGEOPS_LOG_FORMAT="json",
+        PYTHONUNBUFFERED="1",
+    )
     writers = [start_writer(env, f"writer{w}", tmp_path) for w in (0, 1)]
     transcripts: list[list[str]] = [[], []]
     codes: list[tuple[int, int, list[int]]] = []
     try:
         with ThreadPoolExecutor(2) as pool:
             for round_no in range(ROUNDS):  # both writers start each round together
-                plays = [pool.submit(play_round, writers[w], round_files(tmp_path, w, round_no), transcripts[w])
-                         for w in (0, 1)]
+                plays = [
+                    pool.submit(play_round, writers[w], round_files(tmp_path, w, round_no), transcripts[w])
+                    for w in (0, 1)
+                ]
                 codes += [(w, round_no, play.result(timeout=120)) for w, play in enumerate(plays)]
         for proc in writers:
             assert proc.stdin is not None
@@ -117,8 +137,12 @@ def assert_every_write_once(url: str) -> None:
     expected = {ref for w in (0, 1) for n in range(ROUNDS) for ref in refs(w, n)}
     assert len(loaded) == len(expected) == 2 * ROUNDS * CONTRACTS and set(loaded) == expected
     prices = [(s, d) for s, d in rows(url, select(SettlementPrice.symbol, SettlementPrice.price_date))]
-    expected_prices = {(symbol, as_of(w, n) - timedelta(days=1)) for w in (0, 1) for n in range(ROUNDS)
-                       for symbol in ("LME-AL", *(f"LME-W{w}S{k:02d}" for k in range(SYMBOLS)))}
+    expected_prices = {
+        (symbol, as_of(w, n) - timedelta(days=1))
+        for w in (0, 1)
+        for n in range(ROUNDS)
+        for symbol in ("LME-AL", *(f"LME-W{w}S{k:02d}" for k in range(SYMBOLS)))
+    }
     assert len(prices) == len(expected_prices) == 2 * ROUNDS * (SYMBOLS + 1) and set(prices) == expected_prices
 
 
@@ -126,19 +150,26 @@ def assert_every_run_there(url: str, runs: list[dict[str, Any]]) -> None:
     """Twenty MTM runs, each ended `succeeded`; each run's snapshots are the ones its counts
     say, one per key, every one 101.25, and among them every contract its writer loaded
     before it; no exception, no conflict, nothing left running."""
+
     def count(query: Any) -> int:
         return int(rows(url, query)[0][0])
 
     assert sorted(r["as_of"] for r in runs) == sorted(as_of(w, n).isoformat() for w in (0, 1) for n in range(ROUNDS))
-    stored = {i: (s, d) for i, s, d in rows(url, select(BatchRun.id, BatchRun.status, BatchRun.as_of_date)
-                                              .where(BatchRun.job == "mtm"))}
+    stored = {
+        i: (s, d)
+        for i, s, d in rows(url, select(BatchRun.id, BatchRun.status, BatchRun.as_of_date).where(BatchRun.job == "mtm"))
+    }
     assert len(stored) == 2 * ROUNDS and {s for s, _ in stored.values()} == {"succeeded"}
     ids_by_ref = {ref: i for ref, i in rows(url, select(HedgeContract.contract_ref, HedgeContract.id))}
     for run in runs:
         run_id, day = run["batch_run_id"], date.fromisoformat(run["as_of"])
         writer, round_no = next((w, n) for w in (0, 1) for n in range(ROUNDS) if as_of(w, n) == day)
-        snapshots = rows(url, select(MtmSnapshot.object_id, MtmSnapshot.mtm_value, MtmSnapshot.as_of_date)
-                         .where(MtmSnapshot.batch_run_id == run_id))
+        snapshots = rows(
+            url,
+            select(MtmSnapshot.object_id, MtmSnapshot.mtm_value, MtmSnapshot.as_of_date).where(
+                MtmSnapshot.batch_run_id == run_id
+            ),
+        )
         objects = {o for o, _, _ in snapshots}
         assert len(snapshots) == len(objects) == run["counts"]["created"] == run["counts"]["processed"]
         assert {(v, d) for _, v, d in snapshots} == {(MTM, day)}

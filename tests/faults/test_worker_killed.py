@@ -1,6 +1,7 @@
 """A worker killed (SIGKILL) in the middle of an MTM run loses nothing and duplicates
 nothing: its unacknowledged chunks are redelivered after the visibility timeout, chunks
 it had already committed count once, and the run ends with every snapshot written."""
+
 from __future__ import annotations
 
 import signal
@@ -25,8 +26,12 @@ pytestmark = pytest.mark.e2e
 N = 6000
 CHUNKS = -(-N // 7)  # 858
 #: Short limits so that Redis redelivers the killed worker's messages within the test.
-FAST_REDELIVERY = {"HEDGEOPS_VISIBILITY_TIMEOUT": "20", "HEDGEOPS_TASK_TIME_LIMIT": "15",
-                   "HEDGEOPS_TASK_SOFT_TIME_LIMIT": "10", "HEDGEOPS_REDELIVERY_SWEEP": "2"}
+FAST_REDELIVERY = {
+    "HEDGEOPS_VISIBILITY_TIMEOUT": "20",
+    "HEDGEOPS_TASK_TIME_LIMIT": "15",
+    "HEDGEOPS_TASK_SOFT_TIME_LIMIT": "10",
+    "HEDGEOPS_REDELIVERY_SWEEP": "2",
+}
 
 
 def scalar(url: str, query: object) -> int:

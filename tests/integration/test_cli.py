@@ -1,4 +1,5 @@
 """The command line on a real database: loading files, running jobs, status, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ class TestLoadContracts:
 
     def test_a_status_change_is_applied_and_audited(self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
-        result = cli.invoke(app, ["load", "contracts", str(write(tmp_path, "d.csv",
-                                                                    contracts_csv(contract("A", status="settled"))))])
+        result = cli.invoke(
+            app, ["load", "contracts", str(write(tmp_path, "d.csv", contracts_csv(contract("A", status="settled"))))]
+        )
         assert result.exit_code == 0 and "1 status changed" in result.output
         assert contracts_in(db_url) == {"A": "settled"}
         with session_factory(db_url)() as s:
@@ -50,7 +52,8 @@ class TestLoadContracts:
             assert (event.details["from"], event.details["to"]) == ("active", "settled")
 
     def test_any_other_change_is_refused_by_name_and_nothing_is_written(
-            self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+        self, cli: CliRunner, db_url: str, tmp_path: Path
+    ) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
         changed = contracts_csv(contract("NEW"), contract("A", quantity="11", entry_price="2600", status="settled"))
         result = cli.invoke(app, ["load", "contracts", str(write(tmp_path, "d.csv", changed))])
@@ -59,7 +62,8 @@ class TestLoadContracts:
         assert contracts_in(db_url) == {"A": "active"}  # neither NEW nor the status change landed
 
     def test_a_file_that_is_not_a_contracts_file_writes_nothing(
-            self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+        self, cli: CliRunner, db_url: str, tmp_path: Path
+    ) -> None:
         path = write(tmp_path, "prices.csv", prices_csv(("LME-AL", "2026-11-19", "2563.5")))
         result = cli.invoke(app, ["load", "contracts", str(path)])
         assert result.exit_code == 2
@@ -82,11 +86,13 @@ class TestLoadContracts:
 
 class TestLoadPrices:
     def test_good_rows_land_and_each_bad_row_is_reported(self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
-        text = ("symbol,price_date,price,currency,unit,price_type\n"
-                "LME-AL,2026-11-19,2563.50,USD,mt,cash_settlement\n"
-                "LME-CU,2026-11-19,0,USD,mt,cash_settlement\n"
-                "LME-ZN,19/11/2026,2931,USD,mt,cash_settlement\n"
-                "LME-NI,2026-11-19,16388,USD,mt,cash_settlement\n")
+        text = (
+            "symbol,price_date,price,currency,unit,price_type\n"
+            "LME-AL,2026-11-19,2563.50,USD,mt,cash_settlement\n"
+            "LME-CU,2026-11-19,0,USD,mt,cash_settlement\n"
+            "LME-ZN,19/11/2026,2931,USD,mt,cash_settlement\n"
+            "LME-NI,2026-11-19,16388,USD,mt,cash_settlement\n"
+        )
         result = cli.invoke(app, ["load", "prices", str(write(tmp_path, "p.csv", "\ufeff" + text))])
         assert result.exit_code == 1
         assert "2 created, 0 existing, 0 conflicts, 2 rejected" in result.output
@@ -110,11 +116,18 @@ class TestRunAndStatus:
         assert result.exit_code == 0, result.output
         run = json.loads(result.stdout)
         assert {k: run[k] for k in ("job", "as_of", "status")} == {
-            "job": "nightly", "as_of": "2026-11-20", "status": "succeeded"}
+            "job": "nightly",
+            "as_of": "2026-11-20",
+            "status": "succeeded",
+        }
         assert run["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 0}
         status = json.loads(cli.invoke(app, ["status", "--json"]).stdout)
-        assert [(s["job"], s["status"]) for s in status] == [("effectiveness", "succeeded"), ("mtm", "succeeded"),
-                                                              ("prices", "succeeded"), ("nightly", "succeeded")]
+        assert [(s["job"], s["status"]) for s in status] == [
+            ("effectiveness", "succeeded"),
+            ("mtm", "succeeded"),
+            ("prices", "succeeded"),
+            ("nightly", "succeeded"),
+        ]
         assert status[3]["batch_run_id"] == run["batch_run_id"]
 
     def test_run_mtm_alone_without_prices_reports_exceptions(self, cli: CliRunner, tmp_path: Path) -> None:
@@ -123,10 +136,13 @@ class TestRunAndStatus:
         run = json.loads(result.stdout)
         assert (result.exit_code, run["status"], run["counts"]["exceptions"]) == (5, "completed_with_exceptions", 1)
 
-    @pytest.mark.parametrize("args, message", [
-        (["run", "nightly", "--as-of", "20-11-2026"], "expected YYYY-MM-DD"),
-        (["run", "nightly", "--as-of", "2999-01-01"], "is after today"),
-    ])
+    @pytest.mark.parametrize(
+        "args, message",
+        [
+            (["run", "nightly", "--as-of", "20-11-2026"], "expected YYYY-MM-DD"),
+            (["run", "nightly", "--as-of", "2999-01-01"], "is after today"),
+        ],
+    )
     def test_bad_dates_are_refused(self, cli: CliRunner, args: list[str], message: str) -> None:
         result = cli.invoke(app, args)
         assert result.exit_code == 2 and message in result.output
@@ -134,9 +150,12 @@ class TestRunAndStatus:
 
 class TestLoadEcb:
     def test_load_prices_source_ecb_without_a_file_loads_the_shipped_history(
-            self, cli: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("HEDGEOPS_PRICE_SOURCES", json.dumps(
-            [{"name": "ecb", "kind": "ecb_file", "symbols": ["EUR*"], "currencies": ["CHF"]}]))
+        self, cli: CliRunner, db_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv(
+            "HEDGEOPS_PRICE_SOURCES",
+            json.dumps([{"name": "ecb", "kind": "ecb_file", "symbols": ["EUR*"], "currencies": ["CHF"]}]),
+        )
         first = cli.invoke(app, ["load", "prices", "--source", "ecb"])
         again = cli.invoke(app, ["load", "prices", "--source", "ecb"])
         with session_factory(db_url)() as s:
@@ -157,6 +176,7 @@ def test_the_effectiveness_step_runs_and_backfills_on_its_own(cli: CliRunner) ->
     assert ran.exit_code == 0, ran.output
     run = json.loads(ran.stdout)
     assert (run["job"], run["status"], run["counts"]["processed"]) == ("effectiveness", "succeeded", 0)
-    plan = cli.invoke(app, ["backfill", "effectiveness", "--from", "2026-11-19", "--to", "2026-11-20",
-                            "--dry-run", "--json"])
+    plan = cli.invoke(
+        app, ["backfill", "effectiveness", "--from", "2026-11-19", "--to", "2026-11-20", "--dry-run", "--json"]
+    )
     assert [(p["as_of"], p["run"]) for p in json.loads(plan.stdout)] == [("2026-11-19", True), ("2026-11-20", False)]

@@ -4,6 +4,7 @@ in, the shared environment against the real Settings, and no secret written into
 There is no Docker engine where the tests run; this is what can be known without one.
 `${...}` placeholders are substituted the way Compose does (`interpolate`), with sample values.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,6 +34,7 @@ SAMPLE_ENV = {"POSTGRES_PASSWORD": "pg-sample-pw", "FLOWER_USER": "ops", "FLOWER
 
 # --- Compose's variable substitution -----------------------------------------------------
 
+
 class MissingVariable(Exception):
     """`${VAR:?message}` with VAR unset: Compose refuses to start."""
 
@@ -44,6 +46,7 @@ _BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)(?P<op>[-
 def interpolate(text: str, env: Mapping[str, str]) -> str:
     """`$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?message}`, `${VAR?message}`
     and `$$`, as Compose reads them (with a colon, empty counts as unset)."""
+
     def substitute(match: re.Match[str]) -> str:
         if match["escaped"]:
             return "$"
@@ -75,6 +78,7 @@ def interpolate_tree(node: Any, env: Mapping[str, str]) -> Any:
 
 
 # --- reading the files -------------------------------------------------------------------
+
 
 def load_compose(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
@@ -170,21 +174,25 @@ def final_stage() -> list[tuple[str, str]]:
 
 # --- the tests ---------------------------------------------------------------------------
 
+
 class TestInterpolation:
     """The substitution helper itself: the other checks are only as good as it is."""
 
-    @pytest.mark.parametrize(("text", "env", "expected"), [
-        ("${A}", {"A": "x"}, "x"),
-        ("${A}", {}, ""),
-        ("$A/b", {"A": "x"}, "x/b"),
-        ("${A:-dflt}", {}, "dflt"),
-        ("${A:-dflt}", {"A": ""}, "dflt"),
-        ("${A-dflt}", {"A": ""}, ""),
-        ("${A:-dflt}", {"A": "set"}, "set"),
-        ("${A:?need A}", {"A": "set"}, "set"),
-        ("u:${A:-p}@h", {}, "u:p@h"),
-        ("$${A}", {"A": "x"}, "${A}"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "env", "expected"),
+        [
+            ("${A}", {"A": "x"}, "x"),
+            ("${A}", {}, ""),
+            ("$A/b", {"A": "x"}, "x/b"),
+            ("${A:-dflt}", {}, "dflt"),
+            ("${A:-dflt}", {"A": ""}, "dflt"),
+            ("${A-dflt}", {"A": ""}, ""),
+            ("${A:-dflt}", {"A": "set"}, "set"),
+            ("${A:?need A}", {"A": "set"}, "set"),
+            ("u:${A:-p}@h", {}, "u:p@h"),
+            ("$${A}", {"A": "x"}, "${A}"),
+        ],
+    )
     def test_substitutes(self, text: str, env: dict[str, str], expected: str) -> None:
         assert interpolate(text, env) == expected
 
@@ -200,8 +208,9 @@ class TestServices:
         assert name in raw["services"]
 
     @pytest.mark.parametrize(("name", "image"), [("redis", "redis:7"), ("postgres", "postgres:15")])
-    def test_infrastructure_image_is_pinned_to_its_major_version(self, raw: dict[str, Any], name: str,
-                                                                  image: str) -> None:
+    def test_infrastructure_image_is_pinned_to_its_major_version(
+        self, raw: dict[str, Any], name: str, image: str
+    ) -> None:
         assert service(raw, name)["image"] == image
 
     @pytest.mark.parametrize("name", APP_SERVICES)
@@ -214,8 +223,12 @@ class TestServices:
         assert (context / spec.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
 
     def test_every_dependency_is_a_defined_service(self, raw: dict[str, Any]) -> None:
-        undefined = {(name, dep) for name, svc in raw["services"].items() for dep in depends_on(svc)
-                     if dep not in raw["services"]}
+        undefined = {
+            (name, dep)
+            for name, svc in raw["services"].items()
+            for dep in depends_on(svc)
+            if dep not in raw["services"]
+        }
         assert not undefined
 
 
@@ -229,8 +242,12 @@ class TestHealthchecks:
 
     def test_waiting_for_healthy_needs_a_healthcheck(self, raw: dict[str, Any]) -> None:
         """`service_healthy` on a service without a healthcheck would never start."""
-        unhealthy = {dep for svc in raw["services"].values() for dep, condition in depends_on(svc).items()
-                     if condition == "service_healthy" and "healthcheck" not in raw["services"][dep]}
+        unhealthy = {
+            dep
+            for svc in raw["services"].values()
+            for dep, condition in depends_on(svc).items()
+            if condition == "service_healthy" and "healthcheck" not in raw["services"][dep]
+        }
         assert not unhealthy
 
 
@@ -298,14 +315,24 @@ class TestCeleryProcesses:
         assert routed | scheduled | {config["task_default_queue"]} <= consumed
 
     def test_each_mt5_terminal_of_beat_has_one_single_process_worker(self, resolved: dict[str, Any]) -> None:
-        settings = Settings(_env_file=None, **{  # type: ignore[arg-type]
-            k.removeprefix("HEDGEOPS_").lower(): v for k, v in environment(service(resolved, "beat")).items()
-            if k == "HEDGEOPS_MT5_TERMINALS"})
+        settings = Settings(
+            _env_file=None,
+            **{  # type: ignore[arg-type]
+                k.removeprefix("HEDGEOPS_").lower(): v
+                for k, v in environment(service(resolved, "beat")).items()
+                if k == "HEDGEOPS_MT5_TERMINALS"
+            },
+        )
         terminals = settings.mt5_terminal_names
         assert terminals, "beat cycles no MT5 terminal"
         for terminal in terminals:
-            workers = [svc for svc in resolved["services"].values() if "command" in svc
-                       and "worker" in argv(svc) and option(argv(svc), "-Q", "--queues") == f"mt5.{terminal}"]
+            workers = [
+                svc
+                for svc in resolved["services"].values()
+                if "command" in svc
+                and "worker" in argv(svc)
+                and option(argv(svc), "-Q", "--queues") == f"mt5.{terminal}"
+            ]
             assert len(workers) == 1, f"terminal {terminal}: {len(workers)} workers on mt5.{terminal}"
             assert option(argv(workers[0]), "-c", "--concurrency") == "1"
 
@@ -314,8 +341,7 @@ class TestCeleryProcesses:
         schedule = option(argv(beat), "-s", "--schedule")
         assert schedule is not None, "beat has no --schedule: it would write into the image's workdir"
         mounts = named_volume_mounts(raw, beat)
-        assert schedule.startswith("/tmp/") or any(schedule.startswith(target.rstrip("/") + "/")
-                                                   for target in mounts)
+        assert schedule.startswith("/tmp/") or any(schedule.startswith(target.rstrip("/") + "/") for target in mounts)
 
 
 class TestFlowerAuth:
@@ -335,7 +361,8 @@ class TestFlowerAuth:
 
     @pytest.mark.parametrize("unset", ["FLOWER_USER", "FLOWER_PASSWORD"])
     def test_unset_credentials_break_no_compose_command_and_flower_refuses_them(
-            self, unset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, unset: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from typer.testing import CliRunner
 
         from workers.cli import app
@@ -357,8 +384,12 @@ class TestSharedEnvironment:
 
     def test_every_hedgeops_variable_is_a_setting(self) -> None:
         used = set(re.findall(r"\bHEDGEOPS_[A-Z0-9_]+", COMPOSE_FILE.read_text(encoding="utf-8")))
-        assert {"HEDGEOPS_DATABASE_URL", "HEDGEOPS_BROKER_URL", "HEDGEOPS_RESULT_BACKEND",
-                "HEDGEOPS_PRICE_DROP_DIR"} <= used
+        assert {
+            "HEDGEOPS_DATABASE_URL",
+            "HEDGEOPS_BROKER_URL",
+            "HEDGEOPS_RESULT_BACKEND",
+            "HEDGEOPS_PRICE_DROP_DIR",
+        } <= used
         unknown = {name for name in used if name.removeprefix("HEDGEOPS_").lower() not in Settings.model_fields}
         assert not unknown, f"not settings of workers.settings.Settings: {sorted(unknown)}"
 
@@ -373,8 +404,7 @@ class TestSharedEnvironment:
         assert database.username == postgres["POSTGRES_USER"]
         assert database.path == "/" + postgres["POSTGRES_DB"]
 
-    def test_database_password_is_the_postgres_password_from_the_environment(self,
-                                                                             resolved: dict[str, Any]) -> None:
+    def test_database_password_is_the_postgres_password_from_the_environment(self, resolved: dict[str, Any]) -> None:
         database = urlsplit(resolved["x-hedgeops-env"]["HEDGEOPS_DATABASE_URL"])
         postgres = environment(service(resolved, "postgres"))
         assert database.password == postgres["POSTGRES_PASSWORD"] == SAMPLE_ENV["POSTGRES_PASSWORD"]
@@ -386,8 +416,9 @@ class TestSharedEnvironment:
         assert any(drop == target or drop.startswith(target.rstrip("/") + "/") for target in mounts), mounts
 
     @pytest.mark.parametrize("name", APP_SERVICES)
-    def test_environment_loads_into_settings(self, resolved: dict[str, Any], name: str,
-                                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def test_environment_loads_into_settings(
+        self, resolved: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
         """What the container's process sees, read the way it reads it: from its environment."""
         monkeypatch.chdir(tmp_path)  # no stray .env file
         for key in [k for k in os.environ if k.startswith("HEDGEOPS_")]:
@@ -418,13 +449,20 @@ class TestDockerfile:
     def test_copies_everything_the_build_needs(self) -> None:
         project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
         packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
-        copied = {Path(src).name for keyword, args in dockerfile_instructions() if keyword == "COPY"
-                  and not args.startswith("--from") for src in shlex.split(args)[:-1]}
+        copied = {
+            Path(src).name
+            for keyword, args in dockerfile_instructions()
+            if keyword == "COPY" and not args.startswith("--from")
+            for src in shlex.split(args)[:-1]
+        }
         assert packages | {"pyproject.toml", project["project"]["readme"]} <= copied, copied
 
     def test_dockerignore_keeps_secrets_out_and_the_sources_in(self) -> None:
-        ignored = {line.strip().strip("/") for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
-                   if line.strip() and not line.startswith("#")}
+        ignored = {
+            line.strip().strip("/")
+            for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")
+        }
         assert ".env" in ignored
         assert not ignored & {"pyproject.toml", "README.md", "core", "db", "tasks", "workers"}
 

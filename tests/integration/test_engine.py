@@ -1,4 +1,5 @@
 """One engine per process, made after fork; mypy --strict on core, db and tasks."""
+
 from __future__ import annotations
 
 import os
@@ -36,6 +37,7 @@ def test_a_forked_child_makes_its_own_engine(db_url: str) -> None:
 
 
 def test_mypy_strict_passes_on_core_db_and_tasks() -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout[-3000:]

@@ -4,6 +4,7 @@ position in scope exactly once through the close-intent outbox, and handle each 
 Figures by hand: peak 10000.00 (the first sync). Equity 9400.00: drawdown =
 (10000 - 9400) / 10000 * 100 = 6.0000 % >= warning 5 %. Equity 8900.00: (10000 - 8900) /
 10000 * 100 = 11.0000 % >= execution 10 %: the account latches (episode 1) and closes."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -20,14 +21,21 @@ from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow, Notif
 from tasks.runtime import configure
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 
-POLICY = GuardPolicy(warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"),
-                     max_sync_age_s=3600)
+POLICY = GuardPolicy(
+    warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"), max_sync_age_s=3600
+)
 EQUITY = [10000.0, 9400.0, 8900.0, 8900.0]
 
 
 def guarded(world: Mt5World, policy: GuardPolicy = POLICY, **more: Any) -> None:
-    world.add(account(5001, equity=EQUITY, positions=[position(88812), position(88813, type=c.POSITION_TYPE_SELL,
-                                                                                 price_open=1.087)], **more))
+    world.add(
+        account(
+            5001,
+            equity=EQUITY,
+            positions=[position(88812), position(88813, type=c.POSITION_TYPE_SELL, price_open=1.087)],
+            **more,
+        )
+    )
     world.start()
     world.runtime = replace(world.runtime, guard_policy=policy)
     configure(world.runtime)
@@ -48,8 +56,9 @@ def intents(world: Mt5World) -> dict[int, tuple[str, str, int]]:
 
 def alerts(world: Mt5World) -> list[tuple[str, str, int, Decimal | None]]:
     a = DrawdownAlert
-    return [tuple(r) for r in world.rows(select(a.alert_type, a.action, a.positions_closed, a.current_pct)
-                                         .order_by(a.id))]  # type: ignore[misc]
+    return [
+        tuple(r) for r in world.rows(select(a.alert_type, a.action, a.positions_closed, a.current_pct).order_by(a.id))
+    ]  # type: ignore[misc]
 
 
 class TestBreach:
@@ -57,15 +66,23 @@ class TestBreach:
         guarded(world)
         for _ in range(4):
             world.sync()
-        assert alerts(world) == [("warning", "warning_sent", 0, Decimal("6.0000")),
-                                 ("execution", "positions_closed", 2, Decimal("11.0000"))]
-        assert intents(world) == {88812: ("CLOSE:5001:88812:ep1", "confirmed", 1),
-                                  88813: ("CLOSE:5001:88813:ep1", "confirmed", 1)}
+        assert alerts(world) == [
+            ("warning", "warning_sent", 0, Decimal("6.0000")),
+            ("execution", "positions_closed", 2, Decimal("11.0000")),
+        ]
+        assert intents(world) == {
+            88812: ("CLOSE:5001:88812:ep1", "confirmed", 1),
+            88813: ("CLOSE:5001:88813:ep1", "confirmed", 1),
+        }
         assert filled(world, 88812) == filled(world, 88813) == 1  # the fourth sync sends nothing more
         request = orders(world, 88812)[0]["request"]
         # closing a buy: a sell at the bid, with its ticket, the intent key as comment, a filling it allows
         assert (request["type"], request["position"], request["comment"], request["action"]) == (
-            c.ORDER_TYPE_SELL, 88812, "CLOSE:5001:88812:ep1", c.TRADE_ACTION_DEAL)
+            c.ORDER_TYPE_SELL,
+            88812,
+            "CLOSE:5001:88812:ep1",
+            c.TRADE_ACTION_DEAL,
+        )
         assert orders(world, 88813)[0]["request"]["type"] == c.ORDER_TYPE_BUY
         state = world.rows(select(GuardStateRow.status, GuardStateRow.episode))[0]
         assert tuple(state) == ("tripped", 1)
@@ -92,34 +109,38 @@ class TestBreach:
 
 
 class TestAnswers:
-    @pytest.mark.parametrize(("answers", "status", "filled_count", "sent", "syncs"), [
-        (["requote", "price_changed", "done"], "confirmed", 1, 3, 3),  # a fresh tick and again
-        (["connection", "too_many_requests", "done"], "confirmed", 1, 3, 3),  # back off and again
-        (["timeout_but_fill"], "confirmed", 1, 1, 3),  # unknown: resolved from the deals, never sent again
-        (["none_but_fill"], "confirmed", 1, 1, 3),
-        (["position_closed"], "confirmed", 0, 1, 3),
-        (["invalid_fill", "done"], "confirmed", 1, 2, 3),  # the next filling mode the symbol allows
-        (["market_closed"], "waiting_market", 0, 1, 3),  # stays pending, alerted once
-        (["market_closed"], "confirmed", 1, 2, 4),  # ... and sent again at the next sync, the market open
-        (["partial"], "confirmed", 2, 2, 3),  # half filled, the remaining volume closed next
-        (["fifo_close", "done"], "confirmed", 1, 2, 3),  # the older ones first, then again
-        # no answer and the link lost: at the next sync the terminal is initialized again, the
-        # close resolved from the deals (filled), the other position closed
-        (["disconnect_after_fill"], "confirmed", 1, 1, 4),
-        (["price_off", "done"], "confirmed", 1, 2, 3),
-        (["locked", "done"], "confirmed", 1, 2, 3),
-        (["trade_disabled"] * 5, "failed", 0, 5, 3),  # bounded, then failed with an alert
-        (["no_money"] * 5, "failed", 0, 5, 3),
-        ([10027] * 5, "failed", 0, 5, 3),  # CLIENT_DISABLES_AT
-        (["invalid"] * 5, "failed", 0, 5, 3),
-        ([10014] * 5, "failed", 0, 5, 3),  # INVALID_VOLUME
-        ([10015] * 5, "failed", 0, 5, 3),  # INVALID_PRICE
-        ([10016] * 5, "failed", 0, 5, 3),  # INVALID_STOPS
-        (["invalid_close_volume"] * 5, "failed", 0, 5, 3),
-        (["close_only"] * 5, "failed", 0, 5, 3),
-    ])
-    def test_each_answer(self, world: Mt5World, answers: list[Any], status: str, filled_count: int,
-                         sent: int, syncs: int) -> None:
+    @pytest.mark.parametrize(
+        ("answers", "status", "filled_count", "sent", "syncs"),
+        [
+            (["requote", "price_changed", "done"], "confirmed", 1, 3, 3),  # a fresh tick and again
+            (["connection", "too_many_requests", "done"], "confirmed", 1, 3, 3),  # back off and again
+            (["timeout_but_fill"], "confirmed", 1, 1, 3),  # unknown: resolved from the deals, never sent again
+            (["none_but_fill"], "confirmed", 1, 1, 3),
+            (["position_closed"], "confirmed", 0, 1, 3),
+            (["invalid_fill", "done"], "confirmed", 1, 2, 3),  # the next filling mode the symbol allows
+            (["market_closed"], "waiting_market", 0, 1, 3),  # stays pending, alerted once
+            (["market_closed"], "confirmed", 1, 2, 4),  # ... and sent again at the next sync, the market open
+            (["partial"], "confirmed", 2, 2, 3),  # half filled, the remaining volume closed next
+            (["fifo_close", "done"], "confirmed", 1, 2, 3),  # the older ones first, then again
+            # no answer and the link lost: at the next sync the terminal is initialized again, the
+            # close resolved from the deals (filled), the other position closed
+            (["disconnect_after_fill"], "confirmed", 1, 1, 4),
+            (["price_off", "done"], "confirmed", 1, 2, 3),
+            (["locked", "done"], "confirmed", 1, 2, 3),
+            (["trade_disabled"] * 5, "failed", 0, 5, 3),  # bounded, then failed with an alert
+            (["no_money"] * 5, "failed", 0, 5, 3),
+            ([10027] * 5, "failed", 0, 5, 3),  # CLIENT_DISABLES_AT
+            (["invalid"] * 5, "failed", 0, 5, 3),
+            ([10014] * 5, "failed", 0, 5, 3),  # INVALID_VOLUME
+            ([10015] * 5, "failed", 0, 5, 3),  # INVALID_PRICE
+            ([10016] * 5, "failed", 0, 5, 3),  # INVALID_STOPS
+            (["invalid_close_volume"] * 5, "failed", 0, 5, 3),
+            (["close_only"] * 5, "failed", 0, 5, 3),
+        ],
+    )
+    def test_each_answer(
+        self, world: Mt5World, answers: list[Any], status: str, filled_count: int, sent: int, syncs: int
+    ) -> None:
         guarded(world, close_answers={"88812": answers})
         world.runtime = replace(world.runtime, unknown_after=__import__("datetime").timedelta(0))
         configure(world.runtime)
@@ -171,7 +192,11 @@ class TestLatch:
         view = next(v for v in guard_status() if v.account.login == 5001)
         # peak 10000.00, last equity 8900.00: (10000 - 8900) / 10000 * 100 = 11.0000 %
         assert (view.status, view.episode, view.drawdown_pct, view.pending_intents) == (
-            "tripped", 1, Decimal("11.0000"), 0)
+            "tripped",
+            1,
+            Decimal("11.0000"),
+            0,
+        )
         with pytest.raises(ResetRefused, match="names who resets"):
             guard_reset(5001, " ", "x")
         with pytest.raises(ResetRefused, match="no MT5 account with login 999"):
@@ -197,8 +222,11 @@ class TestNamedPolicy:
             uow.session.execute(Mt5Account.__table__.update().values(policy="tight"))
             uow.commit()
         world.start()
-        configure(replace(world.runtime, guard_policy=POLICY,
-                          guard_policies={"tight": {"execution_pct": "6", "warning_pct": "3"}}))
+        configure(
+            replace(
+                world.runtime, guard_policy=POLICY, guard_policies={"tight": {"execution_pct": "6", "warning_pct": "3"}}
+            )
+        )
         world.sync(), world.sync()
         assert intents(world)[88812][1] == "confirmed"
 
@@ -219,8 +247,9 @@ class TestEpisodes:
     def test_a_warning_rearms_below_warning_minus_hysteresis(self, world: Mt5World) -> None:
         """Warning 5 %, hysteresis 1 %: 9400.00 (6 %) warns; 9450.00 (5.5 %) and 9550.00 (4.5 %)
         do not re-arm; 9350.00 warns no more; 9350 -> 9650.00 (3.5 % < 4 %) re-arms; 9400.00 warns again."""
-        world.add(account(5001, equity=[10000.0, 9400.0, 9450.0, 9550.0, 9350.0, 9650.0, 9400.0],
-                          positions=[position(88812)]))
+        world.add(
+            account(5001, equity=[10000.0, 9400.0, 9450.0, 9550.0, 9350.0, 9650.0, 9400.0], positions=[position(88812)])
+        )
         world.start()
         configure(replace(world.runtime, guard_policy=POLICY))
         for _ in range(7):
@@ -263,15 +292,28 @@ class RecordingNotifier:
 
 def execution_alerts(world: Mt5World) -> list[tuple[str, str, int]]:
     a = DrawdownAlert
-    return [tuple(r) for r in world.rows(select(a.idempotency_key, a.action, a.positions_closed)  # type: ignore[misc]
-                                         .where(a.alert_type == "execution").order_by(a.id))]
+    return [
+        tuple(r)
+        for r in world.rows(
+            select(a.idempotency_key, a.action, a.positions_closed)  # type: ignore[misc]
+            .where(a.alert_type == "execution")
+            .order_by(a.id)
+        )
+    ]
 
 
 def conflicts(world: Mt5World) -> list[tuple[str, str]]:
     from db.models import IdempotencyConflict
 
-    return [tuple(r) for r in world.rows(select(IdempotencyConflict.table_name,  # type: ignore[misc]
-                                                IdempotencyConflict.idempotency_key))]
+    return [
+        tuple(r)
+        for r in world.rows(
+            select(
+                IdempotencyConflict.table_name,  # type: ignore[misc]
+                IdempotencyConflict.idempotency_key,
+            )
+        )
+    ]
 
 
 def notified(world: Mt5World, notifier: RecordingNotifier) -> None:
@@ -300,18 +342,25 @@ class TestExecutionAlerts:
         notifier = self.notifying(world, **{"88812": ["market_closed"]})
         for _ in range(6):
             world.sync()
-        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
-                                           ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2)]
+        assert execution_alerts(world) == [
+            ("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+            ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2),
+        ]
         assert conflicts(world) == []
         assert intents(world)[88812][1] == intents(world)[88813][1] == "confirmed"
         notified(world, notifier)
         told = [(kind, key) for kind, key, _ in notifier.sent]
-        assert told == [("warning", "DDALERT:5001:warning:s2"), ("market_closed", "CLOSE:5001:88812:ep1"),
-                        ("execution", "DDALERT:5001:execution:ep1:partially_closed"),
-                        ("execution", "DDALERT:5001:execution:ep1:positions_closed")]
+        assert told == [
+            ("warning", "DDALERT:5001:warning:s2"),
+            ("market_closed", "CLOSE:5001:88812:ep1"),
+            ("execution", "DDALERT:5001:execution:ep1:partially_closed"),
+            ("execution", "DDALERT:5001:execution:ep1:positions_closed"),
+        ]
         messages = [m for kind, _, m in notifier.sent if kind == "execution"]
-        assert messages == ["MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 still open, "
-                            "closing goes on", "MT5 5001: drawdown guard closed 2 of 2 position(s) (episode 1)"]
+        assert messages == [
+            "MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 still open, closing goes on",
+            "MT5 5001: drawdown guard closed 2 of 2 position(s) (episode 1)",
+        ]
 
     def test_closed_at_once_is_one_alert(self, world: Mt5World) -> None:
         notifier = self.notifying(world)
@@ -329,12 +378,16 @@ class TestExecutionAlerts:
         for _ in range(5):
             world.sync()
         assert intents(world)[88812][1] == "failed"
-        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
-                                           ("DDALERT:5001:execution:ep1:failed", "failed", 1)]
+        assert execution_alerts(world) == [
+            ("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+            ("DDALERT:5001:execution:ep1:failed", "failed", 1),
+        ]
         assert conflicts(world) == []
         notified(world, notifier)
-        assert notifier.sent[-1][2] == ("MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 failed, "
-                                        "a person is needed at the terminal")
+        assert notifier.sent[-1][2] == (
+            "MT5 5001: drawdown guard closed 1 of 2 position(s) (episode 1): 1 failed, "
+            "a person is needed at the terminal"
+        )
 
     def test_an_outcome_its_closer_did_not_tell_is_told_at_the_next_sync(self, world: Mt5World) -> None:
         """The process that records the last close dies before its alert (the fault point
@@ -355,7 +408,9 @@ class TestExecutionAlerts:
         assert intents(world)[88812][1] == "confirmed"
         assert [k for k, _, _ in execution_alerts(world)] == ["DDALERT:5001:execution:ep1:partially_closed"]
         world.sync(), world.sync()
-        assert execution_alerts(world) == [("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
-                                           ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2)]
+        assert execution_alerts(world) == [
+            ("DDALERT:5001:execution:ep1:partially_closed", "partially_closed", 1),
+            ("DDALERT:5001:execution:ep1:positions_closed", "positions_closed", 2),
+        ]
         assert conflicts(world) == []
         notified(world, notifier)

@@ -1,6 +1,7 @@
 """`hedgeops guard status` and `guard reset` on the embedded default, with the simulated
 broker remembering across CLI calls (its state file): two syncs trip the account (peak
 10000.00, then 8900.00: (10000 - 8900) / 10000 * 100 = 11 % >= 10 %)."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,34 @@ from workers.cli import app
 
 @pytest.fixture
 def cli(embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    scenario = {"symbols": SYMBOLS, "accounts": [account(5001, equity=[10000.0, 8900.0],
-                                                         positions=[position(88812), position(88813)])]}
+    scenario = {
+        "symbols": SYMBOLS,
+        "accounts": [account(5001, equity=[10000.0, 8900.0], positions=[position(88812), position(88813)])],
+    }
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     monkeypatch.setenv("HEDGEOPS_MT5_SCENARIO", str(tmp_path / "scenario.json"))
     monkeypatch.setenv("HEDGEOPS_MT5_SIMULATOR_STATE", str(tmp_path / "broker.json"))
     monkeypatch.setenv("MT5_PW", PASSWORD)
-    added = embedded_cli.invoke(app, ["mt5", "accounts", "add", "--login", "5001", "--server", "Sim-Demo",
-                                      "--terminal", "t1", "--currency", "USD", "--credential", "env:MT5_PW",
-                                      "--magic", "7"])
+    added = embedded_cli.invoke(
+        app,
+        [
+            "mt5",
+            "accounts",
+            "add",
+            "--login",
+            "5001",
+            "--server",
+            "Sim-Demo",
+            "--terminal",
+            "t1",
+            "--currency",
+            "USD",
+            "--credential",
+            "env:MT5_PW",
+            "--magic",
+            "7",
+        ],
+    )
     assert added.exit_code == 0, added.output
     return embedded_cli
 
@@ -37,15 +57,20 @@ def status(cli: CliRunner) -> dict[str, object]:
     return dict(json.loads(shown.stdout.splitlines()[0]))
 
 
-def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(cli: CliRunner, db_url: str,
-                                                                      tmp_path: Path) -> None:
+def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
     assert status(cli)["state"] == "unguarded"
     for _ in range(2):
         assert cli.invoke(app, ["run", "mt5-sync"]).exit_code == 0
 
     tripped = status(cli)
     assert (tripped["state"], tripped["episode"], tripped["drawdown_pct"], tripped["peak_equity"]) == (
-        "tripped", 1, "11.0000", "10000.00")
+        "tripped",
+        1,
+        "11.0000",
+        "10000.00",
+    )
     broker = json.loads((tmp_path / "broker.json").read_text())
     assert sorted(o["request"]["position"] for o in broker["orders"] if o["filled"]) == [88812, 88813]
 
@@ -56,11 +81,14 @@ def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(cli: CliRu
         assert s.scalars(select(AuditEvent.actor).where(AuditEvent.event_type == "guard_reset")).all() == ["alice"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["guard", "reset", "999", "--by", "a", "--reason", "r"], "hedgeops: no MT5 account with login 999"),
-    (["guard", "reset", "5001", "--by", "a", "--reason", "r"], "hedgeops: account 5001 is not tripped"),
-    (["guard", "reset", "5001", "--by", " ", "--reason", "r"], "hedgeops: a reset names who resets"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["guard", "reset", "999", "--by", "a", "--reason", "r"], "hedgeops: no MT5 account with login 999"),
+        (["guard", "reset", "5001", "--by", "a", "--reason", "r"], "hedgeops: account 5001 is not tripped"),
+        (["guard", "reset", "5001", "--by", " ", "--reason", "r"], "hedgeops: a reset names who resets"),
+    ],
+)
 def test_a_refused_reset_is_one_line_and_exit_2(cli: CliRunner, args: list[str], message: str) -> None:
     refused = cli.invoke(app, args)
     assert refused.exit_code == 2

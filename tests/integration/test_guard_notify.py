@@ -8,6 +8,7 @@ answers 200.
 Figures by hand: peak 10000.00 (the first sync). 9400.00: (10000 - 9400) / 10000 * 100 =
 6.0000 % >= warning 5 %. 8900.00: (10000 - 8900) / 10000 * 100 = 11.0000 % >= execution 10 %:
 the account latches (episode 1) and closes its two positions."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 from workers.adapters.notifiers import WebhookNotifier, build_notifier
 from workers.settings import load_settings
 
-POLICY = GuardPolicy(warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"),
-                     max_sync_age_s=3600)
+POLICY = GuardPolicy(
+    warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"), max_sync_age_s=3600
+)
 EQUITY = [10000.0, 9400.0, 8900.0, 8900.0, 8900.0]
 WARNING = "MT5 5001: drawdown 6.0000% reached the warning level 5%"
 EXECUTION = "MT5 5001: drawdown guard closed 2 of 2 position(s) (episode 1)"
@@ -85,11 +87,21 @@ def webhook() -> Iterator[Webhook]:
 def guarded(world: Mt5World, webhook: Webhook, fmt: str) -> list[float]:
     """The account with two positions, guarded, notified through the webhook (the notifier
     the settings build); the monotonic times at which closes were sent."""
-    world.add(account(5001, equity=EQUITY, positions=[position(88812), position(88813, type=c.POSITION_TYPE_SELL,
-                                                                                 price_open=1.087)]))
+    world.add(
+        account(
+            5001,
+            equity=EQUITY,
+            positions=[position(88812), position(88813, type=c.POSITION_TYPE_SELL, price_open=1.087)],
+        )
+    )
     world.start()
-    settings = load_settings(database_url=world.url, guard_webhook_url=webhook.url, guard_webhook_format=fmt,
-                             guard_telegram_chat_id="-1001234567", guard_notify_timeout_s=TIMEOUT_S)
+    settings = load_settings(
+        database_url=world.url,
+        guard_webhook_url=webhook.url,
+        guard_webhook_format=fmt,
+        guard_telegram_chat_id="-1001234567",
+        guard_notify_timeout_s=TIMEOUT_S,
+    )
     notifier = build_notifier(settings)
     assert isinstance(notifier, WebhookNotifier) and notifier.timeout == TIMEOUT_S
     world.runtime = replace(world.runtime, guard_policy=POLICY, notifier=notifier)
@@ -120,13 +132,22 @@ def filled(world: Mt5World, ticket: int) -> int:
 
 
 class TestPayloads:
-    @pytest.mark.parametrize(("fmt", "expected"), [
-        ("slack", [{"text": f":rotating_light: {WARNING}"}, {"text": f":rotating_light: {EXECUTION}"}]),
-        ("telegram", [{"chat_id": "-1001234567", "text": WARNING, "disable_notification": False},
-                      {"chat_id": "-1001234567", "text": EXECUTION, "disable_notification": False}]),
-    ])
-    def test_a_warning_then_an_execution(self, world: Mt5World, webhook: Webhook, fmt: str,
-                                         expected: list[Any]) -> None:
+    @pytest.mark.parametrize(
+        ("fmt", "expected"),
+        [
+            ("slack", [{"text": f":rotating_light: {WARNING}"}, {"text": f":rotating_light: {EXECUTION}"}]),
+            (
+                "telegram",
+                [
+                    {"chat_id": "-1001234567", "text": WARNING, "disable_notification": False},
+                    {"chat_id": "-1001234567", "text": EXECUTION, "disable_notification": False},
+                ],
+            ),
+        ],
+    )
+    def test_a_warning_then_an_execution(
+        self, world: Mt5World, webhook: Webhook, fmt: str, expected: list[Any]
+    ) -> None:
         guarded(world, webhook, fmt)
         world.sync(), world.sync()
         assert webhook.bodies() == expected[:1]  # the warning, at the sync that saw 9400
@@ -139,12 +160,17 @@ class TestPayloads:
 
 
 class TestFailingWebhook:
-    @pytest.mark.parametrize(("status", "delay_s", "error"), [
-        (500, 0.0, "HTTPStatusError: Server error '500 Internal Server Error'"),
-        (200, TIMEOUT_S * 8, "ReadTimeout: timed out"),
-    ], ids=["500", "slow"])
+    @pytest.mark.parametrize(
+        ("status", "delay_s", "error"),
+        [
+            (500, 0.0, "HTTPStatusError: Server error '500 Internal Server Error'"),
+            (200, TIMEOUT_S * 8, "ReadTimeout: timed out"),
+        ],
+        ids=["500", "slow"],
+    )
     def test_closes_go_out_and_notifications_wait_for_the_next_sync(
-            self, world: Mt5World, webhook: Webhook, status: int, delay_s: float, error: str) -> None:
+        self, world: Mt5World, webhook: Webhook, status: int, delay_s: float, error: str
+    ) -> None:
         sent = guarded(world, webhook, "slack")
         webhook.status, webhook.delay_s = status, delay_s
         world.sync(), world.sync()  # the warning: not delivered
@@ -162,6 +188,8 @@ class TestFailingWebhook:
         world.sync()
         assert notifications(world) == [("warning", "delivered", 3), ("execution", "delivered", 2)]
         assert errors(world) == [None, None]
-        assert webhook.bodies(since=breach_sync)[-2:] == [{"text": f":rotating_light: {WARNING}"},
-                                                          {"text": f":rotating_light: {EXECUTION}"}]
+        assert webhook.bodies(since=breach_sync)[-2:] == [
+            {"text": f":rotating_light: {WARNING}"},
+            {"text": f":rotating_light: {EXECUTION}"},
+        ]
         assert len(world.gateways["t1"].journal) == 2  # nothing sent again

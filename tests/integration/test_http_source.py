@@ -1,5 +1,6 @@
 """The HTTP JSON price source against a real HTTP server on 127.0.0.1: success, 5xx then
 success, timeouts, a malformed body; and nothing half-written by the prices job."""
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,21 @@ class Script:
 
 
 def prices_body(*rows: tuple[str, str], day: str = D1) -> dict[str, Any]:
-    return {"request_id": "req-42", "published_at": "2026-11-19T17:30:00+00:00",
-            "prices": [{"symbol": s, "price_date": day, "price": p, "currency": "USD", "unit": "mt",
-                        "price_type": "cash_settlement"} for s, p in rows]}
+    return {
+        "request_id": "req-42",
+        "published_at": "2026-11-19T17:30:00+00:00",
+        "prices": [
+            {
+                "symbol": s,
+                "price_date": day,
+                "price": p,
+                "currency": "USD",
+                "unit": "mt",
+                "price_type": "cash_settlement",
+            }
+            for s, p in rows
+        ],
+    }
 
 
 @pytest.fixture
@@ -88,7 +101,9 @@ class TestAdapter:
         [batch] = source(url, clock).fetch(date(2026, 11, 20), WANTED)
         assert script.requests == [{"date": [D1], "symbols": ["LME-AL,LME-CU"]}]  # not EURUSD: not its symbol
         assert [(r.symbol, r.price) for _, r in batch.report.rows] == [
-            ("LME-AL", Decimal("2563.500000")), ("LME-CU", Decimal("10012.250000"))]
+            ("LME-AL", Decimal("2563.500000")),
+            ("LME-CU", Decimal("10012.250000")),
+        ]
         assert (batch.request_id, batch.published_at.isoformat()) == ("req-42", "2026-11-19T17:30:00+00:00")
 
     def test_a_5xx_is_tried_again(self, server: tuple[str, Script], clock: Clock) -> None:
@@ -112,13 +127,17 @@ class TestAdapter:
             list(source(url, clock, retries=2, timeout=0.2).fetch(date(2026, 11, 20), WANTED))
         assert len(script.requests) == 3
 
-    @pytest.mark.parametrize("body, says", [
-        ("<html>maintenance</html>", "not a price response"),
-        ({"data": []}, 'a "prices" list'),
-        ({"prices": [], "published_at": "yesterday"}, "published_at"),
-    ])
-    def test_a_malformed_body_is_a_refused_batch(self, server: tuple[str, Script], clock: Clock,
-                                                 body: Any, says: str) -> None:
+    @pytest.mark.parametrize(
+        "body, says",
+        [
+            ("<html>maintenance</html>", "not a price response"),
+            ({"data": []}, 'a "prices" list'),
+            ({"prices": [], "published_at": "yesterday"}, "published_at"),
+        ],
+    )
+    def test_a_malformed_body_is_a_refused_batch(
+        self, server: tuple[str, Script], clock: Clock, body: Any, says: str
+    ) -> None:
         url, script = server
         script.then(200, body)
         [batch] = source(url, clock).fetch(date(2026, 11, 20), WANTED)
@@ -127,22 +146,39 @@ class TestAdapter:
     def test_bad_prices_are_reported_by_position(self, server: tuple[str, Script], clock: Clock) -> None:
         url, script = server
         body = prices_body(("LME-AL", "2563.50"), ("LME-CU", "-3"))
-        body["prices"].append({"symbol": "LME-ZN", "price_date": D1, "price": 2931.5, "currency": "USD",
-                               "unit": "mt", "price_type": "cash_settlement"})  # a JSON number: read exactly
+        body["prices"].append(
+            {
+                "symbol": "LME-ZN",
+                "price_date": D1,
+                "price": 2931.5,
+                "currency": "USD",
+                "unit": "mt",
+                "price_type": "cash_settlement",
+            }
+        )  # a JSON number: read exactly
         script.then(200, json.dumps(body))
         [batch] = source(url, clock).fetch(date(2026, 11, 20), {"LME-AL": date(2026, 11, 19)})
         assert [(line, r.symbol, r.price) for line, r in batch.report.rows] == [
-            (1, "LME-AL", Decimal("2563.500000")), (3, "LME-ZN", Decimal("2931.500000"))]
+            (1, "LME-AL", Decimal("2563.500000")),
+            (3, "LME-ZN", Decimal("2931.500000")),
+        ]
         assert [(e.line, e.reason.split(":")[0]) for e in batch.report.errors] == [(2, "price")]
 
 
 class TestNothingHalfWritten:
     def book(self) -> None:
-        load_contracts_csv(contracts_csv(contract("A", underlying="LME-AL"), contract("B", underlying="LME-CU"),
-                                         contract("C", underlying="LME-ZN", trade_date="2026-05-01")), "c.csv")
+        load_contracts_csv(
+            contracts_csv(
+                contract("A", underlying="LME-AL"),
+                contract("B", underlying="LME-CU"),
+                contract("C", underlying="LME-ZN", trade_date="2026-05-01"),
+            ),
+            "c.csv",
+        )
 
     def test_a_failure_on_the_second_request_leaves_nothing_of_the_first(
-            self, runtime: Any, server: tuple[str, Script], clock: Clock) -> None:
+        self, runtime: Any, server: tuple[str, Script], clock: Clock
+    ) -> None:
         url, script = server
         self.book()
         # Two D-1 dates for as-of Tue 5 May 2026: LME metals (England and Wales) need Fri 1 May,
@@ -157,20 +193,26 @@ class TestNothingHalfWritten:
         assert [r["date"] for r in script.requests] == [["2026-05-01"], ["2026-05-04"], ["2026-05-04"]]
         with runtime.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == 0
-            failed = [(e.entity_id, "500" in e.details["error"]) for e in uow.session.scalars(
-                select(AuditEvent).where(AuditEvent.event_type == "price_source_failed"))]
+            failed = [
+                (e.entity_id, "500" in e.details["error"])
+                for e in uow.session.scalars(select(AuditEvent).where(AuditEvent.event_type == "price_source_failed"))
+            ]
         assert failed == [("metals_api", True)]
 
     def test_a_malformed_body_writes_nothing_and_is_audited(
-            self, runtime: Any, server: tuple[str, Script], clock: Clock) -> None:
+        self, runtime: Any, server: tuple[str, Script], clock: Clock
+    ) -> None:
         url, script = server
         self.book()
         object.__setattr__(runtime, "price_sources", [source(url, clock)])
         script.then(200, "{not json")
         begun = runs.begin(job_scope(Job.PRICES, date(2026, 11, 20)), Trigger.MANUAL, task_id="t")
         summary = ingest_prices(begun.run_id)
-        assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == \
-            ("completed_with_exceptions", 1, 3)
+        assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == (
+            "completed_with_exceptions",
+            1,
+            3,
+        )
         with runtime.uow() as uow:
             assert uow.session.scalar(select(func.count()).select_from(SettlementPrice)) == 0
             events = uow.session.scalars(select(AuditEvent.event_type)).all()

@@ -1,5 +1,6 @@
 """Logging: every line of a task carries task id and name, batch run and as-of date;
 secrets never reach a log; JSON when not on a TTY."""
+
 from __future__ import annotations
 
 import functools
@@ -28,10 +29,19 @@ def test_task_lines_carry_task_run_and_date(runtime: Any, price_source: InMemory
     price_source.add("p.csv", prices_csv(("LME-AL", "2026-11-19", "2510"), ("LME-AL", "2026-11-19", "-1")))
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         run_nightly.apply_async(kwargs={"as_of": "2026-11-20"}).get()
-    ours = [e for e in logs if e["event"] in {"mtm_chunk_written", "price_row_rejected", "mtm_planned",
-                                             "batch_run_finished", "nightly_step_sent"}]
-    assert {e["event"] for e in ours} == {"mtm_chunk_written", "price_row_rejected", "mtm_planned",
-                                          "batch_run_finished", "nightly_step_sent"}
+    ours = [
+        e
+        for e in logs
+        if e["event"]
+        in {"mtm_chunk_written", "price_row_rejected", "mtm_planned", "batch_run_finished", "nightly_step_sent"}
+    ]
+    assert {e["event"] for e in ours} == {
+        "mtm_chunk_written",
+        "price_row_rejected",
+        "mtm_planned",
+        "batch_run_finished",
+        "nightly_step_sent",
+    }
     for event in ours:
         assert {"task_id", "task_name", "batch_run_id", "as_of"} <= event.keys(), event
         assert event["task_name"].startswith("hedgeops.")
@@ -40,18 +50,26 @@ def test_task_lines_carry_task_run_and_date(runtime: Any, price_source: InMemory
     assert rejected["task_name"] == "hedgeops.prices.fetch_settlement_prices"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("postgresql+psycopg://hedge:s3cret@db:5432/x", "postgresql+psycopg://hedge:***@db:5432/x"),
-    ("redis://:pw@redis:6379/0", "redis://:***@redis:6379/0"),
-    ("redis://redis:6379/0", "redis://redis:6379/0"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("postgresql+psycopg://hedge:s3cret@db:5432/x", "postgresql+psycopg://hedge:***@db:5432/x"),
+        ("redis://:pw@redis:6379/0", "redis://:***@redis:6379/0"),
+        ("redis://redis:6379/0", "redis://redis:6379/0"),
+    ],
+)
 def test_passwords_in_urls_are_redacted(text: str, expected: str) -> None:
     assert redact_text(text) == expected
 
 
 def test_secret_fields_are_redacted_at_any_depth() -> None:
-    event = {"event": "x", "password": "p", "mt5": {"login": 5001, "api_key": "k"},
-             "url": "redis://u:pw@h/0", "note": "connecting to postgresql://a:b@h/d"}
+    event = {
+        "event": "x",
+        "password": "p",
+        "mt5": {"login": 5001, "api_key": "k"},
+        "url": "redis://u:pw@h/0",
+        "note": "connecting to postgresql://a:b@h/d",
+    }
     out = redact_secrets(None, "info", dict(event))
     assert out["password"] == "***" and out["mt5"] == {"login": 5001, "api_key": "***"}
     assert out["url"] == "redis://u:***@h/0" and out["note"] == "connecting to postgresql://a:***@h/d"
@@ -59,12 +77,22 @@ def test_secret_fields_are_redacted_at_any_depth() -> None:
 
 def test_a_cli_run_with_the_broker_down_says_one_line_without_the_password(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
-    env.update(HEDGEOPS_DATABASE_URL=f"sqlite:///{tmp_path}/x.db", HEDGEOPS_LOG_LEVEL="INFO",
-               HEDGEOPS_BROKER_URL="redis://user:topsecret@127.0.0.1:1/0", HEDGEOPS_REDIS_SOCKET_TIMEOUT="0.2")
+    env.update(
+        HEDGEOPS_DATABASE_URL=f"sqlite:///{tmp_path}/x.db",
+        HEDGEOPS_LOG_LEVEL="INFO",
+        HEDGEOPS_BROKER_URL="redis://user:topsecret@127.0.0.1:1/0",
+        HEDGEOPS_REDIS_SOCKET_TIMEOUT="0.2",
+    )
     hedgeops = str(Path(sys.executable).parent / "hedgeops")
     subprocess.run([hedgeops, "db", "upgrade"], env=env, cwd=tmp_path, capture_output=True, timeout=120, check=True)
-    result = subprocess.run([hedgeops, "run", "mtm", "--as-of", "2026-11-20"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [hedgeops, "run", "mtm", "--as-of", "2026-11-20"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 6  # nothing listens on port 1: nothing sent
     assert "hedgeops: cannot reach the broker or result backend redis://user:***@127.0.0.1:1/0" in result.stderr
     assert "topsecret" not in result.stderr + result.stdout
@@ -101,8 +129,11 @@ class TestContextEndsWithItsTask:
         first = next(e for e in logs if e["event"] == "leaky_logged")
         second = next(e for e in logs if e["event"] == "echo_logged")
         assert (first["batch_run_id"], first["chunk_no"], first["task_id"]) == (41, 3, first_id)
-        assert (second["terminal"], second["task_id"], second["task_name"]) == ("t1", second_id,
-                                                                                 "hedgeops.test.plain_echo")
+        assert (second["terminal"], second["task_id"], second["task_name"]) == (
+            "t1",
+            second_id,
+            "hedgeops.test.plain_echo",
+        )
         assert not {"batch_run_id", "chunk_no", "as_of", "stray"} & second.keys(), second
         assert structlog.contextvars.get_contextvars() == {}
 

@@ -1,6 +1,7 @@
 """The simulator is a broker that remembers: with a state file, steps, positions, deals and
 the journal of every order_send outlive the process, several processes on one terminal
 meet one broker, and kill points SIGKILL a client around order_send (real processes)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,22 @@ import pytest
 
 from core.mt5 import constants as c
 from tests.mt5 import PASSWORD, position
-from tests.mt5_broker import (BUY, DRIVER, LOGIN, SELL, broker_account, client, close_request, filled_closes,
-                              gateway, intent_key, report, scenario, state_of, write_scenario)
+from tests.mt5_broker import (
+    BUY,
+    DRIVER,
+    LOGIN,
+    SELL,
+    broker_account,
+    client,
+    close_request,
+    filled_closes,
+    gateway,
+    intent_key,
+    report,
+    scenario,
+    state_of,
+    write_scenario,
+)
 from workers.adapters.mt5.wiring import make_gateway
 
 
@@ -52,9 +67,21 @@ class TestOneBrokerAcrossProcesses:
         plans = [[close_request(t) for t in tickets[0::2]], [close_request(t) for t in tickets[1::2]]]
 
         start_at = time.time() + 3  # both logged in and waiting: their orders interleave
-        running = [subprocess.Popen([sys.executable, "-c", DRIVER, str(path), str(state), json.dumps(
-            {"password": PASSWORD, "requests": plan, "start_at": start_at})], stdout=subprocess.PIPE, text=True)
-            for plan in plans]
+        running = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    DRIVER,
+                    str(path),
+                    str(state),
+                    json.dumps({"password": PASSWORD, "requests": plan, "start_at": start_at}),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for plan in plans
+        ]
         outputs = [p.communicate(timeout=120)[0] for p in running]
 
         assert [p.returncode for p in running] == [0, 0]
@@ -96,20 +123,53 @@ class TestTheStateFile:
         assert sorted(saved) == ["accounts", "orders", "version"] and saved["version"] == 1
         [order] = saved["orders"]
         assert order == {
-            "login": LOGIN, "terminal": "t1", "step": 0, "at": "2026-11-20T10:00:00+00:00",
-            "request": {"action": 1, "magic": 7, "order": 0, "symbol": "EURUSD", "volume": 0.1, "price": 1.086,
-                        "stoplimit": 0.0, "sl": 0.0, "tp": 0.0, "deviation": 20, "type": 1, "type_filling": 1,
-                        "type_time": 0, "expiration": 0, "comment": intent_key(BUY), "position": BUY,
-                        "position_by": 0},
+            "login": LOGIN,
+            "terminal": "t1",
+            "step": 0,
+            "at": "2026-11-20T10:00:00+00:00",
+            "request": {
+                "action": 1,
+                "magic": 7,
+                "order": 0,
+                "symbol": "EURUSD",
+                "volume": 0.1,
+                "price": 1.086,
+                "stoplimit": 0.0,
+                "sl": 0.0,
+                "tp": 0.0,
+                "deviation": 20,
+                "type": 1,
+                "type_filling": 1,
+                "type_time": 0,
+                "expiration": 0,
+                "comment": intent_key(BUY),
+                "position": BUY,
+                "position_by": 0,
+            },
             "answer": "timeout_but_fill",
-            "result": {"retcode": 10012, "deal": 0, "order": 0, "volume": 0.0, "price": 0.0, "bid": 1.086,
-                       "ask": 1.0861, "comment": "TRADE_RETCODE_TIMEOUT", "request_id": 1, "retcode_external": 0},
-            "last_error": None, "filled": True, "deal": 88814, "volume_filled": 0.1}
+            "result": {
+                "retcode": 10012,
+                "deal": 0,
+                "order": 0,
+                "volume": 0.0,
+                "price": 0.0,
+                "bid": 1.086,
+                "ask": 1.0861,
+                "comment": "TRADE_RETCODE_TIMEOUT",
+                "request_id": 1,
+                "retcode_external": 0,
+            },
+            "last_error": None,
+            "filled": True,
+            "deal": 88814,
+            "volume_filled": 0.1,
+        }
         kept = saved["accounts"][str(LOGIN)]
         assert sorted(kept) == ["close_answers", "deals", "kills_fired", "order_send", "positions", "realised", "step"]
         assert (kept["step"], kept["realised"], kept["close_answers"]) == (0, 10.0, {str(BUY): []})
         assert [(d["ticket"], d["position_id"], d["entry"], d["reason"], d["comment"]) for d in kept["deals"]] == [
-            (88814, BUY, c.DEAL_ENTRY_OUT, c.DEAL_REASON_EXPERT, intent_key(BUY))]
+            (88814, BUY, c.DEAL_ENTRY_OUT, c.DEAL_REASON_EXPERT, intent_key(BUY))
+        ]
 
     def test_a_login_advances_the_saved_step_and_no_temporary_file_is_left(self, tmp_path: Path) -> None:
         state = tmp_path / "broker.json"
@@ -158,11 +218,14 @@ class TestKillPoints:
         assert killed.returncode == -signal.SIGKILL and killed.stdout == ""
         assert len(filled_closes(state, BUY)) == 1 and filled_closes(state, SELL) == []
 
-        again = report(client(path, state, [close_request(BUY), close_request(SELL)], unless_closed=True,
-                              deals_of=BUY))
+        again = report(client(path, state, [close_request(BUY), close_request(SELL)], unless_closed=True, deals_of=BUY))
 
-        assert again == {"answers": ["skipped", c.TRADE_RETCODE_DONE], "open": [], "comments": [intent_key(BUY)],
-                         "step": 1}
+        assert again == {
+            "answers": ["skipped", c.TRADE_RETCODE_DONE],
+            "open": [],
+            "comments": [intent_key(BUY)],
+            "step": 1,
+        }
         assert len(filled_closes(state, BUY)) == 1 and len(filled_closes(state, SELL)) == 1
 
     def test_a_kill_point_fires_once_even_when_the_client_sends_again_blindly(self, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The MT5 commands on a real database, embedded (the simulator from a scenario file):
 accounts, expected positions, `run mt5-sync`."""
+
 from __future__ import annotations
 
 import json
@@ -15,11 +16,17 @@ from db.mt5.models import ExpectedPosition, Mt5Account
 from tests.mt5 import PASSWORD, SYMBOLS, account, deal, position
 from workers.cli import app
 
-SCENARIO = {"symbols": SYMBOLS, "accounts": [
-    account(5001, positions=[position(1001), position(1002, price_open=1.0852)],
-            deals=[deal(9003, 1003, c.DEAL_REASON_SO, 1.07, profit=-150.0)]),
-    account(5002, terminal="t2"),
-]}
+SCENARIO = {
+    "symbols": SYMBOLS,
+    "accounts": [
+        account(
+            5001,
+            positions=[position(1001), position(1002, price_open=1.0852)],
+            deals=[deal(9003, 1003, c.DEAL_REASON_SO, 1.07, profit=-150.0)],
+        ),
+        account(5002, terminal="t2"),
+    ],
+}
 HEADER = "login,signal_id,approval_id,symbol,direction,volume,entry_price,sl,tp,magic,ticket\n"
 
 
@@ -33,8 +40,27 @@ def cli(embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def add(cli: CliRunner, login: int, terminal: str = "t1", *more: str) -> object:
-    return cli.invoke(app, ["mt5", "accounts", "add", "--login", str(login), "--server", "Sim-Demo", "--terminal",
-                            terminal, "--currency", "USD", "--credential", "env:MT5_PW", "--magic", "7", *more])
+    return cli.invoke(
+        app,
+        [
+            "mt5",
+            "accounts",
+            "add",
+            "--login",
+            str(login),
+            "--server",
+            "Sim-Demo",
+            "--terminal",
+            terminal,
+            "--currency",
+            "USD",
+            "--credential",
+            "env:MT5_PW",
+            "--magic",
+            "7",
+            *more,
+        ],
+    )
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -50,9 +76,19 @@ class TestAccounts:
 
         assert first.exit_code == 0 and "added" in first.output  # type: ignore[attr-defined]
         assert again.exit_code == 0 and "already there, unchanged" in again.output  # type: ignore[attr-defined]
-        assert json.loads(listed.stdout) == [{
-            "login": 5001, "server": "Sim-Demo", "terminal": "t1", "currency": "USD", "policy": "default",
-            "enabled": True, "magic_numbers": [7], "credential_ref": "env:MT5_PW", "peak_equity": None}]
+        assert json.loads(listed.stdout) == [
+            {
+                "login": 5001,
+                "server": "Sim-Demo",
+                "terminal": "t1",
+                "currency": "USD",
+                "policy": "default",
+                "enabled": True,
+                "magic_numbers": [7],
+                "credential_ref": "env:MT5_PW",
+                "peak_equity": None,
+            }
+        ]
 
     def test_other_values_for_an_account_are_refused(self, cli: CliRunner, db_url: str) -> None:
         add(cli, 5001)
@@ -63,8 +99,24 @@ class TestAccounts:
             assert s.scalars(select(Mt5Account.terminal)).all() == ["t1"]
 
     def test_a_password_is_never_taken_nor_repeated(self, cli: CliRunner, db_url: str) -> None:
-        result = cli.invoke(app, ["mt5", "accounts", "add", "--login", "5001", "--server", "S", "--terminal", "t1",
-                                  "--currency", "USD", "--credential", "hunter2"])
+        result = cli.invoke(
+            app,
+            [
+                "mt5",
+                "accounts",
+                "add",
+                "--login",
+                "5001",
+                "--server",
+                "S",
+                "--terminal",
+                "t1",
+                "--currency",
+                "USD",
+                "--credential",
+                "hunter2",
+            ],
+        )
 
         assert result.exit_code == 2
         assert "env:NAME or file:/absolute/path" in result.output and "hunter2" not in result.output
@@ -86,13 +138,18 @@ class TestExpectedPositions:
         with session_factory(db_url)() as s:
             assert s.scalars(select(ExpectedPosition.ticket)).all() == [1001]
 
-    def test_any_other_change_or_an_unknown_account_refuses_the_file(self, cli: CliRunner, tmp_path: Path,
-                                                                    db_url: str) -> None:
+    def test_any_other_change_or_an_unknown_account_refuses_the_file(
+        self, cli: CliRunner, tmp_path: Path, db_url: str
+    ) -> None:
         add(cli, 5001)
-        cli.invoke(app, ["load", "expected-positions",
-                         write(tmp_path, HEADER + "5001,SIG-1,,EURUSD,buy,0.10,1.085,,,7,1001\n")])
-        text = HEADER + "5001,SIG-1,,EURUSD,buy,0.20,1.085,,,7,1001\n" + "5001,SIG-2,,EURUSD,buy,0.1,1.085,,,7,\n" \
-                        "9999,SIG-3,,EURUSD,buy,0.1,1.085,,,7,\n"
+        cli.invoke(
+            app,
+            ["load", "expected-positions", write(tmp_path, HEADER + "5001,SIG-1,,EURUSD,buy,0.10,1.085,,,7,1001\n")],
+        )
+        text = (
+            HEADER + "5001,SIG-1,,EURUSD,buy,0.20,1.085,,,7,1001\n" + "5001,SIG-2,,EURUSD,buy,0.1,1.085,,,7,\n"
+            "9999,SIG-3,,EURUSD,buy,0.1,1.085,,,7,\n"
+        )
 
         result = cli.invoke(app, ["load", "expected-positions", write(tmp_path, text)])
 
@@ -106,15 +163,27 @@ class TestExpectedPositions:
 class TestRunMt5Sync:
     def test_every_terminal_is_synced_and_its_divergences_counted(self, cli: CliRunner, tmp_path: Path) -> None:
         add(cli, 5001), add(cli, 5002, "t2")
-        cli.invoke(app, ["load", "expected-positions", write(tmp_path, HEADER
-                         + "5001,SIG-1,,EURUSD,buy,0.10,1.08500,,,7,1001\n5001,SIG-3,,EURUSD,buy,0.10,1.085,,,7,1003\n")])
+        cli.invoke(
+            app,
+            [
+                "load",
+                "expected-positions",
+                write(
+                    tmp_path,
+                    HEADER
+                    + "5001,SIG-1,,EURUSD,buy,0.10,1.08500,,,7,1001\n5001,SIG-3,,EURUSD,buy,0.10,1.085,,,7,1003\n",
+                ),
+            ],
+        )
 
         result = cli.invoke(app, ["run", "mt5-sync", "--json"])
 
         assert result.exit_code == 0, result.output
         cycles = json.loads(result.stdout)
-        assert [(c["terminal"], c["status"], c["accounts"]) for c in cycles] == [("t1", "succeeded", 1),
-                                                                                   ("t2", "succeeded", 1)]
+        assert [(c["terminal"], c["status"], c["accounts"]) for c in cycles] == [
+            ("t1", "succeeded", 1),
+            ("t2", "succeeded", 1),
+        ]
         # 1001 matched; 1002 opened 20 points from nothing expected: unknown; 1003 stopped out
         assert cycles[0]["divergences"] == {"stop_out": 1, "unknown_position": 1}
         # processed counts accounts (1), created the rows written (a snapshot and 3 reconciliation rows)
@@ -127,7 +196,9 @@ class TestRunMt5Sync:
 
         assert [c["terminal"] for c in json.loads(result.stdout)] == ["t2"]
 
-    def test_a_failed_account_exits_1_and_no_account_exits_2(self, cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_failed_account_exits_1_and_no_account_exits_2(
+        self, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         none = cli.invoke(app, ["run", "mt5-sync"])
         add(cli, 5001)
         monkeypatch.setenv("MT5_PW", "not the password")
@@ -137,7 +208,8 @@ class TestRunMt5Sync:
         assert failed.exit_code == 1
         assert json.loads(failed.stdout)[0]["error"] == (
             "1 account(s) failed to sync: login 5001: login failed: authorization_failed (-6, Terminal: "
-            "Authorization failed)")
+            "Authorization failed)"
+        )
 
     def test_other_jobs_still_need_a_date(self, cli: CliRunner) -> None:
         result = cli.invoke(app, ["run", "mtm"])

@@ -1,5 +1,6 @@
 """Scripted close answers (per ticket, in turn, then the server's checks), the journal's
 record of each, closing deals, balance operations by date, and the equity after a close."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -27,10 +28,24 @@ def closing_comments(gw: SimulatedMt5Gateway, ticket: int = BUY) -> list[str]:
     return [d.comment for d in gw.history_deals_get(position=ticket) or ()]
 
 
-REFUSALS = [("requote", 10004), ("price_changed", 10020), ("price_off", 10021), ("timeout", 10012),
-            ("market_closed", 10018), ("invalid_fill", 10030), ("connection", 10031), ("too_many_requests", 10024),
-            ("locked", 10028), ("position_closed", 10036), ("trade_disabled", 10017), ("no_money", 10019),
-            ("invalid", 10013), ("invalid_close_volume", 10038), ("close_only", 10044), ("fifo_close", 10045)]
+REFUSALS = [
+    ("requote", 10004),
+    ("price_changed", 10020),
+    ("price_off", 10021),
+    ("timeout", 10012),
+    ("market_closed", 10018),
+    ("invalid_fill", 10030),
+    ("connection", 10031),
+    ("too_many_requests", 10024),
+    ("locked", 10028),
+    ("position_closed", 10036),
+    ("trade_disabled", 10017),
+    ("no_money", 10019),
+    ("invalid", 10013),
+    ("invalid_close_volume", 10038),
+    ("close_only", 10044),
+    ("fifo_close", 10045),
+]
 
 
 class TestRefusals:
@@ -43,7 +58,12 @@ class TestRefusals:
         assert answer is not None and (answer.retcode, answer.deal, answer.volume) == (retcode, 0, 0.0)
         assert open_tickets(gw) == [(BUY, 0.1), (SELL, 0.1)] and closing_comments(gw) == []
         [entry] = gw.journal
-        assert (entry["answer"], entry["result"]["retcode"], entry["filled"], entry["deal"]) == (name, retcode, False, None)
+        assert (entry["answer"], entry["result"]["retcode"], entry["filled"], entry["deal"]) == (
+            name,
+            retcode,
+            False,
+            None,
+        )
 
     def test_answers_are_spent_in_turn_then_the_server_decides(self) -> None:
         gw = scripted("requote", c.TRADE_RETCODE_PRICE_CHANGED, "done")
@@ -84,8 +104,9 @@ class TestFills:
         assert open_tickets(gw) == [(SELL, 0.1)] and gw.journal[0]["filled"] is True
 
     @pytest.mark.parametrize(("volume", "closed", "left"), [(0.1, 0.05, 0.05), (0.03, 0.01, 0.09), (0.01, 0.01, 0.09)])
-    def test_partial_closes_half_the_volume_rounded_down_to_the_step(self, volume: float, closed: float,
-                                                                     left: float) -> None:
+    def test_partial_closes_half_the_volume_rounded_down_to_the_step(
+        self, volume: float, closed: float, left: float
+    ) -> None:
         gw = scripted("partial")
 
         answer = gw.order_send(close_request(BUY, volume=volume))
@@ -111,7 +132,10 @@ class TestFills:
         assert gw.last_error() == (c.RES_E_INTERNAL_FAIL_TIMEOUT, "IPC timeout")
         assert gw.positions_get(ticket=BUY) == () and closing_comments(gw) == [intent_key(BUY)]
         assert (gw.journal[0]["result"], gw.journal[0]["last_error"], gw.journal[0]["filled"]) == (
-            None, [-10005, "IPC timeout"], True)
+            None,
+            [-10005, "IPC timeout"],
+            True,
+        )
 
     def test_disconnect_after_fill_fails_every_call_until_initialize(self) -> None:
         gw = scripted("disconnect_after_fill")
@@ -142,14 +166,25 @@ class TestClosingDeals:
 
         [out] = gw.history_deals_get(position=SELL) or ()
         assert (out.entry, out.reason, out.type, out.magic, out.comment, out.volume, out.price, out.profit) == (
-            c.DEAL_ENTRY_OUT, c.DEAL_REASON_EXPERT, c.DEAL_TYPE_BUY, 4242, intent_key(SELL), 0.1, 1.0861, 9.0)
+            c.DEAL_ENTRY_OUT,
+            c.DEAL_REASON_EXPERT,
+            c.DEAL_TYPE_BUY,
+            4242,
+            intent_key(SELL),
+            0.1,
+            1.0861,
+            9.0,
+        )
         assert gw.positions_get(ticket=SELL) == () and gw.positions_get(ticket=BUY) != ()
 
-    @pytest.mark.parametrize(("fields", "retcode"), [
-        ({"type": c.ORDER_TYPE_BUY}, c.TRADE_RETCODE_INVALID),  # the same direction opens, it does not close
-        ({"volume": 0.2}, c.TRADE_RETCODE_INVALID_CLOSE_VOLUME),
-        ({"position": 4242}, c.TRADE_RETCODE_POSITION_CLOSED),
-    ])
+    @pytest.mark.parametrize(
+        ("fields", "retcode"),
+        [
+            ({"type": c.ORDER_TYPE_BUY}, c.TRADE_RETCODE_INVALID),  # the same direction opens, it does not close
+            ({"volume": 0.2}, c.TRADE_RETCODE_INVALID_CLOSE_VOLUME),
+            ({"position": 4242}, c.TRADE_RETCODE_POSITION_CLOSED),
+        ],
+    )
     def test_what_a_server_refuses_in_a_close(self, fields: dict[str, Any], retcode: int) -> None:
         answer = scripted().order_send(close_request(BUY, **fields))
 
@@ -172,11 +207,15 @@ class TestBalanceOperations:
             seen.append((info.balance, info.credit, info.equity, [(d.ticket, d.type, d.profit) for d in deals]))
             gw.login(5001, password="sim-pass")
 
-        assert seen == [(10000.0, 0.0, 10019.0, []),
-                        (15000.0, 300.0, 15319.0, [(7001, 2, 5000.0), (7002, 3, 300.0)]),
-                        (14000.0, 300.0, 14319.0, [(7001, 2, 5000.0), (7002, 3, 300.0), (7003, 2, -1000.0)])]
+        assert seen == [
+            (10000.0, 0.0, 10019.0, []),
+            (15000.0, 300.0, 15319.0, [(7001, 2, 5000.0), (7002, 3, 300.0)]),
+            (14000.0, 300.0, 14319.0, [(7001, 2, 5000.0), (7002, 3, 300.0), (7003, 2, -1000.0)]),
+        ]
         # at the time of their step: 10:00:30 (step 1) and 10:01:00 (step 2); naive bounds are UTC
-        deposit, credit = gw.history_deals_get(datetime(2026, 11, 20, 10, 0, 30), datetime(2026, 11, 20, 10, 0, 59)) or ()
+        deposit, credit = (
+            gw.history_deals_get(datetime(2026, 11, 20, 10, 0, 30), datetime(2026, 11, 20, 10, 0, 59)) or ()
+        )
         assert (deposit.time, deposit.position_id, deposit.symbol, deposit.comment) == (1795168830, 0, "", "deposit")
         assert credit.ticket == 7002
 
@@ -205,7 +244,10 @@ class TestEquityAfterClose:
         after = gw.account_info()
 
         assert [(i.balance, i.profit, i.equity) for i in (before, half, after) if i] == [
-            (10000.0, 19.0, 10019.0), (10005.0, 14.0, 10019.0), (10019.0, 0.0, 10019.0)]
+            (10000.0, 19.0, 10019.0),
+            (10005.0, 14.0, 10019.0),
+            (10019.0, 0.0, 10019.0),
+        ]
 
     def test_with_a_path_equity_follows_the_path_and_the_balance_takes_the_realised_pnl(self) -> None:
         gw = scripted(equity=[9990.0])

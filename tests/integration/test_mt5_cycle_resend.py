@@ -5,6 +5,7 @@ account is synced, the guard's open closes are finished, the cycle ends. Before,
 moved the cycle's heartbeat on and sent nothing, so the cycle never looked abandoned
 either and every trigger reported it running (tests/faults/test_guard_faults.py shows the
 positions it left open)."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -28,9 +29,16 @@ def lost_cycle(world: Mt5World, clock: Clock) -> int:
     """The ledger as a worker killed with the cycle's only chunk leaves it: running, one
     chunk planned, none counted in, the chunk's message gone."""
     with world.runtime.uow() as uow:
-        started = ledger.start_run(uow.session, cycle_job("t1"), clock().date(), Trigger.BEAT, now=clock(),
-                                   stale_after=timedelta(minutes=10), details={"terminal": "t1", "logins": None},
-                                   any_date=True)
+        started = ledger.start_run(
+            uow.session,
+            cycle_job("t1"),
+            clock().date(),
+            Trigger.BEAT,
+            now=clock(),
+            stale_after=timedelta(minutes=10),
+            details={"terminal": "t1", "logins": None},
+            any_date=True,
+        )
         started.run.chunks_total = 1
         uow.commit()
         return started.run.id

@@ -1,6 +1,7 @@
 """The cycle of a terminal: it never overlaps itself (the ledger; the Redis cycle lock when
 distributed), an abandoned one gives way, tasks go to the terminal's queue, beat sends a
 cycle per terminal, metrics are counted, passwords come by reference."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -33,9 +34,17 @@ from workers.settings import load_settings
 def running(world: Mt5World) -> int:
     with world.runtime.uow() as uow:
         scope = cycle_scope("t1", world.runtime.clock().date())
-        run = ledger.start_run(uow.session, scope.job, scope.as_of, Trigger.BEAT, now=world.runtime.clock(),
-                               stale_after=world.runtime.mt5_cycle_stale_after, task_id="other", any_date=True,
-                               details={"terminal": "t1", "scope": scope.stored()}).run
+        run = ledger.start_run(
+            uow.session,
+            scope.job,
+            scope.as_of,
+            Trigger.BEAT,
+            now=world.runtime.clock(),
+            stale_after=world.runtime.mt5_cycle_stale_after,
+            task_id="other",
+            any_date=True,
+            details={"terminal": "t1", "scope": scope.stored()},
+        ).run
         uow.commit()
         return run.id
 
@@ -87,7 +96,6 @@ class TestNoOverlap:
         assert lock.holder(mt5_cycle_lock_key("t1")) is None  # released when the cycle ended
         client.close()
 
-
     def test_a_lock_left_by_an_ended_cycle_gives_way(self, world: Mt5World, redis_prefix: str) -> None:
         """A worker died between the commit that ended its cycle and the lock's release: the
         lock holds that cycle's token. The next trigger releases it and runs at once (was:
@@ -118,23 +126,28 @@ def _trigger(world: Mt5World) -> dict[str, object]:
 
 
 class TestRouting:
-    @pytest.mark.parametrize(("name", "kwargs", "queue"), [
-        ("hedgeops.mt5.run_sync_cycle", {"terminal": "t2"}, "mt5.t2"),
-        ("hedgeops.mt5.sync_accounts", {"terminal": "t1", "run_id": 1}, "mt5.t1"),
-        ("hedgeops.mt5.run_sync_cycle", {}, "mt5"),  # no terminal named: the shared mt5 queue
-        ("hedgeops.valuation.compute_mtm_chunk", {"terminal": "t1"}, "valuation"),  # a static route
-        ("not.ours", {}, None),
-    ])
-    def test_the_router_sends_mt5_tasks_to_their_terminals_queue(self, name: str, kwargs: dict[str, object],
-                                                                 queue: str | None) -> None:
+    @pytest.mark.parametrize(
+        ("name", "kwargs", "queue"),
+        [
+            ("hedgeops.mt5.run_sync_cycle", {"terminal": "t2"}, "mt5.t2"),
+            ("hedgeops.mt5.sync_accounts", {"terminal": "t1", "run_id": 1}, "mt5.t1"),
+            ("hedgeops.mt5.run_sync_cycle", {}, "mt5"),  # no terminal named: the shared mt5 queue
+            ("hedgeops.valuation.compute_mtm_chunk", {"terminal": "t1"}, "valuation"),  # a static route
+            ("not.ours", {}, None),
+        ],
+    )
+    def test_the_router_sends_mt5_tasks_to_their_terminals_queue(
+        self, name: str, kwargs: dict[str, object], queue: str | None
+    ) -> None:
         route = route_task(name, (), kwargs, {})
         assert (route or {}).get("queue") == queue
 
     def test_an_explicit_queue_wins_over_the_route(self, world: Mt5World) -> None:
         from celery import current_app
 
-        routed = current_app.amqp.router.route({"queue": "mt5.t9"}, "hedgeops.mt5.run_sync_cycle", (),
-                                               {"terminal": "t1"})
+        routed = current_app.amqp.router.route(
+            {"queue": "mt5.t9"}, "hedgeops.mt5.run_sync_cycle", (), {"terminal": "t1"}
+        )
         assert routed["queue"].name == "mt5.t9"
 
     def test_a_chunk_from_another_queue_is_refused(self) -> None:
@@ -151,17 +164,27 @@ class TestRouting:
 
         assert mt5_queues(settings) == ["mt5", "mt5.t1", "mt5.t2"]
         assert schedule["mt5-sync-t2"] == {
-            "task": "hedgeops.mt5.run_sync_cycle", "schedule": 15.0, "kwargs": {"terminal": "t2", "trigger": "beat"},
-            "options": {"queue": "mt5.t2", "expires": 15}}
+            "task": "hedgeops.mt5.run_sync_cycle",
+            "schedule": 15.0,
+            "kwargs": {"terminal": "t2", "trigger": "beat"},
+            "options": {"queue": "mt5.t2", "expires": 15},
+        }
         assert mt5_beat_schedule(load_settings(mt5_terminals="")) == {}
 
 
 def test_metrics_are_counted_per_sync(world: Mt5World) -> None:
     registry = CollectorRegistry()
-    world.add(account(5001, equity=[10000.0, 9000.0], positions=[position(1001), position(1002, volume=0.05)],
-                      deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)]))
-    world.expect(expected(5001, "SIG-1", ticket=1001), expected(5001, "SIG-2", ticket=1002),
-                 expected(5001, "SIG-3", ticket=1003))
+    world.add(
+        account(
+            5001,
+            equity=[10000.0, 9000.0],
+            positions=[position(1001), position(1002, volume=0.05)],
+            deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)],
+        )
+    )
+    world.expect(
+        expected(5001, "SIG-1", ticket=1001), expected(5001, "SIG-2", ticket=1002), expected(5001, "SIG-3", ticket=1003)
+    )
     world.add({**account(5002), "password": "wrong"})
     world.start()
     world.runtime = replace(world.runtime, mt5_observer=PrometheusSyncObserver(registry))
@@ -192,10 +215,13 @@ class TestCredentials:
         assert store.password(f"file:{secret}").reveal() == "s3cret-from-file"
         assert store.password("env:MT5_PW").reveal() == "s3cret-from-env"
 
-    @pytest.mark.parametrize(("reference", "why"), [
-        ("env:NOPE", "env:NOPE: no such environment variable"),
-        ("file:/nonexistent/mt5", "file:/nonexistent/mt5: cannot read the file (FileNotFoundError)"),
-    ])
+    @pytest.mark.parametrize(
+        ("reference", "why"),
+        [
+            ("env:NOPE", "env:NOPE: no such environment variable"),
+            ("file:/nonexistent/mt5", "file:/nonexistent/mt5: cannot read the file (FileNotFoundError)"),
+        ],
+    )
     def test_a_missing_one_names_the_reference(self, reference: str, why: str) -> None:
         with pytest.raises(CredentialUnavailable) as caught:
             EnvOrFileCredentials({}).password(reference)

@@ -5,6 +5,7 @@ chunk with back-off (tests/e2e/test_mt5_cycle.py): here the attempts of a retry 
 one by one through the chunk's body, as the worker's retries call it.
 
 Accounts get ids in the order they are added: 1, 2, ..."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -18,7 +19,6 @@ from core.mt5 import constants as c
 from db.mt5.models import PositionSnapshot
 from tasks.mt5.sync import AccountsFailed
 from tests.mt5 import PASSWORD, Mt5World, account, expected, position, world  # noqa: F401 - fixture
-
 
 
 def attempt(world: Mt5World, run_id: int, number: int, *, final: bool = False) -> dict[str, object]:
@@ -37,9 +37,16 @@ def planned_cycle(world: Mt5World) -> int:
 
     scope = cycle_scope("t1", world.runtime.clock().date())
     with world.runtime.uow() as uow:
-        run = ledger.start_run(uow.session, scope.job, scope.as_of, Trigger.MANUAL, now=world.runtime.clock(),
-                               stale_after=world.runtime.mt5_cycle_stale_after, any_date=True,
-                               details={"terminal": "t1", "scope": scope.stored()}).run
+        run = ledger.start_run(
+            uow.session,
+            scope.job,
+            scope.as_of,
+            Trigger.MANUAL,
+            now=world.runtime.clock(),
+            stale_after=world.runtime.mt5_cycle_stale_after,
+            any_date=True,
+            details={"terminal": "t1", "scope": scope.stored()},
+        ).run
         run.chunks_total = 1
         uow.commit()
         return run.id
@@ -67,8 +74,10 @@ def test_one_terminal_unreachable_leaves_the_other_terminals_accounts_synced(wor
     assert t2["error"].startswith("2 account(s) failed to sync: login 6001: initialize failed: terminal_unreachable")
     assert "; login 6002: initialize failed: terminal_unreachable" in t2["error"]
     assert t2["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 2}
-    assert [e for e in errors(world) if e[1] is not None] == [("MT5SNAP:3:s2:failed0", "terminal_unreachable", 0),
-                                                              ("MT5SNAP:4:s2:failed0", "terminal_unreachable", 0)]
+    assert [e for e in errors(world) if e[1] is not None] == [
+        ("MT5SNAP:3:s2:failed0", "terminal_unreachable", 0),
+        ("MT5SNAP:4:s2:failed0", "terminal_unreachable", 0),
+    ]
 
 
 def test_an_authorization_failure_fails_that_account_only(world: Mt5World) -> None:
@@ -104,15 +113,24 @@ def test_an_ipc_timeout_fails_the_attempt_and_the_retry_syncs(world: Mt5World) -
     assert world.sync_status(run_id) == "running"
     calls = world.gateways["t1"].calls
     # After the timeout the link was dropped and made again: 5002 was read on a fresh initialize.
-    assert calls[:7] == ["initialize", "login:5001", "account_info", "positions_get", "shutdown", "initialize",
-                         "login:5002"]
+    assert calls[:7] == [
+        "initialize",
+        "login:5001",
+        "account_info",
+        "positions_get",
+        "shutdown",
+        "initialize",
+        "login:5002",
+    ]
 
     second = attempt(world, run_id, 1)
 
     assert second["synced"] == 1 and second["cycle_done"] is True  # 5002 was not read again
     assert errors(world)[2:] == [("MT5SNAP:1:s1", None, 0)]
-    assert [r[:3] for r in world.recon()] == [("RECON:2:s1:t2001", "divergence", "unknown_position"),
-                                              ("RECON:1:s1:t1001", "matched", "matched")]
+    assert [r[:3] for r in world.recon()] == [
+        ("RECON:2:s1:t2001", "divergence", "unknown_position"),
+        ("RECON:1:s1:t1001", "matched", "matched"),
+    ]
     assert world.sync_status(run_id) == "succeeded"
 
 
@@ -127,14 +145,21 @@ def test_the_last_attempt_makes_the_failure_final(world: Mt5World) -> None:
     summary = attempt(world, run_id, 1, final=True)
 
     assert (summary["failed"], summary["cycle_done"]) == (1, True)
-    assert [e for e in errors(world) if e[1]] == [("MT5SNAP:1:s1:failed0", "authorization_failed", 0),
-                                                  ("MT5SNAP:1:s1:failed1", "authorization_failed", 1)]
+    assert [e for e in errors(world) if e[1]] == [
+        ("MT5SNAP:1:s1:failed0", "authorization_failed", 0),
+        ("MT5SNAP:1:s1:failed1", "authorization_failed", 1),
+    ]
     assert world.sync_status(run_id) == "failed"
 
 
 def test_a_disconnect_is_a_terminal_unreachable_and_the_next_account_reconnects(world: Mt5World) -> None:
-    drop = {"call": "account_info", "code": c.RES_E_INTERNAL_FAIL_CONNECT, "message": "No IPC connection",
-            "disconnect": True, "times": 1}
+    drop = {
+        "call": "account_info",
+        "code": c.RES_E_INTERNAL_FAIL_CONNECT,
+        "message": "No IPC connection",
+        "disconnect": True,
+        "times": 1,
+    }
     world.add(account(5001, faults=[drop], equity=[10000.0, 10100.0]))
     world.add(account(5002))
     world.start()
@@ -144,8 +169,11 @@ def test_a_disconnect_is_a_terminal_unreachable_and_the_next_account_reconnects(
         attempt(world, run_id, 0)
     attempt(world, run_id, 1)
 
-    assert errors(world) == [("MT5SNAP:2:s1", None, 0), ("MT5SNAP:1:s1:failed0", "terminal_unreachable", 0),
-                             ("MT5SNAP:1:s1", None, 0)]
+    assert errors(world) == [
+        ("MT5SNAP:2:s1", None, 0),
+        ("MT5SNAP:1:s1:failed0", "terminal_unreachable", 0),
+        ("MT5SNAP:1:s1", None, 0),
+    ]
     # 5001 was logged into twice (two steps of its scenario): the retry read the second equity.
     equity = world.rows(select(PositionSnapshot.equity).where(PositionSnapshot.idempotency_key == "MT5SNAP:1:s1"))
     assert equity == [(D("10100.00"),)]
@@ -176,8 +204,10 @@ def test_a_permanent_failure_is_final_at_once_and_never_retried(world: Mt5World)
 
         run = ledger.get_run(uow.session, run_id)
         assert (run.status, run.processed, run.exceptions) == ("failed", 2, 1)  # accounts, not rows
-        assert run.error == ("1 account(s) failed to sync: login 5001: credentials failed: credential_unavailable "
-                             "(0, env:NOT_SET_ANYWHERE: no such environment variable)")
+        assert run.error == (
+            "1 account(s) failed to sync: login 5001: credentials failed: credential_unavailable "
+            "(0, env:NOT_SET_ANYWHERE: no such environment variable)"
+        )
 
 
 def test_a_retry_reads_again_only_what_a_retry_can_mend(world: Mt5World) -> None:

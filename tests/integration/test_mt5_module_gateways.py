@@ -1,6 +1,7 @@
 """The real-module adapters, driven through a sync by a fake MetaTrader5 module (the real
 one is Windows-only) installed into sys.modules: adapter (a) MetaTrader5Gateway, and
 adapter (b) Mt5LinuxGateway over a fake mt5linux client. Both on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import sys
@@ -26,28 +27,55 @@ def terminal() -> fake.Terminal:
     # 7001 (hedging, EUR): 1101 as expected; 1102 closed by its take profit; 1103 nobody expects
     return fake.Terminal(
         positions=[fake.position(1101, 0.1, 1.085, 11.0), fake.position(1103, 0.2, 1.0855, 12.0, type=1)],
-        deals=[fake.deal(9102, 1102, c.DEAL_REASON_TP, 1.09, 45.0)])
+        deals=[fake.deal(9102, 1102, c.DEAL_REASON_TP, 1.09, 45.0)],
+    )
 
 
 def prepared(world: Mt5World, gateway: object) -> None:
     with world.runtime.uow() as uow:
-        add_account(uow.session, AccountSpec(login=7001, server="Fake-Live", terminal="t1", currency="EUR",
-                                             magic_numbers=(42,), credential_ref="env:FAKE_PW"),
-                    now=world.runtime.clock())
+        add_account(
+            uow.session,
+            AccountSpec(
+                login=7001,
+                server="Fake-Live",
+                terminal="t1",
+                currency="EUR",
+                magic_numbers=(42,),
+                credential_ref="env:FAKE_PW",
+            ),
+            now=world.runtime.clock(),
+        )
         uow.commit()
     world.expect(expected(7001, "SIG-1", ticket=1101, magic=42), expected(7001, "SIG-2", ticket=1102, magic=42))
-    world.runtime = replace(world.runtime, mt5_gateways=lambda _terminal: gateway,  # type: ignore[arg-type,return-value]
-                            mt5_credentials=EnvOrFileCredentials({"FAKE_PW": "fake-pass"}))
+    world.runtime = replace(
+        world.runtime,
+        mt5_gateways=lambda _terminal: gateway,  # type: ignore[arg-type,return-value]
+        mt5_credentials=EnvOrFileCredentials({"FAKE_PW": "fake-pass"}),
+    )
     configure(world.runtime)
 
 
 def assert_synced(world: Mt5World) -> None:
     # equity 19987.5 from account_info; peak = equity; positions 0.1 + 0.2 lots, profit 11 + 12
-    assert world.snapshots() == [("MT5SNAP:1:s1", D("19987.50"), D("20000.00"), D("19987.50"), D("0.00"), 2,
-                                  D("0.3"), D("23.00"), D("7995.00"), None)]
-    assert [r[:4] for r in world.recon()] == [("RECON:1:s1:t1101", "matched", "matched", 1101),
-                                              ("RECON:1:s1:t1102", "divergence", "closed_by_sl_tp", 1102),
-                                              ("RECON:1:s1:t1103", "divergence", "unknown_position", 1103)]
+    assert world.snapshots() == [
+        (
+            "MT5SNAP:1:s1",
+            D("19987.50"),
+            D("20000.00"),
+            D("19987.50"),
+            D("0.00"),
+            2,
+            D("0.3"),
+            D("23.00"),
+            D("7995.00"),
+            None,
+        )
+    ]
+    assert [r[:4] for r in world.recon()] == [
+        ("RECON:1:s1:t1101", "matched", "matched", 1101),
+        ("RECON:1:s1:t1102", "divergence", "closed_by_sl_tp", 1102),
+        ("RECON:1:s1:t1103", "divergence", "unknown_position", 1103),
+    ]
 
 
 def test_the_metatrader5_module_drives_a_sync(world: Mt5World, monkeypatch: pytest.MonkeyPatch) -> None:

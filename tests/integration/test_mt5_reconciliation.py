@@ -5,6 +5,7 @@ writes nothing new.
 Account 5001 (hedging, magic 7, USD); EURUSD bid 1.08600, point 0.00001, 100,000 a lot;
 tolerance 10 points. A row is (key, status, reason, ticket, signal, direction, expected
 volume, volume, entry, open price, exit price, close reason, close profit)."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -30,60 +31,164 @@ CASES: dict[str, dict[str, Any]] = {
         "expected": expected(5001, "SIG-M", ticket=1001),
         "positions": [position(1001)],
         # profit (1.08600 - 1.08500) * 0.1 * 100000 = 10.00
-        "row": (KEY + "t1001", "matched", "matched", 1001, "SIG-M", "buy", D("0.1"), D("0.1"), D("1.085"),
-                D("1.085"), None, None, None),
+        "row": (
+            KEY + "t1001",
+            "matched",
+            "matched",
+            1001,
+            "SIG-M",
+            "buy",
+            D("0.1"),
+            D("0.1"),
+            D("1.085"),
+            D("1.085"),
+            None,
+            None,
+            None,
+        ),
         "expected_state": ("open", None, 1001),
     },
     "slippage": {
         "expected": expected(5001, "SIG-S", ticket=1002),
         # opened at 1.08520: (1.08520 - 1.08500) / 0.00001 = 20 points > 10
         "positions": [position(1002, price_open=1.0852)],
-        "row": (KEY + "t1002", "divergence", "slippage", 1002, "SIG-S", "buy", D("0.1"), D("0.1"), D("1.085"),
-                D("1.0852"), None, None, None),
+        "row": (
+            KEY + "t1002",
+            "divergence",
+            "slippage",
+            1002,
+            "SIG-S",
+            "buy",
+            D("0.1"),
+            D("0.1"),
+            D("1.085"),
+            D("1.0852"),
+            None,
+            None,
+            None,
+        ),
         "expected_state": ("open", None, 1002),
     },
     "partial_fill": {
         "expected": expected(5001, "SIG-P", ticket=1003),
         # 0.05 of 0.10 lots: 0.05 >= the volume step 0.01
         "positions": [position(1003, volume=0.05)],
-        "row": (KEY + "t1003", "divergence", "partial_fill", 1003, "SIG-P", "buy", D("0.1"), D("0.05"), D("1.085"),
-                D("1.085"), None, None, None),
+        "row": (
+            KEY + "t1003",
+            "divergence",
+            "partial_fill",
+            1003,
+            "SIG-P",
+            "buy",
+            D("0.1"),
+            D("0.05"),
+            D("1.085"),
+            D("1.085"),
+            None,
+            None,
+            None,
+        ),
         "expected_state": ("open", None, 1003),
     },
     "manual_close": {
         "expected": expected(5001, "SIG-C", ticket=1004),
         "deals": [deal(9004, 1004, c.DEAL_REASON_CLIENT, 1.084, profit=-10.0)],
-        "row": (KEY + "t1004", "divergence", "manual_close", 1004, "SIG-C", "buy", D("0.1"), None, D("1.085"),
-                None, D("1.084"), "client", D("-10.00")),
+        "row": (
+            KEY + "t1004",
+            "divergence",
+            "manual_close",
+            1004,
+            "SIG-C",
+            "buy",
+            D("0.1"),
+            None,
+            D("1.085"),
+            None,
+            D("1.084"),
+            "client",
+            D("-10.00"),
+        ),
         "expected_state": ("closed", "manual_close", 1004),
     },
     "closed_by_sl_tp": {
         "expected": expected(5001, "SIG-T", ticket=1005, tp="1.09000"),
         "deals": [deal(9005, 1005, c.DEAL_REASON_TP, 1.09, profit=50.0)],
-        "row": (KEY + "t1005", "divergence", "closed_by_sl_tp", 1005, "SIG-T", "buy", D("0.1"), None, D("1.085"),
-                None, D("1.09"), "tp", D("50.00")),
+        "row": (
+            KEY + "t1005",
+            "divergence",
+            "closed_by_sl_tp",
+            1005,
+            "SIG-T",
+            "buy",
+            D("0.1"),
+            None,
+            D("1.085"),
+            None,
+            D("1.09"),
+            "tp",
+            D("50.00"),
+        ),
         "expected_state": ("closed", "closed_by_sl_tp", 1005),
     },
     "stop_out": {
         "expected": expected(5001, "SIG-O", ticket=1006),
         "deals": [deal(9006, 1006, c.DEAL_REASON_SO, 1.07, profit=-150.0)],
-        "row": (KEY + "t1006", "divergence", "stop_out", 1006, "SIG-O", "buy", D("0.1"), None, D("1.085"),
-                None, D("1.07"), "so", D("-150.00")),
+        "row": (
+            KEY + "t1006",
+            "divergence",
+            "stop_out",
+            1006,
+            "SIG-O",
+            "buy",
+            D("0.1"),
+            None,
+            D("1.085"),
+            None,
+            D("1.07"),
+            "so",
+            D("-150.00"),
+        ),
         "expected_state": ("closed", "stop_out", 1006),
     },
     "unknown_position": {
         "expected": None,
         "positions": [position(1007, type=c.POSITION_TYPE_SELL, price_open=1.087)],
-        "row": (KEY + "t1007", "divergence", "unknown_position", 1007, None, "sell", None, D("0.1"), None,
-                D("1.087"), None, None, None),
+        "row": (
+            KEY + "t1007",
+            "divergence",
+            "unknown_position",
+            1007,
+            None,
+            "sell",
+            None,
+            D("0.1"),
+            None,
+            D("1.087"),
+            None,
+            None,
+            None,
+        ),
         "expected_state": None,
     },
     "gap": {
         # stop at 1.08000, filled at 1.07950: (1.08000 - 1.07950) / 0.00001 = 50 points past it
         "expected": expected(5001, "SIG-G", ticket=1008, sl="1.08000"),
         "deals": [deal(9008, 1008, c.DEAL_REASON_SL, 1.0795, profit=-55.0)],
-        "row": (KEY + "t1008", "divergence", "gap", 1008, "SIG-G", "buy", D("0.1"), None, D("1.085"),
-                None, D("1.0795"), "sl", D("-55.00")),
+        "row": (
+            KEY + "t1008",
+            "divergence",
+            "gap",
+            1008,
+            "SIG-G",
+            "buy",
+            D("0.1"),
+            None,
+            D("1.085"),
+            None,
+            D("1.0795"),
+            "sl",
+            D("-55.00"),
+        ),
         "expected_state": ("closed", "gap", 1008),
     },
 }
@@ -116,15 +221,26 @@ def test_each_class_writes_exactly_its_row(world: Mt5World, name: str) -> None:
 
 
 def test_the_snapshot_of_an_account_with_two_positions(world: Mt5World) -> None:
-    setup_case(world, {"positions": [position(1001), position(1002, price_open=1.0852, swap=-1.25)],
-                       "expected": None})
+    setup_case(world, {"positions": [position(1001), position(1002, price_open=1.0852, swap=-1.25)], "expected": None})
 
     world.sync()
 
     # profits (1.086 - 1.085) * 0.1 * 100000 = 10.00 and (1.086 - 1.0852) * 0.1 * 100000 = 8.00;
     # equity = balance + sum(profit + swap) = 10000 + 10.00 + 8.00 - 1.25 = 10016.75
-    assert world.snapshots() == [("MT5SNAP:1:s1", D("10016.75"), D("10000.00"), D("10016.75"), D("0.00"), 2,
-                                  D("0.2"), D("16.75"), D("0.00"), None)]
+    assert world.snapshots() == [
+        (
+            "MT5SNAP:1:s1",
+            D("10016.75"),
+            D("10000.00"),
+            D("10016.75"),
+            D("0.00"),
+            2,
+            D("0.2"),
+            D("16.75"),
+            D("0.00"),
+            None,
+        )
+    ]
 
 
 def test_a_rerun_of_the_same_sync_writes_nothing_new(world: Mt5World) -> None:
@@ -134,8 +250,9 @@ def test_a_rerun_of_the_same_sync_writes_nothing_new(world: Mt5World) -> None:
 
     from tasks.mt5.sync import sync_accounts
 
-    again = sync_accounts.apply_async(kwargs={"run_id": run["batch_run_id"], "terminal": "t1", "chunk_no": 0,
-                                              "account_ids": [1]}).get()
+    again = sync_accounts.apply_async(
+        kwargs={"run_id": run["batch_run_id"], "terminal": "t1", "chunk_no": 0, "account_ids": [1]}
+    ).get()
 
     assert again["note"] == "cycle already ended"
     assert (world.recon(), world.snapshots(), count(world, AuditEvent)) == before
@@ -154,26 +271,34 @@ def test_the_write_path_finds_the_same_results_existing(world: Mt5World) -> None
     figures = snapshot_figures(reading.account, reading.positions, acct.peak_equity)
     again = AccountSynced(acct, run["batch_run_id"], world.runtime.clock(), figures, outcomes)
     with world.runtime.uow() as uow:
-        written = write_sync_results(uow.session, [again], [], batch_run_id=run["batch_run_id"],
-                                     now=world.runtime.clock())
+        written = write_sync_results(
+            uow.session, [again], [], batch_run_id=run["batch_run_id"], now=world.runtime.clock()
+        )
         uow.commit()
 
-    assert written.counts.as_dict() == {"processed": 2, "created": 0, "existing": 2, "conflicts": 0,
-                                        "exceptions": 0}
+    assert written.counts.as_dict() == {"processed": 2, "created": 0, "existing": 2, "conflicts": 0, "exceptions": 0}
     assert count(world, IdempotencyConflict) == 0
     assert (count(world, PositionSnapshot), count(world, ReconciliationLog)) == (1, 1)
 
 
 def test_a_second_sync_is_a_new_sync_and_closed_positions_are_not_reported_again(world: Mt5World) -> None:
-    setup_case(world, {"expected": expected(5001, "SIG-C", ticket=1004),
-                       "deals": [deal(9004, 1004, c.DEAL_REASON_CLIENT, 1.084, profit=-10.0)],
-                       "positions": [position(1001)]})
+    setup_case(
+        world,
+        {
+            "expected": expected(5001, "SIG-C", ticket=1004),
+            "deals": [deal(9004, 1004, c.DEAL_REASON_CLIENT, 1.084, profit=-10.0)],
+            "positions": [position(1001)],
+        },
+    )
 
     first, second = world.sync(), world.sync()
 
     assert [row[:3] for row in world.recon(first["batch_run_id"])] == [
-        ("RECON:1:s1:t1001", "divergence", "unknown_position"), ("RECON:1:s1:t1004", "divergence", "manual_close")]
+        ("RECON:1:s1:t1001", "divergence", "unknown_position"),
+        ("RECON:1:s1:t1004", "divergence", "manual_close"),
+    ]
     # The expected position was closed by the first sync: the second reports only what is open.
     assert [row[:3] for row in world.recon(second["batch_run_id"])] == [
-        ("RECON:1:s2:t1001", "divergence", "unknown_position")]
+        ("RECON:1:s2:t1001", "divergence", "unknown_position")
+    ]
     assert [s[0] for s in world.snapshots()] == ["MT5SNAP:1:s1", "MT5SNAP:1:s2"]

@@ -1,4 +1,5 @@
 """The MT5 schema: results are append-only on PostgreSQL; migration 0003 goes down and up."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -21,18 +22,27 @@ NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
 def one_row_each(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO mt5_accounts (login, server, terminal, currency, policy, enabled, magic_numbers, "
-            "credential_ref, created_at, updated_at) VALUES (5001, 'S', 't1', 'USD', 'default', true, '[]', "
-            "'env:PW', now(), now())"))
-        conn.execute(text(
-            "INSERT INTO position_snapshots (idempotency_key, account_id, login, sync_id, attempt, currency, "
-            "synced_at, payload, payload_sha256, created_at) SELECT 'k', id, 5001, 1, 0, 'USD', now(), '{}', 'x', "
-            "now() FROM mt5_accounts"))
-        conn.execute(text(
-            "INSERT INTO reconciliation_logs (idempotency_key, account_id, login, sync_id, event_type, status, "
-            "reason, symbol, details, payload, payload_sha256, created_at) SELECT 'k', id, 5001, 1, 'sync', "
-            "'matched', 'matched', 'EURUSD', '{}', '{}', 'x', now() FROM mt5_accounts"))
+        conn.execute(
+            text(
+                "INSERT INTO mt5_accounts (login, server, terminal, currency, policy, enabled, magic_numbers, "
+                "credential_ref, created_at, updated_at) VALUES (5001, 'S', 't1', 'USD', 'default', true, '[]', "
+                "'env:PW', now(), now())"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO position_snapshots (idempotency_key, account_id, login, sync_id, attempt, currency, "
+                "synced_at, payload, payload_sha256, created_at) SELECT 'k', id, 5001, 1, 0, 'USD', now(), '{}', 'x', "
+                "now() FROM mt5_accounts"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO reconciliation_logs (idempotency_key, account_id, login, sync_id, event_type, status, "
+                "reason, symbol, details, payload, payload_sha256, created_at) SELECT 'k', id, 5001, 1, 'sync', "
+                "'matched', 'matched', 'EURUSD', '{}', '{}', 'x', now() FROM mt5_accounts"
+            )
+        )
     engine.dispose()
 
 

@@ -1,5 +1,6 @@
 """The simulator answers like the MetaTrader5 package: shapes, failures, filters, steps,
 and order_send with injected retcodes and the checks a server makes."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -14,8 +15,9 @@ from workers.adapters.mt5.simulator import SimulatedMt5Gateway, in_group
 
 
 def simulator(*accounts: dict[str, object], **scenario: object) -> SimulatedMt5Gateway:
-    gateway = SimulatedMt5Gateway(Scenario.model_validate({"symbols": SYMBOLS, "accounts": list(accounts),
-                                                           **scenario}), "t1")
+    gateway = SimulatedMt5Gateway(
+        Scenario.model_validate({"symbols": SYMBOLS, "accounts": list(accounts), **scenario}), "t1"
+    )
     assert gateway.initialize() is True
     return gateway
 
@@ -27,15 +29,29 @@ def logged_in(*accounts: dict[str, object], **scenario: object) -> SimulatedMt5G
 
 
 def close_request(ticket: int, volume: float = 0.1, **more: object) -> dict[str, object]:
-    return {"action": c.TRADE_ACTION_DEAL, "symbol": "EURUSD", "volume": volume, "type": c.ORDER_TYPE_SELL,
-            "position": ticket, "price": 1.086, "deviation": 20, "magic": 7,
-            "type_filling": c.ORDER_FILLING_IOC, **more}
+    return {
+        "action": c.TRADE_ACTION_DEAL,
+        "symbol": "EURUSD",
+        "volume": volume,
+        "type": c.ORDER_TYPE_SELL,
+        "position": ticket,
+        "price": 1.086,
+        "deviation": 20,
+        "magic": 7,
+        "type_filling": c.ORDER_FILLING_IOC,
+        **more,
+    }
 
 
 class TestReading:
     def test_the_package_shapes(self) -> None:
-        gw = logged_in(account(5001, positions=[position(1001), position(1002, symbol="XAUUSD", price_open=2640.0)],
-                               deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)]))
+        gw = logged_in(
+            account(
+                5001,
+                positions=[position(1001), position(1002, symbol="XAUUSD", price_open=2640.0)],
+                deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)],
+            )
+        )
 
         info, positions = gw.account_info(), gw.positions_get()
         assert isinstance(info, AccountInfo) and positions is not None
@@ -44,7 +60,9 @@ class TestReading:
         assert [(p.ticket, p.profit) for p in positions] == [(1001, 10.0), (1002, 100.0)]
         assert (info.balance, info.equity, info.profit) == (10000.0, 10110.0, 110.0)
         assert isinstance(gw.symbol_info("EURUSD"), SymbolInfo)
-        assert gw.symbol_info_tick("EURUSD") == Tick(1795168800, 1.086, 1.0861, 0.0, 0, 1795168800000, 6, 0.0)  # 2026-11-20 10:00 UTC
+        assert gw.symbol_info_tick("EURUSD") == Tick(
+            1795168800, 1.086, 1.0861, 0.0, 0, 1795168800000, 6, 0.0
+        )  # 2026-11-20 10:00 UTC
         deals = gw.history_deals_get(position=1003)
         assert deals is not None and [type(d) for d in deals] == [TradeDeal]
 
@@ -56,16 +74,23 @@ class TestReading:
         assert [p.ticket for p in gw.positions_get(group="*USD*,!XAU*") or ()] == [1001]
         assert gw.positions_get(ticket=4242) == ()
 
-    @pytest.mark.parametrize(("symbol", "group", "inside"), [
-        ("EURUSD", "*USD*", True), ("EURUSD", "*USD*,!EUR*", False), ("GBPJPY", "*USD*,*JPY*", True),
-        ("GBPJPY", "*USD*", False),
-    ])
+    @pytest.mark.parametrize(
+        ("symbol", "group", "inside"),
+        [
+            ("EURUSD", "*USD*", True),
+            ("EURUSD", "*USD*,!EUR*", False),
+            ("GBPJPY", "*USD*,*JPY*", True),
+            ("GBPJPY", "*USD*", False),
+        ],
+    )
     def test_group_masks(self, symbol: str, group: str, inside: bool) -> None:
         assert in_group(symbol, group) is inside
 
     def test_paths_move_with_each_login(self) -> None:
-        gw = simulator(account(5001, equity=[10000.0, 10250.5], positions=[position(1001, until_step=1)]),
-                       symbols={"EURUSD": {**SYMBOLS["EURUSD"], "bid": [1.086, 1.0865]}})
+        gw = simulator(
+            account(5001, equity=[10000.0, 10250.5], positions=[position(1001, until_step=1)]),
+            symbols={"EURUSD": {**SYMBOLS["EURUSD"], "bid": [1.086, 1.0865]}},
+        )
         seen = []
         for _ in range(3):
             gw.login(5001, password=PASSWORD)
@@ -92,9 +117,16 @@ class TestFailures:
         assert gw.last_error() == (-10003, "IPC initialize failed, MetaTrader 5 x64 not found")
 
     def test_a_timeout_then_a_disconnect(self) -> None:
-        faults = [{"call": "positions_get", "code": -10005, "message": "IPC timeout", "times": 1},
-                  {"call": "account_info", "code": -10004, "message": "No IPC connection", "disconnect": True,
-                   "from_step": 1}]
+        faults = [
+            {"call": "positions_get", "code": -10005, "message": "IPC timeout", "times": 1},
+            {
+                "call": "account_info",
+                "code": -10004,
+                "message": "No IPC connection",
+                "disconnect": True,
+                "from_step": 1,
+            },
+        ]
         gw = logged_in(account(5001, faults=faults))
 
         assert gw.positions_get() is None and gw.last_error() == (-10005, "IPC timeout")
@@ -111,25 +143,34 @@ class TestFailures:
 
 class TestOrderSend:
     def test_injected_retcodes_come_first_then_the_close_is_done(self) -> None:
-        gw = logged_in(account(5001, positions=[position(1001)], order_send=[c.TRADE_RETCODE_REQUOTE,
-                                                                             c.TRADE_RETCODE_PRICE_CHANGED]))
+        gw = logged_in(
+            account(
+                5001, positions=[position(1001)], order_send=[c.TRADE_RETCODE_REQUOTE, c.TRADE_RETCODE_PRICE_CHANGED]
+            )
+        )
 
         answers = [gw.order_send(close_request(1001)) for _ in range(3)]
 
         assert [a.retcode for a in answers if a] == [10004, 10020, 10009]
         done = answers[2]
         assert isinstance(done, OrderSendResult) and (done.volume, done.price, done.comment) == (
-            0.1, 1.086, "Request executed")
+            0.1,
+            1.086,
+            "Request executed",
+        )
         assert gw.positions_get() == ()
         [closing] = [d for d in gw.history_deals_get(position=1001) or ()]
         assert (closing.entry, closing.reason, closing.price) == (c.DEAL_ENTRY_OUT, c.DEAL_REASON_EXPERT, 1.086)
         assert gw.order_send(close_request(1001)).retcode == c.TRADE_RETCODE_POSITION_CLOSED  # type: ignore[union-attr]
 
-    @pytest.mark.parametrize(("request_fields", "retcode"), [
-        ({"volume": 0.015}, c.TRADE_RETCODE_INVALID_VOLUME),  # not a multiple of the 0.01 step
-        ({"type_filling": c.ORDER_FILLING_FOK}, c.TRADE_RETCODE_INVALID_FILL),  # the symbol allows IOC only
-        ({"action": c.TRADE_ACTION_SLTP}, c.TRADE_RETCODE_INVALID),
-    ])
+    @pytest.mark.parametrize(
+        ("request_fields", "retcode"),
+        [
+            ({"volume": 0.015}, c.TRADE_RETCODE_INVALID_VOLUME),  # not a multiple of the 0.01 step
+            ({"type_filling": c.ORDER_FILLING_FOK}, c.TRADE_RETCODE_INVALID_FILL),  # the symbol allows IOC only
+            ({"action": c.TRADE_ACTION_SLTP}, c.TRADE_RETCODE_INVALID),
+        ],
+    )
     def test_the_server_checks(self, request_fields: dict[str, object], retcode: int) -> None:
         symbols = {"EURUSD": {**SYMBOLS["EURUSD"], "filling_mode": c.SYMBOL_FILLING_IOC}}
         gw = logged_in(account(5001, positions=[position(1001)]), symbols=symbols)

@@ -1,5 +1,6 @@
 """Snapshots over several syncs: the peak-equity high-water mark persisted on the account,
 drawdown from it; a netting account reconciled by symbol."""
+
 from __future__ import annotations
 
 from decimal import Decimal as D
@@ -29,8 +30,13 @@ def test_peak_equity_is_a_persisted_high_water_mark(world: Mt5World) -> None:
 
 
 def test_a_failed_sync_keeps_the_last_peak(world: Mt5World) -> None:
-    timeout = {"call": "account_info", "code": c.RES_E_INTERNAL_FAIL_TIMEOUT, "message": "IPC timeout",
-               "from_step": 1, "times": 1}
+    timeout = {
+        "call": "account_info",
+        "code": c.RES_E_INTERNAL_FAIL_TIMEOUT,
+        "message": "IPC timeout",
+        "from_step": 1,
+        "times": 1,
+    }
     world.add(account(5001, equity=[10250.5], faults=[timeout]))
     world.start()
 
@@ -44,14 +50,30 @@ def test_a_netting_account_is_reconciled_by_symbol(world: Mt5World) -> None:
     netting = c.ACCOUNT_MARGIN_MODE_RETAIL_NETTING
     # one net EURUSD position of 0.40 at 1.08650: the average of 0.10 at 1.08500 and 0.30 at 1.08700
     world.add(account(5001, margin_mode=netting, positions=[position(3001, volume=0.4, price_open=1.0865)]))
-    world.expect(expected(5001, "SIG-A", volume="0.10", entry="1.08500"),
-                 expected(5001, "SIG-B", volume="0.30", entry="1.08700"))
+    world.expect(
+        expected(5001, "SIG-A", volume="0.10", entry="1.08500"), expected(5001, "SIG-B", volume="0.30", entry="1.08700")
+    )
     world.start()
 
     run = world.sync()
 
     assert run["status"] == "succeeded"
-    assert world.recon() == [("RECON:1:s1:t3001", "matched", "matched", 3001, "SIG-A", "buy", D("0.4"), D("0.4"),
-                              D("1.0865"), D("1.0865"), None, None, None)]
+    assert world.recon() == [
+        (
+            "RECON:1:s1:t3001",
+            "matched",
+            "matched",
+            3001,
+            "SIG-A",
+            "buy",
+            D("0.4"),
+            D("0.4"),
+            D("1.0865"),
+            D("1.0865"),
+            None,
+            None,
+            None,
+        )
+    ]
     # Both expected positions learned the net position's ticket.
     assert world.expected_states() == {"SIG-A": ("open", None, 3001), "SIG-B": ("open", None, 3001)}

@@ -1,6 +1,7 @@
 """MTM valued set-based in PostgreSQL (db.mtm_in_database) against core's Python path:
 the same book, the same clock and task ids, once with HEDGEOPS_MTM_IN_DATABASE on and once
 off, must leave the same rows, column for column, in every table the run writes."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -25,16 +26,20 @@ from tests.hedging_builders import eurusd_csv, fx_contracts_csv, fx_forward
 
 AS_OF = "2026-11-20"  # Friday: D-1 of the LME (England and Wales) is Thursday 2026-11-19
 D1 = "2026-11-19"
-PRICES = (("LME-AL", D1, "2510.125"), ("LME-CU", D1, "9875.500000"), ("LME-ZN", D1, "2998.25"),
-          ("LME-PB", D1, "1999.999999"))
+PRICES = (
+    ("LME-AL", D1, "2510.125"),
+    ("LME-CU", D1, "9875.500000"),
+    ("LME-ZN", D1, "2998.25"),
+    ("LME-PB", D1, "1999.999999"),
+)
 
 #: (ref, fields, the MTM by hand: side * quantity * (price_d1 - entry_price), half-even to the cent)
 BOOK: list[tuple[str, dict[str, str], str | None]] = [
-    ("TIE-DOWN", {"quantity": "1", "entry_price": "2510"}, "0.12"),       # 1 * 0.125 = 0.125 -> 0.12 (even)
-    ("TIE-UP", {"quantity": "3", "entry_price": "2510"}, "0.38"),         # 3 * 0.125 = 0.375 -> 0.38 (even)
+    ("TIE-DOWN", {"quantity": "1", "entry_price": "2510"}, "0.12"),  # 1 * 0.125 = 0.125 -> 0.12 (even)
+    ("TIE-UP", {"quantity": "3", "entry_price": "2510"}, "0.38"),  # 3 * 0.125 = 0.375 -> 0.38 (even)
     ("TIE-DOWN-SELL", {"side": "sell", "quantity": "1", "entry_price": "2510"}, "-0.12"),  # -0.125 -> -0.12
-    ("TIE-UP-SELL", {"side": "sell", "quantity": "3", "entry_price": "2510"}, "-0.38"),    # -0.375 -> -0.38
-    ("ZERO", {"quantity": "40", "entry_price": "2510.125"}, "0.00"),      # 40 * 0 = 0
+    ("TIE-UP-SELL", {"side": "sell", "quantity": "3", "entry_price": "2510"}, "-0.38"),  # -0.375 -> -0.38
+    ("ZERO", {"quantity": "40", "entry_price": "2510.125"}, "0.00"),  # 40 * 0 = 0
     ("MINUS-ZERO", {"side": "sell", "quantity": "0.000001", "entry_price": "2500"}, "0.00"),
     # ^ -1 * 0.000001 * 10.125 = -0.000010125 -> -0.00, stored and hashed as 0
     ("TRAILING", {"underlying": "LME-CU", "quantity": "10.000", "entry_price": "9800.500000"}, "750.00"),
@@ -43,14 +48,17 @@ BOOK: list[tuple[str, dict[str, str], str | None]] = [
     # ^ 1.234567 * (1999.999999 - 1987.654321) = 1.234567 * 12.345678 = 15.241567...626 -> 15.24
     ("BIG", {"underlying": "LME-ZN", "quantity": "999999999999", "entry_price": "2000"}, "998249999999001.75"),
     # ^ 999999999999 * 998.25 = 998249999999001.75 (under 10^16: in the database)
-    ("HUGE", {"underlying": "LME-ZN", "quantity": "100000000000000", "entry_price": "1000.000001"},
-     "199824999900000000.00"),
+    (
+        "HUGE",
+        {"underlying": "LME-ZN", "quantity": "100000000000000", "entry_price": "1000.000001"},
+        "199824999900000000.00",
+    ),
     # ^ 10^14 * (2998.25 - 1000.000001) = 10^14 * 1998.249999: over 10^16, core values it (28 digits)
     ("SELL-LOSS", {"underlying": "LME-CU", "side": "sell", "quantity": "75.5", "entry_price": "9790.25"}, "-6436.38"),
     # ^ -1 * 75.5 * (9875.5 - 9790.25) = -6436.375 -> -6436.38 (half-even: 7 is odd, up to 8)
-    ("NO-PRICE", {"underlying": "LME-NI"}, None),                         # price_unavailable (core)
-    ("EUR-MISMATCH", {"currency": "EUR"}, None),                          # currency_mismatch (core)
-    ("SETTLED", {"status": "settled"}, None),                             # not valued
+    ("NO-PRICE", {"underlying": "LME-NI"}, None),  # price_unavailable (core)
+    ("EUR-MISMATCH", {"currency": "EUR"}, None),  # currency_mismatch (core)
+    ("SETTLED", {"status": "settled"}, None),  # not valued
 ]
 IN_DATABASE = 10  # the rows above with an MTM, but HUGE; the FX forward is core's too
 
@@ -87,9 +95,12 @@ def run_mtm(task_id: str) -> tuple[dict[str, Any], int]:
 TABLES = {  # every table the MTM run writes, in a stable order; the rows as text, every column
     # (but a snapshot's surrogate id: a chunk's rows from the database are inserted before
     # core's; and a run's lock token, random)
-    "mtm_snapshots": "idempotency_key", "mtm_exceptions": "idempotency_key",
-    "idempotency_conflicts": "idempotency_key, incoming_sha256", "batch_runs": "id",
-    "batch_run_chunks": "batch_run_id, chunk_no", "audit_events": "id",
+    "mtm_snapshots": "idempotency_key",
+    "mtm_exceptions": "idempotency_key",
+    "idempotency_conflicts": "idempotency_key, incoming_sha256",
+    "batch_runs": "id",
+    "batch_run_chunks": "batch_run_id, chunk_no",
+    "audit_events": "id",
 }
 
 ROW_TEXT = {"mtm_snapshots": "(to_jsonb(t) - 'id')::text", "batch_runs": "(to_jsonb(t) - 'lock_token')::text"}
@@ -98,9 +109,13 @@ ROW_TEXT = {"mtm_snapshots": "(to_jsonb(t) - 'id')::text", "batch_runs": "(to_js
 def dump(url: str) -> dict[str, list[str]]:
     engine = create_engine(url)
     with engine.connect() as conn:
-        found = {name: [str(r[0]) for r in conn.execute(text(
-            f"SELECT {ROW_TEXT.get(name, 't::text')} FROM {name} t ORDER BY {order}"))]
-            for name, order in TABLES.items()}
+        found = {
+            name: [
+                str(r[0])
+                for r in conn.execute(text(f"SELECT {ROW_TEXT.get(name, 't::text')} FROM {name} t ORDER BY {order}"))
+            ]
+            for name, order in TABLES.items()
+        }
     engine.dispose()
     return found
 
@@ -110,10 +125,14 @@ def alter_snapshot(url: str, ref: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(
-            "UPDATE mtm_snapshots s SET payload = jsonb_set(payload, '{mtm_value}', '\"1\"'), "
-            "payload_sha256 = repeat('0', 64) FROM hedge_contracts c "
-            "WHERE c.id = s.object_id AND c.contract_ref = :ref"), {"ref": ref})
+        conn.execute(
+            text(
+                "UPDATE mtm_snapshots s SET payload = jsonb_set(payload, '{mtm_value}', '\"1\"'), "
+                "payload_sha256 = repeat('0', 64) FROM hedge_contracts c "
+                "WHERE c.id = s.object_id AND c.contract_ref = :ref"
+            ),
+            {"ref": ref},
+        )
     engine.dispose()
 
 
@@ -128,8 +147,12 @@ def scenario(runtime: Runtime, price_source: InMemoryPriceSource, url: str) -> d
     again, again_db = run_mtm("mtm-2")
     alter_snapshot(url, "TIE-UP")
     third, third_db = run_mtm("mtm-3")
-    return {"summaries": [first, again, third], "in_database": [first_db, again_db, third_db],
-            "after_first": after_first, "end": dump(url)}
+    return {
+        "summaries": [first, again, third],
+        "in_database": [first_db, again_db, third_db],
+        "after_first": after_first,
+        "end": dump(url),
+    }
 
 
 def in_python(runtime: Runtime) -> Runtime:
@@ -148,7 +171,8 @@ def book_runtime(runtime: Runtime) -> Runtime:
 
 class TestSameRowsAsCore:
     def test_every_row_of_every_table_equals_the_python_paths(
-            self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str) -> None:
+        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str
+    ) -> None:
         sql = scenario(book_runtime, price_source, pg_url)
         truncate_all(pg_url)
         python = scenario(in_python(book_runtime), price_source, pg_url)
@@ -160,28 +184,57 @@ class TestSameRowsAsCore:
             assert sql["end"][name] == python["end"][name], name
 
     def test_values_by_hand_hashes_of_core_and_the_counts_of_each_run(
-            self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str) -> None:
+        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str
+    ) -> None:
         sql = scenario(book_runtime, price_source, pg_url)
         valued = [(ref, mtm) for ref, _, mtm in BOOK if mtm is not None]
         first, again, third = (s["counts"] for s in sql["summaries"])
         snapshots = len(valued) + 1  # 11 commodity snapshots and the FX forward's
-        assert first == {"processed": snapshots + 2, "created": snapshots, "existing": 0, "conflicts": 0,
-                         "exceptions": 2}
-        assert again == {"processed": snapshots + 2, "created": 0, "existing": snapshots, "conflicts": 0,
-                         "exceptions": 2}
-        assert third == {"processed": snapshots + 2, "created": 0, "existing": snapshots - 1, "conflicts": 1,
-                         "exceptions": 2}
+        assert first == {
+            "processed": snapshots + 2,
+            "created": snapshots,
+            "existing": 0,
+            "conflicts": 0,
+            "exceptions": 2,
+        }
+        assert again == {
+            "processed": snapshots + 2,
+            "created": 0,
+            "existing": snapshots,
+            "conflicts": 0,
+            "exceptions": 2,
+        }
+        assert third == {
+            "processed": snapshots + 2,
+            "created": 0,
+            "existing": snapshots - 1,
+            "conflicts": 1,
+            "exceptions": 2,
+        }
         engine = create_engine(pg_url)
         with engine.connect() as conn:
-            rows = {r.contract_ref: r for r in conn.execute(text(
-                "SELECT c.contract_ref, s.mtm_value, s.payload, s.payload_sha256, s.batch_run_id, s.correlation_id "
-                "FROM mtm_snapshots s JOIN hedge_contracts c ON c.id = s.object_id"))}
-            conflict = conn.execute(text(
-                "SELECT idempotency_key, existing_sha256, incoming_sha256, incoming_payload, batch_run_id "
-                "FROM idempotency_conflicts")).one()
-            exceptions = dict(conn.execute(text(
-                "SELECT c.contract_ref, e.reason FROM mtm_exceptions e JOIN hedge_contracts c ON c.id = e.object_id")
-            ).all())
+            rows = {
+                r.contract_ref: r
+                for r in conn.execute(
+                    text(
+                        "SELECT c.contract_ref, s.mtm_value, s.payload, s.payload_sha256, s.batch_run_id, s.correlation_id "
+                        "FROM mtm_snapshots s JOIN hedge_contracts c ON c.id = s.object_id"
+                    )
+                )
+            }
+            conflict = conn.execute(
+                text(
+                    "SELECT idempotency_key, existing_sha256, incoming_sha256, incoming_payload, batch_run_id "
+                    "FROM idempotency_conflicts"
+                )
+            ).one()
+            exceptions = dict(
+                conn.execute(
+                    text(
+                        "SELECT c.contract_ref, e.reason FROM mtm_exceptions e JOIN hedge_contracts c ON c.id = e.object_id"
+                    )
+                ).all()
+            )
         engine.dispose()
         assert {ref: str(rows[ref].mtm_value) for ref, _ in valued} == dict(valued)
         for ref, _ in valued:  # the stored hash is core's hash of the stored payload, in core's JSON text
@@ -191,7 +244,8 @@ class TestSameRowsAsCore:
             '{"as_of_date":"2026-11-20","currency":"USD","entry_price":"9800.5","mtm_value":"750",'
             f'"object_id":{rows["TRAILING"].payload["object_id"]},"object_type":"hedge_contract",'
             '"price_d1":"9875.5","price_date":"2026-11-19",'
-            f'"price_id":{rows["TRAILING"].payload["price_id"]},"quantity_mt":"10"}}')
+            f'"price_id":{rows["TRAILING"].payload["price_id"]},"quantity_mt":"10"}}'
+        )
         assert rows["MINUS-ZERO"].payload["mtm_value"] == "0"
         assert (rows["ZERO"].batch_run_id, rows["ZERO"].correlation_id) == (2, "mtm-1")
         assert exceptions == {"NO-PRICE": "price_unavailable", "EUR-MISMATCH": "currency_mismatch"}
@@ -203,8 +257,8 @@ class TestSameRowsAsCore:
 
 class TestVerify:
     def test_verify_is_clean_after_a_run_in_the_database(
-            self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str,
-            embedded_cli: Any) -> None:
+        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str, embedded_cli: Any
+    ) -> None:
         from tasks.prices import fetch_settlement_prices
         from workers.cli import app
 
@@ -214,7 +268,9 @@ class TestVerify:
         assert in_database == IN_DATABASE
         clean = embedded_cli.invoke(app, ["verify", "--as-of", AS_OF])
         assert (clean.exit_code, clean.stdout.strip().splitlines()[-1]) == (
-            0, f"{AS_OF}: 12 of 12 snapshots recomputed, 0 finding(s)"), clean.output
+            0,
+            f"{AS_OF}: 12 of 12 snapshots recomputed, 0 finding(s)",
+        ), clean.output
         alter_snapshot(pg_url, "DECIMALS")
         found = embedded_cli.invoke(app, ["verify", "--as-of", AS_OF])
         assert found.exit_code == 1, found.output
@@ -226,8 +282,9 @@ class TestKeyStoredMeanwhile:
     settles it as existing (same hash) or conflict (another hash)."""
 
     @pytest.mark.parametrize(("stored_sha", "outcome"), [(None, "existing"), ("0" * 64, "conflicts")])
-    def test_the_raced_key_is_counted_once(self, runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str,
-                                            stored_sha: str | None, outcome: str) -> None:
+    def test_the_raced_key_is_counted_once(
+        self, runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str, stored_sha: str | None, outcome: str
+    ) -> None:
         import threading
         import time
 
@@ -258,8 +315,9 @@ class TestKeyStoredMeanwhile:
         worker = threading.Thread(target=lambda: done.append(write(mine, KeyRange(1, 3))))
         worker.start()
         deadline = time.monotonic() + 30
-        while not other.execute(text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"),
-                                {"pid": pid}).scalar():
+        while not other.execute(
+            text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).scalar():
             assert time.monotonic() < deadline, "the statement never waited for the other transaction"
             time.sleep(0.05)
         other.commit()

@@ -2,6 +2,7 @@
 check (freezegun for its deadline), the late-nightly alert, the run views, and one-line
 errors for the user's mistakes (one line on stderr, the documented exit code, nothing
 written)."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,9 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.fixture
 def cli(embedded_cli: CliRunner, tmp_path: Path) -> CliRunner:
     """The embedded CLI with one LME-AL contract loaded."""
-    result = embedded_cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
+    result = embedded_cli.invoke(
+        app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))]
+    )
     assert result.exit_code == 0, result.output
     return embedded_cli
 
@@ -84,8 +87,11 @@ class TestOutcomes:
         price_source.add("p.csv", prices_csv(("LME-AL", D1, "2563.50")))
         object.__setattr__(runtime, "price_sources", [BrokenSource(), price_source])
         run = fetch_settlement_prices.apply_async(kwargs={"as_of": AS_OF}).get()
-        assert (run["job"], run["status"], run["failed_sources"]) == (Job.PRICES.value, "completed_with_exceptions",
-                                                                       ["optional_http"])
+        assert (run["job"], run["status"], run["failed_sources"]) == (
+            Job.PRICES.value,
+            "completed_with_exceptions",
+            ["optional_http"],
+        )
         assert (run["counts"]["created"], run["counts"]["exceptions"], run["price_missing"]) == (1, 1, 0)
 
 
@@ -112,16 +118,18 @@ class TestCheck:
             from datetime import datetime, timedelta, timezone
 
             now = datetime.now(timezone.utc)
-            run = ledger.start_run(s, "nightly", date(2026, 11, 20), Trigger.BEAT, now=now,
-                                   stale_after=timedelta(hours=1)).run
+            run = ledger.start_run(
+                s, "nightly", date(2026, 11, 20), Trigger.BEAT, now=now, stale_after=timedelta(hours=1)
+            ).run
             ledger.finish_run(s, run, now, error="step prices (batch run 2) failed: boom")
             s.commit()
         code, line = check(cli)
         assert code == 2 and "failed: step prices" in line
 
     @pytest.mark.parametrize(("now", "expected"), [(BEFORE_DEADLINE, 0), (AFTER_DEADLINE, 2)])
-    def test_a_missing_nightly_is_critical_only_after_its_deadline(self, cli: CliRunner, now: str,
-                                                                   expected: int) -> None:
+    def test_a_missing_nightly_is_critical_only_after_its_deadline(
+        self, cli: CliRunner, now: str, expected: int
+    ) -> None:
         with freeze_time(now):
             code, line = check(cli)
         assert code == expected, line
@@ -132,8 +140,9 @@ class TestCheck:
         body = json.loads(result.stdout)
         assert (result.exit_code, body["state"], body["as_of"]) == (2, "CRITICAL", "2026-11-20")
 
-    def test_a_ledger_that_cannot_be_read_is_unknown(self, embedded_cli: CliRunner, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_ledger_that_cannot_be_read_is_unknown(
+        self, embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("HEDGEOPS_DATABASE_URL", f"sqlite:///{tmp_path}/none.db")
         result = embedded_cli.invoke(app, ["check", "nightly"])
         assert result.exit_code == 3 and result.stdout.startswith("NIGHTLY UNKNOWN - no database")
@@ -187,7 +196,7 @@ class TestRunViews:
         lines = table.splitlines()
         assert max(len(line) for line in lines) <= 100, table
         nightly_line = next(i for i, line in enumerate(lines) if " nightly " in line)
-        assert [line.split()[1] for line in lines[nightly_line + 1:nightly_line + 4]] == ["├", "├", "└"]
+        assert [line.split()[1] for line in lines[nightly_line + 1 : nightly_line + 4]] == ["├", "├", "└"]
         assert "completed_with_exceptions" in lines[nightly_line]
         only = json.loads(cli.invoke(app, ["status", "--json", "--job", "mtm"]).stdout)
         assert sorted(s["as_of"] for s in only) == ["2026-11-18", "2026-11-20"]
@@ -231,10 +240,14 @@ class TestOneLineErrors:
         assert result.exit_code == 6 and "has no schema yet" in one_line(result)
 
     @pytest.mark.parametrize("mistake", ["port", "name"])
-    def test_a_wrong_database_url_enqueues_nothing(self, pg_database: str, mistake: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-        wrong = (pg_database.replace(":5432/", ":5439/") if mistake == "port"
-                 else pg_database.rsplit("/", 1)[0] + "/no_such_db_here")
+    def test_a_wrong_database_url_enqueues_nothing(
+        self, pg_database: str, mistake: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        wrong = (
+            pg_database.replace(":5432/", ":5439/")
+            if mistake == "port"
+            else pg_database.rsplit("/", 1)[0] + "/no_such_db_here"
+        )
         monkeypatch.setenv("HEDGEOPS_DATABASE_URL", wrong)
         monkeypatch.setenv("HEDGEOPS_BROKER_URL", "redis://127.0.0.1:6379/13")
         monkeypatch.setenv("HEDGEOPS_REDIS_KEY_PREFIX", f"t-wrongdb-{os.getpid()}:")
@@ -272,8 +285,9 @@ class TestOneLineErrors:
 
 
 class TestLogCorrelation:
-    def test_every_line_of_a_step_names_the_parent_run_and_the_root_task(self, cli: CliRunner,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_every_line_of_a_step_names_the_parent_run_and_the_root_task(
+        self, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         from structlog.contextvars import merge_contextvars
         from structlog.testing import capture_logs
 

@@ -1,5 +1,6 @@
 """The prices job with the real drop-folder adapter: archiving, never reading a file twice,
 restatements, freshness of D-1, and row-by-row validation."""
+
 from __future__ import annotations
 
 import os
@@ -73,17 +74,27 @@ class TestDropFolder:
         assert (summary["status"], summary["counts"]["conflicts"]) == ("completed_with_conflicts", 1)
         [restated] = events(runtime, "price_restated")
         assert (restated["stored"]["price"], restated["refused"]["price"], restated["file"]) == (
-            "2563.5", "2571.25", "b.csv")
+            "2563.5",
+            "2571.25",
+            "b.csv",
+        )
         with runtime.uow() as uow:
             assert uow.session.scalar(select(SettlementPrice.price)) == Decimal("2563.500000")
-            assert uow.session.scalar(select(IdempotencyConflict.idempotency_key)) == \
-                "PRICE:LME-AL:2026-11-19:vendor_csv"
+            assert (
+                uow.session.scalar(select(IdempotencyConflict.idempotency_key)) == "PRICE:LME-AL:2026-11-19:vendor_csv"
+            )
 
 
 class TestFreshness:
     def test_each_missing_d1_price_is_an_event_and_counted(self, runtime: Any, folder: Path) -> None:
-        load_contracts_csv(contracts_csv(contract("A", underlying="LME-AL"), contract("B", underlying="LME-CU"),
-                                         contract("C", underlying="LME-NI", status="settled")), "c.csv")
+        load_contracts_csv(
+            contracts_csv(
+                contract("A", underlying="LME-AL"),
+                contract("B", underlying="LME-CU"),
+                contract("C", underlying="LME-NI", status="settled"),
+            ),
+            "c.csv",
+        )
         # Tue 5 May 2026: LME follows England and Wales, so D-1 is Fri 1 May (Mon 4 May is a bank
         # holiday, not a gap). LME-AL has its price; LME-CU does not; LME-NI is not needed.
         (folder / "p.csv").write_text(prices_csv(("LME-AL", "2026-05-01", "2400")))
@@ -93,14 +104,18 @@ class TestFreshness:
 
 
 class TestValidation:
-    @pytest.mark.parametrize("line, reason", [
-        ("LME-AL,2026-11-19,\"2,563.50\",USD,mt,cash_settlement", "price: not a plain decimal number"),
-        ("LME-AL,2026-11-19,2563.50,XYZ,mt,cash_settlement", "currency"),
-        ("COMEX-GC,2026-11-19,2650.10,USD,oz,cash_settlement", "symbol: unknown symbol COMEX-GC"),
-        ("LME-AL,2026-11-21,2563.50,USD,mt,cash_settlement", "price_date: 2026-11-21 is in the future"),
-    ])
-    def test_a_bad_row_is_reported_and_the_good_ones_land(self, runtime: Any, folder: Path,
-                                                          line: str, reason: str) -> None:
+    @pytest.mark.parametrize(
+        "line, reason",
+        [
+            ('LME-AL,2026-11-19,"2,563.50",USD,mt,cash_settlement', "price: not a plain decimal number"),
+            ("LME-AL,2026-11-19,2563.50,XYZ,mt,cash_settlement", "currency"),
+            ("COMEX-GC,2026-11-19,2650.10,USD,oz,cash_settlement", "symbol: unknown symbol COMEX-GC"),
+            ("LME-AL,2026-11-21,2563.50,USD,mt,cash_settlement", "price_date: 2026-11-21 is in the future"),
+        ],
+    )
+    def test_a_bad_row_is_reported_and_the_good_ones_land(
+        self, runtime: Any, folder: Path, line: str, reason: str
+    ) -> None:
         good = "LME-CU,2026-11-19,10012.25,USD,mt,cash_settlement"
         (folder / "p.csv").write_text(HEADER + good + "\n" + line + "\n")
         summary = prices_job()

@@ -1,6 +1,7 @@
 """A price file of any size streams: checked whole first (nothing written if it is not a
 price file), then written in bounded parts; bad rows are reported with file and line and
 good rows land, as when the file is read whole. SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -28,16 +29,18 @@ def line(symbol: str, day: str, price: str) -> str:
 def big_file(path: Path, good: int) -> str:
     """`good` distinct good rows, and among them every kind of bad row, an exact repeat
     and a duplicate with another price far apart (they fall into different parts)."""
-    rows = [line(f"LME-S{i % 97}", f"2026-{1 + i // 97 % 10:02d}-{1 + i // 970 % 28:02d}", f"{100 + i}.5")
-            for i in range(good)]
-    rows.insert(5, line("LME-AL", "2026-11-19", "-3"))          # negative
-    rows.insert(9, line("LME-AL", "2026-11-25", "2500"))        # future
-    rows.insert(12, line("LME-AL", "2026-11-19", "1,5"))        # not a plain number
-    rows.insert(15, "LME-AL,2026-11-19\n")                      # too few fields
-    rows.insert(20, line("OTHER-X", "2026-11-19", "7"))         # unknown symbol
+    rows = [
+        line(f"LME-S{i % 97}", f"2026-{1 + i // 97 % 10:02d}-{1 + i // 970 % 28:02d}", f"{100 + i}.5")
+        for i in range(good)
+    ]
+    rows.insert(5, line("LME-AL", "2026-11-19", "-3"))  # negative
+    rows.insert(9, line("LME-AL", "2026-11-25", "2500"))  # future
+    rows.insert(12, line("LME-AL", "2026-11-19", "1,5"))  # not a plain number
+    rows.insert(15, "LME-AL,2026-11-19\n")  # too few fields
+    rows.insert(20, line("OTHER-X", "2026-11-19", "7"))  # unknown symbol
     rows.insert(30, line("LME-DUP", "2026-11-18", "10"))
-    rows.append(line("LME-DUP", "2026-11-18", "11"))            # same key, other price: both refused
-    rows.insert(40, rows[41])                                   # an exact repeat: kept once
+    rows.append(line("LME-DUP", "2026-11-18", "11"))  # same key, other price: both refused
+    rows.insert(40, rows[41])  # an exact repeat: kept once
     text = HEADER + "".join(rows)
     path.write_text(text)
     return text
@@ -50,7 +53,8 @@ def stored(runtime: Any) -> int:
 
 class TestStreaming:
     def test_parts_are_bounded_and_the_outcome_is_the_whole_file_s(
-            self, runtime: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self, runtime: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setattr(vendor_csv, "PART_ROWS", 500)
         text = big_file(tmp_path / "big.csv", 2500)
         batch = read_price_file(tmp_path / "big.csv", "vendor_csv", NOW, ["LME-*"])

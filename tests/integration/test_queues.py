@@ -1,5 +1,6 @@
 """Each queue has an exchange and a routing key of its own (real Redis): a message sent with
 one queue's routing key lands in that queue only, once."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.redis
 def app(redis_url: str, redis_prefix: str) -> Any:
     from celery import Celery
 
-    settings = load_settings(broker_url=redis_url, result_backend=redis_url, redis_key_prefix=redis_prefix,
-                             mt5_terminals="t1")
+    settings = load_settings(
+        broker_url=redis_url, result_backend=redis_url, redis_key_prefix=redis_prefix, mt5_terminals="t1"
+    )
     app = Celery("hedgeops-queues-test", set_as_current=False)
     app.conf.update(celery_config(settings))
     yield app

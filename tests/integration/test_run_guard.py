@@ -1,5 +1,6 @@
 """The same (job, as_of_date) never runs twice at once: the database guard (both
 databases), the Redis lock (distributed), stale runs, redelivered and retried tasks."""
+
 from __future__ import annotations
 
 import threading
@@ -60,8 +61,18 @@ class TestDatabaseGuard:
 
         with session_factory(db_url)() as s:
             for attempt in (1, 2):
-                s.add(BatchRun(job="mtm", as_of_date=AS_OF, attempt=attempt, trigger="manual", status="running",
-                               details={}, started_at=clock(), heartbeat_at=clock()))
+                s.add(
+                    BatchRun(
+                        job="mtm",
+                        as_of_date=AS_OF,
+                        attempt=attempt,
+                        trigger="manual",
+                        status="running",
+                        details={},
+                        started_at=clock(),
+                        heartbeat_at=clock(),
+                    )
+                )
             with pytest.raises(IntegrityError):
                 s.commit()
 
@@ -110,8 +121,9 @@ class TestRedisLock:
         lock.refresh("k", "a")  # refresh pushes the expiry back while the owner works
         assert client.pttl(key) > 29_000
 
-    def test_a_trigger_while_running_reports_the_running_run(self, runtime: Any, redis_url: str,
-                                                             redis_prefix: str) -> None:
+    def test_a_trigger_while_running_reports_the_running_run(
+        self, runtime: Any, redis_url: str, redis_prefix: str
+    ) -> None:
         import redis
 
         rt = runtime
@@ -157,7 +169,9 @@ class TestRedelivery:
             run = ledger.get_run(uow.session, begun.run_id)
             assert (run.chunks_done, run.created, run.status) == (2, 3, "succeeded")
 
-    def test_a_redelivered_start_task_resumes_its_own_run(self, runtime: Any, price_source: InMemoryPriceSource) -> None:
+    def test_a_redelivered_start_task_resumes_its_own_run(
+        self, runtime: Any, price_source: InMemoryPriceSource
+    ) -> None:
         load_and_price(price_source, 5)
         from tasks.prices import fetch_settlement_prices
 

@@ -1,5 +1,6 @@
 """The bulk paths at scale, on SQLite and PostgreSQL: key-range plans read by range, and
 the write path's rerun settled in the database (created, existing, conflict)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -56,7 +57,8 @@ class TestKeyRangePlans:
         assert [c for c in by_range if c.id in (2, 4, 5)] == by_ids
 
     def test_a_range_chunk_message_values_its_range_and_counts_once(
-            self, runtime: Any, price_source: InMemoryPriceSource) -> None:
+        self, runtime: Any, price_source: InMemoryPriceSource
+    ) -> None:
         from tasks.prices import fetch_settlement_prices
         from tasks.valuation import compute_mtm_chunk
 
@@ -83,8 +85,17 @@ class TestKeyRangePlans:
 def price(i: int, value: str) -> ResultRow:
     day = date(2026, 11, 19)
     payload = {"symbol": f"S{i}", "price_date": day, "price": Decimal(value), "source": "test"}
-    columns = {"symbol": f"S{i}", "price_date": day, "price": Decimal(value), "currency": "USD", "unit": "mt",
-               "price_type": "cash_settlement", "source": "test", "confidence": "FIRM", "fetched_at": NOW}
+    columns = {
+        "symbol": f"S{i}",
+        "price_date": day,
+        "price": Decimal(value),
+        "currency": "USD",
+        "unit": "mt",
+        "price_type": "cash_settlement",
+        "source": "test",
+        "confidence": "FIRM",
+        "fetched_at": NOW,
+    }
     return result_row(f"PRICE:S{i}:{day.isoformat()}:test", payload, columns)
 
 

@@ -1,4 +1,5 @@
 """Settings: a bad one stops start-up (CLI and worker) with one line naming it, exit 2."""
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,17 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return subprocess.run(cmd, env=full, cwd=cwd, capture_output=True, text=True, timeout=60)
 
 
-@pytest.mark.parametrize("name, value, says", [
-    ("HEDGEOPS_MTM_CHUNK_SIZE", "0", "HEDGEOPS_MTM_CHUNK_SIZE"),
-    ("HEDGEOPS_D1_POLICY", "weekly", "HEDGEOPS_D1_POLICY"),
-    ("HEDGEOPS_DATABASE_URL", "mysql://x", "HEDGEOPS_DATABASE_URL"),
-    ("HEDGEOPS_BROKER_URL", "amqp://guest@localhost", "HEDGEOPS_BROKER_URL"),
-    ("HEDGEOPS_TASK_TIME_LIMIT", "7200", "visibility_timeout"),
-    ("HEDGEOPS_NIGHTLY_AT", "25:99", "HEDGEOPS_NIGHTLY_AT"),
-])
+@pytest.mark.parametrize(
+    "name, value, says",
+    [
+        ("HEDGEOPS_MTM_CHUNK_SIZE", "0", "HEDGEOPS_MTM_CHUNK_SIZE"),
+        ("HEDGEOPS_D1_POLICY", "weekly", "HEDGEOPS_D1_POLICY"),
+        ("HEDGEOPS_DATABASE_URL", "mysql://x", "HEDGEOPS_DATABASE_URL"),
+        ("HEDGEOPS_BROKER_URL", "amqp://guest@localhost", "HEDGEOPS_BROKER_URL"),
+        ("HEDGEOPS_TASK_TIME_LIMIT", "7200", "visibility_timeout"),
+        ("HEDGEOPS_NIGHTLY_AT", "25:99", "HEDGEOPS_NIGHTLY_AT"),
+    ],
+)
 class TestBadSetting:
     def test_the_cli_exits_2_with_one_line(self, name: str, value: str, says: str, tmp_path: Path) -> None:
         result = run([str(BIN / "hedgeops"), "status"], {name: value}, tmp_path)
@@ -35,8 +39,9 @@ class TestBadSetting:
         assert len(lines) == 1 and lines[0].startswith("hedgeops: invalid setting") and says in lines[0]
 
     def test_the_worker_exits_2_with_one_line(self, name: str, value: str, says: str, tmp_path: Path) -> None:
-        result = run([str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "solo"],
-                     {name: value}, tmp_path)
+        result = run(
+            [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "solo"], {name: value}, tmp_path
+        )
         assert result.returncode == 2
         assert says in result.stderr and "hedgeops: invalid setting" in result.stderr
 

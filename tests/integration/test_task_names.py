@@ -1,5 +1,6 @@
 """The public task names never change with a module: beat, the CLI, `celery call`, Flower
 and saved scripts send tasks by these names."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,9 @@ PUBLIC = {
 def test_the_app_registers_exactly_the_public_task_names(runtime: Any) -> None:
     from celery import current_app
 
-    registered = {name for name in current_app.tasks if name.startswith("hedgeops.") and
-                  not name.startswith("hedgeops.test.")}
+    registered = {
+        name for name in current_app.tasks if name.startswith("hedgeops.") and not name.startswith("hedgeops.test.")
+    }
     assert registered == PUBLIC == set(names.PUBLIC_NAMES)
 
 
@@ -46,6 +48,9 @@ def test_mt5_chunks_carry_their_own_retry_policy(runtime: Any) -> None:
 
     chunk = current_app.tasks[names.SYNC_ACCOUNTS]
     assert AccountsFailed in chunk.autoretry_for
-    assert (chunk.max_retries, chunk.retry_backoff, chunk.retry_backoff_max) == (5, 2, 60) == (
-        SYNC_RETRY.max_retries, SYNC_RETRY.backoff, SYNC_RETRY.backoff_max)
+    assert (
+        (chunk.max_retries, chunk.retry_backoff, chunk.retry_backoff_max)
+        == (5, 2, 60)
+        == (SYNC_RETRY.max_retries, SYNC_RETRY.backoff, SYNC_RETRY.backoff_max)
+    )
     assert current_app.tasks[names.COMPUTE_MTM_CHUNK].max_retries == 8

@@ -1,4 +1,5 @@
 """`hedgeops verify` and `hedgeops backfill` on a real database, through the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,13 @@ from workers.cli import app
 def cli(embedded_cli: CliRunner, tmp_path: Path) -> CliRunner:
     runner = embedded_cli
     book = tmp_path / "c.csv"
-    book.write_text(contracts_csv(contract("A", entry_price="2500"), contract("B", side="sell", entry_price="2600"),
-                                  contract("Z", underlying="LME-ZN", entry_price="2900")))
+    book.write_text(
+        contracts_csv(
+            contract("A", entry_price="2500"),
+            contract("B", side="sell", entry_price="2600"),
+            contract("Z", underlying="LME-ZN", entry_price="2900"),
+        )
+    )
     assert runner.invoke(app, ["load", "contracts", str(book)]).exit_code == 0
     return runner
 
@@ -50,7 +56,9 @@ class TestVerify:
         findings = report["findings"]
         assert code == 1
         assert sorted((f["problem"], f["snapshot"].split(":")[2]) for f in findings) == [  # type: ignore[index]
-            ("price_restated", "1"), ("price_restated", "2")]  # contracts A and B use LME-AL
+            ("price_restated", "1"),
+            ("price_restated", "2"),
+        ]  # contracts A and B use LME-AL
 
     def test_a_changed_snapshot_is_found(self, cli: CliRunner, tmp_path: Path, db_url: str) -> None:
         drop(tmp_path, "p.csv", ("LME-AL", "2026-11-19", "2563.50"), ("LME-ZN", "2026-11-19", "2931"))
@@ -73,18 +81,26 @@ class TestVerify:
 
 class TestBackfill:
     def prices_for_the_week(self, tmp_path: Path) -> None:
-        rows = [(s, d, "2563.5") for s in ("LME-AL", "LME-ZN")
-                for d in ("2026-11-13", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19")]
+        rows = [
+            (s, d, "2563.5")
+            for s in ("LME-AL", "LME-ZN")
+            for d in ("2026-11-13", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19")
+        ]
         drop(tmp_path, "week.csv", *rows)
 
     def test_dry_run_lists_business_dates_and_runs_nothing(self, cli: CliRunner, db_url: str) -> None:
-        result = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-14", "--to", "2026-11-20", "--dry-run",
-                                  "--json"])
+        result = cli.invoke(
+            app, ["backfill", "mtm", "--from", "2026-11-14", "--to", "2026-11-20", "--dry-run", "--json"]
+        )
         plan = json.loads(result.stdout)
         assert result.exit_code == 0
         assert [(p["as_of"], p["run"]) for p in plan] == [  # Sat 14 and Sun 15 are not business dates
-            ("2026-11-16", True), ("2026-11-17", True), ("2026-11-18", True), ("2026-11-19", True),
-            ("2026-11-20", True)]
+            ("2026-11-16", True),
+            ("2026-11-17", True),
+            ("2026-11-18", True),
+            ("2026-11-19", True),
+            ("2026-11-20", True),
+        ]
         with session_factory(db_url)() as s:
             assert s.scalars(select(BatchRun)).all() == []
 
@@ -95,15 +111,22 @@ class TestBackfill:
         assert first.exit_code == 0, first.output
         runs = json.loads(first.stdout.splitlines()[0])
         assert [(r["as_of"], r["trigger"], r["counts"]["created"]) for r in runs] == [
-            ("2026-11-16", "backfill", 3), ("2026-11-17", "backfill", 3), ("2026-11-18", "backfill", 3)]
+            ("2026-11-16", "backfill", 3),
+            ("2026-11-17", "backfill", 3),
+            ("2026-11-18", "backfill", 3),
+        ]
         with session_factory(db_url)() as s:  # as if the run of the 17th had failed
-            s.execute(update(BatchRun).where(BatchRun.job == "mtm", BatchRun.as_of_date == date(2026, 11, 17))
-                      .values(status="failed"))
+            s.execute(
+                update(BatchRun)
+                .where(BatchRun.job == "mtm", BatchRun.as_of_date == date(2026, 11, 17))
+                .values(status="failed")
+            )
             s.commit()
         resumed = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-20", "--json"])
         assert [r["as_of"] for r in json.loads(resumed.stdout.splitlines()[0])] == ["2026-11-19", "2026-11-20"]
-        failed = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-20",
-                                  "--reprocess", "failed", "--json"])
+        failed = cli.invoke(
+            app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-20", "--reprocess", "failed", "--json"]
+        )
         [again] = json.loads(failed.stdout.splitlines()[0])
         assert (again["as_of"], again["attempt"], again["counts"]["existing"]) == ("2026-11-17", 2, 3)
 

@@ -1,4 +1,5 @@
 """The write path on SQLite and PostgreSQL: created / existing / conflict, single and bulk."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -18,8 +19,17 @@ NOW = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
 
 def price(symbol: str, value: str, day: date = date(2026, 11, 19)) -> ResultRow:
     payload = {"symbol": symbol, "price_date": day, "price": Decimal(value), "source": "test"}
-    columns = {"symbol": symbol, "price_date": day, "price": Decimal(value), "currency": "USD", "unit": "mt",
-               "price_type": "cash_settlement", "source": "test", "confidence": "FIRM", "fetched_at": NOW}
+    columns = {
+        "symbol": symbol,
+        "price_date": day,
+        "price": Decimal(value),
+        "currency": "USD",
+        "unit": "mt",
+        "price_type": "cash_settlement",
+        "source": "test",
+        "confidence": "FIRM",
+        "fetched_at": NOW,
+    }
     return result_row(f"PRICE:{symbol}:{day.isoformat()}:test", payload, columns)
 
 
@@ -35,8 +45,10 @@ def count(session: Session, model: type) -> int:
 
 class TestSingleWrite:
     def test_new_key_is_created_then_existing(self, session: Session) -> None:
-        assert write_result(session, SettlementPrice, price("LME-AL", "2563.5"), batch_run_id=None, now=NOW) \
+        assert (
+            write_result(session, SettlementPrice, price("LME-AL", "2563.5"), batch_run_id=None, now=NOW)
             is WriteOutcome.CREATED
+        )
         session.commit()
         again = price("LME-AL", "2563.500000")  # same value, other exponent: the same payload
         assert write_result(session, SettlementPrice, again, batch_run_id=None, now=NOW) is WriteOutcome.EXISTING
@@ -62,8 +74,10 @@ class TestSingleWrite:
     def test_the_same_conflict_twice_is_recorded_once(self, session: Session) -> None:
         write_result(session, SettlementPrice, price("LME-AL", "1"), batch_run_id=None, now=NOW)
         for _ in range(2):
-            assert write_result(session, SettlementPrice, price("LME-AL", "2"), batch_run_id=None, now=NOW) \
+            assert (
+                write_result(session, SettlementPrice, price("LME-AL", "2"), batch_run_id=None, now=NOW)
                 is WriteOutcome.CONFLICT
+            )
         session.commit()
         assert count(session, IdempotencyConflict) == 1
 
@@ -82,8 +96,12 @@ class TestBulkWrite:
         rows = [price("A", "1"), price("C", "3"), price("B", "2.5"), price("D", "4")]
         report = write_results(session, SettlementPrice, rows, batch_run_id=None, now=NOW)
         session.commit()
-        assert report.outcomes == [WriteOutcome.EXISTING, WriteOutcome.CREATED, WriteOutcome.CONFLICT,
-                                   WriteOutcome.CREATED]
+        assert report.outcomes == [
+            WriteOutcome.EXISTING,
+            WriteOutcome.CREATED,
+            WriteOutcome.CONFLICT,
+            WriteOutcome.CREATED,
+        ]
         assert report.conflict_keys == ["PRICE:B:2026-11-19:test"]
         counts = report.counts()
         assert (counts.processed, counts.created, counts.existing, counts.conflicts) == (4, 2, 1, 1)

@@ -1,4 +1,5 @@
 """D-1: which price date an as-of date needs, under each policy."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta

@@ -1,4 +1,5 @@
 """The contracts CSV, and which stored fields a reload changes."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -15,9 +16,17 @@ from core.values import ContractStatus, Instrument, RowError, Side
 D = Decimal
 FILE = "contracts.csv"
 GOOD = {
-    "contract_ref": "HC-1", "instrument": "commodity_forward", "underlying": "LME-AL", "side": "sell",
-    "quantity": "125", "unit": "mt", "entry_price": "2612.00", "currency": "USD",
-    "trade_date": "2026-10-01", "maturity_date": "2027-03-17", "status": "active",
+    "contract_ref": "HC-1",
+    "instrument": "commodity_forward",
+    "underlying": "LME-AL",
+    "side": "sell",
+    "quantity": "125",
+    "unit": "mt",
+    "entry_price": "2612.00",
+    "currency": "USD",
+    "trade_date": "2026-10-01",
+    "maturity_date": "2027-03-17",
+    "status": "active",
 }
 
 
@@ -34,21 +43,51 @@ def parse(*lines: str) -> tuple[list[tuple[int, ContractRow]], list[RowError]]:
 class TestGoodRows:
     def test_rows_are_kept_with_their_line_numbers_and_typed_values(self) -> None:
         rows, errors = parse(
-            row_with(contract_ref="HC-1"),                                          # line 2
-            row_with(contract_ref="HC-2", underlying="LME-CU", side="buy", quantity="10.5",
-                     entry_price="9000", status="settled"),                         # line 3
+            row_with(contract_ref="HC-1"),  # line 2
+            row_with(
+                contract_ref="HC-2",
+                underlying="LME-CU",
+                side="buy",
+                quantity="10.5",
+                entry_price="9000",
+                status="settled",
+            ),  # line 3
         )
 
         assert errors == []
         assert rows == [
-            (2, ContractRow(contract_ref="HC-1", instrument=Instrument.COMMODITY_FORWARD, underlying="LME-AL",
-                            side=Side.SELL, quantity=D("125"), unit="mt", entry_price=D("2612.00"),
-                            currency="USD", trade_date=date(2026, 10, 1), maturity_date=date(2027, 3, 17),
-                            status=ContractStatus.ACTIVE)),
-            (3, ContractRow(contract_ref="HC-2", instrument=Instrument.COMMODITY_FORWARD, underlying="LME-CU",
-                            side=Side.BUY, quantity=D("10.5"), unit="mt", entry_price=D("9000"),
-                            currency="USD", trade_date=date(2026, 10, 1), maturity_date=date(2027, 3, 17),
-                            status=ContractStatus.SETTLED)),
+            (
+                2,
+                ContractRow(
+                    contract_ref="HC-1",
+                    instrument=Instrument.COMMODITY_FORWARD,
+                    underlying="LME-AL",
+                    side=Side.SELL,
+                    quantity=D("125"),
+                    unit="mt",
+                    entry_price=D("2612.00"),
+                    currency="USD",
+                    trade_date=date(2026, 10, 1),
+                    maturity_date=date(2027, 3, 17),
+                    status=ContractStatus.ACTIVE,
+                ),
+            ),
+            (
+                3,
+                ContractRow(
+                    contract_ref="HC-2",
+                    instrument=Instrument.COMMODITY_FORWARD,
+                    underlying="LME-CU",
+                    side=Side.BUY,
+                    quantity=D("10.5"),
+                    unit="mt",
+                    entry_price=D("9000"),
+                    currency="USD",
+                    trade_date=date(2026, 10, 1),
+                    maturity_date=date(2027, 3, 17),
+                    status=ContractStatus.SETTLED,
+                ),
+            ),
         ]
 
     def test_maturity_on_the_trade_date_is_allowed(self) -> None:
@@ -68,8 +107,11 @@ class TestBadRows:
             pytest.param(row_with(quantity="-10"), "quantity:", id="quantity-negative"),
             pytest.param(row_with(quantity="ten"), "quantity:", id="quantity-not-a-number"),
             pytest.param(row_with(entry_price="0"), "entry_price:", id="entry-price-zero"),
-            pytest.param(row_with(trade_date="2026-11-20", maturity_date="2026-11-19"),
-                         "maturity_date: before trade_date", id="maturity-before-trade-date"),
+            pytest.param(
+                row_with(trade_date="2026-11-20", maturity_date="2026-11-19"),
+                "maturity_date: before trade_date",
+                id="maturity-before-trade-date",
+            ),
             pytest.param(row_with(maturity_date="2027-02-30"), "maturity_date:", id="maturity-no-such-day"),
             pytest.param(row_with(instrument="option"), "instrument:", id="unknown-instrument"),
             pytest.param(row_with(underlying="lme al"), "underlying:", id="bad-underlying"),
@@ -83,7 +125,7 @@ class TestBadRows:
     def test_bad_row_is_reported_with_file_line_and_field(self, line: str, reason_starts: str) -> None:
         rows, errors = parse(
             row_with(contract_ref="HC-1"),  # line 2: good
-            line,                           # line 3: bad
+            line,  # line 3: bad
             row_with(contract_ref="HC-3"),  # line 4: good
         )
 
@@ -93,13 +135,16 @@ class TestBadRows:
 
     def test_a_repeated_contract_ref_reports_the_later_line_naming_the_first(self) -> None:
         rows, errors = parse(
-            row_with(contract_ref="HC-1"),                  # line 2
-            row_with(contract_ref="HC-2"),                  # line 3
+            row_with(contract_ref="HC-1"),  # line 2
+            row_with(contract_ref="HC-2"),  # line 3
             row_with(contract_ref="HC-1", quantity="999"),  # line 4
-            row_with(contract_ref="HC-1"),                  # line 5: an exact repeat is an error too
+            row_with(contract_ref="HC-1"),  # line 5: an exact repeat is an error too
         )
 
-        assert [(n, row.contract_ref, row.quantity) for n, row in rows] == [(2, "HC-1", D("125")), (3, "HC-2", D("125"))]
+        assert [(n, row.contract_ref, row.quantity) for n, row in rows] == [
+            (2, "HC-1", D("125")),
+            (3, "HC-2", D("125")),
+        ]
         assert errors == [
             RowError(FILE, 4, "contract_ref: HC-1 repeated (first at line 2)"),
             RowError(FILE, 5, "contract_ref: HC-1 repeated (first at line 2)"),
@@ -107,10 +152,10 @@ class TestBadRows:
 
     def test_errors_come_in_line_order(self) -> None:
         _, errors = parse(
-            row_with(contract_ref="HC-1"),               # line 2
-            row_with(contract_ref="HC-1"),               # line 3: repeat
+            row_with(contract_ref="HC-1"),  # line 2
+            row_with(contract_ref="HC-1"),  # line 3: repeat
             row_with(contract_ref="HC-2", side="long"),  # line 4: bad side
-            row_with(contract_ref="HC-1"),               # line 5: repeat
+            row_with(contract_ref="HC-1"),  # line 5: repeat
         )
 
         assert [e.line for e in errors] == [3, 4, 5]
@@ -135,9 +180,17 @@ def incoming(**cells: str) -> ContractRow:
 def stored(**changes: Any) -> dict[str, object]:
     """A contract as the database gives it back: plain strings, six-place Decimals, an id."""
     fields: dict[str, object] = {
-        "id": 17, "contract_ref": "HC-1", "instrument": "commodity_forward", "underlying": "LME-AL",
-        "side": "sell", "quantity": D("125.000000"), "unit": "mt", "entry_price": D("2612.000000"),
-        "currency": "USD", "trade_date": date(2026, 10, 1), "maturity_date": date(2027, 3, 17),
+        "id": 17,
+        "contract_ref": "HC-1",
+        "instrument": "commodity_forward",
+        "underlying": "LME-AL",
+        "side": "sell",
+        "quantity": D("125.000000"),
+        "unit": "mt",
+        "entry_price": D("2612.000000"),
+        "currency": "USD",
+        "trade_date": date(2026, 10, 1),
+        "maturity_date": date(2027, 3, 17),
         "status": "active",
     }
     fields.update(changes)
@@ -157,10 +210,15 @@ class TestChangedFields:
             pytest.param(stored(entry_price=D("2612.01")), ["entry_price"], False, id="entry-price"),
             pytest.param(stored(side="buy"), ["side"], False, id="side"),
             pytest.param(stored(maturity_date=date(2027, 6, 16)), ["maturity_date"], False, id="maturity"),
-            pytest.param(stored(status="settled", quantity=D("100")), ["quantity", "status"], False,
-                         id="status-and-quantity-sorted"),
-            pytest.param({k: v for k, v in stored().items() if k != "unit"}, ["unit"], False,
-                         id="field-missing-from-stored"),
+            pytest.param(
+                stored(status="settled", quantity=D("100")),
+                ["quantity", "status"],
+                False,
+                id="status-and-quantity-sorted",
+            ),
+            pytest.param(
+                {k: v for k, v in stored().items() if k != "unit"}, ["unit"], False, id="field-missing-from-stored"
+            ),
         ],
     )
     def test_reports_fields_whose_values_differ(

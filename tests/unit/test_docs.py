@@ -1,5 +1,6 @@
 """The README stays true to the code: its configuration table is the settings, and its
 Quickstart has exactly the two commands."""
+
 from __future__ import annotations
 
 import re

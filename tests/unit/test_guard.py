@@ -5,6 +5,7 @@ the daily loss with its anchor, and the state's JSON form.
 Unless a case says otherwise: warning 5 %, execution 10 %, hysteresis 1 % (re-arm below
 4 %), confirm_syncs 1, max_sync_age_s 120, equity jump 20 %, day 17:00 New York.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -21,8 +22,17 @@ from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, policy_for
 from core.mt5.guard_state import GuardState, GuardStatus, reset, state_as_dict, state_from_dict
 
 E = GuardEvent
-BASE = policy_for(GuardPolicy(), {"warning_pct": 5, "execution_pct": 10, "hysteresis_pct": 1, "confirm_syncs": 1,
-                                  "max_sync_age_s": 120, "equity_jump_pct": 20})
+BASE = policy_for(
+    GuardPolicy(),
+    {
+        "warning_pct": 5,
+        "execution_pct": 10,
+        "hysteresis_pct": 1,
+        "confirm_syncs": 1,
+        "max_sync_age_s": 120,
+        "equity_jump_pct": 20,
+    },
+)
 START = datetime(2026, 1, 14, 14, 0, tzinfo=timezone.utc)  # Wednesday 09:00 New York: trading day 01-14
 STEP = timedelta(seconds=30)
 
@@ -35,8 +45,9 @@ def read(equity: str, i: int, balance: str | None = None, confirmed: bool = Fals
     return GuardReading(5001, D(equity), D(balance or equity), at(i), confirmed)
 
 
-def run(equities: list[str], policy: GuardPolicy = BASE,
-        state: GuardState | None = None) -> tuple[GuardState, list[GuardDecision]]:
+def run(
+    equities: list[str], policy: GuardPolicy = BASE, state: GuardState | None = None
+) -> tuple[GuardState, list[GuardDecision]]:
     """Evaluate one reading per sync, 30 s apart, each seen at its own time."""
     state = state or GuardState()
     decisions = []
@@ -52,14 +63,17 @@ def events(decisions: list[GuardDecision]) -> list[tuple[GuardEvent, ...]]:
 
 
 class TestFigures:
-    @pytest.mark.parametrize(("peak", "equity", "percent"), [
-        ("10000.00", "9400.00", "6.0000"),  # (10000 - 9400) / 10000 * 100 = 6
-        ("10250.50", "9800.00", "4.3949"),  # 450.50 / 10250.50 * 100 = 4.394907...
-        ("12000.00", "10900.00", "9.1667"),  # 1100 / 12000 * 100 = 9.16666...
-        ("20000.00", "19999.99", "0.0000"),  # 0.01 / 20000 * 100 = 0.00005: half-even to 0.0000
-        ("20000.00", "19999.97", "0.0002"),  # 0.03 / 20000 * 100 = 0.00015: half-even to 0.0002
-        ("10000.00", "10000.00", "0.0000"),
-    ])
+    @pytest.mark.parametrize(
+        ("peak", "equity", "percent"),
+        [
+            ("10000.00", "9400.00", "6.0000"),  # (10000 - 9400) / 10000 * 100 = 6
+            ("10250.50", "9800.00", "4.3949"),  # 450.50 / 10250.50 * 100 = 4.394907...
+            ("12000.00", "10900.00", "9.1667"),  # 1100 / 12000 * 100 = 9.16666...
+            ("20000.00", "19999.99", "0.0000"),  # 0.01 / 20000 * 100 = 0.00005: half-even to 0.0000
+            ("20000.00", "19999.97", "0.0002"),  # 0.03 / 20000 * 100 = 0.00015: half-even to 0.0002
+            ("10000.00", "10000.00", "0.0000"),
+        ],
+    )
     def test_drawdown_shown_to_4_dp_half_even(self, peak: str, equity: str, percent: str) -> None:
         assert shown(drawdown_pct(D(peak), D(equity))) == D(percent)
 
@@ -78,8 +92,7 @@ class TestPeak:
         # 9.1667 % below the peak; 10800 is (12000 - 10800) / 12000 = 10.0000 %: execution.
         state, decisions = run(["10000.00", "11000.00", "12000.00", "10900.00", "10800.00"])
 
-        assert [d.drawdown_pct for d in decisions] == [D("0.0000"), D("0.0000"), D("0.0000"), D("9.1667"),
-                                                       D("10.0000")]
+        assert [d.drawdown_pct for d in decisions] == [D("0.0000"), D("0.0000"), D("0.0000"), D("9.1667"), D("10.0000")]
         assert events(decisions) == [(), (), (), (E.WARNING,), (E.EXECUTE,)]
         assert decisions[-1].reasons == (TripReason.DRAWDOWN,)
         assert (state.status, state.episode, state.peak_equity) == (GuardStatus.TRIPPED, 1, D("12000.00"))
@@ -175,8 +188,12 @@ class TestLatch:
 
         after = evaluate(state, read("8900.00", 4), BASE, at(4), deals=[])
 
-        assert (state.status, state.peak_equity, state.episode, state.reset_at) == (GuardStatus.ARMED, D("8900.00"),
-                                                                                    1, at(3))
+        assert (state.status, state.peak_equity, state.episode, state.reset_at) == (
+            GuardStatus.ARMED,
+            D("8900.00"),
+            1,
+            at(3),
+        )
         assert after.events == () and after.drawdown_pct == D("0.0000")
 
     def test_reset_with_peak_never_trips_again_while_below_the_level(self) -> None:
@@ -213,8 +230,12 @@ class TestShadow:
 
 DAILY = policy_for(BASE, {"daily_loss_pct": 5, "execution_pct": 50, "warning_pct": 40, "equity_jump_pct": 60})
 BOUNDARY = datetime(2026, 1, 13, 22, tzinfo=timezone.utc)  # 17:00 New York: trading day 01-14 starts
-YESTERDAY = GuardState(trading_day=BOUNDARY.date(), peak_equity=D("10000.00"), last_equity=D("10000.00"),
-                       last_sync_at=BOUNDARY - timedelta(seconds=30))
+YESTERDAY = GuardState(
+    trading_day=BOUNDARY.date(),
+    peak_equity=D("10000.00"),
+    last_equity=D("10000.00"),
+    last_sync_at=BOUNDARY - timedelta(seconds=30),
+)
 
 
 def day_read(equity: str, seconds: int, balance: str | None = None) -> GuardReading:
@@ -226,8 +247,12 @@ def balance_deal(ticket: int, seconds: int, amount: str, type_: int = c.DEAL_TYP
 
 
 class TestDailyLoss:
-    def day(self, readings: list[tuple[GuardReading, list[DayDeal]]], policy: GuardPolicy = DAILY,
-            state: GuardState = YESTERDAY) -> list[GuardDecision]:
+    def day(
+        self,
+        readings: list[tuple[GuardReading, list[DayDeal]]],
+        policy: GuardPolicy = DAILY,
+        state: GuardState = YESTERDAY,
+    ) -> list[GuardDecision]:
         out = []
         for reading, deals in readings:
             out.append(evaluate(state, reading, policy, reading.at, deals=deals))
@@ -235,20 +260,23 @@ class TestDailyLoss:
         return out
 
     def test_the_first_reading_after_the_boundary_anchors_the_day(self) -> None:
-        first, = self.day([(day_read("10000.00", 30), [])])
+        (first,) = self.day([(day_read("10000.00", 30), [])])
 
         assert first.events == (E.ANCHORED,)
-        assert first.state.anchor == DayAnchor(BOUNDARY.date() + timedelta(days=1), DayBasis.BALANCE, D("10000.00"),
-                                               BOUNDARY + timedelta(seconds=30))
+        assert first.state.anchor == DayAnchor(
+            BOUNDARY.date() + timedelta(days=1), DayBasis.BALANCE, D("10000.00"), BOUNDARY + timedelta(seconds=30)
+        )
 
     def test_a_deposit_moves_the_anchor_and_is_no_profit(self) -> None:
         deposit = balance_deal(101, 1800, "5000.00")
-        decisions = self.day([
-            (day_read("10000.00", 30), []),
-            (day_read("15000.00", 1830), [deposit]),  # anchor 10000 + 5000 = 15000: day loss 0
-            (day_read("14300.00", 1860), [deposit]),  # (15000 - 14300) / 15000 * 100 = 4.6667
-            (day_read("14250.00", 1890), [deposit]),  # (15000 - 14250) / 15000 * 100 = 5.0000: execution
-        ])
+        decisions = self.day(
+            [
+                (day_read("10000.00", 30), []),
+                (day_read("15000.00", 1830), [deposit]),  # anchor 10000 + 5000 = 15000: day loss 0
+                (day_read("14300.00", 1860), [deposit]),  # (15000 - 14300) / 15000 * 100 = 4.6667
+                (day_read("14250.00", 1890), [deposit]),  # (15000 - 14250) / 15000 * 100 = 5.0000: execution
+            ]
+        )
 
         assert events(decisions) == [(E.ANCHORED,), (E.ANCHOR_MOVED,), (), (E.EXECUTE,)]
         assert [d.day_loss_pct for d in decisions] == [D("0.0000"), D("0.0000"), D("4.6667"), D("5.0000")]
@@ -277,7 +305,7 @@ class TestDailyLoss:
     def test_a_restart_after_the_boundary_rebuilds_a_balance_anchor_from_the_deals(self) -> None:
         # down from 16:59:30 to 18:00 New York: the first reading is an hour after the boundary.
         trade = DayDeal(201, c.DEAL_TYPE_SELL, BOUNDARY + timedelta(minutes=20), D("-400.00"), D("-4.00"))
-        late, = self.day([(day_read("9300.00", 3600, "9596.00"), [trade])])
+        (late,) = self.day([(day_read("9300.00", 3600, "9596.00"), [trade])])
 
         # balance at start = 9596.00 - (-400.00 - 4.00) = 10000.00; (10000 - 9300) / 10000 = 7 %: execution
         assert late.events == (E.ANCHORED, E.EXECUTE)
@@ -294,7 +322,7 @@ class TestDailyLoss:
         assert all(d.state.anchor is None and d.day_loss_pct is None for d in decisions)
 
     def test_no_anchor_is_kept_without_a_daily_limit(self) -> None:
-        first, = self.day([(day_read("10000.00", 30), [])], policy_for(DAILY, {"daily_loss_pct": None}))
+        (first,) = self.day([(day_read("10000.00", 30), [])], policy_for(DAILY, {"daily_loss_pct": None}))
 
         assert (first.events, first.state.anchor, first.day_loss_pct) == ((), None, None)
 
@@ -302,7 +330,7 @@ class TestDailyLoss:
         policy = policy_for(DAILY, {"peak_reset": "daily"})
         state = replace(YESTERDAY, peak_equity=D("12000.00"))
 
-        first, = self.day([(day_read("10000.00", 30), [])], policy, state)
+        (first,) = self.day([(day_read("10000.00", 30), [])], policy, state)
 
         assert (first.state.peak_equity, first.drawdown_pct) == (D("10000.00"), D("0.0000"))
 
@@ -310,8 +338,9 @@ class TestDailyLoss:
 class TestStateJson:
     def test_the_state_goes_to_json_and_back(self) -> None:
         state, _ = run(["10000.00", "8900.00"])
-        anchor = DayAnchor(BOUNDARY.date(), DayBasis.MAX, D("10000.00"), BOUNDARY, D("-250.50"), frozenset({3, 1}),
-                           AnchorSource.DEALS)
+        anchor = DayAnchor(
+            BOUNDARY.date(), DayBasis.MAX, D("10000.00"), BOUNDARY, D("-250.50"), frozenset({3, 1}), AnchorSource.DEALS
+        )
         state = replace(state, anchor=anchor)
 
         data: dict[str, Any] = state_as_dict(state)

@@ -6,6 +6,7 @@ drawdown % = (peak - equity) / peak * 100 (peak: the highest equity so far), day
 half-even to 4 dp. Unless a case says otherwise: warning 5 %, execution 10 %, hysteresis
 1 % (re-arm below 4 %), confirm_syncs 1, no daily limit, the day starting 00:00 UTC.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -19,8 +20,18 @@ from core.mt5.guard_policy import GuardPolicy, policy_for
 from core.mt5.guard_replay import ReplayEvent, ReplayKind, replay
 
 K, R = ReplayKind, TripReason
-BASE = policy_for(GuardPolicy(), {"warning_pct": 5, "execution_pct": 10, "hysteresis_pct": 1, "confirm_syncs": 1,
-                                  "max_sync_age_s": 120, "day_start": "00:00", "day_start_tz": "UTC"})
+BASE = policy_for(
+    GuardPolicy(),
+    {
+        "warning_pct": 5,
+        "execution_pct": 10,
+        "hysteresis_pct": 1,
+        "confirm_syncs": 1,
+        "max_sync_age_s": 120,
+        "day_start": "00:00",
+        "day_start_tz": "UTC",
+    },
+)
 DAILY = policy_for(BASE, {"daily_loss_pct": 3, "daily_basis": "balance"})
 DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday, 00:00 UTC: a day boundary
 
@@ -41,8 +52,15 @@ def d(text: str | None) -> D | None:
     return None if text is None else D(text)
 
 
-def row(hours: float, kind: ReplayKind, drawdown: str | None, day_loss: str | None, equity: str, episode: int = 0,
-        reasons: tuple[TripReason, ...] = ()) -> tuple[object, ...]:
+def row(
+    hours: float,
+    kind: ReplayKind,
+    drawdown: str | None,
+    day_loss: str | None,
+    equity: str,
+    episode: int = 0,
+    reasons: tuple[TripReason, ...] = (),
+) -> tuple[object, ...]:
     return (at(hours), kind, d(drawdown), d(day_loss), D(equity), episode, reasons)
 
 
@@ -51,44 +69,85 @@ CASES = {
     # 4.9020 (not below 4: no re-arm). 9800: 400 / 10200 * 100 = 3.92157 < 4: re-armed. 9180:
     # 1020 / 10200 * 100 = 10 >= 10: a warning and the execution (episode 1). Then latched:
     # 8000 and 10500 change nothing.
-    "drawdown from the peak, re-arm, execution, latch": (BASE, [
-        reading(0, "10000.00"), reading(1, "10200.00"), reading(2, "9639.00"), reading(3, "9700.00"),
-        reading(4, "9800.00"), reading(5, "9180.00"), reading(6, "8000.00"), reading(7, "10500.00")], [
-        row(2, K.WARNING, "5.5000", None, "9639.00"),
-        row(4, K.REARMED, "3.9216", None, "9800.00"),
-        row(5, K.WARNING, "10.0000", None, "9180.00", 1),
-        row(5, K.EXECUTION, "10.0000", None, "9180.00", 1, (R.DRAWDOWN,))]),
+    "drawdown from the peak, re-arm, execution, latch": (
+        BASE,
+        [
+            reading(0, "10000.00"),
+            reading(1, "10200.00"),
+            reading(2, "9639.00"),
+            reading(3, "9700.00"),
+            reading(4, "9800.00"),
+            reading(5, "9180.00"),
+            reading(6, "8000.00"),
+            reading(7, "10500.00"),
+        ],
+        [
+            row(2, K.WARNING, "5.5000", None, "9639.00"),
+            row(4, K.REARMED, "3.9216", None, "9800.00"),
+            row(5, K.WARNING, "10.0000", None, "9180.00", 1),
+            row(5, K.EXECUTION, "10.0000", None, "9180.00", 1, (R.DRAWDOWN,)),
+        ],
+    ),
     # Anchor 10000 (balance at 00:01). 9750: 250 / 10000 * 100 = 2.5 day loss, no event.
     # 9700: 300 / 10000 * 100 = 3 >= 3: execution by the daily loss; drawdown 3 % (peak 10000).
-    "the daily loss from the day's anchor": (DAILY, [
-        reading(1 / 60, "10000.00"), reading(10, "9750.00"), reading(12, "9700.00")], [
-        row(12, K.EXECUTION, "3.0000", "3.0000", "9700.00", 1, (R.DAILY_LOSS,))]),
+    "the daily loss from the day's anchor": (
+        DAILY,
+        [reading(1 / 60, "10000.00"), reading(10, "9750.00"), reading(12, "9700.00")],
+        [row(12, K.EXECUTION, "3.0000", "3.0000", "9700.00", 1, (R.DAILY_LOSS,))],
+    ),
     # The first reading of 03-02 is 9 h after the boundary (> 120 s) and there are no deals:
     # day_start_unknown, drawdown 0 (it is the peak). 9600: a 4 % loss that is not judged as
     # one (no anchor), 4 % drawdown is below 5. On 03-03 the 00:00:30 reading anchors 9600
     # (balance); 9300: (9600 - 9300) / 9600 * 100 = 3.125 >= 3: execution, drawdown
     # (10000 - 9300) / 10000 * 100 = 7 >= 5: a warning with it.
-    "a day whose start is unknown is guarded by drawdown alone": (DAILY, [
-        reading(9, "10000.00"), reading(10, "9600.00"),
-        reading(24 + 30 / 3600, "9600.00", "9600.00"), reading(26, "9300.00", "9600.00")], [
-        row(9, K.DAY_START_UNKNOWN, "0.0000", None, "10000.00"),
-        row(26, K.WARNING, "7.0000", "3.1250", "9300.00", 1),
-        row(26, K.EXECUTION, "7.0000", "3.1250", "9300.00", 1, (R.DAILY_LOSS,))]),
+    "a day whose start is unknown is guarded by drawdown alone": (
+        DAILY,
+        [
+            reading(9, "10000.00"),
+            reading(10, "9600.00"),
+            reading(24 + 30 / 3600, "9600.00", "9600.00"),
+            reading(26, "9300.00", "9600.00"),
+        ],
+        [
+            row(9, K.DAY_START_UNKNOWN, "0.0000", None, "10000.00"),
+            row(26, K.WARNING, "7.0000", "3.1250", "9300.00", 1),
+            row(26, K.EXECUTION, "7.0000", "3.1250", "9300.00", 1, (R.DAILY_LOSS,)),
+        ],
+    ),
     # confirm_syncs 2: 8900 (11 %) is breach 1 and the warning; 9100 (9 %) breaks the row;
     # 8900 breach 1 again; 9000 ((10000 - 9000) / 10000 * 100 = 10 %) breach 2: execution.
-    "confirm_syncs breaches in a row": (policy_for(BASE, {"confirm_syncs": 2}), [
-        reading(0, "10000.00"), reading(1, "8900.00"), reading(2, "9100.00"), reading(3, "8900.00"),
-        reading(4, "9000.00")], [
-        row(1, K.WARNING, "11.0000", None, "8900.00"),
-        row(4, K.EXECUTION, "10.0000", None, "9000.00", 1, (R.DRAWDOWN,))]),
+    "confirm_syncs breaches in a row": (
+        policy_for(BASE, {"confirm_syncs": 2}),
+        [
+            reading(0, "10000.00"),
+            reading(1, "8900.00"),
+            reading(2, "9100.00"),
+            reading(3, "8900.00"),
+            reading(4, "9000.00"),
+        ],
+        [
+            row(1, K.WARNING, "11.0000", None, "8900.00"),
+            row(4, K.EXECUTION, "10.0000", None, "9000.00", 1, (R.DRAWDOWN,)),
+        ],
+    ),
     # Shadow mode would close too: the replay reports it as an execution.
-    "shadow mode": (policy_for(BASE, {"mode": "shadow"}), [reading(0, "10000.00"), reading(1, "8800.00")], [
-        row(1, K.WARNING, "12.0000", None, "8800.00", 1),
-        row(1, K.EXECUTION, "12.0000", None, "8800.00", 1, (R.DRAWDOWN,))]),
+    "shadow mode": (
+        policy_for(BASE, {"mode": "shadow"}),
+        [reading(0, "10000.00"), reading(1, "8800.00")],
+        [
+            row(1, K.WARNING, "12.0000", None, "8800.00", 1),
+            row(1, K.EXECUTION, "12.0000", None, "8800.00", 1, (R.DRAWDOWN,)),
+        ],
+    ),
     # Out of order in, time order out: the peak is the 0 h reading's 10000, not 9400's.
-    "readings are sorted by time": (BASE, [reading(2, "9400.00"), reading(0, "10000.00"), reading(1, "9000.00")], [
-        row(1, K.WARNING, "10.0000", None, "9000.00", 1),
-        row(1, K.EXECUTION, "10.0000", None, "9000.00", 1, (R.DRAWDOWN,))]),
+    "readings are sorted by time": (
+        BASE,
+        [reading(2, "9400.00"), reading(0, "10000.00"), reading(1, "9000.00")],
+        [
+            row(1, K.WARNING, "10.0000", None, "9000.00", 1),
+            row(1, K.EXECUTION, "10.0000", None, "9000.00", 1, (R.DRAWDOWN,)),
+        ],
+    ),
     "no readings": (BASE, [], []),
     "below every threshold": (BASE, [reading(0, "10000.00"), reading(1, "9501.00")], []),
 }

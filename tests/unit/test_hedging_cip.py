@@ -1,6 +1,7 @@
 """Parity forwards, rate curves, negative rates, ECB crosses, one basis on both legs, the
 functional currency, and decisions at full precision. Every expected figure is worked out
 by hand beside its case (Decimal, half-even)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -27,16 +28,33 @@ FLAT = {"USD": RateCurve(flat=D("0.05")), "EUR": RateCurve(flat=D("0.035"))}
 
 def forward(**overrides: Any) -> Contract:
     fields: dict[str, Any] = {
-        "id": 1, "contract_ref": "FXF-1", "instrument": Instrument.FX_FORWARD, "underlying": "EURUSD",
-        "side": Side.SELL, "quantity": D("10000000"), "unit": "EUR", "entry_price": D("1.0956"), "currency": "USD",
-        "trade_date": date(2024, 1, 2), "maturity_date": MATURITY, "status": ContractStatus.ACTIVE}
+        "id": 1,
+        "contract_ref": "FXF-1",
+        "instrument": Instrument.FX_FORWARD,
+        "underlying": "EURUSD",
+        "side": Side.SELL,
+        "quantity": D("10000000"),
+        "unit": "EUR",
+        "entry_price": D("1.0956"),
+        "currency": "USD",
+        "trade_date": date(2024, 1, 2),
+        "maturity_date": MATURITY,
+        "status": ContractStatus.ACTIVE,
+    }
     return Contract(**{**fields, **overrides})
 
 
 def rate(symbol: str = "EURUSD", value: str = "1.0811", **overrides: Any) -> Price:
-    fields: dict[str, Any] = {"id": 70, "symbol": symbol, "price_date": D1, "price": D(value),
-                              "currency": symbol[3:6], "unit": symbol[:3], "source": "ecb",
-                              "confidence": Confidence.REFERENCE}
+    fields: dict[str, Any] = {
+        "id": 70,
+        "symbol": symbol,
+        "price_date": D1,
+        "price": D(value),
+        "currency": symbol[3:6],
+        "unit": symbol[:3],
+        "source": "ecb",
+        "confidence": Confidence.REFERENCE,
+    }
     return Price(**{**fields, **overrides})
 
 
@@ -65,10 +83,17 @@ class TestParityForward:
         # F = 1.093293 (above); DF = 1 / (1 + 0.05 * 278 / 360) = 1 / 1.0386111111
         # MTM = -1 * 10,000,000 * (1.093293 - 1.0956) / 1.0386111111 = 23,070 / 1.0386111111 = 22,212.36
         assert (snap.mtm_value, snap.price_d1, snap.price_id) == (D("22212.36"), D("1.093293"), 70)
-        assert {k: snap.payload[k] for k in ("rate_source", "spot_rate", "spot_price_id", "quote_rate", "base_rate",
-                                             "cip_days")} == {
-            "rate_source": "cip", "spot_rate": D("1.0811"), "spot_price_id": 70, "quote_rate": D("0.05"),
-            "base_rate": D("0.035"), "cip_days": 278}
+        assert {
+            k: snap.payload[k]
+            for k in ("rate_source", "spot_rate", "spot_price_id", "quote_rate", "base_rate", "cip_days")
+        } == {
+            "rate_source": "cip",
+            "spot_rate": D("1.0811"),
+            "spot_price_id": 70,
+            "quote_rate": D("0.05"),
+            "base_rate": D("0.035"),
+            "cip_days": 278,
+        }
 
     def test_a_stored_quote_for_the_tenor_wins(self) -> None:
         quote = rate(forward_symbol("EURUSD", MATURITY), "1.0900", id=71)
@@ -96,13 +121,18 @@ class TestCurves:
         # 1M: 2024-04-28, 31 days; 1Y: 2025-03-28, 365 days; 3M from 30 Nov: 28 Feb 2025 (clamped), 90 days
         assert (tenor_days("1M", AS_OF), tenor_days("1Y", AS_OF), tenor_days("3M", date(2024, 11, 30))) == (31, 365, 90)
 
-    @pytest.mark.parametrize(("days", "expected"), [
-        # between the tenors: 0.04 + (0.05 - 0.04) * (278 - 31) / (365 - 31) = 0.04 + 0.01 * 247 / 334
-        #   = 0.04739520958083832335329341317 (not rounded: the forward is rounded once)
-        (278, "0.04739520958083832335329341317"),
-        (31, "0.04"), (10, "0.04"),          # at and before the first tenor: its rate
-        (365, "0.05"), (400, "0.05"),        # at and beyond the last tenor: its rate (flat)
-    ])
+    @pytest.mark.parametrize(
+        ("days", "expected"),
+        [
+            # between the tenors: 0.04 + (0.05 - 0.04) * (278 - 31) / (365 - 31) = 0.04 + 0.01 * 247 / 334
+            #   = 0.04739520958083832335329341317 (not rounded: the forward is rounded once)
+            (278, "0.04739520958083832335329341317"),
+            (31, "0.04"),
+            (10, "0.04"),  # at and before the first tenor: its rate
+            (365, "0.05"),
+            (400, "0.05"),  # at and beyond the last tenor: its rate (flat)
+        ],
+    )
     def test_linear_in_time(self, days: int, expected: str) -> None:
         assert self.CURVE.rate_at(AS_OF, days) == D(expected)
 
@@ -124,8 +154,7 @@ class TestCrosses:
         # GBPUSD = EURUSD / EURGBP = 1.0830 / 0.85735 = 1.2631947279... -> 1.263195
         # USDEUR = 1 / EURUSD = 1 / 1.0830 = 0.9233610341... -> 0.923361
         assert (cross_legs("GBPUSD"), cross_legs("USDEUR")) == (("EURUSD", "EURGBP"), (None, "EURUSD"))
-        assert (cross_rate(D("1.0830"), D("0.85735")), cross_rate(D(1), D("1.0830"))) == (D("1.263195"),
-                                                                                           D("0.923361"))
+        assert (cross_rate(D("1.0830"), D("0.85735")), cross_rate(D(1), D("1.0830"))) == (D("1.263195"), D("0.923361"))
 
     def test_rounded_once_at_full_precision(self) -> None:
         # USDJPY = EURJPY / EURUSD = 163.87 / 1.0833 = 151.2692698237... -> 151.269270; rounding EURUSD's
@@ -133,19 +162,35 @@ class TestCrosses:
         assert cross_rate(D("163.87"), D("1.0833")) == D("151.269270")
 
     def test_present_only_when_both_legs_are_and_named_by_their_ids(self) -> None:
-        legs = [rate("EURUSD", "1.0830", id=11), rate("EURGBP", "0.85735", id=12),
-                rate("EURUSD", "1.0811", id=13, price_date=AS_OF)]  # no EURGBP on AS_OF
+        legs = [
+            rate("EURUSD", "1.0830", id=11),
+            rate("EURGBP", "0.85735", id=12),
+            rate("EURUSD", "1.0811", id=13, price_date=AS_OF),
+        ]  # no EURGBP on AS_OF
         derived = derive_cross(legs, "GBPUSD")
         # GBPUSD = EURUSD / EURGBP = 1.0830 / 0.85735 = 1.2631947279... -> 1.263195, from rows 11 and 12
-        assert [(c.row.symbol, c.row.price_date, c.row.price, c.row.currency, c.row.unit, c.numerator_price_id,
-                 c.denominator_price_id) for c in derived] == [("GBPUSD", D1, D("1.263195"), "USD", "GBP", 11, 12)]
+        assert [
+            (
+                c.row.symbol,
+                c.row.price_date,
+                c.row.price,
+                c.row.currency,
+                c.row.unit,
+                c.numerator_price_id,
+                c.denominator_price_id,
+            )
+            for c in derived
+        ] == [("GBPUSD", D1, D("1.263195"), "USD", "GBP", 11, 12)]
 
     def test_the_inverse_names_its_one_leg(self) -> None:
         # USDEUR = 1 / EURUSD: 1 / 1.0830 = 0.9233610341... -> 0.923361; 1 / 1.0811 = 0.9249837203... -> 0.924984
-        derived = derive_cross([rate("EURUSD", "1.0830", id=11), rate("EURUSD", "1.0811", id=13, price_date=AS_OF)],
-                               "USDEUR")
+        derived = derive_cross(
+            [rate("EURUSD", "1.0830", id=11), rate("EURUSD", "1.0811", id=13, price_date=AS_OF)], "USDEUR"
+        )
         assert [(c.row.price_date, c.row.price, c.numerator_price_id, c.denominator_price_id) for c in derived] == [
-            (D1, D("0.923361"), None, 11), (AS_OF, D("0.924984"), None, 13)]
+            (D1, D("0.923361"), None, 11),
+            (AS_OF, D("0.924984"), None, 13),
+        ]
 
 
 class TestOneBasis:
@@ -154,14 +199,19 @@ class TestOneBasis:
     def test_a_quote_for_one_leg_only_is_a_basis_mismatch_for_it(self) -> None:
         quote = rate(forward_symbol("EURUSD", MATURITY), "1.0900", id=71)
         item = forward(id=5, side=Side.BUY, maturity_date=MATURITY + timedelta(days=10))  # no quote for its date
-        partners = {(ObjectType.HEDGE_CONTRACT, 1): Partner(9, ObjectType.HEDGED_ITEM, item),
-                    (ObjectType.HEDGED_ITEM, 5): Partner(9, ObjectType.HEDGE_CONTRACT, forward())}
+        partners = {
+            (ObjectType.HEDGE_CONTRACT, 1): Partner(9, ObjectType.HEDGED_ITEM, item),
+            (ObjectType.HEDGED_ITEM, 5): Partner(9, ObjectType.HEDGE_CONTRACT, forward()),
+        }
         fx = market(rate(), quote, partners=partners)
         h, i = value_fx_forward(forward(), AS_OF, fx), value_fx_forward(item, AS_OF, fx, ObjectType.HEDGED_ITEM)
         assert isinstance(h, MtmException) and isinstance(i, MtmException)
         assert (h.reason, i.reason) == (ExceptionReason.BASIS_MISMATCH, ExceptionReason.BASIS_MISMATCH)
         assert (h.details["basis"], h.details["other_leg"]["basis"], i.details["basis"]) == (
-            "forward_quote", "cip", "cip")
+            "forward_quote",
+            "cip",
+            "cip",
+        )
         assert h.key == "MTMX:hedge_contract:1:2024-03-28:basis_mismatch"
 
     def test_legs_on_one_basis_are_valued(self) -> None:
@@ -177,8 +227,9 @@ class TestFunctionalCurrency:
 
     def test_converted_at_the_direct_rate_first(self) -> None:
         # 1,000.00 USD * USDEUR 0.923361 = 923.361 -> 923.36
-        figures = functional_figures(D("1000.00"), "USD", "EUR", {"USDEUR": rate("USDEUR", "0.923361", id=80),
-                                                                  "EURUSD": rate()})
+        figures = functional_figures(
+            D("1000.00"), "USD", "EUR", {"USDEUR": rate("USDEUR", "0.923361", id=80), "EURUSD": rate()}
+        )
         assert (figures["functional_mtm"], figures["functional_rate_symbol"]) == (D("923.36"), "USDEUR")
 
     def test_no_rate_says_so(self) -> None:
@@ -215,4 +266,6 @@ class TestFullPrecision:
         i = LegTerms("EURUSD", "USD", D("10000000"), date(2024, 12, 31), 1)
         outcome, details = critical_terms(h, i, D(1), 30, D("0.05"))
         assert (outcome, details["reason"]) == (
-            Outcome.FAIL, "failed: maturity 2025-03-31 vs 2024-12-31: 90 days apart, tolerance 30")
+            Outcome.FAIL,
+            "failed: maturity 2025-03-31 vs 2024-12-31: 90 days apart, tolerance 30",
+        )

@@ -1,5 +1,6 @@
 """The designations and hedged-items files: dual authorisation, amendments, defaults locked
 from the policy, the legs' checks, the prospective test; and the FX lifecycle."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,15 @@ from core.canonical import payload_sha256
 from core.contracts import parse_contract_csv
 from core.errors import NotAFileOfThisKind
 from core.hedging.documents import describe_entry, json_entries
-from core.hedging.dossier import (DesignationRow, Dossier, HedgeType, OciReleaseMethod, parse_designations,
-                                  prospective_test, resolve)
+from core.hedging.dossier import (
+    DesignationRow,
+    Dossier,
+    HedgeType,
+    OciReleaseMethod,
+    parse_designations,
+    prospective_test,
+    resolve,
+)
 from core.hedging.items import HedgedItem, HedgedItemKind, parse_hedged_items
 from core.hedging.lifecycle import transition_problem
 from core.hedging.methods import Band, MethodParameters
@@ -25,16 +33,34 @@ from core.hedging.policy import HedgingPolicy
 from core.values import Contract, ContractStatus, Instrument, Side
 
 D = Decimal
-DOCS = {k: f"{k} text" for k in ("risk_management_objective", "hedging_strategy", "hedged_item_description",
-                                  "hedge_instrument_description", "economic_relationship",
-                                  "sources_of_ineffectiveness")}
+DOCS = {
+    k: f"{k} text"
+    for k in (
+        "risk_management_objective",
+        "hedging_strategy",
+        "hedged_item_description",
+        "hedge_instrument_description",
+        "economic_relationship",
+        "sources_of_ineffectiveness",
+    )
+}
 
 
 def designation(**overrides: Any) -> dict[str, Any]:
-    return {"designation_ref": "HD-1", "version": 1, "contract_ref": "FXF-1", "item_ref": "RCV-1",
-            "hedge_type": "cash_flow", "designation_date": "2024-01-02", "method": "dollar_offset",
-            "documentation": DOCS, "designated_by": "alice", "approver_1": "bob", "approver_2": "carol",
-            **overrides}
+    return {
+        "designation_ref": "HD-1",
+        "version": 1,
+        "contract_ref": "FXF-1",
+        "item_ref": "RCV-1",
+        "hedge_type": "cash_flow",
+        "designation_date": "2024-01-02",
+        "method": "dollar_offset",
+        "documentation": DOCS,
+        "designated_by": "alice",
+        "approver_1": "bob",
+        "approver_2": "carol",
+        **overrides,
+    }
 
 
 def refusal(entry: dict[str, Any]) -> str:
@@ -49,13 +75,16 @@ class TestAuthorisation:
         assert (row.designated_by, row.approver_1, row.approver_2) == ("alice", "bob", "carol")
 
     def test_the_same_approver_twice_is_refused(self) -> None:
-        assert refusal(designation(approver_2="Bob ")) == \
-            "approver_2: Bob is also approver_1: two distinct approvers are required"
+        assert (
+            refusal(designation(approver_2="Bob "))
+            == "approver_2: Bob is also approver_1: two distinct approvers are required"
+        )
 
     @pytest.mark.parametrize("field", ["approver_1", "approver_2"])
     def test_the_designator_may_not_approve(self, field: str) -> None:
-        assert refusal(designation(**{field: "ALICE"})) == \
-            f"{field}: ALICE designated this hedge and may not approve it"
+        assert (
+            refusal(designation(**{field: "ALICE"})) == f"{field}: ALICE designated this hedge and may not approve it"
+        )
 
     def test_all_three_the_same_names_every_problem(self) -> None:
         message = refusal(designation(approver_1="alice", approver_2="alice"))
@@ -65,32 +94,55 @@ class TestAuthorisation:
         assert "amendment_reason" in refusal(designation(version=2))
         assert DesignationRow.model_validate(designation(version=2, amendment_reason="ratio")).version == 2
 
-    @pytest.mark.parametrize(("change", "field"), [
-        ({"documentation": {**DOCS, "economic_relationship": "  "}}, "documentation.economic_relationship"),
-        ({"documentation": {k: v for k, v in DOCS.items() if k != "hedging_strategy"}}, "documentation.hedging_strategy"),
-        ({"method": "eyeball"}, "method"),
-        ({"hedge_type": "speculation"}, "hedge_type"),
-        ({"hedge_ratio": "0"}, "hedge_ratio"),
-        ({"band": {"min": "1.1", "max": "1.25"}}, "band"),
-        ({"min_observations": 2}, "min_observations"),
-        ({"surprise": 1}, "surprise"),
-    ])
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"documentation": {**DOCS, "economic_relationship": "  "}}, "documentation.economic_relationship"),
+            (
+                {"documentation": {k: v for k, v in DOCS.items() if k != "hedging_strategy"}},
+                "documentation.hedging_strategy",
+            ),
+            ({"method": "eyeball"}, "method"),
+            ({"hedge_type": "speculation"}, "hedge_type"),
+            ({"hedge_ratio": "0"}, "hedge_ratio"),
+            ({"band": {"min": "1.1", "max": "1.25"}}, "band"),
+            ({"min_observations": 2}, "min_observations"),
+            ({"surprise": 1}, "surprise"),
+        ],
+    )
     def test_bad_fields(self, change: dict[str, Any], field: str) -> None:
         assert refusal(designation(**change)).startswith(field)
 
 
 def instrument(**overrides: Any) -> Contract:
     fields: dict[str, Any] = {
-        "id": 1, "contract_ref": "FXF-1", "instrument": Instrument.FX_FORWARD, "underlying": "EURUSD",
-        "side": Side.SELL, "quantity": D("10000000"), "unit": "EUR", "entry_price": D("1.0956"), "currency": "USD",
-        "trade_date": date(2024, 1, 2), "maturity_date": date(2024, 12, 31), "status": ContractStatus.ACTIVE}
+        "id": 1,
+        "contract_ref": "FXF-1",
+        "instrument": Instrument.FX_FORWARD,
+        "underlying": "EURUSD",
+        "side": Side.SELL,
+        "quantity": D("10000000"),
+        "unit": "EUR",
+        "entry_price": D("1.0956"),
+        "currency": "USD",
+        "trade_date": date(2024, 1, 2),
+        "maturity_date": date(2024, 12, 31),
+        "status": ContractStatus.ACTIVE,
+    }
     return Contract(**{**fields, **overrides})
 
 
 def item(**overrides: Any) -> HedgedItem:
-    fields: dict[str, Any] = {"id": 5, "item_ref": "RCV-1", "kind": HedgedItemKind.RECEIVABLE, "underlying": "EURUSD",
-                              "amount": D("10000000"), "unit": "EUR", "currency": "USD",
-                              "exposure_date": date(2024, 12, 31)}
+    fields: dict[str, Any] = {
+        "id": 5,
+        "item_ref": "RCV-1",
+        "kind": HedgedItemKind.RECEIVABLE,
+        "underlying": "EURUSD",
+        "amount": D("10000000"),
+        "unit": "EUR",
+        "currency": "USD",
+        "exposure_date": date(2024, 12, 31),
+    }
     return HedgedItem(**{**fields, **overrides})
 
 
@@ -99,8 +151,9 @@ class TestResolve:
         policy = HedgingPolicy(materiality_floor=D("2500"), regression_window=40)
         dossier = resolve(DesignationRow.model_validate(designation()), policy, instrument(), item())
         assert isinstance(dossier, Dossier)
-        assert dossier.params == MethodParameters(Band(D("0.80"), D("1.25")), D("2500"), 40, 20, D("0.80"),
-                                                  D("0.05"), 30, D("0.05"))
+        assert dossier.params == MethodParameters(
+            Band(D("0.80"), D("1.25")), D("2500"), 40, 20, D("0.80"), D("0.05"), 30, D("0.05")
+        )
         # the hypothetical derivative's rate defaults to the instrument's forward rate
         assert dossier.hedged_item_rate == D("1.0956")
         assert dossier.payload["materiality_floor"] == D("2500")
@@ -114,17 +167,24 @@ class TestResolve:
         assert payload_sha256(dossier.payload) == "fe64db83a28f09fbc3ffc5f9fce4df59e772a4b467d610735e7762af84e593aa"
 
     def test_given_parameters_win(self) -> None:
-        row = DesignationRow.model_validate(designation(band={"min": "0.9", "max": "1.1"}, materiality_floor="0",
-                                                        hedged_item_rate="1.1"))
+        row = DesignationRow.model_validate(
+            designation(band={"min": "0.9", "max": "1.1"}, materiality_floor="0", hedged_item_rate="1.1")
+        )
         dossier = resolve(row, HedgingPolicy(), instrument(), item())
         assert isinstance(dossier, Dossier)
         assert (dossier.params.band, dossier.params.materiality_floor, dossier.hedged_item_rate) == (
-            Band(D("0.9"), D("1.1")), D(0), D("1.1"))
+            Band(D("0.9"), D("1.1")),
+            D(0),
+            D("1.1"),
+        )
 
     def test_legs_in_two_currencies_are_refused(self) -> None:
-        problems = resolve(DesignationRow.model_validate(designation()), HedgingPolicy(),
-                           instrument(currency="GBP"), item())
-        assert problems == ["the instrument is valued in GBP and the item in USD: the legs must be valued in one currency"]
+        problems = resolve(
+            DesignationRow.model_validate(designation()), HedgingPolicy(), instrument(currency="GBP"), item()
+        )
+        assert problems == [
+            "the instrument is valued in GBP and the item in USD: the legs must be valued in one currency"
+        ]
 
     def test_a_designation_after_the_exposure_and_a_window_below_its_minimum_are_refused(self) -> None:
         row = DesignationRow.model_validate(designation(designation_date="2025-01-02", regression_window=10))
@@ -132,16 +192,23 @@ class TestResolve:
         assert isinstance(problems, list) and len(problems) == 2
 
     def test_another_underlying_needs_a_locked_rate(self) -> None:
-        problems = resolve(DesignationRow.model_validate(designation()), HedgingPolicy(),
-                           instrument(underlying="EURGBP", unit="EUR"), item())
+        problems = resolve(
+            DesignationRow.model_validate(designation()),
+            HedgingPolicy(),
+            instrument(underlying="EURGBP", unit="EUR"),
+            item(),
+        )
         assert isinstance(problems, list) and problems[0].startswith("hedged_item_rate")
 
-    @pytest.mark.parametrize(("hedge_type", "kind", "method"), [
-        (HedgeType.CASH_FLOW, HedgedItemKind.FORECAST_SALE, OciReleaseMethod.BASIS_ADJUSTMENT),
-        (HedgeType.CASH_FLOW, HedgedItemKind.PAYABLE, OciReleaseMethod.RECYCLE_TO_PNL),
-        (HedgeType.FAIR_VALUE, HedgedItemKind.RECEIVABLE, OciReleaseMethod.NONE),
-        (HedgeType.NET_INVESTMENT, HedgedItemKind.RECEIVABLE, OciReleaseMethod.NONE),
-    ])
+    @pytest.mark.parametrize(
+        ("hedge_type", "kind", "method"),
+        [
+            (HedgeType.CASH_FLOW, HedgedItemKind.FORECAST_SALE, OciReleaseMethod.BASIS_ADJUSTMENT),
+            (HedgeType.CASH_FLOW, HedgedItemKind.PAYABLE, OciReleaseMethod.RECYCLE_TO_PNL),
+            (HedgeType.FAIR_VALUE, HedgedItemKind.RECEIVABLE, OciReleaseMethod.NONE),
+            (HedgeType.NET_INVESTMENT, HedgedItemKind.RECEIVABLE, OciReleaseMethod.NONE),
+        ],
+    )
     def test_oci_release_method(self, hedge_type: HedgeType, kind: HedgedItemKind, method: OciReleaseMethod) -> None:
         row = DesignationRow.model_validate(designation(hedge_type=hedge_type.value))
         dossier = resolve(row, HedgingPolicy(), instrument(), item(kind=kind))
@@ -161,28 +228,53 @@ def items_file(*entries: dict[str, Any]) -> str:
 
 
 def an_item(**overrides: Any) -> dict[str, Any]:
-    return {"item_ref": "RCV-1", "kind": "receivable", "underlying": "EURUSD", "amount": 10000000, "unit": "EUR",
-            "currency": "USD", "exposure_date": "2024-12-31", "description": "EUR invoice 4711", **overrides}
+    return {
+        "item_ref": "RCV-1",
+        "kind": "receivable",
+        "underlying": "EURUSD",
+        "amount": 10000000,
+        "unit": "EUR",
+        "currency": "USD",
+        "exposure_date": "2024-12-31",
+        "description": "EUR invoice 4711",
+        **overrides,
+    }
 
 
 class TestHedgedItemsFile:
     def test_good_items(self) -> None:
-        rows, errors = parse_hedged_items(items_file(an_item(), an_item(
-            item_ref="AL-1", kind="forecast_purchase", underlying="LME-AL", amount="500.5", unit="mt",
-            probability=0.9)), "items.json")
+        rows, errors = parse_hedged_items(
+            items_file(
+                an_item(),
+                an_item(
+                    item_ref="AL-1",
+                    kind="forecast_purchase",
+                    underlying="LME-AL",
+                    amount="500.5",
+                    unit="mt",
+                    probability=0.9,
+                ),
+            ),
+            "items.json",
+        )
         assert errors == []
         assert [(r.item_ref, r.amount, r.probability, r.kind.side) for r in rows] == [
-            ("RCV-1", D("10000000"), None, Side.BUY), ("AL-1", D("500.5"), D("0.9"), Side.SELL)]
+            ("RCV-1", D("10000000"), None, Side.BUY),
+            ("AL-1", D("500.5"), D("0.9"), Side.SELL),
+        ]
 
-    @pytest.mark.parametrize(("entry", "message"), [
-        (an_item(kind="forecast_sale"), "probability: a forecast needs a probability of at least 0.5"),
-        (an_item(kind="forecast_sale", probability=0.4), "probability: a forecast needs a probability"),
-        (an_item(probability=1), "probability: only a forecast has one"),
-        (an_item(unit="USD"), "unit: USD is not the base currency of EURUSD (EUR)"),
-        (an_item(amount=-5), "amount: "),
-        (an_item(amount="1.5e3"), "amount: "),  # text with an exponent is not a plain number
-        (an_item(kind="loan"), "kind: "),
-    ])
+    @pytest.mark.parametrize(
+        ("entry", "message"),
+        [
+            (an_item(kind="forecast_sale"), "probability: a forecast needs a probability of at least 0.5"),
+            (an_item(kind="forecast_sale", probability=0.4), "probability: a forecast needs a probability"),
+            (an_item(probability=1), "probability: only a forecast has one"),
+            (an_item(unit="USD"), "unit: USD is not the base currency of EURUSD (EUR)"),
+            (an_item(amount=-5), "amount: "),
+            (an_item(amount="1.5e3"), "amount: "),  # text with an exponent is not a plain number
+            (an_item(kind="loan"), "kind: "),
+        ],
+    )
     def test_bad_items_name_the_entry(self, entry: dict[str, Any], message: str) -> None:
         rows, errors = parse_hedged_items(items_file(an_item(item_ref="OK"), entry), "items.json")
         assert [r.item_ref for r in rows] == ["OK"]
@@ -203,7 +295,11 @@ class TestHedgedItemsFile:
     def test_the_hypothetical_derivative_is_on_the_exposure_side(self) -> None:
         derivative = item().hypothetical(D("1.0956"), date(2024, 1, 2))
         assert (derivative.instrument, derivative.side, derivative.entry_price, derivative.maturity_date) == (
-            Instrument.FX_FORWARD, Side.BUY, D("1.0956"), date(2024, 12, 31))
+            Instrument.FX_FORWARD,
+            Side.BUY,
+            D("1.0956"),
+            date(2024, 12, 31),
+        )
         commodity = item(underlying="LME-AL", unit="mt", kind=HedgedItemKind.FORECAST_PURCHASE)
         assert commodity.hypothetical(D("2500"), date(2024, 1, 2)).instrument is Instrument.COMMODITY_FORWARD
 
@@ -212,16 +308,33 @@ S = ContractStatus
 
 
 class TestLifecycle:
-    @pytest.mark.parametrize(("old", "new"), [
-        (S.DRAFT, S.DESIGNATED), (S.DRAFT, S.CANCELLED), (S.DESIGNATED, S.ACTIVE), (S.DESIGNATED, S.REJECTED),
-        (S.ACTIVE, S.SETTLED), (S.ACTIVE, S.DE_DESIGNATED), (S.DE_DESIGNATED, S.ACTIVE), (S.REJECTED, S.DRAFT),
-        (S.ACTIVE, S.ACTIVE)])
+    @pytest.mark.parametrize(
+        ("old", "new"),
+        [
+            (S.DRAFT, S.DESIGNATED),
+            (S.DRAFT, S.CANCELLED),
+            (S.DESIGNATED, S.ACTIVE),
+            (S.DESIGNATED, S.REJECTED),
+            (S.ACTIVE, S.SETTLED),
+            (S.ACTIVE, S.DE_DESIGNATED),
+            (S.DE_DESIGNATED, S.ACTIVE),
+            (S.REJECTED, S.DRAFT),
+            (S.ACTIVE, S.ACTIVE),
+        ],
+    )
     def test_fx_steps_allowed(self, old: ContractStatus, new: ContractStatus) -> None:
         assert transition_problem(Instrument.FX_FORWARD, old, new) is None
 
-    @pytest.mark.parametrize(("old", "new"), [
-        (S.DRAFT, S.ACTIVE), (S.SETTLED, S.ACTIVE), (S.CANCELLED, S.DRAFT), (S.DESIGNATED, S.DRAFT),
-        (S.ACTIVE, S.DESIGNATED)])
+    @pytest.mark.parametrize(
+        ("old", "new"),
+        [
+            (S.DRAFT, S.ACTIVE),
+            (S.SETTLED, S.ACTIVE),
+            (S.CANCELLED, S.DRAFT),
+            (S.DESIGNATED, S.DRAFT),
+            (S.ACTIVE, S.DESIGNATED),
+        ],
+    )
     def test_fx_steps_refused(self, old: ContractStatus, new: ContractStatus) -> None:
         assert (transition_problem(Instrument.FX_FORWARD, old, new) or "").startswith(f"status {old} -> {new}")
 
@@ -229,26 +342,41 @@ class TestLifecycle:
         assert transition_problem(Instrument.COMMODITY_FORWARD, S.SETTLED, S.ACTIVE) is None
 
 
-HEADER = ("contract_ref,instrument,underlying,side,quantity,unit,entry_price,currency,trade_date,maturity_date,"
-          "status,settlement_method")
+HEADER = (
+    "contract_ref,instrument,underlying,side,quantity,unit,entry_price,currency,trade_date,maturity_date,"
+    "status,settlement_method"
+)
 
 
 class TestFxContractRows:
     def test_an_fx_forward_row(self) -> None:
         report = parse_contract_csv(
-            f"{HEADER}\nFXF-1,fx_forward,EURUSD,sell,10000000,EUR,1.0956,USD,2024-01-02,2024-12-31,draft,ndf\n", "c.csv")
+            f"{HEADER}\nFXF-1,fx_forward,EURUSD,sell,10000000,EUR,1.0956,USD,2024-01-02,2024-12-31,draft,ndf\n", "c.csv"
+        )
         assert report.errors == []
         row = report.rows[0][1]
         assert (row.instrument, row.status, row.settlement_method) == (Instrument.FX_FORWARD, S.DRAFT, "ndf")
 
-    @pytest.mark.parametrize(("cells", "reason"), [
-        ("FXF-1,fx_forward,EURUSD,sell,1,EUR,1.1,USD,2024-01-02,2024-12-31,active,", "settlement_method: an fx_forward"),
-        ("FXF-1,fx_forward,EURUSD,sell,1,EUR,1.1,USD,2024-01-02,2024-12-31,active,physical", "settlement_method:"),
-        ("FXF-1,fx_forward,EURUSD,sell,1,USD,1.1,USD,2024-01-02,2024-12-31,active,ndf", "unit: USD"),
-        ("FXF-1,fx_forward,LME-AL,sell,1,mt,1.1,USD,2024-01-02,2024-12-31,active,ndf", "underlying: LME-AL"),
-        ("HC-1,commodity_forward,LME-AL,buy,1,mt,2500,USD,2024-01-02,2024-12-31,active,ndf", "settlement_method: only"),
-        ("HC-1,commodity_forward,LME-AL,buy,1,mt,2500,USD,2024-01-02,2024-12-31,draft,", "status: draft is an fx_forward"),
-    ])
+    @pytest.mark.parametrize(
+        ("cells", "reason"),
+        [
+            (
+                "FXF-1,fx_forward,EURUSD,sell,1,EUR,1.1,USD,2024-01-02,2024-12-31,active,",
+                "settlement_method: an fx_forward",
+            ),
+            ("FXF-1,fx_forward,EURUSD,sell,1,EUR,1.1,USD,2024-01-02,2024-12-31,active,physical", "settlement_method:"),
+            ("FXF-1,fx_forward,EURUSD,sell,1,USD,1.1,USD,2024-01-02,2024-12-31,active,ndf", "unit: USD"),
+            ("FXF-1,fx_forward,LME-AL,sell,1,mt,1.1,USD,2024-01-02,2024-12-31,active,ndf", "underlying: LME-AL"),
+            (
+                "HC-1,commodity_forward,LME-AL,buy,1,mt,2500,USD,2024-01-02,2024-12-31,active,ndf",
+                "settlement_method: only",
+            ),
+            (
+                "HC-1,commodity_forward,LME-AL,buy,1,mt,2500,USD,2024-01-02,2024-12-31,draft,",
+                "status: draft is an fx_forward",
+            ),
+        ],
+    )
     def test_bad_rows(self, cells: str, reason: str) -> None:
         report = parse_contract_csv(f"{HEADER}\n{cells}\n", "c.csv")
         assert report.rows == [] and report.errors[0].reason.startswith(reason)

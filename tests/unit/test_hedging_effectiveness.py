@@ -1,5 +1,6 @@
 """A test of one designation at D on hand-made MTM series of both legs: each method and
 each outcome, the basis of dollar offset, the hedge ratio, and the result's key and hash."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -17,20 +18,34 @@ D0, JAN, FEB = date(2024, 1, 2), date(2024, 1, 31), date(2024, 2, 29)
 EXPIRY = date(2024, 12, 31)
 
 
-PARAMS = MethodParameters(band=Band(D("0.80"), D("1.25")), materiality_floor=D("1000"), regression_window=60,
-                          min_observations=3, r_squared_min=D("0.80"), p_value_max=D("0.05"),
-                          maturity_tolerance_days=30, notional_tolerance=D("0.05"))
+PARAMS = MethodParameters(
+    band=Band(D("0.80"), D("1.25")),
+    materiality_floor=D("1000"),
+    regression_window=60,
+    min_observations=3,
+    r_squared_min=D("0.80"),
+    p_value_max=D("0.05"),
+    maturity_tolerance_days=30,
+    notional_tolerance=D("0.05"),
+)
 
 
 def terms(**overrides: Any) -> DesignationTerms:
     """The example designation; an override named as a method parameter goes into its params."""
     locked = {name: overrides.pop(name) for name in MethodParameters.names() if name in overrides}
     fields: dict[str, Any] = {
-        "designation_id": 17, "version": 2, "version_id": 40, "method": Method.DOLLAR_OFFSET,
-        "designation_date": D0, "hedge_ratio": D(1), "offset_basis": OffsetBasis.CUMULATIVE,
+        "designation_id": 17,
+        "version": 2,
+        "version_id": 40,
+        "method": Method.DOLLAR_OFFSET,
+        "designation_date": D0,
+        "hedge_ratio": D(1),
+        "offset_basis": OffsetBasis.CUMULATIVE,
         "params": replace(PARAMS, **locked),
         "instrument": LegTerms("EURUSD", "USD", D("10000000"), EXPIRY, -1),
-        "item": LegTerms("EURUSD", "USD", D("10000000"), EXPIRY, 1), "instrument_id": 3, "item_id": 4,
+        "item": LegTerms("EURUSD", "USD", D("10000000"), EXPIRY, 1),
+        "instrument_id": 3,
+        "item_id": 4,
     }
     return DesignationTerms(**{**fields, **overrides})
 
@@ -92,7 +107,10 @@ class TestDollarOffset:
         result = assess(terms(hedge_ratio=D("0.5")), JAN, h, i, last_test=None)
         # ratio = 59,000 / 59,000 = 1
         assert (result.outcome, result.ratio, result.details["cumulative"]["delta_i"]) == (
-            Outcome.PASS, D("1"), D("59000"))
+            Outcome.PASS,
+            D("1"),
+            D("59000"),
+        )
 
 
 def daily(values: list[str]) -> Series:
@@ -109,7 +127,12 @@ class TestRegression:
     def test_pass(self) -> None:
         result = assess(terms(method=Method.REGRESSION), self.LAST, self.H5, self.I5, None)
         assert (result.outcome, result.slope, result.r_squared, result.p_value, result.n) == (
-            Outcome.PASS, D("-1"), D("0.996016"), D("0.000106856"), 5)
+            Outcome.PASS,
+            D("-1"),
+            D("0.996016"),
+            D("0.000106856"),
+            5,
+        )
         assert (result.details["first_date"], result.details["last_date"]) == (D0, self.LAST)
 
     def test_the_window_keeps_the_latest_changes(self) -> None:
@@ -141,8 +164,10 @@ class TestCriticalTerms:
         assert (result.outcome, result.details["failed_terms"]) == (Outcome.PASS, [])
 
     def test_fail(self) -> None:
-        late = terms(method=Method.CRITICAL_TERMS,
-                     instrument=LegTerms("EURUSD", "USD", D("10000000"), EXPIRY + timedelta(days=90), -1))
+        late = terms(
+            method=Method.CRITICAL_TERMS,
+            instrument=LegTerms("EURUSD", "USD", D("10000000"), EXPIRY + timedelta(days=90), -1),
+        )
         result = assess(late, JAN, {}, {}, None)
         assert (result.outcome, result.details["failed_terms"]) == (Outcome.FAIL, ["maturity"])
 
@@ -152,7 +177,11 @@ class TestResult:
         result = assess(terms(), FEB, H, I, last_test=JAN)
         assert result.key == "EFF:17:2:2024-02-29"
         assert {k: result.payload[k] for k in ("designation_id", "version", "as_of_date", "outcome")} == {
-            "designation_id": 17, "version": 2, "as_of_date": FEB, "outcome": Outcome.PASS}
+            "designation_id": 17,
+            "version": 2,
+            "as_of_date": FEB,
+            "outcome": Outcome.PASS,
+        }
 
     def test_the_hash_covers_the_inputs(self) -> None:
         first = assess(terms(), FEB, H, I, last_test=JAN)

@@ -1,4 +1,5 @@
 """Idempotency keys and canonical payloads: one spelling for every business value."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,16 +20,23 @@ class TestKeys:
     @pytest.mark.parametrize(
         ("key", "expected"),
         [
-            (keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20)),
-             "MTM:hedge_contract:42:2026-11-20"),
-            (keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, 7, date(2027, 1, 5)),
-             "MTM:hedge_contract:7:2027-01-05"),
-            (keys.mtm_exception_key(ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20),
-                                    ExceptionReason.PRICE_UNAVAILABLE),
-             "MTMX:hedge_contract:42:2026-11-20:price_unavailable"),
-            (keys.mtm_exception_key(ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20),
-                                    ExceptionReason.CURRENCY_MISMATCH),
-             "MTMX:hedge_contract:42:2026-11-20:currency_mismatch"),
+            (
+                keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20)),
+                "MTM:hedge_contract:42:2026-11-20",
+            ),
+            (keys.mtm_snapshot_key(ObjectType.HEDGE_CONTRACT, 7, date(2027, 1, 5)), "MTM:hedge_contract:7:2027-01-05"),
+            (
+                keys.mtm_exception_key(
+                    ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20), ExceptionReason.PRICE_UNAVAILABLE
+                ),
+                "MTMX:hedge_contract:42:2026-11-20:price_unavailable",
+            ),
+            (
+                keys.mtm_exception_key(
+                    ObjectType.HEDGE_CONTRACT, 42, date(2026, 11, 20), ExceptionReason.CURRENCY_MISMATCH
+                ),
+                "MTMX:hedge_contract:42:2026-11-20:currency_mismatch",
+            ),
             (keys.price_key("LME-AL", date(2026, 11, 19), "vendor_csv"), "PRICE:LME-AL:2026-11-19:vendor_csv"),
             (keys.price_key("EURUSD", date(2026, 3, 2), "ecb"), "PRICE:EURUSD:2026-03-02:ecb"),
             (keys.run_lock_key("nightly", date(2026, 11, 20)), "hedgeops:lock:nightly:2026-11-20"),

@@ -3,6 +3,7 @@
 Checked from the source text with `ast`, so an import inside a function counts as much
 as one at the top of a module, and nothing is imported to find out.
 """
+
 from __future__ import annotations
 
 import ast
@@ -24,10 +25,29 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "tasks": frozenset({"workers", "tests", "benchmarks"}),
 }
 #: Core has no I/O, no clock, no logging, no Celery, no SQLAlchemy.
-CORE_FORBIDDEN_LIBRARIES = frozenset({
-    "sqlalchemy", "alembic", "celery", "kombu", "redis", "psycopg", "psycopg2", "structlog", "logging",
-    "requests", "httpx", "urllib", "socket", "subprocess", "os", "pathlib", "time", "MetaTrader5", "mt5linux",
-})
+CORE_FORBIDDEN_LIBRARIES = frozenset(
+    {
+        "sqlalchemy",
+        "alembic",
+        "celery",
+        "kombu",
+        "redis",
+        "psycopg",
+        "psycopg2",
+        "structlog",
+        "logging",
+        "requests",
+        "httpx",
+        "urllib",
+        "socket",
+        "subprocess",
+        "os",
+        "pathlib",
+        "time",
+        "MetaTrader5",
+        "mt5linux",
+    }
+)
 #: Calls that read the clock, use binary floats or do I/O.
 CLOCK_ATTRIBUTES = frozenset({"now", "utcnow", "today"})
 FORBIDDEN_BUILTINS = frozenset({"float", "open", "print", "input"})
@@ -100,8 +120,9 @@ def python_files(layer: str) -> list[Path]:
 def imports_of_layer(layer: str) -> list[tuple[Path, int, str]]:
     out = []
     for path in python_files(layer):
-        for line, name in imported_modules(path.read_text(encoding="utf-8"), module_name(path),
-                                           is_package=path.name == "__init__.py"):
+        for line, name in imported_modules(
+            path.read_text(encoding="utf-8"), module_name(path), is_package=path.name == "__init__.py"
+        ):
             out.append((path, line, name))
     return out
 
@@ -128,8 +149,16 @@ class TestTheScanner:
         names = [name for _, name in imported_modules(self.SOURCE, "core.sub.mod")]
 
         assert names == [
-            "json", "db.models", "workers.cli", "tasks", "core.sub", "core", "core.other",
-            "workers.settings", "importlib", "db.engine",
+            "json",
+            "db.models",
+            "workers.cli",
+            "tasks",
+            "core.sub",
+            "core",
+            "core.other",
+            "workers.settings",
+            "importlib",
+            "db.engine",
         ]
 
     def test_relative_imports_of_a_package_init_start_at_the_package(self) -> None:
@@ -192,7 +221,11 @@ class TestImportLinter:
         )
 
         result = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
 
         assert result.returncode == 0, result.stdout + result.stderr

@@ -1,4 +1,5 @@
 """Rules of the run ledger: how a run ends, when a run is abandoned, how work is chunked."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,10 @@ from core.ledger import chunks, combined_status, exceptions_error, final_status,
 from core.values import Counts, RunStatus, WriteOutcome
 
 SUCCEEDED, CONFLICTS, FAILED, RUNNING = (
-    RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_CONFLICTS, RunStatus.FAILED, RunStatus.RUNNING,
+    RunStatus.SUCCEEDED,
+    RunStatus.COMPLETED_WITH_CONFLICTS,
+    RunStatus.FAILED,
+    RunStatus.RUNNING,
 )
 COMPLETED_WITH_EXCEPTIONS = EXCEPTIONS = RunStatus.COMPLETED_WITH_EXCEPTIONS
 
@@ -25,8 +29,12 @@ class TestFinalStatus:
             pytest.param(Counts(processed=10, existing=10), None, SUCCEEDED, id="rerun-all-existing"),
             # a price_unavailable exception is a business outcome: not a failure, not a success either
             pytest.param(Counts(processed=10, created=7, exceptions=3), None, EXCEPTIONS, id="exceptions"),
-            pytest.param(Counts(processed=10, created=7, exceptions=3, conflicts=1), None, CONFLICTS,
-                         id="conflicts-beat-exceptions"),
+            pytest.param(
+                Counts(processed=10, created=7, exceptions=3, conflicts=1),
+                None,
+                CONFLICTS,
+                id="conflicts-beat-exceptions",
+            ),
             pytest.param(Counts(processed=10, created=9, conflicts=1), None, CONFLICTS, id="one-conflict"),
             pytest.param(Counts(), "database is down", FAILED, id="error"),
             pytest.param(Counts(processed=10, conflicts=2), "worker lost", FAILED, id="error-beats-conflicts"),
@@ -36,22 +44,26 @@ class TestFinalStatus:
         assert final_status(counts, error) is expected
 
     @pytest.mark.parametrize(("shortfalls", "expected"), [(0, SUCCEEDED), (1, EXCEPTIONS)])
-    def test_a_missing_price_or_a_failed_source_is_not_a_success(self, shortfalls: int,
-                                                                  expected: RunStatus) -> None:
+    def test_a_missing_price_or_a_failed_source_is_not_a_success(self, shortfalls: int, expected: RunStatus) -> None:
         assert final_status(Counts(processed=3, created=3), shortfalls=shortfalls) is expected
 
-    @pytest.mark.parametrize(("details", "expected"), [
-        ({}, 0),
-        ({"price_missing": [{"symbol": "LME-NI"}], "failed_sources": [{"source": "http"}]}, 2),
-        ({"price_missing": None}, 0),
-    ])
+    @pytest.mark.parametrize(
+        ("details", "expected"),
+        [
+            ({}, 0),
+            ({"price_missing": [{"symbol": "LME-NI"}], "failed_sources": [{"source": "http"}]}, 2),
+            ({"price_missing": None}, 0),
+        ],
+    )
     def test_shortfalls_from_the_details(self, details: dict[str, object], expected: int) -> None:
         assert shortfalls(details) == expected
 
     def test_the_exceptions_error_names_each_failure(self) -> None:
         details = {"failures": ["5001234: credential_unavailable", "5001235: ipc_timeout"]}
-        assert exceptions_error("{n} account(s) failed to sync: {failures}", 2, details) == \
-            "2 account(s) failed to sync: 5001234: credential_unavailable; 5001235: ipc_timeout"
+        assert (
+            exceptions_error("{n} account(s) failed to sync: {failures}", 2, details)
+            == "2 account(s) failed to sync: 5001234: credential_unavailable; 5001235: ipc_timeout"
+        )
 
 
 class TestCombinedStatus:

@@ -1,13 +1,21 @@
 """What a monitor is told about the nightly (Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)
 and when a nightly is late."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from core.monitoring import (Check, CheckState, RunFacts, check_nightly, latest_due, nightly_deadline,
-                             previous_business_day)
+from core.monitoring import (
+    Check,
+    CheckState,
+    RunFacts,
+    check_nightly,
+    latest_due,
+    nightly_deadline,
+    previous_business_day,
+)
 from core.values import RunStatus
 
 DAY = date(2026, 11, 20)
@@ -19,24 +27,38 @@ def facts(status: RunStatus, **kw: object) -> RunFacts:
     return RunFacts(batch_run_id=7, status=status, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("run", "now", "max_exceptions", "state"), [
-    pytest.param(facts(RunStatus.SUCCEEDED), AFTER, 0, CheckState.OK, id="succeeded"),
-    pytest.param(facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=1), AFTER, 0, CheckState.WARNING,
-                 id="exceptions"),
-    pytest.param(facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=1), AFTER, 1, CheckState.OK,
-                 id="exceptions-within-the-allowance"),
-    pytest.param(facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, price_missing=2), AFTER, 1, CheckState.WARNING,
-                 id="missing-prices-count-as-exceptions"),
-    pytest.param(facts(RunStatus.COMPLETED_WITH_CONFLICTS, conflicts=1), AFTER, 5, CheckState.WARNING,
-                 id="conflicts"),
-    pytest.param(facts(RunStatus.FAILED, error="step prices failed"), BEFORE, 0, CheckState.CRITICAL, id="failed"),
-    pytest.param(facts(RunStatus.RUNNING), BEFORE, 0, CheckState.OK, id="running-before-the-deadline"),
-    pytest.param(facts(RunStatus.RUNNING), AFTER, 0, CheckState.CRITICAL, id="running-after-the-deadline"),
-    pytest.param(None, BEFORE, 0, CheckState.OK, id="missing-before-the-deadline"),
-    pytest.param(None, AFTER, 0, CheckState.CRITICAL, id="missing-after-the-deadline"),
-])
-def test_the_state_of_a_nightly(run: RunFacts | None, now: datetime, max_exceptions: int,
-                                state: CheckState) -> None:
+@pytest.mark.parametrize(
+    ("run", "now", "max_exceptions", "state"),
+    [
+        pytest.param(facts(RunStatus.SUCCEEDED), AFTER, 0, CheckState.OK, id="succeeded"),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=1), AFTER, 0, CheckState.WARNING, id="exceptions"
+        ),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=1),
+            AFTER,
+            1,
+            CheckState.OK,
+            id="exceptions-within-the-allowance",
+        ),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, price_missing=2),
+            AFTER,
+            1,
+            CheckState.WARNING,
+            id="missing-prices-count-as-exceptions",
+        ),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_CONFLICTS, conflicts=1), AFTER, 5, CheckState.WARNING, id="conflicts"
+        ),
+        pytest.param(facts(RunStatus.FAILED, error="step prices failed"), BEFORE, 0, CheckState.CRITICAL, id="failed"),
+        pytest.param(facts(RunStatus.RUNNING), BEFORE, 0, CheckState.OK, id="running-before-the-deadline"),
+        pytest.param(facts(RunStatus.RUNNING), AFTER, 0, CheckState.CRITICAL, id="running-after-the-deadline"),
+        pytest.param(None, BEFORE, 0, CheckState.OK, id="missing-before-the-deadline"),
+        pytest.param(None, AFTER, 0, CheckState.CRITICAL, id="missing-after-the-deadline"),
+    ],
+)
+def test_the_state_of_a_nightly(run: RunFacts | None, now: datetime, max_exceptions: int, state: CheckState) -> None:
     check = check_nightly(DAY, run, now=now, deadline=DEADLINE, max_exceptions=max_exceptions)
     assert check.state is state
     assert "\n" not in check.message
@@ -51,19 +73,25 @@ def test_the_deadline_is_the_scheduled_time_plus_the_grace() -> None:
     assert nightly_deadline(DAY, time(22, 30), timedelta(hours=2)) == DEADLINE
 
 
-@pytest.mark.parametrize(("today", "expected"), [
-    (date(2026, 11, 24), date(2026, 11, 23)),  # Tuesday -> Monday
-    (date(2026, 11, 23), date(2026, 11, 20)),  # Monday -> Friday
-    (date(2026, 11, 22), date(2026, 11, 20)),  # Sunday -> Friday
-])
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2026, 11, 24), date(2026, 11, 23)),  # Tuesday -> Monday
+        (date(2026, 11, 23), date(2026, 11, 20)),  # Monday -> Friday
+        (date(2026, 11, 22), date(2026, 11, 20)),  # Sunday -> Friday
+    ],
+)
 def test_the_previous_business_day(today: date, expected: date) -> None:
     assert previous_business_day(today) == expected
 
 
-@pytest.mark.parametrize(("now", "expected"), [
-    (datetime(2026, 11, 21, 0, 29, tzinfo=UTC), date(2026, 11, 19)),
-    (datetime(2026, 11, 21, 0, 30, tzinfo=UTC), date(2026, 11, 20)),
-    (datetime(2026, 11, 21, 23, 0, tzinfo=UTC), date(2026, 11, 20)),
-])
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 21, 0, 29, tzinfo=UTC), date(2026, 11, 19)),
+        (datetime(2026, 11, 21, 0, 30, tzinfo=UTC), date(2026, 11, 20)),
+        (datetime(2026, 11, 21, 23, 0, tzinfo=UTC), date(2026, 11, 20)),
+    ],
+)
 def test_the_newest_date_due(now: datetime, expected: date) -> None:
     assert latest_due(now, time(22, 30), timedelta(hours=2)) == expected

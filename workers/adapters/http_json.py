@@ -13,6 +13,7 @@ run out the error goes up (the task retries it later). A body that is not that J
 is a refused batch: nothing of it is written. Each price is validated like a CSV row; the
 "line" of a bad one is its position in `prices` (1-based).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,17 +45,31 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class HttpJsonPriceSource:
-    def __init__(self, name: str, url: str, symbols: Sequence[str], clock: Callable[[], datetime], *,
-                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.5,
-                 client: httpx.Client | None = None, window: DateWindow = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        symbols: Sequence[str],
+        clock: Callable[[], datetime],
+        *,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        client: httpx.Client | None = None,
+        window: DateWindow = DEFAULT_WINDOW,
+    ) -> None:
         self.name = name
         self.window = window
         self.url = url
         self.symbols = list(symbols)
         self._clock = clock
         self._client = client or httpx.Client(timeout=timeout)
-        self._get = retry(retry=retry_if_exception(_retryable), stop=stop_after_attempt(retries + 1),
-                          wait=wait_exponential(multiplier=backoff, max=30), reraise=True)(self._get_once)
+        self._get = retry(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(retries + 1),
+            wait=wait_exponential(multiplier=backoff, max=30),
+            reraise=True,
+        )(self._get_once)
 
     def fetch(self, as_of: date, wanted: Mapping[str, date]) -> Iterator[PriceBatch]:
         by_date: dict[date, list[str]] = {}
@@ -89,11 +104,21 @@ class HttpJsonPriceSource:
             prices, published = _shape(body)
             request_id = _given_request_id(body.get("request_id"), request_id)
         except ValueError as exc:
-            return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
-                              rejected=f"{label}: not a price response ({_shown(exc)})")
+            return PriceBatch(
+                self.name,
+                ParseReport(label),
+                now,
+                request_id=request_id,
+                rejected=f"{label}: not a price response ({_shown(exc)})",
+            )
         except RecursionError:
-            return PriceBatch(self.name, ParseReport(label), now, request_id=request_id,
-                              rejected=f"{label}: not a price response (JSON nested too deeply)")
+            return PriceBatch(
+                self.name,
+                ParseReport(label),
+                now,
+                request_id=request_id,
+                rejected=f"{label}: not a price response (JSON nested too deeply)",
+            )
         report = keep_known_symbols(_rows(prices, label, now.date(), self.window), self.symbols)
         return PriceBatch(self.name, report, now, request_id=request_id, published_at=published)
 

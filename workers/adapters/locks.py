@@ -1,13 +1,15 @@
 """Run locks: Redis with expiry in distributed mode; none in embedded mode, where the
 database guard (one running attempt per job and date) is the lock."""
+
 from __future__ import annotations
 
 import redis
 
 # Delete or extend only while the key still holds our token.
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-_REFRESH = ("if redis.call('get', KEYS[1]) == ARGV[1] then "
-            "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end")
+_REFRESH = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
 
 
 class RedisRunLock:

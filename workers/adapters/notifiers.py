@@ -1,6 +1,7 @@
 """Notifiers (core.mt5.ports.Notifier): a JSON webhook with Slack- or Telegram-compatible
 payloads (seed 001 sends Telegram alerts), and the log. A notifier raises when it could
 not deliver; the guard's outbox keeps the notification and tries again later."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,6 +41,10 @@ class WebhookNotifier:
 
 def build_notifier(settings: Settings) -> Notifier:
     if settings.guard_webhook_url:
-        return WebhookNotifier(settings.guard_webhook_url, settings.guard_webhook_format,
-                               settings.guard_notify_timeout_s, settings.guard_telegram_chat_id)
+        return WebhookNotifier(
+            settings.guard_webhook_url,
+            settings.guard_webhook_format,
+            settings.guard_notify_timeout_s,
+            settings.guard_telegram_chat_id,
+        )
     return LogNotifier()

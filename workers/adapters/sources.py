@@ -1,4 +1,5 @@
 """Price sources from their settings: one adapter per configured source."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,14 +15,23 @@ from workers.settings import Settings, SourceSpec
 
 def build_source(spec: SourceSpec, settings: Settings, clock: Callable[[], datetime]) -> PriceSource:
     if spec.kind == "drop_folder":
-        return VendorCsvDropFolder(spec.name, spec.path or settings.price_drop_dir, spec.symbols, clock,
-                                   settings.date_window)
+        return VendorCsvDropFolder(
+            spec.name, spec.path or settings.price_drop_dir, spec.symbols, clock, settings.date_window
+        )
     if spec.kind == "ecb_file":
-        return EcbFilePriceSource(spec.name, spec.path, spec.currencies, clock, spec.lookback_days,
-                                  settings.date_window)
+        return EcbFilePriceSource(
+            spec.name, spec.path, spec.currencies, clock, spec.lookback_days, settings.date_window
+        )
     assert spec.url is not None  # the settings refuse an http_json source without one
-    return HttpJsonPriceSource(spec.name, spec.url, spec.symbols, clock, timeout=spec.timeout, retries=spec.retries,
-                               window=settings.date_window)
+    return HttpJsonPriceSource(
+        spec.name,
+        spec.url,
+        spec.symbols,
+        clock,
+        timeout=spec.timeout,
+        retries=spec.retries,
+        window=settings.date_window,
+    )
 
 
 def build_sources(settings: Settings, clock: Callable[[], datetime]) -> list[PriceSource]:

@@ -1,6 +1,7 @@
 """The vendor CSV price source: one file, or every CSV in the drop folder. A processed file
 is moved to `archive/` beside it (and a file whose hash was processed before is skipped by
 the prices job, so a file is never read twice)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,9 @@ from core.values import ParseReport
 PART_ROWS = 10_000
 
 
-def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",),
-                    window: DateWindow = DEFAULT_WINDOW) -> PriceBatch:
+def read_price_file(
+    path: Path, source: str, now: datetime, symbols: Sequence[str] = ("*",), window: DateWindow = DEFAULT_WINDOW
+) -> PriceBatch:
     """Check one vendor CSV file whole (a first pass: header, CSV, UTF-8, duplicates),
     keeping none of its rows; the batch streams them in parts when it is written. A file
     that is not a price file gives a rejected batch, and nothing of it is ever written.
@@ -35,8 +37,9 @@ def read_price_file(path: Path, source: str, now: datetime, symbols: Sequence[st
         with _lines(path) as lines:
             survey = survey_price_csv(lines, path.name, today, window)
     except UnicodeDecodeError as exc:
-        return PriceBatch(source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})",
-                          location=str(path))
+        return PriceBatch(
+            source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})", location=str(path)
+        )
     except NotAFileOfThisKind as exc:
         return PriceBatch(source, empty, now, digest, rejected=str(exc), location=str(path))
 
@@ -64,8 +67,14 @@ def _lines(path: Path) -> TextIO:
 class VendorCsvDropFolder:
     """Every `*.csv` in the drop folder, in name order."""
 
-    def __init__(self, name: str, folder: Path, symbols: Sequence[str], clock: Callable[[], datetime],
-                 window: DateWindow = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        symbols: Sequence[str],
+        clock: Callable[[], datetime],
+        window: DateWindow = DEFAULT_WINDOW,
+    ) -> None:
         self.name = name
         self.folder = folder
         self.symbols = list(symbols)

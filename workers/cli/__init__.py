@@ -1,5 +1,6 @@
 """The command line: `hedgeops db|load|run|status|runs|check|report|mt5|guard|flower|demo`. Each group of commands lives in
 its own module here; this one puts them together. Exit codes: see workers.cli.common."""
+
 from __future__ import annotations
 
 import sys
@@ -10,9 +11,12 @@ from workers.cli import backfill, check, db, flower, guard, hedging, jobs, load,
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
-app = typer.Typer(help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.", no_args_is_help=True,
-                  rich_markup_mode="markdown",
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="hedgeops: D-1 prices, MTM snapshots and the nightly batch.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
 app.add_typer(db.db_app, name="db")
 load.load_app.command("hedged-items")(hedging.load_hedged_items)
 load.load_app.command("designations")(hedging.load_designations)

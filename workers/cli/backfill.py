@@ -1,4 +1,5 @@
 """`hedgeops backfill prices|mtm|nightly --from D1 --to D2`: each business date its own run."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def backfill(
     job: JobName,
     first: Annotated[str, typer.Option("--from", help="first as-of date, YYYY-MM-DD")],
     last: Annotated[str, typer.Option("--to", help="last as-of date, YYYY-MM-DD (not after today)")],
-    reprocess: Annotated[Reprocess, typer.Option(help="none: only dates never done; failed: and failed ones; all")]
-    = Reprocess.NONE,
+    reprocess: Annotated[
+        Reprocess, typer.Option(help="none: only dates never done; failed: and failed ones; all")
+    ] = Reprocess.NONE,
     calendar: Annotated[CalendarName, typer.Option(help="whose business dates")] = CalendarName.WEEKDAYS,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would run, run nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan or the runs as JSON")] = False,
@@ -64,8 +66,9 @@ def backfill(
     if as_json:
         print(json.dumps(summaries))
     worst = max((exit_code(s.get("status", "")) for s in summaries), default=0)
-    out.print(f"backfill {job.value} {d1}..{d2}: {len(summaries)} run(s), "
-              f"{sum(not p.run for p in planned)} date(s) skipped")
+    out.print(
+        f"backfill {job.value} {d1}..{d2}: {len(summaries)} run(s), {sum(not p.run for p in planned)} date(s) skipped"
+    )
     raise typer.Exit(worst)
 
 
@@ -95,4 +98,3 @@ def show_plan(planned: list[PlannedDate], as_json: bool) -> None:
     for p in planned:
         table.add_row(p.day.isoformat(), "yes" if p.run else "no", p.reason)
     out.print(table)
-

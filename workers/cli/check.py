@@ -1,6 +1,7 @@
 """`hedgeops check nightly`: a monitor's probe (cron, Nagios, Kubernetes). One status line,
 the Nagios plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the ledger cannot be
 read, a bad option)."""
+
 from __future__ import annotations
 
 import json
@@ -14,16 +15,19 @@ from core.values import Job, RunStatus
 from workers.cli.common import err, out
 from workers.settings import SettingsError, load_settings
 
-check_app = typer.Typer(help="Probes for monitors (Nagios exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).",
-                        no_args_is_help=True)
+check_app = typer.Typer(
+    help="Probes for monitors (Nagios exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).", no_args_is_help=True
+)
 
 
 @check_app.command("nightly")
 def nightly(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="the nightly's as-of date (default: the previous "
-                                                            "business day, UTC)")] = None,
-    max_exceptions: Annotated[int, typer.Option("--max-exceptions", min=0, help="exceptions and missing prices "
-                                                "that are still OK")] = 0,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="the nightly's as-of date (default: the previous business day, UTC)")
+    ] = None,
+    max_exceptions: Annotated[
+        int, typer.Option("--max-exceptions", min=0, help="exceptions and missing prices that are still OK")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the check as JSON")] = False,
 ) -> None:
     """OK: succeeded (or at most --max-exceptions), or not due yet; WARNING: completed with
@@ -42,11 +46,21 @@ def nightly(
         _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True)
     deadline = nightly_deadline(day, settings.nightly_at, timedelta(minutes=settings.nightly_deadline_minutes))
     facts, problem = _facts(settings, day)
-    check = (Check(CheckState.UNKNOWN, problem) if problem is not None else
-             check_nightly(day, facts, now=now, deadline=deadline, max_exceptions=max_exceptions))
-    _report(check, {"as_of": day.isoformat(), "deadline": deadline.isoformat(),
-                    "batch_run_id": facts.batch_run_id if facts else None,
-                    "status": facts.status.value if facts else None}, as_json)
+    check = (
+        Check(CheckState.UNKNOWN, problem)
+        if problem is not None
+        else check_nightly(day, facts, now=now, deadline=deadline, max_exceptions=max_exceptions)
+    )
+    _report(
+        check,
+        {
+            "as_of": day.isoformat(),
+            "deadline": deadline.isoformat(),
+            "batch_run_id": facts.batch_run_id if facts else None,
+            "status": facts.status.value if facts else None,
+        },
+        as_json,
+    )
 
 
 def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
@@ -72,8 +86,17 @@ def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
 def _report(check: Check, fields: dict[str, Any] | None, as_json: bool, *, mistake: bool = False) -> NoReturn:
     """The status line on stdout (a monitor reads it); a user's mistake on stderr."""
     if as_json:
-        print(json.dumps({"check": "nightly", "state": check.state.name, "code": check.state.value,
-                          "message": check.message, **(fields or {})}))
+        print(
+            json.dumps(
+                {
+                    "check": "nightly",
+                    "state": check.state.name,
+                    "code": check.state.value,
+                    "message": check.message,
+                    **(fields or {}),
+                }
+            )
+        )
     else:
         (err if mistake else out).print(check.line("nightly"), markup=False, highlight=False)
     raise typer.Exit(check.state.value)

@@ -4,6 +4,7 @@ Exit codes: 0 done (or queued), 1 failed or rows rejected, 2 bad input or settin
 written), 3 finished with conflicts, 4 still running (--wait timed out, no worker consumes
 the queue, or another trigger's run is in progress), 5 finished with exceptions, 6 the
 database or the broker cannot be reached (nothing sent)."""
+
 from __future__ import annotations
 
 import json
@@ -100,27 +101,46 @@ def parse_day(value: str, option: str = "--as-of") -> date:
 
 
 def exit_code(status: str) -> int:
-    return {RunStatus.FAILED.value: EXIT_FAILED, RunStatus.RUNNING.value: EXIT_RUNNING,
-            RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS,
-            RunStatus.COMPLETED_WITH_EXCEPTIONS.value: EXIT_EXCEPTIONS}.get(status, 0)
+    return {
+        RunStatus.FAILED.value: EXIT_FAILED,
+        RunStatus.RUNNING.value: EXIT_RUNNING,
+        RunStatus.COMPLETED_WITH_CONFLICTS.value: EXIT_CONFLICTS,
+        RunStatus.COMPLETED_WITH_EXCEPTIONS.value: EXIT_EXCEPTIONS,
+    }.get(status, 0)
 
 
 def show_runs(summaries: list[dict[str, Any]], as_json: bool, *, single: bool = False) -> None:
     if as_json:
         print(json.dumps(redact_value(summaries[0] if single else summaries), indent=None))
         return
-    table = Table("run", "job", "as of", "attempt", "trigger", "status", "processed", "created", "existing",
-                  "conflicts", "exceptions", title="batch runs" if not single else None)
+    table = Table(
+        "run",
+        "job",
+        "as of",
+        "attempt",
+        "trigger",
+        "status",
+        "processed",
+        "created",
+        "existing",
+        "conflicts",
+        "exceptions",
+        title="batch runs" if not single else None,
+    )
     for s in summaries:
         c = s.get("counts") or {}
-        table.add_row(str(s.get("batch_run_id") or "-"), s["job"], s["as_of"], str(s.get("attempt", "-")),
-                      s.get("trigger", "-"), s["status"], *(str(c.get(k, "-")) for k in
-                      ("processed", "created", "existing", "conflicts", "exceptions")))
+        table.add_row(
+            str(s.get("batch_run_id") or "-"),
+            s["job"],
+            s["as_of"],
+            str(s.get("attempt", "-")),
+            s.get("trigger", "-"),
+            s["status"],
+            *(str(c.get(k, "-")) for k in ("processed", "created", "existing", "conflicts", "exceptions")),
+        )
     out.print(table)
     for s in summaries:
         if s.get("error"):
             out.print(f"run {s['batch_run_id']}: {redact_text(str(s['error']))}", markup=False)
         if s.get("note"):
             out.print(f"note: {s['note']}", markup=False)
-
-

@@ -1,4 +1,5 @@
 """`hedgeops db ...`: the schema."""
+
 from __future__ import annotations
 
 import typer

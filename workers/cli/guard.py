@@ -1,5 +1,6 @@
 """`hedgeops guard status [--json]`, `hedgeops guard reset LOGIN --by NAME --reason TEXT`
 (and `guard replay`, from workers.cli.guard_replay when present)."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ from core.errors import HedgeopsError
 from workers.cli import guard_replay
 from workers.cli.common import fail, out, settings_or_exit, start
 
-guard_app = typer.Typer(help="The drawdown guard: state per account, the audited reset of a tripped one.",
-                        no_args_is_help=True)
+guard_app = typer.Typer(
+    help="The drawdown guard: state per account, the audited reset of a tripped one.", no_args_is_help=True
+)
 
 
 @guard_app.command("status")
@@ -28,14 +30,26 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one
         for view in views:
             out.print(json.dumps(view.as_dict()), markup=False, highlight=False)
         return
-    table = Table("login", "terminal", "state", "episode", "peak", "equity", "drawdown %", "day loss %",
-                  "anchor", "pending")
+    table = Table(
+        "login", "terminal", "state", "episode", "peak", "equity", "drawdown %", "day loss %", "anchor", "pending"
+    )
     for v in views:
         d = v.as_dict()
-        anchor = f"{d['anchor']['value']} ({d['anchor']['basis']}, {d['anchor']['trading_day']})" if d["anchor"] else "-"
-        table.add_row(str(v.account.login), v.account.terminal, v.status, str(v.episode), d["peak_equity"] or "-",
-                      d["equity"] or "-", d["drawdown_pct"] or "-", d["day_loss_pct"] or "-", anchor,
-                      str(v.pending_intents))
+        anchor = (
+            f"{d['anchor']['value']} ({d['anchor']['basis']}, {d['anchor']['trading_day']})" if d["anchor"] else "-"
+        )
+        table.add_row(
+            str(v.account.login),
+            v.account.terminal,
+            v.status,
+            str(v.episode),
+            d["peak_equity"] or "-",
+            d["equity"] or "-",
+            d["drawdown_pct"] or "-",
+            d["day_loss_pct"] or "-",
+            anchor,
+            str(v.pending_intents),
+        )
     out.print(table)
 
 

@@ -1,6 +1,7 @@
 """`hedgeops guard replay --account LOGIN --from D1 --to D2 [--policy FILE] [--json]`: the
 alerts and closes the drawdown guard would have made over an account's stored snapshots
 (tasks.mt5.guard_views). `register(app)` adds the command to the `guard` group."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def replay(
     account: Annotated[int, typer.Option("--account", help="the account's MT5 login")],
     first: Annotated[str, typer.Option("--from", help="first UTC day of snapshots (YYYY-MM-DD)")],
     last: Annotated[str, typer.Option("--to", help="last UTC day of snapshots (YYYY-MM-DD), included")],
-    policy: Annotated[Path | None, typer.Option("--policy", help="JSON object of policy fields laid over the "
-                                                "settings' defaults (HEDGEOPS_GUARD_*)")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="JSON object of policy fields laid over the settings' defaults (HEDGEOPS_GUARD_*)"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Run the account's stored position snapshots (failed syncs left out), oldest first,
@@ -63,20 +68,36 @@ def replay(
 def show(report: dict[str, Any]) -> None:
     p, events = report["policy"], report["events"]
     daily = f"{p['daily_loss_pct']}%" if p["daily_loss_pct"] else "off"
-    out.print(f"account {report['login']}@{report['server']}, {report['from']} to {report['to']}: "
-              f"{report['readings']} snapshot(s), {len(events)} event(s); policy: warning {p['warning_pct']}%, "
-              f"execution {p['execution_pct']}%, daily loss {daily}, mode {p['mode']}",
-              markup=False, highlight=False)
+    out.print(
+        f"account {report['login']}@{report['server']}, {report['from']} to {report['to']}: "
+        f"{report['readings']} snapshot(s), {len(events)} event(s); policy: warning {p['warning_pct']}%, "
+        f"execution {p['execution_pct']}%, daily loss {daily}, mode {p['mode']}",
+        markup=False,
+        highlight=False,
+    )
     if not events:
         return
-    figures = [Column(name, justify="right", overflow="fold") for name in ("drawdown %", "day loss %", "equity",
-                                                                            "episode")]
-    table = Table(Column("time (UTC)", no_wrap=True), Column("kind", overflow="fold"), *figures,
-                  Column("reasons", overflow="fold"), title="what the guard would have done")
+    figures = [
+        Column(name, justify="right", overflow="fold") for name in ("drawdown %", "day loss %", "equity", "episode")
+    ]
+    table = Table(
+        Column("time (UTC)", no_wrap=True),
+        Column("kind", overflow="fold"),
+        *figures,
+        Column("reasons", overflow="fold"),
+        title="what the guard would have done",
+    )
     for e in events:
         at = datetime.fromisoformat(e["at"]).strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(at, e["kind"], e["drawdown_pct"] or "-", e["day_loss_pct"] or "-", e["equity"],
-                      str(e["episode"]), ", ".join(e["reasons"]) or "-")
+        table.add_row(
+            at,
+            e["kind"],
+            e["drawdown_pct"] or "-",
+            e["day_loss_pct"] or "-",
+            e["equity"],
+            str(e["episode"]),
+            ", ".join(e["reasons"]) or "-",
+        )
     out.print(table)
 
 

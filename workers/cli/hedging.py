@@ -1,5 +1,6 @@
 """Hedge accounting commands: `hedgeops load hedged-items FILE`, `hedgeops load designations
 FILE` and `hedgeops report effectiveness --as-of D [--json]`."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,12 @@ def _load(file: Path, loader: Callable[[str, str], Any], what: str) -> None:
     loaded = load_file(file, loader)
     for note in loaded.notes:
         out.print(f"  {note}", markup=False, highlight=False)
-    out.print(f"{file.name}: {len(loaded.created) + len(loaded.existing)} {what}: {len(loaded.created)} created, "
-              f"{len(loaded.existing)} existing", markup=False, highlight=False)
+    out.print(
+        f"{file.name}: {len(loaded.created) + len(loaded.existing)} {what}: {len(loaded.created)} created, "
+        f"{len(loaded.existing)} existing",
+        markup=False,
+        highlight=False,
+    )
 
 
 def load_hedged_items(file: Path) -> None:
@@ -70,12 +75,20 @@ def report_effectiveness(
     for name in ("designation", "instrument / item", "method", "outcome", "figures", "flagged"):
         table.add_column(name, overflow="fold")
     for line in lines:
-        table.add_row(f"{line['designation_ref']} v{line['version']}",
-                      f"{line.get('contract_ref', '-')} / {line.get('item_ref', '-')}", str(line["method"]),
-                      str(line["outcome"] or "not tested"), _figure(line), "yes" if line.get("flagged") else "")
+        table.add_row(
+            f"{line['designation_ref']} v{line['version']}",
+            f"{line.get('contract_ref', '-')} / {line.get('item_ref', '-')}",
+            str(line["method"]),
+            str(line["outcome"] or "not tested"),
+            _figure(line),
+            "yes" if line.get("flagged") else "",
+        )
     out.print(table)
     for line in lines:
         if line.get("flagged"):
-            out.print(f"{line['designation_ref']} v{line['version']}: {line['outcome']}: {line['reason']} "
-                      "(flagged for de-designation review)", markup=False, highlight=False)
-
+            out.print(
+                f"{line['designation_ref']} v{line['version']}: {line['outcome']}: {line['reason']} "
+                "(flagged for de-designation review)",
+                markup=False,
+                highlight=False,
+            )

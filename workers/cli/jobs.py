@@ -1,4 +1,5 @@
 """`hedgeops run`: a job for an as-of date, in-process (embedded) or enqueued (distributed)."""
+
 from __future__ import annotations
 
 import json
@@ -29,13 +30,19 @@ TASK_OF_JOB = {
     JobName.effectiveness: names.ASSESS_HEDGE_EFFECTIVENESS,
 }
 #: The queues a job's tasks go through: a worker must consume each for `--wait`.
-QUEUES_OF_JOB = {JobName.nightly: {"prices", "valuation"}, JobName.prices: {"prices"},
-                 JobName.mtm: {"valuation"}, JobName.effectiveness: {"valuation"}}
+QUEUES_OF_JOB = {
+    JobName.nightly: {"prices", "valuation"},
+    JobName.prices: {"prices"},
+    JobName.mtm: {"valuation"},
+    JobName.effectiveness: {"valuation"},
+}
 
 
 def run(
     job: JobName,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="as-of date D, YYYY-MM-DD (all jobs but mt5-sync)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="as-of date D, YYYY-MM-DD (all jobs but mt5-sync)")
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="distributed: wait until the run ends")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the run as JSON (an object on every outcome)")] = False,
     timeout: Annotated[int, typer.Option(min=1, help="seconds --wait waits at most")] = 3600,
@@ -74,8 +81,9 @@ def _run(job: JobName, as_of: str | None, *, wait: bool, as_json: bool, timeout:
     return exit_code(summary.get("status", ""))
 
 
-def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wait: bool, timeout: int,
-                quiet: bool) -> dict[str, Any]:
+def trigger_job(
+    settings: Settings, job: JobName, day: date, trigger: str, *, wait: bool, timeout: int, quiet: bool
+) -> dict[str, Any]:
     """Send the job's task (in-process when embedded) and, when asked or embedded, follow
     its run in the ledger to the end. Outcome for every other end."""
     if job not in TASK_OF_JOB:
@@ -83,11 +91,17 @@ def trigger_job(settings: Settings, job: JobName, day: date, trigger: str, *, wa
     kwargs = {"as_of": day.isoformat(), "trigger": trigger}
     follow_it = wait or not settings.distributed
     # The task id on stderr at once (a backfill's progress bar says enough).
-    result = send(settings, TASK_OF_JOB[job], kwargs, queues=QUEUES_OF_JOB[job], wait=follow_it,
-                  quiet=trigger == "backfill")
+    result = send(
+        settings, TASK_OF_JOB[job], kwargs, queues=QUEUES_OF_JOB[job], wait=follow_it, quiet=trigger == "backfill"
+    )
     if not follow_it:
-        return {"job": job.value, "as_of": day.isoformat(), "status": "queued", "batch_run_id": None,
-                "task_id": result.id}
+        return {
+            "job": job.value,
+            "as_of": day.isoformat(),
+            "status": "queued",
+            "batch_run_id": None,
+            "task_id": result.id,
+        }
     queues = ", ".join(sorted(QUEUES_OF_JOB[job]))
     started = started_run(result, timeout, what=f"queue {queues}")
     if started.get("batch_run_id") is None:

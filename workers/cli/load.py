@@ -1,4 +1,5 @@
 """`hedgeops load ...`: master data and price files."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,8 +31,10 @@ def load_contracts(file: Path) -> None:
 
     loaded = load_file(file, load_contracts_csv)
     load = loaded.load
-    out.print(f"{file.name}: {loaded.rows} contracts: {len(load.created)} created, {len(load.existing)} existing, "
-              f"{len(load.status_changed)} status changed")
+    out.print(
+        f"{file.name}: {loaded.rows} contracts: {len(load.created)} created, {len(load.existing)} existing, "
+        f"{len(load.status_changed)} status changed"
+    )
 
 
 @load_app.command("prices")
@@ -47,8 +50,9 @@ def load_prices(
     start(settings)
     spec = next((s for s in settings.price_sources if s.name == source), None)
     if spec is None:
-        raise fail(f"--source {source}: no such price source (configured: "
-                   f"{', '.join(s.name for s in settings.price_sources)})")
+        raise fail(
+            f"--source {source}: no such price source (configured: {', '.join(s.name for s in settings.price_sources)})"
+        )
     if file is not None and not file.is_file():
         raise fail(f"{file}: no such file")
     batch = read_batch(spec, file, utc_now(), settings)
@@ -60,8 +64,10 @@ def load_prices(
     counts, crosses = loaded.prices, loaded.crosses
     for error in batch.report.errors:
         err.print(f"  rejected {error}", markup=False, highlight=False)
-    out.print(f"{batch.report.file}: {counts.created} created, {counts.existing} existing, "
-              f"{counts.conflicts} conflicts, {counts.exceptions} rejected")
+    out.print(
+        f"{batch.report.file}: {counts.created} created, {counts.existing} existing, "
+        f"{counts.conflicts} conflicts, {counts.exceptions} rejected"
+    )
     if crosses is not None:
         out.print(f"ecb_cross: {crosses.created} created, {crosses.existing} existing, {crosses.conflicts} conflicts")
     if counts.exceptions:
@@ -76,8 +82,9 @@ def read_batch(spec: SourceSpec, file: Path | None, now: datetime, settings: Set
     from workers.adapters.vendor_csv import read_price_file
 
     if spec.kind == "ecb_file":
-        return EcbFilePriceSource(spec.name, file or spec.path, spec.currencies, lambda: now,
-                                  window=settings.date_window).load_all()
+        return EcbFilePriceSource(
+            spec.name, file or spec.path, spec.currencies, lambda: now, window=settings.date_window
+        ).load_all()
     if file is None:
         raise fail(f"--source {spec.name} ({spec.kind}) needs a FILE")
     return read_price_file(file, spec.name, now, spec.symbols, settings.date_window)

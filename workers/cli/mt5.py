@@ -1,5 +1,6 @@
 """`hedgeops mt5 accounts add|list`, `hedgeops load expected-positions FILE` and
 `hedgeops run mt5-sync [--account LOGIN]`."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ from workers.cli.common import (
 from workers.settings import Settings
 
 mt5_app = typer.Typer(help="MT5 accounts.", no_args_is_help=True)
-accounts_app = typer.Typer(help="The MT5 accounts the sync reads (passwords by reference only).",
-                           no_args_is_help=True)
+accounts_app = typer.Typer(help="The MT5 accounts the sync reads (passwords by reference only).", no_args_is_help=True)
 mt5_app.add_typer(accounts_app, name="accounts")
 
 
@@ -37,7 +37,9 @@ def add_account(
     terminal: Annotated[str, typer.Option(help="the terminal (worker queue mt5.<terminal>) it is synced on")],
     currency: Annotated[str, typer.Option(help="account currency, 3 letters")],
     credential: Annotated[str, typer.Option(help="where the password is: env:NAME or file:/absolute/path")],
-    magic: Annotated[list[int] | None, typer.Option(help="a magic number of ours (repeat); none: every position")] = None,
+    magic: Annotated[
+        list[int] | None, typer.Option(help="a magic number of ours (repeat); none: every position")
+    ] = None,
     policy: Annotated[str, typer.Option(help="the account's risk policy name")] = "default",
     disabled: Annotated[bool, typer.Option("--disabled", help="add it without syncing it")] = False,
 ) -> None:
@@ -47,15 +49,26 @@ def add_account(
 
     start(settings_or_exit())
     try:
-        spec = AccountSpec(login=login, server=server, terminal=terminal, currency=currency, policy=policy,
-                           enabled=not disabled, magic_numbers=tuple(magic or ()), credential_ref=credential)
+        spec = AccountSpec(
+            login=login,
+            server=server,
+            terminal=terminal,
+            currency=currency,
+            policy=policy,
+            enabled=not disabled,
+            magic_numbers=tuple(magic or ()),
+            credential_ref=credential,
+        )
         account, added = add(spec)
     except ValidationError as exc:
         raise fail(describe(exc)) from None
     except HedgeopsError as exc:
         raise fail(str(exc)) from None
-    out.print(f"account {account.login}@{account.server} on terminal {account.terminal}: "
-              f"{'added' if added else 'already there, unchanged'}", markup=False)
+    out.print(
+        f"account {account.login}@{account.server} on terminal {account.terminal}: "
+        f"{'added' if added else 'already there, unchanged'}",
+        markup=False,
+    )
 
 
 @accounts_app.command("list")
@@ -66,17 +79,49 @@ def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JS
     start(settings_or_exit())
     accounts = listed()
     if as_json:
-        print(json.dumps([{"login": a.login, "server": a.server, "terminal": a.terminal, "currency": a.currency,
-                           "policy": a.policy, "enabled": a.enabled, "magic_numbers": list(a.magic_numbers),
-                           "credential_ref": a.credential_ref,
-                           "peak_equity": None if a.peak_equity is None else str(a.peak_equity)} for a in accounts]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "login": a.login,
+                        "server": a.server,
+                        "terminal": a.terminal,
+                        "currency": a.currency,
+                        "policy": a.policy,
+                        "enabled": a.enabled,
+                        "magic_numbers": list(a.magic_numbers),
+                        "credential_ref": a.credential_ref,
+                        "peak_equity": None if a.peak_equity is None else str(a.peak_equity),
+                    }
+                    for a in accounts
+                ]
+            )
+        )
         return
-    table = Table("login", "server", "terminal", "currency", "policy", "enabled", "magic", "credential", "peak equity",
-                  title="MT5 accounts")
+    table = Table(
+        "login",
+        "server",
+        "terminal",
+        "currency",
+        "policy",
+        "enabled",
+        "magic",
+        "credential",
+        "peak equity",
+        title="MT5 accounts",
+    )
     for a in accounts:
-        table.add_row(str(a.login), a.server, a.terminal, a.currency, a.policy, "yes" if a.enabled else "no",
-                      ",".join(map(str, a.magic_numbers)) or "any", a.credential_ref,
-                      "-" if a.peak_equity is None else f"{a.peak_equity:,.2f}")
+        table.add_row(
+            str(a.login),
+            a.server,
+            a.terminal,
+            a.currency,
+            a.policy,
+            "yes" if a.enabled else "no",
+            ",".join(map(str, a.magic_numbers)) or "any",
+            a.credential_ref,
+            "-" if a.peak_equity is None else f"{a.peak_equity:,.2f}",
+        )
     out.print(table)
 
 
@@ -85,8 +130,11 @@ def load_expected_positions(file: Path) -> None:
     from tasks.mt5.loading import load_expected_csv
 
     load = load_file(file, load_expected_csv)
-    out.print(f"{file.name}: {len(load.created)} created, {len(load.existing)} existing, "
-              f"{len(load.ticket_assigned)} ticket assigned", markup=False)
+    out.print(
+        f"{file.name}: {len(load.created)} created, {len(load.existing)} existing, "
+        f"{len(load.ticket_assigned)} ticket assigned",
+        markup=False,
+    )
 
 
 def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int) -> int:
@@ -101,14 +149,16 @@ def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int
     if not terminals:
         raise fail(f"no enabled MT5 account{f' with login {account}' if account else ''}")
     follow = wait or not settings.distributed
-    summaries = [_trigger(settings, terminal, logins, follow=follow, timeout=timeout, quiet=as_json)
-                 for terminal in terminals]
+    summaries = [
+        _trigger(settings, terminal, logins, follow=follow, timeout=timeout, quiet=as_json) for terminal in terminals
+    ]
     show_cycles(summaries, as_json)
     return max((exit_code(s.get("status", "")) for s in summaries), default=0)
 
 
-def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, follow: bool, timeout: int,
-             quiet: bool) -> dict[str, Any]:
+def _trigger(
+    settings: Settings, terminal: str, logins: list[int] | None, *, follow: bool, timeout: int, quiet: bool
+) -> dict[str, Any]:
     from tasks.mt5.views import cycle_summary
     from workers.cli import trigger
 
@@ -117,8 +167,13 @@ def _trigger(settings: Settings, terminal: str, logins: list[int] | None, *, fol
     try:
         result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow)
         if not follow:
-            return {"job": f"mt5_sync:{terminal}", "terminal": terminal, "status": "queued", "batch_run_id": None,
-                    "task_id": result.id}
+            return {
+                "job": f"mt5_sync:{terminal}",
+                "terminal": terminal,
+                "status": "queued",
+                "batch_run_id": None,
+                "task_id": result.id,
+            }
         started = trigger.started_run(result, timeout, what=f"queue {queue}")
     except trigger.Outcome as outcome:
         exit_ = fail(outcome.message, outcome.code)
@@ -136,14 +191,30 @@ def show_cycles(summaries: list[dict[str, Any]], as_json: bool) -> None:
     if as_json:
         print(json.dumps(summaries))
         return
-    table = Table("run", "terminal", "status", "accounts", "created", "existing", "conflicts", "failed",
-                  "divergences", title="MT5 sync cycles")
+    table = Table(
+        "run",
+        "terminal",
+        "status",
+        "accounts",
+        "created",
+        "existing",
+        "conflicts",
+        "failed",
+        "divergences",
+        title="MT5 sync cycles",
+    )
     for s in summaries:
         c = s.get("counts") or {}
         divergences = ", ".join(f"{k} {v}" for k, v in (s.get("divergences") or {}).items()) or "-"
-        table.add_row(str(s.get("batch_run_id") or "-"), s.get("terminal", "-"), s["status"],
-                      str(s.get("accounts", "-")), *(str(c.get(k, "-")) for k in ("created", "existing", "conflicts")),
-                      str(c.get("exceptions", "-")), divergences)
+        table.add_row(
+            str(s.get("batch_run_id") or "-"),
+            s.get("terminal", "-"),
+            s["status"],
+            str(s.get("accounts", "-")),
+            *(str(c.get(k, "-")) for k in ("created", "existing", "conflicts")),
+            str(c.get("exceptions", "-")),
+            divergences,
+        )
     out.print(table)
     for s in summaries:
         if s.get("error") or s.get("note"):

@@ -1,5 +1,6 @@
 """`hedgeops status`, `hedgeops runs show RUN_ID` and `hedgeops mt5 cycles`: the ledger
 for people. Tables fit 100 columns; `--json` gives every field."""
+
 from __future__ import annotations
 
 import json
@@ -46,15 +47,25 @@ def status(
         steps = steps_of(uow.session, [r.id for r in tops])
         grouped = [(run_summary(r), [run_summary(s) for s in steps.get(r.id, [])]) for r in tops]
     if as_json:
-        print(json.dumps([redact_value(s) for top, children in grouped for s in (*reversed(children), top)]))  # by id, newest first
+        print(
+            json.dumps([redact_value(s) for top, children in grouped for s in (*reversed(children), top)])
+        )  # by id, newest first
         return
     show_grouped(grouped, title="batch runs")
 
 
 def show_grouped(grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, title: str) -> None:
     table = Table(title=title, box=None, pad_edge=False, show_edge=False, title_justify="left", width=100)
-    for name, width in (("run", 6), ("job", 17), ("as of", 10), ("status", 25), ("started", 11), ("ended", 5),
-                        ("took", 6), ("exc", 5)):
+    for name, width in (
+        ("run", 6),
+        ("job", 17),
+        ("as of", 10),
+        ("status", 25),
+        ("started", 11),
+        ("ended", 5),
+        ("took", 6),
+        ("exc", 5),
+    ):
         table.add_column(name, min_width=width, no_wrap=True)
     for top, children in grouped:
         table.add_row(*_cells(top, ""))
@@ -72,9 +83,16 @@ def _cells(s: dict[str, Any], indent: str) -> list[str]:
     ended = datetime.fromisoformat(s["finished_at"]) if s.get("finished_at") else None
     took = _duration((ended - started).total_seconds()) if started and ended else "-"
     exceptions = (s.get("counts") or {}).get("exceptions", 0) + s.get("price_missing", 0)
-    return [str(s["batch_run_id"]), f"{indent}{s['job']}"[:17], s["as_of"], s["status"],
-            started.strftime("%m-%d %H:%M") if started else "-", ended.strftime("%H:%M") if ended else "-",
-            took, str(exceptions)]
+    return [
+        str(s["batch_run_id"]),
+        f"{indent}{s['job']}"[:17],
+        s["as_of"],
+        s["status"],
+        started.strftime("%m-%d %H:%M") if started else "-",
+        ended.strftime("%H:%M") if ended else "-",
+        took,
+        str(exceptions),
+    ]
 
 
 def _duration(seconds: float) -> str:
@@ -119,10 +137,17 @@ def show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="prin
         detail = run_detail(uow.session, run_id)
         if detail is None:
             raise fail(f"no batch run {run_id}")
-        view = {**run_summary(detail.run), "parent_run_id": detail.run.parent_run_id,
-                "task_id": detail.run.task_id, "steps": [run_summary(s) for s in detail.steps],
-                "chunks": detail.chunks, "exceptions_by_reason": detail.exceptions, "conflicts": detail.conflicts,
-                "price_files": detail.files, **_problems(detail.run.details or {})}
+        view = {
+            **run_summary(detail.run),
+            "parent_run_id": detail.run.parent_run_id,
+            "task_id": detail.run.task_id,
+            "steps": [run_summary(s) for s in detail.steps],
+            "chunks": detail.chunks,
+            "exceptions_by_reason": detail.exceptions,
+            "conflicts": detail.conflicts,
+            "price_files": detail.files,
+            **_problems(detail.run.details or {}),
+        }
     view = redact_value(view)  # errors of sources and failures may hold a URL's password
     if as_json:
         print(json.dumps(view, default=str))
@@ -132,23 +157,36 @@ def show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="prin
 
 def _problems(details: dict[str, Any]) -> dict[str, Any]:
     """What the run's details say went missing or wrong (and the files a prices run read)."""
-    named = {"price_missing_list": "price_missing", "failed_sources": "failed_sources", "failures": "failures",
-             "files_read": "files"}
+    named = {
+        "price_missing_list": "price_missing",
+        "failed_sources": "failed_sources",
+        "failures": "failures",
+        "files_read": "files",
+    }
     return {name: details[key] for name, key in named.items() if details.get(key)}
 
 
 def show_view(view: dict[str, Any]) -> None:
     c = view["counts"]
-    out.print(f"run {view['batch_run_id']}: {view['job']} {view['as_of']} attempt {view['attempt']} "
-              f"({view['trigger']}) {view['status']}", markup=False, highlight=False)
+    out.print(
+        f"run {view['batch_run_id']}: {view['job']} {view['as_of']} attempt {view['attempt']} "
+        f"({view['trigger']}) {view['status']}",
+        markup=False,
+        highlight=False,
+    )
     out.print(f"  started {view['started_at']}  ended {view['finished_at'] or '-'}", markup=False)
     out.print("  counts: " + " ".join(f"{k}={v}" for k, v in c.items()), markup=False)
     if view.get("error"):
         out.print(f"  error: {view['error']}", markup=False, highlight=False)
-    sections = (("steps", ("batch_run_id", "job", "status")), ("chunks", ("chunk_no", "processed", "exceptions")),
-                ("exceptions_by_reason", ("reason", "symbol", "count")), ("conflicts", ("table", "idempotency_key")),
-                ("price_files", ("source", "file", "status", "created", "rejected_rows")),
-                ("price_missing_list", ("symbol", "price_date")), ("failed_sources", ("source", "error")))
+    sections = (
+        ("steps", ("batch_run_id", "job", "status")),
+        ("chunks", ("chunk_no", "processed", "exceptions")),
+        ("exceptions_by_reason", ("reason", "symbol", "count")),
+        ("conflicts", ("table", "idempotency_key")),
+        ("price_files", ("source", "file", "status", "created", "rejected_rows")),
+        ("price_missing_list", ("symbol", "price_date")),
+        ("failed_sources", ("source", "error")),
+    )
     for name, columns in sections:
         if view.get(name):
             out.print(f"  {name.replace('_', ' ')}:", markup=False)
@@ -156,4 +194,3 @@ def show_view(view: dict[str, Any]) -> None:
                 out.print("    " + "  ".join(str(item.get(k, "-")) for k in columns), markup=False, highlight=False)
     for failure in view.get("failures") or []:
         out.print(f"  failed: {failure}", markup=False, highlight=False)
-

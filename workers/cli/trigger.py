@@ -5,6 +5,7 @@ answer too, and with `--wait` a worker must consume the task's queue (else nothi
 sent: waiting on nobody is a silent hour). The task id is said at once. The trigger
 task's answer is polled (AsyncResult.get() subscribes and leaves the subscription to be
 torn down noisily at exit, celery#6512), then the run is followed in the ledger."""
+
 from __future__ import annotations
 
 import time
@@ -45,8 +46,11 @@ def check_broker(settings: Settings) -> None:
             client.ping()
             client.close()
         except redis.exceptions.RedisError as exc:
-            raise Outcome(f"cannot reach the broker or result backend {redact_text(url)}: "
-                          f"{redact_text(str(exc).strip())}; nothing sent", EXIT_UNREACHABLE) from None
+            raise Outcome(
+                f"cannot reach the broker or result backend {redact_text(url)}: "
+                f"{redact_text(str(exc).strip())}; nothing sent",
+                EXIT_UNREACHABLE,
+            ) from None
 
 
 def check_consumers(queues: set[str]) -> None:
@@ -60,13 +64,17 @@ def check_consumers(queues: set[str]) -> None:
     consumed = {q.get("name") for queues_of_node in answers.values() for q in queues_of_node or []}
     missing = sorted(queues - consumed)
     if missing:
-        raise Outcome(f"no worker consumes queue {', '.join(missing)} ({len(answers)} worker(s) answered): "
-                      "start one (README: Running distributed by hand); nothing sent", EXIT_RUNNING,
-                      status="no_worker")
+        raise Outcome(
+            f"no worker consumes queue {', '.join(missing)} ({len(answers)} worker(s) answered): "
+            "start one (README: Running distributed by hand); nothing sent",
+            EXIT_RUNNING,
+            status="no_worker",
+        )
 
 
-def send(settings: Settings, task: str, kwargs: dict[str, Any], *, queues: set[str], wait: bool,
-         quiet: bool = False) -> Any:
+def send(
+    settings: Settings, task: str, kwargs: dict[str, Any], *, queues: set[str], wait: bool, quiet: bool = False
+) -> Any:
     """Check, then send the task; say its id (distributed)."""
     from celery import signature
 
@@ -79,11 +87,14 @@ def send(settings: Settings, task: str, kwargs: dict[str, Any], *, queues: set[s
     except (ValueError, HedgeopsError) as exc:
         raise Outcome(str(exc), EXIT_BAD_INPUT) from None
     except BROKER_ERRORS as exc:
-        raise Outcome(f"cannot reach the broker {redact_text(settings.broker_url or '')}: "
-                      f"{redact_text(str(exc).strip())}", EXIT_UNREACHABLE) from None
+        raise Outcome(
+            f"cannot reach the broker {redact_text(settings.broker_url or '')}: {redact_text(str(exc).strip())}",
+            EXIT_UNREACHABLE,
+        ) from None
     if settings.distributed and not quiet:
-        err.print(f"hedgeops: sent {task} as task {result.id}{'; waiting' if wait else ''}", markup=False,
-                  highlight=False)
+        err.print(
+            f"hedgeops: sent {task} as task {result.id}{'; waiting' if wait else ''}", markup=False, highlight=False
+        )
     return result
 
 
@@ -93,15 +104,20 @@ def answer(result: Any, timeout: float, *, what: str) -> dict[str, Any]:
     try:
         while not result.ready():
             if time.monotonic() > deadline:
-                raise Outcome(f"no worker answered task {result.id} within {timeout:g}s: is a worker consuming "
-                              f"{what}?", EXIT_RUNNING, status="queued", task_id=result.id)
+                raise Outcome(
+                    f"no worker answered task {result.id} within {timeout:g}s: is a worker consuming {what}?",
+                    EXIT_RUNNING,
+                    status="queued",
+                    task_id=result.id,
+                )
             time.sleep(0.2)
         if result.failed():
             raise_failure(result)
         return dict(result.result)
     except BROKER_ERRORS as exc:
-        raise Outcome(f"lost the result backend: {redact_text(str(exc))}", EXIT_UNREACHABLE,
-                      task_id=result.id) from None
+        raise Outcome(
+            f"lost the result backend: {redact_text(str(exc))}", EXIT_UNREACHABLE, task_id=result.id
+        ) from None
     except celery.exceptions.CeleryError as exc:
         raise Outcome(f"task {result.id}: {redact_text(str(exc))}", EXIT_UNREACHABLE, task_id=result.id) from None
 
@@ -114,8 +130,11 @@ def raise_failure(result: Any) -> None:
     exc = result.result
     if isinstance(exc, RunNotSucceeded) and exc.summary.get("batch_run_id") is not None:
         raise _Ended(exc.summary)
-    raise Outcome(f"task {result.id} failed: {redact_text(str(exc))}", EXIT_BAD_INPUT if isinstance(exc, ValueError) else 1,
-                  task_id=result.id)
+    raise Outcome(
+        f"task {result.id} failed: {redact_text(str(exc))}",
+        EXIT_BAD_INPUT if isinstance(exc, ValueError) else 1,
+        task_id=result.id,
+    )
 
 
 class _Ended(Exception):

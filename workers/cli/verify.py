@@ -1,4 +1,5 @@
 """`hedgeops verify --as-of D`: recompute a date's snapshots; non-zero when anything is off."""
+
 from __future__ import annotations
 
 import json
@@ -24,11 +25,19 @@ def verify(
     result = verify_date(day)
     findings = [{"snapshot": f.snapshot_key, "problem": f.problem, "detail": f.detail} for f in result.findings]
     if as_json:
-        print(json.dumps({"as_of": day.isoformat(), "snapshots": result.snapshots, "checked": result.checked,
-                          "ok": result.ok, "findings": findings}))
+        print(
+            json.dumps(
+                {
+                    "as_of": day.isoformat(),
+                    "snapshots": result.snapshots,
+                    "checked": result.checked,
+                    "ok": result.ok,
+                    "findings": findings,
+                }
+            )
+        )
     else:
-        out.print(f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, "
-                  f"{len(findings)} finding(s)")
+        out.print(f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {len(findings)} finding(s)")
         if findings:
             table = Table("snapshot", "problem", "detail")
             for f in findings:

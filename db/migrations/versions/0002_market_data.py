@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -33,7 +34,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=2000), nullable=True),
         sa.Column("batch_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("processed_at", db.base.UtcDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["batch_run_id"], ["batch_runs.id"], name=op.f("fk_price_files_batch_run_id_batch_runs")),
+        sa.ForeignKeyConstraint(
+            ["batch_run_id"], ["batch_runs.id"], name=op.f("fk_price_files_batch_run_id_batch_runs")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_price_files")),
         sa.UniqueConstraint("source", "file_sha256", name=op.f("uq_price_files_source_file_sha256")),
     )

@@ -1,6 +1,7 @@
 """Passwords by reference: `env:NAME` reads the worker's environment, `file:/path` a
 secrets file (its content, less one trailing newline). The value is wrapped in a Secret
 at once; errors name the reference, never the value."""
+
 from __future__ import annotations
 
 import os

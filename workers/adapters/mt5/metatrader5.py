@@ -3,6 +3,7 @@ lazily. Also the base of the mt5linux bridge, whose client object has the same f
 
 The package's results are its own named tuples (or, through mt5linux, proxies of them);
 they are copied field by field, by name, into core.mt5.types' tuples of the same shape."""
+
 from __future__ import annotations
 
 import importlib
@@ -36,16 +37,25 @@ class ModuleGateway:
     def __init__(self, module: Any) -> None:
         self._mt5 = module
 
-    def initialize(self, path: str | None = None, *, login: int | None = None, password: str | None = None,
-                   server: str | None = None, timeout: int | None = None, portable: bool = False) -> bool:
+    def initialize(
+        self,
+        path: str | None = None,
+        *,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+        portable: bool = False,
+    ) -> bool:
         args = (path,) if path is not None else ()
         extra = given(login=login, password=password, server=server, timeout=timeout)
         if portable:
             extra["portable"] = True
         return bool(self._mt5.initialize(*args, **extra))
 
-    def login(self, login: int, password: str | None = None, server: str | None = None,
-              timeout: int | None = None) -> bool:
+    def login(
+        self, login: int, password: str | None = None, server: str | None = None, timeout: int | None = None
+    ) -> bool:
         return bool(self._mt5.login(login, **given(password=password, server=server, timeout=timeout)))
 
     def shutdown(self) -> None:
@@ -59,8 +69,9 @@ class ModuleGateway:
         info = self._mt5.account_info()
         return None if info is None else copy_as(AccountInfo, info)
 
-    def positions_get(self, *, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[TradePosition, ...] | None:
+    def positions_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradePosition, ...] | None:
         return copy_all(TradePosition, self._mt5.positions_get(**given(symbol=symbol, group=group, ticket=ticket)))
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
@@ -79,9 +90,15 @@ class ModuleGateway:
         fields["request"] = copy_as(TradeRequest, fields["request"])
         return OrderSendResult(**fields)
 
-    def history_deals_get(self, date_from: datetime | None = None, date_to: datetime | None = None, *,
-                          group: str | None = None, ticket: int | None = None,
-                          position: int | None = None) -> tuple[TradeDeal, ...] | None:
+    def history_deals_get(
+        self,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        *,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeDeal, ...] | None:
         dates = (date_from, date_to) if date_from is not None and date_to is not None else ()
         deals = self._mt5.history_deals_get(*dates, **given(group=group, ticket=ticket, position=position))
         return copy_all(TradeDeal, deals)
@@ -99,11 +116,21 @@ class MetaTrader5Gateway(ModuleGateway):
                 "the MetaTrader5 package cannot be imported here: it is published for Windows only and needs a "
                 "MetaTrader 5 terminal on the same host (pip install MetaTrader5 there). On Linux use "
                 "HEDGEOPS_MT5_GATEWAY=mt5linux (a terminal under Wine) or simulator."
-                f" ({type(exc).__name__}: {exc})") from None
+                f" ({type(exc).__name__}: {exc})"
+            ) from None
         super().__init__(module)
         self.path = path
 
-    def initialize(self, path: str | None = None, *, login: int | None = None, password: str | None = None,
-                   server: str | None = None, timeout: int | None = None, portable: bool = False) -> bool:
-        return super().initialize(path or self.path, login=login, password=password, server=server,
-                                  timeout=timeout, portable=portable)
+    def initialize(
+        self,
+        path: str | None = None,
+        *,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+        portable: bool = False,
+    ) -> bool:
+        return super().initialize(
+            path or self.path, login=login, password=password, server=server, timeout=timeout, portable=portable
+        )

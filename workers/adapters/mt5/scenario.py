@@ -6,6 +6,7 @@ ticket for closes), balance operations, and kill points for crash tests.
 A step is one sync of an account: each successful `login` to it moves it to its next
 step (the first login is step 0). Paths (`bid`, `equity`) are read at the step, the last
 value standing for every later one. See docs/mt5.md for a worked example."""
+
 from __future__ import annotations
 
 import json

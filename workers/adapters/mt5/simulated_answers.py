@@ -2,6 +2,7 @@
 behaviour (the names scenarios use in `order_send` and `close_answers`). Some tell the
 client the truth; others fill and lie about it, as a real link can (a timeout that
 filled, a None result, a lost connection after the fill)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ reason EXPERT carrying the request's comment and magic, its P&L realised into th
 Each request and its answer go into the journal in the same locked write as the deal, with
 the hidden truth (`filled`, `deal`) next to what the client was told. Kill points
 (`kill_at`) let crash tests die just before the broker executes or just after it has."""
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,9 @@ def _next_answer(account: AccountState, req: TradeRequest) -> tuple[int | str | 
     return item, (answer_for(item) if item is not None else DONE)
 
 
-def _execute(sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest, answer: Answer, *,
-             request_id: int) -> tuple[OrderSendResult | None, Fill | None]:
+def _execute(
+    sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest, answer: Answer, *, request_id: int
+) -> tuple[OrderSendResult | None, Fill | None]:
     """The result the client gets (None: order_send returns None) and the fill, if any."""
     bid, ask = sim.quote(req.symbol) if req.symbol in sim.scenario.symbols else (0.0, 0.0)
     refused = _refusal(sim, account, req) if answer.fill else answer.retcode
@@ -114,9 +116,20 @@ def _fill(sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest, vo
     if req.position:
         _close(sim, account, req, Fill(deal, volume, price))
     else:
-        account.positions.append(PositionSpec(ticket=deal, symbol=req.symbol, type=req.type, volume=volume,
-                                              price_open=price, sl=req.sl, tp=req.tp, magic=req.magic,
-                                              comment=req.comment, from_step=max(account.step, 0)))
+        account.positions.append(
+            PositionSpec(
+                ticket=deal,
+                symbol=req.symbol,
+                type=req.type,
+                volume=volume,
+                price_open=price,
+                sl=req.sl,
+                tp=req.tp,
+                magic=req.magic,
+                comment=req.comment,
+                from_step=max(account.step, 0),
+            )
+        )
     return Fill(deal, volume, price)
 
 
@@ -130,37 +143,81 @@ def _close(sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest, f
     left = round(position.volume - fill.volume, 8)
     if left > 0:
         rest_profit = None if position.profit is None else round(position.profit - profit, 2)
-        account.positions.append(position.model_copy(update={"volume": left, "swap": round(position.swap - swap, 2),
-                                                             "profit": rest_profit}))
+        account.positions.append(
+            position.model_copy(update={"volume": left, "swap": round(position.swap - swap, 2), "profit": rest_profit})
+        )
     account.realised = round(account.realised + profit + swap, 2)
-    account.deals.append(DealSpec(ticket=fill.deal, position_id=position.ticket, symbol=position.symbol,
-                                  type=req.type, entry=c.DEAL_ENTRY_OUT, reason=c.DEAL_REASON_EXPERT,
-                                  volume=fill.volume, price=fill.price, profit=profit, swap=swap, magic=req.magic,
-                                  comment=req.comment, time=sim.now(), from_step=max(account.step, 0)))
+    account.deals.append(
+        DealSpec(
+            ticket=fill.deal,
+            position_id=position.ticket,
+            symbol=position.symbol,
+            type=req.type,
+            entry=c.DEAL_ENTRY_OUT,
+            reason=c.DEAL_REASON_EXPERT,
+            volume=fill.volume,
+            price=fill.price,
+            profit=profit,
+            swap=swap,
+            magic=req.magic,
+            comment=req.comment,
+            time=sim.now(),
+            from_step=max(account.step, 0),
+        )
+    )
 
 
-def _result(code: int, req: TradeRequest, bid: float, ask: float, fill: Fill | None,
-            request_id: int) -> OrderSendResult:
+def _result(
+    code: int, req: TradeRequest, bid: float, ask: float, fill: Fill | None, request_id: int
+) -> OrderSendResult:
     """What the client is told: the fill only when told DONE or DONE_PARTIAL."""
     comment = {c.TRADE_RETCODE_DONE: "Request executed", c.TRADE_RETCODE_DONE_PARTIAL: "Request executed partially"}
     deal, volume, price = (fill.deal, fill.volume, fill.price) if fill else (0, 0.0, 0.0)
-    return OrderSendResult(code, deal, deal, volume, price, bid, ask,
-                           comment.get(code, c.TRADE_RETCODES.get(code, str(code))), request_id, 0, req)
+    return OrderSendResult(
+        code,
+        deal,
+        deal,
+        volume,
+        price,
+        bid,
+        ask,
+        comment.get(code, c.TRADE_RETCODES.get(code, str(code))),
+        request_id,
+        0,
+        req,
+    )
 
 
-def _entry(sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest, item: int | str | None,
-           answer: Answer, result: OrderSendResult | None, fill: Fill | None) -> Json:
+def _entry(
+    sim: SimulatedMt5Gateway,
+    account: AccountState,
+    req: TradeRequest,
+    item: int | str | None,
+    answer: Answer,
+    result: OrderSendResult | None,
+    fill: Fill | None,
+) -> Json:
     told: dict[str, Any] | None = None
     if result is not None:
         told = {k: v for k, v in result._asdict().items() if k != "request"}
     lost = None if result is not None else (LOST_LINK if answer.disconnect else LOST_REPLY)
-    return {"login": account.spec.login, "terminal": sim.terminal, "step": account.step,
-            "at": sim.now().isoformat(), "request": req._asdict(), "answer": item, "result": told,
-            "last_error": list(lost) if lost else None, "filled": fill is not None,
-            "deal": fill.deal if fill else None, "volume_filled": fill.volume if fill else 0.0}
+    return {
+        "login": account.spec.login,
+        "terminal": sim.terminal,
+        "step": account.step,
+        "at": sim.now().isoformat(),
+        "request": req._asdict(),
+        "answer": item,
+        "result": told,
+        "last_error": list(lost) if lost else None,
+        "filled": fill is not None,
+        "deal": fill.deal if fill else None,
+        "volume_filled": fill.volume if fill else 0.0,
+    }
 
 
 # -- kill points (crash tests) -------------------------------------------------------------
+
 
 def _kill_due(sim: SimulatedMt5Gateway, account: AccountState, ticket: int, point: str) -> bool:
     """Whether `point` fires now for the ticket; recorded as fired (in the state file) first,

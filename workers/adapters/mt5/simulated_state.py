@@ -6,6 +6,7 @@ The file is JSON (floats: it is the broker's wire, not our books). Every change 
 read-modify-write under an exclusive flock of a sidecar `<file>.lock`, written to a
 temporary file and moved into place with os.replace: a reader never sees half a file, and
 two processes sharing a terminal never lose each other's orders. See docs/mt5.md."""
+
 from __future__ import annotations
 
 import fcntl
@@ -48,11 +49,18 @@ class AccountState:
 
     @classmethod
     def of(cls, spec: AccountSpecFile) -> AccountState:
-        return cls(spec, positions=list(spec.positions), deals=list(spec.deals), answers=list(spec.order_send),
-                   close_answers={t: list(a) for t, a in spec.close_answers.items()})
+        return cls(
+            spec,
+            positions=list(spec.positions),
+            deals=list(spec.deals),
+            answers=list(spec.order_send),
+            close_answers={t: list(a) for t, a in spec.close_answers.items()},
+        )
 
     def open_positions(self) -> list[PositionSpec]:
-        return [p for p in self.positions if p.from_step <= self.step and (p.until_step is None or self.step < p.until_step)]
+        return [
+            p for p in self.positions if p.from_step <= self.step and (p.until_step is None or self.step < p.until_step)
+        ]
 
     def visible_deals(self) -> list[DealSpec]:
         return [d for d in self.deals if d.from_step <= self.step]
@@ -68,7 +76,8 @@ class AccountState:
     def dump(self) -> Json:
         """This account as the state file keeps it (and now in step with it)."""
         self.saved = {
-            "step": self.step, "realised": self.realised,
+            "step": self.step,
+            "realised": self.realised,
             "positions": [p.model_dump(mode="json") for p in self.positions],
             "deals": [d.model_dump(mode="json") for d in self.deals],
             "order_send": list(self.answers),

@@ -1,5 +1,6 @@
 """The simulator's world as the package shows it: paths read at a step, positions valued at
 the current quote, deals as TradeDeal tuples, MT5's group masks."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -42,15 +43,52 @@ def position_tuple(sim: SimulatedMt5Gateway, p: PositionSpec) -> TradePosition:
     current = closing_price(sim, p)
     profit = profit_at(sim, p, current, p.volume)
     msc = int(sim.scenario.time.timestamp() * 1000)
-    return TradePosition(p.ticket, msc // 1000, msc, msc // 1000, msc, p.type, p.magic, p.ticket, p.reason,
-                         p.volume, p.price_open, p.sl, p.tp, current, p.swap, profit, p.symbol, p.comment, "")
+    return TradePosition(
+        p.ticket,
+        msc // 1000,
+        msc,
+        msc // 1000,
+        msc,
+        p.type,
+        p.magic,
+        p.ticket,
+        p.reason,
+        p.volume,
+        p.price_open,
+        p.sl,
+        p.tp,
+        current,
+        p.swap,
+        profit,
+        p.symbol,
+        p.comment,
+        "",
+    )
 
 
 def deal_tuple(d: DealSpec, time: datetime) -> TradeDeal:
     msc = int(time.timestamp() * 1000)
     order = 0 if d.balance_operation else d.ticket
-    return TradeDeal(d.ticket, order, msc // 1000, msc, d.type, d.entry, d.magic, d.position_id, d.reason,
-                     d.volume, d.price, d.commission, d.swap, d.profit, 0.0, d.symbol, d.comment, "")
+    return TradeDeal(
+        d.ticket,
+        order,
+        msc // 1000,
+        msc,
+        d.type,
+        d.entry,
+        d.magic,
+        d.position_id,
+        d.reason,
+        d.volume,
+        d.price,
+        d.commission,
+        d.swap,
+        d.profit,
+        0.0,
+        d.symbol,
+        d.comment,
+        "",
+    )
 
 
 def utc(moment: datetime | None) -> datetime | None:

@@ -5,6 +5,7 @@ last_error() on failure, False from initialize/login. One instance is one termin
 With a state file (`state_path`) the broker remembers: steps, positions, deals and the
 journal of every order_send live in the file (simulated_state), reloaded before each call
 and saved after each change, so the processes of one terminal meet one broker."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -52,8 +53,16 @@ class SimulatedMt5Gateway:
 
     # -- connection ----------------------------------------------------------------------
 
-    def initialize(self, path: str | None = None, *, login: int | None = None, password: str | None = None,
-                   server: str | None = None, timeout: int | None = None, portable: bool = False) -> bool:
+    def initialize(
+        self,
+        path: str | None = None,
+        *,
+        login: int | None = None,
+        password: str | None = None,
+        server: str | None = None,
+        timeout: int | None = None,
+        portable: bool = False,
+    ) -> bool:
         self.calls.append("initialize")
         if self._spec.unreachable:
             return self._fail(NOT_FOUND_TERMINAL, False)
@@ -63,8 +72,9 @@ class SimulatedMt5Gateway:
         self._error = OK
         return self.login(login, password, server, timeout) if login is not None else True
 
-    def login(self, login: int, password: str | None = None, server: str | None = None,
-              timeout: int | None = None) -> bool:
+    def login(
+        self, login: int, password: str | None = None, server: str | None = None, timeout: int | None = None
+    ) -> bool:
         self.calls.append(f"login:{login}")
         if not self._initialized:
             return self._fail(NO_CONNECTION, False)
@@ -105,30 +115,79 @@ class SimulatedMt5Gateway:
         else:
             equity = round(balance + credit + sum(p.profit + p.swap for p in positions), 2)
         level = round(equity / s.margin * 100, 2) if s.margin else 0.0
-        return AccountInfo(s.login, 0, s.leverage, 200, 0, True, True, s.margin_mode, 2, False, balance, credit,
-                           profit, equity, s.margin, round(equity - s.margin, 2), level, 50.0, 30.0, 0.0, 0.0, 0.0,
-                           0.0, 0.0, s.name, s.server, s.currency, "hedgeops simulator")
+        return AccountInfo(
+            s.login,
+            0,
+            s.leverage,
+            200,
+            0,
+            True,
+            True,
+            s.margin_mode,
+            2,
+            False,
+            balance,
+            credit,
+            profit,
+            equity,
+            s.margin,
+            round(equity - s.margin, 2),
+            level,
+            50.0,
+            30.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            0.0,
+            s.name,
+            s.server,
+            s.currency,
+            "hedgeops simulator",
+        )
 
-    def positions_get(self, *, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[TradePosition, ...] | None:
+    def positions_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradePosition, ...] | None:
         account = self._ready("positions_get")
         if account is None:
             return None
-        return tuple(p for p in self._shown(account) if (symbol is None or p.symbol == symbol)
-                     and (ticket is None or p.ticket == ticket) and (group is None or in_group(p.symbol, group)))
+        return tuple(
+            p
+            for p in self._shown(account)
+            if (symbol is None or p.symbol == symbol)
+            and (ticket is None or p.ticket == ticket)
+            and (group is None or in_group(p.symbol, group))
+        )
 
-    def history_deals_get(self, date_from: datetime | None = None, date_to: datetime | None = None, *,
-                          group: str | None = None, ticket: int | None = None,
-                          position: int | None = None) -> tuple[TradeDeal, ...] | None:
+    def history_deals_get(
+        self,
+        date_from: datetime | None = None,
+        date_to: datetime | None = None,
+        *,
+        group: str | None = None,
+        ticket: int | None = None,
+        position: int | None = None,
+    ) -> tuple[TradeDeal, ...] | None:
         account = self._ready("history_deals_get")
         if account is None:
             return None
         start, end = utc(date_from), utc(date_to)
-        found = sorted(((self.deal_time(d), d) for d in account.visible_deals()
-                        if (position is None or d.position_id == position) and (ticket is None or d.ticket == ticket)
-                        and (group is None or in_group(d.symbol, group))), key=lambda td: (td[0], td[1].ticket))
-        return tuple(deal_tuple(d, time) for time, d in found
-                     if (start is None or time >= start) and (end is None or time <= end))
+        found = sorted(
+            (
+                (self.deal_time(d), d)
+                for d in account.visible_deals()
+                if (position is None or d.position_id == position)
+                and (ticket is None or d.ticket == ticket)
+                and (group is None or in_group(d.symbol, group))
+            ),
+            key=lambda td: (td[0], td[1].ticket),
+        )
+        return tuple(
+            deal_tuple(d, time)
+            for time, d in found
+            if (start is None or time >= start) and (end is None or time <= end)
+        )
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
         if self._ready("symbol_info", need_login=False) is None:
@@ -137,11 +196,23 @@ class SimulatedMt5Gateway:
         if spec is None:
             return self._fail((c.RES_E_NOT_FOUND, f"Terminal: Symbol {symbol} not found"), None)
         bid, ask = self.quote(symbol)
-        return SymbolInfo(select=True, visible=True, digits=spec.digits, spread=spec.spread_points,
-                          filling_mode=spec.filling_mode, bid=bid, ask=ask, point=spec.point,
-                          trade_contract_size=spec.contract_size, volume_min=spec.volume_min,
-                          volume_max=spec.volume_max, volume_step=spec.volume_step,
-                          currency_profit=spec.currency_profit, name=symbol, path=f"Simulated\\{symbol}")
+        return SymbolInfo(
+            select=True,
+            visible=True,
+            digits=spec.digits,
+            spread=spec.spread_points,
+            filling_mode=spec.filling_mode,
+            bid=bid,
+            ask=ask,
+            point=spec.point,
+            trade_contract_size=spec.contract_size,
+            volume_min=spec.volume_min,
+            volume_max=spec.volume_max,
+            volume_step=spec.volume_step,
+            currency_profit=spec.currency_profit,
+            name=symbol,
+            path=f"Simulated\\{symbol}",
+        )
 
     def symbol_info_tick(self, symbol: str) -> Tick | None:
         if self._ready("symbol_info_tick", need_login=False) is None:

@@ -1,5 +1,6 @@
 """The MT5 ports of a process's Runtime, from its settings: the gateway of each terminal
 (made on first use, one per process), passwords by reference, metrics, the cycle lock."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,8 +28,9 @@ def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
     from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
     from workers.adapters.mt5.simulator import SimulatedMt5Gateway
 
-    return SimulatedMt5Gateway(load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal,
-                               settings.mt5_simulator_state)
+    return SimulatedMt5Gateway(
+        load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal, settings.mt5_simulator_state
+    )
 
 
 def gateway_factory(settings: Settings) -> GatewayFactory:
@@ -51,10 +53,13 @@ def mt5_ports(settings: Settings, lock_client: redis.Redis | None) -> dict[str, 
     if lock_client is not None:
         lock = RedisRunLock(lock_client, settings.mt5_cycle_stale_after, prefix=settings.redis_key_prefix)
     return {
-        "mt5_gateways": gateway_factory(settings), "mt5_credentials": EnvOrFileCredentials(),
-        "mt5_observer": default_observer(), "mt5_cycle_lock": lock,
+        "mt5_gateways": gateway_factory(settings),
+        "mt5_credentials": EnvOrFileCredentials(),
+        "mt5_observer": default_observer(),
+        "mt5_cycle_lock": lock,
         "mt5_cycle_stale_after": timedelta(seconds=settings.mt5_cycle_stale_after),
-        "mt5_chunk_size": settings.mt5_sync_chunk_size, "mt5_slippage_points": settings.mt5_slippage_points,
+        "mt5_chunk_size": settings.mt5_sync_chunk_size,
+        "mt5_slippage_points": settings.mt5_slippage_points,
         **guard_ports(settings),
     }
 
@@ -65,11 +70,14 @@ def guard_ports(settings: Settings) -> dict[str, Any]:
     from workers.faults import fault_hook
     from workers.metrics import default_guard_observer
 
-    return {"guard_policy": settings.guard_policy(), "guard_policies": dict(settings.guard_policies),
-            "notifier": build_notifier(settings), "guard_observer": default_guard_observer(),
-            "fault": fault_hook(settings.fault_inject),
-            "unknown_after": timedelta(seconds=settings.guard_unknown_after_s)}
-
+    return {
+        "guard_policy": settings.guard_policy(),
+        "guard_policies": dict(settings.guard_policies),
+        "notifier": build_notifier(settings),
+        "guard_observer": default_guard_observer(),
+        "fault": fault_hook(settings.fault_inject),
+        "unknown_after": timedelta(seconds=settings.guard_unknown_after_s),
+    }
 
 
 def mt5_queues(settings: Settings) -> list[str]:
@@ -83,7 +91,8 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     (a worker that was down does not run a backlog of cycles)."""
     return {
         f"mt5-sync-{t}": {
-            "task": RUN_SYNC_CYCLE, "schedule": float(settings.mt5_sync_every),
+            "task": RUN_SYNC_CYCLE,
+            "schedule": float(settings.mt5_sync_every),
             "kwargs": {"terminal": t, "trigger": "beat"},
             "options": {"queue": f"mt5.{t}", "expires": settings.mt5_sync_every},
         }
