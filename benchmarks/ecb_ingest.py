@@ -20,7 +20,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 # Run as `python benchmarks/ecb_ingest.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
@@ -46,7 +46,7 @@ def timed(work: Callable[[], T]) -> tuple[T, float]:
 def ingest(url: str) -> dict[str, Any]:
     """One full pass, as `hedgeops load prices --source ecb` makes it: read and parse the
     file, then write through the write path; the counts and the two parts' seconds."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     bootstrap(load_settings(database_url=url, broker_url=None, result_backend=None))
     batch, parse_s = timed(lambda: EcbFilePriceSource("ecb", None, None, lambda: now).load_all())
     counts, write_s = timed(lambda: load_price_batch(batch))
@@ -55,7 +55,7 @@ def ingest(url: str) -> dict[str, Any]:
 
 def reference_copy(url: str) -> tuple[int, float]:
     """The same rows COPYed into an unindexed scratch table: the floor."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = price_result_rows(EcbFilePriceSource("ecb", None, None, lambda: now).load_all())
     columns = [*rows[0].columns, "idempotency_key", "payload", "payload_sha256"]
     engine = create_engine(url)

@@ -38,8 +38,8 @@ from typing import Any
 
 from benchkit import ADMIN_URL, scratch_database
 
-from core.mt5.closing import close_request
 from core.mt5.accounts import AccountSpec
+from core.mt5.closing import close_request
 from core.mt5.guard_policy import GuardPolicy
 from db import migrate
 from db.engine import dispose_all

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,7 @@ def scenario(opts: Options) -> dict[str, Any]:
 
 def seed(url: str, opts: Options) -> float:
     """Accounts and their expected positions, two bulk inserts; the seconds it took."""
-    started, now = time.perf_counter(), datetime.now(timezone.utc)
+    started, now = time.perf_counter(), datetime.now(UTC)
     accounts = [
         {
             "login": login,

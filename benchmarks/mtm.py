@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -62,7 +61,7 @@ from core.prices import PriceRow
 from core.values import ContractStatus, Instrument, ParseReport, PriceType, Side
 from db import ledger
 from db.engine import engine_for, session_factory
-from db.models import BatchRun, HedgeContract
+from db.models import BatchRun
 from db.prices import write_price_batch
 from tasks.summary import run_summary
 from workers.celery_app import create_app
@@ -191,16 +190,14 @@ def price_batch(now: datetime) -> PriceBatch:
 def seed_prices(url: str) -> None:
     """The D-1 prices, through the write path like a price fetch writes them."""
     with session_factory(url)() as session:
-        write_price_batch(
-            session, price_batch(datetime.now(timezone.utc)), batch_run_id=None, now=datetime.now(timezone.utc)
-        )
+        write_price_batch(session, price_batch(datetime.now(UTC)), batch_run_id=None, now=datetime.now(UTC))
         session.commit()
 
 
 def seed(url: str, n: int) -> float:
     """Contracts (COPY) and prices; returns the seconds it took."""
     started = time.perf_counter()
-    values = contract_values(n, datetime.now(timezone.utc))
+    values = contract_values(n, datetime.now(UTC))
     with engine_for(url).begin() as conn:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY hedge_contracts ({', '.join(values[0])}) FROM STDIN") as copy:

@@ -24,8 +24,8 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, insert, select, text
 
 from db.engine import engine_for
-from db.mtm_in_database import commodity_mtm, plain_text, sha256_hex, snapshot_payload
 from db.models import MtmSnapshot
+from db.mtm_in_database import commodity_mtm, plain_text, sha256_hex, snapshot_payload
 
 COLUMNS = (
     "idempotency_key",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,8 @@ from pathlib import Path
 from benchkit import ADMIN_URL, scratch_database, worker_env
 from sqlalchemy import func, select
 
-from db.engine import engine_for
 from db import migrate
+from db.engine import engine_for
 from db.models import SettlementPrice
 
 HEADER = "symbol,price_date,price,currency,unit,price_type\n"

@@ -7,12 +7,13 @@ exponent (1.50 and 1.5 are one value) and whatever the key order.
 from __future__ import annotations
 
 import hashlib
-import orjson
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
+
+import orjson
 
 JsonValue = str | int | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
 

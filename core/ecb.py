@@ -16,9 +16,9 @@ import io
 import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from core.errors import NotAFileOfThisKind
 from core.prices import PriceRow
@@ -140,7 +140,7 @@ def _add_line(report: ParseReport[PriceRow], line: int, day: date, cells: list[t
 
 def published_at(day: date) -> datetime:
     """The ECB publishes the day's reference rates at about 16:00 Frankfurt time."""
-    return datetime.combine(day, PUBLICATION_TIME, tzinfo=FRANKFURT).astimezone(timezone.utc)
+    return datetime.combine(day, PUBLICATION_TIME, tzinfo=FRANKFURT).astimezone(UTC)
 
 
 CROSS_SOURCE = "ecb_cross"

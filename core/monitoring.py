@@ -5,7 +5,7 @@ caller gives the run it found and the time."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from enum import IntEnum
 
 from core.values import RunStatus
@@ -43,7 +43,7 @@ class Check:
 def nightly_deadline(day: date, nightly_at: time, grace: timedelta) -> datetime:
     """The nightly of `day` is sent at `nightly_at` (UTC) on `day`; it is late once
     `grace` has passed since."""
-    return datetime.combine(day, nightly_at, tzinfo=timezone.utc) + grace
+    return datetime.combine(day, nightly_at, tzinfo=UTC) + grace
 
 
 def previous_business_day(today: date) -> date:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def key_ranges(starts: Sequence[int], last: int) -> list[KeyRange]:
     the last: chunk i runs from starts[i] to the id before starts[i + 1]."""
     if not starts:
         return []
-    if any(a >= b for a, b in zip(starts, starts[1:])) or last < starts[-1]:
+    if any(a >= b for a, b in pairwise(starts)) or last < starts[-1]:
         raise ValueError("chunk starts must ascend and end at or before the last id")
     ends = [nxt - 1 for nxt in starts[1:]] + [last]
     return [KeyRange(first, end) for first, end in zip(starts, ends, strict=True)]

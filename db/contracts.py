@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from core.contracts import MUTABLE_FIELDS, ContractRow, changed_fields
 from core.errors import ContractChanged
-from core.plans import KeyRange, key_ranges
 from core.hedging.lifecycle import transition_problem
+from core.plans import KeyRange, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
 from db.models import HedgeContract

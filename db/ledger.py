@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -95,7 +95,7 @@ def latest_run(session: Session, job: str, as_of: date) -> BatchRun | None:
 
 def _utc(moment: datetime) -> datetime:
     """SQLite gives back naive datetimes (stored UTC); PostgreSQL aware ones."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def ended_after(run: BatchRun, moment: datetime) -> bool:

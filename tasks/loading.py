@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.bulk import paused_gc
 from core.contracts import parse_contract_csv
 from core.errors import InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import ContractLoad, load_contracts
-from core.bulk import paused_gc
 from tasks.prices import store_crosses, store_price_batch
 from tasks.runtime import runtime
 

@@ -10,6 +10,7 @@ import sqlalchemy.exc
 import structlog
 from sqlalchemy.orm import Session
 
+from core.bulk import paused_gc
 from core.ecb import CROSS_SOURCE, EcbCrosses, derive_cross
 from core.ports import PriceBatch, PriceSource, QuarantiningSource
 from core.redaction import redact_text, redacted_error
@@ -18,10 +19,9 @@ from db import ledger
 from db.audit import record_event
 from db.contracts import active_underlyings
 from db.prices import file_seen, prices_on, record_file, stored_legs, write_cross_prices, write_price_batch
-from db.writepath import WriteReport
 from db.uow import SqlAlchemyUnitOfWork
+from db.writepath import WriteReport
 from tasks import names, runs
-from core.bulk import paused_gc
 from tasks.base import is_transient, job_task
 from tasks.runtime import runtime
 from tasks.summary import run_summary

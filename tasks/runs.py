@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from core.ledger import RunScope, job_scope
 from core.ports import RunLock
+from core.redaction import redacted_error
 from core.values import Counts, Job, Trigger
 from db import ledger
 from db.audit import record_event
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names
-from core.redaction import redacted_error
 from tasks.base import is_transient, note_ended, sent_at
 from tasks.payloads import JobRequest
 from tasks.runtime import runtime

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from core.calendars import d1_dates
 from core.ecb import EcbCrosses
+from core.hedging.policy import HedgingPolicy
 from core.ledger import RunScope
 from core.mt5.accounts import CYCLE_FAMILY
-from core.hedging.policy import HedgingPolicy
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.ports import (
     CredentialStore,
@@ -36,7 +36,7 @@ from db.uow import UnitOfWorkFactory
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

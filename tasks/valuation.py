@@ -11,21 +11,21 @@ from celery import group
 from sqlalchemy.orm import Session
 
 from core.calendars import d1_dates
-from core.ledger import chunks
-from core.plans import KeyRange
 from core.hedging.functional import with_functional
 from core.hedging.fx import FxMarket, with_forward_symbols
 from core.hedging.valuation_plan import FxValuationPlan
+from core.ledger import chunks
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
+from core.plans import KeyRange
 from core.values import Contract, Counts, D1Policy, Job, ObjectType
 from db import ledger
 from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
-from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
-from db.prices import prices_on
 from db.models import BatchRun
+from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
+from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
 from tasks import names, resend, runs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from core.ports import PriceBatch
 from core.prices import parse_price_csv
@@ -16,7 +16,7 @@ class InMemoryPriceSource:
 
     name: str = "vendor_csv"
     files: dict[str, str] = field(default_factory=dict)
-    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
     acknowledged: list[str] = field(default_factory=list)
 
     def add(self, file: str, text: str) -> None:
@@ -32,7 +32,7 @@ class InMemoryPriceSource:
 
 @dataclass
 class Clock:
-    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+    now: datetime = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -8,9 +8,8 @@ from datetime import timedelta
 import redis
 
 from core.ports import RunLock
-from db.engine import session_factory
+from db.engine import database_fingerprint, session_factory
 from db.uow import SqlAlchemyUnitOfWork
-from db.engine import database_fingerprint
 from tasks.base import DATABASE
 from tasks.runtime import Runtime, configure, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock

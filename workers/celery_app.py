@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import UTC
 from typing import Any
 
 from celery import Celery
@@ -15,10 +16,10 @@ from celery.schedules import crontab
 from celery.signals import before_task_publish, worker_init
 from kombu import Exchange, Queue
 
+from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
-from core.redaction import remember_secrets, secrets_in
 from workers.logging import configure_logging
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
@@ -237,9 +238,9 @@ def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
     if headers is None:
         return
     redact_reprs(headers)  # what events, Flower and `inspect` show of the arguments
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    headers[SENT_AT_HEADER] = datetime.now(timezone.utc).isoformat()
+    headers[SENT_AT_HEADER] = datetime.now(UTC).isoformat()
     if DATABASE["fingerprint"] is not None:
         headers[DATABASE_HEADER] = DATABASE["fingerprint"]
 

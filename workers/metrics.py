@@ -9,7 +9,8 @@ bound stops the worker at start-up.
     hedgeops_run_duration_seconds{job}               histogram: start to end of a run
     hedgeops_snapshots_written_total{job,outcome}    counter: results written (created, existing, conflict)
     hedgeops_conflicts_total{job}                    counter: results refused as conflicts
-    hedgeops_exceptions_total{job}                   counter: exceptions (MTM exceptions, bad price rows, failed sources, accounts)
+    hedgeops_exceptions_total{job}                   counter: exceptions (MTM exceptions, bad price rows, failed
+                                                     sources, accounts)
     hedgeops_price_missing_total{job}                counter: required D-1 prices missing at the end of a prices run
     hedgeops_last_success_timestamp_seconds{job}     gauge: end of the last run of the job that succeeded
     hedgeops_chunks_in_flight{job}                   gauge: chunk tasks at work

@@ -20,12 +20,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from core.calendars import CalendarName
-from core.rows import DateWindow
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
+from core.rows import DateWindow
 from core.values import D1Policy
 from workers.settings_guard import GuardSettings
 from workers.settings_hedging import HedgingSettings
@@ -96,17 +96,26 @@ class Settings(GuardSettings, HedgingSettings):
         120,
         ge=1,
         le=2880,
-        description="minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is CRITICAL and an alert goes out",
+        description=(
+            "minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is "
+            "CRITICAL and an alert goes out"
+        ),
     )
     mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
     mtm_in_database: bool = Field(
         True,
-        description="PostgreSQL: value each MTM chunk's commodity forwards in the database, one statement per chunk, byte-identical to core's (false: every contract in Python, as on SQLite)",
+        description=(
+            "PostgreSQL: value each MTM chunk's commodity forwards in the database, one statement per "
+            "chunk, byte-identical to core's (false: every contract in Python, as on SQLite)"
+        ),
     )
     # Hedge accounting. The effectiveness defaults are what a designation locks when its file leaves them out.
     discount_rates: dict[str, Decimal] = Field(
         default_factory=lambda: dict(DEFAULT_DISCOUNT_RATES),
-        description='flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than 90 days to run, JSON: {"USD": "0.05"}',
+        description=(
+            "flat annual rates (simple, ACT/360) by currency that discount FX forward MTM with more than "
+            '90 days to run, JSON: {"USD": "0.05"}'
+        ),
     )
     effectiveness_band_min: Decimal = Field(
         Decimal("0.80"),
@@ -148,7 +157,10 @@ class Settings(GuardSettings, HedgingSettings):
         300,
         ge=10,
         le=3600,
-        description="seconds without heartbeat after which a running run's missing chunks are sent again (beat's sweep); below run_stale_after",
+        description=(
+            "seconds without heartbeat after which a running run's missing chunks are sent again (beat's "
+            "sweep); below run_stale_after"
+        ),
     )
     chunk_resend_sweep: int = Field(
         60, ge=1, le=3600, description="seconds between beat's sweeps for stale runs whose chunks to re-send"
@@ -163,7 +175,9 @@ class Settings(GuardSettings, HedgingSettings):
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
     mt5_gateway: Literal["simulator", "metatrader5", "mt5linux"] = Field(
         "simulator",
-        description="MT5 gateway of this process: simulator, metatrader5 (the Windows package) or mt5linux (the bridge)",
+        description=(
+            "MT5 gateway of this process: simulator, metatrader5 (the Windows package) or mt5linux (the bridge)"
+        ),
     )
     mt5_scenario: Path | None = Field(
         None, description="the simulator's scenario file (JSON); unset: the shipped demo scenario"
@@ -192,7 +206,10 @@ class Settings(GuardSettings, HedgingSettings):
         0,
         ge=0,
         le=65535,
-        description="port of the Prometheus metrics endpoint of each worker node (one per node, the sum of its processes); 0: none",
+        description=(
+            "port of the Prometheus metrics endpoint of each worker node (one per node, the sum of its "
+            "processes); 0: none"
+        ),
     )
     flower_user: str | None = Field(None, description="user of Flower's basic auth (`hedgeops flower`)")
     flower_password: SecretStr | None = Field(None, description="password of Flower's basic auth (`hedgeops flower`)")
@@ -283,7 +300,8 @@ class Settings(GuardSettings, HedgingSettings):
     def _resend_before_abandon(self) -> Settings:
         if self.chunk_resend_after >= self.run_stale_after:
             raise ValueError(
-                "chunk_resend_after must be below run_stale_after: a stale run's chunks are re-sent before it is abandoned"
+                "chunk_resend_after must be below run_stale_after: a stale run's chunks are re-sent before it is "
+                "abandoned"
             )
         if self.date_min >= self.date_max:
             raise ValueError("date_min must be before date_max")

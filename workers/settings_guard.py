@@ -62,11 +62,16 @@ class GuardSettings(BaseSettings):
         15.0,
         gt=0,
         le=3600,
-        description="a close sent without a recorded answer for this long is resolved from the broker's positions and deals by the next sync",
+        description=(
+            "a close sent without a recorded answer for this long is resolved from the broker's positions "
+            "and deals by the next sync"
+        ),
     )
     guard_policies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description='per-account overrides by policy name (mt5_accounts.policy), JSON: {"tight": {"execution_pct": "5"}}',
+        description=(
+            'per-account overrides by policy name (mt5_accounts.policy), JSON: {"tight": {"execution_pct": "5"}}'
+        ),
     )
     guard_webhook_url: str | None = Field(None, description="JSON webhook for alerts (unset: alerts go to the log)")
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")

@@ -23,18 +23,27 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 class HedgingSettings(BaseSettings):
     rate_curves: dict[str, Any] = Field(
         default_factory=dict,
-        description='rate curves by currency over HEDGEOPS_DISCOUNT_RATES, JSON: a flat rate or [tenor, rate] points interpolated linearly in time, e.g. {"USD": [["1M", "0.053"], ["1Y", "0.048"]], "CHF": "-0.0075"}; negative rates allowed',
+        description=(
+            "rate curves by currency over HEDGEOPS_DISCOUNT_RATES, JSON: a flat rate or [tenor, rate] "
+            'points interpolated linearly in time, e.g. {"USD": [["1M", "0.053"], ["1Y", "0.048"]], "CHF": '
+            '"-0.0075"}; negative rates allowed'
+        ),
     )
     rate_curves_file: Path | None = Field(
         None, description="a JSON file of rate curves (the form of HEDGEOPS_RATE_CURVES); wins over it"
     )
     fx_forward_method: Literal["cip", "spot_proxy"] = Field(
         "cip",
-        description="what values an FX forward without a stored forward quote: cip (covered interest parity from the D-1 spot and both currencies' curves) or spot_proxy (the spot itself, no forward points)",
+        description=(
+            "what values an FX forward without a stored forward quote: cip (covered interest parity from "
+            "the D-1 spot and both currencies' curves) or spot_proxy (the spot itself, no forward points)"
+        ),
     )
     ecb_crosses: list[str] = Field(
         default_factory=list,
-        description='pairs derived from the ECB\'s EUR rates as price rows of source ecb_cross, JSON: ["GBPUSD", "USDEUR"]',
+        description=(
+            'pairs derived from the ECB\'s EUR rates as price rows of source ecb_cross, JSON: ["GBPUSD", "USDEUR"]'
+        ),
     )
     functional_currency: str | None = Field(
         None, description="currency every snapshot's MTM is also converted into at the D-1 rate (unset: none)"

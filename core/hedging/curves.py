@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from core.canonical import normalise_decimal
@@ -72,7 +73,7 @@ class RateCurve:
         pillars = sorted((tenor_days(t, as_of), r) for t, r in self.points)
         if days <= pillars[0][0]:
             return pillars[0][1]
-        for (t1, r1), (t2, r2) in zip(pillars, pillars[1:]):
+        for (t1, r1), (t2, r2) in pairwise(pillars):
             if days <= t2:
                 return r1 + (r2 - r1) * Decimal(days - t1) / Decimal(t2 - t1)
         return pillars[-1][1]

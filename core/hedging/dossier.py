@@ -4,7 +4,6 @@ dossier a designation version locks: method parameters, documentation, authorisa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any

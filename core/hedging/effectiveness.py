@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from core import keys
@@ -213,8 +214,8 @@ def _regression(terms: DesignationTerms, as_of: date, h: Series, i: Series) -> E
     params = terms.params
     days = sorted(d for d in h.keys() & i.keys() if terms.designation_date <= d <= as_of)
     days = days[-(params.regression_window + 1) :]
-    xs = [h[b] - h[a] for a, b in zip(days, days[1:])]
-    ys = [terms.hedge_ratio * (i[b] - i[a]) for a, b in zip(days, days[1:])]
+    xs = [h[b] - h[a] for a, b in pairwise(days)]
+    ys = [terms.hedge_ratio * (i[b] - i[a]) for a, b in pairwise(days)]
     test = regression(xs, ys, params.band, params.r_squared_min, params.p_value_max, params.min_observations)
     details = {
         "window": params.regression_window,

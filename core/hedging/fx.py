@@ -24,9 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 from core import keys
+from core.hedging.curves import RateCurve
 from core.money import money, price
 from core.mtm_results import MtmException, MtmSnapshot
-from core.hedging.curves import RateCurve
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
 
 #: Discounting starts when more than this many days remain to maturity.

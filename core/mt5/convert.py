@@ -7,7 +7,7 @@ A float goes through its shortest repr (`Decimal(str(x))`: 1.1 -> Decimal("1.1")
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from core.money import MONEY_QUANTUM, PRICE_QUANTUM
@@ -42,7 +42,7 @@ def optional_price(value: float | int) -> Decimal | None:
 
 def epoch_msc(value: int) -> datetime:
     """Milliseconds since the epoch (the terminal's *_msc fields) as an aware UTC time."""
-    return datetime.fromtimestamp(value // 1000, tz=timezone.utc) + timedelta(milliseconds=value % 1000)
+    return datetime.fromtimestamp(value // 1000, tz=UTC) + timedelta(milliseconds=value % 1000)
 
 
 def account_reading(info: AccountInfo) -> AccountReading:

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from core.values import Side
 from core.rows import PlainInt, PositiveDecimal, parse_rows
-from core.values import ParseReport, RowError
+from core.values import ParseReport, RowError, Side
 
 EXPECTED_HEADER = ("login", "signal_id", "symbol", "direction", "volume", "entry_price", "magic")
 OPTIONAL_COLUMNS = ("server", "approval_id", "sl", "tp", "ticket")

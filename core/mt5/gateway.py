@@ -11,8 +11,8 @@ from typing import Protocol
 
 from core.errors import HedgeopsError
 from core.mt5 import constants as c
-from core.redaction import redact_text
 from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition
+from core.redaction import redact_text
 
 RequestValue = int | float | str
 

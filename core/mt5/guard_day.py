@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
@@ -51,7 +51,7 @@ class DayBounds(NamedTuple):
 
 
 def _boundary(local_date: date, day_start: time, tz: ZoneInfo) -> datetime:
-    return datetime.combine(local_date, day_start, tzinfo=tz).astimezone(timezone.utc)
+    return datetime.combine(local_date, day_start, tzinfo=tz).astimezone(UTC)
 
 
 def day_bounds(now_utc: datetime, day_start: time, tz: ZoneInfo) -> DayBounds:

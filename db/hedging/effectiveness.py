@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import Subquery, and_, func, select
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from core.hedging.dossier import leg_terms
 from core.hedging.effectiveness import DesignationTerms, EffectivenessResult
 from core.hedging.lifecycle import TESTED
 from core.hedging.methods import Method, OffsetBasis, Outcome
-from core.values import Contract, ObjectType
+from core.values import Contract
 from db.audit import record_event
 from db.contracts import to_contract
 from db.hedging.dossiers import to_item

@@ -15,8 +15,8 @@ from core.errors import HedgeopsError, InvalidInput
 from core.mt5.accounts import AccountSpec
 from core.mt5.expected import ExpectedRow, changed_fields, refused_fields
 from core.mt5.values import Account, ExpectedStatus
-from core.values import Side
 from core.mt5.values import ExpectedPosition as ExpectedValue
+from core.values import Side
 from db.audit import record_event
 from db.mt5.models import ExpectedPosition, Mt5Account
 

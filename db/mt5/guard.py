@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from core.mt5.close_intents import CloseIntent as IntentValue
 from core.mt5.close_intents import OPEN_STATUSES, IntentStatus
+from core.mt5.close_intents import CloseIntent as IntentValue
 from core.mt5.guard_state import GuardState, state_as_dict, state_from_dict
 from db.audit import record_event
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow, Notification

@@ -9,8 +9,8 @@ from typing import Any
 from core.errors import InvalidInput
 from core.hedging.dossier import parse_designations
 from core.hedging.items import parse_hedged_items
-from db.hedging.effectiveness import report_lines
 from db.hedging.dossiers import Loaded, load_designations, load_hedged_items
+from db.hedging.effectiveness import report_lines
 from tasks.runtime import runtime
 
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import structlog
 
-from core.mt5.close_intents import CloseIntent as IntentValue
 from core.mt5.close_intents import Answer, IntentStatus, Step, mark_sent, next_step
+from core.mt5.close_intents import CloseIntent as IntentValue
 from core.mt5.closing import allowed_fillings, close_request, refuse_opening
 from core.mt5.gateway import Mt5Error
 from core.mt5.guard_policy import GuardPolicy

@@ -1,8 +1,8 @@
 """The first attempt of every intent of an execution waiting to be sent, as one batch:
 every request (a fresh tick each) claimed in one commit, the orders sent one after the
 other, their answers recorded in one commit (two commits per execution, not two per close:
-the last of twenty closes leaves about as soon as the first). What an answer leaves to do (a requote, a back-off, an unknown outcome)
-goes on intent by intent (tasks.mt5.closes.work_intent)."""
+the last of twenty closes leaves about as soon as the first). What an answer leaves to do
+(a requote, a back-off, an unknown outcome) goes on intent by intent (tasks.mt5.closes.work_intent)."""
 
 from __future__ import annotations
 

@@ -17,11 +17,11 @@ import structlog
 
 from core import keys
 from core.mt5.convert import decimal_of
+from core.mt5.gateway import Mt5Error
 from core.mt5.guard import GuardDecision, GuardEvent, evaluate
 from core.mt5.guard_day import GuardReading, day_deal
 from core.mt5.guard_policy import GuardMode, GuardPolicy, in_scope, policy_for
 from core.mt5.guard_state import GuardState
-from core.mt5.gateway import Mt5Error
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account
 from db.mt5 import guard as rows

@@ -4,7 +4,7 @@ position snapshots through a policy (core.mt5.guard_replay), as JSON."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,8 @@ def replay_policy(override: Mapping[str, Any] | None) -> GuardPolicy:
 
 def day_window(first: date, last: date) -> tuple[datetime, datetime]:
     """[first 00:00 UTC, the day after last 00:00 UTC): whole UTC days, both included."""
-    start = datetime.combine(first, time(0), tzinfo=timezone.utc)
-    return start, datetime.combine(last + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    start = datetime.combine(first, time(0), tzinfo=UTC)
+    return start, datetime.combine(last + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 def replay_account(login: int, first: date, last: date, override: Mapping[str, Any] | None = None) -> dict[str, Any]:

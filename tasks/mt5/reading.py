@@ -21,8 +21,8 @@ from core.mt5.gateway import (
     error_for,
 )
 from core.mt5.reconcile import tickets_to_look_up
-from tasks.runtime import runtime
 from core.mt5.values import Account, AccountMode, ExpectedPosition, Secret, SymbolSpec, TerminalReading
+from tasks.runtime import runtime
 
 T = TypeVar("T")
 #: Failures after which the terminal link is kept (the terminal itself answered).

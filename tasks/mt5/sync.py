@@ -24,7 +24,6 @@ from core.mt5.gateway import Mt5Error
 from core.mt5.reconcile import Rules, reconcile
 from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Account, AccountMode, ExpectedPosition
-from core.values import Counts
 from db import ledger
 from db.models import BatchRun
 from db.mt5.accounts import accounts_by_ids, open_expected
@@ -135,7 +134,7 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
                 account,
                 rt.mt5_credentials.password(account.credential_ref),
                 expected,
-                after_login=lambda: resume_account(conn, account),
+                after_login=lambda account=account: resume_account(conn, account),
             )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_beat_runs_the_nightly_at_its_time(cluster: Cluster, pg_url: str, drop_dir: Path, tmp_path: Path) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fire = (now + timedelta(minutes=1)).replace(second=0, microsecond=0)
     if (fire - now).total_seconds() < 15:  # leave beat time to start before the minute turns
         fire += timedelta(minutes=1)

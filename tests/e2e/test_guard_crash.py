@@ -12,7 +12,7 @@ import json
 import signal
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def seed(url: str) -> None:
                 magic_numbers=(7,),
                 credential_ref="env:MT5_PW",
             ),
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
         s.commit()
 

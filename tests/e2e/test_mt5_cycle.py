@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def scenario() -> dict[str, Any]:
 
 
 def seed(url: str) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_factory(url)() as s:
         for login in T1_LOGINS + T2_LOGINS:
             add_account(
@@ -98,7 +99,7 @@ def test_a_worker_per_terminal_and_beat(cluster: Cluster, pg_url: str, tmp_path:
     t1 = [r for r in cycles(pg_url, "t1") if r.finished_at is not None]
     assert {(r.status, r.trigger, r.exceptions) for r in t1} == {("succeeded", "beat", 0)}
     spans = sorted((r.started_at, r.finished_at) for r in cycles(pg_url, "t1") if r.finished_at is not None)
-    assert all(end <= next_start for (_, end), (next_start, _) in zip(spans, spans[1:])), "t1 cycles overlapped"
+    assert all(end <= next_start for (_, end), (next_start, _) in pairwise(spans)), "t1 cycles overlapped"
     for run in t1:
         snapshots = rows(
             pg_url,

@@ -11,8 +11,8 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import redis

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -18,7 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from db.hedging.models import HedgeDesignation, HedgedItem
@@ -348,9 +349,7 @@ def test_11_any_json_entry_is_a_row_or_an_error_never_a_traceback(entry: dict[st
     from core.hedging.items import parse_hedged_items
     from workers.adapters.http_json import HttpJsonPriceSource
 
-    source = HttpJsonPriceSource(
-        "m", "http://127.0.0.1:9/", ["LME-*"], lambda: datetime(2026, 11, 20, tzinfo=timezone.utc)
-    )
+    source = HttpJsonPriceSource("m", "http://127.0.0.1:9/", ["LME-*"], lambda: datetime(2026, 11, 20, tzinfo=UTC))
     for text in (
         json.dumps({"hedged_items": [entry]}),
         json.dumps({"designations": [entry]}),
@@ -493,9 +492,7 @@ def test_11_hostile_answers_of_a_price_json_source(name: str) -> None:
     from workers.adapters.http_json import HttpJsonPriceSource
 
     body, refused, row_reasons = HOSTILE_ANSWERS[name]
-    source = HttpJsonPriceSource(
-        "m", "http://127.0.0.1:9/", ["LME-*"], lambda: datetime(2026, 11, 20, tzinfo=timezone.utc)
-    )
+    source = HttpJsonPriceSource("m", "http://127.0.0.1:9/", ["LME-*"], lambda: datetime(2026, 11, 20, tzinfo=UTC))
     batch = source.batch(httpx.Response(200, text=body), "m:2026-11-19")
     if refused is not None:
         assert batch.rejected is not None and refused in batch.rejected and len(batch.rejected) < 300, batch.rejected

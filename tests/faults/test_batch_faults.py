@@ -139,7 +139,7 @@ def test_1_workers_killed_three_times(pg_url: str, tmp_path: Path, broker: OwnRe
         t0 = time.monotonic()
         for round_, kind in enumerate(("pool", "main", "main")):
             at = random.randint(1 + round_ * total_chunks // 5, (round_ + 1) * total_chunks // 5)
-            wait_until(lambda: chunks_done(pg_url, run_id) >= at, 600, f"{at} chunks")
+            wait_until(lambda at=at: chunks_done(pg_url, run_id) >= at, 600, f"{at} chunks")
             if kind == "pool":
                 main, children = worker_pids(cluster)
                 os.kill(children[0] if children else main, signal.SIGKILL)
@@ -196,7 +196,7 @@ def test_3_postgres_connections_terminated(pg_url: str, tmp_path: Path, broker: 
         t0 = time.monotonic()
         terminated = 0
         for at in (5, 25, 50):
-            wait_until(lambda: chunks_done(pg_url, run_id) >= at, 300, f"{at} chunks")
+            wait_until(lambda at=at: chunks_done(pg_url, run_id) >= at, 300, f"{at} chunks")
             with admin.connect() as conn:
                 terminated += len(
                     conn.execute(

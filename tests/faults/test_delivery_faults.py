@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ def test_4_ten_concurrent_triggers_one_attempt(pg_url: str, tmp_path: Path, redi
         with ThreadPoolExecutor(10) as pool:
             sent = list(pool.map(cli, range(6))) + list(pool.map(celery_call, range(3)))
         beat_like = cluster.trigger(MTM, as_of=AS_OF, trigger="beat")  # what beat sends
-        sent_by = datetime.now(timezone.utc)
+        sent_by = datetime.now(UTC)
         assert all(p.returncode == 0 for p in sent), [p.stderr for p in sent]
         ids = [p.stdout.strip().splitlines()[-1] for p in sent[6:]]
         results = [cluster.app.AsyncResult(i).get(timeout=300) for i in ids] + [beat_like.get(timeout=300)]

@@ -41,7 +41,7 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def seed(url: str) -> None:
                 magic_numbers=(7,),
                 credential_ref="env:MT5_PW",
             ),
-            now=datetime.now(timezone.utc),
+            now=datetime.now(UTC),
         )
         s.commit()
 

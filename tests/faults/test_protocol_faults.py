@@ -250,7 +250,7 @@ def test_9_flower_without_credentials_refuses_to_start(pg_url: str, tmp_path: Pa
 
     with ThreadPoolExecutor(len(REFUSALS)) as pool:
         results = list(pool.map(start, REFUSALS))
-    for (argv, env, line), result in zip(REFUSALS, results):
+    for (argv, env, line), result in zip(REFUSALS, results, strict=True):
         assert (result.returncode, result.stderr.strip().splitlines()) == (2, [line]), (argv, env, result.stderr)
         assert "Traceback" not in result.stdout + result.stderr
     with pytest.raises(OSError):  # nothing listens

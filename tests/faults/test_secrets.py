@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -238,7 +238,11 @@ def test_8_no_canary_secret_leaves_a_process(pg_url: str, tmp_path: Path, locked
         assert celery_call.returncode == 0, celery_call.stderr
         failed = [called, celery_call.stdout.strip().splitlines()[-1]]
         for task_id in failed:
-            wait_until(lambda: cluster.app.AsyncResult(task_id).state == "FAILURE", 60, f"task {task_id} to fail")
+            wait_until(
+                lambda task_id=task_id: cluster.app.AsyncResult(task_id).state == "FAILURE",
+                60,
+                f"task {task_id} to fail",
+            )
 
         # Embedded: in-process, the 500 source's errors and retries in the CLI's own log.
         embedded = {k: v for k, v in cluster.env.items() if k not in ("HEDGEOPS_BROKER_URL", "HEDGEOPS_RESULT_BACKEND")}
@@ -313,7 +317,7 @@ def seed(url: str, drop: Path) -> None:
 
     load_contracts_csv(contracts_csv(*(contract(f"K{i}") for i in range(3))), "book.csv")
     (drop / "p.csv").write_text(prices_csv(("LME-AL", "2026-11-19", "2510.125")))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_factory(url)() as s:
         for login in (7001, 7002):
             add_account(
@@ -379,11 +383,11 @@ def redis_text(url: str) -> dict[str, str]:
     for key in client.scan_iter(count=1000):
         kind = client.type(key).decode()
         value: Any = {
-            "string": lambda: client.get(key),
-            "list": lambda: client.lrange(key, 0, -1),
-            "hash": lambda: client.hgetall(key),
-            "set": lambda: client.smembers(key),
-            "zset": lambda: client.zrange(key, 0, -1),
+            "string": lambda key=key: client.get(key),
+            "list": lambda key=key: client.lrange(key, 0, -1),
+            "hash": lambda key=key: client.hgetall(key),
+            "set": lambda key=key: client.smembers(key),
+            "zset": lambda key=key: client.zrange(key, 0, -1),
         }.get(kind, lambda: b"")()
         found[f"redis {key.decode(errors='replace')}"] = key.decode(errors="replace") + " " + str(value)
     client.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -235,9 +235,12 @@ def test_migration_0007_names_the_legs_of_crosses_stored_before(at_0006: str) ->
         for n, (symbol, source, request_id) in enumerate(old):
             conn.execute(
                 text(
-                    "INSERT INTO settlement_prices (idempotency_key, symbol, price_date, price, currency, unit, price_type, "
-                    "source, confidence, fetched_at, request_id, payload, payload_sha256, created_at) VALUES (:key, :symbol, "
-                    "'2024-03-28', '1.000000', 'USD', 'EUR', 'reference', :source, 'REFERENCE', :now, :request_id, '{}', "
+                    "INSERT INTO settlement_prices (idempotency_key, symbol, price_date, price, currency, unit, "
+                    "price_type, "
+                    "source, confidence, fetched_at, request_id, payload, payload_sha256, created_at) VALUES "
+                    "(:key, :symbol, "
+                    "'2024-03-28', '1.000000', 'USD', 'EUR', 'reference', :source, 'REFERENCE', :now, :request_id, "
+                    "'{}', "
                     "'x', :now)"
                 ),
                 {
@@ -245,7 +248,7 @@ def test_migration_0007_names_the_legs_of_crosses_stored_before(at_0006: str) ->
                     "symbol": symbol,
                     "source": source,
                     "request_id": request_id,
-                    "now": datetime(2024, 3, 28, tzinfo=timezone.utc),
+                    "now": datetime(2024, 3, 28, tzinfo=UTC),
                 },
             )
     upgrade(at_0006)

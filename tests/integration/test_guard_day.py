@@ -11,7 +11,7 @@ boundary; a deposit of 1000.00 moves the anchor to 11000.00; equity 10700.00 is 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -77,12 +77,12 @@ def executed(world: Mt5World) -> bool:
 @pytest.mark.parametrize(
     ("tz", "start", "boundary"),
     [
-        ("America/New_York", time(17), datetime(2026, 1, 14, 22, 0, tzinfo=timezone.utc)),  # EST: UTC-5
-        ("America/New_York", time(17), datetime(2026, 7, 14, 21, 0, tzinfo=timezone.utc)),  # EDT: UTC-4
-        ("America/New_York", time(17), datetime(2026, 3, 10, 21, 0, tzinfo=timezone.utc)),  # US on EDT already
-        ("Europe/Prague", time(0), datetime(2026, 3, 10, 23, 0, tzinfo=timezone.utc)),  # ... Prague still on CET
-        ("Europe/Prague", time(0), datetime(2026, 1, 14, 23, 0, tzinfo=timezone.utc)),  # CET: UTC+1
-        ("Europe/Prague", time(0), datetime(2026, 7, 14, 22, 0, tzinfo=timezone.utc)),  # CEST: UTC+2
+        ("America/New_York", time(17), datetime(2026, 1, 14, 22, 0, tzinfo=UTC)),  # EST: UTC-5
+        ("America/New_York", time(17), datetime(2026, 7, 14, 21, 0, tzinfo=UTC)),  # EDT: UTC-4
+        ("America/New_York", time(17), datetime(2026, 3, 10, 21, 0, tzinfo=UTC)),  # US on EDT already
+        ("Europe/Prague", time(0), datetime(2026, 3, 10, 23, 0, tzinfo=UTC)),  # ... Prague still on CET
+        ("Europe/Prague", time(0), datetime(2026, 1, 14, 23, 0, tzinfo=UTC)),  # CET: UTC+1
+        ("Europe/Prague", time(0), datetime(2026, 7, 14, 22, 0, tzinfo=UTC)),  # CEST: UTC+2
     ],
 )
 def test_the_day_is_anchored_at_the_first_sync_after_its_boundary(
@@ -99,7 +99,7 @@ def test_the_day_is_anchored_at_the_first_sync_after_its_boundary(
 
 
 def test_a_deposit_moves_the_anchor_and_is_no_profit(world: Mt5World) -> None:
-    boundary = datetime(2026, 1, 14, 22, 0, tzinfo=timezone.utc)
+    boundary = datetime(2026, 1, 14, 22, 0, tzinfo=UTC)
     deposit = {"ticket": 7001, "type": c.DEAL_TYPE_BALANCE, "profit": 1000.0, "from_step": 2}
     # equity shown = path + deposits from step 2: 10000, 10000, 10700, 10600
     times = day_world(
@@ -126,7 +126,7 @@ def test_a_first_sync_long_after_the_boundary_never_guesses(world: Mt5World, bas
     """Equity at the boundary cannot be rebuilt: `day_start_unknown`, an alert, and the
     drawdown rule only (equity 9000.00 is a 10 % day loss, not executed). A balance anchor
     is rebuilt from the day's deals (none: the balance itself)."""
-    boundary = datetime(2026, 1, 14, 22, 0, tzinfo=timezone.utc)
+    boundary = datetime(2026, 1, 14, 22, 0, tzinfo=UTC)
     times = day_world(
         world, boundary + timedelta(hours=3), policy("America/New_York", time(17), basis), equity=[10000.0, 9000.0]
     )

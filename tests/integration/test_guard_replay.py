@@ -23,7 +23,7 @@ balance of the day's first reading (10000.00):
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from tests.fakes import Clock
 from tests.mt5 import Mt5World, account, world  # noqa: F401 - fixture
 from workers.cli import app
 
-UTC = timezone.utc
+UTC = UTC
 STEPS = (
     [(datetime(2026, 3, 1, 23, 0, tzinfo=UTC), 12000.0)]
     + [

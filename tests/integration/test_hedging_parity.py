@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,11 @@ from sqlalchemy import create_engine, select, text
 
 from core.ecb import EcbCrosses
 from core.hedging.fx import RateSource
-from core.ports import PriceBatch
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES
+from core.ports import PriceBatch
 from db.engine import session_factory
 from db.hedging.models import EffectivenessResult
-from db.models import MtmException, MtmSnapshot
+from db.models import MtmSnapshot
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv, load_price_batch
@@ -30,8 +31,15 @@ from tasks.nightly import run_nightly
 from tasks.runtime import Runtime, configure
 from tasks.verify import verify_date
 from tests.fakes import Clock, InMemoryPriceSource
-from tests.hedging_builders import designation, designations_json, fx_contracts_csv, fx_forward, items_json, receivable
-from tests.hedging_builders import with_hedging
+from tests.hedging_builders import (
+    designation,
+    designations_json,
+    fx_contracts_csv,
+    fx_forward,
+    items_json,
+    receivable,
+    with_hedging,
+)
 from workers.adapters.ecb import EcbFilePriceSource
 
 D = Decimal
@@ -79,7 +87,8 @@ class TestTheEur10mForwardByParity:
     # S the ECB EURUSD of TARGET D-1, F to 6 dp; MTM = -10,000,000 (F - 1.0956), / (1 + 0.05 d/360) if d > 90
     CASES = [
         # 28 Mar, d 278, S (27 Mar) 1.0816: F = 1.0816 * 1.0386111 / 1.0270278 = 1.0937988 -> 1.093799;
-        # -10m * (1.093799 - 1.0956) = 18,010 / 1.0386111 = 17,340.47 (spot proxy would say 140,000 / 1.0386111 = 134,795.40)
+        # -10m * (1.093799 - 1.0956) = 18,010 / 1.0386111 = 17,340.47
+        # (spot proxy would say 140,000 / 1.0386111 = 134,795.40)
         (date(2024, 3, 28), D("1.093799"), D("17340.47")),
         # 28 Jun, d 186, S (27 Jun) 1.0696: F = 1.0696 * 1.0258333 / 1.0180833 = 1.0777422 -> 1.077742;
         # 178,580 / 1.0258333 = 174,082.86
@@ -163,10 +172,10 @@ class TestCrossCurrencyHedge:
         days = [DESIGNATED, *MONTH_ENDS]
         assert result.details["dates"] == [d.isoformat() for d in days]  # the 13 dates, 12 changes
         # by hand, from the stored MTM: slope = Sxy / Sxx, R² = Sxy² / (Sxx Syy) over the 12 changes
-        xs = [h[b] - h[a] for a, b in zip(days, days[1:])]
-        ys = [i[b] - i[a] for a, b in zip(days, days[1:])]
+        xs = [h[b] - h[a] for a, b in pairwise(days)]
+        ys = [i[b] - i[a] for a, b in pairwise(days)]
         mx, my = sum(xs) / 12, sum(ys) / 12
-        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
         sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
         slope, r2 = (sxy / sxx).quantize(D("0.000001")), (sxy * sxy / (sxx * syy)).quantize(D("0.000001"))
         # slope -1.019024 (inside [-1.25, -0.80]), R² 0.928278 (>= 0.80); p 4.81673e-7 (< 0.05, and stored so,

@@ -4,7 +4,6 @@ secrets never reach a log; JSON when not on a TTY."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 import subprocess
 import sys

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -92,7 +93,7 @@ class TestOneBrokerAcrossProcesses:
         assert saved["accounts"][str(LOGIN)]["step"] == 1  # two logins
         assert len({d["ticket"] for d in saved["accounts"][str(LOGIN)]["deals"]}) == 200  # no ticket twice
         steps = [o["request"]["position"] % 2 for o in saved["orders"]]
-        assert sum(a != b for a, b in zip(steps, steps[1:])) > 10, "the two clients did not interleave"
+        assert sum(a != b for a, b in pairwise(steps)) > 10, "the two clients did not interleave"
 
     def test_without_a_state_file_nothing_is_written_and_nothing_is_shared(self, tmp_path: Path) -> None:
         one, other = gateway(scenario()), gateway(scenario())

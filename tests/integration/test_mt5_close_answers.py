@@ -3,7 +3,7 @@ record of each, closing deals, balance operations by date, and the equity after 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -198,7 +198,7 @@ class TestBalanceOperations:
 
     def test_they_show_from_their_step_at_its_time_and_move_balance_credit_and_equity(self) -> None:
         gw = gateway(scenario(broker_account(deals=[self.DEPOSIT, self.CREDIT, self.WITHDRAWAL])))
-        day = (datetime(2026, 11, 20, tzinfo=timezone.utc), datetime(2026, 11, 21, tzinfo=timezone.utc))
+        day = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
         seen = []
         for _ in range(3):
             info = gw.account_info()

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from core.keys import mt5_cycle_lock_key
 from core.mt5 import constants as c
+from core.mt5.accounts import cycle_scope
 from core.mt5.gateway import CredentialUnavailable
 from core.values import Trigger
-from core.mt5.accounts import cycle_scope
 from db import ledger
 from db.models import BatchRun
 from tasks.base import route_task

@@ -11,7 +11,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-
 from sqlalchemy import select
 from structlog.testing import capture_logs
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ from db.migrate import alembic_config, upgrade
 from tests import services
 
 MT5_TABLES = {"mt5_accounts", "expected_positions", "position_snapshots", "reconciliation_logs"}
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def one_row_each(url: str) -> None:

@@ -3,7 +3,7 @@ and order_send with injected retcodes and the checks a server makes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -191,4 +191,4 @@ class TestOrderSend:
 def test_the_demo_scenario_loads() -> None:
     scenario = load_scenario(DEMO_SCENARIO)
     assert [a.login for a in scenario.accounts] == [700001, 700002]  # reconciliation, then the guarded account
-    assert scenario.time == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+    assert scenario.time == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

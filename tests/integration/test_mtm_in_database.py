@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -217,7 +216,8 @@ class TestSameRowsAsCore:
                 r.contract_ref: r
                 for r in conn.execute(
                     text(
-                        "SELECT c.contract_ref, s.mtm_value, s.payload, s.payload_sha256, s.batch_run_id, s.correlation_id "
+                        "SELECT c.contract_ref, s.mtm_value, s.payload, s.payload_sha256, s.batch_run_id, "
+                        "s.correlation_id "
                         "FROM mtm_snapshots s JOIN hedge_contracts c ON c.id = s.object_id"
                     )
                 )
@@ -231,7 +231,8 @@ class TestSameRowsAsCore:
             exceptions = dict(
                 conn.execute(
                     text(
-                        "SELECT c.contract_ref, e.reason FROM mtm_exceptions e JOIN hedge_contracts c ON c.id = e.object_id"
+                        "SELECT c.contract_ref, e.reason FROM mtm_exceptions e JOIN hedge_contracts c ON c.id = "
+                        "e.object_id"
                     )
                 ).all()
             )

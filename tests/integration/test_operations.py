@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,8 @@ class TestOutcomes:
 
     def test_a_failing_source_is_its_own_failure_and_the_others_run(self, runtime: Any, price_source: Any) -> None:
         from core.values import Job
-        from tasks.prices import fetch_settlement_prices
         from tasks.loading import load_contracts_csv
+        from tasks.prices import fetch_settlement_prices
 
         class BrokenSource:
             name = "optional_http"
@@ -115,9 +115,9 @@ class TestCheck:
         from db import ledger
 
         with session_factory(db_url)() as s:
-            from datetime import datetime, timedelta, timezone
+            from datetime import datetime, timedelta
 
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             run = ledger.start_run(
                 s, "nightly", date(2026, 11, 20), Trigger.BEAT, now=now, stale_after=timedelta(hours=1)
             ).run

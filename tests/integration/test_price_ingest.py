@@ -4,7 +4,7 @@ restatements, freshness of D-1, and row-by-row validation."""
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ class TestDropFolder:
         with runtime.uow() as uow:
             p = uow.session.scalars(select(SettlementPrice)).one()
             assert (p.source, p.confidence, p.file_name, p.source_line) == ("vendor_csv", "FIRM", "lme.csv", 2)
-            assert p.published_at == datetime(2025, 11, 19, 17, 0, tzinfo=timezone.utc)
+            assert p.published_at == datetime(2025, 11, 19, 17, 0, tzinfo=UTC)
             assert p.fetched_at == clock.now and len(p.file_sha256 or "") == 64
 
     def test_a_restated_price_is_a_conflict_with_both_values_audited(self, runtime: Any, folder: Path) -> None:

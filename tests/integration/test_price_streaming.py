@@ -4,7 +4,7 @@ good rows land, as when the file is read whole. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from tasks.loading import load_price_batch
 from workers.adapters import vendor_csv
 from workers.adapters.vendor_csv import read_price_file
 
-NOW = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 HEADER = "symbol,price_date,price,currency,unit,price_type\n"
 
 

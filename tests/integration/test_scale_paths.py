@@ -3,7 +3,7 @@ the write path's rerun settled in the database (created, existing, conflict)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from tasks.loading import load_contracts_csv
 from tests.builders import contract, contracts_csv, prices_csv
 from tests.fakes import InMemoryPriceSource
 
-NOW = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 AS_OF = date(2026, 11, 20)
 
 

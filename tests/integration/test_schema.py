@@ -3,7 +3,7 @@ decimals are exact on both databases."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,7 @@ from db.migrate import alembic_config
 from db.models import AuditEvent, HedgeContract
 from db.schema import metadata
 
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_migrations_match_the_models(db_url: str) -> None:
@@ -85,7 +85,8 @@ class TestAppendOnlyOnPostgres:
                     text(
                         "INSERT INTO settlement_prices (idempotency_key, symbol, price_date, price, currency, unit, "
                         "price_type, source, confidence, fetched_at, payload, payload_sha256, created_at) VALUES "
-                        "('k', 'LME-AL', '2026-11-19', 1, 'USD', 'mt', 'cash_settlement', 't', 'FIRM', now(), '{}', 'x', now())"
+                        "('k', 'LME-AL', '2026-11-19', 1, 'USD', 'mt', 'cash_settlement', 't', 'FIRM', now(), "
+                        "'{}', 'x', now())"
                     )
                 )
                 s.execute(

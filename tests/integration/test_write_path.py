@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,7 +14,7 @@ from db.engine import session_factory
 from db.models import IdempotencyConflict, SettlementPrice
 from db.writepath import ResultRow, result_row, write_result, write_results
 
-NOW = datetime(2026, 11, 20, 22, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
 
 
 def price(symbol: str, value: str, day: date = date(2026, 11, 19)) -> ResultRow:

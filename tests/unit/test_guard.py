@@ -9,7 +9,7 @@ Unless a case says otherwise: warning 5 %, execution 10 %, hysteresis 1 % (re-ar
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -33,7 +33,7 @@ BASE = policy_for(
         "equity_jump_pct": 20,
     },
 )
-START = datetime(2026, 1, 14, 14, 0, tzinfo=timezone.utc)  # Wednesday 09:00 New York: trading day 01-14
+START = datetime(2026, 1, 14, 14, 0, tzinfo=UTC)  # Wednesday 09:00 New York: trading day 01-14
 STEP = timedelta(seconds=30)
 
 
@@ -229,7 +229,7 @@ class TestShadow:
 
 
 DAILY = policy_for(BASE, {"daily_loss_pct": 5, "execution_pct": 50, "warning_pct": 40, "equity_jump_pct": 60})
-BOUNDARY = datetime(2026, 1, 13, 22, tzinfo=timezone.utc)  # 17:00 New York: trading day 01-14 starts
+BOUNDARY = datetime(2026, 1, 13, 22, tzinfo=UTC)  # 17:00 New York: trading day 01-14 starts
 YESTERDAY = GuardState(
     trading_day=BOUNDARY.date(),
     peak_equity=D("10000.00"),

@@ -9,7 +9,7 @@ date. In 2026 the US changes on 03-08 and 11-01, the EU on 03-29 and 10-25.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ FX, MIDNIGHT = time(17, 0), time(0, 0)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 class TestDayBounds:
@@ -106,7 +106,10 @@ BOUNDARY = utc(2026, 1, 12, 22)  # 17:00 New York, trading day 2026-01-13
 DAY = date(2026, 1, 13)
 
 
-def reading(balance: str, equity: str, at: datetime = utc(2026, 1, 12, 22, 0, 30)) -> GuardReading:
+READ_AT = utc(2026, 1, 12, 22, 0, 30)
+
+
+def reading(balance: str, equity: str, at: datetime = READ_AT) -> GuardReading:
     return GuardReading(login=5001, equity=D(equity), balance=D(balance), at=at)
 
 
@@ -250,7 +253,7 @@ def test_day_deal_reads_a_wire_deal_in_decimal() -> None:
     assert got == DayDeal(
         9001,
         c.DEAL_TYPE_BALANCE,
-        datetime(2026, 1, 12, 23, 0, 0, 123000, tzinfo=timezone.utc),
+        datetime(2026, 1, 12, 23, 0, 0, 123000, tzinfo=UTC),
         D("5000.10"),
         D("0.00"),
         D("0.00"),

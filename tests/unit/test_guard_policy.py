@@ -7,6 +7,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from core.errors import InvalidInput
 from core.keys import close_intent_key
@@ -22,7 +23,7 @@ class TestDefaults:
         assert DEFAULTS.warning_pct <= DEFAULTS.execution_pct
 
     def test_a_policy_is_frozen(self) -> None:
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationError):
             DEFAULTS.warning_pct = D("1")  # type: ignore[misc]
 
 

@@ -9,7 +9,7 @@ half-even to 4 dp. Unless a case says otherwise: warning 5 %, execution 10 %, hy
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -33,7 +33,7 @@ BASE = policy_for(
     },
 )
 DAILY = policy_for(BASE, {"daily_loss_pct": 3, "daily_basis": "balance"})
-DAY = datetime(2026, 3, 2, tzinfo=timezone.utc)  # a Monday, 00:00 UTC: a day boundary
+DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, 00:00 UTC: a day boundary
 
 
 def at(hours: float) -> datetime:

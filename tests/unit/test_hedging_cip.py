@@ -257,7 +257,7 @@ class TestFullPrecision:
         # ΔI = -ΔH + e, e tiny against ΔH: p far below 1e-6 is stored with 6 significant digits, not as 0
         xs = [D(v) for v in ("-2000", "-1000", "0", "1000", "2000", "3000", "-3000")]
         noise = [D(v) for v in ("3", "-1", "-2", "1", "-1", "2", "-2")]
-        test = regression(xs, [-x + e for x, e in zip(xs, noise)], BAND, D("0.80"), D("0.05"), 3)
+        test = regression(xs, [-x + e for x, e in zip(xs, noise, strict=True)], BAND, D("0.80"), D("0.05"), 3)
         assert test.outcome is Outcome.PASS and test.p_value is not None
         assert D(0) < test.p_value < D("1E-6") and len(test.p_value.normalize().as_tuple().digits) <= 6
 

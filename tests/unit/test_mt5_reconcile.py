@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -80,7 +80,7 @@ def deal(
         price=D(price),
         volume=D("0.10"),
         profit=D(profit),
-        time=datetime(2026, 11, 20, 10, 0, second, tzinfo=timezone.utc),
+        time=datetime(2026, 11, 20, 10, 0, second, tzinfo=UTC),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -189,5 +189,5 @@ class TestTheFloatBoundary:
         )
 
         assert [x.ticket for x in deals] == [2, 3]  # oldest first; the entry-in deal left out
-        assert deals[1].time == datetime(2025, 11, 20, 0, 53, 20, 250000, tzinfo=timezone.utc)
+        assert deals[1].time == datetime(2025, 11, 20, 0, 53, 20, 250000, tzinfo=UTC)
         assert (deals[1].price, deals[1].profit) == (D("1.079900"), D("-20.10"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -414,7 +414,7 @@ class TestProperties:
 
 class TestTrustedRows:
     def test_a_trusted_row_equals_the_validated_one(self) -> None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from core.values import PriceType
 
@@ -425,7 +425,7 @@ class TestTrustedRows:
             "currency": "USD",
             "unit": "EUR",
             "price_type": PriceType.REFERENCE,
-            "published_at": datetime(2024, 12, 31, 15, tzinfo=timezone.utc),
+            "published_at": datetime(2024, 12, 31, 15, tzinfo=UTC),
         }
         trusted = PriceRow.trusted(**values)
         assert trusted == PriceRow.model_validate(values)

@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+from core.bulk import paused_gc
 from core.ecb import parse_ecb_csv
-from core.rows import DEFAULT_WINDOW, DateWindow
 from core.errors import NotAFileOfThisKind
 from core.ports import PriceBatch
+from core.rows import DEFAULT_WINDOW, DateWindow
 from core.values import ParseReport
-from core.bulk import paused_gc
 
 
 def shipped_history() -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -16,7 +16,6 @@ from core.prices import PriceRow, price_csv_parts, survey_price_csv
 from core.rows import DEFAULT_WINDOW, DateWindow
 from core.sources import keep_known_symbols
 from core.values import ParseReport
-
 
 #: Good rows per part of a streamed file: one COPY (or INSERT) and its rows in memory at a time.
 PART_ROWS = 10_000
@@ -30,7 +29,7 @@ def read_price_file(
     that is not a price file gives a rejected batch, and nothing of it is ever written.
     A price date outside `window` is a bad row."""
     digest = file_sha256(path)
-    published = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    published = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     empty: ParseReport = ParseReport(path.name)
     today = now.date()
     try:

@@ -1,5 +1,5 @@
-"""The command line: `hedgeops db|load|run|status|runs|check|report|mt5|guard|flower|demo`. Each group of commands lives in
-its own module here; this one puts them together. Exit codes: see workers.cli.common."""
+"""The command line: `hedgeops db|load|run|status|runs|check|report|mt5|guard|flower|demo`. Each group of
+commands lives in its own module here; this one puts them together. Exit codes: see workers.cli.common."""
 
 from __future__ import annotations
 

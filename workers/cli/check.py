@@ -5,7 +5,7 @@ read, a bad option)."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -33,9 +33,9 @@ def nightly(
     """OK: succeeded (or at most --max-exceptions), or not due yet; WARNING: completed with
     conflicts or more exceptions; CRITICAL: failed, or missing or still running after the
     deadline (HEDGEOPS_NIGHTLY_AT + HEDGEOPS_NIGHTLY_DEADLINE_MINUTES); UNKNOWN: cannot tell."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         day = date.fromisoformat(as_of) if as_of else previous_business_day(now.date())
     except ValueError:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-from db.append_only import create_append_only_triggers, drop_append_only_triggers
 from sqlalchemy.dialects import postgresql
 
 import db.base
+from db.append_only import create_append_only_triggers, drop_append_only_triggers
 
 revision = "0004"
 down_revision = "0003"

@@ -10,7 +10,7 @@ value standing for every later one. See docs/mt5.md for a worked example."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
@@ -140,7 +140,7 @@ class AccountSpecFile(Strict):
 
 
 class Scenario(Strict):
-    time: datetime = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+    time: datetime = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
     step_seconds: int = 30
     terminals: dict[str, TerminalSpec] = Field(default_factory=dict)
     symbols: dict[str, SymbolSpecFile] = Field(default_factory=dict)

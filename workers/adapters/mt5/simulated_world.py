@@ -4,7 +4,7 @@ the current quote, deals as TradeDeal tuples, MT5's group masks."""
 from __future__ import annotations
 
 import fnmatch
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from core.mt5 import constants as c
@@ -93,7 +93,7 @@ def deal_tuple(d: DealSpec, time: datetime) -> TradeDeal:
 
 def utc(moment: datetime | None) -> datetime | None:
     """A date bound as the package takes it: a naive datetime is UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def in_group(symbol: str, group: str) -> bool:
