@@ -124,13 +124,13 @@ def run_step(as_of: date) -> tuple[float, dict[str, Any]]:
     from celery import signature
 
     from db import ledger
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.summary import run_summary
 
     started = time.perf_counter()
     summary = signature(TASK, kwargs={"as_of": as_of.isoformat(), "trigger": "manual"}).apply_async().get()
     wall = time.perf_counter() - started
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         return wall, run_summary(ledger.get_run(uow.session, summary["batch_run_id"]))
 
 

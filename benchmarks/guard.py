@@ -44,10 +44,10 @@ from core.mt5.guard_policy import GuardPolicy
 from db import migrate
 from db.engine import dispose_all
 from db.mt5.accounts import add_account
-from tasks.runtime import configure
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.adapters.mt5.scenario import Scenario
 from workers.adapters.mt5.simulator import SimulatedMt5Gateway
+from workers.bootstrap import configure
 
 TARGET_P99_MS = 200.0
 PASSWORD = "bench-password"
@@ -129,9 +129,9 @@ def database(opts: Options) -> Iterator[str]:
 
 
 def start(url: str, opts: Options) -> SimulatedMt5Gateway:
-    """Settings, logging and the eager Celery app over `url`; the runtime with the simulator
+    """Settings, logging and the eager Celery app over `url`; the bundles with the simulator
     as terminal t1, the guard's policy, and the accounts in mt5_accounts."""
-    from workers.bootstrap import build_runtime
+    from workers.bootstrap import build_bundles
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
@@ -140,13 +140,15 @@ def start(url: str, opts: Options) -> SimulatedMt5Gateway:
     )
     create_app(settings)
     gateway = SimulatedMt5Gateway(scenario(opts), "t1")
-    rt = replace(
-        build_runtime(settings),
-        mt5_gateways=lambda terminal: gateway,
+    built = build_bundles(settings)
+    mt5 = replace(
+        built.mt5,
+        gateways=lambda terminal: gateway,
         guard_policy=POLICY,
-        mt5_credentials=EnvOrFileCredentials({"MT5_PW": PASSWORD}),
+        credentials=EnvOrFileCredentials({"MT5_PW": PASSWORD}),
     )
-    configure(rt)
+    configure(replace(built, mt5=mt5))
+    rt = built.shared
     with rt.uow() as uow:
         for login in logins(opts):
             add_account(
@@ -212,10 +214,10 @@ class Stopwatch:
 def sync(login: int) -> str:
     from db import ledger
     from tasks.mt5.cycle import run_sync_cycle
-    from tasks.runtime import runtime
+    from tasks.ports import ports
 
     started = run_sync_cycle.apply_async(kwargs={"terminal": "t1", "trigger": "manual", "logins": [login]}).get()
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         run = ledger.get_run(uow.session, started["batch_run_id"])
         return str(run.status) if run.status == "succeeded" else f"{run.status}: {run.error}"
 

@@ -19,7 +19,7 @@ from core.mtm_results import MtmSnapshot as SnapshotValue
 from core.values import ObjectType, Side
 from db.engine import engine_for
 from db.models import HedgeContract, MtmSnapshot, SettlementPrice
-from tasks.runtime import utc_now
+from tasks.ports import utc_now
 
 URL = os.environ.get("HEDGEOPS_DATABASE_URL", "")
 app = Celery("naive", broker=os.environ.get("HEDGEOPS_BROKER_URL"))

@@ -121,3 +121,15 @@ class NoRunObserver:
 
     def nightly_late(self, as_of: date, status: str) -> None:
         return None
+
+
+class Notifier(Protocol):
+    """Delivers one alert (a webhook, the log); raises when it could not (the outbox keeps
+    it). Shared: the guard's alerts and the late nightly's go through the same one."""
+
+    def notify(self, kind: str, message: str, details: dict[str, object]) -> None: ...
+
+
+class NoNotifier:
+    def notify(self, kind: str, message: str, details: dict[str, object]) -> None:
+        return None

@@ -217,9 +217,10 @@ class JobTask(Task):  # type: ignore[misc]
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         """The task gave up (retries spent on a transient error): its run ends `failed`
         instead of waiting to be found abandoned."""
+        from tasks.ports import ports
         from tasks.runs import fail_runs_of_task  # runs builds on this module
 
-        fail_runs_of_task(task_id, exc)
+        fail_runs_of_task(ports(), task_id, exc)  # the task's own hook: an entry of it
 
 
 def job_task(

@@ -10,8 +10,8 @@ from core.errors import InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import ContractLoad, load_contracts
+from tasks.ports import ports
 from tasks.prices import store_crosses, store_price_batch
-from tasks.runtime import runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class ContractsLoaded:
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     """All or nothing: any bad row or refused change and nothing is written."""
-    rt = runtime()
+    rt = ports()
     report = parse_contract_csv(text, file, rt.date_window)
     if report.errors:
         raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded", [str(e) for e in report.errors])
@@ -42,7 +42,7 @@ class PricesLoaded:
 def load_prices(batch: PriceBatch) -> PricesLoaded:
     """Good rows land, bad rows are reported, then the crosses of their legs (one
     transaction); the same write path as the nightly."""
-    rt = runtime()
+    rt = ports()
     with rt.uow() as uow, paused_gc():
         now = rt.clock()
         counts = store_price_batch(uow.session, batch, batch_run_id=None, now=now)

@@ -5,6 +5,7 @@ call moves the chain at most one step."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ from db.models import BatchRun
 from tasks import names, runs
 from tasks.base import job_task
 from tasks.payloads import RunRef
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -32,34 +33,34 @@ STEPS: tuple[tuple[Job, str], ...] = (
 
 @job_task(names.RUN_NIGHTLY, queue="valuation")
 def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
-    return runs.run_job(Job.NIGHTLY, self.request.id, start_chain, as_of=as_of, trigger=trigger)
+    p = ports()
+    return runs.run_job(p, Job.NIGHTLY, self.request.id, partial(start_chain, p), as_of=as_of, trigger=trigger)
 
 
-def start_chain(run_id: int) -> dict[str, Any]:
+def start_chain(p: Ports, run_id: int) -> dict[str, Any]:
     """The nightly run is in the ledger: send its first move (again, on a redelivery: harmless)."""
     advance_nightly.apply_async(kwargs={"run_id": run_id})
-    with runtime().uow() as uow:
+    with p.uow() as uow:
         return run_summary(ledger.get_run(uow.session, run_id))
 
 
 @job_task(names.ADVANCE_NIGHTLY, queue="valuation")
 def advance_nightly(self: Any, run_id: int) -> dict[str, Any]:
-    ref = RunRef(run_id=run_id)
-    with runs.failing_run(ref.run_id):
-        return advance(ref.run_id)
+    ref, p = RunRef(run_id=run_id), ports()
+    with runs.failing_run(p, ref.run_id):
+        return advance(p, ref.run_id)
 
 
-def advance(run_id: int) -> dict[str, Any]:
-    rt = runtime()
-    with rt.uow() as uow:
+def advance(p: Ports, run_id: int) -> dict[str, Any]:
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         if run.finished_at is None:
-            _next_move(uow, run)
+            _next_move(p, uow, run)
         uow.commit()
         return run_summary(run)
 
 
-def _next_move(uow: Any, run: BatchRun) -> None:
+def _next_move(p: Ports, uow: Any, run: BatchRun) -> None:
     steps = []
     for job, task_name in STEPS:
         step = ledger.child_run(uow.session, run.id, job)
@@ -71,19 +72,19 @@ def _next_move(uow: Any, run: BatchRun) -> None:
         if step.finished_at is None:
             return
         if step.status == RunStatus.FAILED.value:
-            runs.finish(uow, run, error=f"step {job.value} (batch run {step.id}) failed: {step.error}")
+            runs.finish(p, uow, run, error=f"step {job.value} (batch run {step.id}) failed: {step.error}")
             return
         steps.append(step)
-    _finish_with_steps(uow, run, steps)
+    _finish_with_steps(p, uow, run, steps)
 
 
-def _finish_with_steps(uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
+def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
     total = Counts()
     for step in steps:
         total.add(ledger.counts_of(step))
-    ledger.add_counts(uow.session, run.id, total, runtime().clock())
+    ledger.add_counts(uow.session, run.id, total, p.clock())
     run.details = {**run.details, **carried_details(steps)}
-    runs.finish(uow, run, status=combined_status([RunStatus(s.status) for s in steps]))
+    runs.finish(p, uow, run, status=combined_status([RunStatus(s.status) for s in steps]))
 
 
 def carried_details(steps: list[BatchRun]) -> dict[str, Any]:

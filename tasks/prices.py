@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import sqlalchemy.exc
@@ -23,7 +24,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.writepath import WriteReport
 from tasks import names, runs
 from tasks.base import is_transient, job_task
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -34,80 +35,84 @@ MAX_ERRORS_IN_DETAILS = 200
 def fetch_settlement_prices(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:
+    p = ports()
     return runs.run_job(
-        Job.PRICES, self.request.id, ingest_prices, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id
+        p,
+        Job.PRICES,
+        self.request.id,
+        partial(ingest_prices, p),
+        as_of=as_of,
+        trigger=trigger,
+        parent_run_id=parent_run_id,
     )
 
 
-def ingest_prices(run_id: int) -> dict[str, Any]:
+def ingest_prices(p: Ports, run_id: int) -> dict[str, Any]:
     """Each batch (a price file, a response) in its own unit of work, counted into the run
     as it commits: a poison file is quarantined with its reason and the others land. Then
     the freshness check of D-1. A source that fails is that source's failure (recorded,
     counted as an exception): the others still run."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id)
-        as_of, wanted = run.as_of_date, rt.d1_dates(active_underlyings(uow.session), run.as_of_date)
+        as_of, wanted = run.as_of_date, p.d1_dates(active_underlyings(uow.session), run.as_of_date)
     files: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
-    for source in rt.price_sources:
+    for source in p.price_sources:
         batches = fetch_source(source, as_of, wanted)
         if isinstance(batches, str):
-            failed.append(source_failed(source, batches, run_id))
+            failed.append(source_failed(p, source, batches, run_id))
             continue
-        files.extend(ingest_file(source, batch, run_id) for batch in batches)
-    with rt.uow() as uow:
+        files.extend(ingest_file(p, source, batch, run_id) for batch in batches)
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        missing = report_missing(uow.session, wanted, run.id, rt.clock())
+        missing = report_missing(uow.session, wanted, run.id, p.clock())
         run.details = {**run.details, "files": files, "price_missing": missing, "failed_sources": failed}
-        runs.finish(uow, run)
+        runs.finish(p, uow, run)
         uow.commit()
         return run_summary(run)
 
 
-def ingest_file(source: PriceSource, batch: PriceBatch, run_id: int) -> dict[str, Any]:
+def ingest_file(p: Ports, source: PriceSource, batch: PriceBatch, run_id: int) -> dict[str, Any]:
     """One batch, its own unit of work. What a retry would not cure (a value the database
     refuses, a file that breaks its parser half-way) quarantines the file with its reason
     and counts one exception; a transient error propagates (the task retries the run,
     whose committed files are skipped as already processed)."""
-    rt = runtime()
     entry: dict[str, Any] = {"file": batch.report.file, "source": batch.source}
     try:
-        with rt.uow() as uow:
-            counts = ingest_batch(uow, source, batch, run_id)
-            _count_into(uow, run_id, counts)
+        with p.uow() as uow:
+            counts = ingest_batch(p, uow, source, batch, run_id)
+            _count_into(p, uow, run_id, counts)
             uow.commit()
         return {**entry, **counts.as_dict()}
     except Exception as exc:
         if is_transient(exc):
             raise
         reason = redacted_error(exc)[:500]
-    quarantine_file(source, batch, reason, run_id)
+    quarantine_file(p, source, batch, reason, run_id)
     return {**entry, **Counts(exceptions=1).as_dict(), "quarantined": reason}
 
 
-def quarantine_file(source: PriceSource, batch: PriceBatch, reason: str, run_id: int) -> None:
-    rt = runtime()
+def quarantine_file(p: Ports, source: PriceSource, batch: PriceBatch, reason: str, run_id: int) -> None:
     log.error("price_file_quarantined", file=batch.report.file, source=batch.source, reason=reason)
-    with rt.uow() as uow:
+    with p.uow() as uow:
         record_event(
             uow.session,
             "price_file_quarantined",
             entity_type="price_file",
             entity_id=batch.report.file,
-            now=rt.clock(),
+            now=p.clock(),
             batch_run_id=run_id,
             details={"source": batch.source, "reason": reason, "file_sha256": batch.file_sha256},
         )
-        _count_into(uow, run_id, Counts(exceptions=1))
+        _count_into(p, uow, run_id, Counts(exceptions=1))
         if isinstance(source, QuarantiningSource):
             uow.after_commit(lambda: source.quarantine(batch, reason))
         uow.commit()
 
 
-def _count_into(uow: SqlAlchemyUnitOfWork, run_id: int, counts: Counts) -> None:
-    ledger.add_counts(uow.session, run_id, counts, runtime().clock())
-    runs.counted_in(uow, Job.PRICES.value, counts)
+def _count_into(p: Ports, uow: SqlAlchemyUnitOfWork, run_id: int, counts: Counts) -> None:
+    ledger.add_counts(uow.session, run_id, counts, p.clock())
+    runs.counted_in(p.run_observer, uow, Job.PRICES.value, counts)
 
 
 def fetch_source(source: PriceSource, as_of: date, wanted: Mapping[str, date]) -> list[PriceBatch] | str:
@@ -121,29 +126,29 @@ def fetch_source(source: PriceSource, as_of: date, wanted: Mapping[str, date]) -
         return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def source_failed(source: PriceSource, error: str, run_id: int) -> dict[str, str]:
+def source_failed(p: Ports, source: PriceSource, error: str, run_id: int) -> dict[str, str]:
     """A source that failed: an audit event and one exception counted into the run."""
     name, error = source.name, redact_text(error)
     log.error("price_source_failed", source=name, error=error)
-    with runtime().uow() as uow:
+    with p.uow() as uow:
         record_event(
             uow.session,
             "price_source_failed",
             entity_type="price_source",
             entity_id=name,
-            now=runtime().clock(),
+            now=p.clock(),
             batch_run_id=run_id,
             details={"source": name, "error": error},
         )
-        _count_into(uow, run_id, Counts(exceptions=1))
+        _count_into(p, uow, run_id, Counts(exceptions=1))
         uow.commit()
     return {"source": name, "error": error}
 
 
-def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBatch, run_id: int) -> Counts:
+def ingest_batch(p: Ports, uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBatch, run_id: int) -> Counts:
     """Store a batch, unless it is a file already processed; either way the source may
     archive it once the transaction is committed."""
-    now = runtime().clock()
+    now = p.clock()
     uow.after_commit(lambda: source.acknowledge(batch))
     if batch.location and batch.file_sha256 and file_seen(uow.session, batch.source, batch.file_sha256):
         log.info("price_file_skipped", file=batch.report.file, reason="already processed", sha256=batch.file_sha256)
@@ -151,7 +156,7 @@ def ingest_batch(uow: SqlAlchemyUnitOfWork, source: PriceSource, batch: PriceBat
     with paused_gc():
         counts = store_price_batch(uow.session, batch, batch_run_id=run_id, now=now)
     record_file(uow.session, batch, counts, batch_run_id=run_id, now=now)
-    crosses = store_crosses(uow.session, batch, runtime().ecb_crosses, batch_run_id=run_id, now=now)
+    crosses = store_crosses(uow.session, batch, p.ecb_crosses, batch_run_id=run_id, now=now)
     if crosses is not None:
         counts.add(crosses)
     return counts

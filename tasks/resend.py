@@ -6,7 +6,9 @@ HEDGEOPS_CHUNK_RESEND_AFTER seconds gets its missing chunks sent again (minutes,
 hour). A chunk delivered twice is harmless: it counts in once (tasks.runs.chunk_step).
 
 Each chunked job registers the function that plans its run again (its plan sends only
-the chunks the ledger does not have): the sweep knows no job's room."""
+the chunks the ledger does not have): the sweep knows no job's room. A resender is its
+job's entry, as a task is: it resolves its job's bundles (the sweep knows none but the
+shared one) and hands them down."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import structlog
 from db import ledger
 from tasks import names
 from tasks.base import job_task
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 
 log = structlog.get_logger(__name__)
 
@@ -38,15 +40,14 @@ def resender_for(job: str) -> Callable[[int], Any] | None:
 
 @job_task(names.RESEND_STALE_CHUNKS, queue="valuation", ignore_result=True)
 def resend_stale_chunks(self: Any) -> dict[str, Any]:
-    return {"resent": resend_stale()}
+    return {"resent": resend_stale(ports())}
 
 
-def resend_stale() -> list[int]:
+def resend_stale(p: Ports) -> list[int]:
     """Claim the stale chunked runs (their heartbeat moves on), then re-plan each."""
-    rt = runtime()
-    now = rt.clock()
-    with rt.uow() as uow:
-        claimed = ledger.claim_stale_chunked(uow.session, now - rt.chunk_resend_after, now)
+    now = p.clock()
+    with p.uow() as uow:
+        claimed = ledger.claim_stale_chunked(uow.session, now - p.chunk_resend_after, now)
         uow.commit()
     resent = []
     for run_id, job in claimed:

@@ -22,7 +22,7 @@ from celery import signature
 from sqlalchemy.orm import Session
 
 from core.ledger import RunScope, job_scope
-from core.ports import RunLock
+from core.ports import RunLock, RunObserver
 from core.redaction import redacted_error
 from core.values import Counts, Job, Trigger
 from db import ledger
@@ -32,7 +32,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from tasks import names
 from tasks.base import is_transient, note_ended, sent_at
 from tasks.payloads import JobRequest
-from tasks.runtime import runtime
+from tasks.ports import Ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -50,14 +50,15 @@ class Begun:
     summary: dict[str, Any]
 
 
-def run_job(job: Job, task_id: str | None, work: Work, **arguments: Any) -> dict[str, Any]:
+def run_job(p: Ports, job: Job, task_id: str | None, work: Work, **arguments: Any) -> dict[str, Any]:
     """The body of every nightly job's entry task: validate the arguments, then `run`."""
     request = JobRequest.model_validate(arguments)
-    day = request.as_of_or(runtime().clock().date())
-    return run(job_scope(job, day), request.trigger, task_id, work, parent_run_id=request.parent_run_id)
+    day = request.as_of_or(p.clock().date())
+    return run(p, job_scope(job, day), request.trigger, task_id, work, parent_run_id=request.parent_run_id)
 
 
 def run(
+    p: Ports,
     scope: RunScope,
     trigger: Trigger,
     task_id: str | None,
@@ -68,10 +69,10 @@ def run(
 ) -> dict[str, Any]:
     """Start (or find) the run of `scope` and do `work(run_id)` with the run bound to every
     log line; a permanent error inside ends the run `failed`."""
-    begun = begin(scope, trigger, task_id=task_id, parent_run_id=parent_run_id, details=details)
+    begun = begin(p, scope, trigger, task_id=task_id, parent_run_id=parent_run_id, details=details)
     if not begun.proceed or begun.run_id is None:
         return begun.summary
-    with bound_run(begun.run_id, scope.as_of, parent_run_id), failing_run(begun.run_id):
+    with bound_run(begun.run_id, scope.as_of, parent_run_id), failing_run(p, begun.run_id):
         return work(begun.run_id)
 
 
@@ -84,6 +85,7 @@ def bound_run(run_id: int, as_of: date, parent_run_id: int | None = None) -> Ite
 
 
 def begin(
+    p: Ports,
     scope: RunScope,
     trigger: Trigger,
     *,
@@ -91,10 +93,9 @@ def begin(
     parent_run_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> Begun:
-    rt = runtime()
-    lock, _ = rt.run_policy(scope)
+    lock = p.run_policy(scope).lock
     token = uuid.uuid4().hex
-    with rt.uow() as uow:
+    with p.uow() as uow:
         s = uow.session
         mine = _own_attempt(s, scope, task_id)
         if mine is not None:
@@ -107,9 +108,9 @@ def begin(
             return queued
         if lock is None or lock.acquire(scope.lock_name, token) or _took_over_ended(s, lock, scope, token):
             return _start(
-                uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id, details=details
+                p, uow, scope, trigger, token=token, task_id=task_id, parent_run_id=parent_run_id, details=details
             )
-    return _report_holder(scope)  # outside the unit of work: it opens its own
+    return _report_holder(p, scope)  # outside the unit of work: it opens its own
 
 
 def _took_over_ended(session: Session, lock: RunLock, scope: RunScope, token: str) -> bool:
@@ -132,6 +133,7 @@ def _took_over_ended(session: Session, lock: RunLock, scope: RunScope, token: st
 
 
 def _start(
+    p: Ports,
     uow: SqlAlchemyUnitOfWork,
     scope: RunScope,
     trigger: Trigger,
@@ -142,8 +144,7 @@ def _start(
     details: dict[str, Any] | None,
 ) -> Begun:
     """Holding the lock: the new attempt goes into the ledger (or the guard names the running one)."""
-    rt = runtime()
-    lock, stale_after = rt.run_policy(scope)
+    policy = p.run_policy(scope)
     stored = dict(details or {})
     if scope != job_scope(scope.job, scope.as_of):
         stored["scope"] = scope.stored()
@@ -152,8 +153,8 @@ def _start(
         scope.job,
         scope.as_of,
         trigger,
-        now=rt.clock(),
-        stale_after=stale_after,
+        now=p.clock(),
+        stale_after=policy.stale_after,
         parent_run_id=parent_run_id,
         lock_token=token,
         task_id=task_id,
@@ -161,8 +162,8 @@ def _start(
         any_date=scope.any_date,
     )
     if not started.new:
-        if lock is not None:
-            lock.release(scope.lock_name, token)
+        if policy.lock is not None:
+            policy.lock.release(scope.lock_name, token)
         return Begun(started.run.id, False, run_summary(started.run, note="already running"))
     uow.commit()
     log.info(
@@ -176,12 +177,12 @@ def _start(
     return Begun(started.run.id, True, run_summary(started.run))
 
 
-def _report_holder(scope: RunScope, patience: float = 10.0) -> Begun:
+def _report_holder(p: Ports, scope: RunScope, patience: float = 10.0) -> Begun:
     """Another trigger holds the lock: report its run. It may be between taking the lock
     and committing its ledger row, so look again for a few seconds."""
     deadline = time.monotonic() + patience
     while True:
-        with runtime().uow() as uow:
+        with p.uow() as uow:
             current = ledger.running_run(uow.session, scope.job, scope.as_of, any_date=scope.any_date)
             if current is not None:
                 log.info("run_already_running", job=scope.job, as_of=scope.as_of.isoformat(), batch_run_id=current.id)
@@ -226,31 +227,29 @@ def scope_of(run: BatchRun) -> RunScope:
     return RunScope.of_run(run.job, run.as_of_date, run.details or {})
 
 
-def finish(uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
+def finish(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
     """End `run` in this unit of work; after commit, release its lock and nudge its parent."""
-    rt = runtime()
     scope = scope_of(run)
     ended = ledger.finish_run(
-        uow.session, run, rt.clock(), error=error, status=status, exceptions_error=scope.exceptions_error
+        uow.session, run, p.clock(), error=error, status=status, exceptions_error=scope.exceptions_error
     )
     if ended:
-        lock, _ = rt.run_policy(scope)
+        lock = p.run_policy(scope).lock
         token = run.lock_token
         if token and lock is not None:
             uow.after_commit(lambda: lock.release(scope.lock_name, token))
         summary = run_summary(run)
-        uow.after_commit(lambda: _ended(summary, run))
+        observer = p.run_observer
+        uow.after_commit(lambda: _ended(observer, summary, run))
     _nudge_parent(uow, run)
     return ended
 
 
-def _ended(summary: dict[str, Any], run: BatchRun) -> None:
+def _ended(observer: RunObserver, summary: dict[str, Any], run: BatchRun) -> None:
     log.info("batch_run_finished", **_log_fields(summary))
     note_ended(summary)
     seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
-    runtime().run_observer.run_finished(
-        summary["job"], summary["status"], seconds, summary.get("price_missing", 0), run.finished_at
-    )
+    observer.run_finished(summary["job"], summary["status"], seconds, summary.get("price_missing", 0), run.finished_at)
 
 
 def _log_fields(summary: dict[str, Any]) -> dict[str, Any]:
@@ -270,16 +269,16 @@ def _nudge_parent(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> None:
         uow.after_commit(lambda: signature(names.ADVANCE_NIGHTLY, kwargs={"run_id": parent}).apply_async())
 
 
-def heartbeat(run: BatchRun) -> None:
+def heartbeat(p: Ports, run: BatchRun) -> None:
     """Keep the run's lock alive while chunks come in."""
     scope = scope_of(run)
-    lock, _ = runtime().run_policy(scope)
+    lock = p.run_policy(scope).lock
     if run.lock_token and lock is not None:
         lock.refresh(scope.lock_name, run.lock_token)
 
 
 @contextlib.contextmanager
-def failing_run(run_id: int) -> Iterator[None]:
+def failing_run(p: Ports, run_id: int) -> Iterator[None]:
     """A permanent error inside ends the run `failed` with the error, then propagates.
     What the task retries (transient errors, retryable ones) propagates untouched: the
     retry resumes the same run."""
@@ -288,17 +287,17 @@ def failing_run(run_id: int) -> Iterator[None]:
     except BaseException as exc:  # KeyboardInterrupt too: an interrupted in-process run ends failed
         if not is_transient(exc):
             log.error("batch_run_failed", batch_run_id=run_id, error=repr(exc))
-            with runtime().uow() as uow:
-                finish(uow, ledger.get_run(uow.session, run_id, for_update=True), error=redacted_error(exc))
+            with p.uow() as uow:
+                finish(p, uow, ledger.get_run(uow.session, run_id, for_update=True), error=redacted_error(exc))
                 uow.commit()
         raise
 
 
-def fail_runs_of_task(task_id: str, exc: BaseException) -> None:
+def fail_runs_of_task(p: Ports, task_id: str, exc: BaseException) -> None:
     """End `failed` the running run a given task started, if any (safe to repeat)."""
-    with runtime().uow() as uow:
+    with p.uow() as uow:
         for stale in ledger.running_runs_of_task(uow.session, task_id):
-            finish(uow, stale, error=f"gave up: {redacted_error(exc)}")
+            finish(p, uow, stale, error=f"gave up: {redacted_error(exc)}")
         uow.commit()
 
 
@@ -322,24 +321,23 @@ class ChunkDone:
 ChunkWork = Callable[[SqlAlchemyUnitOfWork, BatchRun], ChunkDone]
 
 
-def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> dict[str, Any]:
+def chunk_step(p: Ports, run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> dict[str, Any]:
     """The skeleton of every chunk: load the run; ended already? nudge its parent and
     return; else do `work`, count the chunk in exactly once, finish the run when it was
     the last or heartbeat, commit; log `event` with the chunk's counts."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id)
         if run.finished_at is not None:
-            finish(uow, run)  # a redelivery after the end: only nudges the parent again
+            finish(p, uow, run)  # a redelivery after the end: only nudges the parent again
             uow.commit()
             return {"batch_run_id": run_id, "chunk_no": chunk_no, "note": "run already ended"}
-        with bound_run(run_id, run.as_of_date, run.parent_run_id), in_flight(run.job):
+        with bound_run(run_id, run.as_of_date, run.parent_run_id), in_flight(p.run_observer, run.job):
             done = work(uow, run)
-            counted, all_in = _count_in(uow, run, chunk_no, done)
+            counted, all_in = _count_in(p, uow, run, chunk_no, done)
             if all_in:
-                finish(uow, run)
+                finish(p, uow, run)
             else:
-                uow.after_commit(lambda: heartbeat(run))
+                uow.after_commit(lambda: heartbeat(p, run))
             uow.commit()
             result = {
                 "batch_run_id": run_id,
@@ -353,15 +351,15 @@ def chunk_step(run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> di
     return result
 
 
-def _count_in(uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int, done: ChunkDone) -> tuple[bool, bool]:
-    session, now = uow.session, runtime().clock()
+def _count_in(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int, done: ChunkDone) -> tuple[bool, bool]:
+    session, now = uow.session, p.clock()
     if not done.complete:
         ledger.add_counts(session, run.id, done.counts, now)
-        counted_in(uow, run.job, done.counts)
+        counted_in(p.run_observer, uow, run.job, done.counts)
         return False, False
     counted, all_in = ledger.record_chunk(session, run.id, chunk_no, done.counts, now)
     if counted:
-        counted_in(uow, run.job, done.counts)
+        counted_in(p.run_observer, uow, run.job, done.counts)
     if counted and done.audit:
         record_event(
             session,
@@ -375,16 +373,14 @@ def _count_in(uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int, done: Chu
     return counted, all_in
 
 
-def counted_in(uow: SqlAlchemyUnitOfWork, job: str, counts: Counts) -> None:
+def counted_in(observer: RunObserver, uow: SqlAlchemyUnitOfWork, job: str, counts: Counts) -> None:
     """Results a run counted in: told to the observer (metrics) once they are committed."""
-    observer = runtime().run_observer
     uow.after_commit(lambda: observer.results_counted(job, counts))
 
 
 @contextlib.contextmanager
-def in_flight(job: str) -> Iterator[None]:
+def in_flight(observer: RunObserver, job: str) -> Iterator[None]:
     """A chunk at work, for the chunks-in-flight gauge."""
-    observer = runtime().run_observer
     observer.chunk_started(job)
     try:
         yield

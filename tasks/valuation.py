@@ -4,6 +4,7 @@ count itself into the ledger ends the run (fan-in through the ledger, not a chor
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -30,8 +31,9 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
 from tasks import names, resend, runs
 from tasks.base import job_task
+from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.payloads import ChunkRequest, RangeChunkRequest
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -41,38 +43,44 @@ log = structlog.get_logger(__name__)
 def compute_mtm_snapshots(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:
-    return runs.run_job(Job.MTM, self.request.id, plan_mtm, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
+    p = ports()
+    plan = partial(plan_mtm, p, hedging_ports())
+    return runs.run_job(p, Job.MTM, self.request.id, plan, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
 
 
-def plan_mtm(run_id: int) -> dict[str, Any]:
+def plan_mtm(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
     """Split the active contracts into key ranges, record the plan, send the chunks after commit."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = active_key_ranges(uow.session, rt.chunk_size)
+        parts = active_key_ranges(uow.session, p.chunk_size)
         # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
-        item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
+        item_parts = chunks(designations_under_test(uow.session, run.as_of_date), p.chunk_size)
         run.chunks_total = len(parts) + len(item_parts)
         run.details = {
             **run.details,
-            "d1_policy": rt.d1_policy.value,
-            "symbol_calendars": dict(rt.symbol_calendars),
-            "chunk_size": rt.chunk_size,
-            **FxValuationPlan.of_policy(rt.hedging).as_details(),
+            "d1_policy": p.d1_policy.value,
+            "symbol_calendars": dict(p.symbol_calendars),
+            "chunk_size": p.chunk_size,
+            **FxValuationPlan.of_policy(hedging.policy).as_details(),
         }
         if not parts and not item_parts:
-            runs.finish(uow, run)
+            runs.finish(p, uow, run)
         else:
             done = set(ledger.done_chunks(uow.session, run.id))
             todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
             items = [(no, ids) for no, ids in enumerate(item_parts, start=len(parts)) if no not in done]
             uow.after_commit(lambda: _send_chunks(run.id, todo, items))
         uow.commit()
-        log.info("mtm_planned", chunks=len(parts), d1_policy=rt.d1_policy.value)
+        log.info("mtm_planned", chunks=len(parts), d1_policy=p.d1_policy.value)
         return run_summary(run)
 
 
-resend.RESENDERS[Job.MTM.value] = plan_mtm
+def resend_mtm(run_id: int) -> dict[str, Any]:
+    """The sweep's entry into MTM (tasks.resend): the run planned again, with this job's ports."""
+    return plan_mtm(ports(), hedging_ports(), run_id)
+
+
+resend.RESENDERS[Job.MTM.value] = resend_mtm
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:
@@ -94,46 +102,48 @@ def compute_mtm_chunk(
     contract_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """The active contracts of one key range; a message of an older plan names its ids instead."""
-    with runs.failing_run(run_id):
+    p = ports()
+    with runs.failing_run(p, run_id):
         if contract_ids is not None:
-            return value_chunk(ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=contract_ids))
+            return value_chunk(p, ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=contract_ids))
         request = RangeChunkRequest(run_id=run_id, chunk_no=chunk_no, first_id=first_id, last_id=last_id)
-        return value_range(request)
+        return value_range(p, request)
 
 
-def value_range(request: RangeChunkRequest) -> dict[str, Any]:
+def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
     """Value the contracts of a key range (read when the chunk runs) and write them."""
     ids = KeyRange(request.first_id, request.last_id)
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
-        if _in_database(uow.session, run.details):
-            return _range_in_database(uow.session, run, ids)
+        if _in_database(p.mtm_in_database, uow.session, run.details):
+            return _range_in_database(p, uow.session, run, ids)
         contracts = contracts_in_range(uow.session, ids)
-        return _written(uow.session, run, contracts, ObjectType.HEDGE_CONTRACT, _range_details(ids, len(contracts)))
+        details = _range_details(ids, len(contracts))
+        return _written(p, uow.session, run, contracts, ObjectType.HEDGE_CONTRACT, details)
 
-    return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written")
 
 
 def _range_details(ids: KeyRange, contracts: int) -> dict[str, Any]:
     return {"object_type": ObjectType.HEDGE_CONTRACT.value, **ids.as_message(), "contracts": contracts}
 
 
-def _in_database(s: Session, plan: dict[str, Any]) -> bool:
+def _in_database(enabled: bool, s: Session, plan: dict[str, Any]) -> bool:
     """PostgreSQL values a range's commodity forwards itself (HEDGEOPS_MTM_IN_DATABASE),
     unless the plan converts MTM into a functional currency (payload fields the statement
     does not write)."""
     return (
-        runtime().mtm_in_database
+        enabled
         and s.get_bind().dialect.name == "postgresql"
         and FxValuationPlan.from_details(plan).functional_currency is None
     )
 
 
-def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDone:
+def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDone:
     """The commodity forwards the statement reproduces exactly are valued in the database
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
-    now, plan = runtime().clock(), run.details
+    now, plan = p.clock(), run.details
     dates = d1_dates(
         commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]), plan["symbol_calendars"]
     )
@@ -149,7 +159,7 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
     counts = Counts()
     counts.add(done.counts)
     if done.rest:
-        counts.add(_written(s, run, contracts_by_ids(s, done.rest), ObjectType.HEDGE_CONTRACT, {}, now).counts)
+        counts.add(_written(p, s, run, contracts_by_ids(s, done.rest), ObjectType.HEDGE_CONTRACT, {}, now).counts)
     return runs.ChunkDone(
         counts,
         audit="mtm_chunk_written",
@@ -161,12 +171,12 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
 @job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
 def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
     """The hedged items of these designations, valued as their hypothetical derivatives."""
-    request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=designation_ids)
-    with runs.failing_run(run_id):
-        return value_chunk(request, ObjectType.HEDGED_ITEM)
+    request, p = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=designation_ids), ports()
+    with runs.failing_run(p, run_id):
+        return value_chunk(p, request, ObjectType.HEDGED_ITEM)
 
 
-def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
+def value_chunk(p: Ports, request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         s = uow.session
         contracts = (
@@ -175,12 +185,13 @@ def value_chunk(request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRA
             else hypothetical_derivatives(s, request.contract_ids)
         )
         # hedged items: the contract ids are the ids of their designations
-        return _written(s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
+        return _written(p, s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
 
-    return runs.chunk_step(request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written")
 
 
 def _written(
+    p: Ports,
     s: Session,
     run: BatchRun,
     contracts: list[Contract],
@@ -189,9 +200,7 @@ def _written(
     now: datetime | None = None,
 ) -> runs.ChunkDone:
     valuation = _value(s, run.as_of_date, run.details, contracts, oid)
-    counts = write_valuation(
-        s, valuation, batch_run_id=run.id, now=now or runtime().clock(), correlation_id=run.task_id
-    )
+    counts = write_valuation(s, valuation, batch_run_id=run.id, now=now or p.clock(), correlation_id=run.task_id)
     return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
 
 

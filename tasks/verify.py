@@ -8,7 +8,7 @@ from datetime import date
 from core.hedging.valuation_plan import FxValuationPlan
 from core.verify import Finding, check_fx_snapshot, check_snapshot
 from db.verify import fx_snapshots_of, restated_price_keys, snapshot_count, snapshots_of
-from tasks.runtime import runtime
+from tasks.ports import ports
 
 
 @dataclass(slots=True)
@@ -28,7 +28,7 @@ def verify_date(as_of: date) -> Verification:
     rows used (FX: with the curves, method and functional currency its run recorded), and
     flag snapshots whose price has been restated since (a conflict on its key)."""
     result = Verification(as_of)
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         result.snapshots = snapshot_count(uow.session, as_of)
         price_keys: dict[str, list[str]] = {}
         for stored in snapshots_of(uow.session, as_of):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,14 @@ def price_source(clock: Clock) -> InMemoryPriceSource:
 
 @pytest.fixture
 def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_path: Path) -> Iterator[Any]:
-    """An embedded (eager) Celery app over `db_url`, with the fake price source and clock."""
-    from tasks.runtime import Runtime, configure
+    """An embedded (eager) Celery app over `db_url`, with the fake price source and clock:
+    the shared bundle of ports (the hedging and MT5 bundles are their defaults)."""
+    from core.mt5.accounts import CYCLE_FAMILY
+    from tasks.hedging.ports import HedgingPorts
+    from tasks.mt5.ports import Mt5Ports
+    from tasks.ports import Ports, RunPolicy
     from workers.adapters.locks import NoRunLock
-    from workers.bootstrap import build_runtime
+    from workers.bootstrap import Bundles, build_bundles, configure
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
@@ -105,18 +110,20 @@ def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_pa
         mtm_chunk_size=2,
     )
     create_app(settings)
-    built = build_runtime(settings)
-    rt = Runtime(
+    built = build_bundles(settings).shared
+    shared = Ports(
         uow=built.uow,
         price_sources=[price_source],
         run_lock=NoRunLock(),
         d1_policy=built.d1_policy,
         chunk_size=settings.mtm_chunk_size,
         stale_after=built.stale_after,
+        # MT5 cycles: the ledger alone (no cycle lock), stale after 10 minutes.
+        family_policies={CYCLE_FAMILY: RunPolicy(None, timedelta(minutes=10))},
         clock=clock,
     )
-    configure(rt)
-    yield rt
+    configure(Bundles(shared, HedgingPorts(), Mt5Ports()))
+    yield shared
     dispose_all()
 
 

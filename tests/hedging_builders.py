@@ -4,14 +4,14 @@ so that tests say only what matters to them."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from core.hedging.fx import RateSource
 from core.hedging.policy import HedgingPolicy
 from core.prices import PRICE_HEADER
-from tasks.runtime import Runtime, configure
+from tasks.hedging.ports import HedgingPorts, configure
+from tasks.ports import Ports
 
 FX_HEADER = (
     "contract_ref",
@@ -104,11 +104,11 @@ def eurusd_csv(*rates: tuple[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def with_hedging(runtime: Runtime, **policy: Any) -> Runtime:
-    """The runtime with another hedging policy (discount rates, chunk size, defaults); FX
+def with_hedging(runtime: Ports, **policy: Any) -> Ports:
+    """Another hedging policy configured (discount rates, chunk size, defaults); FX
     forwards by spot proxy unless `fx_method` says otherwise (the figures of the tests
-    written before parity forwards; tests of parity pass fx_method=RateSource.CIP)."""
+    written before parity forwards; tests of parity pass fx_method=RateSource.CIP). The
+    shared bundle is returned as it is."""
     fields: dict[str, Any] = {"discount_rates": {"USD": Decimal("0.05")}, "fx_method": RateSource.SPOT_PROXY, **policy}
-    changed = replace(runtime, hedging=HedgingPolicy(**fields))
-    configure(changed)
-    return changed
+    configure(HedgingPorts(HedgingPolicy(**fields)))
+    return runtime

@@ -13,17 +13,20 @@ import pytest
 from sqlalchemy import select
 
 from core.mt5 import constants as c
-from core.mt5.accounts import AccountSpec
+from core.mt5.accounts import CYCLE_FAMILY, AccountSpec
 from core.mt5.expected import ExpectedRow
+from core.ports import RunLock
 from db import ledger
 from db.engine import session_factory
 from db.mt5.accounts import add_account, load_expected
 from db.mt5.models import ExpectedPosition, PositionSnapshot, ReconciliationLog
-from tasks.runtime import Runtime, configure
+from tasks.mt5.ports import Mt5Ports
+from tasks.ports import Ports
 from tasks.summary import run_summary
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.adapters.mt5.scenario import Scenario
 from workers.adapters.mt5.simulator import SimulatedMt5Gateway
+from workers.bootstrap import configure_rooms
 
 PASSWORD = "sim-pass"
 CREDENTIALS = {"MT5_PW": PASSWORD}
@@ -131,7 +134,9 @@ class Mt5World:
     """Accounts in the database, a scenario in the simulator, syncs run in-process."""
 
     url: str
-    runtime: Runtime
+    #: The shared bundle of ports (the `runtime` fixture's) and the MT5 room's.
+    runtime: Ports
+    mt5: Mt5Ports = field(default_factory=Mt5Ports)
     scenario: dict[str, Any] = field(default_factory=lambda: {"symbols": SYMBOLS, "accounts": []})
     gateways: dict[str, SimulatedMt5Gateway] = field(default_factory=dict)
 
@@ -168,14 +173,16 @@ class Mt5World:
             uow.commit()
 
     def start(self) -> None:
-        """Load the scenario into one simulator per terminal and hand them to the runtime."""
+        """Load the scenario into one simulator per terminal and hand them to the MT5 bundle."""
         scenario = Scenario.model_validate(self.scenario)
         terminals = {a["terminal"] for a in self.scenario["accounts"]} | set(self.scenario.get("terminals", {}))
         self.gateways = {t: SimulatedMt5Gateway(scenario, t) for t in sorted(terminals)}
-        self.runtime = replace(
-            self.runtime, mt5_gateways=self.gateways.__getitem__, mt5_credentials=EnvOrFileCredentials(CREDENTIALS)
-        )
-        configure(self.runtime)
+        self.mt5 = replace(self.mt5, gateways=self.gateways.__getitem__, credentials=EnvOrFileCredentials(CREDENTIALS))
+        self.configure()
+
+    def configure(self) -> None:
+        """Hand the world's bundles (as they are now) to the tasks."""
+        configure_rooms(shared=self.runtime, mt5=self.mt5)
 
     def sync(self, terminal: str = "t1", **kwargs: Any) -> dict[str, Any]:
         """One cycle of `terminal`, in-process; its ledger row once it has ended."""
@@ -242,6 +249,12 @@ class Mt5World:
         }
 
 
+def with_cycle_lock(shared: Ports, lock: RunLock | None) -> Ports:
+    """The shared bundle with the MT5 cycles' run family under `lock`."""
+    cycles = replace(shared.family_policies[CYCLE_FAMILY], lock=lock)
+    return replace(shared, family_policies={**shared.family_policies, CYCLE_FAMILY: cycles})
+
+
 def d(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
@@ -251,6 +264,6 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-def world(runtime: Runtime, db_url: str) -> Mt5World:
+def world(runtime: Ports, db_url: str) -> Mt5World:
     """An MT5 world over the test's database (SQLite and PostgreSQL), in-process."""
     return Mt5World(db_url, runtime)

@@ -1,22 +1,43 @@
-"""Wiring: settings -> adapters -> the tasks' Runtime. Called once per process (worker,
-beat, CLI); the database engine itself is made lazily, after fork."""
+"""Wiring: settings -> adapters -> the tasks' bundles of ports. Called once per process
+(worker, beat, CLI); the database engine itself is made lazily, after fork.
+
+Each domain gets its own bundle: the shared one (unit of work, clock, run locks, run
+observer, prices and ledger settings), the hedge-accounting one and the MT5 one. A task
+resolves its bundles once at its entry and passes them down (cosmicpython's bootstrap)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import redis
 
-from core.ports import RunLock
+from core.mt5.accounts import CYCLE_FAMILY
+from core.ports import Notifier, RunLock
 from db.engine import database_fingerprint, session_factory
 from db.uow import SqlAlchemyUnitOfWork
+from tasks import ports as shared_ports
 from tasks.base import DATABASE
-from tasks.runtime import Runtime, configure, utc_now
+from tasks.hedging import ports as hedging_ports
+from tasks.hedging.ports import HedgingPorts
+from tasks.mt5 import ports as mt5_ports
+from tasks.mt5.ports import Mt5Ports
+from tasks.ports import Ports, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
-from workers.adapters.mt5.wiring import mt5_ports
+from workers.adapters.notifiers import build_notifier
 from workers.adapters.sources import build_sources, ecb_crosses
 from workers.metrics import default_run_observer
+from workers.mt5_wiring import cycle_policy, mt5_bundle
 from workers.settings import Settings
+
+
+@dataclass(frozen=True)
+class Bundles:
+    """The three bundles of a process, as built from its settings."""
+
+    shared: Ports
+    hedging: HedgingPorts
+    mt5: Mt5Ports
 
 
 def redis_client(url: str, settings: Settings) -> redis.Redis:
@@ -30,7 +51,14 @@ def redis_client(url: str, settings: Settings) -> redis.Redis:
     )
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_bundles(settings: Settings) -> Bundles:
+    lock_client = redis_client(settings.broker_url, settings) if settings.broker_url else None
+    notifier = build_notifier(settings)  # one for the guard's alerts and the late nightly's
+    shared = build_shared(settings, lock_client, notifier)
+    return Bundles(shared, HedgingPorts(settings.hedging_policy()), mt5_bundle(settings, notifier))
+
+
+def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: Notifier) -> Ports:
     url = settings.database_url
 
     def unit_of_work() -> SqlAlchemyUnitOfWork:
@@ -38,33 +66,48 @@ def build_runtime(settings: Settings) -> Runtime:
         return SqlAlchemyUnitOfWork(session_factory(url))
 
     lock: RunLock = NoRunLock()
-    lock_client = redis_client(settings.broker_url, settings) if settings.broker_url else None
     if lock_client is not None:
         lock = RedisRunLock(lock_client, settings.run_stale_after, prefix=settings.redis_key_prefix)
-    sources = build_sources(settings, utc_now)
-    return Runtime(
+    return Ports(
         uow=unit_of_work,
-        price_sources=sources,
         run_lock=lock,
+        price_sources=build_sources(settings, utc_now),
         d1_policy=settings.d1_policy,
         chunk_size=settings.mtm_chunk_size,
-        stale_after=settings.stale_after,
-        clock=utc_now,
         mtm_in_database=settings.mtm_in_database,
+        stale_after=settings.stale_after,
+        family_policies={CYCLE_FAMILY: cycle_policy(settings, lock_client)},
         chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
+        clock=utc_now,
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
         date_window=settings.date_window,
-        hedging=settings.hedging_policy(),
-        ecb_crosses=ecb_crosses(settings),
         run_observer=default_run_observer(),
         nightly_at=settings.nightly_at,
         nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),
-        **mt5_ports(settings, lock_client),
+        notifier=notifier,
+        ecb_crosses=ecb_crosses(settings),
     )
 
 
-def bootstrap(settings: Settings) -> Runtime:
-    runtime = build_runtime(settings)
+def configure(bundles: Bundles) -> None:
+    """Hand each room its bundle: the only place they are set."""
+    configure_rooms(bundles.shared, bundles.hedging, bundles.mt5)
+
+
+def configure_rooms(
+    shared: Ports | None = None, hedging: HedgingPorts | None = None, mt5: Mt5Ports | None = None
+) -> None:
+    """Hand the given bundles to their rooms (tests and tools swap one and keep the others)."""
+    if shared is not None:
+        shared_ports.configure(shared)
+    if hedging is not None:
+        hedging_ports.configure(hedging)
+    if mt5 is not None:
+        mt5_ports.configure(mt5)
+
+
+def bootstrap(settings: Settings) -> Bundles:
+    bundles = build_bundles(settings)
     DATABASE["fingerprint"] = database_fingerprint(settings.database_url)
-    configure(runtime)
-    return runtime
+    configure(bundles)
+    return bundles

@@ -19,8 +19,8 @@ from kombu import Exchange, Queue
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
-from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
 from workers.logging import configure_logging
+from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
 

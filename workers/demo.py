@@ -21,7 +21,7 @@ def run_demo(console: Console) -> int:
     from db.reports import valuation_summary
     from tasks.loading import load_contracts_csv
     from tasks.nightly import run_nightly
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from workers.cli.common import exit_code, settings_or_exit, start
 
     db_file = DEMO_DIR / "hedgeops-demo.db"
@@ -43,7 +43,7 @@ def run_demo(console: Console) -> int:
     loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")
     console.print(f"loaded {loaded.rows} sample contracts into {db_file}")
     summary = run_nightly.apply_async(kwargs={"as_of": DEMO_AS_OF.isoformat(), "trigger": "manual"}).get()
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         from db import ledger
         from tasks.summary import run_summary
 

@@ -19,7 +19,7 @@ EXPECTED_FILE = DEMO_SCENARIO.with_name("demo_expected_positions.csv")
 
 
 def run_mt5_demo(console: Console, directory: Path) -> int:
-    """Needs the runtime of an embedded process with the simulator's demo scenario."""
+    """Needs the bundles of an embedded process with the simulator's demo scenario."""
     from core.mt5.accounts import AccountSpec
     from tasks.mt5.cycle import run_sync_cycle
     from tasks.mt5.loading import add_account, load_expected_csv
@@ -97,7 +97,7 @@ def guard_table(login: int) -> Table:
     from sqlalchemy import select
 
     from db.mt5.guard_models import CloseIntent, DrawdownAlert
-    from tasks.runtime import runtime
+    from tasks.ports import ports
 
     table = Table(
         "alert",
@@ -108,7 +108,7 @@ def guard_table(login: int) -> Table:
         "close intents",
         title=f"drawdown guard of account {login}",
     )
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         intents = {
             i.ticket: i.status for i in uow.session.scalars(select(CloseIntent).where(CloseIntent.login == login))
         }
@@ -126,7 +126,7 @@ def reconciliation_table(run_id: int) -> Table:
     from sqlalchemy import select
 
     from db.mt5.models import ReconciliationLog as R
-    from tasks.runtime import runtime
+    from tasks.ports import ports
 
     table = Table(
         "ticket",
@@ -139,7 +139,7 @@ def reconciliation_table(run_id: int) -> Table:
         title=f"reconciliation (batch run {run_id})",
     )
     table.columns[2].no_wrap = True
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         for r in uow.session.scalars(select(R).where(R.batch_run_id == run_id).order_by(R.ticket)):
             table.add_row(
                 str(r.ticket or "-"),

@@ -63,12 +63,6 @@ class NoCredentials:
         raise CredentialUnavailable(reference, "no credential store is configured")
 
 
-class Notifier(Protocol):
-    """Delivers one alert (a webhook, the log); raises when it could not (the outbox keeps it)."""
-
-    def notify(self, kind: str, message: str, details: dict[str, object]) -> None: ...
-
-
 class GuardObserver(Protocol):
     """Told of the guard's triggers, closes and order attempts (metrics)."""
 
@@ -92,11 +86,6 @@ class NoGuardObserver:
         return None
 
     def intents_pending(self, count: int) -> None:
-        return None
-
-
-class NoNotifier:
-    def notify(self, kind: str, message: str, details: dict[str, object]) -> None:
         return None
 
 

@@ -7,6 +7,7 @@ result (EFF:<designation>:<version>:<date>) and flags a `fail` for de-designatio
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -23,7 +24,8 @@ from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import names, resend, runs
 from tasks.base import job_task
-from tasks.runtime import runtime
+from tasks.hedging.ports import HedgingPorts, hedging_ports
+from tasks.ports import Ports, ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -41,26 +43,28 @@ class EffectivenessChunk(BaseModel):
 def assess_hedge_effectiveness(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:
+    p = ports()
     return runs.run_job(
+        p,
         Job.EFFECTIVENESS,
         self.request.id,
-        plan_effectiveness,
+        partial(plan_effectiveness, p, hedging_ports()),
         as_of=as_of,
         trigger=trigger,
         parent_run_id=parent_run_id,
     )
 
 
-def plan_effectiveness(run_id: int) -> dict[str, Any]:
+def plan_effectiveness(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
     """Split the designations under test into chunks, record the plan, send them after commit."""
-    rt = runtime()
-    with rt.uow() as uow:
+    size = hedging.policy.chunk_size
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.hedging.chunk_size)
+        parts = chunks(designations_under_test(uow.session, run.as_of_date), size)
         run.chunks_total = len(parts)
-        run.details = {**run.details, "designations": sum(map(len, parts)), "chunk_size": rt.hedging.chunk_size}
+        run.details = {**run.details, "designations": sum(map(len, parts)), "chunk_size": size}
         if not parts:
-            runs.finish(uow, run)
+            runs.finish(p, uow, run)
         else:
             done = set(ledger.done_chunks(uow.session, run.id))
             todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
@@ -70,7 +74,12 @@ def plan_effectiveness(run_id: int) -> dict[str, Any]:
         return run_summary(run)
 
 
-resend.RESENDERS[Job.EFFECTIVENESS.value] = plan_effectiveness
+def resend_effectiveness(run_id: int) -> dict[str, Any]:
+    """The sweep's entry into the effectiveness job (tasks.resend): the run planned again."""
+    return plan_effectiveness(ports(), hedging_ports(), run_id)
+
+
+resend.RESENDERS[Job.EFFECTIVENESS.value] = resend_effectiveness
 
 
 def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
@@ -81,12 +90,12 @@ def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
 
 @job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue="valuation", ignore_result=True)
 def assess_effectiveness_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
-    request = EffectivenessChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids)
-    with runs.failing_run(run_id):
-        return assess_chunk(request)
+    request, p = EffectivenessChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids), ports()
+    with runs.failing_run(p, run_id):
+        return assess_chunk(p, request)
 
 
-def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
+def assess_chunk(p: Ports, request: EffectivenessChunk) -> dict[str, Any]:
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         s, as_of = uow.session, run.as_of_date
         terms = designation_terms(s, request.designation_ids)
@@ -103,10 +112,10 @@ def assess_chunk(request: EffectivenessChunk) -> dict[str, Any]:
             )
             for t in terms
         ]
-        report = write_effectiveness(s, results, batch_run_id=run.id, now=runtime().clock())
+        report = write_effectiveness(s, results, batch_run_id=run.id, now=p.clock())
         for key in report.conflict_keys:
             log.warning("effectiveness_conflicted", idempotency_key=key)
         outcomes = Counter(r.outcome.value for r in results)
         return runs.ChunkDone(report.counts(), summary={"outcomes": dict(outcomes)})
 
-    return runs.chunk_step(request.run_id, request.chunk_no, work, event="effectiveness_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="effectiveness_chunk_written")

@@ -11,12 +11,13 @@ from core.hedging.dossier import parse_designations
 from core.hedging.items import parse_hedged_items
 from db.hedging.dossiers import Loaded, load_designations, load_hedged_items
 from db.hedging.effectiveness import report_lines
-from tasks.runtime import runtime
+from tasks.hedging.ports import hedging_ports
+from tasks.ports import ports
 
 
 def load_hedged_items_json(text: str, file: str) -> Loaded:
     """All or nothing: any bad entry or changed item and nothing is written."""
-    rt = runtime()
+    rt = ports()
     rows, errors = parse_hedged_items(text, file, rt.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad hedged item(s); nothing loaded", errors)
@@ -29,16 +30,16 @@ def load_hedged_items_json(text: str, file: str) -> Loaded:
 def load_designations_json(text: str, file: str) -> Loaded:
     """All or nothing; parameters left out are locked from the policy; the prospective
     critical-terms check of each new version is recorded (and listed in `notes`)."""
-    rt = runtime()
+    rt = ports()
     rows, errors = parse_designations(text, file, rt.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad designation(s); nothing loaded", errors)
     with rt.uow() as uow:
-        loaded = load_designations(uow.session, rows, rt.hedging, now=rt.clock(), source=file)
+        loaded = load_designations(uow.session, rows, hedging_ports().policy, now=rt.clock(), source=file)
         uow.commit()
     return loaded
 
 
 def effectiveness_report(as_of: date) -> list[dict[str, Any]]:
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         return report_lines(uow.session, as_of)

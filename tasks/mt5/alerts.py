@@ -18,19 +18,22 @@ from core.mt5.guard import GuardDecision, GuardEvent
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.guard_state import anchor_as_dict
 from core.mt5.values import Account
+from core.ports import Notifier
 from db.audit import record_event
 from db.mt5 import guard as rows
 from db.mt5.guard_models import Notification
-from tasks.runtime import runtime
+from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 ANCHOR_EVENTS = (GuardEvent.ANCHORED, GuardEvent.ANCHOR_MOVED)
 
 
-def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int) -> None:
+def write_event_alerts(
+    p: Ports, s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int
+) -> None:
     """A warning once per breach episode; a day whose start is unknown once per day; an
     audit event each time the day is anchored or its anchor moved by money paid in or out."""
-    state, now = decision.state, runtime().clock()
+    state, now = decision.state, p.clock()
     for event in (e for e in decision.events if e in ANCHOR_EVENTS and state.anchor is not None):
         assert state.anchor is not None
         record_event(
@@ -44,6 +47,7 @@ def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decisi
         )
     if GuardEvent.WARNING in decision.events:
         _alert(
+            p,
             s,
             account,
             keys.drawdown_alert_key(account.login, "warning", f"s{run_id}"),
@@ -57,6 +61,7 @@ def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decisi
     if GuardEvent.DAY_START_UNKNOWN in decision.events:
         day = state.trading_day.isoformat() if state.trading_day else now.date().isoformat()
         _alert(
+            p,
             s,
             account,
             keys.drawdown_alert_key(account.login, "day_start_unknown", day),
@@ -71,7 +76,7 @@ def write_event_alerts(s: Session, account: Account, policy: GuardPolicy, decisi
 
 
 def execution_alert(
-    s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int | None
+    p: Ports, s: Session, account: Account, policy: GuardPolicy, decision: GuardDecision, run_id: int | None
 ) -> None:
     """The execution of an episode, once its intents have been worked: one alert per
     outcome it reaches (core.mt5.close_intents.execution_outcome), keyed by it, each in
@@ -94,6 +99,7 @@ def execution_alert(
     loss = -sum(realised, Decimal(0)) if realised else None
     done = f"would close {len(intents)}" if shadow else f"closed {closed}"
     _alert(
+        p,
         s,
         account,
         key,
@@ -121,6 +127,7 @@ def _left_to_do(outcome: ExecutionOutcome, still_open: int, failed: int) -> str:
 
 
 def _alert(
+    p: Ports,
     s: Session,
     account: Account,
     key: str,
@@ -135,7 +142,7 @@ def _alert(
     realised_loss: Decimal | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    now = runtime().clock()
+    now = p.clock()
     state = decision.state
     columns = {
         "account_id": account.id,
@@ -157,24 +164,23 @@ def _alert(
         log.warning("drawdown_alert_raised", login=account.login, kind=kind, action=action)
 
 
-def deliver_notifications(limit: int = 100) -> int:
+def deliver_notifications(p: Ports, notifier: Notifier, limit: int = 100) -> int:
     """Send what is queued; a failure leaves it queued (attempts + 1). The number delivered."""
-    rt = runtime()
     delivered = 0
-    with rt.uow() as uow:
+    with p.uow() as uow:
         queued = [(n.id, n.kind, n.message, dict(n.details)) for n in rows.undelivered(uow.session, limit)]
     for note_id, kind, message, details in queued:
         error: str | None = None
         try:
-            rt.notifier.notify(kind, message, details)
+            notifier.notify(kind, message, details)
         except Exception as exc:  # noqa: BLE001 - any notifier failure: keep it queued, never raise
             error = f"{type(exc).__name__}: {exc}"[:1000]
-        with rt.uow() as uow:
+        with p.uow() as uow:
             note = uow.session.get(Notification, note_id)
             if note is not None:
                 note.attempts += 1
                 note.status, note.last_error = ("pending", error) if error else ("delivered", None)
-                note.delivered_at = None if error else rt.clock()
+                note.delivered_at = None if error else p.clock()
                 uow.commit()
         delivered += error is None
         if error:

@@ -22,8 +22,9 @@ from core.mt5.values import Account
 from db.audit import record_event
 from db.mt5 import guard as rows
 from db.mt5.guard_models import CloseIntent
+from tasks.mt5.ports import Mt5Ports
 from tasks.mt5.reading import checked
-from tasks.runtime import runtime
+from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 
@@ -49,14 +50,20 @@ class Held:
 
 
 def prepare(
-    gateway: Any, account: Account, intent: Held, policy: GuardPolicy, symbols: dict[str, SymbolInfo]
+    p: Ports,
+    m: Mt5Ports,
+    gateway: Any,
+    account: Account,
+    intent: Held,
+    policy: GuardPolicy,
+    symbols: dict[str, SymbolInfo],
 ) -> tuple[dict[str, Any], int] | None:
     """The request closing the position as the broker shows it now, at a fresh tick, and
     how many filling modes the symbol allows; None when the position is gone (recorded)."""
     found = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
     position = next((p for p in found if p.ticket == intent.ticket), None)
     if position is None:  # gone before we sent anything more: nothing to close
-        record(intent, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
+        record(p, m, intent, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
         return None
     if intent.symbol not in symbols:
         symbols[intent.symbol] = checked("symbol_info", gateway.symbol_info(intent.symbol), gateway)
@@ -97,6 +104,8 @@ def order_send(gateway: Any, request: dict[str, Any]) -> OrderSendResult | None:
 
 
 def record(
+    p: Ports,
+    m: Mt5Ports,
     intent: Held,
     answer: Answer,
     result: OrderSendResult | None,
@@ -106,13 +115,15 @@ def record(
     resolved: str | None = None,
 ) -> tuple[Step, Held] | None:
     """The answer of the intent's latest attempt, committed."""
-    with runtime().uow() as uow:
-        outcome = record_in(uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
+    with p.uow() as uow:
+        outcome = record_in(p, m, uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
         uow.commit()
     return outcome
 
 
 def record_in(
+    p: Ports,
+    m: Mt5Ports,
     session: Any,
     intent: Held,
     answer: Answer,
@@ -124,9 +135,8 @@ def record_in(
 ) -> tuple[Step, Held] | None:
     """Record the answer in this unit of work (compare-and-set from the attempt's state);
     alerts of a failure or a closed market queued with it."""
-    rt = runtime()
     step = next_step(intent.value, answer, policy.max_attempts, fillings)
-    now = rt.clock()
+    now = p.clock()
     columns: dict[str, Any] = {
         "last_retcode": None if result is None else int(result.retcode),
         "last_result": _result_json(result),
@@ -162,7 +172,7 @@ def record_in(
             now=now,
         )
     if step.intent.status is IntentStatus.CONFIRMED:
-        rt.guard_observer.position_autoclosed("drawdown_guard")
+        m.guard_observer.position_autoclosed("drawdown_guard")
     log.info("close_answer_recorded", key=intent.key, answer=answer.value, status=step.intent.status.value)
     return step, replace(intent, value=step.intent, updated_at=now)
 

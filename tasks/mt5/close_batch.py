@@ -14,25 +14,31 @@ from core.mt5.guard_policy import GuardPolicy
 from core.mt5.types import OrderSendResult, SymbolInfo
 from core.mt5.values import Account
 from tasks.mt5.close_attempts import Held, claim_attempt, order_send, prepare, record_in
-from tasks.runtime import runtime
+from tasks.mt5.ports import Mt5Ports
+from tasks.ports import Ports
 
 
 def first_attempts(
-    gateway: Any, account: Account, policy: GuardPolicy, held: list[Held], symbols: dict[str, SymbolInfo]
+    p: Ports,
+    m: Mt5Ports,
+    gateway: Any,
+    account: Account,
+    policy: GuardPolicy,
+    held: list[Held],
+    symbols: dict[str, SymbolInfo],
 ) -> set[int]:
     """The first attempts of `held` (those waiting to be sent) as one batch; the ids of the
     intents their answers rest (confirmed, failed, waiting for the market)."""
-    rt = runtime()
     ready: list[tuple[Held, dict[str, Any], int]] = []
     for intent in held:
         if resume_action(intent.value) is NextAction.SEND:
-            prepared = prepare(gateway, account, intent, policy, symbols)
+            prepared = prepare(p, m, gateway, account, intent, policy, symbols)
             if prepared is not None:
                 ready.append((intent, *prepared))
     if not ready:
         return set()
-    now = rt.clock()
-    with rt.uow() as uow:
+    now = p.clock()
+    with p.uow() as uow:
         claimed = [
             (intent, request, fillings)
             for intent, request, fillings in ready
@@ -41,22 +47,24 @@ def first_attempts(
         uow.commit()
     answers = []
     for intent, request, fillings in claimed:
-        rt.fault("after_intent_commit")
+        m.fault("after_intent_commit")
         result = order_send(gateway, request)
-        rt.fault("before_answer_recorded")
-        rt.guard_observer.close_order_attempt(None if result is None else int(result.retcode))
+        m.fault("before_answer_recorded")
+        m.guard_observer.close_order_attempt(None if result is None else int(result.retcode))
         answers.append((replace(intent, value=mark_sent(intent.value), updated_at=now), result, fillings))
-    return _record_all(answers, policy)
+    return _record_all(p, m, answers, policy)
 
 
-def _record_all(answers: list[tuple[Held, OrderSendResult | None, int]], policy: GuardPolicy) -> set[int]:
+def _record_all(
+    p: Ports, m: Mt5Ports, answers: list[tuple[Held, OrderSendResult | None, int]], policy: GuardPolicy
+) -> set[int]:
     """The answers of a batch of attempts, in one commit; the ids of the intents they rest."""
     resting = (NextAction.NONE, NextAction.WAIT_MARKET)
     rested: set[int] = set()
-    with runtime().uow() as uow:
+    with p.uow() as uow:
         for intent, result, fillings in answers:
             retcode = None if result is None else int(result.retcode)
-            outcome = record_in(uow.session, intent, classify(retcode), result, policy, fillings=fillings)
+            outcome = record_in(p, m, uow.session, intent, classify(retcode), result, policy, fillings=fillings)
             if outcome is not None and outcome[0].action in resting:
                 rested.add(intent.id)
         uow.commit()

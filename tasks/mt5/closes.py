@@ -31,46 +31,52 @@ from db.mt5 import guard as rows
 from db.mt5.guard_models import CloseIntent
 from tasks.mt5.close_attempts import Held, claim_attempt, order_send, prepare, record
 from tasks.mt5.close_batch import first_attempts
+from tasks.mt5.ports import Mt5Ports
 from tasks.mt5.reading import Connection, checked
-from tasks.runtime import runtime
+from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 MONEY = Decimal("0.01")
 
 
-def close_all(conn: Connection, account: Account, policy: GuardPolicy) -> list[CloseIntent]:
+def close_all(p: Ports, m: Mt5Ports, conn: Connection, account: Account, policy: GuardPolicy) -> list[CloseIntent]:
     """Work every open enforce-mode intent of the account (oldest position first) until it
     is confirmed, failed or waits for the market; then the realised P&L of what closed.
     The intents still open."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         held = [Held.of(r) for r in rows.open_intents(uow.session, [account.id], mode="enforce")]
     symbols: dict[str, SymbolInfo] = {}
     try:
-        rested = first_attempts(conn.gateway, account, policy, held, symbols)
+        rested = first_attempts(p, m, conn.gateway, account, policy, held, symbols)
     except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on
         log.warning("closes_deferred", login=account.login, error=str(exc))
         conn.forget()
-        return held_rows(account)
+        return held_rows(p, account)
     going = [h for h in held if h.id not in rested]  # what the first answers left to do
     later = [
         h
         for h in going
-        if work_intent(conn, account, policy, _reread(h.id) or h, symbols) is NextAction.CLOSE_OLDER_FIRST
+        if work_intent(p, m, conn, account, policy, _reread(p, h.id) or h, symbols) is NextAction.CLOSE_OLDER_FIRST
     ]
     for intent in later:  # a FIFO rule made these wait for the older ones, now closed
-        work_intent(conn, account, policy, _reread(intent.id) or intent, symbols)
-    _realise(conn, account)
-    return held_rows(account)
+        work_intent(p, m, conn, account, policy, _reread(p, intent.id) or intent, symbols)
+    _realise(p, conn, account)
+    return held_rows(p, account)
 
 
-def held_rows(account: Account) -> list[CloseIntent]:
-    with runtime().uow() as uow:
+def held_rows(p: Ports, account: Account) -> list[CloseIntent]:
+    with p.uow() as uow:
         return rows.open_intents(uow.session, [account.id], mode="enforce")
 
 
 def work_intent(
-    conn: Connection, account: Account, policy: GuardPolicy, intent: Held, symbols: dict[str, SymbolInfo]
+    p: Ports,
+    m: Mt5Ports,
+    conn: Connection,
+    account: Account,
+    policy: GuardPolicy,
+    intent: Held,
+    symbols: dict[str, SymbolInfo],
 ) -> NextAction | None:
     """Send and resolve until the intent rests; the action it rests on."""
     bound = policy.max_attempts * 3 + 4  # every step moves the intent on; this only bounds a loop
@@ -78,7 +84,7 @@ def work_intent(
     for _ in range(bound):
         if current is None:
             return None
-        outcome = _one_step(conn, account, policy, current, symbols)
+        outcome = _one_step(p, m, conn, account, policy, current, symbols)
         if outcome is None:
             return None
         step, current = outcome
@@ -89,60 +95,72 @@ def work_intent(
     return None
 
 
-def _reread(intent_id: int) -> Held | None:
-    with runtime().uow() as uow:
+def _reread(p: Ports, intent_id: int) -> Held | None:
+    with p.uow() as uow:
         row = uow.session.get(CloseIntent, intent_id)
         return None if row is None else Held.of(row)
 
 
 def _one_step(
-    conn: Connection, account: Account, policy: GuardPolicy, intent: Held, symbols: dict[str, SymbolInfo]
+    p: Ports,
+    m: Mt5Ports,
+    conn: Connection,
+    account: Account,
+    policy: GuardPolicy,
+    intent: Held,
+    symbols: dict[str, SymbolInfo],
 ) -> tuple[Step, Held] | None:
-    rt = runtime()
     action = resume_action(intent.value)
     if action is NextAction.NONE:
         return None
-    if action is NextAction.RESOLVE and rt.clock() - intent.updated_at < rt.unknown_after:
+    if action is NextAction.RESOLVE and p.clock() - intent.updated_at < m.unknown_after:
         return None  # its sender may still be waiting for the answer
     try:
         if action is NextAction.RESOLVE:
-            return _resolve(conn.gateway, intent, policy)
-        return _send(conn.gateway, account, intent, policy, symbols)
+            return _resolve(p, m, conn.gateway, intent, policy)
+        return _send(p, m, conn.gateway, account, intent, policy, symbols)
     except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on
         log.warning("close_deferred", key=intent.key, error=str(exc))
         conn.forget()
         return None
 
 
-def _resolve(gateway: Any, intent: Held, policy: GuardPolicy) -> tuple[Step, Held] | None:
+def _resolve(p: Ports, m: Mt5Ports, gateway: Any, intent: Held, policy: GuardPolicy) -> tuple[Step, Held] | None:
     """An attempt without a recorded answer: what the broker says happened."""
     still = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
     deals = checked("history_deals_get", gateway.history_deals_get(position=intent.ticket), gateway)
     open_now = next((p for p in still if p.ticket == intent.ticket), None)
     resolution = resolve_unknown(intent.key, intent.ticket, open_now, deals)
-    return record(intent, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value)
+    return record(p, m, intent, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value)
 
 
 def _send(
-    gateway: Any, account: Account, intent: Held, policy: GuardPolicy, symbols: dict[str, SymbolInfo]
+    p: Ports,
+    m: Mt5Ports,
+    gateway: Any,
+    account: Account,
+    intent: Held,
+    policy: GuardPolicy,
+    symbols: dict[str, SymbolInfo],
 ) -> tuple[Step, Held] | None:
     """One attempt: the request prepared, claimed and committed, order_send, its answer recorded."""
-    rt = runtime()
-    prepared = prepare(gateway, account, intent, policy, symbols)
+    prepared = prepare(p, m, gateway, account, intent, policy, symbols)
     if prepared is None:
         return None
     request, fillings = prepared
-    now = rt.clock()
-    with rt.uow() as uow:
+    now = p.clock()
+    with p.uow() as uow:
         if not claim_attempt(uow.session, intent, request, now):
             return None  # another process moved this intent meanwhile
         uow.commit()
-    rt.fault("after_intent_commit")
+    m.fault("after_intent_commit")
     result = order_send(gateway, request)
-    rt.fault("before_answer_recorded")
+    m.fault("before_answer_recorded")
     retcode = None if result is None else int(result.retcode)
-    rt.guard_observer.close_order_attempt(retcode)
+    m.guard_observer.close_order_attempt(retcode)
     return record(
+        p,
+        m,
         replace(intent, value=mark_sent(intent.value), updated_at=now),
         classify(retcode),
         result,
@@ -151,11 +169,10 @@ def _send(
     )
 
 
-def _realise(conn: Connection, account: Account) -> None:
+def _realise(p: Ports, conn: Connection, account: Account) -> None:
     """The realised P&L of every position the guard closed, from its closing deals, once
     the closes are all out (reading deals never delays a close)."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         todo = [(r.id, r.ticket, r.idempotency_key) for r in rows.unrealised(uow.session, account.id)]
     gateway = conn.gateway
     found = {}
@@ -165,7 +182,7 @@ def _realise(conn: Connection, account: Account) -> None:
         if profit is not None:
             found[intent_id] = profit
     if found:
-        with rt.uow() as uow:
+        with p.uow() as uow:
             rows.set_realised(uow.session, found)
             uow.commit()
 

@@ -6,6 +6,7 @@ and the ledger, so a second trigger gets a report of the running one."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -19,8 +20,9 @@ from db import ledger
 from db.mt5.accounts import enabled_account_ids
 from tasks import names, resend, runs
 from tasks.base import job_task
+from tasks.mt5.ports import Mt5Ports, mt5_ports
 from tasks.mt5.queues import queue_of, terminal_queue
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -39,15 +41,14 @@ def run_sync_cycle(
     self: Any, terminal: str, trigger: str = "manual", logins: list[int] | None = None
 ) -> dict[str, Any]:
     request = CycleRequest.model_validate({"terminal": terminal, "trigger": trigger, "logins": logins})
-    return begin_cycle(request, self.request.id)
+    return begin_cycle(ports(), mt5_ports(), request, self.request.id)
 
 
-def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
+def begin_cycle(p: Ports, m: Mt5Ports, request: CycleRequest, task_id: str | None) -> dict[str, Any]:
     """Start the terminal's cycle and send its chunks after commit; or report the running
     one. A terminal without an enabled account has no cycle: no ledger row (beat would
     write thousands a day)."""
-    rt = runtime()
-    with rt.uow() as uow:
+    with p.uow() as uow:
         enabled = bool(enabled_account_ids(uow.session, request.terminal, request.logins))
     if not enabled:
         log.info("mt5_cycle_skipped", reason="no enabled account")
@@ -58,21 +59,21 @@ def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
             "batch_run_id": None,
             "note": "no enabled account: no cycle",
         }
-    scope = cycle_scope(request.terminal, rt.clock().date())
+    scope = cycle_scope(request.terminal, p.clock().date())
     details = {"terminal": request.terminal, "logins": request.logins}
-    return runs.run(scope, request.trigger, task_id, lambda run_id: plan_cycle(run_id, request), details=details)
+    plan = partial(plan_cycle, p, m, request=request)
+    return runs.run(p, scope, request.trigger, task_id, plan, details=details)
 
 
-def plan_cycle(run_id: int, request: CycleRequest) -> dict[str, Any]:
-    rt = runtime()
-    with rt.uow() as uow:
+def plan_cycle(p: Ports, m: Mt5Ports, run_id: int, request: CycleRequest) -> dict[str, Any]:
+    with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         ids = enabled_account_ids(uow.session, request.terminal, request.logins)
-        parts = chunks(ids, rt.mt5_chunk_size) if ids else []
+        parts = chunks(ids, m.chunk_size) if ids else []
         run.chunks_total = len(parts)
-        run.details = {**run.details, "accounts": len(ids), "chunk_size": rt.mt5_chunk_size}
+        run.details = {**run.details, "accounts": len(ids), "chunk_size": m.chunk_size}
         if not parts:
-            runs.finish(uow, run)
+            runs.finish(p, uow, run)
         else:
             done = set(ledger.done_chunks(uow.session, run.id))
             todo = [(no, part) for no, part in enumerate(parts) if no not in done]
@@ -87,13 +88,14 @@ def resend_cycle(run_id: int) -> dict[str, Any]:
     again. A worker killed mid-chunk leaves its message unacked until Redis' visibility
     timeout (an hour by default); the sweep moves the cycle's heartbeat on, so without this
     the cycle would never look abandoned either, and a guard's closes the killed chunk left
-    open would wait that hour."""
-    with runtime().uow() as uow:
+    open would wait that hour. The sweep's entry into a cycle: it resolves the cycle's ports."""
+    p = ports()
+    with p.uow() as uow:
         details = ledger.get_run(uow.session, run_id).details
     request = CycleRequest.model_validate(
         {"terminal": details["terminal"], "logins": details.get("logins"), "trigger": Trigger.MANUAL}
     )
-    return plan_cycle(run_id, request)
+    return plan_cycle(p, mt5_ports(), run_id, request)
 
 
 resend.PREFIX_RESENDERS[CYCLE_JOB_PREFIX] = resend_cycle

@@ -17,19 +17,19 @@ import structlog
 
 from core import keys
 from core.mt5.convert import decimal_of
-from core.mt5.gateway import Mt5Error
+from core.mt5.gateway import Mt5Error, Mt5Gateway
 from core.mt5.guard import GuardDecision, GuardEvent, evaluate
 from core.mt5.guard_day import GuardReading, day_deal
 from core.mt5.guard_policy import GuardMode, GuardPolicy, in_scope, policy_for
-from core.mt5.guard_state import GuardState
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account
 from db.mt5 import guard as rows
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.mt5.alerts import execution_alert, write_event_alerts
 from tasks.mt5.closes import close_all
+from tasks.mt5.ports import Mt5Ports
 from tasks.mt5.reading import Connection, checked
-from tasks.runtime import runtime
+from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 MONEY = Decimal("0.01")
@@ -37,56 +37,66 @@ VOLUME = Decimal("0.000001")
 DEALS_LOOKBACK = timedelta(hours=36)  # more than a trading day: the core keeps what it needs
 
 
-def account_policy(account: Account) -> GuardPolicy | None:
+def account_policy(m: Mt5Ports, account: Account) -> GuardPolicy | None:
     """The account's policy: the defaults, with the named override of mt5_accounts.policy."""
-    rt = runtime()
-    if rt.guard_policy is None:
+    if m.guard_policy is None:
         return None
-    return policy_for(rt.guard_policy, rt.guard_policies.get(account.policy))
+    return policy_for(m.guard_policy, m.guard_policies.get(account.policy))
 
 
 def guard_read(
-    conn: Connection, account: Account, figures: SnapshotFigures, synced_at: datetime, run_id: int
+    p: Ports,
+    m: Mt5Ports,
+    conn: Connection,
+    account: Account,
+    figures: SnapshotFigures,
+    synced_at: datetime,
+    run_id: int,
 ) -> GuardDecision | None:
     """The guard of an account just read, while the terminal is still logged into it."""
-    policy = account_policy(account)
+    policy = account_policy(m, account)
     if policy is None:
         return None
     try:
-        return guard_account(conn, account, policy, figures, synced_at, run_id)
+        return guard_account(p, m, conn, account, policy, figures, synced_at, run_id)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
 
 
-def resume_account(conn: Connection, account: Account) -> None:
+def resume_account(p: Ports, m: Mt5Ports, conn: Connection, account: Account) -> None:
     """Right after the login of a sync, before the account is read: the closes it still
     has open (a worker killed mid-close, a closed market) are finished first."""
-    rt = runtime()
-    policy = account_policy(account)
+    policy = account_policy(m, account)
     if policy is None:
         return
-    with rt.uow() as uow:
+    with p.uow() as uow:
         pending = rows.open_intents(uow.session, [account.id], mode="enforce")
     if pending:
-        _closes(conn, account, policy)
+        _closes(p, m, conn, account, policy)
 
 
 def guard_account(
-    conn: Connection, account: Account, policy: GuardPolicy, figures: SnapshotFigures, synced_at: datetime, run_id: int
+    p: Ports,
+    m: Mt5Ports,
+    conn: Connection,
+    account: Account,
+    policy: GuardPolicy,
+    figures: SnapshotFigures,
+    synced_at: datetime,
+    run_id: int,
 ) -> GuardDecision:
-    rt = runtime()
     gateway = conn.gateway
-    now = rt.clock()
+    now = p.clock()
     raw = gateway.history_deals_get(now - DEALS_LOOKBACK, now)
     deals = None if raw is None else [day_deal(d) for d in raw]
     reading = GuardReading(account.login, figures.equity, figures.balance, synced_at, confirmed=False)
-    with rt.uow() as uow:
+    with p.uow() as uow:
         state = rows.load_state(uow.session, account.id)
         decision = evaluate(state, reading, policy, now, deals)
         if GuardEvent.CONFIRM in decision.events:
             decision = evaluate(state, _fresh(gateway, account, now), policy, now, deals)
-        _store(uow, account, policy, state, decision, run_id)
+        _store(p, m, uow, gateway, account, policy, decision, run_id)
         uow.commit()
     log.info(
         "guard_evaluated",
@@ -96,7 +106,7 @@ def guard_account(
         day_loss_pct=str(decision.day_loss_pct),
     )
     if decision.executes:
-        _closes(conn, account, policy, decision)
+        _closes(p, m, conn, account, policy, decision)
     return decision
 
 
@@ -108,36 +118,39 @@ def _fresh(gateway: Any, account: Account, now: datetime) -> GuardReading:
 
 
 def _store(
+    p: Ports,
+    m: Mt5Ports,
     uow: SqlAlchemyUnitOfWork,
+    gateway: Mt5Gateway,
     account: Account,
     policy: GuardPolicy,
-    before: GuardState,
     decision: GuardDecision,
     run_id: int,
 ) -> None:
     """The state, the alerts of its events and, on execution, the intents: one commit."""
-    rt = runtime()
-    s, now = uow.session, rt.clock()
+    s, now = uow.session, p.clock()
     rows.save_state(s, account.id, account.login, decision.state, now=now)
-    write_event_alerts(s, account, policy, decision, run_id)
+    write_event_alerts(p, s, account, policy, decision, run_id)
     executes = decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events
     if executes:
         mode = GuardMode.ENFORCE if decision.executes else GuardMode.SHADOW
-        rt.guard_observer.guard_triggered("execution" if decision.executes else "would_close")
-        _intents(s, account, policy, decision.state.episode, mode, now)
+        m.guard_observer.guard_triggered("execution" if decision.executes else "would_close")
+        _intents(s, gateway, account, policy, decision.state.episode, mode, now)
     if GuardEvent.WARNING in decision.events:
-        rt.guard_observer.guard_triggered("warning")
+        m.guard_observer.guard_triggered("warning")
     if GuardEvent.SHADOW_EXECUTE in decision.events:
-        execution_alert(s, account, policy, decision, run_id)  # would_close: nothing is sent
+        execution_alert(p, s, account, policy, decision, run_id)  # would_close: nothing is sent
     elif decision.state.latched and not decision.executes:
         # The outcome its closes reached, if not told yet: the process that recorded the
         # last close may have died before writing its alert (stored: nothing is written).
-        execution_alert(s, account, policy, decision, run_id)
+        execution_alert(p, s, account, policy, decision, run_id)
 
 
-def _intents(s: Any, account: Account, policy: GuardPolicy, episode: int, mode: GuardMode, now: datetime) -> None:
-    """One intent per open position in scope, from a fresh positions_get of the terminal."""
-    gateway = runtime().mt5_gateways(account.terminal)
+def _intents(
+    s: Any, gateway: Mt5Gateway, account: Account, policy: GuardPolicy, episode: int, mode: GuardMode, now: datetime
+) -> None:
+    """One intent per open position in scope, from a fresh positions_get of the terminal
+    the account is logged into (the sync's gateway, handed down)."""
     positions = checked("positions_get", gateway.positions_get(), gateway)
     specs = [
         rows.IntentSpec(
@@ -159,15 +172,21 @@ def _intents(s: Any, account: Account, policy: GuardPolicy, episode: int, mode: 
     rows.add_intents(s, specs, now=now)
 
 
-def _closes(conn: Connection, account: Account, policy: GuardPolicy, decision: GuardDecision | None = None) -> None:
+def _closes(
+    p: Ports,
+    m: Mt5Ports,
+    conn: Connection,
+    account: Account,
+    policy: GuardPolicy,
+    decision: GuardDecision | None = None,
+) -> None:
     """Send the account's closes, then write the execution alert of the episode (with the
     figures of the reading that executed; a resumed close has none at hand)."""
-    rt = runtime()
-    close_all(conn, account, policy)
-    rt.fault("before_execution_alert")
-    with rt.uow() as uow:
+    close_all(p, m, conn, account, policy)
+    m.fault("before_execution_alert")
+    with p.uow() as uow:
         state = rows.load_state(uow.session, account.id)
         figures = decision or GuardDecision(state, None, None, ())
-        execution_alert(uow.session, account, policy, replace(figures, state=state), None)
-        rt.guard_observer.intents_pending(rows.pending_count(uow.session))
+        execution_alert(p, uow.session, account, policy, replace(figures, state=state), None)
+        m.guard_observer.intents_pending(rows.pending_count(uow.session))
         uow.commit()

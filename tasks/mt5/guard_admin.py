@@ -15,7 +15,8 @@ from db.audit import record_event
 from db.mt5 import guard as rows
 from db.mt5.accounts import list_accounts
 from tasks.mt5.guard import account_policy
-from tasks.runtime import runtime
+from tasks.mt5.ports import mt5_ports
+from tasks.ports import Ports, ports
 
 
 class ResetRefused(HedgeopsError):
@@ -55,7 +56,11 @@ class GuardView:
 
 def guard_status() -> list[GuardView]:
     """Every MT5 account with its guard state (`unguarded` before its first guarded sync)."""
-    with runtime().uow() as uow:
+    return _views(ports())
+
+
+def _views(p: Ports) -> list[GuardView]:
+    with p.uow() as uow:
         states = rows.states(uow.session)
         accounts = list_accounts(uow.session)
         pending = rows.open_intents(uow.session, [a.id for a in accounts], mode="enforce") if accounts else []
@@ -97,18 +102,18 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
     """Re-arm a tripped account (audited: who, why, the episode it ends)."""
     if not by.strip() or not reason.strip():
         raise ResetRefused("a reset names who resets (--by) and why (--reason)")
-    rt = runtime()
-    with rt.uow() as uow:
+    p = ports()
+    with p.uow() as uow:
         account = next((a for a in list_accounts(uow.session) if a.login == login), None)
         if account is None:
             raise ResetRefused(f"no MT5 account with login {login}")
         state = rows.load_state(uow.session, account.id)
         if state.status is not GuardStatus.TRIPPED:
             raise ResetRefused(f"account {login} is not tripped (it is {state.status.value}): nothing to reset")
-        policy = account_policy(account)
+        policy = account_policy(mt5_ports(), account)
         if policy is None:
             raise ResetRefused("the drawdown guard is off (HEDGEOPS_GUARD_ENABLED=false)")
-        now = rt.clock()
+        now = p.clock()
         armed = reset(state, now, policy, state.last_equity or Decimal(0))
         rows.save_state(uow.session, account.id, login, armed, now=now)
         record_event(
@@ -121,4 +126,4 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
             details={"login": login, "by": by.strip(), "reason": reason.strip(), "episode": state.episode},
         )
         uow.commit()
-    return next(v for v in guard_status() if v.account.login == login)
+    return next(v for v in _views(p) if v.account.login == login)

@@ -12,7 +12,8 @@ from core.errors import HedgeopsError
 from core.mt5.guard_policy import GuardPolicy, policy_for
 from core.mt5.guard_replay import ReplayEvent, replay
 from db.mt5.guard_history import accounts_with_login, snapshot_readings
-from tasks.runtime import runtime
+from tasks.mt5.ports import mt5_ports
+from tasks.ports import ports
 
 
 class UnknownAccount(HedgeopsError):
@@ -23,10 +24,9 @@ class GuardOff(HedgeopsError):
     """No default policy to replay with: the guard is disabled."""
 
 
-def replay_policy(override: Mapping[str, Any] | None) -> GuardPolicy:
+def replay_policy(defaults: GuardPolicy | None, override: Mapping[str, Any] | None) -> GuardPolicy:
     """The settings' default policy with `override` (a policy file's fields) laid over it;
     InvalidInput names every refused field."""
-    defaults = runtime().guard_policy
     if defaults is None:
         raise GuardOff("the drawdown guard is disabled (HEDGEOPS_GUARD_ENABLED=false): no policy to replay")
     return policy_for(defaults, override)
@@ -41,9 +41,9 @@ def day_window(first: date, last: date) -> tuple[datetime, datetime]:
 def replay_account(login: int, first: date, last: date, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The guard's events over the account's successful snapshots synced from `first` to
     `last` (UTC days, both included), from a fresh state; JSON-able."""
-    policy = replay_policy(override)
+    policy = replay_policy(mt5_ports().guard_policy, override)
     start, end = day_window(first, last)
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         found = accounts_with_login(uow.session, login)
         if len(found) != 1:
             servers = ", ".join(a.server for a in found)

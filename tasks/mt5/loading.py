@@ -7,12 +7,12 @@ from core.mt5.accounts import AccountSpec
 from core.mt5.expected import parse_expected_csv
 from core.mt5.values import Account
 from db.mt5 import accounts
-from tasks.runtime import runtime
+from tasks.ports import ports
 
 
 def add_account(spec: AccountSpec) -> tuple[Account, bool]:
     """(the account, True) when added; (it, False) when it was there already, the same."""
-    rt = runtime()
+    rt = ports()
     with rt.uow() as uow:
         result = accounts.add_account(uow.session, spec, now=rt.clock())
         uow.commit()
@@ -20,7 +20,7 @@ def add_account(spec: AccountSpec) -> tuple[Account, bool]:
 
 
 def list_accounts() -> list[Account]:
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         return accounts.list_accounts(uow.session)
 
 
@@ -29,7 +29,7 @@ def load_expected_csv(text: str, file: str) -> accounts.ExpectedLoad:
     report = parse_expected_csv(text, file)
     if report.errors:
         raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded", [str(e) for e in report.errors])
-    rt = runtime()
+    rt = ports()
     with rt.uow() as uow:
         load = accounts.load_expected(uow.session, report.rows, file=file, now=rt.clock())
         uow.commit()

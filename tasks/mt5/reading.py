@@ -20,9 +20,9 @@ from core.mt5.gateway import (
     TerminalUnreachable,
     error_for,
 )
+from core.mt5.ports import GatewayFactory
 from core.mt5.reconcile import tickets_to_look_up
 from core.mt5.values import Account, AccountMode, ExpectedPosition, Secret, SymbolSpec, TerminalReading
-from tasks.runtime import runtime
 
 T = TypeVar("T")
 #: Failures after which the terminal link is kept (the terminal itself answered).
@@ -58,9 +58,9 @@ class Connection:
 _connections: dict[tuple[str, int], Connection] = {}
 
 
-def connection(terminal: str) -> Connection:
+def connection(gateways: GatewayFactory, terminal: str) -> Connection:
     """This process's connection to `terminal` (the gateway's state survives across tasks)."""
-    gateway = runtime().mt5_gateways(terminal)
+    gateway = gateways(terminal)
     key = (terminal, id(gateway))
     if key not in _connections:
         _connections[key] = Connection(gateway)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import keys
 from core.mt5.accounts import TerminalName
 from core.mt5.gateway import Mt5Error
+from core.mt5.ports import SyncObserver
 from core.mt5.reconcile import Rules, reconcile
 from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Account, AccountMode, ExpectedPosition
@@ -34,9 +36,10 @@ from tasks import names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
 from tasks.mt5.alerts import deliver_notifications
 from tasks.mt5.guard import guard_read, resume_account
+from tasks.mt5.ports import Mt5Ports, mt5_ports
 from tasks.mt5.queues import check_queue, terminal_queue
 from tasks.mt5.reading import connection, read_account
-from tasks.runtime import runtime
+from tasks.ports import Ports, ports
 
 log = structlog.get_logger(__name__)
 
@@ -83,21 +86,22 @@ class Outcomes:
 @job_task(names.SYNC_ACCOUNTS, queue=terminal_queue, retry=SYNC_RETRY, ignore_result=True)
 def sync_accounts(self: JobTask, run_id: int, terminal: str, chunk_no: int, account_ids: list[int]) -> dict[str, Any]:
     request = ChunkRequest(run_id=run_id, terminal=terminal, chunk_no=chunk_no, account_ids=account_ids)
-    with runs.failing_run(run_id):
+    p = ports()
+    with runs.failing_run(p, run_id):
         check_queue(request.terminal, self.request.delivery_info, bool(self.request.is_eager))
-        return sync_chunk(request, attempt=self.request.retries, final=self.last_attempt)
+        return sync_chunk(p, mt5_ports(), request, attempt=self.request.retries, final=self.last_attempt)
 
 
-def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
-    plan = _plan(request)
+def sync_chunk(p: Ports, m: Mt5Ports, request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
+    plan = _plan(p, request)
     if plan.done:
         return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
-    outcomes = _read(request, plan, attempt)
+    outcomes = _read(p, m, request, plan, attempt)
     retried = [f for f in outcomes.failed if f.kind not in PERMANENT_KINDS]
     final = final or not retried
-    result = _write(request, outcomes, attempt=attempt, final=final)
-    _observe(request.terminal, outcomes)
-    deliver_notifications()  # after every close of the chunk: a slow notifier delays none
+    result = _write(p, request, outcomes, attempt=attempt, final=final)
+    _observe(m.sync_observer, request.terminal, outcomes)
+    deliver_notifications(p, m.notifier)  # after every close of the chunk: a slow notifier delays none
     if not final:
         raise AccountsFailed(
             f"{len(retried)} account(s) failed, retried: " + "; ".join(f"{f.account.login}: {f.kind}" for f in retried)
@@ -105,8 +109,8 @@ def sync_chunk(request: ChunkRequest, *, attempt: int, final: bool) -> dict[str,
     return result
 
 
-def _plan(request: ChunkRequest) -> Plan:
-    with runtime().uow() as uow:
+def _plan(p: Ports, request: ChunkRequest) -> Plan:
+    with p.uow() as uow:
         s = uow.session
         run = ledger.get_run(s, request.run_id)
         if run.finished_at is not None:
@@ -120,9 +124,8 @@ def _plan(request: ChunkRequest) -> Plan:
         return Plan(todo, dict(open_expected(s, [a.id for a in todo])))
 
 
-def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
-    rt = runtime()
-    conn = connection(request.terminal)
+def _read(p: Ports, m: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
+    conn = connection(m.gateways, request.terminal)
     conn.symbols.clear()
     out = Outcomes()
     for account in plan.todo:
@@ -132,34 +135,32 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
             reading = read_account(
                 conn,
                 account,
-                rt.mt5_credentials.password(account.credential_ref),
+                m.credentials.password(account.credential_ref),
                 expected,
-                after_login=lambda account=account: resume_account(conn, account),
+                after_login=partial(resume_account, p, m, conn, account),
             )
         except Mt5Error as exc:
-            out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))
+            out.failed.append(AccountFailed(account, request.run_id, attempt, p.clock(), exc.kind, str(exc)))
             log.warning("mt5_account_sync_failed", login=account.login, kind=exc.kind, error=str(exc))
         else:
             rules = Rules(
-                frozenset(account.magic_numbers), rt.mt5_slippage_points, reading.account.mode is AccountMode.NETTING
+                frozenset(account.magic_numbers), m.slippage_points, reading.account.mode is AccountMode.NETTING
             )
             outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
-            synced_at = rt.clock()
+            synced_at = p.clock()
             out.synced.append(AccountSynced(account, request.run_id, synced_at, figures, outcomes))
-            guard_read(conn, account, figures, synced_at, request.run_id)  # still logged into it
+            guard_read(p, m, conn, account, figures, synced_at, request.run_id)  # still logged into it
         out.seconds[account.id] = time.perf_counter() - started
     return out
 
 
-def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bool) -> dict[str, Any]:
+def _write(p: Ports, request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bool) -> dict[str, Any]:
     """Results, then the ledger: an attempt with failures to retry adds its counts; a
     complete chunk (or the last attempt, its failures final) is counted in."""
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
-        written = write_sync_results(
-            uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=runtime().clock()
-        )
+        written = write_sync_results(uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=p.clock())
         for key in written.conflict_keys:
             log.warning("mt5_result_conflicted", idempotency_key=key)
         complete = final or not outcomes.failed
@@ -178,7 +179,7 @@ def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bo
             summary={"attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)},
         )
 
-    result = runs.chunk_step(request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
+    result = runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
     return {**result, "cycle_done": bool(result.get("run_done"))}
 
 
@@ -187,8 +188,7 @@ def describe(failed: AccountFailed) -> str:
     return f"login {failed.account.login}: {failed.error}"[:300]
 
 
-def _observe(terminal: str, outcomes: Outcomes) -> None:
-    observer = runtime().mt5_observer
+def _observe(observer: SyncObserver, terminal: str, outcomes: Outcomes) -> None:
     for synced in outcomes.synced:
         a = synced.account
         observer.account_synced(terminal, a.login, a.currency, synced.figures, synced.outcomes, outcomes.seconds[a.id])

@@ -11,18 +11,18 @@ from sqlalchemy import func, select
 from db import ledger
 from db.mt5.accounts import terminals_of
 from db.mt5.models import ReconciliationLog
-from tasks.runtime import runtime
+from tasks.ports import ports
 from tasks.summary import run_summary
 
 
 def terminals_to_sync(logins: Sequence[int] | None) -> list[str]:
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         return terminals_of(uow.session, logins)
 
 
 def cycle_summary(run_id: int) -> dict[str, Any]:
     """The run as `run --json` prints it, with its terminal, accounts and divergences."""
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         run = ledger.get_run(uow.session, run_id)
         r = ReconciliationLog
         stmt = (

@@ -134,8 +134,8 @@ def test_11_a_poison_file_is_quarantined_beside_good_files(db_url: str, tmp_path
     row with a NUL byte refused alone."""
     import dataclasses
 
+    from tasks.ports import configure
     from tasks.prices import fetch_settlement_prices
-    from tasks.runtime import configure
     from workers.adapters.vendor_csv import VendorCsvDropFolder
 
     class SpoiledMidway(VendorCsvDropFolder):

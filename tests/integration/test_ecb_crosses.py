@@ -22,8 +22,8 @@ from core.rows import six_places
 from db.engine import dispose_all
 from db.migrate import upgrade
 from db.models import AuditEvent, IdempotencyConflict, SettlementPrice
+from tasks.ports import Ports, configure
 from tasks.prices import fetch_settlement_prices
-from tasks.runtime import Runtime, configure
 from tests import services
 from tests.fakes import Clock
 from workers.adapters.ecb import EcbFilePriceSource
@@ -50,7 +50,7 @@ def ecb_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def crosses(runtime: Runtime, ecb_file: Path, clock: Clock) -> Runtime:
+def crosses(runtime: Ports, ecb_file: Path, clock: Clock) -> Ports:
     """The price job with the ECB file as its one source, deriving GBPUSD and USDEUR."""
     rt = replace(
         runtime, price_sources=[EcbFilePriceSource("ecb", ecb_file, None, clock, lookback_days=10)], ecb_crosses=CROSSES
@@ -64,20 +64,20 @@ def fetch() -> dict[str, Any]:
     return summary
 
 
-def stored(rt: Runtime, source: str) -> dict[tuple[str, date], SettlementPrice]:
+def stored(rt: Ports, source: str) -> dict[tuple[str, date], SettlementPrice]:
     with rt.uow() as uow:
         rows = list(uow.session.scalars(select(SettlementPrice).where(SettlementPrice.source == source)))
         uow.session.expunge_all()
     return {(r.symbol, r.price_date): r for r in rows}
 
 
-def count(rt: Runtime, table: Any) -> int:
+def count(rt: Ports, table: Any) -> int:
     with rt.uow() as uow:
         return int(uow.session.scalar(select(func.count()).select_from(table)) or 0)
 
 
 class TestDerivedInThePriceJob:
-    def test_rates_by_hand_legs_by_id_and_a_rerun_creates_nothing(self, crosses: Runtime) -> None:
+    def test_rates_by_hand_legs_by_id_and_a_rerun_creates_nothing(self, crosses: Ports) -> None:
         first = fetch()
         legs, cross = stored(crosses, "ecb"), stored(crosses, "ecb_cross")
         # 8 ECB rates (USD 3, JPY 3, GBP 2) and 5 crosses (GBPUSD 2, USDEUR 3)
@@ -136,7 +136,7 @@ class TestDerivedInThePriceJob:
 
 
 class TestAChangedLeg:
-    def test_a_restated_leg_is_the_legs_conflict_and_the_cross_stays(self, crosses: Runtime, ecb_file: Path) -> None:
+    def test_a_restated_leg_is_the_legs_conflict_and_the_cross_stays(self, crosses: Ports, ecb_file: Path) -> None:
         fetch()
         ecb_file.write_text(ECB_FILE.replace("2024-03-28,1.0811", "2024-03-28,1.0900"), encoding="utf-8")
         again = fetch()
@@ -152,7 +152,7 @@ class TestAChangedLeg:
         assert keys == ["PRICE:EURUSD:2024-03-28:ecb"]
         assert stored(crosses, "ecb_cross")["GBPUSD", MAR28].price == D("1.264297")
 
-    def test_a_stored_leg_changed_behind_the_write_path_makes_its_crosses_conflicts(self, crosses: Runtime) -> None:
+    def test_a_stored_leg_changed_behind_the_write_path_makes_its_crosses_conflicts(self, crosses: Ports) -> None:
         fetch()
         with crosses.uow() as uow:
             uow.session.execute(

@@ -18,7 +18,7 @@ from core.mt5 import constants as c
 from core.mt5.guard_policy import GuardMode, GuardPolicy
 from db.models import AuditEvent
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow, Notification
-from tasks.runtime import configure
+from tasks.mt5.ports import configure
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 
 POLICY = GuardPolicy(
@@ -37,8 +37,8 @@ def guarded(world: Mt5World, policy: GuardPolicy = POLICY, **more: Any) -> None:
         )
     )
     world.start()
-    world.runtime = replace(world.runtime, guard_policy=policy)
-    configure(world.runtime)
+    world.mt5 = replace(world.mt5, guard_policy=policy)
+    world.configure()
 
 
 def orders(world: Mt5World, ticket: int) -> list[dict[str, Any]]:
@@ -102,8 +102,8 @@ class TestBreach:
     def test_no_breach_no_close(self, world: Mt5World) -> None:
         world.add(account(5001, equity=[10000.0, 9700.0], positions=[position(88812)]))  # 3 %: below warning
         world.start()
-        world.runtime = replace(world.runtime, guard_policy=POLICY)
-        configure(world.runtime)
+        world.mt5 = replace(world.mt5, guard_policy=POLICY)
+        world.configure()
         world.sync(), world.sync()
         assert alerts(world) == [] and intents(world) == {}
 
@@ -142,8 +142,8 @@ class TestAnswers:
         self, world: Mt5World, answers: list[Any], status: str, filled_count: int, sent: int, syncs: int
     ) -> None:
         guarded(world, close_answers={"88812": answers})
-        world.runtime = replace(world.runtime, unknown_after=__import__("datetime").timedelta(0))
-        configure(world.runtime)
+        world.mt5 = replace(world.mt5, unknown_after=__import__("datetime").timedelta(0))
+        world.configure()
         for _ in range(syncs):
             world.sync()
         assert intents(world)[88812][1] == status
@@ -165,8 +165,8 @@ def test_the_guard_metrics_count_triggers_closes_and_attempts(world: Mt5World) -
 
     registry = CollectorRegistry()
     guarded(world, close_answers={"88812": ["requote", "done"]})
-    world.runtime = replace(world.runtime, guard_observer=PrometheusGuardObserver(registry))
-    configure(world.runtime)
+    world.mt5 = replace(world.mt5, guard_observer=PrometheusGuardObserver(registry))
+    world.configure()
     for _ in range(3):
         world.sync()
 
@@ -224,7 +224,7 @@ class TestNamedPolicy:
         world.start()
         configure(
             replace(
-                world.runtime, guard_policy=POLICY, guard_policies={"tight": {"execution_pct": "6", "warning_pct": "3"}}
+                world.mt5, guard_policy=POLICY, guard_policies={"tight": {"execution_pct": "6", "warning_pct": "3"}}
             )
         )
         world.sync(), world.sync()
@@ -237,7 +237,7 @@ class TestEpisodes:
         two breaches in a row (8900, 8800: 11 %, 12 %) execute."""
         world.add(account(5001, equity=[10000.0, 8900.0, 9600.0, 8900.0, 8800.0], positions=[position(88812)]))
         world.start()
-        configure(replace(world.runtime, guard_policy=POLICY.model_copy(update={"confirm_syncs": 2})))
+        configure(replace(world.mt5, guard_policy=POLICY.model_copy(update={"confirm_syncs": 2})))
         for _ in range(3):
             world.sync()
         assert intents(world) == {}
@@ -251,7 +251,7 @@ class TestEpisodes:
             account(5001, equity=[10000.0, 9400.0, 9450.0, 9550.0, 9350.0, 9650.0, 9400.0], positions=[position(88812)])
         )
         world.start()
-        configure(replace(world.runtime, guard_policy=POLICY))
+        configure(replace(world.mt5, guard_policy=POLICY))
         for _ in range(7):
             world.sync()
         assert [k for k, *_ in alerts(world)] == ["warning", "warning"]
@@ -265,7 +265,7 @@ class TestConfirmation:
         guarded(world, POLICY.model_copy(update={"equity_jump_pct": Decimal("5")}))
         world.scenario["accounts"][0]["equity"] = [10000.0, 8900.0]
         world.start()
-        configure(replace(world.runtime, guard_policy=POLICY.model_copy(update={"equity_jump_pct": Decimal("5")})))
+        configure(replace(world.mt5, guard_policy=POLICY.model_copy(update={"equity_jump_pct": Decimal("5")})))
         world.sync()
         world.gateways["t1"].calls.clear()
         world.sync()
@@ -332,8 +332,8 @@ class TestExecutionAlerts:
     def notifying(self, world: Mt5World, policy: GuardPolicy = POLICY, **answers: list[Any]) -> RecordingNotifier:
         guarded(world, policy, close_answers=answers)
         notifier = RecordingNotifier()
-        world.runtime = replace(world.runtime, notifier=notifier)
-        configure(world.runtime)
+        world.mt5 = replace(world.mt5, notifier=notifier)
+        world.configure()
         return notifier
 
     def test_partly_closed_then_all_closed_is_two_alerts(self, world: Mt5World) -> None:
@@ -402,7 +402,7 @@ class TestExecutionAlerts:
                 died.append(point)
                 raise RuntimeError("killed before the execution alert")
 
-        configure(replace(world.runtime, fault=die_once))
+        configure(replace(world.mt5, fault=die_once))
         with pytest.raises(RuntimeError, match="killed before the execution alert"):
             world.sync()
         assert intents(world)[88812][1] == "confirmed"

@@ -23,7 +23,7 @@ from core.mt5 import constants as c
 from core.mt5.guard_policy import DayBasis, GuardPolicy
 from db.models import AuditEvent
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, GuardStateRow
-from tasks.runtime import configure, utc_now
+from tasks.ports import utc_now
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 
 STEP = timedelta(minutes=15)
@@ -55,8 +55,9 @@ def day_world(
     world.scenario["step_seconds"] = int(step.total_seconds())
     world.add(account(5001, equity=equity, positions=[position(88812)], deals=list(deals)))
     world.start()
-    world.runtime = replace(world.runtime, guard_policy=guard, clock=utc_now)
-    configure(world.runtime)
+    world.runtime = replace(world.runtime, clock=utc_now)
+    world.mt5 = replace(world.mt5, guard_policy=guard)
+    world.configure()
     return [first + n * step for n in range(len(equity))]
 
 

@@ -26,7 +26,6 @@ from sqlalchemy import select
 from core.mt5 import constants as c
 from core.mt5.guard_policy import GuardPolicy
 from db.mt5.guard_models import Notification
-from tasks.runtime import configure
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 from workers.adapters.notifiers import WebhookNotifier, build_notifier
 from workers.settings import load_settings
@@ -104,8 +103,8 @@ def guarded(world: Mt5World, webhook: Webhook, fmt: str) -> list[float]:
     )
     notifier = build_notifier(settings)
     assert isinstance(notifier, WebhookNotifier) and notifier.timeout == TIMEOUT_S
-    world.runtime = replace(world.runtime, guard_policy=POLICY, notifier=notifier)
-    configure(world.runtime)
+    world.mt5 = replace(world.mt5, guard_policy=POLICY, notifier=notifier)
+    world.configure()
     sent: list[float] = []
     gateway = world.gateways["t1"]
     send = gateway.order_send

@@ -17,7 +17,7 @@ from db.models import MtmSnapshot
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv, load_price_batch
 from tasks.nightly import run_nightly
-from tasks.runtime import Runtime
+from tasks.ports import Ports
 from tests.fakes import Clock
 from tests.hedging_builders import (
     designation,
@@ -46,7 +46,7 @@ def ecb_history() -> Any:
 
 
 @pytest.fixture
-def tested(runtime: Runtime, ecb_history: Any) -> Runtime:
+def tested(runtime: Ports, ecb_history: Any) -> Ports:
     rt = with_hedging(runtime, discount_rates={"USD": D("0.05")})
     load_price_batch(ecb_history)
     load_contracts_csv(
@@ -75,7 +75,7 @@ def tested(runtime: Runtime, ecb_history: Any) -> Runtime:
     return rt
 
 
-def results(rt: Runtime, ref: str) -> dict[date, tuple[str, Decimal | None]]:
+def results(rt: Ports, ref: str) -> dict[date, tuple[str, Decimal | None]]:
     with rt.uow() as uow:
         rows = uow.session.execute(
             select(EffectivenessResult.as_of_date, EffectivenessResult.outcome, EffectivenessResult.ratio)
@@ -85,7 +85,7 @@ def results(rt: Runtime, ref: str) -> dict[date, tuple[str, Decimal | None]]:
         return {day: (outcome, ratio) for day, outcome, ratio in rows}
 
 
-def snapshot(rt: Runtime, kind: str, oid: int, day: date) -> tuple[Decimal, date, str]:
+def snapshot(rt: Ports, kind: str, oid: int, day: date) -> tuple[Decimal, date, str]:
     with rt.uow() as uow:
         row = uow.session.execute(
             select(MtmSnapshot.mtm_value, MtmSnapshot.price_date, MtmSnapshot.payload).where(
@@ -95,7 +95,7 @@ def snapshot(rt: Runtime, kind: str, oid: int, day: date) -> tuple[Decimal, date
         return row[0], row[1], row[2]["rate_source"]
 
 
-def test_the_matching_hedge_passes_dollar_offset_at_every_month_end(tested: Runtime) -> None:
+def test_the_matching_hedge_passes_dollar_offset_at_every_month_end(tested: Ports) -> None:
     assert results(tested, "HD-MATCH") == {day: ("pass", D("1")) for day in MONTH_ENDS}
     # At designation (2 Jan 2024; TARGET D-1 Fri 29 Dec 2023: 1.1050 USD per EUR), 364 days to run:
     # H = -1 * 10,000,000 * (1.1050 - 1.0956) / (1 + 0.05 * 364 / 360) = -94,000 / 1.050556 = -89,476.47
@@ -110,13 +110,13 @@ def test_the_matching_hedge_passes_dollar_offset_at_every_month_end(tested: Runt
     assert snapshot(tested, "hedge_contract", 1, date(2024, 12, 31))[0] == D("512000.00")
 
 
-def test_half_the_notional_fails_the_band(tested: Runtime) -> None:
+def test_half_the_notional_fails_the_band(tested: Ports) -> None:
     # the forward moves half as much as the receivable: ratio = -ΔH / ΔI = 0.5 < 0.80 at every month end
     # (the smallest |ΔI|, 31 Aug, is 39,340.79: far above the 1,000 floor)
     assert results(tested, "HD-HALF") == {day: ("fail", D("0.5")) for day in MONTH_ENDS}
 
 
-def test_a_forward_maturing_90_days_after_fails_critical_terms(tested: Runtime) -> None:
+def test_a_forward_maturing_90_days_after_fails_critical_terms(tested: Ports) -> None:
     assert results(tested, "HD-LATE") == {day: ("fail", None) for day in MONTH_ENDS}
     with tested.uow() as uow:
         details = uow.session.scalars(

@@ -18,7 +18,7 @@ from db.models import AuditEvent, HedgeContract
 from tasks.hedging.effectiveness import assess_hedge_effectiveness
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
-from tasks.runtime import Runtime
+from tasks.ports import Ports
 from tests.hedging_builders import (
     designation,
     designations_json,
@@ -31,7 +31,7 @@ from tests.hedging_builders import (
 
 
 @pytest.fixture
-def book(runtime: Runtime) -> Runtime:
+def book(runtime: Ports) -> Ports:
     rt = with_hedging(runtime, materiality_floor=Decimal("2500"))
     load_contracts_csv(
         fx_contracts_csv(
@@ -49,13 +49,13 @@ def refused(call: Any, *args: Any) -> list[str]:
     return caught.value.errors
 
 
-def count(rt: Runtime, model: type, *where: Any) -> int:
+def count(rt: Ports, model: type, *where: Any) -> int:
     with rt.uow() as uow:
         return uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
 class TestHedgedItems:
-    def test_a_reload_is_existing_and_a_change_refuses_the_file(self, book: Runtime) -> None:
+    def test_a_reload_is_existing_and_a_change_refuses_the_file(self, book: Ports) -> None:
         again = load_hedged_items_json(items_json(receivable("RCV-1"), receivable("RCV-3")), "items.json")
         assert (again.created, again.existing) == (["RCV-3"], ["RCV-1"])
         errors = refused(
@@ -64,7 +64,7 @@ class TestHedgedItems:
         assert errors == ["RCV-2: amount changed"]
         assert count(book, HedgedItem) == 3  # RCV-4 was not written either
 
-    def test_a_bad_entry_writes_nothing(self, book: Runtime) -> None:
+    def test_a_bad_entry_writes_nothing(self, book: Ports) -> None:
         errors = refused(
             load_hedged_items_json, items_json(receivable("RCV-5"), receivable("RCV-6", unit="USD")), "items.json"
         )
@@ -73,7 +73,7 @@ class TestHedgedItems:
 
 
 class TestDesignations:
-    def test_a_designation_locks_its_parameters_and_records_the_prospective_test(self, book: Runtime) -> None:
+    def test_a_designation_locks_its_parameters_and_records_the_prospective_test(self, book: Ports) -> None:
         loaded = load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1")), "d.json")
         assert loaded.created == ["HD-1 v1"]
         assert loaded.notes == ["HD-1 v1: prospective critical terms pass"]
@@ -94,13 +94,13 @@ class TestDesignations:
             assert (dossier.prospective_test["outcome"], dossier.snapshot["item"]["item_ref"]) == ("pass", "RCV-1")
             assert (event.actor, event.details["approvers"]) == ("alice", ["bob", "carol"])
 
-    def test_a_mismatch_is_recorded_not_refused(self, book: Runtime) -> None:
+    def test_a_mismatch_is_recorded_not_refused(self, book: Ports) -> None:
         loaded = load_designations_json(
             designations_json(designation("HD-2", "FXF-2", "RCV-2", method="dollar_offset")), "d.json"
         )
         assert loaded.notes == ["HD-2 v1: prospective critical terms fail (mismatched: maturity)"]
 
-    def test_reload_is_existing_and_a_change_needs_the_next_version(self, book: Runtime) -> None:
+    def test_reload_is_existing_and_a_change_needs_the_next_version(self, book: Ports) -> None:
         v1 = designation("HD-1", "FXF-1", "RCV-1")
         load_designations_json(designations_json(v1), "d.json")
         assert load_designations_json(designations_json(v1), "d.json").existing == ["HD-1 v1"]
@@ -127,9 +127,7 @@ class TestDesignations:
                 == 1
             )
 
-    def test_after_the_instrument_settled_a_reload_is_existing_but_nothing_new_is_designated(
-        self, book: Runtime
-    ) -> None:
+    def test_after_the_instrument_settled_a_reload_is_existing_but_nothing_new_is_designated(self, book: Ports) -> None:
         v1 = designation("HD-1", "FXF-1", "RCV-1")
         load_designations_json(designations_json(v1), "d.json")
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="settled")), "fx.csv")
@@ -149,12 +147,12 @@ class TestDesignations:
             (designation("HD-1", "FXF-1", "RCV-1", designation_date="2027-01-04"), "HD-1 v1: designation_date:"),
         ],
     )
-    def test_refusals_name_the_version(self, book: Runtime, entry: dict[str, Any], problem: str) -> None:
+    def test_refusals_name_the_version(self, book: Ports, entry: dict[str, Any], problem: str) -> None:
         errors = refused(load_designations_json, designations_json(entry), "d.json")
         assert len(errors) == 1 and errors[0].startswith(problem)
         assert count(book, HedgeRelationship) == 0
 
-    def test_dual_authorisation_is_refused_with_a_clear_error(self, book: Runtime) -> None:
+    def test_dual_authorisation_is_refused_with_a_clear_error(self, book: Ports) -> None:
         errors = refused(
             load_designations_json,
             designations_json(
@@ -167,7 +165,7 @@ class TestDesignations:
         ]
         assert count(book, HedgeRelationship) == 0  # HD-1, good, is not written either
 
-    def test_the_legs_of_a_designation_are_fixed_and_not_shared(self, book: Runtime) -> None:
+    def test_the_legs_of_a_designation_are_fixed_and_not_shared(self, book: Ports) -> None:
         load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1")), "d.json")
         errors = refused(
             load_designations_json,
@@ -188,7 +186,7 @@ class TestDesignations:
     "table", ["hedged_items", "hedge_relationships", "hedge_designations", "effectiveness_results"]
 )
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET created_at = now()", "DELETE FROM {table}"])
-def test_postgresql_refuses_changes(book: Runtime, db_url: str, table: str, statement: str) -> None:
+def test_postgresql_refuses_changes(book: Ports, db_url: str, table: str, statement: str) -> None:
     load_designations_json(designations_json(designation("HD-1", "FXF-1", "RCV-1")), "d.json")
     assess_hedge_effectiveness.apply(kwargs={"as_of": "2026-11-17"}).get()  # no MTM yet: insufficient_data
     engine = create_engine(db_url)
@@ -203,7 +201,7 @@ def test_postgresql_refuses_changes(book: Runtime, db_url: str, table: str, stat
         engine.dispose()
 
 
-def test_fx_forward_statuses_follow_the_lifecycle(book: Runtime) -> None:
+def test_fx_forward_statuses_follow_the_lifecycle(book: Ports) -> None:
     load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="de_designated")), "fx.csv")
     with pytest.raises(ContractChanged, match="FXF-1: status de_designated -> draft is not an fx_forward lifecycle"):
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="draft")), "fx.csv")

@@ -21,7 +21,7 @@ from db.models import AuditEvent, BatchRun, HedgeContract, IdempotencyConflict, 
 from tasks.hedging.loading import effectiveness_report, load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.nightly import run_nightly
-from tasks.runtime import Runtime
+from tasks.ports import Ports
 from tasks.summary import run_summary
 from tests.fakes import InMemoryPriceSource
 from tests.hedging_builders import (
@@ -42,7 +42,7 @@ RATES = eurusd_csv(("2026-11-16", "1.080000"), ("2026-11-19", "1.070000"))
 
 
 @pytest.fixture
-def hedged(runtime: Runtime, price_source: InMemoryPriceSource) -> Runtime:
+def hedged(runtime: Ports, price_source: InMemoryPriceSource) -> Ports:
     """Four EUR 1m receivables due 31 Dec 2026, each hedged by a EURUSD forward sold at 1.10."""
     rt = with_hedging(runtime, chunk_size=2)  # two effectiveness chunks of two designations
     load_contracts_csv(
@@ -68,13 +68,13 @@ def hedged(runtime: Runtime, price_source: InMemoryPriceSource) -> Runtime:
     return rt
 
 
-def nightly(rt: Runtime, day: date) -> dict[str, Any]:
+def nightly(rt: Ports, day: date) -> dict[str, Any]:
     started = run_nightly.apply_async(kwargs={"as_of": day.isoformat()}).get()
     with rt.uow() as uow:
         return run_summary(ledger.get_run(uow.session, started["batch_run_id"]))
 
 
-def snapshots(rt: Runtime, day: date) -> dict[tuple[str, int], Decimal]:
+def snapshots(rt: Ports, day: date) -> dict[tuple[str, int], Decimal]:
     with rt.uow() as uow:
         rows = uow.session.execute(
             select(MtmSnapshot.object_type, MtmSnapshot.object_id, MtmSnapshot.mtm_value).where(
@@ -84,7 +84,7 @@ def snapshots(rt: Runtime, day: date) -> dict[tuple[str, int], Decimal]:
         return {(kind, oid): value for kind, oid, value in rows}
 
 
-def outcomes(rt: Runtime, day: date) -> dict[str, tuple[str, Decimal | None]]:
+def outcomes(rt: Ports, day: date) -> dict[str, tuple[str, Decimal | None]]:
     with rt.uow() as uow:
         rows = uow.session.execute(
             select(HedgeRelationship.designation_ref, EffectivenessResult.outcome, EffectivenessResult.ratio)
@@ -94,12 +94,12 @@ def outcomes(rt: Runtime, day: date) -> dict[str, tuple[str, Decimal | None]]:
         return {ref: (outcome, ratio) for ref, outcome, ratio in rows}
 
 
-def count(rt: Runtime, model: type, *where: Any) -> int:
+def count(rt: Ports, model: type, *where: Any) -> int:
     with rt.uow() as uow:
         return uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def flags(rt: Runtime) -> list[tuple[str, str]]:
+def flags(rt: Ports) -> list[tuple[str, str]]:
     with rt.uow() as uow:
         events = uow.session.scalars(
             select(AuditEvent).where(AuditEvent.event_type == "hedge_de_designation_flagged").order_by(AuditEvent.id)
@@ -108,7 +108,7 @@ def flags(rt: Runtime) -> list[tuple[str, str]]:
 
 
 class TestTheNightly:
-    def test_both_legs_are_valued_and_every_designation_tested(self, hedged: Runtime) -> None:
+    def test_both_legs_are_valued_and_every_designation_tested(self, hedged: Ports) -> None:
         first = nightly(hedged, D0)
         assert first["status"] == "succeeded"
         assert snapshots(hedged, D0) == {
@@ -149,7 +149,7 @@ class TestTheNightly:
             ).one()
             assert (run.chunks_total, run.chunks_done, run.processed) == (2, 2, 4)
 
-    def test_the_result_keeps_its_inputs(self, hedged: Runtime) -> None:
+    def test_the_result_keeps_its_inputs(self, hedged: Ports) -> None:
         nightly(hedged, D0)
         nightly(hedged, D1)
         with hedged.uow() as uow:
@@ -165,7 +165,7 @@ class TestTheNightly:
         )
         assert (details["band"], details["materiality_floor"]) == ({"min": "0.8", "max": "1.25"}, "1000")
 
-    def test_a_rerun_appends_nothing(self, hedged: Runtime) -> None:
+    def test_a_rerun_appends_nothing(self, hedged: Ports) -> None:
         nightly(hedged, D0)
         nightly(hedged, D1)
         again = nightly(hedged, D1)
@@ -174,7 +174,7 @@ class TestTheNightly:
         assert count(hedged, EffectivenessResult) == 8
         assert len(flags(hedged)) == 3
 
-    def test_a_changed_input_is_a_conflict_not_a_second_result(self, hedged: Runtime) -> None:
+    def test_a_changed_input_is_a_conflict_not_a_second_result(self, hedged: Ports) -> None:
         early = nightly(hedged, D1)  # before the designation date's nightly: no baseline yet
         assert outcomes(hedged, D1)["HD-1"] == ("insufficient_data", None)
         nightly(hedged, D0)  # the designation date, late
@@ -192,7 +192,7 @@ class TestTheNightly:
         assert count(hedged, EffectivenessResult, EffectivenessResult.as_of_date == D1) == 4
         assert ("2", "2026-11-20") not in flags(hedged)
 
-    def test_the_report_of_a_date(self, hedged: Runtime) -> None:
+    def test_the_report_of_a_date(self, hedged: Ports) -> None:
         nightly(hedged, D0)
         nightly(hedged, D1)
         lines = effectiveness_report(D1)
@@ -208,7 +208,7 @@ class TestAChunkReadsItsOwnLegs:
     """A chunk's partners come from its own designations only (not every designation under
     test, read again by every chunk)."""
 
-    def test_the_designations_of_some_legs(self, hedged: Runtime) -> None:
+    def test_the_designations_of_some_legs(self, hedged: Ports) -> None:
         with hedged.uow() as uow:
             s = uow.session
             every = designations_under_test(s, D0)
@@ -218,7 +218,7 @@ class TestAChunkReadsItsOwnLegs:
             assert designations_under_test(s, D0, item_ids=[3, 4]) == every[2:]
             assert designations_under_test(s, D0, contract_ids=[]) == []
 
-    def test_the_partners_of_a_chunk(self, hedged: Runtime) -> None:
+    def test_the_partners_of_a_chunk(self, hedged: Ports) -> None:
         with hedged.uow() as uow:
             s = uow.session
             contracts = [to_contract(c) for c in s.scalars(select(HedgeContract).where(HedgeContract.id.in_([1, 3])))]
@@ -231,7 +231,7 @@ class TestAChunkReadsItsOwnLegs:
 
 
 class TestRegressionOverAWeek:
-    def test_a_week_of_nightlies_regresses(self, runtime: Runtime, price_source: InMemoryPriceSource) -> None:
+    def test_a_week_of_nightlies_regresses(self, runtime: Ports, price_source: InMemoryPriceSource) -> None:
         rt = with_hedging(runtime)
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-9", quantity="900000")), "fx.csv")
         load_hedged_items_json(items_json(receivable("RCV-9")), "items.json")

@@ -28,7 +28,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv, load_price_batch
 from tasks.nightly import run_nightly
-from tasks.runtime import Runtime, configure
+from tasks.ports import Ports, configure
 from tasks.verify import verify_date
 from tests.fakes import Clock, InMemoryPriceSource
 from tests.hedging_builders import (
@@ -55,7 +55,7 @@ def history() -> PriceBatch:
 
 
 @pytest.fixture
-def parity(runtime: Runtime, history: PriceBatch) -> Runtime:
+def parity(runtime: Ports, history: PriceBatch) -> Ports:
     """The project's default rates (USD 5%, EUR 3.5%, GBP 5%), forwards by parity; the
     history loaded, and GBPUSD derived from its stored rows (source ecb_cross)."""
     rt = replace(
@@ -72,7 +72,7 @@ def nightly(day: date) -> dict[str, Any]:
     return summary
 
 
-def snap(rt: Runtime, kind: str, oid: int, day: date) -> tuple[Decimal, Decimal, dict[str, Any]]:
+def snap(rt: Ports, kind: str, oid: int, day: date) -> tuple[Decimal, Decimal, dict[str, Any]]:
     with rt.uow() as uow:
         row = uow.session.execute(
             select(MtmSnapshot.mtm_value, MtmSnapshot.price_d1, MtmSnapshot.payload).where(
@@ -101,7 +101,7 @@ class TestTheEur10mForwardByParity:
         (date(2024, 12, 2), D("1.057473"), D("381270.00")),
     ]
 
-    def test_valued_by_parity_and_verified(self, parity: Runtime) -> None:
+    def test_valued_by_parity_and_verified(self, parity: Ports) -> None:
         load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", **FORWARD)), "f.csv")
         for day, forward_rate, mtm in self.CASES:
             assert nightly(day)["status"] == "succeeded"
@@ -120,7 +120,7 @@ class TestCrossCurrencyHedge:
     valued in USD through GBPUSD = EURUSD / EURGBP (source ecb_cross), tested by regression on
     the month-end changes of 2024."""
 
-    def test_regression_on_month_end_changes(self, parity: Runtime) -> None:
+    def test_regression_on_month_end_changes(self, parity: Ports) -> None:
         load_contracts_csv(
             fx_contracts_csv(fx_forward("FXF-EUR", **{**FORWARD, "side": "buy", "quantity": "5850000"})), "f.csv"
         )
@@ -190,7 +190,7 @@ class TestRegressionGap:
     on 6 and 10 Nov while the instrument has: the last 5 changes on dates both legs share
     are 4->5, 5->9, 9->11, 11->12, 12->13 Nov (the instrument's own 6 and 10 Nov never enter)."""
 
-    def test_the_documented_observations_and_outcome(self, runtime: Runtime, price_source: InMemoryPriceSource) -> None:
+    def test_the_documented_observations_and_outcome(self, runtime: Ports, price_source: InMemoryPriceSource) -> None:
         rt = with_hedging(runtime)  # spot proxy: MTM = side * 1,000,000 * (rate - locked rate), 48+ days
         # D-1 (TARGET) of the as-of dates 2 .. 13 Nov 2026
         eurusd = {
@@ -266,7 +266,7 @@ class TestRegressionGap:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # a file copy; the clean verify runs on both above
-def test_verify_finds_an_altered_input_in_a_copy_of_the_database(parity: Runtime, db_url: str, tmp_path: Path) -> None:
+def test_verify_finds_an_altered_input_in_a_copy_of_the_database(parity: Ports, db_url: str, tmp_path: Path) -> None:
     """A nightly of an FX forward and its hedged item verifies clean; in a copy of the
     database whose EURUSD row of D-1 was altered, both recomputed snapshots differ."""
     load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", **FORWARD)), "f.csv")

@@ -187,8 +187,8 @@ class TestNothingHalfWritten:
         object.__setattr__(runtime, "price_sources", [source(url, clock, retries=1, timeout=0.2)])
         script.then(200, prices_body(("LME-AL", "2563.5"), ("LME-CU", "10012.25"), day="2026-05-01"))
         script.then(500, "oops").then(500, "oops")
-        begun = runs.begin(job_scope(Job.PRICES, date(2026, 5, 5)), Trigger.MANUAL, task_id="t")
-        summary = ingest_prices(begun.run_id)  # the source's failure, recorded: not the whole job's
+        begun = runs.begin(runtime, job_scope(Job.PRICES, date(2026, 5, 5)), Trigger.MANUAL, task_id="t")
+        summary = ingest_prices(runtime, begun.run_id)  # the source's failure, recorded: not the whole job's
         assert (summary["status"], summary["failed_sources"]) == ("completed_with_exceptions", ["metals_api"])
         assert [r["date"] for r in script.requests] == [["2026-05-01"], ["2026-05-04"], ["2026-05-04"]]
         with runtime.uow() as uow:
@@ -206,8 +206,8 @@ class TestNothingHalfWritten:
         self.book()
         object.__setattr__(runtime, "price_sources", [source(url, clock)])
         script.then(200, "{not json")
-        begun = runs.begin(job_scope(Job.PRICES, date(2026, 11, 20)), Trigger.MANUAL, task_id="t")
-        summary = ingest_prices(begun.run_id)
+        begun = runs.begin(runtime, job_scope(Job.PRICES, date(2026, 11, 20)), Trigger.MANUAL, task_id="t")
+        summary = ingest_prices(runtime, begun.run_id)
         assert (summary["status"], summary["counts"]["exceptions"], summary["price_missing"]) == (
             "completed_with_exceptions",
             1,

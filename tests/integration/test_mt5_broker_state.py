@@ -33,7 +33,7 @@ from tests.mt5_broker import (
     state_of,
     write_scenario,
 )
-from workers.adapters.mt5.wiring import make_gateway
+from workers.mt5_wiring import make_gateway
 
 
 class TestOneBrokerAcrossProcesses:

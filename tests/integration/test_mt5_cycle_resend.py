@@ -20,7 +20,6 @@ from db.models import BatchRun
 from db.mt5.models import PositionSnapshot
 from tasks import resend
 from tasks.mt5.cycle import resend_cycle
-from tasks.runtime import configure
 from tests.fakes import Clock
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
 
@@ -48,20 +47,20 @@ def test_the_sweep_resends_a_stale_cycles_missing_chunk(world: Mt5World, clock: 
     world.add(account(5001, positions=[position(88812)]))
     world.start()
     world.runtime = replace(world.runtime, chunk_resend_after=timedelta(minutes=5))
-    configure(world.runtime)
+    world.configure()
     run_id = lost_cycle(world, clock)
 
     clock.now += timedelta(minutes=4)  # not stale yet: nothing is sent
-    assert resend.resend_stale() == []
+    assert resend.resend_stale(world.runtime) == []
     assert world.sync_status(run_id) == "running"
 
     clock.now += timedelta(minutes=2)  # 6 min without heartbeat > 5: the chunk again
-    assert resend.resend_stale() == [run_id]
+    assert resend.resend_stale(world.runtime) == [run_id]
 
     assert world.sync_status(run_id) == "succeeded"
     assert [r for (r,) in world.rows(select(PositionSnapshot.batch_run_id))] == [run_id]
     assert world.rows(select(BatchRun.chunks_done).where(BatchRun.id == run_id)) == [(1,)]
-    assert resend.resend_stale() == []  # ended: nothing more
+    assert resend.resend_stale(world.runtime) == []  # ended: nothing more
 
 
 def test_every_chunked_job_has_a_resender() -> None:

@@ -14,20 +14,19 @@ from sqlalchemy import func, select
 
 from core.keys import mt5_cycle_lock_key
 from core.mt5 import constants as c
-from core.mt5.accounts import cycle_scope
+from core.mt5.accounts import CYCLE_FAMILY, cycle_scope
 from core.mt5.gateway import CredentialUnavailable
 from core.values import Trigger
 from db import ledger
 from db.models import BatchRun
 from tasks.base import route_task
 from tasks.mt5.queues import WrongQueue, check_queue
-from tasks.runtime import configure
 from tests import services
-from tests.mt5 import Mt5World, account, deal, expected, position, world  # noqa: F401 - fixture
+from tests.mt5 import Mt5World, account, deal, expected, position, with_cycle_lock, world  # noqa: F401 - fixture
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
-from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
 from workers.metrics import PrometheusSyncObserver
+from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.settings import load_settings
 
 
@@ -40,7 +39,7 @@ def running(world: Mt5World) -> int:
             scope.as_of,
             Trigger.BEAT,
             now=world.runtime.clock(),
-            stale_after=world.runtime.mt5_cycle_stale_after,
+            stale_after=world.runtime.run_policy(scope).stale_after,
             task_id="other",
             any_date=True,
             details={"terminal": "t1", "scope": scope.stored()},
@@ -68,9 +67,10 @@ class TestNoOverlap:
         world.add(account(5001))
         world.start()
         first = running(world)
-        later = world.runtime.clock() + world.runtime.mt5_cycle_stale_after + timedelta(seconds=1)
+        stale_after = world.runtime.family_policies[CYCLE_FAMILY].stale_after
+        later = world.runtime.clock() + stale_after + timedelta(seconds=1)
         world.runtime = replace(world.runtime, clock=lambda: later)
-        configure(world.runtime)
+        world.configure()
 
         second = world.sync()
 
@@ -83,8 +83,8 @@ class TestNoOverlap:
         lock = RedisRunLock(client, 60, prefix=redis_prefix)
         world.add(account(5001))
         world.start()
-        world.runtime = replace(world.runtime, mt5_cycle_lock=lock)
-        configure(world.runtime)
+        world.runtime = with_cycle_lock(world.runtime, lock)
+        world.configure()
         assert lock.acquire(mt5_cycle_lock_key("t1"), "another-worker")
 
         held = _trigger(world)
@@ -104,8 +104,8 @@ class TestNoOverlap:
         lock = RedisRunLock(client, 600, prefix=redis_prefix)
         world.add(account(5001))
         world.start()
-        world.runtime = replace(world.runtime, mt5_cycle_lock=lock)
-        configure(world.runtime)
+        world.runtime = with_cycle_lock(world.runtime, lock)
+        world.configure()
         first = world.sync()
         assert first["status"] == "succeeded"
         token = world.rows(select(BatchRun.lock_token).where(BatchRun.id == first["batch_run_id"]))[0][0]
@@ -187,8 +187,8 @@ def test_metrics_are_counted_per_sync(world: Mt5World) -> None:
     )
     world.add({**account(5002), "password": "wrong"})
     world.start()
-    world.runtime = replace(world.runtime, mt5_observer=PrometheusSyncObserver(registry))
-    configure(world.runtime)
+    world.mt5 = replace(world.mt5, sync_observer=PrometheusSyncObserver(registry))
+    world.configure()
 
     world.sync(), world.sync()
 

@@ -7,16 +7,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tasks.runtime import Runtime, configure
+from tasks.mt5.ports import configure
+from tasks.ports import Ports
 from tests.mt5 import Mt5World, world  # noqa: F401 - fixture
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
-from workers.adapters.mt5.wiring import gateway_factory
 from workers.mt5_demo import run_mt5_demo
+from workers.mt5_wiring import gateway_factory
 from workers.settings import load_settings
 
 
-def test_the_demo_account_shows_every_class_once(world: Mt5World, runtime: Runtime, tmp_path: Path) -> None:
-    configure(replace(runtime, mt5_gateways=gateway_factory(load_settings()), mt5_credentials=EnvOrFileCredentials()))
+def test_the_demo_account_shows_every_class_once(world: Mt5World, runtime: Ports, tmp_path: Path) -> None:
+    configure(replace(world.mt5, gateways=gateway_factory(load_settings()), credentials=EnvOrFileCredentials()))
     console = Console(record=True, width=120)
 
     code = run_mt5_demo(console, tmp_path)
@@ -36,7 +37,7 @@ def test_the_demo_account_shows_every_class_once(world: Mt5World, runtime: Runti
     assert (tmp_path / "secrets" / "mt5-700001").stat().st_mode & 0o777 == 0o600
 
 
-def test_the_demo_guarded_account_breaches_and_is_closed(world: Mt5World, runtime: Runtime, tmp_path: Path) -> None:
+def test_the_demo_guarded_account_breaches_and_is_closed(world: Mt5World, runtime: Ports, tmp_path: Path) -> None:
     from sqlalchemy import select
 
     from db.mt5.guard_models import CloseIntent, DrawdownAlert
@@ -45,9 +46,9 @@ def test_the_demo_guarded_account_breaches_and_is_closed(world: Mt5World, runtim
     settings = load_settings()
     configure(
         replace(
-            runtime,
-            mt5_gateways=gateway_factory(settings),
-            mt5_credentials=EnvOrFileCredentials(),
+            world.mt5,
+            gateways=gateway_factory(settings),
+            credentials=EnvOrFileCredentials(),
             guard_policy=settings.guard_policy(),
         )
     )

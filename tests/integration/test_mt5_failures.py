@@ -25,7 +25,7 @@ def attempt(world: Mt5World, run_id: int, number: int, *, final: bool = False) -
     from tasks.mt5.sync import ChunkRequest, sync_chunk
 
     request = ChunkRequest(run_id=run_id, terminal="t1", chunk_no=0, account_ids=[1, 2])
-    return sync_chunk(request, attempt=number, final=final)
+    return sync_chunk(world.runtime, world.mt5, request, attempt=number, final=final)
 
 
 def planned_cycle(world: Mt5World) -> int:
@@ -42,7 +42,7 @@ def planned_cycle(world: Mt5World) -> int:
             scope.as_of,
             Trigger.MANUAL,
             now=world.runtime.clock(),
-            stale_after=world.runtime.mt5_cycle_stale_after,
+            stale_after=world.runtime.run_policy(scope).stale_after,
             any_date=True,
             details={"terminal": "t1", "scope": scope.stored()},
         ).run

@@ -15,7 +15,7 @@ from core.mt5 import constants as c
 from core.mt5.accounts import AccountSpec
 from core.mt5.gateway import GatewayUnavailable
 from db.mt5.accounts import add_account
-from tasks.runtime import Runtime, configure
+from tasks.mt5.ports import Mt5Ports
 from tests import fake_metatrader5 as fake
 from tests.mt5 import Mt5World, expected, world  # noqa: F401 - fixture
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
@@ -47,12 +47,12 @@ def prepared(world: Mt5World, gateway: object) -> None:
         )
         uow.commit()
     world.expect(expected(7001, "SIG-1", ticket=1101, magic=42), expected(7001, "SIG-2", ticket=1102, magic=42))
-    world.runtime = replace(
-        world.runtime,
-        mt5_gateways=lambda _terminal: gateway,  # type: ignore[arg-type,return-value]
-        mt5_credentials=EnvOrFileCredentials({"FAKE_PW": "fake-pass"}),
+    world.mt5 = replace(
+        world.mt5,
+        gateways=lambda _terminal: gateway,  # type: ignore[arg-type,return-value]
+        credentials=EnvOrFileCredentials({"FAKE_PW": "fake-pass"}),
     )
-    configure(world.runtime)
+    world.configure()
 
 
 def assert_synced(world: Mt5World) -> None:
@@ -126,4 +126,4 @@ def test_the_mt5linux_bridge_drives_a_sync(world: Mt5World, monkeypatch: pytest.
 
 def test_runtime_defaults_have_no_gateway() -> None:
     with pytest.raises(GatewayUnavailable, match="no MT5 gateway is configured for terminal t9"):
-        Runtime(uow=None, price_sources=[], run_lock=None).mt5_gateways("t9")  # type: ignore[arg-type]
+        Mt5Ports().gateways("t9")

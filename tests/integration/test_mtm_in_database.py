@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from core.canonical import canonical_json, payload_sha256
 from db import ledger
 from tasks.loading import load_contracts_csv
-from tasks.runtime import Runtime, configure
+from tasks.ports import Ports, configure
 from tasks.summary import run_summary
 from tests.builders import contract, contracts_csv, prices_csv
 from tests.conftest import truncate_all
@@ -81,12 +81,12 @@ def seed(price_source: InMemoryPriceSource) -> None:
 def run_mtm(task_id: str) -> tuple[dict[str, Any], int]:
     """The MTM job, eager; its run's summary at the end and how many contracts its chunks
     valued in the database."""
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.valuation import compute_mtm_snapshots
 
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         started = compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}, task_id=task_id).get()
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         summary = run_summary(ledger.get_run(uow.session, started["batch_run_id"]))
     return summary, sum(e.get("in_database", 0) for e in logs if e["event"] == "mtm_chunk_written")
 
@@ -135,7 +135,7 @@ def alter_snapshot(url: str, ref: str) -> None:
     engine.dispose()
 
 
-def scenario(runtime: Runtime, price_source: InMemoryPriceSource, url: str) -> dict[str, Any]:
+def scenario(runtime: Ports, price_source: InMemoryPriceSource, url: str) -> dict[str, Any]:
     """Seed, run, run again, alter a snapshot, run a third time: what each run said and wrote."""
     from tasks.prices import fetch_settlement_prices
 
@@ -154,14 +154,14 @@ def scenario(runtime: Runtime, price_source: InMemoryPriceSource, url: str) -> d
     }
 
 
-def in_python(runtime: Runtime) -> Runtime:
+def in_python(runtime: Ports) -> Ports:
     changed = replace(runtime, mtm_in_database=False)
     configure(changed)
     return changed
 
 
 @pytest.fixture
-def book_runtime(runtime: Runtime) -> Runtime:
+def book_runtime(runtime: Ports) -> Ports:
     """Chunks of four: the FX forward shares a chunk with commodity forwards."""
     changed = replace(runtime, chunk_size=4)
     configure(changed)
@@ -170,7 +170,7 @@ def book_runtime(runtime: Runtime) -> Runtime:
 
 class TestSameRowsAsCore:
     def test_every_row_of_every_table_equals_the_python_paths(
-        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str
+        self, book_runtime: Ports, price_source: InMemoryPriceSource, pg_url: str
     ) -> None:
         sql = scenario(book_runtime, price_source, pg_url)
         truncate_all(pg_url)
@@ -183,7 +183,7 @@ class TestSameRowsAsCore:
             assert sql["end"][name] == python["end"][name], name
 
     def test_values_by_hand_hashes_of_core_and_the_counts_of_each_run(
-        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str
+        self, book_runtime: Ports, price_source: InMemoryPriceSource, pg_url: str
     ) -> None:
         sql = scenario(book_runtime, price_source, pg_url)
         valued = [(ref, mtm) for ref, _, mtm in BOOK if mtm is not None]
@@ -258,7 +258,7 @@ class TestSameRowsAsCore:
 
 class TestVerify:
     def test_verify_is_clean_after_a_run_in_the_database(
-        self, book_runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str, embedded_cli: Any
+        self, book_runtime: Ports, price_source: InMemoryPriceSource, pg_url: str, embedded_cli: Any
     ) -> None:
         from tasks.prices import fetch_settlement_prices
         from workers.cli import app
@@ -284,7 +284,7 @@ class TestKeyStoredMeanwhile:
 
     @pytest.mark.parametrize(("stored_sha", "outcome"), [(None, "existing"), ("0" * 64, "conflicts")])
     def test_the_raced_key_is_counted_once(
-        self, runtime: Runtime, price_source: InMemoryPriceSource, pg_url: str, stored_sha: str | None, outcome: str
+        self, runtime: Ports, price_source: InMemoryPriceSource, pg_url: str, stored_sha: str | None, outcome: str
     ) -> None:
         import threading
         import time

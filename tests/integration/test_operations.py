@@ -159,7 +159,7 @@ class RecordingNotifier:
 class TestFreshness:
     def test_a_late_nightly_alerts_once_per_date(self, runtime: Any, db_url: str) -> None:
         from tasks import freshness
-        from tasks.runtime import configure, utc_now
+        from tasks.ports import configure, ports, utc_now
 
         notifier = RecordingNotifier()
         configure(replace(runtime, notifier=notifier, clock=utc_now))
@@ -167,7 +167,7 @@ class TestFreshness:
             from tasks.freshness import check_nightly_freshness
 
             first = check_nightly_freshness.apply_async().get()
-            again = freshness.check_date(date(2026, 11, 20))
+            again = freshness.check_date(ports(), date(2026, 11, 20))
         assert (first["alert"], first["status"], again["alert"]) == ("sent", "missing", None)
         assert [(kind, details["as_of"]) for kind, _, details in notifier.sent] == [("nightly_late", AS_OF)]
         with session_factory(db_url)() as s:
@@ -176,7 +176,7 @@ class TestFreshness:
 
     def test_no_alert_before_the_deadline_nor_for_a_success(self, runtime: Any) -> None:
         from tasks.freshness import check_nightly_freshness
-        from tasks.runtime import configure, utc_now
+        from tasks.ports import configure, utc_now
 
         notifier = RecordingNotifier()
         configure(replace(runtime, notifier=notifier, clock=utc_now))

@@ -129,12 +129,14 @@ class TestRedisLock:
         rt = runtime
         lock = RedisRunLock(redis.Redis.from_url(redis_url), ttl_seconds=60, prefix=redis_prefix)
         object.__setattr__(rt, "run_lock", lock)
-        first = runs.begin(job_scope(Job.MTM, AS_OF), Trigger.BEAT, task_id="t1")
-        second = runs.begin(job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="t2")
+        first = runs.begin(runtime, job_scope(Job.MTM, AS_OF), Trigger.BEAT, task_id="t1")
+        second = runs.begin(runtime, job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="t2")
         assert first.proceed and not second.proceed
         assert second.run_id == first.run_id
         assert second.summary["note"] == "already running"
-        again = runs.begin(job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="t1")  # a retry of t1 resumes its own run
+        again = runs.begin(
+            runtime, job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="t1"
+        )  # a retry of t1 resumes its own run
         assert again.proceed and again.run_id == first.run_id
 
 
@@ -149,7 +151,7 @@ class TestRedelivery:
 
         load_and_price(price_source, 3)
         fetch_settlement_prices.apply(kwargs={"as_of": AS_OF.isoformat()}).get()
-        begun = runs.begin(job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="plan")
+        begun = runs.begin(runtime, job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="plan")
         with runtime.uow() as uow:
             run = ledger.get_run(uow.session, begun.run_id)
             run.chunks_total = 2

@@ -65,7 +65,7 @@ class TestKeyRangePlans:
         seed_book(4)
         price_source.add("p.csv", prices_csv(("LME-AL", "2026-11-19", "2510")))
         fetch_settlement_prices.apply(kwargs={"as_of": AS_OF.isoformat()}).get()
-        begun = runs.begin(job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="plan")
+        begun = runs.begin(runtime, job_scope(Job.MTM, AS_OF), Trigger.MANUAL, task_id="plan")
         with runtime.uow() as uow:
             run = ledger.get_run(uow.session, begun.run_id)
             run.chunks_total = 2

@@ -1,4 +1,4 @@
-"""Notifiers (core.mt5.ports.Notifier): a JSON webhook with Slack- or Telegram-compatible
+"""Notifiers (core.ports.Notifier): a JSON webhook with Slack- or Telegram-compatible
 payloads (seed 001 sends Telegram alerts), and the log. A notifier raises when it could
 not deliver; the guard's outbox keeps the notification and tries again later."""
 
@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import structlog
 
-from core.mt5.ports import Notifier
+from core.ports import Notifier
 from workers.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -48,7 +48,7 @@ def backfill(
 ) -> None:
     """Run a job for every business date from --from to --to, one run per date, in date
     order, with a progress bar. Interrupted, it resumes: done dates are skipped."""
-    from tasks.runtime import runtime
+    from tasks.ports import ports
 
     d1, d2 = parse_day(first, "--from"), parse_day(last, "--to")
     if d2 < d1:
@@ -56,7 +56,7 @@ def backfill(
     settings = settings_or_exit()
     start(settings)
     days = calendar_named(calendar).business_days(d1, d2)
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         latest = ledger.latest_statuses(uow.session, Job(job.value), d1, d2)
     planned = plan(days, latest, reprocess)
     if dry_run:

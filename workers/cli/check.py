@@ -73,9 +73,9 @@ def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
     if problem is not None:
         return None, problem
     create_app(settings)
-    from tasks.runtime import runtime
+    from tasks.ports import ports
 
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         run = ledger.latest_run(uow.session, Job.NIGHTLY, day)
         if run is None:
             return None, None

@@ -45,7 +45,7 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 
 def start(settings: Settings, *, database: bool = True) -> Any:
-    """Logging, runtime and the Celery app for this process; first (unless `database` is
+    """Logging, the bundles of ports and the Celery app for this process; first (unless `database` is
     False) the database must answer and have its schema: one line and exit 6 if not."""
     from workers.celery_app import create_app
 

@@ -44,7 +44,7 @@ def load_prices(
 ) -> None:
     """Load a price file now: good rows land, each bad row is reported (file and line)."""
     from tasks.loading import load_prices
-    from tasks.runtime import utc_now
+    from tasks.ports import utc_now
 
     settings = settings_or_exit()
     start(settings)

@@ -37,12 +37,12 @@ def status(
 ) -> None:
     """The newest runs of the ledger, a nightly's steps under it (MT5 cycles: `hedgeops mt5 cycles`)."""
     from db.runviews import steps_of, top_runs
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.summary import run_summary
 
     where = _filter(job, as_of, run_status)
     start(settings_or_exit())
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         tops = top_runs(uow.session, where, limit)
         steps = steps_of(uow.session, [r.id for r in tops])
         grouped = [(run_summary(r), [run_summary(s) for s in steps.get(r.id, [])]) for r in tops]
@@ -110,13 +110,13 @@ def cycles(
 ) -> None:
     """The newest MT5 sync cycles (a cycle with no enabled account writes none)."""
     from db.runviews import top_runs
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.summary import run_summary
 
     job = f"{CYCLE_JOB_PREFIX}{terminal}" if terminal else None
     where = _filter(job, None, run_status, prefix=None if terminal else CYCLE_JOB_PREFIX)
     start(settings_or_exit())
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         summaries = [run_summary(r) for r in top_runs(uow.session, where, limit)]
     if as_json:
         print(json.dumps(redact_value(summaries)))
@@ -129,11 +129,11 @@ def show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="prin
     """One run: its summary, steps, chunks, exceptions by reason and symbol, conflicts,
     price files read, and errors."""
     from db.runviews import run_detail
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.summary import run_summary
 
     start(settings_or_exit())
-    with runtime().uow() as uow:
+    with ports().uow() as uow:
         detail = run_detail(uow.session, run_id)
         if detail is None:
             raise fail(f"no batch run {run_id}")

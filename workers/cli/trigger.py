@@ -153,13 +153,13 @@ def started_run(result: Any, timeout: float, *, what: str) -> dict[str, Any]:
 def follow(run_id: int, timeout: float, *, quiet: bool, task_id: str | None = None) -> dict[str, Any]:
     """Poll the ledger until the run ends, or `timeout` passes (then it is still running)."""
     from db import ledger
-    from tasks.runtime import runtime
+    from tasks.ports import ports
     from tasks.summary import run_summary
 
     deadline = time.monotonic() + timeout
     with err.status("waiting for the run to end", spinner="dots") if not quiet else _Nothing():
         while True:
-            with runtime().uow() as uow:
+            with ports().uow() as uow:
                 summary = run_summary(ledger.get_run(uow.session, run_id))
             if summary["status"] != RunStatus.RUNNING.value:
                 return summary

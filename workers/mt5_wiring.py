@@ -1,5 +1,6 @@
-"""The MT5 ports of a process's Runtime, from its settings: the gateway of each terminal
-(made on first use, one per process), passwords by reference, metrics, the cycle lock."""
+"""The MT5 wiring of a process, from its settings: the gateway of each terminal (made on
+first use, one per process), the MT5 room's ports, the cycle lock, the terminals' queues
+and beat entries. Outside the adapters' room: it reads the settings of every room."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import redis
 
 from core.mt5.gateway import Mt5Gateway
 from core.mt5.ports import GatewayFactory
+from core.ports import Notifier
+from tasks.mt5.ports import Mt5Ports
 from tasks.names import RUN_SYNC_CYCLE
+from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.settings import Settings
@@ -45,39 +49,33 @@ def gateway_factory(settings: Settings) -> GatewayFactory:
     return gateway
 
 
-def mt5_ports(settings: Settings, lock_client: redis.Redis | None) -> dict[str, Any]:
-    """Runtime fields of the MT5 sync."""
-    from workers.metrics import default_observer
+def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
+    """The MT5 room's ports: gateways, passwords by reference, metrics, the sync's knobs
+    and the drawdown guard's policy, alerts, metrics and fault hook."""
+    from workers.faults import fault_hook
+    from workers.metrics import default_guard_observer, default_observer
 
+    return Mt5Ports(
+        gateways=gateway_factory(settings),
+        credentials=EnvOrFileCredentials(),
+        sync_observer=default_observer(),
+        chunk_size=settings.mt5_sync_chunk_size,
+        slippage_points=settings.mt5_slippage_points,
+        guard_policy=settings.guard_policy(),
+        guard_policies=dict(settings.guard_policies),
+        notifier=notifier,
+        guard_observer=default_guard_observer(),
+        fault=fault_hook(settings.fault_inject),
+        unknown_after=timedelta(seconds=settings.guard_unknown_after_s),
+    )
+
+
+def cycle_policy(settings: Settings, lock_client: redis.Redis | None) -> RunPolicy:
+    """The cycles' run family: the cycle lock (None: the ledger alone) and staleness."""
     lock = None
     if lock_client is not None:
         lock = RedisRunLock(lock_client, settings.mt5_cycle_stale_after, prefix=settings.redis_key_prefix)
-    return {
-        "mt5_gateways": gateway_factory(settings),
-        "mt5_credentials": EnvOrFileCredentials(),
-        "mt5_observer": default_observer(),
-        "mt5_cycle_lock": lock,
-        "mt5_cycle_stale_after": timedelta(seconds=settings.mt5_cycle_stale_after),
-        "mt5_chunk_size": settings.mt5_sync_chunk_size,
-        "mt5_slippage_points": settings.mt5_slippage_points,
-        **guard_ports(settings),
-    }
-
-
-def guard_ports(settings: Settings) -> dict[str, Any]:
-    """Runtime fields of the drawdown guard: its policy, alerts, metrics, fault hook."""
-    from workers.adapters.notifiers import build_notifier
-    from workers.faults import fault_hook
-    from workers.metrics import default_guard_observer
-
-    return {
-        "guard_policy": settings.guard_policy(),
-        "guard_policies": dict(settings.guard_policies),
-        "notifier": build_notifier(settings),
-        "guard_observer": default_guard_observer(),
-        "fault": fault_hook(settings.fault_inject),
-        "unknown_after": timedelta(seconds=settings.guard_unknown_after_s),
-    }
+    return RunPolicy(lock, timedelta(seconds=settings.mt5_cycle_stale_after))
 
 
 def mt5_queues(settings: Settings) -> list[str]:
