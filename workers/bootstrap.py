@@ -16,11 +16,11 @@ from core.mt5.accounts import CYCLE_FAMILY
 from core.ports import Notifier, RunLock
 from db.engine import database_fingerprint, session_factory
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import ports as shared_ports
+from tasks import ports as shared_room
 from tasks.base import DATABASE
-from tasks.hedging import ports as hedging_ports
+from tasks.hedging import ports as hedging_room
 from tasks.hedging.ports import HedgingPorts
-from tasks.mt5 import ports as mt5_ports
+from tasks.mt5 import ports as mt5_room
 from tasks.mt5.ports import Mt5Ports
 from tasks.ports import Ports, utc_now
 from workers.adapters.locks import NoRunLock, RedisRunLock
@@ -99,11 +99,11 @@ def configure_rooms(
 ) -> None:
     """Hand the given bundles to their rooms (tests and tools swap one and keep the others)."""
     if shared is not None:
-        shared_ports.configure(shared)
+        shared_room.configure(shared)
     if hedging is not None:
-        hedging_ports.configure(hedging)
+        hedging_room.configure(hedging)
     if mt5 is not None:
-        mt5_ports.configure(mt5)
+        mt5_room.configure(mt5)
 
 
 def bootstrap(settings: Settings) -> Bundles:

@@ -10,6 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from db.uow import UnitOfWorkFactory
+from tasks.ports import ports
 from workers.adapters.mt5.scenario import DEMO_SCENARIO
 
 DEMO_LOGIN, DEMO_SERVER, DEMO_TERMINAL = 700001, "Sim-Demo", "demo"
@@ -43,7 +45,7 @@ def run_mt5_demo(console: Console, directory: Path) -> int:
         f"MT5 sync of simulated account {DEMO_LOGIN} on terminal {DEMO_TERMINAL}: {summary['status']}, "
         f"batch run {summary['batch_run_id']}"
     )
-    console.print(reconciliation_table(started["batch_run_id"]))
+    console.print(reconciliation_table(ports().uow, started["batch_run_id"]))
     return exit_code(summary["status"])
 
 
@@ -75,7 +77,7 @@ def run_guard_demo(console: Console, directory: Path) -> int:
     )
     for _ in range(2):
         run_sync_cycle.apply_async(kwargs={"terminal": DEMO_TERMINAL, "logins": [GUARDED_LOGIN]}).get()
-    console.print(guard_table(GUARDED_LOGIN))
+    console.print(guard_table(ports().uow, GUARDED_LOGIN))
     table = Table("login", "state", "episode", "peak", "equity", "drawdown %", "pending closes", title="guard status")
     for view in guard_status():
         if view.account.login == GUARDED_LOGIN:
@@ -93,11 +95,10 @@ def run_guard_demo(console: Console, directory: Path) -> int:
     return 0
 
 
-def guard_table(login: int) -> Table:
+def guard_table(uow_factory: UnitOfWorkFactory, login: int) -> Table:
     from sqlalchemy import select
 
     from db.mt5.guard_models import CloseIntent, DrawdownAlert
-    from tasks.ports import ports
 
     table = Table(
         "alert",
@@ -108,7 +109,7 @@ def guard_table(login: int) -> Table:
         "close intents",
         title=f"drawdown guard of account {login}",
     )
-    with ports().uow() as uow:
+    with uow_factory() as uow:
         intents = {
             i.ticket: i.status for i in uow.session.scalars(select(CloseIntent).where(CloseIntent.login == login))
         }
@@ -122,11 +123,10 @@ def guard_table(login: int) -> Table:
     return table
 
 
-def reconciliation_table(run_id: int) -> Table:
+def reconciliation_table(uow_factory: UnitOfWorkFactory, run_id: int) -> Table:
     from sqlalchemy import select
 
     from db.mt5.models import ReconciliationLog as R
-    from tasks.ports import ports
 
     table = Table(
         "ticket",
@@ -139,7 +139,7 @@ def reconciliation_table(run_id: int) -> Table:
         title=f"reconciliation (batch run {run_id})",
     )
     table.columns[2].no_wrap = True
-    with ports().uow() as uow:
+    with uow_factory() as uow:
         for r in uow.session.scalars(select(R).where(R.batch_run_id == run_id).order_by(R.ticket)):
             table.add_row(
                 str(r.ticket or "-"),

@@ -17,12 +17,12 @@ from tasks.ports import ports
 
 def load_hedged_items_json(text: str, file: str) -> Loaded:
     """All or nothing: any bad entry or changed item and nothing is written."""
-    rt = ports()
-    rows, errors = parse_hedged_items(text, file, rt.date_window)
+    p = ports()
+    rows, errors = parse_hedged_items(text, file, p.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad hedged item(s); nothing loaded", errors)
-    with rt.uow() as uow:
-        loaded = load_hedged_items(uow.session, rows, now=rt.clock(), source=file)
+    with p.uow() as uow:
+        loaded = load_hedged_items(uow.session, rows, now=p.clock(), source=file)
         uow.commit()
     return loaded
 
@@ -30,12 +30,12 @@ def load_hedged_items_json(text: str, file: str) -> Loaded:
 def load_designations_json(text: str, file: str) -> Loaded:
     """All or nothing; parameters left out are locked from the policy; the prospective
     critical-terms check of each new version is recorded (and listed in `notes`)."""
-    rt = ports()
-    rows, errors = parse_designations(text, file, rt.date_window)
+    p, hedging = ports(), hedging_ports()
+    rows, errors = parse_designations(text, file, p.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad designation(s); nothing loaded", errors)
-    with rt.uow() as uow:
-        loaded = load_designations(uow.session, rows, hedging_ports().policy, now=rt.clock(), source=file)
+    with p.uow() as uow:
+        loaded = load_designations(uow.session, rows, hedging.policy, now=p.clock(), source=file)
         uow.commit()
     return loaded
 
