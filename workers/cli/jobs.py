@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from tasks import names
+from tasks.queues import QueueName
 from workers.cli.common import exit_code, fail, parse_day, settings_or_exit, show_runs, start
 from workers.cli.trigger import Outcome, follow, send, started_run
 from workers.settings import Settings
@@ -30,11 +31,11 @@ TASK_OF_JOB = {
     JobName.effectiveness: names.ASSESS_HEDGE_EFFECTIVENESS,
 }
 #: The queues a job's tasks go through: a worker must consume each for `--wait`.
-QUEUES_OF_JOB = {
-    JobName.nightly: {"prices", "valuation"},
-    JobName.prices: {"prices"},
-    JobName.mtm: {"valuation"},
-    JobName.effectiveness: {"valuation"},
+QUEUES_OF_JOB: dict[JobName, set[str]] = {
+    JobName.nightly: {QueueName.PRICES, QueueName.VALUATION},
+    JobName.prices: {QueueName.PRICES},
+    JobName.mtm: {QueueName.VALUATION},
+    JobName.effectiveness: {QueueName.VALUATION},
 }
 
 

@@ -15,6 +15,7 @@ from core.errors import HedgeopsError
 from core.redaction import redact_value
 from core.rows import describe
 from tasks import names
+from tasks.queues import queue_of_terminal
 from workers.cli.common import (
     exit_code,
     fail,
@@ -163,7 +164,7 @@ def _trigger(
     from workers.cli import trigger
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
-    queue = f"mt5.{terminal}"
+    queue = queue_of_terminal(terminal)
     try:
         result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow)
         if not follow:
