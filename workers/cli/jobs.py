@@ -76,7 +76,7 @@ def _run(job: JobName, as_of: str | None, *, wait: bool, as_json: bool, timeout:
         summary = trigger_job(settings, job, day, "manual", wait=wait, timeout=timeout, quiet=as_json)
     except Outcome as outcome:
         exit_ = fail(outcome.message, outcome.code)
-        exit_.json = outcome.as_json(job=job.value, as_of=day.isoformat())  # type: ignore[attr-defined]
+        exit_.json = outcome.as_json(job=job.value, as_of=day.isoformat())
         raise exit_ from None
     show_runs([summary], as_json, single=True)
     return exit_code(summary.get("status", ""))
