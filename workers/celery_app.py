@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import before_task_publish, worker_init
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
@@ -37,7 +37,8 @@ def queue(name: str) -> Queue:
     """A queue on an exchange of its own with its own routing key: a message sent with one
     routing key reaches one queue (and an MT5 queue made on demand by a worker that does
     not know the terminal is declared the same way)."""
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+    exchange = Exchange(name, type="direct")  # type: ignore[no-untyped-call]  # kombu's constructors are unannotated
+    return Queue(name, exchange, routing_key=name)  # type: ignore[no-untyped-call]  # kombu: unannotated
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -233,7 +234,6 @@ def start_failed(message: str) -> None:
     raise SystemExit(2)
 
 
-@before_task_publish.connect
 def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
     """Every message this process sends (CLI, `celery call`, beat, a task's children)
     says when it was sent and for which database (a retry is a new message: stamped anew)."""
@@ -247,7 +247,12 @@ def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers[DATABASE_HEADER] = DATABASE["fingerprint"]
 
 
-@worker_init.connect
 def _check_at_worker_start(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         check_time_limits(sender.app.conf)
+
+
+# Connected by a call, not as decorators (the same weak references): celery has no type
+# hints, and mypy --strict takes a function under an untyped decorator for an untyped one.
+before_task_publish.connect(_stamp_message)
+worker_init.connect(_check_at_worker_start)
