@@ -18,14 +18,13 @@ from db import ledger
 from db.audit import event_exists, record_event
 from tasks import names
 from tasks.base import job_task
-from tasks.queues import QueueName
 from tasks.runtime import runtime
 
 log = structlog.get_logger(__name__)
 ALERT_EVENT = "nightly_late_alerted"
 
 
-@job_task(names.CHECK_NIGHTLY_FRESHNESS, queue=QueueName.VALUATION, ignore_result=True)
+@job_task(names.CHECK_NIGHTLY_FRESHNESS, queue=names.QueueName.VALUATION, ignore_result=True)
 def check_nightly_freshness(self: Any) -> dict[str, Any]:
     rt = runtime()
     now = rt.clock()

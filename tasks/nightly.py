@@ -17,7 +17,6 @@ from db.models import BatchRun
 from tasks import names, runs
 from tasks.base import job_task
 from tasks.payloads import RunRef
-from tasks.queues import QueueName
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -31,7 +30,7 @@ STEPS: tuple[tuple[Job, str], ...] = (
 )
 
 
-@job_task(names.RUN_NIGHTLY, queue=QueueName.VALUATION)
+@job_task(names.RUN_NIGHTLY, queue=names.QueueName.VALUATION)
 def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
     return runs.run_job(Job.NIGHTLY, self.request.id, start_chain, as_of=as_of, trigger=trigger)
 
@@ -43,7 +42,7 @@ def start_chain(run_id: int) -> dict[str, Any]:
         return run_summary(ledger.get_run(uow.session, run_id))
 
 
-@job_task(names.ADVANCE_NIGHTLY, queue=QueueName.VALUATION)
+@job_task(names.ADVANCE_NIGHTLY, queue=names.QueueName.VALUATION)
 def advance_nightly(self: Any, run_id: int) -> dict[str, Any]:
     ref = RunRef(run_id=run_id)
     with runs.failing_run(ref.run_id):

@@ -23,7 +23,6 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.writepath import WriteReport
 from tasks import names, runs
 from tasks.base import is_transient, job_task
-from tasks.queues import QueueName
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -31,7 +30,7 @@ log = structlog.get_logger(__name__)
 MAX_ERRORS_IN_DETAILS = 200
 
 
-@job_task(names.FETCH_SETTLEMENT_PRICES, queue=QueueName.PRICES)
+@job_task(names.FETCH_SETTLEMENT_PRICES, queue=names.QueueName.PRICES)
 def fetch_settlement_prices(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:

@@ -19,14 +19,13 @@ from kombu.entity import Exchange, Queue
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
-from tasks.queues import QueueName
 from workers.adapters.mt5.wiring import mt5_beat_schedule, mt5_queues
 from workers.logging import configure_logging
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
 
 #: The queues of the app's own workers (`-Q prices,valuation`); MT5 terminals have theirs.
-QUEUES = (QueueName.PRICES, QueueName.VALUATION)
+QUEUES = (names.QueueName.PRICES, names.QueueName.VALUATION)
 #: Set by `hedgeops flower --insecure-dev` only: a Flower without authentication, asked for.
 FLOWER_INSECURE_DEV = "HEDGEOPS_FLOWER_INSECURE_DEV"
 #: How often beat asks whether the nightly of the newest due date is late (seconds).
@@ -61,17 +60,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "task": names.RUN_NIGHTLY,
             "schedule": crontab(hour=settings.nightly_at.hour, minute=settings.nightly_at.minute),
             "kwargs": {"trigger": "beat"},
-            "options": {"queue": QueueName.VALUATION},
+            "options": {"queue": names.QueueName.VALUATION},
         }
         beat_schedule["nightly-freshness"] = {
             "task": names.CHECK_NIGHTLY_FRESHNESS,
             "schedule": FRESHNESS_EVERY,
-            "options": {"queue": QueueName.VALUATION, "expires": FRESHNESS_EVERY},
+            "options": {"queue": names.QueueName.VALUATION, "expires": FRESHNESS_EVERY},
         }
     beat_schedule["resend-stale-chunks"] = {
         "task": names.RESEND_STALE_CHUNKS,
         "schedule": float(settings.chunk_resend_sweep),
-        "options": {"queue": QueueName.VALUATION, "expires": float(settings.chunk_resend_sweep)},
+        "options": {"queue": names.QueueName.VALUATION, "expires": float(settings.chunk_resend_sweep)},
     }
     beat_schedule.update(mt5_beat_schedule(settings))
     return {
@@ -109,10 +108,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Not through a logger: a traceback written to a redirected stderr is one log line per write
         # (a start-up failure became ~1,600 JSON lines, a character each).
         "worker_redirect_stdouts": False,
-        "task_default_queue": QueueName.VALUATION,
+        "task_default_queue": names.QueueName.VALUATION,
         "task_queues": [queue(name) for name in (*QUEUES, *mt5_queues(settings))],
-        "task_default_exchange": QueueName.VALUATION,
-        "task_default_routing_key": QueueName.VALUATION,
+        "task_default_exchange": names.QueueName.VALUATION,
+        "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tasks.queues import QueueName, queue_of_terminal
+from tasks.names import QueueName, queue_of_terminal
 
 
 class WrongQueue(Exception):

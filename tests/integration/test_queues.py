@@ -10,7 +10,6 @@ import pytest
 
 from tasks import names
 from tasks.base import ROUTES
-from tasks.queues import QueueName, queue_of_terminal
 from workers.celery_app import QUEUES, celery_config
 from workers.settings import load_settings
 
@@ -61,6 +60,6 @@ def test_every_queue_a_task_declares_is_a_named_queue_the_app_declares() -> None
     for module in names.TASK_MODULES:  # their decorators fill ROUTES
         importlib.import_module(module)
     static = {queue for queue in ROUTES.values() if isinstance(queue, str)}  # MT5 tasks: by terminal
-    assert static <= set(QueueName)
-    assert set(QueueName) == {*QUEUES, QueueName.MT5}
-    assert queue_of_terminal("t1") == "mt5.t1"
+    assert static <= set(names.QueueName)
+    assert set(names.QueueName) == {*QUEUES, names.QueueName.MT5}
+    assert names.queue_of_terminal("t1") == "mt5.t1"

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from tasks import names
-from tasks.queues import QueueName
 from workers.cli.common import exit_code, fail, parse_day, settings_or_exit, show_runs, start
 from workers.cli.trigger import Outcome, follow, send, started_run
 from workers.settings import Settings
@@ -32,10 +31,10 @@ TASK_OF_JOB = {
 }
 #: The queues a job's tasks go through: a worker must consume each for `--wait`.
 QUEUES_OF_JOB: dict[JobName, set[str]] = {
-    JobName.nightly: {QueueName.PRICES, QueueName.VALUATION},
-    JobName.prices: {QueueName.PRICES},
-    JobName.mtm: {QueueName.VALUATION},
-    JobName.effectiveness: {QueueName.VALUATION},
+    JobName.nightly: {names.QueueName.PRICES, names.QueueName.VALUATION},
+    JobName.prices: {names.QueueName.PRICES},
+    JobName.mtm: {names.QueueName.VALUATION},
+    JobName.effectiveness: {names.QueueName.VALUATION},
 }
 
 

@@ -15,7 +15,6 @@ from core.errors import HedgeopsError
 from core.redaction import redact_value
 from core.rows import describe
 from tasks import names
-from tasks.queues import queue_of_terminal
 from workers.cli.common import (
     exit_code,
     fail,
@@ -164,7 +163,7 @@ def _trigger(
     from workers.cli import trigger
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
-    queue = queue_of_terminal(terminal)
+    queue = names.queue_of_terminal(terminal)
     try:
         result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow)
         if not follow:

@@ -10,8 +10,7 @@ import redis
 
 from core.mt5.gateway import Mt5Gateway
 from core.mt5.ports import GatewayFactory
-from tasks.names import RUN_SYNC_CYCLE
-from tasks.queues import QueueName, queue_of_terminal
+from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.settings import Settings
