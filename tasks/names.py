@@ -1,8 +1,7 @@
-"""Every task's public name and every queue's name, in one place each: beat, the CLI,
-`celery call`, Flower and the chain of the nightly send tasks by these names, so they never
-change with a module; the tasks' decorators, the app's queue declarations, beat, the router
-and the CLI's check that a worker consumes a queue name queues by `QueueName`, so a
-worker's `-Q` and the queue a message goes to never drift apart."""
+"""Every task's public name and every queue's name, in one place: beat, the CLI, `celery
+call`, Flower and the chain of the nightly send tasks by these names, so they never change
+with a module; the decorators, the app's queue declarations, beat, the router and the CLI's
+consumer check name queues by `QueueName`, so a worker's `-Q` and a message's queue agree."""
 
 from __future__ import annotations
 
