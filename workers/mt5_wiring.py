@@ -13,7 +13,7 @@ from core.mt5.gateway import Mt5Gateway
 from core.mt5.ports import GatewayFactory
 from core.ports import Notifier
 from tasks.mt5.ports import Mt5Ports
-from tasks.names import RUN_SYNC_CYCLE
+from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
@@ -80,7 +80,7 @@ def cycle_policy(settings: Settings, lock_client: redis.Redis | None) -> RunPoli
 
 def mt5_queues(settings: Settings) -> list[str]:
     """The queue of each configured terminal, and `mt5` (tasks sent without a terminal)."""
-    return ["mt5", *(f"mt5.{t}" for t in settings.mt5_terminal_names)]
+    return [QueueName.MT5, *(queue_of_terminal(t) for t in settings.mt5_terminal_names)]
 
 
 def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -92,7 +92,7 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": RUN_SYNC_CYCLE,
             "schedule": float(settings.mt5_sync_every),
             "kwargs": {"terminal": t, "trigger": "beat"},
-            "options": {"queue": f"mt5.{t}", "expires": settings.mt5_sync_every},
+            "options": {"queue": queue_of_terminal(t), "expires": settings.mt5_sync_every},
         }
         for t in settings.mt5_terminal_names
     }
