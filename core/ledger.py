@@ -16,10 +16,10 @@ JOB_FAMILY = "job"
 @dataclass(frozen=True, slots=True)
 class RunScope:
     """What one run is of and how it is guarded: its job and date, the lock that narrows
-    duplicate triggers, the family whose lock and staleness apply (the runtime maps
-    families to them), whether one attempt runs per date or per job whatever the date,
-    and the error a run ends with when it counted exceptions (None: they do not fail it;
-    `{n}` is their number)."""
+    duplicate triggers, the family whose lock and staleness apply (the shared ports give
+    each family its RunPolicy), whether one attempt runs per date or per job whatever the
+    date, and the error a run ends with when it counted exceptions (None: they do not fail
+    it; `{n}` is their number)."""
 
     job: str
     as_of: date
