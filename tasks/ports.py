@@ -4,8 +4,9 @@ are its room's bundle (tasks.hedging.ports, tasks.mt5.ports).
 
 `workers.bootstrap` builds the bundles once per process and configures them here. Only a
 task's entry (the Celery task function, or the public function the CLI calls) looks its
-bundle up with `ports()`; everything below it is handed what it needs as arguments. This
-module names no domain room: a family with its own lock (an MT5 cycle) is a name here."""
+bundle up with `ports()`; everything below it is handed what it needs as arguments (the
+shared bundle as `p`, a room's as `hedging` or `mt5`). This module names no domain room: a
+family with its own lock (an MT5 cycle) is a name here."""
 
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ class Held:
 
 def prepare(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     gateway: Any,
     account: Account,
     intent: Held,
@@ -63,7 +63,7 @@ def prepare(
     found = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
     position = next((p for p in found if p.ticket == intent.ticket), None)
     if position is None:  # gone before we sent anything more: nothing to close
-        record(p, m, intent, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
+        record(p, mt5, intent, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
         return None
     if intent.symbol not in symbols:
         symbols[intent.symbol] = checked("symbol_info", gateway.symbol_info(intent.symbol), gateway)
@@ -105,7 +105,7 @@ def order_send(gateway: Any, request: dict[str, Any]) -> OrderSendResult | None:
 
 def record(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     intent: Held,
     answer: Answer,
     result: OrderSendResult | None,
@@ -116,14 +116,14 @@ def record(
 ) -> tuple[Step, Held] | None:
     """The answer of the intent's latest attempt, committed."""
     with p.uow() as uow:
-        outcome = record_in(p, m, uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
+        outcome = record_in(p, mt5, uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
         uow.commit()
     return outcome
 
 
 def record_in(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     session: Any,
     intent: Held,
     answer: Answer,
@@ -172,7 +172,7 @@ def record_in(
             now=now,
         )
     if step.intent.status is IntentStatus.CONFIRMED:
-        m.guard_observer.position_autoclosed("drawdown_guard")
+        mt5.guard_observer.position_autoclosed("drawdown_guard")
     log.info("close_answer_recorded", key=intent.key, answer=answer.value, status=step.intent.status.value)
     return step, replace(intent, value=step.intent, updated_at=now)
 

@@ -20,7 +20,7 @@ from tasks.ports import Ports
 
 def first_attempts(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     gateway: Any,
     account: Account,
     policy: GuardPolicy,
@@ -32,7 +32,7 @@ def first_attempts(
     ready: list[tuple[Held, dict[str, Any], int]] = []
     for intent in held:
         if resume_action(intent.value) is NextAction.SEND:
-            prepared = prepare(p, m, gateway, account, intent, policy, symbols)
+            prepared = prepare(p, mt5, gateway, account, intent, policy, symbols)
             if prepared is not None:
                 ready.append((intent, *prepared))
     if not ready:
@@ -47,16 +47,16 @@ def first_attempts(
         uow.commit()
     answers = []
     for intent, request, fillings in claimed:
-        m.fault("after_intent_commit")
+        mt5.fault("after_intent_commit")
         result = order_send(gateway, request)
-        m.fault("before_answer_recorded")
-        m.guard_observer.close_order_attempt(None if result is None else int(result.retcode))
+        mt5.fault("before_answer_recorded")
+        mt5.guard_observer.close_order_attempt(None if result is None else int(result.retcode))
         answers.append((replace(intent, value=mark_sent(intent.value), updated_at=now), result, fillings))
-    return _record_all(p, m, answers, policy)
+    return _record_all(p, mt5, answers, policy)
 
 
 def _record_all(
-    p: Ports, m: Mt5Ports, answers: list[tuple[Held, OrderSendResult | None, int]], policy: GuardPolicy
+    p: Ports, mt5: Mt5Ports, answers: list[tuple[Held, OrderSendResult | None, int]], policy: GuardPolicy
 ) -> set[int]:
     """The answers of a batch of attempts, in one commit; the ids of the intents they rest."""
     resting = (NextAction.NONE, NextAction.WAIT_MARKET)
@@ -64,7 +64,7 @@ def _record_all(
     with p.uow() as uow:
         for intent, result, fillings in answers:
             retcode = None if result is None else int(result.retcode)
-            outcome = record_in(p, m, uow.session, intent, classify(retcode), result, policy, fillings=fillings)
+            outcome = record_in(p, mt5, uow.session, intent, classify(retcode), result, policy, fillings=fillings)
             if outcome is not None and outcome[0].action in resting:
                 rested.add(intent.id)
         uow.commit()

@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 MONEY = Decimal("0.01")
 
 
-def close_all(p: Ports, m: Mt5Ports, conn: Connection, account: Account, policy: GuardPolicy) -> list[CloseIntent]:
+def close_all(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account, policy: GuardPolicy) -> list[CloseIntent]:
     """Work every open enforce-mode intent of the account (oldest position first) until it
     is confirmed, failed or waits for the market; then the realised P&L of what closed.
     The intents still open."""
@@ -47,7 +47,7 @@ def close_all(p: Ports, m: Mt5Ports, conn: Connection, account: Account, policy:
         held = [Held.of(r) for r in rows.open_intents(uow.session, [account.id], mode="enforce")]
     symbols: dict[str, SymbolInfo] = {}
     try:
-        rested = first_attempts(p, m, conn.gateway, account, policy, held, symbols)
+        rested = first_attempts(p, mt5, conn.gateway, account, policy, held, symbols)
     except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on
         log.warning("closes_deferred", login=account.login, error=str(exc))
         conn.forget()
@@ -56,10 +56,10 @@ def close_all(p: Ports, m: Mt5Ports, conn: Connection, account: Account, policy:
     later = [
         h
         for h in going
-        if work_intent(p, m, conn, account, policy, _reread(p, h.id) or h, symbols) is NextAction.CLOSE_OLDER_FIRST
+        if work_intent(p, mt5, conn, account, policy, _reread(p, h.id) or h, symbols) is NextAction.CLOSE_OLDER_FIRST
     ]
     for intent in later:  # a FIFO rule made these wait for the older ones, now closed
-        work_intent(p, m, conn, account, policy, _reread(p, intent.id) or intent, symbols)
+        work_intent(p, mt5, conn, account, policy, _reread(p, intent.id) or intent, symbols)
     _realise(p, conn, account)
     return held_rows(p, account)
 
@@ -71,7 +71,7 @@ def held_rows(p: Ports, account: Account) -> list[CloseIntent]:
 
 def work_intent(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     conn: Connection,
     account: Account,
     policy: GuardPolicy,
@@ -84,7 +84,7 @@ def work_intent(
     for _ in range(bound):
         if current is None:
             return None
-        outcome = _one_step(p, m, conn, account, policy, current, symbols)
+        outcome = _one_step(p, mt5, conn, account, policy, current, symbols)
         if outcome is None:
             return None
         step, current = outcome
@@ -103,7 +103,7 @@ def _reread(p: Ports, intent_id: int) -> Held | None:
 
 def _one_step(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     conn: Connection,
     account: Account,
     policy: GuardPolicy,
@@ -113,30 +113,30 @@ def _one_step(
     action = resume_action(intent.value)
     if action is NextAction.NONE:
         return None
-    if action is NextAction.RESOLVE and p.clock() - intent.updated_at < m.unknown_after:
+    if action is NextAction.RESOLVE and p.clock() - intent.updated_at < mt5.unknown_after:
         return None  # its sender may still be waiting for the answer
     try:
         if action is NextAction.RESOLVE:
-            return _resolve(p, m, conn.gateway, intent, policy)
-        return _send(p, m, conn.gateway, account, intent, policy, symbols)
+            return _resolve(p, mt5, conn.gateway, intent, policy)
+        return _send(p, mt5, conn.gateway, account, intent, policy, symbols)
     except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on
         log.warning("close_deferred", key=intent.key, error=str(exc))
         conn.forget()
         return None
 
 
-def _resolve(p: Ports, m: Mt5Ports, gateway: Any, intent: Held, policy: GuardPolicy) -> tuple[Step, Held] | None:
+def _resolve(p: Ports, mt5: Mt5Ports, gateway: Any, intent: Held, policy: GuardPolicy) -> tuple[Step, Held] | None:
     """An attempt without a recorded answer: what the broker says happened."""
     still = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
     deals = checked("history_deals_get", gateway.history_deals_get(position=intent.ticket), gateway)
     open_now = next((p for p in still if p.ticket == intent.ticket), None)
     resolution = resolve_unknown(intent.key, intent.ticket, open_now, deals)
-    return record(p, m, intent, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value)
+    return record(p, mt5, intent, resolution.answer, None, policy, fillings=1, resolved=resolution.outcome.value)
 
 
 def _send(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     gateway: Any,
     account: Account,
     intent: Held,
@@ -144,7 +144,7 @@ def _send(
     symbols: dict[str, SymbolInfo],
 ) -> tuple[Step, Held] | None:
     """One attempt: the request prepared, claimed and committed, order_send, its answer recorded."""
-    prepared = prepare(p, m, gateway, account, intent, policy, symbols)
+    prepared = prepare(p, mt5, gateway, account, intent, policy, symbols)
     if prepared is None:
         return None
     request, fillings = prepared
@@ -153,14 +153,14 @@ def _send(
         if not claim_attempt(uow.session, intent, request, now):
             return None  # another process moved this intent meanwhile
         uow.commit()
-    m.fault("after_intent_commit")
+    mt5.fault("after_intent_commit")
     result = order_send(gateway, request)
-    m.fault("before_answer_recorded")
+    mt5.fault("before_answer_recorded")
     retcode = None if result is None else int(result.retcode)
-    m.guard_observer.close_order_attempt(retcode)
+    mt5.guard_observer.close_order_attempt(retcode)
     return record(
         p,
-        m,
+        mt5,
         replace(intent, value=mark_sent(intent.value), updated_at=now),
         classify(retcode),
         result,

@@ -44,7 +44,7 @@ def run_sync_cycle(
     return begin_cycle(ports(), mt5_ports(), request, self.request.id)
 
 
-def begin_cycle(p: Ports, m: Mt5Ports, request: CycleRequest, task_id: str | None) -> dict[str, Any]:
+def begin_cycle(p: Ports, mt5: Mt5Ports, request: CycleRequest, task_id: str | None) -> dict[str, Any]:
     """Start the terminal's cycle and send its chunks after commit; or report the running
     one. A terminal without an enabled account has no cycle: no ledger row (beat would
     write thousands a day)."""
@@ -61,17 +61,17 @@ def begin_cycle(p: Ports, m: Mt5Ports, request: CycleRequest, task_id: str | Non
         }
     scope = cycle_scope(request.terminal, p.clock().date())
     details = {"terminal": request.terminal, "logins": request.logins}
-    plan = partial(plan_cycle, p, m, request=request)
+    plan = partial(plan_cycle, p, mt5, request=request)
     return runs.run(p, scope, request.trigger, task_id, plan, details=details)
 
 
-def plan_cycle(p: Ports, m: Mt5Ports, run_id: int, request: CycleRequest) -> dict[str, Any]:
+def plan_cycle(p: Ports, mt5: Mt5Ports, run_id: int, request: CycleRequest) -> dict[str, Any]:
     with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         ids = enabled_account_ids(uow.session, request.terminal, request.logins)
-        parts = chunks(ids, m.chunk_size) if ids else []
+        parts = chunks(ids, mt5.chunk_size) if ids else []
         run.chunks_total = len(parts)
-        run.details = {**run.details, "accounts": len(ids), "chunk_size": m.chunk_size}
+        run.details = {**run.details, "accounts": len(ids), "chunk_size": mt5.chunk_size}
         if not parts:
             runs.finish(p, uow, run)
         else:

@@ -37,16 +37,16 @@ VOLUME = Decimal("0.000001")
 DEALS_LOOKBACK = timedelta(hours=36)  # more than a trading day: the core keeps what it needs
 
 
-def account_policy(m: Mt5Ports, account: Account) -> GuardPolicy | None:
+def account_policy(mt5: Mt5Ports, account: Account) -> GuardPolicy | None:
     """The account's policy: the defaults, with the named override of mt5_accounts.policy."""
-    if m.guard_policy is None:
+    if mt5.guard_policy is None:
         return None
-    return policy_for(m.guard_policy, m.guard_policies.get(account.policy))
+    return policy_for(mt5.guard_policy, mt5.guard_policies.get(account.policy))
 
 
 def guard_read(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     conn: Connection,
     account: Account,
     figures: SnapshotFigures,
@@ -54,31 +54,31 @@ def guard_read(
     run_id: int,
 ) -> GuardDecision | None:
     """The guard of an account just read, while the terminal is still logged into it."""
-    policy = account_policy(m, account)
+    policy = account_policy(mt5, account)
     if policy is None:
         return None
     try:
-        return guard_account(p, m, conn, account, policy, figures, synced_at, run_id)
+        return guard_account(p, mt5, conn, account, policy, figures, synced_at, run_id)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
 
 
-def resume_account(p: Ports, m: Mt5Ports, conn: Connection, account: Account) -> None:
+def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account) -> None:
     """Right after the login of a sync, before the account is read: the closes it still
     has open (a worker killed mid-close, a closed market) are finished first."""
-    policy = account_policy(m, account)
+    policy = account_policy(mt5, account)
     if policy is None:
         return
     with p.uow() as uow:
         pending = rows.open_intents(uow.session, [account.id], mode="enforce")
     if pending:
-        _closes(p, m, conn, account, policy)
+        _closes(p, mt5, conn, account, policy)
 
 
 def guard_account(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     conn: Connection,
     account: Account,
     policy: GuardPolicy,
@@ -96,7 +96,7 @@ def guard_account(
         decision = evaluate(state, reading, policy, now, deals)
         if GuardEvent.CONFIRM in decision.events:
             decision = evaluate(state, _fresh(gateway, account, now), policy, now, deals)
-        _store(p, m, uow, gateway, account, policy, decision, run_id)
+        _store(p, mt5, uow, gateway, account, policy, decision, run_id)
         uow.commit()
     log.info(
         "guard_evaluated",
@@ -106,7 +106,7 @@ def guard_account(
         day_loss_pct=str(decision.day_loss_pct),
     )
     if decision.executes:
-        _closes(p, m, conn, account, policy, decision)
+        _closes(p, mt5, conn, account, policy, decision)
     return decision
 
 
@@ -119,7 +119,7 @@ def _fresh(gateway: Any, account: Account, now: datetime) -> GuardReading:
 
 def _store(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     uow: SqlAlchemyUnitOfWork,
     gateway: Mt5Gateway,
     account: Account,
@@ -134,10 +134,10 @@ def _store(
     executes = decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events
     if executes:
         mode = GuardMode.ENFORCE if decision.executes else GuardMode.SHADOW
-        m.guard_observer.guard_triggered("execution" if decision.executes else "would_close")
+        mt5.guard_observer.guard_triggered("execution" if decision.executes else "would_close")
         _intents(s, gateway, account, policy, decision.state.episode, mode, now)
     if GuardEvent.WARNING in decision.events:
-        m.guard_observer.guard_triggered("warning")
+        mt5.guard_observer.guard_triggered("warning")
     if GuardEvent.SHADOW_EXECUTE in decision.events:
         execution_alert(p, s, account, policy, decision, run_id)  # would_close: nothing is sent
     elif decision.state.latched and not decision.executes:
@@ -174,7 +174,7 @@ def _intents(
 
 def _closes(
     p: Ports,
-    m: Mt5Ports,
+    mt5: Mt5Ports,
     conn: Connection,
     account: Account,
     policy: GuardPolicy,
@@ -182,11 +182,11 @@ def _closes(
 ) -> None:
     """Send the account's closes, then write the execution alert of the episode (with the
     figures of the reading that executed; a resumed close has none at hand)."""
-    close_all(p, m, conn, account, policy)
-    m.fault("before_execution_alert")
+    close_all(p, mt5, conn, account, policy)
+    mt5.fault("before_execution_alert")
     with p.uow() as uow:
         state = rows.load_state(uow.session, account.id)
         figures = decision or GuardDecision(state, None, None, ())
         execution_alert(p, uow.session, account, policy, replace(figures, state=state), None)
-        m.guard_observer.intents_pending(rows.pending_count(uow.session))
+        mt5.guard_observer.intents_pending(rows.pending_count(uow.session))
         uow.commit()

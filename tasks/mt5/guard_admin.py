@@ -102,7 +102,7 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
     """Re-arm a tripped account (audited: who, why, the episode it ends)."""
     if not by.strip() or not reason.strip():
         raise ResetRefused("a reset names who resets (--by) and why (--reason)")
-    p, m = ports(), mt5_ports()
+    p, mt5 = ports(), mt5_ports()
     with p.uow() as uow:
         account = next((a for a in list_accounts(uow.session) if a.login == login), None)
         if account is None:
@@ -110,7 +110,7 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
         state = rows.load_state(uow.session, account.id)
         if state.status is not GuardStatus.TRIPPED:
             raise ResetRefused(f"account {login} is not tripped (it is {state.status.value}): nothing to reset")
-        policy = account_policy(m, account)
+        policy = account_policy(mt5, account)
         if policy is None:
             raise ResetRefused("the drawdown guard is off (HEDGEOPS_GUARD_ENABLED=false)")
         now = p.clock()

@@ -92,16 +92,16 @@ def sync_accounts(self: JobTask, run_id: int, terminal: str, chunk_no: int, acco
         return sync_chunk(p, mt5_ports(), request, attempt=self.request.retries, final=self.last_attempt)
 
 
-def sync_chunk(p: Ports, m: Mt5Ports, request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
+def sync_chunk(p: Ports, mt5: Mt5Ports, request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
     plan = _plan(p, request)
     if plan.done:
         return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
-    outcomes = _read(p, m, request, plan, attempt)
+    outcomes = _read(p, mt5, request, plan, attempt)
     retried = [f for f in outcomes.failed if f.kind not in PERMANENT_KINDS]
     final = final or not retried
     result = _write(p, request, outcomes, attempt=attempt, final=final)
-    _observe(m.sync_observer, request.terminal, outcomes)
-    deliver_notifications(p, m.notifier)  # after every close of the chunk: a slow notifier delays none
+    _observe(mt5.sync_observer, request.terminal, outcomes)
+    deliver_notifications(p, mt5.notifier)  # after every close of the chunk: a slow notifier delays none
     if not final:
         raise AccountsFailed(
             f"{len(retried)} account(s) failed, retried: " + "; ".join(f"{f.account.login}: {f.kind}" for f in retried)
@@ -124,8 +124,8 @@ def _plan(p: Ports, request: ChunkRequest) -> Plan:
         return Plan(todo, dict(open_expected(s, [a.id for a in todo])))
 
 
-def _read(p: Ports, m: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
-    conn = connection(m.gateways, request.terminal)
+def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
+    conn = connection(mt5.gateways, request.terminal)
     conn.symbols.clear()
     out = Outcomes()
     for account in plan.todo:
@@ -135,22 +135,22 @@ def _read(p: Ports, m: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: int
             reading = read_account(
                 conn,
                 account,
-                m.credentials.password(account.credential_ref),
+                mt5.credentials.password(account.credential_ref),
                 expected,
-                after_login=partial(resume_account, p, m, conn, account),
+                after_login=partial(resume_account, p, mt5, conn, account),
             )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, p.clock(), exc.kind, str(exc)))
             log.warning("mt5_account_sync_failed", login=account.login, kind=exc.kind, error=str(exc))
         else:
             rules = Rules(
-                frozenset(account.magic_numbers), m.slippage_points, reading.account.mode is AccountMode.NETTING
+                frozenset(account.magic_numbers), mt5.slippage_points, reading.account.mode is AccountMode.NETTING
             )
             outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
             synced_at = p.clock()
             out.synced.append(AccountSynced(account, request.run_id, synced_at, figures, outcomes))
-            guard_read(p, m, conn, account, figures, synced_at, request.run_id)  # still logged into it
+            guard_read(p, mt5, conn, account, figures, synced_at, request.run_id)  # still logged into it
         out.seconds[account.id] = time.perf_counter() - started
     return out
 
