@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from celery import group
 from sqlalchemy.orm import Session
 
 from core.calendars import d1_dates
@@ -19,7 +18,6 @@ from core.mtm import value_contracts
 from core.mtm_results import Valuation
 from core.plans import KeyRange
 from core.values import Contract, Counts, D1Policy, Job, ObjectType
-from db import ledger
 from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
@@ -28,11 +26,10 @@ from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
-from tasks import names, resend, runs
+from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.runtime import runtime
-from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
@@ -45,43 +42,35 @@ def compute_mtm_snapshots(
 
 
 def plan_mtm(run_id: int) -> dict[str, Any]:
-    """Split the active contracts into key ranges, record the plan, send the chunks after commit."""
+    """Split the active contracts into key ranges, record the plan, send the chunks after
+    commit; again for a stale run (the chunks the ledger lacks)."""
     rt = runtime()
-    with rt.uow() as uow:
-        run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = active_key_ranges(uow.session, rt.chunk_size)
-        # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
-        item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
-        run.chunks_total = len(parts) + len(item_parts)
-        run.details = {
-            **run.details,
+    return fanout.fan_out(run_id, _mtm_plan, uow=rt.uow, send=fanout.send_group, event="mtm_planned")
+
+
+MTM = fanout.ChunkedJob(Job.MTM.value, resend=plan_mtm)
+
+
+def _mtm_plan(s: Session, run: BatchRun) -> fanout.Plan:
+    """Key ranges of the contracts, then the hedged items under test (their hypothetical
+    derivatives) in chunks numbered after; the plan fixes the policy, calendars and FX
+    valuation every chunk values with."""
+    rt = runtime()
+    parts = active_key_ranges(s, rt.chunk_size)
+    item_parts = chunks(designations_under_test(s, run.as_of_date), rt.chunk_size)
+    return fanout.Plan(
+        [
+            *(fanout.Chunk(names.COMPUTE_MTM_CHUNK, ids.as_message()) for ids in parts),
+            *(fanout.Chunk(names.COMPUTE_HEDGED_ITEM_CHUNK, {"designation_ids": ids}) for ids in item_parts),
+        ],
+        details={
             "d1_policy": rt.d1_policy.value,
             "symbol_calendars": dict(rt.symbol_calendars),
             "chunk_size": rt.chunk_size,
             **FxValuationPlan.of_policy(rt.hedging).as_details(),
-        }
-        if not parts and not item_parts:
-            runs.finish(uow, run)
-        else:
-            done = set(ledger.done_chunks(uow.session, run.id))
-            todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
-            items = [(no, ids) for no, ids in enumerate(item_parts, start=len(parts)) if no not in done]
-            uow.after_commit(lambda: _send_chunks(run.id, todo, items))
-        uow.commit()
-        log.info("mtm_planned", chunks=len(parts), d1_policy=rt.d1_policy.value)
-        return run_summary(run)
-
-
-resend.RESENDERS[Job.MTM.value] = plan_mtm
-
-
-def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:
-    group(
-        [
-            *(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, **ids.as_message()) for no, ids in todo),
-            *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
-        ]
-    ).apply_async()
+        },
+        log={"chunks": len(parts), "d1_policy": rt.d1_policy.value},
+    )
 
 
 @job_task(names.COMPUTE_MTM_CHUNK, queue="valuation", ignore_result=True)
