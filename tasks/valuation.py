@@ -17,7 +17,8 @@ from core.ledger import chunks
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
 from core.plans import KeyRange
-from core.values import Contract, Counts, D1Policy, Job, ObjectType
+from core.run_details import MtmPlan
+from core.values import Contract, Counts, Job, ObjectType
 from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
@@ -64,9 +65,9 @@ def _mtm_plan(s: Session, run: BatchRun) -> fanout.Plan:
             *(fanout.Chunk(names.COMPUTE_HEDGED_ITEM_CHUNK, {"designation_ids": ids}) for ids in item_parts),
         ],
         details={
-            "d1_policy": rt.d1_policy.value,
-            "symbol_calendars": dict(rt.symbol_calendars),
-            "chunk_size": rt.chunk_size,
+            **MtmPlan(
+                d1_policy=rt.d1_policy, symbol_calendars=dict(rt.symbol_calendars), chunk_size=rt.chunk_size
+            ).as_details(),
             **FxValuationPlan.of_policy(rt.hedging).as_details(),
         },
         log={"chunks": len(parts), "d1_policy": rt.d1_policy.value},
@@ -122,10 +123,8 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
     """The commodity forwards the statement reproduces exactly are valued in the database
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
-    now, plan = runtime().clock(), run.details
-    dates = d1_dates(
-        commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]), plan["symbol_calendars"]
-    )
+    now, plan = runtime().clock(), MtmPlan.from_details(run.details)
+    dates = d1_dates(commodity_underlyings(s, ids), run.as_of_date, plan.d1_policy, plan.symbol_calendars)
     done = value_commodities_in_range(
         s,
         ids,
@@ -189,11 +188,11 @@ def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contra
     chunk values alike. FX forwards also read the forward rate of their maturity, when
     stored, and the other leg of their designation (both legs on one basis); snapshots
     carry their MTM in the functional currency when the plan names one."""
-    fx_plan = FxValuationPlan.from_details(plan)
+    fx_plan, mtm_plan = FxValuationPlan.from_details(plan), MtmPlan.from_details(plan)
     partners = partners_of(s, contracts, oid, as_of)
     legs = [*contracts, *(p.contract for p in partners.values())]
     symbols = {c.underlying for c in legs} | fx_plan.conversion_symbols({c.currency for c in contracts})
-    dates = d1_dates(symbols, as_of, D1Policy(plan["d1_policy"]), plan["symbol_calendars"])
+    dates = d1_dates(symbols, as_of, mtm_plan.d1_policy, mtm_plan.symbol_calendars)
     dates = with_forward_symbols(dates, legs)
     prices = prices_on(s, dates)
     fx = FxMarket(dates, prices, fx_plan.curves, fx_plan.method, partners)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from core.hedging.effectiveness import LegSeries, assess
+from core.hedging.run_details import EffectivenessPlan
 from core.ledger import chunks
 from core.values import Job
 from db.hedging.effectiveness import designation_terms, designations_under_test, write_effectiveness
@@ -65,7 +66,7 @@ def _plan(s: Session, run: BatchRun) -> fanout.Plan:
     designations = sum(map(len, parts))
     return fanout.Plan(
         [fanout.Chunk(names.ASSESS_EFFECTIVENESS_CHUNK, {"designation_ids": ids}) for ids in parts],
-        details={"designations": designations, "chunk_size": size},
+        details=EffectivenessPlan(designations=designations, chunk_size=size).as_details(),
         log={"designations": designations, "chunks": len(parts)},
     )
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.ledger import chunks
 from core.mt5.accounts import CYCLE_JOB_PREFIX, TerminalName, cycle_job, cycle_scope
+from core.mt5.cycle_details import CycleDetails
 from core.values import Trigger
 from db.models import BatchRun
 from db.mt5.accounts import enabled_account_ids
@@ -58,7 +59,7 @@ def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
             "note": "no enabled account: no cycle",
         }
     scope = cycle_scope(request.terminal, rt.clock().date())
-    details = {"terminal": request.terminal, "logins": request.logins}
+    details = CycleDetails(terminal=request.terminal, logins=request.logins).as_details()
     return runs.run(scope, request.trigger, task_id, plan_cycle, details=details)
 
 
@@ -82,13 +83,15 @@ CYCLE = fanout.ChunkedJob(CYCLE_JOB_PREFIX, resend=resend_cycle, per_instance=Tr
 
 
 def _plan(s: Session, run: BatchRun) -> fanout.Plan:
-    size = runtime().mt5_chunk_size
-    terminal, logins = run.details["terminal"], run.details.get("logins")
-    ids = enabled_account_ids(s, terminal, logins)
+    size, cycle = runtime().mt5_chunk_size, CycleDetails.from_details(run.details)
+    ids = enabled_account_ids(s, cycle.terminal, cycle.logins)
     parts = chunks(ids, size) if ids else []
-    messages = [
-        fanout.Chunk(names.SYNC_ACCOUNTS, {"terminal": terminal, "account_ids": p}, queue_of(terminal)) for p in parts
-    ]
     return fanout.Plan(
-        messages, details={"accounts": len(ids), "chunk_size": size}, log={"accounts": len(ids), "chunks": len(parts)}
+        [fanout.Chunk(names.SYNC_ACCOUNTS, _chunk(cycle.terminal, p), queue_of(cycle.terminal)) for p in parts],
+        details=cycle.model_copy(update={"accounts": len(ids), "chunk_size": size}).as_details(),
+        log={"accounts": len(ids), "chunks": len(parts)},
     )
+
+
+def _chunk(terminal: str, account_ids: list[int]) -> dict[str, Any]:
+    return {"terminal": terminal, "account_ids": account_ids}
