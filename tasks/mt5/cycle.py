@@ -20,7 +20,7 @@ from db.models import BatchRun
 from db.mt5.accounts import enabled_account_ids
 from tasks import fanout, names, runs
 from tasks.base import job_task
-from tasks.mt5.queues import queue_of, terminal_queue
+from tasks.mt5.queues import terminal_queue
 from tasks.runtime import runtime
 
 log = structlog.get_logger(__name__)
@@ -87,7 +87,10 @@ def _plan(s: Session, run: BatchRun) -> fanout.Plan:
     ids = enabled_account_ids(s, cycle.terminal, cycle.logins)
     parts = chunks(ids, size) if ids else []
     return fanout.Plan(
-        [fanout.Chunk(names.SYNC_ACCOUNTS, _chunk(cycle.terminal, p), queue_of(cycle.terminal)) for p in parts],
+        [
+            fanout.Chunk(names.SYNC_ACCOUNTS, _chunk(cycle.terminal, p), names.queue_of_terminal(cycle.terminal))
+            for p in parts
+        ],
         details=cycle.model_copy(update={"accounts": len(ids), "chunk_size": size}).as_details(),
         log={"accounts": len(ids), "chunks": len(parts)},
     )
