@@ -11,22 +11,21 @@ from functools import partial
 from typing import Annotated, Any
 
 import structlog
-from celery import group
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from core.hedging.effectiveness import LegSeries, assess
+from core.hedging.run_details import EffectivenessPlan
 from core.ledger import chunks
 from core.values import Job
-from db import ledger
 from db.hedging.effectiveness import designation_terms, designations_under_test, write_effectiveness
 from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import names, resend, runs
+from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.ports import Ports, ports
-from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
@@ -56,36 +55,28 @@ def assess_hedge_effectiveness(
 
 
 def plan_effectiveness(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
-    """Split the designations under test into chunks, record the plan, send them after commit."""
-    size = hedging.policy.chunk_size
-    with p.uow() as uow:
-        run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = chunks(designations_under_test(uow.session, run.as_of_date), size)
-        run.chunks_total = len(parts)
-        run.details = {**run.details, "designations": sum(map(len, parts)), "chunk_size": size}
-        if not parts:
-            runs.finish(p, uow, run)
-        else:
-            done = set(ledger.done_chunks(uow.session, run.id))
-            todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
-            uow.after_commit(lambda: _send_chunks(run.id, todo))
-        uow.commit()
-        log.info("effectiveness_planned", designations=sum(map(len, parts)), chunks=len(parts))
-        return run_summary(run)
+    """Split the designations under test into chunks, record the plan, send them after
+    commit; again for a stale run (the chunks the ledger lacks)."""
+    plan = partial(_plan, hedging.policy.chunk_size)
+    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="effectiveness_planned")
 
 
 def resend_effectiveness(run_id: int) -> dict[str, Any]:
-    """The sweep's entry into the effectiveness job (tasks.resend): the run planned again."""
+    """The stale-run sweep's entry into the effectiveness job (tasks.resend): the run planned again."""
     return plan_effectiveness(ports(), hedging_ports(), run_id)
 
 
-resend.RESENDERS[Job.EFFECTIVENESS.value] = resend_effectiveness
+EFFECTIVENESS = fanout.ChunkedJob(Job.EFFECTIVENESS.value, resend=resend_effectiveness)
 
 
-def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
-    group(
-        assess_effectiveness_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in todo
-    ).apply_async()
+def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:
+    parts = chunks(designations_under_test(s, run.as_of_date), size)
+    designations = sum(map(len, parts))
+    return fanout.Plan(
+        [fanout.Chunk(names.ASSESS_EFFECTIVENESS_CHUNK, {"designation_ids": ids}) for ids in parts],
+        details=EffectivenessPlan(designations=designations, chunk_size=size).as_details(),
+        log={"designations": designations, "chunks": len(parts)},
+    )
 
 
 @job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
