@@ -241,6 +241,13 @@ def value_commodities_in_range(
 ) -> InDatabase:
     """Value and write the snapshots of the commodity forwards of the key range `ids` that
     have one of `prices` (at most one per symbol: core's choice of its D-1 price)."""
+    source = range_source(ids, as_of, prices, correlation_id)
+    merged = merge_from(session, MtmSnapshot, source, batch_run_id=batch_run_id, now=now)
+    return InDatabase(merged.counts, list(merged.extra[0]))
+
+
+def range_source(ids: KeyRange, as_of: date, prices: Sequence[Price], correlation_id: str | None) -> MergeSource:
+    """The snapshot rows of a key range valued with `prices`, as SQL for the write path."""
     params = {
         "first": ids.first,
         "last": ids.last,
@@ -256,8 +263,7 @@ def value_commodities_in_range(
         "currencies": [p.currency for p in prices],
         "units": [p.unit for p in prices],
     }
-    merged = merge_from(session, MtmSnapshot, replace(RANGE_SOURCE, params=params), batch_run_id=batch_run_id, now=now)
-    return InDatabase(merged.counts, list(merged.extra[0]))
+    return replace(RANGE_SOURCE, params=params)
 
 
 def commodity_underlyings(session: Session, ids: KeyRange) -> set[str]:
