@@ -161,28 +161,31 @@ def snapshot_select(
     return select_list, f"CROSS JOIN LATERAL (SELECT {snapshot_payload(spelled)} AS doc) j"
 
 
+#: A range's snapshot fields from its valued rows `c`; the texts made in Python once per chunk.
+_RANGE_FIELDS = {
+    "object_type": f"'{ObjectType.HEDGE_CONTRACT.value}'::text",
+    "object_id": "c.id",
+    "as_of_date": "%(as_of)s::date",
+    "price_date": "c.price_date",
+    "price_id": "c.price_id",
+    "mtm_value": "c.mtm",
+    "price_d1": "c.price",
+    "entry_price": "c.entry_price",
+    "quantity_mt": "c.quantity",
+    "currency": "c.currency",
+}
+_RANGE_TEXTS = {
+    "as_of_date": JsonText("%(as_of_text)s::text"),
+    "price_date": JsonText("c.price_day"),
+    "price_d1": JsonText("c.price_text"),
+}
+
+
 def _valuation_ctes() -> str:
     """The CTEs that value a key range: `v`, its snapshot rows; `revalued` and `taken`, to
     tell which of the range's contracts it left to core."""
     mtm = commodity_mtm("c.side", "c.quantity", "c.price", "c.entry_price")
-    fields = {
-        "object_type": f"'{ObjectType.HEDGE_CONTRACT.value}'::text",
-        "object_id": "c.id",
-        "as_of_date": "%(as_of)s::date",
-        "price_date": "c.price_date",
-        "price_id": "c.price_id",
-        "mtm_value": "c.mtm",
-        "price_d1": "c.price",
-        "entry_price": "c.entry_price",
-        "quantity_mt": "c.quantity",
-        "currency": "c.currency",
-    }
-    texts = {  # made in Python once per chunk, not per row
-        "as_of_date": JsonText("%(as_of_text)s::text"),
-        "price_date": JsonText("c.price_day"),
-        "price_d1": JsonText("c.price_text"),
-    }
-    select_list, payload = snapshot_select(fields, texts, correlation_id="%(correlation_id)s::text")
+    select_list, payload = snapshot_select(_RANGE_FIELDS, _RANGE_TEXTS, correlation_id="%(correlation_id)s::text")
     # The range is read first on its own (MATERIALIZED): a planner without fresh statistics
     # would otherwise AND the status index into the scan (db.contracts.contracts_in_range).
     return f"""

@@ -203,8 +203,10 @@ def _insert(
     inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())
     # A later statement: it sees a key another transaction committed while the INSERT waited.
     hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
-    stored = _stored_hashes(session, table, list(hashes))
-    return inserted, _stored(session, table, sorted(key for key, sha in stored.items() if sha != hashes[key]))
+    stored = dict(_lookup(session, table, list(hashes), table.payload_sha256))
+    differing = sorted(key for key, sha in stored.items() if sha != hashes[key])
+    found = _lookup(session, table, differing, table.payload_sha256, table.payload)
+    return inserted, {key: (sha, dict(doc)) for key, sha, doc in found}
 
 
 def _insert_staged(
@@ -234,17 +236,6 @@ def _not_stored_alike(conn: Connection, name: str, rows: Sequence[ResultRow]) ->
     return {key for (key,) in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows]))}
 
 
-def _stored_hashes(session: Session, table: type[ResultTable], keys: list[str]) -> dict[str, str]:
-    return {key: str(sha) for key, sha in _lookup(session, table, keys, table.payload_sha256)}
-
-
-def _stored(session: Session, table: type[ResultTable], keys: list[str]) -> Stored:
-    return {
-        key: (str(sha), dict(doc))
-        for key, sha, doc in _lookup(session, table, keys, table.payload_sha256, table.payload)
-    }
-
-
 def _lookup(session: Session, table: type[ResultTable], keys: list[str], *columns: Any) -> list[Any]:
     """(key, *columns) of the stored rows of `keys`, a chunk of keys per query."""
     key_col, found = table.idempotency_key, list[Any]()
@@ -254,11 +245,7 @@ def _lookup(session: Session, table: type[ResultTable], keys: list[str], *column
 
 
 def _record_conflicts(
-    session: Session,
-    table: type[ResultTable],
-    conflicts: Iterable[Conflict],
-    batch_run_id: int | None,
-    now: datetime,
+    session: Session, table: type[ResultTable], conflicts: Iterable[Conflict], batch_run_id: int | None, now: datetime
 ) -> None:
     """One idempotency_conflicts row per refused payload (once, however often it comes)."""
     values = [
