@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 ALERT_EVENT = "nightly_late_alerted"
 
 
-@job_task(names.CHECK_NIGHTLY_FRESHNESS, queue="valuation", ignore_result=True)
+@job_task(names.CHECK_NIGHTLY_FRESHNESS, queue=names.QueueName.VALUATION, ignore_result=True)
 def check_nightly_freshness(self: Any) -> dict[str, Any]:
     rt = runtime()
     now = rt.clock()

@@ -1,7 +1,11 @@
-"""Every task's public name, in one place: beat, the CLI, `celery call`, Flower and the
-chain of the nightly send tasks by these names, so they never change with a module."""
+"""Every task's public name and every queue's name, in one place: beat, the CLI, `celery
+call`, Flower and the chain of the nightly send tasks by these names, so they never change
+with a module; the decorators, the app's queue declarations, beat, the router and the CLI's
+consumer check name queues by `QueueName`, so a worker's `-Q` and a message's queue agree."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 FETCH_SETTLEMENT_PRICES = "hedgeops.prices.fetch_settlement_prices"
 COMPUTE_MTM_SNAPSHOTS = "hedgeops.valuation.compute_mtm_snapshots"
@@ -42,3 +46,18 @@ PUBLIC_NAMES = (
     SYNC_ACCOUNTS,
     RESEND_STALE_CHUNKS,
 )
+
+
+class QueueName(StrEnum):
+    """The queues (`str`s: Celery, kombu and Redis take them as the plain names)."""
+
+    PRICES = "prices"
+    VALUATION = "valuation"
+    #: MT5 tasks sent without a terminal; a terminal's tasks go to `queue_of_terminal`.
+    MT5 = "mt5"
+
+
+def queue_of_terminal(terminal: str) -> str:
+    """The queue of one MT5 terminal's worker (`mt5.<terminal>`): the MetaTrader5 module is
+    process-global, so each terminal has one worker process (concurrency 1) on its own queue."""
+    return f"{QueueName.MT5}.{terminal}"

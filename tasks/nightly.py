@@ -30,7 +30,7 @@ STEPS: tuple[tuple[Job, str], ...] = (
 )
 
 
-@job_task(names.RUN_NIGHTLY, queue="valuation")
+@job_task(names.RUN_NIGHTLY, queue=names.QueueName.VALUATION)
 def run_nightly(self: Any, as_of: str | None = None, trigger: str = "manual") -> dict[str, Any]:
     return runs.run_job(Job.NIGHTLY, self.request.id, start_chain, as_of=as_of, trigger=trigger)
 
@@ -42,7 +42,7 @@ def start_chain(run_id: int) -> dict[str, Any]:
         return run_summary(ledger.get_run(uow.session, run_id))
 
 
-@job_task(names.ADVANCE_NIGHTLY, queue="valuation")
+@job_task(names.ADVANCE_NIGHTLY, queue=names.QueueName.VALUATION)
 def advance_nightly(self: Any, run_id: int) -> dict[str, Any]:
     ref = RunRef(run_id=run_id)
     with runs.failing_run(ref.run_id):

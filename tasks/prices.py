@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 MAX_ERRORS_IN_DETAILS = 200
 
 
-@job_task(names.FETCH_SETTLEMENT_PRICES, queue="prices")
+@job_task(names.FETCH_SETTLEMENT_PRICES, queue=names.QueueName.PRICES)
 def fetch_settlement_prices(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from tasks.summary import run_summary
 log = structlog.get_logger(__name__)
 
 
-@job_task(names.COMPUTE_MTM_SNAPSHOTS, queue="valuation")
+@job_task(names.COMPUTE_MTM_SNAPSHOTS, queue=names.QueueName.VALUATION)
 def compute_mtm_snapshots(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tupl
     ).apply_async()
 
 
-@job_task(names.COMPUTE_MTM_CHUNK, queue="valuation", ignore_result=True)
+@job_task(names.COMPUTE_MTM_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
 def compute_mtm_chunk(
     self: Any,
     run_id: int,
@@ -158,7 +158,7 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
     )
 
 
-@job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue="valuation", ignore_result=True)
+@job_task(names.COMPUTE_HEDGED_ITEM_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
 def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
     """The hedged items of these designations, valued as their hypothetical derivatives."""
     request = ChunkRequest(run_id=run_id, chunk_no=chunk_no, contract_ids=designation_ids)

@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import before_task_publish, worker_init
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
@@ -24,7 +24,8 @@ from workers.logging import configure_logging
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
 
-QUEUES = ("prices", "valuation")
+#: The queues of the app's own workers (`-Q prices,valuation`); MT5 terminals have theirs.
+QUEUES = (names.QueueName.PRICES, names.QueueName.VALUATION)
 #: Set by `hedgeops flower --insecure-dev` only: a Flower without authentication, asked for.
 FLOWER_INSECURE_DEV = "HEDGEOPS_FLOWER_INSECURE_DEV"
 #: How often beat asks whether the nightly of the newest due date is late (seconds).
@@ -35,7 +36,8 @@ def queue(name: str) -> Queue:
     """A queue on an exchange of its own with its own routing key: a message sent with one
     routing key reaches one queue (and an MT5 queue made on demand by a worker that does
     not know the terminal is declared the same way)."""
-    return Queue(name, Exchange(name, type="direct"), routing_key=name)
+    exchange = Exchange(name, type="direct")  # type: ignore[no-untyped-call]  # kombu's constructors are unannotated
+    return Queue(name, exchange, routing_key=name)  # type: ignore[no-untyped-call]  # kombu: unannotated
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -58,17 +60,17 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "task": names.RUN_NIGHTLY,
             "schedule": crontab(hour=settings.nightly_at.hour, minute=settings.nightly_at.minute),
             "kwargs": {"trigger": "beat"},
-            "options": {"queue": "valuation"},
+            "options": {"queue": names.QueueName.VALUATION},
         }
         beat_schedule["nightly-freshness"] = {
             "task": names.CHECK_NIGHTLY_FRESHNESS,
             "schedule": FRESHNESS_EVERY,
-            "options": {"queue": "valuation", "expires": FRESHNESS_EVERY},
+            "options": {"queue": names.QueueName.VALUATION, "expires": FRESHNESS_EVERY},
         }
     beat_schedule["resend-stale-chunks"] = {
         "task": names.RESEND_STALE_CHUNKS,
         "schedule": float(settings.chunk_resend_sweep),
-        "options": {"queue": "valuation", "expires": float(settings.chunk_resend_sweep)},
+        "options": {"queue": names.QueueName.VALUATION, "expires": float(settings.chunk_resend_sweep)},
     }
     beat_schedule.update(mt5_beat_schedule(settings))
     return {
@@ -106,10 +108,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Not through a logger: a traceback written to a redirected stderr is one log line per write
         # (a start-up failure became ~1,600 JSON lines, a character each).
         "worker_redirect_stdouts": False,
-        "task_default_queue": "valuation",
+        "task_default_queue": names.QueueName.VALUATION,
         "task_queues": [queue(name) for name in (*QUEUES, *mt5_queues(settings))],
-        "task_default_exchange": "valuation",
-        "task_default_routing_key": "valuation",
+        "task_default_exchange": names.QueueName.VALUATION,
+        "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
     }
@@ -231,7 +233,6 @@ def start_failed(message: str) -> None:
     raise SystemExit(2)
 
 
-@before_task_publish.connect
 def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
     """Every message this process sends (CLI, `celery call`, beat, a task's children)
     says when it was sent and for which database (a retry is a new message: stamped anew)."""
@@ -245,7 +246,12 @@ def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers[DATABASE_HEADER] = DATABASE["fingerprint"]
 
 
-@worker_init.connect
 def _check_at_worker_start(sender: Any = None, **_: Any) -> None:
     if sender is not None:
         check_time_limits(sender.app.conf)
+
+
+# Connected by a call, not as decorators (the same weak references): celery has no type
+# hints, and mypy --strict takes a function under an untyped decorator for an untyped one.
+before_task_publish.connect(_stamp_message)
+worker_init.connect(_check_at_worker_start)

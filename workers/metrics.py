@@ -247,9 +247,14 @@ def use_multiprocess() -> str:
         path = tempfile.mkdtemp(prefix="hedgeops-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
         owner = os.getpid()
-        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+
+        def remove_own_directory() -> None:
+            if os.getpid() == owner:  # forked pool processes inherit the hook: only the maker removes it
+                shutil.rmtree(path, ignore_errors=True)
+
+        atexit.register(remove_own_directory)
     os.makedirs(path, exist_ok=True)
-    prometheus_values.ValueClass = prometheus_values.MultiProcessValue()
+    prometheus_values.ValueClass = prometheus_values.MultiProcessValue()  # type: ignore[no-untyped-call]  # prometheus_client leaves its multiprocess helpers unannotated
     return path
 
 
@@ -257,7 +262,7 @@ def serve_node(port: int, address: str = "0.0.0.0") -> None:
     """Serve the sum of every process's values on `port`: once per worker node, from its
     main process. MetricsPortUnavailable when the port is taken."""
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves its multiprocess helpers unannotated
     try:
         start_http_server(port, addr=address, registry=registry)
     except OSError as exc:
@@ -267,4 +272,4 @@ def serve_node(port: int, address: str = "0.0.0.0") -> None:
 
 def process_ended(pid: int, **_: Any) -> None:
     """A pool process ended: its live gauges (chunks in flight) leave the sum."""
-    multiprocess.mark_process_dead(pid)
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]  # prometheus_client leaves its multiprocess helpers unannotated

@@ -37,14 +37,8 @@ class RedactingResults:
     def _get_result_meta(
         self, result: Any, state: str, traceback: Any, request: Any, *args: Any, **kwargs: Any
     ) -> dict[str, Any]:
-        meta: dict[str, Any] = super()._get_result_meta(
-            result,
-            state,
-            traceback,
-            request,  # type: ignore[misc]
-            *args,
-            **kwargs,
-        )
+        # The super class is the Celery backend this is mixed into (`redacting`): no type hints.
+        meta: dict[str, Any] = super()._get_result_meta(result, state, traceback, request, *args, **kwargs)  # type: ignore[misc]
         if isinstance(meta.get("traceback"), str):
             meta["traceback"] = redact_text(meta["traceback"])
         if state in states.EXCEPTION_STATES and isinstance(meta.get("result"), dict):

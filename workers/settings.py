@@ -8,7 +8,7 @@ import re
 from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -335,10 +335,10 @@ class Settings(GuardSettings, HedgingSettings):
         return timedelta(seconds=self.run_stale_after)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, or SettingsError naming the first bad one."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # each value is validated as its setting
     except PydanticSettingsError as exc:  # a JSON setting that is not JSON
         raise SettingsError(f"invalid setting {_env_named(str(exc))}: not valid JSON") from None
     except ValidationError as exc:

@@ -37,7 +37,7 @@ class EffectivenessChunk(BaseModel):
     designation_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)]
 
 
-@job_task(names.ASSESS_HEDGE_EFFECTIVENESS, queue="valuation")
+@job_task(names.ASSESS_HEDGE_EFFECTIVENESS, queue=names.QueueName.VALUATION)
 def assess_hedge_effectiveness(
     self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
 ) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
     ).apply_async()
 
 
-@job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue="valuation", ignore_result=True)
+@job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
 def assess_effectiveness_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
     request = EffectivenessChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids)
     with runs.failing_run(run_id):

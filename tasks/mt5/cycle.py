@@ -19,7 +19,7 @@ from db import ledger
 from db.mt5.accounts import enabled_account_ids
 from tasks import names, resend, runs
 from tasks.base import job_task
-from tasks.mt5.queues import queue_of, terminal_queue
+from tasks.mt5.queues import terminal_queue
 from tasks.runtime import runtime
 from tasks.summary import run_summary
 
@@ -102,4 +102,4 @@ resend.PREFIX_RESENDERS[CYCLE_JOB_PREFIX] = resend_cycle
 def send_chunks(run_id: int, terminal: str, todo: list[tuple[int, list[int]]]) -> None:
     for chunk_no, ids in todo:
         kwargs = {"run_id": run_id, "terminal": terminal, "chunk_no": chunk_no, "account_ids": ids}
-        signature(names.SYNC_ACCOUNTS, kwargs=kwargs).apply_async(queue=queue_of(terminal))
+        signature(names.SYNC_ACCOUNTS, kwargs=kwargs).apply_async(queue=names.queue_of_terminal(terminal))

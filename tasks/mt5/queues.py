@@ -8,26 +8,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tasks.names import QueueName, queue_of_terminal
+
 
 class WrongQueue(Exception):
     """A terminal's chunk reached a worker of another queue (its terminal is not this one's)."""
 
 
-def queue_of(terminal: str) -> str:
-    """The queue of a terminal's worker (one process, concurrency 1)."""
-    return f"mt5.{terminal}"
-
-
 def terminal_queue(kwargs: Mapping[str, Any]) -> str:
     """The queue rule of every MT5 task: its terminal's queue; `mt5` when it names none."""
     terminal = kwargs.get("terminal")
-    return queue_of(terminal) if isinstance(terminal, str) else "mt5"
+    return queue_of_terminal(terminal) if isinstance(terminal, str) else QueueName.MT5
 
 
 def check_queue(terminal: str, delivery_info: Mapping[str, Any] | None, is_eager: bool) -> None:
     """Only the terminal's own worker may talk to it."""
     delivered_from = (delivery_info or {}).get("routing_key")
-    if not is_eager and delivered_from and delivered_from != queue_of(terminal):
-        raise WrongQueue(
-            f"a chunk of terminal {terminal} came from queue {delivered_from}, not {queue_of(terminal)}: send it there"
-        )
+    own = queue_of_terminal(terminal)
+    if not is_eager and delivered_from and delivered_from != own:
+        raise WrongQueue(f"a chunk of terminal {terminal} came from queue {delivered_from}, not {own}: send it there")

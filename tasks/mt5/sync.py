@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 
 import structlog
@@ -134,7 +135,7 @@ def _read(request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
                 account,
                 rt.mt5_credentials.password(account.credential_ref),
                 expected,
-                after_login=lambda account=account: resume_account(conn, account),
+                after_login=partial(resume_account, conn, account),
             )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, rt.clock(), exc.kind, str(exc)))

@@ -1,10 +1,11 @@
-"""One engine per process, made after fork; mypy --strict on core, db and tasks."""
+"""One engine per process, made after fork; mypy --strict on core, db, tasks and workers."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,7 +37,11 @@ def test_a_forked_child_makes_its_own_engine(db_url: str) -> None:
         assert conn.execute(text("SELECT 1")).scalar() == 1
 
 
-def test_mypy_strict_passes_on_core_db_and_tasks() -> None:
+def test_mypy_strict_passes_on_core_db_tasks_and_workers() -> None:
+    """The four packages, every module of them (workers: the app, settings, CLI, adapters)."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert config["strict"] is True
+    assert sorted(config["packages"]) == ["core", "db", "tasks", "workers"]
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )

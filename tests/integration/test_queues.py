@@ -3,10 +3,13 @@ one queue's routing key lands in that queue only, once."""
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
 
+from tasks import names
+from tasks.base import ROUTES
 from workers.celery_app import QUEUES, celery_config
 from workers.settings import load_settings
 
@@ -51,3 +54,12 @@ def test_a_routing_key_reaches_its_queue_once(app: Any) -> None:
 def test_every_queue_has_its_own_exchange_and_routing_key(app: Any) -> None:
     bindings = {(q.exchange.name, q.routing_key) for q in app.conf.task_queues}
     assert bindings == {(q.name, q.name) for q in app.conf.task_queues}
+
+
+def test_every_queue_a_task_declares_is_a_named_queue_the_app_declares() -> None:
+    for module in names.TASK_MODULES:  # their decorators fill ROUTES
+        importlib.import_module(module)
+    static = {queue for queue in ROUTES.values() if isinstance(queue, str)}  # MT5 tasks: by terminal
+    assert static <= set(names.QueueName)
+    assert set(names.QueueName) == {*QUEUES, names.QueueName.MT5}
+    assert names.queue_of_terminal("t1") == "mt5.t1"

@@ -30,7 +30,7 @@ def read_price_file(
     A price date outside `window` is a bad row."""
     digest = file_sha256(path)
     published = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-    empty: ParseReport = ParseReport(path.name)
+    empty: ParseReport[PriceRow] = ParseReport(path.name)
     today = now.date()
     try:
         with _lines(path) as lines:

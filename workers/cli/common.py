@@ -29,12 +29,20 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING, EXIT_EXCEPTIONS, EXIT
 T = TypeVar("T")
 
 
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+class FailedExit(typer.Exit):
+    """A command's failure: its exit code, its message, and the JSON a `--json` command
+    prints for it (None: the command's default object)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(code)
+        self.message = message
+        self.json: Any = None
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> FailedExit:
     """One line on stderr; the Exit keeps the message (a `--json` command prints it too)."""
     err.print(f"hedgeops: {message}", markup=False, highlight=False)
-    exit_ = typer.Exit(code)
-    exit_.message = message  # type: ignore[attr-defined]
-    return exit_
+    return FailedExit(code, message)
 
 
 def settings_or_exit(**overrides: Any) -> Settings:

@@ -30,11 +30,11 @@ TASK_OF_JOB = {
     JobName.effectiveness: names.ASSESS_HEDGE_EFFECTIVENESS,
 }
 #: The queues a job's tasks go through: a worker must consume each for `--wait`.
-QUEUES_OF_JOB = {
-    JobName.nightly: {"prices", "valuation"},
-    JobName.prices: {"prices"},
-    JobName.mtm: {"valuation"},
-    JobName.effectiveness: {"valuation"},
+QUEUES_OF_JOB: dict[JobName, set[str]] = {
+    JobName.nightly: {names.QueueName.PRICES, names.QueueName.VALUATION},
+    JobName.prices: {names.QueueName.PRICES},
+    JobName.mtm: {names.QueueName.VALUATION},
+    JobName.effectiveness: {names.QueueName.VALUATION},
 }
 
 
@@ -75,7 +75,7 @@ def _run(job: JobName, as_of: str | None, *, wait: bool, as_json: bool, timeout:
         summary = trigger_job(settings, job, day, "manual", wait=wait, timeout=timeout, quiet=as_json)
     except Outcome as outcome:
         exit_ = fail(outcome.message, outcome.code)
-        exit_.json = outcome.as_json(job=job.value, as_of=day.isoformat())  # type: ignore[attr-defined]
+        exit_.json = outcome.as_json(job=job.value, as_of=day.isoformat())
         raise exit_ from None
     show_runs([summary], as_json, single=True)
     return exit_code(summary.get("status", ""))

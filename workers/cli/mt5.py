@@ -163,7 +163,7 @@ def _trigger(
     from workers.cli import trigger
 
     kwargs = {"terminal": terminal, "trigger": "manual", "logins": logins}
-    queue = f"mt5.{terminal}"
+    queue = names.queue_of_terminal(terminal)
     try:
         result = trigger.send(settings, names.RUN_SYNC_CYCLE, kwargs, queues={queue}, wait=follow)
         if not follow:
@@ -177,7 +177,7 @@ def _trigger(
         started = trigger.started_run(result, timeout, what=f"queue {queue}")
     except trigger.Outcome as outcome:
         exit_ = fail(outcome.message, outcome.code)
-        exit_.json = [outcome.as_json(job=f"mt5_sync:{terminal}", terminal=terminal)]  # type: ignore[attr-defined]
+        exit_.json = [outcome.as_json(job=f"mt5_sync:{terminal}", terminal=terminal)]
         raise exit_ from None
     if started.get("batch_run_id") is None:
         return {**started, "terminal": terminal}

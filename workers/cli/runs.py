@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +16,6 @@ from core.values import RunStatus
 from workers.cli.common import fail, out, parse_day, settings_or_exit, start
 
 runs_app = typer.Typer(help="One run of the ledger, in full.", no_args_is_help=True)
-StatusName = StrEnum("StatusName", {s.value: s.value for s in RunStatus})  # type: ignore[misc]
 
 
 def _filter(job: str | None, as_of: str | None, status: Any, *, prefix: str | None = None) -> Any:
@@ -33,7 +31,7 @@ def status(
     limit: Annotated[int, typer.Option(min=1, max=1000, help="how many runs, newest first")] = 20,
     job: Annotated[str | None, typer.Option("--job", help="only this job: nightly, prices, mtm, effectiveness")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="only runs of this as-of date, YYYY-MM-DD")] = None,
-    run_status: Annotated[StatusName | None, typer.Option("--status", help="only runs that ended so")] = None,
+    run_status: Annotated[RunStatus | None, typer.Option("--status", help="only runs that ended so")] = None,
 ) -> None:
     """The newest runs of the ledger, a nightly's steps under it (MT5 cycles: `hedgeops mt5 cycles`)."""
     from db.runviews import steps_of, top_runs
@@ -106,7 +104,7 @@ def cycles(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="how many cycles, newest first")] = 20,
     terminal: Annotated[str | None, typer.Option("--terminal", help="only this terminal's cycles")] = None,
-    run_status: Annotated[StatusName | None, typer.Option("--status", help="only cycles that ended so")] = None,
+    run_status: Annotated[RunStatus | None, typer.Option("--status", help="only cycles that ended so")] = None,
 ) -> None:
     """The newest MT5 sync cycles (a cycle with no enabled account writes none)."""
     from db.runviews import top_runs

@@ -227,6 +227,8 @@ class SimulatedMt5Gateway:
         account = self._ready("order_send")
         if account is None:
             return None
+        # The request is the MetaTrader5 package's dict (int | float | str, whatever the field):
+        # the simulator takes the fields TradeRequest names as they were sent, unchecked.
         req = TradeRequest(**{k: v for k, v in request.items() if k in TradeRequest._fields})  # type: ignore[arg-type]
         return place_order(self, account, req)
 

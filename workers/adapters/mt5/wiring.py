@@ -10,7 +10,7 @@ import redis
 
 from core.mt5.gateway import Mt5Gateway
 from core.mt5.ports import GatewayFactory
-from tasks.names import RUN_SYNC_CYCLE
+from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.settings import Settings
@@ -82,7 +82,7 @@ def guard_ports(settings: Settings) -> dict[str, Any]:
 
 def mt5_queues(settings: Settings) -> list[str]:
     """The queue of each configured terminal, and `mt5` (tasks sent without a terminal)."""
-    return ["mt5", *(f"mt5.{t}" for t in settings.mt5_terminal_names)]
+    return [QueueName.MT5, *(queue_of_terminal(t) for t in settings.mt5_terminal_names)]
 
 
 def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -94,7 +94,7 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": RUN_SYNC_CYCLE,
             "schedule": float(settings.mt5_sync_every),
             "kwargs": {"terminal": t, "trigger": "beat"},
-            "options": {"queue": f"mt5.{t}", "expires": settings.mt5_sync_every},
+            "options": {"queue": queue_of_terminal(t), "expires": settings.mt5_sync_every},
         }
         for t in settings.mt5_terminal_names
     }
