@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from core.keys import run_lock_key
+from core.run_details import RunRecord
 from core.values import Counts, RunStatus
 
 #: The family of nightly jobs: one running attempt per (job, as_of_date).
@@ -33,10 +35,10 @@ class RunScope:
         return {k: v for k, v in asdict(self).items() if k not in ("job", "as_of")}
 
     @classmethod
-    def of_run(cls, job: str, as_of: date, details: dict[str, Any]) -> RunScope:
+    def of_run(cls, job: str, as_of: date, details: Mapping[str, Any]) -> RunScope:
         """The scope a run was started with (a job run when its details do not say)."""
-        stored = details.get("scope")
-        return cls(job, as_of, **stored) if isinstance(stored, dict) else job_scope(job, as_of)
+        stored = RunRecord.from_details(details).scope
+        return cls(job, as_of, **stored.model_dump()) if stored is not None else job_scope(job, as_of)
 
 
 def job_scope(job: str, as_of: date) -> RunScope:
@@ -73,16 +75,16 @@ def combined_status(statuses: list[RunStatus]) -> RunStatus:
     return RunStatus.SUCCEEDED
 
 
-def shortfalls(details: dict[str, Any]) -> int:
+def shortfalls(details: Mapping[str, Any]) -> int:
     """What a run's details say was not done without counting it as an exception: the
     required D-1 prices missing and the price sources that failed."""
-    return len(details.get("price_missing") or []) + len(details.get("failed_sources") or [])
+    return RunRecord.from_details(details).shortfalls()
 
 
-def exceptions_error(template: str, exceptions: int, details: dict[str, Any]) -> str:
+def exceptions_error(template: str, exceptions: int, details: Mapping[str, Any]) -> str:
     """The error of a run that exceptions fail: `{n}` their number, `{failures}` what
     the run's details list of them (e.g. each failed login and why)."""
-    failures = "; ".join(str(f) for f in details.get("failures") or []) or "see the run's exceptions"
+    failures = "; ".join(RunRecord.from_details(details).failures or []) or "see the run's exceptions"
     return template.format(n=exceptions, failures=failures)
 
 

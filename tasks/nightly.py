@@ -11,6 +11,7 @@ import structlog
 from celery import signature
 
 from core.ledger import combined_status
+from core.run_details import RunRecord, StepRun
 from core.values import Counts, Job, RunStatus
 from db import ledger
 from db.models import BatchRun
@@ -89,10 +90,9 @@ def _finish_with_steps(uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
 def carried_details(steps: list[BatchRun]) -> dict[str, Any]:
     """What the nightly carries of its steps: the D-1 prices missing, the sources that
     failed, and which run each step was."""
-    carried: dict[str, Any] = {"price_missing": [], "failed_sources": [], "steps": {}}
-    for step in steps:
-        details = step.details or {}
-        carried["price_missing"] += details.get("price_missing") or []
-        carried["failed_sources"] += details.get("failed_sources") or []
-        carried["steps"][step.job] = {"batch_run_id": step.id, "status": step.status}
-    return carried
+    records = [RunRecord.from_details(step.details) for step in steps]
+    return RunRecord(
+        price_missing=[m for r in records for m in r.price_missing or []],
+        failed_sources=[f for r in records for f in r.failed_sources or []],
+        steps={step.job: StepRun(batch_run_id=step.id, status=step.status) for step in steps},
+    ).as_details()

@@ -14,6 +14,7 @@ from core.bulk import paused_gc
 from core.ecb import CROSS_SOURCE, EcbCrosses, derive_cross
 from core.ports import PriceBatch, PriceSource, QuarantiningSource
 from core.redaction import redact_text, redacted_error
+from core.run_details import RunRecord
 from core.values import Counts, Job
 from db import ledger
 from db.audit import record_event
@@ -59,7 +60,8 @@ def ingest_prices(run_id: int) -> dict[str, Any]:
     with rt.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         missing = report_missing(uow.session, wanted, run.id, rt.clock())
-        run.details = {**run.details, "files": files, "price_missing": missing, "failed_sources": failed}
+        record = RunRecord.model_validate({"files": files, "price_missing": missing, "failed_sources": failed})
+        run.details = {**run.details, **record.as_details()}
         runs.finish(uow, run)
         uow.commit()
         return run_summary(run)

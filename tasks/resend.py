@@ -5,12 +5,14 @@ HEDGEOPS_CHUNK_RESEND_SWEEP seconds: a running run without heartbeat for
 HEDGEOPS_CHUNK_RESEND_AFTER seconds gets its missing chunks sent again (minutes, not an
 hour). A chunk delivered twice is harmless: it counts in once (tasks.runs.chunk_step).
 
-Each chunked job registers the function that plans its run again (its plan sends only
-the chunks the ledger does not have): the sweep knows no job's room."""
+Every chunked job declares, beside its fan-out (tasks.fanout), the entry that plans its run
+again (its plan sends only the chunks the ledger does not have). `CHUNKED_JOBS` lists those
+declarations: what the sweep can re-send does not hang on which modules a process imported
+(it did when each job put its re-sender into a dict here as it was imported)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -18,22 +20,21 @@ import structlog
 from db import ledger
 from tasks import names
 from tasks.base import job_task
+from tasks.fanout import ChunkedJob
+from tasks.hedging.effectiveness import EFFECTIVENESS
+from tasks.mt5.cycle import CYCLE
 from tasks.runtime import runtime
+from tasks.valuation import MTM
 
 log = structlog.get_logger(__name__)
 
-#: Job -> the function that re-plans its running run (sends the chunks not counted in).
-RESENDERS: dict[str, Callable[[int], Any]] = {}
-#: Job name prefix -> the same, for jobs named per instance (a terminal's sync cycle is
-#: `mt5_sync:<terminal>`).
-PREFIX_RESENDERS: dict[str, Callable[[int], Any]] = {}
+#: Every job that fans out (tasks.fanout): a claimed run of another job has nothing to re-send.
+CHUNKED_JOBS: tuple[ChunkedJob, ...] = (MTM, EFFECTIVENESS, CYCLE)
 
 
-def resender_for(job: str) -> Callable[[int], Any] | None:
-    """The function that re-plans a run of `job` (None: the job has none)."""
-    if job in RESENDERS:
-        return RESENDERS[job]
-    return next((r for prefix, r in PREFIX_RESENDERS.items() if job.startswith(prefix)), None)
+def resender_for(job: str, chunked: Sequence[ChunkedJob] = CHUNKED_JOBS) -> Callable[[int], object] | None:
+    """The entry that re-plans a run of `job` (None: the job has none)."""
+    return next((c.resend for c in chunked if c.covers(job)), None)
 
 
 @job_task(names.RESEND_STALE_CHUNKS, queue="valuation", ignore_result=True)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.ledger import RunScope, job_scope
 from core.ports import RunLock
 from core.redaction import redacted_error
+from core.run_details import RunRecord, StoredScope
 from core.values import Counts, Job, Trigger
 from db import ledger
 from db.audit import record_event
@@ -146,7 +147,7 @@ def _start(
     lock, stale_after = rt.run_policy(scope)
     stored = dict(details or {})
     if scope != job_scope(scope.job, scope.as_of):
-        stored["scope"] = scope.stored()
+        stored |= RunRecord(scope=StoredScope(**scope.stored())).as_details()
     started = ledger.start_run(
         uow.session,
         scope.job,

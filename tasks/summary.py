@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.redaction import redact_text
+from core.run_details import RunRecord
 from db.ledger import counts_of
 from db.models import BatchRun
 
@@ -21,10 +22,11 @@ def run_summary(run: BatchRun, *, note: str | None = None) -> dict[str, Any]:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
-    if "price_missing" in run.details:
-        summary["price_missing"] = len(run.details["price_missing"])
-    if run.details.get("failed_sources"):
-        summary["failed_sources"] = [f["source"] for f in run.details["failed_sources"]]
+    record = RunRecord.from_details(run.details)
+    if record.price_missing is not None:
+        summary["price_missing"] = len(record.price_missing)
+    if record.failed_sources:
+        summary["failed_sources"] = [f.source for f in record.failed_sources]
     if run.error:
         summary["error"] = redact_text(run.error)  # an error stored before redaction was the rule
     if note:

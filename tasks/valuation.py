@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from celery import group
 from sqlalchemy.orm import Session
 
 from core.calendars import d1_dates
@@ -18,8 +17,8 @@ from core.ledger import chunks
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
 from core.plans import KeyRange
-from core.values import Contract, Counts, D1Policy, Job, ObjectType
-from db import ledger
+from core.run_details import MtmPlan
+from core.values import Contract, Counts, Job, ObjectType
 from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
@@ -28,11 +27,10 @@ from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
-from tasks import names, resend, runs
+from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.runtime import runtime
-from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
@@ -45,43 +43,35 @@ def compute_mtm_snapshots(
 
 
 def plan_mtm(run_id: int) -> dict[str, Any]:
-    """Split the active contracts into key ranges, record the plan, send the chunks after commit."""
+    """Split the active contracts into key ranges, record the plan, send the chunks after
+    commit; again for a stale run (the chunks the ledger lacks)."""
     rt = runtime()
-    with rt.uow() as uow:
-        run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = active_key_ranges(uow.session, rt.chunk_size)
-        # Hedged items under test are valued too (their hypothetical derivatives), in chunks numbered after.
-        item_parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.chunk_size)
-        run.chunks_total = len(parts) + len(item_parts)
-        run.details = {
-            **run.details,
-            "d1_policy": rt.d1_policy.value,
-            "symbol_calendars": dict(rt.symbol_calendars),
-            "chunk_size": rt.chunk_size,
-            **FxValuationPlan.of_policy(rt.hedging).as_details(),
-        }
-        if not parts and not item_parts:
-            runs.finish(uow, run)
-        else:
-            done = set(ledger.done_chunks(uow.session, run.id))
-            todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
-            items = [(no, ids) for no, ids in enumerate(item_parts, start=len(parts)) if no not in done]
-            uow.after_commit(lambda: _send_chunks(run.id, todo, items))
-        uow.commit()
-        log.info("mtm_planned", chunks=len(parts), d1_policy=rt.d1_policy.value)
-        return run_summary(run)
+    return fanout.fan_out(run_id, _mtm_plan, uow=rt.uow, send=fanout.send_group, event="mtm_planned")
 
 
-resend.RESENDERS[Job.MTM.value] = plan_mtm
+MTM = fanout.ChunkedJob(Job.MTM.value, resend=plan_mtm)
 
 
-def _send_chunks(run_id: int, todo: list[tuple[int, KeyRange]], items: list[tuple[int, list[int]]]) -> None:
-    group(
+def _mtm_plan(s: Session, run: BatchRun) -> fanout.Plan:
+    """Key ranges of the contracts, then the hedged items under test (their hypothetical
+    derivatives) in chunks numbered after; the plan fixes the policy, calendars and FX
+    valuation every chunk values with."""
+    rt = runtime()
+    parts = active_key_ranges(s, rt.chunk_size)
+    item_parts = chunks(designations_under_test(s, run.as_of_date), rt.chunk_size)
+    return fanout.Plan(
         [
-            *(compute_mtm_chunk.s(run_id=run_id, chunk_no=no, **ids.as_message()) for no, ids in todo),
-            *(compute_hedged_item_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in items),
-        ]
-    ).apply_async()
+            *(fanout.Chunk(names.COMPUTE_MTM_CHUNK, ids.as_message()) for ids in parts),
+            *(fanout.Chunk(names.COMPUTE_HEDGED_ITEM_CHUNK, {"designation_ids": ids}) for ids in item_parts),
+        ],
+        details={
+            **MtmPlan(
+                d1_policy=rt.d1_policy, symbol_calendars=dict(rt.symbol_calendars), chunk_size=rt.chunk_size
+            ).as_details(),
+            **FxValuationPlan.of_policy(rt.hedging).as_details(),
+        },
+        log={"chunks": len(parts), "d1_policy": rt.d1_policy.value},
+    )
 
 
 @job_task(names.COMPUTE_MTM_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
@@ -133,10 +123,8 @@ def _range_in_database(s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDo
     """The commodity forwards the statement reproduces exactly are valued in the database
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
-    now, plan = runtime().clock(), run.details
-    dates = d1_dates(
-        commodity_underlyings(s, ids), run.as_of_date, D1Policy(plan["d1_policy"]), plan["symbol_calendars"]
-    )
+    now, plan = runtime().clock(), MtmPlan.from_details(run.details)
+    dates = d1_dates(commodity_underlyings(s, ids), run.as_of_date, plan.d1_policy, plan.symbol_calendars)
     done = value_commodities_in_range(
         s,
         ids,
@@ -200,11 +188,11 @@ def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contra
     chunk values alike. FX forwards also read the forward rate of their maturity, when
     stored, and the other leg of their designation (both legs on one basis); snapshots
     carry their MTM in the functional currency when the plan names one."""
-    fx_plan = FxValuationPlan.from_details(plan)
+    fx_plan, mtm_plan = FxValuationPlan.from_details(plan), MtmPlan.from_details(plan)
     partners = partners_of(s, contracts, oid, as_of)
     legs = [*contracts, *(p.contract for p in partners.values())]
     symbols = {c.underlying for c in legs} | fx_plan.conversion_symbols({c.currency for c in contracts})
-    dates = d1_dates(symbols, as_of, D1Policy(plan["d1_policy"]), plan["symbol_calendars"])
+    dates = d1_dates(symbols, as_of, mtm_plan.d1_policy, mtm_plan.symbol_calendars)
     dates = with_forward_symbols(dates, legs)
     prices = prices_on(s, dates)
     fx = FxMarket(dates, prices, fx_plan.curves, fx_plan.method, partners)

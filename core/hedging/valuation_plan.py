@@ -13,6 +13,7 @@ from core.hedging.curves import RateCurve, curves_as_text, curves_from, curves_f
 from core.hedging.functional import conversion_symbols
 from core.hedging.fx import RateSource
 from core.hedging.policy import HedgingPolicy
+from core.run_details import details_version
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class FxValuationPlan:
     def from_details(cls, details: Mapping[str, Any]) -> FxValuationPlan:
         """The plan a run recorded. Runs planned before curves (only `discount_rates`,
         flat) valued every FX forward by spot proxy: so are they read back."""
+        details_version(details)
         if "rate_curves" not in details:
             flat = {c: v for c, v in (details.get("discount_rates") or {}).items()}
             return cls(curves_from({}, flat), RateSource.SPOT_PROXY, None)

@@ -10,21 +10,20 @@ from collections import Counter
 from typing import Annotated, Any
 
 import structlog
-from celery import group
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from core.hedging.effectiveness import LegSeries, assess
+from core.hedging.run_details import EffectivenessPlan
 from core.ledger import chunks
 from core.values import Job
-from db import ledger
 from db.hedging.effectiveness import designation_terms, designations_under_test, write_effectiveness
 from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import names, resend, runs
+from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.runtime import runtime
-from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
@@ -52,31 +51,24 @@ def assess_hedge_effectiveness(
 
 
 def plan_effectiveness(run_id: int) -> dict[str, Any]:
-    """Split the designations under test into chunks, record the plan, send them after commit."""
+    """Split the designations under test into chunks, record the plan, send them after
+    commit; again for a stale run (the chunks the ledger lacks)."""
     rt = runtime()
-    with rt.uow() as uow:
-        run = ledger.get_run(uow.session, run_id, for_update=True)
-        parts = chunks(designations_under_test(uow.session, run.as_of_date), rt.hedging.chunk_size)
-        run.chunks_total = len(parts)
-        run.details = {**run.details, "designations": sum(map(len, parts)), "chunk_size": rt.hedging.chunk_size}
-        if not parts:
-            runs.finish(uow, run)
-        else:
-            done = set(ledger.done_chunks(uow.session, run.id))
-            todo = [(no, ids) for no, ids in enumerate(parts) if no not in done]
-            uow.after_commit(lambda: _send_chunks(run.id, todo))
-        uow.commit()
-        log.info("effectiveness_planned", designations=sum(map(len, parts)), chunks=len(parts))
-        return run_summary(run)
+    return fanout.fan_out(run_id, _plan, uow=rt.uow, send=fanout.send_group, event="effectiveness_planned")
 
 
-resend.RESENDERS[Job.EFFECTIVENESS.value] = plan_effectiveness
+EFFECTIVENESS = fanout.ChunkedJob(Job.EFFECTIVENESS.value, resend=plan_effectiveness)
 
 
-def _send_chunks(run_id: int, todo: list[tuple[int, list[int]]]) -> None:
-    group(
-        assess_effectiveness_chunk.s(run_id=run_id, chunk_no=no, designation_ids=ids) for no, ids in todo
-    ).apply_async()
+def _plan(s: Session, run: BatchRun) -> fanout.Plan:
+    size = runtime().hedging.chunk_size
+    parts = chunks(designations_under_test(s, run.as_of_date), size)
+    designations = sum(map(len, parts))
+    return fanout.Plan(
+        [fanout.Chunk(names.ASSESS_EFFECTIVENESS_CHUNK, {"designation_ids": ids}) for ids in parts],
+        details=EffectivenessPlan(designations=designations, chunk_size=size).as_details(),
+        log={"designations": designations, "chunks": len(parts)},
+    )
 
 
 @job_task(names.ASSESS_EFFECTIVENESS_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)

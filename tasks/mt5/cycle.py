@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import structlog
-from celery import signature
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from core.ledger import chunks
 from core.mt5.accounts import CYCLE_JOB_PREFIX, TerminalName, cycle_job, cycle_scope
+from core.mt5.cycle_details import CycleDetails
 from core.values import Trigger
-from db import ledger
+from db.models import BatchRun
 from db.mt5.accounts import enabled_account_ids
-from tasks import names, resend, runs
+from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.mt5.queues import terminal_queue
 from tasks.runtime import runtime
-from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
 
@@ -59,47 +59,42 @@ def begin_cycle(request: CycleRequest, task_id: str | None) -> dict[str, Any]:
             "note": "no enabled account: no cycle",
         }
     scope = cycle_scope(request.terminal, rt.clock().date())
-    details = {"terminal": request.terminal, "logins": request.logins}
-    return runs.run(scope, request.trigger, task_id, lambda run_id: plan_cycle(run_id, request), details=details)
+    details = CycleDetails(terminal=request.terminal, logins=request.logins).as_details()
+    return runs.run(scope, request.trigger, task_id, plan_cycle, details=details)
 
 
-def plan_cycle(run_id: int, request: CycleRequest) -> dict[str, Any]:
-    rt = runtime()
-    with rt.uow() as uow:
-        run = ledger.get_run(uow.session, run_id, for_update=True)
-        ids = enabled_account_ids(uow.session, request.terminal, request.logins)
-        parts = chunks(ids, rt.mt5_chunk_size) if ids else []
-        run.chunks_total = len(parts)
-        run.details = {**run.details, "accounts": len(ids), "chunk_size": rt.mt5_chunk_size}
-        if not parts:
-            runs.finish(uow, run)
-        else:
-            done = set(ledger.done_chunks(uow.session, run.id))
-            todo = [(no, part) for no, part in enumerate(parts) if no not in done]
-            uow.after_commit(lambda: send_chunks(run.id, request.terminal, todo))
-        uow.commit()
-    log.info("mt5_cycle_planned", accounts=len(ids), chunks=len(parts))
-    return run_summary(run)
+def plan_cycle(run_id: int) -> dict[str, Any]:
+    """Split the cycle's enabled accounts (of its terminal, or of the logins it names, as
+    its start recorded them) into chunks on the terminal's queue, send them after commit.
 
-
-def resend_cycle(run_id: int) -> dict[str, Any]:
-    """Beat's sweep for a stale cycle (tasks.resend): the chunks not counted in are sent
+    Also beat's sweep for a stale cycle (tasks.resend): the chunks not counted in are sent
     again. A worker killed mid-chunk leaves its message unacked until Redis' visibility
     timeout (an hour by default); the sweep moves the cycle's heartbeat on, so without this
     the cycle would never look abandoned either, and a guard's closes the killed chunk left
     open would wait that hour."""
-    with runtime().uow() as uow:
-        details = ledger.get_run(uow.session, run_id).details
-    request = CycleRequest.model_validate(
-        {"terminal": details["terminal"], "logins": details.get("logins"), "trigger": Trigger.MANUAL}
+    rt = runtime()
+    return fanout.fan_out(run_id, _plan, uow=rt.uow, send=fanout.send_group, event="mt5_cycle_planned")
+
+
+#: The sweep's name for it: re-planning sends only the chunks the ledger lacks.
+resend_cycle = plan_cycle
+
+CYCLE = fanout.ChunkedJob(CYCLE_JOB_PREFIX, resend=resend_cycle, per_instance=True)
+
+
+def _plan(s: Session, run: BatchRun) -> fanout.Plan:
+    size, cycle = runtime().mt5_chunk_size, CycleDetails.from_details(run.details)
+    ids = enabled_account_ids(s, cycle.terminal, cycle.logins)
+    parts = chunks(ids, size) if ids else []
+    return fanout.Plan(
+        [
+            fanout.Chunk(names.SYNC_ACCOUNTS, _chunk(cycle.terminal, p), names.queue_of_terminal(cycle.terminal))
+            for p in parts
+        ],
+        details=cycle.model_copy(update={"accounts": len(ids), "chunk_size": size}).as_details(),
+        log={"accounts": len(ids), "chunks": len(parts)},
     )
-    return plan_cycle(run_id, request)
 
 
-resend.PREFIX_RESENDERS[CYCLE_JOB_PREFIX] = resend_cycle
-
-
-def send_chunks(run_id: int, terminal: str, todo: list[tuple[int, list[int]]]) -> None:
-    for chunk_no, ids in todo:
-        kwargs = {"run_id": run_id, "terminal": terminal, "chunk_no": chunk_no, "account_ids": ids}
-        signature(names.SYNC_ACCOUNTS, kwargs=kwargs).apply_async(queue=names.queue_of_terminal(terminal))
+def _chunk(terminal: str, account_ids: list[int]) -> dict[str, Any]:
+    return {"terminal": terminal, "account_ids": account_ids}

@@ -25,6 +25,7 @@ from core.mt5.gateway import Mt5Error
 from core.mt5.reconcile import Rules, reconcile
 from core.mt5.snapshot import snapshot_figures
 from core.mt5.values import Account, AccountMode, ExpectedPosition
+from core.run_details import RunRecord
 from db import ledger
 from db.models import BatchRun
 from db.mt5.accounts import accounts_by_ids, open_expected
@@ -169,10 +170,8 @@ def _write(request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bo
         written.counts.processed = len(outcomes.synced) + len(done_failed)
         written.counts.exceptions = len(done_failed)
         if done_failed:
-            run.details = {
-                **run.details,
-                "failures": [*run.details.get("failures", []), *(describe(f) for f in done_failed)],
-            }
+            failures = [*(RunRecord.from_details(run.details).failures or []), *(describe(f) for f in done_failed)]
+            run.details = {**run.details, **RunRecord(failures=failures).as_details()}
         return runs.ChunkDone(
             written.counts,
             complete=complete,

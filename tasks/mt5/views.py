@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.mt5.cycle_details import CycleDetails
 from db import ledger
 from db.mt5.accounts import terminals_of
 from db.mt5.models import ReconciliationLog
@@ -24,6 +25,7 @@ def cycle_summary(run_id: int) -> dict[str, Any]:
     """The run as `run --json` prints it, with its terminal, accounts and divergences."""
     with runtime().uow() as uow:
         run = ledger.get_run(uow.session, run_id)
+        cycle = CycleDetails.from_details(run.details)
         r = ReconciliationLog
         stmt = (
             select(r.reason, func.count())
@@ -34,7 +36,7 @@ def cycle_summary(run_id: int) -> dict[str, Any]:
         divergences = {reason: int(n) for reason, n in uow.session.execute(stmt)}
         return {
             **run_summary(run),
-            "terminal": run.details.get("terminal"),
-            "accounts": run.details.get("accounts"),
+            "terminal": cycle.terminal,
+            "accounts": cycle.accounts,
             "divergences": divergences,
         }

@@ -11,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from core.monitoring import Check, CheckState, RunFacts, check_nightly, nightly_deadline, previous_business_day
+from core.run_details import RunRecord
 from core.values import Job, RunStatus
 from workers.cli.common import err, out
 from workers.settings import SettingsError, load_settings
@@ -79,7 +80,7 @@ def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
         run = ledger.latest_run(uow.session, Job.NIGHTLY, day)
         if run is None:
             return None, None
-        missing = len((run.details or {}).get("price_missing") or [])
+        missing = len(RunRecord.from_details(run.details).price_missing or [])
         return RunFacts(run.id, RunStatus(run.status), run.exceptions, run.conflicts, missing, run.error), None
 
 

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from core.mt5.accounts import CYCLE_JOB_PREFIX
 from core.redaction import redact_text, redact_value
+from core.run_details import RunRecord
 from core.values import RunStatus
 from workers.cli.common import fail, out, parse_day, settings_or_exit, start
 
@@ -161,7 +162,8 @@ def _problems(details: dict[str, Any]) -> dict[str, Any]:
         "failures": "failures",
         "files_read": "files",
     }
-    return {name: details[key] for name, key in named.items() if details.get(key)}
+    stored = RunRecord.from_details(details).as_details()
+    return {name: stored[key] for name, key in named.items() if stored.get(key)}
 
 
 def show_view(view: dict[str, Any]) -> None:

@@ -1,0 +1,101 @@
+"""The one fan-out of every chunked job (MTM, effectiveness, a terminal's sync cycle): plan
+a run's chunks, record the plan in the ledger, send after commit the chunks the ledger has
+not counted in. Planning a run again is therefore re-sending its missing chunks: beat's
+stale-run sweep (tasks.resend) calls each job's `ChunkedJob.resend`, which is its plan.
+
+Fan-in is `tasks.runs.chunk_step`: the last chunk to count itself in ends the run.
+The unit of work and the send function are arguments: nothing here looks up the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from celery import group, signature
+from sqlalchemy.orm import Session
+
+from db import ledger
+from db.models import BatchRun
+from db.uow import UnitOfWorkFactory
+from tasks import runs
+from tasks.summary import run_summary
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One chunk's message: its task and its arguments besides `run_id` and `chunk_no`;
+    `queue` None: the app's router picks it."""
+
+    task: str
+    kwargs: Mapping[str, Any]
+    queue: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A run's chunks in chunk order (their numbers are their places), what the run records
+    of its plan (merged into its details), and the fields of the planned log line."""
+
+    chunks: Sequence[Chunk]
+    details: Mapping[str, Any] = field(default_factory=dict)
+    log: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: Reads what a run is of (its date, its details) and splits it into chunks.
+Planner = Callable[[Session, BatchRun], Plan]
+#: Sends the chunks' messages (after commit).
+Send = Callable[[Sequence[Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkedJob:
+    """A job that fans out, as the stale-run sweep knows it: its name (with `per_instance`,
+    the prefix of jobs named per instance: `mt5_sync:<terminal>`) and the entry that plans
+    a run of it again (`resend(run_id)`, resolving its own ports)."""
+
+    job: str
+    resend: Callable[[int], object]
+    per_instance: bool = False
+
+    def covers(self, job: str) -> bool:
+        return job.startswith(self.job) if self.per_instance else job == self.job
+
+
+def fan_out(run_id: int, plan: Planner, *, uow: UnitOfWorkFactory, send: Send, event: str) -> dict[str, Any]:
+    """Plan run `run_id`, record its chunks and plan, then send the chunks not counted in
+    (all of them the first time; the missing ones on a re-plan). A plan of no chunk ends
+    the run at once. `event` is logged with the plan's fields."""
+    with uow() as unit:
+        run = ledger.get_run(unit.session, run_id, for_update=True)
+        planned = plan(unit.session, run)
+        run.chunks_total = len(planned.chunks)
+        run.details = {**run.details, **planned.details}
+        if not planned.chunks:
+            runs.finish(unit, run)
+        else:
+            todo = _messages(run.id, planned.chunks, set(ledger.done_chunks(unit.session, run.id)))
+            unit.after_commit(lambda: send(todo))
+        unit.commit()
+        log.info(event, **planned.log)
+        return run_summary(run)
+
+
+def _messages(run_id: int, chunks: Sequence[Chunk], done: set[int]) -> list[Any]:
+    return [
+        signature(c.task, kwargs={"run_id": run_id, "chunk_no": no, **c.kwargs}, **_options(c))
+        for no, c in enumerate(chunks)
+        if no not in done
+    ]
+
+
+def _options(chunk: Chunk) -> dict[str, str]:
+    return {"queue": chunk.queue} if chunk.queue else {}
+
+
+def send_group(messages: Sequence[Any]) -> None:
+    """Every chunk's message in one group (each still goes to its own queue)."""
+    group(messages).apply_async()
