@@ -21,6 +21,8 @@ import structlog
 from celery import Task, shared_task
 from celery.exceptions import Reject
 
+from tasks.names import QueueName
+
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,
@@ -73,7 +75,7 @@ TRANSIENT_RETRY = Retry()
 #: A queue, or the rule that picks one from a task's keyword arguments (None: no opinion).
 QueueRule = Callable[[Mapping[str, Any]], str | None]
 #: Task name -> its queue or queue rule, filled by `job_task`; `route_task` reads it.
-ROUTES: dict[str, str | QueueRule] = {}
+ROUTES: dict[str, QueueName | QueueRule] = {}
 
 #: Task arguments bound to every log line of the task, under these names.
 CONTEXT_ARGUMENTS = {
@@ -223,7 +225,12 @@ class JobTask(Task):  # type: ignore[misc]
 
 
 def job_task(
-    name: str, queue: str | QueueRule, *, retry: Retry = TRANSIENT_RETRY, base: type[JobTask] = JobTask, **options: Any
+    name: str,
+    queue: QueueName | QueueRule,
+    *,
+    retry: Retry = TRANSIENT_RETRY,
+    base: type[JobTask] = JobTask,
+    **options: Any,
 ) -> Callable[[Callable[..., Any]], Any]:
     """Declare a task: its name, its queue (or the rule that picks one), its retry policy.
     Late acks and re-queueing when a worker dies are every task's."""

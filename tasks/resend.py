@@ -37,7 +37,7 @@ def resender_for(job: str, chunked: Sequence[ChunkedJob] = CHUNKED_JOBS) -> Call
     return next((c.resend for c in chunked if c.covers(job)), None)
 
 
-@job_task(names.RESEND_STALE_CHUNKS, queue="valuation", ignore_result=True)
+@job_task(names.RESEND_STALE_CHUNKS, queue=names.QueueName.VALUATION, ignore_result=True)
 def resend_stale_chunks(self: Any) -> dict[str, Any]:
     return {"resent": resend_stale()}
 
