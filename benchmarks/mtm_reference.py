@@ -25,51 +25,33 @@ from sqlalchemy import Connection, insert, select, text
 
 from db.engine import engine_for
 from db.models import MtmSnapshot
-from db.mtm_in_database import commodity_mtm, plain_text, sha256_hex, snapshot_payload
-
-COLUMNS = (
-    "idempotency_key",
-    "object_type",
-    "object_id",
-    "as_of_date",
-    "price_date",
-    "price_id",
-    "mtm_value",
-    "price_d1",
-    "entry_price",
-    "quantity_mt",
-    "currency",
-    "payload",
-    "payload_sha256",
-    "created_at",
-)
+from db.mtm_in_database import SNAPSHOT_COLUMNS, JsonText, commodity_mtm, snapshot_select
 
 
 def reference_sql(as_of: date, price_date: date) -> str:
     """The set-based statement: the pipeline's snapshots of every active commodity contract,
     whole-book, its expressions from db.mtm_in_database (the pipeline's own per-chunk
-    statement is built from the same ones)."""
+    statement is built from the same ones, its columns and key from core's one list)."""
     mtm = commodity_mtm("c.side", "c.quantity", "p.price", "c.entry_price")
-    payload = snapshot_payload(
-        as_of=f"'{as_of.isoformat()}'",
-        currency="c.currency",
-        entry_price="c.entry_price",
-        mtm="v.mtm",
-        object_id="c.id",
-        object_type="'hedge_contract'",
-        price_d1_text=plain_text("p.price"),
-        price_date=f"'{price_date.isoformat()}'",
-        price_id="p.id",
-        quantity="c.quantity",
-    )
+    fields = {
+        "object_type": "'hedge_contract'::text",
+        "object_id": "c.id",
+        "as_of_date": f"DATE '{as_of.isoformat()}'",
+        "price_date": "p.price_date",
+        "price_id": "p.id",
+        "mtm_value": "v.mtm",
+        "price_d1": "p.price",
+        "entry_price": "c.entry_price",
+        "quantity_mt": "c.quantity",
+        "currency": "c.currency",
+    }
+    texts = {"as_of_date": JsonText(f"'{as_of.isoformat()}'"), "price_date": JsonText(f"'{price_date.isoformat()}'")}
+    select_list, payload = snapshot_select(fields, texts, correlation_id="NULL", jsonb=True)
     return (
-        f"INSERT INTO ref_mtm_snapshots ({', '.join(COLUMNS)}) "
-        f"SELECT 'MTM:hedge_contract:' || c.id || ':{as_of.isoformat()}', 'hedge_contract', c.id, "
-        f"DATE '{as_of.isoformat()}', p.price_date, p.id, v.mtm, p.price, c.entry_price, c.quantity, c.currency, "
-        f"j.doc::jsonb, {sha256_hex('j.doc')}, now() "
+        f"INSERT INTO ref_mtm_snapshots ({', '.join(SNAPSHOT_COLUMNS)}, created_at) SELECT {select_list}, now() "
         f"FROM hedge_contracts c JOIN settlement_prices p "
         f"ON p.symbol = c.underlying AND p.price_date = DATE '{price_date.isoformat()}' "
-        f"CROSS JOIN LATERAL (SELECT {mtm} AS mtm) v CROSS JOIN LATERAL (SELECT {payload} AS doc) j "
+        f"CROSS JOIN LATERAL (SELECT {mtm} AS mtm) v {payload} "
         f"WHERE c.status = 'active' AND c.instrument = 'commodity_forward' "
         f"ON CONFLICT (idempotency_key) DO NOTHING"
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from core.mtm_results import SNAPSHOT_KEY
 from core.values import ExceptionReason, ObjectType
 
 
 def mtm_snapshot_key(object_type: ObjectType, object_id: int, as_of: date) -> str:
-    return f"MTM:{object_type.value}:{object_id}:{as_of.isoformat()}"
+    return SNAPSHOT_KEY.format(object_type=object_type.value, object_id=object_id, as_of_date=as_of.isoformat())
 
 
 def mtm_exception_key(object_type: ObjectType, object_id: int, as_of: date, reason: ExceptionReason) -> str:

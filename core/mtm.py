@@ -10,7 +10,7 @@ from typing import Any
 
 from core import keys
 from core.hedging.fx import FxMarket, value_fx_forward
-from core.money import money
+from core.money import MONEY_CONTEXT, money
 from core.mtm_results import MtmException, MtmSnapshot, Valuation
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
 
@@ -20,9 +20,11 @@ def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_pr
 
     side is +1 (buy) or -1 (sell); quantity in the contract's unit (metric tonnes for
     metals); prices per unit in the contract's currency. The result is money in that
-    currency, rounded half-even to 2 dp once, at the end.
+    currency, rounded half-even to 2 dp once, at the end. The arithmetic runs in
+    core.money.MONEY_CONTEXT (28 digits): below 10^16 the product is exact.
     """
-    return money(Decimal(side_sign) * quantity * (price_d1 - entry_price))
+    ctx = MONEY_CONTEXT
+    return money(ctx.multiply(ctx.multiply(Decimal(side_sign), quantity), ctx.subtract(price_d1, entry_price)))
 
 
 def value_contract(

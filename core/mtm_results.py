@@ -4,13 +4,38 @@ Commodity MTM (core.mtm) and FX MTM (core.hedging.fx) both make these."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from core.canonical import payload_sha256
 from core.values import ExceptionReason, ObjectType
+
+#: The idempotency key of a snapshot: core.keys.mtm_snapshot_key fills it in, the SQL
+#: valuation (db.mtm_in_database) and the benchmark's SQL reference spell it in SQL.
+SNAPSHOT_KEY = "MTM:{object_type}:{object_id}:{as_of_date}"
+
+#: The business values of a snapshot, each with its kind: the fields of its payload, in
+#: this order, and the columns of mtm_snapshots of the same names. Core makes the payload
+#: from them; the write path's columns, the SQL valuation's select list and canonical JSON,
+#: and the benchmark's SQL reference are built from this one list.
+SNAPSHOT_FIELDS: Mapping[str, type] = MappingProxyType(
+    {
+        "object_type": str,
+        "object_id": int,
+        "as_of_date": date,
+        "price_date": date,
+        "price_id": int,
+        "mtm_value": Decimal,
+        "price_d1": Decimal,
+        "entry_price": Decimal,
+        "quantity_mt": Decimal,
+        "currency": str,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,20 +58,25 @@ class MtmSnapshot:
     extra: dict[str, Any] | None = field(default=None, hash=False)
 
     @property
+    def fields(self) -> dict[str, Any]:
+        """The business values by SNAPSHOT_FIELDS: the columns of its row."""
+        values = (
+            self.object_type.value,
+            self.contract_id,
+            self.as_of,
+            self.price_date,
+            self.price_id,
+            self.mtm_value,
+            self.price_d1,
+            self.entry_price,
+            self.quantity,
+            self.currency,
+        )
+        return dict(zip(SNAPSHOT_FIELDS, values, strict=True))
+
+    @property
     def payload(self) -> dict[str, Any]:
-        return {
-            "object_type": self.object_type.value,
-            "object_id": self.contract_id,
-            "as_of_date": self.as_of,
-            "price_date": self.price_date,
-            "price_id": self.price_id,
-            "mtm_value": self.mtm_value,
-            "price_d1": self.price_d1,
-            "entry_price": self.entry_price,
-            "quantity_mt": self.quantity,
-            "currency": self.currency,
-            **(self.extra or {}),
-        }
+        return {**self.fields, **(self.extra or {})} if self.extra else self.fields
 
     @property
     def sha256(self) -> str:

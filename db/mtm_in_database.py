@@ -16,29 +16,34 @@ same unit of work). The rows it takes are those of a key range that:
   digits of context) computes it exactly too, and both round it once, half-even to the
   cent. A bigger one goes to core, which rounds as Decimal does.
 
-The same statement inserts the new snapshots (ON CONFLICT DO NOTHING), classifies every
-taken row as created, existing (same key, same hash) or conflict (same key, another hash:
-an idempotency_conflicts row with both payloads, as db.writepath writes it) and returns
-the counts and the ids of the range's revaluing contracts it did not take.
+This module makes the rows (a SELECT: the key, the columns, the canonical payload text
+and its hash); db.writepath.merge_from writes them in the same statement, as it writes the
+staging table of a COPY: created, existing or conflict, each row classified there. The
+statement also returns the ids of the range's revaluing contracts it did not take.
 
-The builders (`plain_text`, `half_even_cents`, `canonical_json`, `commodity_mtm`) are
-shared with the benchmark's whole-book SQL reference (benchmarks/mtm_reference.py), so the
-pipeline and its reference cannot drift apart.
+The builders (`plain_text`, `half_even_cents`, `canonical_json`, `commodity_mtm`,
+`snapshot_select`) are shared with the benchmark's whole-book SQL reference
+(benchmarks/mtm_reference.py), so the pipeline and its reference cannot drift apart; the
+key template, the payload's fields and the columns are core.mtm_results'.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.canonical import normalise_decimal
+from core.mtm_results import SNAPSHOT_FIELDS, SNAPSHOT_KEY
 from core.plans import KeyRange
 from core.values import ContractStatus, Counts, Instrument, ObjectType, Price
-from db.models import HedgeContract
+from db.models import HedgeContract, MtmSnapshot
+from db.writepath import MergeSource, merge_from
 
 #: Statuses that core values (ContractStatus.revalues).
 _REVALUED = ", ".join(f"'{s.value}'" for s in ContractStatus if s.revalues)
@@ -96,36 +101,23 @@ def canonical_json(fields: Mapping[str, JsonText | JsonInt]) -> str:
     return " || ".join(parts) + " || '}'"
 
 
-def snapshot_payload(
-    *,
-    as_of: str,
-    currency: str,
-    entry_price: str,
-    mtm: str,
-    object_id: str,
-    object_type: str,
-    price_d1_text: str,
-    price_date: str,
-    price_id: str,
-    quantity: str,
-) -> str:
+def snapshot_payload(values: Mapping[str, str | JsonText]) -> str:
     """The canonical JSON text of core.mtm_results.MtmSnapshot.payload (no extra fields)
-    from SQL expressions: the contract's numbers as numeric; the price's canonical text,
-    the dates and the object type as text."""
-    return canonical_json(
-        {
-            "object_type": JsonText(object_type),
-            "object_id": JsonInt(object_id),
-            "as_of_date": JsonText(as_of),
-            "price_date": JsonText(price_date),
-            "price_id": JsonInt(price_id),
-            "mtm_value": JsonText(plain_text(mtm)),
-            "price_d1": JsonText(price_d1_text),
-            "entry_price": JsonText(plain_text(entry_price)),
-            "quantity_mt": JsonText(plain_text(quantity)),
-            "currency": JsonText(currency),
-        }
-    )
+    from SQL expressions: `values` gives each of SNAPSHOT_FIELDS as an expression of its
+    column's type (numeric, bigint; text for a date or a text), or as JsonText when its
+    canonical text is made already."""
+    if set(values) != set(SNAPSHOT_FIELDS):
+        raise ValueError(f"the snapshot's fields are {sorted(SNAPSHOT_FIELDS)}, not {sorted(values)}")
+    fields: dict[str, JsonText | JsonInt] = {}
+    for name, kind in SNAPSHOT_FIELDS.items():
+        value = values[name]
+        if isinstance(value, JsonText):
+            fields[name] = value
+        elif kind is int:
+            fields[name] = JsonInt(value)
+        else:
+            fields[name] = JsonText(plain_text(value) if kind is Decimal else value)
+    return canonical_json(fields)
 
 
 def sha256_hex(text_expr: str) -> str:
@@ -133,45 +125,71 @@ def sha256_hex(text_expr: str) -> str:
     return f"encode(sha256(convert_to({text_expr}, 'UTF8')), 'hex')"
 
 
-SNAPSHOT_COLUMNS = (
-    "idempotency_key",
-    "object_type",
-    "object_id",
-    "as_of_date",
-    "price_date",
-    "price_id",
-    "mtm_value",
-    "price_d1",
-    "entry_price",
-    "quantity_mt",
-    "currency",
-    "correlation_id",
-    "payload",
-    "payload_sha256",
-    "batch_run_id",
-    "created_at",
-)
+def sql_template(template: str, values: Mapping[str, str | JsonText]) -> str:
+    """A str.format template in SQL: its text quoted, each field the text of its expression."""
+    parts = []
+    for text, name, _, _ in string.Formatter().parse(template):
+        if text:
+            parts.append("'" + text.replace("'", "''") + "'")
+        if name is not None:
+            value = values[name]
+            parts.append(f"({value.sql if isinstance(value, JsonText) else value})::text")
+    return " || ".join(parts)
 
 
-def _range_statement() -> str:
-    oid = ObjectType.HEDGE_CONTRACT.value
+#: The columns of a snapshot row as the valuation makes it (the write path adds the run and
+#: the time): core's fields and the write path's key, payload and hash.
+SNAPSHOT_COLUMNS = ("idempotency_key", *SNAPSHOT_FIELDS, "correlation_id", "payload", "payload_sha256")
+
+
+def snapshot_select(
+    fields: Mapping[str, str], texts: Mapping[str, JsonText], *, correlation_id: str, jsonb: bool = False
+) -> tuple[str, str]:
+    """Snapshot rows in SQL: the select list (named as SNAPSHOT_COLUMNS; the payload its
+    canonical text, or jsonb) and the lateral join that makes the payload (`j.doc`) once.
+    `fields` gives each of SNAPSHOT_FIELDS as an expression of its column's type, `texts`
+    the canonical text of some (a date's ISO text, say), used in the key and the payload."""
+    spelled: dict[str, str | JsonText] = {**fields, **texts}
+    columns = {
+        "idempotency_key": sql_template(SNAPSHOT_KEY, spelled),
+        **fields,
+        "correlation_id": correlation_id,
+        "payload": "j.doc::jsonb" if jsonb else "j.doc",
+        "payload_sha256": sha256_hex("j.doc"),
+    }
+    select_list = ", ".join(f"{columns[name]} AS {name}" for name in SNAPSHOT_COLUMNS)
+    return select_list, f"CROSS JOIN LATERAL (SELECT {snapshot_payload(spelled)} AS doc) j"
+
+
+#: A range's snapshot fields from its valued rows `c`; the texts made in Python once per chunk.
+_RANGE_FIELDS = {
+    "object_type": f"'{ObjectType.HEDGE_CONTRACT.value}'::text",
+    "object_id": "c.id",
+    "as_of_date": "%(as_of)s::date",
+    "price_date": "c.price_date",
+    "price_id": "c.price_id",
+    "mtm_value": "c.mtm",
+    "price_d1": "c.price",
+    "entry_price": "c.entry_price",
+    "quantity_mt": "c.quantity",
+    "currency": "c.currency",
+}
+_RANGE_TEXTS = {
+    "as_of_date": JsonText("%(as_of_text)s::text"),
+    "price_date": JsonText("c.price_day"),
+    "price_d1": JsonText("c.price_text"),
+}
+
+
+def _valuation_ctes() -> str:
+    """The CTEs that value a key range: `v`, its snapshot rows; `revalued` and `taken`, to
+    tell which of the range's contracts it left to core."""
     mtm = commodity_mtm("c.side", "c.quantity", "c.price", "c.entry_price")
-    doc = snapshot_payload(
-        as_of="%(as_of_text)s::text",
-        currency="c.currency",
-        entry_price="c.entry_price",
-        mtm="c.mtm",
-        object_id="c.id",
-        object_type=f"'{oid}'",
-        price_d1_text="c.price_text",
-        price_date="c.price_day",
-        price_id="c.price_id",
-        quantity="c.quantity",
-    )
+    select_list, payload = snapshot_select(_RANGE_FIELDS, _RANGE_TEXTS, correlation_id="%(correlation_id)s::text")
     # The range is read first on its own (MATERIALIZED): a planner without fresh statistics
     # would otherwise AND the status index into the scan (db.contracts.contracts_in_range).
     return f"""
-WITH px AS (
+px AS (
   SELECT * FROM unnest(%(symbols)s::text[], %(price_ids)s::bigint[], %(prices)s::numeric[],
                        %(price_texts)s::text[], %(price_dates)s::date[], %(price_days)s::text[],
                        %(currencies)s::text[], %(units)s::text[])
@@ -190,35 +208,19 @@ WITH px AS (
 ), valued AS (
   SELECT c.*, m.mtm FROM taken c CROSS JOIN LATERAL (SELECT {mtm} AS mtm) m
 ), v AS MATERIALIZED (
-  SELECT c.*, 'MTM:{oid}:' || c.id || ':' || %(as_of_text)s::text AS key, j.doc, {sha256_hex("j.doc")} AS sha
-  FROM valued c CROSS JOIN LATERAL (SELECT {doc} AS doc) j
-), ins AS (
-  INSERT INTO mtm_snapshots ({", ".join(SNAPSHOT_COLUMNS)})
-  SELECT key, '{oid}', id, %(as_of)s::date, price_date, price_id, mtm, price, entry_price, quantity, currency,
-         %(correlation_id)s::text, doc::jsonb, sha, %(batch_run_id)s::bigint, %(now)s::timestamptz
-  FROM v ORDER BY id
-  ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key
-), stored AS MATERIALIZED (
-  -- Only the keys not inserted are looked up (none on a first run); this reads the table
-  -- as it was before the statement, so it never sees a row just inserted.
-  SELECT v.key, v.doc, v.sha, t.payload_sha256 AS stored_sha, t.payload AS stored_payload
-  FROM v JOIN mtm_snapshots t ON t.idempotency_key = v.key
-  WHERE v.key NOT IN (SELECT idempotency_key FROM ins)
-), conflicted AS (
-  INSERT INTO idempotency_conflicts (table_name, idempotency_key, existing_sha256, incoming_sha256,
-                                     existing_payload, incoming_payload, batch_run_id, detected_at)
-  SELECT 'mtm_snapshots', key, stored_sha, sha, stored_payload, doc::jsonb, %(batch_run_id)s::bigint,
-         %(now)s::timestamptz
-  FROM stored WHERE stored_sha <> sha
-  ON CONFLICT (idempotency_key, incoming_sha256) DO NOTHING
+  SELECT {select_list} FROM valued c {payload}
+)"""
+
+
+#: The rows of a key range, for the write path to merge; and the range's revaluing contracts
+#: it did not take (in id order), which core values.
+RANGE_SOURCE = MergeSource(
+    relation="v",
+    columns=SNAPSHOT_COLUMNS,
+    ctes=_valuation_ctes(),
+    order_by="object_id",
+    extra=("(SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM revalued WHERE id NOT IN (SELECT id FROM taken))",),
 )
-SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM ins),
-       (SELECT count(*) FROM stored WHERE stored_sha = sha), (SELECT count(*) FROM stored WHERE stored_sha <> sha),
-       (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM revalued WHERE id NOT IN (SELECT id FROM taken))
-"""
-
-
-RANGE_STATEMENT = _range_statement()
 
 
 @dataclass(slots=True)
@@ -242,13 +244,18 @@ def value_commodities_in_range(
 ) -> InDatabase:
     """Value and write the snapshots of the commodity forwards of the key range `ids` that
     have one of `prices` (at most one per symbol: core's choice of its D-1 price)."""
+    source = range_source(ids, as_of, prices, correlation_id)
+    merged = merge_from(session, MtmSnapshot, source, batch_run_id=batch_run_id, now=now)
+    return InDatabase(merged.counts, list(merged.extra[0]))
+
+
+def range_source(ids: KeyRange, as_of: date, prices: Sequence[Price], correlation_id: str | None) -> MergeSource:
+    """The snapshot rows of a key range valued with `prices`, as SQL for the write path."""
     params = {
         "first": ids.first,
         "last": ids.last,
         "as_of": as_of,
         "as_of_text": as_of.isoformat(),
-        "batch_run_id": batch_run_id,
-        "now": now,
         "correlation_id": correlation_id,
         "symbols": [p.symbol for p in prices],
         "price_ids": [p.id for p in prices],
@@ -259,15 +266,7 @@ def value_commodities_in_range(
         "currencies": [p.currency for p in prices],
         "units": [p.unit for p in prices],
     }
-    conn = session.connection()
-    taken, created, existing, conflicts, rest = conn.exec_driver_sql(RANGE_STATEMENT, params).one()
-    if created + existing + conflicts < taken:
-        # A key another transaction committed while this statement ran: ON CONFLICT waited
-        # for it, the statement's snapshot did not see it. Once more (a newer snapshot, in
-        # which the rows inserted above are stored and the same): it settles those keys.
-        _, again_created, again_existing, conflicts, rest = conn.exec_driver_sql(RANGE_STATEMENT, params).one()
-        created, existing = created + again_created, again_existing - created
-    return InDatabase(Counts(processed=taken, created=created, existing=existing, conflicts=conflicts), list(rest))
+    return replace(RANGE_SOURCE, params=params)
 
 
 def commodity_underlyings(session: Session, ids: KeyRange) -> set[str]:

@@ -15,20 +15,9 @@ from db.writepath import ResultRow, result_row, write_results
 
 
 def snapshot_row(snap: MtmSnapshotValue, correlation_id: str | None) -> ResultRow:
-    columns = {
-        "object_type": snap.object_type.value,
-        "object_id": snap.contract_id,
-        "as_of_date": snap.as_of,
-        "price_date": snap.price_date,
-        "price_id": snap.price_id,
-        "mtm_value": snap.mtm_value,
-        "price_d1": snap.price_d1,
-        "entry_price": snap.entry_price,
-        "quantity_mt": snap.quantity,
-        "currency": snap.currency,
-        "correlation_id": correlation_id,
-    }
-    return result_row(snap.key, snap.payload, columns)
+    """A snapshot's row: its business values are both columns and payload fields
+    (core.mtm_results.SNAPSHOT_FIELDS)."""
+    return result_row(snap.key, snap.payload, {**snap.fields, "correlation_id": correlation_id})
 
 
 def exception_row(exc: MtmExceptionValue) -> ResultRow:

@@ -1,31 +1,42 @@
-"""The write path: the only writer of results.
+"""The write path: the only writer of results, and the only place that tells what became of
+each one.
 
-Every result has an idempotency key and a canonical payload. Writing it gives
-`created` (inserted), `existing` (same key, same payload hash: nothing changes) or
-`conflict` (same key, other payload: nothing is overwritten, an idempotency_conflicts
-row keeps both payloads). The bulk form inserts thousands of rows per statement with
-INSERT .. ON CONFLICT DO NOTHING RETURNING on PostgreSQL and SQLite alike.
+Every result has an idempotency key and a canonical payload. Writing it gives `created`
+(inserted), `existing` (same key, same payload hash: nothing changes) or `conflict` (same
+key, other payload: nothing is overwritten, an idempotency_conflicts row keeps both
+payloads). Rows come two ways, and both end in this module:
+
+- as Python rows (`write_results`): a multi-row INSERT .. ON CONFLICT DO NOTHING RETURNING
+  on SQLite and for small batches on PostgreSQL; a bigger PostgreSQL batch is COPYed into
+  a staging table (db.bulk_pg) and merged from there;
+- as SQL (`merge_from`): rows a SELECT makes in the database (db.mtm_in_database values a
+  chunk of contracts so), merged by the same statement as the staging table's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.canonical import canonical_form
 from core.values import Counts, WriteOutcome
 from db.base import Base, ResultTable
-from db.bulk_pg import insert_via_staging
+from db.bulk_pg import copy_to_staging, empty_staging
 from db.models import IdempotencyConflict
 
 LOOKUP_CHUNK = 900  # keys per IN (...) lookup; below SQLite's variable limit
 STAGING_THRESHOLD = 200  # rows from which COPY through a staging table pays off (PostgreSQL)
+_CREATED_KEYS = "(SELECT coalesce(array_agg(idempotency_key), '{}') FROM ins)"
+
+#: Per key stored with another hash than the batch's: (the stored hash, the stored payload).
+Stored = dict[str, tuple[str, dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,59 @@ class ResultRow:
     sha256: str
     columns: dict[str, Any] = field(default_factory=dict)
     payload_json: str | None = None  # the canonical JSON text, when already made
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A refused payload: the key, the stored hash and payload, the incoming ones."""
+
+    key: str
+    stored_sha256: str
+    stored_payload: dict[str, Any]
+    incoming_sha256: str
+    incoming_payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MergeSource:
+    """Rows made in the database, to merge into a result table: `relation` (a table, or a
+    CTE of `ctes`) with `columns`: idempotency_key, payload (the canonical JSON text, or
+    jsonb), payload_sha256 and columns of the table (batch_run_id and created_at are the
+    merge's). `order_by`: a column, the order of the inserts; `extra`: scalar SQL the merge's
+    statement returns too (in `Merged.extra`), such as what the source left aside."""
+
+    relation: str
+    columns: tuple[str, ...]
+    ctes: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    order_by: str | None = None
+    extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What a merge did: rows taken, created, existing; the conflicts, in the source's order;
+    the keys created (when asked for); the values of the source's `extra`."""
+
+    taken: int
+    created: int
+    existing: int
+    conflicts: list[Conflict]
+    created_keys: set[str] | None = None
+    extra: tuple[Any, ...] = ()
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.taken, self.created, self.existing, len(self.conflicts))
+
+    def settled_by(self, again: Merged) -> Merged:
+        """This merge with a second look's answer (a newer snapshot, in which this merge's
+        own rows are stored with their own hashes): the conflicts and the rest are its."""
+        created = self.created + again.created
+        keys = None if self.created_keys is None else self.created_keys | (again.created_keys or set())
+        return Merged(
+            self.taken, created, self.taken - created - len(again.conflicts), again.conflicts, keys, again.extra
+        )
 
 
 @dataclass(slots=True)
@@ -75,58 +139,11 @@ def write_results(
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
-    inserted, differing = _insert(
-        session, table, list(first.values()), {"batch_run_id": batch_run_id, "created_at": now}
-    )
-    stored = _stored(session, table, sorted(differing))
-    outcomes: list[WriteOutcome] = []
-    conflicts: dict[str, ResultRow] = {}
-    seen: set[str] = set()
-    for row in rows:
-        reference = stored[row.key][0] if row.key in stored else first[row.key].sha256
-        if row.key in inserted and row.key not in seen:
-            outcomes.append(WriteOutcome.CREATED)
-        elif reference == row.sha256:
-            outcomes.append(WriteOutcome.EXISTING)
-        else:
-            outcomes.append(WriteOutcome.CONFLICT)
-            conflicts[row.key] = row
-        seen.add(row.key)
-    pairs = _record_conflicts(session, table, conflicts.values(), stored, first, batch_run_id, now)
-    return WriteReport(outcomes, list(conflicts), pairs)
-
-
-def _insert(
-    session: Session, table: type[ResultTable], rows: list[ResultRow], common: dict[str, Any]
-) -> tuple[set[str], set[str]]:
-    """Insert what is new; returns (inserted keys, keys stored with another payload hash).
-
-    PostgreSQL and many rows: COPY through a staging table. Otherwise a multi-row
-    INSERT .. ON CONFLICT DO NOTHING RETURNING, then the hashes of the keys not inserted.
-    """
-    if not rows:
-        return set(), set()
-    if session.get_bind().dialect.name == "postgresql" and len(rows) >= STAGING_THRESHOLD:
-        return insert_via_staging(session, table, rows, common)
-    values = [
-        {**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256, **common}
-        for row in rows
-    ]
-    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())
-    hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
-    stored = _stored_hashes(session, table, list(hashes))
-    return inserted, {key for key, sha in stored.items() if sha != hashes[key]}
-
-
-def _stored_hashes(session: Session, table: type[ResultTable], keys: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    key_col = table.idempotency_key
-    for start in range(0, len(keys), LOOKUP_CHUNK):
-        part = keys[start : start + LOOKUP_CHUNK]
-        for row in session.execute(select(key_col, table.payload_sha256).where(key_col.in_(part))):
-            found[str(row[0])] = str(row[1])
-    return found
+    inserted, stored = _insert(session, table, list(first.values()), batch_run_id, now)
+    outcomes, refused = _classify(rows, first, inserted, stored)
+    _record_conflicts(session, table, refused.values(), batch_run_id, now)
+    pairs = {key: (c.stored_payload, c.incoming_payload) for key, c in refused.items()}
+    return WriteReport(outcomes, list(refused), pairs)
 
 
 def write_result(
@@ -135,46 +152,166 @@ def write_result(
     return write_results(session, table, [row], batch_run_id=batch_run_id, now=now).outcomes[0]
 
 
-def _stored(session: Session, table: type[ResultTable], keys: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-    found: dict[str, tuple[str, dict[str, Any]]] = {}
-    key_col = table.idempotency_key
+def merge_from(
+    session: Session, table: type[ResultTable], source: MergeSource, *, batch_run_id: int | None, now: datetime
+) -> Merged:
+    """Write the rows a SQL source makes (PostgreSQL), each settled as created, existing or
+    conflict; the conflicts recorded as every other writer's are."""
+    merged = _merge(session.connection(), table, source, batch_run_id, now)
+    _record_conflicts(session, table, merged.conflicts, batch_run_id, now)
+    return merged
+
+
+def _classify(
+    rows: Sequence[ResultRow], first: Mapping[str, ResultRow], inserted: set[str], stored: Stored
+) -> tuple[list[WriteOutcome], dict[str, Conflict]]:
+    """Created: the first row of a key inserted now. Existing: a row with the hash stored
+    (or, for a key this batch inserted, the hash of its first row). Conflict: any other;
+    per key the last refused payload is the one recorded."""
+    outcomes: list[WriteOutcome] = []
+    refused: dict[str, Conflict] = {}
+    seen: set[str] = set()
+    for row in rows:
+        if row.key in inserted and row.key not in seen:
+            outcomes.append(WriteOutcome.CREATED)
+        else:
+            sha, payload = stored.get(row.key) or (first[row.key].sha256, first[row.key].payload)
+            if sha == row.sha256:
+                outcomes.append(WriteOutcome.EXISTING)
+            else:
+                outcomes.append(WriteOutcome.CONFLICT)
+                refused[row.key] = Conflict(row.key, sha, payload, row.sha256, row.payload)
+        seen.add(row.key)
+    return outcomes, refused
+
+
+def _insert(
+    session: Session, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+) -> tuple[set[str], Stored]:
+    """Insert what is new (one row per key); returns (inserted keys, keys stored with
+    another payload hash)."""
+    if not rows:
+        return set(), {}
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= STAGING_THRESHOLD:
+        return _insert_staged(session.connection(), table, rows, batch_run_id, now)
+    common = {"batch_run_id": batch_run_id, "created_at": now}
+    values = [
+        {**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256, **common}
+        for row in rows
+    ]
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    inserted = set(session.execute(stmt.returning(table.idempotency_key), values).scalars())
+    # A later statement: it sees a key another transaction committed while the INSERT waited.
+    hashes = {v["idempotency_key"]: v["payload_sha256"] for v in values if v["idempotency_key"] not in inserted}
+    stored = dict(_lookup(session, table, list(hashes), table.payload_sha256))
+    differing = sorted(key for key, sha in stored.items() if sha != hashes[key])
+    found = _lookup(session, table, differing, table.payload_sha256, table.payload)
+    return inserted, {key: (sha, dict(doc)) for key, sha, doc in found}
+
+
+def _insert_staged(
+    conn: Connection, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+) -> tuple[set[str], Stored]:
+    """PostgreSQL, many rows: one probe first (a rerun, every key stored with the same hash,
+    ends there: one statement per batch); the rest COPYed to staging and merged."""
+    pending = _not_stored_alike(conn, table.__tablename__, rows)
+    if not pending:
+        return set(), {}
+    todo = [row for row in rows if row.key in pending]
+    columns = (*todo[0].columns, "idempotency_key", "payload", "payload_sha256")
+    lines = ([*r.columns.values(), r.key, r.payload_json or json.dumps(r.payload), r.sha256] for r in todo)
+    staging = copy_to_staging(conn, table, columns, lines)
+    merged = _merge(conn, table, MergeSource(staging, columns), batch_run_id, now, created_keys=True)
+    empty_staging(conn, staging)
+    return merged.created_keys or set(), {c.key: (c.stored_sha256, c.stored_payload) for c in merged.conflicts}
+
+
+def _not_stored_alike(conn: Connection, name: str, rows: Sequence[ResultRow]) -> set[str]:
+    """The keys not stored with the batch's hash (not stored, or stored with another), the
+    hashes compared in the database: the batch's keys and hashes are two array parameters."""
+    sql = (
+        f"SELECT s.k FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
+        f"LEFT JOIN {name} t ON t.idempotency_key = s.k WHERE t.payload_sha256 IS DISTINCT FROM s.h"
+    )
+    return {key for (key,) in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows]))}
+
+
+def _lookup(session: Session, table: type[ResultTable], keys: list[str], *columns: Any) -> list[Any]:
+    """(key, *columns) of the stored rows of `keys`, a chunk of keys per query."""
+    key_col, found = table.idempotency_key, list[Any]()
     for start in range(0, len(keys), LOOKUP_CHUNK):
-        part = keys[start : start + LOOKUP_CHUNK]
-        stmt = select(key_col, table.payload_sha256, table.payload).where(key_col.in_(part))
-        for row in session.execute(stmt):
-            found[str(row[0])] = (str(row[1]), dict(row[2]))
+        found += session.execute(select(key_col, *columns).where(key_col.in_(keys[start : start + LOOKUP_CHUNK])))
     return found
 
 
 def _record_conflicts(
-    session: Session,
-    table: type[ResultTable],
-    rows: Iterable[ResultRow],
-    stored: dict[str, tuple[str, dict[str, Any]]],
-    first: dict[str, ResultRow],
-    batch_run_id: int | None,
-    now: datetime,
-) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    session: Session, table: type[ResultTable], conflicts: Iterable[Conflict], batch_run_id: int | None, now: datetime
+) -> None:
     """One idempotency_conflicts row per refused payload (once, however often it comes)."""
-    values, pairs = [], {}
-    for row in rows:
-        existing_sha, existing_payload = stored.get(row.key) or (first[row.key].sha256, first[row.key].payload)
-        pairs[row.key] = (existing_payload, row.payload)
-        values.append(
-            {
-                "table_name": table.__tablename__,
-                "idempotency_key": row.key,
-                "existing_sha256": existing_sha,
-                "incoming_sha256": row.sha256,
-                "existing_payload": existing_payload,
-                "incoming_payload": row.payload,
-                "batch_run_id": batch_run_id,
-                "detected_at": now,
-            }
-        )
+    values = [
+        {
+            "table_name": table.__tablename__,
+            "idempotency_key": c.key,
+            "existing_sha256": c.stored_sha256,
+            "incoming_sha256": c.incoming_sha256,
+            "existing_payload": c.stored_payload,
+            "incoming_payload": c.incoming_payload,
+            "batch_run_id": batch_run_id,
+            "detected_at": now,
+        }
+        for c in conflicts
+    ]
     if values:
         stmt = dialect_insert(session, IdempotencyConflict).on_conflict_do_nothing(
             index_elements=["idempotency_key", "incoming_sha256"]
         )
         session.execute(stmt, values)
-    return pairs
+
+
+def _merge(
+    conn: Connection,
+    table: type[ResultTable],
+    source: MergeSource,
+    batch_run_id: int | None,
+    now: datetime,
+    created_keys: bool = False,
+) -> Merged:
+    """One statement inserts the source's rows ON CONFLICT DO NOTHING and classifies the
+    keys it did not insert by their stored hash. A key another transaction committed while
+    it ran is neither: ON CONFLICT waited for it, the statement's snapshot is older. Then
+    one second look, the same statement again (a newer snapshot), settles it."""
+    sql = _merge_statement(table.__tablename__, source, created_keys)
+    params = {**source.params, "wp_batch_run_id": batch_run_id, "wp_now": now}
+    first = _merged(conn.exec_driver_sql(sql, params).one())
+    if first.created + first.existing + len(first.conflicts) == first.taken:
+        return first
+    return first.settled_by(_merged(conn.exec_driver_sql(sql, params).one()))
+
+
+def _merge_statement(name: str, source: MergeSource, created_keys: bool) -> str:
+    src, cols = source.relation, ", ".join(source.columns)
+    values = ", ".join("payload::jsonb" if c == "payload" else c for c in source.columns)
+    order = f" ORDER BY {source.order_by}" if source.order_by else ""
+    # `stored` reads the table as it was before the statement (it never sees a row just
+    # inserted) and looks up only the keys not inserted: none on a first run.
+    return (
+        f"WITH {source.ctes + ', ' if source.ctes else ''}"
+        f"ins AS (INSERT INTO {name} ({cols}, batch_run_id, created_at) "
+        f"SELECT {values}, %(wp_batch_run_id)s::bigint, %(wp_now)s::timestamptz FROM {src}{order} "
+        f"ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key), "
+        f"stored AS MATERIALIZED (SELECT s.idempotency_key AS key, s.payload_sha256 AS sha, s.payload AS doc, "
+        f"s.{source.order_by or 'idempotency_key'} AS ord, t.payload_sha256 AS stored_sha, t.payload AS stored_payload "
+        f"FROM {src} s JOIN {name} t ON t.idempotency_key = s.idempotency_key "
+        f"WHERE s.idempotency_key NOT IN (SELECT idempotency_key FROM ins)) "
+        f"SELECT (SELECT count(*) FROM {src}), (SELECT count(*) FROM ins), "
+        f"(SELECT count(*) FROM stored WHERE stored_sha = sha), "
+        f"(SELECT coalesce(jsonb_agg(jsonb_build_array(key, stored_sha, stored_payload, doc::jsonb, sha) "
+        f"ORDER BY ord), '[]') FROM stored WHERE stored_sha <> sha), "
+        f"{_CREATED_KEYS if created_keys else 'NULL::text[]'}" + "".join(f", {e}" for e in source.extra)
+    )
+
+
+def _merged(row: Sequence[Any]) -> Merged:
+    taken, created, existing, conflicts, keys, *extra = row
+    found = [Conflict(key, stored_sha, stored, sha, incoming) for key, stored_sha, stored, incoming, sha in conflicts]
+    return Merged(taken, created, existing, found, None if keys is None else set(keys), tuple(extra))

@@ -121,3 +121,42 @@ class TestRerunInTheDatabase:
         assert set(third.outcomes[:499]) == {WriteOutcome.EXISTING}
         assert session.scalar(select(func.count()).select_from(IdempotencyConflict)) == 1
         assert session.scalar(select(func.count()).select_from(SettlementPrice)) == 501
+
+
+class TestKeyStoredMeanwhile:
+    """A COPY batch merged while another transaction stores one of its keys: ON CONFLICT
+    waits for it, the merge's snapshot does not see it; the write path's second look (the
+    one the SQL valuation's rows get too) settles it as existing or conflict."""
+
+    @pytest.mark.parametrize(("value", "outcome"), [("1.5", WriteOutcome.EXISTING), ("9", WriteOutcome.CONFLICT)])
+    def test_the_raced_key_is_settled_once(self, pg_url: str, value: str, outcome: WriteOutcome) -> None:
+        import threading
+        import time
+
+        from sqlalchemy import text
+
+        rows = [price(i, f"{i + 1}.5") for i in range(250)]  # the bulk form: COPY and one merge
+        sessions = session_factory(pg_url)
+        other, mine = sessions(), sessions()
+        write_results(other, SettlementPrice, [price(0, value)], batch_run_id=None, now=NOW)  # not committed
+        pid = mine.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        done: list[Any] = []
+        worker = threading.Thread(
+            target=lambda: done.append(write_results(mine, SettlementPrice, rows, batch_run_id=None, now=NOW))
+        )
+        worker.start()
+        deadline = time.monotonic() + 30
+        while not other.execute(
+            text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).scalar():
+            assert time.monotonic() < deadline, "the merge never waited for the other transaction"
+            time.sleep(0.05)
+        other.commit()
+        worker.join(timeout=30)
+        mine.commit()
+        assert done and done[0].outcomes == [outcome] + [WriteOutcome.CREATED] * 249
+        conflicts = mine.scalars(select(IdempotencyConflict.existing_payload)).all()
+        assert [c["price"] for c in conflicts] == (["9"] if outcome is WriteOutcome.CONFLICT else [])
+        assert mine.scalar(select(func.count()).select_from(SettlementPrice)) == 250
+        other.close()
+        mine.close()

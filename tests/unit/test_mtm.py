@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from itertools import permutations
 from typing import Any
 
 import pytest
 
 from core.mtm import best_price, commodity_mtm, value_contract, value_contracts
-from core.mtm_results import MtmException, MtmSnapshot
+from core.mtm_results import SNAPSHOT_FIELDS, SNAPSHOT_KEY, MtmException, MtmSnapshot
 from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, ObjectType, Price, Side
 
 D = Decimal
@@ -109,6 +109,24 @@ class TestCommodityMtm:
 
         assert result == D(expected)
         assert result.as_tuple().exponent == -2  # always money: two decimal places
+
+    @pytest.mark.parametrize(
+        "context",
+        [
+            # 5 digits, half-up: 1234567.891 * 0.01 would be 12346 -> 12346.00 and
+            # -1 * 12.5 * 10.05 = -125.625 would be -125.63 -> -125.63
+            pytest.param({"prec": 5, "rounding": ROUND_HALF_UP}, id="five-digits-half-up"),
+            pytest.param({"prec": 3, "rounding": ROUND_DOWN}, id="three-digits-down"),
+        ],
+    )
+    def test_the_thread_context_changes_nothing(self, context: dict[str, Any]) -> None:
+        # The arithmetic runs in core.money.MONEY_CONTEXT (28 digits, half-even), whatever
+        # the caller set: 1234567.891 * (100.01 - 100.00) = 12345.67891 -> 12345.68;
+        # -1 * 12.5 * (2510.05 - 2500) = -125.625 -> -125.62 (half-even)
+        cases = [(1, "1234567.891", "100.01", "100.00", "12345.68"), (-1, "12.5", "2510.05", "2500", "-125.62")]
+        with localcontext(**context):
+            results = [str(commodity_mtm(side, D(q), D(p), D(e))) for side, q, p, e, _ in cases]
+        assert results == [expected for *_, expected in cases]
 
     def test_buy_and_sell_of_the_same_contract_are_opposite(self) -> None:
         # +1 * 33 * (2563.50 - 2612.00) = -1600.50 and -1 * ... = 1600.50
@@ -335,6 +353,15 @@ CHANGED_BUSINESS_VALUES: dict[str, Any] = {
 
 
 class TestSnapshotPayloadHash:
+    def test_the_payload_holds_the_snapshot_fields_of_their_kinds(self) -> None:
+        # core.mtm_results.SNAPSHOT_FIELDS names the payload's fields and the columns: the
+        # SQL valuation and the benchmark's reference spell each field by its kind.
+        snapshot = a_snapshot()
+
+        assert list(snapshot.payload) == list(SNAPSHOT_FIELDS)
+        assert {name: type(value) for name, value in snapshot.payload.items()} == dict(SNAPSHOT_FIELDS)
+        assert snapshot.key == SNAPSHOT_KEY.format(object_type="hedge_contract", object_id=42, as_of_date="2026-11-20")
+
     def test_every_business_field_has_a_case(self) -> None:
         # A field added to the snapshot without a case here would go unchecked.
         business = {f.name for f in dataclasses.fields(MtmSnapshot)} - {"key"}
