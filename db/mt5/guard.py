@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from core.mt5.close_intents import OPEN_STATUSES, IntentStatus
@@ -132,6 +132,16 @@ def open_intents(session: Session, account_ids: Sequence[int], *, mode: str | No
     if mode is not None:
         stmt = stmt.where(CloseIntent.mode == mode)
     return list(session.scalars(stmt.order_by(CloseIntent.position_time_msc, CloseIntent.ticket)))
+
+
+def open_intent_counts(session: Session, account_ids: Sequence[int], *, mode: str | None = None) -> dict[int, int]:
+    """How many intents each of these accounts has still to finish (absent: none)."""
+    stmt = select(CloseIntent.account_id, func.count()).where(
+        CloseIntent.account_id.in_(account_ids), CloseIntent.status.in_(OPEN_INTENTS)
+    )
+    if mode is not None:
+        stmt = stmt.where(CloseIntent.mode == mode)
+    return {int(a): int(n) for a, n in session.execute(stmt.group_by(CloseIntent.account_id))}
 
 
 def intents_of_episode(session: Session, account_id: int, episode: int) -> list[CloseIntent]:

@@ -63,11 +63,12 @@ def _views(p: Ports) -> list[GuardView]:
     with p.uow() as uow:
         states = rows.states(uow.session)
         accounts = list_accounts(uow.session)
-        pending = rows.open_intents(uow.session, [a.id for a in accounts], mode="enforce") if accounts else []
+        # Counted in the unit of work: its rows are expired once it ends (DetachedInstanceError).
+        pending = rows.open_intent_counts(uow.session, [a.id for a in accounts], mode="enforce")
     views = []
     for account in accounts:
         state = states.get(account.id)
-        count = sum(1 for p in pending if p.account_id == account.id)
+        count = pending.get(account.id, 0)
         if state is None:
             views.append(GuardView(account, "unguarded", 0, None, None, None, None, None, count))
             continue

@@ -18,11 +18,18 @@ from workers.cli import app
 
 
 @pytest.fixture
-def cli(embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    scenario = {
-        "symbols": SYMBOLS,
-        "accounts": [account(5001, equity=[10000.0, 8900.0], positions=[position(88812), position(88813)])],
-    }
+def close_answers() -> dict[str, list[str]]:
+    """Scripted answers to the closes, by ticket (none: every close fills)."""
+    return {}
+
+
+@pytest.fixture
+def cli(
+    embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, close_answers: dict[str, list[str]]
+) -> CliRunner:
+    positions = [position(88812), position(88813)]
+    spec = account(5001, equity=[10000.0, 8900.0], positions=positions, close_answers=close_answers)
+    scenario = {"symbols": SYMBOLS, "accounts": [spec]}
     (tmp_path / "scenario.json").write_text(json.dumps(scenario))
     monkeypatch.setenv("HEDGEOPS_MT5_SCENARIO", str(tmp_path / "scenario.json"))
     monkeypatch.setenv("HEDGEOPS_MT5_SIMULATOR_STATE", str(tmp_path / "broker.json"))
@@ -79,6 +86,19 @@ def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(
     assert status(cli)["state"] == "armed"
     with session_factory(db_url)() as s:
         assert s.scalars(select(AuditEvent.actor).where(AuditEvent.event_type == "guard_reset")).all() == ["alice"]
+
+
+@pytest.mark.parametrize("close_answers", [{"88812": ["market_closed"]}])
+def test_status_with_open_intents_shows_them(cli: CliRunner) -> None:
+    """88812's market is closed at the execution: its intent stays open (waiting_market).
+    Before, `guard status` read the intents' rows after its unit of work had ended and died
+    with DetachedInstanceError (exit 1) whenever one was open."""
+    for _ in range(2):
+        assert cli.invoke(app, ["run", "mt5-sync"]).exit_code == 0
+    shown = status(cli)
+    assert (shown["state"], shown["pending_intents"]) == ("tripped", 1)
+    plain = cli.invoke(app, ["guard", "status"])
+    assert plain.exit_code == 0 and "5001" in plain.stdout, plain.output
 
 
 @pytest.mark.parametrize(
