@@ -59,6 +59,19 @@ def close_intent_key(login: int, ticket: int, episode: int) -> str:
     return f"CLOSE:{login}:{ticket}:ep{episode}"
 
 
+def removal_intent_key(login: int, ticket: int, episode: int) -> str:
+    """The deletion of one pending order while the account is tripped (`REMOVE:5001234:88901:ep3`),
+    also the comment of the TRADE_ACTION_REMOVE request. Apart from the closes' keys: a
+    pending order that fills becomes a position of the same ticket, which is closed too."""
+    return f"REMOVE:{login}:{ticket}:ep{episode}"
+
+
+def latch_alert_key(login: int, kind: str, episode: int, ticket: int) -> str:
+    """The alert of one position found open (`reopened`) or one pending order found
+    (`pending_order`) at a sync of a tripped account: `DDALERT:5001234:reopened:ep3:88815`."""
+    return drawdown_alert_key(login, kind, f"ep{episode}:{ticket}")
+
+
 def drawdown_alert_key(login: int, kind: str, ref: str) -> str:
     """One drawdown alert: `DDALERT:5001234:warning:s812` (the sync that warned),
     `DDALERT:5001234:day_start_unknown:2026-11-20`; executions: execution_alert_key."""

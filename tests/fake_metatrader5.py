@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.mt5 import constants as c
-from core.mt5.types import AccountInfo, SymbolInfo, Tick, TradeDeal, TradePosition
+from core.mt5.types import AccountInfo, SymbolInfo, Tick, TradeDeal, TradeOrder, TradePosition
 
 # The package's own tuple classes: same names and fields, not ours.
 PkgAccountInfo = namedtuple("AccountInfo", AccountInfo._fields)  # type: ignore[misc]
 PkgTradePosition = namedtuple("TradePosition", TradePosition._fields)  # type: ignore[misc]
+PkgTradeOrder = namedtuple("TradeOrder", TradeOrder._fields)  # type: ignore[misc]
 PkgTradeDeal = namedtuple("TradeDeal", TradeDeal._fields)  # type: ignore[misc]
 PkgSymbolInfo = namedtuple("SymbolInfo", SymbolInfo._fields)  # type: ignore[misc]
 PkgTick = namedtuple("Tick", Tick._fields)  # type: ignore[misc]
@@ -29,6 +30,7 @@ class Terminal:
     server: str = "Fake-Live"
     positions: list[Any] = field(default_factory=list)
     deals: list[Any] = field(default_factory=list)
+    orders: list[Any] = field(default_factory=list)
     initialized: bool = False
     logged_in: bool = False
     error: tuple[int, str] = (c.RES_S_OK, "Success")
@@ -111,6 +113,12 @@ def build(terminal: Terminal) -> types.ModuleType:
         found = [p for p in terminal.positions if all(getattr(p, k) == v for k, v in filters.items())]
         return tuple(found)
 
+    def orders_get(**filters: Any) -> Any:
+        for key, value in filters.items():
+            _not_none(key, value)
+        terminal.calls.append(("orders_get", (), filters))
+        return tuple(o for o in terminal.orders if all(getattr(o, k) == v for k, v in filters.items()))
+
     def symbol_info(symbol: str) -> Any:
         return PkgSymbolInfo(
             *[
@@ -144,6 +152,7 @@ def build(terminal: Terminal) -> types.ModuleType:
         last_error,
         account_info,
         positions_get,
+        orders_get,
         symbol_info,
         symbol_info_tick,
         history_deals_get,
@@ -171,6 +180,35 @@ def position(ticket: int, volume: float, price_open: float, profit: float, *, ty
         1.0861,
         0.0,
         profit,
+        "EURUSD",
+        "",
+        "",
+    )
+
+
+def pending_order(ticket: int, *, type: int = c.ORDER_TYPE_BUY_LIMIT, magic: int = 42) -> Any:
+    return PkgTradeOrder(
+        ticket,
+        1763632000,
+        1763632000000,
+        0,
+        0,
+        0,
+        type,
+        c.ORDER_TIME_GTC,
+        c.ORDER_FILLING_RETURN,
+        c.ORDER_STATE_PLACED,
+        magic,
+        0,
+        0,
+        c.DEAL_REASON_EXPERT,
+        0.1,
+        0.1,
+        1.08,
+        0.0,
+        0.0,
+        1.0861,
+        0.0,
         "EURUSD",
         "",
         "",

@@ -17,6 +17,7 @@ from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
+from workers.adapters.mt5.throttle import throttles
 from workers.settings import Settings
 
 
@@ -67,6 +68,7 @@ def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
         guard_observer=default_guard_observer(),
         fault=fault_hook(settings.fault_inject),
         unknown_after=timedelta(seconds=settings.guard_unknown_after_s),
+        order_throttle=throttles(settings.mt5_orders_per_second),
     )
 
 

@@ -197,6 +197,13 @@ class Settings(GuardSettings, HedgingSettings):
     mt5_slippage_points: int = Field(
         10, ge=0, description="entry price tolerance, in points, before a position is slippage"
     )
+    mt5_orders_per_second: int = Field(
+        20,
+        ge=0,
+        le=10_000,
+        description="order_send calls a terminal may get in any one second (the guard's closes and removals "
+        "wait for it; 0: no limit): a close-all of hundreds must not be answered too_many_requests",
+    )
     mt5_cycle_stale_after: int = Field(
         600,
         ge=30,

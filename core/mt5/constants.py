@@ -10,6 +10,16 @@ POSITION_TYPE_BUY: Final = 0
 POSITION_TYPE_SELL: Final = 1
 ORDER_TYPE_BUY: Final = 0
 ORDER_TYPE_SELL: Final = 1
+# Pending order types (orders_get): what the drawdown guard deletes while an account is tripped.
+ORDER_TYPE_BUY_LIMIT: Final = 2
+ORDER_TYPE_SELL_LIMIT: Final = 3
+ORDER_TYPE_BUY_STOP: Final = 4
+ORDER_TYPE_SELL_STOP: Final = 5
+ORDER_TYPE_BUY_STOP_LIMIT: Final = 6
+ORDER_TYPE_SELL_STOP_LIMIT: Final = 7
+ORDER_TYPE_CLOSE_BY: Final = 8
+ORDER_STATE_STARTED: Final = 0
+ORDER_STATE_PLACED: Final = 1
 
 # Trade request actions.
 TRADE_ACTION_DEAL: Final = 1

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from core.errors import HedgeopsError
 from core.mt5 import constants as c
-from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition
+from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradeOrder, TradePosition
 from core.redaction import redact_text
 
 RequestValue = int | float | str
@@ -42,6 +42,10 @@ class Mt5Gateway(Protocol):
     def positions_get(
         self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None: ...
+
+    def orders_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradeOrder, ...] | None: ...
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None: ...
 

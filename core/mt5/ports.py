@@ -92,3 +92,24 @@ class NoGuardObserver:
 def no_fault(point: str) -> None:
     """The fault hook of production: nothing happens at any point."""
     return None
+
+
+class OrderThrottle(Protocol):
+    """The order-rate limit of one terminal (core.mt5.throttle): `wait` blocks until the
+    next order_send may leave, and counts it as sent."""
+
+    def wait(self) -> None: ...
+
+
+class NoThrottle:
+    def wait(self) -> None:
+        return None
+
+
+#: The order throttle of a terminal, by name (one per terminal and process).
+ThrottleFactory = Callable[[str], OrderThrottle]
+
+
+def no_throttle(terminal: str) -> OrderThrottle:
+    """No order-rate limit (the default until the worker bootstrap configures one)."""
+    return NoThrottle()

@@ -61,6 +61,35 @@ class TradePosition(NamedTuple):
     external_id: str
 
 
+class TradeOrder(NamedTuple):
+    """A pending order, as orders_get gives it."""
+
+    ticket: int
+    time_setup: int
+    time_setup_msc: int
+    time_done: int
+    time_done_msc: int
+    time_expiration: int
+    type: int
+    type_time: int
+    type_filling: int
+    state: int
+    magic: int
+    position_id: int
+    position_by_id: int
+    reason: int
+    volume_initial: float
+    volume_current: float
+    price_open: float
+    sl: float
+    tp: float
+    price_current: float
+    price_stoplimit: float
+    symbol: str
+    comment: str
+    external_id: str
+
+
 class Tick(NamedTuple):
     time: int
     bid: float

@@ -87,6 +87,7 @@ class IntentSpec:
     position_time_msc: int
     episode: int
     mode: str
+    kind: str = "execution"
 
 
 def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime) -> list[str]:
@@ -106,6 +107,7 @@ def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime)
             "position_time_msc": s.position_time_msc,
             "episode": s.episode,
             "mode": s.mode,
+            "kind": s.kind,
             "status": IntentStatus.PENDING.value,
             "attempts": 0,
             "market_closed": 0,
@@ -119,9 +121,11 @@ def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime)
     ]
     stmt = dialect_insert(session, CloseIntent).on_conflict_do_nothing(index_elements=["idempotency_key"])
     inserted = list(session.execute(stmt.returning(CloseIntent.idempotency_key), values).scalars())
+    kinds = {s.key: s.kind for s in specs}
     for key in inserted:
+        details = {"key": key, "kind": kinds[key]}
         record_event(
-            session, "close_intent_created", entity_type="close_intent", entity_id=key, now=now, details={"key": key}
+            session, "close_intent_created", entity_type="close_intent", entity_id=key, now=now, details=details
         )
     return inserted
 
@@ -144,9 +148,25 @@ def open_intent_counts(session: Session, account_ids: Sequence[int], *, mode: st
     return {int(a): int(n) for a, n in session.execute(stmt.group_by(CloseIntent.account_id))}
 
 
-def intents_of_episode(session: Session, account_id: int, episode: int) -> list[CloseIntent]:
+def intents_of_episode(
+    session: Session, account_id: int, episode: int, *, kind: str | None = None
+) -> list[CloseIntent]:
+    """The episode's intents (of one kind: core.mt5.latch.IntentKind), by ticket."""
     stmt = select(CloseIntent).where(CloseIntent.account_id == account_id, CloseIntent.episode == episode)
+    if kind is not None:
+        stmt = stmt.where(CloseIntent.kind == kind)
     return list(session.scalars(stmt.order_by(CloseIntent.ticket)))
+
+
+def held_tickets(session: Session, account_id: int, episode: int) -> dict[str, set[int]]:
+    """The tickets that have an intent of the episode, by kind."""
+    stmt = select(CloseIntent.kind, CloseIntent.ticket).where(
+        CloseIntent.account_id == account_id, CloseIntent.episode == episode
+    )
+    held: dict[str, set[int]] = {}
+    for kind, ticket in session.execute(stmt):
+        held.setdefault(kind, set()).add(int(ticket))
+    return held
 
 
 def intent_value(row: CloseIntent) -> IntentValue:
@@ -195,6 +215,7 @@ def unrealised(session: Session, account_id: int) -> list[CloseIntent]:
         CloseIntent.account_id == account_id,
         CloseIntent.status == IntentStatus.CONFIRMED.value,
         CloseIntent.realised_profit.is_(None),
+        CloseIntent.kind != "pending_order",  # a deleted order realises nothing
     )
     return list(session.scalars(stmt))
 

@@ -33,8 +33,9 @@ class GuardStateRow(Base):
 
 
 class CloseIntent(Base):
-    """The outbox of closes: one row per (account, ticket, episode), committed before the
-    first order_send; its status and attempts are updated as answers come."""
+    """The outbox of closes (and of pending-order removals): one row per (account, ticket,
+    episode), committed before the first order_send; its status and attempts are updated as
+    answers come."""
 
     __tablename__ = "close_intents"
     __table_args__ = (Index("ix_close_intents_account_id_status", "account_id", "status"),)
@@ -51,6 +52,9 @@ class CloseIntent(Base):
     position_time_msc: Mapped[int] = mapped_column(BigId)
     episode: Mapped[int]
     mode: Mapped[str] = mapped_column(String(8))
+    #: core.mt5.latch.IntentKind: execution, reopened (found open later while tripped) or
+    #: pending_order (a removal of the pending order `ticket`).
+    kind: Mapped[str] = mapped_column(String(16), server_default="execution")
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int]
     market_closed: Mapped[int]

@@ -17,6 +17,7 @@ from core.mt5.close_intents import ExecutionOutcome, IntentStatus, execution_out
 from core.mt5.guard import GuardDecision, GuardEvent
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.guard_state import anchor_as_dict
+from core.mt5.latch import IntentKind
 from core.mt5.values import Account
 from core.ports import Notifier
 from db.audit import record_event
@@ -85,7 +86,8 @@ def execution_alert(
     or `failed` once none is open: ops hear at once that the guard acted, and once how it
     ended. An alert is an event, not a live view (`hedgeops guard status` is that)."""
     episode = decision.state.episode
-    intents = rows.intents_of_episode(s, account.id, episode)
+    # The positions open when it tripped; those found later are alerted one by one (latch_alert).
+    intents = rows.intents_of_episode(s, account.id, episode, kind=IntentKind.EXECUTION.value)
     if not intents:
         return
     shadow = intents[0].mode == "shadow"
@@ -115,6 +117,45 @@ def execution_alert(
         positions_closed=0 if shadow else closed,
         realised_loss=loss,
         extra={"intents": {i.idempotency_key: i.status for i in intents}},
+    )
+
+
+#: A latch intent's alert: (action in enforce mode, in shadow mode, what is done, what would be).
+LATCH_ACTIONS = {
+    IntentKind.REOPENED: ("close", "would_close", "position", "found open"),
+    IntentKind.PENDING_ORDER: ("delete", "would_delete", "pending order", "found"),
+}
+
+
+def latch_alert(
+    p: Ports,
+    s: Session,
+    account: Account,
+    policy: GuardPolicy,
+    decision: GuardDecision,
+    spec: rows.IntentSpec,
+    run_id: int,
+) -> None:
+    """A position found open, or a pending order found, at a sync of the tripped account:
+    one alert each (`DDALERT:<login>:reopened:ep<n>:<ticket>`, `...:pending_order:...`),
+    written with its intent."""
+    kind = IntentKind(spec.kind)
+    act, would, subject, seen = LATCH_ACTIONS[kind]
+    shadow = spec.mode == "shadow"
+    doing = f"it would be {would.removeprefix('would_')}d (shadow mode)" if shadow else f"{act.removesuffix('e')}ing it"
+    _alert(
+        p,
+        s,
+        account,
+        keys.latch_alert_key(account.login, kind.value, spec.episode, spec.ticket),
+        kind.value,
+        decision,
+        policy.execution_pct,
+        would if shadow else act,
+        run_id,
+        f"MT5 {account.login}: {subject} {spec.ticket} ({spec.symbol}) {seen} while the drawdown guard is tripped "
+        f"(episode {spec.episode}): {doing}",
+        extra={"ticket": spec.ticket, "symbol": spec.symbol, "intent": spec.key},
     )
 
 

@@ -1,83 +1,66 @@
-"""One attempt to close a position through the close-intent outbox, in three steps that
-the batch of first attempts (tasks.mt5.close_batch) and the intent-by-intent loop
-(tasks.mt5.closes) share: the request prepared from the broker's position and a fresh
-tick (`prepare`), the attempt claimed by a compare-and-set and audited (`claim_attempt`,
-committed by the caller before `order_send`), and its answer recorded (`record_in`)."""
+"""One attempt to close a position (or delete a pending order) through the close-intent
+outbox, in the steps that the batch of first attempts (tasks.mt5.close_batch) and the
+intent-by-intent loop (tasks.mt5.closes) share: the request prepared from what the broker
+shows now (`prepare`), the attempt claimed by a compare-and-set and audited
+(`claim_attempt`, committed by the caller before `send_order`), the order sent through the
+terminal's throttle (`send_order`), and its answer recorded (`record_in`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from core.mt5.close_intents import Answer, IntentStatus, Step, mark_sent, next_step
-from core.mt5.close_intents import CloseIntent as IntentValue
-from core.mt5.closing import allowed_fillings, close_request, refuse_opening
-from core.mt5.gateway import Mt5Error
-from core.mt5.guard_policy import GuardPolicy
-from core.mt5.types import OrderSendResult, SymbolInfo
-from core.mt5.values import Account
+from core.mt5.closing import allowed_fillings, close_request
+from core.mt5.gateway import Mt5Error, RequestValue
+from core.mt5.latch import refuse_unguarded, remove_request
+from core.mt5.types import OrderSendResult
 from db.audit import record_event
 from db.mt5 import guard as rows
-from db.mt5.guard_models import CloseIntent
-from tasks.mt5.ports import Mt5Ports
+from tasks.mt5.close_run import CloseRun, Held
 from tasks.mt5.reading import checked
-from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
+Request = dict[str, RequestValue]
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
-    """An intent as this process last knew it: its row, and the state a compare-and-set
-    moves it from."""
-
-    id: int
-    key: str
-    login: int
-    ticket: int
-    symbol: str
-    value: IntentValue
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: CloseIntent) -> Held:
-        return cls(
-            row.id, row.idempotency_key, row.login, row.ticket, row.symbol, rows.intent_value(row), row.updated_at
-        )
-
-
-def prepare(
-    p: Ports,
-    mt5: Mt5Ports,
-    gateway: Any,
-    account: Account,
-    intent: Held,
-    policy: GuardPolicy,
-    symbols: dict[str, SymbolInfo],
-) -> tuple[dict[str, Any], int] | None:
-    """The request closing the position as the broker shows it now, at a fresh tick, and
-    how many filling modes the symbol allows; None when the position is gone (recorded)."""
+def prepare(run: CloseRun, intent: Held) -> tuple[Request, int] | None:
+    """The request closing the position as the broker shows it now, at a fresh tick (or
+    deleting the pending order), and how many filling modes it may try; None when the
+    position or order is gone (recorded as done)."""
+    gateway = run.gateway
+    if intent.kind.removes:
+        orders = checked("orders_get", gateway.orders_get(ticket=intent.ticket), gateway)
+        order = next((o for o in orders if o.ticket == intent.ticket), None)
+        if order is None:  # filled, cancelled or expired meanwhile: nothing to delete
+            record(run, intent, Answer.CLOSED, None, fillings=1, resolved="order_gone")
+            return None
+        return remove_request(order, run.magic, intent.key), 1
     found = checked("positions_get", gateway.positions_get(ticket=intent.ticket), gateway)
     position = next((p for p in found if p.ticket == intent.ticket), None)
     if position is None:  # gone before we sent anything more: nothing to close
-        record(p, mt5, intent, Answer.CLOSED, None, policy, fillings=1, resolved="position_gone")
+        record(run, intent, Answer.CLOSED, None, fillings=1, resolved="position_gone")
         return None
-    if intent.symbol not in symbols:
-        symbols[intent.symbol] = checked("symbol_info", gateway.symbol_info(intent.symbol), gateway)
-    spec = symbols[intent.symbol]
+    if intent.symbol not in run.symbols:
+        run.symbols[intent.symbol] = checked("symbol_info", gateway.symbol_info(intent.symbol), gateway)
+    spec = run.symbols[intent.symbol]
     tick = checked("symbol_info_tick", gateway.symbol_info_tick(intent.symbol), gateway)
-    magic = account.magic_numbers[0] if account.magic_numbers else 0
     request = close_request(
-        position, tick, spec.filling_mode, magic, policy.deviation_points, intent.key, intent.value.filling_index
+        position,
+        tick,
+        spec.filling_mode,
+        run.magic,
+        run.policy.deviation_points,
+        intent.key,
+        intent.value.filling_index,
     )
-    refuse_opening(request)  # ours, again, at the last moment before the gateway
     return request, len(allowed_fillings(spec.filling_mode))
 
 
-def claim_attempt(session: Any, intent: Held, request: dict[str, Any], now: datetime) -> bool:
+def claim_attempt(session: Session, intent: Held, request: Request, now: datetime) -> bool:
     """The attempt, claimed (compare-and-set) with its request and audited; False when
     another process moved the intent meanwhile."""
     sent = mark_sent(intent.value)
@@ -94,50 +77,48 @@ def claim_attempt(session: Any, intent: Held, request: dict[str, Any], now: date
     return True
 
 
-def order_send(gateway: Any, request: dict[str, Any]) -> OrderSendResult | None:
+def send_order(run: CloseRun, request: Request) -> OrderSendResult | None:
+    """order_send, once the terminal's throttle lets it leave; None when the outcome is unknown."""
+    refuse_unguarded(request)  # ours, again, at the last moment before the gateway
+    run.throttle.wait()
     try:
-        result: OrderSendResult | None = gateway.order_send(request)
+        return run.gateway.order_send(request)
     except (OSError, EOFError, Mt5Error) as exc:  # a bridge that lost its link: the outcome is unknown
         log.warning("close_order_send_broke", error=f"{type(exc).__name__}: {exc}")
         return None
-    return result
 
 
 def record(
-    p: Ports,
-    mt5: Mt5Ports,
+    run: CloseRun,
     intent: Held,
     answer: Answer,
     result: OrderSendResult | None,
-    policy: GuardPolicy,
     *,
     fillings: int,
     resolved: str | None = None,
 ) -> tuple[Step, Held] | None:
     """The answer of the intent's latest attempt, committed."""
-    with p.uow() as uow:
-        outcome = record_in(p, mt5, uow.session, intent, answer, result, policy, fillings=fillings, resolved=resolved)
+    with run.p.uow() as uow:
+        outcome = record_in(run, uow.session, intent, answer, result, fillings=fillings, resolved=resolved)
         uow.commit()
     return outcome
 
 
 def record_in(
-    p: Ports,
-    mt5: Mt5Ports,
-    session: Any,
+    run: CloseRun,
+    session: Session,
     intent: Held,
     answer: Answer,
     result: OrderSendResult | None,
-    policy: GuardPolicy,
     *,
     fillings: int,
     resolved: str | None = None,
 ) -> tuple[Step, Held] | None:
     """Record the answer in this unit of work (compare-and-set from the attempt's state);
     alerts of a failure or a closed market queued with it."""
-    step = next_step(intent.value, answer, policy.max_attempts, fillings)
-    now = p.clock()
-    columns: dict[str, Any] = {
+    step = next_step(intent.value, answer, run.policy.max_attempts, fillings)
+    now = run.p.clock()
+    columns: dict[str, object] = {
         "last_retcode": None if result is None else int(result.retcode),
         "last_result": _result_json(result),
     }
@@ -161,28 +142,33 @@ def record_in(
         },
     )
     if step.alert:
-        kind = "market_closed" if step.intent.status is IntentStatus.WAITING_MARKET else "close_failed"
-        rows.add_notification(
-            session,
-            f"{intent.key}:{kind}",
-            kind,
-            intent.login,
-            f"MT5 {intent.login}: close of position {intent.ticket} {kind.replace('_', ' ')}",
-            {"key": intent.key, "answer": answer.value},
-            now=now,
-        )
-    if step.intent.status is IntentStatus.CONFIRMED:
-        mt5.guard_observer.position_autoclosed("drawdown_guard")
+        _alert_step(session, intent, step, answer, now)
+    if step.intent.status is IntentStatus.CONFIRMED and not intent.kind.removes:
+        run.mt5.guard_observer.position_autoclosed("drawdown_guard")
     log.info("close_answer_recorded", key=intent.key, answer=answer.value, status=step.intent.status.value)
     return step, replace(intent, value=step.intent, updated_at=now)
 
 
-def _as_text(wire: dict[str, Any]) -> dict[str, Any]:
+def _alert_step(session: Session, intent: Held, step: Step, answer: Answer, now: datetime) -> None:
+    kind = "market_closed" if step.intent.status is IntentStatus.WAITING_MARKET else "close_failed"
+    what = "removal" if intent.kind.removes else "close"
+    rows.add_notification(
+        session,
+        f"{intent.key}:{kind}",
+        kind,
+        intent.login,
+        f"MT5 {intent.login}: {what} of {intent.subject} {kind.replace('_', ' ')}",
+        {"key": intent.key, "answer": answer.value},
+        now=now,
+    )
+
+
+def _as_text(wire: Request) -> dict[str, int | str]:
     """The broker's floats as their text, for the audit log (whose values are exact)."""
     return {k: str(v) if isinstance(v, float) else v for k, v in wire.items()}
 
 
-def _result_json(result: OrderSendResult | None) -> dict[str, Any] | None:
+def _result_json(result: OrderSendResult | None) -> dict[str, int | float | str] | None:
     if result is None:
         return None
     fields = result._asdict()

@@ -1,39 +1,47 @@
 """The drawdown guard, right after each account's sync, in the same task on the terminal's
-queue (its one process). Per account: the day's deals from the terminal, the decision of
-core.mt5.guard on the persisted state (a stale or jumping reading is confirmed by a fresh
-account_info first), the state saved with its alerts and notifications and, on execution,
-one close intent per open position in scope, all committed before any order is sent; then
-the closes (tasks.mt5.closes). Notifications go out last: a slow notifier never delays a
-close, and one not delivered is retried at the next sync."""
+queue (its one process). Per account, in this order, so that no terminal call is made
+while a transaction is open:
+
+1. the terminal: the day's deals; the decision of core.mt5.guard on the persisted state,
+   read without a lock (a stale or jumping reading is confirmed by a fresh account_info);
+   when the latch trips or holds, the open positions and pending orders (tasks.mt5.latch);
+2. one unit of work: the state loaded under its row lock and decided again on what was
+   read, saved with its alerts and notifications and the intents (at the trip, one per
+   open position in scope; while tripped, one per position found open and per pending
+   order in scope, each once), committed before any order is sent;
+3. the terminal: the account's close executor (tasks.mt5.closes) works the intents.
+
+Notifications go out last: a slow notifier never delays a close, and one not delivered is
+retried at the next sync."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import structlog
 
-from core import keys
 from core.mt5.convert import decimal_of
-from core.mt5.gateway import Mt5Error, Mt5Gateway
+from core.mt5.gateway import Mt5Error
 from core.mt5.guard import GuardDecision, GuardEvent, evaluate
-from core.mt5.guard_day import GuardReading, day_deal
-from core.mt5.guard_policy import GuardMode, GuardPolicy, in_scope, policy_for
+from core.mt5.guard_day import DayDeal, GuardReading, day_deal
+from core.mt5.guard_policy import GuardPolicy, policy_for
+from core.mt5.guard_state import GuardState
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account
 from db.mt5 import guard as rows
 from db.uow import SqlAlchemyUnitOfWork
 from tasks.mt5.alerts import execution_alert, write_event_alerts
+from tasks.mt5.close_run import CloseRun
 from tasks.mt5.closes import close_all
+from tasks.mt5.latch import Book, needs_book, read_book, write_intents
 from tasks.mt5.ports import Mt5Ports
 from tasks.mt5.reading import Connection, checked
 from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 MONEY = Decimal("0.01")
-VOLUME = Decimal("0.000001")
 DEALS_LOOKBACK = timedelta(hours=36)  # more than a trading day: the core keeps what it needs
 
 
@@ -58,7 +66,7 @@ def guard_read(
     if policy is None:
         return None
     try:
-        return guard_account(p, mt5, conn, account, policy, figures, synced_at, run_id)
+        return guard_account(CloseRun(p, mt5, conn, account, policy), figures, synced_at, run_id)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
@@ -71,122 +79,89 @@ def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account) 
     if policy is None:
         return
     with p.uow() as uow:
-        pending = rows.open_intents(uow.session, [account.id], mode="enforce")
+        pending = rows.open_intent_counts(uow.session, [account.id], mode="enforce")
     if pending:
-        _closes(p, mt5, conn, account, policy)
+        _closes(CloseRun(p, mt5, conn, account, policy))
 
 
-def guard_account(
-    p: Ports,
-    mt5: Mt5Ports,
-    conn: Connection,
-    account: Account,
-    policy: GuardPolicy,
-    figures: SnapshotFigures,
-    synced_at: datetime,
-    run_id: int,
-) -> GuardDecision:
-    gateway = conn.gateway
-    now = p.clock()
-    raw = gateway.history_deals_get(now - DEALS_LOOKBACK, now)
+def guard_account(run: CloseRun, figures: SnapshotFigures, synced_at: datetime, run_id: int) -> GuardDecision:
+    now = run.p.clock()
+    raw = run.gateway.history_deals_get(now - DEALS_LOOKBACK, now)
     deals = None if raw is None else [day_deal(d) for d in raw]
-    reading = GuardReading(account.login, figures.equity, figures.balance, synced_at, confirmed=False)
-    with p.uow() as uow:
-        state = rows.load_state(uow.session, account.id)
-        decision = evaluate(state, reading, policy, now, deals)
-        if GuardEvent.CONFIRM in decision.events:
-            decision = evaluate(state, _fresh(gateway, account, now), policy, now, deals)
-        _store(p, mt5, uow, gateway, account, policy, decision, run_id)
-        uow.commit()
+    reading = GuardReading(run.account.login, figures.equity, figures.balance, synced_at, confirmed=False)
+    with run.p.uow() as uow:  # a look without the lock: the terminal is called after it
+        seen = rows.states(uow.session).get(run.account.id)
+    decision = evaluate(seen or GuardState(), reading, run.policy, now, deals)
+    if GuardEvent.CONFIRM in decision.events:
+        reading = _fresh(run, now)
+        decision = evaluate(seen or GuardState(), reading, run.policy, now, deals)
+    book = read_book(run) if needs_book(decision) else None
+    decision, to_close = _decide(run, reading, deals, book, run_id)
     log.info(
         "guard_evaluated",
-        login=account.login,
+        login=run.account.login,
         events=[e.value for e in decision.events],
         drawdown_pct=str(decision.drawdown_pct),
         day_loss_pct=str(decision.day_loss_pct),
     )
-    if decision.executes:
-        _closes(p, mt5, conn, account, policy, decision)
+    if to_close:
+        _closes(run, decision)
     return decision
 
 
-def _fresh(gateway: Any, account: Account, now: datetime) -> GuardReading:
+def _fresh(run: CloseRun, now: datetime) -> GuardReading:
+    gateway = run.gateway
     info = checked("account_info", gateway.account_info(), gateway)
     return GuardReading(
-        account.login, decimal_of(info.equity, MONEY), decimal_of(info.balance, MONEY), now, confirmed=True
+        run.account.login, decimal_of(info.equity, MONEY), decimal_of(info.balance, MONEY), now, confirmed=True
     )
 
 
-def _store(
-    p: Ports,
-    mt5: Mt5Ports,
-    uow: SqlAlchemyUnitOfWork,
-    gateway: Mt5Gateway,
-    account: Account,
-    policy: GuardPolicy,
-    decision: GuardDecision,
-    run_id: int,
-) -> None:
-    """The state, the alerts of its events and, on execution, the intents: one commit."""
+def _decide(
+    run: CloseRun, reading: GuardReading, deals: list[DayDeal] | None, book: Book | None, run_id: int
+) -> tuple[GuardDecision, bool]:
+    """The decision on the locked state, stored with its alerts and intents in one commit;
+    and whether there are closes to send. A state another process moved meanwhile so that
+    it now needs what was not read (the book) is left for the next sync."""
+    with run.p.uow() as uow:
+        state = rows.load_state(uow.session, run.account.id)
+        decision = evaluate(state, reading, run.policy, run.p.clock(), deals)
+        if needs_book(decision) and book is None:
+            log.warning("guard_decision_deferred", login=run.account.login, reason="state moved meanwhile")
+            return decision, False
+        inserted = _store(run, uow, decision, book, run_id)
+        uow.commit()
+    return decision, decision.executes or inserted > 0
+
+
+def _store(run: CloseRun, uow: SqlAlchemyUnitOfWork, decision: GuardDecision, book: Book | None, run_id: int) -> int:
+    """The state, the alerts of its events and the intents; how many enforce intents are new."""
+    p, mt5, account, policy = run.p, run.mt5, run.account, run.policy
     s, now = uow.session, p.clock()
     rows.save_state(s, account.id, account.login, decision.state, now=now)
     write_event_alerts(p, s, account, policy, decision, run_id)
-    executes = decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events
-    if executes:
-        mode = GuardMode.ENFORCE if decision.executes else GuardMode.SHADOW
+    if decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events:
         mt5.guard_observer.guard_triggered("execution" if decision.executes else "would_close")
-        _intents(s, gateway, account, policy, decision.state.episode, mode, now)
     if GuardEvent.WARNING in decision.events:
         mt5.guard_observer.guard_triggered("warning")
+    inserted = write_intents(run, s, decision, book, run_id, now) if book is not None else 0
     if GuardEvent.SHADOW_EXECUTE in decision.events:
         execution_alert(p, s, account, policy, decision, run_id)  # would_close: nothing is sent
     elif decision.state.latched and not decision.executes:
         # The outcome its closes reached, if not told yet: the process that recorded the
         # last close may have died before writing its alert (stored: nothing is written).
         execution_alert(p, s, account, policy, decision, run_id)
+    return inserted
 
 
-def _intents(
-    s: Any, gateway: Mt5Gateway, account: Account, policy: GuardPolicy, episode: int, mode: GuardMode, now: datetime
-) -> None:
-    """One intent per open position in scope, from a fresh positions_get of the terminal
-    the account is logged into (the sync's gateway, handed down)."""
-    positions = checked("positions_get", gateway.positions_get(), gateway)
-    specs = [
-        rows.IntentSpec(
-            keys.close_intent_key(account.login, p.ticket, episode),
-            account.id,
-            account.login,
-            account.terminal,
-            p.ticket,
-            p.symbol,
-            p.type,
-            decimal_of(p.volume, VOLUME),
-            p.time_msc,
-            episode,
-            mode.value,
-        )
-        for p in positions
-        if in_scope(policy, p.magic, p.symbol)
-    ]
-    rows.add_intents(s, specs, now=now)
-
-
-def _closes(
-    p: Ports,
-    mt5: Mt5Ports,
-    conn: Connection,
-    account: Account,
-    policy: GuardPolicy,
-    decision: GuardDecision | None = None,
-) -> None:
+def _closes(run: CloseRun, decision: GuardDecision | None = None) -> None:
     """Send the account's closes, then write the execution alert of the episode (with the
     figures of the reading that executed; a resumed close has none at hand)."""
-    close_all(p, mt5, conn, account, policy)
-    mt5.fault("before_execution_alert")
-    with p.uow() as uow:
-        state = rows.load_state(uow.session, account.id)
+    close_all(run)
+    run.mt5.fault("before_execution_alert")
+    with run.p.uow() as uow:
+        state = rows.load_state(uow.session, run.account.id)
         figures = decision or GuardDecision(state, None, None, ())
-        execution_alert(p, uow.session, account, policy, replace(figures, state=state), None)
-        mt5.guard_observer.intents_pending(rows.pending_count(uow.session))
+        execution_alert(run.p, uow.session, run.account, run.policy, replace(figures, state=state), None)
+        run.mt5.guard_observer.intents_pending(rows.pending_count(uow.session))
         uow.commit()

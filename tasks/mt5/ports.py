@@ -19,8 +19,10 @@ from core.mt5.ports import (
     NoGuardObserver,
     NoSyncObserver,
     SyncObserver,
+    ThrottleFactory,
     no_fault,
     no_gateway,
+    no_throttle,
 )
 from core.ports import NoNotifier, Notifier
 
@@ -42,6 +44,9 @@ class Mt5Ports:
     #: A close whose attempt is `sent` without an answer for this long is resolved by
     #: another process (before: its sender may still be waiting for the broker).
     unknown_after: timedelta = timedelta(seconds=15)
+    #: Each terminal's order-rate limit (HEDGEOPS_MT5_ORDERS_PER_SECOND): every close and
+    #: removal the guard sends waits for it.
+    order_throttle: ThrottleFactory = field(default=no_throttle)
 
 
 _mt5: Mt5Ports | None = None

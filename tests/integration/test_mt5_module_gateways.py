@@ -14,6 +14,7 @@ import pytest
 from core.mt5 import constants as c
 from core.mt5.accounts import AccountSpec
 from core.mt5.gateway import GatewayUnavailable
+from core.mt5.types import TradeOrder
 from db.mt5.accounts import add_account
 from tasks.mt5.ports import Mt5Ports
 from tests import fake_metatrader5 as fake
@@ -127,3 +128,28 @@ def test_the_mt5linux_bridge_drives_a_sync(world: Mt5World, monkeypatch: pytest.
 def test_runtime_defaults_have_no_gateway() -> None:
     with pytest.raises(GatewayUnavailable, match="no MT5 gateway is configured for terminal t9"):
         Mt5Ports().gateways("t9")
+
+
+@pytest.mark.parametrize("bridge", [False, True])
+def test_orders_get_copies_the_pending_orders(bridge: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """orders_get(ticket=) through either adapter: the package's TradeOrder copied field by
+    field into core.mt5.types.TradeOrder; None filters are not passed (the package refuses them)."""
+    term = terminal()
+    term.orders = [fake.pending_order(1201), fake.pending_order(1202, type=c.ORDER_TYPE_SELL_STOP)]
+    module = fake.build(term)
+    if bridge:
+        fake.Bridge.module = module
+        monkeypatch.setitem(sys.modules, "mt5linux", types.SimpleNamespace(MetaTrader5=fake.Bridge))
+        gateway: MetaTrader5Gateway | Mt5LinuxGateway = Mt5LinuxGateway("mt5-bridge.internal", 18813)
+    else:
+        monkeypatch.setitem(sys.modules, "MetaTrader5", module)
+        gateway = MetaTrader5Gateway()
+
+    found = gateway.orders_get(ticket=1202)
+
+    assert found is not None and [type(o) for o in found] == [TradeOrder]
+    assert [(o.ticket, o.type, o.symbol, o.volume_current) for o in found] == [
+        (1202, c.ORDER_TYPE_SELL_STOP, "EURUSD", 0.1)
+    ]
+    assert ("orders_get", (), {"ticket": 1202}) in term.calls
+    assert [o.ticket for o in gateway.orders_get() or ()] == [1201, 1202]

@@ -12,7 +12,16 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from core.mt5.gateway import GatewayUnavailable, RequestValue
-from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition, TradeRequest
+from core.mt5.types import (
+    AccountInfo,
+    OrderSendResult,
+    SymbolInfo,
+    Tick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
+)
 
 N = TypeVar("N", bound=NamedTuple)
 
@@ -73,6 +82,11 @@ class ModuleGateway:
         self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradePosition, ...] | None:
         return copy_all(TradePosition, self._mt5.positions_get(**given(symbol=symbol, group=group, ticket=ticket)))
+
+    def orders_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradeOrder, ...] | None:
+        return copy_all(TradeOrder, self._mt5.orders_get(**given(symbol=symbol, group=group, ticket=ticket)))
 
     def symbol_info(self, symbol: str) -> SymbolInfo | None:
         info = self._mt5.symbol_info(symbol)

@@ -81,6 +81,23 @@ class PositionSpec(Strict):
     until_step: int | None = None
 
 
+class OrderSpec(Strict):
+    """A pending order the trader placed, shown by orders_get from `from_step` until before
+    `until_step` (or until a TRADE_ACTION_REMOVE request deletes it)."""
+
+    ticket: int
+    symbol: str
+    type: int = c.ORDER_TYPE_BUY_LIMIT
+    volume: float
+    price_open: float
+    sl: float = 0.0
+    tp: float = 0.0
+    magic: int = 0
+    comment: str = ""
+    from_step: int = 0
+    until_step: int | None = None
+
+
 class DealSpec(Strict):
     """A deal in the account's history from `from_step` on. A trade deal (BUY, SELL) names
     its position, symbol, volume and price; a balance operation (DEAL_TYPE_BALANCE: deposit
@@ -129,11 +146,14 @@ class AccountSpecFile(Strict):
     margin: float = 0.0
     positions: list[PositionSpec] = Field(default_factory=list)
     deals: list[DealSpec] = Field(default_factory=list)
+    #: Pending orders (orders_get); deleted by a TRADE_ACTION_REMOVE request naming the ticket.
+    orders: list[OrderSpec] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
     #: Answers order_send gives, in turn, to requests without answers of their own below;
     #: exhausted: the server's checks, then the deal.
     order_send: list[AnswerItem] = Field(default_factory=list)
-    #: Answers to the closes of a position (requests with `position`), by ticket, in turn.
+    #: Answers to the closes of a position (requests with `position`) and to the removal of a
+    #: pending order (TRADE_ACTION_REMOVE with `order`), by ticket, in turn.
     close_answers: dict[int, list[AnswerItem]] = Field(default_factory=dict)
     #: Crash tests: the process SIGKILLs itself at this point of the first close of the ticket.
     kill_at: dict[int, KillPoint] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from core.mt5 import constants as c
 from core.mt5.types import OrderSendResult, TradeRequest
 from workers.adapters.mt5.scenario import DealSpec, PositionSpec
 from workers.adapters.mt5.simulated_answers import DONE, Answer, answer_for
+from workers.adapters.mt5.simulated_pending import removal_refused, remove
 from workers.adapters.mt5.simulated_world import profit_at
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ def place_order(sim: SimulatedMt5Gateway, account: AccountState, req: TradeReque
 
 def _next_answer(account: AccountState, req: TradeRequest) -> tuple[int | str | None, Answer]:
     """The scripted answer to spend on this request (the ticket's first), or None: DONE."""
-    scripted = account.close_answers.get(req.position) if req.position else None
+    subject = req.order if req.action == c.TRADE_ACTION_REMOVE else req.position
+    scripted = account.close_answers.get(subject) if subject else None
     queue = scripted if scripted else account.answers
     item = queue.pop(0) if queue else None
     return item, (answer_for(item) if item is not None else DONE)
@@ -74,16 +76,29 @@ def _execute(
     refused = _refusal(sim, account, req) if answer.fill else answer.retcode
     if refused is not None:
         return _result(refused, req, bid, ask, None, request_id), None
+    if req.action == c.TRADE_ACTION_REMOVE:  # deleted: no deal, no volume
+        remove(account, req)
+        return _told(answer, req, bid, ask, request_id, None)
     step = sim.scenario.symbols[req.symbol].volume_step
     volume = _half(req.volume, step) if answer.half else req.volume
     fill = _fill(sim, account, req, volume, ask if req.type == c.ORDER_TYPE_BUY else bid)
+    return _told(answer, req, bid, ask, request_id, fill)
+
+
+def _told(
+    answer: Answer, req: TradeRequest, bid: float, ask: float, request_id: int, fill: Fill | None
+) -> tuple[OrderSendResult | None, Fill | None]:
+    """What the client is told of a request the broker executed (`fill`: its deal, None for a removal)."""
+    done = fill or Fill(0, 0.0, 0.0)
     if answer.retcode is None:
-        return None, fill
-    return _result(answer.retcode, req, bid, ask, fill if answer.truthful else None, request_id), fill
+        return None, done
+    return _result(answer.retcode, req, bid, ask, fill if answer.truthful else None, request_id), done
 
 
 def _refusal(sim: SimulatedMt5Gateway, account: AccountState, req: TradeRequest) -> int | None:
     """The retcode a server refuses the request with, or None when it goes through."""
+    if req.action == c.TRADE_ACTION_REMOVE:
+        return removal_refused(account, req)
     spec = sim.scenario.symbols.get(req.symbol)
     if req.action != c.TRADE_ACTION_DEAL or spec is None:
         return c.TRADE_RETCODE_INVALID
@@ -211,7 +226,7 @@ def _entry(
         "result": told,
         "last_error": list(lost) if lost else None,
         "filled": fill is not None,
-        "deal": fill.deal if fill else None,
+        "deal": fill.deal if fill and fill.deal else None,
         "volume_filled": fill.volume if fill else 0.0,
     }
 

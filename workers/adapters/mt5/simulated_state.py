@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.mt5.types import TradePosition
-from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, PositionSpec
+from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, OrderSpec, PositionSpec
 
 VERSION = 1
 Json = dict[str, Any]
@@ -34,6 +34,8 @@ class AccountState:
     step: int = -1
     positions: list[PositionSpec] = field(default_factory=list)
     deals: list[DealSpec] = field(default_factory=list)
+    #: Pending orders not deleted (shown from their from_step).
+    pending: list[OrderSpec] = field(default_factory=list)
     #: Unspent answers: the account's (`order_send`), and each ticket's (`close_answers`).
     answers: list[int | str] = field(default_factory=list)
     close_answers: dict[int, list[int | str]] = field(default_factory=dict)
@@ -53,6 +55,7 @@ class AccountState:
             spec,
             positions=list(spec.positions),
             deals=list(spec.deals),
+            pending=list(spec.orders),
             answers=list(spec.order_send),
             close_answers={t: list(a) for t, a in spec.close_answers.items()},
         )
@@ -60,6 +63,11 @@ class AccountState:
     def open_positions(self) -> list[PositionSpec]:
         return [
             p for p in self.positions if p.from_step <= self.step and (p.until_step is None or self.step < p.until_step)
+        ]
+
+    def pending_orders(self) -> list[OrderSpec]:
+        return [
+            o for o in self.pending if o.from_step <= self.step and (o.until_step is None or self.step < o.until_step)
         ]
 
     def visible_deals(self) -> list[DealSpec]:
@@ -71,7 +79,8 @@ class AccountState:
 
     def next_ticket(self) -> int:
         """Deals, orders and new positions share one counter, past every ticket in the account."""
-        return 1 + max([d.ticket for d in self.deals] + [p.ticket for p in self.positions] + [0])
+        tickets = [d.ticket for d in self.deals] + [p.ticket for p in self.positions] + [o.ticket for o in self.pending]
+        return 1 + max([*tickets, 0])
 
     def dump(self) -> Json:
         """This account as the state file keeps it (and now in step with it)."""
@@ -80,6 +89,7 @@ class AccountState:
             "realised": self.realised,
             "positions": [p.model_dump(mode="json") for p in self.positions],
             "deals": [d.model_dump(mode="json") for d in self.deals],
+            "pending_orders": [o.model_dump(mode="json") for o in self.pending],
             "order_send": list(self.answers),
             "close_answers": {str(t): list(a) for t, a in self.close_answers.items()},
             "kills_fired": list(self.kills_fired),
@@ -94,6 +104,7 @@ class AccountState:
         self.realised = float(data["realised"])
         self.positions = [PositionSpec.model_validate(p) for p in data["positions"]]
         self.deals = [DealSpec.model_validate(d) for d in data["deals"]]
+        self.pending = [OrderSpec.model_validate(o) for o in data.get("pending_orders", [])]
         self.answers = list(data["order_send"])
         self.close_answers = {int(t): list(a) for t, a in data["close_answers"].items()}
         self.kills_fired = list(data["kills_fired"])

@@ -16,9 +16,19 @@ from typing import TypeVar
 
 from core.mt5 import constants as c
 from core.mt5.gateway import RequestValue
-from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition, TradeRequest
+from core.mt5.types import (
+    AccountInfo,
+    OrderSendResult,
+    SymbolInfo,
+    Tick,
+    TradeDeal,
+    TradeOrder,
+    TradePosition,
+    TradeRequest,
+)
 from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, Fault, Scenario, TerminalSpec
 from workers.adapters.mt5.simulated_orders import place_order
+from workers.adapters.mt5.simulated_pending import order_tuple
 from workers.adapters.mt5.simulated_state import AccountState, Json, StateFile
 from workers.adapters.mt5.simulated_world import at, deal_tuple, in_group, position_tuple, utc
 
@@ -158,6 +168,20 @@ class SimulatedMt5Gateway:
             if (symbol is None or p.symbol == symbol)
             and (ticket is None or p.ticket == ticket)
             and (group is None or in_group(p.symbol, group))
+        )
+
+    def orders_get(
+        self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
+    ) -> tuple[TradeOrder, ...] | None:
+        account = self._ready("orders_get")
+        if account is None:
+            return None
+        return tuple(
+            order_tuple(self, o)
+            for o in sorted(account.pending_orders(), key=lambda o: o.ticket)
+            if (symbol is None or o.symbol == symbol)
+            and (ticket is None or o.ticket == ticket)
+            and (group is None or in_group(o.symbol, group))
         )
 
     def history_deals_get(

@@ -1,0 +1,55 @@
+"""Pending orders in the simulator: orders_get's TradeOrder tuples, and the broker's side of
+a TRADE_ACTION_REMOVE request (the order deleted, or why not)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.mt5 import constants as c
+from core.mt5.types import TradeOrder, TradeRequest
+from workers.adapters.mt5.scenario import OrderSpec
+
+if TYPE_CHECKING:
+    from workers.adapters.mt5.simulated_state import AccountState
+    from workers.adapters.mt5.simulator import SimulatedMt5Gateway
+
+
+def order_tuple(sim: SimulatedMt5Gateway, o: OrderSpec) -> TradeOrder:
+    msc = int(sim.at_step(o.from_step).timestamp() * 1000)
+    return TradeOrder(
+        o.ticket,
+        msc // 1000,
+        msc,
+        0,
+        0,
+        0,
+        o.type,
+        c.ORDER_TIME_GTC,
+        c.ORDER_FILLING_RETURN,
+        c.ORDER_STATE_PLACED,
+        o.magic,
+        0,
+        0,
+        c.DEAL_REASON_CLIENT,
+        o.volume,
+        o.volume,
+        o.price_open,
+        o.sl,
+        o.tp,
+        o.price_open,
+        0.0,
+        o.symbol,
+        o.comment,
+        "",
+    )
+
+
+def removal_refused(account: AccountState, req: TradeRequest) -> int | None:
+    """The retcode a server refuses the removal with (no such pending order: INVALID), or None."""
+    shown = any(o.ticket == req.order for o in account.pending_orders())
+    return None if shown else c.TRADE_RETCODE_INVALID
+
+
+def remove(account: AccountState, req: TradeRequest) -> None:
+    """The pending order `req.order` deleted (checked by removal_refused first)."""
+    account.pending = [o for o in account.pending if o.ticket != req.order]
