@@ -3,14 +3,15 @@ world that syncs them in-process (eager Celery) over a real database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.pool import Pool
 
 from core.mt5 import constants as c
 from core.mt5.accounts import CYCLE_FAMILY, AccountSpec
@@ -56,6 +57,87 @@ def position(
         "magic": magic,
         **more,
     }
+
+
+def pending(
+    ticket: int, *, symbol: str = "EURUSD", type: int = c.ORDER_TYPE_BUY_LIMIT, price_open: float = 1.08, **more: Any
+) -> dict[str, Any]:
+    """A pending order of 0.1 lot, magic 7 (scenario `orders`)."""
+    return {
+        "ticket": ticket,
+        "symbol": symbol,
+        "type": type,
+        "volume": 0.1,
+        "price_open": price_open,
+        "magic": 7,
+        **more,
+    }
+
+
+class TransactionWatch:
+    """Which database connections of this process are checked out of their pool (SQLAlchemy
+    pool events, every engine): a session holds one exactly while its transaction is open.
+    `installed()` listens for the block's length."""
+
+    def __init__(self) -> None:
+        self.out: set[int] = set()
+        self.violations: list[str] = []
+
+    def _checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        self.out.add(id(dbapi_connection))
+
+    def _checkin(self, dbapi_connection: Any, record: Any) -> None:
+        self.out.discard(id(dbapi_connection))
+
+    def install(self) -> None:
+        event.listen(Pool, "checkout", self._checkout)
+        event.listen(Pool, "checkin", self._checkin)
+
+    def remove(self) -> None:
+        event.remove(Pool, "checkout", self._checkout)
+        event.remove(Pool, "checkin", self._checkin)
+
+    def check(self, call: str) -> None:
+        if self.out:
+            self.violations.append(call)
+            raise AssertionError(f"terminal call {call} while {len(self.out)} database transaction(s) are open")
+
+
+class TransactionFreeGateway:
+    """The simulator, refusing (AssertionError, and noted in the watch) any call made while
+    a connection of this process holds a transaction: no terminal call inside a unit of
+    work. Everything else (journal, calls, accounts) is the simulator's."""
+
+    def __init__(self, inner: SimulatedMt5Gateway, watch: TransactionWatch) -> None:
+        self._inner, self._watch = inner, watch
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr) or name.startswith("_") or name not in GATEWAY_CALLS:
+            return attr
+
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            self._watch.check(name)
+            return attr(*args, **kwargs)
+
+        return checked
+
+
+GATEWAY_CALLS = frozenset(
+    {
+        "initialize",
+        "login",
+        "shutdown",
+        "last_error",
+        "account_info",
+        "positions_get",
+        "orders_get",
+        "symbol_info",
+        "symbol_info_tick",
+        "order_send",
+        "history_deals_get",
+    }
+)
 
 
 def deal(
@@ -139,6 +221,8 @@ class Mt5World:
     mt5: Mt5Ports = field(default_factory=Mt5Ports)
     scenario: dict[str, Any] = field(default_factory=lambda: {"symbols": SYMBOLS, "accounts": []})
     gateways: dict[str, SimulatedMt5Gateway] = field(default_factory=dict)
+    #: Every terminal call is checked against the open transactions (TransactionFreeGateway).
+    watch: TransactionWatch = field(default_factory=TransactionWatch)
 
     def add(
         self,
@@ -177,7 +261,12 @@ class Mt5World:
         scenario = Scenario.model_validate(self.scenario)
         terminals = {a["terminal"] for a in self.scenario["accounts"]} | set(self.scenario.get("terminals", {}))
         self.gateways = {t: SimulatedMt5Gateway(scenario, t) for t in sorted(terminals)}
-        self.mt5 = replace(self.mt5, gateways=self.gateways.__getitem__, credentials=EnvOrFileCredentials(CREDENTIALS))
+        checked = {t: TransactionFreeGateway(g, self.watch) for t, g in self.gateways.items()}
+        self.mt5 = replace(
+            self.mt5,
+            gateways=checked.__getitem__,  # type: ignore[arg-type]
+            credentials=EnvOrFileCredentials(CREDENTIALS),
+        )
         self.configure()
 
     def configure(self) -> None:
@@ -264,6 +353,13 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-def world(runtime: Ports, db_url: str) -> Mt5World:
-    """An MT5 world over the test's database (SQLite and PostgreSQL), in-process."""
-    return Mt5World(db_url, runtime)
+def world(runtime: Ports, db_url: str) -> Iterator[Mt5World]:
+    """An MT5 world over the test's database (SQLite and PostgreSQL), in-process; no
+    terminal call of its syncs may happen while a transaction is open."""
+    w = Mt5World(db_url, runtime)
+    w.watch.install()
+    try:
+        yield w
+    finally:
+        w.watch.remove()
+    assert w.watch.violations == [], f"terminal calls inside a transaction: {w.watch.violations}"
