@@ -14,6 +14,16 @@ returns). In between: the day's deals, the state loaded and locked, the decision
 alerts and P close intents committed, then per close a claim committed, a fresh tick,
 `order_send` and the answer committed.
 
+The latch (issue 19): after the breach the trader opens three more positions; the run's
+third sync, of the tripped account, closes them. Timed the same way: from the entry of
+`guard_account` in that sync to the third filled close in the journal (the deals and the
+state read, the open positions and pending orders read, the locked decision, three
+intents and their alerts committed, then the closes).
+
+Every order goes through the terminal's order throttle (HEDGEOPS_MT5_ORDERS_PER_SECOND,
+default 20 in any one second): the report gives the rate and the time it made the closes
+wait in all (0 while a close-all stays within the rate).
+
 The reference, in the same run: P bare `order_send` calls to the same simulator closing
 the P positions of a twin account, the requests built beforehand (the floor: the broker's
 side of P closes, no database, no guard). Figures: p50, p99 and max over N runs, and the
@@ -44,6 +54,7 @@ from core.mt5.guard_policy import GuardPolicy
 from db import migrate
 from db.engine import dispose_all
 from db.mt5.accounts import add_account
+from tasks.mt5.ports import mt5_ports as tasks_mt5_ports
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.adapters.mt5.scenario import Scenario
 from workers.adapters.mt5.simulator import SimulatedMt5Gateway
@@ -52,6 +63,8 @@ from workers.bootstrap import configure
 TARGET_P99_MS = 200.0
 PASSWORD = "bench-password"
 POLICY = GuardPolicy(warning_pct=Decimal("5"), execution_pct=Decimal("10"))
+#: Positions the trader opens after the breach (step 2: the run's third sync closes them).
+REOPENED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +118,17 @@ def scenario(opts: Options) -> Scenario:
             "positions": [
                 {"ticket": login * 100 + n, "symbol": "EURUSD", "volume": 0.1, "price_open": 1.085, "magic": 7}
                 for n in range(opts.positions)
+            ]
+            + [
+                {
+                    "ticket": login * 100 + 90 + n,
+                    "symbol": "EURUSD",
+                    "volume": 0.1,
+                    "price_open": 1.085,
+                    "magic": 7,
+                    "from_step": 2,
+                }
+                for n in range(REOPENED)
             ],
         }
         for base in logins(opts)
@@ -186,8 +210,9 @@ class Stopwatch:
         guard.guard_account = self._timed_guard  # type: ignore[assignment]
         gateway.order_send = self._timed_send  # type: ignore[method-assign]
 
-    def arm(self) -> None:
+    def arm(self, positions: int) -> None:
         self.armed, self.seen, self.first_fill, self.last_fill, self.fills = True, None, None, None, 0
+        self.positions = positions
 
     def _timed_guard(self, *args: Any, **kwargs: Any) -> Any:
         if self.armed and self.seen is None:
@@ -222,19 +247,25 @@ def sync(login: int) -> str:
         return str(run.status) if run.status == "succeeded" else f"{run.status}: {run.error}"
 
 
-def guarded_run(watch: Stopwatch, login: int) -> tuple[float, float, float]:
-    """(breach to the first close, to the P-th, the whole breaching sync), ms."""
+def guarded_run(watch: Stopwatch, login: int, positions: int) -> tuple[float, float, float, float]:
+    """(breach to the first close, to the P-th, the whole breaching sync, the tripped
+    account's sync to its third close of the positions opened since), ms."""
     watch.armed = False
     if (status := sync(login)) != "succeeded":  # the peak
         raise RuntimeError(f"the first sync of {login} ended {status}")
-    watch.arm()
+    watch.arm(positions)
     began = time.perf_counter()
     status = sync(login)
     whole = (time.perf_counter() - began) * 1000
     watch.armed = False
     if status != "succeeded":
         raise RuntimeError(f"the breaching sync of {login} ended {status}")
-    return (*watch.elapsed_ms(), whole)
+    first, last = watch.elapsed_ms()
+    watch.arm(REOPENED)
+    if (status := sync(login)) != "succeeded":  # tripped: the positions opened since are closed
+        raise RuntimeError(f"the tripped sync of {login} ended {status}")
+    watch.armed = False
+    return first, last, whole, watch.elapsed_ms()[1]
 
 
 def reference_run(gateway: SimulatedMt5Gateway, login: int, send: Any) -> float:
@@ -266,7 +297,15 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def report(opts: Options, first: list[float], breach: list[float], whole: list[float], floor: list[float]) -> bool:
+def report(
+    opts: Options,
+    first: list[float],
+    breach: list[float],
+    whole: list[float],
+    floor: list[float],
+    latch: list[float],
+    throttle: tuple[int, float],
+) -> bool:
     print(
         f"guard benchmark: {opts.runs} runs (after {opts.warm_up} untimed), {opts.positions} positions closed "
         f"per breach, simulator, embedded on {opts.database}{', gc frozen after start-up' if opts.gc_freeze else ''}"
@@ -276,6 +315,7 @@ def report(opts: Options, first: list[float], breach: list[float], whole: list[f
         ("breach seen -> first close sent", first),
         ("breach seen -> last close sent", breach),
         ("whole breaching sync", whole),
+        (f"tripped sync -> {REOPENED}rd new close sent", latch),
         (f"reference: {opts.positions} bare order_send", floor),
     ):
         print(
@@ -287,6 +327,10 @@ def report(opts: Options, first: list[float], breach: list[float], whole: list[f
     print(
         f"ratio to the reference: p50 {p50 / percentile(floor, 50):.0f}x, p99 {p99 / percentile(floor, 99):.0f}x;"
         f" per close (p50): {p50 / opts.positions:.2f} ms against {percentile(floor, 50) / opts.positions:.3f} ms"
+    )
+    rate, waited = throttle
+    print(
+        f"order throttle: {rate or 'no limit'} orders/s per terminal; the closes waited {waited * 1000:.1f} ms in all"
     )
     ok = p99 <= TARGET_P99_MS
     print(f"target p99 <= {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'}")
@@ -307,12 +351,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         breach: list[float] = []
         whole: list[float] = []
         floor: list[float] = []
+        latch: list[float] = []
         for i, login in enumerate(logins(opts)):
-            to_first, to_last, sync_ms = guarded_run(watch, login)
+            to_first, to_last, sync_ms, latch_ms = guarded_run(watch, login, opts.positions)
             reference_ms = reference_run(gateway, twin(login), bare_send)
             if i >= opts.warm_up:
                 first.append(to_first), breach.append(to_last), whole.append(sync_ms), floor.append(reference_ms)
-        return 0 if report(opts, first, breach, whole, floor) else 1
+                latch.append(latch_ms)
+        throttle = tasks_mt5_ports().order_throttle("t1")
+        figures = (getattr(throttle, "rate", 0), getattr(throttle, "waited", 0.0))
+        return 0 if report(opts, first, breach, whole, floor, latch, figures) else 1
 
 
 if __name__ == "__main__":

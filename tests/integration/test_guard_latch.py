@@ -170,3 +170,29 @@ def test_the_watch_refuses_a_terminal_call_inside_a_transaction(world: Mt5World)
             gateway.positions_get()
     assert gateway.positions_get() is not None  # the unit of work ended: allowed
     world.watch.violations.clear()
+
+
+class CountingThrottle:
+    """An order throttle that lets everything go and counts what asked it."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+
+    def wait(self) -> None:
+        self.waits += 1
+
+
+def test_every_order_waits_for_its_terminals_throttle(world: Mt5World) -> None:
+    latched_world(world)
+    throttle, asked = CountingThrottle(), []
+
+    def throttle_of(terminal: str) -> CountingThrottle:
+        asked.append(terminal)
+        return throttle
+
+    world.mt5 = replace(world.mt5, order_throttle=throttle_of)
+    world.configure()
+    for _ in range(5):
+        world.sync()
+    assert throttle.waits == len(world.gateways["t1"].journal) == 6
+    assert set(asked) == {"t1"}

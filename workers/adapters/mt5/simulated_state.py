@@ -89,11 +89,12 @@ class AccountState:
             "realised": self.realised,
             "positions": [p.model_dump(mode="json") for p in self.positions],
             "deals": [d.model_dump(mode="json") for d in self.deals],
-            "pending_orders": [o.model_dump(mode="json") for o in self.pending],
             "order_send": list(self.answers),
             "close_answers": {str(t): list(a) for t, a in self.close_answers.items()},
             "kills_fired": list(self.kills_fired),
         }
+        if self.pending:  # absent: none (the format of accounts without pending orders is unchanged)
+            self.saved["pending_orders"] = [o.model_dump(mode="json") for o in self.pending]
         return self.saved
 
     def restore(self, data: Json) -> None:
