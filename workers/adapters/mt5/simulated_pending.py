@@ -8,10 +8,24 @@ from typing import TYPE_CHECKING
 from core.mt5 import constants as c
 from core.mt5.types import TradeOrder, TradeRequest
 from workers.adapters.mt5.scenario import OrderSpec
+from workers.adapters.mt5.simulated_world import in_group
 
 if TYPE_CHECKING:
     from workers.adapters.mt5.simulated_state import AccountState
     from workers.adapters.mt5.simulator import SimulatedMt5Gateway
+
+
+def shown_orders(
+    sim: SimulatedMt5Gateway, account: AccountState, symbol: str | None, group: str | None, ticket: int | None
+) -> tuple[TradeOrder, ...]:
+    """orders_get's answer: the account's pending orders shown now, by ticket, filtered."""
+    return tuple(
+        order_tuple(sim, o)
+        for o in sorted(account.pending_orders(), key=lambda o: o.ticket)
+        if (symbol is None or o.symbol == symbol)
+        and (ticket is None or o.ticket == ticket)
+        and (group is None or in_group(o.symbol, group))
+    )
 
 
 def order_tuple(sim: SimulatedMt5Gateway, o: OrderSpec) -> TradeOrder:

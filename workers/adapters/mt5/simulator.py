@@ -28,7 +28,7 @@ from core.mt5.types import (
 )
 from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, Fault, Scenario, TerminalSpec
 from workers.adapters.mt5.simulated_orders import place_order
-from workers.adapters.mt5.simulated_pending import order_tuple
+from workers.adapters.mt5.simulated_pending import shown_orders
 from workers.adapters.mt5.simulated_state import AccountState, Json, StateFile
 from workers.adapters.mt5.simulated_world import at, deal_tuple, in_group, position_tuple, utc
 
@@ -174,15 +174,7 @@ class SimulatedMt5Gateway:
         self, *, symbol: str | None = None, group: str | None = None, ticket: int | None = None
     ) -> tuple[TradeOrder, ...] | None:
         account = self._ready("orders_get")
-        if account is None:
-            return None
-        return tuple(
-            order_tuple(self, o)
-            for o in sorted(account.pending_orders(), key=lambda o: o.ticket)
-            if (symbol is None or o.symbol == symbol)
-            and (ticket is None or o.ticket == ticket)
-            and (group is None or in_group(o.symbol, group))
-        )
+        return None if account is None else shown_orders(self, account, symbol, group, ticket)
 
     def history_deals_get(
         self,
