@@ -53,7 +53,7 @@ def write_intents(run: CloseRun, s: Session, decision: GuardDecision, book: Book
     state = decision.state
     mode = state.tripped_in or GuardMode.ENFORCE
     tripping = decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events
-    held = rows.held_tickets(s, run.account.id, state.episode)
+    held = {} if tripping else rows.held_tickets(s, run.account.id, state.episode)  # a new episode holds none
     closes = held.get(IntentKind.EXECUTION.value, set()) | held.get(IntentKind.REOPENED.value, set())
     kind = IntentKind.EXECUTION if tripping else IntentKind.REOPENED
     specs = [
