@@ -33,6 +33,13 @@ def load_state(session: Session, account_id: int) -> GuardState:
     return GuardState() if row is None else state_from_dict(row.state)
 
 
+def peek_state(session: Session, account_id: int) -> GuardState:
+    """The account's guard state as committed, without a lock (a look before the terminal
+    is asked; the decision is taken again on load_state)."""
+    row = session.scalars(select(GuardStateRow.state).where(GuardStateRow.account_id == account_id)).one_or_none()
+    return GuardState() if row is None else state_from_dict(row)
+
+
 def save_state(session: Session, account_id: int, login: int, state: GuardState, *, now: datetime) -> None:
     """Persist the state; a change of latch or episode is an audit event."""
     row = session.scalars(select(GuardStateRow).where(GuardStateRow.account_id == account_id)).one_or_none()

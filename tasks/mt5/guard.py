@@ -27,7 +27,6 @@ from core.mt5.gateway import Mt5Error
 from core.mt5.guard import GuardDecision, GuardEvent, evaluate
 from core.mt5.guard_day import DayDeal, GuardReading, day_deal
 from core.mt5.guard_policy import GuardPolicy, policy_for
-from core.mt5.guard_state import GuardState
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account
 from db.mt5 import guard as rows
@@ -90,13 +89,13 @@ def guard_account(run: CloseRun, figures: SnapshotFigures, synced_at: datetime, 
     deals = None if raw is None else [day_deal(d) for d in raw]
     reading = GuardReading(run.account.login, figures.equity, figures.balance, synced_at, confirmed=False)
     with run.p.uow() as uow:  # a look without the lock: the terminal is called after it
-        seen = rows.states(uow.session).get(run.account.id)
-    decision = evaluate(seen or GuardState(), reading, run.policy, now, deals)
+        seen = rows.peek_state(uow.session, run.account.id)
+    decision = evaluate(seen, reading, run.policy, now, deals)
     if GuardEvent.CONFIRM in decision.events:
         reading = _fresh(run, now)
-        decision = evaluate(seen or GuardState(), reading, run.policy, now, deals)
+        decision = evaluate(seen, reading, run.policy, now, deals)
     book = read_book(run) if needs_book(decision) else None
-    decision, to_close = _decide(run, reading, deals, book, run_id)
+    decision, to_close = _decide(run, reading, deals, book, run_id, now)
     log.info(
         "guard_evaluated",
         login=run.account.login,
@@ -118,14 +117,14 @@ def _fresh(run: CloseRun, now: datetime) -> GuardReading:
 
 
 def _decide(
-    run: CloseRun, reading: GuardReading, deals: list[DayDeal] | None, book: Book | None, run_id: int
+    run: CloseRun, reading: GuardReading, deals: list[DayDeal] | None, book: Book | None, run_id: int, now: datetime
 ) -> tuple[GuardDecision, bool]:
     """The decision on the locked state, stored with its alerts and intents in one commit;
     and whether there are closes to send. A state another process moved meanwhile so that
     it now needs what was not read (the book) is left for the next sync."""
     with run.p.uow() as uow:
         state = rows.load_state(uow.session, run.account.id)
-        decision = evaluate(state, reading, run.policy, run.p.clock(), deals)
+        decision = evaluate(state, reading, run.policy, now, deals)  # the `now` the look was judged at
         if needs_book(decision) and book is None:
             log.warning("guard_decision_deferred", login=run.account.login, reason="state moved meanwhile")
             return decision, False
