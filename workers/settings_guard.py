@@ -7,13 +7,14 @@ import json
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.errors import InvalidInput
 from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, policy_for
+from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
 
@@ -77,6 +78,13 @@ class GuardSettings(BaseSettings):
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")
     guard_telegram_chat_id: str | None = Field(None, description="telegram: the chat id")
     guard_notify_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a notification may take")
+    mt5_server_time: dict[str, Annotated[str, AfterValidator(valid_spec)]] = Field(
+        default_factory=dict,
+        description=(
+            "each trade server's clock, JSON by server name: an IANA zone, a fixed offset (UTC+02:00) or "
+            'ny-close (UTC+2, UTC+3 while New York observes DST): {"ICMarketsSC-Live": "ny-close"}'
+        ),
+    )
     mt5_simulator_state: Path | None = Field(
         None, description="the simulator's state file: a broker that remembers across processes"
     )
@@ -84,7 +92,7 @@ class GuardSettings(BaseSettings):
         "", description="tests only: fault points at which the process kills itself, comma-separated"
     )
 
-    @field_validator("guard_policies", mode="before")
+    @field_validator("guard_policies", "mt5_server_time", mode="before")
     @classmethod
     def _json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value

@@ -6,21 +6,23 @@ setting per field); `policy_for(defaults, override)` lays an account's JSON over
 a position is the guard's to close.
 
 Percentages are Decimal percent points (`5` is 5 %, not 0.05). Times are the local wall
-clock of `day_start_tz`, an IANA zone name.
+clock of `day_start_tz`: an IANA zone name, a fixed offset (`UTC+03:00`), `ny-close`
+(core.mt5.server_time), or `server`: the clock of the account's trade server, resolved
+per account by `on_server` (the task does it with the server clock settings).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
+from datetime import time, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import InvalidInput
+from core.mt5.server_time import server_zone
 
 
 class PeakReset(StrEnum):
@@ -44,11 +46,16 @@ class GuardMode(StrEnum):
     SHADOW = "shadow"  # records what it would close, sends nothing
 
 
+SERVER = "server"
+
+
 def _zone_name(name: str) -> str:
+    if name == SERVER:
+        return name
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+        server_zone(name)
+    except ValueError as exc:
+        raise ValueError(f"unknown time zone {name!r} (an IANA zone, UTC+HH:MM, ny-close or server)") from exc
     return name
 
 
@@ -99,8 +106,20 @@ class GuardPolicy(BaseModel):
         return self
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.day_start_tz)
+    def zone(self) -> tzinfo:
+        """The zone of the day boundary; a policy in `server` time must be resolved first."""
+        if self.day_start_tz == SERVER:
+            raise ValueError("day_start_tz 'server' is resolved per account (on_server) before it is used")
+        return server_zone(self.day_start_tz)
+
+    def on_server(self, server_clock: str | None) -> GuardPolicy:
+        """The policy with `server` time replaced by the account's server clock spec;
+        itself when its day is not in server time. InvalidInput when the clock is unknown."""
+        if self.day_start_tz != SERVER:
+            return self
+        if server_clock is None:
+            raise InvalidInput("the policy's day starts in server time, and the account's server has no clock")
+        return self.model_copy(update={"day_start_tz": server_clock})
 
 
 def _messages(error: ValidationError) -> list[str]:
