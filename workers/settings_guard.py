@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.errors import InvalidInput
-from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, policy_for
+from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, Unlock, policy_for
 from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
@@ -39,9 +39,16 @@ class GuardSettings(BaseSettings):
         lt=100,
         description="loss from the day's starting value (%) that executes; unset: no daily limit",
     )
+    guard_daily_loss_unlock: Unlock = Field(
+        D.daily_loss_unlock,
+        description="how a daily-loss latch clears: auto (at the next trading-day boundary) or manual (guard reset)",
+    )
     guard_daily_basis: DayBasis = Field(D.daily_basis, description="the day's starting value: balance, equity or max")
     guard_day_start: time = Field(D.day_start, description="local time the trading day starts (HH:MM)")
-    guard_day_start_tz: str = Field(D.day_start_tz, description="IANA time zone of guard_day_start")
+    guard_day_start_tz: str = Field(
+        D.day_start_tz,
+        description="zone of guard_day_start: IANA name, UTC+HH:MM, ny-close, or server (the account's server clock)",
+    )
     guard_scope_magics: str = Field(
         "", pattern=r"^(\d+(,\d+)*)?$", description="magic numbers the guard closes, comma-separated; empty: all"
     )
@@ -118,6 +125,7 @@ class GuardSettings(BaseSettings):
             peak_reset=self.guard_peak_reset,
             daily_loss_pct=self.guard_daily_loss_pct,
             daily_basis=self.guard_daily_basis,
+            daily_loss_unlock=self.guard_daily_loss_unlock,
             day_start=self.guard_day_start,
             day_start_tz=self.guard_day_start_tz,
             scope_magics=frozenset(int(m) for m in self.guard_scope_magics.split(",") if m),

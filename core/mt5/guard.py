@@ -30,9 +30,11 @@ Rules, in order:
    in a row trips the latch: status `tripped`, episode + 1, event `execute` (enforce) or
    `shadow_execute` (shadow: would_close, once per episode, since it latches too). A
    latched account has no further warning, execution or re-arm until core.mt5.guard_state
-   .reset; a latch tripped in shadow mode does not hold once the policy enforces (it
-   re-arms and the reading is judged at once), so switching to enforce never leaves a
-   breached account unguarded.
+   .reset, or (`unlocked`) the first reading of a new trading day when every limit that
+   tripped it (`tripped_by`) unlocks `auto` (daily_loss_unlock; max drawdown never does:
+   the reading is then judged at once); a latch tripped in shadow mode does not hold once
+   the policy enforces (it re-arms and the reading is judged at once), so switching to
+   enforce never leaves a breached account unguarded.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from core.mt5.guard_day import (
     rebuild_anchor,
 )
 from core.mt5.guard_policy import GuardMode, GuardPolicy, PeakReset
-from core.mt5.guard_state import GuardState, GuardStatus
+from core.mt5.guard_state import GuardState, GuardStatus, TripReason, reset, unlocks_at_boundary
 from core.mt5.snapshot import peak_equity
 
 HUNDRED = Decimal(100)
@@ -73,11 +75,7 @@ class GuardEvent(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     EXECUTE = "execute"
     SHADOW_EXECUTE = "shadow_execute"
-
-
-class TripReason(StrEnum):
-    DRAWDOWN = "drawdown"
-    DAILY_LOSS = "daily_loss"
+    UNLOCKED = "unlocked"  # the latch cleared by itself at a trading-day boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +89,8 @@ class GuardDecision:
     day_loss_pct: Decimal | None
     events: tuple[GuardEvent, ...]
     reasons: tuple[TripReason, ...] = ()
+    #: The limits whose latch cleared by itself at this reading's day boundary.
+    unlocked: frozenset[TripReason] = frozenset()
 
     @property
     def executes(self) -> bool:
@@ -150,7 +150,10 @@ def evaluate(
         return _unused(state, reading, GuardEvent.CONFIRM)
     if state.peak_equity is not None:  # money paid in or out is no gain and no drawdown
         state = replace(state, peak_equity=state.peak_equity + paid_in)
-    state, day_events = _roll_day(state, reading, policy, deals)
+    unlocked = _unlocked_by_new_day(state, reading, policy)
+    freed = frozenset() if unlocked is None else state.tripped_by
+    state, day_events = _roll_day(unlocked or state, reading, policy, deals)
+    day_events = (GuardEvent.UNLOCKED, *day_events) if freed else day_events
     state = replace(
         state,
         peak_equity=peak_equity(state.peak_equity, reading.equity),
@@ -159,7 +162,25 @@ def evaluate(
     )
     drawdown, day_loss = drawdown_pct(state.peak_equity, reading.equity), day_loss_pct(state.anchor, reading.equity)
     state, events, reasons = _transition(state, policy, drawdown, day_loss, reading.at)
-    return GuardDecision(state, shown(drawdown), shown(day_loss), day_events + events, reasons)
+    state = _trip_record(state, events, reasons)
+    return GuardDecision(state, shown(drawdown), shown(day_loss), day_events + events, reasons, freed)
+
+
+def _unlocked_by_new_day(state: GuardState, reading: GuardReading, policy: GuardPolicy) -> GuardState | None:
+    """The latch cleared at the first reading of a new trading day when every limit that
+    tripped it unlocks `auto` (as core.mt5.guard_state.reset, at the reading); else None."""
+    if state.trading_day is None or not unlocks_at_boundary(state, policy):
+        return None
+    if day_bounds(reading.at, policy.day_start, policy.zone).trading_day == state.trading_day:
+        return None
+    return reset(state, reading.at, policy, reading.equity)
+
+
+def _trip_record(state: GuardState, events: tuple[GuardEvent, ...], reasons: tuple[TripReason, ...]) -> GuardState:
+    """Which limits tripped the latch: the reasons of the reading that tripped it."""
+    if GuardEvent.EXECUTE in events or GuardEvent.SHADOW_EXECUTE in events:
+        return replace(state, tripped_by=frozenset(reasons))
+    return state if state.latched else replace(state, tripped_by=frozenset())
 
 
 def _unused(state: GuardState, reading: GuardReading, event: GuardEvent) -> GuardDecision:

@@ -41,6 +41,13 @@ class DayBasis(StrEnum):
     MAX = "max"  # the higher of balance and equity
 
 
+class Unlock(StrEnum):
+    """How the latch a limit tripped clears."""
+
+    AUTO = "auto"  # by itself at the next trading-day boundary (audited and alerted)
+    MANUAL = "manual"  # only by the audited reset (`hedgeops guard reset`)
+
+
 class GuardMode(StrEnum):
     ENFORCE = "enforce"  # closes positions
     SHADOW = "shadow"  # records what it would close, sends nothing
@@ -79,6 +86,10 @@ class GuardPolicy(BaseModel):
     peak_reset: PeakReset = PeakReset.NEVER
     daily_loss_pct: Percent | None = None  # None: no daily loss limit
     daily_basis: DayBasis = DayBasis.BALANCE
+    #: How each limit's latch clears: the daily loss may clear at the next boundary; max
+    #: drawdown only by the audited reset (`auto` is refused for it).
+    daily_loss_unlock: Unlock = Unlock.MANUAL
+    drawdown_unlock: Unlock = Unlock.MANUAL
     day_start: Annotated[time, AfterValidator(_naive)] = time(17, 0)
     day_start_tz: Annotated[str, AfterValidator(_zone_name)] = "America/New_York"
     scope_magics: frozenset[Annotated[int, Field(ge=0)]] = frozenset()  # empty: every magic
@@ -101,6 +112,8 @@ class GuardPolicy(BaseModel):
     def _ordered(self) -> Self:
         if self.warning_pct > self.execution_pct:
             raise ValueError("warning_pct must not be above execution_pct")
+        if self.drawdown_unlock is Unlock.AUTO:
+            raise ValueError("drawdown_unlock must be manual: max drawdown clears only by the audited reset")
         if self.hysteresis_pct >= self.warning_pct:
             raise ValueError("hysteresis_pct must be below warning_pct (or the guard never re-arms)")
         return self

@@ -24,10 +24,10 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from core.mt5.guard import GuardEvent, TripReason, evaluate
+from core.mt5.guard import GuardEvent, evaluate
 from core.mt5.guard_day import GuardReading
 from core.mt5.guard_policy import GuardPolicy
-from core.mt5.guard_state import GuardState
+from core.mt5.guard_state import GuardState, TripReason
 
 
 class ReplayKind(StrEnum):
