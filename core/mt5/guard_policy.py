@@ -22,6 +22,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import InvalidInput
+from core.mt5.rule_packs import RULE_PACKS
 from core.mt5.server_time import server_zone
 
 
@@ -39,6 +40,27 @@ class DayBasis(StrEnum):
     BALANCE = "balance"
     EQUITY = "equity"
     MAX = "max"  # the higher of balance and equity
+
+
+class Measure(StrEnum):
+    """What a limit compares with its floor."""
+
+    BALANCE = "balance"
+    EQUITY = "equity"
+
+
+class LimitOf(StrEnum):
+    """What a limit's percentage is of."""
+
+    BASE = "base"  # the limit's own base (the day's start, the peak)
+    INITIAL_BALANCE = "initial_balance"  # the account's initial balance (a prop firm's account size)
+
+
+class MaxLossBase(StrEnum):
+    """Where the max loss is measured from."""
+
+    INITIAL_BALANCE = "initial_balance"  # static
+    EOD_HIGH_BALANCE = "eod_high_balance"  # trailing: the highest end-of-day balance (at least the initial)
 
 
 class Unlock(StrEnum):
@@ -90,6 +112,17 @@ class GuardPolicy(BaseModel):
     #: drawdown only by the audited reset (`auto` is refused for it).
     daily_loss_unlock: Unlock = Unlock.MANUAL
     drawdown_unlock: Unlock = Unlock.MANUAL
+    #: The daily loss: its percentage of the day's start (base) or of initial_balance, and
+    #: the value it watches (equity, or balance: closed results only).
+    daily_loss_of: LimitOf = LimitOf.BASE
+    daily_measure: Measure = Measure.EQUITY
+    #: The account's initial balance (a prop firm's account size), for limits of it.
+    initial_balance: Annotated[Decimal, Field(gt=0)] | None = None
+    #: Max loss (None: none): max_loss_pct % of initial_balance below its base, on
+    #: max_loss_measure; it clears only by the audited reset.
+    max_loss_pct: Percent | None = None
+    max_loss_base: MaxLossBase = MaxLossBase.INITIAL_BALANCE
+    max_loss_measure: Measure = Measure.EQUITY
     day_start: Annotated[time, AfterValidator(_naive)] = time(17, 0)
     day_start_tz: Annotated[str, AfterValidator(_zone_name)] = "America/New_York"
     scope_magics: frozenset[Annotated[int, Field(ge=0)]] = frozenset()  # empty: every magic
@@ -112,6 +145,9 @@ class GuardPolicy(BaseModel):
     def _ordered(self) -> Self:
         if self.warning_pct > self.execution_pct:
             raise ValueError("warning_pct must not be above execution_pct")
+        needs_initial = self.max_loss_pct is not None or self.daily_loss_of is LimitOf.INITIAL_BALANCE
+        if needs_initial and self.initial_balance is None:
+            raise ValueError("initial_balance is needed by max_loss_pct and by daily_loss_of initial_balance")
         if self.drawdown_unlock is Unlock.AUTO:
             raise ValueError("drawdown_unlock must be manual: max drawdown clears only by the audited reset")
         if self.hysteresis_pct >= self.warning_pct:
@@ -143,21 +179,36 @@ def _messages(error: ValidationError) -> list[str]:
     return out
 
 
+PACK = "pack"
+
+
 def policy_for(defaults: GuardPolicy, override: Mapping[str, Any] | None) -> GuardPolicy:
     """The account's policy: `override` (parsed JSON of mt5_accounts.policy; None or {}
-    for none) laid over `defaults`. InvalidInput names every refused field."""
+    for none) laid over `defaults`; with `pack`, over the named rule pack (core.mt5
+    .rule_packs) laid over `defaults`. InvalidInput names every refused field."""
     if not override:
         return defaults
-    unknown = sorted(set(override) - set(GuardPolicy.model_fields))
+    fields = {k: v for k, v in override.items() if k != PACK}
+    unknown = sorted(set(fields) - set(GuardPolicy.model_fields))
     if unknown:
         raise InvalidInput(
             f"unknown guard policy field(s): {', '.join(unknown)}", [f"{name}: unknown field" for name in unknown]
         )
+    pack = _pack(override.get(PACK))
     try:
-        return GuardPolicy.model_validate({**defaults.model_dump(), **override})
+        return GuardPolicy.model_validate({**defaults.model_dump(), **pack, **fields})
     except ValidationError as exc:
         errors = _messages(exc)
         raise InvalidInput(f"invalid guard policy: {'; '.join(errors)}", errors) from exc
+
+
+def _pack(name: object) -> dict[str, Any]:
+    if name is None:
+        return {}
+    if not isinstance(name, str) or name not in RULE_PACKS:
+        known = ", ".join(sorted(RULE_PACKS))
+        raise InvalidInput(f"unknown rule pack {name!r} (known: {known})", [f"pack: unknown {name!r}"])
+    return RULE_PACKS[name]
 
 
 def in_scope(policy: GuardPolicy, magic: int, symbol: str) -> bool:

@@ -32,6 +32,7 @@ class TripReason(StrEnum):
 
     DRAWDOWN = "drawdown"
     DAILY_LOSS = "daily_loss"
+    MAX_LOSS = "max_loss"  # below the max loss floor (initial or trailing end-of-day balance)
 
 
 class GuardStatus(StrEnum):
@@ -59,6 +60,9 @@ class GuardState:
     #: The limits whose breach tripped the latch (empty: not latched, or a state stored
     #: before this was recorded, which then clears only by the audited reset).
     tripped_by: frozenset[TripReason] = frozenset()
+    #: The highest balance seen at a trading day's boundary, moved by money paid in or out
+    #: (core.mt5.guard_limits); kept only for a trailing max loss.
+    eod_high_balance: Decimal | None = None
 
     @property
     def latched(self) -> bool:
@@ -84,7 +88,8 @@ def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal
 
 
 def unlock_rule(policy: GuardPolicy, limit: TripReason) -> Unlock:
-    return policy.daily_loss_unlock if limit is TripReason.DAILY_LOSS else policy.drawdown_unlock
+    """daily_loss_unlock for the daily loss; max drawdown and max loss: manual."""
+    return policy.daily_loss_unlock if limit is TripReason.DAILY_LOSS else Unlock.MANUAL
 
 
 def unlocks_at_boundary(state: GuardState, policy: GuardPolicy) -> bool:
@@ -142,6 +147,7 @@ def state_as_dict(state: GuardState) -> dict[str, Any]:
         "tripped_at": _text(state.tripped_at),
         "reset_at": _text(state.reset_at),
         "tripped_by": sorted(limit.value for limit in state.tripped_by),
+        "eod_high_balance": _text(state.eod_high_balance),
     }
 
 
@@ -164,4 +170,5 @@ def state_from_dict(data: dict[str, Any]) -> GuardState:
         tripped_at=_maybe(data["tripped_at"], datetime.fromisoformat),
         reset_at=_maybe(data["reset_at"], datetime.fromisoformat),
         tripped_by=frozenset(TripReason(v) for v in data.get("tripped_by", ())),  # absent: stored before
+        eod_high_balance=_maybe(data.get("eod_high_balance"), Decimal),
     )
