@@ -53,6 +53,7 @@ from core.mt5.guard_day import (
     GuardReading,
     anchor_from,
     balance_ops,
+    day_balance_ops,
     day_bounds,
     moved_by_balance_ops,
     rebuild_anchor,
@@ -94,6 +95,8 @@ class GuardDecision:
     unlocked: frozenset[TripReason] = frozenset()
     #: Max loss % (core.mt5.guard_limits), 4 dp; None without a max loss limit.
     max_loss_pct: Decimal | None = None
+    #: The trading day's balance operations up to the reading (None: the deals were not read).
+    day_ops: tuple[DayDeal, ...] | None = None
 
     @property
     def executes(self) -> bool:
@@ -166,7 +169,16 @@ def evaluate(
     max_loss = max_loss_pct(policy, state.eod_high_balance, reading)
     state, events, reasons = _transition(state, policy, drawdown, day_loss, reading.at, max_loss)
     state = _trip_record(state, events, reasons)
-    return GuardDecision(state, shown(drawdown), shown(day_loss), day_events + events, reasons, freed, shown(max_loss))
+    figures = (shown(drawdown), shown(day_loss))
+    day_ops = _day_ops(deals, reading, policy)
+    return GuardDecision(state, *figures, day_events + events, reasons, freed, shown(max_loss), day_ops)
+
+
+def _day_ops(deals: Sequence[DayDeal] | None, reading: GuardReading, policy: GuardPolicy) -> tuple[DayDeal, ...] | None:
+    """The trading day's balance operations up to the reading (a snapshot keeps them)."""
+    if deals is None:
+        return None
+    return day_balance_ops(deals, day_bounds(reading.at, policy.day_start, policy.zone), reading.at)
 
 
 def _moved_marks(state: GuardState, paid_in: Decimal) -> GuardState:

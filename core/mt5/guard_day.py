@@ -114,6 +114,29 @@ def day_deal(deal: TradeDeal) -> DayDeal:
     )
 
 
+def day_balance_ops(deals: Iterable[DayDeal], bounds: DayBounds, until: datetime) -> tuple[DayDeal, ...]:
+    """The balance and credit deals of the trading day from its start to `until`."""
+    return tuple(d for d in deals if d.is_balance_operation and bounds.start_utc <= d.time <= until)
+
+
+def ops_as_json(ops: Iterable[DayDeal]) -> list[dict[str, object]]:
+    """Balance operations as a snapshot keeps them: ticket, type, time (ISO), amount (text)."""
+    return [{"ticket": d.ticket, "type": d.type, "time": d.time.isoformat(), "amount": str(d.profit)} for d in ops]
+
+
+def ops_from_json(data: Iterable[dict[str, object]]) -> tuple[DayDeal, ...]:
+    """The inverse of ops_as_json."""
+    return tuple(
+        DayDeal(
+            int(str(d["ticket"])),
+            int(str(d["type"])),
+            datetime.fromisoformat(str(d["time"])),
+            Decimal(str(d["amount"])),
+        )
+        for d in data
+    )
+
+
 class AnchorSource(StrEnum):
     READING = "reading"  # the first reading after the boundary
     DEALS = "deals"  # rebuilt from the day's deals
