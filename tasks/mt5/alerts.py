@@ -148,7 +148,10 @@ def execution_alert(
         ),
         positions_closed=0 if shadow else closed,
         realised_loss=loss,
-        extra={"intents": {i.idempotency_key: i.status for i in intents}},
+        extra={
+            "intents": {i.idempotency_key: i.status for i in intents},
+            "limits": sorted(limit.value for limit in decision.state.tripped_by),  # what tripped the latch
+        },
     )
 
 

@@ -26,15 +26,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
 from core.mt5 import constants as c
 from core.mt5.guard_policy import DayBasis, GuardPolicy
+from core.mt5.types import TradeDeal
 from db.mt5.guard_models import CloseIntent, GuardStateRow
 from tasks.ports import utc_now
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
-from workers.adapters.mt5.server_clock import ServerClockGateway
+from workers.adapters.mt5.server_clock import ServerClockGateway, ServerTimeUnknown
 
 SERVER = "Sim-NY"
 POLICY = GuardPolicy(
@@ -133,3 +135,35 @@ def test_a_worker_does_not_start_without_the_clock_of_a_server(world: Mt5World, 
         check=False,
     )
     assert started.returncode == 0, started.stderr
+
+
+class RecordingGateway:
+    """A terminal of a ny-close server: records the bounds it is asked, gives one deal."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, ...]] = []
+
+    def login(
+        self, login: int, password: str | None = None, server: str | None = None, timeout: int | None = None
+    ) -> bool:
+        return True
+
+    def history_deals_get(self, date_from: Any = None, date_to: Any = None, **more: Any) -> tuple[TradeDeal, ...]:
+        self.asked.append((date_from, date_to))
+        wall = int((datetime(2026, 3, 6, 23, 30) - datetime(1970, 1, 1)).total_seconds() * 1000)
+        return (TradeDeal(1, 0, wall // 1000, wall, 2, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 1000.0, 0.0, "", "", ""),)
+
+
+def test_the_gateway_asks_in_server_time_and_answers_in_utc() -> None:
+    inner = RecordingGateway()
+    gateway = ServerClockGateway(inner, {SERVER: "ny-close"})  # type: ignore[arg-type]
+    gateway.login(5001, password="x", server=SERVER)
+    (deal,) = gateway.history_deals_get(datetime(2026, 3, 6, 20, tzinfo=UTC), datetime(2026, 3, 6, 22, tzinfo=UTC))
+    # bounds: 20:00 and 22:00 UTC are 22:00 and 00:00 server time (UTC+2), tagged UTC
+    assert inner.asked == [(datetime(2026, 3, 6, 22, tzinfo=UTC), datetime(2026, 3, 7, 0, tzinfo=UTC))]
+    # the deal shown at 23:30 server time is 21:30 UTC
+    assert datetime.fromtimestamp(deal.time_msc / 1000, tz=UTC) == datetime(2026, 3, 6, 21, 30, tzinfo=UTC)
+    assert deal.time == int(datetime(2026, 3, 6, 21, 30, tzinfo=UTC).timestamp())
+    gateway.login(5002, password="x", server="Unknown-Server")
+    with pytest.raises(ServerTimeUnknown):
+        gateway.history_deals_get(datetime(2026, 3, 6, 20, tzinfo=UTC), datetime(2026, 3, 6, 22, tzinfo=UTC))
