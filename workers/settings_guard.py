@@ -13,7 +13,17 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.errors import InvalidInput
-from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, Unlock, policy_for
+from core.mt5.guard_policy import (
+    DayBasis,
+    GuardMode,
+    GuardPolicy,
+    LimitOf,
+    MaxLossBase,
+    Measure,
+    PeakReset,
+    Unlock,
+    policy_for,
+)
 from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
@@ -42,6 +52,25 @@ class GuardSettings(BaseSettings):
     guard_daily_loss_unlock: Unlock = Field(
         D.daily_loss_unlock,
         description="how a daily-loss latch clears: auto (at the next trading-day boundary) or manual (guard reset)",
+    )
+    guard_daily_loss_of: LimitOf = Field(
+        D.daily_loss_of, description="what guard_daily_loss_pct is of: base (the day's start) or initial_balance"
+    )
+    guard_daily_measure: Measure = Field(D.daily_measure, description="what the daily loss watches: equity or balance")
+    guard_initial_balance: Decimal | None = Field(
+        D.initial_balance, gt=0, description="the account's initial balance (a prop firm's size), for limits of it"
+    )
+    guard_max_loss_pct: Decimal | None = Field(
+        D.max_loss_pct,
+        gt=0,
+        lt=100,
+        description="max loss (% of the initial balance below its base) that latches for good; unset: none",
+    )
+    guard_max_loss_base: MaxLossBase = Field(
+        D.max_loss_base, description="max loss base: initial_balance (static) or eod_high_balance (trailing)"
+    )
+    guard_max_loss_measure: Measure = Field(
+        D.max_loss_measure, description="what the max loss watches: equity or balance"
     )
     guard_daily_basis: DayBasis = Field(D.daily_basis, description="the day's starting value: balance, equity or max")
     guard_day_start: time = Field(D.day_start, description="local time the trading day starts (HH:MM)")
@@ -126,6 +155,12 @@ class GuardSettings(BaseSettings):
             daily_loss_pct=self.guard_daily_loss_pct,
             daily_basis=self.guard_daily_basis,
             daily_loss_unlock=self.guard_daily_loss_unlock,
+            daily_loss_of=self.guard_daily_loss_of,
+            daily_measure=self.guard_daily_measure,
+            initial_balance=self.guard_initial_balance,
+            max_loss_pct=self.guard_max_loss_pct,
+            max_loss_base=self.guard_max_loss_base,
+            max_loss_measure=self.guard_max_loss_measure,
             day_start=self.guard_day_start,
             day_start_tz=self.guard_day_start_tz,
             scope_magics=frozenset(int(m) for m in self.guard_scope_magics.split(",") if m),
