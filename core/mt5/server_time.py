@@ -62,7 +62,7 @@ class NyCloseZone(tzinfo):
         wall = utc + offset
         # The second showing of a repeated hour: winter offset, and the summer one fits too.
         fold = int(offset == WINTER and _new_york_summer(wall - SUMMER))
-        return (wall).replace(tzinfo=self, fold=fold)
+        return wall.replace(tzinfo=self, fold=fold)
 
     def __repr__(self) -> str:
         return "NyCloseZone()"
