@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.schema import SchemaItem
 
 import db.base
 from db.append_only import create_append_only_triggers, drop_append_only_triggers
@@ -28,7 +29,7 @@ JSON_DOC = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "post
 APPEND_ONLY_TABLES = ("journal_entries", "posting_exceptions", "accounting_period_events", "hedge_no_longer_expected")
 
 
-def _result_columns(table: str) -> tuple[list[sa.Column[object]], list[sa.Column[object]], list[sa.SchemaItem]]:
+def _result_columns(table: str) -> tuple[list[sa.Column[object]], list[sa.Column[object]], list[SchemaItem]]:
     """The columns every result table carries (db.base.ResultTable), and its key constraints."""
     head: list[sa.Column[object]] = [
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
@@ -40,7 +41,7 @@ def _result_columns(table: str) -> tuple[list[sa.Column[object]], list[sa.Column
         sa.Column("batch_run_id", BIG_ID, nullable=True),
         sa.Column("created_at", db.base.UtcDateTime(timezone=True), nullable=False),
     ]
-    constraints: list[sa.SchemaItem] = [
+    constraints: list[SchemaItem] = [
         sa.ForeignKeyConstraint(["batch_run_id"], ["batch_runs.id"], name=op.f(f"fk_{table}_batch_run_id_batch_runs")),
         sa.ForeignKeyConstraint(
             ["relationship_id"],
