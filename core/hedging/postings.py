@@ -142,6 +142,8 @@ class Revaluation:
     effectiveness_key: str | None = None
     rate: FunctionalRate | None = None
     sequence: int = 1
+    #: Named by every line as well: e.g. the designation date's snapshots on a first posting.
+    extra_sources: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ def revaluation(terms: PostingTerms, previous: PostedState, inputs: Revaluation)
         raise PostingInputError(f"relationship {terms.relationship_id}: no MTM of the hedged item on {inputs.as_of}")
     with localcontext(MONEY_CONTEXT):
         state, drafts, figures = _rules(terms, previous, inputs)
+    drafts = [Draft(d.role, d.amount, d.sources + inputs.extra_sources, d.functional) for d in drafts]
     lines, derivative_f, reserve_f = _with_functional(terms, previous, inputs, drafts)
     state = _replace_functional(state, derivative_f, reserve_f)
     return JournalEntry(

@@ -12,10 +12,11 @@ from decimal import Decimal
 
 import pytest
 
+from core.canonical import canonical_form
 from core.hedging.accounts import DEFAULT_CHART, AccountRole
 from core.hedging.corrections import correction
 from core.hedging.dossier import HedgeType, OciReleaseMethod
-from core.hedging.journal import EntryKind, JournalEntry, PostedState
+from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
 from core.hedging.periods import posting_date
 from core.hedging.postings import (
     FunctionalRate,
@@ -317,3 +318,24 @@ class TestFunctionalCurrency:
     def test_no_functional_figure_refuses(self) -> None:
         with pytest.raises(PostingInputError, match="no functional MTM"):
             revaluation(terms(functional="EUR"), START, Revaluation(SEP, SEP, mark("1", 1), mark("-1", 2)))
+
+
+class TestPayload:
+    def test_the_state_comes_back_from_the_stored_payload(self) -> None:
+        entry = chain(terms(), [(SEP, "1200", "-1000.10")])[0]
+        stored, _, sha = canonical_form(entry.payload)
+        assert sha == entry.sha256
+        assert PostedState.from_payload(stored["state_after"]) == entry.state_after  # type: ignore[arg-type]
+        assert stored["lines"][0] == {  # type: ignore[index]
+            "account": "1450",
+            "role": "derivative_asset",
+            "amount": "1200",
+            "functional_amount": None,
+            "sources": [{"kind": "mtm_snapshot", "ref": "109", "sha256": "sha-109"}],
+        }
+
+    def test_extra_sources_are_named_by_every_line(self) -> None:
+        extra = (Source("mtm_snapshot", "7", "sha-7"),)
+        inputs = Revaluation(SEP, SEP, mark("1200", 1), mark("-1000", 2), extra_sources=extra)
+        entry = revaluation(terms(), START, inputs)
+        assert all(line.sources[-1] == extra[0] for line in entry.lines)
