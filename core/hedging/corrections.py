@@ -6,6 +6,7 @@ the first open period's (core.hedging.periods.posting_date).
 
     fix = correction(stored, recomputed, posting_date=date(2026, 12, 1), sequence=2)
     # None when nothing differs; else fix.reversal and fix.replacement
+    alone = reverse(stored, posting_date=date(2026, 12, 1), state_after=state)  # nothing replaces it
 
 Both entries leave the replacement's state: the next date continues from it.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from core import keys
-from core.hedging.journal import JournalEntry, Source
+from core.hedging.journal import JournalEntry, PostedState, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,7 @@ def correction(stored: JournalEntry, recomputed: JournalEntry, posting_date: dat
         raise ValueError("a correction's replacement is sequence 2 or later")
     if same_content(stored, recomputed):
         return None
-    original = Source("journal_entry", stored.key, stored.sha256)
-    reversal = replace(
-        stored,
-        key=keys.fx_reversal_key(stored.key),
-        posting_date=posting_date,
-        lines=tuple(line.negated() for line in stored.lines),
-        state_after=recomputed.state_after,
-        reverses=stored.key,
-        corrects=None,
-        narrative=f"reversal of {stored.key}",
-        figures={"reversed": [original.as_payload()]},
-    )
+    reversal = reverse(stored, posting_date, recomputed.state_after)
     replacement = replace(
         recomputed,
         key=keys.fx_posting_key(stored.kind, stored.relationship_id, stored.as_of, sequence),
@@ -70,3 +60,21 @@ def correction(stored: JournalEntry, recomputed: JournalEntry, posting_date: dat
         narrative=f"{recomputed.narrative}; replaces {stored.key}",
     )
     return Correction(reversal, replacement)
+
+
+def reverse(stored: JournalEntry, posting_date: date, state_after: PostedState) -> JournalEntry:
+    """The reversal of `stored` alone, dated `posting_date` (a correction's first half; by
+    itself when the recomputed date has no entry any more, e.g. a release of a reserve now
+    0), leaving `state_after`."""
+    original = Source("journal_entry", stored.key, stored.sha256)
+    return replace(
+        stored,
+        key=keys.fx_reversal_key(stored.key),
+        posting_date=posting_date,
+        lines=tuple(line.negated() for line in stored.lines),
+        state_after=state_after,
+        reverses=stored.key,
+        corrects=None,
+        narrative=f"reversal of {stored.key}",
+        figures={"reversed": [original.as_payload()]},
+    )

@@ -189,9 +189,10 @@ def revaluation(terms: PostingTerms, previous: PostedState, inputs: Revaluation)
     )
 
 
-def _rules(
-    terms: PostingTerms, previous: PostedState, inputs: Revaluation
-) -> tuple[PostedState, list[Draft], dict[str, object]]:
+Rules = tuple[PostedState, list[Draft], dict[str, object]]  # the state left, the lines, the figures
+
+
+def _rules(terms: PostingTerms, previous: PostedState, inputs: Revaluation) -> Rules:
     h = inputs.instrument.mtm
     derivative = _derivative_drafts(previous.derivative, h, (inputs.instrument.source,))
     if inputs.regime is Regime.PROFIT_OR_LOSS or inputs.item is None:
@@ -201,25 +202,43 @@ def _rules(
     i = inputs.item.mtm
     a = previous.instrument_change + (h - previous.instrument_mtm)
     b = previous.item_change + terms.hedge_ratio * (i - previous.item_mtm)
-    delta_a, not_hedged = a - previous.instrument_change, (h - previous.derivative) - (a - previous.instrument_change)
-    both = (inputs.instrument.source, inputs.item.source, *_eff(inputs))
+    not_hedged = (h - previous.derivative) - (a - previous.instrument_change)
     drafts = [*derivative, Draft(R.FX_GAIN_LOSS, -not_hedged, (inputs.instrument.source,))]
     figures: dict[str, object] = {"regime": inputs.regime, "hedge_ratio": terms.hedge_ratio, "a": a, "b": b}
     state = _state(previous, inputs, h, i, a, b)
-    if terms.hedge_type is HedgeType.FAIR_VALUE:
-        delta_b = money(b) - money(previous.item_change)
-        drafts += [
-            Draft(R.HEDGE_INEFFECTIVENESS, -delta_a, both),
-            Draft(R.HEDGED_ITEM_BASIS_ADJUSTMENT, delta_b, (inputs.item.source, *_eff(inputs))),
-            Draft(R.HEDGE_INEFFECTIVENESS, -delta_b, (inputs.item.source, *_eff(inputs))),
-        ]
-        state = _with(state, item_adjustment=previous.item_adjustment + delta_b)
-        return state, drafts, figures | {"item_adjustment": delta_b, "ineffectiveness": delta_a + delta_b}
-    reserve = reserve_for(a, b)
+    rule = _fair_value if terms.hedge_type is HedgeType.FAIR_VALUE else _reserve
+    state, more, more_figures = rule(
+        terms, previous, state, (inputs.instrument.source, inputs.item.source), _eff(inputs)
+    )
+    return state, drafts + more, figures | more_figures
+
+
+def _fair_value(
+    terms: PostingTerms, previous: PostedState, state: PostedState, legs: tuple[Source, Source], eff: tuple[Source, ...]
+) -> Rules:
+    """6.5.8: ΔA to P&L; ΔB (cumulative B rounded, less the previous) adjusts the item against P&L."""
+    delta_a = state.instrument_change - previous.instrument_change
+    delta_b = money(state.item_change) - money(previous.item_change)
+    drafts = [
+        Draft(R.HEDGE_INEFFECTIVENESS, -delta_a, (*legs, *eff)),
+        Draft(R.HEDGED_ITEM_BASIS_ADJUSTMENT, delta_b, (legs[1], *eff)),
+        Draft(R.HEDGE_INEFFECTIVENESS, -delta_b, (legs[1], *eff)),
+    ]
+    state = _with(state, item_adjustment=previous.item_adjustment + delta_b)
+    return state, drafts, {"item_adjustment": delta_b, "ineffectiveness": delta_a + delta_b}
+
+
+def _reserve(
+    terms: PostingTerms, previous: PostedState, state: PostedState, legs: tuple[Source, Source], eff: tuple[Source, ...]
+) -> Rules:
+    """6.5.11(a)-(c), 6.5.13: the reserve to sign(A) x min(|A|, |B|), the rest of ΔA to P&L."""
+    delta_a = state.instrument_change - previous.instrument_change
+    reserve = reserve_for(state.instrument_change, state.item_change)
     oci = reserve - previous.reserve
-    drafts += [Draft(terms.reserve_role, -oci, both), Draft(R.HEDGE_INEFFECTIVENESS, -(delta_a - oci), both)]
+    sources = (*legs, *eff)
+    drafts = [Draft(terms.reserve_role, -oci, sources), Draft(R.HEDGE_INEFFECTIVENESS, -(delta_a - oci), sources)]
     state = _with(state, reserve=reserve)
-    return state, drafts, figures | {"reserve": reserve, "oci_movement": oci, "ineffectiveness": delta_a - oci}
+    return state, drafts, {"reserve": reserve, "oci_movement": oci, "ineffectiveness": delta_a - oci}
 
 
 def _eff(inputs: Revaluation) -> tuple[Source, ...]:

@@ -98,9 +98,8 @@ def _release(
         Draft(terms.reserve_role, state.reserve, sources, reserve_f),
         Draft(target, -state.reserve, sources, negated),
     ]
-    after = PostedState(**(state.as_payload() | {"as_of": as_of, "reserve": ZERO}))
-    if reserve_f is not None:
-        after = PostedState(**(after.as_payload() | {"reserve_functional": ZERO}))
+    emptied = {"as_of": as_of, "reserve": ZERO} | ({} if reserve_f is None else {"reserve_functional": ZERO})
+    after = PostedState(**(state.as_payload() | emptied))
     return JournalEntry(
         keys.fx_posting_key(kind, terms.relationship_id, as_of),
         kind,

@@ -14,7 +14,7 @@ import pytest
 
 from core.canonical import canonical_form
 from core.hedging.accounts import DEFAULT_CHART, AccountRole
-from core.hedging.corrections import correction
+from core.hedging.corrections import correction, reverse
 from core.hedging.dossier import HedgeType, OciReleaseMethod
 from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
 from core.hedging.periods import posting_date
@@ -275,6 +275,22 @@ class TestCorrection:
         }
         assert {fix.reversal.period, fix.replacement.period} == {"2026-10"}
         assert fix.replacement.as_of == SEP
+
+    def test_a_release_with_nothing_left_to_release_is_reversed_alone(self) -> None:
+        # the stored release moved 1,000 to P&L; recomputed, the reserve is 0 (no release):
+        # its reversal alone, Cr reserve 1,000 and Dr FX gain/loss 1,000 back (6.5.11(d))
+        state = chain(terms(), [(SEP, "1200", "-1000")])[0].state_after
+        stored = reserve_release(terms(), state, SEP, SEP)
+        assert stored is not None and reserve_release(terms(), START, SEP, SEP) is None
+        back = reverse(stored, OCT, state)
+        assert back.key == "FX_REVERSAL-FX_OCI_RELEASE-17-2026-09-30"
+        assert by_role(back) == {R.CASH_FLOW_HEDGE_RESERVE: D(-1000), R.FX_GAIN_LOSS: D(1000)}
+        assert back.state_after.reserve == D(1000)
+
+    def test_a_correction_is_of_the_same_date(self) -> None:
+        sep, oct_ = chain(terms(), [(SEP, "1200", "-1000"), (OCT, "1500", "-1800")])
+        with pytest.raises(ValueError, match="does not recompute"):
+            correction(sep, oct_, NOV, sequence=2)
 
     def test_nothing_differs_nothing_to_correct(self) -> None:
         stored = chain(terms(), [(SEP, "1200", "-1000")])[0]
