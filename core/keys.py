@@ -94,3 +94,8 @@ def fx_reversal_key(original_key: str) -> str:
     """The reversal of one stored entry (an entry is reversed at most once):
     `FX_REVERSAL-FX_REVALUATION-17-2026-11-30`."""
     return f"{FX_REVERSAL}-{original_key}"
+
+
+def posting_exception_key(relationship_id: int, as_of: date, reason: str) -> str:
+    """Why a relationship in force on a date got no entry: `POSTX:17:2026-11-30:postings_blocked`."""
+    return f"POSTX:{relationship_id}:{as_of.isoformat()}:{reason}"

@@ -52,7 +52,10 @@ class TestPeriods:
         ("second", "why"),
         [
             ([], "a reopen needs a second person (--second)"),
-            (["--second", " ANN "], "a reopen needs two distinct people: ann and ANN are one"),
+            (
+                ["--second", " ANN "],
+                "ANN asked to reopen the period and may not approve it: two distinct people are required",
+            ),
         ],
     )
     def test_reopen_by_one_person_is_refused(
@@ -67,7 +70,7 @@ class TestPeriods:
         bad = embedded_cli.invoke(app, ["periods", "close", "2026-13", "--by", "ann", "--reason", "x"])
         assert (bad.exit_code, bad.stderr.strip()) == (
             2,
-            "hedgeops: PERIOD '2026-13': a period is a calendar month, YYYY-MM",
+            "hedgeops: period '2026-13': month 13 is not 01 to 12",
         )
 
 

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from core.hedging.period_lock import PeriodAction, PeriodRefused, parse_period
+from core.hedging.period_lock import PeriodAction, PeriodRefused
+from core.hedging.periods import Period, PeriodError
 from workers.cli.common import fail, out, settings_or_exit, start
 
 periods_app = typer.Typer(help="Accounting periods (calendar months): close, reopen.", no_args_is_help=True)
@@ -19,11 +20,11 @@ Reason = Annotated[str, typer.Option("--reason", help="why")]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def period_or_exit(text: str, option: str = "PERIOD") -> str:
+def period_or_exit(text: str) -> str:
     try:
-        return parse_period(text)
-    except ValueError as exc:
-        raise fail(f"{option} {exc}") from None
+        return str(Period.parse(text))
+    except PeriodError as exc:
+        raise fail(str(exc)) from None
 
 
 def _change(period: str, action: PeriodAction, by: str, second: str | None, reason: str, as_json: bool) -> None:
