@@ -136,3 +136,84 @@ class TestNoLongerExpected:
             "is before its designation date 2026-11-17"
             in embedded_cli.invoke(app, ["load", "no-longer-expected", early]).stderr
         )
+
+
+class TestReports:
+    """On the shipped ECB history (spot proxy, as test_hedging_cli): HD-1 designated on 2 Jan 2024;
+    H = 105,109.49 on 31 Jan after -89,476.47 on 2 Jan, the item the exact opposite (ratio 1)."""
+
+    @pytest.fixture
+    def posted(self, embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+        monkeypatch.setenv("HEDGEOPS_DISCOUNT_RATES", '{"USD": "0.05"}')
+        monkeypatch.setenv("HEDGEOPS_FX_FORWARD_METHOD", "spot_proxy")
+        forward = fx_forward("FXF-1", trade_date="2024-01-02", entry_price="1.0956", quantity="10000000")
+        contracts = fx_contracts_csv({**forward, "maturity_date": "2024-12-31"})
+        items = items_json(receivable("RCV-1", amount="10000000", exposure_date="2024-12-31"))
+        designations = designations_json(designation("HD-1", "FXF-1", "RCV-1", designation_date="2024-01-02"))
+        for what, name, text in (("contracts", "c.csv", contracts), ("hedged-items", "i.json", items)):
+            assert embedded_cli.invoke(app, ["load", what, write(tmp_path, name, text)]).exit_code == 0
+        assert (
+            embedded_cli.invoke(app, ["load", "designations", write(tmp_path, "d.json", designations)]).exit_code == 0
+        )
+        for day in ("2024-01-02", "2024-01-31"):
+            run = embedded_cli.invoke(app, ["run", "nightly", "--as-of", day, "--json"])
+            assert (run.exit_code, json.loads(run.stdout)["status"]) == (0, "succeeded"), run.output
+        return embedded_cli
+
+    def test_journals_balance_and_the_gl_file(self, posted: CliRunner, tmp_path: Path) -> None:
+        gl = tmp_path / "gl.csv"
+        result = posted.invoke(app, ["report", "journals", "--period", "2024-01", "--csv", str(gl), "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        # 2 Jan: the forward's MTM on designation, a liability of 89,476.47, against FX gain/loss;
+        # 31 Jan: liability closed and an asset of 105,109.49 opened (Dr 194,585.96), reserve Cr
+        # min(|A|, |B|) = 194,585.96, no ineffectiveness: debits 89,476.47 + 194,585.96 = 284,062.43
+        assert report["totals"] == {"USD": {"debit": "284062.43", "credit": "284062.43"}}
+        assert report["balanced"] is True
+        rows = gl.read_text(encoding="utf-8").splitlines()
+        assert rows[0].startswith("entry_key,posting_date,account,debit,credit,currency,functional_amount")
+        assert rows[-1] == "TOTAL,,,284062.43,284062.43,USD,,,,"
+        assert any(r.startswith("FX_REVALUATION-1-2024-01-31,2024-01-31,3510,0,194585.96,USD") for r in rows)
+        table = posted.invoke(app, ["report", "journals", "--period", "2024-01"])
+        assert table.exit_code == 0 and "USD: debit 284062.43, credit 284062.43" in table.stdout
+
+    def test_reserve_roll_forward(self, posted: CliRunner) -> None:
+        result = posted.invoke(app, ["report", "reserve", "--period", "2024-01", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        expected = {
+            "reserve": "cash_flow_hedge_reserve",
+            "opening": "0",
+            "recognised": "194585.96",
+            "reclassified_to_pnl": "0",
+            "moved_to_cost": "0",
+            "closing": "194585.96",
+        }
+        assert report["relationships"] == [{"relationship": "HD-1", **expected}]
+        assert report["totals"] == [expected]
+        later = json.loads(posted.invoke(app, ["report", "reserve", "--period", "2024-02", "--json"]).stdout)
+        assert later["totals"][0]["opening"] == later["totals"][0]["closing"] == "194585.96"
+
+    def test_a_rerun_is_existing(self, posted: CliRunner) -> None:
+        run = posted.invoke(app, ["run", "postings", "--as-of", "2024-01-31", "--json"])
+        summary = json.loads(run.stdout)
+        assert (run.exit_code, summary["status"], summary["counts"]["created"], summary["counts"]["existing"]) == (
+            0,
+            "succeeded",
+            0,
+            1,
+        )
+
+
+def test_an_incomplete_chart_of_accounts_stops_start_up(
+    embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEDGEOPS_CHART_OF_ACCOUNTS", json.dumps({"cash_flow": {"derivative_asset": "1450"}}))
+    result = embedded_cli.invoke(app, ["periods", "close", "2026-11", "--by", "ann", "--reason", "x"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(
+        "hedgeops: invalid setting HEDGEOPS_CHART_OF_ACCOUNTS: chart of accounts: "
+        "missing cash_flow.derivative_liability;"
+    )
+    assert "missing fair_value.derivative_asset" in line and "Traceback" not in result.output
