@@ -33,6 +33,7 @@ from tasks.ports import Ports
 from tasks.prices import fetch_settlement_prices
 from tasks.summary import run_summary
 from tasks.valuation import compute_mtm_snapshots
+from tasks.verify import verify_date
 from tests.fakes import Clock, InMemoryPriceSource
 from tests.hedging_builders import (
     designation,
@@ -232,3 +233,25 @@ class TestBlockedAndChanged:
                 "(seed 004 Lock 1)",
             )
         ]
+
+
+class TestVerify:
+    def test_verify_recomputes_the_entries_of_a_date(self, hedged: Ports) -> None:
+        month_ends(hedged)
+        result = verify_date(NOV)
+        assert (result.entries, result.findings) == (1, [])
+
+    def test_verify_lists_an_entry_that_would_now_differ(self, hedged: Ports) -> None:
+        for day in (DESIGNATED, SEP, OCT):
+            nightly(hedged, day)
+        for task in (fetch_settlement_prices, compute_mtm_snapshots):
+            task.apply_async(kwargs={"as_of": NOV.isoformat()}).get()
+        postings(hedged, NOV)  # posted before the test of 30 Nov
+        assert verify_date(NOV).findings == []
+        nightly(hedged, NOV)
+        [finding] = verify_date(NOV).findings
+        assert (finding.snapshot_key, finding.problem, finding.detail) == (
+            "FX_REVALUATION-1-2026-11-30",
+            "recomputed_differs",
+            "same amounts; sources stored only [], recomputed only ['EFF:1:1:2026-11-30']",
+        )
