@@ -12,19 +12,21 @@ P&L. 6.5.11(d)(ii): at the receivable's date the reserve is reclassified to P&L.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from core.hedging.period_lock import PeriodAction
 from db import ledger
 from db.hedging.journal_models import JournalEntry, PostingException
 from db.hedging.periods import change_period
 from db.models import IdempotencyConflict
-from tasks.hedging.accounting import journals_report, reserve_report
+from tasks.hedging.accounting import journals_report, load_no_longer_expected_json, reserve_report
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.hedging.postings import post_hedge_accounting_entries
 from tasks.loading import load_contracts_csv
@@ -255,3 +257,24 @@ class TestVerify:
             "recomputed_differs",
             "same amounts; sources stored only [], recomputed only ['EFF:1:1:2026-11-30']",
         )
+
+
+@pytest.mark.parametrize("db_url", ["pg"], indirect=True)  # triggers: SQLite has none, the write path only inserts
+@pytest.mark.parametrize(
+    "table", ["journal_entries", "posting_exceptions", "accounting_period_events", "hedge_no_longer_expected"]
+)
+def test_the_accounting_tables_are_append_only_on_postgres(hedged: Ports, table: str) -> None:
+    nightly(hedged, DESIGNATED)  # an entry
+    postings(hedged, SEP)  # an exception: no MTM of 30 Sep
+    record = {"designation_ref": "HD-1", "recorded_by": "dana", "reason": "cancelled", "effective_date": "2026-12-15"}
+    load_no_longer_expected_json(json.dumps({"no_longer_expected": [record]}), "n.json")
+    with hedged.uow() as uow:
+        change_period(
+            uow.session, "2026-12", PeriodAction.CLOSE, actor="ann", second=None, reason="x", now=hedged.clock()
+        )
+        uow.commit()
+    with hedged.uow() as uow:
+        assert uow.session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 1
+        for statement in (f"UPDATE {table} SET id = id", f"DELETE FROM {table}", f"TRUNCATE {table} CASCADE"):
+            with pytest.raises(DBAPIError, match="append-only"), uow.session.begin_nested():
+                uow.session.execute(text(statement))
