@@ -40,7 +40,7 @@ def _relationships(session: Session, refs: Sequence[str]) -> dict[str, tuple[int
 
 def _problems(session: Session, rows: Sequence[NoLongerExpectedRow]) -> tuple[list[str], dict[str, int]]:
     found = _relationships(session, [r.designation_ref for r in rows])
-    stored = {n.relationship_id: n for n in session.scalars(select(NoLongerExpected))}
+    stored = no_longer_expected(session, [rid for rid, _kind, _day in found.values()])
     problems, ids = [], {}
     for row in rows:
         ref = row.designation_ref
@@ -69,36 +69,40 @@ def load_no_longer_expected(
     if problems:
         raise InvalidInput(f"{source}: {len(problems)} bad record(s); nothing loaded", problems)
     loaded = Loaded()
-    stored = set(session.scalars(select(NoLongerExpected.relationship_id)))
+    stored = set(no_longer_expected(session, ids.values()))
     for row in rows:
-        rid = ids[row.designation_ref]
-        if rid in stored:
+        if ids[row.designation_ref] in stored:
             loaded.existing.append(row.designation_ref)
-            continue
-        payload, _text, sha = canonical_form(row.payload())
-        session.add(
-            NoLongerExpected(
-                relationship_id=rid,
-                effective_date=row.effective_date,
-                recorded_by=row.recorded_by,
-                reason=row.reason,
-                payload=payload,
-                payload_sha256=sha,
-                created_at=now,
-            )
-        )
-        record_event(
-            session,
-            EVENT,
-            entity_type="hedge_relationship",
-            entity_id=rid,
-            now=now,
-            actor=row.recorded_by,
-            details={**row.payload(), "source": source},
-        )
-        loaded.created.append(row.designation_ref)
+        else:
+            _store(session, row, ids[row.designation_ref], now, source)
+            loaded.created.append(row.designation_ref)
     session.flush()
     return loaded
+
+
+def _store(session: Session, row: NoLongerExpectedRow, relationship_id: int, now: datetime, source: str) -> None:
+    payload, _text, sha = canonical_form(row.payload())
+    session.add(
+        NoLongerExpected(
+            relationship_id=relationship_id,
+            effective_date=row.effective_date,
+            recorded_by=row.recorded_by,
+            reason=row.reason,
+            payload=payload,
+            payload_sha256=sha,
+            created_at=now,
+        )
+    )
+    details = {**row.payload(), "source": source}
+    record_event(
+        session,
+        EVENT,
+        entity_type="hedge_relationship",
+        entity_id=relationship_id,
+        now=now,
+        actor=row.recorded_by,
+        details=details,
+    )
 
 
 def no_longer_expected(session: Session, relationship_ids: Iterable[int]) -> dict[int, NoLongerExpected]:

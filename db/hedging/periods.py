@@ -51,17 +51,22 @@ def change_period(
         occurred_at=now,
     )
     session.add(event)
-    record_event(
-        session,
-        "accounting_period_closed" if action is PeriodAction.CLOSE else "accounting_period_reopened",
-        entity_type="accounting_period",
-        entity_id=period,
-        now=now,
-        actor=actor.strip(),
-        details={"period": period, "by": actor.strip(), "second": event.second_actor, "reason": reason.strip()},
-    )
+    _audit(session, event, now)
     session.flush()
     return event
+
+
+def _audit(session: Session, event: AccountingPeriodEvent, now: datetime) -> None:
+    closed = event.action == PeriodAction.CLOSE.value
+    record_event(
+        session,
+        "accounting_period_closed" if closed else "accounting_period_reopened",
+        entity_type="accounting_period",
+        entity_id=event.period,
+        now=now,
+        actor=event.actor,
+        details={"period": event.period, "by": event.actor, "second": event.second_actor, "reason": event.reason},
+    )
 
 
 def period_history(session: Session, period: str) -> list[AccountingPeriodEvent]:
