@@ -10,6 +10,7 @@ is a conflict while its period is open and a reversal plus a new entry once it i
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -112,7 +113,7 @@ def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[
 
 
 def post_day(
-    session: Session, book: Book, version_ids: list[int], run: BatchRun, now: Any
+    session: Session, book: Book, version_ids: list[int], run: BatchRun, now: datetime
 ) -> tuple[Counts, dict[str, Any]]:
     """Compute, decide against what is stored and the closed periods, write; the counts."""
     day = compute_day(session, book, version_ids, run.as_of_date)
