@@ -3,7 +3,7 @@ credits: ticket, type, time, amount), so a replay of stored snapshots does not r
 paid in or out as a gain or a loss. Rows stored before have none (NULL: not recorded).
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
