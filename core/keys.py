@@ -86,3 +86,29 @@ def execution_alert_key(login: int, episode: int, outcome: str) -> str:
     version. (Before, an episode had one key, `DDALERT:5001234:execution:ep3`, and its
     later outcomes were refused as conflicts of it; rows stored so keep that key.)"""
     return drawdown_alert_key(login, "execution", f"ep{episode}:{outcome}")
+
+
+#: The posting types of hedge accounting entries (seed 004 Lock 3), the first part of their keys.
+FX_REVALUATION = "FX_REVALUATION"  # a relationship's revaluation for one date (6.5.8, 6.5.11, 6.5.13)
+FX_OCI_RELEASE = "FX_OCI_RELEASE"  # its reserve reclassified at the exposure date (6.5.11(d))
+FX_OCI_NO_LONGER_EXPECTED = "FX_OCI_NO_LONGER_EXPECTED"  # reclassified to P&L at once (6.5.12(b))
+FX_REVERSAL = "FX_REVERSAL"
+
+
+def fx_posting_key(posting_type: str, relationship_id: int, as_of: date, sequence: int = 1) -> str:
+    """One hedge accounting entry: `FX_REVALUATION-17-2026-11-30`, `FX_OCI_RELEASE-17-2026-12-15`,
+    `FX_OCI_NO_LONGER_EXPECTED-17-2026-12-03`. A correction's new entry for the same date is
+    sequence 2, 3, ..: `FX_REVALUATION-17-2026-11-30-2` (sequence 1 has no suffix)."""
+    base = f"{posting_type}-{relationship_id}-{as_of.isoformat()}"
+    return base if sequence == 1 else f"{base}-{sequence}"
+
+
+def fx_reversal_key(original_key: str) -> str:
+    """The reversal of one stored entry (an entry is reversed at most once):
+    `FX_REVERSAL-FX_REVALUATION-17-2026-11-30`."""
+    return f"{FX_REVERSAL}-{original_key}"
+
+
+def posting_exception_key(relationship_id: int, as_of: date, reason: str) -> str:
+    """Why a relationship in force on a date got no entry: `POSTX:17:2026-11-30:postings_blocked`."""
+    return f"POSTX:{relationship_id}:{as_of.isoformat()}:{reason}"

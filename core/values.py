@@ -99,6 +99,7 @@ class Job(StrEnum):
     PRICES = "prices"
     MTM = "mtm"
     EFFECTIVENESS = "effectiveness"
+    POSTINGS = "postings"
 
 
 class Trigger(StrEnum):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from db.hedging.journal_models import PostingException
 from db.models import BatchRun, BatchRunChunk, IdempotencyConflict, MtmException, PriceFile
 
 
@@ -97,9 +98,11 @@ def _chunks(session: Session, run_id: int) -> list[dict[str, Any]]:
 
 
 def _exceptions(session: Session, run_id: int) -> list[dict[str, Any]]:
-    """MTM exceptions by reason and symbol, with how many."""
+    """MTM exceptions by reason and symbol, and postings blocked (no symbol), with how many."""
     rows = session.execute(select(MtmException.reason, MtmException.details).where(MtmException.batch_run_id == run_id))
     counted = Counter((reason, str((details or {}).get("symbol", "-"))) for reason, details in rows)
+    blocked = session.scalars(select(PostingException.reason).where(PostingException.batch_run_id == run_id))
+    counted.update((reason, "-") for reason in blocked)
     return [{"reason": r, "symbol": s, "count": n} for (r, s), n in sorted(counted.items())]
 
 

@@ -293,7 +293,9 @@ def _merge_statement(name: str, source: MergeSource, created_keys: bool) -> str:
     values = ", ".join("payload::jsonb" if c == "payload" else c for c in source.columns)
     order = f" ORDER BY {source.order_by}" if source.order_by else ""
     # `stored` reads the table as it was before the statement (it never sees a row just
-    # inserted) and looks up only the keys not inserted: none on a first run.
+    # inserted) and looks up only the keys not inserted: none on a first run. NOT EXISTS,
+    # not NOT IN: an anti-join whatever the size (NOT IN over a CTE larger than work_mem is
+    # a linear search per row: the ECB history's 222,000 keys took over 15 minutes).
     return (
         f"WITH {source.ctes + ', ' if source.ctes else ''}"
         f"ins AS (INSERT INTO {name} ({cols}, batch_run_id, created_at) "
@@ -302,7 +304,7 @@ def _merge_statement(name: str, source: MergeSource, created_keys: bool) -> str:
         f"stored AS MATERIALIZED (SELECT s.idempotency_key AS key, s.payload_sha256 AS sha, s.payload AS doc, "
         f"s.{source.order_by or 'idempotency_key'} AS ord, t.payload_sha256 AS stored_sha, t.payload AS stored_payload "
         f"FROM {src} s JOIN {name} t ON t.idempotency_key = s.idempotency_key "
-        f"WHERE s.idempotency_key NOT IN (SELECT idempotency_key FROM ins)) "
+        f"WHERE NOT EXISTS (SELECT 1 FROM ins i WHERE i.idempotency_key = s.idempotency_key)) "
         f"SELECT (SELECT count(*) FROM {src}), (SELECT count(*) FROM ins), "
         f"(SELECT count(*) FROM stored WHERE stored_sha = sha), "
         f"(SELECT coalesce(jsonb_agg(jsonb_build_array(key, stored_sha, stored_payload, doc::jsonb, sha) "

@@ -13,6 +13,8 @@ COMPUTE_MTM_CHUNK = "hedgeops.valuation.compute_mtm_chunk"
 COMPUTE_HEDGED_ITEM_CHUNK = "hedgeops.valuation.compute_hedged_item_chunk"
 ASSESS_HEDGE_EFFECTIVENESS = "hedgeops.effectiveness.assess_hedge_effectiveness"
 ASSESS_EFFECTIVENESS_CHUNK = "hedgeops.effectiveness.assess_effectiveness_chunk"
+POST_HEDGE_ACCOUNTING_ENTRIES = "hedgeops.postings.post_hedge_accounting_entries"
+POST_ENTRIES_CHUNK = "hedgeops.postings.post_entries_chunk"
 RUN_NIGHTLY = "hedgeops.nightly.run_nightly"
 ADVANCE_NIGHTLY = "hedgeops.nightly.advance_nightly"
 CHECK_NIGHTLY_FRESHNESS = "hedgeops.nightly.check_nightly_freshness"
@@ -25,6 +27,7 @@ TASK_MODULES = (
     "tasks.prices",
     "tasks.valuation",
     "tasks.hedging.effectiveness",
+    "tasks.hedging.postings",
     "tasks.nightly",
     "tasks.freshness",
     "tasks.mt5.cycle",
@@ -39,6 +42,8 @@ PUBLIC_NAMES = (
     COMPUTE_HEDGED_ITEM_CHUNK,
     ASSESS_HEDGE_EFFECTIVENESS,
     ASSESS_EFFECTIVENESS_CHUNK,
+    POST_HEDGE_ACCOUNTING_ENTRIES,
+    POST_ENTRIES_CHUNK,
     RUN_NIGHTLY,
     ADVANCE_NIGHTLY,
     CHECK_NIGHTLY_FRESHNESS,

@@ -1,4 +1,5 @@
-"""The nightly chain: prices for D-1, then MTM for D, then the effectiveness tests of D.
+"""The nightly chain: prices for D-1, then MTM for D, then the effectiveness tests of D,
+then the hedge accounting entries of D.
 The nightly run is a parent in the ledger; `advance_nightly` looks at its steps and starts
 the next one. It may be called any number of times (every finished step calls it): each
 call moves the chain at most one step."""
@@ -29,6 +30,7 @@ STEPS: tuple[tuple[Job, str], ...] = (
     (Job.PRICES, names.FETCH_SETTLEMENT_PRICES),
     (Job.MTM, names.COMPUTE_MTM_SNAPSHOTS),
     (Job.EFFECTIVENESS, names.ASSESS_HEDGE_EFFECTIVENESS),
+    (Job.POSTINGS, names.POST_HEDGE_ACCOUNTING_ENTRIES),
 )
 
 

@@ -24,6 +24,7 @@ from tasks import names
 from tasks.base import job_task
 from tasks.fanout import ChunkedJob
 from tasks.hedging.effectiveness import EFFECTIVENESS
+from tasks.hedging.postings import POSTINGS
 from tasks.mt5.cycle import CYCLE
 from tasks.ports import Ports, ports
 from tasks.valuation import MTM
@@ -31,7 +32,7 @@ from tasks.valuation import MTM
 log = structlog.get_logger(__name__)
 
 #: Every job that fans out (tasks.fanout): a claimed run of another job has nothing to re-send.
-CHUNKED_JOBS: tuple[ChunkedJob, ...] = (MTM, EFFECTIVENESS, CYCLE)
+CHUNKED_JOBS: tuple[ChunkedJob, ...] = (MTM, EFFECTIVENESS, POSTINGS, CYCLE)
 
 
 def resender_for(job: str, chunked: Sequence[ChunkedJob] = CHUNKED_JOBS) -> Callable[[int], object] | None:

@@ -55,7 +55,11 @@ def build_bundles(settings: Settings) -> Bundles:
     lock_client = redis_client(settings.broker_url, settings) if settings.broker_url else None
     notifier = build_notifier(settings)  # one for the guard's alerts and the late nightly's
     shared = build_shared(settings, lock_client, notifier)
-    return Bundles(shared, HedgingPorts(settings.hedging_policy()), mt5_bundle(settings, notifier))
+    return Bundles(
+        shared,
+        HedgingPorts(settings.hedging_policy(), settings.chart(), settings.postings_chunk_size),
+        mt5_bundle(settings, notifier),
+    )
 
 
 def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: Notifier) -> Ports:

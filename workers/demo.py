@@ -67,8 +67,10 @@ def run_demo(console: Console) -> int:
     for (underlying, currency), total in report.mtm_by_underlying.items():
         table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")
     console.print(table)
+    from workers.accounting_demo import run_accounting_demo
     from workers.mt5_demo import run_guard_demo, run_mt5_demo
 
+    accounting_code = run_accounting_demo(console, DEMO_DIR)
     mt5_code = run_mt5_demo(console, DEMO_DIR)
     guard_code = run_guard_demo(console, DEMO_DIR)
-    return exit_code(final["status"]) or mt5_code or guard_code
+    return exit_code(final["status"]) or accounting_code or mt5_code or guard_code

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
+from core.hedging.accounts import DEFAULT_CHART, ChartOfAccounts, ChartOfAccountsError
 from core.hedging.curves import curve_from
 from core.hedging.fx import RateSource, is_pair
 from core.hedging.policy import HedgingPolicy
@@ -48,8 +49,20 @@ class HedgingSettings(BaseSettings):
     functional_currency: str | None = Field(
         None, description="currency every snapshot's MTM is also converted into at the D-1 rate (unset: none)"
     )
+    chart_of_accounts: dict[str, dict[str, str]] | None = Field(
+        None,
+        description=(
+            "account codes hedge accounting entries post to, per hedge type and role, JSON: "
+            '{"cash_flow": {"derivative_asset": "1450", ...}, "fair_value": {...}, "net_investment": {...}}; '
+            "every role each hedge type posts to is required (unset: the demo's chart, see README)"
+        ),
+    )
+    chart_of_accounts_file: Path | None = Field(
+        None, description="a JSON file of the chart of accounts (the form of HEDGEOPS_CHART_OF_ACCOUNTS); wins over it"
+    )
+    postings_chunk_size: int = Field(1000, ge=1, le=50_000, description="relationships per postings chunk task")
 
-    @field_validator("rate_curves", "ecb_crosses", mode="before")
+    @field_validator("rate_curves", "ecb_crosses", "chart_of_accounts", mode="before")
     @classmethod
     def _fx_json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -90,6 +103,29 @@ class HedgingSettings(BaseSettings):
                 raise ValueError(f"rate_curves_file {self.rate_curves_file}: {exc}") from None
             self.rate_curves = self._fx_curves(raw if isinstance(raw, dict) else {"?": raw})
         return self
+
+    @model_validator(mode="after")
+    def _chart_complete(self) -> HedgingSettings:
+        if self.chart_of_accounts_file is not None:
+            try:
+                raw = json.loads(self.chart_of_accounts_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"HEDGEOPS_CHART_OF_ACCOUNTS_FILE {self.chart_of_accounts_file}: {exc}") from None
+            self.chart_of_accounts = raw if isinstance(raw, dict) else {"?": raw}
+        if self.chart_of_accounts is not None:
+            self.chart()
+        return self
+
+    def chart(self) -> ChartOfAccounts:
+        """The chart of accounts (the demo's when none is set); ValueError naming every gap."""
+        if self.chart_of_accounts is None:
+            return DEFAULT_CHART
+        if not all(isinstance(roles, dict) for roles in self.chart_of_accounts.values()):
+            raise ValueError("HEDGEOPS_CHART_OF_ACCOUNTS: expected {hedge type: {role: account code}}")
+        try:
+            return ChartOfAccounts.from_mapping(self.chart_of_accounts)
+        except ChartOfAccountsError as exc:
+            raise ValueError(f"HEDGEOPS_CHART_OF_ACCOUNTS: {exc}") from None
 
     def with_fx_valuation(self, policy: HedgingPolicy) -> HedgingPolicy:
         """`policy` with this process's curves, FX method and functional currency."""

@@ -123,12 +123,13 @@ class TestRunAndStatus:
         assert run["counts"] == {"processed": 2, "created": 2, "existing": 0, "conflicts": 0, "exceptions": 0}
         status = json.loads(cli.invoke(app, ["status", "--json"]).stdout)
         assert [(s["job"], s["status"]) for s in status] == [
+            ("postings", "succeeded"),
             ("effectiveness", "succeeded"),
             ("mtm", "succeeded"),
             ("prices", "succeeded"),
             ("nightly", "succeeded"),
         ]
-        assert status[3]["batch_run_id"] == run["batch_run_id"]
+        assert status[4]["batch_run_id"] == run["batch_run_id"]
 
     def test_run_mtm_alone_without_prices_reports_exceptions(self, cli: CliRunner, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])

@@ -139,8 +139,8 @@ class TestTheNightly:
             "HD-3": ("fail", None),  # maturities 90 days apart
             "HD-4": ("insufficient_data", None),  # 1 change, fewer than 20
         }
-        # the 2 rates again (existing), 4 contracts + 4 items valued, 4 designations tested
-        assert second["counts"] == {"processed": 14, "created": 12, "existing": 2, "conflicts": 0, "exceptions": 0}
+        # the 2 rates again (existing), 4 contracts + 4 items valued, 4 designations tested, 4 entries posted
+        assert second["counts"] == {"processed": 18, "created": 16, "existing": 2, "conflicts": 0, "exceptions": 0}
         # a fail flags its designation for de-designation; nothing is de-designated
         assert flags(hedged) == [("3", "2026-11-17"), ("2", "2026-11-20"), ("3", "2026-11-20")]
         with hedged.uow() as uow:
@@ -170,16 +170,16 @@ class TestTheNightly:
         nightly(hedged, D1)
         again = nightly(hedged, D1)
         assert again["status"] == "succeeded"
-        assert (again["counts"]["created"], again["counts"]["existing"]) == (0, 14)
+        assert (again["counts"]["created"], again["counts"]["existing"]) == (0, 18)
         assert count(hedged, EffectivenessResult) == 8
         assert len(flags(hedged)) == 3
 
     def test_a_changed_input_is_a_conflict_not_a_second_result(self, hedged: Ports) -> None:
-        early = nightly(hedged, D1)  # before the designation date's nightly: no baseline yet
+        early = nightly(hedged, D1)  # before the designation date's nightly: no baseline yet (postings blocked)
         assert outcomes(hedged, D1)["HD-1"] == ("insufficient_data", None)
         nightly(hedged, D0)  # the designation date, late
         late = nightly(hedged, D1)  # now HD-1 could pass, HD-2 fail, HD-4 count one change
-        assert (early["status"], late["status"]) == ("succeeded", "completed_with_conflicts")
+        assert (early["status"], late["status"]) == ("completed_with_exceptions", "completed_with_conflicts")
         with hedged.uow() as uow:
             conflicts = uow.session.scalars(
                 select(IdempotencyConflict.idempotency_key)

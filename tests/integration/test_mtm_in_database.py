@@ -270,7 +270,7 @@ class TestVerify:
         clean = embedded_cli.invoke(app, ["verify", "--as-of", AS_OF])
         assert (clean.exit_code, clean.stdout.strip().splitlines()[-1]) == (
             0,
-            f"{AS_OF}: 12 of 12 snapshots recomputed, 0 finding(s)",
+            f"{AS_OF}: 12 of 12 snapshots recomputed, 0 journal entries recomputed, 0 finding(s)",
         ), clean.output
         alter_snapshot(pg_url, "DECIMALS")
         found = embedded_cli.invoke(app, ["verify", "--as-of", AS_OF])

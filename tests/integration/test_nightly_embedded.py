@@ -153,6 +153,7 @@ class TestNightly:
             ("prices", "completed_with_exceptions", "manual", nightly_id, True),
             ("mtm", "completed_with_exceptions", "manual", nightly_id, True),
             ("effectiveness", "succeeded", "manual", nightly_id, True),
+            ("postings", "succeeded", "manual", nightly_id, True),
         ]
-        assert events.count("batch_run_started") == 4 and events.count("batch_run_finished") == 4
+        assert events.count("batch_run_started") == 5 and events.count("batch_run_finished") == 5
         assert events.count("contract_created") == 5

@@ -196,7 +196,7 @@ class TestRunViews:
         lines = table.splitlines()
         assert max(len(line) for line in lines) <= 100, table
         nightly_line = next(i for i, line in enumerate(lines) if " nightly " in line)
-        assert [line.split()[1] for line in lines[nightly_line + 1 : nightly_line + 4]] == ["├", "├", "└"]
+        assert [line.split()[1] for line in lines[nightly_line + 1 : nightly_line + 5]] == ["├", "├", "├", "└"]
         assert "completed_with_exceptions" in lines[nightly_line]
         only = json.loads(cli.invoke(app, ["status", "--json", "--job", "mtm"]).stdout)
         assert sorted(s["as_of"] for s in only) == ["2026-11-18", "2026-11-20"]
@@ -208,7 +208,7 @@ class TestRunViews:
     def test_runs_show_gives_chunks_exceptions_and_files(self, cli: CliRunner, tmp_path: Path) -> None:
         code, run = nightly(cli)
         view = json.loads(cli.invoke(app, ["runs", "show", str(run["batch_run_id"]), "--json"]).stdout)
-        assert [s["job"] for s in view["steps"]] == ["prices", "mtm", "effectiveness"]
+        assert [s["job"] for s in view["steps"]] == ["prices", "mtm", "effectiveness", "postings"]
         mtm = json.loads(cli.invoke(app, ["runs", "show", str(view["steps"][1]["batch_run_id"]), "--json"]).stdout)
         assert mtm["exceptions_by_reason"] == [{"reason": "price_unavailable", "symbol": "LME-AL", "count": 1}]
         assert len(mtm["chunks"]) == 1

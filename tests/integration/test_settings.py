@@ -29,6 +29,11 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedP
         ("HEDGEOPS_BROKER_URL", "amqp://guest@localhost", "HEDGEOPS_BROKER_URL"),
         ("HEDGEOPS_TASK_TIME_LIMIT", "7200", "visibility_timeout"),
         ("HEDGEOPS_NIGHTLY_AT", "25:99", "HEDGEOPS_NIGHTLY_AT"),
+        (
+            "HEDGEOPS_CHART_OF_ACCOUNTS",
+            '{"cash_flow": {"derivative_asset": "1450"}}',
+            "HEDGEOPS_CHART_OF_ACCOUNTS: chart of accounts: missing cash_flow.derivative_liability",
+        ),
     ],
 )
 class TestBadSetting:
@@ -72,3 +77,42 @@ class TestSettings:
     def test_soft_limit_must_be_below_hard_limit(self) -> None:
         with pytest.raises(SettingsError, match="task_soft_time_limit must be below task_time_limit"):
             load_settings(task_soft_time_limit=600, task_time_limit=600)
+
+
+class TestChartOfAccounts:
+    def test_unset_is_the_demo_chart(self) -> None:
+        from core.hedging.accounts import DEFAULT_CHART
+
+        assert load_settings().chart() == DEFAULT_CHART
+
+    def test_a_file_of_a_complete_chart(self, tmp_path: Path) -> None:
+        import json
+
+        from core.hedging.accounts import AccountRole
+        from core.hedging.dossier import HedgeType
+
+        shipped = Path(__file__).parents[2] / "workers" / "sample_data" / "chart_of_accounts.json"
+        chart = json.loads(shipped.read_text(encoding="utf-8"))
+        chart["cash_flow"]["cash_flow_hedge_reserve"] = "3599"
+        (tmp_path / "chart.json").write_text(json.dumps(chart), encoding="utf-8")
+        settings = load_settings(chart_of_accounts_file=tmp_path / "chart.json")
+        assert settings.chart().code(HedgeType.CASH_FLOW, AccountRole.CASH_FLOW_HEDGE_RESERVE) == "3599"
+
+    @pytest.mark.parametrize(
+        ("raw", "message"),
+        [
+            (
+                {"fair_value": {}},
+                "invalid setting HEDGEOPS_CHART_OF_ACCOUNTS: chart of accounts: missing cash_flow.derivative_asset",
+            ),
+            (
+                {"cash_flow": "1450"},
+                "invalid setting HEDGEOPS_CHART_OF_ACCOUNTS.CASH_FLOW: Input should be a valid dict",
+            ),
+        ],
+    )
+    def test_an_incomplete_chart_is_refused(self, raw: object, message: str) -> None:
+        with pytest.raises(SettingsError) as refused:
+            load_settings(chart_of_accounts=raw)
+        assert str(refused.value).startswith(message)
+        assert "\n" not in str(refused.value)

@@ -14,6 +14,8 @@ PUBLIC = {
     "hedgeops.valuation.compute_hedged_item_chunk",
     "hedgeops.effectiveness.assess_hedge_effectiveness",
     "hedgeops.effectiveness.assess_effectiveness_chunk",
+    "hedgeops.postings.post_hedge_accounting_entries",
+    "hedgeops.postings.post_entries_chunk",
     "hedgeops.nightly.run_nightly",
     "hedgeops.nightly.advance_nightly",
     "hedgeops.nightly.check_nightly_freshness",

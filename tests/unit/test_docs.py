@@ -46,3 +46,12 @@ def test_the_grafana_dashboard_shows_only_metrics_the_code_exports_and_all_of_th
     tokens = set(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", exprs)) - {"histogram_quantile"}
     used = {t if t in exported else re.sub(r"_(bucket|total|count|sum)$", "", t) for t in tokens}
     assert used == exported
+
+
+def test_the_demo_chart_of_accounts_file_is_the_default_chart() -> None:
+    import json
+
+    from core.hedging.accounts import DEFAULT_CHART, ChartOfAccounts
+
+    shipped = Path(__file__).parents[2] / "workers" / "sample_data" / "chart_of_accounts.json"
+    assert ChartOfAccounts.from_mapping(json.loads(shipped.read_text(encoding="utf-8"))) == DEFAULT_CHART

@@ -1,4 +1,4 @@
-"""The command line: `hedgeops db|load|run|status|runs|check|report|mt5|guard|flower|demo`. Each group of
+"""The command line: `hedgeops db|load|run|status|runs|check|report|periods|mt5|guard|flower|demo`. Each group of
 commands lives in its own module here; this one puts them together. Exit codes: see workers.cli.common."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from workers.cli import backfill, check, db, flower, guard, hedging, jobs, load, mt5, runs, verify
+from workers.cli import accounting, backfill, check, db, flower, guard, hedging, jobs, load, mt5, runs, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -21,9 +21,13 @@ app.add_typer(db.db_app, name="db")
 load.load_app.command("hedged-items")(hedging.load_hedged_items)
 load.load_app.command("designations")(hedging.load_designations)
 load.load_app.command("expected-positions")(mt5.load_expected_positions)
+load.load_app.command("no-longer-expected")(accounting.load_no_longer_expected)
 app.add_typer(load.load_app, name="load")
+hedging.report_app.command("journals")(accounting.report_journals)
+hedging.report_app.command("reserve")(accounting.report_reserve)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
+app.add_typer(accounting.periods_app, name="periods")
 app.add_typer(guard.guard_app, name="guard")
 app.command("run")(jobs.run)
 app.command("status")(runs.status)

@@ -20,6 +20,7 @@ class JobName(StrEnum):
     prices = "prices"
     mtm = "mtm"
     effectiveness = "effectiveness"
+    postings = "postings"
     mt5_sync = "mt5-sync"
 
 
@@ -28,6 +29,7 @@ TASK_OF_JOB = {
     JobName.prices: names.FETCH_SETTLEMENT_PRICES,
     JobName.mtm: names.COMPUTE_MTM_SNAPSHOTS,
     JobName.effectiveness: names.ASSESS_HEDGE_EFFECTIVENESS,
+    JobName.postings: names.POST_HEDGE_ACCOUNTING_ENTRIES,
 }
 #: The queues a job's tasks go through: a worker must consume each for `--wait`.
 QUEUES_OF_JOB: dict[JobName, set[str]] = {
@@ -35,6 +37,7 @@ QUEUES_OF_JOB: dict[JobName, set[str]] = {
     JobName.prices: {names.QueueName.PRICES},
     JobName.mtm: {names.QueueName.VALUATION},
     JobName.effectiveness: {names.QueueName.VALUATION},
+    JobName.postings: {names.QueueName.VALUATION},
 }
 
 

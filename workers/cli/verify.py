@@ -17,7 +17,8 @@ def verify(
 ) -> None:
     """Recompute every snapshot of D (commodity, FX forward and hedged item) from the stored
     contract or item, the price rows it used and its run's recorded curves and method, check
-    its payload_sha256, and list mismatches and snapshots whose price was restated since."""
+    its payload_sha256, and list mismatches and snapshots whose price was restated since; then
+    recompute D's hedge accounting entries from the stored snapshots and list every difference."""
     from tasks.verify import verify_date
 
     day = parse_day(as_of)
@@ -31,15 +32,19 @@ def verify(
                     "as_of": day.isoformat(),
                     "snapshots": result.snapshots,
                     "checked": result.checked,
+                    "entries": result.entries,
                     "ok": result.ok,
                     "findings": findings,
                 }
             )
         )
     else:
-        out.print(f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {len(findings)} finding(s)")
+        out.print(
+            f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {result.entries} journal entries "
+            f"recomputed, {len(findings)} finding(s)"
+        )
         if findings:
-            table = Table("snapshot", "problem", "detail")
+            table = Table("snapshot or entry", "problem", "detail")
             for f in findings:
                 table.add_row(f["snapshot"], f["problem"], f["detail"])
             out.print(table)

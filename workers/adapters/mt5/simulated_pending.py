@@ -3,12 +3,14 @@ a TRADE_ACTION_REMOVE request (the order deleted, or why not)."""
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING
 
 from core.mt5 import constants as c
+from core.mt5.server_time import msc_of_wall
 from core.mt5.types import TradeOrder, TradeRequest
 from workers.adapters.mt5.scenario import OrderSpec
-from workers.adapters.mt5.simulated_world import in_group
+from workers.adapters.mt5.simulated_world import broker_zone, in_group
 
 if TYPE_CHECKING:
     from workers.adapters.mt5.simulated_state import AccountState
@@ -19,8 +21,9 @@ def shown_orders(
     sim: SimulatedMt5Gateway, account: AccountState, symbol: str | None, group: str | None, ticket: int | None
 ) -> tuple[TradeOrder, ...]:
     """orders_get's answer: the account's pending orders shown now, by ticket, filtered."""
+    zone = broker_zone(sim, account.spec.server)
     return tuple(
-        order_tuple(sim, o)
+        order_tuple(sim, o, zone)
         for o in sorted(account.pending_orders(), key=lambda o: o.ticket)
         if (symbol is None or o.symbol == symbol)
         and (ticket is None or o.ticket == ticket)
@@ -28,8 +31,9 @@ def shown_orders(
     )
 
 
-def order_tuple(sim: SimulatedMt5Gateway, o: OrderSpec) -> TradeOrder:
-    msc = int(sim.at_step(o.from_step).timestamp() * 1000)
+def order_tuple(sim: SimulatedMt5Gateway, o: OrderSpec, zone: tzinfo = UTC) -> TradeOrder:
+    """The order as the terminal shows it, placed at its from_step on the server's clock."""
+    msc = msc_of_wall(sim.at_step(o.from_step), zone)
     return TradeOrder(
         o.ticket,
         msc // 1000,

@@ -3,8 +3,8 @@ when the account tripped; every row stored before), `reopened` (a position found
 later sync of the tripped account) or `pending_order` (a pending order deleted with
 TRADE_ACTION_REMOVE; its ticket is the order's).
 
-Revision ID: 0009
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0007"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

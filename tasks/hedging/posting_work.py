@@ -1,0 +1,157 @@
+"""The entries of one date for a set of relationships, computed from the stored snapshots:
+what the postings chunk writes and what `verify` compares with the stored entries. Reads
+through db.hedging.journals; computes with core's rules (core.hedging.posting_day)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from core.hedging.accounts import ChartOfAccounts
+from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
+from core.hedging.posting_day import Stored, entries_of_day
+from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Revaluation
+from core.hedging.releases import NoLongerExpected
+from core.values import ObjectType
+from db.hedging.expectations import no_longer_expected
+from db.hedging.journals import (
+    Mark,
+    Subject,
+    effectiveness_keys,
+    marks,
+    posted_after,
+    previous_states,
+    stored_entries,
+    subjects,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """What entries post with: the chart of accounts and the functional currency (None: none)."""
+
+    chart: ChartOfAccounts
+    functional_currency: str | None = None
+
+
+@dataclass(slots=True)
+class Day:
+    """The computed entries per relationship, why others got none, and the stored entries."""
+
+    entries: dict[int, list[JournalEntry]] = field(default_factory=dict)
+    blocked: dict[int, str] = field(default_factory=dict)
+    stored: dict[int, dict[tuple[str, date], Stored]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    on_day: dict[tuple[int, date], Mark]
+    items_on_day: dict[tuple[int, date], Mark]
+    previous: dict[int, PostedState]
+    later: set[int]
+    effectiveness: dict[int, str]
+    decisions: dict[int, NoLongerExpected]
+
+
+def compute_day(session: Session, book: Book, version_ids: Sequence[int], day: date) -> Day:
+    """Every relationship of these designation versions on `day`: its entries, or why none."""
+    found = subjects(session, version_ids)
+    inputs = _read(session, found, day)
+    out = Day(stored=stored_entries(session, [s.relationship_id for s in found], _days(inputs, day)))
+    for subject in found:
+        rid = subject.relationship_id
+        if rid in inputs.later and (EntryKind.REVALUATION.value, day) not in out.stored.get(rid, {}):
+            out.blocked[rid] = f"entries after {day} are stored: {day} is not posted out of date order"
+            continue
+        try:
+            entries = _entries(book, subject, inputs, day)
+        except ValueError as exc:  # core's PostingInputError and the rules' refusals
+            out.blocked[subject.relationship_id] = str(exc)
+            continue
+        if isinstance(entries, str):
+            out.blocked[subject.relationship_id] = entries
+        else:
+            out.entries[subject.relationship_id] = entries
+    return out
+
+
+def _read(session: Session, found: Sequence[Subject], day: date) -> Inputs:
+    rids = [s.relationship_id for s in found]
+    days = {day} | {s.designation_date for s in found}
+    records = no_longer_expected(session, rids)
+    return Inputs(
+        marks(session, ObjectType.HEDGE_CONTRACT, [s.instrument_id for s in found], days),
+        marks(session, ObjectType.HEDGED_ITEM, [s.item_id for s in found], days),
+        previous_states(session, rids, day),
+        posted_after(session, rids, day),
+        effectiveness_keys(session, found, day),
+        {rid: NoLongerExpected(r.recorded_by, r.reason, r.effective_date) for rid, r in records.items()},
+    )
+
+
+def _days(inputs: Inputs, day: date) -> set[date]:
+    return {day} | {d.recorded_on for d in inputs.decisions.values()}
+
+
+def _entries(book: Book, s: Subject, inputs: Inputs, day: date) -> list[JournalEntry] | str:
+    h, i = inputs.on_day.get((s.instrument_id, day)), inputs.items_on_day.get((s.item_id, day))
+    decision = inputs.decisions.get(s.relationship_id)
+    late = decision is not None and decision.recorded_on < day
+    if not late and (h is None or i is None):
+        legs = [name for name, mark in (("hedging instrument", h), ("hedged item", i)) if mark is None]
+        return f"no MTM of the {' and the '.join(legs)} on {day}"
+    previous = inputs.previous.get(s.relationship_id) or _at_designation(s, inputs)
+    if previous is None:
+        return f"no MTM of both legs on the designation date {s.designation_date} (the baseline of the first entry)"
+    terms = PostingTerms(
+        s.relationship_id,
+        s.hedge_type,
+        s.hedge_ratio,
+        s.currency,
+        book.functional_currency,
+        s.oci_release_method,
+        book.chart,
+    )
+    if late or h is None or i is None:
+        return entries_of_day(terms, previous, _late_inputs(day), s.exposure_date, decision)
+    revalue = Revaluation(
+        day,
+        day,
+        h.leg,
+        i.leg,
+        effectiveness_key=inputs.effectiveness.get(s.relationship_id),
+        rate=_rate(book, s, h),
+        extra_sources=() if s.relationship_id in inputs.previous or day == s.designation_date else _baseline(s, inputs),
+    )
+    return entries_of_day(terms, previous, revalue, s.exposure_date, decision)
+
+
+def _late_inputs(day: date) -> Revaluation:
+    """A late "no longer expected" posts only its release, on D: no leg is read."""
+    return Revaluation(day, day, LegMark(Decimal(0), 0, ""), None)
+
+
+def _at_designation(s: Subject, inputs: Inputs) -> PostedState | None:
+    h = inputs.on_day.get((s.instrument_id, s.designation_date))
+    i = inputs.items_on_day.get((s.item_id, s.designation_date))
+    if h is None or i is None:
+        return None
+    return PostedState.at_designation(s.designation_date, h.leg.mtm, i.leg.mtm)
+
+
+def _baseline(s: Subject, inputs: Inputs) -> tuple[Source, ...]:
+    """A first entry names the designation date's snapshots it measures from."""
+    h = inputs.on_day[(s.instrument_id, s.designation_date)]
+    i = inputs.items_on_day[(s.item_id, s.designation_date)]
+    return (h.leg.source, i.leg.source)
+
+
+def _rate(book: Book, s: Subject, h: Mark) -> FunctionalRate | None:
+    rate = h.payload.get("functional_rate")
+    if book.functional_currency is None or rate is None:
+        return None
+    return FunctionalRate.of_snapshot(s.currency, h.payload.get("functional_rate_symbol"), Decimal(str(rate)))

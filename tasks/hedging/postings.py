@@ -1,0 +1,139 @@
+"""Job 4: hedge accounting entries of D, after effectiveness (issue 18; IFRS 9 6.5.8-6.5.14).
+
+Fanned out in chunks of relationships like MTM and effectiveness; the last chunk to count
+itself into the ledger ends the run. Each relationship whose current designation is in
+force on D gets its entries of D (keys FX_REVALUATION-<relationship>-<D>, ...) through the
+write path, or a `postings_blocked` exception with its reason (no MTM of both legs on D,
+a closed period, ...). A rerun is `existing`; an entry that would now come out otherwise
+is a conflict while its period is open and a reversal plus a new entry once it is closed
+(core.hedging.posting_day)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from core.hedging.posting_day import decide
+from core.ledger import chunks
+from core.values import Counts, Job
+from db.hedging.effectiveness import designations_under_test, legs_of
+from db.hedging.journals import relationships_released, write_blocked, write_entries
+from db.hedging.periods import closed_periods
+from db.models import BatchRun
+from db.uow import SqlAlchemyUnitOfWork
+from tasks import fanout, names, runs
+from tasks.base import job_task
+from tasks.hedging.ports import HedgingPorts, hedging_ports
+from tasks.hedging.posting_work import Book, compute_day
+from tasks.ports import Ports, ports
+
+log = structlog.get_logger(__name__)
+
+
+class PostingsChunk(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_id: int
+    chunk_no: Annotated[int, Field(ge=0)]
+    designation_ids: Annotated[list[int], Field(min_length=1, max_length=100_000)]
+
+
+@job_task(names.POST_HEDGE_ACCOUNTING_ENTRIES, queue=names.QueueName.VALUATION)
+def post_hedge_accounting_entries(
+    self: Any, as_of: str | None = None, trigger: str = "manual", parent_run_id: int | None = None
+) -> dict[str, Any]:
+    p = ports()
+    return runs.run_job(
+        p,
+        Job.POSTINGS,
+        self.request.id,
+        partial(plan_postings, p, hedging_ports()),
+        as_of=as_of,
+        trigger=trigger,
+        parent_run_id=parent_run_id,
+    )
+
+
+def plan_postings(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
+    """Split the relationships in force on D into chunks, record the plan, send them after
+    commit; again for a stale run (the chunks the ledger lacks)."""
+    plan = partial(_plan, hedging.postings_chunk_size)
+    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="postings_planned")
+
+
+def resend_postings(run_id: int) -> dict[str, Any]:
+    """The stale-run sweep's entry into the postings job (tasks.resend): the run planned again."""
+    return plan_postings(ports(), hedging_ports(), run_id)
+
+
+POSTINGS = fanout.ChunkedJob(Job.POSTINGS.value, resend=resend_postings)
+
+
+def in_force(session: Session, run: BatchRun) -> list[int]:
+    """Current designation versions in force on D (those under test), less relationships whose
+    reserve was released as no longer expected before D (hedge accounting stopped then)."""
+    released = relationships_released(session, run.as_of_date)
+    ids = designations_under_test(session, run.as_of_date)
+    if not released:
+        return ids
+    return [d.id for d, _c, _i in legs_of(session, ids) if d.relationship_id not in released]
+
+
+def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:
+    parts = chunks(in_force(s, run), size)
+    relationships = sum(map(len, parts))
+    return fanout.Plan(
+        [fanout.Chunk(names.POST_ENTRIES_CHUNK, {"designation_ids": ids}) for ids in parts],
+        details={"postings_plan": {"relationships": relationships, "chunk_size": size}},
+        log={"relationships": relationships, "chunks": len(parts)},
+    )
+
+
+@job_task(names.POST_ENTRIES_CHUNK, queue=names.QueueName.VALUATION, ignore_result=True)
+def post_entries_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: list[int]) -> dict[str, Any]:
+    request = PostingsChunk(run_id=run_id, chunk_no=chunk_no, designation_ids=designation_ids)
+    p, hedging = ports(), hedging_ports()
+    with runs.failing_run(p, run_id):
+        return post_chunk(p, hedging, request)
+
+
+def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[str, Any]:
+    book = Book(hedging.chart, hedging.policy.functional_currency)
+
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        counts, summary = post_day(uow.session, book, request.designation_ids, run, p.clock())
+        return runs.ChunkDone(counts, summary=summary)
+
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written")
+
+
+def post_day(
+    session: Session, book: Book, version_ids: list[int], run: BatchRun, now: datetime
+) -> tuple[Counts, dict[str, Any]]:
+    """Compute, decide against what is stored and the closed periods, write; the counts."""
+    day = compute_day(session, book, version_ids, run.as_of_date)
+    closed = closed_periods(session)
+    blocked, to_write, existing, corrected = dict(day.blocked), [], 0, []
+    for rid, entries in day.entries.items():
+        decision = decide(entries, day.stored.get(rid, {}), closed)
+        if decision.refused:
+            blocked[rid] = "; ".join(decision.refused)
+        to_write += decision.write
+        existing += decision.existing
+        corrected += decision.corrected
+    report = write_entries(session, to_write, batch_run_id=run.id, now=now)
+    write_blocked(session, blocked, run.as_of_date, batch_run_id=run.id, now=now)
+    for key in report.conflict_keys:
+        log.warning("journal_entry_conflicted", idempotency_key=key)
+    for rid, reason in sorted(blocked.items()):
+        log.warning("postings_blocked", relationship_id=rid, reason=reason)
+    counts = report.counts()
+    counts.processed += existing
+    counts.existing += existing
+    counts.exceptions += len(blocked)
+    return counts, {"blocked": len(blocked), "corrected": corrected}
