@@ -20,6 +20,7 @@ from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.logging import configure_logging
+from workers.modes import node_mode
 from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
@@ -152,8 +153,11 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
 
 
 def _settings_or_exit() -> Settings:
+    """A worker's, beat's or Flower's settings: never in-process on a server database."""
     try:
-        return load_settings()
+        settings = load_settings()
+        node_mode(settings)
+        return settings
     except SettingsError as exc:
         print(f"hedgeops: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

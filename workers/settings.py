@@ -27,6 +27,7 @@ from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.rows import DateWindow
 from core.values import D1Policy
+from workers.settings_checks import broker_without_database
 from workers.settings_guard import GuardSettings
 from workers.settings_hedging import HedgingSettings
 
@@ -336,7 +337,16 @@ class Settings(GuardSettings, HedgingSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, or SettingsError naming the first bad one."""
+    """Settings from the environment, or SettingsError naming the first bad one (or the mix of
+    settings no process may start with)."""
+    settings = _validated(overrides)
+    problem = broker_without_database(settings.distributed, "database_url" in settings.model_fields_set)
+    if problem is not None:
+        raise SettingsError(problem)
+    return settings
+
+
+def _validated(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings(**overrides)  # each value is validated as its setting
     except PydanticSettingsError as exc:  # a JSON setting that is not JSON

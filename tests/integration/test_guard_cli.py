@@ -62,7 +62,7 @@ def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(
 ) -> None:
     assert status(cli)["state"] == "unguarded"
     for _ in range(2):
-        assert cli.invoke(app, ["run", "mt5-sync"]).exit_code == 0
+        assert cli.invoke(app, ["run", "mt5-sync", "--in-process"]).exit_code == 0
 
     tripped = status(cli)
     assert (tripped["state"], tripped["episode"], tripped["drawdown_pct"], tripped["peak_equity"]) == (

@@ -49,7 +49,7 @@ def drop_price(tmp_path: Path) -> None:
 
 
 def nightly(cli: CliRunner) -> tuple[int, dict[str, Any]]:
-    result = cli.invoke(app, ["run", "nightly", "--as-of", AS_OF, "--json"])
+    result = cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", AS_OF, "--json"])
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -191,7 +191,7 @@ class TestFreshness:
 class TestRunViews:
     def test_status_groups_the_steps_filters_and_fits_100_columns(self, cli: CliRunner) -> None:
         nightly(cli)
-        cli.invoke(app, ["run", "mtm", "--as-of", "2026-11-18"])
+        cli.invoke(app, ["run", "mtm", "--in-process", "--as-of", "2026-11-18"])
         table = cli.invoke(app, ["status"]).stdout
         lines = table.splitlines()
         assert max(len(line) for line in lines) <= 100, table

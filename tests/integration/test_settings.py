@@ -58,6 +58,7 @@ class TestSettings:
 
     def test_a_broker_url_switches_to_distributed(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("HEDGEOPS_BROKER_URL", "redis://127.0.0.1:6379/0")
+        monkeypatch.setenv("HEDGEOPS_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/hedgeops")  # both: issue 20
         assert load_settings().distributed
 
     def test_a_dotenv_file_is_read(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

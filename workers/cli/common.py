@@ -20,6 +20,7 @@ from rich.table import Table
 from core.errors import HedgeopsError, InvalidInput
 from core.redaction import redact_text, redact_value
 from core.values import RunStatus
+from workers.modes import Mode, execution_mode
 from workers.settings import Settings, SettingsError, load_settings
 
 out = Console(soft_wrap=True)
@@ -48,6 +49,20 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> FailedExit:
 def settings_or_exit(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+#: `run` and `backfill`: running the work in this process on a server database is asked for, never a default.
+IN_PROCESS_OPTION = typer.Option(
+    "--in-process", help="no broker, a server database: run the work in this process (embedded SQLite always does)"
+)
+
+
+def mode_or_exit(settings: Settings, in_process: bool) -> Mode:
+    """Where a command's work runs (workers.modes), or one line and exit 2 for a mix of settings."""
+    try:
+        return execution_mode(settings, in_process=in_process)
     except SettingsError as exc:
         raise fail(str(exc)) from None
 

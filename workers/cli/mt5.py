@@ -19,6 +19,7 @@ from workers.cli.common import (
     exit_code,
     fail,
     load_file,
+    mode_or_exit,
     out,
     settings_or_exit,
     start,
@@ -137,12 +138,13 @@ def load_expected_positions(file: Path) -> None:
     )
 
 
-def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int) -> int:
+def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int, in_process: bool = False) -> int:
     """One cycle of each terminal (of `account`, when given), in-process when embedded, else
     sent to each terminal's queue (and followed with --wait); returns the exit code."""
     from tasks.mt5.views import terminals_to_sync
 
     settings = settings_or_exit()
+    mode_or_exit(settings, in_process)
     start(settings)
     logins = [account] if account is not None else None
     terminals = terminals_to_sync(logins)
