@@ -139,6 +139,10 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
 
     remember_secrets(*secrets_in(settings.model_dump()))  # redacted wherever they show up
     configure_logging(settings.log_level, settings.log_format)
+    if node and settings.unknown_names:  # the CLI says it on stderr (settings_or_exit)
+        import structlog
+
+        structlog.get_logger(__name__).warning("unknown_settings_ignored", names=settings.unknown_names)
     if node:
         sys.excepthook = _log_uncaught
     if node and settings.metrics_port:

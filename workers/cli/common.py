@@ -48,9 +48,16 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> FailedExit:
 
 def settings_or_exit(**overrides: Any) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    if settings.unknown_names:  # HEDGEOPS_ALLOW_UNKNOWN_SETTINGS: started, with one line of warning
+        err.print(
+            f"hedgeops: warning: unknown setting(s) ignored: {', '.join(settings.unknown_names)}",
+            markup=False,
+            highlight=False,
+        )
+    return settings
 
 
 #: `run` and `backfill`: running the work in this process on a server database is asked for, never a default.
