@@ -12,6 +12,7 @@ import typer
 from tasks import names
 from workers.cli.common import (
     IN_PROCESS_OPTION,
+    err,
     exit_code,
     fail,
     mode_or_exit,
@@ -119,5 +120,19 @@ def trigger_job(
     started = started_run(result, timeout, what=f"queue {queues}")
     if started.get("batch_run_id") is None:
         return {**started, "task_id": result.id}
+    if started.get("note") and trigger != "backfill":
+        say_answered(started)
     summary = follow(started["batch_run_id"], timeout, quiet=quiet or not settings.distributed, task_id=result.id)
+    if started.get("note") and not summary.get("note"):
+        summary = {**summary, "note": started["note"]}  # which run answered: another trigger's, followed to its end
     return {**summary, "task_id": result.id} if settings.distributed else summary
+
+
+def say_answered(started: dict[str, Any]) -> None:
+    """The trigger was answered by a run it did not start ("already running"): which one, at once."""
+    err.print(
+        f"hedgeops: {started['note']}: batch run {started['batch_run_id']} ({started['job']} {started['as_of']}, "
+        f"attempt {started.get('attempt', '-')}, {started['status']}); following it",
+        markup=False,
+        highlight=False,
+    )
