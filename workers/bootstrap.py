@@ -86,6 +86,7 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         run_observer=default_run_observer(),
         nightly_at=settings.nightly_at,
         nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),
+        nightly_calendar=settings.nightly_calendar.value,
         notifier=notifier,
         ecb_crosses=ecb_crosses(settings),
     )

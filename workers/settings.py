@@ -26,6 +26,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
+from core.monitoring import DEFAULT_MAX_UNVALUED_PCT
 from core.rows import DateWindow
 from core.values import D1Policy
 from workers.settings_checks import broker_without_database, unknown_message, unknown_settings
@@ -102,6 +103,19 @@ class Settings(GuardSettings, HedgingSettings):
             "minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is "
             "CRITICAL and an alert goes out"
         ),
+    )
+    nightly_calendar: CalendarName = Field(
+        CalendarName.WEEKDAYS,
+        description=(
+            "the business dates that have a nightly: the freshness alert and `check nightly` expect one for the "
+            "newest of them past its deadline"
+        ),
+    )
+    check_max_unvalued_pct: Decimal = Field(
+        DEFAULT_MAX_UNVALUED_PCT,
+        ge=0,
+        le=100,
+        description="share of active contracts (%) without a snapshot above which `check nightly` is CRITICAL",
     )
     mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
     mtm_in_database: bool = Field(
