@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from workers.cli import backfill, check, db, flower, guard, hedging, jobs, load, mt5, runs, verify
+from workers.cli import backfill, check, db, flower, guard, hedging, jobs, load, mt5, report_mtm, runs, verify
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -22,6 +22,7 @@ load.load_app.command("hedged-items")(hedging.load_hedged_items)
 load.load_app.command("designations")(hedging.load_designations)
 load.load_app.command("expected-positions")(mt5.load_expected_positions)
 app.add_typer(load.load_app, name="load")
+hedging.report_app.command("mtm")(report_mtm.report_mtm)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(guard.guard_app, name="guard")

@@ -8,6 +8,7 @@ database or the broker cannot be reached (nothing sent)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -23,7 +24,11 @@ from core.values import RunStatus
 from workers.modes import Mode, execution_mode
 from workers.settings import Settings, SettingsError, load_settings
 
-out = Console(soft_wrap=True)
+#: Off a terminal (a pipe, a file, a log, a test's runner) stdout is as wide as its tables need: a
+#: table is as wide as its values (rich's natural width), never folded nor shortened with `…`.
+#: On a terminal rich fits it to the window.
+OFF_TERMINAL_WIDTH = 100_000
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else OFF_TERMINAL_WIDTH)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING, EXIT_EXCEPTIONS, EXIT_UNREACHABLE = 1, 2, 3, 4, 5, 6

@@ -126,6 +126,29 @@ def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JS
     out.print(table)
 
 
+@mt5_app.command("reconciliation")
+def reconciliation(
+    cycle: Annotated[int, typer.Argument(help="the sync cycle's batch run id (`hedgeops mt5 cycles`)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """A sync cycle's reconciliation rows: each position of the union of expected and actual,
+    classified (matched, slippage, partial_fill, manual_close, ..., gap, missing)."""
+    from tasks.mt5.views import RECONCILIATION_FIELDS, reconciliation_rows
+
+    start(settings_or_exit())
+    try:
+        rows = reconciliation_rows(cycle)
+    except HedgeopsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(*RECONCILIATION_FIELDS, title=f"reconciliation of cycle {cycle}")
+    for row in rows:
+        table.add_row(*("-" if row[f] is None else str(row[f]) for f in RECONCILIATION_FIELDS))
+    out.print(table)
+
+
 def load_expected_positions(file: Path) -> None:
     """Load expected positions (CSV). All or nothing; a known ticket never changes."""
     from tasks.mt5.loading import load_expected_csv
