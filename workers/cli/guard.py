@@ -58,16 +58,23 @@ def reset(
     login: Annotated[int, typer.Argument(help="the tripped account's login")],
     by: Annotated[str, typer.Option("--by", help="who resets it (audited)")],
     reason: Annotated[str, typer.Option("--reason", help="why (audited)")],
+    keep_peak: Annotated[
+        bool, typer.Option("--keep-peak", help="keep the peak equity (default: re-based to the current equity)")
+    ] = False,
 ) -> None:
-    """Re-arm a tripped account: the only way its latch is cleared; audited with who and why."""
+    """Re-arm a tripped account: the only way its latch is cleared; audited with who and why.
+    The peak equity is re-based to the current equity unless --keep-peak."""
     start(settings_or_exit())
     from tasks.mt5.guard_admin import guard_reset
 
     try:
-        view = guard_reset(login, by, reason)
+        view = guard_reset(login, by, reason, keep_peak=keep_peak)
     except HedgeopsError as exc:
         raise fail(str(exc)) from None
-    out.print(f"account {login}: {view.status} (episode {view.episode} ended by {by.strip()})", markup=False)
+    out.print(
+        f"account {login}: {view.status} (episode {view.episode} ended by {by.strip()}; peak {view.peak_equity})",
+        markup=False,
+    )
 
 
 @guard_app.command("alerts")
