@@ -11,6 +11,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from db.engine import dispose_all
 from workers.cli import app
 
 SAMPLES = Path(__file__).parents[2] / "workers" / "sample_data"
@@ -74,6 +75,7 @@ def test_no_command_shortens_a_value_when_piped(tmp_path: Path, monkeypatch: pyt
     for name in ("HEDGEOPS_DATABASE_URL", "HEDGEOPS_BROKER_URL", "HEDGEOPS_FLOWER_USER", "HEDGEOPS_FLOWER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
+    dispose_all()  # the demo's URL is relative (var/demo/...): no engine of another test's folder
     runner = CliRunner()
     assert runner.invoke(app, ["demo"]).exit_code == 5  # LME-NI has no price: completed_with_exceptions
     monkeypatch.setenv("HEDGEOPS_DATABASE_URL", f"sqlite:///{tmp_path}/var/demo/hedgeops-demo.db")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from db.engine import dispose_all
 from tests.builders import contract, contracts_csv, prices_csv
 from workers.cli import app
 
@@ -68,6 +69,7 @@ def test_guard_alerts_and_a_cycles_reconciliation(tmp_path: Path, monkeypatch: p
     for name in ("HEDGEOPS_DATABASE_URL", "HEDGEOPS_BROKER_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
+    dispose_all()  # the demo's URL is relative (var/demo/...): no engine of another test's folder
     runner = CliRunner()
     runner.invoke(app, ["demo"])
     monkeypatch.setenv("HEDGEOPS_DATABASE_URL", f"sqlite:///{tmp_path}/var/demo/hedgeops-demo.db")
