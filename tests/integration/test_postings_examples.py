@@ -74,6 +74,69 @@ def balance(rt: Ports, account: str) -> D:
     return sum((D(line["amount"]) for p in rows for line in p["lines"] if line["account"] == account), D(0))
 
 
+def test_a_forecast_purchase_is_basis_adjusted(runtime: Ports, price_source: InMemoryPriceSource, clock: Clock) -> None:
+    rt = book(runtime, price_source, clock, side="buy", kind="forecast_purchase", hedge_type="cash_flow")
+    month_ends(rt)
+    # Sep: H = +1,000,000 x (1.12 - 1.10) = 20,000, I = -980,000 x 0.02 = -19,600: A = 20,000,
+    # B = -19,600 offset: reserve = +min = 19,600 Cr OCI (6.5.11(a)(i)); ineffectiveness
+    # 20,000 - 19,600 = 400 Cr P&L (6.5.11(a)(ii)); the derivative an asset of 20,000.
+    assert net(rt, "FX_REVALUATION-1-2026-09-30") == {"1450": D(20000), "3510": D(-19600), "7410": D(-400)}
+    # Nov (S = 1.08): H = -20,000, B = 19,600: reserve -19,600. Dec: H = 1,000,000 x 0.005 =
+    # 5,000, B = -4,900: reserve 4,900, movement 4,900 - (-19,600) = 24,500 Cr OCI; A moved
+    # 25,000: 500 Cr P&L (6.5.11(a)(ii)); liability 20,000 closed, asset 5,000 opened.
+    assert net(rt, "FX_REVALUATION-1-2026-12-31") == {
+        "1450": D(5000),
+        "2450": D(20000),
+        "3510": D(-24500),
+        "7410": D(-500),
+    }
+    # 31 Dec, the purchase: the reserve (4,900 Cr, a gain) leaves equity into the inventory's
+    # cost, not through OCI (6.5.11(d)(i)): Dr reserve 4,900, Cr inventory 4,900.
+    assert net(rt, "FX_OCI_RELEASE-1-2026-12-31") == {"3510": D(4900), "1310": D(-4900)}
+    assert balance(rt, "3510") == 0 and balance(rt, "1310") == D(-4900)
+
+
+def test_a_fair_value_hedge_adjusts_the_item(runtime: Ports, price_source: InMemoryPriceSource, clock: Clock) -> None:
+    rt = book(runtime, price_source, clock, side="sell", kind="receivable", hedge_type="fair_value")
+    month_ends(rt)
+    # Sep (6.5.8(a)): the instrument's change A = -20,000 to P&L (Dr 7410 20,000); (6.5.8(b)):
+    # the item's change B = 19,600 adjusts its carrying amount (Dr 1460) against P&L (Cr 7410):
+    # net ineffectiveness 20,000 - 19,600 = 400 Dr; the derivative a liability of 20,000.
+    assert net(rt, "FX_REVALUATION-1-2026-09-30") == {"2450": D(-20000), "1460": D(19600), "7410": D(400)}
+    # Oct: A moved +30,000 (Cr 7410), B moved -9,800 - 19,600 = -29,400 (Cr 1460, Dr 7410): net
+    # 600 Cr; liability 20,000 closed (Dr), asset 10,000 opened (Dr).
+    assert net(rt, "FX_REVALUATION-1-2026-10-30") == {
+        "2450": D(20000),
+        "1450": D(10000),
+        "1460": D(-29400),
+        "7410": D(-600),
+    }
+    # The item's basis adjustment is its cumulative B at 31 Dec: 980,000 x 0.005 = 4,900 Dr;
+    # nothing is in a reserve, nothing is released (no OCI in a fair value hedge).
+    assert balance(rt, "1460") == D(4900)
+    assert not any(k.startswith("FX_OCI_") for k in keys(rt))
+
+
+def test_a_net_investment_hedge_is_never_released(
+    runtime: Ports, price_source: InMemoryPriceSource, clock: Clock
+) -> None:
+    rt = book(runtime, price_source, clock, side="sell", kind="receivable", hedge_type="net_investment")
+    month_ends(rt)
+    # As the cash flow hedge (6.5.13(a) by 6.5.11's rule) into the translation reserve 3520:
+    # Sep reserve -19,600 (Dr), ineffectiveness 400 Dr (6.5.13(b)).
+    assert net(rt, "FX_REVALUATION-1-2026-09-30") == {"2450": D(-20000), "3520": D(19600), "7410": D(400)}
+    assert net(rt, "FX_REVALUATION-1-2026-12-31") == {
+        "1450": D(-20000),
+        "2450": D(-5000),
+        "3520": D(24500),
+        "7410": D(500),
+    }
+    # 31 Dec: the reserve stays, -4,900 (Dr 19,600 - 29,400 - 9,800 + 24,500 = 4,900): it is
+    # reclassified only on disposal of the foreign operation (6.5.14), never by the worker.
+    assert balance(rt, "3520") == D(4900)
+    assert not any(k.startswith("FX_OCI_") for k in keys(rt))
+
+
 def test_de_designated_then_no_longer_expected(runtime: Ports, price_source: InMemoryPriceSource, clock: Clock) -> None:
     rt = book(runtime, price_source, clock, side="sell", kind="receivable", hedge_type="cash_flow")
     for day in (date(2026, 8, 31), SEP, OCT):
