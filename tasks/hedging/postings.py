@@ -3,9 +3,9 @@
 Fanned out in chunks of relationships like MTM and effectiveness; the last chunk to count
 itself into the ledger ends the run. Each relationship whose current designation is in
 force on D (or de-designated, or past its exposure date with the instrument still revalued:
-then in the P&L regime) gets its entries of D (keys FX_REVALUATION-<relationship>-<D>, ...) through the
-write path, or a `postings_blocked` exception with its reason (no MTM of both legs on D,
-a closed period, ...). A rerun is `existing`; an entry that would now come out otherwise
+then in the P&L regime, tasks.hedging.posting_work) gets its entries of D (keys
+FX_REVALUATION-<relationship>-<D>, ...) through the write path, or a `postings_blocked`
+exception with its reason (no MTM of both legs on D, a closed period, ...). A rerun is `existing`; an entry that would now come out otherwise
 is a conflict while its period is open and a reversal plus a new entry once it is closed
 (core.hedging.posting_day)."""
 
