@@ -30,6 +30,7 @@ from tests.fakes import Clock, InMemoryPriceSource
 from tests.hedging_builders import (
     designation,
     designations_json,
+    eurusd_csv,
     fx_contracts_csv,
     fx_forward,
     items_json,
@@ -41,10 +42,20 @@ from tests.integration.test_postings import DEC, NOV, OCT, RATES, SEP, D, month_
 LOADED = datetime(2027, 1, 4, 22, 30, tzinfo=UTC)  # every rate of the file is past
 
 
-def book(rt: Ports, price_source: InMemoryPriceSource, clock: Clock, *, side: str, kind: str, hedge_type: str) -> Ports:
+def book(
+    rt: Ports,
+    price_source: InMemoryPriceSource,
+    clock: Clock,
+    *,
+    side: str,
+    kind: str,
+    hedge_type: str,
+    maturity: str = "2026-12-31",
+) -> Ports:
     clock.now = price_source.now = LOADED
     rt = with_hedging(rt, discount_rates={"USD": D(0)})
-    load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", trade_date="2026-08-31", side=side)), "fx.csv")
+    forward = fx_forward("FXF-1", trade_date="2026-08-31", side=side, maturity_date=maturity)
+    load_contracts_csv(fx_contracts_csv(forward), "fx.csv")
     forecast = {"probability": "0.9"} if kind.startswith("forecast") else {}
     load_hedged_items_json(items_json(receivable("IT-1", amount="980000", kind=kind, **forecast)), "items.json")
     entry = designation("HD-1", "FXF-1", "IT-1", designation_date="2026-08-31", hedge_type=hedge_type)
@@ -174,3 +185,20 @@ def test_after_the_exposure_date_an_instrument_not_valued_posts_nothing(
     month_ends(rt)
     run = postings(rt, date(2027, 1, 4))  # the relationship ended with the release of 31 Dec
     assert (run["status"], run["counts"]["created"], run["counts"]["exceptions"]) == ("succeeded", 0, 0)
+
+
+def test_after_the_exposure_date_an_instrument_that_lives_on_posts_to_pnl(
+    runtime: Ports, price_source: InMemoryPriceSource, clock: Clock
+) -> None:
+    rt = book(
+        runtime, price_source, clock, side="sell", kind="receivable", hedge_type="cash_flow", maturity="2027-02-26"
+    )
+    month_ends(rt)  # 31 Dec: H = -5,000 (a liability), the reserve -4,900 released to P&L
+    clock.now = price_source.now = datetime(2027, 2, 1, 22, 30, tzinfo=UTC)
+    price_source.add("ecb-jan.csv", eurusd_csv(("2027-01-28", "1.0950")))
+    assert nightly(rt, date(2027, 1, 29))["status"] == "succeeded"
+    # 29 Jan (D-1 28 Jan, S = 1.095): H = -1,000,000 x (1.095 - 1.10) = 5,000. The relationship
+    # ended on 31 Dec (6.5.6: the hedged cash flows occurred); the forward is at fair value
+    # through P&L: liability 5,000 closed, asset 5,000 opened, Cr FX gain/loss 10,000; no OCI.
+    assert net(rt, "FX_REVALUATION-1-2027-01-29") == {"1450": D(5000), "2450": D(5000), "7400": D(-10000)}
+    assert balance(rt, "3510") == 0
