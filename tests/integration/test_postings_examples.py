@@ -19,9 +19,10 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from db.hedging.journal_models import JournalEntry
+from db.hedging.journal_models import JournalEntry, PostingException
+from db.models import HedgeContract
 from tasks.hedging.accounting import load_no_longer_expected_json
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
@@ -202,3 +203,19 @@ def test_after_the_exposure_date_an_instrument_that_lives_on_posts_to_pnl(
     # through P&L: liability 5,000 closed, asset 5,000 opened, Cr FX gain/loss 10,000; no OCI.
     assert net(rt, "FX_REVALUATION-1-2027-01-29") == {"1450": D(5000), "2450": D(5000), "7400": D(-10000)}
     assert balance(rt, "3510") == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_de_designated_with_no_status_change_stored_is_blocked(
+    runtime: Ports, price_source: InMemoryPriceSource, clock: Clock
+) -> None:
+    rt = book(runtime, price_source, clock, side="sell", kind="receivable", hedge_type="cash_flow")
+    assert nightly(rt, date(2026, 8, 31))["status"] == "succeeded"
+    with rt.uow() as uow:  # as a contract loaded de-designated would be: no contract_status_changed
+        uow.session.execute(update(HedgeContract).values(status="de_designated"))
+        uow.commit()
+    run = postings(rt, SEP)
+    assert run["status"] == "completed_with_exceptions"
+    with rt.uow() as uow:
+        [reason] = [e.details["reason"] for e in uow.session.scalars(select(PostingException))]
+    assert reason == "the hedging instrument is de-designated but no date of its status change is stored"
