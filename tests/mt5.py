@@ -148,6 +148,7 @@ class Mt5World:
         currency: str = "USD",
         enabled: bool = True,
         credential: str = "env:MT5_PW",
+        policy: str = "default",
     ) -> None:
         """An account in the scenario and in mt5_accounts."""
         self.scenario["accounts"].append(spec)
@@ -162,6 +163,7 @@ class Mt5World:
                     enabled=enabled,
                     magic_numbers=magic,
                     credential_ref=credential,
+                    policy=policy,
                 ),
                 now=self.runtime.clock(),
             )

@@ -137,6 +137,8 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     from workers.bootstrap import bootstrap
 
     remember_secrets(*secrets_in(settings.model_dump()))  # redacted wherever they show up
+    if node:
+        _refuse_servers_without_clock(settings)
     configure_logging(settings.log_level, settings.log_format)
     if node:
         sys.excepthook = _log_uncaught
@@ -149,6 +151,16 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     app.set_default()
     app.loader.import_default_modules()
     return app
+
+
+def _refuse_servers_without_clock(settings: Settings) -> None:
+    """A worker, beat or Flower does not start while an enabled account's trade server has
+    no clock setting: one line naming it on stderr, exit 2."""
+    from workers.mt5_wiring import server_clock_problem
+
+    if (problem := server_clock_problem(settings)) is not None:
+        print(f"hedgeops: {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _settings_or_exit() -> Settings:

@@ -4,6 +4,7 @@ and beat entries. Outside the adapters' room: it reads the settings of every roo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
+from workers.adapters.mt5.server_clock import ServerClockGateway
 from workers.settings import Settings
 
 
@@ -37,13 +39,32 @@ def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
     )
 
 
+def server_clocks(settings: Settings) -> dict[str, str]:
+    """Each trade server's clock: HEDGEOPS_MT5_SERVER_TIME; with the simulator, the clock
+    its scenario gives its own servers (unlisted: UTC) under the setting."""
+    clocks: dict[str, str] = {}
+    if settings.mt5_gateway == "simulator":
+        from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
+
+        scenario = load_scenario(settings.mt5_scenario or DEMO_SCENARIO)
+        clocks = {a.server: scenario.server_time.get(a.server, "UTC") for a in scenario.accounts}
+    return {**clocks, **settings.mt5_server_time}
+
+
+def servers_without_clock(settings: Settings, servers: Iterable[str]) -> list[str]:
+    known = server_clocks(settings)
+    return sorted(s for s in set(servers) if s not in known)
+
+
 def gateway_factory(settings: Settings) -> GatewayFactory:
-    """Gateways by terminal, made on first use and kept: the module is process-global."""
+    """Gateways by terminal, made on first use and kept: the module is process-global.
+    Each is wrapped by ServerClockGateway: broker times become UTC there and nowhere else."""
     made: dict[str, Mt5Gateway] = {}
+    clocks = server_clocks(settings)
 
     def gateway(terminal: str) -> Mt5Gateway:
         if terminal not in made:
-            made[terminal] = make_gateway(settings, terminal)
+            made[terminal] = ServerClockGateway(make_gateway(settings, terminal), clocks)
         return made[terminal]
 
     return gateway
@@ -63,6 +84,7 @@ def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
         slippage_points=settings.mt5_slippage_points,
         guard_policy=settings.guard_policy(),
         guard_policies=dict(settings.guard_policies),
+        server_times=server_clocks(settings),
         notifier=notifier,
         guard_observer=default_guard_observer(),
         fault=fault_hook(settings.fault_inject),
@@ -96,3 +118,26 @@ def mt5_beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         }
         for t in settings.mt5_terminal_names
     }
+
+
+def server_clock_problem(settings: Settings) -> str | None:
+    """Why this process must not start (one line), or None: an enabled account's server
+    has no clock setting (its deal times could not be placed). A database not reachable
+    or not migrated yet is not this check's to judge (a sync then refuses that server)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import session_factory
+    from db.mt5.accounts import servers_in_use
+
+    try:
+        with session_factory(settings.database_url)() as session:
+            servers = servers_in_use(session)
+    except SQLAlchemyError:
+        return None
+    missing = servers_without_clock(settings, servers)
+    if not missing:
+        return None
+    return (
+        f"MT5 server {', '.join(missing)}: its deal times have no clock; set it in HEDGEOPS_MT5_SERVER_TIME "
+        "(an IANA zone, UTC+HH:MM or ny-close)"
+    )

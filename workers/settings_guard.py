@@ -7,13 +7,24 @@ import json
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from core.errors import InvalidInput
-from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, policy_for
+from core.mt5.guard_policy import (
+    DayBasis,
+    GuardMode,
+    GuardPolicy,
+    LimitOf,
+    MaxLossBase,
+    Measure,
+    PeakReset,
+    Unlock,
+    policy_for,
+)
+from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
 
@@ -38,9 +49,35 @@ class GuardSettings(BaseSettings):
         lt=100,
         description="loss from the day's starting value (%) that executes; unset: no daily limit",
     )
+    guard_daily_loss_unlock: Unlock = Field(
+        D.daily_loss_unlock,
+        description="how a daily-loss latch clears: auto (at the next trading-day boundary) or manual (guard reset)",
+    )
+    guard_daily_loss_of: LimitOf = Field(
+        D.daily_loss_of, description="what guard_daily_loss_pct is of: base (the day's start) or initial_balance"
+    )
+    guard_daily_measure: Measure = Field(D.daily_measure, description="what the daily loss watches: equity or balance")
+    guard_initial_balance: Decimal | None = Field(
+        D.initial_balance, gt=0, description="the account's initial balance (a prop firm's size), for limits of it"
+    )
+    guard_max_loss_pct: Decimal | None = Field(
+        D.max_loss_pct,
+        gt=0,
+        lt=100,
+        description="max loss (% of the initial balance below its base) that latches for good; unset: none",
+    )
+    guard_max_loss_base: MaxLossBase = Field(
+        D.max_loss_base, description="max loss base: initial_balance (static) or eod_high_balance (trailing)"
+    )
+    guard_max_loss_measure: Measure = Field(
+        D.max_loss_measure, description="what the max loss watches: equity or balance"
+    )
     guard_daily_basis: DayBasis = Field(D.daily_basis, description="the day's starting value: balance, equity or max")
     guard_day_start: time = Field(D.day_start, description="local time the trading day starts (HH:MM)")
-    guard_day_start_tz: str = Field(D.day_start_tz, description="IANA time zone of guard_day_start")
+    guard_day_start_tz: str = Field(
+        D.day_start_tz,
+        description="zone of guard_day_start: IANA name, UTC+HH:MM, ny-close, or server (the account's server clock)",
+    )
     guard_scope_magics: str = Field(
         "", pattern=r"^(\d+(,\d+)*)?$", description="magic numbers the guard closes, comma-separated; empty: all"
     )
@@ -77,6 +114,13 @@ class GuardSettings(BaseSettings):
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")
     guard_telegram_chat_id: str | None = Field(None, description="telegram: the chat id")
     guard_notify_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a notification may take")
+    mt5_server_time: dict[str, Annotated[str, AfterValidator(valid_spec)]] = Field(
+        default_factory=dict,
+        description=(
+            "each trade server's clock, JSON by server name: an IANA zone, a fixed offset (UTC+02:00) or "
+            'ny-close (UTC+2, UTC+3 while New York observes DST): {"ICMarketsSC-Live": "ny-close"}'
+        ),
+    )
     mt5_simulator_state: Path | None = Field(
         None, description="the simulator's state file: a broker that remembers across processes"
     )
@@ -84,7 +128,7 @@ class GuardSettings(BaseSettings):
         "", description="tests only: fault points at which the process kills itself, comma-separated"
     )
 
-    @field_validator("guard_policies", mode="before")
+    @field_validator("guard_policies", "mt5_server_time", mode="before")
     @classmethod
     def _json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -110,6 +154,13 @@ class GuardSettings(BaseSettings):
             peak_reset=self.guard_peak_reset,
             daily_loss_pct=self.guard_daily_loss_pct,
             daily_basis=self.guard_daily_basis,
+            daily_loss_unlock=self.guard_daily_loss_unlock,
+            daily_loss_of=self.guard_daily_loss_of,
+            daily_measure=self.guard_daily_measure,
+            initial_balance=self.guard_initial_balance,
+            max_loss_pct=self.guard_max_loss_pct,
+            max_loss_base=self.guard_max_loss_base,
+            max_loss_measure=self.guard_max_loss_measure,
             day_start=self.guard_day_start,
             day_start_tz=self.guard_day_start_tz,
             scope_magics=frozenset(int(m) for m in self.guard_scope_magics.split(",") if m),

@@ -41,7 +41,8 @@ def optional_price(value: float | int) -> Decimal | None:
 
 
 def epoch_msc(value: int) -> datetime:
-    """Milliseconds since the epoch (the terminal's *_msc fields) as an aware UTC time."""
+    """Milliseconds since the epoch (the terminal's *_msc fields, already in real UTC: the
+    gateway converted them from server time, core.mt5.server_time) as an aware UTC time."""
     return datetime.fromtimestamp(value // 1000, tz=UTC) + timedelta(milliseconds=value % 1000)
 
 

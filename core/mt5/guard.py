@@ -30,9 +30,11 @@ Rules, in order:
    in a row trips the latch: status `tripped`, episode + 1, event `execute` (enforce) or
    `shadow_execute` (shadow: would_close, once per episode, since it latches too). A
    latched account has no further warning, execution or re-arm until core.mt5.guard_state
-   .reset; a latch tripped in shadow mode does not hold once the policy enforces (it
-   re-arms and the reading is judged at once), so switching to enforce never leaves a
-   breached account unguarded.
+   .reset, or (`unlocked`) the first reading of a new trading day when every limit that
+   tripped it (`tripped_by`) unlocks `auto` (daily_loss_unlock; max drawdown never does:
+   the reading is then judged at once); a latch tripped in shadow mode does not hold once
+   the policy enforces (it re-arms and the reading is judged at once), so switching to
+   enforce never leaves a breached account unguarded.
 """
 
 from __future__ import annotations
@@ -51,12 +53,14 @@ from core.mt5.guard_day import (
     GuardReading,
     anchor_from,
     balance_ops,
+    day_balance_ops,
     day_bounds,
     moved_by_balance_ops,
     rebuild_anchor,
 )
-from core.mt5.guard_policy import GuardMode, GuardPolicy, PeakReset
-from core.mt5.guard_state import GuardState, GuardStatus
+from core.mt5.guard_limits import daily_loss_pct, day_start_balance, max_loss_pct, raised_eod_high
+from core.mt5.guard_policy import GuardMode, GuardPolicy, MaxLossBase, PeakReset
+from core.mt5.guard_state import GuardState, GuardStatus, TripReason, reset, unlocks_at_boundary
 from core.mt5.snapshot import peak_equity
 
 HUNDRED = Decimal(100)
@@ -73,11 +77,7 @@ class GuardEvent(StrEnum):
     OUT_OF_ORDER = "out_of_order"
     EXECUTE = "execute"
     SHADOW_EXECUTE = "shadow_execute"
-
-
-class TripReason(StrEnum):
-    DRAWDOWN = "drawdown"
-    DAILY_LOSS = "daily_loss"
+    UNLOCKED = "unlocked"  # the latch cleared by itself at a trading-day boundary
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,12 @@ class GuardDecision:
     day_loss_pct: Decimal | None
     events: tuple[GuardEvent, ...]
     reasons: tuple[TripReason, ...] = ()
+    #: The limits whose latch cleared by itself at this reading's day boundary.
+    unlocked: frozenset[TripReason] = frozenset()
+    #: Max loss % (core.mt5.guard_limits), 4 dp; None without a max loss limit.
+    max_loss_pct: Decimal | None = None
+    #: The trading day's balance operations up to the reading (None: the deals were not read).
+    day_ops: tuple[DayDeal, ...] | None = None
 
     @property
     def executes(self) -> bool:
@@ -148,18 +154,58 @@ def evaluate(
     paid_in = sum((d.profit for d in ops), ZERO)
     if needs_confirmation(state, reading, policy, now, paid_in):
         return _unused(state, reading, GuardEvent.CONFIRM)
-    if state.peak_equity is not None:  # money paid in or out is no gain and no drawdown
-        state = replace(state, peak_equity=state.peak_equity + paid_in)
-    state, day_events = _roll_day(state, reading, policy, deals)
+    state = _moved_marks(state, paid_in)
+    unlocked = _unlocked_by_new_day(state, reading, policy)
+    freed = frozenset() if unlocked is None else state.tripped_by
+    state, day_events = _roll_day(unlocked or state, reading, policy, deals)
+    day_events = (GuardEvent.UNLOCKED, *day_events) if freed else day_events
     state = replace(
         state,
         peak_equity=peak_equity(state.peak_equity, reading.equity),
         last_equity=reading.equity,
         last_sync_at=reading.at,
     )
-    drawdown, day_loss = drawdown_pct(state.peak_equity, reading.equity), day_loss_pct(state.anchor, reading.equity)
-    state, events, reasons = _transition(state, policy, drawdown, day_loss, reading.at)
-    return GuardDecision(state, shown(drawdown), shown(day_loss), day_events + events, reasons)
+    drawdown, day_loss = drawdown_pct(state.peak_equity, reading.equity), daily_loss_pct(policy, state.anchor, reading)
+    max_loss = max_loss_pct(policy, state.eod_high_balance, reading)
+    state, events, reasons = _transition(state, policy, drawdown, day_loss, reading.at, max_loss)
+    state = _trip_record(state, events, reasons)
+    figures = (shown(drawdown), shown(day_loss))
+    day_ops = _day_ops(deals, reading, policy)
+    return GuardDecision(state, *figures, day_events + events, reasons, freed, shown(max_loss), day_ops)
+
+
+def _day_ops(deals: Sequence[DayDeal] | None, reading: GuardReading, policy: GuardPolicy) -> tuple[DayDeal, ...] | None:
+    """The trading day's balance operations up to the reading (a snapshot keeps them)."""
+    if deals is None:
+        return None
+    return day_balance_ops(deals, day_bounds(reading.at, policy.day_start, policy.zone), reading.at)
+
+
+def _moved_marks(state: GuardState, paid_in: Decimal) -> GuardState:
+    """Money paid in or out is no gain and no drawdown: it moves the peak and the
+    end-of-day high-water mark by its amount."""
+    if state.peak_equity is not None:
+        state = replace(state, peak_equity=state.peak_equity + paid_in)
+    if state.eod_high_balance is not None:
+        state = replace(state, eod_high_balance=state.eod_high_balance + paid_in)
+    return state
+
+
+def _unlocked_by_new_day(state: GuardState, reading: GuardReading, policy: GuardPolicy) -> GuardState | None:
+    """The latch cleared at the first reading of a new trading day when every limit that
+    tripped it unlocks `auto` (as core.mt5.guard_state.reset, at the reading); else None."""
+    if state.trading_day is None or not unlocks_at_boundary(state, policy):
+        return None
+    if day_bounds(reading.at, policy.day_start, policy.zone).trading_day == state.trading_day:
+        return None
+    return reset(state, reading.at, policy, reading.equity)
+
+
+def _trip_record(state: GuardState, events: tuple[GuardEvent, ...], reasons: tuple[TripReason, ...]) -> GuardState:
+    """Which limits tripped the latch: the reasons of the reading that tripped it."""
+    if GuardEvent.EXECUTE in events or GuardEvent.SHADOW_EXECUTE in events:
+        return replace(state, tripped_by=frozenset(reasons))
+    return state if state.latched else replace(state, tripped_by=frozenset())
 
 
 def _unused(state: GuardState, reading: GuardReading, event: GuardEvent) -> GuardDecision:
@@ -176,6 +222,9 @@ def _roll_day(
         return _same_day(state, reading, policy, bounds, deals)
     peak = reading.equity if policy.peak_reset is PeakReset.DAILY else state.peak_equity
     state = replace(state, trading_day=bounds.trading_day, anchor=None, peak_equity=peak)
+    if policy.max_loss_pct is not None and policy.max_loss_base is MaxLossBase.EOD_HIGH_BALANCE:
+        start = day_start_balance(bounds, reading, deals, policy)
+        state = replace(state, eod_high_balance=raised_eod_high(state.eod_high_balance, start))
     if policy.daily_loss_pct is None:
         return state, ()
     if reading.at - bounds.start_utc <= timedelta(seconds=policy.max_sync_age_s):
@@ -201,18 +250,28 @@ def _same_day(
     return (state, ()) if moved is state.anchor else (replace(state, anchor=moved), (GuardEvent.ANCHOR_MOVED,))
 
 
-def breaches(policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | None) -> tuple[TripReason, ...]:
-    """The execution rules broken: drawdown >= execution_pct, day loss >= daily_loss_pct."""
+def breaches(
+    policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | None, max_loss: Decimal | None = None
+) -> tuple[TripReason, ...]:
+    """The execution rules broken: drawdown >= execution_pct, day loss >= daily_loss_pct,
+    max loss >= max_loss_pct."""
     out = []
     if drawdown is not None and drawdown >= policy.execution_pct:
         out.append(TripReason.DRAWDOWN)
     if policy.daily_loss_pct is not None and day_loss is not None and day_loss >= policy.daily_loss_pct:
         out.append(TripReason.DAILY_LOSS)
+    if policy.max_loss_pct is not None and max_loss is not None and max_loss >= policy.max_loss_pct:
+        out.append(TripReason.MAX_LOSS)
     return tuple(out)
 
 
 def _transition(
-    state: GuardState, policy: GuardPolicy, drawdown: Decimal | None, day_loss: Decimal | None, at: datetime
+    state: GuardState,
+    policy: GuardPolicy,
+    drawdown: Decimal | None,
+    day_loss: Decimal | None,
+    at: datetime,
+    max_loss: Decimal | None = None,
 ) -> tuple[GuardState, tuple[GuardEvent, ...], tuple[TripReason, ...]]:
     events: list[GuardEvent] = []
     if state.latched:
@@ -220,7 +279,7 @@ def _transition(
             return replace(state, breaches_in_row=0), (), ()
         state = replace(state, status=GuardStatus.ARMED, tripped_in=None, tripped_at=None, breaches_in_row=0)
         events.append(GuardEvent.REARMED)
-    reasons = breaches(policy, drawdown, day_loss)
+    reasons = breaches(policy, drawdown, day_loss, max_loss)
     state = replace(state, breaches_in_row=state.breaches_in_row + 1 if reasons else 0)
     state = _warning(state, policy, drawdown, events)
     if reasons and state.breaches_in_row >= policy.confirm_syncs:

@@ -1,8 +1,9 @@
 """The guard's trading day and the day's anchor (the starting value of the daily loss).
 
-The trading day starts at the boundary `day_start` (a wall-clock time) in the IANA zone
-`tz`, at or before the instant considered, and lasts until the next boundary (23, 24 or 25
-hours: the boundary follows the zone's clock through daylight-saving changes).
+The trading day starts at the boundary `day_start` (a wall-clock time) in the zone `tz`
+(an IANA zone, a fixed offset or a server clock of core.mt5.server_time), at or before
+the instant considered, and lasts until the next boundary (23, 24 or 25 hours: the
+boundary follows the zone's clock through daylight-saving changes).
 
 Its name (`trading_day`) is the local date that holds most of its hours: the date of its
 start when `day_start` is before noon (00:00 Europe/Prague on 2026-03-10 starts
@@ -25,11 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from core.money import money
 from core.mt5 import constants as c
@@ -50,11 +50,11 @@ class DayBounds(NamedTuple):
     start_utc: datetime
 
 
-def _boundary(local_date: date, day_start: time, tz: ZoneInfo) -> datetime:
+def _boundary(local_date: date, day_start: time, tz: tzinfo) -> datetime:
     return datetime.combine(local_date, day_start, tzinfo=tz).astimezone(UTC)
 
 
-def day_bounds(now_utc: datetime, day_start: time, tz: ZoneInfo) -> DayBounds:
+def day_bounds(now_utc: datetime, day_start: time, tz: tzinfo) -> DayBounds:
     """The trading day containing `now_utc` (aware) and the UTC instant it started: the
     latest boundary at or before `now_utc` (see the module docstring for the name)."""
     if now_utc.tzinfo is None:
@@ -111,6 +111,29 @@ def day_deal(deal: TradeDeal) -> DayDeal:
         commission=money_of(deal.commission),
         swap=money_of(deal.swap),
         fee=money_of(deal.fee),
+    )
+
+
+def day_balance_ops(deals: Iterable[DayDeal], bounds: DayBounds, until: datetime) -> tuple[DayDeal, ...]:
+    """The balance and credit deals of the trading day from its start to `until`."""
+    return tuple(d for d in deals if d.is_balance_operation and bounds.start_utc <= d.time <= until)
+
+
+def ops_as_json(ops: Iterable[DayDeal]) -> list[dict[str, object]]:
+    """Balance operations as a snapshot keeps them: ticket, type, time (ISO), amount (text)."""
+    return [{"ticket": d.ticket, "type": d.type, "time": d.time.isoformat(), "amount": str(d.profit)} for d in ops]
+
+
+def ops_from_json(data: Iterable[dict[str, object]]) -> tuple[DayDeal, ...]:
+    """The inverse of ops_as_json."""
+    return tuple(
+        DayDeal(
+            int(str(d["ticket"])),
+            int(str(d["type"])),
+            datetime.fromisoformat(str(d["time"])),
+            Decimal(str(d["amount"])),
+        )
+        for d in data
     )
 
 

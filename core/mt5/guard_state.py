@@ -7,7 +7,8 @@ its anchor, the breaches in a row, and the last trusted reading.
 
 - `armed`: watching; `warned`: the warning of this breach episode was sent (no second one
   until it re-arms); `tripped`: latched, positions closed (or, `tripped_in = shadow`,
-  would have been). Only `reset` clears a latch.
+  would have been). `reset` clears a latch; so does a new trading day when every limit
+  that tripped it (`tripped_by`) unlocks `auto` (`unlocks_at_boundary`).
 - `episode` counts executions: the first trip is episode 1, and close intent keys carry it.
 """
 
@@ -21,9 +22,17 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from core.mt5.guard_day import AnchorSource, DayAnchor
-from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset
+from core.mt5.guard_policy import DayBasis, GuardMode, GuardPolicy, PeakReset, Unlock
 
 T = TypeVar("T")
+
+
+class TripReason(StrEnum):
+    """The limit a reading breached."""
+
+    DRAWDOWN = "drawdown"
+    DAILY_LOSS = "daily_loss"
+    MAX_LOSS = "max_loss"  # below the max loss floor (initial or trailing end-of-day balance)
 
 
 class GuardStatus(StrEnum):
@@ -48,6 +57,12 @@ class GuardState:
     tripped_in: GuardMode | None = None
     tripped_at: datetime | None = None
     reset_at: datetime | None = None
+    #: The limits whose breach tripped the latch (empty: not latched, or a state stored
+    #: before this was recorded, which then clears only by the audited reset).
+    tripped_by: frozenset[TripReason] = frozenset()
+    #: The highest balance seen at a trading day's boundary, moved by money paid in or out
+    #: (core.mt5.guard_limits); kept only for a trailing max loss.
+    eod_high_balance: Decimal | None = None
 
     @property
     def latched(self) -> bool:
@@ -67,7 +82,23 @@ def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal
         peak_equity=peak,
         tripped_in=None,
         tripped_at=None,
+        tripped_by=frozenset(),
         reset_at=now,
+    )
+
+
+def unlock_rule(policy: GuardPolicy, limit: TripReason) -> Unlock:
+    """daily_loss_unlock for the daily loss; max drawdown and max loss: manual."""
+    return policy.daily_loss_unlock if limit is TripReason.DAILY_LOSS else Unlock.MANUAL
+
+
+def unlocks_at_boundary(state: GuardState, policy: GuardPolicy) -> bool:
+    """Whether a new trading day clears this latch by itself: every limit that tripped it
+    unlocks `auto` (a drawdown trip never does; a latch of unknown limits never does)."""
+    return (
+        state.latched
+        and bool(state.tripped_by)
+        and all(unlock_rule(policy, limit) is Unlock.AUTO for limit in state.tripped_by)
     )
 
 
@@ -115,6 +146,8 @@ def state_as_dict(state: GuardState) -> dict[str, Any]:
         "tripped_in": _text(state.tripped_in),
         "tripped_at": _text(state.tripped_at),
         "reset_at": _text(state.reset_at),
+        "tripped_by": sorted(limit.value for limit in state.tripped_by),
+        "eod_high_balance": _text(state.eod_high_balance),
     }
 
 
@@ -136,4 +169,6 @@ def state_from_dict(data: dict[str, Any]) -> GuardState:
         tripped_in=_maybe(data["tripped_in"], GuardMode),
         tripped_at=_maybe(data["tripped_at"], datetime.fromisoformat),
         reset_at=_maybe(data["reset_at"], datetime.fromisoformat),
+        tripped_by=frozenset(TripReason(v) for v in data.get("tripped_by", ())),  # absent: stored before
+        eod_high_balance=_maybe(data.get("eod_high_balance"), Decimal),
     )

@@ -85,6 +85,13 @@ def enabled_account_ids(session: Session, terminal: str, logins: Sequence[int] |
     return list(session.scalars(stmt.order_by(Mt5Account.id)))
 
 
+def servers_in_use(session: Session) -> list[str]:
+    """The trade servers of the enabled accounts: each one's deals are read, so each needs
+    its clock (HEDGEOPS_MT5_SERVER_TIME)."""
+    stmt = select(Mt5Account.server).where(Mt5Account.enabled.is_(True)).distinct()
+    return sorted(session.scalars(stmt))
+
+
 def terminals_of(session: Session, logins: Sequence[int] | None = None) -> list[str]:
     """Terminals with enabled accounts (of `logins`, when given)."""
     stmt = select(Mt5Account.terminal).where(Mt5Account.enabled.is_(True)).distinct()

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.mt5.guard_day import GuardReading
+from core.mt5.guard_day import DayDeal, GuardReading, ops_from_json
 from core.mt5.values import Account
 from db.mt5.accounts import account_value
 from db.mt5.models import Mt5Account, PositionSnapshot
@@ -24,9 +24,17 @@ def accounts_with_login(session: Session, login: int) -> list[Account]:
 def snapshot_readings(session: Session, account_id: int, start: datetime, end: datetime) -> list[GuardReading]:
     """The account's successful snapshots with start <= synced_at < end, in time order
     (then in the order they were written), as readings taken at their sync time."""
+    return [reading for reading, _ in snapshot_history(session, account_id, start, end)]
+
+
+def snapshot_history(
+    session: Session, account_id: int, start: datetime, end: datetime
+) -> list[tuple[GuardReading, tuple[DayDeal, ...] | None]]:
+    """snapshot_readings, each with the day's balance operations its sync saw (None: the
+    snapshot did not record them: stored before it did, or the guard was off)."""
     p = PositionSnapshot
     stmt = (
-        select(p.login, p.equity, p.balance, p.synced_at)
+        select(p.login, p.equity, p.balance, p.synced_at, p.balance_ops)
         .where(
             p.account_id == account_id,
             p.synced_at >= start,
@@ -38,7 +46,7 @@ def snapshot_readings(session: Session, account_id: int, start: datetime, end: d
         .order_by(p.synced_at, p.id)
     )
     return [
-        GuardReading(login, equity, balance, synced_at)
-        for login, equity, balance, synced_at in session.execute(stmt)
+        (GuardReading(login, equity, balance, synced_at), None if ops is None else ops_from_json(ops))
+        for login, equity, balance, synced_at, ops in session.execute(stmt)
         if equity is not None and balance is not None
     ]  # filtered above; for the types

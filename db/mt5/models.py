@@ -93,6 +93,10 @@ class PositionSnapshot(ResultTable):
     synced_at: Mapped[Timestamp]
     error: Mapped[str | None] = mapped_column(String(1000))
     error_kind: Mapped[str | None] = mapped_column(String(32))
+    #: The day's balance operations the sync saw ([{ticket, type, time, amount}]), kept for
+    #: the guard's replay; NULL: not recorded (stored before, or the guard is off). Not in
+    #: the payload: what a sync saw, like when it ran.
+    balance_ops: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDoc)
 
 
 class ReconciliationLog(ResultTable):

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from core import keys
+from core.mt5.guard_day import DayDeal, ops_as_json
 from core.mt5.reconcile import Outcome, entry_price
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account, ExpectedStatus
@@ -35,6 +36,8 @@ class AccountSynced:
     synced_at: datetime
     figures: SnapshotFigures
     outcomes: Sequence[Outcome]
+    #: The day's balance operations the guard saw with this reading (None: not read).
+    balance_ops: Sequence[DayDeal] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,11 @@ def snapshot_row(s: AccountSynced) -> ResultRow:
         "synced_at": s.synced_at,
         "error": None,
         "error_kind": None,
+        "balance_ops": None if s.balance_ops is None else ops_as_json(s.balance_ops),
     }
     # The figures are the business values; when they were read is not (a redelivered sync
-    # reads later, and must still find its snapshot `existing`).
-    payload = {k: v for k, v in values.items() if k not in ("synced_at", "error", "error_kind")}
+    # reads later, and must still find its snapshot `existing`), nor what else it saw.
+    payload = {k: v for k, v in values.items() if k not in ("synced_at", "error", "error_kind", "balance_ops")}
     return result_row(keys.mt5_snapshot_key(s.account.id, s.sync_id), payload, values)
 
 

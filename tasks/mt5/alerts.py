@@ -58,6 +58,8 @@ def write_event_alerts(
             run_id,
             f"MT5 {account.login}: drawdown {decision.drawdown_pct}% reached the warning level {policy.warning_pct}%",
         )
+    if GuardEvent.UNLOCKED in decision.events:
+        unlock_alert(p, s, account, decision, run_id)
     if GuardEvent.DAY_START_UNKNOWN in decision.events:
         day = state.trading_day.isoformat() if state.trading_day else now.date().isoformat()
         _alert(
@@ -73,6 +75,38 @@ def write_event_alerts(
             f"MT5 {account.login}: the start of trading day {day} is unknown: the daily loss limit "
             "is not applied today, the drawdown rule is",
         )
+
+
+def unlock_alert(p: Ports, s: Session, account: Account, decision: GuardDecision, run_id: int) -> None:
+    """A latch cleared by itself at a trading-day boundary (every limit that tripped it
+    unlocks `auto`): audited as a reset is (actor `guard`), and alerted once per episode."""
+    state, limits = decision.state, sorted(limit.value for limit in decision.unlocked)
+    day = state.trading_day.isoformat() if state.trading_day else None
+    details = {"login": account.login, "episode": state.episode, "limits": limits, "trading_day": day, "rule": "auto"}
+    record_event(
+        s,
+        "guard_unlocked",
+        entity_type="mt5_account",
+        entity_id=account.id,
+        now=p.clock(),
+        actor="guard",
+        batch_run_id=run_id,
+        details=details,
+    )
+    _alert(
+        p,
+        s,
+        account,
+        keys.drawdown_alert_key(account.login, "unlocked", f"ep{state.episode}"),
+        "unlocked",
+        decision,
+        None,
+        "auto_unlocked",
+        run_id,
+        f"MT5 {account.login}: the latch of episode {state.episode} ({', '.join(limits)}) cleared by itself "
+        f"at the start of trading day {day}: the account is guarded again",
+        extra=details,
+    )
 
 
 def execution_alert(
@@ -114,7 +148,10 @@ def execution_alert(
         ),
         positions_closed=0 if shadow else closed,
         realised_loss=loss,
-        extra={"intents": {i.idempotency_key: i.status for i in intents}},
+        extra={
+            "intents": {i.idempotency_key: i.status for i in intents},
+            "limits": sorted(limit.value for limit in decision.state.tripped_by),  # what tripped the latch
+        },
     )
 
 

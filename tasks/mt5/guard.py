@@ -38,10 +38,12 @@ DEALS_LOOKBACK = timedelta(hours=36)  # more than a trading day: the core keeps 
 
 
 def account_policy(mt5: Mt5Ports, account: Account) -> GuardPolicy | None:
-    """The account's policy: the defaults, with the named override of mt5_accounts.policy."""
+    """The account's policy: the defaults, with the named override of mt5_accounts.policy,
+    its day in the account's server time when it says `server`."""
     if mt5.guard_policy is None:
         return None
-    return policy_for(mt5.guard_policy, mt5.guard_policies.get(account.policy))
+    policy = policy_for(mt5.guard_policy, mt5.guard_policies.get(account.policy))
+    return policy.on_server(mt5.server_times.get(account.server))
 
 
 def guard_read(

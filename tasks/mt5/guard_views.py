@@ -11,8 +11,10 @@ from typing import Any
 from core.errors import HedgeopsError
 from core.mt5.guard_policy import GuardPolicy, policy_for
 from core.mt5.guard_replay import ReplayEvent, replay
-from db.mt5.guard_history import accounts_with_login, snapshot_readings
-from tasks.mt5.ports import mt5_ports
+from core.mt5.values import Account
+from db.mt5.guard_history import accounts_with_login, snapshot_history
+from tasks.mt5.guard import account_policy
+from tasks.mt5.ports import Mt5Ports, mt5_ports
 from tasks.ports import ports
 
 
@@ -24,12 +26,14 @@ class GuardOff(HedgeopsError):
     """No default policy to replay with: the guard is disabled."""
 
 
-def replay_policy(defaults: GuardPolicy | None, override: Mapping[str, Any] | None) -> GuardPolicy:
-    """The settings' default policy with `override` (a policy file's fields) laid over it;
-    InvalidInput names every refused field."""
-    if defaults is None:
+def replay_policy(mt5: Mt5Ports, account: Account, override: Mapping[str, Any] | None) -> GuardPolicy:
+    """The account's own policy (the defaults with its named policy, in its server's time)
+    with `override` (a policy file's fields) laid over it; InvalidInput names every refused
+    field."""
+    policy = account_policy(mt5, account)
+    if policy is None:
         raise GuardOff("the drawdown guard is disabled (HEDGEOPS_GUARD_ENABLED=false): no policy to replay")
-    return policy_for(defaults, override)
+    return policy_for(policy, override)
 
 
 def day_window(first: date, last: date) -> tuple[datetime, datetime]:
@@ -41,7 +45,7 @@ def day_window(first: date, last: date) -> tuple[datetime, datetime]:
 def replay_account(login: int, first: date, last: date, override: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The guard's events over the account's successful snapshots synced from `first` to
     `last` (UTC days, both included), from a fresh state; JSON-able."""
-    policy = replay_policy(mt5_ports().guard_policy, override)
+    mt5 = mt5_ports()
     start, end = day_window(first, last)
     with ports().uow() as uow:
         found = accounts_with_login(uow.session, login)
@@ -52,15 +56,21 @@ def replay_account(login: int, first: date, last: date, override: Mapping[str, A
                 if not found
                 else f"login {login} is on several servers ({servers})"
             )
-        readings = snapshot_readings(uow.session, found[0].id, start, end)
+        history = snapshot_history(uow.session, found[0].id, start, end)
+    policy = replay_policy(mt5, found[0], override)
+    readings = [reading for reading, _ in history]
+    ops = [op for _, seen in history for op in seen or ()]
     return {
         "login": login,
         "server": found[0].server,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "readings": len(readings),
+        "policy_name": found[0].policy,
         "policy": policy.model_dump(mode="json"),
-        "events": [event_json(e) for e in replay(readings, policy)],
+        "balance_ops": sorted({op.ticket for op in ops}),
+        "without_balance_ops": sum(1 for _, seen in history if seen is None),
+        "events": [event_json(e) for e in replay(readings, policy, ops)],
     }
 
 

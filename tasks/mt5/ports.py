@@ -36,6 +36,9 @@ class Mt5Ports:
     #: (mt5_accounts.policy names one), alerts, metrics, and the fault hook of crash tests.
     guard_policy: GuardPolicy | None = None
     guard_policies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: Each trade server's clock (core.mt5.server_time specs): a policy's day boundary may
+    #: be given in server time (`day_start_tz` "server").
+    server_times: Mapping[str, str] = field(default_factory=dict)
     notifier: Notifier = field(default_factory=NoNotifier)
     guard_observer: GuardObserver = field(default_factory=NoGuardObserver)
     fault: Callable[[str], None] = field(default=no_fault)

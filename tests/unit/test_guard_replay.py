@@ -15,7 +15,7 @@ from decimal import Decimal as D
 import pytest
 
 from core.mt5.guard import TripReason
-from core.mt5.guard_day import GuardReading
+from core.mt5.guard_day import DayDeal, GuardReading
 from core.mt5.guard_policy import GuardPolicy, policy_for
 from core.mt5.guard_replay import ReplayEvent, ReplayKind, replay
 
@@ -163,3 +163,37 @@ def test_a_jump_in_a_stored_reading_counts_as_it_is() -> None:
     cannot be asked again, so it is judged as stored: (10000 - 7000) / 10000 * 100 = 30 %."""
     events = replay([reading(0, "10000.00"), reading(1, "7000.00")], policy_for(BASE, {"equity_jump_pct": 20}))
     assert [(e.kind, e.drawdown_pct) for e in events] == [(K.WARNING, D("30.0000")), (K.EXECUTION, D("30.0000"))]
+
+
+class TestStoredBalanceOperations:
+    """A deposit of 5000.00 at 00:30 and a withdrawal of 3000.00 at 01:30 (the readings at
+    00:01, 01:00 and 02:00 with the money already in their balance and equity). With the
+    stored operations the anchor moves 10000 -> 15000 -> 12000 and the peak with it: day
+    loss (12000 - 11800) / 12000 * 100 = 1.6667 %, no event. Without them (snapshots stored
+    before they kept them) the withdrawal reads as a loss from the peak 15000: (15000 -
+    11800) / 15000 * 100 = 21.3333 % drawdown, an execution (the day loss, anchored at
+    10000, is -18 %)."""
+
+    READINGS = [
+        GuardReading(5001, D("10000.00"), D("10000.00"), at(1 / 60)),
+        GuardReading(5001, D("15000.00"), D("15000.00"), at(1)),
+        GuardReading(5001, D("11800.00"), D("12000.00"), at(2)),
+    ]
+    OPS = [
+        DayDeal(9001, 2, at(0.5), D("5000.00")),
+        DayDeal(9002, 2, at(1.5), D("-3000.00")),
+        DayDeal(9001, 2, at(0.5), D("5000.00")),  # seen by two snapshots: counted once
+    ]
+
+    def test_money_paid_in_or_out_is_no_gain_and_no_loss(self) -> None:
+        assert replay(self.READINGS, DAILY, self.OPS) == []
+
+    def test_without_them_the_withdrawal_reads_as_a_loss(self) -> None:
+        (warning, execution) = replay(self.READINGS, DAILY)
+        assert (execution.kind, execution.drawdown_pct, execution.reasons) == (K.EXECUTION, D("21.3333"), (R.DRAWDOWN,))
+        assert warning.kind is K.WARNING
+
+    def test_a_late_first_reading_is_not_rebuilt_from_balance_operations_alone(self) -> None:
+        late = [GuardReading(5001, D("15000.00"), D("15000.00"), at(1))]  # 1 h after the boundary
+        (unknown,) = replay(late, DAILY, self.OPS[:1])
+        assert unknown.kind is K.DAY_START_UNKNOWN

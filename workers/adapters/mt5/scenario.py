@@ -17,6 +17,7 @@ from typing import Annotated, Final, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.mt5 import constants as c
+from core.mt5.server_time import valid_spec
 from workers.adapters.mt5.simulated_answers import check_answer
 
 NonEmptyFloats = Annotated[list[float], Field(min_length=1)]
@@ -145,6 +146,10 @@ class Scenario(Strict):
     terminals: dict[str, TerminalSpec] = Field(default_factory=dict)
     symbols: dict[str, SymbolSpecFile] = Field(default_factory=dict)
     accounts: list[AccountSpecFile] = Field(default_factory=list)
+    #: The simulated trade servers' clocks (core.mt5.server_time specs); unlisted: UTC.
+    #: Deal, position and tick times are shown on the account's server clock, and
+    #: history_deals_get reads its bounds on it, as a real terminal does.
+    server_time: dict[str, Annotated[str, AfterValidator(valid_spec)]] = Field(default_factory=dict)
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -4,10 +4,11 @@ the current quote, deals as TradeDeal tuples, MT5's group masks."""
 from __future__ import annotations
 
 import fnmatch
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from core.mt5 import constants as c
+from core.mt5.server_time import msc_of_wall, server_zone, utc_of_wall
 from core.mt5.types import TradeDeal, TradePosition
 from workers.adapters.mt5.scenario import DealSpec, PositionSpec
 
@@ -39,10 +40,25 @@ def profit_at(sim: SimulatedMt5Gateway, p: PositionSpec, price: float, volume: f
     return round(sign * (price - p.price_open) * volume * size, 2)
 
 
-def position_tuple(sim: SimulatedMt5Gateway, p: PositionSpec) -> TradePosition:
+def broker_zone(sim: SimulatedMt5Gateway, server: str | None) -> tzinfo:
+    """The clock the simulated server `server` shows its times on (scenario `server_time`)."""
+    spec = sim.scenario.server_time.get(server or "")
+    return UTC if spec is None else server_zone(spec)
+
+
+def broker_bound(moment: datetime | None, zone: tzinfo) -> datetime | None:
+    """A history_deals_get bound as the terminal reads it: its digits (an aware bound's in
+    UTC, a naive one's as given) are the server's wall clock; as an instant (UTC)."""
+    if moment is None:
+        return None
+    digits = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment
+    return utc_of_wall(digits, zone)
+
+
+def position_tuple(sim: SimulatedMt5Gateway, p: PositionSpec, zone: tzinfo = UTC) -> TradePosition:
     current = closing_price(sim, p)
     profit = profit_at(sim, p, current, p.volume)
-    msc = int(sim.scenario.time.timestamp() * 1000)
+    msc = msc_of_wall(sim.scenario.time, zone)
     return TradePosition(
         p.ticket,
         msc // 1000,
@@ -66,8 +82,8 @@ def position_tuple(sim: SimulatedMt5Gateway, p: PositionSpec) -> TradePosition:
     )
 
 
-def deal_tuple(d: DealSpec, time: datetime) -> TradeDeal:
-    msc = int(time.timestamp() * 1000)
+def deal_tuple(d: DealSpec, time: datetime, zone: tzinfo = UTC) -> TradeDeal:
+    msc = msc_of_wall(time, zone)
     order = 0 if d.balance_operation else d.ticket
     return TradeDeal(
         d.ticket,
@@ -89,11 +105,6 @@ def deal_tuple(d: DealSpec, time: datetime) -> TradeDeal:
         d.comment,
         "",
     )
-
-
-def utc(moment: datetime | None) -> datetime | None:
-    """A date bound as the package takes it: a naive datetime is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def in_group(symbol: str, group: str) -> bool:

@@ -16,11 +16,12 @@ from typing import TypeVar
 
 from core.mt5 import constants as c
 from core.mt5.gateway import RequestValue
+from core.mt5.server_time import msc_of_wall
 from core.mt5.types import AccountInfo, OrderSendResult, SymbolInfo, Tick, TradeDeal, TradePosition, TradeRequest
 from workers.adapters.mt5.scenario import AccountSpecFile, DealSpec, Fault, Scenario, TerminalSpec
 from workers.adapters.mt5.simulated_orders import place_order
 from workers.adapters.mt5.simulated_state import AccountState, Json, StateFile
-from workers.adapters.mt5.simulated_world import at, deal_tuple, in_group, position_tuple, utc
+from workers.adapters.mt5.simulated_world import at, broker_bound, broker_zone, deal_tuple, in_group, position_tuple
 
 __all__ = ["AccountState", "SimulatedMt5Gateway", "in_group"]
 
@@ -172,7 +173,8 @@ class SimulatedMt5Gateway:
         account = self._ready("history_deals_get")
         if account is None:
             return None
-        start, end = utc(date_from), utc(date_to)
+        zone = broker_zone(self, account.spec.server)
+        start, end = broker_bound(date_from, zone), broker_bound(date_to, zone)
         found = sorted(
             (
                 (self.deal_time(d), d)
@@ -184,7 +186,7 @@ class SimulatedMt5Gateway:
             key=lambda td: (td[0], td[1].ticket),
         )
         return tuple(
-            deal_tuple(d, time)
+            deal_tuple(d, time, zone)
             for time, d in found
             if (start is None or time >= start) and (end is None or time <= end)
         )
@@ -220,7 +222,7 @@ class SimulatedMt5Gateway:
         if symbol not in self.scenario.symbols:
             return self._fail((c.RES_E_NOT_FOUND, f"Terminal: Symbol {symbol} not found"), None)
         bid, ask = self.quote(symbol)
-        msc = int(self.now().timestamp() * 1000)
+        msc = msc_of_wall(self.now(), broker_zone(self, self._current.spec.server if self._current else None))
         return Tick(msc // 1000, bid, ask, 0.0, 0, msc, 6, 0.0)
 
     def order_send(self, request: Mapping[str, RequestValue]) -> OrderSendResult | None:
@@ -290,7 +292,10 @@ class SimulatedMt5Gateway:
     def _shown(self, account: AccountState) -> tuple[TradePosition, ...]:
         if account.shown is None or account.shown[0] != account.step:
             opened = sorted(account.open_positions(), key=lambda p: p.ticket)
-            account.shown = (account.step, tuple(position_tuple(self, p) for p in opened))
+            account.shown = (
+                account.step,
+                tuple(position_tuple(self, p, broker_zone(self, account.spec.server)) for p in opened),
+            )
         return account.shown[1]
 
     # -- failures --------------------------------------------------------------------------
