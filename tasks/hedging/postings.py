@@ -5,9 +5,9 @@ itself into the ledger ends the run. Each relationship whose current designation
 force on D (or de-designated, or past its exposure date with the instrument still revalued:
 then in the P&L regime, tasks.hedging.posting_work) gets its entries of D (keys
 FX_REVALUATION-<relationship>-<D>, ...) through the write path, or a `postings_blocked`
-exception with its reason (no MTM of both legs on D, a closed period, ...). A rerun is `existing`; an entry that would now come out otherwise
-is a conflict while its period is open and a reversal plus a new entry once it is closed
-(core.hedging.posting_day)."""
+exception with its reason (no MTM of both legs on D, a closed period, ...). A rerun is
+`existing`; an entry that would now come out otherwise is a conflict while its period is
+open and a reversal plus a new entry once it is closed (core.hedging.posting_day)."""
 
 from __future__ import annotations
 
