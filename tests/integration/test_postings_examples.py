@@ -27,6 +27,7 @@ from tasks.hedging.accounting import load_no_longer_expected_json
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.loading import load_contracts_csv
 from tasks.ports import Ports
+from tasks.verify import verify_date
 from tests.fakes import Clock, InMemoryPriceSource
 from tests.hedging_builders import (
     designation,
@@ -176,6 +177,7 @@ def test_de_designated_then_no_longer_expected(runtime: Ports, price_source: InM
     # it, its reserve now 0: nothing more to release.
     again = postings(rt, DEC)
     assert (again["status"], again["counts"]["created"], again["counts"]["existing"]) == ("succeeded", 0, 1)
+    assert (verify_date(NOV).findings, verify_date(DEC).findings) == ([], [])
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
