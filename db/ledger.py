@@ -122,6 +122,16 @@ def claim_stale_chunked(session: Session, cutoff: datetime, now: datetime) -> li
     return [(int(i), str(j)) for i, j in session.execute(stmt)]
 
 
+def stale_running(session: Session, job: str, cutoff: datetime) -> list[int]:
+    """The running runs of `job` whose last heartbeat is before `cutoff`, oldest first."""
+    stmt = (
+        select(BatchRun.id)
+        .where(BatchRun.job == job, BatchRun.status == RunStatus.RUNNING.value, BatchRun.heartbeat_at < cutoff)
+        .order_by(BatchRun.id)
+    )
+    return [int(i) for i in session.scalars(stmt)]
+
+
 def latest_runs(session: Session, limit: int = 20) -> list[BatchRun]:
     return list(session.scalars(select(BatchRun).order_by(BatchRun.id.desc()).limit(limit)))
 

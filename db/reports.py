@@ -50,3 +50,17 @@ def valuation_summary(session: Session, as_of: date) -> ValuationSummary:
         totals[(underlying, currency)] += value
         snapshots += 1
     return ValuationSummary(as_of, contracts, active, snapshots, exceptions, conflicts, dict(sorted(totals.items())))
+
+
+def unvalued_contracts(session: Session, as_of: date) -> tuple[int, int]:
+    """(active contracts, those of them without a snapshot of `as_of`): what a monitor
+    weighs against its share of unvalued contracts."""
+    active = select(HedgeContract.id).where(HedgeContract.status == ContractStatus.ACTIVE.value)
+    valued = select(MtmSnapshot.object_id).where(
+        MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == "hedge_contract"
+    )
+    total = session.scalar(select(func.count()).select_from(active.subquery())) or 0
+    unvalued = session.scalar(
+        select(func.count()).select_from(active.where(HedgeContract.id.not_in(valued)).subquery())
+    )
+    return int(total), int(unvalued or 0)

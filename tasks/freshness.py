@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from core.calendars import calendar_named
 from core.keys import run_lock_key
 from core.monitoring import latest_due, nightly_deadline
 from core.values import Job, RunStatus
@@ -28,7 +29,7 @@ ALERT_EVENT = "nightly_late_alerted"
 def check_nightly_freshness(self: Any) -> dict[str, Any]:
     p = ports()
     now = p.clock()
-    return check_date(p, latest_due(now, p.nightly_at, p.nightly_deadline))
+    return check_date(p, latest_due(now, p.nightly_at, p.nightly_deadline, calendar_named(p.nightly_calendar)))
 
 
 def check_date(p: Ports, day: date) -> dict[str, Any]:

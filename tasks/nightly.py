@@ -6,13 +6,14 @@ call moves the chain at most one step."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
 import structlog
 from celery import signature
 
-from core.ledger import combined_status
+from core.ledger import combined_status, is_abandoned
 from core.run_details import RunRecord, StepRun
 from core.values import Counts, Job, RunStatus
 from db import ledger
@@ -63,6 +64,30 @@ def advance(p: Ports, run_id: int) -> dict[str, Any]:
         return run_summary(run)
 
 
+def resend_missing_step(p: Ports, run_id: int, stale_after: timedelta) -> bool:
+    """The stale-run sweep's move of a nightly without heartbeat for `stale_after` (tasks.resend):
+    when no step of it is running (the next step's message was lost: purged, or its worker died
+    before the step's run began; or the last advance was lost), it moves on as `advance` would
+    and its heartbeat with it, so two sweeps never send the step twice. A running step is left
+    to its own chunks' sweep. True when it moved."""
+    with p.uow() as uow:
+        run = ledger.get_run(uow.session, run_id, for_update=True)
+        now = p.clock()
+        if run.finished_at is not None or not is_abandoned(_utc(run.heartbeat_at), now, stale_after):
+            return False
+        if any(step.finished_at is None for step in ledger.children(uow.session, run.id)):
+            return False
+        _next_move(p, uow, run)
+        uow.after_commit(lambda: runs.heartbeat(p, run))  # the lock lives as long as the run moves
+        uow.commit()
+    log.warning("nightly_step_resent", batch_run_id=run_id, as_of=run.as_of_date.isoformat())
+    return True
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite keeps no zone
+
+
 def _next_move(p: Ports, uow: Any, run: BatchRun) -> None:
     steps = []
     for job, task_name in STEPS:
@@ -70,6 +95,7 @@ def _next_move(p: Ports, uow: Any, run: BatchRun) -> None:
         if step is None:
             kwargs = {"as_of": run.as_of_date.isoformat(), "trigger": run.trigger, "parent_run_id": run.id}
             uow.after_commit(lambda name=task_name, kw=kwargs: signature(name, kwargs=kw).apply_async())
+            run.heartbeat_at = p.clock()  # a sign of life: the sweep waits a full interval for the step to start
             log.info("nightly_step_sent", step=job.value, as_of=run.as_of_date.isoformat())
             return
         if step.finished_at is None:

@@ -61,6 +61,8 @@ class Ports:
     run_observer: RunObserver = field(default_factory=NoRunObserver)
     nightly_at: time = time(22, 30)
     nightly_deadline: timedelta = timedelta(hours=2)
+    #: The business dates that have a nightly (core.calendars.CalendarName): the due date's calendar.
+    nightly_calendar: str = "WEEKDAYS"
     notifier: Notifier = field(default_factory=NoNotifier)
     #: The ECB crosses derived once their legs' batch is stored (None: none).
     ecb_crosses: EcbCrosses | None = None

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from core.values import Job
 from db import ledger
 from tasks import names
 from tasks.base import job_task
@@ -26,6 +27,7 @@ from tasks.fanout import ChunkedJob
 from tasks.hedging.effectiveness import EFFECTIVENESS
 from tasks.hedging.postings import POSTINGS
 from tasks.mt5.cycle import CYCLE
+from tasks.nightly import resend_missing_step
 from tasks.ports import Ports, ports
 from tasks.valuation import MTM
 
@@ -46,11 +48,17 @@ def resend_stale_chunks(self: Any) -> dict[str, Any]:
 
 
 def resend_stale(p: Ports) -> list[int]:
-    """Claim the stale chunked runs (their heartbeat moves on), then re-plan each."""
+    """Claim the stale chunked runs (their heartbeat moves on), then re-plan each; then move
+    on the stale nightlies whose next step was never started (tasks.nightly)."""
     now = p.clock()
     with p.uow() as uow:
         claimed = ledger.claim_stale_chunked(uow.session, now - p.chunk_resend_after, now)
+        nightlies = ledger.stale_running(uow.session, Job.NIGHTLY.value, now - p.chunk_resend_after)
         uow.commit()
+    return _resend_chunks(claimed) + [r for r in nightlies if resend_missing_step(p, r, p.chunk_resend_after)]
+
+
+def _resend_chunks(claimed: list[tuple[int, str]]) -> list[int]:
     resent = []
     for run_id, job in claimed:
         resender = resender_for(job)

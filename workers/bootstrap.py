@@ -71,7 +71,9 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
 
     lock: RunLock = NoRunLock()
     if lock_client is not None:
-        lock = RedisRunLock(lock_client, settings.run_stale_after, prefix=settings.redis_key_prefix)
+        # The lock lives as long as the run shows signs of life: each heartbeat extends it, and a
+        # run silent for chunk_resend_after (minutes) lets it lapse (the ledger's guard stays).
+        lock = RedisRunLock(lock_client, settings.chunk_resend_after, prefix=settings.redis_key_prefix)
     return Ports(
         uow=unit_of_work,
         run_lock=lock,
@@ -88,6 +90,7 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         run_observer=default_run_observer(),
         nightly_at=settings.nightly_at,
         nightly_deadline=timedelta(minutes=settings.nightly_deadline_minutes),
+        nightly_calendar=settings.nightly_calendar.value,
         notifier=notifier,
         ecb_crosses=ecb_crosses(settings),
     )

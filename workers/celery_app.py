@@ -20,6 +20,7 @@ from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.logging import configure_logging
+from workers.modes import node_mode
 from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
 from workers.settings import Settings, SettingsError, load_settings
@@ -140,6 +141,10 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     if node:
         _refuse_servers_without_clock(settings)
     configure_logging(settings.log_level, settings.log_format)
+    if node and settings.unknown_names:  # the CLI says it on stderr (settings_or_exit)
+        import structlog
+
+        structlog.get_logger(__name__).warning("unknown_settings_ignored", names=settings.unknown_names)
     if node:
         sys.excepthook = _log_uncaught
     if node and settings.metrics_port:
@@ -164,8 +169,11 @@ def _refuse_servers_without_clock(settings: Settings) -> None:
 
 
 def _settings_or_exit() -> Settings:
+    """A worker's, beat's or Flower's settings: never in-process on a server database."""
     try:
-        return load_settings()
+        settings = load_settings()
+        node_mode(settings)
+        return settings
     except SettingsError as exc:
         print(f"hedgeops: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     TypeAdapter,
     ValidationError,
@@ -25,8 +26,10 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 
 from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
+from core.monitoring import DEFAULT_MAX_UNVALUED_PCT
 from core.rows import DateWindow
 from core.values import D1Policy
+from workers.settings_checks import broker_without_database, unknown_message, unknown_settings
 from workers.settings_guard import GuardSettings
 from workers.settings_hedging import HedgingSettings
 
@@ -100,6 +103,19 @@ class Settings(GuardSettings, HedgingSettings):
             "minutes after nightly_at by which the nightly must have succeeded: later, `hedgeops check` is "
             "CRITICAL and an alert goes out"
         ),
+    )
+    nightly_calendar: CalendarName = Field(
+        CalendarName.WEEKDAYS,
+        description=(
+            "the business dates that have a nightly: the freshness alert and `check nightly` expect one for the "
+            "newest of them past its deadline"
+        ),
+    )
+    check_max_unvalued_pct: Decimal = Field(
+        DEFAULT_MAX_UNVALUED_PCT,
+        ge=0,
+        le=100,
+        description="share of active contracts (%) without a snapshot above which `check nightly` is CRITICAL",
     )
     mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
     mtm_in_database: bool = Field(
@@ -213,6 +229,11 @@ class Settings(GuardSettings, HedgingSettings):
     )
     flower_user: str | None = Field(None, description="user of Flower's basic auth (`hedgeops flower`)")
     flower_password: SecretStr | None = Field(None, description="password of Flower's basic auth (`hedgeops flower`)")
+    allow_unknown_settings: bool = Field(
+        False, description="an unknown HEDGEOPS_* name (environment or .env) is a warning, not a stop at start-up"
+    )
+    #: The unknown names a process started with anyway (allow_unknown_settings): logged once it logs.
+    _unknown_names: list[str] = PrivateAttr(default_factory=list)
 
     @field_validator("broker_url", "result_backend")
     @classmethod
@@ -318,6 +339,11 @@ class Settings(GuardSettings, HedgingSettings):
         return self
 
     @property
+    def unknown_names(self) -> list[str]:
+        """The unknown HEDGEOPS_* names this process was allowed to start with."""
+        return list(self._unknown_names)
+
+    @property
     def date_window(self) -> DateWindow:
         """The dates a loaded file may name: every loader refuses a row outside it."""
         return DateWindow(self.date_min, self.date_max)
@@ -336,7 +362,21 @@ class Settings(GuardSettings, HedgingSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, or SettingsError naming the first bad one."""
+    """Settings from the environment, or SettingsError naming the first bad one (or the mix of
+    settings no process may start with)."""
+    settings = _validated(overrides)
+    env_file = settings.model_config.get("env_file")
+    unknown = unknown_settings(Settings.model_fields, Path(str(env_file)) if env_file else None)
+    if unknown and not settings.allow_unknown_settings:
+        raise SettingsError(unknown_message(unknown))
+    settings._unknown_names = unknown
+    problem = broker_without_database(settings.distributed, "database_url" in settings.model_fields_set)
+    if problem is not None:
+        raise SettingsError(problem)
+    return settings
+
+
+def _validated(overrides: dict[str, Any]) -> Settings:
     try:
         return Settings(**overrides)  # each value is validated as its setting
     except PydanticSettingsError as exc:  # a JSON setting that is not JSON

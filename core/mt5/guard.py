@@ -193,12 +193,13 @@ def _moved_marks(state: GuardState, paid_in: Decimal) -> GuardState:
 
 def _unlocked_by_new_day(state: GuardState, reading: GuardReading, policy: GuardPolicy) -> GuardState | None:
     """The latch cleared at the first reading of a new trading day when every limit that
-    tripped it unlocks `auto` (as core.mt5.guard_state.reset, at the reading); else None."""
+    tripped it unlocks `auto` (as core.mt5.guard_state.reset, at the reading); else None.
+    The peak is kept: no person re-armed the account, and only the daily limit cleared."""
     if state.trading_day is None or not unlocks_at_boundary(state, policy):
         return None
     if day_bounds(reading.at, policy.day_start, policy.zone).trading_day == state.trading_day:
         return None
-    return reset(state, reading.at, policy, reading.equity)
+    return reset(state, reading.at, policy, reading.equity, keep_peak=True)
 
 
 def _trip_record(state: GuardState, events: tuple[GuardEvent, ...], reasons: tuple[TripReason, ...]) -> GuardState:

@@ -69,12 +69,12 @@ class GuardState:
         return self.status is GuardStatus.TRIPPED
 
 
-def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal) -> GuardState:
+def reset(state: GuardState, now: datetime, policy: GuardPolicy, equity: Decimal, *, keep_peak: bool) -> GuardState:
     """The state after `hedgeops guard reset`: armed, no breach counted, the episode kept
-    (the next trip is episode + 1). With peak_reset `on_reset` the peak starts again from
-    `equity`; otherwise it is kept (`never`: still below the execution level, the account
-    trips again at the next sync; `daily`: the peak restarts at the next trading day)."""
-    peak = equity if policy.peak_reset is PeakReset.ON_RESET else state.peak_equity
+    (the next trip is episode + 1). The peak starts again from `equity` (else an account
+    still below the execution level would trip again at the next sync), unless `keep_peak`
+    (`--keep-peak`): then it is kept, unless peak_reset `on_reset` re-bases it all the same."""
+    peak = state.peak_equity if keep_peak and policy.peak_reset is not PeakReset.ON_RESET else equity
     return replace(
         state,
         status=GuardStatus.ARMED,

@@ -98,8 +98,8 @@ def _views(p: Ports) -> list[GuardView]:
     return views
 
 
-def guard_reset(login: int, by: str, reason: str) -> GuardView:
-    """Re-arm a tripped account (audited: who, why, the episode it ends)."""
+def guard_reset(login: int, by: str, reason: str, *, keep_peak: bool = False) -> GuardView:
+    """Re-arm a tripped account (audited: who, why, the episode it ends, the peak kept or re-based)."""
     if not by.strip() or not reason.strip():
         raise ResetRefused("a reset names who resets (--by) and why (--reason)")
     p, mt5 = ports(), mt5_ports()
@@ -114,7 +114,7 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
         if policy is None:
             raise ResetRefused("the drawdown guard is off (HEDGEOPS_GUARD_ENABLED=false)")
         now = p.clock()
-        armed = reset(state, now, policy, state.last_equity or Decimal(0))
+        armed = reset(state, now, policy, state.last_equity or Decimal(0), keep_peak=keep_peak)
         rows.save_state(uow.session, account.id, login, armed, now=now)
         record_event(
             uow.session,
@@ -123,7 +123,13 @@ def guard_reset(login: int, by: str, reason: str) -> GuardView:
             entity_id=account.id,
             now=now,
             actor=by.strip(),
-            details={"login": login, "by": by.strip(), "reason": reason.strip(), "episode": state.episode},
+            details={
+                "login": login,
+                "by": by.strip(),
+                "reason": reason.strip(),
+                "episode": state.episode,
+                "peak": {"was": str(state.peak_equity), "now": str(armed.peak_equity)},
+            },
         )
         uow.commit()
     return next(v for v in _views(p) if v.account.login == login)

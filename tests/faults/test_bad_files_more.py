@@ -151,7 +151,7 @@ def test_11_a_price_json_source_refuses_a_row_outside_the_window(
     )
     load_contracts_csv(contracts_csv(contract("A")), "c.csv")  # LME-AL wanted for D-1 2026-11-19
     queue.append(json.dumps({"prices": [price("2026-11-19", "2510"), price("2019-12-31", "2400")]}))
-    done = hedgeops(env, "run", "prices", "--as-of", "2026-11-20", "--json")
+    done = hedgeops(env, "run", "prices", "--in-process", "--as-of", "2026-11-20", "--json")
     assert done.returncode == 5 and json.loads(done.stdout)["status"] == "completed_with_exceptions", done.stderr
     assert [d for (d,) in rows(db_url, select(SettlementPrice.price_date))] == [datetime(2026, 11, 19).date()]
     [details] = [
@@ -391,7 +391,7 @@ def test_11_a_bad_mt5_scenario_file_stops_the_cli_at_start(name: str, db_url: st
     scenario.write_bytes(SCENARIOS[name])
     env = base_env(db_url, tmp_path, HEDGEOPS_MT5_SCENARIO=str(scenario), HEDGEOPS_MT5_TERMINALS="t1")
     before = counts(db_url)
-    done = hedgeops(env, "run", "mt5-sync")  # the command that runs a cycle: it never starts one
+    done = hedgeops(env, "run", "mt5-sync", "--in-process")  # the command that runs a cycle: it never starts one
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert "HEDGEOPS_MT5_SCENARIO" in lines[0] and SAID_OF_SCENARIO[name] in lines[0], lines
@@ -545,7 +545,7 @@ def test_11_hostile_answers_through_the_prices_job(
     before = counts(db_url)
     body, refused, row_reasons = HOSTILE_ANSWERS[name]
     queue.append(body)
-    done = hedgeops(env, "run", "prices", "--as-of", "2026-11-20", "--json")
+    done = hedgeops(env, "run", "prices", "--in-process", "--as-of", "2026-11-20", "--json")
     assert done.returncode == 5 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert json.loads(done.stdout)["status"] == "completed_with_exceptions"
     after = counts(db_url)

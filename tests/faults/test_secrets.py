@@ -251,8 +251,8 @@ def test_8_no_canary_secret_leaves_a_process(pg_url: str, tmp_path: Path, locked
                 pool.map(
                     lambda args: cli(*args, env=embedded),
                     [
-                        ("embedded run prices", "run", "prices", "--as-of", "2026-11-23"),
-                        ("embedded run mt5-sync", "run", "mt5-sync"),
+                        ("embedded run prices", "run", "prices", "--in-process", "--as-of", "2026-11-23"),
+                        ("embedded run mt5-sync", "run", "mt5-sync", "--in-process"),
                     ],
                 )
             )

@@ -112,7 +112,7 @@ class TestRunAndStatus:
     def test_run_nightly_json_then_status_json(self, cli: CliRunner, db_url: str, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
         write(tmp_path / "incoming", "p.csv", prices_csv(("LME-AL", "2026-11-19", "2510")))
-        result = cli.invoke(app, ["run", "nightly", "--as-of", "2026-11-20", "--json"])
+        result = cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", "2026-11-20", "--json"])
         assert result.exit_code == 0, result.output
         run = json.loads(result.stdout)
         assert {k: run[k] for k in ("job", "as_of", "status")} == {
@@ -133,15 +133,15 @@ class TestRunAndStatus:
 
     def test_run_mtm_alone_without_prices_reports_exceptions(self, cli: CliRunner, tmp_path: Path) -> None:
         cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(contract("A"))))])
-        result = cli.invoke(app, ["run", "mtm", "--as-of", "2026-11-20", "--json"])
+        result = cli.invoke(app, ["run", "mtm", "--in-process", "--as-of", "2026-11-20", "--json"])
         run = json.loads(result.stdout)
         assert (result.exit_code, run["status"], run["counts"]["exceptions"]) == (5, "completed_with_exceptions", 1)
 
     @pytest.mark.parametrize(
         "args, message",
         [
-            (["run", "nightly", "--as-of", "20-11-2026"], "expected YYYY-MM-DD"),
-            (["run", "nightly", "--as-of", "2999-01-01"], "is after today"),
+            (["run", "nightly", "--in-process", "--as-of", "20-11-2026"], "expected YYYY-MM-DD"),
+            (["run", "nightly", "--in-process", "--as-of", "2999-01-01"], "is after today"),
         ],
     )
     def test_bad_dates_are_refused(self, cli: CliRunner, args: list[str], message: str) -> None:
@@ -173,11 +173,22 @@ class TestLoadEcb:
 
 
 def test_the_effectiveness_step_runs_and_backfills_on_its_own(cli: CliRunner) -> None:
-    ran = cli.invoke(app, ["run", "effectiveness", "--as-of", "2026-11-20", "--json"])
+    ran = cli.invoke(app, ["run", "effectiveness", "--in-process", "--as-of", "2026-11-20", "--json"])
     assert ran.exit_code == 0, ran.output
     run = json.loads(ran.stdout)
     assert (run["job"], run["status"], run["counts"]["processed"]) == ("effectiveness", "succeeded", 0)
     plan = cli.invoke(
-        app, ["backfill", "effectiveness", "--from", "2026-11-19", "--to", "2026-11-20", "--dry-run", "--json"]
+        app,
+        [
+            "backfill",
+            "effectiveness",
+            "--in-process",
+            "--from",
+            "2026-11-19",
+            "--to",
+            "2026-11-20",
+            "--dry-run",
+            "--json",
+        ],
     )
     assert [(p["as_of"], p["run"]) for p in json.loads(plan.stdout)] == [("2026-11-19", True), ("2026-11-20", False)]

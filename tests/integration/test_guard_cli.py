@@ -62,7 +62,7 @@ def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(
 ) -> None:
     assert status(cli)["state"] == "unguarded"
     for _ in range(2):
-        assert cli.invoke(app, ["run", "mt5-sync"]).exit_code == 0
+        assert cli.invoke(app, ["run", "mt5-sync", "--in-process"]).exit_code == 0
 
     tripped = status(cli)
     assert (tripped["state"], tripped["episode"], tripped["drawdown_pct"], tripped["peak_equity"]) == (
@@ -79,6 +79,26 @@ def test_a_tripped_account_shows_in_status_and_is_reset_with_an_audit(
     assert status(cli)["state"] == "armed"
     with session_factory(db_url)() as s:
         assert s.scalars(select(AuditEvent.actor).where(AuditEvent.event_type == "guard_reset")).all() == ["alice"]
+
+
+def test_a_reset_re_bases_the_peak_unless_told_to_keep_it(cli: CliRunner, db_url: str) -> None:
+    for _ in range(2):
+        cli.invoke(app, ["run", "mt5-sync", "--in-process"])
+    kept = cli.invoke(app, ["guard", "reset", "5001", "--by", "alice", "--reason", "r", "--keep-peak"])
+    assert kept.exit_code == 0 and "peak 10000.00" in kept.stdout, kept.output
+    assert cli.invoke(app, ["run", "mt5-sync", "--in-process"]).exit_code == 0
+    assert (status(cli)["state"], status(cli)["episode"]) == ("tripped", 2)  # still 11 % below the kept peak
+    rebased = cli.invoke(app, ["guard", "reset", "5001", "--by", "alice", "--reason", "limit reviewed"])
+    assert rebased.exit_code == 0 and "peak 8900.00" in rebased.stdout, rebased.output
+    assert cli.invoke(app, ["run", "mt5-sync", "--in-process"]).exit_code == 0
+    after = status(cli)
+    assert (after["state"], after["peak_equity"], after["drawdown_pct"]) == ("armed", "8900.00", "0.0000")
+    with session_factory(db_url)() as s:
+        peaks = s.scalars(select(AuditEvent.details).where(AuditEvent.event_type == "guard_reset")).all()
+    assert [d["peak"] for d in peaks] == [
+        {"was": "10000.00", "now": "10000.00"},
+        {"was": "10000.00", "now": "8900.00"},
+    ]
 
 
 @pytest.mark.parametrize(

@@ -75,7 +75,7 @@ def test_load_run_and_report(cli: CliRunner, tmp_path: Path) -> None:
     assert "HD-1 v1: prospective critical terms pass" in good.stdout
 
     for day in ("2024-01-02", "2024-01-31"):  # the ECB source of the default settings reads the shipped history
-        run = cli.invoke(app, ["run", "nightly", "--as-of", day, "--json"])
+        run = cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", day, "--json"])
         assert (run.exit_code, json.loads(run.stdout)["status"]) == (0, "succeeded"), run.output
 
     report = cli.invoke(app, ["report", "effectiveness", "--as-of", "2024-01-31", "--json"])

@@ -176,7 +176,7 @@ class TestRunMt5Sync:
             ],
         )
 
-        result = cli.invoke(app, ["run", "mt5-sync", "--json"])
+        result = cli.invoke(app, ["run", "mt5-sync", "--in-process", "--json"])
 
         assert result.exit_code == 0, result.output
         cycles = json.loads(result.stdout)
@@ -192,17 +192,17 @@ class TestRunMt5Sync:
     def test_one_account(self, cli: CliRunner) -> None:
         add(cli, 5001), add(cli, 5002, "t2")
 
-        result = cli.invoke(app, ["run", "mt5-sync", "--account", "5002", "--json"])
+        result = cli.invoke(app, ["run", "mt5-sync", "--in-process", "--account", "5002", "--json"])
 
         assert [c["terminal"] for c in json.loads(result.stdout)] == ["t2"]
 
     def test_a_failed_account_exits_1_and_no_account_exits_2(
         self, cli: CliRunner, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        none = cli.invoke(app, ["run", "mt5-sync"])
+        none = cli.invoke(app, ["run", "mt5-sync", "--in-process"])
         add(cli, 5001)
         monkeypatch.setenv("MT5_PW", "not the password")
-        failed = cli.invoke(app, ["run", "mt5-sync", "--json"])
+        failed = cli.invoke(app, ["run", "mt5-sync", "--in-process", "--json"])
 
         assert none.exit_code == 2 and "no enabled MT5 account" in none.output
         assert failed.exit_code == 1
@@ -212,6 +212,6 @@ class TestRunMt5Sync:
         )
 
     def test_other_jobs_still_need_a_date(self, cli: CliRunner) -> None:
-        result = cli.invoke(app, ["run", "mtm"])
+        result = cli.invoke(app, ["run", "mtm", "--in-process"])
 
         assert result.exit_code == 2 and "mtm needs --as-of YYYY-MM-DD" in result.output

@@ -49,7 +49,7 @@ def drop_price(tmp_path: Path) -> None:
 
 
 def nightly(cli: CliRunner) -> tuple[int, dict[str, Any]]:
-    result = cli.invoke(app, ["run", "nightly", "--as-of", AS_OF, "--json"])
+    result = cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", AS_OF, "--json"])
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -104,10 +104,39 @@ class TestCheck:
         assert code == 0 and line.startswith("NIGHTLY OK - nightly 2026-11-20")
 
     @freeze_time(AFTER_DEADLINE)
-    def test_completed_with_exceptions_is_a_warning_unless_allowed(self, cli: CliRunner) -> None:
+    def test_a_missing_required_price_is_critical_whatever_the_allowance(self, cli: CliRunner) -> None:
+        # Was WARNING, and OK with --max-exceptions 2 (issue 20: missing prices are counted apart, CRITICAL).
         nightly(cli)
-        assert check(cli)[0] == 1
-        assert check(cli, "--max-exceptions", "2")[0] == 0
+        code, line = check(cli, "--max-exceptions", "2")
+        assert code == 2 and "no D-1 price for a required symbol (LME-AL)" in line, line
+        assert "exceptions=1 price_missing=1 unvalued=1/1" in line
+
+    @freeze_time(AFTER_DEADLINE)
+    def test_exceptions_of_few_contracts_are_a_warning_unless_allowed(
+        self, embedded_cli: CliRunner, tmp_path: Path
+    ) -> None:
+        book = [contract(f"C{i}") for i in range(9)] + [contract("EUR", currency="EUR")]  # 1 of 10 unvalued
+        embedded_cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(*book)))])
+        drop_price(tmp_path)
+        assert nightly(embedded_cli)[1]["status"] == "completed_with_exceptions"
+        code, line = check(embedded_cli)
+        assert code == 1 and "exceptions=1 price_missing=0 unvalued=1/10" in line, line
+        assert check(embedded_cli, "--max-exceptions", "1")[0] == 0
+        body = json.loads(check(embedded_cli, "--json")[1])
+        assert (body["exceptions"], body["price_missing"], body["unvalued_contracts"]) == (1, 0, 1)
+
+    @freeze_time(AFTER_DEADLINE)
+    def test_more_than_the_share_of_unvalued_contracts_is_critical(
+        self, embedded_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        book = [contract(f"C{i}") for i in range(8)] + [contract(f"E{i}", currency="EUR") for i in range(2)]
+        embedded_cli.invoke(app, ["load", "contracts", str(write(tmp_path, "c.csv", contracts_csv(*book)))])
+        drop_price(tmp_path)
+        nightly(embedded_cli)
+        code, line = check(embedded_cli, "--max-exceptions", "5")
+        assert code == 2 and "20.0% of active contracts unvalued (more than 10%)" in line, line
+        monkeypatch.setenv("HEDGEOPS_CHECK_MAX_UNVALUED_PCT", "25")
+        assert check(embedded_cli, "--max-exceptions", "5")[0] == 0
 
     @freeze_time(BEFORE_DEADLINE)
     def test_failed_is_critical(self, cli: CliRunner, db_url: str) -> None:
@@ -191,7 +220,7 @@ class TestFreshness:
 class TestRunViews:
     def test_status_groups_the_steps_filters_and_fits_100_columns(self, cli: CliRunner) -> None:
         nightly(cli)
-        cli.invoke(app, ["run", "mtm", "--as-of", "2026-11-18"])
+        cli.invoke(app, ["run", "mtm", "--in-process", "--as-of", "2026-11-18"])
         table = cli.invoke(app, ["status"]).stdout
         lines = table.splitlines()
         assert max(len(line) for line in lines) <= 100, table

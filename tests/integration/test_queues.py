@@ -21,7 +21,11 @@ def app(redis_url: str, redis_prefix: str) -> Any:
     from celery import Celery
 
     settings = load_settings(
-        broker_url=redis_url, result_backend=redis_url, redis_key_prefix=redis_prefix, mt5_terminals="t1"
+        database_url="postgresql+psycopg://u@127.0.0.1/unused",  # a broker needs a database URL beside it
+        broker_url=redis_url,
+        result_backend=redis_url,
+        redis_key_prefix=redis_prefix,
+        mt5_terminals="t1",
     )
     app = Celery("hedgeops-queues-test", set_as_current=False)
     app.conf.update(celery_config(settings))

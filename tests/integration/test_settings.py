@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,7 @@ class TestSettings:
 
     def test_a_broker_url_switches_to_distributed(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("HEDGEOPS_BROKER_URL", "redis://127.0.0.1:6379/0")
+        monkeypatch.setenv("HEDGEOPS_DATABASE_URL", "postgresql+psycopg://u@127.0.0.1/hedgeops")  # both: issue 20
         assert load_settings().distributed
 
     def test_a_dotenv_file_is_read(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -116,3 +118,73 @@ class TestChartOfAccounts:
             load_settings(chart_of_accounts=raw)
         assert str(refused.value).startswith(message)
         assert "\n" not in str(refused.value)
+
+
+class TestUnknownNames:
+    """Issue 20, point 2: a misspelt HEDGEOPS_* name stops start-up (it would run on a default)."""
+
+    TYPO = "hedgeops: unknown setting HEDGEOPS_DATABSE_URL ({where}; did you mean HEDGEOPS_DATABASE_URL?)"
+
+    def test_the_cli_names_it_and_the_closest_known_name(self, tmp_path: Path) -> None:
+        result = run([str(BIN / "hedgeops"), "status"], {"HEDGEOPS_DATABSE_URL": "postgresql://x/y"}, tmp_path)
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(self.TYPO.format(where="environment")) and "HEDGEOPS_ALLOW_UNKNOWN_SETTINGS" in line
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_dotenv_name_too_and_every_unknown_name_at_once(self, tmp_path: Path) -> None:
+        (tmp_path / ".env").write_text("HEDGEOPS_DATABSE_URL=sqlite:///x.db\nOTHER=1\n")
+        result = run([str(BIN / "hedgeops"), "status"], {"HEDGEOPS_QQQ": "1"}, tmp_path)
+        assert result.returncode == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("hedgeops: unknown settings HEDGEOPS_DATABSE_URL (.env; did you mean")
+        assert "HEDGEOPS_QQQ (environment), " not in line and "HEDGEOPS_QQQ (environment):" in line
+
+    def test_the_worker_and_beat_stop_too(self, tmp_path: Path) -> None:
+        for cmd in (["worker", "--pool", "solo"], ["beat"]):
+            result = run(
+                [str(BIN / "celery"), "-A", "workers.celery_app", *cmd], {"HEDGEOPS_NIGHTLY_AT_UTC": "1"}, tmp_path
+            )
+            assert result.returncode == 2
+            assert result.stderr.strip().splitlines() == [
+                "hedgeops: unknown setting HEDGEOPS_NIGHTLY_AT_UTC (environment; did you mean HEDGEOPS_NIGHTLY_AT?): "
+                "correct or remove it, or set HEDGEOPS_ALLOW_UNKNOWN_SETTINGS=true to start with a warning"
+            ]
+
+    def test_allowed_it_is_a_warning(self, tmp_path: Path) -> None:
+        env = {"HEDGEOPS_DATABSE_URL": "x", "HEDGEOPS_ALLOW_UNKNOWN_SETTINGS": "true", "HEDGEOPS_LOG_FORMAT": "json"}
+        result = run([str(BIN / "hedgeops"), "db", "upgrade"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines()[0] == (
+            "hedgeops: warning: unknown setting(s) ignored: "
+            "HEDGEOPS_DATABSE_URL (environment; did you mean HEDGEOPS_DATABASE_URL?)"
+        )
+        worker = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--pool", "solo", "--loglevel", "INFO"],
+            env={**{k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}, **env},
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            first = json.loads(worker.stderr.readline() if worker.stderr else "{}")
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        assert (first["event"], first["names"]) == (
+            "unknown_settings_ignored",
+            ["HEDGEOPS_DATABSE_URL (environment; did you mean HEDGEOPS_DATABASE_URL?)"],
+        )
+
+    def test_names_are_read_without_case_and_the_known_others_pass(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("hedgeops_mtm_chunk_size", "9")
+        monkeypatch.setenv("HEDGEOPS_FAULT_DIR", str(tmp_path))
+        assert load_settings().mtm_chunk_size == 9
+        monkeypatch.setenv("hedgeops_mtm_chunksize", "9")
+        with pytest.raises(
+            SettingsError, match="HEDGEOPS_MTM_CHUNKSIZE .environment; did you mean HEDGEOPS_MTM_CHUNK_SIZE"
+        ):
+            load_settings()

@@ -43,15 +43,15 @@ def verify(cli: CliRunner) -> tuple[int, dict[str, object]]:
 class TestVerify:
     def test_a_clean_date_verifies(self, cli: CliRunner, tmp_path: Path) -> None:
         drop(tmp_path, "p.csv", ("LME-AL", "2026-11-19", "2563.50"), ("LME-ZN", "2026-11-19", "2931"))
-        assert cli.invoke(app, ["run", "nightly", "--as-of", "2026-11-20"]).exit_code == 0
+        assert cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", "2026-11-20"]).exit_code == 0
         code, report = verify(cli)
         assert (code, report["snapshots"], report["checked"], report["findings"]) == (0, 3, 3, [])
 
     def test_a_restated_price_is_listed_for_each_snapshot_that_used_it(self, cli: CliRunner, tmp_path: Path) -> None:
         drop(tmp_path, "p.csv", ("LME-AL", "2026-11-19", "2563.50"), ("LME-ZN", "2026-11-19", "2931"))
-        cli.invoke(app, ["run", "nightly", "--as-of", "2026-11-20"])
+        cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", "2026-11-20"])
         drop(tmp_path, "restated.csv", ("LME-AL", "2026-11-19", "2570.00"))
-        assert cli.invoke(app, ["run", "prices", "--as-of", "2026-11-20"]).exit_code == 3  # conflicts
+        assert cli.invoke(app, ["run", "prices", "--in-process", "--as-of", "2026-11-20"]).exit_code == 3  # conflicts
         code, report = verify(cli)
         findings = report["findings"]
         assert code == 1
@@ -62,7 +62,7 @@ class TestVerify:
 
     def test_a_changed_snapshot_is_found(self, cli: CliRunner, tmp_path: Path, db_url: str) -> None:
         drop(tmp_path, "p.csv", ("LME-AL", "2026-11-19", "2563.50"), ("LME-ZN", "2026-11-19", "2931"))
-        cli.invoke(app, ["run", "nightly", "--as-of", "2026-11-20"])
+        cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", "2026-11-20"])
         engine = create_engine(db_url)
         with engine.begin() as conn:  # somebody edits a stored snapshot behind the write path
             if engine.dialect.name == "postgresql":
@@ -90,7 +90,8 @@ class TestBackfill:
 
     def test_dry_run_lists_business_dates_and_runs_nothing(self, cli: CliRunner, db_url: str) -> None:
         result = cli.invoke(
-            app, ["backfill", "mtm", "--from", "2026-11-14", "--to", "2026-11-20", "--dry-run", "--json"]
+            app,
+            ["backfill", "mtm", "--in-process", "--from", "2026-11-14", "--to", "2026-11-20", "--dry-run", "--json"],
         )
         plan = json.loads(result.stdout)
         assert result.exit_code == 0
@@ -106,8 +107,10 @@ class TestBackfill:
 
     def test_each_date_is_its_own_run_and_a_rerun_resumes(self, cli: CliRunner, tmp_path: Path, db_url: str) -> None:
         self.prices_for_the_week(tmp_path)
-        assert cli.invoke(app, ["run", "prices", "--as-of", "2026-11-20"]).exit_code == 0
-        first = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-18", "--json"])
+        assert cli.invoke(app, ["run", "prices", "--in-process", "--as-of", "2026-11-20"]).exit_code == 0
+        first = cli.invoke(
+            app, ["backfill", "mtm", "--in-process", "--from", "2026-11-16", "--to", "2026-11-18", "--json"]
+        )
         assert first.exit_code == 0, first.output
         runs = json.loads(first.stdout.splitlines()[0])
         assert [(r["as_of"], r["trigger"], r["counts"]["created"]) for r in runs] == [
@@ -122,14 +125,28 @@ class TestBackfill:
                 .values(status="failed")
             )
             s.commit()
-        resumed = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-20", "--json"])
+        resumed = cli.invoke(
+            app, ["backfill", "mtm", "--in-process", "--from", "2026-11-16", "--to", "2026-11-20", "--json"]
+        )
         assert [r["as_of"] for r in json.loads(resumed.stdout.splitlines()[0])] == ["2026-11-19", "2026-11-20"]
         failed = cli.invoke(
-            app, ["backfill", "mtm", "--from", "2026-11-16", "--to", "2026-11-20", "--reprocess", "failed", "--json"]
+            app,
+            [
+                "backfill",
+                "mtm",
+                "--in-process",
+                "--from",
+                "2026-11-16",
+                "--to",
+                "2026-11-20",
+                "--reprocess",
+                "failed",
+                "--json",
+            ],
         )
         [again] = json.loads(failed.stdout.splitlines()[0])
         assert (again["as_of"], again["attempt"], again["counts"]["existing"]) == ("2026-11-17", 2, 3)
 
     def test_bad_ranges_are_refused(self, cli: CliRunner) -> None:
-        result = cli.invoke(app, ["backfill", "mtm", "--from", "2026-11-20", "--to", "2026-11-16"])
+        result = cli.invoke(app, ["backfill", "mtm", "--in-process", "--from", "2026-11-20", "--to", "2026-11-16"])
         assert result.exit_code == 2 and "--to is before --from" in result.output

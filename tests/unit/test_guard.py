@@ -184,7 +184,9 @@ class TestLatch:
         assert (state.status, state.episode) == (GuardStatus.TRIPPED, 1)
 
     def test_reset_on_reset_restarts_the_peak(self) -> None:
-        state = reset(self.TRIPPED, at(3), policy_for(BASE, {"peak_reset": "on_reset"}), D("8900.00"))
+        state = reset(
+            self.TRIPPED, at(3), policy_for(BASE, {"peak_reset": "on_reset"}), D("8900.00"), keep_peak=True
+        )  # on_reset re-bases even a reset asked to keep the peak
 
         after = evaluate(state, read("8900.00", 4), BASE, at(4), deals=[])
 
@@ -197,11 +199,18 @@ class TestLatch:
         assert after.events == () and after.drawdown_pct == D("0.0000")
 
     def test_reset_with_peak_never_trips_again_while_below_the_level(self) -> None:
-        state = reset(self.TRIPPED, at(3), BASE, D("8900.00"))  # the peak stays 10000: 11 % below
+        state = reset(self.TRIPPED, at(3), BASE, D("8900.00"), keep_peak=True)  # the peak stays 10000: 11 % below
 
         after = evaluate(state, read("8900.00", 4), BASE, at(4), deals=[])
 
         assert after.events == (E.WARNING, E.EXECUTE) and after.state.episode == 2
+
+    def test_a_reset_re_bases_the_peak_by_default(self) -> None:
+        state = reset(self.TRIPPED, at(3), BASE, D("8900.00"), keep_peak=False)
+
+        after = evaluate(state, read("8900.00", 4), BASE, at(4), deals=[])
+
+        assert state.peak_equity == D("8900.00") and after.events == ()
 
 
 class TestShadow:

@@ -101,7 +101,7 @@ def test_an_unlocked_account_is_judged_again_at_once() -> None:
 def test_the_reset_clears_a_drawdown_trip_and_what_tripped_it() -> None:
     policy = policy_for(GuardPolicy(), BOTH)
     _, tripped, _ = day(policy)
-    armed = reset(tripped.state, NEXT, policy, D("9400.00"))
+    armed = reset(tripped.state, NEXT, policy, D("9400.00"), keep_peak=True)
 
     assert (armed.status, armed.tripped_by, unlocks_at_boundary(armed, policy)) == (
         GuardStatus.ARMED,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from core.calendars import CalendarName, calendar_named
 from core.monitoring import (
     Check,
     CheckState,
@@ -14,7 +15,6 @@ from core.monitoring import (
     check_nightly,
     latest_due,
     nightly_deadline,
-    previous_business_day,
 )
 from core.values import RunStatus
 
@@ -45,8 +45,22 @@ def facts(status: RunStatus, **kw: object) -> RunFacts:
             facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, price_missing=2),
             AFTER,
             1,
-            CheckState.WARNING,
-            id="missing-prices-count-as-exceptions",
+            CheckState.CRITICAL,
+            id="a-missing-price-is-critical-whatever-the-allowance",
+        ),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=2, active_contracts=20, unvalued_contracts=2),
+            AFTER,
+            2,
+            CheckState.OK,
+            id="ten-percent-unvalued-within-the-allowance",
+        ),
+        pytest.param(
+            facts(RunStatus.COMPLETED_WITH_EXCEPTIONS, exceptions=3, active_contracts=20, unvalued_contracts=3),
+            AFTER,
+            5,
+            CheckState.CRITICAL,
+            id="more-than-ten-percent-unvalued",
         ),
         pytest.param(
             facts(RunStatus.COMPLETED_WITH_CONFLICTS, conflicts=1), AFTER, 5, CheckState.WARNING, id="conflicts"
@@ -74,18 +88,6 @@ def test_the_deadline_is_the_scheduled_time_plus_the_grace() -> None:
 
 
 @pytest.mark.parametrize(
-    ("today", "expected"),
-    [
-        (date(2026, 11, 24), date(2026, 11, 23)),  # Tuesday -> Monday
-        (date(2026, 11, 23), date(2026, 11, 20)),  # Monday -> Friday
-        (date(2026, 11, 22), date(2026, 11, 20)),  # Sunday -> Friday
-    ],
-)
-def test_the_previous_business_day(today: date, expected: date) -> None:
-    assert previous_business_day(today) == expected
-
-
-@pytest.mark.parametrize(
     ("now", "expected"),
     [
         (datetime(2026, 11, 21, 0, 29, tzinfo=UTC), date(2026, 11, 19)),
@@ -94,4 +96,35 @@ def test_the_previous_business_day(today: date, expected: date) -> None:
     ],
 )
 def test_the_newest_date_due(now: datetime, expected: date) -> None:
-    assert latest_due(now, time(22, 30), timedelta(hours=2)) == expected
+    assert latest_due(now, time(22, 30), timedelta(hours=2), calendar_named(CalendarName.WEEKDAYS)) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "calendar", "expected"),
+    [
+        (datetime(2026, 11, 23, 10, 0, tzinfo=UTC), CalendarName.WEEKDAYS, date(2026, 11, 20)),  # Monday: Friday's
+        (datetime(2026, 11, 22, 23, 0, tzinfo=UTC), CalendarName.WEEKDAYS, date(2026, 11, 20)),  # Sunday: no nightly
+        (datetime(2026, 12, 28, 10, 0, tzinfo=UTC), CalendarName.TARGET, date(2026, 12, 24)),  # 25 Dec closed
+        (datetime(2026, 12, 28, 10, 0, tzinfo=UTC), CalendarName.WEEKDAYS, date(2026, 12, 25)),
+    ],
+)
+def test_the_due_date_is_a_business_day_of_the_nightlys_calendar(
+    now: datetime, calendar: CalendarName, expected: date
+) -> None:
+    assert latest_due(now, time(22, 30), timedelta(hours=2), calendar_named(calendar)) == expected
+
+
+def test_missing_prices_and_exceptions_are_told_apart() -> None:
+    run = facts(
+        RunStatus.COMPLETED_WITH_EXCEPTIONS,
+        exceptions=1,
+        price_missing=1,
+        missing_symbols=("LME-NI",),
+        active_contracts=8,
+        unvalued_contracts=1,
+    )
+    check = check_nightly(DAY, run, now=AFTER, deadline=DEADLINE, max_exceptions=5)
+    assert check.message == (
+        "nightly 2026-11-20 (batch run 7) has no D-1 price for a required symbol (LME-NI); "
+        "exceptions=1 price_missing=1 unvalued=1/8 conflicts=0"
+    )

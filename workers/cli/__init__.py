@@ -7,7 +7,21 @@ import sys
 
 import typer
 
-from workers.cli import accounting, backfill, check, db, flower, guard, hedging, jobs, load, mt5, runs, verify
+from workers.cli import (
+    accounting,
+    backfill,
+    check,
+    db,
+    flower,
+    guard,
+    hedging,
+    jobs,
+    load,
+    mt5,
+    report_mtm,
+    runs,
+    verify,
+)
 from workers.cli.common import EXIT_BAD_INPUT, err
 from workers.settings import SettingsError
 
@@ -25,6 +39,7 @@ load.load_app.command("no-longer-expected")(accounting.load_no_longer_expected)
 app.add_typer(load.load_app, name="load")
 hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
+hedging.report_app.command("mtm")(report_mtm.report_mtm)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(accounting.periods_app, name="periods")

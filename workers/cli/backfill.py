@@ -21,9 +21,11 @@ from core.calendars import CalendarName, calendar_named
 from core.values import Job
 from db import ledger
 from workers.cli.common import (
+    IN_PROCESS_OPTION,
     err,
     exit_code,
     fail,
+    mode_or_exit,
     out,
     parse_day,
     settings_or_exit,
@@ -45,6 +47,7 @@ def backfill(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would run, run nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan or the runs as JSON")] = False,
     timeout: Annotated[int, typer.Option(help="seconds to wait for each date's run")] = 3600,
+    in_process: Annotated[bool, IN_PROCESS_OPTION] = False,
 ) -> None:
     """Run a job for every business date from --from to --to, one run per date, in date
     order, with a progress bar. Interrupted, it resumes: done dates are skipped."""
@@ -54,6 +57,8 @@ def backfill(
     if d2 < d1:
         raise fail("--to is before --from")
     settings = settings_or_exit()
+    if not dry_run:
+        mode_or_exit(settings, in_process)
     start(settings)
     days = calendar_named(calendar).business_days(d1, d2)
     with ports().uow() as uow:

@@ -10,7 +10,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from core.monitoring import Check, CheckState, RunFacts, check_nightly, nightly_deadline, previous_business_day
+from core.calendars import calendar_named
+from core.monitoring import Check, CheckState, RunFacts, check_nightly, latest_due, nightly_deadline
 from core.run_details import RunRecord
 from core.values import Job, RunStatus
 from workers.cli.common import err, out
@@ -24,50 +25,71 @@ check_app = typer.Typer(
 @check_app.command("nightly")
 def nightly(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="the nightly's as-of date (default: the previous business day, UTC)")
+        str | None,
+        typer.Option(
+            "--as-of", help="the nightly's as-of date (default: the newest business day whose deadline has passed)"
+        ),
     ] = None,
     max_exceptions: Annotated[
-        int, typer.Option("--max-exceptions", min=0, help="exceptions and missing prices that are still OK")
+        int, typer.Option("--max-exceptions", min=0, help="exceptions still OK (missing prices are counted apart)")
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print the check as JSON")] = False,
 ) -> None:
     """OK: succeeded (or at most --max-exceptions), or not due yet; WARNING: completed with
-    conflicts or more exceptions; CRITICAL: failed, or missing or still running after the
-    deadline (HEDGEOPS_NIGHTLY_AT + HEDGEOPS_NIGHTLY_DEADLINE_MINUTES); UNKNOWN: cannot tell."""
+    conflicts or more exceptions; CRITICAL: failed, missing or still running after the deadline
+    (HEDGEOPS_NIGHTLY_AT + HEDGEOPS_NIGHTLY_DEADLINE_MINUTES), a required D-1 price missing, or
+    more than HEDGEOPS_CHECK_MAX_UNVALUED_PCT % of active contracts unvalued; UNKNOWN: cannot tell."""
     from datetime import datetime, timedelta
 
     now = datetime.now(UTC)
     try:
-        day = date.fromisoformat(as_of) if as_of else previous_business_day(now.date())
+        given = date.fromisoformat(as_of) if as_of else None
     except ValueError:
         _report(Check(CheckState.UNKNOWN, f"--as-of {as_of!r}: expected YYYY-MM-DD"), None, as_json, mistake=True)
     try:
         settings = load_settings()
     except SettingsError as exc:
         _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True)
-    deadline = nightly_deadline(day, settings.nightly_at, timedelta(minutes=settings.nightly_deadline_minutes))
+    grace = timedelta(minutes=settings.nightly_deadline_minutes)
+    day = given or latest_due(now, settings.nightly_at, grace, calendar_named(settings.nightly_calendar))
+    deadline = nightly_deadline(day, settings.nightly_at, grace)
     facts, problem = _facts(settings, day)
     check = (
         Check(CheckState.UNKNOWN, problem)
         if problem is not None
-        else check_nightly(day, facts, now=now, deadline=deadline, max_exceptions=max_exceptions)
+        else check_nightly(
+            day,
+            facts,
+            now=now,
+            deadline=deadline,
+            max_exceptions=max_exceptions,
+            max_unvalued_pct=settings.check_max_unvalued_pct,
+        )
     )
-    _report(
-        check,
-        {
-            "as_of": day.isoformat(),
-            "deadline": deadline.isoformat(),
-            "batch_run_id": facts.batch_run_id if facts else None,
-            "status": facts.status.value if facts else None,
-        },
-        as_json,
-    )
+    _report(check, {"as_of": day.isoformat(), "deadline": deadline.isoformat(), **_figures(facts)}, as_json)
+
+
+def _figures(facts: RunFacts | None) -> dict[str, Any]:
+    """The run and its figures, each apart, for `--json`."""
+    if facts is None:
+        return {"batch_run_id": None, "status": None}
+    return {
+        "batch_run_id": facts.batch_run_id,
+        "status": facts.status.value,
+        "exceptions": facts.exceptions,
+        "price_missing": facts.price_missing,
+        "missing_symbols": list(facts.missing_symbols),
+        "active_contracts": facts.active_contracts,
+        "unvalued_contracts": facts.unvalued_contracts,
+        "conflicts": facts.conflicts,
+    }
 
 
 def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
     """The newest nightly of `day`, or why the ledger cannot be read."""
     from db import ledger
     from db.health import database_problem
+    from db.reports import unvalued_contracts
     from workers.celery_app import create_app
 
     problem = database_problem(settings.database_url)
@@ -80,8 +102,20 @@ def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
         run = ledger.latest_run(uow.session, Job.NIGHTLY, day)
         if run is None:
             return None, None
-        missing = len(RunRecord.from_details(run.details).price_missing or [])
-        return RunFacts(run.id, RunStatus(run.status), run.exceptions, run.conflicts, missing, run.error), None
+        missing = RunRecord.from_details(run.details).price_missing or []
+        active, unvalued = unvalued_contracts(uow.session, day)
+        symbols = tuple(sorted({m.symbol for m in missing}))
+        return RunFacts(
+            run.id,
+            RunStatus(run.status),
+            run.exceptions,
+            run.conflicts,
+            len(missing),
+            run.error,
+            missing_symbols=symbols,
+            active_contracts=active,
+            unvalued_contracts=unvalued,
+        ), None
 
 
 def _report(check: Check, fields: dict[str, Any] | None, as_json: bool, *, mistake: bool = False) -> NoReturn:

@@ -8,6 +8,7 @@ database or the broker cannot be reached (nothing sent)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -20,9 +21,14 @@ from rich.table import Table
 from core.errors import HedgeopsError, InvalidInput
 from core.redaction import redact_text, redact_value
 from core.values import RunStatus
+from workers.modes import Mode, execution_mode
 from workers.settings import Settings, SettingsError, load_settings
 
-out = Console(soft_wrap=True)
+#: Off a terminal (a pipe, a file, a log, a test's runner) stdout is as wide as its tables need: a
+#: table is as wide as its values (rich's natural width), never folded nor shortened with `…`.
+#: On a terminal rich fits it to the window.
+OFF_TERMINAL_WIDTH = 100_000
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else OFF_TERMINAL_WIDTH)
 err = Console(stderr=True, soft_wrap=True)
 
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CONFLICTS, EXIT_RUNNING, EXIT_EXCEPTIONS, EXIT_UNREACHABLE = 1, 2, 3, 4, 5, 6
@@ -47,7 +53,28 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> FailedExit:
 
 def settings_or_exit(**overrides: Any) -> Settings:
     try:
-        return load_settings(**overrides)
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+    if settings.unknown_names:  # HEDGEOPS_ALLOW_UNKNOWN_SETTINGS: started, with one line of warning
+        err.print(
+            f"hedgeops: warning: unknown setting(s) ignored: {', '.join(settings.unknown_names)}",
+            markup=False,
+            highlight=False,
+        )
+    return settings
+
+
+#: `run` and `backfill`: running the work in this process on a server database is asked for, never a default.
+IN_PROCESS_OPTION = typer.Option(
+    "--in-process", help="no broker, a server database: run the work in this process (embedded SQLite always does)"
+)
+
+
+def mode_or_exit(settings: Settings, in_process: bool) -> Mode:
+    """Where a command's work runs (workers.modes), or one line and exit 2 for a mix of settings."""
+    try:
+        return execution_mode(settings, in_process=in_process)
     except SettingsError as exc:
         raise fail(str(exc)) from None
 

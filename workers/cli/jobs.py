@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from tasks import names
-from workers.cli.common import exit_code, fail, parse_day, settings_or_exit, show_runs, start
+from workers.cli.common import (
+    IN_PROCESS_OPTION,
+    err,
+    exit_code,
+    fail,
+    mode_or_exit,
+    parse_day,
+    settings_or_exit,
+    show_runs,
+    start,
+)
 from workers.cli.trigger import Outcome, follow, send, started_run
 from workers.settings import Settings
 
@@ -50,11 +60,12 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="print the run as JSON (an object on every outcome)")] = False,
     timeout: Annotated[int, typer.Option(min=1, help="seconds --wait waits at most")] = 3600,
     account: Annotated[int | None, typer.Option("--account", help="mt5-sync: only the account of this login")] = None,
+    in_process: Annotated[bool, IN_PROCESS_OPTION] = False,
 ) -> None:
     """Run a job for an as-of date (embedded: in-process; distributed: enqueued); mt5-sync:
     one sync cycle of each terminal."""
     try:
-        code = _run(job, as_of, wait=wait, as_json=as_json, timeout=timeout, account=account)
+        code = _run(job, as_of, wait=wait, as_json=as_json, timeout=timeout, account=account, in_process=in_process)
     except typer.Exit as exc:
         message = getattr(exc, "message", None)
         if as_json and exc.exit_code and message:
@@ -64,15 +75,18 @@ def run(
     raise typer.Exit(code)
 
 
-def _run(job: JobName, as_of: str | None, *, wait: bool, as_json: bool, timeout: int, account: int | None) -> int:
+def _run(
+    job: JobName, as_of: str | None, *, wait: bool, as_json: bool, timeout: int, account: int | None, in_process: bool
+) -> int:
     if job is JobName.mt5_sync:
         from workers.cli.mt5 import run_mt5_sync
 
-        return run_mt5_sync(account, wait=wait, as_json=as_json, timeout=timeout)
+        return run_mt5_sync(account, wait=wait, as_json=as_json, timeout=timeout, in_process=in_process)
     if as_of is None:
         raise fail(f"{job.value} needs --as-of YYYY-MM-DD")
     day = parse_day(as_of)
     settings = settings_or_exit()
+    mode_or_exit(settings, in_process)
     start(settings)
     try:
         summary = trigger_job(settings, job, day, "manual", wait=wait, timeout=timeout, quiet=as_json)
@@ -109,5 +123,19 @@ def trigger_job(
     started = started_run(result, timeout, what=f"queue {queues}")
     if started.get("batch_run_id") is None:
         return {**started, "task_id": result.id}
+    if started.get("note") and trigger != "backfill":
+        say_answered(started)
     summary = follow(started["batch_run_id"], timeout, quiet=quiet or not settings.distributed, task_id=result.id)
+    if started.get("note") and not summary.get("note"):
+        summary = {**summary, "note": started["note"]}  # which run answered: another trigger's, followed to its end
     return {**summary, "task_id": result.id} if settings.distributed else summary
+
+
+def say_answered(started: dict[str, Any]) -> None:
+    """The trigger was answered by a run it did not start ("already running"): which one, at once."""
+    err.print(
+        f"hedgeops: {started['note']}: batch run {started['batch_run_id']} ({started['job']} {started['as_of']}, "
+        f"attempt {started.get('attempt', '-')}, {started['status']}); following it",
+        markup=False,
+        highlight=False,
+    )

@@ -19,6 +19,7 @@ from workers.cli.common import (
     exit_code,
     fail,
     load_file,
+    mode_or_exit,
     out,
     settings_or_exit,
     start,
@@ -125,6 +126,29 @@ def list_accounts(as_json: Annotated[bool, typer.Option("--json", help="print JS
     out.print(table)
 
 
+@mt5_app.command("reconciliation")
+def reconciliation(
+    cycle: Annotated[int, typer.Argument(help="the sync cycle's batch run id (`hedgeops mt5 cycles`)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """A sync cycle's reconciliation rows: each position of the union of expected and actual,
+    classified (matched, slippage, partial_fill, manual_close, ..., gap, missing)."""
+    from tasks.mt5.views import RECONCILIATION_FIELDS, reconciliation_rows
+
+    start(settings_or_exit())
+    try:
+        rows = reconciliation_rows(cycle)
+    except HedgeopsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table(*RECONCILIATION_FIELDS, title=f"reconciliation of cycle {cycle}")
+    for row in rows:
+        table.add_row(*("-" if row[f] is None else str(row[f]) for f in RECONCILIATION_FIELDS))
+    out.print(table)
+
+
 def load_expected_positions(file: Path) -> None:
     """Load expected positions (CSV). All or nothing; a known ticket never changes."""
     from tasks.mt5.loading import load_expected_csv
@@ -137,12 +161,13 @@ def load_expected_positions(file: Path) -> None:
     )
 
 
-def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int) -> int:
+def run_mt5_sync(account: int | None, *, wait: bool, as_json: bool, timeout: int, in_process: bool = False) -> int:
     """One cycle of each terminal (of `account`, when given), in-process when embedded, else
     sent to each terminal's queue (and followed with --wait); returns the exit code."""
     from tasks.mt5.views import terminals_to_sync
 
     settings = settings_or_exit()
+    mode_or_exit(settings, in_process)
     start(settings)
     logins = [account] if account is not None else None
     terminals = terminals_to_sync(logins)

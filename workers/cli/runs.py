@@ -154,6 +154,31 @@ def show(run_id: int, as_json: Annotated[bool, typer.Option("--json", help="prin
     show_view(view)
 
 
+@runs_app.command("abandon")
+def abandon(
+    run_id: Annotated[int, typer.Argument(help="the running run (a nightly takes its running steps with it)")],
+    by: Annotated[str, typer.Option("--by", help="who ends it (audited)")],
+    reason: Annotated[str, typer.Option("--reason", help="why (audited)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the ended run as JSON")] = False,
+) -> None:
+    """End a stuck running run `failed` (its steps too) and release its lock; audited with who
+    and why. Exit 2 when the run is unknown or has ended."""
+    from core.errors import HedgeopsError
+    from tasks.abandon import abandon_run
+
+    start(settings_or_exit())
+    try:
+        summary = abandon_run(run_id, by, reason)
+    except HedgeopsError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(redact_value(summary)))
+        return
+    out.print(
+        f"run {run_id}: {summary['job']} {summary['as_of']} {summary['status']}: {summary['error']}", markup=False
+    )
+
+
 def _problems(details: dict[str, Any]) -> dict[str, Any]:
     """What the run's details say went missing or wrong (and the files a prices run read)."""
     named = {

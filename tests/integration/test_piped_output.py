@@ -1,0 +1,96 @@
+"""Off a terminal every CLI command prints whole values (issue 20, point 5): each command runs
+on the demo's database with its output captured (no terminal, as when piped), and no `…`
+appears; a command added without a line here fails the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from db.engine import dispose_all
+from workers.cli import app
+
+SAMPLES = Path(__file__).parents[2] / "workers" / "sample_data"
+#: Every command, with arguments that make it print (a mistake prints one line, no table).
+COMMANDS: dict[str, list[str]] = {
+    "db upgrade": [],
+    "load contracts": [str(SAMPLES / "contracts.csv")],
+    "load prices": [str(SAMPLES / "prices_2026-11-19.csv")],
+    "load hedged-items": ["no-such-file.json"],
+    "load designations": ["no-such-file.json"],
+    "load expected-positions": ["no-such-file.csv"],
+    "report effectiveness": ["--as-of", "2026-11-20"],
+    "report mtm": ["--as-of", "2026-11-20"],
+    "report journals": ["--period", "2026-11"],
+    "report reserve": ["--period", "2026-11"],
+    "periods close": ["2026-10", "--by", "alice", "--reason", "month end"],
+    "periods reopen": ["2026-10", "--by", "alice", "--second", "bob", "--reason", "restatement"],
+    "load no-longer-expected": ["no-such-file.json"],
+    "mt5 accounts add": [
+        "--login",
+        "1",
+        "--server",
+        "S",
+        "--terminal",
+        "demo",
+        "--currency",
+        "USD",
+        "--credential",
+        "env:X",
+    ],
+    "mt5 accounts list": [],
+    "mt5 cycles": [],
+    "mt5 reconciliation": ["12"],  # the demo's MT5 cycle
+    "guard status": [],
+    "guard alerts": [],
+    "guard reset": ["700002", "--by", "alice", "--reason", "reviewed"],
+    "guard replay": ["--account", "700002", "--from", "2026-01-01", "--to", "2026-12-31"],
+    "run": ["mtm", "--as-of", "2026-11-20"],
+    "status": [],
+    "runs show": ["1"],
+    "runs abandon": ["1", "--by", "a", "--reason", "b"],
+    "check nightly": ["--as-of", "2026-11-20"],
+    "flower": [],
+    "verify": ["--as-of", "2026-11-20"],
+    "backfill": ["mtm", "--from", "2026-11-19", "--to", "2026-11-20"],
+    "demo": [],
+}
+
+
+def command_paths(group: Any, prefix: str = "") -> list[str]:
+    paths = []
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer may carry a click of its own)
+            paths += command_paths(command, f"{prefix}{name} ")
+        else:
+            paths.append(f"{prefix}{name}")
+    return sorted(paths)
+
+
+def test_every_command_is_here() -> None:
+    assert command_paths(typer.main.get_command(app)) == sorted(COMMANDS)
+
+
+def test_no_command_shortens_a_value_when_piped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("HEDGEOPS_DATABASE_URL", "HEDGEOPS_BROKER_URL", "HEDGEOPS_FLOWER_USER", "HEDGEOPS_FLOWER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
+    dispose_all()  # the demo's URL is relative (var/demo/...): no engine of another test's folder
+    runner = CliRunner()
+    assert runner.invoke(app, ["demo"]).exit_code == 5  # LME-NI has no price: completed_with_exceptions
+    monkeypatch.setenv("HEDGEOPS_DATABASE_URL", f"sqlite:///{tmp_path}/var/demo/hedgeops-demo.db")
+    monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "var" / "demo" / "prices" / "incoming"))
+    printed = {}
+    for path, args in COMMANDS.items():
+        if path == "demo":
+            continue
+        result = runner.invoke(app, [*path.split(), *args])
+        assert "Traceback" not in result.output, (path, result.output)
+        printed[path] = result.stdout
+    assert [p for p, text in printed.items() if "…" in text] == []
+    assert "prices_2026-11-19.csv" in printed["report mtm"]  # the widest table, whole
