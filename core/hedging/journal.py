@@ -178,6 +178,37 @@ class JournalEntry:
         """The sum of this entry's lines on `role`, transaction currency, debit positive."""
         return sum((line.amount for line in self.lines if line.role is role), Decimal(0))
 
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> JournalEntry:
+        """A stored entry back from its canonical payload (decimals as text, dates ISO)."""
+        return cls(
+            str(payload["key"]),
+            EntryKind(payload["kind"]),
+            int(payload["relationship_id"]),
+            HedgeType(payload["hedge_type"]),
+            date.fromisoformat(str(payload["as_of_date"])),
+            date.fromisoformat(str(payload["posting_date"])),
+            str(payload["currency"]),
+            payload.get("functional_currency"),
+            tuple(_line_from_payload(line) for line in payload["lines"]),
+            PostedState.from_payload(payload["state_after"]),
+            reverses=payload.get("reverses"),
+            corrects=payload.get("corrects"),
+            narrative=str(payload.get("narrative") or ""),
+            figures=dict(payload.get("figures") or {}),
+        )
+
+
+def _line_from_payload(line: Mapping[str, Any]) -> JournalLine:
+    functional = line.get("functional_amount")
+    return JournalLine(
+        str(line["account"]),
+        AccountRole(line["role"]),
+        Decimal(str(line["amount"])),
+        None if functional is None else Decimal(str(functional)),
+        tuple(Source(s["kind"], s["ref"], s.get("sha256")) for s in line.get("sources") or []),
+    )
+
 
 def balance_problems(lines: tuple[JournalLine, ...], functional: bool) -> list[str]:
     """Why `lines` do not balance: debits = credits in the transaction currency and, when

@@ -24,13 +24,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from decimal import Decimal
-from typing import Any
 
-from core.hedging.accounts import AccountRole
 from core.hedging.corrections import correction, same_content
-from core.hedging.dossier import HedgeType
-from core.hedging.journal import EntryKind, JournalEntry, JournalLine, PostedState, Source
+from core.hedging.journal import JournalEntry, PostedState
 from core.hedging.periods import period_of, posting_date
 from core.hedging.postings import PostingTerms, Revaluation, revaluation
 from core.hedging.releases import NoLongerExpected, no_longer_expected_release, reserve_release
@@ -112,37 +108,3 @@ def _as_stored(stored: JournalEntry, recomputed: JournalEntry) -> JournalEntry:
     """The recomputed entry under the stored one's key and dates: the write path then tells
     `conflict` and keeps the stored one."""
     return replace(recomputed, key=stored.key, posting_date=stored.posting_date, corrects=stored.corrects)
-
-
-def entry_from_payload(payload: Mapping[str, Any]) -> JournalEntry:
-    """A stored entry back from its canonical payload (decimals as text, dates ISO)."""
-
-    def dec(value: Any) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
-
-    lines = tuple(
-        JournalLine(
-            str(line["account"]),
-            AccountRole(line["role"]),
-            Decimal(str(line["amount"])),
-            dec(line.get("functional_amount")),
-            tuple(Source(s["kind"], s["ref"], s.get("sha256")) for s in line.get("sources") or []),
-        )
-        for line in payload["lines"]
-    )
-    return JournalEntry(
-        str(payload["key"]),
-        EntryKind(payload["kind"]),
-        int(payload["relationship_id"]),
-        HedgeType(payload["hedge_type"]),
-        date.fromisoformat(str(payload["as_of_date"])),
-        date.fromisoformat(str(payload["posting_date"])),
-        str(payload["currency"]),
-        payload.get("functional_currency"),
-        lines,
-        PostedState.from_payload(payload["state_after"]),
-        reverses=payload.get("reverses"),
-        corrects=payload.get("corrects"),
-        narrative=str(payload.get("narrative") or ""),
-        figures=dict(payload.get("figures") or {}),
-    )

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.hedging.accounts import AccountRole
+from core.hedging.journal import JournalEntry as PostedEntry
 from core.hedging.periods import Period
-from core.hedging.posting_day import entry_from_payload
 from core.hedging.reserve import ReserveRow, roll_forward
 from db.hedging.journal_models import JournalEntry
 from db.hedging.models import HedgeRelationship
@@ -93,7 +93,7 @@ def reserve_rows(
     )
     entries, refs = [], {}
     for payload, rid, ref in session.execute(stmt):
-        entries.append(entry_from_payload(payload))
+        entries.append(PostedEntry.from_payload(payload))
         refs[rid] = ref
     rows, totals = roll_forward(entries, Period.parse(period))
     return rows, totals, refs

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from core import keys
 from core.hedging.dossier import HedgeType, OciReleaseMethod
 from core.hedging.journal import JournalEntry, PostedState
-from core.hedging.posting_day import Stored, entry_from_payload
+from core.hedging.posting_day import Stored
 from core.hedging.postings import LegMark
 from core.values import ObjectType
 from db.hedging.journal_models import JournalEntry as EntryRow
@@ -146,7 +146,7 @@ def stored_entries(
     for rid, kind, day, payload in session.execute(stmt):
         mine = found.setdefault(rid, {})
         count = mine[(kind, day)].sequence if (kind, day) in mine else 0
-        mine[(kind, day)] = Stored(entry_from_payload(payload), count + 1)
+        mine[(kind, day)] = Stored(JournalEntry.from_payload(payload), count + 1)
     return found
 
 

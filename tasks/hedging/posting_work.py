@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 from core.hedging.accounts import ChartOfAccounts
 from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
 from core.hedging.posting_day import Stored, entries_of_day
-from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Revaluation
+from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Regime, Revaluation, regime_on, revaluation
 from core.hedging.releases import NoLongerExpected
 from core.values import ObjectType
+from db.hedging.designation_ends import hedged_until
 from db.hedging.expectations import no_longer_expected
 from db.hedging.journals import (
     Mark,
@@ -55,6 +56,8 @@ class Inputs:
     later: set[int]
     effectiveness: dict[int, str]
     decisions: dict[int, NoLongerExpected]
+    #: De-designated instruments: the last day of their hedge (None: no date stored).
+    hedged_until: dict[int, date | None] = field(default_factory=dict)
 
 
 def compute_day(session: Session, book: Book, version_ids: Sequence[int], day: date) -> Day:
@@ -90,6 +93,7 @@ def _read(session: Session, found: Sequence[Subject], day: date) -> Inputs:
         posted_after(session, rids, day),
         effectiveness_keys(session, found, day),
         {rid: NoLongerExpected(r.recorded_by, r.reason, r.effective_date) for rid, r in records.items()},
+        hedged_until(session, [s.instrument_id for s in found]),
     )
 
 
@@ -97,25 +101,32 @@ def _days(inputs: Inputs, day: date) -> set[date]:
     return {day} | {d.recorded_on for d in inputs.decisions.values()}
 
 
+def _regime(s: Subject, inputs: Inputs, day: date) -> Regime | str:
+    """Hedge up to the exposure date and the last day before the de-designation; P&L after."""
+    if s.instrument_id not in inputs.hedged_until:
+        return regime_on(day, s.exposure_date, None)
+    last = inputs.hedged_until[s.instrument_id]
+    if last is None:
+        return "the hedging instrument is de-designated but no date of its status change is stored"
+    return regime_on(day, s.exposure_date, last)
+
+
 def _entries(book: Book, s: Subject, inputs: Inputs, day: date) -> list[JournalEntry] | str:
     h, i = inputs.on_day.get((s.instrument_id, day)), inputs.items_on_day.get((s.item_id, day))
     decision = inputs.decisions.get(s.relationship_id)
     late = decision is not None and decision.recorded_on < day
+    regime = _regime(s, inputs, day)
+    if not isinstance(regime, Regime):  # a StrEnum is a str too: test the enum
+        return regime
+    if regime is Regime.PROFIT_OR_LOSS:
+        return _outside_hedge(book, s, inputs, day, decision)
     if not late and (h is None or i is None):
         legs = [name for name, mark in (("hedging instrument", h), ("hedged item", i)) if mark is None]
         return f"no MTM of the {' and the '.join(legs)} on {day}"
     previous = inputs.previous.get(s.relationship_id) or _at_designation(s, inputs)
     if previous is None:
         return f"no MTM of both legs on the designation date {s.designation_date} (the baseline of the first entry)"
-    terms = PostingTerms(
-        s.relationship_id,
-        s.hedge_type,
-        s.hedge_ratio,
-        s.currency,
-        book.functional_currency,
-        s.oci_release_method,
-        book.chart,
-    )
+    terms = _terms(book, s)
     if late or h is None or i is None:
         return entries_of_day(terms, previous, _late_inputs(day), s.exposure_date, decision)
     revalue = Revaluation(
@@ -128,6 +139,39 @@ def _entries(book: Book, s: Subject, inputs: Inputs, day: date) -> list[JournalE
         extra_sources=() if s.relationship_id in inputs.previous or day == s.designation_date else _baseline(s, inputs),
     )
     return entries_of_day(terms, previous, revalue, s.exposure_date, decision)
+
+
+def _outside_hedge(
+    book: Book, s: Subject, inputs: Inputs, day: date, decision: NoLongerExpected | None
+) -> list[JournalEntry] | str:
+    """The P&L regime (6.5.6, 6.5.7): only the instrument's MTM is read. Past the exposure
+    date an instrument not valued on D posts nothing: the relationship ended then."""
+    h = inputs.on_day.get((s.instrument_id, day))
+    if h is None:
+        return [] if day > s.exposure_date else f"no MTM of the hedging instrument on {day}"
+    previous = inputs.previous.get(s.relationship_id) or _at_designation(s, inputs)
+    if previous is None:
+        return f"no MTM of both legs on the designation date {s.designation_date} (the baseline of the first entry)"
+    revalue = Revaluation(day, day, h.leg, None, regime=Regime.PROFIT_OR_LOSS, rate=_rate(book, s, h))
+    terms = _terms(book, s)
+    if decision is None or decision.recorded_on >= day:
+        return entries_of_day(terms, previous, revalue, s.exposure_date, decision)
+    # recorded before D: its release (if the reserve is not released yet), then D's change
+    release = entries_of_day(terms, previous, _late_inputs(day), s.exposure_date, decision)
+    state = release[-1].state_after if release else previous
+    return [*release, revaluation(terms, state, revalue)]
+
+
+def _terms(book: Book, s: Subject) -> PostingTerms:
+    return PostingTerms(
+        s.relationship_id,
+        s.hedge_type,
+        s.hedge_ratio,
+        s.currency,
+        book.functional_currency,
+        s.oci_release_method,
+        book.chart,
+    )
 
 
 def _late_inputs(day: date) -> Revaluation:

@@ -2,11 +2,12 @@
 
 Fanned out in chunks of relationships like MTM and effectiveness; the last chunk to count
 itself into the ledger ends the run. Each relationship whose current designation is in
-force on D gets its entries of D (keys FX_REVALUATION-<relationship>-<D>, ...) through the
-write path, or a `postings_blocked` exception with its reason (no MTM of both legs on D,
-a closed period, ...). A rerun is `existing`; an entry that would now come out otherwise
-is a conflict while its period is open and a reversal plus a new entry once it is closed
-(core.hedging.posting_day)."""
+force on D (or de-designated, or past its exposure date with the instrument still revalued:
+then in the P&L regime, tasks.hedging.posting_work) gets its entries of D (keys
+FX_REVALUATION-<relationship>-<D>, ...) through the write path, or a `postings_blocked`
+exception with its reason (no MTM of both legs on D, a closed period, ...). A rerun is
+`existing`; an entry that would now come out otherwise is a conflict while its period is
+open and a reversal plus a new entry once it is closed (core.hedging.posting_day)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from core.hedging.posting_day import decide
 from core.ledger import chunks
-from core.values import Counts, Job
-from db.hedging.effectiveness import designations_under_test, legs_of
+from core.values import ContractStatus, Counts, Job
+from db.hedging.designation_ends import designations_posted
+from db.hedging.effectiveness import legs_of
 from db.hedging.journals import relationships_released, write_blocked, write_entries
 from db.hedging.periods import closed_periods
 from db.models import BatchRun
@@ -75,13 +77,19 @@ POSTINGS = fanout.ChunkedJob(Job.POSTINGS.value, resend=resend_postings)
 
 
 def in_force(session: Session, run: BatchRun) -> list[int]:
-    """Current designation versions in force on D (those under test), less relationships whose
-    reserve was released as no longer expected before D (hedge accounting stopped then)."""
+    """Current designation versions posted on D (designated by then, the instrument designated,
+    active or de-designated: db.hedging.designation_ends), less relationships whose reserve
+    was released as no longer expected before D (hedge accounting stopped then), unless the
+    instrument is de-designated: its changes go on to P&L."""
     released = relationships_released(session, run.as_of_date)
-    ids = designations_under_test(session, run.as_of_date)
+    ids = designations_posted(session, run.as_of_date)
     if not released:
         return ids
-    return [d.id for d, _c, _i in legs_of(session, ids) if d.relationship_id not in released]
+    return [
+        d.id
+        for d, c, _i in legs_of(session, ids)
+        if d.relationship_id not in released or c.status == ContractStatus.DE_DESIGNATED.value
+    ]
 
 
 def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:

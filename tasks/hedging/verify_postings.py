@@ -13,7 +13,7 @@ from core.canonical import normalise_decimal, payload_sha256
 from core.hedging.corrections import same_content
 from core.hedging.journal import JournalEntry
 from core.verify import Finding
-from db.hedging.effectiveness import designations_under_test
+from db.hedging.designation_ends import designations_posted
 from db.hedging.journal_models import JournalEntry as EntryRow
 from tasks.hedging.posting_work import Book, compute_day
 
@@ -21,9 +21,10 @@ from tasks.hedging.posting_work import Book, compute_day
 def verify_entries(session: Session, book: Book, day: date) -> tuple[int, list[Finding]]:
     """(entries of D checked, findings): a tampered payload, an entry that would now come out
     otherwise (its stored and recomputed figures), one that would not be posted now, or one
-    computed but never posted."""
+    computed but never posted. The relationships are those the postings job plans
+    (db.hedging.designation_ends), de-designated ones included."""
     findings = _tampered(session, day)
-    computed = compute_day(session, book, designations_under_test(session, day), day)
+    computed = compute_day(session, book, designations_posted(session, day), day)
     checked = 0
     for rid, stored in computed.stored.items():
         for (kind, as_of), found in sorted(stored.items()):

@@ -156,7 +156,7 @@ class TestReports:
             embedded_cli.invoke(app, ["load", "designations", write(tmp_path, "d.json", designations)]).exit_code == 0
         )
         for day in ("2024-01-02", "2024-01-31"):
-            run = embedded_cli.invoke(app, ["run", "nightly", "--as-of", day, "--json"])
+            run = embedded_cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", day, "--json"])
             assert (run.exit_code, json.loads(run.stdout)["status"]) == (0, "succeeded"), run.output
         return embedded_cli
 
@@ -195,7 +195,7 @@ class TestReports:
         assert later["totals"][0]["opening"] == later["totals"][0]["closing"] == "194585.96"
 
     def test_a_rerun_is_existing(self, posted: CliRunner) -> None:
-        run = posted.invoke(app, ["run", "postings", "--as-of", "2024-01-31", "--json"])
+        run = posted.invoke(app, ["run", "postings", "--in-process", "--as-of", "2024-01-31", "--json"])
         summary = json.loads(run.stdout)
         assert (run.exit_code, summary["status"], summary["counts"]["created"], summary["counts"]["existing"]) == (
             0,

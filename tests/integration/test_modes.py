@@ -67,7 +67,7 @@ class TestServerDatabaseWithoutBroker:
     def test_in_process_runs_it_here(self, server_cli: CliRunner, pg_url: str) -> None:
         result = server_cli.invoke(app, ["run", "nightly", "--in-process", "--as-of", AS_OF, "--json"])
         assert json.loads(result.stdout)["status"] == "succeeded", result.output  # no contracts: nothing missing
-        assert runs_in(pg_url) == 4  # the nightly and its three steps
+        assert runs_in(pg_url) == 5  # the nightly and its four steps (prices, mtm, effectiveness, postings)
 
     def test_reading_commands_need_no_flag(self, server_cli: CliRunner) -> None:
         assert server_cli.invoke(app, ["status", "--json"]).exit_code == 0

@@ -14,7 +14,7 @@ from core.hedging.accounts import DEFAULT_CHART
 from core.hedging.corrections import same_content
 from core.hedging.dossier import HedgeType, OciReleaseMethod
 from core.hedging.journal import JournalEntry, PostedState
-from core.hedging.posting_day import Stored, decide, entries_of_day, entry_from_payload
+from core.hedging.posting_day import Stored, decide, entries_of_day
 from core.hedging.postings import LegMark, PostingTerms, Revaluation
 from core.hedging.releases import NoLongerExpected
 
@@ -87,7 +87,7 @@ def test_a_conflict_in_an_open_period_keeps_the_stored_key_and_date() -> None:
 
 def test_a_stored_entry_reads_back_from_its_canonical_payload() -> None:
     stored, _text, sha = canonical_form(POSTED.payload)
-    back = entry_from_payload(stored)
+    back = JournalEntry.from_payload(stored)
     assert same_content(back, POSTED) and back.sha256 == sha == POSTED.sha256
 
 
