@@ -105,11 +105,14 @@ def test_a_withdrawal_in_the_weeks_us_and_eu_differ(world: Mt5World) -> None:
     assert not world.rows(select(CloseIntent.id))
 
 
-def test_a_worker_does_not_start_without_the_clock_of_a_server(world: Mt5World, db_url: str, tmp_path: Path) -> None:
+def test_a_worker_does_not_start_without_the_clock_of_a_server(
+    world: Mt5World, db_url: str, redis_url: str, tmp_path: Path
+) -> None:
     world.add(account(5002, server="ICMarkets-Live07"))
     env = {
         "PATH": "/usr/bin:/bin",
         "HEDGEOPS_DATABASE_URL": db_url,
+        "HEDGEOPS_BROKER_URL": redis_url,  # a worker's mode: distributed (importing the app sends nothing)
         "HEDGEOPS_MT5_GATEWAY": "mt5linux",
         "HEDGEOPS_PRICE_DROP_DIR": str(tmp_path),
         "HEDGEOPS_MT5_SERVER_TIME": '{"Other-Server": "ny-close"}',

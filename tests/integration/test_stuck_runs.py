@@ -126,7 +126,7 @@ class TestResendSweep:
         configure(p)  # the steps sent run in-process on the same ports
         assert resend_stale(p) == [nightly]  # in-process: the chain runs to its end at once
         found = statuses(db_url)
-        assert found[nightly][0] == "succeeded" and len(found) == 4
+        assert found[nightly][0] == "succeeded" and len(found) == 5  # the nightly and its four steps
         assert resend_stale(p) == []
 
     def test_a_nightly_with_a_running_step_is_left_to_that_step(self, runtime: Any, db_url: str) -> None:
