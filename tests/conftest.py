@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import create_engine, text
 
 from db.engine import dispose_all
@@ -18,6 +19,25 @@ from db.migrate import upgrade
 from db.schema import metadata
 from tests import services
 from tests.fakes import Clock, InMemoryPriceSource
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Each test ends with logging as it found it: a CLI command configures it for its
+    process (a level, a handler on its captured stream), and a later test would log
+    through that (structlog's filtering logger drops INFO under WARNING before
+    capture_logs sees it; a handler writes to a closed stream)."""
+    import logging
+
+    import workers.logging as hedgeops_logging
+
+    config, root = structlog.get_config(), logging.getLogger()
+    handlers, level, configured = list(root.handlers), root.level, hedgeops_logging._configured
+    yield
+    structlog.configure(**config)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    hedgeops_logging._configured = configured
 
 
 @pytest.fixture(scope="session")
