@@ -40,9 +40,15 @@ def test_a_purged_step_is_sent_again_while_wait_follows_the_run_that_answered(cl
     cluster.worker("valuation", queues="valuation", concurrency=1, extra_env=FAST)
     assert hedgeops(cluster, "run", "nightly", "--as-of", STUCK, "--json").returncode == 0
     run = nightly_of(cluster, STUCK)
-    time.sleep(1)  # the first advance sends the prices step: nobody consumes it, then it is purged
+    # The first advance sends the prices step: nobody consumes it yet; once it is queued, it is
+    # purged (waited for, not slept on: on a loaded machine the advance may come later).
     client = services.redis_client(cluster.env["HEDGEOPS_BROKER_URL"])
-    client.delete(cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"] + "prices")
+    queue = cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"] + "prices"
+    deadline = time.monotonic() + 60
+    while not client.llen(queue) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client.llen(queue) == 1, "the prices step was never queued"
+    client.delete(queue)
     cluster.worker("prices", queues="prices", concurrency=1, extra_env=FAST)
     waiting = subprocess.Popen(
         [str(BIN / "hedgeops"), "run", "nightly", "--as-of", STUCK, "--wait", "--timeout", "90", "--json"],
