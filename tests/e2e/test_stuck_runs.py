@@ -60,13 +60,17 @@ def test_a_purged_step_is_sent_again_while_wait_follows_the_run_that_answered(cl
     time.sleep(11)  # past HEDGEOPS_CHUNK_RESEND_AFTER since the nightly's last move
     cluster.trigger(names.RESEND_STALE_CHUNKS)
     out, err = waiting.communicate(timeout=120)
-    assert waiting.returncode == 0, err[-3000:]
     answered = [line for line in err.splitlines() if "following it" in line]
     assert answered == [
         f"hedgeops: already running: batch run {run.id} (nightly {STUCK}, attempt 1, running); following it"
-    ]
+    ], err[-3000:]
     summary = json.loads(out)
-    assert (summary["batch_run_id"], summary["status"], summary["note"]) == (run.id, "succeeded", "already running")
+    assert (summary["batch_run_id"], summary["note"]) == (run.id, "already running")
+    # Ended, not stuck. The session's database is shared with the other e2e modules: their
+    # contracts have no price on this date when they ran first, so the night may end with
+    # exceptions; the exit code is the documented one of the status either way.
+    assert summary["status"] in ("succeeded", "completed_with_exceptions"), summary
+    assert waiting.returncode == {"succeeded": 0, "completed_with_exceptions": 5}[summary["status"]], err[-3000:]
 
 
 def test_abandon_ends_a_stuck_nightly_and_releases_its_lock(cluster: Cluster) -> None:
