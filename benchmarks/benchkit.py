@@ -7,6 +7,7 @@ Not a benchmark itself; the scripts beside it import it (`from benchkit import .
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -24,6 +25,35 @@ from db.engine import dispose_all, engine_for
 ROOT = Path(__file__).resolve().parents[1]
 CELERY = Path(sys.executable).with_name("celery")
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+# run_all's gate: where a benchmark appends its headline figures, and whether its target is judged.
+HEADLINES_ENV = "BENCH_HEADLINES_FILE"
+JUDGE_ENV = "BENCH_JUDGE_TARGETS"
+
+
+# -- headline figures and targets ----------------------------------------------------------------
+
+
+def headline(name: str, value: float) -> None:
+    """One headline figure of this benchmark, lower is better: a ratio to a reference measured in
+    the same run (or, where a benchmark has none, a time). Printed as `headline NAME = VALUE`, and
+    appended as a JSON line to the file named by BENCH_HEADLINES_FILE when run_all sets it;
+    run_all compares it with the figure recorded in benchmarks/recorded.json."""
+    print(f"headline {name} = {value:.3f}")
+    path = os.environ.get(HEADLINES_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"name": name, "value": value}) + "\n")
+
+
+def judged(target: str, met: bool) -> bool:
+    """A target's verdict: printed and returned, or, when run_all runs a size too small for the
+    target to mean anything (BENCH_JUDGE_TARGETS=0), printed as not judged and returned as met."""
+    if os.environ.get(JUDGE_ENV) == "0":
+        print(f"target {target}: not judged at this size ({'met' if met else 'not met'} here)")
+        return True
+    print(f"target {target}: {'met' if met else 'NOT met'}")
+    return met
 
 
 # -- throwaway databases -----------------------------------------------------------------------

@@ -34,7 +34,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Run as `python benchmarks/effectiveness.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
-from benchkit import ADMIN_URL, scratch_database  # noqa: E402
+from benchkit import ADMIN_URL, headline, scratch_database  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
 from db.hedging.models import EffectivenessResult  # noqa: E402
@@ -224,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "same result rows into a copy of effectiveness_results"
     )
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    headline("effectiveness.run_over_reference", first / reference)
+    headline("effectiveness.rerun_over_reference", again / reference)
     ok = summary["status"] == rerun["status"] == "succeeded"
     return 0 if ok else 1
 

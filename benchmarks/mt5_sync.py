@@ -43,6 +43,8 @@ from benchkit import (
     backend_pids,
     cpu_seconds,
     cpu_spent,
+    headline,
+    judged,
     process_tree,
     scratch_database,
     start_celery_worker,
@@ -364,9 +366,9 @@ def report(opts: Options, seeding: float, cycle: Cycle, by_copy: float, by_inser
             f"{seconds / by_copy:5.1f} x reference"
         )
     print(f"  (the references store the same {results} result rows, one transaction, nothing else)")
-    ok = per_second >= TARGET and all(r.status == "succeeded" for r in runs)
-    print(f"target >= {TARGET} accounts/s: {'met' if ok else 'NOT met'}")
-    return ok
+    headline("mt5_sync.cycle_over_copy", wall / by_copy)
+    met = judged(f">= {TARGET} accounts/s", per_second >= TARGET)
+    return met and all(r.status == "succeeded" for r in runs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from benchkit import headline
 from mtm_reference import SqlReference
 
 
@@ -124,12 +125,16 @@ def print_report(header: str, pipeline: Pipeline, floors: dict[str, float]) -> N
         f"ratios: run / SQL reference {runs[0].wall / sql.first:.2f} (target <= 1.5), "
         f"rerun / SQL rerun {runs[1].wall / sql.rerun:.2f} (target <= 2.0)"
     )
+    headline(f"mtm_{pipeline.snapshots}.run_over_sql", runs[0].wall / sql.first)
+    headline(f"mtm_{pipeline.snapshots}.rerun_over_sql", runs[1].wall / sql.rerun)
     first_cpu, rerun_cpu = (r.worker_cpu + r.database_cpu for r in runs)
     if sql.first_cpu and sql.rerun_cpu:
         print(
             f"CPU ratios (load-independent): run (worker + PostgreSQL) / SQL reference's backend "
             f"{first_cpu / sql.first_cpu:.2f}, rerun {rerun_cpu / sql.rerun_cpu:.2f}"
         )
+        headline(f"mtm_{pipeline.snapshots}.run_cpu_over_sql", first_cpu / sql.first_cpu)
+        headline(f"mtm_{pipeline.snapshots}.rerun_cpu_over_sql", rerun_cpu / sql.rerun_cpu)
     for no, rss in enumerate(pipeline.peak_rss, start=1):
         pool = ", ".join(f"{mib:.0f}" for mib in rss[1:])
         print(f"node {no} peak RSS (VmHWM): main {rss[0]:.0f} MiB, pool processes {pool} MiB")

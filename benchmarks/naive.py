@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import redis
-from benchkit import ADMIN_URL, CELERY, ROOT, scratch_database, stop_worker, worker_env
+from benchkit import ADMIN_URL, CELERY, ROOT, headline, scratch_database, stop_worker, worker_env
 from celery import Celery
 from mtm import AS_OF, PRICE_DATE, REDIS_URL, Options, measure_pipeline, seed
 from sqlalchemy import func, select
@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"projected to 1,000,000: {projected:.0f} s ({projected / 3600:.1f} h)"
     )
     print(f"  pipeline       {ours:8.2f} s  {opts.contracts / ours:8.0f} per s  speed-up at N: {naive / ours:.1f}x")
+    headline("naive.pipeline_over_naive", ours / naive)
     if opts.pipeline_1m:
         print(
             f"  at 1,000,000: pipeline {opts.pipeline_1m:.1f} s (given), speed-up {projected / opts.pipeline_1m:.1f}x"

@@ -30,7 +30,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Run as `python benchmarks/postings.py`: sys.path[0] is benchmarks/, so its siblings import bare.
-from benchkit import ADMIN_URL, scratch_database  # noqa: E402
+from benchkit import ADMIN_URL, headline, judged, scratch_database  # noqa: E402
 from effectiveness import FIRST_DAY, seed, weekdays  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
@@ -130,8 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'reference':<22}{reference:>8.2f}{n / reference:>9.0f}{1.0:>13.1f}  one executemany INSERT of the "
         "same entry rows into a copy of journal_entries"
     )
-    print(f"target: the run within {TARGET_SECONDS:.0f} s: {'met' if first <= TARGET_SECONDS else 'missed'}")
-    ok = summary["status"] == rerun["status"] == "succeeded" and first <= TARGET_SECONDS
+    headline("postings.run_over_reference", first / reference)
+    headline("postings.rerun_over_reference", again / reference)
+    met = judged(f"the run within {TARGET_SECONDS:.0f} s", first <= TARGET_SECONDS)
+    ok = summary["status"] == rerun["status"] == "succeeded" and met
     return 0 if ok else 1
 
 

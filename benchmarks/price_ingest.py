@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchkit import ADMIN_URL, scratch_database, worker_env
+from benchkit import ADMIN_URL, headline, scratch_database, worker_env
 from sqlalchemy import func, select
 
 from db import migrate
@@ -135,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['database']:<12}{wall:>9.2f}{opts.rows / wall:>10.0f}{wall / floor:>13.1f}{rss:>14.0f}"
             f"{r['stored']:>10}  {r['output']}"
         )
+        headline(f"price_ingest.{r['database']}_over_reference", wall / floor)
     print(json.dumps({"target_rss_mb": LIMIT_MB, "met": ok}))
     return 0 if ok else 1
 
