@@ -54,6 +54,7 @@ COMMANDS: dict[str, list[str]] = {
     "runs show": ["1"],
     "runs abandon": ["1", "--by", "a", "--reason", "b"],
     "check nightly": ["--as-of", "2026-11-20"],
+    "check broker": [],
     "flower": [],
     "verify": ["--as-of", "2026-11-20"],
     "backfill": ["mtm", "--from", "2026-11-19", "--to", "2026-11-20"],

@@ -1,6 +1,6 @@
-"""`hedgeops check nightly`: a monitor's probe (cron, Nagios, Kubernetes). One status line,
-the Nagios plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the ledger cannot be
-read, a bad option)."""
+"""`hedgeops check nightly` and `check broker`: a monitor's probes (cron, Nagios, Kubernetes).
+One status line, the Nagios plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
+ledger or the broker cannot be read, a bad option)."""
 
 from __future__ import annotations
 
@@ -118,13 +118,50 @@ def _facts(settings: Any, day: date) -> tuple[RunFacts | None, str | None]:
         ), None
 
 
-def _report(check: Check, fields: dict[str, Any] | None, as_json: bool, *, mistake: bool = False) -> NoReturn:
+@check_app.command("broker")
+def broker(as_json: Annotated[bool, typer.Option("--json", help="print the check as JSON")] = False) -> None:
+    """CRITICAL when the Redis broker can lose a queued task: a maxmemory-policy other than
+    noeviction, no persistence (neither AOF nor RDB snapshots), a visibility timeout not above
+    the hard time limit (HEDGEOPS_TASK_TIME_LIMIT), or under 10 % memory headroom (of maxmemory,
+    or of the machine's memory when maxmemory is 0); WARNING when RDB cannot be told (CONFIG
+    refused, AOF off); UNKNOWN when there is no broker or it does not answer."""
+    from core.broker_health import check_broker
+    from core.redaction import redacted_error
+    from workers.adapters.broker_facts import read_broker_facts
+    from workers.bootstrap import redis_client
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True, subject="broker")
+    if not settings.broker_url:
+        _report(Check(CheckState.UNKNOWN, "no broker: HEDGEOPS_BROKER_URL is not set"), None, as_json, subject="broker")
+    try:
+        facts = read_broker_facts(
+            redis_client(settings.broker_url, settings), settings.visibility_timeout, settings.task_time_limit
+        )
+    except Exception as exc:  # any failure to read is the monitor's UNKNOWN
+        _report(Check(CheckState.UNKNOWN, f"broker: {redacted_error(exc)}"), None, as_json, subject="broker")
+    fields = {
+        "maxmemory_policy": facts.maxmemory_policy,
+        "aof_enabled": facts.aof_enabled,
+        "rdb_save": facts.rdb_save,
+        "memory_headroom_pct": None if facts.headroom_pct is None else str(facts.headroom_pct),
+        "visibility_timeout": facts.visibility_timeout,
+        "hard_time_limit": facts.hard_time_limit,
+    }
+    _report(check_broker(facts), fields, as_json, subject="broker")
+
+
+def _report(
+    check: Check, fields: dict[str, Any] | None, as_json: bool, *, mistake: bool = False, subject: str = "nightly"
+) -> NoReturn:
     """The status line on stdout (a monitor reads it); a user's mistake on stderr."""
     if as_json:
         print(
             json.dumps(
                 {
-                    "check": "nightly",
+                    "check": subject,
                     "state": check.state.name,
                     "code": check.state.value,
                     "message": check.message,
@@ -133,5 +170,5 @@ def _report(check: Check, fields: dict[str, Any] | None, as_json: bool, *, mista
             )
         )
     else:
-        (err if mistake else out).print(check.line("nightly"), markup=False, highlight=False)
+        (err if mistake else out).print(check.line(subject), markup=False, highlight=False)
     raise typer.Exit(check.state.value)
