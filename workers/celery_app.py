@@ -206,7 +206,12 @@ def _refuse_open_flower() -> None:
     flags = ("--basic-auth=", "--basic_auth=", "--auth=")  # Flower's own ways (tornado: --name=value)
     given = [arg for arg in sys.argv if arg.startswith(flags) and arg.partition("=")[2]]
     given += [name for name in ("FLOWER_BASIC_AUTH", "FLOWER_AUTH") if os.environ.get(name)]
-    if given or os.environ.get(FLOWER_INSECURE_DEV) == "1":
+    if given:
+        from workers.flower_metrics import lock_metrics
+
+        lock_metrics()  # /metrics asks for the same credentials as the pages
+        return
+    if os.environ.get(FLOWER_INSECURE_DEV) == "1":
         return
     print(
         "hedgeops: refusing to start Flower without credentials: start it with `hedgeops flower` "

@@ -154,6 +154,10 @@ class TestFlower:
             assert get(f"http://127.0.0.1:{port}/api/workers")[0] == 401
             assert get(f"http://127.0.0.1:{port}/api/workers", ("ops", "wrong"))[0] == 401
             assert get(f"http://127.0.0.1:{port}/api/workers", auth)[0] == 200
+            # /metrics names workers, hosts and tasks: behind the same credentials (issue 21, point 8)
+            assert get(f"http://127.0.0.1:{port}/metrics")[0] == 401
+            code, body = get(f"http://127.0.0.1:{port}/metrics", auth)
+            assert code == 200 and "flower_" in body
             load_contracts_csv(contracts_csv(contract("A")), "c.csv")  # no price file: a price goes missing
             code, body = get(
                 f"http://127.0.0.1:{port}/api/task/async-apply/hedgeops.prices.fetch_settlement_prices",
