@@ -22,6 +22,9 @@ class PriceBatch:
     request_id: str | None = None
     #: Why the whole batch was refused (not a price file at all); nothing of it is written.
     rejected: str | None = None
+    #: Why the file must be set aside unread or half-read (not a regular file, over its size
+    #: limit, past its read deadline): quarantined with this reason, nothing of it written.
+    poison: str | None = None
     #: When the source published these prices (a file's time, a response's field).
     published_at: datetime | None = None
     #: Set by file sources whose files are archived once processed: the file's path.

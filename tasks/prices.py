@@ -80,6 +80,9 @@ def ingest_file(p: Ports, source: PriceSource, batch: PriceBatch, run_id: int) -
     and counts one exception; a transient error propagates (the task retries the run,
     whose committed files are skipped as already processed)."""
     entry: dict[str, Any] = {"file": batch.report.file, "source": batch.source}
+    if batch.poison is not None:
+        quarantine_file(p, source, batch, batch.poison, run_id)
+        return {**entry, **Counts(exceptions=1).as_dict(), "quarantined": batch.poison}
     try:
         with p.uow() as uow:
             counts = ingest_batch(p, uow, source, batch, run_id)

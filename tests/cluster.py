@@ -156,6 +156,7 @@ def cluster(pg_database: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         HEDGEOPS_BROKER_URL=E2E_REDIS_URL,
         HEDGEOPS_RESULT_BACKEND=E2E_REDIS_URL,
         HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"),
+        HEDGEOPS_DROP_SETTLE_SECONDS="0",  # the tests write whole files, then trigger at once
         HEDGEOPS_MTM_CHUNK_SIZE="7",
         HEDGEOPS_LOG_FORMAT="json",
         HEDGEOPS_NIGHTLY_ENABLED="false",

@@ -127,6 +127,7 @@ def runtime(db_url: str, price_source: InMemoryPriceSource, clock: Clock, tmp_pa
         broker_url=None,
         result_backend=None,
         price_drop_dir=tmp_path / "incoming",
+        drop_settle_seconds=0,  # the tests write whole files, then fetch at once
         mtm_chunk_size=2,
     )
     create_app(settings)
@@ -154,6 +155,7 @@ def embedded_cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("HEDGEOPS_DATABASE_URL", db_url)
     monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "incoming"))
+    monkeypatch.setenv("HEDGEOPS_DROP_SETTLE_SECONDS", "0")  # whole files, fetched at once
     monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
     monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
     (tmp_path / "incoming").mkdir(exist_ok=True)

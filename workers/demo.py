@@ -36,6 +36,7 @@ def run_demo(console: Console) -> int:
         broker_url=None,
         result_backend=None,
         price_drop_dir=incoming,
+        drop_settle_seconds=0,  # the demo wrote its price file whole, just above
         log_level="ERROR",
     )
     start(settings, database=False)  # a fresh database: the schema comes next

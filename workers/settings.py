@@ -79,6 +79,13 @@ class Settings(GuardSettings, HedgingSettings, Mt5Settings):
         description="prefix of every Redis key (queues, results, locks): several environments can share one Redis",
     )
     price_drop_dir: Path = Field(Path("./var/prices/incoming"), description="vendor CSV drop folder")
+    drop_settle_seconds: float = Field(
+        2.0, ge=0, le=3600, description="a dropped file is read once unwritten this long (or renamed from *.part)"
+    )
+    price_file_max_mb: int = Field(256, ge=1, le=65536, description="a price file over this size is quarantined")
+    price_file_read_seconds: float = Field(
+        120.0, gt=0, le=3600, description="the checking pass over a price file must end within this; else quarantined"
+    )
     price_sources: list[SourceSpec] = Field(
         default_factory=lambda: list(DEFAULT_SOURCES),
         min_length=1,

@@ -101,6 +101,7 @@ def own_cluster(pg_url: str, base: Path, broker: str, **extra: str) -> Cluster:
         HEDGEOPS_BROKER_URL=broker,
         HEDGEOPS_RESULT_BACKEND=broker,
         HEDGEOPS_PRICE_DROP_DIR=str(base / "incoming"),
+        HEDGEOPS_DROP_SETTLE_SECONDS="0",  # whole files, triggered at once
         HEDGEOPS_LOG_FORMAT="json",
         HEDGEOPS_NIGHTLY_ENABLED="false",
         HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-faults-{uuid.uuid4().hex[:8]}:",

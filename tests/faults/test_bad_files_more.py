@@ -39,6 +39,7 @@ def base_env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     env.update(
         HEDGEOPS_DATABASE_URL=db_url,
         HEDGEOPS_PRICE_DROP_DIR=str(tmp_path / "incoming"),
+        HEDGEOPS_DROP_SETTLE_SECONDS="0",  # whole files, triggered at once
         HEDGEOPS_LOG_LEVEL="WARNING",
         **extra,
     )

@@ -136,7 +136,10 @@ def test_11_a_poison_file_is_quarantined_beside_good_files(db_url: str, tmp_path
 
     from tasks.ports import configure
     from tasks.prices import fetch_settlement_prices
+    from workers.adapters.drop_files import FileLimits
     from workers.adapters.vendor_csv import VendorCsvDropFolder
+
+    SETTLED = FileLimits(settle_seconds=0)  # the test writes whole files, then fetches at once
 
     class SpoiledMidway(VendorCsvDropFolder):
         def fetch(self, as_of: Any, wanted: Any) -> Any:
@@ -147,7 +150,11 @@ def test_11_a_poison_file_is_quarantined_beside_good_files(db_url: str, tmp_path
 
     drop = tmp_path / "drop"
     drop.mkdir()
-    configure(dataclasses.replace(runtime, price_sources=[SpoiledMidway("vendor_csv", drop, ["LME-*"], runtime.clock)]))
+    configure(
+        dataclasses.replace(
+            runtime, price_sources=[SpoiledMidway("vendor_csv", drop, ["LME-*"], runtime.clock, limits=SETTLED)]
+        )
+    )
     (drop / "a.csv").write_text(prices_csv(("LME-AL", "2026-11-19", "2510")))
     (drop / "b.csv").write_text(prices_csv(("LME-NI", "2026-11-19", "16000")))
     (drop / "c.csv").write_text(prices_csv(("LME-CU", "2026-11-19", "8000"), ("LME-ZN", "2026-11-19", "30\x0000")))

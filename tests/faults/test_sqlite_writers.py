@@ -94,6 +94,7 @@ def test_12_two_embedded_writers_on_one_sqlite_file(sqlite_url: str, tmp_path: P
     env.update(
         HEDGEOPS_DATABASE_URL=sqlite_url,
         HEDGEOPS_PRICE_DROP_DIR=str(tmp_path / "incoming"),
+        HEDGEOPS_DROP_SETTLE_SECONDS="0",  # whole files, triggered at once
         HEDGEOPS_D1_POLICY="calendar",
         HEDGEOPS_LOG_FORMAT="json",
         PYTHONUNBUFFERED="1",

@@ -36,6 +36,7 @@ def server_cli(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """PostgreSQL, no broker."""
     monkeypatch.setenv("HEDGEOPS_DATABASE_URL", pg_url)
     monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path))
+    monkeypatch.setenv("HEDGEOPS_DROP_SETTLE_SECONDS", "0")
     monkeypatch.delenv("HEDGEOPS_BROKER_URL", raising=False)
     monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
     return CliRunner()

@@ -17,6 +17,7 @@ from tasks.loading import load_contracts_csv
 from tasks.prices import fetch_settlement_prices
 from tests.builders import contract, contracts_csv, prices_csv
 from tests.fakes import Clock
+from workers.adapters.drop_files import FileLimits
 from workers.adapters.vendor_csv import VendorCsvDropFolder
 
 HEADER = "symbol,price_date,price,currency,unit,price_type\n"
@@ -26,7 +27,11 @@ HEADER = "symbol,price_date,price,currency,unit,price_type\n"
 def folder(runtime: Any, tmp_path: Path, clock: Clock) -> Path:
     drop = tmp_path / "drop"
     drop.mkdir()
-    object.__setattr__(runtime, "price_sources", [VendorCsvDropFolder("vendor_csv", drop, ["LME-*"], clock)])
+    object.__setattr__(
+        runtime,
+        "price_sources",
+        [VendorCsvDropFolder("vendor_csv", drop, ["LME-*"], clock, limits=FileLimits(settle_seconds=0))],
+    )
     return drop
 
 

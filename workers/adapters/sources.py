@@ -7,6 +7,7 @@ from datetime import datetime
 
 from core.ecb import EcbCrosses
 from core.ports import PriceSource
+from workers.adapters.drop_files import FileLimits
 from workers.adapters.ecb import EcbFilePriceSource
 from workers.adapters.http_json import HttpJsonPriceSource
 from workers.adapters.vendor_csv import VendorCsvDropFolder
@@ -16,7 +17,12 @@ from workers.settings import Settings, SourceSpec
 def build_source(spec: SourceSpec, settings: Settings, clock: Callable[[], datetime]) -> PriceSource:
     if spec.kind == "drop_folder":
         return VendorCsvDropFolder(
-            spec.name, spec.path or settings.price_drop_dir, spec.symbols, clock, settings.date_window
+            spec.name,
+            spec.path or settings.price_drop_dir,
+            spec.symbols,
+            clock,
+            settings.date_window,
+            file_limits(settings),
         )
     if spec.kind == "ecb_file":
         return EcbFilePriceSource(
@@ -31,6 +37,15 @@ def build_source(spec: SourceSpec, settings: Settings, clock: Callable[[], datet
         timeout=spec.timeout,
         retries=spec.retries,
         window=settings.date_window,
+    )
+
+
+def file_limits(settings: Settings) -> FileLimits:
+    """What a price file may be (HEDGEOPS_DROP_SETTLE_SECONDS, _PRICE_FILE_MAX_MB, _PRICE_FILE_READ_SECONDS)."""
+    return FileLimits(
+        settle_seconds=settings.drop_settle_seconds,
+        max_bytes=settings.price_file_max_mb * 1024 * 1024,
+        read_seconds=settings.price_file_read_seconds,
     )
 
 

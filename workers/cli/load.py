@@ -56,8 +56,8 @@ def load_prices(
     if file is not None and not file.is_file():
         raise fail(f"{file}: no such file")
     batch = read_batch(spec, file, utc_now(), settings)
-    if batch.rejected:
-        raise fail(f"{batch.rejected}; nothing loaded")
+    if batch.rejected or batch.poison:
+        raise fail(f"{batch.rejected or batch.poison}; nothing loaded")
     what = "prices" if batch.parts else f"{len(batch.report.rows)} prices"
     with err.status(f"loading {what} from {batch.report.file}", spinner="dots"):
         loaded = load_prices(batch)
@@ -79,6 +79,7 @@ def load_prices(
 def read_batch(spec: SourceSpec, file: Path | None, now: datetime, settings: Settings) -> PriceBatch:
     """The file read as its source reads files: a vendor CSV, or an ECB history."""
     from workers.adapters.ecb import EcbFilePriceSource
+    from workers.adapters.sources import file_limits
     from workers.adapters.vendor_csv import read_price_file
 
     if spec.kind == "ecb_file":
@@ -87,4 +88,4 @@ def read_batch(spec: SourceSpec, file: Path | None, now: datetime, settings: Set
         ).load_all()
     if file is None:
         raise fail(f"--source {spec.name} ({spec.kind}) needs a FILE")
-    return read_price_file(file, spec.name, now, spec.symbols, settings.date_window)
+    return read_price_file(file, spec.name, now, spec.symbols, settings.date_window, file_limits(settings))
