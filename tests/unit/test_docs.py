@@ -34,18 +34,28 @@ def test_the_grafana_dashboard_shows_only_metrics_the_code_exports_and_all_of_th
     import json
 
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics import MetricWrapperBase
 
+    from workers import queue_depth
     from workers.metrics import PrometheusGuardObserver, PrometheusRunObserver, PrometheusSyncObserver
 
     registry = CollectorRegistry()
-    for observer in (PrometheusRunObserver, PrometheusSyncObserver, PrometheusGuardObserver):
-        observer(registry)
+    observers = [
+        observer(registry) for observer in (PrometheusRunObserver, PrometheusSyncObserver, PrometheusGuardObserver)
+    ]
+    registry.register(queue_depth.QueueDepthCollector(["valuation"], lambda queues: {q: 0 for q in queues}))
     exported = {m.name for m in registry.collect()}
+    metrics = [m for o in observers for m in vars(o).values() if isinstance(m, MetricWrapperBase)]
+    labels = {label for m in metrics for label in m._labelnames} | {"queue"}
     dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
     exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
-    tokens = set(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", exprs)) - {"histogram_quantile"}
+    tokens = set(re.findall(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", exprs)) - {"histogram_quantile", *labels}
     used = {t if t in exported else re.sub(r"_(bucket|total|count|sum)$", "", t) for t in tokens}
     assert used == exported
+    # Grouped by labels we export: `job` is Prometheus' scrape job, ours is `hedgeops_job`.
+    grouped = {g.strip() for by in re.findall(r"by \(([^)]*)\)", exprs) for g in by.split(",")} - {"le"}
+    assert "job" not in labels
+    assert grouped <= labels, grouped - labels
 
 
 def test_the_demo_chart_of_accounts_file_is_the_default_chart() -> None:
