@@ -65,3 +65,14 @@ def test_the_demo_chart_of_accounts_file_is_the_default_chart() -> None:
 
     shipped = Path(__file__).parents[2] / "workers" / "sample_data" / "chart_of_accounts.json"
     assert ChartOfAccounts.from_mapping(json.loads(shipped.read_text(encoding="utf-8"))) == DEFAULT_CHART
+
+
+def test_the_beat_command_makes_the_folder_of_its_schedule_first() -> None:
+    """On a fresh host the schedule's folder does not exist and beat does not create it."""
+    block = README.split("<!-- beat-command -->\n```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    [beat] = [i for i, line in enumerate(lines) if " beat " in line]
+    schedule = re.search(r"--schedule (\S+)", lines[beat])
+    assert schedule is not None
+    folder = str(Path(schedule[1]).parent)
+    assert any(re.search(rf"(mkdir -p|install -d)\b.* {re.escape(folder)}$", line) for line in lines[:beat]), lines
