@@ -82,7 +82,9 @@ def test_no_command_shortens_a_value_when_piped(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setenv("HEDGEOPS_LOG_LEVEL", "WARNING")
     dispose_all()  # the demo's URL is relative (var/demo/...): no engine of another test's folder
     runner = CliRunner()
-    assert runner.invoke(app, ["demo"]).exit_code == 5  # LME-NI has no price: completed_with_exceptions
+    demo = runner.invoke(app, ["demo"])
+    assert demo.exit_code == 5  # LME-NI has no price: completed_with_exceptions
+    assert demo.stdout.startswith(readme_demo_output()), demo.stdout  # the README shows what it prints
     monkeypatch.setenv("HEDGEOPS_DATABASE_URL", f"sqlite:///{tmp_path}/var/demo/hedgeops-demo.db")
     monkeypatch.setenv("HEDGEOPS_PRICE_DROP_DIR", str(tmp_path / "var" / "demo" / "prices" / "incoming"))
     long_lines(f"sqlite:///{tmp_path}/var/demo/hedgeops-demo.db")
@@ -99,6 +101,12 @@ def test_no_command_shortens_a_value_when_piped(tmp_path: Path, monkeypatch: pyt
     assert f"run 2: {LONG_ERROR}" in printed["status"]
     assert f"run 13: {LONG_ERROR}" in printed["mt5 cycles"]
     assert f" {LONG_JOB} " in printed["mt5 cycles"]
+
+
+def readme_demo_output() -> str:
+    """The ```text block of the README's Quickstart: how the demo's output begins."""
+    quickstart = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split("## Quickstart", 1)[1]
+    return quickstart.split("```text\n", 1)[1].split("```", 1)[0]
 
 
 #: Longer than the 100 columns `status` and `mt5 cycles` keep on a terminal.

@@ -76,3 +76,34 @@ def test_the_beat_command_makes_the_folder_of_its_schedule_first() -> None:
     assert schedule is not None
     folder = str(Path(schedule[1]).parent)
     assert any(re.search(rf"(mkdir -p|install -d)\b.* {re.escape(folder)}$", line) for line in lines[:beat]), lines
+
+
+def test_the_tasks_table_names_each_task_s_arguments() -> None:
+    import importlib
+    import inspect
+
+    from tasks import names
+
+    section = README.split("## Tasks and queues", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(hedgeops\.[a-z_.]+)` \| [^|]+ \| (.+) \|$", section, flags=re.MULTILINE)
+    assert rows
+    tasks = {}
+    for module in names.TASK_MODULES:
+        for value in vars(importlib.import_module(module)).values():
+            if getattr(value, "name", None) and hasattr(value, "run"):
+                tasks[value.name] = value
+    for name, arguments in rows:
+        documented = set(re.findall(r"`([a-z_]+)`", arguments)) - {"manual", "beat", "backfill"}
+        params = set(inspect.signature(tasks[name].run).parameters) - {"self"}
+        assert documented == params, name
+
+
+def test_the_mt5_retry_is_documented_as_it_is() -> None:
+    from tasks.mt5.sync import SYNC_RETRY
+
+    delays = ", ".join(str(SYNC_RETRY.backoff * 2**n) for n in range(SYNC_RETRY.max_retries))
+    mt5 = (Path(__file__).resolve().parents[2] / "docs" / "mt5.md").read_text(encoding="utf-8")
+    for text in (README, mt5):
+        assert delays in text
+        assert ("no jitter" in text) is not SYNC_RETRY.jitter
+        assert ("full jitter" in text) is SYNC_RETRY.jitter
