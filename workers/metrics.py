@@ -10,20 +10,16 @@ of its own (the scrape job), so ours would be renamed `exported_job`. Counters a
 over the node's processes; each gauge says below how its processes' values make the node's
 one (README: Metrics, how to aggregate them across nodes).
 
-    hedgeops_runs_total{hedgeops_job,status}         counter: runs ended, by job and status
-    hedgeops_run_duration_seconds{hedgeops_job}      histogram: start to end of a run
-    hedgeops_snapshots_written_total{hedgeops_job,outcome}  counter: results written (created, existing,
-                                                     conflict)
-    hedgeops_conflicts_total{hedgeops_job}           counter: results refused as conflicts
-    hedgeops_exceptions_total{hedgeops_job}          counter: exceptions (MTM exceptions, bad price rows, failed
-                                                     sources, accounts)
-    hedgeops_price_missing_total{hedgeops_job}       counter: required D-1 prices missing at the end of a prices run
-    hedgeops_last_success_timestamp_seconds{hedgeops_job}  gauge (max of the processes): end of the last run
-                                                     of the job that succeeded
-    hedgeops_chunks_in_flight{hedgeops_job}          gauge (sum of the live processes): chunk tasks at work
-    hedgeops_nightly_late_total                      counter: late-nightly alerts sent (once per date)
-    hedgeops_queue_messages{queue}                   gauge (read from the broker at scrape): messages waiting
-                                                     in each queue the node consumes (workers/queue_depth.py)
+    hedgeops_runs_total{hedgeops_job,status}          counter: runs ended, by job and status
+    hedgeops_run_duration_seconds{hedgeops_job}       histogram: start to end of a run
+    hedgeops_snapshots_written_total{hedgeops_job,outcome}  counter: created, existing, conflict
+    hedgeops_conflicts_total{hedgeops_job}            counter: results refused as conflicts
+    hedgeops_exceptions_total{hedgeops_job}           counter: MTM exceptions, bad rows, failed sources, accounts
+    hedgeops_price_missing_total{hedgeops_job}        counter: required D-1 prices missing after a prices run
+    hedgeops_last_success_timestamp_seconds{...}      gauge (max): end of the job's last successful run
+    hedgeops_chunks_in_flight{hedgeops_job}           gauge (sum of the live processes): chunk tasks at work
+    hedgeops_nightly_late_total                       counter: late-nightly alerts sent (once per date)
+    hedgeops_queue_messages{queue}                    gauge: waiting messages, read at scrape (queue_depth.py)
 
     mt5_position_sync_total{terminal,outcome}        counter: account syncs, outcome ok or the failure kind
     reconciliation_divergences_total{reason}         counter: reconciliation rows that are divergences
@@ -33,8 +29,7 @@ one (README: Metrics, how to aggregate them across nodes).
     account_drawdown_percent{login}                  gauge (the newest reading): drawdown from peak equity
     drawdown_guard_triggers_total{kind}              counter: warnings, executions, would-close (shadow)
     positions_autoclosed_total{reason}               counter: positions the guard closed
-    close_intents_pending                            gauge (the newest reading): close intents of every
-                                                     account not yet confirmed or failed (a count in the database)
+    close_intents_pending                            gauge (the newest reading): every account's open intents
     close_order_attempts_total{retcode}              counter: order_send calls of closes, by answer ("none": no result)
 """
 
