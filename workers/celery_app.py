@@ -232,8 +232,11 @@ def serve_node_metrics(port: int) -> None:
     metrics.use_multiprocess()
 
     def _serve(sender: Any = None, **_: Any) -> None:
+        from workers.queue_depth import QueueDepthCollector, broker_depths
+
+        queues = QueueDepthCollector(sender.app.amqp.queues.consume_from, broker_depths(sender.app))
         try:
-            metrics.serve_node(port)
+            metrics.serve_node(port, queues=queues)
         except metrics.MetricsPortUnavailable as exc:
             start_failed(str(exc))
 

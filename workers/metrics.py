@@ -5,26 +5,31 @@ pool process writes its values there, and the worker's main process serves their
 once per node on HEDGEOPS_METRICS_PORT, whatever its concurrency. A port that cannot be
 bound stops the worker at start-up.
 
-    hedgeops_runs_total{job,status}                  counter: runs ended, by job and status
-    hedgeops_run_duration_seconds{job}               histogram: start to end of a run
-    hedgeops_snapshots_written_total{job,outcome}    counter: results written (created, existing, conflict)
-    hedgeops_conflicts_total{job}                    counter: results refused as conflicts
-    hedgeops_exceptions_total{job}                   counter: exceptions (MTM exceptions, bad price rows, failed
-                                                     sources, accounts)
-    hedgeops_price_missing_total{job}                counter: required D-1 prices missing at the end of a prices run
-    hedgeops_last_success_timestamp_seconds{job}     gauge: end of the last run of the job that succeeded
-    hedgeops_chunks_in_flight{job}                   gauge: chunk tasks at work
-    hedgeops_nightly_late_total                      counter: late-nightly alerts sent (once per date)
+Our job label is `hedgeops_job`, never `job`: Prometheus gives every scraped series a `job`
+of its own (the scrape job), so ours would be renamed `exported_job`. Counters are summed
+over the node's processes; each gauge says below how its processes' values make the node's
+one (README: Metrics, how to aggregate them across nodes).
+
+    hedgeops_runs_total{hedgeops_job,status}          counter: runs ended, by job and status
+    hedgeops_run_duration_seconds{hedgeops_job}       histogram: start to end of a run
+    hedgeops_snapshots_written_total{hedgeops_job,outcome}  counter: created, existing, conflict
+    hedgeops_conflicts_total{hedgeops_job}            counter: results refused as conflicts
+    hedgeops_exceptions_total{hedgeops_job}           counter: MTM exceptions, bad rows, failed sources, accounts
+    hedgeops_price_missing_total{hedgeops_job}        counter: required D-1 prices missing after a prices run
+    hedgeops_last_success_timestamp_seconds{...}      gauge (max): end of the job's last successful run
+    hedgeops_chunks_in_flight{hedgeops_job}           gauge (sum of the live processes): chunk tasks at work
+    hedgeops_nightly_late_total                       counter: late-nightly alerts sent (once per date)
+    hedgeops_queue_messages{queue}                    gauge: waiting messages, read at scrape (queue_depth.py)
 
     mt5_position_sync_total{terminal,outcome}        counter: account syncs, outcome ok or the failure kind
     reconciliation_divergences_total{reason}         counter: reconciliation rows that are divergences
     reconciliation_latency_seconds{terminal}         histogram: reading and reconciling one account
-    mt5_positions_total{login}                       gauge: open positions of the account
-    account_equity{login,currency}                   gauge: equity at the last sync
-    account_drawdown_percent{login}                  gauge: drawdown from peak equity at the last sync
+    mt5_positions_total{login}                       gauge (the newest reading): open positions of the account
+    account_equity{login,currency}                   gauge (the newest reading): equity at the last sync
+    account_drawdown_percent{login}                  gauge (the newest reading): drawdown from peak equity
     drawdown_guard_triggers_total{kind}              counter: warnings, executions, would-close (shadow)
     positions_autoclosed_total{reason}               counter: positions the guard closed
-    close_intents_pending                            gauge: close intents not yet confirmed or failed
+    close_intents_pending                            gauge (the newest reading): every account's open intents
     close_order_attempts_total{retcode}              counter: order_send calls of closes, by answer ("none": no result)
 """
 
@@ -41,11 +46,12 @@ from typing import Any
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 from prometheus_client import values as prometheus_values
+from prometheus_client.registry import Collector
 
 from core.mt5.reconcile import Outcome
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import ReconStatus
-from core.values import Counts
+from core.values import Counts, Job, RunStatus
 
 log = structlog.get_logger(__name__)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -112,6 +118,12 @@ class PrometheusSyncObserver:
         self.syncs.labels(terminal, kind).inc()
 
 
+#: The guard's trigger kinds (tasks/mt5/guard.py): `would_close` is shadow mode's execution.
+GUARD_TRIGGER_KINDS = ("warning", "execution", "would_close")
+#: Our job label; Prometheus keeps `job` for the scrape job.
+JOB_LABEL = "hedgeops_job"
+
+
 class PrometheusGuardObserver:
     """Implements core.mt5.ports.GuardObserver (seed 001's names)."""
 
@@ -120,10 +132,18 @@ class PrometheusGuardObserver:
         self.closed = Counter(
             "positions_autoclosed_total", "Positions closed by the guard", ["reason"], registry=registry
         )
-        self.pending = Gauge("close_intents_pending", "Close intents not yet confirmed or failed", registry=registry)
+        # A count read from the database (every account's): the newest reading is the node's.
+        self.pending = Gauge(
+            "close_intents_pending",
+            "Close intents not yet confirmed or failed",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         self.attempts = Counter(
             "close_order_attempts_total", "order_send calls of closes by retcode", ["retcode"], registry=registry
         )
+        for kind in GUARD_TRIGGER_KINDS:  # at 0 from the start, so the first trip is an increase
+            self.triggers.labels(kind)
 
     def guard_triggered(self, kind: str) -> None:
         self.triggers.labels(kind).inc()
@@ -138,6 +158,8 @@ class PrometheusGuardObserver:
         self.pending.set(count)
 
 
+#: The statuses a run ends with.
+ENDED = tuple(s.value for s in RunStatus if s.finished)
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 
 
@@ -146,39 +168,58 @@ class PrometheusRunObserver:
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.runs = Counter(
-            "hedgeops_runs_total", "Runs ended, by job and status", ["job", "status"], registry=registry
+            "hedgeops_runs_total", "Runs ended, by job and status", [JOB_LABEL, "status"], registry=registry
         )
         self.duration = Histogram(
             "hedgeops_run_duration_seconds",
             "Start to end of a run",
-            ["job"],
+            [JOB_LABEL],
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.written = Counter(
             "hedgeops_snapshots_written_total",
             "Results written, by write-path outcome",
-            ["job", "outcome"],
+            [JOB_LABEL, "outcome"],
             registry=registry,
         )
-        self.conflicts = Counter("hedgeops_conflicts_total", "Results refused as conflicts", ["job"], registry=registry)
-        self.exceptions = Counter("hedgeops_exceptions_total", "Exceptions counted by runs", ["job"], registry=registry)
+        self.conflicts = Counter(
+            "hedgeops_conflicts_total", "Results refused as conflicts", [JOB_LABEL], registry=registry
+        )
+        self.exceptions = Counter(
+            "hedgeops_exceptions_total", "Exceptions counted by runs", [JOB_LABEL], registry=registry
+        )
         self.price_missing = Counter(
-            "hedgeops_price_missing_total", "Required D-1 prices missing", ["job"], registry=registry
+            "hedgeops_price_missing_total", "Required D-1 prices missing", [JOB_LABEL], registry=registry
         )
         self.last_success = Gauge(
             "hedgeops_last_success_timestamp_seconds",
             "End of the last successful run",
-            ["job"],
+            [JOB_LABEL],
             registry=registry,
             multiprocess_mode="max",
         )
         self.in_flight = Gauge(
-            "hedgeops_chunks_in_flight", "Chunk tasks at work", ["job"], registry=registry, multiprocess_mode="livesum"
+            "hedgeops_chunks_in_flight",
+            "Chunk tasks at work",
+            [JOB_LABEL],
+            registry=registry,
+            multiprocess_mode="livesum",
         )
         self.late = Counter("hedgeops_nightly_late_total", "Late-nightly alerts sent", registry=registry)
+        for job in Job:
+            self._known(job.value)
+
+    def _known(self, job: str) -> None:
+        """The series the alerts take an increase of exist at 0 before their first count (a
+        series born at 1 shows no increase): the nightly family's from the start, a
+        terminal's cycles' from their first results."""
+        for status in ENDED:
+            self.runs.labels(job, status)
+        self.conflicts.labels(job)
 
     def results_counted(self, job: str, counts: Counts) -> None:
+        self._known(job)
         for outcome, n in (("created", counts.created), ("existing", counts.existing), ("conflict", counts.conflicts)):
             if n:
                 self.written.labels(job, outcome).inc(n)
@@ -196,6 +237,7 @@ class PrometheusRunObserver:
     def run_finished(
         self, job: str, status: str, seconds: float, price_missing: int, finished_at: datetime | None
     ) -> None:
+        self._known(job)
         self.runs.labels(job, status).inc()
         self.duration.labels(job).observe(seconds)
         if price_missing:
@@ -258,11 +300,14 @@ def use_multiprocess() -> str:
     return path
 
 
-def serve_node(port: int, address: str = "0.0.0.0") -> None:
+def serve_node(port: int, address: str = "0.0.0.0", queues: Collector | None = None) -> None:
     """Serve the sum of every process's values on `port`: once per worker node, from its
-    main process. MetricsPortUnavailable when the port is taken."""
+    main process, with `queues` (the node's queue depths, workers/queue_depth.py).
+    MetricsPortUnavailable when the port is taken."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves its multiprocess helpers unannotated
+    if queues is not None:
+        registry.register(queues)
     try:
         start_http_server(port, addr=address, registry=registry)
     except OSError as exc:

@@ -97,8 +97,11 @@ class IntentSpec:
     kind: str = "execution"
 
 
-def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime) -> list[str]:
-    """Insert the intents not there yet (a key is one close, ever); the keys inserted."""
+def add_intents(
+    session: Session, specs: Sequence[IntentSpec], *, now: datetime, batch_run_id: int | None = None
+) -> list[str]:
+    """Insert the intents not there yet (a key is one close, ever); the keys inserted, each
+    audited with the sync cycle (`batch_run_id`) that made it."""
     if not specs:
         return []
     values = [
@@ -132,7 +135,13 @@ def add_intents(session: Session, specs: Sequence[IntentSpec], *, now: datetime)
     for key in inserted:
         details = {"key": key, "kind": kinds[key]}
         record_event(
-            session, "close_intent_created", entity_type="close_intent", entity_id=key, now=now, details=details
+            session,
+            "close_intent_created",
+            entity_type="close_intent",
+            entity_id=key,
+            now=now,
+            details=details,
+            batch_run_id=batch_run_id,
         )
     return inserted
 

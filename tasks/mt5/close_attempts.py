@@ -60,9 +60,9 @@ def prepare(run: CloseRun, intent: Held) -> tuple[Request, int] | None:
     return request, len(allowed_fillings(spec.filling_mode))
 
 
-def claim_attempt(session: Session, intent: Held, request: Request, now: datetime) -> bool:
-    """The attempt, claimed (compare-and-set) with its request and audited; False when
-    another process moved the intent meanwhile."""
+def claim_attempt(session: Session, intent: Held, request: Request, now: datetime, cycle_id: int | None = None) -> bool:
+    """The attempt, claimed (compare-and-set) with its request and audited (with the sync
+    cycle it is sent in); False when another process moved the intent meanwhile."""
     sent = mark_sent(intent.value)
     if not rows.claim(session, intent.id, intent.value, sent, now=now, last_request=dict(request)):
         return False
@@ -73,6 +73,7 @@ def claim_attempt(session: Session, intent: Held, request: Request, now: datetim
         entity_id=intent.key,
         now=now,
         details={"attempt": sent.attempts, "request": _as_text(request)},
+        batch_run_id=cycle_id,
     )
     return True
 

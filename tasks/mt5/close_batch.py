@@ -31,7 +31,9 @@ def first_attempts(run: CloseRun, held: list[Held]) -> set[int]:
     now = run.p.clock()
     with run.p.uow() as uow:
         claimed = [
-            (i, request, fillings) for i, request, fillings in ready if claim_attempt(uow.session, i, request, now)
+            (i, request, fillings)
+            for i, request, fillings in ready
+            if claim_attempt(uow.session, i, request, now, run.cycle_id)
         ]
         uow.commit()
     answers: list[Answered] = []

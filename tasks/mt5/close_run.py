@@ -35,6 +35,8 @@ class CloseRun:
     conn: Connection
     account: Account
     policy: GuardPolicy
+    #: The sync cycle (batch run) these closes are part of: its audit events and alerts name it.
+    cycle_id: int | None = None
     #: symbol_info read during this run, by symbol (a fresh tick is read for every attempt).
     symbols: dict[str, SymbolInfo] = field(default_factory=dict)
 

@@ -135,7 +135,7 @@ def _send(run: CloseRun, intent: Held) -> Outcome:
     request, fillings = prepared
     now = run.p.clock()
     with run.p.uow() as uow:
-        if not claim_attempt(uow.session, intent, request, now):
+        if not claim_attempt(uow.session, intent, request, now, run.cycle_id):
             return None  # another process moved this intent meanwhile
         uow.commit()
     run.mt5.fault("after_intent_commit")

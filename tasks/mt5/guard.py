@@ -67,13 +67,13 @@ def guard_read(
     if policy is None:
         return None
     try:
-        return guard_account(CloseRun(p, mt5, conn, account, policy), figures, synced_at, run_id)
+        return guard_account(CloseRun(p, mt5, conn, account, policy, run_id), figures, synced_at, run_id)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
 
 
-def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account) -> None:
+def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account, run_id: int | None = None) -> None:
     """Right after the login of a sync, before the account is read: the closes it still
     has open (a worker killed mid-close, a closed market) are finished first."""
     policy = account_policy(mt5, account)
@@ -82,7 +82,7 @@ def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account) 
     with p.uow() as uow:
         pending = rows.open_intent_counts(uow.session, [account.id], mode="enforce")
     if pending:
-        _closes(CloseRun(p, mt5, conn, account, policy))
+        _closes(CloseRun(p, mt5, conn, account, policy, run_id))
 
 
 def guard_account(run: CloseRun, figures: SnapshotFigures, synced_at: datetime, run_id: int) -> GuardDecision:
@@ -163,6 +163,6 @@ def _closes(run: CloseRun, decision: GuardDecision | None = None) -> None:
     with run.p.uow() as uow:
         state = rows.load_state(uow.session, run.account.id)
         figures = decision or GuardDecision(state, None, None, ())
-        execution_alert(run.p, uow.session, run.account, run.policy, replace(figures, state=state), None)
+        execution_alert(run.p, uow.session, run.account, run.policy, replace(figures, state=state), run.cycle_id)
         run.mt5.guard_observer.intents_pending(rows.pending_count(uow.session))
         uow.commit()

@@ -76,7 +76,7 @@ def write_intents(run: CloseRun, s: Session, decision: GuardDecision, book: Book
             for o in orders_to_remove(run.policy, book.orders, held.get(IntentKind.PENDING_ORDER.value, set()))
         ),
     ]
-    inserted = set(rows.add_intents(s, specs, now=now))
+    inserted = set(rows.add_intents(s, specs, now=now, batch_run_id=run_id))
     for spec in specs:
         if spec.key in inserted and spec.kind != IntentKind.EXECUTION.value:
             latch_alert(run.p, s, run.account, run.policy, decision, spec, run_id)

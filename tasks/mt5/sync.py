@@ -138,7 +138,7 @@ def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: i
                 account,
                 mt5.credentials.password(account.credential_ref),
                 expected,
-                after_login=partial(resume_account, p, mt5, conn, account),
+                after_login=partial(resume_account, p, mt5, conn, account, request.run_id),
             )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, p.clock(), exc.kind, str(exc)))

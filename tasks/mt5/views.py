@@ -1,5 +1,6 @@
 """What the CLI asks of MT5 cycles: which terminals to sync, a cycle as JSON with its
-divergences by reason, a cycle's reconciliation rows, and the guard's alerts."""
+divergences by reason and the guard's actions, a cycle's reconciliation rows, and the
+guard's alerts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.errors import HedgeopsError
 from core.mt5.accounts import CYCLE_JOB_PREFIX
@@ -15,6 +17,7 @@ from core.mt5.cycle_details import CycleDetails
 from db import ledger
 from db.models import BatchRun
 from db.mt5.accounts import terminals_of
+from db.mt5.cycles import guard_actions
 from db.mt5.guard_models import DrawdownAlert
 from db.mt5.models import ReconciliationLog
 from tasks.ports import ports
@@ -27,24 +30,42 @@ def terminals_to_sync(logins: Sequence[int] | None) -> list[str]:
 
 
 def cycle_summary(run_id: int) -> dict[str, Any]:
-    """The run as `run --json` prints it, with its terminal, accounts and divergences."""
+    """The run as `run --json` prints it, with its terminal, accounts, divergences and the
+    guard's actions."""
     with ports().uow() as uow:
-        run = ledger.get_run(uow.session, run_id)
+        return cycle_views(uow.session, [ledger.get_run(uow.session, run_id)])[0]
+
+
+def cycle_views(session: Session, cycles: Sequence[BatchRun]) -> list[dict[str, Any]]:
+    """Each sync cycle as its summary, with its terminal, accounts, divergences by reason and
+    `guard`: the close intents the drawdown guard made in it, the close orders it sent and
+    the alerts it raised (a divergence such as `unknown_position` the guard closed shows
+    here as its intent)."""
+    ids = [run.id for run in cycles]
+    r = ReconciliationLog
+    stmt = (
+        select(r.batch_run_id, r.reason, func.count())
+        .where(r.batch_run_id.in_(ids), r.status == "divergence")
+        .group_by(r.batch_run_id, r.reason)
+        .order_by(r.batch_run_id, r.reason)
+    )
+    divergences: dict[int | None, dict[str, int]] = {}
+    for run_id, reason, n in session.execute(stmt):
+        divergences.setdefault(run_id, {})[reason] = int(n)
+    actions = guard_actions(session, ids)
+    views = []
+    for run in cycles:
         cycle = CycleDetails.from_details(run.details)
-        r = ReconciliationLog
-        stmt = (
-            select(r.reason, func.count())
-            .where(r.batch_run_id == run_id, r.status == "divergence")
-            .group_by(r.reason)
-            .order_by(r.reason)
+        views.append(
+            {
+                **run_summary(run),
+                "terminal": cycle.terminal,
+                "accounts": cycle.accounts,
+                "divergences": divergences.get(run.id, {}),
+                "guard": actions[run.id],
+            }
         )
-        divergences = {reason: int(n) for reason, n in uow.session.execute(stmt)}
-        return {
-            **run_summary(run),
-            "terminal": cycle.terminal,
-            "accounts": cycle.accounts,
-            "divergences": divergences,
-        }
+    return views
 
 
 RECONCILIATION_FIELDS = (

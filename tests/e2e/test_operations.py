@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import subprocess
 import time
@@ -62,7 +63,7 @@ def metric(body: str, name: str, **labels: str) -> float:
     """The sum of the samples of `name` that carry `labels`."""
     total = 0.0
     for line in body.splitlines():
-        if line.startswith(f"{name}{{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+        if line.startswith(f"{name}{{") and all(re.search(f'[{{,]{k}="{v}"', line) for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -87,19 +88,23 @@ class TestMetrics:
 
             def scraped() -> str | None:
                 body = get(f"http://127.0.0.1:{port}/metrics")[1]
-                return body if metric(body, "hedgeops_runs_total", job="nightly") >= 1 else None
+                return body if metric(body, "hedgeops_runs_total", hedgeops_job="nightly") >= 1 else None
 
             body = until(scraped)
         finally:
             cluster.stop(worker)
         assert run["status"] == "completed_with_exceptions"  # LME-NI has no D-1 price
-        assert metric(body, "hedgeops_runs_total", job="nightly", status="completed_with_exceptions") == 1
-        assert metric(body, "hedgeops_snapshots_written_total", job="mtm", outcome="created") == mtm.created
-        assert metric(body, "hedgeops_exceptions_total", job="mtm") == mtm.exceptions == 1
-        assert metric(body, "hedgeops_price_missing_total", job="prices") == 1
-        assert metric(body, "hedgeops_last_success_timestamp_seconds", job="effectiveness") > 0
-        assert metric(body, "hedgeops_chunks_in_flight", job="mtm") == 0
-        assert metric(body, "hedgeops_run_duration_seconds_count", job="nightly") == 1
+        assert metric(body, "hedgeops_runs_total", hedgeops_job="nightly", status="completed_with_exceptions") == 1
+        assert metric(body, "hedgeops_snapshots_written_total", hedgeops_job="mtm", outcome="created") == mtm.created
+        assert metric(body, "hedgeops_exceptions_total", hedgeops_job="mtm") == mtm.exceptions == 1
+        assert metric(body, "hedgeops_price_missing_total", hedgeops_job="prices") == 1
+        assert metric(body, "hedgeops_last_success_timestamp_seconds", hedgeops_job="effectiveness") > 0
+        assert metric(body, "hedgeops_chunks_in_flight", hedgeops_job="mtm") == 0
+        assert metric(body, "hedgeops_run_duration_seconds_count", hedgeops_job="nightly") == 1
+        # Every queue the node consumes, read from the broker at the scrape: the night is over.
+        assert metric(body, "hedgeops_queue_messages", queue="valuation") == 0
+        assert 'hedgeops_queue_messages{queue="prices"}' in body
+        assert 'job="' not in body.replace('hedgeops_job="', "")  # Prometheus' own label, never ours
 
     def test_a_taken_port_stops_the_worker_at_start(self, cluster: Cluster) -> None:
         with socket.socket() as taken:

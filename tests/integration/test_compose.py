@@ -475,3 +475,38 @@ class TestDockerfile:
         commands = [args for keyword, args in final_stage() if keyword == "CMD"]
         assert commands, "no CMD"
         assert "hedgeops" in commands[-1] and "--help" in commands[-1]
+
+
+class TestBeatHealthcheck:
+    """The healthcheck run as the container would run it (`sh -c`), on a folder of our own:
+    fresh whatever file names the Python's dbm gives the schedule, stale after 10 minutes."""
+
+    def check(self, raw: dict[str, Any], folder: Path) -> int:
+        import subprocess
+
+        test = service(raw, "beat")["healthcheck"]["test"]
+        assert test[0] == "CMD-SHELL"
+        schedule = option(argv(service(raw, "beat")), "-s", "--schedule")
+        assert schedule is not None
+        command = interpolate(test[1], {}).replace(str(Path(schedule).parent), str(folder))
+        assert str(folder) in command, "the healthcheck does not look where beat writes"
+        return subprocess.run(["sh", "-c", command], check=False, timeout=30).returncode
+
+    @pytest.mark.parametrize(
+        "files",
+        [
+            ["celerybeat-schedule"],  # gdbm, or Python 3.13's dbm.sqlite3
+            ["celerybeat-schedule.db"],  # ndbm (Berkeley DB)
+            ["celerybeat-schedule.bak", "celerybeat-schedule.dat", "celerybeat-schedule.dir"],  # dbm.dumb
+        ],
+        ids=["gdbm", "ndbm", "dumb"],
+    )
+    def test_fresh_then_stale(self, raw: dict[str, Any], tmp_path: Path, files: list[str]) -> None:
+        assert self.check(raw, tmp_path) != 0  # no schedule yet: not healthy
+        for name in files:
+            (tmp_path / name).write_bytes(b"")
+        assert self.check(raw, tmp_path) == 0
+        old = (tmp_path / files[0]).stat().st_mtime - 11 * 60
+        for name in files:
+            os.utime(tmp_path / name, (old, old))
+        assert self.check(raw, tmp_path) != 0

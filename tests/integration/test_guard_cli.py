@@ -140,3 +140,34 @@ def test_a_bad_named_policy_is_one_line_at_start_up(embedded_cli: CliRunner, mon
     refused = embedded_cli.invoke(app, ["guard", "status"])
     assert refused.exit_code == 2
     assert "guard_policies[tight]" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_a_cycle_shows_what_the_guard_did_in_it(cli: CliRunner) -> None:
+    """Issue 20's cycle 19: `divergences: unknown_position 2` while the guard closed both.
+    The tripping cycle's JSON (of `run mt5-sync` and of `mt5 cycles`) now says so: the two
+    close intents it made, the two closes it sent and its alerts; the first cycle did nothing."""
+    first = cli.invoke(app, ["run", "mt5-sync", "--in-process", "--json"])
+    second = cli.invoke(app, ["run", "mt5-sync", "--in-process", "--json"])
+    assert first.exit_code == second.exit_code == 0, second.output
+    [quiet], [tripping] = json.loads(first.stdout), json.loads(second.stdout)
+    assert quiet["guard"] == {"close_intents": [], "closes_sent": 0, "alerts": []}
+    assert tripping["divergences"] == {"unknown_position": 2}  # nothing expected: both are unknown
+    guard = tripping["guard"]
+    assert [(i["login"], i["ticket"], i["kind"], i["status"]) for i in guard["close_intents"]] == [
+        (5001, 88812, "execution", "confirmed"),
+        (5001, 88813, "execution", "confirmed"),
+    ]
+    assert guard["closes_sent"] == 2
+    # 11 % is past the warning level (5 %) and the execution level (10 %): both in this cycle.
+    assert [(a["alert_type"], a["action"], a["positions_closed"]) for a in guard["alerts"]] == [
+        ("warning", "warning_sent", 0),
+        ("execution", "positions_closed", 2),
+    ]
+    listed = cli.invoke(app, ["mt5", "cycles", "--json"])
+    assert listed.exit_code == 0, listed.output
+    by_id = {c["batch_run_id"]: c for c in json.loads(listed.stdout)}
+    assert by_id[tripping["batch_run_id"]]["guard"] == guard
+    assert by_id[quiet["batch_run_id"]]["guard"]["close_intents"] == []
+    table = cli.invoke(app, ["mt5", "cycles"])
+    line = f"run {tripping['batch_run_id']}: guard: close intents 5001:88812 confirmed, 5001:88813 confirmed; "
+    assert line + "closes sent 2; alerts 5001 warning warning_sent, 5001 execution positions_closed" in table.stdout

@@ -67,3 +67,34 @@ def test_every_queue_a_task_declares_is_a_named_queue_the_app_declares() -> None
     assert static <= set(names.QueueName)
     assert set(names.QueueName) == {*QUEUES, names.QueueName.MT5}
     assert names.queue_of_terminal("t1") == "mt5.t1"
+
+
+def test_a_node_exports_the_messages_waiting_in_each_queue_it_consumes(app: Any) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from workers.queue_depth import QueueDepthCollector, broker_depths
+
+    with app.connection_for_write() as conn:
+        for queue in app.conf.task_queues:
+            if queue.name in ("prices", "valuation"):
+                queue(conn.default_channel).declare()
+    for _ in range(3):
+        app.send_task("hedgeops.nightly.advance_nightly", kwargs={"run_id": 1}, queue="valuation")
+    app.send_task("hedgeops.nightly.advance_nightly", kwargs={"run_id": 1}, queue="valuation", priority=9)
+    registry = CollectorRegistry()
+    registry.register(QueueDepthCollector(["valuation", "prices", "mt5.t1"], broker_depths(app)))
+    samples = {s.labels["queue"]: s.value for m in registry.collect() for s in m.samples}
+    assert samples == {"valuation": 4, "prices": 0, "mt5.t1": 0}  # every priority's list of the queue
+
+
+def test_a_broker_that_does_not_answer_gives_no_sample_and_the_scrape_answers() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from workers.queue_depth import QueueDepthCollector
+
+    def unreachable(queues: Any) -> dict[str, int]:
+        raise ConnectionError("broker down")
+
+    registry = CollectorRegistry()
+    registry.register(QueueDepthCollector(["valuation"], unreachable))
+    assert b"hedgeops_queue_messages{" not in generate_latest(registry)

@@ -244,3 +244,22 @@ def show_cycles(summaries: list[dict[str, Any]], as_json: bool) -> None:
     for s in summaries:
         if s.get("error") or s.get("note"):
             out.print(f"run {s.get('batch_run_id')}: {s.get('error') or s.get('note')}", markup=False)
+    show_guard_actions(summaries)
+
+
+def show_guard_actions(summaries: list[dict[str, Any]]) -> None:
+    """One line per cycle in which the drawdown guard acted: its close intents (login:
+    ticket status), the close orders it sent and its alerts (login type action)."""
+    for s in summaries:
+        guard = s.get("guard") or {}
+        intents, alerts = guard.get("close_intents") or [], guard.get("alerts") or []
+        if not (intents or alerts or guard.get("closes_sent")):
+            continue
+        made = ", ".join(f"{i['login']}:{i['ticket']} {i['status']}" for i in intents) or "-"
+        raised = ", ".join(f"{a['login']} {a['alert_type']} {a['action']}" for a in alerts) or "-"
+        out.print(
+            f"run {s['batch_run_id']}: guard: close intents {made}; closes sent {guard.get('closes_sent', 0)}; "
+            f"alerts {raised}",
+            markup=False,
+            highlight=False,
+        )

@@ -1,5 +1,6 @@
 """`hedgeops status`, `hedgeops runs show RUN_ID` and `hedgeops mt5 cycles`: the ledger
-for people. Tables fit 100 columns; `--json` gives every field."""
+for people. On a terminal tables fit 100 columns; off one (piped) every value is whole;
+`--json` gives every field."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from core.run_details import RunRecord
 from core.values import RunStatus
 from workers.cli.common import fail, out, parse_day, settings_or_exit, start
 
+#: On a terminal the runs' table keeps 100 columns (its job column 17).
+WIDTH, JOB_WIDTH = 100, 17
 runs_app = typer.Typer(help="One run of the ledger, in full.", no_args_is_help=True)
 
 
@@ -54,10 +57,16 @@ def status(
 
 
 def show_grouped(grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, title: str) -> None:
-    table = Table(title=title, box=None, pad_edge=False, show_edge=False, title_justify="left", width=100)
+    """The runs as a table, each run's error under it. On a terminal it keeps a 100-column
+    layout (a long job name or error line is cut there); off a terminal (a pipe, a file, a
+    log) every value and error line is whole."""
+    fit = out.is_terminal
+    table = Table(
+        title=title, box=None, pad_edge=False, show_edge=False, title_justify="left", width=WIDTH if fit else None
+    )
     for name, width in (
         ("run", 6),
-        ("job", 17),
+        ("job", JOB_WIDTH),
         ("as of", 10),
         ("status", 25),
         ("started", 11),
@@ -67,24 +76,26 @@ def show_grouped(grouped: list[tuple[dict[str, Any], list[dict[str, Any]]]], *, 
     ):
         table.add_column(name, min_width=width, no_wrap=True)
     for top, children in grouped:
-        table.add_row(*_cells(top, ""))
+        table.add_row(*_cells(top, "", fit))
         for i, child in enumerate(children):
-            table.add_row(*_cells(child, "└ " if i == len(children) - 1 else "├ "))
-    out.print(table, width=100, crop=True)  # fits 100 columns whatever the terminal
+            table.add_row(*_cells(child, "└ " if i == len(children) - 1 else "├ ", fit))
+    out.print(table, width=WIDTH if fit else None, crop=fit)
     for top, children in grouped:
         for s in (top, *children):
             if s.get("error"):
-                out.print(f"run {s['batch_run_id']}: {redact_text(s['error'])}"[:100], markup=False, highlight=False)
+                line = f"run {s['batch_run_id']}: {redact_text(s['error'])}"
+                out.print(line[:WIDTH] if fit else line, markup=False, highlight=False)
 
 
-def _cells(s: dict[str, Any], indent: str) -> list[str]:
+def _cells(s: dict[str, Any], indent: str, fit: bool) -> list[str]:
     started = datetime.fromisoformat(s["started_at"]) if s.get("started_at") else None
     ended = datetime.fromisoformat(s["finished_at"]) if s.get("finished_at") else None
     took = _duration((ended - started).total_seconds()) if started and ended else "-"
     exceptions = (s.get("counts") or {}).get("exceptions", 0) + s.get("price_missing", 0)
+    job = f"{indent}{s['job']}"
     return [
         str(s["batch_run_id"]),
-        f"{indent}{s['job']}"[:17],
+        job[:JOB_WIDTH] if fit else job,
         s["as_of"],
         s["status"],
         started.strftime("%m-%d %H:%M") if started else "-",
@@ -107,20 +118,24 @@ def cycles(
     terminal: Annotated[str | None, typer.Option("--terminal", help="only this terminal's cycles")] = None,
     run_status: Annotated[RunStatus | None, typer.Option("--status", help="only cycles that ended so")] = None,
 ) -> None:
-    """The newest MT5 sync cycles (a cycle with no enabled account writes none)."""
+    """The newest MT5 sync cycles (a cycle with no enabled account writes none), each with
+    the drawdown guard's actions in it (close intents made, closes sent, alerts raised)."""
     from db.runviews import top_runs
+    from tasks.mt5.views import cycle_views
     from tasks.ports import ports
-    from tasks.summary import run_summary
+    from workers.cli.mt5 import show_guard_actions
 
     job = f"{CYCLE_JOB_PREFIX}{terminal}" if terminal else None
     where = _filter(job, None, run_status, prefix=None if terminal else CYCLE_JOB_PREFIX)
     start(settings_or_exit())
     with ports().uow() as uow:
-        summaries = [run_summary(r) for r in top_runs(uow.session, where, limit)]
+        summaries = cycle_views(uow.session, top_runs(uow.session, where, limit))
+    summaries = redact_value(summaries)
     if as_json:
-        print(json.dumps(redact_value(summaries)))
+        print(json.dumps(summaries))
         return
     show_grouped([(s, []) for s in summaries], title="MT5 sync cycles")
+    show_guard_actions(summaries)
 
 
 @runs_app.command("show")
