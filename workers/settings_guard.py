@@ -1,6 +1,6 @@
 """The drawdown guard's settings: one `HEDGEOPS_GUARD_*` setting per policy field (the
 defaults of every account), named per-account overrides, where alerts go, and the market
-guard's (`HEDGEOPS_GUARD_MARKET_*`, with per-symbol overrides)."""
+guard's (`HEDGEOPS_GUARD_MARKET`, JSON, with per-symbol overrides)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,10 @@ from core.mt5.guard_policy import (
     Unlock,
     policy_for,
 )
-from core.mt5.market_guard import MarketAction, MarketPolicies, MarketPolicy, market_policy_for
+from core.mt5.market_guard import MarketPolicies, MarketPolicy, market_policy_for
 from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
-M = MarketPolicy()
 
 
 class GuardSettings(BaseSettings):
@@ -117,35 +116,14 @@ class GuardSettings(BaseSettings):
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")
     guard_telegram_chat_id: str | None = Field(None, description="telegram: the chat id")
     guard_notify_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a notification may take")
-    guard_market_enabled: bool = Field(
-        True, description="run the market guard (gaps, wide spreads) before the drawdown guard at each sync"
-    )
-    guard_market_gap_pct: Decimal = Field(
-        M.gap_pct, gt=0, lt=100, description="a bid move (%) since the previous sync, or across a close, that is a gap"
-    )
-    guard_market_spread_multiple: Decimal = Field(
-        M.spread_multiple, gt=1, description="a spread wider than this multiple of its recent median is wide"
-    )
-    guard_market_spread_window: int = Field(
-        M.spread_window, ge=1, le=500, description="how many recent spreads the median is taken of"
-    )
-    guard_market_min_samples: int = Field(
-        M.min_samples, ge=1, description="spreads known before a spread is judged wide"
-    )
-    guard_market_closed_after_s: int = Field(
-        M.closed_after_s, gt=0, description="ticks further apart than this are across the market's close"
-    )
-    guard_market_action: MarketAction = Field(
-        M.action,
-        description="per symbol: alert, close_on_gap (close its positions on a gap) or hold_on_spread "
-        "(hold the drawdown guard's closes while its spread is wide)",
-    )
-    guard_market_max_hold_s: int = Field(
-        M.max_hold_s, ge=0, le=86_400, description="the longest a wide spread holds a drawdown close (s)"
-    )
-    guard_market_symbols: dict[str, dict[str, Any]] = Field(
+    guard_market: dict[str, Any] = Field(
         default_factory=dict,
-        description='per-symbol overrides, JSON: {"XAUUSD": {"action": "close_on_gap", "gap_pct": "1.5"}}',
+        description=(
+            "the market guard (gaps, wide spreads), JSON: its policy fields (gap_pct 2, spread_multiple 5, "
+            "spread_window 20, min_samples 5, closed_after_s 3600, action hold_on_spread|close_on_gap|alert, "
+            'max_hold_s 120), per-symbol overrides in "symbols", "enabled": false to turn it off: '
+            '{"max_hold_s": 60, "symbols": {"XAUUSD": {"action": "close_on_gap"}}}'
+        ),
     )
     mt5_server_time: dict[str, Annotated[str, AfterValidator(valid_spec)]] = Field(
         default_factory=dict,
@@ -161,7 +139,7 @@ class GuardSettings(BaseSettings):
         "", description="tests only: fault points at which the process kills itself, comma-separated"
     )
 
-    @field_validator("guard_policies", "mt5_server_time", "guard_market_symbols", mode="before")
+    @field_validator("guard_policies", "mt5_server_time", "guard_market", mode="before")
     @classmethod
     def _json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -184,25 +162,26 @@ class GuardSettings(BaseSettings):
 
     def market_policies(self) -> MarketPolicies | None:
         """The market guard's default and per-symbol policies (None: it is off); a refused
-        field is a ValueError naming the symbol."""
-        if not self.guard_market_enabled:
+        field is a ValueError naming it (and its symbol)."""
+        fields = dict(self.guard_market)
+        enabled, symbols = fields.pop("enabled", True), fields.pop("symbols", {})
+        if not isinstance(enabled, bool) or not isinstance(symbols, dict):
+            raise ValueError('guard_market: "enabled" must be true or false, "symbols" an object by symbol')
+        if not enabled:
             return None
-        default = MarketPolicy(
-            gap_pct=self.guard_market_gap_pct,
-            spread_multiple=self.guard_market_spread_multiple,
-            spread_window=self.guard_market_spread_window,
-            min_samples=self.guard_market_min_samples,
-            closed_after_s=self.guard_market_closed_after_s,
-            action=self.guard_market_action,
-            max_hold_s=self.guard_market_max_hold_s,
-        )
-        symbols = {}
-        for symbol, override in self.guard_market_symbols.items():
+        try:
+            default = market_policy_for(MarketPolicy(), fields)
+        except InvalidInput as exc:
+            raise ValueError(f"guard_market: {exc}") from None
+        by_symbol = {}
+        for symbol, override in symbols.items():
+            if not isinstance(override, dict):
+                raise ValueError(f"guard_market.symbols[{symbol}]: must be an object of policy fields")
             try:
-                symbols[symbol] = market_policy_for(default, override)
+                by_symbol[symbol] = market_policy_for(default, override)
             except InvalidInput as exc:
-                raise ValueError(f"guard_market_symbols[{symbol}]: {exc}") from None
-        return MarketPolicies(default, symbols)
+                raise ValueError(f"guard_market.symbols[{symbol}]: {exc}") from None
+        return MarketPolicies(default, by_symbol)
 
     def guard_policy(self) -> GuardPolicy | None:
         """The default policy of every account (None: the guard is off)."""

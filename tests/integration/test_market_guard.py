@@ -17,13 +17,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from core.mt5.guard_policy import GuardPolicy
 from core.mt5.market_guard import MarketAction, MarketPolicies, MarketPolicy
 from db.mt5.guard_models import CloseIntent, DrawdownAlert, MarketStateRow, Notification
 from tests.fakes import Clock
 from tests.mt5 import Mt5World, account, position, world  # noqa: F401 - fixture
+from workers.cli import app
+from workers.settings_guard import GuardSettings
 
 POLICY = GuardPolicy(
     warning_pct=Decimal("5"), execution_pct=Decimal("10"), equity_jump_pct=Decimal("50"), max_sync_age_s=3600
@@ -147,3 +151,32 @@ def test_without_market_policies_nothing_is_watched(world: Mt5World) -> None:
     for _ in range(2):
         world.sync()
     assert (sent(world), alerts(world), world.rows(select(MarketStateRow.id))) == ({}, {}, [])
+
+
+@pytest.mark.parametrize(
+    ("value", "names"),
+    [
+        ('{"gap_pct": "0"}', "guard_market: invalid market policy: gap_pct"),
+        ('{"action": "liquidate"}', "guard_market: invalid market policy: action"),
+        ('{"symbols": {"XAUUSD": {"spread_multiple": "1"}}}', "guard_market.symbols[XAUUSD]"),
+        ('{"symbols": {"XAUUSD": "close"}}', "guard_market.symbols[XAUUSD]: must be an object"),
+        ('{"enabled": "no"}', 'guard_market: "enabled" must be true or false'),
+        ("{not json", "HEDGEOPS_GUARD_MARKET: not valid JSON"),
+    ],
+)
+def test_a_bad_market_setting_is_one_line_and_exit_2(
+    embedded_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, value: str, names: str
+) -> None:
+    monkeypatch.setenv("HEDGEOPS_GUARD_MARKET", value)
+    refused = embedded_cli.invoke(app, ["guard", "status"])
+    assert refused.exit_code == 2
+    assert names in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+def test_the_market_setting_makes_the_policies() -> None:
+    settings = GuardSettings(guard_market={"max_hold_s": 60, "symbols": {"XAUUSD": {"action": "close_on_gap"}}})
+    policies = settings.market_policies()
+    assert policies is not None
+    assert (policies.of("EURUSD").action, policies.of("EURUSD").max_hold_s) == (MarketAction.HOLD_ON_SPREAD, 60)
+    assert (policies.of("XAUUSD").action, policies.of("XAUUSD").max_hold_s) == (MarketAction.CLOSE_ON_GAP, 60)
+    assert GuardSettings(guard_market={"enabled": False}).market_policies() is None

@@ -61,7 +61,9 @@ def quote(bid: str, msc: int = LATER, spread: str = "0.00010") -> Quote:
         (SymbolState(), quote("1.11858"), [], None, False),
     ],
 )
-def test_gaps(before: SymbolState, now: Quote, kinds: list[MarketEventKind], figure: Decimal | None, across: bool) -> None:
+def test_gaps(
+    before: SymbolState, now: Quote, kinds: list[MarketEventKind], figure: Decimal | None, across: bool
+) -> None:
     decision = evaluate_symbol(before, now, POLICY)
     assert [e.kind for e in decision.events] == kinds
     if figure is not None:
