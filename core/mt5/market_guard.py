@@ -13,10 +13,12 @@ the events:
   `spread_window` spreads before this one, once at least `min_samples` are known; raised
   once per wide episode (it ends at the first spread back within the multiple).
 
-Every new tick's spread joins the window, wide ones too: the median moves only once half
-the window is wide, so a broker that widens its spreads for good stops being `wide` after
-a while instead of holding closes for ever (a hold is bounded by `max_hold_s` anyway). A
-tick no newer than the last one (a closed market shows the same quote) changes nothing.
+A new tick's spread joins the window unless it is wide: the median stays the usual spread
+through a wide episode, however long (a few wide readings would otherwise move the median
+of a short window and end the episode while the spread is still blown out). A broker that
+widens its spreads for good is then `wide` until a person raises the multiple; each hold is
+bounded by `max_hold_s`, and the episode is alerted once. A tick no newer than the last
+one (a closed market shows the same quote) changes nothing.
 
 By policy, per symbol (`action`): `alert` (events only), `close_on_gap` (a gap closes the
 account's positions in the symbol through the close-intent outbox), or `hold_on_spread`
@@ -184,7 +186,7 @@ def evaluate_symbol(state: SymbolState, quote: Quote, policy: MarketPolicy) -> M
     if wide is not None and state.wide_since_msc is None:
         events.append(wide)
         wide_since = quote.time_msc
-    spreads = (*state.spreads, quote.spread)[-policy.spread_window :]
+    spreads = state.spreads if wide is not None else (*state.spreads, quote.spread)[-policy.spread_window :]
     return MarketDecision(SymbolState(quote.bid, quote.time_msc, spreads, wide_since), tuple(events))
 
 

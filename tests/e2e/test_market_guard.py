@@ -35,6 +35,7 @@ FRIDAY = datetime(2026, 11, 20, 21, 59, tzinfo=UTC)
 SUNDAY_OPEN = datetime(2026, 11, 22, 22, 0, 5, tzinfo=UTC)
 XAU = {"digits": 2, "point": 0.01, "volume_step": 0.01, "contract_size": 100, "bid": [2650.0]}
 MAX_HOLD_S = 3
+LOG = ""
 
 
 def eurusd(**more: Any) -> dict[str, Any]:

@@ -128,6 +128,8 @@ def test_a_wide_spread_holds_the_drawdown_close_until_the_delay_then_it_goes_onc
     world.sync()  # 126 s >= 120: it goes, the spread still wide
     world.sync()
     assert sent(world) == {88811: 1, 88812: 1}
+    ((eurusd_state,),) = world.rows(select(MarketStateRow.state).where(MarketStateRow.symbol == "EURUSD"))
+    assert eurusd_state["wide_since_msc"] is not None  # released by the delay, not by the spread
     found = alerts(world)
     assert Counter(t for t, _ in found.values()) == {"spread_wide": 1, "close_held": 1, "warning": 1, "execution": 2}
     assert found["DDALERT:5001:close_held:88811:ep1"] == ("close_held", "hold")

@@ -96,14 +96,17 @@ def test_wide_spreads(
         (event,) = decision.events
         assert (event.figure, event.before, event.now) == (multiple, median, D(spread))
         assert decision.state.wide_since_msc == LATER
-    assert decision.state.spreads == (*spreads, D(spread))  # every new tick's spread joins the window
+    # a usual spread joins the window; a wide one does not (the median stays the usual spread)
+    assert decision.state.spreads == (spreads if wide else (*spreads, D(spread)))
 
 
 def test_a_wide_episode_is_raised_once_and_ends_with_a_normal_spread() -> None:
+    """Wide readings stay out of the window: the median stays 0.00010 however long the spread is 8x."""
     first = evaluate_symbol(state(), quote("1.08600", spread="0.00080"), POLICY)
     still = evaluate_symbol(first.state, quote("1.08600", LATER + 30_000, "0.00080"), POLICY)
     back = evaluate_symbol(still.state, quote("1.08600", LATER + 60_000), POLICY)
     assert [len(d.events) for d in (first, still, back)] == [1, 0, 0]
+    assert (first.state.spreads, still.state.spreads, back.state.spreads) == (NORMAL, NORMAL, (*NORMAL, D("0.00010")))
     assert (first.state.wide_since_msc, still.state.wide_since_msc, back.state.wide) == (LATER, LATER, False)
 
 
@@ -196,3 +199,11 @@ def test_state_round_trips_through_json() -> None:
     s = SymbolState(D("1.08600"), FRIDAY, NORMAL, FRIDAY)
     assert SymbolState.from_dict(s.as_dict()) == s
     assert SymbolState.from_dict(SymbolState().as_dict()) == SymbolState()
+
+
+def test_a_long_wide_episode_stays_wide() -> None:
+    """Ten readings at 8x after five usual ones: the median is still 0.00010, the spread wide."""
+    decision = evaluate_symbol(state(), quote("1.08600", spread="0.00080"), POLICY)
+    for n in range(1, 10):
+        decision = evaluate_symbol(decision.state, quote("1.08600", LATER + n * 30_000, "0.00080"), POLICY)
+        assert decision.events == () and decision.state.wide
