@@ -225,7 +225,8 @@ def _event_alert(
 def _held_alert(run: CloseRun, s: Session, intent: Held) -> None:
     limit = run.held[intent.symbol]
     details = {"symbol": intent.symbol, "ticket": intent.ticket, "intent": intent.key, "max_hold_s": limit.seconds}
-    columns = _columns(run, "close_held", 0, "hold", details)
+    episode = int(intent.key.rpartition(":ep")[2]) if ":ep" in intent.key else 0
+    columns = _columns(run, "close_held", episode, "hold", details)
     what = f"the close of position {intent.ticket} ({intent.symbol}) waits while its spread is wide"
     message = f"MT5 {run.account.login}: {what}, {int(limit.total_seconds())} s at most"
     _write(run, s, keys.held_close_alert_key(intent.key), "close_held", columns, None, message)

@@ -207,3 +207,11 @@ def test_a_long_wide_episode_stays_wide() -> None:
     for n in range(1, 10):
         decision = evaluate_symbol(decision.state, quote("1.08600", LATER + n * 30_000, "0.00080"), POLICY)
         assert decision.events == () and decision.state.wide
+
+
+def test_keys() -> None:
+    from core import keys
+
+    assert keys.market_alert_key(5001, "market_gap", "EURUSD", MONDAY) == f"DDALERT:5001:market_gap:EURUSD:t{MONDAY}"
+    assert keys.market_close_intent_key(5001, 88811) == "CLOSE:5001:88811:gap"
+    assert keys.held_close_alert_key("CLOSE:5001:88811:ep3") == "DDALERT:5001:close_held:88811:ep3"
