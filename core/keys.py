@@ -78,6 +78,25 @@ def drawdown_alert_key(login: int, kind: str, ref: str) -> str:
     return f"DDALERT:{login}:{kind}:{ref}"
 
 
+def market_alert_key(login: int, kind: str, symbol: str, time_msc: int) -> str:
+    """A market guard event of one symbol of an account, by the tick that showed it (its
+    time in ms): `DDALERT:5001234:market_gap:EURUSD:t1763935200000`,
+    `DDALERT:5001234:spread_wide:XAUUSD:t1763935230000` (the tick a wide episode began)."""
+    return drawdown_alert_key(login, kind, f"{symbol}:t{time_msc}")
+
+
+def market_close_intent_key(login: int, ticket: int) -> str:
+    """The close of a position because its symbol gapped (market guard, `close_on_gap`):
+    `CLOSE:5001234:88812:gap`, once per position (a closed ticket never opens again)."""
+    return f"CLOSE:{login}:{ticket}:gap"
+
+
+def held_close_alert_key(intent_key: str) -> str:
+    """A drawdown close held while its symbol's spread is wide: `DDALERT:5001234:close_held:88812:ep3`."""
+    _, login, ticket, episode = intent_key.split(":", 3)
+    return drawdown_alert_key(int(login), "close_held", f"{ticket}:{episode}")
+
+
 def execution_alert_key(login: int, episode: int, outcome: str) -> str:
     """The alert of one outcome of an episode's execution (core.mt5.close_intents
     .execution_outcome): `DDALERT:5001234:execution:ep3:partially_closed` while closes go

@@ -85,6 +85,7 @@ def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
         slippage_points=settings.mt5_slippage_points,
         guard_policy=settings.guard_policy(),
         guard_policies=dict(settings.guard_policies),
+        market_policies=settings.market_policies(),
         server_times=server_clocks(settings),
         notifier=notifier,
         guard_observer=default_guard_observer(),

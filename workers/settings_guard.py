@@ -1,5 +1,6 @@
 """The drawdown guard's settings: one `HEDGEOPS_GUARD_*` setting per policy field (the
-defaults of every account), named per-account overrides, and where alerts go."""
+defaults of every account), named per-account overrides, where alerts go, and the market
+guard's (`HEDGEOPS_GUARD_MARKET`, JSON, with per-symbol overrides)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from core.mt5.guard_policy import (
     Unlock,
     policy_for,
 )
+from core.mt5.market_guard import MarketPolicies, MarketPolicy, market_policy_for
 from core.mt5.server_time import valid_spec
 
 D = GuardPolicy()  # the defaults of core, shown as the settings' defaults
@@ -114,6 +116,15 @@ class GuardSettings(BaseSettings):
     guard_webhook_format: Literal["slack", "telegram", "json"] = Field("json", description="payload of the webhook")
     guard_telegram_chat_id: str | None = Field(None, description="telegram: the chat id")
     guard_notify_timeout_s: float = Field(3.0, gt=0, le=60, description="seconds a notification may take")
+    guard_market: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "the market guard (gaps, wide spreads), JSON: its policy fields (gap_pct 2, spread_multiple 5, "
+            "spread_window 20, min_samples 5, closed_after_s 3600, action hold_on_spread|close_on_gap|alert, "
+            'max_hold_s 120), per-symbol overrides in "symbols", "enabled": false to turn it off: '
+            '{"max_hold_s": 60, "symbols": {"XAUUSD": {"action": "close_on_gap"}}}'
+        ),
+    )
     mt5_server_time: dict[str, Annotated[str, AfterValidator(valid_spec)]] = Field(
         default_factory=dict,
         description=(
@@ -128,7 +139,7 @@ class GuardSettings(BaseSettings):
         "", description="tests only: fault points at which the process kills itself, comma-separated"
     )
 
-    @field_validator("guard_policies", "mt5_server_time", mode="before")
+    @field_validator("guard_policies", "mt5_server_time", "guard_market", mode="before")
     @classmethod
     def _json(cls, value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -143,6 +154,34 @@ class GuardSettings(BaseSettings):
             except InvalidInput as exc:
                 raise ValueError(f"guard_policies[{name}]: {exc}") from None
         return self
+
+    @model_validator(mode="after")
+    def _market_symbols_valid(self) -> GuardSettings:
+        self.market_policies()
+        return self
+
+    def market_policies(self) -> MarketPolicies | None:
+        """The market guard's default and per-symbol policies (None: it is off); a refused
+        field is a ValueError naming it (and its symbol)."""
+        fields = dict(self.guard_market)
+        enabled, symbols = fields.pop("enabled", True), fields.pop("symbols", {})
+        if not isinstance(enabled, bool) or not isinstance(symbols, dict):
+            raise ValueError('guard_market: "enabled" must be true or false, "symbols" an object by symbol')
+        if not enabled:
+            return None
+        try:
+            default = market_policy_for(MarketPolicy(), fields)
+        except InvalidInput as exc:
+            raise ValueError(f"guard_market: {exc}") from None
+        by_symbol = {}
+        for symbol, override in symbols.items():
+            if not isinstance(override, dict):
+                raise ValueError(f"guard_market.symbols[{symbol}]: must be an object of policy fields")
+            try:
+                by_symbol[symbol] = market_policy_for(default, override)
+            except InvalidInput as exc:
+                raise ValueError(f"guard_market.symbols[{symbol}]: {exc}") from None
+        return MarketPolicies(default, by_symbol)
 
     def guard_policy(self) -> GuardPolicy | None:
         """The default policy of every account (None: the guard is off)."""

@@ -23,10 +23,16 @@ class IntentKind(StrEnum):
     EXECUTION = "execution"  # open when the account tripped
     REOPENED = "reopened"  # found open at a later sync of the tripped account
     PENDING_ORDER = "pending_order"  # a pending order, deleted
+    MARKET_GAP = "market_gap"  # its symbol gapped (market guard, close_on_gap)
 
     @property
     def removes(self) -> bool:
         return self is IntentKind.PENDING_ORDER
+
+    @property
+    def drawdown_close(self) -> bool:
+        """A close of the drawdown guard (a wide spread may hold it: core.mt5.market_guard)."""
+        return self in (IntentKind.EXECUTION, IntentKind.REOPENED)
 
 
 def positions_to_close(

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, BigId, ExactDecimal, IntPk, JsonDoc, Key, Quantity, ResultTable, Timestamp, UtcDateTime
@@ -69,6 +69,21 @@ class CloseIntent(Base):
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MarketStateRow(Base):
+    """What the market guard remembers of one symbol of one account (core.mt5.market_guard
+    .SymbolState as JSON: the last bid and tick time, the recent spreads, the start of a
+    wide-spread episode); changed in place at each sync."""
+
+    __tablename__ = "market_states"
+    __table_args__ = (UniqueConstraint("account_id", "symbol"),)
+
+    id: Mapped[IntPk]
+    account_id: Mapped[int] = mapped_column(BigId, ForeignKey("mt5_accounts.id"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    state: Mapped[Json] = mapped_column(JsonDoc)
+    updated_at: Mapped[Timestamp]
 
 
 class Notification(Base):

@@ -9,8 +9,9 @@ then claims or records in a unit of work of its own)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from core.mt5.close_intents import CloseIntent as IntentValue
 from core.mt5.gateway import Mt5Gateway
@@ -39,6 +40,9 @@ class CloseRun:
     cycle_id: int | None = None
     #: symbol_info read during this run, by symbol (a fresh tick is read for every attempt).
     symbols: dict[str, SymbolInfo] = field(default_factory=dict)
+    #: Symbols whose spread is wide (market guard, hold_on_spread): their drawdown closes
+    #: wait, each at most this long after its intent was made (core.mt5.market_guard).
+    held: Mapping[str, timedelta] = field(default_factory=dict)
 
     @property
     def gateway(self) -> Mt5Gateway:
@@ -67,12 +71,21 @@ class Held:
     kind: IntentKind
     value: IntentValue
     updated_at: datetime
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, row: CloseIntent) -> Held:
         value = rows.intent_value(row)
         return cls(
-            row.id, row.idempotency_key, row.login, row.ticket, row.symbol, IntentKind(row.kind), value, row.updated_at
+            row.id,
+            row.idempotency_key,
+            row.login,
+            row.ticket,
+            row.symbol,
+            IntentKind(row.kind),
+            value,
+            row.updated_at,
+            row.created_at,
         )
 
     @property

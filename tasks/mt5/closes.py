@@ -40,6 +40,7 @@ from db.mt5.guard_models import CloseIntent
 from tasks.mt5.close_attempts import claim_attempt, prepare, record, send_order
 from tasks.mt5.close_batch import first_attempts
 from tasks.mt5.close_run import CloseRun, Held
+from tasks.mt5.market import not_held
 from tasks.mt5.reading import checked
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ def close_all(run: CloseRun) -> int:
     How many intents are still open."""
     with run.p.uow() as uow:
         held = [Held.of(r) for r in rows.open_intents(uow.session, [run.account.id], mode="enforce")]
+    held = not_held(run, held)  # a wide spread may hold drawdown closes (market guard), bounded
     try:
         rested = first_attempts(run, held)
     except Mt5Error as exc:  # the terminal failed us: the next sync logs in afresh and goes on

@@ -11,11 +11,16 @@ while a transaction is open:
    order in scope, each once), committed before any order is sent;
 3. the terminal: the account's close executor (tasks.mt5.closes) works the intents.
 
+The market guard (tasks.mt5.market) runs first, in the same way (ticks read, then one unit
+of work): its gap closes join the outbox, and a symbol whose spread is wide may hold the
+drawdown guard's closes (CloseRun.held).
+
 Notifications go out last: a slow notifier never delays a close, and one not delivered is
 retried at the next sync."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -35,6 +40,7 @@ from tasks.mt5.alerts import execution_alert, write_event_alerts
 from tasks.mt5.close_run import CloseRun
 from tasks.mt5.closes import close_all
 from tasks.mt5.latch import Book, needs_book, read_book, write_intents
+from tasks.mt5.market import check_market, held_now
 from tasks.mt5.ports import Mt5Ports
 from tasks.mt5.reading import Connection, checked
 from tasks.ports import Ports
@@ -61,13 +67,17 @@ def guard_read(
     figures: SnapshotFigures,
     synced_at: datetime,
     run_id: int,
+    symbols: Collection[str] = (),
 ) -> GuardDecision | None:
-    """The guard of an account just read, while the terminal is still logged into it."""
+    """The guards of an account just read, while the terminal is still logged into it: the
+    market guard of `symbols` (tasks.mt5.market), then the drawdown guard."""
     policy = account_policy(mt5, account)
     if policy is None:
         return None
+    run = CloseRun(p, mt5, conn, account, policy, run_id)
     try:
-        return guard_account(CloseRun(p, mt5, conn, account, policy, run_id), figures, synced_at, run_id)
+        market = check_market(run, symbols, run_id)  # first: a wide spread may hold the closes below
+        return guard_account(replace(run, held=market.held), figures, synced_at, run_id, wake=market.wake)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
@@ -82,10 +92,15 @@ def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account, 
     with p.uow() as uow:
         pending = rows.open_intent_counts(uow.session, [account.id], mode="enforce")
     if pending:
-        _closes(CloseRun(p, mt5, conn, account, policy, run_id))
+        run = CloseRun(p, mt5, conn, account, policy, run_id)
+        _closes(replace(run, held=held_now(run)))
 
 
-def guard_account(run: CloseRun, figures: SnapshotFigures, synced_at: datetime, run_id: int) -> GuardDecision:
+def guard_account(
+    run: CloseRun, figures: SnapshotFigures, synced_at: datetime, run_id: int, *, wake: bool = False
+) -> GuardDecision:
+    """The drawdown guard; `wake`: the market guard left closes to send (a gap's, or held
+    ones whose spread is back)."""
     now = run.p.clock()
     raw = run.gateway.history_deals_get(now - DEALS_LOOKBACK, now)
     deals = None if raw is None else [day_deal(d) for d in raw]
@@ -105,8 +120,8 @@ def guard_account(run: CloseRun, figures: SnapshotFigures, synced_at: datetime, 
         drawdown_pct=str(decision.drawdown_pct),
         day_loss_pct=str(decision.day_loss_pct),
     )
-    if to_close:
-        _closes(run, decision)
+    if to_close or wake:
+        _closes(run, decision if to_close else None)
     return decision
 
 

@@ -54,7 +54,8 @@ def write_intents(run: CloseRun, s: Session, decision: GuardDecision, book: Book
     mode = state.tripped_in or GuardMode.ENFORCE
     tripping = decision.executes or GuardEvent.SHADOW_EXECUTE in decision.events
     held = {} if tripping else rows.held_tickets(s, run.account.id, state.episode)  # a new episode holds none
-    closes = held.get(IntentKind.EXECUTION.value, set()) | held.get(IntentKind.REOPENED.value, set())
+    closing = (IntentKind.EXECUTION, IntentKind.REOPENED, IntentKind.MARKET_GAP)  # a gap's close too
+    closes = set().union(*(held.get(k.value, set()) for k in closing))
     kind = IntentKind.EXECUTION if tripping else IntentKind.REOPENED
     specs = [
         *(

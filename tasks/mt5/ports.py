@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from core.mt5.guard_policy import GuardPolicy
+from core.mt5.market_guard import MarketPolicies
 from core.mt5.ports import (
     CredentialStore,
     GatewayFactory,
@@ -38,6 +39,8 @@ class Mt5Ports:
     #: (mt5_accounts.policy names one), alerts, metrics, and the fault hook of crash tests.
     guard_policy: GuardPolicy | None = None
     guard_policies: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    #: The market guard's policies (core.mt5.market_guard; None: no market guard).
+    market_policies: MarketPolicies | None = None
     #: Each trade server's clock (core.mt5.server_time specs): a policy's day boundary may
     #: be given in server time (`day_start_tz` "server").
     server_times: Mapping[str, str] = field(default_factory=dict)

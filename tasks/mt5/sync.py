@@ -150,7 +150,9 @@ def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: i
             outcomes = reconcile(expected, reading.positions, reading.symbols, reading.deals, rules)
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
             synced_at = p.clock()
-            decision = guard_read(p, mt5, conn, account, figures, synced_at, request.run_id)  # still logged in
+            decision = guard_read(  # still logged in; the market guard watches the symbols in play
+                p, mt5, conn, account, figures, synced_at, request.run_id, symbols=tuple(reading.symbols)
+            )
             ops = None if decision is None else decision.day_ops  # the snapshot keeps what the guard saw
             out.synced.append(AccountSynced(account, request.run_id, synced_at, figures, outcomes, ops))
         out.seconds[account.id] = time.perf_counter() - started

@@ -61,7 +61,13 @@ class SymbolSpecFile(Strict):
     filling_mode: int = c.SYMBOL_FILLING_FOK | c.SYMBOL_FILLING_IOC
     bid: NonEmptyFloats = Field(default_factory=lambda: [1.0])
     spread_points: int = 10
+    #: The spread by step, in points (a wide spread scripted); unset: spread_points at every step.
+    spreads: Annotated[list[int], Field(min_length=1)] | None = None
     currency_profit: str = "USD"
+
+    def spread_at(self, step: int) -> int:
+        """The spread (points) at `step`; the last of `spreads` stands for every later step."""
+        return self.spread_points if self.spreads is None else self.spreads[min(max(step, 0), len(self.spreads) - 1)]
 
 
 class PositionSpec(Strict):
@@ -166,6 +172,9 @@ class Scenario(Strict):
     terminals: dict[str, TerminalSpec] = Field(default_factory=dict)
     symbols: dict[str, SymbolSpecFile] = Field(default_factory=dict)
     accounts: list[AccountSpecFile] = Field(default_factory=list)
+    #: The instant of each step, from step 0 (a weekend scripted as a jump between two
+    #: steps); after the last, step_seconds per step. Unset: time + step * step_seconds.
+    step_times: Annotated[list[datetime], Field(min_length=1)] | None = None
     #: The simulated trade servers' clocks (core.mt5.server_time specs); unlisted: UTC.
     #: Deal, position and tick times are shown on the account's server clock, and
     #: history_deals_get reads its bounds on it, as a real terminal does.

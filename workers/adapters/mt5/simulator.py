@@ -218,7 +218,7 @@ class SimulatedMt5Gateway:
             select=True,
             visible=True,
             digits=spec.digits,
-            spread=spec.spread_points,
+            spread=spec.spread_at(self._current.step if self._current else 0),
             filling_mode=spec.filling_mode,
             bid=bid,
             ask=ask,
@@ -295,15 +295,20 @@ class SimulatedMt5Gateway:
         return self.at_step(self._current.step if self._current else 0)
 
     def at_step(self, step: int) -> datetime:
-        return self.scenario.time + timedelta(seconds=max(step, 0) * self.scenario.step_seconds)
+        times, step = self.scenario.step_times, max(step, 0)
+        if times is None:
+            return self.scenario.time + timedelta(seconds=step * self.scenario.step_seconds)
+        last = len(times) - 1
+        return times[min(step, last)] + timedelta(seconds=max(step - last, 0) * self.scenario.step_seconds)
 
     def deal_time(self, d: DealSpec) -> datetime:
         return d.time if d.time is not None else self.at_step(d.from_step)
 
     def quote(self, symbol: str) -> tuple[float, float]:
         spec = self.scenario.symbols[symbol]
-        bid = at(spec.bid, self._current.step if self._current else 0)
-        return bid, round(bid + spec.spread_points * spec.point, spec.digits)
+        step = self._current.step if self._current else 0
+        bid = at(spec.bid, step)
+        return bid, round(bid + spec.spread_at(step) * spec.point, spec.digits)
 
     def _shown(self, account: AccountState) -> tuple[TradePosition, ...]:
         if account.shown is None or account.shown[0] != account.step:
