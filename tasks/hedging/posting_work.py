@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.hedging.accounts import ChartOfAccounts
-from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
+from core.hedging.journal import JournalEntry, PostedState, Source
 from core.hedging.posting_day import Stored, entries_of_day
 from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Regime, Revaluation, regime_on, revaluation
 from core.hedging.releases import NoLongerExpected
@@ -24,7 +24,7 @@ from db.hedging.journals import (
     Subject,
     effectiveness_keys,
     marks,
-    posted_after,
+    next_posted,
     previous_states,
     stored_entries,
     subjects,
@@ -46,6 +46,11 @@ class Day:
     entries: dict[int, list[JournalEntry]] = field(default_factory=dict)
     blocked: dict[int, str] = field(default_factory=dict)
     stored: dict[int, dict[tuple[str, date], Stored]] = field(default_factory=dict)
+    #: Per relationship with entries stored after the day: the next date posted (its entries
+    #: start from this day's state once it is posted: tasks.hedging.postings recomputes them).
+    later: dict[int, date] = field(default_factory=dict)
+    #: Per relationship: the designation version posted (its row id).
+    versions: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class Inputs:
     on_day: dict[tuple[int, date], Mark]
     items_on_day: dict[tuple[int, date], Mark]
     previous: dict[int, PostedState]
-    later: set[int]
+    later: dict[int, date]
     effectiveness: dict[int, str]
     decisions: dict[int, NoLongerExpected]
     #: De-designated instruments: the last day of their hedge (None: no date stored).
@@ -65,11 +70,9 @@ def compute_day(session: Session, book: Book, version_ids: Sequence[int], day: d
     found = subjects(session, version_ids)
     inputs = _read(session, found, day)
     out = Day(stored=stored_entries(session, [s.relationship_id for s in found], _days(inputs, day)))
+    out.versions = {s.relationship_id: s.designation_id for s in found}
+    out.later = {rid: d for rid, d in inputs.later.items() if rid in out.versions}
     for subject in found:
-        rid = subject.relationship_id
-        if rid in inputs.later and (EntryKind.REVALUATION.value, day) not in out.stored.get(rid, {}):
-            out.blocked[rid] = f"entries after {day} are stored: {day} is not posted out of date order"
-            continue
         try:
             entries = _entries(book, subject, inputs, day)
         except ValueError as exc:  # core's PostingInputError and the rules' refusals
@@ -90,7 +93,7 @@ def _read(session: Session, found: Sequence[Subject], day: date) -> Inputs:
         marks(session, ObjectType.HEDGE_CONTRACT, [s.instrument_id for s in found], days),
         marks(session, ObjectType.HEDGED_ITEM, [s.item_id for s in found], days),
         previous_states(session, rids, day),
-        posted_after(session, rids, day),
+        next_posted(session, rids, day),
         effectiveness_keys(session, found, day),
         {rid: NoLongerExpected(r.recorded_by, r.reason, r.effective_date) for rid, r in records.items()},
         hedged_until(session, [s.instrument_id for s in found]),

@@ -188,6 +188,9 @@ class TestReports:
             "reclassified_to_pnl": "0",
             "moved_to_cost": "0",
             "closing": "194585.96",
+            # the reserve the latest entry's state carries: the movements sum to it
+            "carried": "194585.96",
+            "reconciled": True,
         }
         assert report["relationships"] == [{"relationship": "HD-1", **expected}]
         assert report["totals"] == [expected]
