@@ -17,7 +17,13 @@ from core.hedging.lifecycle import transition_problem
 from core.plans import KeyRange, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
-from db.hedging.de_designations import EFFECTIVE_DATE, STATUS_CHANGED, effective_date_problem, reload_problem
+from db.hedging.de_designations import (
+    EFFECTIVE_DATE,
+    STATUS_CHANGED,
+    effective_date_problem,
+    reload_problem,
+    resumed_problem,
+)
 from db.models import HedgeContract
 
 COMPARED = (
@@ -94,6 +100,8 @@ def _load_row(
     if not set(diff) <= MUTABLE_FIELDS:
         return f"{', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed"
     if problem := transition_problem(Instrument(current.instrument), ContractStatus(current.status), row.status):
+        return problem
+    if current.status == ContractStatus.DE_DESIGNATED.value and (problem := resumed_problem(session, current.id)):
         return problem
     _change_status(session, current, row, now, source)
     load.status_changed.append(row.contract_ref)

@@ -16,6 +16,7 @@ from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import AuditEvent
 
 STATUS_CHANGED = "contract_status_changed"
+DESIGNATED_EVENT = "hedge_designated"
 #: The de-designation's effective date in the status change's audit details.
 EFFECTIVE_DATE = "effective_date"
 
@@ -65,3 +66,25 @@ def reload_problem(session: Session, contract_id: int, effective: date) -> str |
     if not recorded or recorded[-1][1] == effective:
         return None
     return f"de_designated_on: de-designated effective {recorded[-1][1]}; a reload cannot move it to {effective}"
+
+
+def resumed_problem(session: Session, contract_id: int) -> str | None:
+    """A de-designated instrument moved back to active is a re-designation: a new
+    relationship designated after its de-designation, or refused (IFRS 9 6.5.6: a
+    discontinued hedge is not resumed; the old relationship stays in P&L)."""
+    changes = de_designations(session, [contract_id]).get(contract_id)
+    if not changes:
+        return None
+    rids = select(HedgeRelationship.id).where(HedgeRelationship.contract_id == contract_id)
+    later = select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == DESIGNATED_EVENT,
+        AuditEvent.entity_type == "hedge_designation",
+        AuditEvent.entity_id.in_([str(rid) for rid in session.scalars(rids)]),
+        AuditEvent.id > changes[-1][0],
+    )
+    if session.scalar(later):
+        return None
+    return (
+        "de_designated -> active re-designates the forward: load its new designation first "
+        "(a discontinued hedge is not resumed, IFRS 9 6.5.6)"
+    )

@@ -21,14 +21,13 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.values import ContractStatus
-from db.hedging.de_designations import de_designations
+from db.hedging.de_designations import DESIGNATED_EVENT, de_designations
 from db.hedging.effectiveness import current_versions
 from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import AuditEvent, HedgeContract
 
 #: The instrument statuses whose relationships post: in force, or de-designated (P&L).
 POSTED = (ContractStatus.DESIGNATED.value, ContractStatus.ACTIVE.value, ContractStatus.DE_DESIGNATED.value)
-DESIGNATED_EVENT = "hedge_designated"
 
 
 def designations_posted(session: Session, as_of: date) -> list[int]:

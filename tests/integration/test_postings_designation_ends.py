@@ -116,6 +116,8 @@ class TestReDesignation:
     def test_a_new_relationship_takes_the_instrument_over(self, posted_to_october: Ports) -> None:
         rt = posted_to_october
         load_contracts_csv(contracts("de_designated", "2026-11-02"), "c.csv")
+        with pytest.raises(ContractChanged, match=r"FXF-1: de_designated -> active re-designates the forward"):
+            load_contracts_csv(contracts("active"), "c2.csv")  # a hedge once discontinued is not resumed
         # HD-2: the same forward and receivable, designated again on 30 Nov, then back to active
         # (the lifecycle's de_designated -> active).
         again = designation("HD-2", "FXF-1", "IT-1", designation_date="2026-11-30")
