@@ -63,6 +63,8 @@ class End:
     last_hedge_day: date | None = None
     handed_over_on: date | None = None
     successor: int | None = None
+    #: The relationship of the same instrument designated just before this one.
+    predecessor: int | None = None
 
 
 def ends(session: Session, relationships: Iterable[tuple[int, int]]) -> dict[int, End]:
@@ -84,6 +86,7 @@ def ends(session: Session, relationships: Iterable[tuple[int, int]]) -> dict[int
     out = {}
     for rid, cid in pairs.items():
         later = [(r, d) for r, d in siblings.get(cid, []) if r > rid]
+        earlier = [r for r, _d in siblings.get(cid, []) if r < rid]
         since = designated.get(rid, 0)
         change = next((c for c in changes.get(cid, []) if c[0] > since), None)
         end = End(
@@ -91,6 +94,7 @@ def ends(session: Session, relationships: Iterable[tuple[int, int]]) -> dict[int
             None if change is None else change[1] - timedelta(days=1),
             later[0][1] if later else None,
             later[0][0] if later else None,
+            earlier[-1] if earlier else None,
         )
         if end != End():
             out[rid] = end
@@ -120,16 +124,3 @@ def _designation_events(session: Session, relationship_ids: list[int]) -> dict[i
         AuditEvent.entity_id.in_([str(rid) for rid in relationship_ids]),
     )
     return {int(rid): event_id for rid, event_id in session.execute(stmt.group_by(AuditEvent.entity_id))}
-
-
-def predecessors(session: Session, relationships: Iterable[tuple[int, int]]) -> dict[int, tuple[int, int]]:
-    """Per (relationship id, instrument id) given whose instrument was designated before in
-    another relationship: (that relationship's id, the instrument id)."""
-    pairs = dict(relationships)
-    siblings = _relationships_of(session, sorted(set(pairs.values()))) if pairs else {}
-    out = {}
-    for rid, cid in pairs.items():
-        earlier = [r for r, _d in siblings.get(cid, []) if r < rid]
-        if earlier:
-            out[rid] = (earlier[-1], cid)
-    return out

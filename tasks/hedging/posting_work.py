@@ -17,7 +17,7 @@ from core.hedging.posting_day import Stored, entries_of_day
 from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Regime, Revaluation, regime_on, revaluation
 from core.hedging.releases import NoLongerExpected, no_longer_expected_release, reserve_release
 from core.values import ObjectType
-from db.hedging.designation_ends import End, ends, predecessors
+from db.hedging.designation_ends import End, ends
 from db.hedging.expectations import no_longer_expected
 from db.hedging.journals import (
     Mark,
@@ -100,14 +100,16 @@ def _read(session: Session, found: Sequence[Subject], day: date) -> Inputs:
         effectiveness_keys(session, found, day),
         {rid: NoLongerExpected(r.recorded_by, r.reason, r.effective_date) for rid, r in records.items()},
         found_ends,
-        _handed(session, found),
+        _handed(session, found, found_ends),
     )
 
 
-def _handed(session: Session, found: Sequence[Subject]) -> dict[int, PostedState]:
+def _handed(session: Session, found: Sequence[Subject], found_ends: dict[int, End]) -> dict[int, PostedState]:
     """The state each predecessor of these relationships (an earlier relationship of the same
     instrument) left before the new designation date: the derivative it carried."""
-    earlier = ends(session, predecessors(session, [(s.relationship_id, s.instrument_id) for s in found]).values())
+    instrument = {s.relationship_id: s.instrument_id for s in found}
+    before = [(e.predecessor, instrument[rid]) for rid, e in found_ends.items() if e.predecessor is not None]
+    earlier = ends(session, before)
     out = {}
     for rid, end in earlier.items():
         if end.successor is None or end.handed_over_on is None:
