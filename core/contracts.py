@@ -27,8 +27,10 @@ CONTRACT_HEADER = (
 )
 #: Fields a reload may change (the change is applied and audited); any other is an error.
 MUTABLE_FIELDS = frozenset({"status"})
-#: An optional column: fx_forward rows need it (deliverable or ndf), commodity rows leave it empty.
-OPTIONAL_COLUMNS = ("settlement_method",)
+#: Optional columns: settlement_method, which fx_forward rows need (deliverable or ndf) and
+#: commodity rows leave empty; de_designated_on, the effective date of a change to
+#: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md).
+OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on")
 
 
 def _empty_is_none(value: object) -> object:
@@ -50,9 +52,11 @@ class ContractRow(BaseModel):
     maturity_date: SaneDate
     status: ContractStatus
     settlement_method: Annotated[SettlementMethod | None, BeforeValidator(_empty_is_none)] = None
+    #: Not a field of the contract: the effective date of its change to de_designated (audited).
+    de_designated_on: Annotated[SaneDate | None, BeforeValidator(_empty_is_none)] = None
 
     def fields(self) -> dict[str, object]:
-        return self.model_dump()
+        return self.model_dump(exclude={"de_designated_on"})
 
 
 def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[ContractRow]:
@@ -61,6 +65,8 @@ def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW
     def check(row: ContractRow) -> str | None:
         if row.maturity_date < row.trade_date:
             return "maturity_date: before trade_date"
+        if row.de_designated_on is not None and row.status is not ContractStatus.DE_DESIGNATED:
+            return "de_designated_on: only a row with status de_designated takes one"
         return _instrument_problem(row)
 
     report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check, window)

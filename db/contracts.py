@@ -17,6 +17,13 @@ from core.hedging.lifecycle import transition_problem
 from core.plans import KeyRange, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
+from db.hedging.de_designations import (
+    EFFECTIVE_DATE,
+    STATUS_CHANGED,
+    effective_date_problem,
+    reload_problem,
+    resumed_problem,
+)
 from db.models import HedgeContract
 
 COMPARED = (
@@ -62,32 +69,49 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         else {}
     )
     load = ContractLoad()
-    refused: list[str] = []
-    for row in rows:
-        current = stored.get(row.contract_ref)
-        if current is None:
-            _create(session, row, now, source)
-            load.created.append(row.contract_ref)
-            continue
-        diff = changed_fields(_stored_fields(current), row)
-        if not diff:
-            load.existing.append(row.contract_ref)
-        elif set(diff) <= MUTABLE_FIELDS and (
-            problem := transition_problem(Instrument(current.instrument), ContractStatus(current.status), row.status)
-        ):
-            refused.append(f"{row.contract_ref}: {problem}")
-        elif set(diff) <= MUTABLE_FIELDS:
-            _change_status(session, current, ContractStatus(row.status), now, source)
-            load.status_changed.append(row.contract_ref)
-        else:
-            refused.append(f"{row.contract_ref}: {', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed")
+    refused = [f"{row.contract_ref}: {p}" for row in rows if (p := _load_row(session, load, stored, row, now, source))]
     if refused:
-        raise ContractChanged("contracts may change only their status; " + "; ".join(refused))
+        raise ContractChanged("contracts refused (a contract may change only its status); " + "; ".join(refused))
     return load
 
 
+def _load_row(
+    session: Session,
+    load: ContractLoad,
+    stored: dict[str, HedgeContract],
+    row: ContractRow,
+    now: datetime,
+    source: str,
+) -> str | None:
+    """One row created, left as it is or its status changed; or why it is refused."""
+    current = stored.get(row.contract_ref)
+    if current is None:
+        if row.de_designated_on is not None:
+            return "de_designated_on: a new contract has no de-designation to date"
+        _create(session, row, now, source)
+        load.created.append(row.contract_ref)
+        return None
+    diff = changed_fields(_stored_fields(current), row)
+    if (problem := _de_designation_problem(session, current, row, bool(diff), now)) is not None:
+        return problem
+    if not diff:
+        load.existing.append(row.contract_ref)
+        return None
+    if not set(diff) <= MUTABLE_FIELDS:
+        return f"{', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed"
+    if problem := transition_problem(Instrument(current.instrument), ContractStatus(current.status), row.status):
+        return problem
+    if current.status == ContractStatus.DE_DESIGNATED.value and (problem := resumed_problem(session, current.id)):
+        return problem
+    _change_status(session, current, row, now, source)
+    load.status_changed.append(row.contract_ref)
+    return None
+
+
 def _create(session: Session, row: ContractRow, now: datetime, source: str) -> None:
-    contract = HedgeContract(**row.model_dump(mode="python"), created_at=now, updated_at=now)
+    contract = HedgeContract(
+        **row.model_dump(mode="python", exclude={"de_designated_on"}), created_at=now, updated_at=now
+    )
     contract.instrument = row.instrument.value
     contract.side = row.side.value
     contract.status = row.status.value
@@ -100,24 +124,32 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str) -> N
         entity_type="hedge_contract",
         entity_id=contract.id,
         now=now,
-        details={"contract_ref": row.contract_ref, "source": source, **row.model_dump()},
+        details={"contract_ref": row.contract_ref, "source": source, **row.fields()},
     )
 
 
-def _change_status(
-    session: Session, contract: HedgeContract, status: ContractStatus, now: datetime, source: str
-) -> None:
-    old = contract.status
+def _change_status(session: Session, contract: HedgeContract, row: ContractRow, now: datetime, source: str) -> None:
+    """The status changed and audited; a change to de_designated with its effective date
+    (the row's de_designated_on, else the day loaded: db.hedging.de_designations)."""
+    old, status = contract.status, ContractStatus(row.status)
     contract.status = status.value
     contract.updated_at = now
-    record_event(
-        session,
-        "contract_status_changed",
-        entity_type="hedge_contract",
-        entity_id=contract.id,
-        now=now,
-        details={"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source},
-    )
+    details: dict[str, object] = {"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source}
+    if status is ContractStatus.DE_DESIGNATED:
+        details[EFFECTIVE_DATE] = row.de_designated_on or now.date()
+    record_event(session, STATUS_CHANGED, entity_type="hedge_contract", entity_id=contract.id, now=now, details=details)
+
+
+def _de_designation_problem(
+    session: Session, current: HedgeContract, row: ContractRow, changed: bool, now: datetime
+) -> str | None:
+    """A de_designated_on checked: on a change to de_designated, neither in the future nor
+    before the designation date; on a contract already de-designated, the date recorded."""
+    if row.de_designated_on is None:
+        return None
+    if changed and row.status is ContractStatus.DE_DESIGNATED:
+        return effective_date_problem(session, current.id, row.de_designated_on, now.date())
+    return reload_problem(session, current.id, row.de_designated_on)
 
 
 def active_contract_ids(session: Session) -> list[int]:

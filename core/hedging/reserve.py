@@ -14,6 +14,11 @@ instrument held in OCI is positive), transaction currency:
 
 An entry counts in the period of its posting date; a reversal in the column of the entry it
 reverses (it has that entry's kind), so a correction nets out where it lands.
+
+`carried` is the reserve the relationship's latest entry (by date, then as posted) left in
+its state: sign(A) x min(|A|, |B|) as last computed. A closing that differs from it says the
+ledger awaits a correction (e.g. a date posted before an entry whose period is open: that
+entry's conflict is corrected once its period is closed).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from core.hedging.accounts import AccountRole
+from core.hedging.dossier import HedgeType
 from core.hedging.journal import EntryKind, JournalEntry
 from core.hedging.periods import Period
 
@@ -81,3 +87,22 @@ def roll_forward(
             total = total.plus(column, getattr(row, column))
         totals[row.reserve] = total
     return ordered, totals
+
+
+def carried(entries: Iterable[JournalEntry], period: Period) -> dict[tuple[int, AccountRole], Decimal]:
+    """Per (relationship, reserve): the reserve in the state of the latest entry posted up to
+    `period` (latest by date; among one date's entries the last given, so give them as posted)."""
+    latest: dict[int, JournalEntry] = {}
+    for entry in entries:
+        if Period.of(entry.posting_date) > period:
+            continue
+        mine = latest.get(entry.relationship_id)
+        if mine is None or entry.as_of >= mine.as_of:
+            latest[entry.relationship_id] = entry
+    return {(rid, reserve_of(e.hedge_type)): e.state_after.reserve for rid, e in latest.items()}
+
+
+def reserve_of(hedge_type: HedgeType) -> AccountRole:
+    if hedge_type is HedgeType.NET_INVESTMENT:
+        return AccountRole.TRANSLATION_RESERVE
+    return AccountRole.CASH_FLOW_HEDGE_RESERVE

@@ -2,28 +2,32 @@
 it posts on D (in force, de-designated, or past the item's exposure date with the
 instrument still revalued) and when each de-designated instrument left hedge accounting.
 
-No table stores a de-designation date: the contracts file changes the status, and the
-loader audits the change (`contract_status_changed`, to `de_designated`) at the moment it
-loads it. The relationship is de-designated from that day (UTC): the day's entry and
-later ones are in the P&L regime (core.hedging.postings.regime_on with the day before as
-the last day of the hedge)."""
+The contracts file changes the status, and the loader audits the change
+(`contract_status_changed`, to `de_designated`) with its effective date: the row's
+`de_designated_on`, else the day (UTC) it was loaded. The relationship is de-designated from
+that date: that day's entry and later ones are in the P&L regime
+(core.hedging.postings.regime_on with the day before as the last day of the hedge). A
+re-designation is a new relationship of the same instrument: the old one hands the
+instrument over on the new one's designation date (it then posts only its reserve's
+release) and the new one starts from the derivative's carrying amount it left."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from core.values import ContractStatus
+from db.hedging.de_designations import DESIGNATED_EVENT, de_designations
 from db.hedging.effectiveness import current_versions
 from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import AuditEvent, HedgeContract
 
 #: The instrument statuses whose relationships post: in force, or de-designated (P&L).
 POSTED = (ContractStatus.DESIGNATED.value, ContractStatus.ACTIVE.value, ContractStatus.DE_DESIGNATED.value)
-STATUS_CHANGED = "contract_status_changed"
 
 
 def designations_posted(session: Session, as_of: date) -> list[int]:
@@ -48,25 +52,75 @@ def designations_posted(session: Session, as_of: date) -> list[int]:
     return list(session.scalars(stmt))
 
 
-def hedged_until(session: Session, contract_ids: Iterable[int]) -> dict[int, date | None]:
-    """Per de-designated contract among these: the last day of its hedge (the day before
-    its latest audited change to `de_designated`), None when no such change is stored
-    (e.g. a contract loaded de-designated). Contracts in force are left out."""
-    wanted = sorted(set(contract_ids))
-    if not wanted:
+@dataclass(frozen=True, slots=True)
+class End:
+    """How a relationship's hedge ends, as far as stored: the last day of its hedge (the day
+    before its de-designation's effective date; None when its instrument is de-designated
+    with no date stored) and the designation date of the next relationship of its
+    instrument (a re-designation: the instrument is handed over on that date)."""
+
+    de_designated: bool = False
+    last_hedge_day: date | None = None
+    handed_over_on: date | None = None
+    successor: int | None = None
+    #: The relationship of the same instrument designated just before this one.
+    predecessor: int | None = None
+
+
+def ends(session: Session, relationships: Iterable[tuple[int, int]]) -> dict[int, End]:
+    """Per (relationship id, instrument id) given: its End, when it has one.
+
+    A change of the instrument to `de_designated` audited after the relationship's
+    designation (`hedge_designated`) de-designates it from the change's effective date (the
+    contracts file's `de_designated_on`, else the day it was loaded), whatever the status
+    later: IFRS 9 6.5.6 discontinues prospectively; a new designation is a new relationship."""
+    pairs = dict(relationships)
+    if not pairs:
         return {}
-    stmt = select(HedgeContract.id).where(
-        HedgeContract.id.in_(wanted), HedgeContract.status == ContractStatus.DE_DESIGNATED.value
-    )
-    out: dict[int, date | None] = dict.fromkeys(session.scalars(stmt))
-    if not out:
-        return out
-    events = select(AuditEvent.entity_id, AuditEvent.details, AuditEvent.occurred_at).where(
-        AuditEvent.event_type == STATUS_CHANGED,
-        AuditEvent.entity_type == "hedge_contract",
-        AuditEvent.entity_id.in_([str(cid) for cid in out]),
-    )
-    for entity_id, details, occurred_at in session.execute(events.order_by(AuditEvent.id)):
-        if details.get("to") == ContractStatus.DE_DESIGNATED.value:
-            out[int(entity_id)] = occurred_at.date() - timedelta(days=1)  # the latest one wins
+    contracts = sorted(set(pairs.values()))
+    siblings = _relationships_of(session, contracts)
+    changes = de_designations(session, contracts)
+    designated = _designation_events(session, [rid for rid, cid in pairs.items() if cid in changes])
+    stmt = select(HedgeContract.id, HedgeContract.status).where(HedgeContract.id.in_(contracts))
+    statuses = {cid: status for cid, status in session.execute(stmt)}
+    out = {}
+    for rid, cid in pairs.items():
+        later = [(r, d) for r, d in siblings.get(cid, []) if r > rid]
+        earlier = [r for r, _d in siblings.get(cid, []) if r < rid]
+        since = designated.get(rid, 0)
+        change = next((c for c in changes.get(cid, []) if c[0] > since), None)
+        end = End(
+            change is not None or statuses.get(cid) == ContractStatus.DE_DESIGNATED.value,
+            None if change is None else change[1] - timedelta(days=1),
+            later[0][1] if later else None,
+            later[0][0] if later else None,
+            earlier[-1] if earlier else None,
+        )
+        if end != End():
+            out[rid] = end
     return out
+
+
+def _relationships_of(session: Session, contract_ids: list[int]) -> dict[int, list[tuple[int, date]]]:
+    """Per contract: its relationships (id, first designation date), oldest first."""
+    stmt = (
+        select(HedgeRelationship.contract_id, HedgeRelationship.id, func.min(HedgeDesignation.designation_date))
+        .join(HedgeDesignation, HedgeDesignation.relationship_id == HedgeRelationship.id)
+        .where(HedgeRelationship.contract_id.in_(contract_ids))
+        .group_by(HedgeRelationship.contract_id, HedgeRelationship.id)
+        .order_by(HedgeRelationship.id)
+    )
+    out: dict[int, list[tuple[int, date]]] = {}
+    for cid, rid, designated in session.execute(stmt):
+        out.setdefault(cid, []).append((rid, designated))
+    return out
+
+
+def _designation_events(session: Session, relationship_ids: list[int]) -> dict[int, int]:
+    """Per relationship: the id of its `hedge_designated` audit event (version 1)."""
+    stmt = select(AuditEvent.entity_id, func.min(AuditEvent.id)).where(
+        AuditEvent.event_type == DESIGNATED_EVENT,
+        AuditEvent.entity_type == "hedge_designation",
+        AuditEvent.entity_id.in_([str(rid) for rid in relationship_ids]),
+    )
+    return {int(rid): event_id for rid, event_id in session.execute(stmt.group_by(AuditEvent.entity_id))}

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import Subquery, and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Subquery, and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from core.hedging.dossier import leg_terms
 from core.hedging.effectiveness import DesignationTerms, EffectivenessResult
@@ -40,8 +40,11 @@ def designations_under_test(
 ) -> list[int]:
     """Ids of the current designation versions tested at `as_of`: designated on or before
     it, the item's exposure not yet past, the instrument designated or active; only those
-    of these instruments or these items when they are given (a chunk's own legs)."""
+    of these instruments or these items when they are given (a chunk's own legs). A
+    relationship whose instrument was re-designated since (a later relationship of the same
+    instrument) is no longer tested: the later one is."""
     current = current_versions()
+    later = aliased(HedgeRelationship)
     stmt = (
         select(HedgeDesignation.id)
         .join(
@@ -58,6 +61,7 @@ def designations_under_test(
             HedgeDesignation.designation_date <= as_of,
             HedgedItem.exposure_date >= as_of,
             HedgeContract.status.in_([s.value for s in TESTED]),
+            ~exists().where(later.contract_id == HedgeRelationship.contract_id, later.id > HedgeRelationship.id),
         )
         .order_by(HedgeDesignation.id)
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.hedging.accounts import AccountRole
 from core.hedging.journal import JournalEntry as PostedEntry
 from core.hedging.periods import Period
-from core.hedging.reserve import ReserveRow, roll_forward
+from core.hedging.reserve import ReserveRow, carried, roll_forward
 from db.hedging.journal_models import JournalEntry
 from db.hedging.models import HedgeRelationship
 from db.models import MtmSnapshot
@@ -82,9 +82,9 @@ def _source_key(source: dict[str, Any], snapshots: dict[str, str]) -> str:
 
 def reserve_rows(
     session: Session, period: str
-) -> tuple[list[ReserveRow], dict[AccountRole, ReserveRow], dict[int, str]]:
+) -> tuple[list[ReserveRow], dict[AccountRole, ReserveRow], dict[int, str], dict[tuple[int, AccountRole], Decimal]]:
     """core.hedging.reserve.roll_forward over the entries posted up to `period`; the
-    relationships' designation refs by id."""
+    relationships' designation refs by id; the reserve each one's latest state carries."""
     stmt = (
         select(JournalEntry.payload, HedgeRelationship.id, HedgeRelationship.designation_ref)
         .join(HedgeRelationship, HedgeRelationship.id == JournalEntry.relationship_id)
@@ -96,4 +96,4 @@ def reserve_rows(
         entries.append(PostedEntry.from_payload(payload))
         refs[rid] = ref
     rows, totals = roll_forward(entries, Period.parse(period))
-    return rows, totals, refs
+    return rows, totals, refs, carried(entries, Period.parse(period))

@@ -42,6 +42,7 @@ class Subject:
     instrument_id: int
     item_id: int
     currency: str
+    designation_id: int = 0  # the version's row id
 
 
 def subjects(session: Session, version_ids: Sequence[int]) -> list[Subject]:
@@ -66,6 +67,7 @@ def subjects(session: Session, version_ids: Sequence[int]) -> list[Subject]:
             contract_id,
             item_id,
             currency,
+            d.id,
         )
         for d, contract_id, item_id, exposure, currency in session.execute(stmt)
     ]
@@ -122,11 +124,14 @@ def previous_states(session: Session, relationship_ids: Sequence[int], before: d
     return {rid: PostedState.from_payload(payload["state_after"]) for rid, payload in session.execute(stmt)}
 
 
-def posted_after(session: Session, relationship_ids: Sequence[int], after: date) -> set[int]:
-    stmt = select(EntryRow.relationship_id).where(
-        EntryRow.relationship_id.in_(sorted(set(relationship_ids))), EntryRow.as_of_date > after
+def next_posted(session: Session, relationship_ids: Sequence[int], after: date) -> dict[int, date]:
+    """Per relationship with entries dated after `after`: the first such date."""
+    stmt = (
+        select(EntryRow.relationship_id, func.min(EntryRow.as_of_date))
+        .where(EntryRow.relationship_id.in_(sorted(set(relationship_ids))), EntryRow.as_of_date > after)
+        .group_by(EntryRow.relationship_id)
     )
-    return set(session.scalars(stmt.distinct()))
+    return {rid: day for rid, day in session.execute(stmt)}
 
 
 def stored_entries(

@@ -58,15 +58,27 @@ def journals_report(period: str) -> dict[str, Any]:
 
 
 def reserve_report(period: str) -> dict[str, Any]:
-    """The reserves' roll-forward of `period` (IFRS 7 24E), per relationship and reserve, and in total."""
+    """The reserves' roll-forward of `period` (IFRS 7 24E), per relationship and reserve, and
+    in total; beside each closing the reserve the latest entry's state carries, and whether
+    they agree (`reconciled`: false while a correction is awaited)."""
     with ports().uow() as uow:
-        rows, totals, refs = reserve_rows(uow.session, period)
+        rows, totals, refs, held = reserve_rows(uow.session, period)
+    lines = [_carried(_figures(r), held.get((r.relationship_id or 0, r.reserve), ZERO)) for r in rows]
+    sums: dict[str, Decimal] = {}
+    for line in lines:
+        sums[line["reserve"]] = sums.get(line["reserve"], ZERO) + line["carried"]
     return {
         "period": period,
-        "relationships": [{"relationship": refs[r.relationship_id or 0], **_figures(r)} for r in rows],
-        "totals": [_figures(t) for t in totals.values()],
+        "relationships": [
+            {"relationship": refs[r.relationship_id or 0], **line} for r, line in zip(rows, lines, strict=True)
+        ],
+        "totals": [_carried(_figures(t), sums.get(t.reserve.value, ZERO)) for t in totals.values()],
     }
 
 
 def _figures(row: ReserveRow) -> dict[str, Any]:
     return {"reserve": row.reserve.value, **{name: getattr(row, name) for name in FIGURES}}
+
+
+def _carried(figures: dict[str, Any], carried: Decimal) -> dict[str, Any]:
+    return figures | {"carried": carried, "reconciled": figures["closing"] == carried}

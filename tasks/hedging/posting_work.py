@@ -12,19 +12,19 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from core.hedging.accounts import ChartOfAccounts
-from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
+from core.hedging.journal import JournalEntry, PostedState, Source
 from core.hedging.posting_day import Stored, entries_of_day
 from core.hedging.postings import FunctionalRate, LegMark, PostingTerms, Regime, Revaluation, regime_on, revaluation
-from core.hedging.releases import NoLongerExpected
+from core.hedging.releases import NoLongerExpected, no_longer_expected_release, reserve_release
 from core.values import ObjectType
-from db.hedging.designation_ends import hedged_until
+from db.hedging.designation_ends import End, ends
 from db.hedging.expectations import no_longer_expected
 from db.hedging.journals import (
     Mark,
     Subject,
     effectiveness_keys,
     marks,
-    posted_after,
+    next_posted,
     previous_states,
     stored_entries,
     subjects,
@@ -46,6 +46,11 @@ class Day:
     entries: dict[int, list[JournalEntry]] = field(default_factory=dict)
     blocked: dict[int, str] = field(default_factory=dict)
     stored: dict[int, dict[tuple[str, date], Stored]] = field(default_factory=dict)
+    #: Per relationship with entries stored after the day: the next date posted (its entries
+    #: start from this day's state once it is posted: tasks.hedging.postings recomputes them).
+    later: dict[int, date] = field(default_factory=dict)
+    #: Per relationship: the designation version posted (its row id).
+    versions: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +58,13 @@ class Inputs:
     on_day: dict[tuple[int, date], Mark]
     items_on_day: dict[tuple[int, date], Mark]
     previous: dict[int, PostedState]
-    later: set[int]
+    later: dict[int, date]
     effectiveness: dict[int, str]
     decisions: dict[int, NoLongerExpected]
-    #: De-designated instruments: the last day of their hedge (None: no date stored).
-    hedged_until: dict[int, date | None] = field(default_factory=dict)
+    #: Per relationship de-designated or re-designated since (db.hedging.designation_ends).
+    ends: dict[int, End] = field(default_factory=dict)
+    #: Per re-designated relationship: the state its predecessor left (the derivative carried).
+    handed: dict[int, PostedState] = field(default_factory=dict)
 
 
 def compute_day(session: Session, book: Book, version_ids: Sequence[int], day: date) -> Day:
@@ -65,11 +72,9 @@ def compute_day(session: Session, book: Book, version_ids: Sequence[int], day: d
     found = subjects(session, version_ids)
     inputs = _read(session, found, day)
     out = Day(stored=stored_entries(session, [s.relationship_id for s in found], _days(inputs, day)))
+    out.versions = {s.relationship_id: s.designation_id for s in found}
+    out.later = {rid: d for rid, d in inputs.later.items() if rid in out.versions}
     for subject in found:
-        rid = subject.relationship_id
-        if rid in inputs.later and (EntryKind.REVALUATION.value, day) not in out.stored.get(rid, {}):
-            out.blocked[rid] = f"entries after {day} are stored: {day} is not posted out of date order"
-            continue
         try:
             entries = _entries(book, subject, inputs, day)
         except ValueError as exc:  # core's PostingInputError and the rules' refusals
@@ -86,15 +91,33 @@ def _read(session: Session, found: Sequence[Subject], day: date) -> Inputs:
     rids = [s.relationship_id for s in found]
     days = {day} | {s.designation_date for s in found}
     records = no_longer_expected(session, rids)
+    found_ends = ends(session, [(s.relationship_id, s.instrument_id) for s in found])
     return Inputs(
         marks(session, ObjectType.HEDGE_CONTRACT, [s.instrument_id for s in found], days),
         marks(session, ObjectType.HEDGED_ITEM, [s.item_id for s in found], days),
         previous_states(session, rids, day),
-        posted_after(session, rids, day),
+        next_posted(session, rids, day),
         effectiveness_keys(session, found, day),
         {rid: NoLongerExpected(r.recorded_by, r.reason, r.effective_date) for rid, r in records.items()},
-        hedged_until(session, [s.instrument_id for s in found]),
+        found_ends,
+        _handed(session, found, found_ends),
     )
+
+
+def _handed(session: Session, found: Sequence[Subject], found_ends: dict[int, End]) -> dict[int, PostedState]:
+    """The state each predecessor of these relationships (an earlier relationship of the same
+    instrument) left before the new designation date: the derivative it carried."""
+    instrument = {s.relationship_id: s.instrument_id for s in found}
+    before = [(e.predecessor, instrument[rid]) for rid, e in found_ends.items() if e.predecessor is not None]
+    earlier = ends(session, before)
+    out = {}
+    for rid, end in earlier.items():
+        if end.successor is None or end.handed_over_on is None:
+            continue
+        state = previous_states(session, [rid], end.handed_over_on).get(rid)
+        if state is not None:
+            out[end.successor] = state
+    return out
 
 
 def _days(inputs: Inputs, day: date) -> set[date]:
@@ -103,17 +126,20 @@ def _days(inputs: Inputs, day: date) -> set[date]:
 
 def _regime(s: Subject, inputs: Inputs, day: date) -> Regime | str:
     """Hedge up to the exposure date and the last day before the de-designation; P&L after."""
-    if s.instrument_id not in inputs.hedged_until:
+    end = inputs.ends.get(s.relationship_id)
+    if end is None or not end.de_designated:
         return regime_on(day, s.exposure_date, None)
-    last = inputs.hedged_until[s.instrument_id]
-    if last is None:
+    if end.last_hedge_day is None:
         return "the hedging instrument is de-designated but no date of its status change is stored"
-    return regime_on(day, s.exposure_date, last)
+    return regime_on(day, s.exposure_date, end.last_hedge_day)
 
 
 def _entries(book: Book, s: Subject, inputs: Inputs, day: date) -> list[JournalEntry] | str:
     h, i = inputs.on_day.get((s.instrument_id, day)), inputs.items_on_day.get((s.item_id, day))
     decision = inputs.decisions.get(s.relationship_id)
+    end = inputs.ends.get(s.relationship_id)
+    if end is not None and end.handed_over_on is not None and day >= end.handed_over_on:
+        return _handed_over(book, s, inputs, day, decision)
     late = decision is not None and decision.recorded_on < day
     regime = _regime(s, inputs, day)
     if not isinstance(regime, Regime):  # a StrEnum is a str too: test the enum
@@ -162,6 +188,26 @@ def _outside_hedge(
     return [*release, revaluation(terms, state, revalue)]
 
 
+def _handed_over(
+    book: Book, s: Subject, inputs: Inputs, day: date, decision: NoLongerExpected | None
+) -> list[JournalEntry]:
+    """Re-designated: the instrument is the next relationship's from its designation date;
+    this one keeps its reserve while the hedged cash flows are expected (6.5.12(a)) and
+    posts only its release: on the record that they are not (6.5.12(b)) or at the item's
+    exposure date (6.5.11(d))."""
+    previous = inputs.previous.get(s.relationship_id)
+    if previous is None:
+        return []
+    terms = _terms(book, s)
+    if decision is not None and decision.recorded_on <= day:
+        release = no_longer_expected_release(terms, previous, decision, day)
+    elif day == s.exposure_date:
+        release = reserve_release(terms, previous, day, day)
+    else:
+        release = None
+    return [] if release is None else [release]
+
+
 def _terms(book: Book, s: Subject) -> PostingTerms:
     return PostingTerms(
         s.relationship_id,
@@ -180,11 +226,18 @@ def _late_inputs(day: date) -> Revaluation:
 
 
 def _at_designation(s: Subject, inputs: Inputs) -> PostedState | None:
+    """Before the first entry: the legs on the designation date; a re-designated instrument
+    carried at what its previous relationship left (the first entry moves it to H, the part
+    that is not A's change in P&L)."""
     h = inputs.on_day.get((s.instrument_id, s.designation_date))
     i = inputs.items_on_day.get((s.item_id, s.designation_date))
     if h is None or i is None:
         return None
-    return PostedState.at_designation(s.designation_date, h.leg.mtm, i.leg.mtm)
+    start = PostedState.at_designation(s.designation_date, h.leg.mtm, i.leg.mtm)
+    if (handed := inputs.handed.get(s.relationship_id)) is None:
+        return start
+    carried = {"derivative": handed.derivative, "derivative_functional": handed.derivative_functional}
+    return PostedState(**(start.as_payload() | carried))
 
 
 def _baseline(s: Subject, inputs: Inputs) -> tuple[Source, ...]:

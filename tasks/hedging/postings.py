@@ -11,7 +11,8 @@ open and a reversal plus a new entry once it is closed (core.hedging.posting_day
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from core.hedging.posting_day import decide
 from core.ledger import chunks
-from core.values import ContractStatus, Counts, Job
+from core.values import ContractStatus, Counts, Job, WriteOutcome
 from db.hedging.designation_ends import designations_posted
 from db.hedging.effectiveness import legs_of
 from db.hedging.journals import relationships_released, write_blocked, write_entries
@@ -31,7 +32,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from tasks import fanout, names, runs
 from tasks.base import job_task
 from tasks.hedging.ports import HedgingPorts, hedging_ports
-from tasks.hedging.posting_work import Book, compute_day
+from tasks.hedging.posting_work import Book, Day, compute_day
 from tasks.ports import Ports, ports
 
 log = structlog.get_logger(__name__)
@@ -123,9 +124,47 @@ def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[
 def post_day(
     session: Session, book: Book, version_ids: list[int], run: BatchRun, now: datetime
 ) -> tuple[Counts, dict[str, Any]]:
-    """Compute, decide against what is stored and the closed periods, write; the counts."""
-    day = compute_day(session, book, version_ids, run.as_of_date)
+    """Compute, decide against what is stored and the closed periods, write; the counts.
+
+    A relationship whose entries of D were written now (D's MTM backfilled, or D corrected)
+    while entries after D are stored then has its next posted date recomputed from the
+    state D's entries leave: that entry's previous posting, so its movements, moved.
+    Another figure is a conflict while that entry's period is open, a reversal plus a new
+    entry in the first open period once it is closed (core.hedging.posting_day.decide):
+    one mechanism with any other changed input."""
     closed = closed_periods(session)
+    day = compute_day(session, book, version_ids, run.as_of_date)
+    done = _write_day(session, day, closed, run.as_of_date, run, now)
+    for later, versions in _next_dates(day, done.moved).items():
+        nxt = compute_day(session, book, versions, later)
+        done.add(_write_day(session, nxt, closed, later, run, now))
+    return done.counts, {"blocked": done.blocked, "corrected": done.corrected}
+
+
+def _next_dates(day: Day, moved: set[int]) -> dict[date, list[int]]:
+    """The designation versions to recompute, by the next date each relationship posted."""
+    out: dict[date, list[int]] = {}
+    for rid, later in sorted(day.later.items()):
+        if rid in moved:
+            out.setdefault(later, []).append(day.versions[rid])
+    return out
+
+
+@dataclass(slots=True)
+class Written:
+    counts: Counts
+    blocked: int = 0
+    corrected: list[str] = field(default_factory=list)
+    #: Relationships with an entry created: the state they leave moved.
+    moved: set[int] = field(default_factory=set)
+
+    def add(self, other: Written) -> None:
+        self.counts.add(other.counts)
+        self.blocked += other.blocked
+        self.corrected += other.corrected
+
+
+def _write_day(session: Session, day: Day, closed: set[str], as_of: date, run: BatchRun, now: datetime) -> Written:
     blocked, to_write, existing, corrected = dict(day.blocked), [], 0, []
     for rid, entries in day.entries.items():
         decision = decide(entries, day.stored.get(rid, {}), closed)
@@ -135,13 +174,14 @@ def post_day(
         existing += decision.existing
         corrected += decision.corrected
     report = write_entries(session, to_write, batch_run_id=run.id, now=now)
-    write_blocked(session, blocked, run.as_of_date, batch_run_id=run.id, now=now)
+    write_blocked(session, blocked, as_of, batch_run_id=run.id, now=now)
     for key in report.conflict_keys:
         log.warning("journal_entry_conflicted", idempotency_key=key)
     for rid, reason in sorted(blocked.items()):
-        log.warning("postings_blocked", relationship_id=rid, reason=reason)
+        log.warning("postings_blocked", relationship_id=rid, entry_date=as_of, reason=reason)
+    moved = {e.relationship_id for e, o in zip(to_write, report.outcomes, strict=True) if o is WriteOutcome.CREATED}
     counts = report.counts()
     counts.processed += existing
     counts.existing += existing
     counts.exceptions += len(blocked)
-    return counts, {"blocked": len(blocked), "corrected": corrected}
+    return Written(counts, len(blocked), corrected, moved)

@@ -188,6 +188,9 @@ class TestReports:
             "reclassified_to_pnl": "0",
             "moved_to_cost": "0",
             "closing": "194585.96",
+            # the reserve the latest entry's state carries: the movements sum to it
+            "carried": "194585.96",
+            "reconciled": True,
         }
         assert report["relationships"] == [{"relationship": "HD-1", **expected}]
         assert report["totals"] == [expected]
@@ -217,3 +220,24 @@ def test_an_incomplete_chart_of_accounts_stops_start_up(
         "missing cash_flow.derivative_liability;"
     )
     assert "missing fair_value.derivative_asset" in line and "Traceback" not in result.output
+
+
+class TestDeDesignationDate:
+    def test_refused_in_one_line_then_audited(self, embedded_cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+        _designated(embedded_cli, tmp_path)  # HD-1 designated on 2026-11-17
+
+        def contracts(on: str) -> str:
+            forward = fx_forward("FXF-1", trade_date="2026-11-02", entry_price="1.0956", status="de_designated")
+            row = {**forward, "maturity_date": "2026-12-31"}
+            header = [*row, "de_designated_on"]
+            return write(tmp_path, "c2.csv", ",".join(header) + "\n" + ",".join([*row.values(), on]) + "\n")
+
+        early = embedded_cli.invoke(app, ["load", "contracts", contracts("2026-11-10")])
+        assert (early.exit_code, early.stderr.strip()) == (
+            2,
+            "hedgeops: contracts refused (a contract may change only its status); FXF-1: de_designated_on: "
+            "2026-11-10 is before HD-1's designation date 2026-11-17; nothing loaded",
+        )
+        assert embedded_cli.invoke(app, ["load", "contracts", contracts("2026-11-20")]).exit_code == 0
+        [event] = audit(db_url, "contract_status_changed")
+        assert (event.details["to"], event.details["effective_date"]) == ("de_designated", "2026-11-20")

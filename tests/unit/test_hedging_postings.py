@@ -17,7 +17,7 @@ from core.hedging.accounts import DEFAULT_CHART, AccountRole
 from core.hedging.corrections import correction, reverse
 from core.hedging.dossier import HedgeType, OciReleaseMethod
 from core.hedging.journal import EntryKind, JournalEntry, PostedState, Source
-from core.hedging.periods import posting_date
+from core.hedging.periods import Period, posting_date
 from core.hedging.postings import (
     FunctionalRate,
     LegMark,
@@ -29,6 +29,7 @@ from core.hedging.postings import (
     revaluation,
 )
 from core.hedging.releases import NoLongerExpected, no_longer_expected_release, reserve_release
+from core.hedging.reserve import carried, roll_forward
 
 D = Decimal
 R = AccountRole
@@ -355,3 +356,31 @@ class TestPayload:
         inputs = Revaluation(SEP, SEP, mark("1200", 1), mark("-1000", 2), extra_sources=extra)
         entry = revaluation(terms(), START, inputs)
         assert all(line.sources[-1] == extra[0] for line in entry.lines)
+
+
+class TestReserveCarried:
+    """The roll-forward's closing against the reserve the latest entry carries (IFRS 7 24E):
+    30 Nov posted from 30 Sep, then 30 Oct inserted (its MTM backfilled) before 30 Nov's
+    correction, with the figures of CASH_FLOW above."""
+
+    def entries(self) -> tuple[JournalEntry, JournalEntry, JournalEntry]:
+        sep = reval(terms(), START, SEP, "1200", "-1000")  # reserve 1,000
+        nov = reval(terms(), sep.state_after, NOV, "-400", "350")  # reserve -350: OCI -1,350
+        oct_ = reval(terms(), sep.state_after, OCT, "1500", "-1800")  # reserve 1,500: OCI 500
+        return sep, nov, oct_
+
+    def test_an_inserted_date_leaves_the_closing_off_until_the_correction(self) -> None:
+        sep, nov, oct_ = self.entries()
+        period = Period.parse("2026-11")
+        [row], _ = roll_forward([sep, nov, oct_], period)
+        # credit positive: 1,000 - 1,350 + 500 = 150: October's 500 counted twice (30 Nov's
+        # movement still runs from 30 Sep), while 30 Nov's state carries -min(400, 350) = -350
+        assert (row.closing, carried([sep, nov, oct_], period)[(17, CFH)]) == (D(150), D(-350))
+        recomputed = reval(terms(), oct_.state_after, NOV, "-400", "350")  # OCI -350 - 1,500 = -1,850
+        fix = correction(nov, recomputed, date(2026, 12, 1), 2)
+        assert fix is not None
+        posted = [sep, nov, oct_, fix.reversal, fix.replacement]
+        [dec], _ = roll_forward(posted, Period.parse("2026-12"))
+        # December: opening 150; the reversal +1,350 and the new entry -1,850: closing -350
+        assert (dec.opening, dec.recognised, dec.closing) == (D(150), D(-500), D(-350))
+        assert carried(posted, Period.parse("2026-12"))[(17, CFH)] == D(-350)

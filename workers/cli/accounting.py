@@ -175,3 +175,11 @@ def report_reserve(
     for line in [*report["relationships"], *({"relationship": "total", **t} for t in report["totals"])]:
         table.add_row(line["relationship"], line["reserve"], *(_cell(line[name]) for name in FIGURES))
     out.print(table)
+    for line in report["relationships"]:
+        if not line["reconciled"]:
+            out.print(
+                f"{line['relationship']}: closing {_cell(line['closing'])} is not the {_cell(line['carried'])} "
+                "its latest entry carries: a correction is awaited (hedgeops verify lists the difference)",
+                markup=False,
+                highlight=False,
+            )

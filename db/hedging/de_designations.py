@@ -1,0 +1,90 @@
+"""When a hedging instrument was de-designated: the contracts file moves it to
+`de_designated`, and the loader (db.contracts) audits the change (`contract_status_changed`)
+with its effective date: the row's `de_designated_on`, else the day (UTC) the file was loaded.
+This module reads those dates and checks a given one; it imports no other hedging module
+(db.contracts imports it)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.values import ContractStatus
+from db.hedging.models import HedgeDesignation, HedgeRelationship
+from db.models import AuditEvent
+
+STATUS_CHANGED = "contract_status_changed"
+DESIGNATED_EVENT = "hedge_designated"
+#: The de-designation's effective date in the status change's audit details.
+EFFECTIVE_DATE = "effective_date"
+
+
+def de_designations(session: Session, contract_ids: list[int]) -> dict[int, list[tuple[int, date]]]:
+    """Per contract: its changes to `de_designated`, (audit event id, effective date), in order."""
+    events = select(AuditEvent.id, AuditEvent.entity_id, AuditEvent.details, AuditEvent.occurred_at).where(
+        AuditEvent.event_type == STATUS_CHANGED,
+        AuditEvent.entity_type == "hedge_contract",
+        AuditEvent.entity_id.in_([str(cid) for cid in contract_ids]),
+    )
+    out: dict[int, list[tuple[int, date]]] = {}
+    for event_id, entity_id, details, occurred_at in session.execute(events.order_by(AuditEvent.id)):
+        if details.get("to") == ContractStatus.DE_DESIGNATED.value:
+            given = details.get(EFFECTIVE_DATE)
+            effective = date.fromisoformat(given) if given else occurred_at.date()
+            out.setdefault(int(entity_id), []).append((event_id, effective))
+    return out
+
+
+def effective_date_problem(session: Session, contract_id: int, effective: date, today: date) -> str | None:
+    """Why `effective` cannot be the de-designation date of this contract's relationship (its
+    latest one): in the future, or before its designation date (the current version's)."""
+    if effective > today:
+        return f"de_designated_on: {effective} is in the future (today is {today})"
+    latest = (
+        select(HedgeRelationship.designation_ref, func.max(HedgeDesignation.designation_date))
+        .join(HedgeDesignation, HedgeDesignation.relationship_id == HedgeRelationship.id)
+        .where(HedgeRelationship.contract_id == contract_id)
+        .group_by(HedgeRelationship.id, HedgeRelationship.designation_ref)
+        .order_by(HedgeRelationship.id.desc())
+        .limit(1)
+    )
+    found = session.execute(latest).first()
+    if found is None:
+        return "de_designated_on: the contract is in no designation: there is nothing to de-designate"
+    ref, designated = found
+    if effective < designated:
+        return f"de_designated_on: {effective} is before {ref}'s designation date {designated}"
+    return None
+
+
+def reload_problem(session: Session, contract_id: int, effective: date) -> str | None:
+    """A contract already de-designated, loaded again with a de-designation date: the same as
+    recorded, or refused (a reload does not move it)."""
+    recorded = de_designations(session, [contract_id]).get(contract_id)
+    if not recorded or recorded[-1][1] == effective:
+        return None
+    return f"de_designated_on: de-designated effective {recorded[-1][1]}; a reload cannot move it to {effective}"
+
+
+def resumed_problem(session: Session, contract_id: int) -> str | None:
+    """A de-designated instrument moved back to active is a re-designation: a new
+    relationship designated after its de-designation, or refused (IFRS 9 6.5.6: a
+    discontinued hedge is not resumed; the old relationship stays in P&L)."""
+    changes = de_designations(session, [contract_id]).get(contract_id)
+    if not changes:
+        return None
+    rids = select(HedgeRelationship.id).where(HedgeRelationship.contract_id == contract_id)
+    later = select(func.count(AuditEvent.id)).where(
+        AuditEvent.event_type == DESIGNATED_EVENT,
+        AuditEvent.entity_type == "hedge_designation",
+        AuditEvent.entity_id.in_([str(rid) for rid in session.scalars(rids)]),
+        AuditEvent.id > changes[-1][0],
+    )
+    if session.scalar(later):
+        return None
+    return (
+        "de_designated -> active re-designates the forward: load its new designation first "
+        "(a discontinued hedge is not resumed, IFRS 9 6.5.6)"
+    )
