@@ -7,7 +7,6 @@ a task declares what it is and how it is retried; its body is one call."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,7 +18,6 @@ import redis.exceptions
 import sqlalchemy.exc
 import structlog
 from celery import Task, shared_task
-from celery.exceptions import Reject
 
 from tasks.names import QueueName
 
@@ -157,7 +155,7 @@ DATABASE_HEADER = "hedgeops_database"
 _SENT_AT: ContextVar[datetime | None] = ContextVar("hedgeops_sent_at", default=None)
 #: The fingerprint of this process's database (set by the bootstrap; None: accept all).
 DATABASE: dict[str, str | None] = {"fingerprint": None}
-#: Seconds a worker waits before it gives back a message of another database.
+#: Seconds a worker waits before it gives back a message of another database (tasks.deadletter).
 FOREIGN_BACKOFF = 1.0
 
 
@@ -175,16 +173,6 @@ def _message_sent_at(request: Any) -> datetime | None:
         return None
 
 
-def refuse_foreign(request: Any) -> None:
-    """A message sent for another database (two environments on one Redis prefix) is put
-    back on its queue, unacked by us, for a worker of its own database."""
-    theirs, mine = getattr(request, DATABASE_HEADER, None), DATABASE["fingerprint"]
-    if isinstance(theirs, str) and mine is not None and theirs != mine and not request.is_eager:
-        structlog.get_logger(__name__).warning("task_of_another_database_refused", database=theirs, ours=mine)
-        time.sleep(FOREIGN_BACKOFF)
-        raise Reject(f"message for database {theirs}, this worker serves {mine}", requeue=True)
-
-
 class JobTask(Task):  # type: ignore[misc]
     """Binds task id, name and the context of its arguments to every log line of the task,
     and restores the context it found when the task ends (eager or not): nothing a task
@@ -192,7 +180,9 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        refuse_foreign(self.request)
+        from tasks.deadletter import refuse_foreign  # it builds on this module
+
+        refuse_foreign(self)
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(
             task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)
