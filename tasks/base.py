@@ -173,6 +173,15 @@ def _message_sent_at(request: Any) -> datetime | None:
         return None
 
 
+def foreign_database(request: Any) -> tuple[str, str] | None:
+    """(the message's database, ours) when a worker took a message sent for another
+    database (two environments on one broker and key prefix); None otherwise."""
+    theirs, mine = getattr(request, DATABASE_HEADER, None), DATABASE["fingerprint"]
+    if isinstance(theirs, str) and mine is not None and theirs != mine and not request.is_eager:
+        return theirs, mine
+    return None
+
+
 class JobTask(Task):  # type: ignore[misc]
     """Binds task id, name and the context of its arguments to every log line of the task,
     and restores the context it found when the task ends (eager or not): nothing a task
@@ -180,9 +189,11 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from tasks.deadletter import refuse_foreign  # it builds on this module
+        if (foreign := foreign_database(self.request)) is not None:
+            from tasks.deadletter import refuse_foreign  # it builds on this module
+            from tasks.ports import ports
 
-        refuse_foreign(self)
+            refuse_foreign(self, ports(), *foreign)  # the task's own entry looks the bundle up
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(
             task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)

@@ -20,8 +20,8 @@ import structlog
 from celery.exceptions import Ignore, Reject
 
 from db.audit import record_event
-from tasks.base import DATABASE, DATABASE_HEADER, FOREIGN_BACKOFF
-from tasks.ports import Ports, ports
+from tasks.base import FOREIGN_BACKOFF
+from tasks.ports import Ports
 
 log = structlog.get_logger(__name__)
 
@@ -68,13 +68,10 @@ def answer_dead(task: Any, letter: DeadLettered) -> None:
     raise Ignore(letter.message)
 
 
-def refuse_foreign(task: Any) -> None:
-    """A message sent for another database is given back, then dead-lettered."""
+def refuse_foreign(task: Any, p: Ports, theirs: str, mine: str) -> None:
+    """A message sent for database `theirs` taken by a worker of `mine` is given back,
+    then dead-lettered."""
     request = task.request
-    theirs, mine = getattr(request, DATABASE_HEADER, None), DATABASE["fingerprint"]
-    if not isinstance(theirs, str) or mine is None or theirs == mine or request.is_eager:
-        return
-    p = ports()
     seen = p.deliveries.count(f"hedgeops:deliveries:{request.id}")
     if seen <= p.foreign_requeues:
         log.warning("task_of_another_database_refused", database=theirs, ours=mine, delivery=seen)
