@@ -20,6 +20,7 @@ import structlog
 from celery import Task, shared_task
 
 from tasks.names import QueueName
+from tasks.outcomes import business_outcome, report_outcome
 
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -110,10 +111,10 @@ def log_context(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class RunNotSucceeded(Exception):
-    """A worker task ended a run that did not succeed (failed, or completed with conflicts
-    or exceptions): the task fails with it, so Flower and the result backend show the run
-    as a task that did not succeed. Its run is already ended in the ledger (the truth);
-    this is the task's report of it."""
+    """A worker task ended a run that failed: the task fails with it, so Flower and the
+    result backend show the run as a task that did not succeed (a business outcome,
+    `completed_with_exceptions` or `_conflicts`, is no failure: tasks.outcomes). Its run
+    is already ended in the ledger (the truth); this is the task's report of it."""
 
     def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
         super().__init__(message, summary)
@@ -207,7 +208,12 @@ class JobTask(Task):  # type: ignore[misc]
             _SENT_AT.reset(sent)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
-        failure = None if self.request.is_eager else not_succeeded(ended)
+        if self.request.is_eager:
+            return result
+        bad = [s for s in ended if s.get("status") != "succeeded"]
+        if (outcome := business_outcome(bad)) is not None:
+            report_outcome(self, result, outcome, bad)  # not a failure: a state of its own
+        failure = not_succeeded(ended)
         if failure is not None:
             raise failure
         return result
