@@ -115,6 +115,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
+        **beat_lock(settings),
+    }
+
+
+def beat_lock(settings: Settings) -> dict[str, Any]:
+    """Distributed, beat sends only while it holds its lock in Redis (workers.beat): a second
+    beat is a standby."""
+    if not settings.broker_url:
+        return {}
+    from workers.beat import PREFIX_SETTING, TTL_SETTING
+
+    return {
+        "beat_scheduler": "workers.beat:LockedScheduler",
+        TTL_SETTING: settings.beat_lock_ttl,
+        PREFIX_SETTING: settings.redis_key_prefix,
     }
 
 
