@@ -36,7 +36,7 @@ def report_outcome(task: Any, result: Any, outcome: str, bad: list[dict[str, Any
     """Store SUCCESS with the answer (unless the task keeps no result), send the event of
     the outcome's state, and end the task with `Ignore`: acked, nothing stored over it,
     no success or failure event after it."""
-    answer = {**result, "ended_runs": bad} if isinstance(result, dict) else {"result": result, "ended_runs": bad}
+    answer = {**(result if isinstance(result, dict) else bad[0]), "ended_runs": bad}
     if not task.ignore_result:
         task.backend.mark_as_done(task.request.id, answer, request=task.request, state=states.SUCCESS)
     task.send_event(f"task-{outcome}", result=saferepr(answer, maxlen=1024))
