@@ -2,7 +2,8 @@
 a worker of database X takes a trigger sent by a CLI of database Y, gives it back
 HEDGEOPS_FOREIGN_MESSAGE_REQUEUES times (one warning line each), then sets it aside once
 (one audit row in X, one log line, one alert naming both fingerprints); nothing is left
-on the broker, and the waiting CLI says which database the message was for, exit 2."""
+on the broker, Flower shows it DEAD_LETTERED, and the waiting CLI says which database the
+message was for, exit 2."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,10 +21,12 @@ from db.migrate import upgrade
 from db.models import AuditEvent, BatchRun
 from tests import services
 from tests.cluster import BIN, Cluster, rows
+from tests.e2e.test_operations import flower_env, free_port, get, start_flower, until  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e
 
 REQUEUES = 3
+AUTH = ("ops", "s3cret-flower")
 
 
 @pytest.fixture
@@ -35,25 +39,43 @@ def other_database() -> Iterator[str]:
     services.drop_pg_database(url)
 
 
+def flower_state(port: int, task_id: str) -> str | None:
+    code, body = get(f"http://127.0.0.1:{port}/api/task/info/{task_id}", AUTH)
+    return json.loads(body).get("state") if code == 200 else None
+
+
 def log_events(cluster: Cluster, name: str) -> list[dict[str, object]]:
     lines = (cluster.logs / f"{name}.log").read_text(errors="replace").splitlines()
     return [json.loads(line) for line in lines if line.startswith("{")]
 
 
-def test_a_message_for_another_database_is_dead_lettered_once(cluster: Cluster, other_database: str) -> None:
+def test_a_message_for_another_database_is_dead_lettered_once(
+    cluster: Cluster, other_database: str, flower_env: dict[str, str], tmp_path: Path
+) -> None:
     ours, theirs = cluster.env["HEDGEOPS_DATABASE_URL"], other_database
-    cluster.worker("x", queues="valuation", concurrency=1, extra_env={"HEDGEOPS_FOREIGN_MESSAGE_REQUEUES": "3"})
-    cli = subprocess.run(
-        [str(BIN / "hedgeops"), "run", "mtm", "--as-of", "2026-10-21", "--wait", "--timeout", "120"],
-        env={**cluster.env, "HEDGEOPS_DATABASE_URL": theirs},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    worker = cluster.worker(
+        "x", queues="valuation", concurrency=1, extra_env={"HEDGEOPS_FOREIGN_MESSAGE_REQUEUES": "3"}
     )
+    port = free_port()
+    flower = start_flower(flower_env, port, tmp_path / "flower.log")
+    try:
+        until(lambda: json.loads(get(f"http://127.0.0.1:{port}/api/workers", AUTH)[1] or "{}"))
+        cli = subprocess.run(
+            [str(BIN / "hedgeops"), "run", "mtm", "--as-of", "2026-10-21", "--wait", "--timeout", "120"],
+            env={**cluster.env, "HEDGEOPS_DATABASE_URL": theirs},
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        task_id = cli.stderr.split(" as task ")[1].split(";")[0]
+        in_flower = until(lambda: flower_state(port, task_id) == "DEAD_LETTERED")
+    finally:
+        cluster.stop(flower)
+        cluster.stop(worker)
+    assert in_flower  # Flower shows the task in a state of its own
     fp_ours, fp_theirs = database_fingerprint(ours), database_fingerprint(theirs)
-    sent, *rest = cli.stderr.strip().splitlines()
-    task_id = sent.split(" as task ")[1].split(";")[0]
+    _sent, *rest = cli.stderr.strip().splitlines()
     assert (cli.returncode, rest) == (
         2,
         [
