@@ -44,21 +44,32 @@ class LockedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery has 
         self._lock = RedisRunLock(self._client, self._ttl, prefix=self._prefix)
         self._token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._active = False
-        self._said_standby = False
+        self._said_standby = self._said_unreachable = False
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """Send what is due only while holding the lock; wake at least every third of its
         lifetime to renew it (or, as a standby, to ask for it)."""
         every = self._ttl / 3
-        if not self._holds_lock():
+        try:
+            holds = self._holds_lock()
+        except redis.RedisError as exc:  # Redis away: nothing can be sent; ask again, beat lives on
+            if not self._said_unreachable:
+                log.warning("beat_lock_unreachable", error=str(exc), active=self._active)
+            self._said_unreachable = True
+            return every
+        self._said_unreachable = False
+        if not holds:
             return every
         return float(min(super().tick(*args, **kwargs), every))
 
     def reserve(self, entry: ScheduleEntry) -> ScheduleEntry:
         """An entry about to be sent: its time is every beat's to see."""
         sent = super().reserve(entry)
-        self._client.hset(self._prefix + LAST_SENT, entry.name, sent.last_run_at.isoformat())
+        try:
+            self._client.hset(self._prefix + LAST_SENT, entry.name, sent.last_run_at.isoformat())
+        except redis.RedisError as exc:  # the send itself says whether the broker is away
+            log.warning("beat_last_sent_not_kept", entry=entry.name, error=str(exc))
         return sent
 
     def close(self) -> None:
@@ -66,6 +77,8 @@ class LockedScheduler(PersistentScheduler):  # type: ignore[misc]  # celery has 
             if self._active:
                 self._lock.release(LOCK, self._token)
             self._client.close()
+        except redis.RedisError:
+            pass  # the lock lapses by itself
         finally:
             super().close()
 
