@@ -88,6 +88,26 @@ class RunLock(Protocol):
         ...
 
 
+class DeliveryCounter(Protocol):
+    """Counts the deliveries of one message (by a name built from its task id), across
+    workers and restarts: a message given back is counted again when it comes back."""
+
+    def count(self, name: str) -> int:
+        """Count one more delivery of `name`; the total so far, this one included."""
+        ...
+
+
+class LocalDeliveryCounter:
+    """One process's count (embedded mode: a message is never given back)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, int] = {}
+
+    def count(self, name: str) -> int:
+        self._seen[name] = self._seen.get(name, 0) + 1
+        return self._seen[name]
+
+
 class RunObserver(Protocol):
     """Who is told what runs do (metrics): results counted in, chunks in flight, runs
     ended, a nightly late. Called after the commit that made it true."""

@@ -7,7 +7,6 @@ a task declares what it is and how it is retried; its body is one call."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ import redis.exceptions
 import sqlalchemy.exc
 import structlog
 from celery import Task, shared_task
-from celery.exceptions import Reject
 
 from tasks.names import QueueName
+from tasks.outcomes import business_outcome, report_outcome
 
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -112,10 +111,10 @@ def log_context(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class RunNotSucceeded(Exception):
-    """A worker task ended a run that did not succeed (failed, or completed with conflicts
-    or exceptions): the task fails with it, so Flower and the result backend show the run
-    as a task that did not succeed. Its run is already ended in the ledger (the truth);
-    this is the task's report of it."""
+    """A worker task ended a run that failed: the task fails with it, so Flower and the
+    result backend show the run as a task that did not succeed (a business outcome,
+    `completed_with_exceptions` or `_conflicts`, is no failure: tasks.outcomes). Its run
+    is already ended in the ledger (the truth); this is the task's report of it."""
 
     def __init__(self, message: str, summary: dict[str, Any] | None = None) -> None:
         super().__init__(message, summary)
@@ -157,7 +156,7 @@ DATABASE_HEADER = "hedgeops_database"
 _SENT_AT: ContextVar[datetime | None] = ContextVar("hedgeops_sent_at", default=None)
 #: The fingerprint of this process's database (set by the bootstrap; None: accept all).
 DATABASE: dict[str, str | None] = {"fingerprint": None}
-#: Seconds a worker waits before it gives back a message of another database.
+#: Seconds a worker waits before it gives back a message of another database (tasks.deadletter).
 FOREIGN_BACKOFF = 1.0
 
 
@@ -175,14 +174,13 @@ def _message_sent_at(request: Any) -> datetime | None:
         return None
 
 
-def refuse_foreign(request: Any) -> None:
-    """A message sent for another database (two environments on one Redis prefix) is put
-    back on its queue, unacked by us, for a worker of its own database."""
+def foreign_database(request: Any) -> tuple[str, str] | None:
+    """(the message's database, ours) when a worker took a message sent for another
+    database (two environments on one broker and key prefix); None otherwise."""
     theirs, mine = getattr(request, DATABASE_HEADER, None), DATABASE["fingerprint"]
     if isinstance(theirs, str) and mine is not None and theirs != mine and not request.is_eager:
-        structlog.get_logger(__name__).warning("task_of_another_database_refused", database=theirs, ours=mine)
-        time.sleep(FOREIGN_BACKOFF)
-        raise Reject(f"message for database {theirs}, this worker serves {mine}", requeue=True)
+        return theirs, mine
+    return None
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -192,7 +190,11 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        refuse_foreign(self.request)
+        if (foreign := foreign_database(self.request)) is not None:
+            from tasks.deadletter import refuse_foreign  # it builds on this module
+            from tasks.ports import ports
+
+            refuse_foreign(self, ports(), *foreign)  # the task's own entry looks the bundle up
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(
             task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)
@@ -206,7 +208,12 @@ class JobTask(Task):  # type: ignore[misc]
             _SENT_AT.reset(sent)
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
-        failure = None if self.request.is_eager else not_succeeded(ended)
+        if self.request.is_eager:
+            return result
+        bad = [s for s in ended if s.get("status") != "succeeded"]
+        if (outcome := business_outcome(bad)) is not None:
+            report_outcome(self, result, outcome, bad)  # not a failure: a state of its own
+        failure = not_succeeded(ended)
         if failure is not None:
             raise failure
         return result

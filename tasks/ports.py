@@ -17,7 +17,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from core.calendars import d1_dates
 from core.ecb import EcbCrosses
 from core.ledger import RunScope
-from core.ports import NoNotifier, NoRunObserver, Notifier, PriceSource, RunLock, RunObserver
+from core.ports import (
+    DeliveryCounter,
+    LocalDeliveryCounter,
+    NoNotifier,
+    NoRunObserver,
+    Notifier,
+    PriceSource,
+    RunLock,
+    RunObserver,
+)
 from core.rows import DEFAULT_WINDOW, DateWindow
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
@@ -66,6 +75,10 @@ class Ports:
     notifier: Notifier = field(default_factory=NoNotifier)
     #: The ECB crosses derived once their legs' batch is stored (None: none).
     ecb_crosses: EcbCrosses | None = None
+    #: The deliveries of a message sent for another database, and how many times it is
+    #: given back before it is dead-lettered (HEDGEOPS_FOREIGN_MESSAGE_REQUEUES).
+    deliveries: DeliveryCounter = field(default_factory=LocalDeliveryCounter)
+    foreign_requeues: int = 5
 
     def run_policy(self, scope: RunScope) -> RunPolicy:
         """The lock and the staleness of the runs of `scope`'s family."""

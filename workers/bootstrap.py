@@ -13,7 +13,7 @@ from datetime import timedelta
 import redis
 
 from core.mt5.accounts import CYCLE_FAMILY
-from core.ports import Notifier, RunLock
+from core.ports import DeliveryCounter, LocalDeliveryCounter, Notifier, RunLock
 from db.engine import database_fingerprint, session_factory
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import ports as shared_room
@@ -23,7 +23,7 @@ from tasks.hedging.ports import HedgingPorts
 from tasks.mt5 import ports as mt5_room
 from tasks.mt5.ports import Mt5Ports
 from tasks.ports import Ports, utc_now
-from workers.adapters.locks import NoRunLock, RedisRunLock
+from workers.adapters.locks import NoRunLock, RedisDeliveryCounter, RedisRunLock
 from workers.adapters.notifiers import build_notifier
 from workers.adapters.sources import build_sources, ecb_crosses
 from workers.metrics import default_run_observer
@@ -70,7 +70,9 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         return SqlAlchemyUnitOfWork(session_factory(url))
 
     lock: RunLock = NoRunLock()
+    deliveries: DeliveryCounter = LocalDeliveryCounter()
     if lock_client is not None:
+        deliveries = RedisDeliveryCounter(lock_client, prefix=settings.redis_key_prefix)
         # The lock lives as long as the run shows signs of life: each heartbeat extends it, and a
         # run silent for chunk_resend_after (minutes) lets it lapse (the ledger's guard stays).
         lock = RedisRunLock(lock_client, settings.chunk_resend_after, prefix=settings.redis_key_prefix)
@@ -93,6 +95,8 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         nightly_calendar=settings.nightly_calendar.value,
         notifier=notifier,
         ecb_crosses=ecb_crosses(settings),
+        deliveries=deliveries,
+        foreign_requeues=settings.foreign_message_requeues,
     )
 
 

@@ -115,6 +115,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
+        **beat_lock(settings),
+    }
+
+
+def beat_lock(settings: Settings) -> dict[str, Any]:
+    """Distributed, beat sends only while it holds its lock in Redis (workers.beat): a second
+    beat is a standby."""
+    if not settings.broker_url:
+        return {}
+    from workers.beat import PREFIX_SETTING, TTL_SETTING
+
+    return {
+        "beat_scheduler": "workers.beat:LockedScheduler",
+        TTL_SETTING: settings.beat_lock_ttl,
+        PREFIX_SETTING: settings.redis_key_prefix,
     }
 
 
@@ -261,17 +276,30 @@ def start_failed(message: str) -> None:
     raise SystemExit(2)
 
 
-def _stamp_message(headers: dict[str, Any] | None = None, **_: Any) -> None:
+def _stamp_message(headers: dict[str, Any] | None = None, body: Any = None, **_: Any) -> None:
     """Every message this process sends (CLI, `celery call`, beat, a task's children)
     says when it was sent and for which database (a retry is a new message: stamped anew)."""
     if headers is None:
         return
     redact_reprs(headers)  # what events, Flower and `inspect` show of the arguments
+    show_as_of(headers, body)
     from datetime import datetime
 
     headers[SENT_AT_HEADER] = datetime.now(UTC).isoformat()
     if DATABASE["fingerprint"] is not None:
         headers[DATABASE_HEADER] = DATABASE["fingerprint"]
+
+
+def show_as_of(headers: dict[str, Any], body: Any) -> None:
+    """Flower's task list shows a message's `kwargsrepr`: a message sent inside a run (a
+    chunk, a step) whose arguments name no as-of date says the run's there, `(as_of D)`
+    after the arguments (the arguments themselves are unchanged)."""
+    import structlog
+
+    kwargs = body[1] if isinstance(body, (tuple, list)) and len(body) > 1 and isinstance(body[1], dict) else {}
+    as_of = structlog.contextvars.get_contextvars().get("as_of")
+    if as_of and not kwargs.get("as_of") and isinstance(headers.get("kwargsrepr"), str):
+        headers["kwargsrepr"] = f"{headers['kwargsrepr']} (as_of {as_of})"
 
 
 def _check_at_worker_start(sender: Any = None, **_: Any) -> None:

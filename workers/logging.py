@@ -32,6 +32,20 @@ def _renderer(fmt: str) -> Any:
     return structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
 
 
+class _NoTracebackOfDecisions(logging.Filter):
+    """Celery logs a task that rejects or ignores its message (a message given back, or
+    dead-lettered: tasks.deadletter) with the traceback of the `Reject`: a decision, not
+    an error. Its line stays; the traceback goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from celery.exceptions import Ignore, Reject
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (Reject, Ignore)):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = False) -> None:
     global _configured
     if _configured and not force:
@@ -51,6 +65,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = F
         cache_logger_on_first_use=False,  # True would hide events from structlog.testing.capture_logs
     )
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_NoTracebackOfDecisions())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

@@ -30,6 +30,7 @@ from core.monitoring import DEFAULT_MAX_UNVALUED_PCT
 from core.rows import DateWindow
 from core.values import D1Policy
 from workers.settings_checks import broker_without_database, unknown_message, unknown_settings
+from workers.settings_delivery import DeliverySettings
 from workers.settings_guard import GuardSettings
 from workers.settings_hedging import HedgingSettings
 from workers.settings_mt5 import Mt5Settings
@@ -67,7 +68,7 @@ DEFAULT_SOURCES = [
 ]
 
 
-class Settings(GuardSettings, HedgingSettings, Mt5Settings):
+class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings):
     model_config = SettingsConfigDict(env_prefix="HEDGEOPS_", env_file=".env", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")

@@ -143,7 +143,8 @@ def test_13_two_environments_on_one_prefix(pg_url: str, tmp_path: Path, redis_se
     upgrade(other_url)
     dispose_all()
     cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE="20")
-    wrong = {"HEDGEOPS_DATABASE_URL": other_url}
+    # Given back (not dead-lettered) for as long as the right worker needs to take each message.
+    wrong = {"HEDGEOPS_DATABASE_URL": other_url, "HEDGEOPS_FOREIGN_MESSAGE_REQUEUES": "100"}
     try:
         load_book(N, tmp_path / "incoming")
         cluster.worker("wrong", concurrency=2, extra_env=wrong)  # same Redis, same prefix, another database

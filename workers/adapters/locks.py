@@ -48,3 +48,19 @@ class NoRunLock:
 
     def holder(self, name: str) -> str | None:
         return None
+
+
+class RedisDeliveryCounter:
+    """Deliveries counted in Redis (one key per message, kept a day): every worker of the
+    broker sees the same count."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "", keep_seconds: int = 24 * 3600) -> None:
+        self._client, self._prefix, self._keep = client, prefix, keep_seconds
+
+    def count(self, name: str) -> int:
+        key = self._prefix + name
+        with self._client.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self._keep)
+            total, _ = pipe.execute()
+        return int(total)

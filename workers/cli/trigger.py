@@ -99,7 +99,10 @@ def send(
 
 
 def answer(result: Any, timeout: float, *, what: str) -> dict[str, Any]:
-    """The trigger task's answer (its run's summary), polled."""
+    """The trigger task's answer (its run's summary), polled. The exceptions an answer may
+    hold are imported first: the backend rebuilds only those of modules already loaded."""
+    import tasks.deadletter  # noqa: F401 - DeadLettered, rebuilt from the backend
+
     deadline = time.monotonic() + timeout
     try:
         while not result.ready():
@@ -126,14 +129,38 @@ def raise_failure(result: Any) -> None:
     """A failed trigger task: its run did not succeed (the run is followed as any other),
     or it was refused."""
     from tasks.base import RunNotSucceeded
+    from tasks.deadletter import DeadLettered
 
     exc = result.result
     if isinstance(exc, RunNotSucceeded) and exc.summary.get("batch_run_id") is not None:
         raise _Ended(exc.summary)
+    if isinstance(exc, DeadLettered):
+        raise dead_lettered(result.id, exc)
     raise Outcome(
         f"task {result.id} failed: {redact_text(str(exc))}",
         EXIT_BAD_INPUT if isinstance(exc, ValueError) else 1,
         task_id=result.id,
+    )
+
+
+def dead_lettered(task_id: str, letter: Any) -> Outcome:
+    """A worker set the task's message aside (tasks.deadletter): for which database it was."""
+    from tasks.base import DATABASE
+
+    details = letter.details
+    if details.get("reason") != "foreign_database":
+        return Outcome(f"task {task_id} was dead-lettered: {letter}", 1, status="dead_lettered", task_id=task_id)
+    theirs, ours = details.get("database"), details.get("ours")
+    mine = " (this CLI's HEDGEOPS_DATABASE_URL)" if theirs == DATABASE["fingerprint"] else ""
+    return Outcome(
+        f"task {task_id} was dead-lettered: it was for database {theirs}{mine}, but the worker that took it "
+        f"serves database {ours}; give the workers and this CLI the same HEDGEOPS_DATABASE_URL "
+        "(or separate environments with HEDGEOPS_REDIS_KEY_PREFIX)",
+        EXIT_BAD_INPUT,
+        status="dead_lettered",
+        task_id=task_id,
+        database=theirs,
+        worker_database=ours,
     )
 
 

@@ -1,0 +1,29 @@
+"""The delivery settings of the pipeline: how often a message meant for another database
+is given back before it is dead-lettered, and the lock that keeps beat single. A part of
+`workers.settings.Settings`, as the MT5 settings (workers.settings_mt5) are."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+
+class DeliverySettings(BaseSettings):
+    foreign_message_requeues: int = Field(
+        5,
+        ge=0,
+        le=100,
+        description=(
+            "times a worker gives back a message sent for another database before it dead-letters it "
+            "(an audit row, one log line, an alert; never redelivered)"
+        ),
+    )
+    beat_lock_ttl: int = Field(
+        60,
+        ge=3,
+        le=3600,
+        description=(
+            "seconds beat's lock in Redis outlives its last renewal: a second beat waits as a standby and "
+            "takes over within this long after the active one dies"
+        ),
+    )
