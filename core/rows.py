@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from core.errors import NotAFileOfThisKind
+from core.money import EXACT_CONTEXT
 from core.values import ParseReport, RowError
 
 M = TypeVar("M", bound=BaseModel)
@@ -57,10 +58,14 @@ PlainInt = Annotated[int, BeforeValidator(plain_integer)]
 
 
 def six_places(value: Decimal) -> Decimal:
-    """Rounded half-even to 6 dp, as stored; must stay above zero and below 10^18."""
-    rounded = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    """Rounded half-even to 6 dp, as stored; must stay above zero and below 10^18 once
+    rounded: 999999999999999999.9999995 is below 10^18 as written and 10^18 at 6 dp, which
+    NUMERIC(24, 6) cannot hold (issue 21, point 7)."""
+    rounded = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN, context=EXACT_CONTEXT)
     if rounded <= 0:
         raise ValueError("must be greater than 0 at 6 decimal places")
+    if rounded >= LARGEST:
+        raise ValueError("must be less than 1E+18 at 6 decimal places")
     return rounded
 
 
