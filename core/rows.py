@@ -16,6 +16,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from core.errors import NotAFileOfThisKind
+from core.identifiers import TEXT_CONTROLS
 from core.money import EXACT_CONTEXT
 from core.values import ParseReport, RowError
 
@@ -25,9 +26,10 @@ M = TypeVar("M", bound=BaseModel)
 PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 #: An integer is ASCII digits too: pydantic alone reads `1_000` as 1000 and `true` as 1.
 PLAIN_INTEGER = re.compile(r"^[+-]?[0-9]+$")
-#: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls: no field
-#: of ours holds one, and PostgreSQL refuses a NUL in text.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls, and the
+#: bidirectional and zero-width ones (core.identifiers.TEXT_CONTROLS): no field of ours holds
+#: one, and PostgreSQL refuses a NUL in text.
+CONTROL = TEXT_CONTROLS
 #: A date in a file is ISO text, YYYY-MM-DD: pydantic alone also reads `1763510400` (a Unix
 #: time, as text or number) and `2026-11-19T00:00:00Z` as dates.
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
