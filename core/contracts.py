@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
-from core.prices import CurrencyCode, Symbol
+from core.identifiers import Ref, Symbol, Unit
+from core.prices import CurrencyCode
 from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
@@ -40,12 +41,12 @@ def _empty_is_none(value: object) -> object:
 class ContractRow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    contract_ref: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    contract_ref: Ref
     instrument: Instrument
     underlying: Symbol
     side: Side
     quantity: PositiveDecimal
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    unit: Unit
     entry_price: PositiveDecimal
     currency: CurrencyCode
     trade_date: SaneDate

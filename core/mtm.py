@@ -10,7 +10,7 @@ from typing import Any
 
 from core import keys
 from core.hedging.fx import FxMarket, value_fx_forward
-from core.money import MONEY_CONTEXT, money
+from core.money import EXACT_CONTEXT, fits_money, money
 from core.mtm_results import MtmException, MtmSnapshot, Valuation
 from core.values import Contract, ExceptionReason, Instrument, ObjectType, Price
 
@@ -21,9 +21,9 @@ def commodity_mtm(side_sign: int, quantity: Decimal, price_d1: Decimal, entry_pr
     side is +1 (buy) or -1 (sell); quantity in the contract's unit (metric tonnes for
     metals); prices per unit in the contract's currency. The result is money in that
     currency, rounded half-even to 2 dp once, at the end. The arithmetic runs in
-    core.money.MONEY_CONTEXT (28 digits): below 10^16 the product is exact.
+    core.money.EXACT_CONTEXT (60 digits): every product the inputs allow is exact.
     """
-    ctx = MONEY_CONTEXT
+    ctx = EXACT_CONTEXT
     return money(ctx.multiply(ctx.multiply(Decimal(side_sign), quantity), ctx.subtract(price_d1, entry_price)))
 
 
@@ -51,6 +51,15 @@ def value_contract(
         currency=contract.currency,
         object_type=oid,
     )
+
+
+def out_of_range(snapshot: MtmSnapshot) -> MtmException:
+    """A value its column (NUMERIC(24, 2)) cannot hold: an exception for its contract alone,
+    the rest of the chunk is valued (issue 21, point 7)."""
+    reason = ExceptionReason.VALUE_OUT_OF_RANGE
+    oid, cid, as_of = snapshot.object_type, snapshot.contract_id, snapshot.as_of
+    details = {"mtm_value": str(snapshot.mtm_value), "limit": "1E+22", "currency": snapshot.currency}
+    return MtmException(keys.mtm_exception_key(oid, cid, as_of, reason), cid, as_of, reason, details, oid)
 
 
 def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[str, Any]] | None:
@@ -86,6 +95,8 @@ def value_contracts(
         else:
             day = price_date[contract.underlying] if isinstance(price_date, Mapping) else price_date
             outcome = value_contract(contract, as_of, day, prices.get(contract.underlying), oid)
+        if isinstance(outcome, MtmSnapshot) and not fits_money(outcome.mtm_value):
+            outcome = out_of_range(outcome)
         if isinstance(outcome, MtmSnapshot):
             result.snapshots.append(outcome)
         else:

@@ -11,13 +11,15 @@ from typing import Annotated, Any
 import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
+from core import identifiers
+from core.identifiers import CURRENCY_PATTERN, Unit
 from core.money import price as quantize_price
 from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows, validated_rows
 from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
 
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
-
-Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9._-]{0,31}$")]
+#: core.identifiers' (named here too: core.hedging.items imports it from this module).
+Symbol = identifiers.Symbol
 
 
 def iso_currency(code: str) -> str:
@@ -31,7 +33,7 @@ def empty_is_none(value: object) -> object:
     return None if value == "" else value
 
 
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(iso_currency)]
+CurrencyCode = Annotated[str, StringConstraints(pattern=CURRENCY_PATTERN), AfterValidator(iso_currency)]
 
 
 class PriceRow(BaseModel):
@@ -43,7 +45,7 @@ class PriceRow(BaseModel):
     price_date: SaneDate
     price: PositiveDecimal
     currency: CurrencyCode
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=16)]
+    unit: Unit
     price_type: PriceType
     #: When the source published the price, if the source says (optional column).
     published_at: Annotated[AwareDatetime | None, BeforeValidator(empty_is_none)] = None

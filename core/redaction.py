@@ -15,11 +15,18 @@ from typing import Any
 #: Field names whose values are secrets, whatever they hold.
 #: A webhook URL is one (Slack's, Telegram's hold their token in the path).
 SECRET_KEYS = re.compile(r"pass(word|wd)?|secret|token|api_?key|authorization|credential|webhook_?url", re.IGNORECASE)
-#: `scheme://user:password@`: the password part of a URL's userinfo.
-URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
-#: `password=...` written out in a text (a DSN, a query string, a repr).
+#: `scheme://user:password@`: the password part of a URL's userinfo. Found from its `://`
+#: (a literal: the regex engine finds it without trying a match at every character), then
+#: a scheme character before it; no part gives back what it took (possessive). Linear on any
+#: text; the former `[a-z][a-z0-9+.-]*://` was tried at every letter of a long run of letters
+#: and read the rest of the run each time: quadratic (issue 21). It redacts a little more than
+#: the former did: a "scheme" of digits or signs alone (`8080://u:pw@`) too.
+URL_CREDENTIALS = re.compile(r"://(?<=[a-z0-9+.-]://)(?P<user>[^:/@\s]*+):(?P<pw>[^@/\s]++)@", re.IGNORECASE)
+#: `password=...` written out in a text (a DSN, a query string, a repr). Possessive for the
+#: same reason: what a part took is never tried again by a shorter take.
 SECRET_ASSIGNMENTS = re.compile(
-    r"(?P<name>(pass(word|wd)?|secret|token|api_?key)['\"]?\s*[=:]\s*['\"]?)(?P<value>[^'\"\s&,;)}]+)", re.IGNORECASE
+    r"(?P<name>(?:pass(?:word|wd)?|secret|token|api_?key)['\"]?+\s*+[=:]\s*+['\"]?+)(?P<value>[^'\"\s&,;)}]++)",
+    re.IGNORECASE,
 )
 REDACTED = "***"
 #: A held secret shorter than this is redacted only where its form says it is one (a URL's
@@ -81,8 +88,11 @@ def redact_text(text: str) -> str:
     for secret in _held:
         if secret in text:
             text = text.replace(secret, REDACTED)
-    text = URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-    return SECRET_ASSIGNMENTS.sub(lambda m: f"{m['name']}{REDACTED}", text)
+    if "://" in text:  # a pattern is run only where its form can be: a text without one is read once
+        text = URL_CREDENTIALS.sub(lambda m: f"://{m['user']}:{REDACTED}@", text)
+    if "=" in text or ":" in text:
+        text = SECRET_ASSIGNMENTS.sub(lambda m: f"{m['name']}{REDACTED}", text)
+    return text
 
 
 def redact_value(value: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from core.errors import NotAFileOfThisKind
+from core.identifiers import TEXT_CONTROLS
+from core.money import EXACT_CONTEXT
 from core.values import ParseReport, RowError
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,9 +26,10 @@ M = TypeVar("M", bound=BaseModel)
 PLAIN_NUMBER = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 #: An integer is ASCII digits too: pydantic alone reads `1_000` as 1000 and `true` as 1.
 PLAIN_INTEGER = re.compile(r"^[+-]?[0-9]+$")
-#: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls: no field
-#: of ours holds one, and PostgreSQL refuses a NUL in text.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: C0 controls (NUL, tabs and line breaks inside a field too), DEL and C1 controls, and the
+#: bidirectional and zero-width ones (core.identifiers.TEXT_CONTROLS): no field of ours holds
+#: one, and PostgreSQL refuses a NUL in text.
+CONTROL = TEXT_CONTROLS
 #: A date in a file is ISO text, YYYY-MM-DD: pydantic alone also reads `1763510400` (a Unix
 #: time, as text or number) and `2026-11-19T00:00:00Z` as dates.
 ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -57,10 +60,14 @@ PlainInt = Annotated[int, BeforeValidator(plain_integer)]
 
 
 def six_places(value: Decimal) -> Decimal:
-    """Rounded half-even to 6 dp, as stored; must stay above zero and below 10^18."""
-    rounded = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    """Rounded half-even to 6 dp, as stored; must stay above zero and below 10^18 once
+    rounded: 999999999999999999.9999995 is below 10^18 as written and 10^18 at 6 dp, which
+    NUMERIC(24, 6) cannot hold (issue 21, point 7)."""
+    rounded = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN, context=EXACT_CONTEXT)
     if rounded <= 0:
         raise ValueError("must be greater than 0 at 6 decimal places")
+    if rounded >= LARGEST:
+        raise ValueError("must be less than 1E+18 at 6 decimal places")
     return rounded
 
 

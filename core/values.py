@@ -92,6 +92,7 @@ class ExceptionReason(StrEnum):
     DISCOUNT_RATE_UNAVAILABLE = "discount_rate_unavailable"
     RATE_UNAVAILABLE = "rate_unavailable"  # an FX forward by parity lacks a currency's rate
     BASIS_MISMATCH = "basis_mismatch"  # the two legs of a designation on different bases
+    VALUE_OUT_OF_RANGE = "value_out_of_range"  # a value its column cannot hold (|mtm| >= 10^22)
 
 
 class Job(StrEnum):

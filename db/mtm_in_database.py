@@ -12,9 +12,11 @@ same unit of work). The rows it takes are those of a key range that:
   and unit (otherwise core writes price_unavailable or a mismatch exception);
 - are a buy or a sell, with a three-letter A-Z currency (its JSON text needs no escape);
 - have |quantity * (price - entry_price)| < 10^16: below that the exact product has at
-  most 28 significant digits (both factors have 6 decimals), so Python's Decimal (28
-  digits of context) computes it exactly too, and both round it once, half-even to the
-  cent. A bigger one goes to core, which rounds as Decimal does.
+  most 28 significant digits (both factors have 6 decimals); both compute it exactly and
+  round it once, half-even to the cent. A bigger one goes to core (exact too since issue
+  21: core.money.EXACT_CONTEXT), which also makes a value the money column cannot hold
+  (>= 10^22) a `value_out_of_range` exception for its contract alone, so the statement
+  never writes one (tests/integration/test_mtm_sql_differential.py holds both).
 
 This module makes the rows (a SELECT: the key, the columns, the canonical payload text
 and its hash); db.writepath.merge_from writes them in the same statement, as it writes the
@@ -47,7 +49,7 @@ from db.writepath import MergeSource, merge_from
 
 #: Statuses that core values (ContractStatus.revalues).
 _REVALUED = ", ".join(f"'{s.value}'" for s in ContractStatus if s.revalues)
-#: |quantity * (price - entry)| below this: exact in a 28-digit Decimal context (12 decimals).
+#: |quantity * (price - entry)| below this: at most 28 digits (12 decimals); core takes the rest.
 EXACT_BELOW = "1e16"
 
 

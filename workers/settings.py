@@ -63,7 +63,7 @@ class SourceSpec(BaseModel):
 
 
 DEFAULT_SOURCES = [
-    SourceSpec(name="vendor_csv", kind="drop_folder", symbols=["LME-*"]),
+    SourceSpec(name="vendor_csv", kind="drop_folder", symbols=["LME-*=mt"]),
     SourceSpec(name="ecb", kind="ecb_file", symbols=["EUR*"]),
 ]
 

@@ -19,14 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.canonical import canonical_form
-from core.mtm import value_contract
+from core.money import MONEY_LIMIT
+from core.mtm import value_contract, value_contracts
 from core.mtm_results import SNAPSHOT_FIELDS, MtmSnapshot
 from core.plans import KeyRange
-from core.values import Confidence, Contract, ContractStatus, Instrument, Price, Side
+from core.values import Confidence, Contract, ContractStatus, ExceptionReason, Instrument, Price, Side
 from db.engine import session_factory
 from db.models import HedgeContract, SettlementPrice
 from db.models import MtmSnapshot as MtmSnapshotRow
 from db.mtm_in_database import range_source, value_commodities_in_range
+from db.valuations import write_valuation
 
 AS_OF, D1 = date(2026, 11, 20), date(2026, 11, 19)
 NOW = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
@@ -60,7 +62,7 @@ def spelled(draw: st.DrawFn, value: Decimal) -> Decimal:
 
 @st.composite
 def cases(draw: st.DrawFn) -> Case:
-    kind = draw(st.sampled_from(["any", "tie", "tiny", "limit", "zero"]))
+    kind = draw(st.sampled_from(["any", "tie", "tiny", "limit", "zero", "poison"]))
     price = draw(micros(1, 10**13))  # up to 10,000,000 a unit
     side = draw(st.sampled_from([Side.BUY, Side.SELL]))
     if kind == "tie":  # quantity * (price - entry) = an odd number of half cents
@@ -75,6 +77,10 @@ def cases(draw: st.DrawFn) -> Case:
         qty = Decimal(draw(st.sampled_from([10**8, 10**9, 10**10, 10**11, 10**12])))
         target = draw(st.sampled_from([LIMIT - Decimal("0.01"), LIMIT, LIMIT + 1]) | st.decimals(10**15, 2 * 10**16))
         diff = (target / qty).quantize(MICRO) * draw(st.sampled_from([1, -1]))
+    elif kind == "poison":  # issue 21: products up to 10^36, around the money column's 10^22
+        qty = draw(micros(10**6, 10**24 - 1) | st.sampled_from([Decimal(10**k) for k in range(3, 18)]))
+        price = draw(micros(10**12, 10**24 - 1))
+        diff = price - draw(micros(1, 10**24 - 1))
     else:
         qty, diff = draw(micros(1, 10**12)), Decimal(0) if kind == "zero" else draw(micros(-(10**13), 10**13))
     return Case(side, draw(spelled(qty)), draw(spelled(price - diff)), draw(spelled(price)))
@@ -87,6 +93,12 @@ EDGES = [
     Case(Side.BUY, Decimal("10000000000"), Decimal("0"), Decimal("999999.999999")),  # 10^16 - 10^4: in SQL
     Case(Side.BUY, Decimal("10000000000"), Decimal("1E+6"), Decimal("2000000")),  # exactly 10^16: core's
     Case(Side.SELL, Decimal("1E+2"), Decimal("9800.500000"), Decimal("9875.5")),  # -7550 -> "-7550"
+    # issue 21: 10 * (10^22 / 10) = 10^23 beyond NUMERIC(24, 2): value_out_of_range, in core
+    Case(Side.BUY, Decimal("100000"), Decimal("0.000001"), Decimal("999999999999999999.999999")),
+    # 1.000003 * 9999970001116111.666665 = 10000000001026115.014999999995: .01 (28 digits: .02)
+    Case(Side.BUY, Decimal("1.000003"), Decimal("0.000001"), Decimal("9999970001116111.666666")),
+    # about 10^36 (InvalidOperation in 28 digits): value_out_of_range
+    Case(Side.SELL, Decimal("999999999999999999.999999"), Decimal("0.000001"), Decimal("999999999999999999.999999")),
 ]
 
 
@@ -176,6 +188,29 @@ def assert_same(snap: MtmSnapshot, made: tuple[str, str, Decimal, MtmSnapshotRow
     assert {name: getattr(row, name) for name in SNAPSHOT_FIELDS} == snap.fields  # every column
 
 
+def left_to_core(s: Session, contracts: list[Contract], prices: list[Price]) -> None:
+    """The rows the statement leaves to core are valued there as the chunk values them
+    (tasks.valuation: value_contracts, then write_valuation in the same transaction): each is
+    a snapshot the column holds or a `value_out_of_range` exception, exactly when the value
+    rounded to the cent is >= 10^22, and the write raises no NumericValueOutOfRange."""
+    by_symbol = {p.symbol: p for p in prices}
+    valuation = value_contracts(contracts, AS_OF, D1, by_symbol)
+    exact = Context(prec=80)
+    for contract in contracts:
+        price = by_symbol[contract.underlying]
+        product = exact.multiply(contract.quantity, exact.subtract(price.price, contract.entry_price))
+        cents = exact.abs(product).quantize(Decimal("0.01"), context=exact)  # half-even (abs() would round to 28)
+        reasons = [e.reason for e in valuation.exceptions if e.contract_id == contract.id]
+        values = [exact.abs(v.mtm_value) for v in valuation.snapshots if v.contract_id == contract.id]
+        if cents >= MONEY_LIMIT:
+            assert (reasons, values) == ([ExceptionReason.VALUE_OUT_OF_RANGE], [])
+        else:
+            assert (reasons, values) == ([], [cents])
+    counts = write_valuation(s, valuation, batch_run_id=None, now=NOW, correlation_id="diff")
+    assert (counts.processed, counts.created + counts.exceptions) == (len(contracts), len(contracts))
+    s.flush()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(book=st.lists(cases(), min_size=1, max_size=8))
 @example(book=EDGES)
@@ -192,5 +227,6 @@ def test_the_sql_valuation_equals_core(pg_url: str, book: list[Case]) -> None:
                     assert isinstance(snap, MtmSnapshot) and snap.key in made
                     assert_same(snap, made[snap.key])
             assert len(made) == len(contracts) - len(over)
+            left_to_core(s, [c for c in contracts if c.id in over], prices)
         finally:
             s.rollback()
