@@ -292,9 +292,13 @@ def test_9_flower_with_credentials_answers_401_without_them(
         }
         print(f"\nFlower answers (none, wrong password, wrong user, right): {answers}")
         assert {view: codes for view, codes in answers.items() if codes != (401, 401, 401, 200)} == {}
-        # Flower's own probes stay open (a health check, Prometheus counters): no task id or argument.
+        # The health check stays open; Prometheus counters name workers and tasks, so they ask for
+        # the same credentials as the rest (issue 21 point 8), and carry no task id or argument.
         assert http(f"{base}/healthcheck") == 200
-        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        assert (http(f"{base}/metrics"), http(f"{base}/metrics", (USER, "wrong"))) == (401, 401)
+        request = urllib.request.Request(f"{base}/metrics")
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+        metrics = urllib.request.urlopen(request, timeout=10).read().decode()
         assert task_id not in metrics and "2026-11-20" not in metrics
         # A task sent through the API without credentials is refused and never queued (no worker
         # consumes it now: whatever Flower sends stays in the queue to be counted).
