@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated
 
+import numpy
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
 from core.identifiers import Ref, Symbol, Unit
 from core.prices import CurrencyCode
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, validated_rows
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
@@ -60,34 +65,119 @@ class ContractRow(BaseModel):
         return self.model_dump(exclude={"de_designated_on"})
 
 
-def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[ContractRow]:
-    """Validate a contracts CSV row by row; a repeated contract_ref is an error."""
+def contract_rows(
+    text: str | Iterable[str], file: str, window: DateWindow = DEFAULT_WINDOW
+) -> Iterator[tuple[int, ContractRow] | RowError]:
+    """Each row of a contracts CSV (its whole text, or its lines as a file opened with
+    newline="" gives them) in file order: (line, row), or its RowError. A repeated
+    contract_ref is an error. Streams: it keeps only the refs seen, never the rows."""
 
-    def check(row: ContractRow) -> str | None:
-        if row.maturity_date < row.trade_date:
-            return "maturity_date: before trade_date"
-        if row.de_designated_on is not None and row.status is not ContractStatus.DE_DESIGNATED:
-            return "de_designated_on: only a row with status de_designated takes one"
-        return _instrument_problem(row)
-
-    report = parse_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, check, window)
     first_line: dict[str, int] = {}
-    kept = []
-    for line, row in report.rows:
-        if row.contract_ref in first_line:
-            report.errors.append(
-                RowError(
-                    file,
-                    line,
-                    f"contract_ref: {row.contract_ref} repeated (first at line {first_line[row.contract_ref]})",
-                )
-            )
+    for item in validated_rows(text, file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
+        if isinstance(item, RowError):
+            yield item
             continue
-        first_line[row.contract_ref] = line
-        kept.append((line, row))
-    report.rows = kept
-    report.errors.sort(key=lambda e: e.line)
+        line, row = item
+        first = first_line.setdefault(row.contract_ref, line)
+        if first != line:
+            yield RowError(file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first})")
+            continue
+        yield line, row
+
+
+@dataclass(slots=True)
+class ContractSurvey:
+    """The first pass over a contracts file: its rows, the bad ones (the first MAX_ERRORS
+    kept, all counted). Repeated refs are found by a 64-bit digest of each ref (8 bytes a
+    row, whatever the file's size), then named with their lines by a second look."""
+
+    rows: int = 0
+    bad: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def add(self, error: RowError) -> None:
+        self.bad += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(error)
+
+
+#: Bad rows listed by a refused load; the rest are counted.
+MAX_ERRORS = 1000
+
+
+def _digest(ref: str) -> int:
+    return int.from_bytes(hashlib.blake2b(ref.encode(), digest_size=8).digest(), "little")
+
+
+def survey_contracts(
+    lines: Callable[[], Iterable[str]], file: str, window: DateWindow = DEFAULT_WINDOW
+) -> ContractSurvey:
+    """Validate every row of a contracts file in bounded memory (`lines` gives the file's
+    lines afresh at each call: a second look when a ref may be repeated)."""
+    survey = ContractSurvey()
+    digests = array("Q")
+    for item in validated_rows(lines(), file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
+        if isinstance(item, RowError):
+            survey.add(item)
+            continue
+        survey.rows += 1
+        digests.append(_digest(item[1].contract_ref))
+    ordered = numpy.sort(numpy.frombuffer(digests, dtype=numpy.uint64))
+    twice = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    if twice:
+        for error in _repeated(lines, file, window, twice):
+            survey.add(error)
+        survey.errors.sort(key=lambda e: e.line)
+    return survey
+
+
+def _repeated(
+    lines: Callable[[], Iterable[str]], file: str, window: DateWindow, digests: set[int]
+) -> Iterator[RowError]:
+    """The second look: each repeat of a ref whose digest was seen twice, with its first line."""
+    first_line: dict[str, int] = {}
+    for item in validated_rows(lines(), file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
+        if isinstance(item, RowError) or _digest(item[1].contract_ref) not in digests:
+            continue
+        line, row = item
+        first = first_line.setdefault(row.contract_ref, line)
+        if first != line:
+            yield RowError(file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first})")
+
+
+def contract_parts(
+    lines: Iterable[str], file: str, size: int, window: DateWindow = DEFAULT_WINDOW
+) -> Iterator[list[ContractRow]]:
+    """The good rows of a surveyed file, `size` at a time."""
+    part: list[ContractRow] = []
+    for item in validated_rows(lines, file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
+        if isinstance(item, RowError):
+            continue
+        part.append(item[1])
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
+
+
+def parse_contract_csv(text: str, file: str, window: DateWindow = DEFAULT_WINDOW) -> ParseReport[ContractRow]:
+    """Validate a contracts CSV row by row, whole (contract_rows, gathered)."""
+    report: ParseReport[ContractRow] = ParseReport(file=file)
+    for item in contract_rows(text, file, window):
+        if isinstance(item, RowError):
+            report.errors.append(item)
+        else:
+            report.rows.append(item)
     return report
+
+
+def _check(row: ContractRow) -> str | None:
+    if row.maturity_date < row.trade_date:
+        return "maturity_date: before trade_date"
+    if row.de_designated_on is not None and row.status is not ContractStatus.DE_DESIGNATED:
+        return "de_designated_on: only a row with status de_designated takes one"
+    return _instrument_problem(row)
 
 
 def _instrument_problem(row: ContractRow) -> str | None:

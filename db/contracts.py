@@ -52,6 +52,10 @@ class ContractLoad:
     status_changed: list[str] = field(default_factory=list)
 
 
+#: How a refused load begins; the refused rows follow, `; `-separated.
+REFUSED_PREFIX = "contracts refused (a contract may change only its status); "
+
+
 def _stored_fields(row: HedgeContract) -> dict[str, object]:
     return {name: getattr(row, name) for name in COMPARED}
 
@@ -71,7 +75,7 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
     load = ContractLoad()
     refused = [f"{row.contract_ref}: {p}" for row in rows if (p := _load_row(session, load, stored, row, now, source))]
     if refused:
-        raise ContractChanged("contracts refused (a contract may change only its status); " + "; ".join(refused))
+        raise ContractChanged(REFUSED_PREFIX + "; ".join(refused))
     return load
 
 

@@ -2,34 +2,69 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.bulk import paused_gc
-from core.contracts import parse_contract_csv
-from core.errors import InvalidInput
+from core.contracts import contract_parts, survey_contracts
+from core.errors import ContractChanged, InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
-from db.contracts import ContractLoad, load_contracts
+from db.contracts import REFUSED_PREFIX, load_contracts
 from tasks.ports import Ports, ports
 from tasks.prices import store_crosses, store_price_batch
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContractsLoaded:
-    load: ContractLoad
-    rows: int
+    rows: int = 0
+    created: int = 0
+    existing: int = 0
+    status_changed: int = 0
+
+
+#: Contract rows per part of the load: the rows and their ORM objects in memory at a time.
+CONTRACT_PART_ROWS = 5_000
 
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
-    """All or nothing: any bad row or refused change and nothing is written."""
+    """A contracts CSV given whole (the demo, the tests): as load_contracts_lines."""
+    return load_contracts_lines(lambda: io.StringIO(text, newline=""), file)
+
+
+def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
+    """All or nothing, in bounded memory: a first pass checks every row (any bad row and
+    nothing is written); the second loads the rows in parts of CONTRACT_PART_ROWS in one
+    transaction, each part's objects let go once flushed; any refused change (a contract
+    may change only its status) rolls all of it back. `lines` gives the file's lines afresh."""
     p = ports()
-    report = parse_contract_csv(text, file, p.date_window)
-    if report.errors:
-        raise InvalidInput(f"{file}: {len(report.errors)} bad row(s); nothing loaded", [str(e) for e in report.errors])
+    survey = survey_contracts(lines, file, p.date_window)
+    if survey.bad:
+        more = [f"... and {survey.bad - len(survey.errors)} more"] if survey.bad > len(survey.errors) else []
+        raise InvalidInput(f"{file}: {survey.bad} bad row(s); nothing loaded", [str(e) for e in survey.errors] + more)
+    loaded, refused, read = ContractsLoaded(rows=survey.rows), [], 0
     with p.uow() as uow:
-        load = load_contracts(uow.session, [row for _, row in report.rows], now=p.clock(), source=file)
+        for part in contract_parts(lines(), file, CONTRACT_PART_ROWS, p.date_window):
+            read += len(part)
+            try:
+                load = load_contracts(uow.session, part, now=p.clock(), source=file)
+            except ContractChanged as exc:
+                refused.append(str(exc).removeprefix(REFUSED_PREFIX))
+                continue
+            loaded.created += len(load.created)
+            loaded.existing += len(load.existing)
+            loaded.status_changed += len(load.status_changed)
+            uow.session.flush()
+            uow.session.expunge_all()
+        if refused:
+            raise ContractChanged(REFUSED_PREFIX + "; ".join(refused))
+        if read != survey.rows:  # the file changed between the two passes
+            raise InvalidInput(
+                f"{file}: changed while it was loaded ({survey.rows} good rows, then {read}); nothing loaded"
+            )
         uow.commit()
-    return ContractsLoaded(load, len(report.rows))
+    return loaded
 
 
 @dataclass(frozen=True, slots=True)

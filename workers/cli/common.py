@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -126,6 +126,40 @@ def load_file(file: Path, loader: Callable[[str, str], T]) -> T:
         raise fail(str(exc)) from None
     except HedgeopsError as exc:
         raise fail(f"{exc}; nothing loaded") from None
+
+
+def load_streamed(file: Path, loader: Callable[[Callable[[], Iterator[str]], str], T]) -> T:
+    """A `load` command whose loader streams the file (two passes, bounded memory): only a
+    regular file is read, a line at most MAX_LINE_CHARS long; refused input is listed row by
+    row and ends the command with exit 2, as load_file does."""
+    from workers.adapters.drop_files import DEFAULT_LIMITS, bounded_lines, kind_of
+
+    try:
+        kind = kind_of(file.stat().st_mode)
+    except FileNotFoundError:
+        raise fail(f"{file}: no such file") from None
+    except OSError as exc:
+        raise fail(f"{file}: cannot be read ({exc.strerror or exc}); nothing loaded") from None
+    if kind is not None:
+        raise fail(f"{file}: {kind}, not a regular file; nothing loaded")
+
+    def lines() -> Iterator[str]:
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            yield from bounded_lines(handle, file.name, DEFAULT_LIMITS)
+
+    start(settings_or_exit())
+    try:
+        return loader(lines, file.name)
+    except InvalidInput as exc:
+        for line in exc.errors:
+            err.print(f"  {line}", markup=False, highlight=False)
+        raise fail(str(exc)) from None
+    except HedgeopsError as exc:
+        raise fail(f"{exc}; nothing loaded") from None
+    except PermissionError:
+        raise fail(f"{file}: not readable (permission denied); nothing loaded") from None
+    except UnicodeDecodeError as exc:
+        raise fail(f"{file}: not UTF-8 text ({exc.reason}); nothing loaded") from None
 
 
 def parse_day(value: str, option: str = "--as-of") -> date:

@@ -14,7 +14,7 @@ from workers.cli.common import (
     EXIT_FAILED,
     err,
     fail,
-    load_file,
+    load_streamed,
     out,
     settings_or_exit,
     start,
@@ -27,13 +27,12 @@ load_app = typer.Typer(help="Load master data and price files.", no_args_is_help
 @load_app.command("contracts")
 def load_contracts(file: Path) -> None:
     """Load hedge contracts (CSV). All or nothing; identical rows are `existing`."""
-    from tasks.loading import load_contracts_csv
+    from tasks.loading import load_contracts_lines
 
-    loaded = load_file(file, load_contracts_csv)
-    load = loaded.load
+    loaded = load_streamed(file, load_contracts_lines)
     out.print(
-        f"{file.name}: {loaded.rows} contracts: {len(load.created)} created, {len(load.existing)} existing, "
-        f"{len(load.status_changed)} status changed"
+        f"{file.name}: {loaded.rows} contracts: {loaded.created} created, {loaded.existing} existing, "
+        f"{loaded.status_changed} status changed"
     )
 
 
