@@ -27,7 +27,7 @@ from workers.adapters.locks import NoRunLock, RedisDeliveryCounter, RedisRunLock
 from workers.adapters.notifiers import build_notifier
 from workers.adapters.sources import build_sources, ecb_crosses
 from workers.metrics import default_run_observer
-from workers.mt5_wiring import cycle_policy, mt5_bundle
+from workers.mt5_wiring import cycle_policy, mt5_bundle, process_clock
 from workers.settings import Settings
 
 
@@ -86,7 +86,7 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         stale_after=settings.stale_after,
         family_policies={CYCLE_FAMILY: cycle_policy(settings, lock_client)},
         chunk_resend_after=timedelta(seconds=settings.chunk_resend_after),
-        clock=utc_now,
+        clock=process_clock(settings, utc_now),  # the wall clock, or a simulator test's
         symbol_calendars={k: v.value for k, v in settings.symbol_calendars.items()},
         date_window=settings.date_window,
         run_observer=default_run_observer(),

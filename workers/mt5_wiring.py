@@ -4,8 +4,8 @@ and beat entries. Outside the adapters' room: it reads the settings of every roo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -18,6 +18,7 @@ from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
+from workers.adapters.mt5.simulated_clock import FileSimulatorClock
 from workers.adapters.mt5.server_clock import ServerClockGateway
 from workers.adapters.mt5.throttle import throttles
 from workers.settings import Settings
@@ -36,8 +37,25 @@ def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
     from workers.adapters.mt5.simulator import SimulatedMt5Gateway
 
     return SimulatedMt5Gateway(
-        load_scenario(settings.mt5_scenario or DEMO_SCENARIO), terminal, settings.mt5_simulator_state
+        load_scenario(settings.mt5_scenario or DEMO_SCENARIO),
+        terminal,
+        settings.mt5_simulator_state,
+        simulator_clock(settings),
     )
+
+
+def simulator_clock(settings: Settings) -> Callable[[], datetime] | None:
+    """The simulated instant a test writes (HEDGEOPS_MT5_SIMULATOR_CLOCK, the simulator's
+    only): the terminal's time and, through `process_clock`, the process's. None: unset."""
+    if settings.mt5_gateway != "simulator" or settings.mt5_simulator_clock is None:
+        return None
+    return FileSimulatorClock(settings.mt5_simulator_clock)
+
+
+def process_clock(settings: Settings, default: Callable[[], datetime]) -> Callable[[], datetime]:
+    """The clock the tasks judge `now` by: the simulator's when a test set one, so a worker
+    process and its simulated terminal share one time; else `default` (the wall clock)."""
+    return simulator_clock(settings) or default
 
 
 def server_clocks(settings: Settings) -> dict[str, str]:

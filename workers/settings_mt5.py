@@ -21,6 +21,13 @@ class Mt5Settings(BaseSettings):
     mt5_scenario: Path | None = Field(
         None, description="the simulator's scenario file (JSON); unset: the shipped demo scenario"
     )
+    mt5_simulator_clock: Path | None = Field(
+        None,
+        description=(
+            "tests only, with the simulator: a file holding the simulated instant (ISO 8601 with its offset); "
+            "the simulated terminal's time and the process's clock (worker processes cannot be frozen)"
+        ),
+    )
     mt5_terminal_path: str | None = Field(
         None, description="metatrader5/mt5linux: the terminal64.exe to initialize (unset: the one the package finds)"
     )
@@ -57,6 +64,14 @@ class Mt5Settings(BaseSettings):
             problem = scenario_problem(self.mt5_scenario)
             if problem:
                 raise ValueError(f"HEDGEOPS_MT5_SCENARIO {self.mt5_scenario}: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _clock_only_simulated(self) -> Self:
+        """A test double's clock on a real terminal would put the guard's day beside the
+        broker's: refused at start-up."""
+        if self.mt5_simulator_clock is not None and self.mt5_gateway != "simulator":
+            raise ValueError(f"mt5_simulator_clock is for the simulator only, not mt5_gateway={self.mt5_gateway}")
         return self
 
     @property

@@ -4,11 +4,13 @@ last_error() on failure, False from initialize/login. One instance is one termin
 
 With a state file (`state_path`) the broker remembers: steps, positions, deals and the
 journal of every order_send live in the file (simulated_state), reloaded before each call
-and saved after each change, so the processes of one terminal meet one broker."""
+and saved after each change, so the processes of one terminal meet one broker. With a
+clock (`clock`, workers.adapters.mt5.simulated_clock: a test's file) the terminal's time
+is the clock's instead of the step's."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,10 +46,18 @@ T = TypeVar("T")
 
 class SimulatedMt5Gateway:
     """Implements core.mt5.gateway.Mt5Gateway for the terminal `terminal` of `scenario`;
-    `state_path`: the broker's memory, shared across processes (None: this object's own)."""
+    `state_path`: the broker's memory, shared across processes (None: this object's own);
+    `clock`: the terminal's time (None: the step's instant, from the scenario)."""
 
-    def __init__(self, scenario: Scenario, terminal: str, state_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        terminal: str,
+        state_path: Path | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.scenario = scenario
+        self._clock = clock
         self.terminal = terminal
         self._spec = scenario.terminals.get(terminal, TerminalSpec())
         self.accounts = {a.login: AccountState.of(a) for a in scenario.accounts if a.terminal == terminal}
@@ -292,6 +302,8 @@ class SimulatedMt5Gateway:
     # -- the simulated world ---------------------------------------------------------------
 
     def now(self) -> datetime:
+        if self._clock is not None:
+            return self._clock()
         return self.at_step(self._current.step if self._current else 0)
 
     def at_step(self, step: int) -> datetime:
