@@ -196,3 +196,105 @@ def test_a_daily_loss_trip_unlocks_at_the_boundary_a_drawdown_trip_waits_for_the
     assert closed == {ticket: 1 for _, ticket in UNLOCK_ACCOUNTS.values()}
     assert len(journal(tmp_path)) == 3
     assert {s for (s,) in rows(pg_url, select(CloseIntent.status))} == {"confirmed"}
+
+
+NY_SERVER = "Sim-NY"
+NY_POLICY = {
+    "nyclose": {
+        "warning_pct": "40",
+        "execution_pct": "50",
+        "daily_loss_pct": "3",
+        "daily_basis": "balance",
+        "day_start": "00:00",
+        "day_start_tz": "server",  # the account's server clock: ny-close
+        "max_sync_age_s": 600,
+        "equity_jump_pct": "50",
+    }
+}
+
+
+def ny_synced(cluster: Cluster, pg_url: str, tmp_path: Path, deal: dict[str, Any], at: list[datetime]) -> list[Any]:
+    """Account 5001 on the ny-close server (balance 10000.00, one position) with one balance
+    operation, synced at each instant of `at`; its anchor after each sync."""
+    seed(pg_url, {5001: "nyclose"}, server=NY_SERVER)
+    scenario = {
+        "server_time": {NY_SERVER: "ny-close"},  # the broker's own clock
+        "symbols": SYMBOLS,
+        "accounts": [
+            account(5001, server=NY_SERVER, equity=[10000.0], positions=[position(88811)], deals=[deal]),
+        ],
+    }
+    env = worker_env(tmp_path, scenario, at[0])
+    env["HEDGEOPS_GUARD_POLICIES"] = json.dumps(NY_POLICY)
+    env["HEDGEOPS_MT5_SERVER_TIME"] = json.dumps({NY_SERVER: "ny-close"})  # as production sets it
+    worker = cluster.worker("days-ny-t1", queues="mt5.t1", concurrency=1, extra_env=env)
+    anchors = []
+    try:
+        for instant in at:
+            synced_at(cluster, pg_url, tmp_path / "clock", instant)
+            anchors.append(states(pg_url)[5001]["anchor"])
+    finally:
+        cluster.stop(worker)
+    return anchors
+
+
+def figures(anchor: dict[str, Any]) -> tuple[str, str, str, str]:
+    return anchor["trading_day"], anchor["value"], anchor["adjustments"], anchor["anchored_at"]
+
+
+def test_a_deposit_at_2330_server_time_on_the_friday_before_the_us_change(
+    cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    """Friday 2026-03-06, ny-close on UTC+2 (New York changes on Sunday 03-08): server
+    midnight is 00:00 - 2 h = 22:00 UTC. The deposit of 1000.00 shown at 23:30 server time
+    is 23:30 - 2 h = 21:30 UTC: Friday's (before 22:00 UTC). Syncs at 21:20 UTC (23:20
+    server: Friday, long after its boundary: rebuilt, 10000.00), 21:40 (the deposit moves
+    Friday's anchor: 10000 + 1000 = 11000.00), 22:05 (00:05 Saturday, within 600 s of the
+    boundary: anchored at the balance, 10000 + 1000 = 11000.00) and 22:30 UTC (the deposit
+    is Friday's: it never moves Saturday's anchor; read as 23:30 UTC it would be Saturday's:
+    11000 + 1000 = 12000.00)."""
+    deposit = {
+        "ticket": 9001,
+        "type": c.DEAL_TYPE_BALANCE,
+        "profit": 1000.0,
+        "from_step": 1,
+        "time": "2026-03-06T21:30:00Z",  # the instant; the simulated server shows 23:30
+    }
+    friday = datetime(2026, 3, 6, tzinfo=UTC)
+    at = [friday + timedelta(hours=21, minutes=m) for m in (20, 40, 65, 90)]
+    anchors = ny_synced(cluster, pg_url, tmp_path, deposit, at)
+
+    assert figures(anchors[0])[:3] == ("2026-03-06", "10000.00", "0.00"), cluster.log_tail("days-ny-t1")
+    assert figures(anchors[1])[:3] == ("2026-03-06", "10000.00", "1000.00")  # 10000 + 1000 = 11000.00
+    saturday = ("2026-03-07", "11000.00", "0.00", "2026-03-06T22:05:00+00:00")  # the 22:05 UTC reading
+    assert (figures(anchors[2]), figures(anchors[3])) == (saturday, saturday)
+    assert not rows(pg_url, select(CloseIntent.id)) and journal(tmp_path) == []
+
+
+def test_a_withdrawal_in_the_weeks_us_and_eu_daylight_saving_differ(
+    cluster: Cluster, pg_url: str, tmp_path: Path
+) -> None:
+    """Wednesday 2026-03-18: New York is on EDT since 03-08, Europe on winter time until
+    03-29, so ny-close is on UTC+3 (a server on Europe's clock would still be UTC+2): server
+    midnight of the 18th is 00:00 - 3 h = 21:00 UTC on the 17th. The withdrawal of 2000.00
+    shown at 00:30 server time is 00:30 - 3 h = 21:30 UTC on the 17th: the 18th's. Syncs at
+    21:05 UTC (00:05 server, within 600 s of the boundary: anchored at the balance,
+    10000.00) and 21:45 UTC: the anchor moves by the withdrawal, 10000 - 2000 = 8000.00,
+    and so does the equity (10000 - 2000 = 8000.00): day loss (8000 - 8000) / 8000 = 0 %,
+    nothing closed. Read as 00:30 UTC on the 18th, it would be outside the day's deals at
+    21:45 UTC: (10000 - 8000) / 10000 * 100 = 20 % >= 3 %, a trip."""
+    withdrawal = {
+        "ticket": 9002,
+        "type": c.DEAL_TYPE_BALANCE,
+        "profit": -2000.0,
+        "from_step": 1,
+        "time": "2026-03-17T21:30:00Z",  # 00:30 on the 18th, server time
+    }
+    at = [datetime(2026, 3, 17, 21, 5, tzinfo=UTC), datetime(2026, 3, 17, 21, 45, tzinfo=UTC)]
+    anchors = ny_synced(cluster, pg_url, tmp_path, withdrawal, at)
+
+    midnight = "2026-03-17T21:05:00+00:00"  # the first reading of the 18th (server midnight 21:00 UTC)
+    assert figures(anchors[0]) == ("2026-03-18", "10000.00", "0.00", midnight), cluster.log_tail("days-ny-t1")
+    assert figures(anchors[1]) == ("2026-03-18", "10000.00", "-2000.00", midnight)  # 10000 - 2000 = 8000.00
+    assert latches(pg_url) == {5001: ("armed", [])}
+    assert not rows(pg_url, select(CloseIntent.id))
