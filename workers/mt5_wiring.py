@@ -18,8 +18,8 @@ from tasks.names import RUN_SYNC_CYCLE, QueueName, queue_of_terminal
 from tasks.ports import RunPolicy
 from workers.adapters.locks import RedisRunLock
 from workers.adapters.mt5.credentials import EnvOrFileCredentials
-from workers.adapters.mt5.simulated_clock import FileSimulatorClock
 from workers.adapters.mt5.server_clock import ServerClockGateway
+from workers.adapters.mt5.simulated_clock import FileSimulatorClock
 from workers.adapters.mt5.throttle import throttles
 from workers.settings import Settings
 
