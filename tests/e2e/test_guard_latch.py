@@ -107,3 +107,7 @@ def test_positions_and_orders_of_a_tripped_account_are_closed_and_deleted_once(
     notified = Counter(kind for (kind,) in rows(pg_url, select(Notification.kind)))
     for told in (alerts, notified):  # each found position and order alerted once, the trip once
         assert (told["execution"], told["reopened"], told["pending_order"]) == (1, 3, 2)
+    per_ticket = {k for (k,) in rows(pg_url, select(DrawdownAlert.idempotency_key)) if ":execution:" not in k}
+    assert per_ticket >= {f"DDALERT:{LOGIN}:reopened:ep1:{t}" for t in OPENED} | {
+        f"DDALERT:{LOGIN}:pending_order:ep1:{t}" for t in PLACED
+    }  # one alert for each ticket, none for another (the counts above: no more than these)
