@@ -35,11 +35,14 @@ class Cluster:
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     app: Any = None
 
-    def start(self, *args: str, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, *args: str, name: str, extra_env: dict[str, str] | None = None, app: str = "workers.celery_app"
+    ) -> subprocess.Popen[bytes]:
+        """`celery -A <app> <args>`: the project's app, or a test's module around it."""
         log = (self.logs / f"{name}.log").open("ab")
         env = {**self.env, **(extra_env or {})}
         proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers.celery_app", *args],
+            [str(BIN / "celery"), "-A", app, *args],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -49,7 +52,12 @@ class Cluster:
         return proc
 
     def worker(
-        self, name: str, queues: str = "prices,valuation", concurrency: int = 2, extra_env: dict[str, str] | None = None
+        self,
+        name: str,
+        queues: str = "prices,valuation",
+        concurrency: int = 2,
+        extra_env: dict[str, str] | None = None,
+        app: str = "workers.celery_app",
     ) -> subprocess.Popen[bytes]:
         node = f"{name}-{uuid.uuid4().hex[:6]}@localhost"
         proc = self.start(
@@ -66,6 +74,7 @@ class Cluster:
             "--without-mingle",
             name=name,
             extra_env=extra_env,
+            app=app,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
