@@ -202,7 +202,10 @@ def start(url: str, opts: Options) -> SimulatedMt5Gateway:
 
 
 class Stopwatch:
-    """Wraps the guard's entry and the gateway's order_send: the breach seen, the P-th fill."""
+    """Wraps the guard's entry and the gateway's order_send: the breach seen, the P-th fill.
+    Beside the wall time of that span it keeps the CPU time this process spent in it and
+    the time the garbage collector ran in it (gc.callbacks): a slow run whose CPU time is
+    not slow was waiting (for the scheduler of a loaded machine, the database, the disk)."""
 
     def __init__(self, gateway: SimulatedMt5Gateway, positions: int) -> None:
         import tasks.mt5.guard as guard
@@ -213,18 +216,27 @@ class Stopwatch:
         self.last_fill: float | None = None
         self.first_fill: float | None = None
         self.fills = 0
+        self.cpu_seen = self.cpu_last = 0.0
+        self.gc_s, self._gc_began = 0.0, 0.0
+        gc.callbacks.append(self._gc)
         self._guard_account, self._order_send = guard.guard_account, gateway.order_send
         guard.guard_account = self._timed_guard  # type: ignore[assignment]
         gateway.order_send = self._timed_send  # type: ignore[method-assign]
 
     def arm(self, positions: int) -> None:
         self.armed, self.seen, self.first_fill, self.last_fill, self.fills = True, None, None, None, 0
-        self.positions = positions
+        self.positions, self.gc_s = positions, 0.0
 
     def _timed_guard(self, *args: Any, **kwargs: Any) -> Any:
         if self.armed and self.seen is None:
-            self.seen = time.perf_counter()
+            self.seen, self.cpu_seen = time.perf_counter(), time.process_time()
         return self._guard_account(*args, **kwargs)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        elif self.armed and self.seen is not None and self.last_fill is None:
+            self.gc_s += time.perf_counter() - self._gc_began
 
     def _timed_send(self, request: Any) -> Any:
         result = self._order_send(request)
@@ -233,7 +245,7 @@ class Stopwatch:
             if self.fills == 1:
                 self.first_fill = time.perf_counter()
             if self.fills == self.positions:
-                self.last_fill = time.perf_counter()
+                self.last_fill, self.cpu_last = time.perf_counter(), time.process_time()
         return result
 
     def elapsed_ms(self) -> tuple[float, float]:
@@ -241,6 +253,10 @@ class Stopwatch:
         if self.seen is None or self.first_fill is None or self.last_fill is None:
             raise RuntimeError(f"the breach closed {self.fills} of {self.positions} positions")
         return (self.first_fill - self.seen) * 1000, (self.last_fill - self.seen) * 1000
+
+    def spent_ms(self) -> tuple[float, float]:
+        """(CPU time of this process, garbage collection) from the breach seen to the P-th fill, ms."""
+        return (self.cpu_last - self.cpu_seen) * 1000, self.gc_s * 1000
 
 
 def sync(login: int) -> str:
@@ -254,9 +270,10 @@ def sync(login: int) -> str:
         return str(run.status) if run.status == "succeeded" else f"{run.status}: {run.error}"
 
 
-def guarded_run(watch: Stopwatch, login: int, opts: Options) -> tuple[float, float, float, float]:
+def guarded_run(watch: Stopwatch, login: int, opts: Options) -> tuple[float, float, float, float, float, float]:
     """(breach to the first close, to the P-th, the whole breaching sync, the tripped
-    account's sync to its third close of the positions opened since), ms."""
+    account's sync to its third close of the positions opened since, the CPU time and the
+    garbage collection within breach to the P-th), ms."""
     watch.armed = False
     if (status := sync(login)) != "succeeded":  # the peak
         raise RuntimeError(f"the first sync of {login} ended {status}")
@@ -269,12 +286,13 @@ def guarded_run(watch: Stopwatch, login: int, opts: Options) -> tuple[float, flo
     if status != "succeeded":
         raise RuntimeError(f"the breaching sync of {login} ended {status}")
     first, last = watch.elapsed_ms()
+    cpu, collected = watch.spent_ms()
     settle(opts)
     watch.arm(REOPENED)
     if (status := sync(login)) != "succeeded":  # tripped: the positions opened since are closed
         raise RuntimeError(f"the tripped sync of {login} ended {status}")
     watch.armed = False
-    return first, last, whole, watch.elapsed_ms()[1]
+    return first, last, whole, watch.elapsed_ms()[1], cpu, collected
 
 
 def settle(opts: Options) -> None:
@@ -320,6 +338,7 @@ def report(
     floor: list[float],
     latch: list[float],
     throttle: tuple[int, float],
+    spent: list[tuple[float, float]],
 ) -> bool:
     print(
         f"guard benchmark: {opts.runs} runs (after {opts.warm_up} untimed), {opts.positions} positions closed "
@@ -333,6 +352,8 @@ def report(
         ("whole breaching sync", whole),
         (f"tripped sync -> {REOPENED}rd new close sent", latch),
         (f"reference: {opts.positions} bare order_send", floor),
+        ("  CPU of this process, breach->last", [cpu for cpu, _ in spent]),
+        ("  garbage collection, breach->last", [collected for _, collected in spent]),
     ):
         print(
             f"{label:<34}{percentile(values, 50):9.1f}{percentile(values, 90):9.1f}{percentile(values, 99):9.1f}"
@@ -343,6 +364,13 @@ def report(
     print(
         f"ratio to the reference: p50 {p50 / percentile(floor, 50):.0f}x, p99 {p99 / percentile(floor, 99):.0f}x;"
         f" per close (p50): {p50 / opts.positions:.2f} ms against {percentile(floor, 50) / opts.positions:.3f} ms"
+    )
+    slowest = max(range(len(breach)), key=breach.__getitem__)
+    cpu, collected = spent[slowest]
+    print(
+        f"slowest run, breach -> last close: {breach[slowest]:.1f} ms, of which CPU of this process {cpu:.1f} ms"
+        f" (garbage collection {collected:.1f} ms) and {breach[slowest] - cpu:.1f} ms not on its CPU"
+        " (waiting for the scheduler, the database, the disk)"
     )
     rate, waited = throttle
     print(
@@ -367,15 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         whole: list[float] = []
         floor: list[float] = []
         latch: list[float] = []
+        spent: list[tuple[float, float]] = []
         for i, login in enumerate(logins(opts)):
-            to_first, to_last, sync_ms, latch_ms = guarded_run(watch, login, opts)
+            to_first, to_last, sync_ms, latch_ms, cpu_ms, gc_ms = guarded_run(watch, login, opts)
             reference_ms = reference_run(gateway, twin(login), bare_send)
             if i >= opts.warm_up:
                 first.append(to_first), breach.append(to_last), whole.append(sync_ms), floor.append(reference_ms)
-                latch.append(latch_ms)
+                latch.append(latch_ms), spent.append((cpu_ms, gc_ms))
         throttle = tasks_mt5_ports().order_throttle("t1")
         figures = (getattr(throttle, "rate", 0), getattr(throttle, "waited", 0.0))
-        return 0 if report(opts, first, breach, whole, floor, latch, figures) else 1
+        return 0 if report(opts, first, breach, whole, floor, latch, figures, spent) else 1
 
 
 if __name__ == "__main__":
