@@ -3,6 +3,7 @@ the simulator, embedded (eager Celery, in-process), SQLite by default or Postgre
 
     python benchmarks/guard.py [--runs N] [--positions P] [--warm-up W]
                                [--database sqlite|postgresql] [--database-url URL] [--keep]
+                               [--no-gc-freeze] [--back-to-back]
 
 Each run is a fresh account (its own login, so a fresh guard state) with P open EURUSD
 positions whose equity path is 10000.00, then 8900.00: a first sync sets the peak, the
@@ -26,6 +27,12 @@ wait in all (0 while a close-all stays within the rate). Each timed sync starts 
 throttle's window is clear (a pause of one second before it): the figure is one breach on a
 terminal, not breaches of several accounts within a second (those share the window: 20
 orders per second whoever sends them; `--back-to-back` measures that).
+
+The start-up heap is frozen before the runs (`gc.freeze()`, as a worker does at its start:
+workers.celery_app.freeze_start_up_heap); `--no-gc-freeze` leaves it to the collector. Beside
+each figure, the CPU time this process spent from the breach to the last close and the
+garbage collection within it: what the span was not on its CPU, it waited (for the
+scheduler of a loaded machine, the database, the disk).
 
 The reference, in the same run: P bare `order_send` calls to the same simulator closing
 the P positions of a twin account, the requests built beforehand (the floor: the broker's
@@ -62,6 +69,7 @@ from workers.adapters.mt5.credentials import EnvOrFileCredentials
 from workers.adapters.mt5.scenario import Scenario
 from workers.adapters.mt5.simulator import SimulatedMt5Gateway
 from workers.bootstrap import configure
+from workers.celery_app import freeze_start_up_heap
 
 TARGET_P99_MS = 200.0
 PASSWORD = "bench-password"
@@ -91,9 +99,10 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--database-url", default=ADMIN_URL, help="PostgreSQL server the scratch database is made on")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="gc.freeze() after start-up: what the start-up heap costs the collector",
+        "--no-gc-freeze",
+        dest="gc_freeze",
+        action="store_false",
+        help="leave the start-up heap to the collector (a worker freezes it: workers.celery_app.freeze_start_up_heap)",
     )
     parser.add_argument(
         "--back-to-back", action="store_true", help="no pause for the throttle's window before a timed sync"
@@ -342,7 +351,7 @@ def report(
 ) -> bool:
     print(
         f"guard benchmark: {opts.runs} runs (after {opts.warm_up} untimed), {opts.positions} positions closed "
-        f"per breach, simulator, embedded on {opts.database}{', gc frozen after start-up' if opts.gc_freeze else ''}"
+        f"per breach, simulator, embedded on {opts.database}{'' if opts.gc_freeze else ', start-up heap not frozen'}"
         f"{', back to back' if opts.back_to_back else ''}"
     )
     print(f"{'':<34}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'mean ms':>9}")
@@ -387,9 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gateway = start(url, opts)
         bare_send = gateway.order_send
         watch = Stopwatch(gateway, opts.positions)
-        if opts.gc_freeze:
-            gc.collect()
-            gc.freeze()
+        if opts.gc_freeze:  # as a worker does at its start
+            freeze_start_up_heap()
         first: list[float] = []
         breach: list[float] = []
         whole: list[float] = []
