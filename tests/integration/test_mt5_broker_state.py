@@ -105,7 +105,9 @@ class TestOneBrokerAcrossProcesses:
 
     def test_make_gateway_passes_the_state_setting(self, tmp_path: Path) -> None:
         path, state = write_scenario(tmp_path, scenario()), tmp_path / "broker.json"
-        settings = SimpleNamespace(mt5_gateway="simulator", mt5_scenario=path, mt5_simulator_state=state)
+        settings = SimpleNamespace(
+            mt5_gateway="simulator", mt5_scenario=path, mt5_simulator_state=state, mt5_simulator_clock=None
+        )
 
         gw = make_gateway(settings, "t1")  # type: ignore[arg-type]
 
