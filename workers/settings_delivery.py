@@ -18,6 +18,23 @@ class DeliverySettings(BaseSettings):
             "(an audit row, one log line, an alert; never redelivered)"
         ),
     )
+    queue_stall_seconds: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description=(
+            "a message waiting this long is stalled: `check queues` is CRITICAL (WARNING past half), and a "
+            "worker holding nothing that fetched nothing for as long while its queues wait exits 70 for its "
+            "supervisor to restart it (the consumer watchdog)"
+        ),
+    )
+    watchdog_file: str | None = Field(
+        None,
+        description=(
+            "a file the consumer watchdog touches at every healthy check (every stall/10 s, at most 30 s): "
+            "a healthcheck reads its age (compose.yaml)"
+        ),
+    )
     beat_lock_ttl: int = Field(
         60,
         ge=3,
