@@ -125,6 +125,8 @@ def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun])
     statuses = [RunStatus(s.status) for s in steps]
     if exposure.counts.exceptions:
         statuses.append(RunStatus.COMPLETED_WITH_EXCEPTIONS)
+    if exposure.counts.conflicts:
+        statuses.append(RunStatus.COMPLETED_WITH_CONFLICTS)
     if exposure.breaches:
         uow.after_commit(lambda: alert_breaches(p, exposure.breaches))
     runs.finish(p, uow, run, status=combined_status(statuses))

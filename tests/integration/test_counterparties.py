@@ -257,6 +257,35 @@ class TestTheExposure:
         assert [details["counterparty_id"] for _, _, details in notifier.sent] == ["CP-B"]
 
 
+class TestWhatGoesWrong:
+    def test_a_new_limit_after_the_nightly_is_a_conflict_on_a_rerun(
+        self, book: tuple[Ports, RecordingNotifier]
+    ) -> None:
+        rt, _ = book
+        assert nightly(rt, D1)["status"] == "completed_with_exceptions"
+        load_counterparties_csv(counterparties_csv(CP_A.replace("20000.00", "10000.00")), "cp.csv")
+        again = nightly(rt, D1)
+        assert (again["status"], again["counts"]["conflicts"]) == ("completed_with_conflicts", 1)
+        with rt.uow() as uow:  # nothing overwritten
+            stmt = (
+                select(CounterpartyExposure.credit_limit)
+                .join(Counterparty)
+                .where(Counterparty.counterparty_id == "CP-A")
+            )
+            assert uow.session.scalar(stmt) == D("20000.00")
+
+    def test_a_missing_d1_rate_is_an_exception_not_a_guess(self, book: tuple[Ports, RecordingNotifier]) -> None:
+        rt, notifier = book
+        load_counterparties_csv(counterparties_csv(CP_B.replace("EUR,SSI-B", "JPY,SSI-B")), "cp.csv")
+        run = nightly(rt, D1)
+        line = next(line for line in counterparty_report(D1) if line["counterparty_id"] == "CP-B")
+        assert (line["exposure"], line["breached"], line["missing_rates"]) == (None, False, ["EURJPY"])
+        assert run["status"] == "completed_with_exceptions" and notifier.sent == []
+        with rt.uow() as uow:
+            failures = ledger.get_run(uow.session, run["batch_run_id"]).details["failures"]
+        assert failures == ["CP-B: no D-1 rate EURJPY"]
+
+
 def run_hedgeops(db_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEDGEOPS_")}
     env.update(HEDGEOPS_DATABASE_URL=db_url, HEDGEOPS_LOG_LEVEL="WARNING", HEDGEOPS_PRICE_DROP_DIR=str(tmp_path))
