@@ -31,7 +31,7 @@ CONTRACT_PART_ROWS = 5_000
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     """A contracts CSV given whole (the demo, the tests): as load_contracts_lines."""
-    return load_contracts_lines(lambda: io.StringIO(text, newline=""), file)
+    return _load_contracts(ports(), lambda: io.StringIO(text, newline=""), file)
 
 
 def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
@@ -41,7 +41,10 @@ def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> Contr
     may change only its status, and take a counterparty it had none of) or an unknown
     counterparty (known only to the database: checked here, not in the first pass) rolls
     all of it back, the refused rows named. `lines` gives the file's lines afresh."""
-    p = ports()
+    return _load_contracts(ports(), lines, file)
+
+
+def _load_contracts(p: Ports, lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
     survey = survey_contracts(lines, file, p.date_window)
     if survey.bad:
         more = [f"... and {survey.bad - len(survey.errors)} more"] if survey.bad > len(survey.errors) else []
