@@ -163,6 +163,23 @@ class TestTheContractsColumn:
         with runtime.uow() as uow:
             assert uow.session.scalars(select(HedgeContract.id)).first() is None
 
+    def test_unknown_counterparties_in_two_parts_are_all_named_and_nothing_loads(
+        self, runtime: Ports, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import tasks.loading
+
+        monkeypatch.setattr(tasks.loading, "CONTRACT_PART_ROWS", 3)  # 8 rows: parts of 3, 3 and 2
+        load_counterparties_csv(counterparties_csv(CP_A), "cp.csv")
+        text = with_counterparty(BOOK, {"HC-A1": "CP-NOPE", "HC-C2": "CP-GONE", "HC-X": "CP-A"})
+        with pytest.raises(ContractChanged) as refused:
+            load_contracts_csv(text, "contracts.csv")
+        assert str(refused.value).endswith(
+            "HC-A1: counterparty CP-NOPE unknown (hedgeops load counterparties first); "
+            "HC-C2: counterparty CP-GONE unknown (hedgeops load counterparties first)"
+        )
+        with runtime.uow() as uow:  # the good parts were flushed, then rolled back with the rest
+            assert uow.session.scalars(select(HedgeContract.id)).first() is None
+
     def test_a_file_without_the_column_still_loads_and_keeps_the_counterparty(
         self, book: tuple[Ports, RecordingNotifier]
     ) -> None:
