@@ -4,13 +4,14 @@ counterparties --as-of D [--json]`."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from core.canonical import canonical, normalise_decimal
+from core.canonical import canonical
 from workers.cli.common import load_file, out, parse_day, settings_or_exit, start
 
 
@@ -30,9 +31,33 @@ def load_counterparties(file: Path) -> None:
     )
 
 
-def _text(line: dict[str, Any], name: str) -> str:
+def _money(line: dict[str, Any], name: str) -> str:
     value = line.get(name)
-    return "-" if value is None else normalise_decimal(value)
+    return "-" if value is None else f"{value:.2f}"
+
+
+def counterparty_table(lines: list[dict[str, Any]], day: date) -> Table:
+    """The report's table (the demo prints it too)."""
+    table = Table(title=f"counterparty exposure as of {day}")
+    for name in ("counterparty", "LEI", "netting set", "contracts", "net MTM", "exposure", "limit", "ccy"):
+        table.add_column(name)
+    for name in ("utilisation", "headroom", "breach"):
+        table.add_column(name)
+    for line in lines:
+        table.add_row(
+            line["counterparty_id"],
+            line["lei"],
+            line["netting_set"] or "(none: not netted)",
+            str(line["contracts"]),
+            _money(line, "net_mtm"),
+            _money(line, "exposure"),
+            _money(line, "credit_limit"),
+            line["limit_currency"],
+            "-" if line["utilisation"] is None else f"{line['utilisation'] * 100:.2f}%",
+            _money(line, "headroom"),
+            "BREACH" if line["breached"] else ("no rate" if line["missing_rates"] else ""),
+        )
+    return table
 
 
 def report_counterparties(
@@ -49,26 +74,7 @@ def report_counterparties(
     if as_json:
         print(json.dumps(canonical(lines)))
         return
-    table = Table(title=f"counterparty exposure as of {day}")
-    for name in ("counterparty", "LEI", "netting set", "contracts", "net MTM", "exposure", "limit", "ccy"):
-        table.add_column(name)
-    for name in ("utilisation", "headroom", "breach"):
-        table.add_column(name)
-    for line in lines:
-        table.add_row(
-            line["counterparty_id"],
-            line["lei"],
-            line["netting_set"] or "(none: not netted)",
-            str(line["contracts"]),
-            _text(line, "net_mtm"),
-            _text(line, "exposure"),
-            _text(line, "credit_limit"),
-            line["limit_currency"],
-            "-" if line["utilisation"] is None else f"{line['utilisation'] * 100:.2f}%",
-            _text(line, "headroom"),
-            "BREACH" if line["breached"] else ("no rate" if line["missing_rates"] else ""),
-        )
-    out.print(table)
+    out.print(counterparty_table(lines, day))
     if not lines:
         out.print(f"no counterparty exposures for {day} (the nightly of {day} computes them)", markup=False)
     for line in lines:
