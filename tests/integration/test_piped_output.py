@@ -57,6 +57,7 @@ COMMANDS: dict[str, list[str]] = {
     "runs abandon": ["1", "--by", "a", "--reason", "b"],
     "check nightly": ["--as-of", "2026-11-20"],
     "check broker": [],
+    "check queues": [],
     "flower": [],
     "verify": ["--as-of", "2026-11-20"],
     "backfill": ["mtm", "--from", "2026-11-19", "--to", "2026-11-20"],
