@@ -129,6 +129,20 @@ class BatchRunChunk(Base):
     finished_at: Mapped[Timestamp]
 
 
+class BatchRunChunkPlan(Base):
+    """One planned chunk of a fanned-out run, as its message was first sent: a chunk message
+    is run only when it names a planned chunk with these arguments (tasks.plan_check), and
+    a re-plan (the stale-run sweep) re-sends these, never a plan made again."""
+
+    __tablename__ = "batch_run_chunk_plans"
+
+    batch_run_id: Mapped[int] = mapped_column(BigId, ForeignKey("batch_runs.id"), primary_key=True)
+    chunk_no: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    kwargs: Mapped[Json] = mapped_column(JsonDoc)
+
+
 class SettlementPrice(ResultTable):
     __tablename__ = "settlement_prices"
     __table_args__ = (

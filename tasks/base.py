@@ -7,6 +7,7 @@ a task declares what it is and how it is retried; its body is one call."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -200,6 +201,11 @@ class JobTask(Task):  # type: ignore[misc]
             from tasks.ports import ports
 
             refuse_foreign(self, ports(), *foreign)  # the task's own entry looks the bundle up
+        if not self.request.is_eager and self.takes_chunks:
+            from tasks.plan_check import refuse_unplanned  # it builds on this module
+            from tasks.ports import ports
+
+            refuse_unplanned(self, ports(), args, kwargs)  # the task's own entry looks the bundle up
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(
             task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)
@@ -245,6 +251,16 @@ class JobTask(Task):  # type: ignore[misc]
                     in_seconds=round(wait, 1),
                 )
                 time.sleep(wait)
+
+    @property
+    def takes_chunks(self) -> bool:
+        """A chunk of a fanned-out run (it takes `run_id` and `chunk_no`): its messages are
+        checked against the run's plan before they run (tasks.plan_check)."""
+        found = self.__dict__.get("_takes_chunks")
+        if found is None:
+            parameters = inspect.signature(self.run).parameters
+            found = self.__dict__["_takes_chunks"] = "run_id" in parameters and "chunk_no" in parameters
+        return bool(found)
 
     @property
     def last_attempt(self) -> bool:
