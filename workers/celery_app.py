@@ -20,6 +20,7 @@ from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
 from workers.logging import configure_logging
+from workers.message_size import LIMIT_SETTING
 from workers.modes import node_mode
 from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
@@ -115,6 +116,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
+        # Bounded messages (workers.message_size): refused when sent, set aside unread when taken.
+        "worker_consumer": "workers.message_size:BoundedConsumer",
+        LIMIT_SETTING: settings.max_message_kb * 1024,
         **beat_lock(settings),
     }
 
@@ -165,7 +169,9 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     if node and settings.metrics_port:
         serve_node_metrics(settings.metrics_port)
     bootstrap(settings)
-    app = RedactingCelery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
+    app = RedactingCelery(
+        "hedgeops", include=list(names.TASK_MODULES), set_as_current=True, amqp="workers.message_size:BoundedAMQP"
+    )
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
     app.set_default()
