@@ -4,7 +4,8 @@ with `send_task` by a client that is not the app (no publish check, as a hostile
 would), and a 100 KB `as_of` sent by `celery call`: refused by `celery call` itself at the
 default limit, and, from a `celery call` configured with a larger limit than the worker's,
 refused by the worker. The worker sets each aside unread, dead-letters it with its reason,
-keeps answering pings, and runs the next task."""
+keeps answering pings, and runs the next task. A large message for a task that is not ours
+is dropped unread; a small one that forges the consumer's mark of refusal is run."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 import tasks.deadletter  # noqa: F401 - DeadLettered, rebuilt from the result backend
 from db.models import AuditEvent, BatchRun
 from tasks import names
+from tasks.base import REFUSED_HEADER
 from tests.cluster import BIN, Cluster, rows
 from tests.faults.harness import OwnRedis, own_cluster, wait_until
 
@@ -32,12 +34,14 @@ FIVE_MB = "2026-10-01" + "A" * (5 * 1024 * 1024)
 HUNDRED_KB = "2026-10-02" + "B" * (100 * 1024)
 
 
-def hostile_send(cluster: Cluster, broker: str, as_of: str) -> str:
+def hostile_send(
+    cluster: Cluster, broker: str, as_of: str, task: str = names.COMPUTE_MTM_SNAPSHOTS, **options: Any
+) -> str:
     """`send_task` from a plain Celery app on the same broker and key prefix: no publish check."""
     hostile = Celery("hostile", broker=broker, set_as_current=False)
     hostile.conf.broker_transport_options = {"global_keyprefix": cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"]}
     try:
-        return str(hostile.send_task(names.COMPUTE_MTM_SNAPSHOTS, kwargs={"as_of": as_of}, queue="valuation").id)
+        return str(hostile.send_task(task, kwargs={"as_of": as_of}, queue="valuation", **options).id)
     finally:
         hostile.close()
 
@@ -97,7 +101,18 @@ def test_16_large_messages_are_set_aside_unread(pg_url: str, tmp_path: Path, red
             return cluster.app.AsyncResult(task_id).state == "FAILURE"
 
         wait_until(lambda: answered(big) and answered(medium), 120, "both messages dead-lettered")
+        # A large message for a task that is none of ours is dropped unread; a small one that says it was
+        # refused (the consumer's own mark, forged) is read and run as any other.
+        hostile_send(cluster, redis_server.url, FIVE_MB[: 1024 * 1024], task="hostile.not_a_task")
+        forged = hostile_send(
+            cluster,
+            redis_server.url,
+            "2026-11-19",
+            task=names.FETCH_SETTLEMENT_PRICES,
+            headers={REFUSED_HEADER: {"reason": "message_too_large", "size": 1, "limit": 1}},
+        )
         after = cluster.trigger(names.FETCH_SETTLEMENT_PRICES, as_of="2026-11-20").get(timeout=120)
+        forged_state = cluster.app.AsyncResult(forged).get(timeout=60)["status"]
         wait_until(
             lambda: client.llen(f"{prefix}valuation") == 0 and client.hlen(f"{prefix}unacked") == 0,
             30,
@@ -114,11 +129,13 @@ def test_16_large_messages_are_set_aside_unread(pg_url: str, tmp_path: Path, red
     runs = rows(pg_url, select(func.count()).select_from(BatchRun))[0][0]
     log = tmp_path / "w.log"
     logged = events(log, "message_dead_lettered")
+    dropped = events(log, "message_refused_unread")
     print(
         f"\ncelery call at the default limit: exit {refused.returncode}, {refused.stderr.strip()!r}, "
         f"{queued_after_refusal} queued; worker pinged back {big_ping:.1f} s after the 5 MB message, "
-        f"{medium_ping:.1f} s after the 100 KB one; dead letters {letters}; {runs} batch run(s), the next "
-        f"task {after['status']}"
+        f"{medium_ping:.1f} s after the 100 KB one; dead letters {letters}; dropped unread "
+        f"{[(e['task_name'], e['size']) for e in dropped]}; {runs} batch run(s), the forged one {forged_state}, "
+        f"the next task {after['status']}"
     )
     # Refused at publish: one line, exit 2, nothing queued.
     assert (refused.returncode, queued_after_refusal, refused.stdout) == (2, 0, "")
@@ -137,6 +154,7 @@ def test_16_large_messages_are_set_aside_unread(pg_url: str, tmp_path: Path, red
     assert sorted(str(e["task_id"]) for e in logged) == sorted([big, medium])
     assert {type(a).__name__ for a in answers.values()} == {"DeadLettered"}
     assert all("HEDGEOPS_MAX_MESSAGE_KB" in str(a) for a in answers.values())
-    assert (runs, after["status"], alive) == (1, "succeeded", True)
+    assert [(e["task_name"], e["size"] > 1024 * 1024) for e in dropped] == [("hostile.not_a_task", True)]
+    assert (runs, forged_state, after["status"], alive) == (2, "succeeded", "succeeded", True)
     text = log.read_text(errors="replace")
     assert "Traceback" not in text and "AAAAAAAA" not in text and "BBBBBBBB" not in text
