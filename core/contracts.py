@@ -9,13 +9,21 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import numpy
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
 from core.identifiers import Ref, Symbol, Unit
 from core.prices import CurrencyCode
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, validated_rows
+from core.rows import (
+    DEFAULT_WINDOW,
+    DateWindow,
+    PositiveDecimal,
+    SaneDate,
+    csv_records,
+    validated_rows,
+    window_context,
+)
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
@@ -134,12 +142,21 @@ def survey_contracts(
 def _repeated(
     lines: Callable[[], Iterable[str]], file: str, window: DateWindow, digests: set[int]
 ) -> Iterator[RowError]:
-    """The second look: each repeat of a ref whose digest was seen twice, with its first line."""
+    """The second look: each repeat of a ref whose digest was seen twice, with its first line.
+    Only the rows whose ref (a cell as csv_records strips it, which is the validated ref) has
+    such a digest are validated again: a bad row is no first occurrence."""
     first_line: dict[str, int] = {}
-    for item in validated_rows(lines(), file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
-        if isinstance(item, RowError) or _digest(item[1].contract_ref) not in digests:
+    context = window_context(window)
+    for line, record in csv_records(lines(), file, CONTRACT_HEADER, "contracts"):
+        ref = record.get("contract_ref")
+        if ref is None or _digest(ref) not in digests:
             continue
-        line, row = item
+        try:
+            row = ContractRow.model_validate(record, context=context)
+        except ValidationError:
+            continue
+        if _check(row) is not None:
+            continue
         first = first_line.setdefault(row.contract_ref, line)
         if first != line:
             yield RowError(file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first})")

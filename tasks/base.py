@@ -7,6 +7,7 @@ a task declares what it is and how it is retried; its body is one call."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ import redis.exceptions
 import sqlalchemy.exc
 import structlog
 from celery import Task, shared_task
+from celery.exceptions import Retry as CeleryRetry
 
 from tasks.names import QueueName
 from tasks.outcomes import business_outcome, report_outcome
+
+log = structlog.get_logger(__name__)
 
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -47,8 +51,9 @@ def is_transient(exc: BaseException) -> bool:
 class Retry:
     """A task's retry policy: retried on `on` (but never on `exclude`), with exponential
     back-off `backoff`, 2x, 4x ... seconds, capped at `backoff_max`, full jitter, at most
-    `max_retries` times. In-process (embedded mode) there is no broker to wait on: the
-    first failure is final."""
+    `max_retries` times. In-process (embedded mode) the same: with no broker to hold the
+    retry, the process waits out each back-off itself (JobTask.retry), then runs the task
+    again (Celery's eager apply)."""
 
     on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
     exclude: tuple[type[BaseException], ...] = ()
@@ -217,7 +222,10 @@ class JobTask(Task):  # type: ignore[misc]
         )
         token, sent = _ENDED.set([]), _SENT_AT.set(_message_sent_at(self.request))
         try:
-            result = super().__call__(*args, **kwargs)
+            if self.request.is_eager:
+                result = self._eager_with_retries(*args, **kwargs)
+            else:
+                result = super().__call__(*args, **kwargs)
             ended = _ENDED.get() or []
         finally:
             _ENDED.reset(token)
@@ -233,6 +241,26 @@ class JobTask(Task):  # type: ignore[misc]
         if failure is not None:
             raise failure
         return result
+
+    def _eager_with_retries(self, *args: Any, **kwargs: Any) -> Any:
+        """In-process (eager) there is no broker to hold a retry, and Celery's eager apply
+        propagates the Retry as an error: this process waits out each back-off itself and
+        runs the task again, as a worker's retries would (one line each). Once the retries
+        are spent, `Task.retry` raises the error itself: the failure is final."""
+        while True:
+            try:
+                return super().__call__(*args, **kwargs)
+            except CeleryRetry as retry:
+                wait = float(retry.when) if isinstance(retry.when, int | float) else 0.0
+                self.request.retries += 1
+                log.warning(
+                    "transient_error_retrying",
+                    error=type(retry.exc).__name__ if retry.exc is not None else None,
+                    attempt=self.request.retries,
+                    of=self.max_retries,
+                    in_seconds=round(wait, 1),
+                )
+                time.sleep(wait)
 
     @property
     def last_attempt(self) -> bool:

@@ -30,7 +30,7 @@ CONTRACT_PART_ROWS = 5_000
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     """A contracts CSV given whole (the demo, the tests): as load_contracts_lines."""
-    return load_contracts_lines(lambda: io.StringIO(text, newline=""), file)
+    return _load_contracts(ports(), lambda: io.StringIO(text, newline=""), file)
 
 
 def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
@@ -38,7 +38,10 @@ def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> Contr
     nothing is written); the second loads the rows in parts of CONTRACT_PART_ROWS in one
     transaction, each part's objects let go once flushed; any refused change (a contract
     may change only its status) rolls all of it back. `lines` gives the file's lines afresh."""
-    p = ports()
+    return _load_contracts(ports(), lines, file)
+
+
+def _load_contracts(p: Ports, lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
     survey = survey_contracts(lines, file, p.date_window)
     if survey.bad:
         more = [f"... and {survey.bad - len(survey.errors)} more"] if survey.bad > len(survey.errors) else []
