@@ -43,8 +43,12 @@ CONTRACT_HEADER = (
 MUTABLE_FIELDS = frozenset({"status"})
 #: Optional columns: settlement_method, which fx_forward rows need (deliverable or ndf) and
 #: commodity rows leave empty; de_designated_on, the effective date of a change to
-#: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md).
-OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on")
+#: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md); counterparty,
+#: the counterparty_id of a loaded counterparty (empty or no column: not stated, the stored
+#: one kept; docs/counterparties.md).
+OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on", "counterparty")
+#: Columns that are not fields compared on a reload (db.contracts handles each).
+NOT_COMPARED = frozenset({"de_designated_on", "counterparty"})
 
 
 def _empty_is_none(value: object) -> object:
@@ -68,9 +72,11 @@ class ContractRow(BaseModel):
     settlement_method: Annotated[SettlementMethod | None, BeforeValidator(_empty_is_none)] = None
     #: Not a field of the contract: the effective date of its change to de_designated (audited).
     de_designated_on: Annotated[SaneDate | None, BeforeValidator(_empty_is_none)] = None
+    #: The counterparty_id of a loaded counterparty; known or not is the load's check (db.contracts).
+    counterparty: Annotated[Ref | None, BeforeValidator(_empty_is_none)] = None
 
     def fields(self) -> dict[str, object]:
-        return self.model_dump(exclude={"de_designated_on"})
+        return self.model_dump(exclude=set(NOT_COMPARED))
 
 
 def contract_rows(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
@@ -168,6 +168,10 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
         sys.excepthook = _log_uncaught
     if node and settings.metrics_port:
         serve_node_metrics(settings.metrics_port)
+    if node:
+        from workers import watchdog
+
+        watchdog.install(settings.queue_stall_seconds, settings.watchdog_file)  # workers only: worker_ready
     bootstrap(settings)
     app = RedactingCelery(
         "hedgeops", include=list(names.TASK_MODULES), set_as_current=True, amqp="workers.message_size:BoundedAMQP"
@@ -252,9 +256,14 @@ def serve_node_metrics(port: int) -> None:
     metrics.use_multiprocess()
 
     def _serve(sender: Any = None, **_: Any) -> None:
-        from workers.queue_depth import QueueDepthCollector, broker_depths
+        from workers.queue_depth import QueueDepthCollector, broker_depths, broker_oldest_ages
 
-        queues = QueueDepthCollector(sender.app.amqp.queues.consume_from, broker_depths(sender.app))
+        queues = QueueDepthCollector(
+            sender.app.amqp.queues.consume_from,
+            broker_depths(sender.app),
+            broker_oldest_ages(sender.app),
+            lambda: datetime.now(UTC),
+        )
         try:
             metrics.serve_node(port, queues=queues)
         except metrics.MetricsPortUnavailable as exc:
@@ -288,7 +297,6 @@ def _stamp_message(headers: dict[str, Any] | None = None, body: Any = None, **_:
         return
     redact_reprs(headers)  # what events, Flower and `inspect` show of the arguments
     show_as_of(headers, body)
-    from datetime import datetime
 
     headers[SENT_AT_HEADER] = datetime.now(UTC).isoformat()
     if DATABASE["fingerprint"] is not None:

@@ -30,6 +30,8 @@ COMMANDS: dict[str, list[str]] = {
     "periods close": ["2026-10", "--by", "alice", "--reason", "month end"],
     "periods reopen": ["2026-10", "--by", "alice", "--second", "bob", "--reason", "restatement"],
     "load no-longer-expected": ["no-such-file.json"],
+    "load counterparties": [str(SAMPLES / "counterparties.csv")],
+    "report counterparties": ["--as-of", "2026-11-20"],
     "mt5 accounts add": [
         "--login",
         "1",
