@@ -164,6 +164,11 @@ _SENT_AT: ContextVar[datetime | None] = ContextVar("hedgeops_sent_at", default=N
 DATABASE: dict[str, str | None] = {"fingerprint": None}
 #: Seconds a worker waits before it gives back a message of another database (tasks.deadletter).
 FOREIGN_BACKOFF = 1.0
+#: Set by a worker's consumer (workers.message_size) on a message it did not read (its
+#: arguments over HEDGEOPS_MAX_MESSAGE_KB): why and its figures, `{"reason", "size",
+#: "limit"}`. The task dead-letters it before anything else; the header is stripped from
+#: every message the consumer does read, so no sender can set it.
+REFUSED_HEADER = "hedgeops_refused"
 
 
 def sent_at() -> datetime | None:
@@ -178,6 +183,12 @@ def _message_sent_at(request: Any) -> datetime | None:
         return datetime.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
         return None
+
+
+def refused_unread(request: Any) -> dict[str, Any] | None:
+    """What the worker's consumer said of a message it refused to read (None: it read it)."""
+    refused = getattr(request, REFUSED_HEADER, None)
+    return refused if isinstance(refused, dict) and not request.is_eager else None
 
 
 def foreign_database(request: Any) -> tuple[str, str] | None:
@@ -196,6 +207,11 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if (refused := refused_unread(self.request)) is not None:
+            from tasks.deadletter import refuse_unread  # it builds on this module
+            from tasks.ports import ports
+
+            refuse_unread(self, ports(), refused)  # never returns: the message is dead-lettered
         if (foreign := foreign_database(self.request)) is not None:
             from tasks.deadletter import refuse_foreign  # it builds on this module
             from tasks.ports import ports

@@ -13,13 +13,14 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import before_task_publish, worker_init
+from celery.signals import before_task_publish, worker_init, worker_process_shutdown, worker_shutdown
 from kombu.entity import Exchange, Queue
 
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
-from workers.logging import configure_logging
+from workers.logging import configure_logging, flush_retry_logs
+from workers.message_size import LIMIT_SETTING
 from workers.modes import node_mode
 from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
@@ -115,6 +116,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
+        # Bounded messages (workers.message_size): refused when sent, set aside unread when taken.
+        "worker_consumer": "workers.message_size:BoundedConsumer",
+        LIMIT_SETTING: settings.max_message_kb * 1024,
         **beat_lock(settings),
     }
 
@@ -155,7 +159,7 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     remember_secrets(*secrets_in(settings.model_dump()))  # redacted wherever they show up
     if node:
         _refuse_servers_without_clock(settings)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, retry_log_every=settings.retry_log_every)
     if node and settings.unknown_names:  # the CLI says it on stderr (settings_or_exit)
         import structlog
 
@@ -169,7 +173,9 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
 
         watchdog.install(settings.queue_stall_seconds, settings.watchdog_file)  # workers only: worker_ready
     bootstrap(settings)
-    app = RedactingCelery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
+    app = RedactingCelery(
+        "hedgeops", include=list(names.TASK_MODULES), set_as_current=True, amqp="workers.message_size:BoundedAMQP"
+    )
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
     app.set_default()
@@ -244,7 +250,6 @@ def serve_node_metrics(port: int) -> None:
     """Multiprocess mode before any metric exists; the worker's main process serves the
     node's sum at start (a port it cannot bind stops it); an ended pool process leaves
     the live gauges."""
-    from celery.signals import worker_process_shutdown
 
     from workers import metrics
 
@@ -319,3 +324,6 @@ def _check_at_worker_start(sender: Any = None, **_: Any) -> None:
 # hints, and mypy --strict takes a function under an untyped decorator for an untyped one.
 before_task_publish.connect(_stamp_message)
 worker_init.connect(_check_at_worker_start)
+# The retries counted and not yet said (workers.retry_logs), when a pool process or the worker ends.
+worker_process_shutdown.connect(flush_retry_logs)
+worker_shutdown.connect(flush_retry_logs)
