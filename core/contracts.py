@@ -9,13 +9,21 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import numpy
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
 from core.identifiers import Ref, Symbol, Unit
 from core.prices import CurrencyCode
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, validated_rows
+from core.rows import (
+    DEFAULT_WINDOW,
+    DateWindow,
+    PositiveDecimal,
+    SaneDate,
+    csv_records,
+    validated_rows,
+    window_context,
+)
 from core.values import ContractStatus, Instrument, ParseReport, RowError, Side
 
 CONTRACT_HEADER = (
@@ -35,8 +43,12 @@ CONTRACT_HEADER = (
 MUTABLE_FIELDS = frozenset({"status"})
 #: Optional columns: settlement_method, which fx_forward rows need (deliverable or ndf) and
 #: commodity rows leave empty; de_designated_on, the effective date of a change to
-#: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md).
-OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on")
+#: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md); counterparty,
+#: the counterparty_id of a loaded counterparty (empty or no column: not stated, the stored
+#: one kept; docs/counterparties.md).
+OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on", "counterparty")
+#: Columns that are not fields compared on a reload (db.contracts handles each).
+NOT_COMPARED = frozenset({"de_designated_on", "counterparty"})
 
 
 def _empty_is_none(value: object) -> object:
@@ -60,9 +72,11 @@ class ContractRow(BaseModel):
     settlement_method: Annotated[SettlementMethod | None, BeforeValidator(_empty_is_none)] = None
     #: Not a field of the contract: the effective date of its change to de_designated (audited).
     de_designated_on: Annotated[SaneDate | None, BeforeValidator(_empty_is_none)] = None
+    #: The counterparty_id of a loaded counterparty; known or not is the load's check (db.contracts).
+    counterparty: Annotated[Ref | None, BeforeValidator(_empty_is_none)] = None
 
     def fields(self) -> dict[str, object]:
-        return self.model_dump(exclude={"de_designated_on"})
+        return self.model_dump(exclude=set(NOT_COMPARED))
 
 
 def contract_rows(
@@ -134,12 +148,21 @@ def survey_contracts(
 def _repeated(
     lines: Callable[[], Iterable[str]], file: str, window: DateWindow, digests: set[int]
 ) -> Iterator[RowError]:
-    """The second look: each repeat of a ref whose digest was seen twice, with its first line."""
+    """The second look: each repeat of a ref whose digest was seen twice, with its first line.
+    Only the rows whose ref (a cell as csv_records strips it, which is the validated ref) has
+    such a digest are validated again: a bad row is no first occurrence."""
     first_line: dict[str, int] = {}
-    for item in validated_rows(lines(), file, CONTRACT_HEADER, "contracts", ContractRow, _check, window):
-        if isinstance(item, RowError) or _digest(item[1].contract_ref) not in digests:
+    context = window_context(window)
+    for line, record in csv_records(lines(), file, CONTRACT_HEADER, "contracts"):
+        ref = record.get("contract_ref")
+        if ref is None or _digest(ref) not in digests:
             continue
-        line, row = item
+        try:
+            row = ContractRow.model_validate(record, context=context)
+        except ValidationError:
+            continue
+        if _check(row) is not None:
+            continue
         first = first_line.setdefault(row.contract_ref, line)
         if first != line:
             yield RowError(file, line, f"contract_ref: {row.contract_ref} repeated (first at line {first})")

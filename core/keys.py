@@ -131,3 +131,13 @@ def fx_reversal_key(original_key: str) -> str:
 def posting_exception_key(relationship_id: int, as_of: date, reason: str) -> str:
     """Why a relationship in force on a date got no entry: `POSTX:17:2026-11-30:postings_blocked`."""
     return f"POSTX:{relationship_id}:{as_of.isoformat()}:{reason}"
+
+
+def exposure_key(counterparty_id: str, as_of: date) -> str:
+    """A counterparty's credit exposure of one date (core.exposure)."""
+    return f"EXPOSURE:{counterparty_id}:{as_of.isoformat()}"
+
+
+def limit_breach_alert_key(counterparty_id: str, as_of: date) -> str:
+    """The entity of the audit event that a limit breach of a date was alerted: once per date."""
+    return f"{counterparty_id}:{as_of.isoformat()}"

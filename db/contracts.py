@@ -11,12 +11,13 @@ from sqlalchemy import BigInteger, Select, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from core.contracts import MUTABLE_FIELDS, ContractRow, changed_fields
+from core.contracts import MUTABLE_FIELDS, NOT_COMPARED, ContractRow, changed_fields
 from core.errors import ContractChanged
 from core.hedging.lifecycle import transition_problem
 from core.plans import KeyRange, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
+from db.counterparties import counterparty_ids
 from db.hedging.de_designations import (
     EFFECTIVE_DATE,
     STATUS_CHANGED,
@@ -24,7 +25,7 @@ from db.hedging.de_designations import (
     reload_problem,
     resumed_problem,
 )
-from db.models import HedgeContract
+from db.models import Counterparty, HedgeContract
 
 COMPARED = (
     "contract_ref",
@@ -50,6 +51,8 @@ class ContractLoad:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     status_changed: list[str] = field(default_factory=list)
+    #: Stored contracts that had no counterparty and were given one (audited).
+    counterparty_set: list[str] = field(default_factory=list)
 
 
 #: How a refused load begins; the refused rows follow, `; `-separated.
@@ -73,7 +76,12 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         else {}
     )
     load = ContractLoad()
-    refused = [f"{row.contract_ref}: {p}" for row in rows if (p := _load_row(session, load, stored, row, now, source))]
+    parties = counterparty_ids(session, [row.counterparty for row in rows if row.counterparty is not None])
+    refused = [
+        f"{row.contract_ref}: {p}"
+        for row in rows
+        if (p := _counterparty_problem(row, parties) or _load_row(session, load, stored, row, now, source, parties))
+    ]
     if refused:
         raise ContractChanged(REFUSED_PREFIX + "; ".join(refused))
     return load
@@ -86,20 +94,25 @@ def _load_row(
     row: ContractRow,
     now: datetime,
     source: str,
+    parties: dict[str, int],
 ) -> str | None:
     """One row created, left as it is or its status changed; or why it is refused."""
     current = stored.get(row.contract_ref)
+    party = parties[row.counterparty] if row.counterparty is not None else None
     if current is None:
         if row.de_designated_on is not None:
             return "de_designated_on: a new contract has no de-designation to date"
-        _create(session, row, now, source)
+        _create(session, row, now, source, party)
         load.created.append(row.contract_ref)
         return None
     diff = changed_fields(_stored_fields(current), row)
     if (problem := _de_designation_problem(session, current, row, bool(diff), now)) is not None:
         return problem
+    if (problem := _set_counterparty(session, load, current, row, party, now, source)) is not None:
+        return problem
     if not diff:
-        load.existing.append(row.contract_ref)
+        if row.contract_ref not in load.counterparty_set:
+            load.existing.append(row.contract_ref)
         return None
     if not set(diff) <= MUTABLE_FIELDS:
         return f"{', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed"
@@ -112,9 +125,49 @@ def _load_row(
     return None
 
 
-def _create(session: Session, row: ContractRow, now: datetime, source: str) -> None:
+def _counterparty_problem(row: ContractRow, parties: dict[str, int]) -> str | None:
+    if row.counterparty is None or row.counterparty in parties:
+        return None
+    return f"counterparty {row.counterparty} unknown (hedgeops load counterparties first)"
+
+
+def _set_counterparty(
+    session: Session,
+    load: ContractLoad,
+    current: HedgeContract,
+    row: ContractRow,
+    party: int | None,
+    now: datetime,
+    source: str,
+) -> str | None:
+    """A stored contract without a counterparty takes the row's (audited); another one than
+    the stored one is refused; a row that states none keeps the stored one."""
+    if party is None or party == current.counterparty_id:
+        return None
+    if current.counterparty_id is not None:
+        stored = session.get(Counterparty, current.counterparty_id)
+        return f"counterparty changed ({stored.counterparty_id if stored else current.counterparty_id} stored)"
+    current.counterparty_id = party
+    current.updated_at = now
+    details = {"contract_ref": current.contract_ref, "counterparty": row.counterparty, "source": source}
+    record_event(
+        session,
+        "contract_counterparty_set",
+        entity_type="hedge_contract",
+        entity_id=current.id,
+        now=now,
+        details=details,
+    )
+    load.counterparty_set.append(current.contract_ref)
+    return None
+
+
+def _create(session: Session, row: ContractRow, now: datetime, source: str, party: int | None) -> None:
     contract = HedgeContract(
-        **row.model_dump(mode="python", exclude={"de_designated_on"}), created_at=now, updated_at=now
+        **row.model_dump(mode="python", exclude=set(NOT_COMPARED)),
+        created_at=now,
+        updated_at=now,
+        counterparty_id=party,
     )
     contract.instrument = row.instrument.value
     contract.side = row.side.value
@@ -128,7 +181,12 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str) -> N
         entity_type="hedge_contract",
         entity_id=contract.id,
         now=now,
-        details={"contract_ref": row.contract_ref, "source": source, **row.fields()},
+        details={
+            "contract_ref": row.contract_ref,
+            "source": source,
+            **row.fields(),
+            **({"counterparty": row.counterparty} if row.counterparty is not None else {}),
+        },
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from core.ledger import final_status, is_abandoned, shortfalls
 from core.redaction import redact_text
 from core.values import Counts, Job, RunStatus, Trigger
 from db.audit import record_event
-from db.models import BatchRun, BatchRunChunk
+from db.models import BatchRun, BatchRunChunk, BatchRunChunkPlan
 from db.writepath import dialect_insert
 
 
@@ -247,6 +248,38 @@ def record_chunk(session: Session, run_id: int, chunk_no: int, counts: Counts, n
         return False, run.chunks_done >= run.chunks_total
     done, total = add_counts(session, run_id, counts, now, chunk=True)
     return True, done >= total
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChunk:
+    """A chunk as its run planned it: its task, queue (None: the router's) and arguments
+    besides `run_id` and `chunk_no`."""
+
+    chunk_no: int
+    task: str
+    queue: str | None
+    kwargs: dict[str, Any]
+
+
+def record_chunk_plan(session: Session, run_id: int, chunks: Sequence[PlannedChunk]) -> None:
+    """Keep a run's planned chunks (once: a run's first plan)."""
+    session.add_all(
+        BatchRunChunkPlan(batch_run_id=run_id, chunk_no=c.chunk_no, task=c.task, queue=c.queue, kwargs=c.kwargs)
+        for c in chunks
+    )
+
+
+def chunk_plan(session: Session, run_id: int) -> list[PlannedChunk]:
+    """A run's planned chunks in chunk order ([] for a run planned before plans were kept)."""
+    rows = session.scalars(
+        select(BatchRunChunkPlan).where(BatchRunChunkPlan.batch_run_id == run_id).order_by(BatchRunChunkPlan.chunk_no)
+    )
+    return [PlannedChunk(r.chunk_no, r.task, r.queue, dict(r.kwargs)) for r in rows]
+
+
+def planned_chunk(session: Session, run_id: int, chunk_no: int) -> PlannedChunk | None:
+    row = session.get(BatchRunChunkPlan, (run_id, chunk_no))
+    return None if row is None else PlannedChunk(row.chunk_no, row.task, row.queue, dict(row.kwargs))
 
 
 def done_chunks(session: Session, run_id: int) -> list[int]:

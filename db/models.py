@@ -5,14 +5,48 @@ to tell created, existing and conflict apart."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from db.base import Base, BigId, IntPk, JsonDoc, Money, Quantity, Rate, ResultTable, Sha256, Timestamp, UtcDateTime
+from db.base import (
+    Base,
+    BigId,
+    ExactDecimal,
+    IntPk,
+    JsonDoc,
+    Money,
+    Quantity,
+    Rate,
+    ResultTable,
+    Sha256,
+    Timestamp,
+    UtcDateTime,
+)
 
 Json = dict[str, Any]
+
+
+class Counterparty(Base):
+    """Counterparty master data (seed 004 §6.1; migration 0014): loaded from a file, changes
+    audited with before and after; the LEI never changes under an id."""
+
+    __tablename__ = "counterparties"
+
+    id: Mapped[IntPk]
+    counterparty_id: Mapped[str] = mapped_column(String(64), unique=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    lei: Mapped[str] = mapped_column(String(20), unique=True)
+    isda_agreement_ref: Mapped[str | None] = mapped_column(String(64))
+    #: Null: no netting agreement (every contract its own netting set).
+    netting_set: Mapped[str | None] = mapped_column(String(64), unique=True)
+    credit_limit: Mapped[Money]
+    limit_currency: Mapped[str] = mapped_column(String(3))
+    settlement_instructions_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp]
 
 
 class HedgeContract(Base):
@@ -34,6 +68,8 @@ class HedgeContract(Base):
     settlement_method: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
+    #: The counterparty traded with (migration 0014); null for a contract loaded without one.
+    counterparty_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("counterparties.id"), index=True)
 
 
 class BatchRun(Base):
@@ -91,6 +127,20 @@ class BatchRunChunk(Base):
     conflicts: Mapped[int]
     exceptions: Mapped[int]
     finished_at: Mapped[Timestamp]
+
+
+class BatchRunChunkPlan(Base):
+    """One planned chunk of a fanned-out run, as its message was first sent: a chunk message
+    is run only when it names a planned chunk with these arguments (tasks.plan_check), and
+    a re-plan (the stale-run sweep) re-sends these, never a plan made again."""
+
+    __tablename__ = "batch_run_chunk_plans"
+
+    batch_run_id: Mapped[int] = mapped_column(BigId, ForeignKey("batch_runs.id"), primary_key=True)
+    chunk_no: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(128))
+    queue: Mapped[str | None] = mapped_column(String(128))
+    kwargs: Mapped[Json] = mapped_column(JsonDoc)
 
 
 class SettlementPrice(ResultTable):
@@ -170,6 +220,26 @@ class MtmException(ResultTable):
     as_of_date: Mapped[date]
     reason: Mapped[str] = mapped_column(String(32))
     details: Mapped[Json] = mapped_column(JsonDoc)
+
+
+class CounterpartyExposure(ResultTable):
+    """A counterparty's credit exposure of a date (key EXPOSURE:<counterparty_id>:<date>),
+    in its limit currency; null exposure when a D-1 rate was missing (core.exposure)."""
+
+    __tablename__ = "counterparty_exposures"
+    __table_args__ = (UniqueConstraint("counterparty_id", "as_of_date"),)
+
+    counterparty_id: Mapped[int] = mapped_column(BigId, ForeignKey("counterparties.id"))
+    as_of_date: Mapped[date] = mapped_column(index=True)
+    netting_set: Mapped[str | None] = mapped_column(String(64))
+    contracts: Mapped[int]
+    net_mtm: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 2))
+    exposure: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 2))
+    credit_limit: Mapped[Money]
+    limit_currency: Mapped[str] = mapped_column(String(3))
+    utilisation: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 4))
+    headroom: Mapped[Decimal | None] = mapped_column(ExactDecimal(24, 2))
+    breached: Mapped[bool]
 
 
 class IdempotencyConflict(Base):

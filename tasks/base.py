@@ -7,6 +7,8 @@ a task declares what it is and how it is retried; its body is one call."""
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -18,9 +20,12 @@ import redis.exceptions
 import sqlalchemy.exc
 import structlog
 from celery import Task, shared_task
+from celery.exceptions import Retry as CeleryRetry
 
 from tasks.names import QueueName
 from tasks.outcomes import business_outcome, report_outcome
+
+log = structlog.get_logger(__name__)
 
 #: Errors worth another try: the database or the broker went away or was busy.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -47,8 +52,9 @@ def is_transient(exc: BaseException) -> bool:
 class Retry:
     """A task's retry policy: retried on `on` (but never on `exclude`), with exponential
     back-off `backoff`, 2x, 4x ... seconds, capped at `backoff_max`, full jitter, at most
-    `max_retries` times. In-process (embedded mode) there is no broker to wait on: the
-    first failure is final."""
+    `max_retries` times. In-process (embedded mode) the same: with no broker to hold the
+    retry, the process waits out each back-off itself (JobTask.retry), then runs the task
+    again (Celery's eager apply)."""
 
     on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
     exclude: tuple[type[BaseException], ...] = ()
@@ -158,6 +164,11 @@ _SENT_AT: ContextVar[datetime | None] = ContextVar("hedgeops_sent_at", default=N
 DATABASE: dict[str, str | None] = {"fingerprint": None}
 #: Seconds a worker waits before it gives back a message of another database (tasks.deadletter).
 FOREIGN_BACKOFF = 1.0
+#: Set by a worker's consumer (workers.message_size) on a message it did not read (its
+#: arguments over HEDGEOPS_MAX_MESSAGE_KB): why and its figures, `{"reason", "size",
+#: "limit"}`. The task dead-letters it before anything else; the header is stripped from
+#: every message the consumer does read, so no sender can set it.
+REFUSED_HEADER = "hedgeops_refused"
 
 
 def sent_at() -> datetime | None:
@@ -172,6 +183,12 @@ def _message_sent_at(request: Any) -> datetime | None:
         return datetime.fromisoformat(raw) if isinstance(raw, str) else None
     except ValueError:
         return None
+
+
+def refused_unread(request: Any) -> dict[str, Any] | None:
+    """What the worker's consumer said of a message it refused to read (None: it read it)."""
+    refused = getattr(request, REFUSED_HEADER, None)
+    return refused if isinstance(refused, dict) and not request.is_eager else None
 
 
 def foreign_database(request: Any) -> tuple[str, str] | None:
@@ -190,18 +207,31 @@ class JobTask(Task):  # type: ignore[misc]
     parent's context as it was."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if (refused := refused_unread(self.request)) is not None:
+            from tasks.deadletter import refuse_unread  # it builds on this module
+            from tasks.ports import ports
+
+            refuse_unread(self, ports(), refused)  # never returns: the message is dead-lettered
         if (foreign := foreign_database(self.request)) is not None:
             from tasks.deadletter import refuse_foreign  # it builds on this module
             from tasks.ports import ports
 
             refuse_foreign(self, ports(), *foreign)  # the task's own entry looks the bundle up
+        if not self.request.is_eager and self.takes_chunks:
+            from tasks.plan_check import refuse_unplanned  # it builds on this module
+            from tasks.ports import ports
+
+            refuse_unplanned(self, ports(), args, kwargs)  # the task's own entry looks the bundle up
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(
             task_id=self.request.id, task_name=self.name, **root_context(self.request), **log_context(kwargs)
         )
         token, sent = _ENDED.set([]), _SENT_AT.set(_message_sent_at(self.request))
         try:
-            result = super().__call__(*args, **kwargs)
+            if self.request.is_eager:
+                result = self._eager_with_retries(*args, **kwargs)
+            else:
+                result = super().__call__(*args, **kwargs)
             ended = _ENDED.get() or []
         finally:
             _ENDED.reset(token)
@@ -217,6 +247,36 @@ class JobTask(Task):  # type: ignore[misc]
         if failure is not None:
             raise failure
         return result
+
+    def _eager_with_retries(self, *args: Any, **kwargs: Any) -> Any:
+        """In-process (eager) there is no broker to hold a retry, and Celery's eager apply
+        propagates the Retry as an error: this process waits out each back-off itself and
+        runs the task again, as a worker's retries would (one line each). Once the retries
+        are spent, `Task.retry` raises the error itself: the failure is final."""
+        while True:
+            try:
+                return super().__call__(*args, **kwargs)
+            except CeleryRetry as retry:
+                wait = float(retry.when) if isinstance(retry.when, int | float) else 0.0
+                self.request.retries += 1
+                log.warning(
+                    "transient_error_retrying",
+                    error=type(retry.exc).__name__ if retry.exc is not None else None,
+                    attempt=self.request.retries,
+                    of=self.max_retries,
+                    in_seconds=round(wait, 1),
+                )
+                time.sleep(wait)
+
+    @property
+    def takes_chunks(self) -> bool:
+        """A chunk of a fanned-out run (it takes `run_id` and `chunk_no`): its messages are
+        checked against the run's plan before they run (tasks.plan_check)."""
+        found = self.__dict__.get("_takes_chunks")
+        if found is None:
+            parameters = inspect.signature(self.run).parameters
+            found = self.__dict__["_takes_chunks"] = "run_id" in parameters and "chunk_no" in parameters
+        return bool(found)
 
     @property
     def last_attempt(self) -> bool:

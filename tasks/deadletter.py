@@ -1,20 +1,22 @@
 """Dead letters: a message no worker here will ever run is set aside once, for good.
 
-`dead_letter` is the one way, whatever the reason (`foreign_database` today; a stray chunk
-is another): an audit row in this worker's database (`message_dead_lettered`, the message's
-task id as its entity), one log line, one alert through the notifier, and the answer the
-sender reads in the result backend (a `DeadLettered` failure naming the reason and its
-details). The caller then acks the message: it is never redelivered.
+`dead_letter` is the one way, whatever the reason (`foreign_database`, `message_too_large`;
+a stray chunk is another): an audit row in this worker's database (`message_dead_lettered`,
+the message's task id as its entity), one log line, one alert through the notifier, and the
+answer the sender reads in the result backend (a `DeadLettered` failure naming the reason
+and its details). The caller then acks the message: it is never redelivered.
 
-`refuse_foreign` applies it to a message sent for another database (two environments on
-one broker and key prefix): given back `foreign_requeues` times, each with one warning
-line, for a worker of its own database to take; then dead-lettered."""
+`refuse_unread` applies it at once to a message the worker's consumer refused to read (over
+HEDGEOPS_MAX_MESSAGE_KB, workers.message_size): its arguments were never decoded, and no
+worker would read them. `refuse_foreign` applies it to a message sent for another database
+(two environments on one broker and key prefix): given back `foreign_requeues` times, each
+with one warning line, for a worker of its own database to take; then dead-lettered."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from celery.exceptions import Ignore, Reject
@@ -30,6 +32,7 @@ DEAD_LETTERED = "message_dead_lettered"
 #: The state Flower shows for a dead-lettered task (its worker sends this event).
 DEAD_LETTER_EVENT = "task-dead_lettered"
 FOREIGN_DATABASE = "foreign_database"
+MESSAGE_TOO_LARGE = "message_too_large"
 
 
 class DeadLettered(Exception):
@@ -59,7 +62,7 @@ def dead_letter(p: Ports, *, task_id: str, task_name: str, reason: str, message:
     return DeadLettered(message, {"task_id": task_id, **fields})
 
 
-def answer_dead(task: Any, letter: DeadLettered) -> None:
+def answer_dead(task: Any, letter: DeadLettered) -> NoReturn:
     """Tell the sender (the result backend) and Flower (an event of its own state), then
     ack the message: `Ignore` acks it and stores nothing over the answer."""
     request = task.request
@@ -95,5 +98,32 @@ def refuse_foreign(task: Any, p: Ports, theirs: str, mine: str) -> None:
         )
     except Exception as exc:  # the record could not be written: give it back, try again next time
         log.warning("dead_letter_not_recorded", task_id=request.id, error=str(exc))
+        raise Reject(message, requeue=True) from None
+    answer_dead(task, letter)
+
+
+def refuse_unread(task: Any, p: Ports, refused: dict[str, Any]) -> NoReturn:
+    """A message the consumer did not read (`refused`: its reason, size and limit in bytes)
+    is dead-lettered; if that cannot be recorded it is given back (the consumer refuses it
+    again at its next delivery)."""
+    request = task.request
+    size, limit = (refused.get(k) if isinstance(refused.get(k), int) else None for k in ("size", "limit"))
+    message = (
+        f"message of {size} bytes is over the limit of {limit} bytes (HEDGEOPS_MAX_MESSAGE_KB): "
+        "the worker set it aside without reading its arguments"
+    )
+    try:
+        letter = dead_letter(
+            p,
+            task_id=request.id,
+            task_name=task.name,
+            reason=MESSAGE_TOO_LARGE,
+            message=message,
+            size=size,
+            limit=limit,
+        )
+    except Exception as exc:  # the record could not be written: give it back, try again next time
+        log.warning("dead_letter_not_recorded", task_id=request.id, error=str(exc))
+        time.sleep(FOREIGN_BACKOFF)
         raise Reject(message, requeue=True) from None
     answer_dead(task, letter)

@@ -1,7 +1,9 @@
 """The one fan-out of every chunked job (MTM, effectiveness, a terminal's sync cycle): plan
-a run's chunks, record the plan in the ledger, send after commit the chunks the ledger has
-not counted in. Planning a run again is therefore re-sending its missing chunks: beat's
-stale-run sweep (tasks.resend) calls each job's `ChunkedJob.resend`, which is its plan.
+a run's chunks, record the plan in the ledger (each chunk's task, queue and arguments:
+batch_run_chunk_plans), send after commit the chunks the ledger has not counted in.
+Planning a run again is therefore re-sending its missing chunks, as first planned: beat's
+stale-run sweep (tasks.resend) calls each job's `ChunkedJob.resend`, which is its plan. A
+chunk message that names no planned chunk is refused before it runs (tasks.plan_check).
 
 Fan-in is `tasks.runs.chunk_step`: the last chunk to count itself in ends the run.
 The ports and the send function are arguments: nothing here looks a bundle up."""
@@ -71,7 +73,16 @@ def fan_out(p: Ports, run_id: int, plan: Planner, *, send: Send, event: str) -> 
     the run at once. `event` is logged with the plan's fields."""
     with p.uow() as unit:
         run = ledger.get_run(unit.session, run_id, for_update=True)
-        planned = plan(unit.session, run)
+        kept = ledger.chunk_plan(unit.session, run.id)
+        if kept:  # a re-plan sends the chunks first planned, never a plan made again
+            planned = Plan([Chunk(c.task, c.kwargs, c.queue) for c in kept], log={"chunks": len(kept), "again": True})
+        else:
+            planned = plan(unit.session, run)
+            ledger.record_chunk_plan(
+                unit.session,
+                run.id,
+                [ledger.PlannedChunk(no, c.task, c.queue, dict(c.kwargs)) for no, c in enumerate(planned.chunks)],
+            )
         run.chunks_total = len(planned.chunks)
         run.details = {**run.details, **planned.details}
         if not planned.chunks:

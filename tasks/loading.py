@@ -22,6 +22,7 @@ class ContractsLoaded:
     created: int = 0
     existing: int = 0
     status_changed: int = 0
+    counterparty_set: int = 0
 
 
 #: Contract rows per part of the load: the rows and their ORM objects in memory at a time.
@@ -30,15 +31,20 @@ CONTRACT_PART_ROWS = 5_000
 
 def load_contracts_csv(text: str, file: str) -> ContractsLoaded:
     """A contracts CSV given whole (the demo, the tests): as load_contracts_lines."""
-    return load_contracts_lines(lambda: io.StringIO(text, newline=""), file)
+    return _load_contracts(ports(), lambda: io.StringIO(text, newline=""), file)
 
 
 def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
     """All or nothing, in bounded memory: a first pass checks every row (any bad row and
     nothing is written); the second loads the rows in parts of CONTRACT_PART_ROWS in one
     transaction, each part's objects let go once flushed; any refused change (a contract
-    may change only its status) rolls all of it back. `lines` gives the file's lines afresh."""
-    p = ports()
+    may change only its status, and take a counterparty it had none of) or an unknown
+    counterparty (known only to the database: checked here, not in the first pass) rolls
+    all of it back, the refused rows named. `lines` gives the file's lines afresh."""
+    return _load_contracts(ports(), lines, file)
+
+
+def _load_contracts(p: Ports, lines: Callable[[], Iterable[str]], file: str) -> ContractsLoaded:
     survey = survey_contracts(lines, file, p.date_window)
     if survey.bad:
         more = [f"... and {survey.bad - len(survey.errors)} more"] if survey.bad > len(survey.errors) else []
@@ -55,6 +61,7 @@ def load_contracts_lines(lines: Callable[[], Iterable[str]], file: str) -> Contr
             loaded.created += len(load.created)
             loaded.existing += len(load.existing)
             loaded.status_changed += len(load.status_changed)
+            loaded.counterparty_set += len(load.counterparty_set)
             uow.session.flush()
             uow.session.expunge_all()
         if refused:

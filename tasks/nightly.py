@@ -1,5 +1,6 @@
 """The nightly chain: prices for D-1, then MTM for D, then the effectiveness tests of D,
-then the hedge accounting entries of D.
+then the hedge accounting entries of D; its last move computes the counterparty exposures
+of D from D's MTM (tasks.counterparties) as it ends the nightly.
 The nightly run is a parent in the ledger; `advance_nightly` looks at its steps and starts
 the next one. It may be called any number of times (every finished step calls it): each
 call moves the chain at most one step."""
@@ -20,6 +21,7 @@ from db import ledger
 from db.models import BatchRun
 from tasks import names, runs
 from tasks.base import job_task
+from tasks.counterparties import alert_breaches, compute_exposures
 from tasks.payloads import RunRef
 from tasks.ports import Ports, ports
 from tasks.summary import run_summary
@@ -108,20 +110,36 @@ def _next_move(p: Ports, uow: Any, run: BatchRun) -> None:
 
 
 def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun]) -> None:
+    """The counts of the steps and of the counterparty exposures (one aggregate over D's
+    snapshots, in this unit of work: docs/counterparties.md says why it is no step of its
+    own); a breach or an uncomputed exposure is an exception of the nightly, a breach is
+    alerted after commit."""
     total = Counts()
     for step in steps:
         total.add(ledger.counts_of(step))
+    exposure = compute_exposures(p, uow.session, run.as_of_date, run.id)
+    total.add(exposure.counts)
     ledger.add_counts(uow.session, run.id, total, p.clock())
-    run.details = {**run.details, **carried_details(steps)}
-    runs.finish(p, uow, run, status=combined_status([RunStatus(s.status) for s in steps]))
+    failures = [f"limit breached: {b['counterparty_id']}" for b in exposure.breaches] + exposure.missing_rates
+    run.details = {**run.details, **carried_details(steps, failures)}
+    statuses = [RunStatus(s.status) for s in steps]
+    if exposure.counts.exceptions:
+        statuses.append(RunStatus.COMPLETED_WITH_EXCEPTIONS)
+    if exposure.counts.conflicts:
+        statuses.append(RunStatus.COMPLETED_WITH_CONFLICTS)
+    if exposure.breaches:
+        uow.after_commit(lambda: alert_breaches(p, exposure.breaches))
+    runs.finish(p, uow, run, status=combined_status(statuses))
 
 
-def carried_details(steps: list[BatchRun]) -> dict[str, Any]:
+def carried_details(steps: list[BatchRun], failures: list[str] | None = None) -> dict[str, Any]:
     """What the nightly carries of its steps: the D-1 prices missing, the sources that
-    failed, and which run each step was."""
+    failed, and which run each step was; and its own exceptions (`failures`: the
+    counterparty limits breached, the exposures a missing rate left uncomputed)."""
     records = [RunRecord.from_details(step.details) for step in steps]
     return RunRecord(
         price_missing=[m for r in records for m in r.price_missing or []],
         failed_sources=[f for r in records for f in r.failed_sources or []],
         steps={step.job: StepRun(batch_run_id=step.id, status=step.status) for step in steps},
+        failures=failures or None,
     ).as_details()

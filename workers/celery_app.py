@@ -9,18 +9,19 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import before_task_publish, worker_init
+from celery.signals import before_task_publish, worker_init, worker_process_shutdown, worker_shutdown
 from kombu.entity import Exchange, Queue
 
 from core.redaction import remember_secrets, secrets_in
 from tasks import names
 from tasks.base import DATABASE, DATABASE_HEADER, SENT_AT_HEADER, route_task
-from workers.logging import configure_logging
+from workers.logging import configure_logging, flush_retry_logs
+from workers.message_size import LIMIT_SETTING
 from workers.modes import node_mode
 from workers.mt5_wiring import mt5_beat_schedule, mt5_queues
 from workers.redacting import RedactingCelery, redact_reprs
@@ -116,6 +117,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
+        # Bounded messages (workers.message_size): refused when sent, set aside unread when taken.
+        "worker_consumer": "workers.message_size:BoundedConsumer",
+        LIMIT_SETTING: settings.max_message_kb * 1024,
         **beat_lock(settings),
     }
 
@@ -156,7 +160,7 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
     remember_secrets(*secrets_in(settings.model_dump()))  # redacted wherever they show up
     if node:
         _refuse_servers_without_clock(settings)
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, retry_log_every=settings.retry_log_every)
     if node and settings.unknown_names:  # the CLI says it on stderr (settings_or_exit)
         import structlog
 
@@ -165,8 +169,14 @@ def create_app(settings: Settings, *, node: bool = False) -> Celery:
         sys.excepthook = _log_uncaught
     if node and settings.metrics_port:
         serve_node_metrics(settings.metrics_port)
+    if node:
+        from workers import watchdog
+
+        watchdog.install(settings.queue_stall_seconds, settings.watchdog_file)  # workers only: worker_ready
     bootstrap(settings)
-    app = RedactingCelery("hedgeops", include=list(names.TASK_MODULES), set_as_current=True)
+    app = RedactingCelery(
+        "hedgeops", include=list(names.TASK_MODULES), set_as_current=True, amqp="workers.message_size:BoundedAMQP"
+    )
     app.conf.update(celery_config(settings))
     check_time_limits(app.conf)
     app.set_default()
@@ -241,16 +251,20 @@ def serve_node_metrics(port: int) -> None:
     """Multiprocess mode before any metric exists; the worker's main process serves the
     node's sum at start (a port it cannot bind stops it); an ended pool process leaves
     the live gauges."""
-    from celery.signals import worker_process_shutdown
 
     from workers import metrics
 
     metrics.use_multiprocess()
 
     def _serve(sender: Any = None, **_: Any) -> None:
-        from workers.queue_depth import QueueDepthCollector, broker_depths
+        from workers.queue_depth import QueueDepthCollector, broker_depths, broker_oldest_ages
 
-        queues = QueueDepthCollector(sender.app.amqp.queues.consume_from, broker_depths(sender.app))
+        queues = QueueDepthCollector(
+            sender.app.amqp.queues.consume_from,
+            broker_depths(sender.app),
+            broker_oldest_ages(sender.app),
+            lambda: datetime.now(UTC),
+        )
         try:
             metrics.serve_node(port, queues=queues)
         except metrics.MetricsPortUnavailable as exc:
@@ -284,7 +298,6 @@ def _stamp_message(headers: dict[str, Any] | None = None, body: Any = None, **_:
         return
     redact_reprs(headers)  # what events, Flower and `inspect` show of the arguments
     show_as_of(headers, body)
-    from datetime import datetime
 
     headers[SENT_AT_HEADER] = datetime.now(UTC).isoformat()
     if DATABASE["fingerprint"] is not None:
@@ -325,3 +338,6 @@ def freeze_start_up_heap(*_: Any, **__: Any) -> None:
 before_task_publish.connect(_stamp_message)
 worker_init.connect(_check_at_worker_start)
 worker_init.connect(freeze_start_up_heap)
+# The retries counted and not yet said (workers.retry_logs), when a pool process or the worker ends.
+worker_process_shutdown.connect(flush_retry_logs)
+worker_shutdown.connect(flush_retry_logs)

@@ -6,6 +6,7 @@ import shutil
 from datetime import date
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -43,6 +44,7 @@ def run_demo(console: Console) -> int:
     upgrade(settings.database_url)
     loaded = load_contracts_csv((sample / "contracts.csv").read_text(encoding="utf-8"), "contracts.csv")
     console.print(f"loaded {loaded.rows} sample contracts into {db_file}")
+    _load_counterparties(console, sample)
     summary = run_nightly.apply_async(kwargs={"as_of": DEMO_AS_OF.isoformat(), "trigger": "manual"}).get()
     with ports().uow() as uow:
         from db import ledger
@@ -68,6 +70,10 @@ def run_demo(console: Console) -> int:
     for (underlying, currency), total in report.mtm_by_underlying.items():
         table.add_row(f"MTM {underlying}", f"{total:,.2f} {currency}")
     console.print(table)
+    from tasks.counterparties import counterparty_report
+    from workers.cli.counterparties import counterparty_table
+
+    console.print(counterparty_table(counterparty_report(DEMO_AS_OF), DEMO_AS_OF))
     from workers.accounting_demo import run_accounting_demo
     from workers.mt5_demo import run_guard_demo, run_mt5_demo
 
@@ -75,3 +81,14 @@ def run_demo(console: Console) -> int:
     mt5_code = run_mt5_demo(console, DEMO_DIR)
     guard_code = run_guard_demo(console, DEMO_DIR)
     return exit_code(final["status"]) or accounting_code or mt5_code or guard_code
+
+
+def _load_counterparties(console: Console, sample: Any) -> None:
+    """The sample counterparties, then the same contracts naming them (a counterparty column)."""
+    from tasks.counterparties import load_counterparties_csv
+    from tasks.loading import load_contracts_csv
+
+    parties = load_counterparties_csv((sample / "counterparties.csv").read_text(encoding="utf-8"), "counterparties.csv")
+    named = "contract_counterparties.csv"
+    assigned = load_contracts_csv((sample / named).read_text(encoding="utf-8"), named)
+    console.print(f"loaded {len(parties.created)} counterparties; {assigned.counterparty_set} contracts name one")

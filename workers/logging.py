@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 
 from core.redaction import REDACTED, SECRET_KEYS, redact_text, redact_value
+from workers.retry_logs import RetryLogAggregator
 
 __all__ = ["REDACTED", "configure_logging", "redact_secrets", "redact_text"]
 
@@ -46,7 +47,19 @@ class _NoTracebackOfDecisions(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = False) -> None:
+#: This process's aggregator of Celery's retry lines (workers.retry_logs; None: every line written).
+RETRY_LOGS: dict[str, RetryLogAggregator | None] = {"filter": None}
+
+
+def flush_retry_logs(*_: Any, **__: Any) -> None:
+    """Say the retries counted and not yet said (a worker's or pool process's shutdown)."""
+    if (aggregator := RETRY_LOGS["filter"]) is not None:
+        aggregator.flush()
+
+
+def configure_logging(
+    level: str = "INFO", fmt: str = "auto", *, retry_log_every: float = 0.0, force: bool = False
+) -> None:
     global _configured
     if _configured and not force:
         return
@@ -66,6 +79,9 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", *, force: bool = F
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_NoTracebackOfDecisions())
+    RETRY_LOGS["filter"] = RetryLogAggregator(retry_log_every) if retry_log_every > 0 else None
+    if RETRY_LOGS["filter"] is not None:
+        handler.addFilter(RETRY_LOGS["filter"])
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

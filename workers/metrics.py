@@ -20,6 +20,7 @@ one (README: Metrics, how to aggregate them across nodes).
     hedgeops_chunks_in_flight{hedgeops_job}           gauge (sum of the live processes): chunk tasks at work
     hedgeops_nightly_late_total                       counter: late-nightly alerts sent (once per date)
     hedgeops_queue_messages{queue}                    gauge: waiting messages, read at scrape (queue_depth.py)
+    hedgeops_queue_oldest_age_seconds{queue}          gauge: the oldest waiting message's age, read at scrape
 
     mt5_position_sync_total{terminal,outcome}        counter: account syncs, outcome ok or the failure kind
     reconciliation_divergences_total{reason}         counter: reconciliation rows that are divergences

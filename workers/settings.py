@@ -198,6 +198,15 @@ class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings):
     redis_socket_timeout: float = Field(30.0, gt=0, description="Redis socket timeout, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="lowest level logged")
     log_format: Literal["auto", "json", "console"] = Field("auto", description="auto: JSON unless on a TTY")
+    retry_log_every: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description=(
+            "seconds over which a process's task retry lines are counted, not written: the first after a quiet "
+            "period is written, then one task_retries_summarized line per window with the count; 0: every line"
+        ),
+    )
     metrics_port: int = Field(
         0,
         ge=0,

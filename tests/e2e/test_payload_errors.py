@@ -16,7 +16,8 @@ pytestmark = pytest.mark.e2e
 def test_a_bad_as_of_reaches_the_result_backend_with_its_message(cluster: Cluster) -> None:
     proc = cluster.worker("payloads")
     try:
-        result = cluster.trigger("hedgeops.valuation.compute_mtm_snapshots", as_of="token=hunter2-" + "A" * 100_000)
+        # 50 KB: under HEDGEOPS_MAX_MESSAGE_KB (64); a larger message is refused where it is sent (scenario 16).
+        result = cluster.trigger("hedgeops.valuation.compute_mtm_snapshots", as_of="token=hunter2-" + "A" * 50_000)
         with pytest.raises(Exception) as caught:
             result.get(timeout=60)
         backend = cluster.app.backend

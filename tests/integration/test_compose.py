@@ -284,7 +284,9 @@ class TestCeleryProcesses:
         test = " ".join(service(raw, name).get("healthcheck", {}).get("test", []))
         assert test, f"{name} has no healthcheck"
         if name.startswith("worker"):
-            assert "inspect ping" in test
+            # The consumer watchdog's file, not `inspect ping` (a frozen consumer answers it).
+            watchdog = environment(service(raw, name)).get("HEDGEOPS_WATCHDOG_FILE")
+            assert watchdog and f"find {watchdog} -mmin" in test and "inspect ping" not in test
 
     def test_workers_serve_metrics_on_a_port_of_their_own(self, raw: dict[str, Any]) -> None:
         for name in ("worker", "worker-mt5-demo"):

@@ -100,3 +100,63 @@ class TestChunkedJob:
         cycle = fanout.ChunkedJob("mt5_sync:", resend=print, per_instance=True)
         assert [mtm.covers(j) for j in ("mtm", "mtm2", "mt5_sync:t1")] == [True, False, False]
         assert [cycle.covers(j) for j in ("mt5_sync:t1", "mt5_sync:", "mt5_syncx")] == [True, True, False]
+
+
+class TestThePlanKept:
+    """Each planned chunk is kept (batch_run_chunk_plans, issue 21 point 1): a re-plan sends
+    those, and a chunk message is checked against them (tasks.plan_check.unplanned)."""
+
+    def test_the_chunks_are_kept_and_a_re_plan_sends_them_not_a_new_plan(self, runtime: Ports) -> None:
+        run_id, send = started(runtime), FakeSend(runtime)
+        fanout.fan_out(runtime, run_id, three_chunks, send=send, event="planned")
+        with runtime.uow() as uow:
+            kept = ledger.chunk_plan(uow.session, run_id)
+        assert kept == [
+            ledger.PlannedChunk(0, "t.chunk", None, {"ids": [0]}),
+            ledger.PlannedChunk(1, "t.chunk", None, {"ids": [1]}),
+            ledger.PlannedChunk(2, "t.chunk", "q1", {"ids": [2]}),
+        ]
+
+        def four_other_chunks(s: Session, run: BatchRun) -> fanout.Plan:  # what the book says now
+            return fanout.Plan([fanout.Chunk("t.chunk", {"ids": [n, n]}) for n in range(4)], details={"x": 2})
+
+        fanout.fan_out(runtime, run_id, four_other_chunks, send=send, event="planned")
+        assert send.sent[1] == send.sent[0]  # the same three messages, the same queues
+        run = stored(runtime, run_id)
+        assert (run.chunks_total, run.details) == (3, {"a": 1, "chunk_size": 1})
+
+    def test_a_chunk_message_is_checked_against_its_plan(self, runtime: Ports) -> None:
+        from tasks.plan_check import unplanned
+
+        run_id = started(runtime)
+        fanout.fan_out(runtime, run_id, three_chunks, send=FakeSend(runtime), event="planned")
+
+        def check(*args: Any, task: str = "t.chunk", **kwargs: Any) -> str | None:
+            return unplanned(runtime, task, args, kwargs)
+
+        assert check(run_id=run_id, chunk_no=1, ids=[1]) is None
+        assert (
+            check(run_id=run_id, chunk_no=100000, ids=[1]) == f"run {run_id} has no chunk 100000 (its chunks: 0 to 2)"
+        )
+        assert check(run_id=run_id, chunk_no=1, ids=[9, 1]) == (
+            f"chunk 1 of run {run_id} was planned with ids=[1], not ids=[9, 1]"
+        )
+        assert check(run_id=run_id, chunk_no=1, ids=[1], task="t.other") == (
+            f"chunk 1 of run {run_id} is a t.chunk, not a t.other"
+        )
+        assert check(run_id, 1, ids=[1]) == "positional arguments 2: a chunk message names its arguments"
+        assert check(run_id=str(run_id), chunk_no=1, ids=[1]) == f"run_id '{run_id}' and chunk_no 1 must be integers"
+        assert check(run_id=run_id + 1000, chunk_no=0, ids=[0]) == f"no run {run_id + 1000}"
+
+    def test_a_run_planned_before_plans_were_kept_takes_its_chunks(self, runtime: Ports) -> None:
+        from sqlalchemy import delete
+
+        from db.models import BatchRunChunkPlan
+        from tasks.plan_check import unplanned
+
+        run_id = started(runtime)
+        fanout.fan_out(runtime, run_id, three_chunks, send=FakeSend(runtime), event="planned")
+        with runtime.uow() as uow:
+            uow.session.execute(delete(BatchRunChunkPlan))
+            uow.commit()
+        assert unplanned(runtime, "t.chunk", (), {"run_id": run_id, "chunk_no": 7, "contract_ids": [1]}) is None

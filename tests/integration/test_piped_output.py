@@ -30,6 +30,8 @@ COMMANDS: dict[str, list[str]] = {
     "periods close": ["2026-10", "--by", "alice", "--reason", "month end"],
     "periods reopen": ["2026-10", "--by", "alice", "--second", "bob", "--reason", "restatement"],
     "load no-longer-expected": ["no-such-file.json"],
+    "load counterparties": [str(SAMPLES / "counterparties.csv")],
+    "report counterparties": ["--as-of", "2026-11-20"],
     "mt5 accounts add": [
         "--login",
         "1",
@@ -55,6 +57,7 @@ COMMANDS: dict[str, list[str]] = {
     "runs abandon": ["1", "--by", "a", "--reason", "b"],
     "check nightly": ["--as-of", "2026-11-20"],
     "check broker": [],
+    "check queues": [],
     "flower": [],
     "verify": ["--as-of", "2026-11-20"],
     "backfill": ["mtm", "--from", "2026-11-19", "--to", "2026-11-20"],

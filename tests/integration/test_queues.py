@@ -87,6 +87,34 @@ def test_a_node_exports_the_messages_waiting_in_each_queue_it_consumes(app: Any)
     assert samples == {"valuation": 4, "prices": 0, "mt5.t1": 0}  # every priority's list of the queue
 
 
+def test_a_node_exports_how_long_the_oldest_message_of_each_queue_waited(app: Any) -> None:
+    """Sent at 10:00:00 (priority 0) and 10:01:30 (priority 9), read at 10:05:00: the
+    oldest, across the queue's priority lists, waited 300 s; an empty queue exports 0."""
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+    from prometheus_client import CollectorRegistry
+
+    from workers.queue_depth import AGE_NAME, QueueDepthCollector, broker_depths, broker_oldest_ages
+
+    with app.connection_for_write() as conn:
+        for queue in app.conf.task_queues:
+            if queue.name in ("prices", "valuation"):
+                queue(conn.default_channel).declare()
+    with freeze_time("2026-12-07 10:00:00"):
+        app.send_task("hedgeops.nightly.advance_nightly", kwargs={"run_id": 1}, queue="valuation")
+    with freeze_time("2026-12-07 10:01:30"):
+        app.send_task("hedgeops.nightly.advance_nightly", kwargs={"run_id": 1}, queue="valuation", priority=9)
+    read_at = datetime(2026, 12, 7, 10, 5, tzinfo=UTC)
+    assert broker_oldest_ages(app)(["valuation", "prices"], read_at) == {"valuation": 300.0, "prices": None}
+    registry = CollectorRegistry()
+    registry.register(
+        QueueDepthCollector(["valuation", "prices"], broker_depths(app), broker_oldest_ages(app), lambda: read_at)
+    )
+    ages = {s.labels["queue"]: s.value for m in registry.collect() if m.name == AGE_NAME for s in m.samples}
+    assert ages == {"valuation": 300.0, "prices": 0.0}
+
+
 def test_a_broker_that_does_not_answer_gives_no_sample_and_the_scrape_answers() -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 

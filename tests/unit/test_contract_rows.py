@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from core.contracts import CONTRACT_HEADER, MUTABLE_FIELDS, ContractRow, changed_fields, parse_contract_csv
+from core.contracts import (
+    CONTRACT_HEADER,
+    MUTABLE_FIELDS,
+    ContractRow,
+    changed_fields,
+    parse_contract_csv,
+    survey_contracts,
+)
 from core.errors import NotAFileOfThisKind
 from core.prices import PRICE_HEADER
 from core.values import ContractStatus, Instrument, RowError, Side
@@ -235,3 +242,39 @@ class TestChangedFields:
 
     def test_only_status_may_change_on_a_reload(self) -> None:
         assert MUTABLE_FIELDS == frozenset({"status"})
+
+
+class TestSurvey:
+    """survey_contracts: the first pass keeps digests, the second look names repeats."""
+
+    @staticmethod
+    def survey(*lines: str, max_errors: int | None = None) -> Any:
+        import io
+
+        import core.contracts
+
+        body = "\n".join([",".join(CONTRACT_HEADER), *lines]) + "\n"
+        if max_errors is not None:
+            old, core.contracts.MAX_ERRORS = core.contracts.MAX_ERRORS, max_errors
+        try:
+            return survey_contracts(lambda: io.StringIO(body, newline=""), FILE)
+        finally:
+            if max_errors is not None:
+                core.contracts.MAX_ERRORS = old
+
+    def test_a_bad_row_is_no_first_occurrence_of_its_ref(self) -> None:
+        survey = self.survey(
+            row_with(contract_ref="HC-1"),  # line 2
+            row_with(contract_ref="HC-2", trade_date="2027-04-01"),  # line 3: maturity before trade
+            row_with(contract_ref="HC-2"),  # line 4: the first good HC-2
+            row_with(contract_ref="HC-1"),  # line 5: repeats line 2
+        )
+        assert (survey.rows, survey.bad) == (3, 2)
+        assert [str(e) for e in survey.errors] == [
+            f"{FILE}:3: maturity_date: before trade_date",
+            f"{FILE}:5: contract_ref: HC-1 repeated (first at line 2)",
+        ]
+
+    def test_errors_past_the_limit_are_counted_not_kept(self) -> None:
+        survey = self.survey(*(row_with(contract_ref=f"HC-{n}", quantity="-1") for n in range(5)), max_errors=3)
+        assert (survey.rows, survey.bad, [e.line for e in survey.errors]) == (0, 5, [2, 3, 4])

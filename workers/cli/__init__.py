@@ -11,6 +11,7 @@ from workers.cli import (
     accounting,
     backfill,
     check,
+    counterparties,
     db,
     flower,
     guard,
@@ -36,10 +37,12 @@ load.load_app.command("hedged-items")(hedging.load_hedged_items)
 load.load_app.command("designations")(hedging.load_designations)
 load.load_app.command("expected-positions")(mt5.load_expected_positions)
 load.load_app.command("no-longer-expected")(accounting.load_no_longer_expected)
+load.load_app.command("counterparties")(counterparties.load_counterparties)
 app.add_typer(load.load_app, name="load")
 hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
 hedging.report_app.command("mtm")(report_mtm.report_mtm)
+hedging.report_app.command("counterparties")(counterparties.report_counterparties)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(accounting.periods_app, name="periods")

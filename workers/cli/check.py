@@ -1,4 +1,4 @@
-"""`hedgeops check nightly` and `check broker`: a monitor's probes (cron, Nagios, Kubernetes).
+"""`hedgeops check nightly`, `check broker` and `check queues`: a monitor's probes (cron, Nagios, Kubernetes).
 One status line, the Nagios plugin exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the
 ledger or the broker cannot be read, a bad option)."""
 
@@ -151,6 +151,56 @@ def broker(as_json: Annotated[bool, typer.Option("--json", help="print the check
         "hard_time_limit": facts.hard_time_limit,
     }
     _report(check_broker(facts), fields, as_json, subject="broker")
+
+
+@check_app.command("queues")
+def queues(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="a queue to check (repeatable; default: every queue)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the check as JSON")] = False,
+) -> None:
+    """The messages waiting in each queue, how long the oldest has waited and how many workers
+    consume it. CRITICAL when a message waited HEDGEOPS_QUEUE_STALL_SECONDS or more, or messages
+    wait with no consumer; WARNING past half of it; UNKNOWN when there is no broker or it does
+    not answer."""
+    from datetime import datetime
+
+    from core.queue_health import QueueFacts, check_queues
+    from core.redaction import redacted_error
+    from workers.celery_app import QUEUES, create_app
+    from workers.mt5_wiring import mt5_queues
+    from workers.queue_depth import broker_depths, broker_oldest_ages
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True, subject="queues")
+    if not settings.broker_url:
+        _report(Check(CheckState.UNKNOWN, "no broker: HEDGEOPS_BROKER_URL is not set"), None, as_json, subject="queues")
+    known = [str(q) for q in (*QUEUES, *mt5_queues(settings))]
+    unknown = [q for q in queue or [] if q not in known]
+    if unknown:
+        message = f"--queue: no queue {', '.join(unknown)} (the queues: {', '.join(known)})"
+        _report(Check(CheckState.UNKNOWN, message), None, as_json, mistake=True, subject="queues")
+    names = list(queue or known)
+    try:
+        app = create_app(settings)
+        depths = broker_depths(app)(names)
+        ages = broker_oldest_ages(app)(names, datetime.now(UTC))
+        replies = app.control.inspect(timeout=2.0).active_queues() or {}
+    except Exception as exc:  # any failure to read is the monitor's UNKNOWN
+        _report(Check(CheckState.UNKNOWN, f"queues: {redacted_error(exc)}"), None, as_json, subject="queues")
+    consumers = {name: sum(1 for qs in replies.values() if any(q.get("name") == name for q in qs)) for name in names}
+    facts = [QueueFacts(n, depths.get(n, 0), ages.get(n), consumers[n]) for n in names]
+    fields = {
+        "stall_seconds": settings.queue_stall_seconds,
+        "queues": [
+            {"queue": f.queue, "messages": f.messages, "oldest_age_seconds": f.oldest_age, "consumers": f.consumers}
+            for f in facts
+        ],
+    }
+    _report(check_queues(facts, settings.queue_stall_seconds), fields, as_json, subject="queues")
 
 
 def _report(

@@ -33,6 +33,7 @@ def load_contracts(file: Path) -> None:
     out.print(
         f"{file.name}: {loaded.rows} contracts: {loaded.created} created, {loaded.existing} existing, "
         f"{loaded.status_changed} status changed"
+        + (f", {loaded.counterparty_set} counterparty set" if loaded.counterparty_set else "")
     )
 
 
