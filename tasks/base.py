@@ -27,13 +27,15 @@ from tasks.outcomes import business_outcome, report_outcome
 
 log = structlog.get_logger(__name__)
 
-#: Errors worth another try: the database or the broker went away or was busy.
+#: Errors worth another try: the database or the broker went away or was busy, or Redis
+#: refused a write for memory (noeviction at maxmemory: it takes writes again once freed).
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.TimeoutError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
     kombu.exceptions.OperationalError,
     ConnectionError,
     TimeoutError,

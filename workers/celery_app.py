@@ -102,6 +102,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "redis_backend_health_check_interval": 30,
         "redis_retry_on_timeout": True,
         "broker_connection_retry_on_startup": True,
+        # A write the broker refuses (for memory: noeviction at maxmemory) restarts the consumer,
+        # as a lost connection does, instead of ending the worker (workers.broker_memory).
+        "broker_channel_error_retry": True,
         "result_expires": 7 * 24 * 3600,
         "result_extended": True,
         "task_track_started": True,
@@ -117,8 +120,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": names.QueueName.VALUATION,
         "task_routes": (route_task,),
         "beat_schedule": beat_schedule,
-        # Bounded messages (workers.message_size): refused when sent, set aside unread when taken.
-        "worker_consumer": "workers.message_size:BoundedConsumer",
+        # Bounded messages (workers.message_size): refused when sent, set aside unread when taken;
+        # a broker full for memory waited out before a message is taken (workers.broker_memory).
+        "worker_consumer": "workers.consumer:WorkerConsumer",
         LIMIT_SETTING: settings.max_message_kb * 1024,
         **beat_lock(settings),
     }

@@ -33,16 +33,25 @@ def _renderer(fmt: str) -> Any:
     return structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
 
 
-class _NoTracebackOfDecisions(logging.Filter):
+class _NoTracebackOfKnownCauses(logging.Filter):
     """Celery logs a task that rejects or ignores its message (a message given back, or
     dead-lettered: tasks.deadletter) with the traceback of the `Reject`: a decision, not
-    an error. Its line stays; the traceback goes."""
+    an error. It logs a write Redis refused for memory (a task cancelled on the consumer's
+    restart whose state could not be stored, a result not stored) with its traceback too:
+    a known state of the broker, said once by `broker_memory_full`
+    (workers.broker_memory). Their lines stay, with the error's text; the tracebacks go."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from celery.exceptions import Ignore, Reject
 
+        from workers.broker_memory import refused_for_memory
+
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (Reject, Ignore)):
+        refused = refused_for_memory(exc)
+        if isinstance(exc, (Reject, Ignore)) or refused:
+            if refused and isinstance(record.msg, str):
+                said = f" ({type(exc).__name__}: {exc})"
+                record.msg += said.replace("%", "%%") if record.args else said
             record.exc_info, record.exc_text = None, None
         return True
 
@@ -78,7 +87,7 @@ def configure_logging(
         cache_logger_on_first_use=False,  # True would hide events from structlog.testing.capture_logs
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_NoTracebackOfDecisions())
+    handler.addFilter(_NoTracebackOfKnownCauses())
     RETRY_LOGS["filter"] = RetryLogAggregator(retry_log_every) if retry_log_every > 0 else None
     if RETRY_LOGS["filter"] is not None:
         handler.addFilter(RETRY_LOGS["filter"])
