@@ -45,7 +45,7 @@ class Backoff:
     """Waits of `first`, 2x, 4x ... seconds, capped at `cap`."""
 
     first: float = 0.5
-    cap: float = 10.0
+    cap: float = 5.0
 
     def wait(self, attempt: int) -> float:
         return float(min(self.cap, self.first * 2**attempt))

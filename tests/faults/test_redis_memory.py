@@ -7,6 +7,7 @@ Effects are counted per key from the database; recovery times are printed
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -17,7 +18,8 @@ import redis
 from sqlalchemy import select
 
 from db.models import BatchRun
-from tests.cluster import Cluster
+from tasks import names
+from tests.cluster import Cluster, rows
 from tests.faults.harness import (
     AS_OF,
     OwnRedis,
@@ -82,20 +84,34 @@ def started(cluster: Cluster, tmp: Path) -> int:
     )
 
 
+def events(log: Path) -> list[dict[str, object]]:
+    """The JSON lines of a process's log."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            continue
+    return [e for e in found if isinstance(e, dict)]
+
+
 def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
-    # Chunks of 50 on two processes, each chunk slowed down a little: the run is in progress
-    # while Redis fills.
     cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
     client = redis.Redis.from_url(redis_server.url)
     try:
         load_book(N, tmp_path / "incoming")
         run_id = started(cluster, tmp_path)
         wait_until(lambda: chunks_done(pg_url, run_id) >= 5, 300, "5 chunks")
-        keys = fill(client)
+        filler = fill(client)
         at = chunks_done(pg_url, run_id)
-        print(f"\nredis full ({keys} bytes of filler) at {at} of {N // CHUNK} chunks")
-        time.sleep(20)  # the worker meets the refusals: taking a message, storing a result
-        worker = [p for p in cluster.procs if list(map(str, p.args))[3:4] == ["worker"]][0]
+        assert run_status(pg_url, run_id) == "running", "the run ended before Redis was full: make it longer"
+        print(f"\nredis full ({filler} bytes of filler, maxmemory 2 MiB below) at {at} of {N // CHUNK} chunks")
+        worker = next(p for p in cluster.procs if list(map(str, p.args))[3:4] == ["worker"])
+        log = tmp_path / "w.log"
+        # The worker meets a refusal (an ack, a message's bookkeeping) and says so; then it
+        # stays up, full, for a while, taking nothing.
+        wait_until(lambda: any(e["event"] == "broker_memory_full" for e in events(log)), 120, "broker_memory_full")
+        time.sleep(10)
         assert worker.poll() is None, cluster.log_tail("w")
         during = chunks_done(pg_url, run_id)
         t0 = time.monotonic()
@@ -103,13 +119,20 @@ def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_serve
         final = cluster.wait_run(run_id, timeout=300)
         took = time.monotonic() - t0
         after = effects(pg_url)
-        log = (tmp_path / "w.log").read_text(errors="replace")
+        said = events(log)
+        count = {name: sum(e["event"] == name for e in said) for name in ("broker_memory_full", "broker_memory_freed")}
+        resent = sum(e["event"] == "stale_run_chunks_resent" for e in said)
+        tracebacks = [e for e in said if "OutOfMemoryError" in str(e.get("exception", ""))]
         print(
-            f"run {run_id}: {final['status']} counts={final['counts']} effects={after}; "
-            f"{during - at} chunks counted in while full; recovered_in={took:.1f}s after memory was freed"
+            f"run {run_id}: {final['status']} counts={final['counts']} effects={after}; {during - at} chunks "
+            f"counted in while full; worker said {count}, the sweep re-sent {resent} time(s); "
+            f"recovered_in={took:.1f}s after memory was freed"
         )
         assert worker.poll() is None, cluster.log_tail("w")
-        assert "Unrecoverable error" not in log
+        text = log.read_text(errors="replace")
+        assert "Unrecoverable error" not in text and "Frequent restarts" not in text
+        assert count["broker_memory_full"] >= 1 and count["broker_memory_full"] == count["broker_memory_freed"]
+        assert tracebacks == []
         assert final["status"] == "succeeded"
         assert (after.snapshots, after.distinct_keys, after.duplicated, after.conflicts, after.wrong_values) == (
             N,
@@ -118,11 +141,58 @@ def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_serve
             0,
             0,
         )
-        assert after.lost(N) == 0 and after.running == 0
+        assert after.running == 0 and final["counts"]["processed"] == N
         assert verify_clean(cluster)
     finally:
         client.close()
         cluster.stop_all()
 
 
-__all__ = ["BatchRun", "date", "run_status", "select"]
+def nightlies(url: str) -> list[tuple[int, str, str]]:
+    """(id, job, status) of the nightly of AS_OF and of its steps."""
+    query = select(BatchRun.id, BatchRun.job, BatchRun.status).where(BatchRun.as_of_date == date.fromisoformat(AS_OF))
+    return [(int(i), str(j), str(s)) for i, j, s in rows(url, query.order_by(BatchRun.id))]
+
+
+def test_20_flushall_loses_a_queued_nightly_step(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
+    client = redis.Redis.from_url(redis_server.url)
+    queue = cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"] + "prices"
+    try:
+        load_book(N, tmp_path / "incoming")
+        # Nobody consumes `prices` yet: the nightly's first step waits in its queue.
+        cluster.worker("valuation", queues="valuation", concurrency=2)
+        cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat")
+        cluster.trigger(names.RUN_NIGHTLY, as_of=AS_OF)
+        wait_until(lambda: client.llen(queue) == 1, 120, "the prices step queued")
+        nightly = nightlies(pg_url)[0]
+        assert nightly[1:] == ("nightly", "running")
+        client.flushall()  # the Redis of this test's own
+        t0 = time.monotonic()
+        assert client.llen(queue) == 0 and client.dbsize() == 0
+        cluster.worker("prices", queues="prices", concurrency=1)
+        final = cluster.wait_run(nightly[0], timeout=300)
+        took = time.monotonic() - t0
+        after = effects(pg_url)
+        runs = nightlies(pg_url)
+        resent = sum(e["event"] == "nightly_step_resent" for e in events(tmp_path / "valuation.log"))
+        print(
+            f"\nnightly {nightly[0]}: {final['status']}; runs of {AS_OF} {runs}; effects={after}; "
+            f"the sweep re-sent a step {resent} time(s); recovered_in={took:.1f}s from the FLUSHALL"
+        )
+        assert final["status"] == "succeeded", final
+        assert [job for _, job, _ in runs] == ["nightly", "prices", "mtm", "effectiveness", "postings"]
+        assert {status for _, _, status in runs} == {"succeeded"}
+        assert resent >= 1
+        assert (after.snapshots, after.distinct_keys, after.duplicated, after.conflicts, after.wrong_values) == (
+            N,
+            N,
+            0,
+            0,
+            0,
+        )
+        assert after.running == 0
+        assert verify_clean(cluster)
+    finally:
+        client.close()
+        cluster.stop_all()
