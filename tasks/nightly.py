@@ -68,21 +68,44 @@ def advance(p: Ports, run_id: int) -> dict[str, Any]:
 
 def resend_missing_step(p: Ports, run_id: int, stale_after: timedelta) -> bool:
     """The stale-run sweep's move of a nightly without heartbeat for `stale_after` (tasks.resend):
-    when no step of it is running (the next step's message was lost: purged, or its worker died
-    before the step's run began; or the last advance was lost), it moves on as `advance` would
-    and its heartbeat with it, so two sweeps never send the step twice. A running step is left
-    to its own chunks' sweep. True when it moved."""
+    when no step of it is running (the next step's message was lost: purged, flushed, or its
+    worker died before the step's run began; or the last advance was lost), it moves on as
+    `advance` would and its heartbeat with it, so two sweeps never send the step twice. A
+    running step with chunks is left to its own chunks' sweep; one without (its message lost
+    after its run began: its worker died and the message went with a FLUSHALL or a Redis
+    restart without AOF) is sent again under its own task id, so that it resumes its own run
+    (tasks.runs.begin). True when it moved."""
     with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         now = p.clock()
         if run.finished_at is not None or not is_abandoned(_utc(run.heartbeat_at), now, stale_after):
             return False
-        if any(step.finished_at is None for step in ledger.children(uow.session, run.id)):
+        running = [step for step in ledger.children(uow.session, run.id) if step.finished_at is None]
+        if running and not _resume_stale_step(p, uow, running[0], stale_after):
             return False
-        _next_move(p, uow, run)
+        if not running:
+            _next_move(p, uow, run)
+        run.heartbeat_at = now
         uow.after_commit(lambda: runs.heartbeat(p, run))  # the lock lives as long as the run moves
         uow.commit()
-    log.warning("nightly_step_resent", batch_run_id=run_id, as_of=run.as_of_date.isoformat())
+    log.warning("nightly_step_resent", batch_run_id=run_id, as_of=run.as_of_date.isoformat(), resumed=bool(running))
+    return True
+
+
+def _resume_stale_step(p: Ports, uow: Any, step: BatchRun, stale_after: timedelta) -> bool:
+    """Send a running step without chunks and without heartbeat for `stale_after` again, with
+    the task id of its run: the message resumes that run. False when it is not such a step."""
+    task = dict(STEPS).get(Job(step.job))
+    now = p.clock()
+    if task is None or step.task_id is None or step.chunks_total > 0:
+        return False
+    if not is_abandoned(_utc(step.heartbeat_at), now, stale_after):
+        return False
+    kwargs = {"as_of": step.as_of_date.isoformat(), "trigger": step.trigger, "parent_run_id": step.parent_run_id}
+    task_id = step.task_id
+    uow.after_commit(lambda: signature(task, kwargs=kwargs).apply_async(task_id=task_id))
+    step.heartbeat_at = now
+    log.info("nightly_step_sent", step=step.job, as_of=step.as_of_date.isoformat(), resumed_run=step.id)
     return True
 
 

@@ -23,13 +23,29 @@ from workers.cli import app
 AS_OF = date(2026, 11, 20)
 
 
-def started(url: str, job: Job, *, parent: int | None = None, minutes_ago: int = 0, token: str | None = None) -> int:
+def started(
+    url: str,
+    job: Job,
+    *,
+    parent: int | None = None,
+    minutes_ago: int = 0,
+    token: str | None = None,
+    task_id: str | None = None,
+) -> int:
     from datetime import UTC, datetime
 
     with session_factory(url)() as s:
         now = datetime.now(UTC) - timedelta(minutes=minutes_ago)
         run = ledger.start_run(
-            s, job, AS_OF, Trigger.BEAT, now=now, stale_after=timedelta(hours=1), parent_run_id=parent, lock_token=token
+            s,
+            job,
+            AS_OF,
+            Trigger.BEAT,
+            now=now,
+            stale_after=timedelta(hours=1),
+            parent_run_id=parent,
+            lock_token=token,
+            task_id=task_id,
         ).run
         s.commit()
         return run.id
@@ -129,15 +145,34 @@ class TestResendSweep:
         assert found[nightly][0] == "succeeded" and len(found) == 5  # the nightly and its four steps
         assert resend_stale(p) == []
 
-    def test_a_nightly_with_a_running_step_is_left_to_that_step(self, runtime: Any, db_url: str) -> None:
+    def test_a_nightly_with_a_step_still_moving_is_left_to_that_step(self, runtime: Any, db_url: str) -> None:
         from datetime import UTC, datetime
 
         from tasks.resend import resend_stale
 
         nightly = started(db_url, Job.NIGHTLY, minutes_ago=10)
-        started(db_url, Job.PRICES, parent=nightly, minutes_ago=10)
+        started(db_url, Job.PRICES, parent=nightly, task_id="prices-task")  # its heartbeat is fresh
         assert resend_stale(replace(runtime, clock=lambda: datetime.now(UTC))) == []
         assert statuses(db_url)[nightly][0] == "running"
+
+    def test_a_stale_step_without_chunks_is_sent_again_to_resume_its_run(self, runtime: Any, db_url: str) -> None:
+        """Its message was lost after its run began (its worker died; a FLUSHALL or a Redis
+        restart without AOF took the unacked copy): sent again under the run's task id, it
+        resumes that run, no second attempt."""
+        from datetime import UTC, datetime
+
+        from tasks.ports import configure
+        from tasks.resend import resend_stale
+
+        nightly = started(db_url, Job.NIGHTLY, minutes_ago=10)
+        step = started(db_url, Job.PRICES, parent=nightly, minutes_ago=10, task_id="prices-task")
+        p = replace(runtime, clock=lambda: datetime.now(UTC))
+        configure(p)
+        assert resend_stale(p) == [nightly]
+        found = statuses(db_url)
+        assert found[nightly][0] == "succeeded" and found[step][0] == "succeeded"
+        assert len(found) == 5  # the nightly and its four steps: the prices run resumed, not attempted again
+        assert resend_stale(p) == []
 
 
 def test_wait_says_which_run_answered(embedded_cli: CliRunner, db_url: str) -> None:
