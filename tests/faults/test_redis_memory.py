@@ -8,10 +8,16 @@ Effects are counted per key from the database; recovery times are printed
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -196,3 +202,120 @@ def test_20_flushall_loses_a_queued_nightly_step(pg_url: str, tmp_path: Path, re
     finally:
         client.close()
         cluster.stop_all()
+
+
+class SlowFeed:
+    """An `http_json` price source on 127.0.0.1: its first answer comes after `first_delay`
+    seconds (the prices step is in progress meanwhile), every later one at once. Each
+    answer: LME-AL 2510.125 for the D-1 date."""
+
+    def __init__(self, first_delay: float) -> None:
+        self.asked = threading.Event()
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                first = not feed.asked.is_set()
+                feed.asked.set()
+                if first:
+                    time.sleep(first_delay)
+                body = json.dumps(feed.body()).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the asker was killed meanwhile
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/prices"
+
+    @staticmethod
+    def body() -> dict[str, Any]:
+        row = {"symbol": "LME-AL", "price_date": "2026-11-19", "price": "2510.125", "currency": "USD"}
+        return {
+            "request_id": "req-20",
+            "published_at": "2026-11-19T17:30:00+00:00",
+            "prices": [{**row, "unit": "mt", "price_type": "cash_settlement"}],
+        }
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def killed(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker's main process and its pool: no warm shutdown, nothing given back."""
+    children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True, check=False)
+    for pid in (proc.pid, *map(int, children.stdout.split())):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=30)
+
+
+def test_20_flushall_loses_a_nightly_step_in_progress(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
+    """The prices step has begun (its run is `running`) when its worker is SIGKILLed and a
+    FLUSHALL takes the unacked copy of its message: no redelivery will ever come."""
+    feed = SlowFeed(first_delay=120)
+    sources = [{"name": "feed", "kind": "http_json", "url": feed.url, "symbols": ["LME-*=mt"], "timeout": 300}]
+    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
+    feeds = {"HEDGEOPS_PRICE_SOURCES": json.dumps(sources)}  # the workers' only price source
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        load_book(N, tmp_path / "incoming")
+        first = cluster.worker("first", concurrency=2, extra_env=feeds)
+        cluster.start("beat", "-s", str(tmp_path / "schedule"), "--loglevel", "INFO", name="beat")
+        cluster.trigger(names.RUN_NIGHTLY, as_of=AS_OF)
+        assert feed.asked.wait(120), "the prices step never asked the feed"
+        killed(first)  # within the sweep's 10 s of the step's start: it was never re-sent before
+        client.flushall()  # the Redis of this test's own
+        t0 = time.monotonic()
+        step = [r for r in nightlies(pg_url) if r[1] == "prices"]
+        assert [s for _, _, s in step] == ["running"], nightlies(pg_url)
+        cluster.worker("second", concurrency=2, extra_env=feeds)
+        nightly = nightlies(pg_url)[0]
+        final = cluster.wait_run(nightly[0], timeout=300)
+        took = time.monotonic() - t0
+        after = effects(pg_url)
+        runs = nightlies(pg_url)
+        said = [e for e in events(tmp_path / "second.log") if e["event"] == "nightly_step_resent"]
+        print(
+            f"\nnightly {nightly[0]}: {final['status']}; runs of {AS_OF} {runs}; effects={after}; "
+            f"re-sent {[(e['batch_run_id'], e.get('resumed')) for e in said]}; "
+            f"recovered_in={took:.1f}s from the FLUSHALL"
+        )
+        assert final["status"] == "succeeded", final
+        assert (
+            runs
+            == [
+                (nightly[0], "nightly", "succeeded"),
+                (step[0][0], "prices", "succeeded"),  # resumed: the same run, no second attempt
+                *[(i, job, "succeeded") for i, job, _ in runs[2:]],
+            ]
+        )
+        assert [job for _, job, _ in runs] == ["nightly", "prices", "mtm", "effectiveness", "postings"]
+        assert [e.get("resumed") for e in said][:1] == [True]
+        assert (after.snapshots, after.distinct_keys, after.duplicated, after.conflicts, after.wrong_values) == (
+            N,
+            N,
+            0,
+            0,
+            0,
+        )
+        assert after.running == 0
+        assert verify_clean(cluster)
+    finally:
+        client.close()
+        cluster.stop_all()
+        feed.close()
