@@ -27,6 +27,7 @@ the unacked and comes back after the visibility timeout; it counts in once."""
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,14 @@ log = structlog.get_logger(__name__)
 
 #: The probe key (under the broker's key prefix), its value the worker's node name.
 PROBE_KEY = "hedgeops:broker:writable"
+
+_waiting = threading.Event()  # set while this process's consumer waits for the broker's memory
+
+
+def waiting_for_memory() -> bool:
+    """This worker's consumer is waiting, on purpose, for Redis to take writes again: taking
+    nothing meanwhile is no stall (workers.watchdog)."""
+    return _waiting.is_set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,23 +82,27 @@ def wait_until_writable(client: Any, node: str, backoff: Backoff = MEMORY_BACKOF
     Any other error is raised (the consumer's own handling of it applies). A worker asked
     to stop stops waiting."""
     began, attempt = time.monotonic(), 0
-    while True:
-        try:
-            client.set(PROBE_KEY, node, ex=60)
-        except Exception as exc:
-            if not refused_for_memory(exc):
-                raise
-            if attempt == 0:
-                log.warning("broker_memory_full", error=str(exc), node=node, action="waiting, taking no message")
-            if state.should_stop is not None or state.should_terminate is not None:
-                return time.monotonic() - began
-            time.sleep(backoff.wait(attempt))
-            attempt += 1
-            continue
-        waited = time.monotonic() - began
-        if attempt:
-            log.warning("broker_memory_freed", node=node, waited_s=round(waited, 1), attempts=attempt + 1)
-        return waited
+    try:
+        while True:
+            try:
+                client.set(PROBE_KEY, node, ex=60)
+            except Exception as exc:
+                if not refused_for_memory(exc):
+                    raise
+                if attempt == 0:
+                    _waiting.set()
+                    log.warning("broker_memory_full", error=str(exc), node=node, action="waiting, taking no message")
+                if state.should_stop is not None or state.should_terminate is not None:
+                    return time.monotonic() - began
+                time.sleep(backoff.wait(attempt))
+                attempt += 1
+                continue
+            waited = time.monotonic() - began
+            if attempt:
+                log.warning("broker_memory_freed", node=node, waited_s=round(waited, 1), attempts=attempt + 1)
+            return waited
+    finally:
+        _waiting.clear()
 
 
 class WaitsWhileBrokerFull:

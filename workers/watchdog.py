@@ -11,7 +11,9 @@ it logs `consumer_stalled` with the reason and asks the worker to stop with exit
 (EX_SOFTWARE: a supervisor's `restart: on-failure` restarts it); a worker whose loop does
 not stop within 30 s is ended by `os._exit(70)`. A thread, not the consumer's timer: a
 frozen event loop must not freeze its own watchdog. At each healthy check it touches
-HEDGEOPS_WATCHDOG_FILE when set: compose's healthcheck reads that file's age.
+HEDGEOPS_WATCHDOG_FILE when set: compose's healthcheck reads that file's age. A consumer
+waiting for a Redis full under `noeviction` to take writes (workers.broker_memory) takes
+nothing on purpose: no stall (a new worker would wait the same).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import structlog
 from celery.signals import task_received, worker_ready, worker_shutdown
 
 from core.queue_health import ConsumerFacts, consumer_stalled
+from workers.broker_memory import waiting_for_memory
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +84,8 @@ class Watchdog:
             log.warning("watchdog_broker_unread", error=str(exc))
             return None
         reason = consumer_stalled(facts, self.stall_seconds)
+        if reason is not None and waiting_for_memory():  # workers.broker_memory: taking nothing on purpose
+            reason = None
         if reason is None and self.health_file is not None:
             self.health_file.touch()
         return reason

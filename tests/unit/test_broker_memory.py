@@ -105,3 +105,22 @@ class TestNoTraceback:
         record = self.record(redis.exceptions.ResponseError("WRONGTYPE"))
         assert _NoTracebackOfKnownCauses().filter(record)
         assert record.exc_info is not None
+
+
+class TestWatchdog:
+    def test_a_consumer_waiting_for_memory_is_no_stall(self) -> None:
+        """Messages wait, nothing was fetched for longer than the stall time: a stall, unless
+        the consumer is waiting for Redis to take writes (then a new worker would wait too)."""
+        import time
+
+        from workers import broker_memory
+        from workers.watchdog import Watchdog
+
+        dog = Watchdog(["valuation"], lambda queues, now: {"valuation": 1000.0}, lambda: 0, 10, None)
+        dog.started = time.monotonic() - 1000
+        assert dog.check() is not None
+        broker_memory._waiting.set()
+        try:
+            assert dog.check() is None
+        finally:
+            broker_memory._waiting.clear()
