@@ -6,19 +6,19 @@ command. The worker's consumer writes for each message it takes (kombu's `unacke
 ZADD and `unacked` HSET) and for each ack (ZREM and HDEL in a MULTI): refused, the error
 used to leave the consumer as an "Unrecoverable error" and the worker exited 1.
 
-Two pieces, both Celery's own mechanisms:
+Two pieces, on Celery's own mechanisms:
 
 - `broker_channel_error_retry` (celery_app.celery_config) makes a channel error, which a
   refused write is, recoverable: the consumer restarts as after a lost connection, with one
   warning line, instead of the worker exiting.
-- `WaitsWhileBrokerFull`, a part of the worker's consumer (workers.consumer), connects as
-  Celery's consumer does, then,
-  before the event loop takes any message, writes a probe key and, while that is refused
-  for memory, waits with back-off (`MEMORY_BACKOFF`), saying so in one line when it begins
-  and one when the broker takes writes again. Without it the restarted consumer fails at
-  once (kombu's restore of unacked messages takes a lock: a write), or takes the next
-  message and meets the refusal again: five restarts a second, each logged, and a
-  `RestartFreqExceeded` traceback every five.
+- `WaitsWhileBrokerFull`, a part of the worker's consumer (the `worker_consumer`,
+  workers.consumer), connects as Celery's consumer does, then, before the event loop takes
+  any message, writes a probe key and, while that is refused for memory, waits with
+  back-off (`MEMORY_BACKOFF`), saying so in one line when it begins and one when the broker
+  takes writes again. Without it the restarted consumer fails at once (kombu's restore of
+  unacked messages takes a lock: a write), or takes the next message and meets the refusal
+  again: five restarts a second, each logged, and a `RestartFreqExceeded` traceback every
+  five. Meanwhile the consumer watchdog (workers.watchdog) sees no stall.
 
 A message the consumer had taken when the refusal came is not in Redis any more (BRPOP took
 it; its bookkeeping was refused): the re-send sweep (tasks.resend) sends a stale run's
