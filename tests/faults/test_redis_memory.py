@@ -102,7 +102,11 @@ def events(log: Path) -> list[dict[str, object]]:
 
 
 def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_server: OwnRedis) -> None:
-    cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
+    # The consumer watchdog at its shortest (10 s): Redis stays full for longer, and a consumer
+    # waiting for memory must not be taken for a stalled one (that worker would exit 70).
+    cluster = own_cluster(
+        pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK), HEDGEOPS_QUEUE_STALL_SECONDS="10"
+    )
     client = redis.Redis.from_url(redis_server.url)
     try:
         load_book(N, tmp_path / "incoming")
@@ -117,7 +121,7 @@ def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_serve
         # The worker meets a refusal (an ack, a message's bookkeeping) and says so; then it
         # stays up, full, for a while, taking nothing.
         wait_until(lambda: any(e["event"] == "broker_memory_full" for e in events(log)), 120, "broker_memory_full")
-        time.sleep(10)
+        time.sleep(25)  # past the watchdog's 10 s, the chunks still queued waiting all along
         assert worker.poll() is None, cluster.log_tail("w")
         during = chunks_done(pg_url, run_id)
         t0 = time.monotonic()
@@ -137,6 +141,7 @@ def test_19_redis_full_under_noeviction(pg_url: str, tmp_path: Path, redis_serve
         assert worker.poll() is None, cluster.log_tail("w")
         text = log.read_text(errors="replace")
         assert "Unrecoverable error" not in text and "Frequent restarts" not in text
+        assert "consumer_stalled" not in text
         assert count["broker_memory_full"] >= 1 and count["broker_memory_full"] == count["broker_memory_freed"]
         assert tracebacks == []
         assert final["status"] == "succeeded"
