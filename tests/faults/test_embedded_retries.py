@@ -1,6 +1,6 @@
 """Embedded mode retries transient errors as a worker does (issue 21, point 7): an MTM run
 in one `hedgeops run mtm --in-process` process on PostgreSQL, whose backend is terminated
-while it runs a query, three times. Each task that met the error waits its back-off and runs
+while its INSERT waits on a lock the test holds, three times. Each task that met the error waits its back-off and runs
 again (one `transient_error_retrying` line each); the run succeeds with every contract
 valued once. Before, the first failure was final: the run ended `failed`."""
 
@@ -50,8 +50,12 @@ def test_an_in_process_run_waits_out_terminated_connections(pg_url: str, tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     database = pg_url.rsplit("/", 1)[1]
     admin = create_engine(pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    holder = create_engine(pg_url).connect()
     log = tmp_path / "run.log"
     try:
+        # The snapshots table locked against writes: a chunk's INSERT waits on the lock, an
+        # active statement to terminate (no race with a run that would else end in 3 s).
+        holder.execute(text("LOCK TABLE mtm_snapshots IN EXCLUSIVE MODE"))
         with log.open("w") as sink:
             proc = subprocess.Popen(
                 [str(BIN / "hedgeops"), "run", "mtm", "--in-process", "--as-of", AS_OF],
@@ -60,20 +64,22 @@ def test_an_in_process_run_waits_out_terminated_connections(pg_url: str, tmp_pat
                 stderr=subprocess.STDOUT,
             )
             terminated, deadline = 0, time.monotonic() + 300
-            # A backend of the run's process while it runs a query: terminated mid-statement.
             while terminated < 3 and proc.poll() is None and time.monotonic() < deadline:
                 with admin.connect() as conn:
-                    killed = conn.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d "
-                            "AND pid <> pg_backend_pid() AND state = 'active' AND query ILIKE '%mtm_snapshots%'"
-                        ),
-                        {"d": database},
-                    ).all()
-                terminated += len(killed)
-                time.sleep(0.05 if not killed else 0.5)
+                    terminated += len(
+                        conn.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d "
+                                "AND wait_event_type = 'Lock' AND query ILIKE '%mtm_snapshots%'"
+                            ),
+                            {"d": database},
+                        ).all()
+                    )
+                time.sleep(0.1)
+            holder.rollback()  # the lock released: the next retry writes
             code = proc.wait(timeout=600)
     finally:
+        holder.close()
         admin.dispose()
     output = log.read_text(errors="replace")
     retried = [json.loads(line) for line in output.splitlines() if '"transient_error_retrying"' in line]
