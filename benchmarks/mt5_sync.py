@@ -341,7 +341,7 @@ def copy_rows(conn: Any, model: type, rows: list[dict[str, Any]]) -> None:
 def report(opts: Options, seeding: float, cycle: Cycle, by_copy: float, by_insert: float) -> bool:
     wall, runs = cycle.wall, cycle.runs
     per_second = opts.accounts / wall
-    results = sum(r.processed for r in runs)
+    results = sum(r.created + r.existing + r.conflicts for r in runs)  # rows written (processed counts accounts)
     print(
         f"MT5 sync benchmark: {opts.accounts} accounts x {opts.positions} positions over {len(TERMINALS)} "
         f"terminals (one worker process each, -c 1), chunk size {opts.chunk_size}, {os.cpu_count()} CPUs; "

@@ -14,7 +14,13 @@ from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
-from celery.signals import before_task_publish, worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    before_task_publish,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu.entity import Exchange, Queue
 
 from core.redaction import remember_secrets, secrets_in
@@ -327,12 +333,14 @@ def _check_at_worker_start(sender: Any = None, **_: Any) -> None:
 
 def freeze_start_up_heap(*_: Any, **__: Any) -> None:
     """Move what start-up made (settings, the app, every task module, SQLAlchemy's mapped
-    classes: over 150,000 objects) out of the collector's reach: it lives as long
-    as the process, yet every full collection walked it again, and one landing between a
-    breach and its closes took the guard 180 ms (benchmarks/README.md, guard.py). Done in
-    the worker's main process before its pool forks, so the pool processes inherit it
-    (and share those pages instead of copying them when the collector would have touched
-    them)."""
+    classes: over 150,000 objects; in a pool process also its bundles and the simulator's
+    scenario, about 240,000 with 2,000 accounts) out of the collector's reach: it lives as
+    long as the process, yet every full collection walked it again (about 0.15 s each),
+    and one landing between a breach and its closes took the guard 180 ms (benchmarks/
+    README.md, guard.py and mt5_sync). Done in the worker's main process before its pool
+    forks, so the pool processes inherit it (and share those pages instead of copying them
+    when the collector would have touched them), and again in each pool process once it is
+    set up; what a process makes later is collected as before."""
     gc.collect()
     gc.freeze()
 
@@ -342,6 +350,7 @@ def freeze_start_up_heap(*_: Any, **__: Any) -> None:
 before_task_publish.connect(_stamp_message)
 worker_init.connect(_check_at_worker_start)
 worker_init.connect(freeze_start_up_heap)
+worker_process_init.connect(freeze_start_up_heap)
 # The retries counted and not yet said (workers.retry_logs), when a pool process or the worker ends.
 worker_process_shutdown.connect(flush_retry_logs)
 worker_shutdown.connect(flush_retry_logs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -23,8 +23,12 @@ from workers.adapters.mt5.simulated_clock import FileSimulatorClock
 from workers.adapters.mt5.throttle import throttles
 from workers.settings import Settings
 
+if TYPE_CHECKING:
+    from workers.adapters.mt5.scenario import Scenario
 
-def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
+
+def make_gateway(settings: Settings, terminal: str, scenario: Scenario | None = None) -> Mt5Gateway:
+    """The terminal's gateway; the simulator's on `scenario` (None: loaded from the settings)."""
     if settings.mt5_gateway == "metatrader5":
         from workers.adapters.mt5.metatrader5 import MetaTrader5Gateway
 
@@ -33,15 +37,22 @@ def make_gateway(settings: Settings, terminal: str) -> Mt5Gateway:
         from workers.adapters.mt5.mt5linux import Mt5LinuxGateway
 
         return Mt5LinuxGateway(settings.mt5linux_host, settings.mt5linux_port, settings.mt5_terminal_path)
-    from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
     from workers.adapters.mt5.simulator import SimulatedMt5Gateway
 
     return SimulatedMt5Gateway(
-        load_scenario(settings.mt5_scenario or DEMO_SCENARIO),
+        scenario or simulator_scenario(settings),
         terminal,
         settings.mt5_simulator_state,
         simulator_clock(settings),
     )
+
+
+def simulator_scenario(settings: Settings) -> Scenario:
+    """The simulator's scenario file, parsed (a few MB for thousands of accounts: load it
+    once per process and hand it on)."""
+    from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
+
+    return load_scenario(settings.mt5_scenario or DEMO_SCENARIO)
 
 
 def simulator_clock(settings: Settings) -> Callable[[], datetime] | None:
@@ -58,14 +69,12 @@ def process_clock(settings: Settings, default: Callable[[], datetime]) -> Callab
     return simulator_clock(settings) or default
 
 
-def server_clocks(settings: Settings) -> dict[str, str]:
+def server_clocks(settings: Settings, scenario: Scenario | None = None) -> dict[str, str]:
     """Each trade server's clock: HEDGEOPS_MT5_SERVER_TIME; with the simulator, the clock
     its scenario gives its own servers (unlisted: UTC) under the setting."""
     clocks: dict[str, str] = {}
     if settings.mt5_gateway == "simulator":
-        from workers.adapters.mt5.scenario import DEMO_SCENARIO, load_scenario
-
-        scenario = load_scenario(settings.mt5_scenario or DEMO_SCENARIO)
+        scenario = scenario or simulator_scenario(settings)
         clocks = {a.server: scenario.server_time.get(a.server, "UTC") for a in scenario.accounts}
     return {**clocks, **settings.mt5_server_time}
 
@@ -75,15 +84,19 @@ def servers_without_clock(settings: Settings, servers: Iterable[str]) -> list[st
     return sorted(s for s in set(servers) if s not in known)
 
 
-def gateway_factory(settings: Settings) -> GatewayFactory:
+def gateway_factory(settings: Settings, scenario: Scenario | None = None) -> GatewayFactory:
     """Gateways by terminal, made on first use and kept: the module is process-global.
-    Each is wrapped by ServerClockGateway: broker times become UTC there and nowhere else."""
+    Each is wrapped by ServerClockGateway: broker times become UTC there and nowhere else.
+    The simulator's scenario is read once, here, and shared by the terminals' gateways
+    (immutable; a forked worker shares the parent's copy)."""
     made: dict[str, Mt5Gateway] = {}
-    clocks = server_clocks(settings)
+    if scenario is None and settings.mt5_gateway == "simulator":
+        scenario = simulator_scenario(settings)
+    clocks = server_clocks(settings, scenario)
 
     def gateway(terminal: str) -> Mt5Gateway:
         if terminal not in made:
-            made[terminal] = ServerClockGateway(make_gateway(settings, terminal), clocks)
+            made[terminal] = ServerClockGateway(make_gateway(settings, terminal, scenario), clocks)
         return made[terminal]
 
     return gateway
@@ -95,8 +108,9 @@ def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
     from workers.faults import fault_hook
     from workers.metrics import default_guard_observer, default_observer
 
+    scenario = simulator_scenario(settings) if settings.mt5_gateway == "simulator" else None
     return Mt5Ports(
-        gateways=gateway_factory(settings),
+        gateways=gateway_factory(settings, scenario),
         credentials=EnvOrFileCredentials(),
         sync_observer=default_observer(),
         chunk_size=settings.mt5_sync_chunk_size,
@@ -104,7 +118,7 @@ def mt5_bundle(settings: Settings, notifier: Notifier) -> Mt5Ports:
         guard_policy=settings.guard_policy(),
         guard_policies=dict(settings.guard_policies),
         market_policies=settings.market_policies(),
-        server_times=server_clocks(settings),
+        server_times=server_clocks(settings, scenario),
         notifier=notifier,
         guard_observer=default_guard_observer(),
         fault=fault_hook(settings.fault_inject),

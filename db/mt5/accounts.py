@@ -74,8 +74,35 @@ def list_accounts(session: Session) -> list[Account]:
 
 
 def accounts_by_ids(session: Session, ids: Sequence[int]) -> list[Account]:
-    rows = session.scalars(select(Mt5Account).where(Mt5Account.id.in_(ids)).order_by(Mt5Account.id))
-    return [account_value(r) for r in rows]
+    """A chunk's accounts: a Core select of the columns (no ORM objects to build and track)."""
+    a = Mt5Account
+    stmt = select(
+        a.id,
+        a.login,
+        a.server,
+        a.terminal,
+        a.currency,
+        a.policy,
+        a.enabled,
+        a.magic_numbers,
+        a.credential_ref,
+        a.peak_equity,
+    )
+    return [
+        Account(
+            id=r.id,
+            login=r.login,
+            server=r.server,
+            terminal=r.terminal,
+            currency=r.currency,
+            policy=r.policy,
+            enabled=r.enabled,
+            magic_numbers=tuple(r.magic_numbers),
+            credential_ref=r.credential_ref,
+            peak_equity=r.peak_equity,
+        )
+        for r in session.execute(stmt.where(a.id.in_(ids)).order_by(a.id))
+    ]
 
 
 def enabled_account_ids(session: Session, terminal: str, logins: Sequence[int] | None = None) -> list[int]:

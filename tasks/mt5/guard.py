@@ -32,6 +32,7 @@ from core.mt5.gateway import Mt5Error
 from core.mt5.guard import GuardDecision, GuardEvent, evaluate
 from core.mt5.guard_day import DayDeal, GuardReading, day_deal
 from core.mt5.guard_policy import GuardPolicy, policy_for
+from core.mt5.guard_state import GuardState
 from core.mt5.snapshot import SnapshotFigures
 from core.mt5.values import Account
 from db.mt5 import guard as rows
@@ -39,6 +40,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from tasks.mt5.alerts import execution_alert, write_event_alerts
 from tasks.mt5.close_run import CloseRun
 from tasks.mt5.closes import close_all
+from tasks.mt5.guard_chunk import GuardChunk, quiet
 from tasks.mt5.latch import Book, needs_book, read_book, write_intents
 from tasks.mt5.market import check_market, held_now
 from tasks.mt5.ports import Mt5Ports
@@ -68,51 +70,75 @@ def guard_read(
     synced_at: datetime,
     run_id: int,
     symbols: Collection[str] = (),
+    chunk: GuardChunk | None = None,
 ) -> GuardDecision | None:
     """The guards of an account just read, while the terminal is still logged into it: the
-    market guard of `symbols` (tasks.mt5.market), then the drawdown guard."""
+    market guard of `symbols` (tasks.mt5.market), then the drawdown guard. `chunk`: what
+    the plan read of the chunk's accounts, and where quiet states wait for its write."""
     policy = account_policy(mt5, account)
     if policy is None:
         return None
     run = CloseRun(p, mt5, conn, account, policy, run_id)
     try:
-        market = check_market(run, symbols, run_id)  # first: a wide spread may hold the closes below
-        return guard_account(replace(run, held=market.held), figures, synced_at, run_id, wake=market.wake)
+        market = check_market(run, symbols, run_id, chunk)  # first: a wide spread may hold the closes below
+        run = replace(run, held=market.held)
+        return guard_account(run, figures, synced_at, run_id, wake=market.wake, chunk=chunk)
     except Mt5Error as exc:  # the next sync tries again; the state is unchanged
         log.warning("guard_terminal_failed", login=account.login, error=str(exc))
         return None
 
 
-def resume_account(p: Ports, mt5: Mt5Ports, conn: Connection, account: Account, run_id: int | None = None) -> None:
+def resume_account(
+    p: Ports, mt5: Mt5Ports, conn: Connection, account: Account, run_id: int | None = None, pending: int | None = None
+) -> None:
     """Right after the login of a sync, before the account is read: the closes it still
-    has open (a worker killed mid-close, a closed market) are finished first."""
+    has open (a worker killed mid-close, a closed market) are finished first. `pending`:
+    how many the chunk's plan found open (None: looked up here)."""
     policy = account_policy(mt5, account)
     if policy is None:
         return
-    with p.uow() as uow:
-        pending = rows.open_intent_counts(uow.session, [account.id], mode="enforce")
+    if pending is None:
+        with p.uow() as uow:
+            pending = rows.open_intent_counts(uow.session, [account.id], mode="enforce").get(account.id, 0)
     if pending:
         run = CloseRun(p, mt5, conn, account, policy, run_id)
         _closes(replace(run, held=held_now(run)))
 
 
 def guard_account(
-    run: CloseRun, figures: SnapshotFigures, synced_at: datetime, run_id: int, *, wake: bool = False
+    run: CloseRun,
+    figures: SnapshotFigures,
+    synced_at: datetime,
+    run_id: int,
+    *,
+    wake: bool = False,
+    chunk: GuardChunk | None = None,
 ) -> GuardDecision:
     """The drawdown guard; `wake`: the market guard left closes to send (a gap's, or held
-    ones whose spread is back)."""
+    ones whose spread is back). With a `chunk`, the state is the one its plan read, and a
+    quiet decision's state waits for the chunk's write."""
     now = run.p.clock()
     raw = run.gateway.history_deals_get(now - DEALS_LOOKBACK, now)
     deals = None if raw is None else [day_deal(d) for d in raw]
     reading = GuardReading(run.account.login, figures.equity, figures.balance, synced_at, confirmed=False)
-    with run.p.uow() as uow:  # a look without the lock: the terminal is called after it
-        seen = rows.peek_state(uow.session, run.account.id)
+    seen = _look(run, chunk)  # a look without the lock: the terminal is called after it
     decision = evaluate(seen, reading, run.policy, now, deals)
     if GuardEvent.CONFIRM in decision.events:
         reading = _fresh(run, now)
         decision = evaluate(seen, reading, run.policy, now, deals)
+    if chunk is not None and not wake and quiet(seen, decision):
+        chunk.keep_state(run.account.id, run.account.login, decision)  # nothing to send: it waits for the chunk
+        _evaluated(run, decision)
+        return decision
     book = read_book(run) if needs_book(decision) else None
     decision, to_close = _decide(run, reading, deals, book, run_id, now)
+    _evaluated(run, decision)
+    if to_close or wake:
+        _closes(run, decision if to_close else None)
+    return decision
+
+
+def _evaluated(run: CloseRun, decision: GuardDecision) -> None:
     log.info(
         "guard_evaluated",
         login=run.account.login,
@@ -120,9 +146,14 @@ def guard_account(
         drawdown_pct=str(decision.drawdown_pct),
         day_loss_pct=str(decision.day_loss_pct),
     )
-    if to_close or wake:
-        _closes(run, decision if to_close else None)
-    return decision
+
+
+def _look(run: CloseRun, chunk: GuardChunk | None) -> GuardState:
+    """The account's state as committed: the chunk's plan read it, or a look of its own."""
+    if chunk is not None:
+        return chunk.state(run.account.id) or GuardState()
+    with run.p.uow() as uow:
+        return rows.peek_state(uow.session, run.account.id)
 
 
 def _fresh(run: CloseRun, now: datetime) -> GuardReading:

@@ -41,6 +41,7 @@ from core.mt5.types import TradePosition
 from db.mt5 import guard as rows
 from db.mt5.market import market_states, save_market_states
 from tasks.mt5.close_run import CloseRun, Held
+from tasks.mt5.guard_chunk import GuardChunk
 from tasks.mt5.reading import checked
 
 log = structlog.get_logger(__name__)
@@ -58,23 +59,34 @@ class MarketCheck:
     wake: bool = False
 
 
-def check_market(run: CloseRun, symbols: Collection[str], run_id: int) -> MarketCheck:
-    """The market guard of the account the terminal is logged into, for `symbols`."""
+def check_market(run: CloseRun, symbols: Collection[str], run_id: int, chunk: GuardChunk | None = None) -> MarketCheck:
+    """The market guard of the account the terminal is logged into, for `symbols`. With a
+    `chunk`, the states are those its plan read, and states that raised no event wait for
+    the chunk's write."""
     policies = run.mt5.market_policies
     if policies is None or not symbols:
         return MarketCheck()
     quotes = {q.symbol: q for q in (_quote(run, s) for s in sorted(symbols)) if q is not None}
-    with run.p.uow() as uow:  # a look: the terminal may be asked for positions after it
-        before = market_states(uow.session, run.account.id, quotes)
+    before = _looked(run, quotes, chunk)  # a look: the terminal may be asked for positions after it
     decisions = {s: evaluate_symbol(before.get(s, SymbolState()), q, policies.of(s)) for s, q in quotes.items()}
+    ended = any(before.get(s, SymbolState()).wide and not d.state.wide for s, d in decisions.items())
+    if chunk is not None and not ended and not any(d.events for d in decisions.values()):
+        chunk.keep_market(run.account.id, {s: d.state for s, d in decisions.items()})
+        return MarketCheck(held_symbols(policies, {s: d.state for s, d in decisions.items()}))
     gapped = [s for s, d in decisions.items() if closes_on_gap(d, policies.of(s))]
     positions = _positions(run, gapped)
     with run.p.uow() as uow:
         save_market_states(uow.session, run.account.id, {s: d.state for s, d in decisions.items()}, now=run.p.clock())
         made = _store(run, uow.session, policies, decisions, positions, run_id)
         uow.commit()
-    ended = any(before.get(s, SymbolState()).wide and not d.state.wide for s, d in decisions.items())
     return MarketCheck(held_symbols(policies, {s: d.state for s, d in decisions.items()}), made > 0 or ended)
+
+
+def _looked(run: CloseRun, quotes: Collection[str], chunk: GuardChunk | None) -> dict[str, SymbolState]:
+    if chunk is not None:
+        return chunk.market.get(run.account.id, {})
+    with run.p.uow() as uow:
+        return market_states(uow.session, run.account.id, quotes)
 
 
 def held_now(run: CloseRun) -> dict[str, timedelta]:

@@ -37,6 +37,7 @@ from tasks import names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
 from tasks.mt5.alerts import deliver_notifications
 from tasks.mt5.guard import guard_read, resume_account
+from tasks.mt5.guard_chunk import GuardChunk
 from tasks.mt5.ports import Mt5Ports, mt5_ports
 from tasks.mt5.queues import check_queue, terminal_queue
 from tasks.mt5.reading import connection, read_account
@@ -75,6 +76,8 @@ class Plan:
     expected: dict[int, list[ExpectedPosition]] = field(default_factory=dict)
     done: bool = False
     note: str | None = None
+    #: The guards' rows of the accounts to do, read with the plan (None: no guard).
+    guard: GuardChunk | None = None
 
 
 @dataclass(slots=True)
@@ -82,6 +85,8 @@ class Outcomes:
     synced: list[AccountSynced] = field(default_factory=list)
     failed: list[AccountFailed] = field(default_factory=list)
     seconds: dict[int, float] = field(default_factory=dict)
+    #: The quiet guard states, written with the results.
+    guard: GuardChunk | None = None
 
 
 @job_task(names.SYNC_ACCOUNTS, queue=terminal_queue, retry=SYNC_RETRY, ignore_result=True)
@@ -94,7 +99,7 @@ def sync_accounts(self: JobTask, run_id: int, terminal: str, chunk_no: int, acco
 
 
 def sync_chunk(p: Ports, mt5: Mt5Ports, request: ChunkRequest, *, attempt: int, final: bool) -> dict[str, Any]:
-    plan = _plan(p, request)
+    plan = _plan(p, request, guarded=mt5.guard_policy is not None)
     if plan.done:
         return {"batch_run_id": request.run_id, "chunk_no": request.chunk_no, "note": plan.note}
     outcomes = _read(p, mt5, request, plan, attempt)
@@ -110,7 +115,7 @@ def sync_chunk(p: Ports, mt5: Mt5Ports, request: ChunkRequest, *, attempt: int, 
     return result
 
 
-def _plan(p: Ports, request: ChunkRequest) -> Plan:
+def _plan(p: Ports, request: ChunkRequest, *, guarded: bool) -> Plan:
     with p.uow() as uow:
         s = uow.session
         run = ledger.get_run(s, request.run_id)
@@ -122,13 +127,14 @@ def _plan(p: Ports, request: ChunkRequest) -> Plan:
         accounts = [a for a in accounts_by_ids(s, request.account_ids) if a.id not in given_up]
         synced = stored_keys(s, PositionSnapshot, [keys.mt5_snapshot_key(a.id, run.id) for a in accounts])
         todo = [a for a in accounts if keys.mt5_snapshot_key(a.id, run.id) not in synced]
-        return Plan(todo, dict(open_expected(s, [a.id for a in todo])))
+        ids = [a.id for a in todo]
+        return Plan(todo, dict(open_expected(s, ids)), guard=GuardChunk.read(s, ids) if guarded else None)
 
 
 def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: int) -> Outcomes:
     conn = connection(mt5.gateways, request.terminal)
     conn.symbols.clear()
-    out = Outcomes()
+    out = Outcomes(guard=plan.guard)
     for account in plan.todo:
         started = time.perf_counter()
         expected = plan.expected.get(account.id, [])
@@ -138,7 +144,7 @@ def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: i
                 account,
                 mt5.credentials.password(account.credential_ref),
                 expected,
-                after_login=partial(resume_account, p, mt5, conn, account, request.run_id),
+                after_login=partial(resume_account, p, mt5, conn, account, request.run_id, _pending(plan, account)),
             )
         except Mt5Error as exc:
             out.failed.append(AccountFailed(account, request.run_id, attempt, p.clock(), exc.kind, str(exc)))
@@ -151,7 +157,7 @@ def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: i
             figures = snapshot_figures(reading.account, reading.positions, account.peak_equity)
             synced_at = p.clock()
             decision = guard_read(  # still logged in; the market guard watches the symbols in play
-                p, mt5, conn, account, figures, synced_at, request.run_id, symbols=tuple(reading.symbols)
+                p, mt5, conn, account, figures, synced_at, request.run_id, tuple(reading.symbols), plan.guard
             )
             ops = None if decision is None else decision.day_ops  # the snapshot keeps what the guard saw
             out.synced.append(AccountSynced(account, request.run_id, synced_at, figures, outcomes, ops))
@@ -159,11 +165,17 @@ def _read(p: Ports, mt5: Mt5Ports, request: ChunkRequest, plan: Plan, attempt: i
     return out
 
 
+def _pending(plan: Plan, account: Account) -> int | None:
+    return None if plan.guard is None else plan.guard.open_intents(account.id)
+
+
 def _write(p: Ports, request: ChunkRequest, outcomes: Outcomes, *, attempt: int, final: bool) -> dict[str, Any]:
     """Results, then the ledger: an attempt with failures to retry adds its counts; a
     complete chunk (or the last attempt, its failures final) is counted in."""
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+        if outcomes.guard is not None:
+            outcomes.guard.write(uow.session, now=p.clock())
         written = write_sync_results(uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=p.clock())
         for key in written.conflict_keys:
             log.warning("mt5_result_conflicted", idempotency_key=key)
