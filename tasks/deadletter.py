@@ -71,6 +71,19 @@ def answer_dead(task: Any, letter: DeadLettered) -> NoReturn:
     raise Ignore(letter.message)
 
 
+def set_aside(task: Any, p: Ports, reason: str, message: str, **details: Any) -> NoReturn:
+    """Dead-letter the running task's message and answer its sender; when the record cannot
+    be written, give the message back (after a pause) to be refused again at its next delivery."""
+    request = task.request
+    try:
+        letter = dead_letter(p, task_id=request.id, task_name=task.name, reason=reason, message=message, **details)
+    except Exception as exc:  # the record could not be written: give it back, try again next time
+        log.warning("dead_letter_not_recorded", task_id=request.id, error=str(exc))
+        time.sleep(FOREIGN_BACKOFF)
+        raise Reject(message, requeue=True) from None
+    answer_dead(task, letter)
+
+
 def refuse_foreign(task: Any, p: Ports, theirs: str, mine: str) -> None:
     """A message sent for database `theirs` taken by a worker of `mine` is given back,
     then dead-lettered."""
@@ -85,45 +98,16 @@ def refuse_foreign(task: Any, p: Ports, theirs: str, mine: str) -> None:
         "then set it aside: the sender and the workers must share HEDGEOPS_DATABASE_URL "
         "(or use HEDGEOPS_REDIS_KEY_PREFIX apart)"
     )
-    try:
-        letter = dead_letter(
-            p,
-            task_id=request.id,
-            task_name=task.name,
-            reason=FOREIGN_DATABASE,
-            message=message,
-            database=theirs,
-            ours=mine,
-            deliveries=seen,
-        )
-    except Exception as exc:  # the record could not be written: give it back, try again next time
-        log.warning("dead_letter_not_recorded", task_id=request.id, error=str(exc))
-        raise Reject(message, requeue=True) from None
-    answer_dead(task, letter)
+    set_aside(task, p, FOREIGN_DATABASE, message, database=theirs, ours=mine, deliveries=seen)
 
 
 def refuse_unread(task: Any, p: Ports, refused: dict[str, Any]) -> NoReturn:
     """A message the consumer did not read (`refused`: its reason, size and limit in bytes)
     is dead-lettered; if that cannot be recorded it is given back (the consumer refuses it
     again at its next delivery)."""
-    request = task.request
     size, limit = (refused.get(k) if isinstance(refused.get(k), int) else None for k in ("size", "limit"))
     message = (
         f"message of {size} bytes is over the limit of {limit} bytes (HEDGEOPS_MAX_MESSAGE_KB): "
         "the worker set it aside without reading its arguments"
     )
-    try:
-        letter = dead_letter(
-            p,
-            task_id=request.id,
-            task_name=task.name,
-            reason=MESSAGE_TOO_LARGE,
-            message=message,
-            size=size,
-            limit=limit,
-        )
-    except Exception as exc:  # the record could not be written: give it back, try again next time
-        log.warning("dead_letter_not_recorded", task_id=request.id, error=str(exc))
-        time.sleep(FOREIGN_BACKOFF)
-        raise Reject(message, requeue=True) from None
-    answer_dead(task, letter)
+    set_aside(task, p, MESSAGE_TOO_LARGE, message, size=size, limit=limit)

@@ -16,7 +16,7 @@ from typing import Any
 
 from db import ledger
 from db.models import BatchRun
-from tasks.deadletter import answer_dead, dead_letter
+from tasks.deadletter import set_aside
 from tasks.ports import Ports
 
 UNPLANNED = "unplanned_chunk"
@@ -53,16 +53,14 @@ def refuse_unplanned(task: Any, p: Ports, args: tuple[Any, ...], kwargs: Mapping
     problem = unplanned(p, task.name, args, kwargs)
     if problem is None:
         return
-    letter = dead_letter(
+    set_aside(
+        task,
         p,
-        task_id=task.request.id,
-        task_name=task.name,
-        reason=UNPLANNED,
-        message=f"unplanned chunk message: {problem}",
+        UNPLANNED,
+        f"unplanned chunk message: {problem}",
         run_id=kwargs.get("run_id"),
         chunk_no=kwargs.get("chunk_no"),
     )
-    answer_dead(task, letter)
 
 
 def _short(kwargs: Mapping[str, Any], limit: int = 200) -> str:

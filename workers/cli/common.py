@@ -118,8 +118,14 @@ def load_file(file: Path, loader: Callable[[str, str], T]) -> T:
     refused input (all or nothing) is listed row by row and ends the command with exit 2."""
     text = read_text_file(file)
     start(settings_or_exit())
+    return _loaded(lambda: loader(text, file.name))
+
+
+def _loaded(load: Callable[[], T]) -> T:
+    """Run a load; refused input (all or nothing) is listed row by row, and it and any other
+    refusal end the command with one line and exit 2."""
     try:
-        return loader(text, file.name)
+        return load()
     except InvalidInput as exc:
         for line in exc.errors:
             err.print(f"  {line}", markup=False, highlight=False)
@@ -149,13 +155,7 @@ def load_streamed(file: Path, loader: Callable[[Callable[[], Iterator[str]], str
 
     start(settings_or_exit())
     try:
-        return loader(lines, file.name)
-    except InvalidInput as exc:
-        for line in exc.errors:
-            err.print(f"  {line}", markup=False, highlight=False)
-        raise fail(str(exc)) from None
-    except HedgeopsError as exc:
-        raise fail(f"{exc}; nothing loaded") from None
+        return _loaded(lambda: loader(lines, file.name))
     except PermissionError:
         raise fail(f"{file}: not readable (permission denied); nothing loaded") from None
     except UnicodeDecodeError as exc:
