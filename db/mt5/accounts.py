@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from core.errors import HedgeopsError, InvalidInput
@@ -27,7 +28,8 @@ class AccountChanged(HedgeopsError):
     """An account added again with other values (accounts are changed on purpose only)."""
 
 
-def account_value(row: Mt5Account) -> Account:
+def account_value(row: Mt5Account | Row[Any]) -> Account:
+    """An account's value from its ORM row or a row of its columns (accounts_by_ids)."""
     return Account(
         id=row.id,
         login=row.login,
@@ -75,34 +77,8 @@ def list_accounts(session: Session) -> list[Account]:
 
 def accounts_by_ids(session: Session, ids: Sequence[int]) -> list[Account]:
     """A chunk's accounts: a Core select of the columns (no ORM objects to build and track)."""
-    a = Mt5Account
-    stmt = select(
-        a.id,
-        a.login,
-        a.server,
-        a.terminal,
-        a.currency,
-        a.policy,
-        a.enabled,
-        a.magic_numbers,
-        a.credential_ref,
-        a.peak_equity,
-    )
-    return [
-        Account(
-            id=r.id,
-            login=r.login,
-            server=r.server,
-            terminal=r.terminal,
-            currency=r.currency,
-            policy=r.policy,
-            enabled=r.enabled,
-            magic_numbers=tuple(r.magic_numbers),
-            credential_ref=r.credential_ref,
-            peak_equity=r.peak_equity,
-        )
-        for r in session.execute(stmt.where(a.id.in_(ids)).order_by(a.id))
-    ]
+    stmt = select(*(getattr(Mt5Account, f.name) for f in fields(Account)))
+    return [account_value(r) for r in session.execute(stmt.where(Mt5Account.id.in_(ids)).order_by(Mt5Account.id))]
 
 
 def enabled_account_ids(session: Session, terminal: str, logins: Sequence[int] | None = None) -> list[int]:
