@@ -15,7 +15,7 @@ from core.monitoring import Check, CheckState, RunFacts, check_nightly, latest_d
 from core.run_details import RunRecord
 from core.values import Job, RunStatus
 from workers.cli.common import err, out
-from workers.settings import SettingsError, load_settings
+from workers.settings import Settings, SettingsError, load_settings
 
 check_app = typer.Typer(
     help="Probes for monitors (Nagios exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).", no_args_is_help=True
@@ -130,15 +130,10 @@ def broker(as_json: Annotated[bool, typer.Option("--json", help="print the check
     from workers.adapters.broker_facts import read_broker_facts
     from workers.bootstrap import redis_client
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True, subject="broker")
-    if not settings.broker_url:
-        _report(Check(CheckState.UNKNOWN, "no broker: HEDGEOPS_BROKER_URL is not set"), None, as_json, subject="broker")
+    settings, broker_url = _broker_settings(as_json, "broker")
     try:
         facts = read_broker_facts(
-            redis_client(settings.broker_url, settings), settings.visibility_timeout, settings.task_time_limit
+            redis_client(broker_url, settings), settings.visibility_timeout, settings.task_time_limit
         )
     except Exception as exc:  # any failure to read is the monitor's UNKNOWN
         _report(Check(CheckState.UNKNOWN, f"broker: {redacted_error(exc)}"), None, as_json, subject="broker")
@@ -172,12 +167,7 @@ def queues(
     from workers.mt5_wiring import mt5_queues
     from workers.queue_depth import broker_depths, broker_oldest_ages
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True, subject="queues")
-    if not settings.broker_url:
-        _report(Check(CheckState.UNKNOWN, "no broker: HEDGEOPS_BROKER_URL is not set"), None, as_json, subject="queues")
+    settings, _ = _broker_settings(as_json, "queues")
     known = [str(q) for q in (*QUEUES, *mt5_queues(settings))]
     unknown = [q for q in queue or [] if q not in known]
     if unknown:
@@ -201,6 +191,18 @@ def queues(
         ],
     }
     _report(check_queues(facts, settings.queue_stall_seconds), fields, as_json, subject="queues")
+
+
+def _broker_settings(as_json: bool, subject: str) -> tuple[Settings, str]:
+    """The settings and broker URL of a broker probe: a bad setting (a mistake) or no broker
+    is UNKNOWN."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _report(Check(CheckState.UNKNOWN, str(exc)), None, as_json, mistake=True, subject=subject)
+    if not settings.broker_url:
+        _report(Check(CheckState.UNKNOWN, "no broker: HEDGEOPS_BROKER_URL is not set"), None, as_json, subject=subject)
+    return settings, settings.broker_url
 
 
 def _report(
