@@ -127,6 +127,21 @@ def load_book(n: int, drop: Path) -> None:
     (drop / "p.csv").write_text(prices_csv(("LME-AL", "2026-11-19", "2510.125")))
 
 
+def mtm_planned_here(cluster: Cluster, n: int, drop: Path) -> int:
+    """N contracts and their D-1 price loaded (the prices run by a worker that then stops),
+    and an MTM run planned in this process: its id. Its chunk messages wait in Redis, no
+    worker on them yet."""
+    from tasks.valuation import compute_mtm_snapshots
+
+    load_book(n, drop)
+    planner = cluster.worker("planner", queues="prices", concurrency=1)
+    cluster.wait_run(
+        cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)["batch_run_id"]
+    )
+    cluster.stop(planner)
+    return int(compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}).get()["batch_run_id"])
+
+
 @dataclass(frozen=True)
 class Effects:
     """Effects per key, from the database."""

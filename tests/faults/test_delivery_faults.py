@@ -21,7 +21,7 @@ from db.migrate import upgrade
 from db.models import BatchRun, MtmSnapshot
 from tests import services
 from tests.cluster import BIN, rows
-from tests.faults.harness import AS_OF, OwnRedis, effects, load_book, own_cluster
+from tests.faults.harness import AS_OF, OwnRedis, effects, load_book, mtm_planned_here, own_cluster
 
 pytestmark = pytest.mark.e2e
 N = 2000
@@ -95,16 +95,7 @@ def test_5_every_chunk_delivered_twice(pg_url: str, tmp_path: Path, redis_server
     cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE="50")
     prefix = cluster.env["HEDGEOPS_REDIS_KEY_PREFIX"]
     try:
-        load_book(N, tmp_path / "incoming")
-        planner = cluster.worker("planner", queues="prices", concurrency=1)
-        cluster.wait_run(
-            cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)["batch_run_id"]
-        )
-        cluster.stop(planner)
-        # The plan runs in this process: its chunk messages wait in Redis, no worker on them yet.
-        from tasks.valuation import compute_mtm_snapshots
-
-        run_id = compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}).get()["batch_run_id"]
+        run_id = mtm_planned_here(cluster, N, tmp_path / "incoming")  # its chunk messages wait in Redis
         client = redis.Redis.from_url(redis_server.url)
         queue = f"{prefix}valuation"
         messages = client.lrange(queue, 0, -1)

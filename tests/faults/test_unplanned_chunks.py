@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from db.models import AuditEvent, BatchRunChunk
 from tests.cluster import rows
-from tests.faults.harness import AS_OF, OwnRedis, effects, load_book, own_cluster, verify_clean
+from tests.faults.harness import OwnRedis, effects, mtm_planned_here, own_cluster, verify_clean
 
 pytestmark = pytest.mark.e2e
 
@@ -30,16 +30,7 @@ def test_21_a_stray_chunk_and_a_reversed_range_are_dead_lettered_never_counted(
 ) -> None:
     cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
     try:
-        load_book(N, tmp_path / "incoming")
-        planner = cluster.worker("planner", queues="prices", concurrency=1)
-        cluster.wait_run(
-            cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(timeout=120)["batch_run_id"]
-        )
-        cluster.stop(planner)
-        from tasks.valuation import compute_mtm_snapshots
-
-        # The plan runs in this process: its 100 chunk messages wait in Redis, no worker on them yet.
-        run_id = compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}).get()["batch_run_id"]
+        run_id = mtm_planned_here(cluster, N, tmp_path / "incoming")  # 100 chunk messages wait
         strays = [
             {"chunk_no": 100000, "first_id": 1, "last_id": 10},  # a chunk number no plan holds
             {"chunk_no": 5, "first_id": 9, "last_id": 1},  # chunk 5 is 51..60: a reversed range
