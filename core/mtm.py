@@ -63,7 +63,10 @@ def out_of_range(snapshot: MtmSnapshot) -> MtmException:
 
 
 def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[str, Any]] | None:
-    """A price in another currency or per another unit cannot value the contract as it is."""
+    """A price in another currency or per another unit cannot value the contract as it is;
+    one the variance control holds (`unverified`) does not value it yet."""
+    if price.unverified:
+        return unverified(price)
     if price.currency != contract.currency:
         return ExceptionReason.CURRENCY_MISMATCH, {
             "price_currency": price.currency,
@@ -72,6 +75,12 @@ def _mismatch(contract: Contract, price: Price) -> tuple[ExceptionReason, dict[s
     if price.unit != contract.unit:
         return ExceptionReason.UNIT_MISMATCH, {"price_unit": price.unit, "contract_unit": contract.unit}
     return None
+
+
+def unverified(price: Price) -> tuple[ExceptionReason, dict[str, Any]]:
+    """A price the pricing variance control flagged and blocks (core.price_checks): the
+    contract waits for a person's decision on it."""
+    return ExceptionReason.PRICE_UNVERIFIED, {"price_id": price.id, "price_source": price.source}
 
 
 def value_contracts(

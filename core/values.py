@@ -93,6 +93,7 @@ class ExceptionReason(StrEnum):
     RATE_UNAVAILABLE = "rate_unavailable"  # an FX forward by parity lacks a currency's rate
     BASIS_MISMATCH = "basis_mismatch"  # the two legs of a designation on different bases
     VALUE_OUT_OF_RANGE = "value_out_of_range"  # a value its column cannot hold (|mtm| >= 10^22)
+    PRICE_UNVERIFIED = "price_unverified"  # its D-1 price failed verification and awaits a decision
 
 
 class Job(StrEnum):
@@ -158,6 +159,9 @@ class Price:
     unit: str
     source: str
     confidence: Confidence
+    #: Flagged by the pricing variance control with blocking on, and not yet accepted or
+    #: replaced (core.price_checks): valuation gives `price_unverified`, not a snapshot.
+    unverified: bool = False
 
 
 @dataclass(slots=True)

@@ -192,6 +192,45 @@ class PriceFile(Base):
     processed_at: Mapped[Timestamp]
 
 
+class PriceVariance(Base):
+    """A D-1 price the pricing variance control flagged (core.price_checks; migration
+    0016_price_verification): both prices, the variance and the threshold, once per price.
+    `blocked`: the contracts it values wait for a decision (HEDGEOPS_PRICE_VARIANCE_BLOCKS)."""
+
+    __tablename__ = "price_variances"
+
+    id: Mapped[IntPk]
+    price_id: Mapped[int] = mapped_column(BigId, ForeignKey("settlement_prices.id"), unique=True)
+    verification_price_id: Mapped[int] = mapped_column(BigId, ForeignKey("settlement_prices.id"))
+    symbol: Mapped[str] = mapped_column(String(32))
+    price_date: Mapped[date]
+    price: Mapped[Rate]
+    verification_price: Mapped[Rate]
+    variance: Mapped[Decimal] = mapped_column(ExactDecimal(24, 10))
+    threshold: Mapped[Decimal] = mapped_column(ExactDecimal(24, 10))
+    blocked: Mapped[bool]
+    batch_run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("batch_runs.id"))
+    created_at: Mapped[Timestamp]
+
+
+class PriceDecision(Base):
+    """A person's decision on a flagged price, from a price-decisions file: accepted, or
+    replaced by the price they supplied (a settlement price of source `manual`). Once per
+    flagged price; never changed."""
+
+    __tablename__ = "price_decisions"
+
+    id: Mapped[IntPk]
+    price_variance_id: Mapped[int] = mapped_column(BigId, ForeignKey("price_variances.id"), unique=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    replacement_price_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("settlement_prices.id"))
+    decided_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    file_name: Mapped[str] = mapped_column(String(512))
+    file_sha256: Mapped[Sha256]
+    decided_at: Mapped[Timestamp]
+
+
 class MtmSnapshot(ResultTable):
     """Append-only (a PostgreSQL trigger refuses UPDATE and DELETE)."""
 

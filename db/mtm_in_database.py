@@ -245,8 +245,10 @@ def value_commodities_in_range(
     correlation_id: str | None,
 ) -> InDatabase:
     """Value and write the snapshots of the commodity forwards of the key range `ids` that
-    have one of `prices` (at most one per symbol: core's choice of its D-1 price)."""
-    source = range_source(ids, as_of, prices, correlation_id)
+    have one of `prices` (at most one per symbol: core's choice of its D-1 price). A price
+    the variance control holds (`unverified`) values nothing here: its contracts go to core,
+    which gives them `price_unverified`."""
+    source = range_source(ids, as_of, [p for p in prices if not p.unverified], correlation_id)
     merged = merge_from(session, MtmSnapshot, source, batch_run_id=batch_run_id, now=now)
     return InDatabase(merged.counts, list(merged.extra[0]))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from core.mtm import best_price
 from core.ports import PriceBatch
 from core.prices import PriceRow
 from core.values import Confidence, Counts, ParseReport, Price
-from db.models import PriceFile, SettlementPrice
+from db.models import PriceDecision, PriceFile, PriceVariance, SettlementPrice
 from db.writepath import ResultRow, WriteReport, result_row, write_results
 
 
@@ -102,19 +103,7 @@ def stored_legs(session: Session, source: str, symbols: Collection[str], since: 
         SettlementPrice.symbol.in_(sorted(symbols)),
         SettlementPrice.price_date.between(since, until),
     )
-    return [
-        Price(
-            id=r.id,
-            symbol=r.symbol,
-            price_date=r.price_date,
-            price=r.price,
-            currency=r.currency,
-            unit=r.unit,
-            source=r.source,
-            confidence=Confidence(r.confidence),
-        )
-        for r in session.scalars(stmt)
-    ]
+    return [price_value(r) for r in session.scalars(stmt)]
 
 
 def file_seen(session: Session, source: str, sha256: str) -> bool:
@@ -167,8 +156,23 @@ def write_cross_prices(
     return write_results(session, SettlementPrice, cross_result_rows(crosses, now), batch_run_id=batch_run_id, now=now)
 
 
+def price_value(r: SettlementPrice, *, unverified: bool = False) -> Price:
+    return Price(
+        id=r.id,
+        symbol=r.symbol,
+        price_date=r.price_date,
+        price=r.price,
+        currency=r.currency,
+        unit=r.unit,
+        source=r.source,
+        confidence=Confidence(r.confidence),
+        unverified=unverified,
+    )
+
+
 def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:
-    """The most trusted price of each wanted symbol on its date (symbols without one are absent)."""
+    """The most trusted price of each wanted symbol on its date (symbols without one are
+    absent), as the pricing variance control leaves it (`with_verification`)."""
     by_date: dict[date, list[str]] = {}
     for symbol, day in wanted.items():
         by_date.setdefault(day, []).append(symbol)
@@ -178,17 +182,34 @@ def prices_on(session: Session, wanted: Mapping[str, date]) -> dict[str, Price]:
             SettlementPrice.symbol.in_(sorted(symbols)), SettlementPrice.price_date == day
         )
         for r in session.scalars(stmt):
-            candidates.setdefault(r.symbol, []).append(
-                Price(
-                    id=r.id,
-                    symbol=r.symbol,
-                    price_date=r.price_date,
-                    price=r.price,
-                    currency=r.currency,
-                    unit=r.unit,
-                    source=r.source,
-                    confidence=Confidence(r.confidence),
-                )
-            )
+            candidates.setdefault(r.symbol, []).append(price_value(r))
     chosen = {symbol: best_price(found) for symbol, found in candidates.items()}
-    return {symbol: price for symbol, price in chosen.items() if price is not None}
+    return with_verification(session, {symbol: price for symbol, price in chosen.items() if price is not None})
+
+
+def with_verification(session: Session, chosen: dict[str, Price]) -> dict[str, Price]:
+    """The variance control's say on each chosen price (core.price_checks): one a person
+    replaced gives way to the price they supplied; one flagged with blocking on and not yet
+    decided comes back `unverified` (valuation then gives `price_unverified`)."""
+    if not chosen:
+        return chosen
+    stmt = (
+        select(
+            PriceVariance.price_id, PriceVariance.blocked, PriceDecision.decision, PriceDecision.replacement_price_id
+        )
+        .outerjoin(PriceDecision, PriceDecision.price_variance_id == PriceVariance.id)
+        .where(PriceVariance.price_id.in_(sorted({p.id for p in chosen.values()})))
+    )
+    held = {row.price_id: row for row in session.execute(stmt)}
+    if not held:
+        return chosen
+    found = dict(chosen)
+    for symbol, price in chosen.items():
+        row = held.get(price.id)
+        if row is None:
+            continue
+        if row.replacement_price_id is not None:
+            found[symbol] = price_value(session.get_one(SettlementPrice, row.replacement_price_id))
+        elif row.blocked and row.decision is None:
+            found[symbol] = replace(price, unverified=True)
+    return found

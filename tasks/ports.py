@@ -27,6 +27,7 @@ from core.ports import (
     RunLock,
     RunObserver,
 )
+from core.price_checks import PriceChecks
 from core.rows import DEFAULT_WINDOW, DateWindow
 from core.values import D1Policy
 from db.uow import UnitOfWorkFactory
@@ -79,6 +80,8 @@ class Ports:
     #: given back before it is dead-lettered (HEDGEOPS_FOREIGN_MESSAGE_REQUEUES).
     deliveries: DeliveryCounter = field(default_factory=LocalDeliveryCounter)
     foreign_requeues: int = 5
+    #: The pricing variance control: verification sources, thresholds, blocking (core.price_checks).
+    price_checks: PriceChecks = field(default_factory=PriceChecks)
 
     def run_policy(self, scope: RunScope) -> RunPolicy:
         """The lock and the staleness of the runs of `scope`'s family."""

@@ -26,6 +26,7 @@ from db.writepath import WriteReport
 from tasks import names, runs
 from tasks.base import is_transient, job_task
 from tasks.ports import Ports, ports
+from tasks.price_checks import verify_prices
 from tasks.summary import run_summary
 
 log = structlog.get_logger(__name__)
@@ -67,7 +68,11 @@ def ingest_prices(p: Ports, run_id: int) -> dict[str, Any]:
     with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id, for_update=True)
         missing = report_missing(uow.session, wanted, run.id, p.clock())
-        record = RunRecord.model_validate({"files": files, "price_missing": missing, "failed_sources": failed})
+        variances = verify_prices(p.price_checks, uow.session, wanted, run.id, p.clock())
+        if variances:
+            _count_into(p, uow, run_id, Counts(exceptions=len(variances)))
+        found = {"files": files, "price_missing": missing, "failed_sources": failed}
+        record = RunRecord.model_validate({**found, **({"failures": variances} if variances else {})})
         run.details = {**run.details, **record.as_details()}
         runs.finish(p, uow, run)
         uow.commit()

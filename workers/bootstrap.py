@@ -97,6 +97,7 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         ecb_crosses=ecb_crosses(settings),
         deliveries=deliveries,
         foreign_requeues=settings.foreign_message_requeues,
+        price_checks=settings.price_checks(),
     )
 
 

@@ -34,6 +34,7 @@ from workers.settings_delivery import DeliverySettings
 from workers.settings_guard import GuardSettings
 from workers.settings_hedging import HedgingSettings
 from workers.settings_mt5 import Mt5Settings
+from workers.settings_prices import PriceCheckSettings
 
 
 class SettingsError(Exception):
@@ -68,7 +69,7 @@ DEFAULT_SOURCES = [
 ]
 
 
-class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings):
+class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings, PriceCheckSettings):
     model_config = SettingsConfigDict(env_prefix="HEDGEOPS_", env_file=".env", extra="ignore")
 
     database_url: str = Field("sqlite:///./var/hedgeops.db", description="SQLAlchemy URL of the database")
@@ -253,6 +254,9 @@ class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings):
         names = [s.name for s in self.price_sources]
         if len(set(names)) != len(names):
             raise ValueError(f"price source names must be unique: {names}")
+        problem = self.verification_problem(names)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @field_validator("discount_rates")

@@ -191,6 +191,8 @@ def market_rate(contract: Contract, as_of: date, market: FxMarket) -> MarketRate
     found = market.prices.get(forward_symbol(pair, maturity) if basis is RateSource.FORWARD_QUOTE else pair)
     if found is None:
         return ExceptionReason.PRICE_UNAVAILABLE, {}
+    if found.unverified:  # the pricing variance control holds it (core.price_checks)
+        return ExceptionReason.PRICE_UNVERIFIED, {"price_id": found.id, "price_source": found.source}
     if basis is not RateSource.CIP:
         return MarketRate(found, found.price, basis, {})
     base, quote = base_currency(pair), quote_currency(pair)

@@ -19,6 +19,7 @@ from workers.cli import (
     jobs,
     load,
     mt5,
+    price_decisions,
     report_mtm,
     runs,
     verify,
@@ -38,6 +39,7 @@ load.load_app.command("designations")(hedging.load_designations)
 load.load_app.command("expected-positions")(mt5.load_expected_positions)
 load.load_app.command("no-longer-expected")(accounting.load_no_longer_expected)
 load.load_app.command("counterparties")(counterparties.load_counterparties)
+load.load_app.command("price-decisions")(price_decisions.load_price_decisions)
 app.add_typer(load.load_app, name="load")
 hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
