@@ -31,6 +31,7 @@ COMMANDS: dict[str, list[str]] = {
     "periods reopen": ["2026-10", "--by", "alice", "--second", "bob", "--reason", "restatement"],
     "load no-longer-expected": ["no-such-file.json"],
     "load counterparties": [str(SAMPLES / "counterparties.csv")],
+    "load price-decisions": ["no-such-file.csv"],
     "report counterparties": ["--as-of", "2026-11-20"],
     "mt5 accounts add": [
         "--login",

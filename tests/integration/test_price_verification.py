@@ -209,3 +209,26 @@ class TestDecisionsFile:
         assert result.exit_code == 2
         assert "a replace decision needs the price" in result.stderr
         assert result.stderr.strip().splitlines()[-1] == "hedgeops: d.csv: 1 bad row(s); nothing loaded"
+
+    @pytest.mark.parametrize(
+        ("name", "value", "says"),
+        [
+            (
+                "HEDGEOPS_PRICE_VERIFICATION",
+                '{"EURUSD": "ecbb"}',
+                "EURUSD: ecbb is not a configured price source (configured: ecb, vendor_csv)",
+            ),
+            ("HEDGEOPS_PRICE_VARIANCE_PCT", "1%", "HEDGEOPS_PRICE_VARIANCE_PCT: Input should be a valid decimal"),
+            ("HEDGEOPS_PRICE_VARIANCE_PCT_BY_SYMBOL", '{"LME-AL": "0"}', "LME-AL: 0: a threshold is a percentage"),
+        ],
+    )
+    @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+    def test_a_misspelt_setting_is_one_line_and_exit_2(
+        self, embedded_cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str, value: str, says: str
+    ) -> None:
+        monkeypatch.setenv(name, value)
+        path = tmp_path / "d.csv"
+        path.write_text(DECISIONS)
+        result = embedded_cli.invoke(app, ["load", "price-decisions", str(path)])
+        [line] = result.stderr.strip().splitlines()
+        assert (result.exit_code, says in line, line.startswith("hedgeops: invalid setting")) == (2, True, True)
