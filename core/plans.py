@@ -1,14 +1,26 @@
 """Chunk plans by key ranges: a chunk names the first and last id it covers, not every id.
 
 A plan of a million contracts is then a thousand pairs of integers, not a million ids in
-one process and in the messages; each chunk reads its own rows by range when it runs.
+the messages. What each chunk must value is fixed when planned (issue 21, point 1): its
+members, runs of consecutive ids kept with the chunk's plan row (a thousand pairs for a
+book of consecutive ids); a chunk values exactly those, whatever changed since, and the
+run's end compares its results with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
 from itertools import pairwise
+
+from pydantic import BaseModel, ConfigDict
+
+from core.keys import mtm_exception_key
+from core.mtm_results import MtmException
+from core.run_details import DetailsPart
+from core.values import Contract, ContractStatus, ExceptionReason, ObjectType
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +48,99 @@ def key_ranges(starts: Sequence[int], last: int) -> list[KeyRange]:
         raise ValueError("chunk starts must ascend and end at or before the last id")
     ends = [nxt - 1 for nxt in starts[1:]] + [last]
     return [KeyRange(first, end) for first, end in zip(starts, ends, strict=True)]
+
+
+# -- what a run must value (issue 21, point 1) -------------------------------------------------
+
+#: Runs of consecutive ids, each [first, last] (both included), ascending and apart: how a
+#: chunk plan keeps its members. A book of consecutive active ids is one pair per chunk.
+IdRuns = list[list[int]]
+
+
+def id_runs(ids: Iterable[int]) -> IdRuns:
+    """The ids (ascending, distinct) as runs of consecutive ids."""
+    runs: IdRuns = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        elif runs and i <= runs[-1][1]:
+            raise ValueError(f"ids must ascend, without repeats: {i} after {runs[-1][1]}")
+        else:
+            runs.append([i, i])
+    return runs
+
+
+def expand(runs: Sequence[Sequence[int]]) -> list[int]:
+    """The ids of runs of consecutive ids, ascending."""
+    return [i for first, last in runs for i in range(first, last + 1)]
+
+
+def run_count(runs: Sequence[Sequence[int]]) -> int:
+    return sum(last - first + 1 for first, last in runs)
+
+
+def fingerprint(runs: Sequence[Sequence[int]]) -> str:
+    """sha256 of the runs' text (`first-last` joined by `,`): the same set gives the same
+    fingerprint however it was chunked, since consecutive runs are joined first."""
+    joined: IdRuns = []
+    for first, last in runs:
+        if joined and first == joined[-1][1] + 1:
+            joined[-1][1] = last
+        else:
+            joined.append([first, last])
+    return hashlib.sha256(",".join(f"{a}-{b}" for a, b in joined).encode()).hexdigest()
+
+
+class PlannedSet(BaseModel):
+    """How many objects of a kind a run planned to value, and their fingerprint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    fingerprint: str
+
+    @classmethod
+    def of(cls, runs: Sequence[Sequence[int]]) -> PlannedSet:
+        return cls(count=run_count(runs), fingerprint=fingerprint(runs))
+
+
+class CoveragePlan(DetailsPart):
+    """What a run records of the set it must cover: per object type (`hedge_contract`,
+    `hedged_item`) its count and fingerprint, fixed when planned; and, once ended, how many
+    planned objects had neither a snapshot nor an exception (each a `not_valued` exception)."""
+
+    planned: dict[str, PlannedSet] | None = None
+    not_valued: int | None = None
+
+
+def planned_sets(members: Iterable[Mapping[str, Sequence[Sequence[int]]]]) -> dict[str, IdRuns]:
+    """The chunks' members joined per object type (chunks in plan order, so ascending)."""
+    joined: dict[str, IdRuns] = {}
+    for chunk in members:
+        for kind, runs in chunk.items():
+            joined.setdefault(kind, []).extend([list(r) for r in runs])
+    return {kind: sorted(runs) for kind, runs in joined.items()}
+
+
+def uncovered(runs: Sequence[Sequence[int]], covered: Collection[int]) -> list[int]:
+    """The planned ids that are not among `covered` (ids with a snapshot or an exception)."""
+    return [i for i in expand(runs) if i not in covered]
+
+
+def as_planned(contracts: Iterable[Contract]) -> list[Contract]:
+    """The contracts a plan listed, each valued whatever its status is now: the plan found it
+    revaluing, and a status change during the run takes effect from the next run. One whose
+    status no longer revalues is valued as the active contract it was (a status is no field
+    of a snapshot)."""
+    return [c if c.status.revalues else replace(c, status=ContractStatus.ACTIVE) for c in contracts]
+
+
+def not_valued(object_type: ObjectType, object_ids: Iterable[int], as_of: date) -> list[MtmException]:
+    """The objects a run planned that have neither a snapshot nor an exception at its end:
+    each an exception `not_valued`, so the gap is named and counted. Its details name no
+    run, so a later attempt finding the same gap writes the same row (`existing`)."""
+    reason = ExceptionReason.NOT_VALUED
+    return [
+        MtmException(mtm_exception_key(object_type, i, as_of, reason), i, as_of, reason, {}, object_type)
+        for i in object_ids
+    ]

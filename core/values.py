@@ -94,6 +94,7 @@ class ExceptionReason(StrEnum):
     BASIS_MISMATCH = "basis_mismatch"  # the two legs of a designation on different bases
     VALUE_OUT_OF_RANGE = "value_out_of_range"  # a value its column cannot hold (|mtm| >= 10^22)
     PRICE_UNVERIFIED = "price_unverified"  # its D-1 price failed verification and awaits a decision
+    NOT_VALUED = "not_valued"  # planned by its run, yet neither a snapshot nor an exception at its end
 
 
 class Job(StrEnum):

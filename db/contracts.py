@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from core.contracts import MUTABLE_FIELDS, NOT_COMPARED, ContractRow, changed_fields
 from core.errors import ContractChanged
 from core.hedging.lifecycle import transition_problem
-from core.plans import KeyRange, key_ranges
+from core.plans import IdRuns, KeyRange, expand, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
 from db.counterparties import counterparty_ids
@@ -235,6 +235,34 @@ def active_key_ranges(session: Session, size: int) -> list[KeyRange]:
     return key_ranges(starts, last) if starts and last is not None else []
 
 
+def active_chunk_members(session: Session, size: int) -> list[tuple[KeyRange, IdRuns]]:
+    """The active contracts in chunks of `size`, each as its key range and its members (runs
+    of consecutive ids): what the chunk must value, fixed now (issue 21, point 1). The runs
+    are made in the database (an id minus its row number is constant along a run), so a book
+    of consecutive ids reads one row per chunk, never the whole book."""
+    if size < 1:
+        raise ValueError("chunk size must be at least 1")
+    numbered = (
+        select(HedgeContract.id, (func.row_number().over(order_by=HedgeContract.id) - 1).label("n"))
+        .where(HedgeContract.status.in_(REVALUED))
+        .subquery()
+    )
+    chunk = numbered.c.n // size
+    stmt = (
+        select(chunk, func.min(numbered.c.id), func.max(numbered.c.id))
+        .group_by(chunk, numbered.c.id - numbered.c.n)
+        .order_by(func.min(numbered.c.id))
+    )
+    members: dict[int, IdRuns] = {}
+    for no, first, last in session.execute(stmt):
+        members.setdefault(int(no), []).append([int(first), int(last)])
+    if not members:
+        return []
+    parts = list(members.values())
+    ranges = key_ranges([runs[0][0] for runs in parts], parts[-1][-1][1])
+    return list(zip(ranges, parts, strict=True))
+
+
 def active_underlyings(session: Session) -> set[str]:
     """The symbols active contracts are valued with: the prices the nightly must have."""
     stmt = select(HedgeContract.underlying).where(HedgeContract.status.in_(REVALUED)).distinct()
@@ -272,6 +300,17 @@ def contracts_in_range(session: Session, ids: KeyRange) -> list[Contract]:
     and reads every active contract of the book for each chunk (O(N) per chunk)."""
     stmt = _contract_select().where(HedgeContract.id.between(ids.first, ids.last))
     return [to_contract(r) for r in session.connection().execute(stmt) if r.status in _REVALUED]
+
+
+def planned_contracts(session: Session, runs: Sequence[Sequence[int]]) -> list[Contract]:
+    """The contracts of a chunk's members (core.plans.IdRuns), whatever their status now:
+    the range from the first to the last member read as contracts_in_range reads its own,
+    the members kept."""
+    if not runs:
+        return []
+    members = set(expand(runs))
+    stmt = _contract_select().where(HedgeContract.id.between(runs[0][0], runs[-1][-1]))
+    return [to_contract(r) for r in session.connection().execute(stmt) if r.id in members]
 
 
 def contracts_by_ids(session: Session, ids: Sequence[int]) -> list[Contract]:

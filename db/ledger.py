@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.ledger import exceptions_error as describe_exceptions
 from core.ledger import final_status, is_abandoned, shortfalls
+from core.plans import IdRuns
 from core.redaction import redact_text
 from core.values import Counts, Job, RunStatus, Trigger
 from db.audit import record_event
@@ -88,6 +89,17 @@ def latest_run(session: Session, job: str, as_of: date) -> BatchRun | None:
     stmt = (
         select(BatchRun)
         .where(BatchRun.job == str(job), BatchRun.as_of_date == as_of)
+        .order_by(BatchRun.attempt.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def latest_ended_run(session: Session, job: str, as_of: date) -> BatchRun | None:
+    """The newest attempt of (job, as_of) that has ended."""
+    stmt = (
+        select(BatchRun)
+        .where(BatchRun.job == str(job), BatchRun.as_of_date == as_of, BatchRun.status != RunStatus.RUNNING.value)
         .order_by(BatchRun.attempt.desc())
         .limit(1)
     )
@@ -253,18 +265,22 @@ def record_chunk(session: Session, run_id: int, chunk_no: int, counts: Counts, n
 @dataclass(frozen=True, slots=True)
 class PlannedChunk:
     """A chunk as its run planned it: its task, queue (None: the router's) and arguments
-    besides `run_id` and `chunk_no`."""
+    besides `run_id` and `chunk_no`; and what it must value, per object type (core.plans:
+    runs of ids; None for a chunk planned before members were kept)."""
 
     chunk_no: int
     task: str
     queue: str | None
     kwargs: dict[str, Any]
+    members: dict[str, IdRuns] | None = None
 
 
 def record_chunk_plan(session: Session, run_id: int, chunks: Sequence[PlannedChunk]) -> None:
     """Keep a run's planned chunks (once: a run's first plan)."""
     session.add_all(
-        BatchRunChunkPlan(batch_run_id=run_id, chunk_no=c.chunk_no, task=c.task, queue=c.queue, kwargs=c.kwargs)
+        BatchRunChunkPlan(
+            batch_run_id=run_id, chunk_no=c.chunk_no, task=c.task, queue=c.queue, kwargs=c.kwargs, members=c.members
+        )
         for c in chunks
     )
 
@@ -274,12 +290,30 @@ def chunk_plan(session: Session, run_id: int) -> list[PlannedChunk]:
     rows = session.scalars(
         select(BatchRunChunkPlan).where(BatchRunChunkPlan.batch_run_id == run_id).order_by(BatchRunChunkPlan.chunk_no)
     )
-    return [PlannedChunk(r.chunk_no, r.task, r.queue, dict(r.kwargs)) for r in rows]
+    return [_planned(r) for r in rows]
 
 
 def planned_chunk(session: Session, run_id: int, chunk_no: int) -> PlannedChunk | None:
     row = session.get(BatchRunChunkPlan, (run_id, chunk_no))
-    return None if row is None else PlannedChunk(row.chunk_no, row.task, row.queue, dict(row.kwargs))
+    return None if row is None else _planned(row)
+
+
+def _planned(row: BatchRunChunkPlan) -> PlannedChunk:
+    members = None if row.members is None else {k: [list(r) for r in v] for k, v in row.members.items()}
+    return PlannedChunk(row.chunk_no, row.task, row.queue, dict(row.kwargs), members)
+
+
+def planned_members(session: Session, run_id: int) -> list[dict[str, IdRuns]] | None:
+    """Every chunk's members of a run in chunk order (None: a run planned before members
+    were kept, or before plans were)."""
+    stmt = (
+        select(BatchRunChunkPlan.members)
+        .where(BatchRunChunkPlan.batch_run_id == run_id)
+        .order_by(BatchRunChunkPlan.chunk_no)
+    )
+    rows = list(session.scalars(stmt))
+    found = [dict(m) for m in rows if m is not None]
+    return found if found and len(found) == len(rows) else None
 
 
 def done_chunks(session: Session, run_id: int) -> list[int]:

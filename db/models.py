@@ -141,6 +141,10 @@ class BatchRunChunkPlan(Base):
     task: Mapped[str] = mapped_column(String(128))
     queue: Mapped[str | None] = mapped_column(String(128))
     kwargs: Mapped[Json] = mapped_column(JsonDoc)
+    #: What the chunk must value, fixed when planned: per object type, runs of consecutive
+    #: ids ([[first, last], ...]: core.plans.PlannedSet). None: a chunk planned before
+    #: members were kept, which reads its range's status when it runs.
+    members: Mapped[Json | None] = mapped_column(JsonDoc)
 
 
 class SettlementPrice(ResultTable):

@@ -6,7 +6,8 @@ exactly, and leaves every other row to core (the caller values those in Python, 
 same unit of work). The rows it takes are those of a key range that:
 
 - are commodity forwards with a status that revalues (core.mtm values exactly these as
-  commodities; FX forwards are core.hedging.fx's);
+  commodities; FX forwards are core.hedging.fx's), or, for a chunk whose plan fixed its
+  members, are among them whatever their status now (issue 21, point 1);
 - have a price of their underlying among `prices` (the D-1 prices core chose for the
   range: tasks pick them with core.calendars and core.mtm.best_price), in their currency
   and unit (otherwise core writes price_unavailable or a mismatch exception);
@@ -42,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from core.canonical import normalise_decimal
 from core.mtm_results import SNAPSHOT_FIELDS, SNAPSHOT_KEY
-from core.plans import KeyRange
+from core.plans import IdRuns, KeyRange
 from core.values import ContractStatus, Counts, Instrument, ObjectType, Price
 from db.models import HedgeContract, MtmSnapshot
 from db.writepath import MergeSource, merge_from
@@ -183,9 +184,19 @@ _RANGE_TEXTS = {
 }
 
 
-def _valuation_ctes() -> str:
-    """The CTEs that value a key range: `v`, its snapshot rows; `revalued` and `taken`, to
-    tell which of the range's contracts it left to core."""
+#: The contracts of a range core values: those whose status revalues now (a plan without members).
+_BY_STATUS = f"SELECT * FROM rng WHERE status IN ({_REVALUED})"
+#: The contracts of a range core values: a chunk's members, fixed when planned, whatever their
+#: status now (issue 21, point 1). A book of consecutive ids is one run: the range itself.
+_BY_MEMBERS = (
+    "SELECT rng.* FROM rng JOIN unnest(%(run_firsts)s::bigint[], %(run_lasts)s::bigint[]) AS m(a, b) "
+    "ON rng.id BETWEEN m.a AND m.b"
+)
+
+
+def _valuation_ctes(revalued: str = _BY_STATUS) -> str:
+    """The CTEs that value a key range: `v`, its snapshot rows; `revalued` (the contracts to
+    value, `revalued` gives them) and `taken`, to tell which of them it left to core."""
     mtm = commodity_mtm("c.side", "c.quantity", "c.price", "c.entry_price")
     select_list, payload = snapshot_select(_RANGE_FIELDS, _RANGE_TEXTS, correlation_id="%(correlation_id)s::text")
     # The range is read first on its own (MATERIALIZED): a planner without fresh statistics
@@ -200,7 +211,7 @@ px AS (
   SELECT id, instrument, underlying, side, quantity, unit, entry_price, currency, status
   FROM hedge_contracts WHERE id BETWEEN %(first)s AND %(last)s
 ), revalued AS (
-  SELECT * FROM rng WHERE status IN ({_REVALUED})
+  {revalued}
 ), taken AS (
   SELECT r.id, r.side, r.quantity, r.entry_price, r.currency,
          px.price_id, px.price, px.price_text, px.price_date, px.price_day
@@ -223,6 +234,8 @@ RANGE_SOURCE = MergeSource(
     order_by="object_id",
     extra=("(SELECT coalesce(array_agg(id ORDER BY id), '{}') FROM revalued WHERE id NOT IN (SELECT id FROM taken))",),
 )
+#: The same of a chunk's planned members.
+MEMBERS_SOURCE = replace(RANGE_SOURCE, ctes=_valuation_ctes(_BY_MEMBERS))
 
 
 @dataclass(slots=True)
@@ -243,12 +256,17 @@ def value_commodities_in_range(
     batch_run_id: int | None,
     now: datetime,
     correlation_id: str | None,
+    members: IdRuns | None = None,
 ) -> InDatabase:
     """Value and write the snapshots of the commodity forwards of the key range `ids` that
-    have one of `prices` (at most one per symbol: core's choice of its D-1 price). A price
-    the variance control holds (`unverified`) values nothing here: its contracts go to core,
-    which gives them `price_unverified`."""
+    have one of `prices` (at most one per symbol: core's choice of its D-1 price): those
+    whose status revalues, or with `members` (a chunk's plan) those, whatever their status.
+    A price the variance control holds (`unverified`) values nothing here: its contracts go
+    to core, which gives them `price_unverified`."""
     source = range_source(ids, as_of, [p for p in prices if not p.unverified], correlation_id)
+    if members is not None:
+        runs = {"run_firsts": [r[0] for r in members], "run_lasts": [r[1] for r in members]}
+        source = replace(MEMBERS_SOURCE, params={**source.params, **runs})
     merged = merge_from(session, MtmSnapshot, source, batch_run_id=batch_run_id, now=now)
     return InDatabase(merged.counts, list(merged.extra[0]))
 

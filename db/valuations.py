@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from core.mtm_results import MtmException as MtmExceptionValue
 from core.mtm_results import MtmSnapshot as MtmSnapshotValue
 from core.mtm_results import Valuation
-from core.values import Counts
+from core.values import Counts, ExceptionReason, ObjectType
+from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import MtmException, MtmSnapshot
 from db.writepath import ResultRow, result_row, write_results
 
@@ -56,3 +59,31 @@ def write_valuation(
         exceptions=excs.processed,
     )
     return counts
+
+
+def covered_ids(session: Session, as_of: date, object_type: ObjectType, first: int, last: int) -> set[int]:
+    """The ids from `first` to `last` of `object_type` with a snapshot of `as_of`, or an
+    exception other than `not_valued` (that one marks a gap, it covers nothing)."""
+    snaps = select(MtmSnapshot.object_id).where(
+        MtmSnapshot.as_of_date == as_of,
+        MtmSnapshot.object_type == object_type.value,
+        MtmSnapshot.object_id.between(first, last),
+    )
+    excs = select(MtmException.object_id).where(
+        MtmException.as_of_date == as_of,
+        MtmException.object_type == object_type.value,
+        MtmException.object_id.between(first, last),
+        MtmException.reason != ExceptionReason.NOT_VALUED.value,
+    )
+    return {int(i) for i in session.scalars(union(snaps, excs))}
+
+
+def hedged_item_ids(session: Session, version_ids: Sequence[int]) -> list[int]:
+    """The hedged items of these designation versions (what a hedged-item chunk values), ascending."""
+    stmt = (
+        select(HedgeRelationship.hedged_item_id)
+        .join(HedgeDesignation, HedgeDesignation.relationship_id == HedgeRelationship.id)
+        .where(HedgeDesignation.id.in_(version_ids))
+        .distinct()
+    )
+    return sorted(int(i) for i in session.scalars(stmt))

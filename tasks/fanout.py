@@ -1,6 +1,7 @@
 """The one fan-out of every chunked job (MTM, effectiveness, a terminal's sync cycle): plan
 a run's chunks, record the plan in the ledger (each chunk's task, queue and arguments:
 batch_run_chunk_plans), send after commit the chunks the ledger has not counted in.
+A chunk may keep its members (what it must value, fixed when planned: issue 21, point 1).
 Planning a run again is therefore re-sending its missing chunks, as first planned: beat's
 stale-run sweep (tasks.resend) calls each job's `ChunkedJob.resend`, which is its plan. A
 chunk message that names no planned chunk is refused before it runs (tasks.plan_check).
@@ -18,6 +19,7 @@ import structlog
 from celery import group, signature
 from sqlalchemy.orm import Session
 
+from core.plans import IdRuns
 from db import ledger
 from db.models import BatchRun
 from tasks import runs
@@ -30,11 +32,13 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One chunk's message: its task and its arguments besides `run_id` and `chunk_no`;
-    `queue` None: the app's router picks it."""
+    `queue` None: the app's router picks it. `members`: what the chunk must value, per
+    object type (core.plans.IdRuns), kept with its plan, not sent: the chunk reads them."""
 
     task: str
     kwargs: Mapping[str, Any]
     queue: str | None = None
+    members: Mapping[str, IdRuns] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +79,12 @@ def fan_out(p: Ports, run_id: int, plan: Planner, *, send: Send, event: str) -> 
         run = ledger.get_run(unit.session, run_id, for_update=True)
         kept = ledger.chunk_plan(unit.session, run.id)
         if kept:  # a re-plan sends the chunks first planned, never a plan made again
-            planned = Plan([Chunk(c.task, c.kwargs, c.queue) for c in kept], log={"chunks": len(kept), "again": True})
+            planned = Plan(
+                [Chunk(c.task, c.kwargs, c.queue, c.members) for c in kept], log={"chunks": len(kept), "again": True}
+            )
         else:
             planned = plan(unit.session, run)
-            ledger.record_chunk_plan(
-                unit.session,
-                run.id,
-                [ledger.PlannedChunk(no, c.task, c.queue, dict(c.kwargs)) for no, c in enumerate(planned.chunks)],
-            )
+            ledger.record_chunk_plan(unit.session, run.id, [_planned(no, c) for no, c in enumerate(planned.chunks)])
         run.chunks_total = len(planned.chunks)
         run.details = {**run.details, **planned.details}
         if not planned.chunks:
@@ -93,6 +95,11 @@ def fan_out(p: Ports, run_id: int, plan: Planner, *, send: Send, event: str) -> 
         unit.commit()
         log.info(event, **planned.log)
         return run_summary(run)
+
+
+def _planned(no: int, chunk: Chunk) -> ledger.PlannedChunk:
+    members = None if chunk.members is None else {k: [list(r) for r in v] for k, v in chunk.members.items()}
+    return ledger.PlannedChunk(no, chunk.task, chunk.queue, dict(chunk.kwargs), members)
 
 
 def _messages(run_id: int, chunks: Sequence[Chunk], done: set[int]) -> list[Any]:

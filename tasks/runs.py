@@ -320,12 +320,17 @@ class ChunkDone:
 
 
 ChunkWork = Callable[[SqlAlchemyUnitOfWork, BatchRun], ChunkDone]
+#: A job's last word on a run whose chunks are all in, before its status is decided (MTM:
+#: its coverage, tasks.coverage): the counts it adds to the run.
+CloseWork = Callable[[Ports, SqlAlchemyUnitOfWork, BatchRun], Counts]
 
 
-def chunk_step(p: Ports, run_id: int, chunk_no: int, work: ChunkWork, *, event: str) -> dict[str, Any]:
+def chunk_step(
+    p: Ports, run_id: int, chunk_no: int, work: ChunkWork, *, event: str, close: CloseWork | None = None
+) -> dict[str, Any]:
     """The skeleton of every chunk: load the run; ended already? nudge its parent and
     return; else do `work`, count the chunk in exactly once, finish the run when it was
-    the last or heartbeat, commit; log `event` with the chunk's counts."""
+    the last (after `close`) or heartbeat, commit; log `event` with the chunk's counts."""
     with p.uow() as uow:
         run = ledger.get_run(uow.session, run_id)
         if run.finished_at is not None:
@@ -336,6 +341,7 @@ def chunk_step(p: Ports, run_id: int, chunk_no: int, work: ChunkWork, *, event: 
             done = work(uow, run)
             counted, all_in = _count_in(p, uow, run, chunk_no, done)
             if all_in:
+                _close(p, uow, run, close)
                 finish(p, uow, run)
             else:
                 uow.after_commit(lambda: heartbeat(p, run))
@@ -372,6 +378,17 @@ def _count_in(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, chunk_no: int,
             details={"chunk_no": chunk_no, **done.counts.as_dict(), **done.audit_details},
         )
     return counted, all_in
+
+
+def _close(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, close: CloseWork | None) -> None:
+    """The job's close, its counts added to the run (the last chunk's transaction sees every
+    other chunk's: each committed before it counted itself in)."""
+    if close is None:
+        return
+    counts = close(p, uow, run)
+    if counts.processed:
+        ledger.add_counts(uow.session, run.id, counts, p.clock())
+        counted_in(p.run_observer, uow, run.job, counts)
 
 
 def counted_in(observer: RunObserver, uow: SqlAlchemyUnitOfWork, job: str, counts: Counts) -> None:

@@ -17,18 +17,19 @@ from core.hedging.valuation_plan import FxValuationPlan
 from core.ledger import chunks
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
-from core.plans import KeyRange
+from core.plans import CoveragePlan, IdRuns, KeyRange, PlannedSet, as_planned, id_runs, planned_sets, run_count
 from core.run_details import MtmPlan
 from core.values import Contract, Counts, Job, ObjectType
-from db.contracts import active_key_ranges, contracts_by_ids, contracts_in_range
+from db import ledger
+from db.contracts import active_chunk_members, contracts_by_ids, contracts_in_range, planned_contracts
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
 from db.hedging.legs import partners_of
 from db.models import BatchRun
 from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
-from db.valuations import write_valuation
-from tasks import fanout, names, runs
+from db.valuations import hedged_item_ids, write_valuation
+from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.payloads import ChunkRequest, RangeChunkRequest
@@ -46,11 +47,12 @@ def compute_mtm_snapshots(
     return runs.run_job(p, Job.MTM, self.request.id, plan, as_of=as_of, trigger=trigger, parent_run_id=parent_run_id)
 
 
-def plan_mtm(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
-    """Split the active contracts into key ranges, record the plan, send the chunks after
-    commit; again for a stale run (the chunks the ledger lacks)."""
+def plan_mtm(p: Ports, hedging: HedgingPorts, run_id: int, send: fanout.Send = fanout.send_group) -> dict[str, Any]:
+    """Split the active contracts into key ranges, record the plan (each chunk's members:
+    what it must value), send the chunks after commit; again for a stale run (the chunks the
+    ledger lacks)."""
     plan = partial(_mtm_plan, p, hedging)
-    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="mtm_planned")
+    return fanout.fan_out(p, run_id, plan, send=send, event="mtm_planned")
 
 
 def resend_mtm(run_id: int) -> dict[str, Any]:
@@ -65,20 +67,31 @@ def _mtm_plan(p: Ports, hedging: HedgingPorts, s: Session, run: BatchRun) -> fan
     """Key ranges of the contracts, then the hedged items under test (their hypothetical
     derivatives) in chunks numbered after; the plan fixes the policy, calendars and FX
     valuation every chunk values with."""
-    parts = active_key_ranges(s, p.chunk_size)
+    parts = active_chunk_members(s, p.chunk_size)
     item_parts = chunks(designations_under_test(s, run.as_of_date), p.chunk_size)
+    contracts, items = ObjectType.HEDGE_CONTRACT.value, ObjectType.HEDGED_ITEM.value
+    planned = [
+        *(fanout.Chunk(names.COMPUTE_MTM_CHUNK, ids.as_message(), members={contracts: runs}) for ids, runs in parts),
+        *(
+            fanout.Chunk(
+                names.COMPUTE_HEDGED_ITEM_CHUNK,
+                {"designation_ids": ids},
+                members={items: id_runs(hedged_item_ids(s, ids))},
+            )
+            for ids in item_parts
+        ),
+    ]
+    sets = planned_sets(c.members for c in planned if c.members is not None)
     return fanout.Plan(
-        [
-            *(fanout.Chunk(names.COMPUTE_MTM_CHUNK, ids.as_message()) for ids in parts),
-            *(fanout.Chunk(names.COMPUTE_HEDGED_ITEM_CHUNK, {"designation_ids": ids}) for ids in item_parts),
-        ],
+        planned,
         details={
             **MtmPlan(
                 d1_policy=p.d1_policy, symbol_calendars=dict(p.symbol_calendars), chunk_size=p.chunk_size
             ).as_details(),
             **FxValuationPlan.of_policy(hedging.policy).as_details(),
+            **CoveragePlan(planned={kind: PlannedSet.of(runs) for kind, runs in sets.items()}).as_details(),
         },
-        log={"chunks": len(parts), "d1_policy": p.d1_policy.value},
+        log={"chunks": len(parts), "d1_policy": p.d1_policy.value, "contracts": run_count(sets.get(contracts, []))},
     )
 
 
@@ -101,17 +114,31 @@ def compute_mtm_chunk(
 
 
 def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
-    """Value the contracts of a key range (read when the chunk runs) and write them."""
+    """Value the contracts its plan fixed for this chunk (its members), whatever their status
+    now; a chunk planned before members were kept: the active contracts of its key range,
+    read when it runs."""
     ids = KeyRange(request.first_id, request.last_id)
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
-        if _in_database(p.mtm_in_database, uow.session, run.details):
-            return _range_in_database(p, uow.session, run, ids)
-        contracts = contracts_in_range(uow.session, ids)
-        details = _range_details(ids, len(contracts))
-        return _written(p, uow.session, run, contracts, ObjectType.HEDGE_CONTRACT, details)
+        s = uow.session
+        planned = ledger.planned_chunk(s, run.id, request.chunk_no)
+        members = None if planned is None or planned.members is None else planned.members[_CONTRACTS]
+        bounds = ids if not members else KeyRange(members[0][0], members[-1][1])
+        if _in_database(p.mtm_in_database, s, run.details):
+            return _range_in_database(p, s, run, bounds, members)
+        contracts = contracts_in_range(s, ids) if members is None else as_planned(planned_contracts(s, members))
+        return _written(p, s, run, contracts, ObjectType.HEDGE_CONTRACT, _range_details(ids, len(contracts)))
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
+
+
+_CONTRACTS = ObjectType.HEDGE_CONTRACT.value
+
+
+def close_mtm(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
+    """At the run's end: every planned contract and hedged item without a snapshot or an
+    exception of the date is an exception `not_valued` (tasks.coverage)."""
+    return coverage.close_gaps(p, uow.session, run)
 
 
 def _range_details(ids: KeyRange, contracts: int) -> dict[str, Any]:
@@ -129,7 +156,7 @@ def _in_database(enabled: bool, s: Session, plan: dict[str, Any]) -> bool:
     )
 
 
-def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange) -> runs.ChunkDone:
+def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange, members: IdRuns | None) -> runs.ChunkDone:
     """The commodity forwards the statement reproduces exactly are valued in the database
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
@@ -143,11 +170,13 @@ def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange) -> ru
         batch_run_id=run.id,
         now=now,
         correlation_id=run.task_id,
+        members=members,
     )
     counts = Counts()
     counts.add(done.counts)
     if done.rest:
-        counts.add(_written(p, s, run, contracts_by_ids(s, done.rest), ObjectType.HEDGE_CONTRACT, {}, now).counts)
+        rest = as_planned(contracts_by_ids(s, done.rest))
+        counts.add(_written(p, s, run, rest, ObjectType.HEDGE_CONTRACT, {}, now).counts)
     return runs.ChunkDone(
         counts,
         audit="mtm_chunk_written",
@@ -175,7 +204,7 @@ def value_chunk(p: Ports, request: ChunkRequest, oid: ObjectType = ObjectType.HE
         # hedged items: the contract ids are the ids of their designations
         return _written(p, s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
 
 
 def _written(

@@ -1,14 +1,18 @@
-"""`hedgeops verify --as-of D`: recompute a date's snapshots; non-zero when anything is off."""
+"""`hedgeops verify --as-of D`: recompute a date's snapshots and check its runs' coverage;
+non-zero when anything is off."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from workers.cli.common import EXIT_FAILED, out, parse_day, settings_or_exit, start
+
+if TYPE_CHECKING:
+    from tasks.coverage import RunCoverage
 
 
 def verify(
@@ -18,13 +22,17 @@ def verify(
     """Recompute every snapshot of D (commodity, FX forward and hedged item) from the stored
     contract or item, the price rows it used and its run's recorded curves and method, check
     its payload_sha256, and list mismatches and snapshots whose price was restated since; then
-    recompute D's hedge accounting entries from the stored snapshots and list every difference."""
+    recompute D's hedge accounting entries from the stored snapshots and list every difference;
+    and check that the latest MTM run of D covered its plan: every contract and hedged item it
+    planned has a snapshot or an exception (`not_valued` otherwise)."""
+    from tasks.coverage import coverage_findings
     from tasks.verify import verify_date
 
     day = parse_day(as_of)
     start(settings_or_exit())
     result = verify_date(day)
-    findings = [{"snapshot": f.snapshot_key, "problem": f.problem, "detail": f.detail} for f in result.findings]
+    covered, gaps = coverage_findings(day)  # each run's plan against its results (issue 21)
+    findings = [{"snapshot": f.snapshot_key, "problem": f.problem, "detail": f.detail} for f in result.findings + gaps]
     if as_json:
         print(
             json.dumps(
@@ -33,7 +41,8 @@ def verify(
                     "snapshots": result.snapshots,
                     "checked": result.checked,
                     "entries": result.entries,
-                    "ok": result.ok,
+                    "ok": not findings,
+                    "coverage": [{"batch_run_id": c.run_id, "job": c.job, "planned": c.planned} for c in covered],
                     "findings": findings,
                 }
             )
@@ -41,12 +50,16 @@ def verify(
     else:
         out.print(
             f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {result.entries} journal entries "
-            f"recomputed, {len(findings)} finding(s)"
+            f"recomputed, {_planned(covered)} planned objects checked for coverage, {len(findings)} finding(s)"
         )
         if findings:
             table = Table("snapshot or entry", "problem", "detail")
             for f in findings:
                 table.add_row(f["snapshot"], f["problem"], f["detail"])
             out.print(table)
-    if not result.ok:
+    if findings:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _planned(covered: list[RunCoverage]) -> int:
+    return sum(sum(c.planned.values()) for c in covered)
