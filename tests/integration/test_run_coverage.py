@@ -144,3 +144,9 @@ def test_the_plan_keeps_each_chunks_members_and_the_sets_fingerprint(
         ({"first_id": 6, "last_id": 6}, {"hedge_contract": [[6, 6]]}),
     ]
     assert details["planned"] == {"hedge_contract": {"count": 5, "fingerprint": fingerprint([[1, 1], [3, 6]])}}
+    load_contracts_csv(contracts_csv(contract("K1", status="active")), "k1-again.csv")
+    again: list[Any] = []
+    plan_mtm(runtime, hedging_ports(), run_id, send=again.extend)  # the stale-run sweep's re-plan
+    with runtime.uow() as uow:
+        assert ledger.chunk_plan(uow.session, run_id) == plan  # kept, never planned again
+    assert [m.kwargs["chunk_no"] for m in again] == [0, 1, 2]
