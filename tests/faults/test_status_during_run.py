@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,10 @@ from sqlalchemy import create_engine, select, text
 
 from db.models import AuditEvent, MtmException, MtmSnapshot
 from tasks.loading import load_contracts_csv
+from tasks.valuation import compute_mtm_snapshots
 from tests.builders import contract, contracts_csv, prices_csv
 from tests.cluster import BIN, rows
-from tests.faults.harness import AS_OF, OwnRedis, chunks_done, mtm_planned_here, own_cluster, wait_until
+from tests.faults.harness import AS_OF, OwnRedis, chunks_done, load_book, own_cluster, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,20 +36,24 @@ NEXT = "2026-11-23"  # Monday: its D-1 is Friday 2026-11-20
 CANCELLED = range(0, N, 2)
 
 
-def verify(cluster_env: dict[str, str], day: str) -> tuple[int, str]:
-    done = subprocess.run(
-        [str(BIN / "hedgeops"), "verify", "--as-of", day],
-        env=cluster_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return done.returncode, done.stdout + done.stderr
+def verify(env: dict[str, str], *days: str) -> list[tuple[int, str]]:
+    """`hedgeops verify` of each date, the processes side by side: (exit code, output) each."""
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "hedgeops"), "verify", "--as-of", day],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for day in days
+    ]
+    return [(p.wait(timeout=120), p.communicate()[0]) for p in procs]
 
 
 def snapshot_ids(url: str, day: str) -> set[int]:
-    return {int(i) for (i,) in rows(url, select(MtmSnapshot.object_id).where(MtmSnapshot.as_of_date == day))}
+    on = MtmSnapshot.as_of_date == date.fromisoformat(day)
+    return {int(i) for (i,) in rows(url, select(MtmSnapshot.object_id).where(on))}
 
 
 def test_22_statuses_changed_during_a_run_take_effect_from_the_next_run(
@@ -56,10 +62,13 @@ def test_22_statuses_changed_during_a_run_take_effect_from_the_next_run(
     drop = tmp_path / "incoming"
     cluster = own_cluster(pg_url, tmp_path, redis_server.url, HEDGEOPS_MTM_CHUNK_SIZE=str(CHUNK))
     try:
-        first = mtm_planned_here(cluster, N, drop)  # 120 chunk messages wait
-        cluster.worker("w", queues="prices", concurrency=1)
+        cluster.worker("w", queues="prices", concurrency=1)  # valuation added once the run is planned
+        load_book(N, drop)
+        prices = cluster.trigger("hedgeops.prices.fetch_settlement_prices", as_of=AS_OF).get(60)["batch_run_id"]
+        cluster.wait_run(prices)
+        first = int(compute_mtm_snapshots.apply(kwargs={"as_of": AS_OF}).get()["batch_run_id"])  # 120 chunks wait
         t0 = time.monotonic()
-        cluster.app.control.add_consumer("valuation", reply=True, timeout=5)  # now it takes the chunks
+        cluster.app.control.add_consumer("valuation", reply=False)  # the worker takes the chunks from now
         wait_until(lambda: chunks_done(pg_url, first) >= 1, 60, "the first chunk")
         changes = [contract(f"K{i:06d}", status="cancelled") for i in CANCELLED]
         changes += [contract(f"NEW{i:03d}") for i in range(NEW)]
@@ -80,9 +89,10 @@ def test_22_statuses_changed_during_a_run_take_effect_from_the_next_run(
         engine.dispose()
         ended_next = cluster.wait_run(second, timeout=120)
         valued_next = snapshot_ids(pg_url, NEXT)
-        gaps = rows(pg_url, select(MtmException.object_id, MtmException.reason).where(MtmException.as_of_date == NEXT))
+        on_next = MtmException.as_of_date == date.fromisoformat(NEXT)
+        gaps = rows(pg_url, select(MtmException.object_id, MtmException.reason).where(on_next))
         audited = rows(pg_url, select(AuditEvent.details).where(AuditEvent.event_type == "run_not_covered"))
-        verified, verified_next = verify(cluster.env, AS_OF), verify(cluster.env, NEXT)
+        verified, verified_next = verify(cluster.env, AS_OF, NEXT)
     finally:
         cluster.stop_all()
     print(
