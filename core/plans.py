@@ -79,16 +79,22 @@ def run_count(runs: Sequence[Sequence[int]]) -> int:
     return sum(last - first + 1 for first, last in runs)
 
 
-def fingerprint(runs: Sequence[Sequence[int]]) -> str:
-    """sha256 of the runs' text (`first-last` joined by `,`): the same set gives the same
-    fingerprint however it was chunked, since consecutive runs are joined first."""
+def merged(runs: Iterable[Sequence[int]]) -> IdRuns:
+    """Runs in any order, overlapping or touching (two chunks' hedged items may share one),
+    as the fewest ascending runs of the same ids."""
     joined: IdRuns = []
-    for first, last in runs:
-        if joined and first == joined[-1][1] + 1:
-            joined[-1][1] = last
+    for first, last in sorted((int(a), int(b)) for a, b in runs):
+        if joined and first <= joined[-1][1] + 1:
+            joined[-1][1] = max(joined[-1][1], last)
         else:
             joined.append([first, last])
-    return hashlib.sha256(",".join(f"{a}-{b}" for a, b in joined).encode()).hexdigest()
+    return joined
+
+
+def fingerprint(runs: Sequence[Sequence[int]]) -> str:
+    """sha256 of the runs' text (`first-last` joined by `,`) once merged: the same set gives
+    the same fingerprint however it was chunked."""
+    return hashlib.sha256(",".join(f"{a}-{b}" for a, b in merged(runs)).encode()).hexdigest()
 
 
 class PlannedSet(BaseModel):
@@ -101,7 +107,7 @@ class PlannedSet(BaseModel):
 
     @classmethod
     def of(cls, runs: Sequence[Sequence[int]]) -> PlannedSet:
-        return cls(count=run_count(runs), fingerprint=fingerprint(runs))
+        return cls(count=run_count(merged(runs)), fingerprint=fingerprint(runs))
 
 
 class CoveragePlan(DetailsPart):
@@ -114,12 +120,12 @@ class CoveragePlan(DetailsPart):
 
 
 def planned_sets(members: Iterable[Mapping[str, Sequence[Sequence[int]]]]) -> dict[str, IdRuns]:
-    """The chunks' members joined per object type (chunks in plan order, so ascending)."""
+    """The chunks' members joined per object type, each id once."""
     joined: dict[str, IdRuns] = {}
     for chunk in members:
         for kind, runs in chunk.items():
             joined.setdefault(kind, []).extend([list(r) for r in runs])
-    return {kind: sorted(runs) for kind, runs in joined.items()}
+    return {kind: merged(runs) for kind, runs in joined.items()}
 
 
 def uncovered(runs: Sequence[Sequence[int]], covered: Collection[int]) -> list[int]:

@@ -18,6 +18,7 @@ from core.plans import (
     fingerprint,
     id_runs,
     key_ranges,
+    merged,
     not_valued,
     planned_sets,
     run_count,
@@ -80,9 +81,11 @@ class TestMembers:
         assert fingerprint([[1, 9]]) != whole
         assert fingerprint([[1, 4], [6, 10]]) != whole
 
-    def test_chunks_members_join_per_object_type(self) -> None:
-        chunks = [{"hedge_contract": [[1, 2]]}, {"hedge_contract": [[4, 6]]}, {"hedged_item": [[3, 3]]}]
-        assert planned_sets(chunks) == {"hedge_contract": [[1, 2], [4, 6]], "hedged_item": [[3, 3]]}
+    def test_chunks_members_join_per_object_type_each_id_once(self) -> None:
+        chunks = [{"hedge_contract": [[1, 2]]}, {"hedge_contract": [[4, 6]]}, {"hedged_item": [[3, 3], [7, 9]]}]
+        chunks += [{"hedged_item": [[3, 3], [5, 5], [8, 10]]}]  # items shared by two chunks' designations
+        assert planned_sets(chunks) == {"hedge_contract": [[1, 2], [4, 6]], "hedged_item": [[3, 3], [5, 5], [7, 10]]}
+        assert merged([[5, 6], [1, 2], [3, 4]]) == [[1, 6]]
 
     def test_uncovered_are_the_planned_ids_without_a_result(self) -> None:
         assert uncovered([[1, 3], [7, 8]], {1, 3, 8, 99}) == [2, 7]

@@ -48,9 +48,11 @@ def verify(
             )
         )
     else:
+        for c in covered:
+            out.print(f"{day}: {c.job} run {c.run_id}: {_planned(c)} planned, {_missing(c)} not valued")
         out.print(
             f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {result.entries} journal entries "
-            f"recomputed, {_planned(covered)} planned objects checked for coverage, {len(findings)} finding(s)"
+            f"recomputed, {len(findings)} finding(s)"
         )
         if findings:
             table = Table("snapshot or entry", "problem", "detail")
@@ -61,5 +63,9 @@ def verify(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _planned(covered: list[RunCoverage]) -> int:
-    return sum(sum(c.planned.values()) for c in covered)
+def _planned(covered: RunCoverage) -> int:
+    return sum(covered.planned.values())
+
+
+def _missing(covered: RunCoverage) -> int:
+    return sum(map(len, covered.missing.values()))
