@@ -196,7 +196,7 @@ class TestTheContractsColumn:
         load_contracts_csv(BOOK, "old.csv")
         taken = load_contracts_csv(with_counterparty(BOOK, {"HC-A1": "CP-A"}), "new.csv")
         assert (taken.counterparty_set, taken.existing) == (1, 7)
-        assert [e.details["counterparty"] for e in events(runtime, "contract_counterparty_set")] == ["CP-A"]
+        assert [e.details["counterparty"] for e in events(runtime, "contract_amended")] == ["CP-A"]
         with pytest.raises(ContractChanged, match=r"HC-A1: counterparty changed \(CP-A stored\)"):
             load_contracts_csv(with_counterparty(BOOK, {"HC-A1": "CP-B"}), "novated.csv")
 

@@ -34,6 +34,7 @@ def load_contracts(file: Path) -> None:
         f"{file.name}: {loaded.rows} contracts: {loaded.created} created, {loaded.existing} existing, "
         f"{loaded.status_changed} status changed"
         + (f", {loaded.counterparty_set} counterparty set" if loaded.counterparty_set else "")
+        + (f", {loaded.amended} amended" if loaded.amended else "")
     )
 
 
