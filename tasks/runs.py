@@ -229,7 +229,11 @@ def scope_of(run: BatchRun) -> RunScope:
 
 
 def finish(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
-    """End `run` in this unit of work; after commit, release its lock and nudge its parent."""
+    """End `run` in this unit of work; after commit, release its lock and nudge its parent.
+    A standalone MTM run computes the date's counterparty exposures first (tasks.counterparties)."""
+    from tasks.counterparties import exposure_after_mtm  # the room imports the lifecycle's base
+
+    exposure_after_mtm(p, uow, run, error)
     scope = scope_of(run)
     ended = ledger.finish_run(
         uow.session, run, p.clock(), error=error, status=status, exceptions_error=scope.exceptions_error
