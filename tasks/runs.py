@@ -228,12 +228,23 @@ def scope_of(run: BatchRun) -> RunScope:
     return RunScope.of_run(run.job, run.as_of_date, run.details or {})
 
 
-def finish(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
-    """End `run` in this unit of work; after commit, release its lock and nudge its parent.
-    A standalone MTM run computes the date's counterparty exposures first (tasks.counterparties)."""
-    from tasks.counterparties import exposure_after_mtm  # the room imports the lifecycle's base
+#: A job's move in the unit of work that ends a run of it, before it ends: (ports, unit of
+#: work, run, error). The job's module registers it (tasks.valuation: the counterparty
+#: exposure of a standalone MTM run); this shared piece names no room.
+BeforeFinish = Callable[[Ports, SqlAlchemyUnitOfWork, BatchRun, "str | None"], None]
+_BEFORE_FINISH: dict[str, BeforeFinish] = {}
 
-    exposure_after_mtm(p, uow, run, error)
+
+def before_finish(job: Job, move: BeforeFinish) -> None:
+    """Register `move` to run in the unit of work that ends each run of `job`."""
+    _BEFORE_FINISH[job.value] = move
+
+
+def finish(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, *, error: str | None = None, status: Any = None) -> bool:
+    """End `run` in this unit of work, after its job's move before the end (`before_finish`);
+    after commit, release its lock and nudge its parent."""
+    if (move := _BEFORE_FINISH.get(run.job)) is not None:
+        move(p, uow, run, error)
     scope = scope_of(run)
     ended = ledger.finish_run(
         uow.session, run, p.clock(), error=error, status=status, exceptions_error=scope.exceptions_error

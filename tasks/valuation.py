@@ -30,11 +30,14 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import write_valuation
 from tasks import fanout, names, runs
 from tasks.base import job_task
+from tasks.counterparties import exposure_after_mtm
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.ports import Ports, ports
 
 log = structlog.get_logger(__name__)
+#: A standalone MTM run ends with the date's counterparty exposures (docs/counterparties.md).
+runs.before_finish(Job.MTM, exposure_after_mtm)
 
 
 @job_task(names.COMPUTE_MTM_SNAPSHOTS, queue=names.QueueName.VALUATION)
