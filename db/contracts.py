@@ -49,6 +49,9 @@ class ContractLoad:
     status_changed: list[str] = field(default_factory=list)
     #: Draft fx_forwards whose terms changed (audited with the before/after difference).
     amended: list[str] = field(default_factory=list)
+    #: Every stored contract changed in any way (status, terms, counterparty), once each:
+    #: created + existing + changed are the rows (the three lists above may share a row).
+    changed: list[str] = field(default_factory=list)
     #: Stored contracts that had no counterparty and were given one (audited).
     counterparty_set: list[str] = field(default_factory=list)
 
@@ -82,6 +85,8 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         for row in rows
         if (p := _counterparty_problem(row, parties) or _load_row(session, load, stored, row, now, source, parties))
     ]
+    touched = {*load.status_changed, *load.counterparty_set, *load.amended}
+    load.changed = [row.contract_ref for row in rows if row.contract_ref in touched]
     if refused:
         raise ContractChanged(REFUSED_PREFIX + "; ".join(refused))
     return load

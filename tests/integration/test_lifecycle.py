@@ -27,6 +27,7 @@ from tests.hedging_builders import (
     receivable,
     with_hedging,
 )
+from tests.integration.test_counterparties import CP_A, counterparties_csv
 from workers.cli import app
 
 T = "treasury.fx_contract."
@@ -155,3 +156,23 @@ def test_the_cli_refuses_an_illegal_step_in_one_line(embedded_cli: CliRunner, tm
         "FXF-1: status draft -> designated is made by designation, not by contracts_file "
         "(from draft: cancelled (contracts_file), designated (designation)); nothing loaded"
     ]
+
+
+def test_the_load_summary_counts_each_row_once(embedded_cli: CliRunner, tmp_path: Path) -> None:
+    """A row that changes its status, its terms and takes a counterparty is one changed
+    contract of one row (the summary used to add it up three times)."""
+    parties = tmp_path / "cp.csv"
+    parties.write_text(counterparties_csv(CP_A))
+    assert embedded_cli.invoke(app, ["load", "counterparties", str(parties)]).exit_code == 0
+    path = tmp_path / "c.csv"
+    path.write_text(fx_contracts_csv(fx_forward("FXF-1", status="draft"), fx_forward("FXF-2", status="draft")))
+    assert embedded_cli.invoke(app, ["load", "contracts", str(path)]).exit_code == 0
+    rows = [fx_forward("FXF-1", status="cancelled", quantity="900000"), fx_forward("FXF-2", status="draft")]
+    header = [*rows[0], "counterparty"]
+    lines = [",".join(header), ",".join([*rows[0].values(), "CP-A"]), ",".join([*rows[1].values(), ""])]
+    path.write_text("\n".join(lines) + "\n")
+    result = embedded_cli.invoke(app, ["load", "contracts", str(path)])
+    assert (result.exit_code, result.stdout.strip()) == (
+        0,
+        "c.csv: 2 contracts: 0 created, 1 existing, 1 changed (1 status changed, 1 counterparty set, 1 amended)",
+    )
