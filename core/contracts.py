@@ -39,7 +39,9 @@ CONTRACT_HEADER = (
     "maturity_date",
     "status",
 )
-#: Fields a reload may change (the change is applied and audited); any other is an error.
+#: Fields a reload of any stored contract may change (by the lifecycle's steps the contracts
+#: file makes; applied and audited); a draft fx_forward's terms too
+#: (core.hedging.lifecycle.amendable); any other is an error.
 MUTABLE_FIELDS = frozenset({"status"})
 #: Optional columns: settlement_method, which fx_forward rows need (deliverable or ndf) and
 #: commodity rows leave empty; de_designated_on, the effective date of a change to

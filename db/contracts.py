@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import BigInteger, Select, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from core.contracts import MUTABLE_FIELDS, NOT_COMPARED, ContractRow, changed_fields
+from core.contracts import NOT_COMPARED, ContractRow, changed_fields
 from core.errors import ContractChanged
-from core.hedging.lifecycle import transition_problem
+from core.hedging.lifecycle import COMMODITY_CREATED, CREATED, Via, amendable, entry_problem, transition_problem
 from core.plans import IdRuns, KeyRange, expand, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
 from db.counterparties import counterparty_ids
-from db.hedging.de_designations import (
-    EFFECTIVE_DATE,
-    STATUS_CHANGED,
-    effective_date_problem,
-    reload_problem,
-    resumed_problem,
-)
+from db.hedging.de_designations import EFFECTIVE_DATE, effective_date_problem, reload_problem
+from db.lifecycle import diff, move_contract, record_amendment
 from db.models import Counterparty, HedgeContract
 
 COMPARED = (
@@ -51,12 +47,17 @@ class ContractLoad:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     status_changed: list[str] = field(default_factory=list)
+    #: Draft fx_forwards whose terms changed (audited with the before/after difference).
+    amended: list[str] = field(default_factory=list)
+    #: Every stored contract changed in any way (status, terms, counterparty), once each:
+    #: created + existing + changed are the rows (the three lists above may share a row).
+    changed: list[str] = field(default_factory=list)
     #: Stored contracts that had no counterparty and were given one (audited).
     counterparty_set: list[str] = field(default_factory=list)
 
 
 #: How a refused load begins; the refused rows follow, `; `-separated.
-REFUSED_PREFIX = "contracts refused (a contract may change only its status); "
+REFUSED_PREFIX = "contracts refused (a contract may change only its status, and a draft fx_forward its terms); "
 
 
 def _stored_fields(row: HedgeContract) -> dict[str, object]:
@@ -64,10 +65,12 @@ def _stored_fields(row: HedgeContract) -> dict[str, object]:
 
 
 def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: datetime, source: str) -> ContractLoad:
-    """Insert new contracts, apply and audit status changes, refuse any other change.
+    """Insert new contracts, apply and audit status changes (the lifecycle's steps the
+    contracts file makes) and draft fx_forwards' amendments, refuse any other change.
 
-    All or nothing: when any row changes a field other than status, ContractChanged
-    names every such row and field, and the caller's unit of work rolls back.
+    All or nothing: when any row is refused (a field that may not change, a lifecycle step
+    the file may not make), ContractChanged names every such row, and the caller's unit of
+    work rolls back.
     """
     refs = [row.contract_ref for row in rows]
     stored = (
@@ -82,6 +85,8 @@ def load_contracts(session: Session, rows: Sequence[ContractRow], *, now: dateti
         for row in rows
         if (p := _counterparty_problem(row, parties) or _load_row(session, load, stored, row, now, source, parties))
     ]
+    touched = {*load.status_changed, *load.counterparty_set, *load.amended}
+    load.changed = [row.contract_ref for row in rows if row.contract_ref in touched]
     if refused:
         raise ContractChanged(REFUSED_PREFIX + "; ".join(refused))
     return load
@@ -102,6 +107,8 @@ def _load_row(
     if current is None:
         if row.de_designated_on is not None:
             return "de_designated_on: a new contract has no de-designation to date"
+        if (problem := entry_problem(row.instrument, row.status)) is not None:
+            return problem
         _create(session, row, now, source, party)
         load.created.append(row.contract_ref)
         return None
@@ -114,15 +121,31 @@ def _load_row(
         if row.contract_ref not in load.counterparty_set:
             load.existing.append(row.contract_ref)
         return None
-    if not set(diff) <= MUTABLE_FIELDS:
-        return f"{', '.join(f for f in diff if f not in MUTABLE_FIELDS)} changed"
-    if problem := transition_problem(Instrument(current.instrument), ContractStatus(current.status), row.status):
+    instrument, status = Instrument(current.instrument), ContractStatus(current.status)
+    mutable = amendable(instrument, status)
+    if not set(diff) <= mutable:
+        return f"{', '.join(f for f in diff if f not in mutable)} changed"
+    if problem := transition_problem(instrument, status, row.status, Via.CONTRACTS_FILE):
         return problem
-    if current.status == ContractStatus.DE_DESIGNATED.value and (problem := resumed_problem(session, current.id)):
-        return problem
-    _change_status(session, current, row, now, source)
-    load.status_changed.append(row.contract_ref)
+    if terms := [name for name in diff if name != "status"]:
+        _amend(session, current, row, terms, now, source)
+        load.amended.append(row.contract_ref)
+    if row.status is not status:
+        _change_status(session, current, row, now, source)
+        load.status_changed.append(row.contract_ref)
     return None
+
+
+def _amend(
+    session: Session, contract: HedgeContract, row: ContractRow, terms: list[str], now: datetime, source: str
+) -> None:
+    """A draft fx_forward's terms changed, audited with each one's before and after."""
+    new = {k: v.value if isinstance(v, Enum) else v for k, v in row.model_dump(include=set(terms)).items()}
+    changes = {name: diff(getattr(contract, name), new[name]) for name in terms}
+    for name in terms:
+        setattr(contract, name, new[name])
+    contract.updated_at = now
+    record_amendment(session, contract, changes, now=now, details={"source": source})
 
 
 def _counterparty_problem(row: ContractRow, parties: dict[str, int]) -> str | None:
@@ -149,15 +172,8 @@ def _set_counterparty(
         return f"counterparty changed ({stored.counterparty_id if stored else current.counterparty_id} stored)"
     current.counterparty_id = party
     current.updated_at = now
-    details = {"contract_ref": current.contract_ref, "counterparty": row.counterparty, "source": source}
-    record_event(
-        session,
-        "contract_counterparty_set",
-        entity_type="hedge_contract",
-        entity_id=current.id,
-        now=now,
-        details=details,
-    )
+    changes = {"counterparty": diff(None, row.counterparty)}
+    record_amendment(session, current, changes, now=now, details={"counterparty": row.counterparty, "source": source})
     load.counterparty_set.append(current.contract_ref)
     return None
 
@@ -177,7 +193,7 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str, part
     session.flush()
     record_event(
         session,
-        "contract_created",
+        CREATED if row.instrument is Instrument.FX_FORWARD else COMMODITY_CREATED,
         entity_type="hedge_contract",
         entity_id=contract.id,
         now=now,
@@ -191,15 +207,13 @@ def _create(session: Session, row: ContractRow, now: datetime, source: str, part
 
 
 def _change_status(session: Session, contract: HedgeContract, row: ContractRow, now: datetime, source: str) -> None:
-    """The status changed and audited; a change to de_designated with its effective date
-    (the row's de_designated_on, else the day loaded: db.hedging.de_designations)."""
-    old, status = contract.status, ContractStatus(row.status)
-    contract.status = status.value
-    contract.updated_at = now
-    details: dict[str, object] = {"contract_ref": contract.contract_ref, "from": old, "to": status, "source": source}
-    if status is ContractStatus.DE_DESIGNATED:
+    """The status changed by the contracts file and audited (db.lifecycle); a change to
+    de_designated with its effective date (the row's de_designated_on, else the day loaded:
+    db.hedging.de_designations)."""
+    details: dict[str, object] = {"source": source}
+    if row.status is ContractStatus.DE_DESIGNATED:
         details[EFFECTIVE_DATE] = row.de_designated_on or now.date()
-    record_event(session, STATUS_CHANGED, entity_type="hedge_contract", entity_id=contract.id, now=now, details=details)
+    move_contract(session, contract, row.status, Via.CONTRACTS_FILE, now=now, details=details)
 
 
 def _de_designation_problem(

@@ -1,6 +1,6 @@
-"""Counterparties: the master data loaded on demand, the nightly's exposure per counterparty
-and netting set (the last move of the nightly, tasks.nightly), its limit-breach alerts, and
-the report of a date."""
+"""Counterparties: the master data loaded on demand, the exposure per counterparty and
+netting set (the last move of the nightly, tasks.nightly, and of a standalone MTM run), its
+limit-breach alerts, and the report of a date."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from core.counterparties import parse_counterparty_csv
 from core.errors import InvalidInput
 from core.exposure import CounterpartyExposure, exposures, rate_symbols
 from core.keys import limit_breach_alert_key
-from core.values import Counts
+from core.run_details import RunRecord
+from core.values import Counts, Job, RunStatus
 from db.audit import event_exists, record_event
 from db.counterparties import (
     CounterpartyLoad,
@@ -26,7 +27,9 @@ from db.counterparties import (
     valued_contracts,
     write_exposures,
 )
+from db.models import BatchRun
 from db.prices import prices_on
+from db.uow import SqlAlchemyUnitOfWork
 from tasks.ports import Ports, ports
 
 log = structlog.get_logger(__name__)
@@ -82,6 +85,29 @@ def compute_exposures(p: Ports, s: Session, as_of: date, run_id: int) -> Exposur
     counts.exceptions += len(done.breaches) + len(done.missing_rates)
     log.info("counterparty_exposures_written", counterparties=len(found), breaches=len(done.breaches))
     return done
+
+
+def failures_of(done: ExposureDone) -> list[str]:
+    """The run's failures the exposure adds: each breach, each exposure left uncomputed."""
+    return [f"limit breached: {b['counterparty_id']}" for b in done.breaches] + done.missing_rates
+
+
+def exposure_after_mtm(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
+    """A standalone MTM run of D (no nightly above it) ends, as the nightly does, with D's
+    exposures from the snapshots it just wrote (the job's close, tasks.runs.chunk_step): the
+    counts to add to the run's, breaches and missing rates its exceptions and failures,
+    breaches alerted after commit (once per counterparty and date, whichever run found them
+    first). A step of a nightly leaves it to the nightly's last move; a run that already
+    ended computes none."""
+    if run.job != Job.MTM.value or run.parent_run_id is not None or run.status != RunStatus.RUNNING.value:
+        return Counts()
+    done = compute_exposures(p, uow.session, run.as_of_date, run.id)
+    if failures := failures_of(done):
+        earlier = RunRecord.from_details(run.details).failures or []
+        run.details = {**run.details, **RunRecord(failures=[*earlier, *failures]).as_details()}
+    if done.breaches:
+        uow.after_commit(lambda: alert_breaches(p, done.breaches))
+    return done.counts
 
 
 def _breach(e: CounterpartyExposure, as_of: date) -> dict[str, Any]:

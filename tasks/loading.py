@@ -23,6 +23,10 @@ class ContractsLoaded:
     existing: int = 0
     status_changed: int = 0
     counterparty_set: int = 0
+    #: Draft fx_forwards whose terms changed.
+    amended: int = 0
+    #: Stored contracts changed in any way, each once (created + existing + changed = rows).
+    changed: int = 0
 
 
 #: Contract rows per part of the load: the rows and their ORM objects in memory at a time.
@@ -62,6 +66,8 @@ def _load_contracts(p: Ports, lines: Callable[[], Iterable[str]], file: str) -> 
             loaded.existing += len(load.existing)
             loaded.status_changed += len(load.status_changed)
             loaded.counterparty_set += len(load.counterparty_set)
+            loaded.amended += len(load.amended)
+            loaded.changed += len(load.changed)
             uow.session.flush()
             uow.session.expunge_all()
         if refused:

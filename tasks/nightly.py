@@ -21,7 +21,7 @@ from db import ledger
 from db.models import BatchRun
 from tasks import names, runs
 from tasks.base import job_task
-from tasks.counterparties import alert_breaches, compute_exposures
+from tasks.counterparties import alert_breaches, compute_exposures, failures_of
 from tasks.payloads import RunRef
 from tasks.ports import Ports, ports
 from tasks.summary import run_summary
@@ -143,7 +143,7 @@ def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun])
     exposure = compute_exposures(p, uow.session, run.as_of_date, run.id)
     total.add(exposure.counts)
     ledger.add_counts(uow.session, run.id, total, p.clock())
-    failures = [f"limit breached: {b['counterparty_id']}" for b in exposure.breaches] + exposure.missing_rates
+    failures = failures_of(exposure)
     run.details = {**run.details, **carried_details(steps, failures)}
     statuses = [RunStatus(s.status) for s in steps]
     if exposure.counts.exceptions:

@@ -386,7 +386,7 @@ def _close(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun, close: CloseWork 
     if close is None:
         return
     counts = close(p, uow, run)
-    if counts.processed:
+    if counts.processed or counts.exceptions:
         ledger.add_counts(uow.session, run.id, counts, p.clock())
         counted_in(p.run_observer, uow, run.job, counts)
 

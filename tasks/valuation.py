@@ -31,6 +31,7 @@ from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import hedged_item_ids, write_valuation
 from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
+from tasks.counterparties import exposure_after_mtm
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.ports import Ports, ports
@@ -137,8 +138,11 @@ _CONTRACTS = ObjectType.HEDGE_CONTRACT.value
 
 def close_mtm(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
     """At the run's end: every planned contract and hedged item without a snapshot or an
-    exception of the date is an exception `not_valued` (tasks.coverage)."""
-    return coverage.close_gaps(p, uow.session, run)
+    exception of the date is an exception `not_valued` (tasks.coverage); then a standalone
+    run computes the date's counterparty exposures (docs/counterparties.md)."""
+    counts = coverage.close_gaps(p, uow.session, run)
+    counts.add(exposure_after_mtm(p, uow, run))
+    return counts
 
 
 def _range_details(ids: KeyRange, contracts: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """When a hedging instrument was de-designated: the contracts file moves it to
-`de_designated`, and the loader (db.contracts) audits the change (`contract_status_changed`)
+`de_designated`, and the loader (db.contracts, through db.lifecycle) audits the change
+(`treasury.fx_contract.hedge_de_designated`; `contract_status_changed` before issue 22)
 with its effective date: the row's `de_designated_on`, else the day (UTC) the file was loaded.
 This module reads those dates and checks a given one; it imports no other hedging module
 (db.contracts imports it)."""
@@ -11,11 +12,14 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.hedging.lifecycle import HEDGE_DE_DESIGNATED
 from core.values import ContractStatus
 from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import AuditEvent
 
 STATUS_CHANGED = "contract_status_changed"
+#: The events that record a move to de_designated: the seed's, and the older generic one.
+DE_DESIGNATED_EVENTS = (HEDGE_DE_DESIGNATED, STATUS_CHANGED)
 DESIGNATED_EVENT = "hedge_designated"
 #: The de-designation's effective date in the status change's audit details.
 EFFECTIVE_DATE = "effective_date"
@@ -24,7 +28,7 @@ EFFECTIVE_DATE = "effective_date"
 def de_designations(session: Session, contract_ids: list[int]) -> dict[int, list[tuple[int, date]]]:
     """Per contract: its changes to `de_designated`, (audit event id, effective date), in order."""
     events = select(AuditEvent.id, AuditEvent.entity_id, AuditEvent.details, AuditEvent.occurred_at).where(
-        AuditEvent.event_type == STATUS_CHANGED,
+        AuditEvent.event_type.in_(DE_DESIGNATED_EVENTS),
         AuditEvent.entity_type == "hedge_contract",
         AuditEvent.entity_id.in_([str(cid) for cid in contract_ids]),
     )
@@ -66,25 +70,3 @@ def reload_problem(session: Session, contract_id: int, effective: date) -> str |
     if not recorded or recorded[-1][1] == effective:
         return None
     return f"de_designated_on: de-designated effective {recorded[-1][1]}; a reload cannot move it to {effective}"
-
-
-def resumed_problem(session: Session, contract_id: int) -> str | None:
-    """A de-designated instrument moved back to active is a re-designation: a new
-    relationship designated after its de-designation, or refused (IFRS 9 6.5.6: a
-    discontinued hedge is not resumed; the old relationship stays in P&L)."""
-    changes = de_designations(session, [contract_id]).get(contract_id)
-    if not changes:
-        return None
-    rids = select(HedgeRelationship.id).where(HedgeRelationship.contract_id == contract_id)
-    later = select(func.count(AuditEvent.id)).where(
-        AuditEvent.event_type == DESIGNATED_EVENT,
-        AuditEvent.entity_type == "hedge_designation",
-        AuditEvent.entity_id.in_([str(rid) for rid in session.scalars(rids)]),
-        AuditEvent.id > changes[-1][0],
-    )
-    if session.scalar(later):
-        return None
-    return (
-        "de_designated -> active re-designates the forward: load its new designation first "
-        "(a discontinued hedge is not resumed, IFRS 9 6.5.6)"
-    )

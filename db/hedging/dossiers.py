@@ -20,13 +20,14 @@ from core.errors import InvalidInput
 from core.hedging.dossier import DesignationRow, Dossier, leg_terms, prospective_test, resolve
 from core.hedging.items import HedgedItem as HedgedItemValue
 from core.hedging.items import HedgedItemKind, HedgedItemRow
-from core.hedging.lifecycle import TERMINAL
+from core.hedging.lifecycle import TERMINAL, Via, prospective_passes
 from core.hedging.methods import LegTerms
 from core.hedging.policy import HedgingPolicy
-from core.values import Contract, ContractStatus
+from core.values import Contract, ContractStatus, Instrument
 from db.audit import record_event
 from db.contracts import to_contract
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
+from db.lifecycle import move_contract
 from db.models import HedgeContract
 
 
@@ -155,8 +156,69 @@ def _load_one(
         return [f"the next version of {row.designation_ref} is {expected}"]
     if ContractStatus(contract.status) in TERMINAL:
         return [f"contract_ref: {row.contract_ref} is {contract.status} and can no longer be designated"]
-    _create_version(session, rel, dossier, instrument, exposure, now, source, loaded)
+    test = _create_version(session, rel, dossier, instrument, exposure, now, source, loaded)
+    _move_instrument(session, contract, row, test, now, source, loaded)
     return []
+
+
+def _move_instrument(
+    session: Session,
+    contract: HedgeContract,
+    row: DesignationRow,
+    test: dict[str, Any],
+    now: datetime,
+    source: str,
+    loaded: Loaded,
+) -> None:
+    """The fx_forward's lifecycle steps a designation makes (core.hedging.lifecycle): a draft
+    is designated, then its prospective test makes it active or rejected; a de-designated
+    one is re-designated (active) by a new relationship that passes it, and stays
+    de-designated when it fails. Each step audited (db.lifecycle); an active forward (a
+    designation amended, or a book taken over) does not move."""
+    if contract.instrument != Instrument.FX_FORWARD.value:
+        return
+    status, passes = ContractStatus(contract.status), prospective_passes(row.method.value, test)
+    name = f"{row.designation_ref} v{row.version}"
+    details: dict[str, Any] = {
+        "designation_ref": row.designation_ref,
+        "version": row.version,
+        "approvers": [row.approver_1, row.approver_2],
+        "source": source,
+    }
+    tested = {**details, "method": row.method.value, "prospective_test": test, "result": "pass" if passes else "fail"}
+    steps = [status.value]
+    if status is ContractStatus.DRAFT:
+        move_contract(
+            session,
+            contract,
+            ContractStatus.DESIGNATED,
+            Via.DESIGNATION,
+            now=now,
+            actor=row.designated_by,
+            details=details,
+        )
+        steps.append(ContractStatus.DESIGNATED.value)
+        status = ContractStatus.DESIGNATED
+    if status is ContractStatus.DESIGNATED:
+        new = ContractStatus.ACTIVE if passes else ContractStatus.REJECTED
+        move_contract(session, contract, new, Via.PROSPECTIVE_TEST, now=now, details=tested)
+        steps.append(new.value)
+    elif status is ContractStatus.DE_DESIGNATED and row.version == 1:
+        if passes:
+            move_contract(
+                session,
+                contract,
+                ContractStatus.ACTIVE,
+                Via.DESIGNATION,
+                now=now,
+                actor=row.designated_by,
+                details=tested,
+            )
+            steps.append(ContractStatus.ACTIVE.value)
+        else:
+            loaded.notes.append(f"{name}: {contract.contract_ref} stays de_designated (the prospective test failed)")
+    if len(steps) > 1:
+        loaded.notes.append(f"{name}: {contract.contract_ref} {' -> '.join(steps)}")
 
 
 def _relationship(
@@ -204,7 +266,7 @@ def _create_version(
     now: datetime,
     source: str,
     loaded: Loaded,
-) -> None:
+) -> dict[str, Any]:
     row = dossier.row
     test = prospective_test(dossier, instrument, item)
     prospective = canonical(test)
@@ -246,6 +308,7 @@ def _create_version(
         f"{name}: prospective critical terms {test['outcome']}"
         + (f" (mismatched: {', '.join(failed)})" if failed else "")
     )
+    return test
 
 
 def _audit_version(

@@ -235,9 +235,13 @@ class TestDeDesignationDate:
         early = embedded_cli.invoke(app, ["load", "contracts", contracts("2026-11-10")])
         assert (early.exit_code, early.stderr.strip()) == (
             2,
-            "hedgeops: contracts refused (a contract may change only its status); FXF-1: de_designated_on: "
-            "2026-11-10 is before HD-1's designation date 2026-11-17; nothing loaded",
+            "hedgeops: contracts refused (a contract may change only its status, and a draft fx_forward its terms); "
+            "FXF-1: de_designated_on: 2026-11-10 is before HD-1's designation date 2026-11-17; nothing loaded",
         )
         assert embedded_cli.invoke(app, ["load", "contracts", contracts("2026-11-20")]).exit_code == 0
-        [event] = audit(db_url, "contract_status_changed")
+        [event] = audit(db_url, "treasury.fx_contract.hedge_de_designated")
         assert (event.details["to"], event.details["effective_date"]) == ("de_designated", "2026-11-20")
+        assert (event.details["via"], event.details["diff"]) == (
+            "contracts_file",
+            {"status": {"before": "active", "after": "de_designated"}},
+        )

@@ -65,7 +65,9 @@ def test_a_refused_change_in_a_later_part_rolls_back_the_earlier_parts(
     body = text(*(contract(f"HC-{n}") for n in range(1, 7)), contract("HC-9", quantity="126"))
     with pytest.raises(ContractChanged) as refused:
         load_contracts_lines(lines_of(body), "b.csv")
-    assert str(refused.value).startswith("contracts refused (a contract may change only its status); HC-9: ")
+    assert str(refused.value).startswith(
+        "contracts refused (a contract may change only its status, and a draft fx_forward its terms); HC-9: "
+    )
     assert "quantity" in str(refused.value)
     assert stored(db_url) == {"HC-9": "active"}
 

@@ -26,7 +26,9 @@ from tasks.counterparties import BREACH_ALERTED, LIMIT_BREACHED, counterparty_re
 from tasks.loading import load_contracts_csv
 from tasks.nightly import run_nightly
 from tasks.ports import Ports, configure
+from tasks.prices import fetch_settlement_prices
 from tasks.summary import run_summary
+from tasks.valuation import compute_mtm_snapshots
 from tests.builders import contracts_csv, prices_csv
 from tests.fakes import InMemoryPriceSource
 
@@ -196,7 +198,7 @@ class TestTheContractsColumn:
         load_contracts_csv(BOOK, "old.csv")
         taken = load_contracts_csv(with_counterparty(BOOK, {"HC-A1": "CP-A"}), "new.csv")
         assert (taken.counterparty_set, taken.existing) == (1, 7)
-        assert [e.details["counterparty"] for e in events(runtime, "contract_counterparty_set")] == ["CP-A"]
+        assert [e.details["counterparty"] for e in events(runtime, "contract_amended")] == ["CP-A"]
         with pytest.raises(ContractChanged, match=r"HC-A1: counterparty changed \(CP-A stored\)"):
             load_contracts_csv(with_counterparty(BOOK, {"HC-A1": "CP-B"}), "novated.csv")
 
@@ -258,6 +260,25 @@ class TestTheExposure:
         assert again["counts"]["exceptions"] == 1
         with rt.uow() as uow:
             assert len(list(uow.session.scalars(select(CounterpartyExposure.id)))) == 3
+
+    def test_a_standalone_mtm_run_computes_the_exposure_and_the_nightly_alerts_nothing_again(
+        self, book: tuple[Ports, RecordingNotifier]
+    ) -> None:
+        rt, notifier = book
+        fetch_settlement_prices.apply(kwargs={"as_of": D1.isoformat()}).get()
+        started = compute_mtm_snapshots.apply(kwargs={"as_of": D1.isoformat()}).get()
+        with rt.uow() as uow:
+            mtm = ledger.get_run(uow.session, started["batch_run_id"])
+            # 8 contracts valued + 3 exposures; the breach of CP-B its one exception
+            assert (mtm.status, mtm.processed, mtm.created, mtm.exceptions) == ("completed_with_exceptions", 11, 11, 1)
+            assert mtm.details["failures"] == ["limit breached: CP-B"]
+        b = next(line for line in counterparty_report(D1) if line["counterparty_id"] == "CP-B")
+        assert (b["exposure"], b["breached"]) == (D("2500.00"), True)  # 2,700 USD x 0.925926, by hand above
+        assert [details["counterparty_id"] for _, _, details in notifier.sent] == ["CP-B"]
+        nightly(rt, D1)  # the same date again, through the nightly: its exposures exist, no second alert
+        nightly(rt, D1)
+        assert [details["counterparty_id"] for _, _, details in notifier.sent] == ["CP-B"]
+        assert [e.entity_id for e in events(rt, BREACH_ALERTED)] == ["CP-B:2026-11-20"]
 
     def test_an_undelivered_alert_is_sent_by_the_next_run(self, book: tuple[Ports, RecordingNotifier]) -> None:
         rt, notifier = book

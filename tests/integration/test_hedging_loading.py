@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from core.errors import ContractChanged, InvalidInput
 from core.hedging.methods import Band
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
+from db.lifecycle import settle_contract
 from db.models import AuditEvent, HedgeContract
 from tasks.hedging.effectiveness import assess_hedge_effectiveness
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
@@ -34,13 +35,20 @@ from tests.hedging_builders import (
 def book(runtime: Ports) -> Ports:
     rt = with_hedging(runtime, materiality_floor=Decimal("2500"))
     load_contracts_csv(
-        fx_contracts_csv(
-            fx_forward("FXF-1"), fx_forward("FXF-2", maturity_date="2027-03-31"), fx_forward("FXF-9", status="settled")
-        ),
+        fx_contracts_csv(fx_forward("FXF-1"), fx_forward("FXF-2", maturity_date="2027-03-31"), fx_forward("FXF-9")),
         "fx.csv",
     )
+    settle(rt, "FXF-9")
     load_hedged_items_json(items_json(receivable("RCV-1"), receivable("RCV-2")), "items.json")
     return rt
+
+
+def settle(rt: Ports, ref: str) -> None:
+    """What a settlement does to the contract (db.lifecycle.settle_contract; the file cannot)."""
+    with rt.uow() as uow:
+        contract = uow.session.scalars(select(HedgeContract).where(HedgeContract.contract_ref == ref)).one()
+        settle_contract(uow.session, contract, now=rt.clock(), actor="test", details={"method": "deliverable"})
+        uow.commit()
 
 
 def refused(call: Any, *args: Any) -> list[str]:
@@ -130,7 +138,7 @@ class TestDesignations:
     def test_after_the_instrument_settled_a_reload_is_existing_but_nothing_new_is_designated(self, book: Ports) -> None:
         v1 = designation("HD-1", "FXF-1", "RCV-1")
         load_designations_json(designations_json(v1), "d.json")
-        load_contracts_csv(fx_contracts_csv(fx_forward("FXF-1", status="settled")), "fx.csv")
+        settle(book, "FXF-1")
         assert load_designations_json(designations_json(v1), "d.json").existing == ["HD-1 v1"]
         errors = refused(
             load_designations_json, designations_json({**v1, "version": 2, "amendment_reason": "late"}), "d.json"

@@ -116,13 +116,14 @@ class TestReDesignation:
     def test_a_new_relationship_takes_the_instrument_over(self, posted_to_october: Ports) -> None:
         rt = posted_to_october
         load_contracts_csv(contracts("de_designated", "2026-11-02"), "c.csv")
-        with pytest.raises(ContractChanged, match=r"FXF-1: de_designated -> active re-designates the forward"):
+        with pytest.raises(ContractChanged, match=r"FXF-1: status de_designated -> active is made by designation"):
             load_contracts_csv(contracts("active"), "c2.csv")  # a hedge once discontinued is not resumed
-        # HD-2: the same forward and receivable, designated again on 30 Nov, then back to active
-        # (the lifecycle's de_designated -> active).
+        # HD-2: the same forward and receivable, designated again on 30 Nov: the designation
+        # moves the forward back to active (the lifecycle's de_designated -> active).
         again = designation("HD-2", "FXF-1", "IT-1", designation_date="2026-11-30")
-        load_designations_json(designations_json(again), "d2.json")
-        load_contracts_csv(contracts("active"), "c2.csv")
+        notes = load_designations_json(designations_json(again), "d2.json").notes
+        assert notes[-1] == "HD-2 v1: FXF-1 de_designated -> active"
+        assert load_contracts_csv(contracts("active"), "c2.csv").existing == 1
         assert nightly(rt, NOV)["status"] == "succeeded"
         # HD-1 posts nothing on 30 Nov: the instrument is HD-2's; its reserve 9,800 stays (6.5.12(a)).
         assert set(entries_of(rt, NOV)) == {"FX_REVALUATION-2-2026-11-30"}

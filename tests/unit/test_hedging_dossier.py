@@ -1,5 +1,5 @@
 """The designations and hedged-items files: dual authorisation, amendments, defaults locked
-from the policy, the legs' checks, the prospective test; and the FX lifecycle."""
+from the policy, the legs' checks, the prospective test (the FX lifecycle: test_lifecycle.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from core.hedging.dossier import (
     resolve,
 )
 from core.hedging.items import HedgedItem, HedgedItemKind, parse_hedged_items
-from core.hedging.lifecycle import transition_problem
 from core.hedging.methods import Band, MethodParameters
 from core.hedging.policy import HedgingPolicy
 from core.values import Contract, ContractStatus, Instrument, Side
@@ -304,44 +303,6 @@ class TestHedgedItemsFile:
         assert commodity.hypothetical(D("2500"), date(2024, 1, 2)).instrument is Instrument.COMMODITY_FORWARD
 
 
-S = ContractStatus
-
-
-class TestLifecycle:
-    @pytest.mark.parametrize(
-        ("old", "new"),
-        [
-            (S.DRAFT, S.DESIGNATED),
-            (S.DRAFT, S.CANCELLED),
-            (S.DESIGNATED, S.ACTIVE),
-            (S.DESIGNATED, S.REJECTED),
-            (S.ACTIVE, S.SETTLED),
-            (S.ACTIVE, S.DE_DESIGNATED),
-            (S.DE_DESIGNATED, S.ACTIVE),
-            (S.REJECTED, S.DRAFT),
-            (S.ACTIVE, S.ACTIVE),
-        ],
-    )
-    def test_fx_steps_allowed(self, old: ContractStatus, new: ContractStatus) -> None:
-        assert transition_problem(Instrument.FX_FORWARD, old, new) is None
-
-    @pytest.mark.parametrize(
-        ("old", "new"),
-        [
-            (S.DRAFT, S.ACTIVE),
-            (S.SETTLED, S.ACTIVE),
-            (S.CANCELLED, S.DRAFT),
-            (S.DESIGNATED, S.DRAFT),
-            (S.ACTIVE, S.DESIGNATED),
-        ],
-    )
-    def test_fx_steps_refused(self, old: ContractStatus, new: ContractStatus) -> None:
-        assert (transition_problem(Instrument.FX_FORWARD, old, new) or "").startswith(f"status {old} -> {new}")
-
-    def test_commodity_statuses_move_freely_as_before(self) -> None:
-        assert transition_problem(Instrument.COMMODITY_FORWARD, S.SETTLED, S.ACTIVE) is None
-
-
 HEADER = (
     "contract_ref,instrument,underlying,side,quantity,unit,entry_price,currency,trade_date,maturity_date,"
     "status,settlement_method"
@@ -355,7 +316,8 @@ class TestFxContractRows:
         )
         assert report.errors == []
         row = report.rows[0][1]
-        assert (row.instrument, row.status, row.settlement_method) == (Instrument.FX_FORWARD, S.DRAFT, "ndf")
+        expected = (Instrument.FX_FORWARD, ContractStatus.DRAFT, "ndf")
+        assert (row.instrument, row.status, row.settlement_method) == expected
 
     @pytest.mark.parametrize(
         ("cells", "reason"),

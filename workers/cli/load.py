@@ -32,8 +32,10 @@ def load_contracts(file: Path) -> None:
     loaded = load_streamed(file, load_contracts_lines)
     out.print(
         f"{file.name}: {loaded.rows} contracts: {loaded.created} created, {loaded.existing} existing, "
-        f"{loaded.status_changed} status changed"
+        f"{loaded.changed} changed ({loaded.status_changed} status changed"
         + (f", {loaded.counterparty_set} counterparty set" if loaded.counterparty_set else "")
+        + (f", {loaded.amended} amended" if loaded.amended else "")
+        + ")"
     )
 
 
