@@ -55,6 +55,7 @@ COMMANDS: dict[str, list[str]] = {
     "status": [],
     "runs show": ["1"],
     "runs abandon": ["1", "--by", "a", "--reason", "b"],
+    "runs grid": ["--from", "2026-11-16", "--to", "2026-11-20"],
     "check nightly": ["--as-of", "2026-11-20"],
     "check broker": [],
     "check queues": [],

@@ -21,6 +21,7 @@ from workers.cli import (
     mt5,
     report_mtm,
     runs,
+    runs_grid,
     verify,
 )
 from workers.cli.common import EXIT_BAD_INPUT, err
@@ -49,6 +50,7 @@ app.add_typer(accounting.periods_app, name="periods")
 app.add_typer(guard.guard_app, name="guard")
 app.command("run")(jobs.run)
 app.command("status")(runs.status)
+runs.runs_app.command("grid")(runs_grid.grid)
 app.add_typer(runs.runs_app, name="runs")
 mt5.mt5_app.command("cycles")(runs.cycles)
 app.add_typer(check.check_app, name="check")
