@@ -20,6 +20,7 @@ from workers.cli import (
     load,
     mt5,
     report_mtm,
+    reports,
     runs,
     runs_grid,
     verify,
@@ -44,6 +45,7 @@ hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
 hedging.report_app.command("mtm")(report_mtm.report_mtm)
 hedging.report_app.command("counterparties")(counterparties.report_counterparties)
+hedging.report_app.command("dossier")(reports.report_dossier)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(accounting.periods_app, name="periods")

@@ -13,16 +13,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from core.canonical import normalise_decimal
-
 
 def figure(value: Any) -> str:
     """A figure as the database holds it: a Decimal in its stored digits (never a float's
-    rounding), a date in ISO form, None as `-`."""
+    rounding, never re-rounded: `-1804.00`, `1.020408`), a date in ISO form, None as `-`."""
     if value is None:
         return "-"
     if isinstance(value, Decimal):
-        return normalise_decimal(value)
+        return str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
@@ -55,6 +53,7 @@ def write_page(path: Path, html: str) -> Path:
     """Write `html` to `path` whole: a temporary file beside it, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # a report is for reading: not the 0600 of a temporary file
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)

@@ -1,0 +1,129 @@
+"""Charts as inline SVG, drawn by matplotlib's SVG backend (no pyplot, no display).
+
+Each series is drawn as markers in a group with an id (`gid`): the SVG holds one `<use>`
+per data point under `<g id="...">`, which is what the tests count. Text stays text
+(svg.fonttype none) and each chart salts its ids with its own name, so several SVGs
+inline in one page never share an id."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+import matplotlib
+
+matplotlib.use("svg")
+
+from matplotlib import rc_context  # noqa: E402 - after choosing the backend
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+SIZE = (7.0, 2.8)  # inches: the A4 text width, a third of a page's height
+MARGIN = timedelta(days=1)
+STYLE: dict[str, Any] = {"svg.fonttype": "none", "font.size": 8, "axes.grid": True, "grid.alpha": 0.3}
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    gid: str
+    label: str
+    xs: Sequence[date] | Sequence[Decimal]
+    ys: Sequence[Decimal | None]
+
+
+def _floats(values: Sequence[Decimal | None]) -> list[float]:
+    # Drawing only: the figures printed beside a chart are the stored Decimals, never these.
+    return [float("nan") if v is None else float(v) for v in values]
+
+
+def _svg(fig: Figure, salt: str) -> str:
+    buffer = io.StringIO()
+    with rc_context({"svg.hashsalt": salt}):
+        fig.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]  # the XML prolog and doctype do not belong inside HTML
+    # clip paths are named from a counter: salted per chart, they stay unique in one page
+    return re.sub(r'id="(p[0-9a-f]+)"', rf'id="{salt}-\1"', text).replace("url(#p", f"url(#{salt}-p")
+
+
+def _figure() -> tuple[Figure, Axes]:
+    fig = Figure(figsize=SIZE, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def time_chart(
+    name: str,
+    title: str,
+    series: Sequence[Series],
+    *,
+    span: tuple[date, date],
+    band: tuple[Decimal, Decimal] | None = None,
+    ylabel: str = "",
+) -> str:
+    """Lines over the dates of `span`, markers at each point; an optional band shaded (e.g. 0.80-1.25)."""
+    with rc_context(cast(Any, STYLE)):
+        fig, ax = _figure()
+        if band is not None:
+            ax.axhspan(
+                float(band[0]),
+                float(band[1]),
+                color="#2e7d32",
+                alpha=0.12,
+                label=f"band {band[0].normalize()} to {band[1].normalize()}",
+            )
+        for s in series:
+            ax.plot(
+                cast(Any, list(s.xs)),  # dates: matplotlib's date units
+                _floats(s.ys),
+                marker="o",
+                markersize=3.5,
+                linewidth=1.2,
+                label=s.label,
+                gid=s.gid,
+            )
+        ax.set_xlim(cast(Any, span[0] - MARGIN), cast(Any, span[1] + MARGIN))
+        ax.set_title(title, loc="left")
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best", fontsize=7)
+        fig.autofmt_xdate()
+        return _svg(fig, name)
+
+
+def scatter_chart(
+    name: str,
+    title: str,
+    xs: Sequence[Decimal],
+    ys: Sequence[Decimal],
+    *,
+    slope: Decimal | None,
+    intercept: Decimal | None,
+    band: tuple[Decimal, Decimal],
+    xlabel: str,
+    ylabel: str,
+) -> str:
+    """The points (group `scatter-points`), the fitted line ΔI = intercept + slope × ΔH and
+    the band's slopes through the origin (-band high and -band low), dashed."""
+    with rc_context(cast(Any, STYLE)):
+        fig, ax = _figure()
+        x = _floats(xs)
+        span = [min([*x, 0.0]), max([*x, 0.0])]
+        for edge, style in ((band[0], ":"), (band[1], "--")):
+            ax.plot(
+                span, [-float(edge) * v for v in span], style, color="#2e7d32", linewidth=0.9, label=f"slope -{edge}"
+            )
+        if slope is not None:
+            b = float(intercept or 0)
+            ax.plot(
+                span, [b + float(slope) * v for v in span], color="#c62828", linewidth=1.2, label=f"fit, slope {slope}"
+            )
+        ax.plot(x, _floats(ys), linestyle="none", marker="o", markersize=4, color="#1a4f8b", gid="scatter-points")
+        ax.set_title(title, loc="left")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="best", fontsize=7)
+        return _svg(fig, name)
