@@ -79,6 +79,9 @@ class Ports:
     #: given back before it is dead-lettered (HEDGEOPS_FOREIGN_MESSAGE_REQUEUES).
     deliveries: DeliveryCounter = field(default_factory=LocalDeliveryCounter)
     foreign_requeues: int = 5
+    #: Told the as-of date of each nightly that ended, after its commit (the morning pack, when
+    #: HEDGEOPS_REPORTS_DIR is set; None: nobody).
+    nightly_ended: Callable[[date], None] | None = None
 
     def run_policy(self, scope: RunScope) -> RunPolicy:
         """The lock and the staleness of the runs of `scope`'s family."""

@@ -33,6 +33,7 @@ COMMANDS: dict[str, list[str]] = {
     "load counterparties": [str(SAMPLES / "counterparties.csv")],
     "report counterparties": ["--as-of", "2026-11-20"],
     "report dossier": ["HD-DEMO-1", "--as-of", "2026-11-30", "--out", "reports"],
+    "report morning": ["--as-of", "2026-11-20", "--out", "reports"],
     "mt5 accounts add": [
         "--login",
         "1",

@@ -69,3 +69,25 @@ def report_dossier(
             out.print(f"{w.ref}: {w.path}", markup=False, highlight=False)
     else:
         out.print(f"{len(written)} dossier(s) as of {day}: {index}", markup=False, highlight=False)
+
+
+def report_morning(
+    as_of: Annotated[str, typer.Option("--as-of", help="the night's as-of date D, YYYY-MM-DD")],
+    out_folder: Annotated[Path, OUT_OPTION] = Path("reports"),
+) -> None:
+    """The morning pack of the night of D: one self-contained HTML page with each dataset's
+    freshness against its deadline (HEDGEOPS_REPORT_DEADLINES), the nightly's steps and
+    check, what needs a person with the command that shows it, MTM by underlying and by
+    counterparty, limit use, effectiveness outcomes, guard states and alerts."""
+    from tasks.ports import utc_now
+    from workers.reports.morning import write_morning
+
+    day = parse_day(as_of)
+    settings = settings_or_exit()
+    start(settings)
+    folder = out_dir(out_folder)
+    try:
+        page = write_morning(settings, day, folder, utc_now())
+    except OSError as exc:
+        raise fail(f"--out {folder}: {exc.strerror or exc}") from None
+    out.print(f"morning pack {day}: {page}", markup=False, highlight=False)
