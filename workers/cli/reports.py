@@ -33,20 +33,22 @@ def report_dossier(
     as_of: Annotated[str, typer.Option("--as-of", help="the date D of the dossier, YYYY-MM-DD")] = "",
     out_folder: Annotated[Path, OUT_OPTION] = Path("reports"),
     every: Annotated[bool, typer.Option("--all", help="every relationship, and an index page")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, max=64, help="with --all: rendering processes")] = 1,
 ) -> None:
     """The effectiveness dossier of a hedge relationship for an auditor: one self-contained
     HTML page (charts inline, prints on A4) with its designation versions, test history,
     charts, reserve and journal entries, and the provenance of every figure."""
     from db.hedging.dossier_report import dossier_rows, relationship_refs
     from tasks.ports import ports, utc_now
-    from workers.reports.dossier import BATCH, write_dossiers, write_index
+    from workers.reports.dossier import BATCH, write_dossiers, write_in_processes, write_index
 
     if not as_of:
         raise fail("--as-of is required")
     if every == (relationship is not None):
         raise fail("name one relationship, or --all")
     day = parse_day(as_of)
-    start(settings_or_exit())
+    settings = settings_or_exit()
+    start(settings)
     folder, now = out_dir(out_folder), utc_now()
     with ports().uow() as uow:
         if every:
@@ -60,7 +62,10 @@ def report_dossier(
                 raise fail(f"no hedge relationship {relationship}")
             batches = iter([found])
         try:
-            written = write_dossiers(batches, folder, day, now)
+            if every and jobs > 1:
+                written = write_in_processes(settings.database_url, refs, folder, day, now, jobs)
+            else:
+                written = write_dossiers(batches, folder, day, now)
             index = write_index(written, folder, day, now) if every else None
         except OSError as exc:
             raise fail(f"--out {folder}: {exc.strerror or exc}") from None

@@ -20,8 +20,8 @@ from db.hedging.models import EffectivenessResult
 from workers.reports.charts import Series, scatter_chart, time_chart
 from workers.reports.html import render, write_page
 
-#: Relationships read per batch of `--all` (a handful of queries each).
-BATCH = 500
+#: Relationships read per batch of `--all` (a handful of queries each; a batch's snapshots in memory at once).
+BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,3 +152,26 @@ def write_index(written: Sequence[Written], out: Path, as_of: date, made_at: dat
     return write_page(
         out / "index.html", render("index.html", written=written, as_of=as_of, made_at=made_at.isoformat())
     )
+
+
+def _render_batch(job: tuple[str, list[str], Path, date, datetime]) -> list[Written]:
+    """One batch in a rendering process of its own (spawned: its own engine)."""
+    from db.engine import session_factory
+    from db.hedging.dossier_report import dossier_rows
+
+    url, refs, out, as_of, made_at = job
+    with session_factory(url)() as session:
+        return write_dossiers(iter([dossier_rows(session, refs, as_of)]), out, as_of, made_at)
+
+
+def write_in_processes(
+    url: str, refs: Sequence[str], out: Path, as_of: date, made_at: datetime, processes: int
+) -> list[Written]:
+    """`--all --jobs N`: the batches rendered by N spawned processes, in ref order. Each reads
+    what it renders; nothing is shared but the database and the folder."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(url, list(refs[i : i + BATCH]), out, as_of, made_at) for i in range(0, len(refs), BATCH)]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [w for written in pool.map(_render_batch, jobs) for w in written]
