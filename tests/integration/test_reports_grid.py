@@ -93,3 +93,30 @@ def test_failed_and_missing_in_both_views(backfilled: CliRunner, tmp_path: Path,
     assert opened.texts(f"#run-{failed_run} td")[3] == "failed"  # the cell's link lands on its run
     assert opened.requests == []
     assert opened.screenshot is not None and opened.screenshot.stat().st_size > 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_mistakes_are_one_line_and_exit_2(embedded_cli: CliRunner, tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x", encoding="utf-8")
+    cases = {
+        ("report", "dossier", "HD-NOPE", "--as-of", "2026-11-20", "--out", str(tmp_path / "o")): (
+            "hedgeops: no hedge relationship HD-NOPE"
+        ),
+        ("report", "dossier", "--as-of", "2026-11-20"): "hedgeops: name one relationship, or --all",
+        ("report", "dossier", "HD-1", "--all", "--as-of", "2026-11-20"): "hedgeops: name one relationship, or --all",
+        (
+            "report",
+            "morning",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            str(a_file),
+        ): f"hedgeops: --out {a_file}: is a file, not a folder",
+        ("runs", "grid", "--from", "2026-11-20", "--to", "2026-11-19"): "hedgeops: --to is before --from",
+        ("runs", "grid", "--html", str(tmp_path)): f"hedgeops: --html {tmp_path}: is a folder, not a file",
+    }
+    for args, line in cases.items():
+        result = invoke(embedded_cli, *args)
+        assert (result.exit_code, result.stderr.strip()) == (2, line), args
+    assert not (tmp_path / "o").exists()  # nothing written, not even the folder

@@ -49,7 +49,9 @@ def report_dossier(
     day = parse_day(as_of)
     settings = settings_or_exit()
     start(settings)
-    folder, now = out_dir(out_folder), utc_now()
+    if out_folder.exists() and not out_folder.is_dir():
+        raise fail(f"--out {out_folder}: is a file, not a folder")
+    now = utc_now()
     with ports().uow() as uow:
         if every:
             refs = relationship_refs(uow.session)
@@ -61,6 +63,7 @@ def report_dossier(
             if not found:
                 raise fail(f"no hedge relationship {relationship}")
             batches = iter([found])
+        folder = out_dir(out_folder)  # made once there is something to write
         try:
             if every and jobs > 1:
                 written = write_in_processes(settings.database_url, refs, folder, day, now, jobs)
