@@ -23,6 +23,7 @@ from matplotlib import rc_context  # noqa: E402 - after choosing the backend
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 SIZE = (7.0, 2.8)  # inches: the A4 text width, a third of a page's height
 MARGIN = timedelta(days=1)
@@ -60,6 +61,11 @@ def _figure(bottom: float = 0.2) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+#: Per process, the figure of each chart (and band), kept and drawn again with the next dossier's
+#: data: making a figure, its axes, ticks and legend was a third to half of a dossier's time.
+_KEPT: dict[tuple[Any, ...], tuple[Figure, Axes, list[Line2D]]] = {}
+
+
 def time_chart(
     name: str,
     title: str,
@@ -71,33 +77,48 @@ def time_chart(
 ) -> str:
     """Lines over the dates of `span`, markers at each point; an optional band shaded (e.g. 0.80-1.25)."""
     with rc_context(cast(Any, STYLE)):
-        fig, ax = _figure()
-        if band is not None:
-            ax.axhspan(
-                float(band[0]),
-                float(band[1]),
-                color="#2e7d32",
-                alpha=0.12,
-                label=f"band {band[0].normalize()} to {band[1].normalize()}",
-            )
-        for s in series:
-            ax.plot(
-                cast(Any, list(s.xs)),  # dates: matplotlib's date units
-                _floats(s.ys),
-                marker="o",
-                markersize=3.5,
-                linewidth=1.2,
-                label=s.label,
-                gid=s.gid,
-            )
+        key = (name, tuple(s.gid for s in series), *(str(b) for b in band or ()))
+        kept = _KEPT.get(key)
+        if kept is None:
+            fig, ax, lines = _time_figure(series, band)
+            _KEPT[key] = (fig, ax, lines)
+        else:
+            fig, ax, lines = kept
+            legend = ax.get_legend()
+            assert legend is not None  # made with the figure
+            for line, s, text in zip(lines, series, legend.get_texts()[-len(lines) :], strict=True):
+                line.set_data(cast(Any, list(s.xs)), _floats(s.ys))
+                text.set_text(s.label)
+            ax.relim()
+            ax.autoscale_view(scalex=False)
         ax.set_xlim(cast(Any, span[0] - MARGIN), cast(Any, span[1] + MARGIN))
         ax.set_title(title, loc="left")
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper left", fontsize=7)
-        locator = AutoDateLocator(maxticks=7)  # type: ignore[no-untyped-call]
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         return _svg(fig, name)
+
+
+def _time_figure(series: Sequence[Series], band: tuple[Decimal, Decimal] | None) -> tuple[Figure, Axes, list[Line2D]]:
+    fig, ax = _figure()
+    if band is not None:
+        label = f"band {band[0].normalize()} to {band[1].normalize()}"
+        ax.axhspan(float(band[0]), float(band[1]), color="#2e7d32", alpha=0.12, label=label)
+    lines = [
+        ax.plot(
+            cast(Any, list(s.xs)),  # dates: matplotlib's date units
+            _floats(s.ys),
+            marker="o",
+            markersize=3.5,
+            linewidth=1.2,
+            label=s.label,
+            gid=s.gid,
+        )[0]
+        for s in series
+    ]
+    ax.legend(loc="upper left", fontsize=7)
+    locator = AutoDateLocator(maxticks=7)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    return fig, ax, lines
 
 
 def scatter_chart(
@@ -112,24 +133,39 @@ def scatter_chart(
     xlabel: str,
     ylabel: str,
 ) -> str:
-    """The points (group `scatter-points`), the fitted line ΔI = intercept + slope × ΔH and
-    the band's slopes through the origin (-band high and -band low), dashed."""
+    """The points (group `scatter-points`), the fitted line ΔI = intercept + slope × ΔH (none
+    without a slope) and the band's slopes through the origin (-band low dotted, -band high
+    dashed). The figure is kept per process and drawn again, as a time chart's."""
     with rc_context(cast(Any, STYLE)):
-        fig, ax = _figure(bottom=0.16)
+        key = (name, ("scatter-points",))
+        if key not in _KEPT:
+            _KEPT[key] = _scatter_figure()
+        fig, ax, (low, high, fit, points) = _KEPT[key]
         x = _floats(xs)
         span = [min([*x, 0.0]), max([*x, 0.0])]
-        for edge, style in ((band[0], ":"), (band[1], "--")):
-            ax.plot(
-                span, [-float(edge) * v for v in span], style, color="#2e7d32", linewidth=0.9, label=f"slope -{edge}"
-            )
-        if slope is not None:
-            b = float(intercept or 0)
-            ax.plot(
-                span, [b + float(slope) * v for v in span], color="#c62828", linewidth=1.2, label=f"fit, slope {slope}"
-            )
-        ax.plot(x, _floats(ys), linestyle="none", marker="o", markersize=4, color="#1a4f8b", gid="scatter-points")
+        low.set_data(span, [-float(band[0]) * v for v in span])
+        high.set_data(span, [-float(band[1]) * v for v in span])
+        b, m = float(intercept or 0), float(slope) if slope is not None else float("nan")
+        fit.set_data(span, [b + m * v for v in span])
+        points.set_data(x, _floats(ys))
+        legend = ax.get_legend()
+        assert legend is not None  # made with the figure
+        labels = (f"slope -{band[0]}", f"slope -{band[1]}", f"fit, slope {slope if slope is not None else '-'}")
+        for text, label in zip(legend.get_texts(), labels, strict=True):
+            text.set_text(label)
+        ax.relim()
+        ax.autoscale_view()
         ax.set_title(title, loc="left")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.legend(loc="upper right", fontsize=7)
         return _svg(fig, name)
+
+
+def _scatter_figure() -> tuple[Figure, Axes, list[Line2D]]:
+    fig, ax = _figure(bottom=0.16)
+    low = ax.plot([], [], ":", color="#2e7d32", linewidth=0.9)[0]
+    high = ax.plot([], [], "--", color="#2e7d32", linewidth=0.9)[0]
+    fit = ax.plot([], [], color="#c62828", linewidth=1.2)[0]
+    points = ax.plot([], [], linestyle="none", marker="o", markersize=4, color="#1a4f8b", gid="scatter-points")[0]
+    ax.legend(handles=[low, high, fit], labels=["", "", ""], loc="upper right", fontsize=7)
+    return fig, ax, [low, high, fit, points]
