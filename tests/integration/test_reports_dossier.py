@@ -105,6 +105,12 @@ def test_the_demo_hedge(runtime: Ports, clock: Clock, embedded_cli: CliRunner, t
 
     assert run_accounting_demo(Console(file=io.StringIO()), tmp_path) == 0  # the demo's hedge, posted twice
     page = dossier(embedded_cli, "HD-DEMO-1", "2026-11-30", tmp_path / "out")
+    every = embedded_cli.invoke(
+        app, ["report", "dossier", "--all", "--as-of", "2026-11-30", "--out", str(tmp_path / "all")]
+    )
+    assert every.exit_code == 0, every.output
+    index = (tmp_path / "all" / "index.html").read_text(encoding="utf-8")
+    assert 'href="dossier-HD-DEMO-1.html">HD-DEMO-1</a>' in index and (tmp_path / "all" / page.name).exists()
     db = stored(runtime, "HD-DEMO-1")
     opened = open_report(browser, page, tmp_path / "dossier-demo.png")
     assert_common(opened, db)
