@@ -1,9 +1,11 @@
 """Read views of the ledger for people: runs filtered for `hedgeops status` (a nightly's
-steps under it) and everything about one run for `hedgeops runs show`."""
+steps under it), everything about one run for `hedgeops runs show`, and the latest run of
+each job and date for `hedgeops runs grid`."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from core.run_grid import LatestRun
+from core.values import RunStatus
 from db.hedging.journal_models import PostingException
 from db.models import BatchRun, BatchRunChunk, IdempotencyConflict, MtmException, PriceFile
 
@@ -134,3 +138,17 @@ def _files(session: Session, run_id: int) -> list[dict[str, Any]]:
         }
         for f in session.scalars(stmt)
     ]
+
+
+def latest_by_date(session: Session, jobs: Sequence[str], first: date, last: date) -> dict[tuple[str, date], LatestRun]:
+    """The newest attempt of each (job, as-of date) from `first` to `last`, steps of a
+    nightly included (as `backfill` counts them: db.ledger.latest_statuses)."""
+    stmt = (
+        select(BatchRun.job, BatchRun.as_of_date, BatchRun.id, BatchRun.status, BatchRun.attempt, BatchRun.error)
+        .where(BatchRun.job.in_(list(jobs)), BatchRun.as_of_date >= first, BatchRun.as_of_date <= last)
+        .order_by(BatchRun.as_of_date, BatchRun.attempt)
+    )
+    return {
+        (job, day): LatestRun(run_id, RunStatus(status), attempt, error)
+        for job, day, run_id, status, attempt, error in session.execute(stmt)
+    }

@@ -152,7 +152,8 @@ def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun])
         statuses.append(RunStatus.COMPLETED_WITH_CONFLICTS)
     if exposure.breaches:
         uow.after_commit(lambda: alert_breaches(p, exposure.breaches))
-    runs.finish(p, uow, run, status=combined_status(statuses))
+    if runs.finish(p, uow, run, status=combined_status(statuses)) and p.nightly_ended is not None:
+        uow.after_commit(partial(p.nightly_ended, run.as_of_date))
 
 
 def carried_details(steps: list[BatchRun], failures: list[str] | None = None) -> dict[str, Any]:

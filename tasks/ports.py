@@ -82,6 +82,9 @@ class Ports:
     foreign_requeues: int = 5
     #: The pricing variance control: verification sources, thresholds, blocking (core.price_checks).
     price_checks: PriceChecks = field(default_factory=PriceChecks)
+    #: Told the as-of date of each nightly that ended, after its commit (the morning pack, when
+    #: HEDGEOPS_REPORTS_DIR is set; None: nobody).
+    nightly_ended: Callable[[date], None] | None = None
 
     def run_policy(self, scope: RunScope) -> RunPolicy:
         """The lock and the staleness of the runs of `scope`'s family."""

@@ -28,6 +28,7 @@ from workers.adapters.notifiers import build_notifier
 from workers.adapters.sources import build_sources, ecb_crosses
 from workers.metrics import default_run_observer
 from workers.mt5_wiring import cycle_policy, mt5_bundle, process_clock
+from workers.reports.hook import morning_pack_writer
 from workers.settings import Settings
 
 
@@ -98,6 +99,7 @@ def build_shared(settings: Settings, lock_client: redis.Redis | None, notifier: 
         deliveries=deliveries,
         foreign_requeues=settings.foreign_message_requeues,
         price_checks=settings.price_checks(),
+        nightly_ended=morning_pack_writer(settings),
     )
 
 

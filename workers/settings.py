@@ -27,6 +27,7 @@ from pydantic_settings import SettingsError as PydanticSettingsError
 from core.calendars import CalendarName
 from core.hedging.policy import DEFAULT_DISCOUNT_RATES, HedgingPolicy
 from core.monitoring import DEFAULT_MAX_UNVALUED_PCT
+from core.morning import DATASETS, DEFAULT_DEADLINES, Deadline
 from core.rows import DateWindow
 from core.values import D1Policy
 from workers.settings_checks import broker_without_database, unknown_message, unknown_settings
@@ -126,6 +127,13 @@ class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings, Pr
         ge=0,
         le=100,
         description="share of active contracts (%) without a snapshot above which `check nightly` is CRITICAL",
+    )
+    reports_dir: Path | None = Field(
+        None, description="the nightly writes the morning pack of its date here (morning-D.html); unset: it does not"
+    )
+    report_deadlines: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_DEADLINES),
+        description="the morning pack's business deadline per dataset (job), local time on the morning after D, JSON",
     )
     mtm_chunk_size: int = Field(5000, ge=1, le=50_000, description="contracts per MTM chunk task")
     mtm_in_database: bool = Field(
@@ -258,6 +266,16 @@ class Settings(GuardSettings, HedgingSettings, Mt5Settings, DeliverySettings, Pr
         if problem is not None:
             raise ValueError(problem)
         return self
+
+    @field_validator("report_deadlines")
+    @classmethod
+    def _deadlines_parse(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DATASETS.values()))
+        if unknown:
+            raise ValueError(f"unknown dataset(s) {unknown}: the datasets are {sorted(DATASETS.values())}")
+        for text in value.values():
+            Deadline.parse(text)
+        return {**DEFAULT_DEADLINES, **value}
 
     @field_validator("discount_rates")
     @classmethod

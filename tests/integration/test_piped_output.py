@@ -33,6 +33,8 @@ COMMANDS: dict[str, list[str]] = {
     "load counterparties": [str(SAMPLES / "counterparties.csv")],
     "load price-decisions": ["no-such-file.csv"],
     "report counterparties": ["--as-of", "2026-11-20"],
+    "report dossier": ["HD-DEMO-1", "--as-of", "2026-11-30", "--out", "reports"],
+    "report morning": ["--as-of", "2026-11-20", "--out", "reports"],
     "mt5 accounts add": [
         "--login",
         "1",
@@ -56,6 +58,7 @@ COMMANDS: dict[str, list[str]] = {
     "status": [],
     "runs show": ["1"],
     "runs abandon": ["1", "--by", "a", "--reason", "b"],
+    "runs grid": ["--from", "2026-11-16", "--to", "2026-11-20"],
     "check nightly": ["--as-of", "2026-11-20"],
     "check broker": [],
     "check queues": [],

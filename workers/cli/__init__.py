@@ -21,7 +21,9 @@ from workers.cli import (
     mt5,
     price_decisions,
     report_mtm,
+    reports,
     runs,
+    runs_grid,
     verify,
 )
 from workers.cli.common import EXIT_BAD_INPUT, err
@@ -45,12 +47,15 @@ hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
 hedging.report_app.command("mtm")(report_mtm.report_mtm)
 hedging.report_app.command("counterparties")(counterparties.report_counterparties)
+hedging.report_app.command("dossier")(reports.report_dossier)
+hedging.report_app.command("morning")(reports.report_morning)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(accounting.periods_app, name="periods")
 app.add_typer(guard.guard_app, name="guard")
 app.command("run")(jobs.run)
 app.command("status")(runs.status)
+runs.runs_app.command("grid")(runs_grid.grid)
 app.add_typer(runs.runs_app, name="runs")
 mt5.mt5_app.command("cycles")(runs.cycles)
 app.add_typer(check.check_app, name="check")

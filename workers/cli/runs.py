@@ -1,5 +1,5 @@
-"""`hedgeops status`, `hedgeops runs show RUN_ID` and `hedgeops mt5 cycles`: the ledger
-for people. On a terminal tables fit 100 columns; off one (piped) every value is whole;
+"""`hedgeops status`, `hedgeops runs show RUN_ID`, `hedgeops runs grid` and `hedgeops mt5
+cycles`: the ledger for people. On a terminal tables fit 100 columns; off one (piped) every value is whole;
 `--json` gives every field."""
 
 from __future__ import annotations
