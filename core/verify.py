@@ -3,7 +3,7 @@ what was stored, and the stored payload must still hash to its own hash."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +22,27 @@ class Finding:
     snapshot_key: str
     problem: str  # payload_tampered | recomputed_differs | not_valued_now | price_restated
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotToCheck:
+    """A commodity snapshot with what recomputing it needs: its contract and the exact price
+    row it used. Plain values: a batch of them goes to another process as it is."""
+
+    key: str
+    payload: dict[str, Any]
+    sha256: str
+    price_date: date
+    contract: Contract
+    price: Price
+
+
+def check_snapshots(items: Iterable[SnapshotToCheck], as_of: date) -> list[Finding]:
+    """check_snapshot of each: a batch, the unit of work of a process that recomputes."""
+    found: list[Finding] = []
+    for s in items:
+        found += check_snapshot(s.key, s.payload, s.sha256, s.contract, s.price, as_of, s.price_date)
+    return found
 
 
 def check_snapshot(

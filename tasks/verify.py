@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
+from multiprocessing import get_context
 
 from core.hedging.valuation_plan import FxValuationPlan
-from core.verify import Finding, check_fx_snapshot, check_snapshot
+from core.verify import Finding, SnapshotToCheck, check_fx_snapshot, check_snapshots
 from db.verify import fx_snapshots_of, restated_price_keys, snapshot_count, snapshots_of
 from tasks.hedging.ports import hedging_ports
 from tasks.hedging.posting_work import Book
 from tasks.hedging.verify_postings import verify_entries
 from tasks.ports import ports
+
+#: Snapshots a recomputing process takes at a time.
+BATCH = 5_000
+#: From this many snapshots on, they are recomputed in processes beside the one that reads
+#: them (core is pure: a batch goes out as plain values, its findings come back); below it
+#: the processes' start would cost more than they save.
+PARALLEL_FROM = 50_000
 
 
 @dataclass(slots=True)
@@ -38,12 +50,16 @@ def verify_date(as_of: date) -> Verification:
     with ports().uow() as uow:
         result.snapshots = snapshot_count(uow.session, as_of)
         price_keys: dict[str, list[str]] = {}
-        for stored in snapshots_of(uow.session, as_of):
-            result.checked += 1
-            result.findings += check_snapshot(
-                stored.key, stored.payload, stored.sha256, stored.contract, stored.price, as_of, stored.price_date
-            )
-            price_keys.setdefault(stored.price_key, []).append(stored.key)
+
+        def checks() -> Iterator[SnapshotToCheck]:
+            for stored in snapshots_of(uow.session, as_of):
+                price_keys.setdefault(stored.price_key, []).append(stored.check.key)
+                yield stored.check
+
+        workers = recompute_workers(result.snapshots)
+        for checked, found in recomputed(checks(), as_of, workers):
+            result.checked += checked
+            result.findings += found
         for fx in fx_snapshots_of(uow.session, as_of):
             result.checked += 1
             result.findings += check_fx_snapshot(
@@ -66,3 +82,36 @@ def verify_date(as_of: date) -> Verification:
         result.entries, entry_findings = verify_entries(uow.session, book, as_of)
         result.findings += entry_findings
     return result
+
+
+def recompute_workers(snapshots: int, threshold: int = PARALLEL_FROM) -> int:
+    """Processes that recompute beside the reader: none below `threshold` snapshots, else one
+    per CPU but the reader's (at least one)."""
+    return 0 if snapshots < threshold else max(1, (os.cpu_count() or 1) - 1)
+
+
+def recomputed(checks: Iterable[SnapshotToCheck], as_of: date, workers: int) -> Iterator[tuple[int, list[Finding]]]:
+    """(snapshots checked, findings) per batch, in the order read. With `workers`, the
+    batches go to that many forked processes (core.verify is pure: no connection, clock or
+    log is used there), at most two a process in flight so memory stays bounded; the reader
+    keeps reading meanwhile. Without, they are checked here."""
+    if workers <= 0:
+        for batch in batched(checks, BATCH):
+            yield len(batch), check_snapshots(batch, as_of)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        pending: list[tuple[int, Future[list[Finding]]]] = []
+        for batch in batched(checks, BATCH):
+            pending.append((len(batch), pool.submit(check_snapshots, batch, as_of)))
+            while len(pending) > 2 * workers:
+                size, future = pending.pop(0)
+                yield size, future.result()
+        for size, future in pending:
+            yield size, future.result()
+
+
+def batched(items: Iterable[SnapshotToCheck], size: int) -> Iterator[list[SnapshotToCheck]]:
+    """`size` at a time (itertools.batched is Python 3.12's)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
