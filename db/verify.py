@@ -13,19 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.values import Confidence, Contract, ContractStatus, Instrument, ObjectType, Price, Side
-from core.verify import SnapshotToCheck
+from core.verify import Finding, SnapshotToCheck, check_snapshots
 from db.contracts import to_contract
 from db.hedging.dossiers import to_item
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import BatchRun, HedgeContract, IdempotencyConflict, MtmSnapshot, SettlementPrice
 
-
-@dataclass(frozen=True, slots=True)
-class StoredSnapshot:
-    """A commodity snapshot to recompute, and the key of the price row it used."""
-
-    check: SnapshotToCheck
-    price_key: str
+#: A commodity snapshot as read: key, payload, hash, price date, the key of the price row it
+#: used, then the contract's columns (_CONTRACT) and the price row's (_PRICE). Plain values:
+#: a batch of them goes to a recomputing process as it is (pickling dataclasses cost more
+#: than recomputing them: issue 23).
+SnapshotRow = tuple[Any, ...]
 
 
 _CONTRACT = (
@@ -57,9 +55,10 @@ _PRICE = (
 READ_BATCH = 5_000
 
 
-def snapshots_of(session: Session, as_of: date) -> Iterator[StoredSnapshot]:
-    """The commodity snapshots of `as_of` in id order, streamed. Columns, not ORM objects:
-    three mapped objects a snapshot were most of verify's time at a million (issue 23)."""
+def snapshot_rows(session: Session, as_of: date) -> Iterator[SnapshotRow]:
+    """The commodity snapshots of `as_of` in id order, streamed as plain rows. Columns on the
+    connection, not ORM objects: three mapped objects a snapshot were most of verify's time
+    at a million (issue 23)."""
     stmt = (
         select(
             MtmSnapshot.idempotency_key,
@@ -80,35 +79,49 @@ def snapshots_of(session: Session, as_of: date) -> Iterator[StoredSnapshot]:
         .order_by(MtmSnapshot.id)
         .execution_options(yield_per=READ_BATCH)
     )
-    n = len(_CONTRACT)
-    for key, payload, sha, price_date, price_key, *rest in session.execute(stmt).tuples():
-        c, p = rest[:n], rest[n:]
-        contract = Contract(
-            id=c[0],
-            contract_ref=c[1],
-            instrument=_INSTRUMENTS[c[2]],
-            underlying=c[3],
-            side=_SIDES[c[4]],
-            quantity=c[5],
-            unit=c[6],
-            entry_price=c[7],
-            currency=c[8],
-            trade_date=c[9],
-            maturity_date=c[10],
-            status=_STATUSES[c[11]],
-            settlement_method=c[12],
-        )
-        price = Price(
-            id=p[0],
-            symbol=p[1],
-            price_date=p[2],
-            price=p[3],
-            currency=p[4],
-            unit=p[5],
-            source=p[6],
-            confidence=_CONFIDENCES[p[7]],
-        )
-        yield StoredSnapshot(SnapshotToCheck(key, payload, sha, price_date, contract, price), price_key)
+    for row in session.connection().execute(stmt):
+        yield tuple(row)
+
+
+def price_key_of(row: SnapshotRow) -> str:
+    return str(row[4])
+
+
+def to_check(row: SnapshotRow) -> SnapshotToCheck:
+    """What core.verify recomputes, from a row of snapshot_rows."""
+    key, payload, sha, price_date, _price_key = row[:5]
+    c, p = row[5 : 5 + len(_CONTRACT)], row[5 + len(_CONTRACT) :]
+    contract = Contract(
+        id=c[0],
+        contract_ref=c[1],
+        instrument=_INSTRUMENTS[c[2]],
+        underlying=c[3],
+        side=_SIDES[c[4]],
+        quantity=c[5],
+        unit=c[6],
+        entry_price=c[7],
+        currency=c[8],
+        trade_date=c[9],
+        maturity_date=c[10],
+        status=_STATUSES[c[11]],
+        settlement_method=c[12],
+    )
+    price = Price(
+        id=p[0],
+        symbol=p[1],
+        price_date=p[2],
+        price=p[3],
+        currency=p[4],
+        unit=p[5],
+        source=p[6],
+        confidence=_CONFIDENCES[p[7]],
+    )
+    return SnapshotToCheck(key, payload, sha, price_date, contract, price)
+
+
+def check_rows(rows: list[SnapshotRow], as_of: date) -> list[Finding]:
+    """core.verify.check_snapshots of a batch of rows: what a recomputing process runs."""
+    return check_snapshots(map(to_check, rows), as_of)
 
 
 def snapshot_count(session: Session, as_of: date) -> int:

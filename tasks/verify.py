@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
 from multiprocessing import get_context
+from typing import TypeVar
 
 from core.hedging.valuation_plan import FxValuationPlan
-from core.verify import Finding, SnapshotToCheck, check_fx_snapshot, check_snapshots
-from db.verify import fx_snapshots_of, restated_price_keys, snapshot_count, snapshots_of
+from core.verify import Finding, check_fx_snapshot
+from db.verify import (
+    SnapshotRow,
+    check_rows,
+    fx_snapshots_of,
+    price_key_of,
+    restated_price_keys,
+    snapshot_count,
+    snapshot_rows,
+)
 from tasks.hedging.ports import hedging_ports
 from tasks.hedging.posting_work import Book
 from tasks.hedging.verify_postings import verify_entries
 from tasks.ports import ports
+
+T = TypeVar("T")
 
 #: Snapshots a recomputing process takes at a time.
 BATCH = 5_000
@@ -51,13 +62,13 @@ def verify_date(as_of: date) -> Verification:
         result.snapshots = snapshot_count(uow.session, as_of)
         price_keys: dict[str, list[str]] = {}
 
-        def checks() -> Iterator[SnapshotToCheck]:
-            for stored in snapshots_of(uow.session, as_of):
-                price_keys.setdefault(stored.price_key, []).append(stored.check.key)
-                yield stored.check
+        def rows() -> Iterator[SnapshotRow]:
+            for row in snapshot_rows(uow.session, as_of):
+                price_keys.setdefault(price_key_of(row), []).append(row[0])
+                yield row
 
         workers = recompute_workers(result.snapshots)
-        for checked, found in recomputed(checks(), as_of, workers):
+        for checked, found in recomputed(rows(), as_of, workers, check_rows):
             result.checked += checked
             result.findings += found
         for fx in fx_snapshots_of(uow.session, as_of):
@@ -90,19 +101,22 @@ def recompute_workers(snapshots: int, threshold: int = PARALLEL_FROM) -> int:
     return 0 if snapshots < threshold else max(1, (os.cpu_count() or 1) - 1)
 
 
-def recomputed(checks: Iterable[SnapshotToCheck], as_of: date, workers: int) -> Iterator[tuple[int, list[Finding]]]:
-    """(snapshots checked, findings) per batch, in the order read. With `workers`, the
-    batches go to that many forked processes (core.verify is pure: no connection, clock or
-    log is used there), at most two a process in flight so memory stays bounded; the reader
-    keeps reading meanwhile. Without, they are checked here."""
+def recomputed(
+    items: Iterable[T], as_of: date, workers: int, check: Callable[[list[T], date], list[Finding]]
+) -> Iterator[tuple[int, list[Finding]]]:
+    """(items checked, findings) per batch of `check`, in the order read. With `workers`,
+    the batches (plain values) go to that many forked processes (`check` is core.verify's
+    recomputation: no connection, clock or log is used there), at most two a process in
+    flight so memory stays bounded; the reader keeps reading meanwhile. Without, they are
+    checked here."""
     if workers <= 0:
-        for batch in batched(checks, BATCH):
-            yield len(batch), check_snapshots(batch, as_of)
+        for batch in batched(items, BATCH):
+            yield len(batch), check(batch, as_of)
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         pending: list[tuple[int, Future[list[Finding]]]] = []
-        for batch in batched(checks, BATCH):
-            pending.append((len(batch), pool.submit(check_snapshots, batch, as_of)))
+        for batch in batched(items, BATCH):
+            pending.append((len(batch), pool.submit(check, batch, as_of)))
             while len(pending) > 2 * workers:
                 size, future = pending.pop(0)
                 yield size, future.result()
@@ -110,7 +124,7 @@ def recomputed(checks: Iterable[SnapshotToCheck], as_of: date, workers: int) -> 
             yield size, future.result()
 
 
-def batched(items: Iterable[SnapshotToCheck], size: int) -> Iterator[list[SnapshotToCheck]]:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """`size` at a time (itertools.batched is Python 3.12's)."""
     it = iter(items)
     while batch := list(islice(it, size)):

@@ -13,7 +13,7 @@ from core.canonical import canonical
 from core.mtm import value_contract
 from core.mtm_results import MtmSnapshot
 from core.values import Confidence, Contract, ContractStatus, Instrument, Price, Side
-from core.verify import SnapshotToCheck
+from core.verify import SnapshotToCheck, check_snapshots
 from tasks import verify
 
 AS_OF, PRICE_DATE = date(2026, 11, 20), date(2026, 11, 19)
@@ -55,8 +55,8 @@ class TestRecomputedInProcesses:
         self, snapshots: list[SnapshotToCheck], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setattr(verify, "BATCH", 7)  # nine batches, several in flight per process
-        here = list(verify.recomputed(snapshots, AS_OF, workers=0))
-        beside = list(verify.recomputed(snapshots, AS_OF, workers=2))
+        here = list(verify.recomputed(snapshots, AS_OF, 0, check_snapshots))
+        beside = list(verify.recomputed(snapshots, AS_OF, 2, check_snapshots))
         assert beside == here
         assert sum(n for n, _ in beside) == 60
         found = [(f.snapshot_key.split(":")[2], f.problem) for _, batch in beside for f in batch]
