@@ -55,10 +55,19 @@ _PRICE = (
 READ_BATCH = 5_000
 
 
-def snapshot_rows(session: Session, as_of: date) -> Iterator[SnapshotRow]:
-    """The commodity snapshots of `as_of` in id order, streamed as plain rows. Columns on the
-    connection, not ORM objects: three mapped objects a snapshot were most of verify's time
-    at a million (issue 23)."""
+def snapshot_id_range(session: Session, as_of: date) -> tuple[int, int] | None:
+    """The lowest and highest id of the commodity snapshots of `as_of` (None: there are none)."""
+    stmt = select(func.min(MtmSnapshot.id), func.max(MtmSnapshot.id)).where(
+        MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == ObjectType.HEDGE_CONTRACT.value
+    )
+    low, high = session.execute(stmt).one()
+    return None if low is None else (int(low), int(high))
+
+
+def snapshot_rows(session: Session, as_of: date, ids: tuple[int, int] | None = None) -> Iterator[SnapshotRow]:
+    """The commodity snapshots of `as_of` in id order (those with an id within `ids`, both
+    ends included, when given), streamed as plain rows. Columns on the connection, not ORM
+    objects: three mapped objects a snapshot were most of verify's time at a million (issue 23)."""
     stmt = (
         select(
             MtmSnapshot.idempotency_key,
@@ -79,6 +88,8 @@ def snapshot_rows(session: Session, as_of: date) -> Iterator[SnapshotRow]:
         .order_by(MtmSnapshot.id)
         .execution_options(yield_per=READ_BATCH)
     )
+    if ids is not None:
+        stmt = stmt.where(MtmSnapshot.id.between(*ids))
     for row in session.connection().execute(stmt):
         yield tuple(row)
 
