@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 from core import identifiers
-from core.identifiers import CURRENCY_PATTERN, Unit
+from core.identifiers import CURRENCY_PATTERN, SYMBOL_PATTERN, UNIT_PATTERN, Unit
 from core.money import price as quantize_price
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, parse_rows, validated_rows
+from core.rows import (
+    DEFAULT_WINDOW,
+    ISO_DATE,
+    LARGEST,
+    PLAIN_NUMBER,
+    DateWindow,
+    PositiveDecimal,
+    SaneDate,
+    csv_records,
+    parse_rows,
+    repeated_digests,
+    six_places,
+    validated_rows,
+)
 from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, ParseReport, PriceType, RowError
 
 PRICE_HEADER = ("symbol", "price_date", "price", "currency", "unit", "price_type")
@@ -91,8 +106,97 @@ def parse_price_csv(text: str, file: str, today: date, window: DateWindow = DEFA
     and date twice with different prices) are reported with file, line and reason; good
     rows are kept. A file whose header is not a price header raises NotAFileOfThisKind.
     """
-    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window)
+    report = parse_rows(text, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window, FastPriceRows(window))
     return drop_inconsistent_duplicates(report)
+
+
+# -- the fast path: a well-formed record without pydantic ----------------------------------
+
+_SYMBOL = re.compile(SYMBOL_PATTERN)
+_UNIT = re.compile(UNIT_PATTERN)
+_CURRENCY = re.compile(CURRENCY_PATTERN)
+_PRICE_TYPES = {t.value: t for t in PriceType}
+
+
+class FastPriceRows:
+    """PriceRow's rules written out for the common record (issue 23: a million-row file was
+    a million pydantic validations, twice): the row PriceRow.model_validate would give, or
+    None whenever it is not sure (a bad cell, a `published_at`, anything unusual), and then
+    pydantic decides and names the reason. It accepts a subset of what the model accepts,
+    and gives the same row (tests/unit/test_price_fast_rows.py holds it to that). Symbols,
+    units, currencies and dates repeat down a file: each distinct one is checked once."""
+
+    def __init__(self, window: DateWindow = DEFAULT_WINDOW) -> None:
+        self.window = window
+        self._symbols: set[str] = set()
+        self._units: set[str] = set()
+        self._currencies: set[str] = set()
+        self._dates: dict[str, date] = {}
+
+    def __call__(self, record: dict[str, str]) -> PriceRow | None:
+        if record.get("published_at"):
+            return None
+        symbol, unit, currency = record["symbol"], record["unit"], record["currency"]
+        price_type = _PRICE_TYPES.get(record["price_type"])
+        day = self._dates.get(record["price_date"]) or self._date(record["price_date"])
+        price = _price(record["price"])
+        if price_type is None or day is None or price is None:
+            return None
+        if not (self._known(symbol, self._symbols, _SYMBOL) and self._known(unit, self._units, _UNIT)):
+            return None
+        if currency not in self._currencies and not self._currency(currency):
+            return None
+        values: dict[str, Any] = {
+            "symbol": symbol,
+            "price_date": day,
+            "price": price,
+            "currency": currency,
+            "unit": unit,
+            "price_type": price_type,
+        }
+        if "published_at" in record:
+            values["published_at"] = None
+        return PriceRow.trusted(**values)
+
+    @staticmethod
+    def _known(value: str, seen: set[str], pattern: re.Pattern[str]) -> bool:
+        if value in seen:
+            return True
+        if pattern.fullmatch(value) is None:
+            return False
+        seen.add(value)
+        return True
+
+    def _date(self, text: str) -> date | None:
+        if not ISO_DATE.match(text):
+            return None
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            return None
+        if self.window.problem(value) is not None:
+            return None
+        self._dates[text] = value
+        return value
+
+    def _currency(self, code: str) -> bool:
+        if _CURRENCY.fullmatch(code) is None or pycountry.currencies.get(alpha_3=code) is None:
+            return False
+        self._currencies.add(code)
+        return True
+
+
+def _price(text: str) -> Decimal | None:
+    """PositiveDecimal's rules: plain text, above 0 and below 10^18, then 6 dp (six_places)."""
+    if len(text) > 40 or not PLAIN_NUMBER.match(text):
+        return None
+    try:
+        value = Decimal(text)
+        if not 0 < value < LARGEST:
+            return None
+        return six_places(value)
+    except (ValueError, InvalidOperation):
+        return None
 
 
 # -- streaming: a file of any size in bounded parts, in two passes --------------------------
@@ -112,23 +216,63 @@ class PriceFileSurvey:
     rows: int = 0
 
 
+def _digest(key: str) -> int:
+    """A 64-bit digest of a key (Python's hash: one process reads both looks of a survey)."""
+    return hash(key)
+
+
 def survey_price_csv(
-    lines: Iterable[str], file: str, today: date, window: DateWindow = DEFAULT_WINDOW
+    lines: Callable[[], Iterable[str]], file: str, today: date, window: DateWindow = DEFAULT_WINDOW
 ) -> PriceFileSurvey:
-    """The first pass: validates every row, writes nothing, remembers one short key and
-    price per row. Raises NotAFileOfThisKind as parse_price_csv does, before any write."""
-    seen: dict[str, str] = {}
+    """The first pass: validates every row and writes nothing; remembers a 64-bit digest of
+    each good row's (symbol, date), 8 bytes a row. Only when a digest comes twice does a
+    second look (`lines` gives the file's lines afresh at each call) compare those keys'
+    prices exactly. Raises NotAFileOfThisKind as parse_price_csv does, before any write."""
     survey = PriceFileSurvey()
-    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window):
+    digests = array("q")
+    check, fast = _not_future(today), FastPriceRows(window)
+    for item in validated_rows(lines(), file, PRICE_HEADER, "prices", PriceRow, check, window, fast):
         if isinstance(item, RowError):
             continue
         survey.rows += 1
-        key, value = _duplicate_key(item[1]), str(item[1].quantized_price)
-        stored = seen.setdefault(key, value)
-        if stored is not value:
-            (survey.repeated if stored == value else survey.inconsistent).add(key)
-    survey.repeated -= survey.inconsistent
+        digests.append(_digest(_duplicate_key(item[1])))
+    twice = repeated_digests(digests)
+    del digests
+    if twice:
+        _second_look(lines, file, check, window, fast, twice, survey)
     return survey
+
+
+def _second_look(
+    lines: Callable[[], Iterable[str]],
+    file: str,
+    check: Callable[[PriceRow], str | None],
+    window: DateWindow,
+    fast: FastPriceRows,
+    twice: set[int],
+    survey: PriceFileSurvey,
+) -> None:
+    """The prices of the good rows whose key's digest came twice, compared exactly. A good
+    row's key is its cells as csv_records strips them (the symbol and ISO date are kept as
+    written), so only those rows are validated again."""
+    prices: dict[str, list[str]] = {}
+    context = {"window": window}
+    for _line, record in csv_records(lines(), file, PRICE_HEADER, "prices"):
+        if "__error__" in record or _digest(f"{record['symbol']} {record['price_date']}") not in twice:
+            continue
+        row = fast(record)
+        if row is None:
+            try:
+                row = PriceRow.model_validate(record, context=context)
+            except ValueError:
+                continue
+        if check(row) is None:
+            prices.setdefault(_duplicate_key(row), []).append(str(row.quantized_price))
+    for key, values in prices.items():
+        if len(set(values)) > 1:
+            survey.inconsistent.add(key)
+        elif len(values) > 1:
+            survey.repeated.add(key)
 
 
 def price_csv_parts(
@@ -143,7 +287,8 @@ def price_csv_parts(
     the way), as parse_price_csv would report the whole file."""
     part: ParseReport[PriceRow] = ParseReport(file)
     kept: set[str] = set()
-    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window):
+    fast = FastPriceRows(window)
+    for item in validated_rows(lines, file, PRICE_HEADER, "prices", PriceRow, _not_future(today), window, fast):
         if isinstance(item, RowError):
             part.errors.append(item)
             continue

@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, TypeVar
 
+import numpy
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from core.errors import NotAFileOfThisKind
@@ -169,12 +171,19 @@ def csv_records(
             if len(record) != len(found):
                 yield line, {"__error__": f"expected {len(found)} fields, found {len(record)}"}
                 continue
-            if (problem := control_problem(record, found)) is not None:
+            # One search over the whole record first: the cells are looked at one by one only
+            # when it holds a control somewhere (rare), to name the field.
+            if CONTROL.search("".join(record)) and (problem := control_problem(record, found)) is not None:
                 yield line, {"__error__": problem}
                 continue
             yield line, {name: cell.strip() for name, cell in zip(found, record, strict=True)}
     except csv.Error as exc:
         raise NotAFileOfThisKind(f"{file}: not CSV at line {reader.line_num} ({exc})") from None
+
+
+#: A validator that vouches for a record without pydantic: the row `model` would make of it,
+#: or None when it cannot vouch (then `model` decides, and names the reason of a bad row).
+FastRow = Callable[[dict[str, str]], M | None]
 
 
 def validated_rows(
@@ -185,19 +194,24 @@ def validated_rows(
     model: type[M],
     check: Callable[[M], str | None] = lambda _row: None,
     window: DateWindow = DEFAULT_WINDOW,
+    fast: FastRow[M] | None = None,
 ) -> Iterator[tuple[int, M] | RowError]:
     """Each record in file order: (line, row) when `model` (its dates within `window`) and
-    `check` accept it, else its RowError."""
+    `check` accept it, else its RowError. `fast`, when given, is asked first: a record it
+    vouches for is not validated by `model` (a million-row file is a million pydantic calls
+    otherwise); it must accept nothing that `model` refuses, and give the same row."""
     context = window_context(window)
     for line, record in csv_records(text, file, header, kind):
         if "__error__" in record:
             yield RowError(file, line, record["__error__"])
             continue
-        try:
-            row = model.model_validate(record, context=context)
-        except ValidationError as exc:
-            yield RowError(file, line, describe(exc))
-            continue
+        row = fast(record) if fast is not None else None
+        if row is None:
+            try:
+                row = model.model_validate(record, context=context)
+            except ValidationError as exc:
+                yield RowError(file, line, describe(exc))
+                continue
         problem = check(row)
         yield RowError(file, line, problem) if problem else (line, row)
 
@@ -210,12 +224,21 @@ def parse_rows(
     model: type[M],
     check: Callable[[M], str | None] = lambda _row: None,
     window: DateWindow = DEFAULT_WINDOW,
+    fast: FastRow[M] | None = None,
 ) -> ParseReport[M]:
     """Validate every record with `model` and `check`; keep good rows, report bad ones."""
     report: ParseReport[M] = ParseReport(file=file)
-    for item in validated_rows(text, file, header, kind, model, check, window):
+    for item in validated_rows(text, file, header, kind, model, check, window, fast):
         if isinstance(item, RowError):
             report.errors.append(item)
         else:
             report.rows.append(item)
     return report
+
+
+def repeated_digests(digests: array[int]) -> set[int]:
+    """The 64-bit digests given more than once (sorted by numpy: 8 bytes a row in memory,
+    whatever the file's size). A digest stands for a key: two keys may share one, so what a
+    repeated digest says is checked on the keys themselves by whoever asks."""
+    ordered = numpy.sort(numpy.frombuffer(digests, dtype=numpy.int64))
+    return set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())

@@ -12,27 +12,72 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.values import Confidence, Contract, Instrument, ObjectType, Price
+from core.values import Confidence, Contract, ContractStatus, Instrument, ObjectType, Price, Side
+from core.verify import Finding, SnapshotToCheck, check_snapshots
 from db.contracts import to_contract
 from db.hedging.dossiers import to_item
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import BatchRun, HedgeContract, IdempotencyConflict, MtmSnapshot, SettlementPrice
 
-
-@dataclass(frozen=True, slots=True)
-class StoredSnapshot:
-    key: str
-    payload: dict[str, Any]
-    sha256: str
-    price_date: date
-    price_key: str
-    contract: Contract
-    price: Price
+#: A commodity snapshot as read: key, payload, hash, price date, the key of the price row it
+#: used, then the contract's columns (_CONTRACT) and the price row's (_PRICE). Plain values:
+#: a batch of them goes to a recomputing process as it is (pickling dataclasses cost more
+#: than recomputing them: issue 23).
+SnapshotRow = tuple[Any, ...]
 
 
-def snapshots_of(session: Session, as_of: date) -> Iterator[StoredSnapshot]:
+_CONTRACT = (
+    HedgeContract.id,
+    HedgeContract.contract_ref,
+    HedgeContract.instrument,
+    HedgeContract.underlying,
+    HedgeContract.side,
+    HedgeContract.quantity,
+    HedgeContract.unit,
+    HedgeContract.entry_price,
+    HedgeContract.currency,
+    HedgeContract.trade_date,
+    HedgeContract.maturity_date,
+    HedgeContract.status,
+    HedgeContract.settlement_method,
+)
+_PRICE = (
+    SettlementPrice.id,
+    SettlementPrice.symbol,
+    SettlementPrice.price_date,
+    SettlementPrice.price,
+    SettlementPrice.currency,
+    SettlementPrice.unit,
+    SettlementPrice.source,
+    SettlementPrice.confidence,
+)
+#: Rows a read brings from the server at a time (a million-row date streams).
+READ_BATCH = 5_000
+
+
+def snapshot_id_range(session: Session, as_of: date) -> tuple[int, int] | None:
+    """The lowest and highest id of the commodity snapshots of `as_of` (None: there are none)."""
+    stmt = select(func.min(MtmSnapshot.id), func.max(MtmSnapshot.id)).where(
+        MtmSnapshot.as_of_date == as_of, MtmSnapshot.object_type == ObjectType.HEDGE_CONTRACT.value
+    )
+    low, high = session.execute(stmt).one()
+    return None if low is None else (int(low), int(high))
+
+
+def snapshot_rows(session: Session, as_of: date, ids: tuple[int, int] | None = None) -> Iterator[SnapshotRow]:
+    """The commodity snapshots of `as_of` in id order (those with an id within `ids`, both
+    ends included, when given), streamed as plain rows. Columns on the connection, not ORM
+    objects: three mapped objects a snapshot were most of verify's time at a million (issue 23)."""
     stmt = (
-        select(MtmSnapshot, HedgeContract, SettlementPrice)
+        select(
+            MtmSnapshot.idempotency_key,
+            MtmSnapshot.payload,
+            MtmSnapshot.payload_sha256,
+            MtmSnapshot.price_date,
+            SettlementPrice.idempotency_key,
+            *_CONTRACT,
+            *_PRICE,
+        )
         .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
         .join(SettlementPrice, SettlementPrice.id == MtmSnapshot.price_id)
         .where(
@@ -41,12 +86,53 @@ def snapshots_of(session: Session, as_of: date) -> Iterator[StoredSnapshot]:
             HedgeContract.instrument == Instrument.COMMODITY_FORWARD.value,
         )
         .order_by(MtmSnapshot.id)
+        .execution_options(yield_per=READ_BATCH)
     )
-    for snap, c, p in session.execute(stmt):
-        contract, price = to_contract(c), _price(p)
-        yield StoredSnapshot(
-            snap.idempotency_key, snap.payload, snap.payload_sha256, snap.price_date, p.idempotency_key, contract, price
-        )
+    if ids is not None:
+        stmt = stmt.where(MtmSnapshot.id.between(*ids))
+    for row in session.connection().execute(stmt):
+        yield tuple(row)
+
+
+def price_key_of(row: SnapshotRow) -> str:
+    return str(row[4])
+
+
+def to_check(row: SnapshotRow) -> SnapshotToCheck:
+    """What core.verify recomputes, from a row of snapshot_rows."""
+    key, payload, sha, price_date, _price_key = row[:5]
+    c, p = row[5 : 5 + len(_CONTRACT)], row[5 + len(_CONTRACT) :]
+    contract = Contract(
+        id=c[0],
+        contract_ref=c[1],
+        instrument=_INSTRUMENTS[c[2]],
+        underlying=c[3],
+        side=_SIDES[c[4]],
+        quantity=c[5],
+        unit=c[6],
+        entry_price=c[7],
+        currency=c[8],
+        trade_date=c[9],
+        maturity_date=c[10],
+        status=_STATUSES[c[11]],
+        settlement_method=c[12],
+    )
+    price = Price(
+        id=p[0],
+        symbol=p[1],
+        price_date=p[2],
+        price=p[3],
+        currency=p[4],
+        unit=p[5],
+        source=p[6],
+        confidence=_CONFIDENCES[p[7]],
+    )
+    return SnapshotToCheck(key, payload, sha, price_date, contract, price)
+
+
+def check_rows(rows: list[SnapshotRow], as_of: date) -> list[Finding]:
+    """core.verify.check_snapshots of a batch of rows: what a recomputing process runs."""
+    return check_snapshots(map(to_check, rows), as_of)
 
 
 def snapshot_count(session: Session, as_of: date) -> int:
@@ -122,6 +208,12 @@ def _leg(session: Session, oid: ObjectType, object_id: int, as_of: date) -> Cont
     )
     d = session.scalars(stmt).first()
     return to_item(item).hypothetical(d.hedged_item_rate, d.designation_date) if item and d else None
+
+
+_INSTRUMENTS = {i.value: i for i in Instrument}
+_SIDES = {s.value: s for s in Side}
+_STATUSES = {s.value: s for s in ContractStatus}
+_CONFIDENCES = {c.value: c for c in Confidence}
 
 
 def _price(p: SettlementPrice) -> Price:

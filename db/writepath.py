@@ -192,8 +192,11 @@ def _insert(
     another payload hash)."""
     if not rows:
         return set(), {}
-    if session.get_bind().dialect.name == "postgresql" and len(rows) >= STAGING_THRESHOLD:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) >= STAGING_THRESHOLD:
         return _insert_staged(session.connection(), table, rows, batch_run_id, now)
+    if dialect == "sqlite" and len(rows) >= STAGING_THRESHOLD and _same_columns(rows):
+        return _insert_sqlite_many(session.connection(), table, rows, batch_run_id, now)
     common = {"batch_run_id": batch_run_id, "created_at": now}
     values = [
         {**row.columns, "idempotency_key": row.key, "payload": row.payload, "payload_sha256": row.sha256, **common}
@@ -221,17 +224,94 @@ def _insert_staged(
     columns = (*todo[0].columns, "idempotency_key", "payload", "payload_sha256")
     lines = ([*r.columns.values(), r.key, r.payload_json or json.dumps(r.payload), r.sha256] for r in todo)
     staging = copy_to_staging(conn, table, columns, lines)
-    merged = _merge(conn, table, MergeSource(staging, columns), batch_run_id, now, created_keys=True)
+    # In key order: the unique indexes take the part's keys in order (about 15% faster).
+    merged = _merge(
+        conn, table, MergeSource(staging, columns, order_by="idempotency_key"), batch_run_id, now, created_keys=True
+    )
     empty_staging(conn, staging)
     return merged.created_keys or set(), {c.key: (c.stored_sha256, c.stored_payload) for c in merged.conflicts}
+
+
+def _same_columns(rows: Sequence[ResultRow]) -> bool:
+    names = rows[0].columns.keys()
+    return all(row.columns.keys() == names for row in rows)
+
+
+def _insert_sqlite_many(
+    conn: Connection, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+) -> tuple[set[str], Stored]:
+    """SQLite, many rows: the transaction holds the file's one write lock from its start
+    (BEGIN IMMEDIATE, db.engine), so the keys one probe finds stored are the keys the insert
+    would find. The rest go in by one executemany of the driver, in key order (the unique
+    indexes grow at their ends, not all over: about a third less CPU), each value bound as
+    its column's type binds it; SQLAlchemy's per-row bookkeeping cost 3 of every 4 seconds
+    of a large price file here (issue 23)."""
+    name = table.__tablename__
+    probe = (
+        f"SELECT t.idempotency_key, t.payload_sha256 FROM json_each(?) j JOIN {name} t ON t.idempotency_key = j.value"
+    )
+    found: dict[str, str] = {k: sha for k, sha in conn.exec_driver_sql(probe, (json.dumps([r.key for r in rows]),))}
+    todo = sorted((row for row in rows if row.key not in found), key=lambda row: row.key)
+    if todo:
+        _executemany_sqlite(conn, table, todo, batch_run_id, now)
+    differing = sorted(row.key for row in rows if row.key in found and found[row.key] != row.sha256)
+    key_col = table.idempotency_key
+    stored: Stored = {}
+    for start in range(0, len(differing), LOOKUP_CHUNK):
+        chunk = differing[start : start + LOOKUP_CHUNK]
+        for key, sha, doc in conn.execute(
+            select(key_col, table.payload_sha256, table.payload).where(key_col.in_(chunk))
+        ):
+            stored[key] = (sha, dict(doc))
+    return {row.key for row in todo}, stored
+
+
+def _executemany_sqlite(
+    conn: Connection, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+) -> None:
+    columns = table.__table__.columns
+    dialect = conn.dialect
+    names = (*rows[0].columns, "idempotency_key", "payload", "payload_sha256", "batch_run_id", "created_at")
+    binders = [columns[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    bind_payload = binders[-4]
+    common = tuple(
+        b(v) if b is not None and v is not None else v for b, v in zip(binders[-2:], (batch_run_id, now), strict=True)
+    )
+    bound = [(i, b) for i, b in enumerate(binders[:-5]) if b is not None]
+    values = []
+    for row in rows:
+        line = list(row.columns.values())
+        for i, bind in bound:
+            if line[i] is not None:
+                line[i] = bind(line[i])
+        payload = (
+            row.payload_json if row.payload_json is not None or bind_payload is None else bind_payload(row.payload)
+        )
+        values.append((*line, row.key, payload, row.sha256, *common))
+    sql = (
+        f"INSERT INTO {table.__tablename__} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        f"ON CONFLICT (idempotency_key) DO NOTHING"
+    )
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, values)
+        if cursor.rowcount != len(values):
+            raise RuntimeError(f"{table.__tablename__}: {len(values) - cursor.rowcount} rows appeared under the lock")
+    finally:
+        cursor.close()
 
 
 def _not_stored_alike(conn: Connection, name: str, rows: Sequence[ResultRow]) -> set[str]:
     """The keys not stored with the batch's hash (not stored, or stored with another), the
     hashes compared in the database: the batch's keys and hashes are two array parameters."""
+    # A lookup by the key's index per key, whatever the planner believes of the table: inside
+    # one large transaction (a million-row price file) the table is never analysed, and a
+    # hash join read the whole table again for each part (quadratic: issue 23). LIMIT 1 keeps
+    # the planner from flattening the lateral subquery back into that join.
     sql = (
         f"SELECT s.k FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
-        f"LEFT JOIN {name} t ON t.idempotency_key = s.k WHERE t.payload_sha256 IS DISTINCT FROM s.h"
+        f"LEFT JOIN LATERAL (SELECT t.payload_sha256 FROM {name} t WHERE t.idempotency_key = s.k LIMIT 1) t ON true "
+        f"WHERE t.payload_sha256 IS DISTINCT FROM s.h"
     )
     return {key for (key,) in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows]))}
 

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
+from itertools import islice
+from multiprocessing import get_context
+
+from sqlalchemy.orm import Session
 
 from core.hedging.valuation_plan import FxValuationPlan
-from core.verify import Finding, check_fx_snapshot, check_snapshot
-from db.verify import fx_snapshots_of, restated_price_keys, snapshot_count, snapshots_of
+from core.verify import Finding, check_fx_snapshot
+from db.verify import (
+    SnapshotRow,
+    check_rows,
+    fx_snapshots_of,
+    price_key_of,
+    restated_price_keys,
+    snapshot_count,
+    snapshot_id_range,
+    snapshot_rows,
+)
 from tasks.hedging.ports import hedging_ports
 from tasks.hedging.posting_work import Book
 from tasks.hedging.verify_postings import verify_entries
 from tasks.ports import ports
+
+#: Snapshots read and checked at a time.
+BATCH = 5_000
+#: From this many snapshots on, they are recomputed in processes, each reading and checking
+#: a range of snapshot ids of its own (core is pure; a process has its own connection, made
+#: after fork); below it the processes' start would cost more than they save.
+PARALLEL_FROM = 50_000
+#: Id ranges per process: the last ranges to finish are short.
+RANGES_PER_PROCESS = 4
+
+#: What recomputing a range gives: snapshots checked, findings in id order, and the snapshot
+#: keys per price key (the restated check).
+Checked = tuple[int, list[Finding], dict[str, list[str]]]
 
 
 @dataclass(slots=True)
@@ -38,12 +68,11 @@ def verify_date(as_of: date) -> Verification:
     with ports().uow() as uow:
         result.snapshots = snapshot_count(uow.session, as_of)
         price_keys: dict[str, list[str]] = {}
-        for stored in snapshots_of(uow.session, as_of):
-            result.checked += 1
-            result.findings += check_snapshot(
-                stored.key, stored.payload, stored.sha256, stored.contract, stored.price, as_of, stored.price_date
-            )
-            price_keys.setdefault(stored.price_key, []).append(stored.key)
+        for checked, found, keys in recomputed(uow.session, as_of, recompute_workers(result.snapshots)):
+            result.checked += checked
+            result.findings += found
+            for price_key, snapshots in keys.items():
+                price_keys.setdefault(price_key, []).extend(snapshots)
         for fx in fx_snapshots_of(uow.session, as_of):
             result.checked += 1
             result.findings += check_fx_snapshot(
@@ -66,3 +95,53 @@ def verify_date(as_of: date) -> Verification:
         result.entries, entry_findings = verify_entries(uow.session, book, as_of)
         result.findings += entry_findings
     return result
+
+
+def recompute_workers(snapshots: int, threshold: int = PARALLEL_FROM) -> int:
+    """Processes that recompute beside the reader: none below `threshold` snapshots, else one
+    per CPU but the reader's (at least one)."""
+    return 0 if snapshots < threshold else max(1, (os.cpu_count() or 1) - 1)
+
+
+def recomputed(session: Session, as_of: date, workers: int) -> Iterator[Checked]:
+    """The commodity snapshots of `as_of` recomputed in id order: here, through `session`,
+    or with `workers`, by that many forked processes, each reading and checking ranges of
+    snapshot ids through a connection of its own (sending the rows from one reader cost as
+    much as recomputing them: py-spy, issue 23), the results gathered in id order."""
+    bounds = snapshot_id_range(session, as_of)
+    if workers <= 0 or bounds is None:
+        yield check_range(session, as_of, None)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        yield from pool.map(partial(check_range_apart, as_of), id_ranges(bounds, workers * RANGES_PER_PROCESS))
+
+
+def id_ranges(bounds: tuple[int, int], parts: int) -> list[tuple[int, int]]:
+    """`bounds` (both ends included) cut into at most `parts` ranges of about equal width."""
+    low, high = bounds
+    step = max(1, -(-(high - low + 1) // parts))
+    return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
+
+
+def check_range(session: Session, as_of: date, ids: tuple[int, int] | None) -> Checked:
+    checked, found, keys = 0, [], dict[str, list[str]]()
+    for batch in batched(snapshot_rows(session, as_of, ids), BATCH):
+        checked += len(batch)
+        found += check_rows(batch, as_of)
+        for row in batch:
+            keys.setdefault(price_key_of(row), []).append(row[0])
+    return checked, found, keys
+
+
+def check_range_apart(as_of: date, ids: tuple[int, int]) -> Checked:
+    """check_range in a process of its own: its own unit of work (db.engine makes the
+    process's engine after the fork)."""
+    with ports().uow() as uow:
+        return check_range(uow.session, as_of, ids)
+
+
+def batched(items: Iterable[SnapshotRow], size: int) -> Iterator[list[SnapshotRow]]:
+    """`size` at a time (itertools.batched is Python 3.12's)."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch

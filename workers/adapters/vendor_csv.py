@@ -58,10 +58,14 @@ def read_price_file(
     digest = file_sha256(path)
     published = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     today = now.date()
-    try:
+    deadline = time.monotonic() + limits.read_seconds
+
+    def checked_lines() -> Iterator[str]:
         with _lines(path) as handle:
-            deadline = time.monotonic() + limits.read_seconds
-            survey = survey_price_csv(bounded_lines(handle, path.name, limits, deadline), path.name, today, window)
+            yield from bounded_lines(handle, path.name, limits, deadline)
+
+    try:
+        survey = survey_price_csv(checked_lines, path.name, today, window)
     except UnicodeDecodeError as exc:
         return PriceBatch(
             source, empty, now, digest, rejected=f"{path.name}: not UTF-8 text ({exc.reason})", location=str(path)

@@ -1,0 +1,104 @@
+"""Benchmark: `hedgeops verify` of a whole MTM date, on PostgreSQL.
+
+    python benchmarks/verify.py --contracts N            # builds the date with mtm.py first (kept, then dropped)
+    python benchmarks/verify.py --database NAME          # a database mtm.py --keep left (date 2026-11-20)
+
+Runs the real command, `hedgeops verify --as-of 2026-11-20`, in a process of its own and
+times it (wall, and its CPU with its recomputing processes'). It recomputes every snapshot
+with core, independently of the SQL valuation path. The reference, in the same run: the
+rows verify reads (each snapshot joined to its contract and price row) streamed by psycopg
+alone, the floor of reading them. Target (issue 23): the 1,000,000-contract date in 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+from benchkit import ADMIN_URL, drop_database, headline, judged, worker_env
+from sqlalchemy.engine import make_url
+
+HERE = Path(__file__).resolve().parent
+HEDGEOPS = Path(sys.executable).with_name("hedgeops")
+AS_OF = "2026-11-20"
+LIMIT_S_PER_MILLION = 60.0
+READ = (
+    "SELECT s.idempotency_key, s.payload, s.payload_sha256, s.price_date, p.idempotency_key, c.*, p.* "
+    "FROM mtm_snapshots s JOIN hedge_contracts c ON c.id = s.object_id JOIN settlement_prices p ON p.id = s.price_id "
+    "WHERE s.as_of_date = %s AND s.object_type = 'hedge_contract' ORDER BY s.id"
+)
+
+
+def built_database(contracts: int) -> str:
+    """A date of `contracts` snapshots, made by mtm.py --keep: the pipeline database's name."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "mtm.py"), "--contracts", str(contracts), "--keep"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    kept = re.findall(r"kept (.+?) database (\S+)", done.stdout)
+    for purpose, name in kept:
+        if purpose != "pipeline":
+            drop_database(ADMIN_URL, make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    return next(name for purpose, name in kept if purpose == "pipeline")
+
+
+def read_floor(url: str) -> tuple[float, int]:
+    """Seconds to stream what verify reads, and the number of rows."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    started, rows = time.perf_counter(), 0
+    with psycopg.connect(dsn) as conn, conn.cursor(name="floor") as cur:
+        cur.itersize = 5000
+        cur.execute(READ, (AS_OF,))
+        for _ in cur:
+            rows += 1
+    return time.perf_counter() - started, rows
+
+
+def run_verify(url: str) -> tuple[float, float, str, int]:
+    """(wall s, CPU s of the command and its processes, its last line, exit code)."""
+    env = worker_env({"database_url": url, "log_level": "WARNING"})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([str(HEDGEOPS), "verify", "--as-of", AS_OF], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, (done.stdout.strip().splitlines() or [""])[-1], done.returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--contracts", type=int, default=1_000_000)
+    parser.add_argument("--database", help="a kept mtm.py database (not dropped)")
+    parser.add_argument("--database-url", default=ADMIN_URL)
+    parser.add_argument("--runs", type=int, default=1)
+    opts = parser.parse_args(argv)
+    name = opts.database or built_database(opts.contracts)
+    url = make_url(opts.database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        floor, rows = read_floor(url)
+        print(f"verify: {rows} commodity snapshots of {AS_OF}; reference: streaming them {floor:.2f} s")
+        ok = True
+        for run in range(1, opts.runs + 1):
+            wall, cpu, line, code = run_verify(url)
+            print(f"run {run}: {wall:.2f} s wall, {cpu:.2f} s CPU, exit {code}: {line}")
+            headline("verify.wall_over_read", wall / floor)
+            limit = LIMIT_S_PER_MILLION * max(rows, 1) / 1_000_000
+            ok = ok and code == 0 and judged(f"{limit:.0f} s at {rows} snapshots ({wall:.1f} s)", wall <= limit)
+    finally:
+        if not opts.database:
+            drop_database(opts.database_url, url)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
