@@ -63,7 +63,10 @@ def test_the_night_needs_a_person_three_times(night: tuple[CliRunner, str], tmp_
             .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
             .where(MtmSnapshot.object_type == "hedge_contract", MtmSnapshot.as_of_date == DAY)
         ).all()
-        exposures = {e.netting_set or "-": e.utilisation for e in s.scalars(select(CounterpartyExposure))}
+        exposures = {
+            e.netting_set or "-": e.utilisation
+            for e in s.scalars(select(CounterpartyExposure).where(CounterpartyExposure.as_of_date == DAY))
+        }
     assert ["missing price", "LME-NI of 2026-11-19", f"hedgeops check nightly --as-of {DAY}"] in rows
     assert [
         "conflict",
