@@ -31,7 +31,7 @@ from core.hedging.settlement import (
     settlement_entry,
 )
 from core.hedging.settlement_file import parse_settlements
-from core.values import ContractStatus, Counts, Instrument, WriteOutcome
+from core.values import Contract, ContractStatus, Counts, Instrument, WriteOutcome
 from db.audit import record_event
 from db.hedging.journals import write_entries
 from db.hedging.periods import closed_periods
@@ -76,9 +76,7 @@ def propose_settlements(p: Ports, s: Session, as_of: date, run_id: int | None) -
     missing: list[MissingFixing] = []
     for contract in due_contracts(s, as_of):
         symbol = contract.underlying
-        # The fixing date: the last business day of the symbol's calendar on or before the
-        # settlement date; due once D's prices (D-1) reach it.
-        day = p.d1_dates([symbol], contract.maturity_date + timedelta(days=1))[symbol]
+        day = _fixing_day(p, contract)
         if day > p.d1_dates([symbol], as_of)[symbol]:
             continue
         outcome = propose(contract, _fixing(s, contract.instrument, Fixing(symbol, day, None)))
@@ -92,6 +90,18 @@ def propose_settlements(p: Ports, s: Session, as_of: date, run_id: int | None) -
     counts.exceptions += len(missing)
     log.info("settlements_proposed", as_of=as_of.isoformat(), proposed=len(proposals), missing=len(missing))
     return ProposalsDone(counts, [m.reason for m in missing])
+
+
+def _fixing_day(p: Ports, contract: Contract) -> date:
+    """An FX forward fixes on the business day before its settlement date (TARGET for the
+    ECB's rates): the D-1 rate its settlement date's nightly values it with, so that date's
+    nightly proposes it. A commodity forward settles against the price of its maturity date
+    (the last business day of its calendar on or before it): the next nightly proposes it.
+    Either is due once D's prices (D-1) reach the fixing date."""
+    symbol = contract.underlying
+    if contract.instrument is Instrument.FX_FORWARD:
+        return p.d1_dates([symbol], contract.maturity_date)[symbol]
+    return p.d1_dates([symbol], contract.maturity_date + timedelta(days=1))[symbol]
 
 
 def _fixing(s: Session, instrument: Instrument, wanted: Fixing) -> Fixing:
