@@ -33,6 +33,8 @@ COMMANDS: dict[str, list[str]] = {
     "load counterparties": [str(SAMPLES / "counterparties.csv")],
     "load price-decisions": ["no-such-file.csv"],
     "report counterparties": ["--as-of", "2026-11-20"],
+    "load settlements": [str(SAMPLES / "settlements.json")],  # the demo settled it: existing
+    "report settlements": ["--period", "2026-11"],
     "mt5 accounts add": [
         "--login",
         "1",
