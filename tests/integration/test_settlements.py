@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ from db.hedging.journal_models import JournalEntry
 from db.hedging.periods import change_period
 from db.hedging.settlement_models import Settlement
 from db.models import AuditEvent, HedgeContract
+from tasks.hedging.accounting import journals_report, reserve_report
 from tasks.hedging.loading import load_designations_json, load_hedged_items_json
 from tasks.hedging.settlement import load_settlements_json, settlements_report
 from tasks.loading import load_contracts_csv
@@ -222,6 +224,12 @@ def test_settled_at_maturity(book: Ports, clock: Clock) -> None:
         ("FXD-CF", "FXD-FP", "FXN-NI", "FXN-2"), ("settled", "settled")
     )
     assert events(rt) == {"treasury.fx_contract.settled": 4, "treasury.fx_contract.oci_released": 2}
+    # The GL import of December has every entry, the never-designated NDF's too, and balances.
+    journal = journals_report("2026-12")
+    assert journal["balanced"] and f"FX_SETTLEMENT-{cid['FXN-2']}-2026-12-31" in {
+        r["entry_key"] for r in journal["rows"]
+    }
+    assert reserve_report("2026-12")["totals"]  # the roll-forward reads the settlement entries
     # Idempotent: the same file again is `existing`, nothing written.
     again = load_settlements_json(settlements(*FX_ORDERS), "s.json")
     assert (len(again.created), len(again.existing)) == (0, 4) and events(rt)["treasury.fx_contract.settled"] == 4
@@ -269,3 +277,22 @@ def test_a_missing_fixing_is_an_exception_naming_it(
     assert report["missing_fixings"] == [
         {"as_of": "2027-01-04", "reason": "AL-1: no fixing price LME-AL of 2026-12-31 (settlement 2026-12-31)"}
     ]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_command_names_each_mistake_on_a_line(embedded_cli: Any, tmp_path: Path) -> None:
+    from workers.cli import app
+
+    bad = settlements(("FXD-CF", "2026-12-31", "1.108"), ("FXN-2", "2026-12-31", "1.105"), one="dana")
+    (tmp_path / "s.json").write_text(bad, encoding="utf-8")
+    refused = embedded_cli.invoke(app, ["load", "settlements", str(tmp_path / "s.json")])
+    lines = refused.stderr.strip().splitlines()
+    assert refused.exit_code == 2 and len(lines) == 3, refused.stderr
+    assert "approver_1: dana settles this contract and may not approve it" in lines[0]
+    assert lines[-1] == "hedgeops: s.json: 2 bad settlement(s); nothing loaded"
+    # An unknown contract (no proposal): one line, exit 2, nothing written.
+    (tmp_path / "u.json").write_text(settlements(("NOPE", "2026-12-31", "1.1")), encoding="utf-8")
+    unknown = embedded_cli.invoke(app, ["load", "settlements", str(tmp_path / "u.json")])
+    assert unknown.exit_code == 2 and "NOPE 2026-12-31: no proposed settlement" in unknown.stderr
+    report = embedded_cli.invoke(app, ["report", "settlements", "--period", "2026-12", "--json"])
+    assert (report.exit_code, json.loads(report.stdout)["settlements"]) == (0, [])
