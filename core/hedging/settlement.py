@@ -258,7 +258,7 @@ class SettlementAccounts:
     cash: Mapping[str, str] = field(default_factory=dict)
 
     def code(self, role: AccountRole, hedge_type: HedgeType | None, currency: str) -> str:
-        if role is AccountRole.CASH:
+        if role is AccountRole.SETTLEMENT_CASH:
             return self.cash.get(currency) or DEFAULT_CASH_ACCOUNT.format(currency=currency)
         return self.chart.code(hedge_type or HedgeType.CASH_FLOW, role)
 
@@ -332,7 +332,7 @@ def settlement_entry(
     else:
         cash = [(amounts["difference"], ccy)]
     booked = sum((amount for amount, _ in cash), ZERO)
-    drafts: list[tuple[AccountRole, Decimal, str]] = [(AccountRole.CASH, a, cur) for a, cur in cash]
+    drafts: list[tuple[AccountRole, Decimal, str]] = [(AccountRole.SETTLEMENT_CASH, a, cur) for a, cur in cash]
     drafts += [
         (AccountRole.DERIVATIVE_ASSET, -max(c, ZERO), ccy),
         (AccountRole.DERIVATIVE_LIABILITY, max(-c, ZERO), ccy),
