@@ -6,13 +6,14 @@ of a period."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.hedging.accounts import AccountRole
 from core.hedging.journal import JournalEntry, Source
 from core.hedging.lifecycle import transition_problem
 from core.hedging.period_lock import PeriodRefused
@@ -24,6 +25,7 @@ from core.hedging.settlement import (
     MissingFixing,
     Proposal,
     SettlementAccounts,
+    SettlementEntry,
     SettlementOrder,
     SettlementStatus,
     order_problems,
@@ -37,6 +39,7 @@ from db.hedging.journals import write_entries
 from db.hedging.periods import closed_periods
 from db.hedging.settlements import (
     Due,
+    Relationship,
     carrying_of,
     due_contracts,
     exceptions_in,
@@ -58,6 +61,7 @@ log = structlog.get_logger(__name__)
 #: Where an FX forward's fixing comes from: the ECB reference rate (a cross derived from it).
 FX_FIXING_SOURCES = ("ecb", "ecb_cross")
 SETTLED = "treasury.fx_contract.settled"
+RESERVES = (AccountRole.CASH_FLOW_HEDGE_RESERVE, AccountRole.TRANSLATION_RESERVE)
 OCI_RELEASED = "treasury.fx_contract.oci_released"
 
 
@@ -202,29 +206,11 @@ def _post(
         hedge_type=subject.hedge_type if subject else None,
     )
     if write_settlement_entries(s, entry, now=now).outcomes[0] is WriteOutcome.CONFLICT:
-        return f"{entry.key} is stored with other figures (see idempotency_conflicts)"
-    releases: list[JournalEntry] = []
-    for r in relationships:
-        state = entry.state_after if r.relationship_id == rid else r.state
-        if state is None:
-            continue
-        terms = PostingTerms(
-            r.relationship_id,
-            r.hedge_type,
-            r.hedge_ratio,
-            proposal.currency,
-            None,
-            r.oci_release_method,
-            accounts.chart,
-        )
-        release = reserve_release(
-            terms, state, proposal.settlement_date, proposal.settlement_date, (Source("settlement", entry.key),)
-        )
-        if release is not None:
-            releases.append(release)
+        return f"{entry.key} is stored already with other figures"
+    releases = _releases(relationships, rid, entry, accounts)
     report = write_entries(s, releases, batch_run_id=None, now=now)
     if WriteOutcome.CONFLICT in report.outcomes:
-        return "a reserve release of this date is stored with other figures (see idempotency_conflicts)"
+        return "a reserve release of this date is stored already with other figures"
     record_order(s, due, order, entry, [r.key for r in releases], now)
     mark_settled(s, proposal.contract_id, proposal.settlement_date, order.settled_by, now=now)
     _audit(s, due, order, entry.figures | {"entry": entry.key}, relationships, releases, now)
@@ -233,14 +219,33 @@ def _post(
     return None
 
 
+def _releases(
+    relationships: list[Relationship], rid: int | None, entry: SettlementEntry, accounts: SettlementAccounts
+) -> list[JournalEntry]:
+    """Each relationship's reserve released by its dossier's method at the settlement date
+    (core.hedging.releases: none for `none` and for a reserve already released)."""
+    out = []
+    for r in relationships:
+        state = entry.state_after if r.relationship_id == rid else r.state
+        if state is None:
+            continue
+        terms = PostingTerms(
+            r.relationship_id, r.hedge_type, r.hedge_ratio, entry.currency, None, r.oci_release_method, accounts.chart
+        )
+        release = reserve_release(terms, state, entry.as_of, entry.posting_date, (Source("settlement", entry.key),))
+        if release is not None:
+            out.append(release)
+    return out
+
+
 def _audit(
     s: Session,
     due: Due,
     order: SettlementOrder,
     figures: dict[str, Any],
-    relationships: list[Any],
+    relationships: list[Relationship],
     releases: list[JournalEntry],
-    now: Any,
+    now: datetime,
 ) -> None:
     p = due.proposal
     methods = {str(r.relationship_id): r.oci_release_method.value for r in relationships}
@@ -264,7 +269,7 @@ def _audit(
         details=details,
     )
     for release in releases:
-        target = next(line for line in release.lines if line.amount == release.figures["reserve"])
+        target = next(line for line in release.lines if line.role not in RESERVES)
         record_event(
             s,
             OCI_RELEASED,

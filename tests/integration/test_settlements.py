@@ -224,6 +224,7 @@ def test_settled_at_maturity(book: Ports, clock: Clock) -> None:
         ("FXD-CF", "FXD-FP", "FXN-NI", "FXN-2"), ("settled", "settled")
     )
     assert events(rt) == {"treasury.fx_contract.settled": 4, "treasury.fx_contract.oci_released": 2}
+    assert released_to(rt) == {"FX_OCI_RELEASE-1-2026-12-31": "7400", "FX_OCI_RELEASE-2-2026-12-31": "1310"}
     # The GL import of December has every entry, the never-designated NDF's too, and balances.
     journal = journals_report("2026-12")
     assert journal["balanced"] and f"FX_SETTLEMENT-{cid['FXN-2']}-2026-12-31" in {
@@ -296,3 +297,11 @@ def test_the_command_names_each_mistake_on_a_line(embedded_cli: Any, tmp_path: P
     assert unknown.exit_code == 2 and "NOPE 2026-12-31: no proposed settlement" in unknown.stderr
     report = embedded_cli.invoke(app, ["report", "settlements", "--period", "2026-12", "--json"])
     assert (report.exit_code, json.loads(report.stdout)["settlements"]) == (0, [])
+
+
+def released_to(rt: Ports) -> dict[str, str]:
+    with rt.uow() as uow:
+        found = uow.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.event_type == "treasury.fx_contract.oci_released")
+        )
+        return {d["entry"]: d["target_account"] for d in found}
