@@ -256,6 +256,9 @@ class SettlementAccounts:
 
     chart: ChartOfAccounts
     cash: Mapping[str, str] = field(default_factory=dict)
+    #: The functional currency, when configured: a reserve carried in it is released at its
+    #: functional amount too (core.hedging.releases). The settlement entry has none.
+    functional_currency: str | None = None
 
     def code(self, role: AccountRole, hedge_type: HedgeType | None, currency: str) -> str:
         if role is AccountRole.SETTLEMENT_CASH:

@@ -132,7 +132,7 @@ def load_settlements_json(text: str, file: str) -> SettledLoad:
     orders, errors = parse_settlements(text, file, p.date_window)
     if errors:
         raise InvalidInput(f"{file}: {len(errors)} bad settlement(s); nothing loaded", errors)
-    accounts = SettlementAccounts(hedging.chart)
+    accounts = SettlementAccounts(hedging.chart, functional_currency=hedging.policy.functional_currency)
     done = SettledLoad()
     with p.uow() as uow:
         s = uow.session
@@ -229,8 +229,15 @@ def _releases(
         state = entry.state_after if r.relationship_id == rid else r.state
         if state is None:
             continue
+        functional = accounts.functional_currency if state.reserve_functional is not None else None
         terms = PostingTerms(
-            r.relationship_id, r.hedge_type, r.hedge_ratio, entry.currency, None, r.oci_release_method, accounts.chart
+            r.relationship_id,
+            r.hedge_type,
+            r.hedge_ratio,
+            entry.currency,
+            functional,
+            r.oci_release_method,
+            accounts.chart,
         )
         release = reserve_release(terms, state, entry.as_of, entry.posting_date, (Source("settlement", entry.key),))
         if release is not None:
