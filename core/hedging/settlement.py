@@ -174,11 +174,6 @@ class MissingFixing:
         return f"{self.contract_ref}: no fixing price {self.fixing.describe()} (settlement {self.settlement_date})"
 
 
-def fixing_for(contract: Contract, day: date, source: str | None) -> Fixing:
-    """What settles `contract`: its underlying's price of `day` (from `source`, any when None)."""
-    return Fixing(contract.underlying, day, source)
-
-
 def propose(contract: Contract, fixing: Fixing) -> Proposal | MissingFixing:
     """The proposal of `contract` at its maturity date from `fixing` (see the module docstring)."""
     if fixing.price is None:
@@ -311,9 +306,6 @@ class SettlementEntry:
             "narrative": f"{self.figures['method']} settlement of {self.figures['contract_ref']} on {self.as_of}",
             "figures": self.figures,
         }
-
-    def total(self, role: AccountRole) -> Decimal:
-        return sum((line.amount for line in self.lines if line.role is role), ZERO)
 
 
 def settlement_entry(
