@@ -1,4 +1,4 @@
-"""Settlements at maturity (issue 22, point 1; seed 004 §6.4; migration 0016): the proposal
+"""Settlements at maturity (issue 22, point 1; seed 004 §6.4; migration 0018): the proposal
 the nightly computes (a result of the write path, key SETTLEMENT:<contract>:<date>, status
 `pending`), settled by a person's order (the status and the order's columns set once, by
 `db.hedging.settlements.settle`), and the dates a proposal could not be made (a missing

@@ -4,8 +4,8 @@ nightly's proposal, a result of the write path, then settled by a person's order
 settled contract of an FX_SETTLEMENT entry) with `relationship_id` nullable (a contract
 never designated is settled too).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql
 
 import db.base
 
-revision = "0016"
-down_revision = "0015"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
