@@ -112,6 +112,7 @@ FX_REVALUATION = "FX_REVALUATION"  # a relationship's revaluation for one date (
 FX_OCI_RELEASE = "FX_OCI_RELEASE"  # its reserve reclassified at the exposure date (6.5.11(d))
 FX_OCI_NO_LONGER_EXPECTED = "FX_OCI_NO_LONGER_EXPECTED"  # reclassified to P&L at once (6.5.12(b))
 FX_REVERSAL = "FX_REVERSAL"
+FX_SETTLEMENT = "FX_SETTLEMENT"  # a contract settled at maturity: derecognised, cash booked (seed 004 §3.2.5)
 
 
 def fx_posting_key(posting_type: str, relationship_id: int, as_of: date, sequence: int = 1) -> str:
@@ -141,3 +142,18 @@ def exposure_key(counterparty_id: str, as_of: date) -> str:
 def limit_breach_alert_key(counterparty_id: str, as_of: date) -> str:
     """The entity of the audit event that a limit breach of a date was alerted: once per date."""
     return f"{counterparty_id}:{as_of.isoformat()}"
+
+
+def fx_settlement_key(contract_id: int, settlement_date: date) -> str:
+    """The settlement entry of one contract: `FX_SETTLEMENT-42-2026-12-31` (seed 004 §3.2.5)."""
+    return f"{FX_SETTLEMENT}-{contract_id}-{settlement_date.isoformat()}"
+
+
+def settlement_key(contract_id: int, settlement_date: date) -> str:
+    """The proposed (then settled) settlement of one contract: `SETTLEMENT:42:2026-12-31`."""
+    return f"SETTLEMENT:{contract_id}:{settlement_date.isoformat()}"
+
+
+def settlement_exception_key(contract_id: int, as_of: date, reason: str) -> str:
+    """Why a contract due to settle got no proposal on a date: `SETTLEX:42:2027-01-04:fixing_unavailable`."""
+    return f"SETTLEX:{contract_id}:{as_of.isoformat()}:{reason}"

@@ -22,6 +22,7 @@ from db.models import BatchRun
 from tasks import names, runs
 from tasks.base import job_task
 from tasks.counterparties import alert_breaches, compute_exposures, failures_of
+from tasks.hedging.settlement import propose_settlements
 from tasks.payloads import RunRef
 from tasks.ports import Ports, ports
 from tasks.summary import run_summary
@@ -142,13 +143,16 @@ def _finish_with_steps(p: Ports, uow: Any, run: BatchRun, steps: list[BatchRun])
         total.add(ledger.counts_of(step))
     exposure = compute_exposures(p, uow.session, run.as_of_date, run.id)
     total.add(exposure.counts)
+    proposed = propose_settlements(p, uow.session, run.as_of_date, run.id)  # docs/hedge-accounting.md, Settlement
+    total.add(proposed.counts)
     ledger.add_counts(uow.session, run.id, total, p.clock())
     failures = failures_of(exposure)
+    failures += proposed.missing
     run.details = {**run.details, **carried_details(steps, failures)}
     statuses = [RunStatus(s.status) for s in steps]
-    if exposure.counts.exceptions:
+    if exposure.counts.exceptions or proposed.counts.exceptions:
         statuses.append(RunStatus.COMPLETED_WITH_EXCEPTIONS)
-    if exposure.counts.conflicts:
+    if exposure.counts.conflicts or proposed.counts.conflicts:
         statuses.append(RunStatus.COMPLETED_WITH_CONFLICTS)
     if exposure.breaches:
         uow.after_commit(lambda: alert_breaches(p, exposure.breaches))

@@ -76,8 +76,10 @@ def run_demo(console: Console) -> int:
     console.print(counterparty_table(counterparty_report(DEMO_AS_OF), DEMO_AS_OF))
     from workers.accounting_demo import run_accounting_demo
     from workers.mt5_demo import run_guard_demo, run_mt5_demo
+    from workers.settlement_demo import run_settlement_demo
 
     accounting_code = run_accounting_demo(console, DEMO_DIR)
+    accounting_code = accounting_code or run_settlement_demo(console, DEMO_DIR)
     mt5_code = run_mt5_demo(console, DEMO_DIR)
     guard_code = run_guard_demo(console, DEMO_DIR)
     return exit_code(final["status"]) or accounting_code or mt5_code or guard_code

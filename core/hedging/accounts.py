@@ -27,6 +27,7 @@ class AccountRole(StrEnum):
     FX_GAIN_LOSS = "fx_gain_loss"  # P&L: unhedged changes, reclassified reserves, translation
     HEDGED_ITEM_BASIS_ADJUSTMENT = "hedged_item_basis_adjustment"  # fair value hedge, 6.5.8(b)
     INVENTORY_BASIS_ADJUSTMENT = "inventory_basis_adjustment"  # cost of a non-financial item, 6.5.11(d)(i)
+    SETTLEMENT_CASH = "settlement_cash"  # a settlement's cash, per currency, not in the chart (core.hedging.settlement)
 
 
 R = AccountRole

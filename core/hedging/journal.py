@@ -30,6 +30,7 @@ class EntryKind(StrEnum):
     REVALUATION = keys.FX_REVALUATION
     OCI_RELEASE = keys.FX_OCI_RELEASE
     NO_LONGER_EXPECTED = keys.FX_OCI_NO_LONGER_EXPECTED
+    SETTLEMENT = keys.FX_SETTLEMENT  # core.hedging.settlement
 
 
 class UnbalancedEntryError(ValueError):

@@ -67,7 +67,8 @@ def dossier_rows(session: Session, refs: Sequence[str], as_of: date) -> list[Dos
         .where(JournalEntry.relationship_id.in_(ids), JournalEntry.posting_date <= as_of)
         .order_by(JournalEntry.posting_date, JournalEntry.id)
     ):
-        found[e.relationship_id].entries.append(e)
+        if e.relationship_id is not None:  # a settlement of an undesignated contract has none
+            found[e.relationship_id].entries.append(e)
     return list(found.values())
 
 

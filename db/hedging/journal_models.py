@@ -33,7 +33,8 @@ class JournalEntry(ResultTable):
         Index("ix_journal_entries_period", "period"),
     )
 
-    relationship_id: Mapped[int] = mapped_column(BigId, ForeignKey("hedge_relationships.id"))
+    #: Null only for a settlement of a contract never designated (migration 0018).
+    relationship_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("hedge_relationships.id"))
     kind: Mapped[str] = mapped_column(String(32))
     #: The date the figures are of (D); a correction's is the original's.
     as_of_date: Mapped[date]
@@ -41,6 +42,8 @@ class JournalEntry(ResultTable):
     posting_date: Mapped[date]
     period: Mapped[str] = mapped_column(String(7))
     reverses_key: Mapped[str | None] = mapped_column(String(160))
+    #: A settlement's contract (FX_SETTLEMENT; migration 0018); null on the other entries.
+    contract_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("hedge_contracts.id"))
 
 
 class PostingException(ResultTable):

@@ -21,10 +21,12 @@ from db.models import MtmSnapshot
 ZERO = Decimal(0)
 
 
-def entries_of_period(session: Session, period: str) -> list[tuple[JournalEntry, str]]:
+def entries_of_period(session: Session, period: str) -> list[tuple[JournalEntry, str | None]]:
+    """The entries posted in `period` with their relationship's designation ref (None: the
+    settlement of a contract never designated)."""
     stmt = (
         select(JournalEntry, HedgeRelationship.designation_ref)
-        .join(HedgeRelationship, HedgeRelationship.id == JournalEntry.relationship_id)
+        .join(HedgeRelationship, HedgeRelationship.id == JournalEntry.relationship_id, isouter=True)
         .where(JournalEntry.period == period)
         .order_by(JournalEntry.posting_date, JournalEntry.id)
     )

@@ -131,7 +131,7 @@ def next_posted(session: Session, relationship_ids: Sequence[int], after: date) 
         .where(EntryRow.relationship_id.in_(sorted(set(relationship_ids))), EntryRow.as_of_date > after)
         .group_by(EntryRow.relationship_id)
     )
-    return {rid: day for rid, day in session.execute(stmt)}
+    return {rid: day for rid, day in session.execute(stmt) if rid is not None}
 
 
 def stored_entries(

@@ -35,6 +35,8 @@ COMMANDS: dict[str, list[str]] = {
     "report counterparties": ["--as-of", "2026-11-20"],
     "report dossier": ["HD-DEMO-1", "--as-of", "2026-11-30", "--out", "reports"],
     "report morning": ["--as-of", "2026-11-20", "--out", "reports"],
+    "load settlements": [str(SAMPLES / "settlements.json")],  # the demo settled it: existing
+    "report settlements": ["--period", "2026-11"],
     "mt5 accounts add": [
         "--login",
         "1",

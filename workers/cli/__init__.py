@@ -24,6 +24,7 @@ from workers.cli import (
     reports,
     runs,
     runs_grid,
+    settlements,
     verify,
 )
 from workers.cli.common import EXIT_BAD_INPUT, err
@@ -42,6 +43,7 @@ load.load_app.command("expected-positions")(mt5.load_expected_positions)
 load.load_app.command("no-longer-expected")(accounting.load_no_longer_expected)
 load.load_app.command("counterparties")(counterparties.load_counterparties)
 load.load_app.command("price-decisions")(price_decisions.load_price_decisions)
+load.load_app.command("settlements")(settlements.load_settlements)
 app.add_typer(load.load_app, name="load")
 hedging.report_app.command("journals")(accounting.report_journals)
 hedging.report_app.command("reserve")(accounting.report_reserve)
@@ -49,6 +51,7 @@ hedging.report_app.command("mtm")(report_mtm.report_mtm)
 hedging.report_app.command("counterparties")(counterparties.report_counterparties)
 hedging.report_app.command("dossier")(reports.report_dossier)
 hedging.report_app.command("morning")(reports.report_morning)
+hedging.report_app.command("settlements")(settlements.report_settlements)
 app.add_typer(hedging.report_app, name="report")
 app.add_typer(mt5.mt5_app, name="mt5")
 app.add_typer(accounting.periods_app, name="periods")
