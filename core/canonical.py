@@ -94,3 +94,11 @@ def _canonical_mapping(payload: Mapping[str, Any]) -> dict[str, JsonValue]:
         else:
             out[str(key)] = canonical(value)
     return out
+
+
+def text_and_sha(value: Mapping[str, JsonValue]) -> tuple[str, str]:
+    """The JSON text and SHA-256 of a payload already in canonical form (a writer that
+    spells its values canonically itself, as `canonical` would, skips the second pass
+    `canonical_form` makes over them; tests compare both)."""
+    text = _dumps(value)  # type: ignore[arg-type]
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -76,6 +76,8 @@ class Outcome:
         """The net expected volume (unsigned); for one expected position, its volume."""
         if not self.expected:
             return None
+        if len(self.expected) == 1:  # a hedging row's one position (every row of a sync but a net one)
+            return self.expected[0].volume
         return abs(sum((e.direction.sign * e.volume for e in self.expected), Decimal("0")))
 
 
@@ -206,6 +208,8 @@ def compare(
 def entry_price(group: Sequence[ExpectedPosition]) -> Decimal | None:
     """The expected entry: the volume-weighted average of the group's entries when they all
     point one way (a netting position averages its entries so); None when they do not."""
+    if len(group) == 1:  # the average of one entry is that entry (the same value, fewer steps)
+        return group[0].entry_price
     if len({e.direction for e in group}) != 1:
         return None
     volume = sum((e.volume for e in group), Decimal("0"))

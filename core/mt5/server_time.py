@@ -108,6 +108,9 @@ def utc_of_wall(wall: datetime, zone: tzinfo) -> datetime:
 def utc_of_msc(msc: int, zone: tzinfo) -> int:
     """A broker time in milliseconds (the server's wall clock since 1970-01-01) as real UTC
     milliseconds since the epoch."""
+    if type(zone) is timezone:  # a fixed offset (UTC among them): no wall time to build
+        offset = zone.utcoffset(None)
+        return msc - (offset.days * 86_400_000 + offset.seconds * 1000 + offset.microseconds // 1000)
     wall = EPOCH + timedelta(milliseconds=msc)
     offset = wall.replace(tzinfo=zone).utcoffset() or timedelta(0)
     return msc - int(offset / timedelta(milliseconds=1))

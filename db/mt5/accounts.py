@@ -151,10 +151,10 @@ def open_expected(session: Session, account_ids: Sequence[int]) -> dict[int, lis
         .order_by(e.id)
     )
     found: dict[int, list[ExpectedValue]] = defaultdict(list)
-    for account_id, *values in session.execute(stmt):
-        found[account_id].append(
-            ExpectedValue(values[0], values[1], values[2], values[3], Side(values[4]), *values[5:])
-        )
+    sides = {side.value: side for side in Side}
+    # On the session's connection: plain rows, without the ORM's execution of a statement.
+    for account_id, id_, signal, approval, symbol, direction, *rest in session.connection().execute(stmt):
+        found[account_id].append(ExpectedValue(id_, signal, approval, symbol, sides[direction], *rest))
     return found
 
 

@@ -55,10 +55,14 @@ def broker_bound(moment: datetime | None, zone: tzinfo) -> datetime | None:
     return utc_of_wall(digits, zone)
 
 
-def position_tuple(sim: SimulatedMt5Gateway, p: PositionSpec, zone: tzinfo = UTC) -> TradePosition:
+def position_tuple(
+    sim: SimulatedMt5Gateway, p: PositionSpec, zone: tzinfo = UTC, msc: int | None = None
+) -> TradePosition:
+    """The position as positions_get shows it; `msc`: its times (the scenario's start on the
+    server's clock), when the caller has it for many positions."""
     current = closing_price(sim, p)
     profit = profit_at(sim, p, current, p.volume)
-    msc = msc_of_wall(sim.scenario.time, zone)
+    msc = msc_of_wall(sim.scenario.time, zone) if msc is None else msc
     return TradePosition(
         p.ticket,
         msc // 1000,

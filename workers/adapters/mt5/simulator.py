@@ -325,10 +325,9 @@ class SimulatedMt5Gateway:
     def _shown(self, account: AccountState) -> tuple[TradePosition, ...]:
         if account.shown is None or account.shown[0] != account.step:
             opened = sorted(account.open_positions(), key=lambda p: p.ticket)
-            account.shown = (
-                account.step,
-                tuple(position_tuple(self, p, broker_zone(self, account.spec.server)) for p in opened),
-            )
+            zone = broker_zone(self, account.spec.server)
+            msc = msc_of_wall(self.scenario.time, zone)  # every position's times: once per reading
+            account.shown = (account.step, tuple(position_tuple(self, p, zone, msc) for p in opened))
         return account.shown[1]
 
     # -- failures --------------------------------------------------------------------------
