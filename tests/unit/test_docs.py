@@ -26,7 +26,7 @@ def test_the_quickstart_has_exactly_two_commands() -> None:
     blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
     assert [b.strip() for b in blocks] == [
         "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/hedgeops demo",
-        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest -n 2 --dist worksteal",
     ]
 
 
