@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from core.hedging.fx import SettlementMethod, fx_terms_problem
 from core.hedging.lifecycle import status_problem
+from core.hedging.settlement import ECB_FIXING
 from core.identifiers import Ref, Symbol, Unit
 from core.prices import CurrencyCode
 from core.rows import (
@@ -47,8 +48,10 @@ MUTABLE_FIELDS = frozenset({"status"})
 #: commodity rows leave empty; de_designated_on, the effective date of a change to
 #: de_designated (empty: the day the file is loaded; docs/hedge-accounting.md); counterparty,
 #: the counterparty_id of a loaded counterparty (empty or no column: not stated, the stored
-#: one kept; docs/counterparties.md).
-OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on", "counterparty")
+#: one kept; docs/counterparties.md); fixing_source, where a settlement's fixing is read
+#: (`ecb` or a configured price source; empty: ECB for an fx_forward, the settlement price's
+#: source for a commodity forward; docs/hedge-accounting.md, "Settlement").
+OPTIONAL_COLUMNS = ("settlement_method", "de_designated_on", "counterparty", "fixing_source")
 #: Columns that are not fields compared on a reload (db.contracts handles each).
 NOT_COMPARED = frozenset({"de_designated_on", "counterparty"})
 
@@ -76,6 +79,8 @@ class ContractRow(BaseModel):
     de_designated_on: Annotated[SaneDate | None, BeforeValidator(_empty_is_none)] = None
     #: The counterparty_id of a loaded counterparty; known or not is the load's check (db.contracts).
     counterparty: Annotated[Ref | None, BeforeValidator(_empty_is_none)] = None
+    #: Where the settlement's fixing is read; configured or not is the load's check (tasks.loading).
+    fixing_source: Annotated[Ref | None, BeforeValidator(_empty_is_none)] = None
 
     def fields(self) -> dict[str, object]:
         return self.model_dump(exclude=set(NOT_COMPARED))
@@ -110,6 +115,8 @@ class ContractSurvey:
     rows: int = 0
     bad: int = 0
     errors: list[RowError] = field(default_factory=list)
+    #: Each fixing_source named, with the first line naming it (few: checked by the load).
+    fixing_sources: dict[str, int] = field(default_factory=dict)
 
     def add(self, error: RowError) -> None:
         self.bad += 1
@@ -137,7 +144,10 @@ def survey_contracts(
             survey.add(item)
             continue
         survey.rows += 1
-        digests.append(_digest(item[1].contract_ref))
+        line, row = item
+        digests.append(_digest(row.contract_ref))
+        if row.fixing_source is not None:
+            survey.fixing_sources.setdefault(row.fixing_source, line)
     ordered = numpy.sort(numpy.frombuffer(digests, dtype=numpy.uint64))
     twice = set(ordered[1:][ordered[1:] == ordered[:-1]].tolist())
     if twice:
@@ -216,6 +226,17 @@ def _instrument_problem(row: ContractRow) -> str | None:
     if row.settlement_method is None:
         return "settlement_method: an fx_forward is deliverable or ndf"
     return fx_terms_problem(row.underlying, row.unit, row.currency)
+
+
+def fixing_source_problem(survey: ContractSurvey, file: str, configured: Iterable[str]) -> str | None:
+    """Why the fixing sources a surveyed file names are not all `ecb` or a configured price
+    source (one line naming each unknown one at its first line), or None."""
+    known = {ECB_FIXING, *configured}
+    unknown = sorted((line, name) for name, line in survey.fixing_sources.items() if name not in known)
+    if not unknown:
+        return None
+    named = "; ".join(f"{file}:{line}: fixing_source: {name} unknown" for line, name in unknown)
+    return f"{named} (known: {', '.join(sorted(known))})"
 
 
 def changed_fields(stored: dict[str, object], incoming: ContractRow) -> list[str]:

@@ -36,6 +36,7 @@ COMPARED = (
     "maturity_date",
     "status",
     "settlement_method",
+    "fixing_source",
 )
 #: Statuses the nightly values (commodity: active; fx_forward also designated, de_designated).
 REVALUED = sorted(s.value for s in ContractStatus if s.revalues)

@@ -70,6 +70,8 @@ class HedgeContract(Base):
     updated_at: Mapped[Timestamp]
     #: The counterparty traded with (migration 0014); null for a contract loaded without one.
     counterparty_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("counterparties.id"), index=True)
+    #: Where its settlement's fixing is read: ecb or a configured price source (migration 0019); null: the default.
+    fixing_source: Mapped[str | None] = mapped_column(String(64))
 
 
 class BatchRun(Base):

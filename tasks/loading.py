@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core.bulk import paused_gc
-from core.contracts import contract_parts, survey_contracts
+from core.contracts import contract_parts, fixing_source_problem, survey_contracts
 from core.errors import ContractChanged, InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
@@ -53,6 +53,8 @@ def _load_contracts(p: Ports, lines: Callable[[], Iterable[str]], file: str) -> 
     if survey.bad:
         more = [f"... and {survey.bad - len(survey.errors)} more"] if survey.bad > len(survey.errors) else []
         raise InvalidInput(f"{file}: {survey.bad} bad row(s); nothing loaded", [str(e) for e in survey.errors] + more)
+    if problem := fixing_source_problem(survey, file, (source.name for source in p.price_sources)):
+        raise InvalidInput(f"{problem}; nothing loaded")
     loaded, refused, read = ContractsLoaded(rows=survey.rows), [], 0
     with p.uow() as uow:
         for part in contract_parts(lines(), file, CONTRACT_PART_ROWS, p.date_window):

@@ -1,5 +1,6 @@
 """The demo's settlement: an NDF bought (EUR 500,000 at 1.04) maturing on Friday 27 Nov 2026,
-proposed by the nightly's settlement move from its fixing (EURUSD of Thursday 26 Nov, 1.048),
+proposed by the nightly's settlement move from its fixing (EURUSD of Thursday 26 Nov, 1.048,
+from its fixing source, the vendor file: the contract's fixing_source is vendor_csv),
 settled by a file with two approvers, then the settlements report. Runs after the
 accounting demo on the same database."""
 

@@ -4,7 +4,9 @@ carrying amount and the clock are arguments.
 
 Proposal (`propose`), on or after the settlement date (the contract's maturity date), from the
 fixing F: the price of the fixing date (the last business day of the symbol's calendar on or
-before the settlement date) from the contract's fixing source:
+before the settlement date) from the contract's fixing source, and from no other: `ecb` (the
+ECB reference rate or its cross; an FX forward's default), a configured price source, or for a
+commodity forward by default the settlement price (the most trusted stored price of the date):
 
 - NDF: one cash amount `side x N x (F - K)` in the settlement (quote) currency;
 - deliverable: the notional exchanged at K: `side x N` of the base currency and
@@ -50,6 +52,17 @@ ZERO = Decimal(0)
 #: The cash account of a currency when none is configured: `1010-EUR`, `1010-USD`.
 DEFAULT_CASH_ACCOUNT = "1010-{currency}"
 FIXING_UNAVAILABLE = "fixing_unavailable"
+#: The fixing source of the ECB reference rates and their crosses (a contract's default).
+ECB_FIXING = "ecb"
+
+
+def fixing_source_of(instrument: Instrument, stated: str | None) -> str | None:
+    """The source a contract's fixing is read from: the one it states, else ECB for an FX
+    forward, else None for a commodity forward (its settlement price: the most trusted
+    stored price of the date, whatever its source)."""
+    if stated is not None:
+        return stated
+    return ECB_FIXING if instrument is Instrument.FX_FORWARD else None
 
 
 class SettlementKind(StrEnum):
@@ -71,14 +84,16 @@ class SettlementStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Fixing:
-    """The price a settlement is computed from: symbol, date, the source asked, and the
-    stored price (None: not there)."""
+    """The price a settlement is computed from: symbol, date, the source (the stored price's;
+    while none is found, the source asked), the stored price (None: not there), and the
+    contract's fixing source it was read from (fixing_source_of)."""
 
     symbol: str
     day: date
     source: str | None
     price: Decimal | None = None
     price_id: int | None = None
+    fixing_source: str | None = None
 
     def describe(self) -> str:
         return f"{self.symbol} of {self.day}" + (f" from {self.source}" if self.source else "")
@@ -155,6 +170,7 @@ class Proposal:
                 "source": self.fixing.source,
                 "price": self.fixing.price,
                 "price_id": self.fixing.price_id,
+                "fixing_source": self.fixing.fixing_source,
             },
             "amounts": self.amounts(),
         }

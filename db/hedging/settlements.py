@@ -38,9 +38,9 @@ from db.models import HedgeContract, SettlementPrice
 from db.writepath import WriteReport, result_row, write_results
 
 
-def due_contracts(session: Session, as_of: date) -> list[Contract]:
+def due_contracts(session: Session, as_of: date) -> list[tuple[Contract, str | None]]:
     """Contracts still valued whose settlement (maturity) date is on or before `as_of` and
-    that have no settlement yet."""
+    that have no settlement yet, each with its stated fixing source (None: the default)."""
     proposed = select(Settlement.contract_id)
     stmt = (
         select(HedgeContract)
@@ -51,12 +51,12 @@ def due_contracts(session: Session, as_of: date) -> list[Contract]:
         )
         .order_by(HedgeContract.id)
     )
-    return [to_contract(c) for c in session.scalars(stmt)]
+    return [(to_contract(c), c.fixing_source) for c in session.scalars(stmt)]
 
 
 def fixing_price(session: Session, fixing: Fixing, sources: Collection[str] | None) -> Fixing:
     """`fixing` with its stored price: the most trusted row of the symbol and date among
-    `sources` (any source when None)."""
+    `sources` (any source when None); `fixing` as it is when there is none."""
     stmt = select(SettlementPrice).where(
         SettlementPrice.symbol == fixing.symbol, SettlementPrice.price_date == fixing.day
     )
@@ -69,7 +69,7 @@ def fixing_price(session: Session, fixing: Fixing, sources: Collection[str] | No
     )
     if found is None:
         return fixing
-    return Fixing(fixing.symbol, fixing.day, found.source, found.price, found.id)
+    return Fixing(fixing.symbol, fixing.day, found.source, found.price, found.id, fixing.fixing_source)
 
 
 def write_proposals(
@@ -95,7 +95,12 @@ def write_missing(
     """One `fixing_unavailable` exception per contract and date, naming the missing price."""
     rows = []
     for m in missing:
-        details = {"reason": m.reason, "symbol": m.fixing.symbol, "fixing_date": m.fixing.day.isoformat()}
+        details = {
+            "reason": m.reason,
+            "symbol": m.fixing.symbol,
+            "fixing_date": m.fixing.day.isoformat(),
+            "fixing_source": m.fixing.fixing_source,
+        }
         payload = {"contract_id": m.contract_id, "as_of_date": as_of, "reason": FIXING_UNAVAILABLE, "details": details}
         row = result_row(keys.settlement_exception_key(m.contract_id, as_of, FIXING_UNAVAILABLE), payload, {})
         row.columns.update(contract_id=m.contract_id, as_of_date=as_of, reason=FIXING_UNAVAILABLE, details=details)
@@ -131,6 +136,7 @@ def proposal_from(payload: dict[str, Any]) -> Proposal:
         f.get("source"),
         None if f.get("price") is None else Decimal(str(f["price"])),
         f.get("price_id"),
+        f.get("fixing_source"),
     )
     return Proposal(
         int(payload["contract_id"]),

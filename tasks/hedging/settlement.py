@@ -21,6 +21,7 @@ from core.hedging.periods import Period, period_of
 from core.hedging.postings import PostingTerms
 from core.hedging.releases import reserve_release
 from core.hedging.settlement import (
+    ECB_FIXING,
     Fixing,
     MissingFixing,
     Proposal,
@@ -28,6 +29,7 @@ from core.hedging.settlement import (
     SettlementEntry,
     SettlementOrder,
     SettlementStatus,
+    fixing_source_of,
     order_problems,
     propose,
     settlement_entry,
@@ -77,12 +79,13 @@ def propose_settlements(p: Ports, s: Session, as_of: date, run_id: int | None) -
     proposed) whose fixing is stored; a `fixing_unavailable` exception naming the price otherwise."""
     proposals: list[Proposal] = []
     missing: list[MissingFixing] = []
-    for contract in due_contracts(s, as_of):
+    for contract, stated in due_contracts(s, as_of):
         symbol = contract.underlying
         day = _fixing_day(p, contract)
         if day > p.d1_dates([symbol], as_of)[symbol]:
             continue
-        outcome = propose(contract, _fixing(s, contract.instrument, Fixing(symbol, day, None)))
+        source = fixing_source_of(contract.instrument, stated)
+        outcome = propose(contract, fixing_price(s, Fixing(symbol, day, source, None, None, source), _read(source)))
         if isinstance(outcome, Proposal):
             proposals.append(outcome)
         else:
@@ -107,15 +110,13 @@ def _fixing_day(p: Ports, contract: Contract) -> date:
     return p.d1_dates([symbol], contract.maturity_date + timedelta(days=1))[symbol]
 
 
-def _fixing(s: Session, instrument: Instrument, wanted: Fixing) -> Fixing:
-    """An FX forward's fixing from the ECB (its reference rate or a cross of it), else the
-    most trusted stored price of the date (the price valuation uses); a commodity's settlement
-    price, the most trusted of its maturity date."""
-    if instrument is Instrument.FX_FORWARD:
-        found = fixing_price(s, wanted, FX_FIXING_SOURCES)
-        if found.price is not None:
-            return found
-    return fixing_price(s, wanted, None)
+def _read(source: str | None) -> tuple[str, ...] | None:
+    """The stored price sources a fixing source reads, and no other: `ecb` its reference
+    rates and their crosses, a configured source itself; None (a commodity forward's
+    settlement price) the most trusted price of any source."""
+    if source is None:
+        return None
+    return FX_FIXING_SOURCES if source == ECB_FIXING else (source,)
 
 
 @dataclass(slots=True)
@@ -306,13 +307,16 @@ def settlements_report(period: str) -> dict[str, Any]:
 
 def _line(row: Any, ref: str) -> dict[str, Any]:
     fixing = row.payload["fixing"]
+    stated = fixing.get("fixing_source")
+    via = "" if stated in (None, fixing["source"]) else f", fixing source {stated}"
     return {
         "contract_ref": ref,
         "settlement_date": row.settlement_date.isoformat(),
         "method": row.method,
         "status": row.status,
         "currency": row.currency,
-        "fixing": f"{fixing['symbol']} {fixing['date']} {fixing['price']} ({fixing['source']})",
+        "fixing": f"{fixing['symbol']} {fixing['date']} {fixing['price']} ({fixing['source']}{via})",
+        "fixing_source": stated,
         "proposed_amount": row.proposed_amount,
         "settled_rate": row.settled_rate,
         "settled_amount": row.settled_amount,

@@ -75,6 +75,7 @@ def hedged(runtime: Ports, price_source: InMemoryPriceSource, clock: Clock) -> P
     load_designations_json(
         designations_json(designation("HD-1", "FXF-1", "RCV-1", designation_date="2026-08-31")), "d.json"
     )
+    price_source.name = "ecb"  # ECB reference rates: FX forwards' default fixing source (no other is read)
     price_source.add("ecb.csv", RATES)
     return rt
 

@@ -62,6 +62,7 @@ def book(
     load_hedged_items_json(items_json(receivable("IT-1", amount="980000", kind=kind, **forecast)), "items.json")
     entry = designation("HD-1", "FXF-1", "IT-1", designation_date="2026-08-31", hedge_type=hedge_type)
     load_designations_json(designations_json(entry), "d.json")
+    price_source.name = "ecb"  # ECB reference rates: FX forwards' default fixing source (no other is read)
     price_source.add("ecb.csv", RATES)
     return rt
 

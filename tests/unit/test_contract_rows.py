@@ -13,6 +13,7 @@ from core.contracts import (
     MUTABLE_FIELDS,
     ContractRow,
     changed_fields,
+    fixing_source_problem,
     parse_contract_csv,
     survey_contracts,
 )
@@ -278,3 +279,15 @@ class TestSurvey:
     def test_errors_past_the_limit_are_counted_not_kept(self) -> None:
         survey = self.survey(*(row_with(contract_ref=f"HC-{n}", quantity="-1") for n in range(5)), max_errors=3)
         assert (survey.rows, survey.bad, [e.line for e in survey.errors]) == (0, 5, [2, 3, 4])
+
+
+def test_the_fixing_sources_named_are_checked_against_the_configured_ones() -> None:
+    header = ",".join((*CONTRACT_HEADER, "fixing_source"))
+    values = [str(GOOD[name]) for name in CONTRACT_HEADER]
+    text = "\n".join([header, ",".join([*values, "lme_check"]), ",".join(["HC-2", *values[1:], "ecb"])]) + "\n"
+    survey = survey_contracts(lambda: text.splitlines(keepends=True), FILE)
+    assert (survey.bad, survey.fixing_sources) == (0, {"lme_check": 2, "ecb": 3})
+    assert fixing_source_problem(survey, FILE, ["lme_check"]) is None
+    assert fixing_source_problem(survey, FILE, ["vendor_csv"]) == (
+        "contracts.csv:2: fixing_source: lme_check unknown (known: ecb, vendor_csv)"
+    )

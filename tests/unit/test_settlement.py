@@ -23,6 +23,7 @@ from core.hedging.settlement import (
     SettlementAccounts,
     SettlementKind,
     SettlementOrder,
+    fixing_source_of,
     order_problems,
     propose,
     settlement_entry,
@@ -143,3 +144,23 @@ class TestOrder:
 
     def test_a_deliverable_takes_its_actual_rate(self) -> None:
         assert order_problems(order("1.108"), proposal(forward("deliverable"), "1.105")) == []
+
+
+class TestFixingSource:
+    @pytest.mark.parametrize(
+        ("instrument", "stated", "source"),
+        [
+            (Instrument.FX_FORWARD, None, "ecb"),  # the ECB reference rate by default
+            (Instrument.FX_FORWARD, "vendor_csv", "vendor_csv"),
+            (Instrument.COMMODITY_FORWARD, None, None),  # the settlement price, whatever its source
+            (Instrument.COMMODITY_FORWARD, "lme_check", "lme_check"),
+        ],
+    )
+    def test_the_stated_source_else_the_default(self, instrument: Instrument, stated: str | None, source: str) -> None:
+        assert fixing_source_of(instrument, stated) == source
+
+    def test_the_proposal_records_it(self) -> None:
+        fixing = Fixing("EURUSD", date(2026, 12, 30), "vendor_csv", D("1.107"), 5, "vendor_csv")
+        made = propose(forward("ndf"), fixing)
+        assert isinstance(made, Proposal)
+        assert made.payload["fixing"]["fixing_source"] == "vendor_csv"
