@@ -2,7 +2,10 @@
 relationships of the designation versions each chunk planned, kept as the chunk's members
 (`hedge_relationship`). At a run's end (tasks.coverage.close_gaps) a planned relationship
 with no result of the date is a `coverage_gaps` row: `not_assessed` (no effectiveness
-result) or `not_posted` (neither a journal entry nor a `postings_blocked` exception)."""
+result) or `not_posted` (neither a journal entry nor a `postings_blocked` exception, nor
+the chunk's word that it had nothing to post: a relationship past its exposure date whose
+instrument is no longer valued, a predecessor whose instrument was re-designated; that
+decision leaves no row, so each chunk's audit event names them)."""
 
 from __future__ import annotations
 
@@ -16,10 +19,12 @@ from core.values import Job
 from db.hedging.effectiveness import legs_of
 from db.hedging.journal_models import JournalEntry, PostingException
 from db.hedging.models import EffectivenessResult
-from db.models import BatchRun
+from db.models import AuditEvent, BatchRun
 from tasks.coverage import JobCoverage
 
 RELATIONSHIP = "hedge_relationship"
+#: The postings chunk's audit event, and its field naming the relationships with nothing to post.
+CHUNK_AUDIT, NOTHING_TO_POST = "postings_chunk_written", "nothing_to_post"
 
 
 def relationship_members(session: Session, version_ids: Sequence[int]) -> dict[str, IdRuns]:
@@ -43,7 +48,9 @@ def _posted(session: Session, run: BatchRun, kind: str, runs: IdRuns) -> set[int
     blocked = select(PostingException.relationship_id).where(
         PostingException.as_of_date == run.as_of_date, PostingException.relationship_id.between(first, last)
     )
-    return {int(i) for i in session.scalars(union(entries, blocked)) if i is not None}
+    decided = select(AuditEvent.details).where(AuditEvent.batch_run_id == run.id, AuditEvent.event_type == CHUNK_AUDIT)
+    nothing = {int(i) for details in session.scalars(decided) for i in (details or {}).get(NOTHING_TO_POST, [])}
+    return nothing | {int(i) for i in session.scalars(union(entries, blocked)) if i is not None}
 
 
 EFFECTIVENESS_COVERAGE = JobCoverage(

@@ -31,7 +31,7 @@ from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
 from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
-from tasks.hedging.coverage import POSTINGS_COVERAGE, relationship_members
+from tasks.hedging.coverage import CHUNK_AUDIT, NOTHING_TO_POST, POSTINGS_COVERAGE, relationship_members
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.hedging.posting_work import Book, Day, compute_day
 from tasks.ports import Ports, ports
@@ -126,7 +126,9 @@ def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         counts, summary = post_day(uow.session, book, request.designation_ids, run, p.clock())
-        return runs.ChunkDone(counts, summary=summary)
+        # what leaves no row: the relationships with nothing to post on D (coverage reads it)
+        nothing = {NOTHING_TO_POST: summary.pop(NOTHING_TO_POST)}
+        return runs.ChunkDone(counts, audit=CHUNK_AUDIT, audit_details=nothing, summary=summary)
 
     return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written", close=_CLOSE)
 
@@ -149,10 +151,11 @@ def post_day(
     closed = closed_periods(session)
     day = compute_day(session, book, version_ids, run.as_of_date)
     done = _write_day(session, day, closed, run.as_of_date, run, now)
+    nothing = sorted(rid for rid, entries in day.entries.items() if not entries and rid not in day.blocked)
     for later, versions in _next_dates(day, done.moved).items():
         nxt = compute_day(session, book, versions, later)
         done.add(_write_day(session, nxt, closed, later, run, now))
-    return done.counts, {"blocked": done.blocked, "corrected": done.corrected}
+    return done.counts, {"blocked": done.blocked, "corrected": done.corrected, NOTHING_TO_POST: nothing}
 
 
 def _next_dates(day: Day, moved: set[int]) -> dict[date, list[int]]:
