@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.keys import mt5_snapshot_key
 from core.mt5.accounts import CYCLE_JOB_PREFIX
-from core.plans import IdRuns, id_runs
+from core.plans import IdRuns, expand, id_runs
 from db.models import BatchRun
 from db.mt5.models import PositionSnapshot
 from tasks.coverage import JobCoverage
@@ -27,8 +27,13 @@ def account_members(account_ids: Sequence[int]) -> dict[str, IdRuns]:
 
 
 def _synced(session: Session, run: BatchRun, kind: str, runs: IdRuns) -> set[int]:
+    """The planned accounts with a snapshot of this cycle. position_snapshots grows by a row
+    per account every few seconds: the query walks its (account_id, synced_at) index per
+    account from the cycle's start, never the accounts' history."""
     stmt = select(PositionSnapshot.account_id).where(
-        PositionSnapshot.sync_id == run.id, PositionSnapshot.account_id.between(runs[0][0], runs[-1][1])
+        PositionSnapshot.account_id.in_(expand(runs)),
+        PositionSnapshot.synced_at >= run.started_at,
+        PositionSnapshot.sync_id == run.id,
     )
     return {int(i) for i in session.scalars(stmt.distinct())}
 
