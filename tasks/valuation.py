@@ -14,12 +14,23 @@ from core.calendars import d1_dates
 from core.hedging.functional import with_functional
 from core.hedging.fx import FxMarket, with_forward_symbols
 from core.hedging.valuation_plan import FxValuationPlan
+from core.keys import mtm_snapshot_key
 from core.ledger import chunks
 from core.mtm import value_contracts
 from core.mtm_results import Valuation
-from core.plans import CoveragePlan, IdRuns, KeyRange, PlannedSet, as_planned, id_runs, planned_sets, run_count
+from core.plans import (
+    CoveragePlan,
+    IdRuns,
+    KeyRange,
+    PlannedSet,
+    as_planned,
+    id_runs,
+    not_valued,
+    planned_sets,
+    run_count,
+)
 from core.run_details import MtmPlan
-from core.values import Contract, Counts, Job, ObjectType
+from core.values import Contract, Counts, ExceptionReason, Job, ObjectType
 from db import ledger
 from db.contracts import active_chunk_members, contracts_by_ids, contracts_in_range, planned_contracts
 from db.hedging.effectiveness import designations_under_test, hypothetical_derivatives
@@ -28,10 +39,11 @@ from db.models import BatchRun
 from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
-from db.valuations import hedged_item_ids, write_valuation
+from db.valuations import covered_ids, hedged_item_ids, write_valuation
 from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
 from tasks.counterparties import exposure_after_mtm
+from tasks.coverage import JobCoverage
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.payloads import ChunkRequest, RangeChunkRequest
 from tasks.ports import Ports, ports
@@ -136,11 +148,29 @@ def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
 _CONTRACTS = ObjectType.HEDGE_CONTRACT.value
 
 
+def _mtm_covered(session: Session, run: BatchRun, kind: str, runs: IdRuns) -> set[int]:
+    return covered_ids(session, run.as_of_date, ObjectType(kind), runs[0][0], runs[-1][1])
+
+
+def _mtm_write(session: Session, run: BatchRun, kind: str, ids: list[int], now: datetime) -> Counts:
+    excs = not_valued(ObjectType(kind), ids, run.as_of_date)
+    return write_valuation(session, Valuation([], excs), batch_run_id=run.id, now=now, correlation_id=run.task_id)
+
+
+MTM_COVERAGE = JobCoverage(
+    Job.MTM.value,
+    ExceptionReason.NOT_VALUED.value,
+    _mtm_covered,
+    lambda kind, i, run: mtm_snapshot_key(ObjectType(kind), i, run.as_of_date),
+    _mtm_write,
+)
+
+
 def close_mtm(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
     """At the run's end: every planned contract and hedged item without a snapshot or an
     exception of the date is an exception `not_valued` (tasks.coverage); then a standalone
     run computes the date's counterparty exposures (docs/counterparties.md)."""
-    counts = coverage.close_gaps(p, uow.session, run)
+    counts = coverage.close_gaps(p, uow.session, run, MTM_COVERAGE)
     counts.add(exposure_after_mtm(p, uow, run))
     return counts
 

@@ -22,8 +22,9 @@ from db.hedging.effectiveness import designation_terms, designations_under_test,
 from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import fanout, names, runs
+from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
+from tasks.hedging.coverage import EFFECTIVENESS_COVERAGE, relationship_members
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.ports import Ports, ports
 
@@ -54,11 +55,13 @@ def assess_hedge_effectiveness(
     )
 
 
-def plan_effectiveness(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
+def plan_effectiveness(
+    p: Ports, hedging: HedgingPorts, run_id: int, send: fanout.Send = fanout.send_group
+) -> dict[str, Any]:
     """Split the designations under test into chunks, record the plan, send them after
     commit; again for a stale run (the chunks the ledger lacks)."""
     plan = partial(_plan, hedging.policy.chunk_size)
-    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="effectiveness_planned")
+    return fanout.fan_out(p, run_id, plan, send=send, event="effectiveness_planned")
 
 
 def resend_effectiveness(run_id: int) -> dict[str, Any]:
@@ -72,9 +75,16 @@ EFFECTIVENESS = fanout.ChunkedJob(Job.EFFECTIVENESS.value, resend=resend_effecti
 def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:
     parts = chunks(designations_under_test(s, run.as_of_date), size)
     designations = sum(map(len, parts))
+    planned = [
+        fanout.Chunk(names.ASSESS_EFFECTIVENESS_CHUNK, {"designation_ids": ids}, members=relationship_members(s, ids))
+        for ids in parts
+    ]
     return fanout.Plan(
-        [fanout.Chunk(names.ASSESS_EFFECTIVENESS_CHUNK, {"designation_ids": ids}) for ids in parts],
-        details=EffectivenessPlan(designations=designations, chunk_size=size).as_details(),
+        planned,
+        details={
+            **EffectivenessPlan(designations=designations, chunk_size=size).as_details(),
+            **coverage.planned_details(planned),
+        },
         log={"designations": designations, "chunks": len(parts)},
     )
 
@@ -109,4 +119,8 @@ def assess_chunk(p: Ports, request: EffectivenessChunk) -> dict[str, Any]:
         outcomes = Counter(r.outcome.value for r in results)
         return runs.ChunkDone(report.counts(), summary={"outcomes": dict(outcomes)})
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="effectiveness_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="effectiveness_chunk_written", close=_CLOSE)
+
+
+#: At the run's end: each planned relationship without a result is `not_assessed`.
+_CLOSE = coverage.closer(EFFECTIVENESS_COVERAGE)

@@ -29,8 +29,9 @@ from db.hedging.journals import relationships_released, write_blocked, write_ent
 from db.hedging.periods import closed_periods
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import fanout, names, runs
+from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
+from tasks.hedging.coverage import CHUNK_AUDIT, NOTHING_TO_POST, POSTINGS_COVERAGE, relationship_members
 from tasks.hedging.ports import HedgingPorts, hedging_ports
 from tasks.hedging.posting_work import Book, Day, compute_day
 from tasks.ports import Ports, ports
@@ -62,11 +63,13 @@ def post_hedge_accounting_entries(
     )
 
 
-def plan_postings(p: Ports, hedging: HedgingPorts, run_id: int) -> dict[str, Any]:
+def plan_postings(
+    p: Ports, hedging: HedgingPorts, run_id: int, send: fanout.Send = fanout.send_group
+) -> dict[str, Any]:
     """Split the relationships in force on D into chunks, record the plan, send them after
     commit; again for a stale run (the chunks the ledger lacks)."""
     plan = partial(_plan, hedging.postings_chunk_size)
-    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="postings_planned")
+    return fanout.fan_out(p, run_id, plan, send=send, event="postings_planned")
 
 
 def resend_postings(run_id: int) -> dict[str, Any]:
@@ -96,9 +99,16 @@ def in_force(session: Session, run: BatchRun) -> list[int]:
 def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:
     parts = chunks(in_force(s, run), size)
     relationships = sum(map(len, parts))
+    planned = [
+        fanout.Chunk(names.POST_ENTRIES_CHUNK, {"designation_ids": ids}, members=relationship_members(s, ids))
+        for ids in parts
+    ]
     return fanout.Plan(
-        [fanout.Chunk(names.POST_ENTRIES_CHUNK, {"designation_ids": ids}) for ids in parts],
-        details={"postings_plan": {"relationships": relationships, "chunk_size": size}},
+        planned,
+        details={
+            "postings_plan": {"relationships": relationships, "chunk_size": size},
+            **coverage.planned_details(planned),
+        },
         log={"relationships": relationships, "chunks": len(parts)},
     )
 
@@ -116,9 +126,15 @@ def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[
 
     def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
         counts, summary = post_day(uow.session, book, request.designation_ids, run, p.clock())
-        return runs.ChunkDone(counts, summary=summary)
+        # what leaves no row: the relationships with nothing to post on D (coverage reads it)
+        nothing = {NOTHING_TO_POST: summary.pop(NOTHING_TO_POST)}
+        return runs.ChunkDone(counts, audit=CHUNK_AUDIT, audit_details=nothing, summary=summary)
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written")
+    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written", close=_CLOSE)
+
+
+#: At the run's end: each planned relationship with neither an entry nor an exception is `not_posted`.
+_CLOSE = coverage.closer(POSTINGS_COVERAGE)
 
 
 def post_day(
@@ -135,10 +151,11 @@ def post_day(
     closed = closed_periods(session)
     day = compute_day(session, book, version_ids, run.as_of_date)
     done = _write_day(session, day, closed, run.as_of_date, run, now)
+    nothing = sorted(rid for rid, entries in day.entries.items() if not entries and rid not in day.blocked)
     for later, versions in _next_dates(day, done.moved).items():
         nxt = compute_day(session, book, versions, later)
         done.add(_write_day(session, nxt, closed, later, run, now))
-    return done.counts, {"blocked": done.blocked, "corrected": done.corrected}
+    return done.counts, {"blocked": done.blocked, "corrected": done.corrected, NOTHING_TO_POST: nothing}
 
 
 def _next_dates(day: Day, moved: set[int]) -> dict[date, list[int]]:

@@ -19,8 +19,9 @@ from core.mt5.cycle_details import CycleDetails
 from core.values import Trigger
 from db.models import BatchRun
 from db.mt5.accounts import enabled_account_ids
-from tasks import fanout, names, runs
+from tasks import coverage, fanout, names, runs
 from tasks.base import job_task
+from tasks.mt5.coverage import account_members
 from tasks.mt5.ports import Mt5Ports, mt5_ports
 from tasks.mt5.queues import terminal_queue
 from tasks.ports import Ports, ports
@@ -64,7 +65,7 @@ def begin_cycle(p: Ports, mt5: Mt5Ports, request: CycleRequest, task_id: str | N
     return runs.run(p, scope, request.trigger, task_id, partial(plan_cycle, p, mt5), details=details)
 
 
-def plan_cycle(p: Ports, mt5: Mt5Ports, run_id: int) -> dict[str, Any]:
+def plan_cycle(p: Ports, mt5: Mt5Ports, run_id: int, send: fanout.Send = fanout.send_group) -> dict[str, Any]:
     """Split the cycle's enabled accounts (of its terminal, or of the logins it names, as
     its start recorded them) into chunks on the terminal's queue, send them after commit.
 
@@ -74,7 +75,7 @@ def plan_cycle(p: Ports, mt5: Mt5Ports, run_id: int) -> dict[str, Any]:
     the cycle would never look abandoned either, and a guard's closes the killed chunk left
     open would wait that hour."""
     plan = partial(_plan, mt5.chunk_size)
-    return fanout.fan_out(p, run_id, plan, send=fanout.send_group, event="mt5_cycle_planned")
+    return fanout.fan_out(p, run_id, plan, send=send, event="mt5_cycle_planned")
 
 
 def resend_cycle(run_id: int) -> dict[str, Any]:
@@ -89,12 +90,21 @@ def _plan(size: int, s: Session, run: BatchRun) -> fanout.Plan:
     cycle = CycleDetails.from_details(run.details)
     ids = enabled_account_ids(s, cycle.terminal, cycle.logins)
     parts = chunks(ids, size) if ids else []
+    planned = [
+        fanout.Chunk(
+            names.SYNC_ACCOUNTS,
+            _chunk(cycle.terminal, p),
+            names.queue_of_terminal(cycle.terminal),
+            members=account_members(p),
+        )
+        for p in parts
+    ]
     return fanout.Plan(
-        [
-            fanout.Chunk(names.SYNC_ACCOUNTS, _chunk(cycle.terminal, p), names.queue_of_terminal(cycle.terminal))
-            for p in parts
-        ],
-        details=cycle.model_copy(update={"accounts": len(ids), "chunk_size": size}).as_details(),
+        planned,
+        details={
+            **cycle.model_copy(update={"accounts": len(ids), "chunk_size": size}).as_details(),
+            **coverage.planned_details(planned),
+        },
         log={"accounts": len(ids), "chunks": len(parts)},
     )
 

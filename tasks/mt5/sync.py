@@ -33,9 +33,10 @@ from db.mt5.accounts import accounts_by_ids, open_expected
 from db.mt5.models import PositionSnapshot
 from db.mt5.results import AccountFailed, AccountSynced, failed_for_good, stored_keys, write_sync_results
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import names, runs
+from tasks import coverage, names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
 from tasks.mt5.alerts import deliver_notifications
+from tasks.mt5.coverage import CYCLE_COVERAGE
 from tasks.mt5.guard import guard_read, resume_account
 from tasks.mt5.guard_chunk import GuardChunk
 from tasks.mt5.ports import Mt5Ports, mt5_ports
@@ -193,8 +194,12 @@ def _write(p: Ports, request: ChunkRequest, outcomes: Outcomes, *, attempt: int,
             summary={"attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)},
         )
 
-    result = runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mt5_chunk_synced")
+    result = runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mt5_chunk_synced", close=_CLOSE)
     return {**result, "cycle_done": bool(result.get("run_done"))}
+
+
+#: At the cycle's end: each planned account without a snapshot (or a failure row) is `not_synced`.
+_CLOSE = coverage.closer(CYCLE_COVERAGE)
 
 
 def describe(failed: AccountFailed) -> str:

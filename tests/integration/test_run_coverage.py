@@ -18,7 +18,7 @@ from core.plans import fingerprint
 from core.values import Job, Trigger
 from db import ledger
 from db.models import AuditEvent, MtmException, MtmSnapshot
-from tasks.coverage import coverage_findings
+from tasks.coverage_check import coverage_findings
 from tasks.hedging.ports import hedging_ports
 from tasks.loading import load_contracts_csv
 from tasks.ports import Ports

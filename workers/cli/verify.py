@@ -23,9 +23,11 @@ def verify(
     contract or item, the price rows it used and its run's recorded curves and method, check
     its payload_sha256, and list mismatches and snapshots whose price was restated since; then
     recompute D's hedge accounting entries from the stored snapshots and list every difference;
-    and check that the latest MTM run of D covered its plan: every contract and hedged item it
-    planned has a snapshot or an exception (`not_valued` otherwise)."""
-    from tasks.coverage import coverage_findings
+    and check that the latest MTM, effectiveness and postings runs of D covered their plans:
+    every contract and hedged item planned has a snapshot or an exception (`not_valued`
+    otherwise), every relationship a test (`not_assessed`) and an entry or an exception
+    (`not_posted`)."""
+    from tasks.coverage_check import coverage_findings
     from tasks.verify import verify_date
 
     day = parse_day(as_of)
@@ -49,7 +51,7 @@ def verify(
         )
     else:
         for c in covered:
-            out.print(f"{day}: {c.job} run {c.run_id}: {_planned(c)} planned, {_missing(c)} not valued")
+            out.print(f"{day}: {c.job} run {c.run_id}: {_planned(c)} planned, {_missing(c)} {c.reason}")
         out.print(
             f"{day}: {result.checked} of {result.snapshots} snapshots recomputed, {result.entries} journal entries "
             f"recomputed, {len(findings)} finding(s)"
