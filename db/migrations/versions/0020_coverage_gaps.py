@@ -1,8 +1,8 @@
 """Coverage gaps of effectiveness, postings and MT5 cycles (issue 21, point 1): a planned
 object with no result at its run's end is a `coverage_gaps` row (append-only).
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-07
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 import db.base
 from db.append_only import create_append_only_triggers, drop_append_only_triggers
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
