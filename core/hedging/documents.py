@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Hashable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import StringConstraints, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 
 from core.errors import NotAFileOfThisKind
+from core.rows import DateWindow, window_context
+
+M = TypeVar("M", bound=BaseModel)
 
 #: References (item_ref, designation_ref, contract_ref): readable, no separators of keys.
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")]
@@ -34,6 +38,39 @@ def json_entries(text: str, file: str, key: str) -> list[Any]:
     if not isinstance(document, dict) or not isinstance(document.get(key), list):
         raise NotAFileOfThisKind(f'{file}: not a {key.replace("_", " ")} file: expected {{"{key}": [...]}}')
     return list(document[key])
+
+
+def validated_entries(
+    text: str,
+    file: str,
+    key: str,
+    model: type[M],
+    window: DateWindow,
+    identity: Callable[[M], Hashable],
+    twice: Callable[[M], str],
+) -> tuple[list[M], list[str]]:
+    """Every entry under `key` validated as `model`, its dates within `window`: (good rows,
+    one error per bad entry naming it, `file: key[i]: ...`). Two entries of one `identity`:
+    the second is an error (`twice` says why)."""
+    rows: list[M] = []
+    errors: list[str] = []
+    seen: set[Hashable] = set()
+    for index, entry in enumerate(json_entries(text, file, key)):
+        where = f"{file}: {key}[{index}]"
+        if (problem := control_problem(entry)) is not None:
+            errors.append(f"{where}: {problem}")
+            continue
+        try:
+            row = model.model_validate(entry, context=window_context(window))
+        except ValidationError as exc:
+            errors.append(f"{where}: {describe_entry(exc)}")
+            continue
+        if (ident := identity(row)) in seen:
+            errors.append(f"{where}: {twice(row)}")
+            continue
+        seen.add(ident)
+        rows.append(row)
+    return rows, errors
 
 
 def control_problem(value: Any, where: str = "") -> str | None:

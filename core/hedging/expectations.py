@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from core.hedging.documents import Person, Ref, Text, control_problem, describe_entry, json_entries
-from core.rows import DEFAULT_WINDOW, DateWindow, SaneDate, window_context
+from core.hedging.documents import Person, Ref, Text, validated_entries
+from core.rows import DEFAULT_WINDOW, DateWindow, SaneDate
 
 KEY = "no_longer_expected"
 
@@ -31,22 +31,12 @@ def parse_no_longer_expected(
     text: str, file: str, window: DateWindow = DEFAULT_WINDOW
 ) -> tuple[list[NoLongerExpectedRow], list[str]]:
     """(good rows, errors naming the entry); a designation named twice is an error."""
-    rows: list[NoLongerExpectedRow] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(json_entries(text, file, KEY)):
-        where = f"{file}: {KEY}[{index}]"
-        if (problem := control_problem(entry)) is not None:
-            errors.append(f"{where}: {problem}")
-            continue
-        try:
-            row = NoLongerExpectedRow.model_validate(entry, context=window_context(window))
-        except ValidationError as exc:
-            errors.append(f"{where}: {describe_entry(exc)}")
-            continue
-        if row.designation_ref in seen:
-            errors.append(f"{where}: designation_ref {row.designation_ref} repeated")
-            continue
-        seen.add(row.designation_ref)
-        rows.append(row)
-    return rows, errors
+    return validated_entries(
+        text,
+        file,
+        KEY,
+        NoLongerExpectedRow,
+        window,
+        lambda row: row.designation_ref,
+        lambda row: f"designation_ref {row.designation_ref} repeated",
+    )

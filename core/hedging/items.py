@@ -9,12 +9,12 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.hedging.documents import Ref, Text, control_problem, describe_entry, json_entries
+from core.hedging.documents import Ref, Text, validated_entries
 from core.hedging.fx import fx_terms_problem, is_pair
 from core.prices import CurrencyCode, Symbol
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, window_context
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate
 from core.values import Contract, ContractStatus, Instrument, Side
 
 FORECAST_PROBABILITY_MIN = Decimal("0.5")  # seed 004: a forecast must be highly probable
@@ -109,22 +109,12 @@ def parse_hedged_items(
 ) -> tuple[list[HedgedItemRow], list[str]]:
     """Every entry validated, its dates within `window`; (good rows, errors naming the
     entry). A repeated item_ref is an error."""
-    rows: list[HedgedItemRow] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(json_entries(text, file, "hedged_items")):
-        where = f"{file}: hedged_items[{index}]"
-        if (problem := control_problem(entry)) is not None:
-            errors.append(f"{where}: {problem}")
-            continue
-        try:
-            row = HedgedItemRow.model_validate(entry, context=window_context(window))
-        except ValidationError as exc:
-            errors.append(f"{where}: {describe_entry(exc)}")
-            continue
-        if row.item_ref in seen:
-            errors.append(f"{where}: item_ref {row.item_ref} repeated")
-            continue
-        seen.add(row.item_ref)
-        rows.append(row)
-    return rows, errors
+    return validated_entries(
+        text,
+        file,
+        "hedged_items",
+        HedgedItemRow,
+        window,
+        lambda row: row.item_ref,
+        lambda row: f"item_ref {row.item_ref} repeated",
+    )

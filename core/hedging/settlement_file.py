@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from core.hedging.documents import Person, Ref, control_problem, describe_entry, json_entries
+from core.hedging.documents import Person, Ref, validated_entries
 from core.hedging.settlement import SettlementOrder, authorisation
-from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate, window_context
+from core.rows import DEFAULT_WINDOW, DateWindow, PositiveDecimal, SaneDate
 
 KEY = "settlements"
 
@@ -53,22 +53,13 @@ def parse_settlements(
     text: str, file: str, window: DateWindow = DEFAULT_WINDOW
 ) -> tuple[list[SettlementOrder], list[str]]:
     """(good orders, one error per bad entry naming it); a contract named twice is an error."""
-    orders: list[SettlementOrder] = []
-    errors: list[str] = []
-    seen: set[tuple[str, object]] = set()
-    for index, entry in enumerate(json_entries(text, file, KEY)):
-        where = f"{file}: {KEY}[{index}]"
-        if (problem := control_problem(entry)) is not None:
-            errors.append(f"{where}: {problem}")
-            continue
-        try:
-            row = SettlementRow.model_validate(entry, context=window_context(window))
-        except ValidationError as exc:
-            errors.append(f"{where}: {describe_entry(exc)}")
-            continue
-        if (row.contract_ref, row.settlement_date) in seen:
-            errors.append(f"{where}: contract_ref {row.contract_ref} settled twice in the file")
-            continue
-        seen.add((row.contract_ref, row.settlement_date))
-        orders.append(row.order())
-    return orders, errors
+    rows, errors = validated_entries(
+        text,
+        file,
+        KEY,
+        SettlementRow,
+        window,
+        lambda row: (row.contract_ref, row.settlement_date),
+        lambda row: f"contract_ref {row.contract_ref} settled twice in the file",
+    )
+    return [row.order() for row in rows], errors
