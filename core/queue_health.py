@@ -54,8 +54,8 @@ def describe(q: QueueFacts) -> str:
 class ConsumerFacts:
     """What a worker's watchdog sees at a tick: the oldest message's age across the queues
     the worker was started to consume (None: none waiting), the seconds since the worker last
-    received a message (None: never since it started, `up` seconds ago), and the messages it
-    holds (reserved or running)."""
+    received a message or its consumer last connected (None: neither since it started, `up`
+    seconds ago), and the messages it holds (reserved or running)."""
 
     oldest_age: float | None
     since_last_fetch: float | None

@@ -6,7 +6,9 @@ still answers `inspect ping` (celery#8030, #8091, #10205; fixes on kombu's main 
 #2492 and #2498, in no release as of kombu 5.6.2). A thread of the worker's main process
 wakes every `stall/10` seconds (at most 30): it reads the age of the oldest message in the
 queues the worker was started to consume, the time since the worker last received a
-message, and the messages it holds. When core.queue_health.consumer_stalled says stalled,
+message (or its consumer last connected: one that has just connected, at start, after a lost
+connection or after a wait for the broker's memory, has had no time to fetch), and the
+messages it holds. When core.queue_health.consumer_stalled says stalled,
 it logs `consumer_stalled` with the reason and asks the worker to stop with exit code 70
 (EX_SOFTWARE: a supervisor's `restart: on-failure` restarts it); a worker whose loop does
 not stop within 30 s is ended by `os._exit(70)`. A thread, not the consumer's timer: a
@@ -39,11 +41,18 @@ EXIT_STALLED = 70
 #: Seconds a stopping worker gets before the watchdog ends the process itself.
 STOP_GRACE = 30.0
 
-_last_fetch: list[float] = []  # the monotonic time of the newest received message
+_last_fetch: list[float] = []  # the monotonic time of the newest received message or consumer connection
 
 
 def _received(**_: Any) -> None:
     _last_fetch[:] = [time.monotonic()]
+
+
+def consumer_connected() -> None:
+    """The worker's consumer has (re)connected and may take messages now (workers.consumer):
+    its idle time counts from here. Without this a consumer that had waited out a full broker
+    was taken for a stalled one at the watchdog's next look, before it could fetch."""
+    _received()
 
 
 class Watchdog:

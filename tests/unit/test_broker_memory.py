@@ -124,3 +124,24 @@ class TestWatchdog:
             assert dog.check() is None
         finally:
             broker_memory._waiting.clear()
+
+    def test_a_consumer_that_has_just_connected_is_no_stall(self) -> None:
+        """A consumer that has just (re)connected, here after waiting out a full broker, has
+        had no time to fetch: its idle time counts from the connection, so the watchdog's
+        next look is no stall (it was, under load, in CI: fault scenario 19's worker exited
+        70 between `broker_memory_freed` and its first fetch)."""
+        import time
+
+        from workers import watchdog
+        from workers.watchdog import Watchdog, consumer_connected
+
+        dog = Watchdog(["valuation"], lambda queues, now: {"valuation": 1000.0}, lambda: 0, 10, None)
+        dog.started = time.monotonic() - 1000
+        saved = list(watchdog._last_fetch)
+        try:
+            watchdog._last_fetch[:] = [time.monotonic() - 500]
+            assert dog.check() is not None
+            consumer_connected()
+            assert dog.check() is None
+        finally:
+            watchdog._last_fetch[:] = saved
