@@ -14,7 +14,15 @@ from sqlalchemy.orm import Session
 
 from core.contracts import NOT_COMPARED, ContractRow, changed_fields
 from core.errors import ContractChanged
-from core.hedging.lifecycle import COMMODITY_CREATED, CREATED, Via, amendable, entry_problem, transition_problem
+from core.hedging.lifecycle import (
+    COMMODITY_CREATED,
+    CREATED,
+    DRAFT_TERMS,
+    Via,
+    amendable,
+    entry_problem,
+    transition_problem,
+)
 from core.plans import IdRuns, KeyRange, expand, key_ranges
 from core.values import Contract, ContractStatus, Instrument, Side
 from db.audit import record_event
@@ -23,21 +31,9 @@ from db.hedging.de_designations import EFFECTIVE_DATE, effective_date_problem, r
 from db.lifecycle import diff, move_contract, record_amendment
 from db.models import Counterparty, HedgeContract
 
-COMPARED = (
-    "contract_ref",
-    "instrument",
-    "underlying",
-    "side",
-    "quantity",
-    "unit",
-    "entry_price",
-    "currency",
-    "trade_date",
-    "maturity_date",
-    "status",
-    "settlement_method",
-    "fixing_source",
-)
+#: The stored fields a reload compares: the identity, the status and every term a draft may
+#: amend (core.hedging.lifecycle.DRAFT_TERMS, one list: a term added there is compared here).
+COMPARED = ("contract_ref", "instrument", "status", *sorted(DRAFT_TERMS))
 #: Statuses the nightly values (commodity: active; fx_forward also designated, de_designated).
 REVALUED = sorted(s.value for s in ContractStatus if s.revalues)
 _REVALUED = frozenset(REVALUED)

@@ -84,6 +84,7 @@ DRAFT_TERMS = frozenset(
         "trade_date",
         "maturity_date",
         "settlement_method",
+        "fixing_source",
     }
 )
 

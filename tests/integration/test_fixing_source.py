@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.errors import ContractChanged
 from db.hedging.settlement_models import SettlementException
 from db.models import HedgeContract
 from tasks.hedging.settlement import propose_settlements, settlements_report
@@ -91,6 +92,26 @@ def test_a_missing_price_of_its_source_is_the_exception_naming_it(
     with rt.uow() as uow:
         [details] = uow.session.scalars(select(SettlementException.details))
     assert (details["reason"], details["fixing_source"], details["symbol"]) == (reason, source, "EURUSD")
+
+
+def test_a_draft_may_change_its_fixing_source_an_active_one_may_not(runtime: Ports) -> None:
+    """A draft's terms are all amendable (seed 004 §3.1), its fixing source too; an active
+    forward's are fixed."""
+    header, draft, active = fx_contracts_csv(
+        fx_forward("FXN-D", status="draft", settlement_method="ndf"), fx_forward("FXN-A", settlement_method="ndf")
+    ).splitlines()
+
+    def rows(*lines: str) -> str:
+        return "\n".join([f"{header},fixing_source", *lines]) + "\n"
+
+    load_contracts_csv(rows(f"{draft},ecb", f"{active},ecb"), "book.csv")
+    loaded = load_contracts_csv(rows(f"{draft},vendor_csv"), "amended.csv")
+    assert (loaded.amended, loaded.existing) == (1, 0)
+    with pytest.raises(ContractChanged, match="FXN-A: fixing_source changed"):
+        load_contracts_csv(rows(f"{active},vendor_csv"), "again.csv")
+    with runtime.uow() as uow:
+        stored = dict(uow.session.execute(select(HedgeContract.contract_ref, HedgeContract.fixing_source)).all())
+    assert stored == {"FXN-D": "vendor_csv", "FXN-A": "ecb"}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
