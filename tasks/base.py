@@ -46,8 +46,33 @@ def is_transient(exc: BaseException) -> bool:
     """An error a task retries: transient, or an error that says it is worth retrying.
     A SystemExit too (Celery's WorkerTerminate and WorkerShutdown are ones): the worker
     stops the task, e.g. cancelled on a lost broker connection; its unacked message comes
-    back, so the run must stay running for it. A KeyboardInterrupt is not."""
-    return isinstance(exc, (*TRANSIENT_ERRORS, SystemExit)) or bool(getattr(exc, "retryable", False))
+    back, so the run must stay running for it; and an error raised while that SystemExit
+    unwound (a cleanup it cut short: the psycopg dialect's ping, interrupted, resets
+    `autocommit` on a connection still busy and raises ProgrammingError in its place; fault
+    scenario 23 met it). A KeyboardInterrupt is not."""
+    return (
+        isinstance(exc, (*TRANSIENT_ERRORS, SystemExit))
+        or bool(getattr(exc, "retryable", False))
+        or _raised_while_exiting(exc)
+    )
+
+
+def _raised_while_exiting(exc: BaseException) -> bool:
+    return _exit_behind(exc) is not None
+
+
+def _exit_behind(exc: BaseException) -> SystemExit | None:
+    """The SystemExit among the errors `exc` was raised while handling (a bounded walk), or
+    None. JobTask raises it again in the error's place, so the worker's stop of the task
+    (a SIGTERM on a lost broker connection) stops it, as it would have without the cleanup."""
+    seen = exc.__context__
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, SystemExit):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +260,10 @@ class JobTask(Task):  # type: ignore[misc]
             else:
                 result = super().__call__(*args, **kwargs)
             ended = _ENDED.get() or []
+        except Exception as exc:
+            if (stop := _exit_behind(exc)) is not None:
+                raise stop from None  # the worker's stop of this task, not the error its cleanup raised
+            raise
         finally:
             _ENDED.reset(token)
             _SENT_AT.reset(sent)
