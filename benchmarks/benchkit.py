@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -54,6 +54,18 @@ def judged(target: str, met: bool) -> bool:
         return True
     print(f"target {target}: {'met' if met else 'NOT met'}")
     return met
+
+
+#: How many times a cheap reference is measured; its least is the figure (best_of).
+REFERENCE_REPEATS = 3
+
+
+def best_of(measure: Callable[[], float], times: int = REFERENCE_REPEATS) -> float:
+    """The least of `times` runs of `measure` (each returns its own seconds). At run_all --quick
+    sizes a reference takes a few milliseconds, and one measurement moved by 2x to 7x between two
+    runs on a loaded machine (benchmarks/README.md, the gate): the least of three is steadier, and
+    is what a floor means."""
+    return min(measure() for _ in range(times))
 
 
 # -- throwaway databases -----------------------------------------------------------------------

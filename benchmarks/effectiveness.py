@@ -34,7 +34,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Run as `python benchmarks/effectiveness.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
-from benchkit import ADMIN_URL, headline, scratch_database  # noqa: E402
+from benchkit import ADMIN_URL, best_of, headline, scratch_database  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
 from db.hedging.models import EffectivenessResult  # noqa: E402
@@ -141,7 +141,8 @@ def outcomes(url: str) -> Counter[str]:
 
 def time_reference(url: str) -> float:
     """The stored results, rebuilt as the write path builds its rows (untimed), inserted
-    with one executemany into a copy of the table (same indexes, no foreign keys)."""
+    with one executemany into a copy of the table (same indexes, no foreign keys); the least of
+    three (benchkit.best_of)."""
     with session_factory(url)() as session:
         stored = list(session.scalars(select(EffectivenessResult)))
     rows = []
@@ -180,10 +181,16 @@ def time_reference(url: str) -> float:
     )
     for row in rows:
         row["details"] = json.dumps(row["details"])
-    started = time.perf_counter()
-    with engine.begin() as conn:
-        conn.execute(statement, rows)
-    return time.perf_counter() - started
+
+    def once() -> float:
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE reference_results"))
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(statement, rows)
+        return time.perf_counter() - started
+
+    return best_of(once)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchkit import ADMIN_URL, headline, judged, scratch_database, worker_env
+from benchkit import ADMIN_URL, best_of, headline, judged, scratch_database, worker_env
 from sqlalchemy import func, select
 
 from db import migrate
@@ -100,7 +100,8 @@ def run_load(path: Path, url: str) -> tuple[float, float, str]:
 
 def copy_reference(url: str) -> float:
     """Seconds to COPY the stored prices (every column but the id, read out first, not timed)
-    into an unindexed table of the same columns, in one transaction: the reference."""
+    into an unindexed table of the same columns, in one transaction: the reference (the least
+    of three, benchkit.best_of)."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -121,14 +122,18 @@ def copy_reference(url: str) -> float:
         conn.execute(
             f"CREATE UNLOGGED TABLE IF NOT EXISTS copy_reference AS SELECT {names} FROM settlement_prices WITH NO DATA"
         )
-        conn.execute("TRUNCATE copy_reference")
-        conn.commit()
-        started = time.perf_counter()
-        with conn.cursor().copy(f"COPY copy_reference ({names}) FROM STDIN") as into:
-            for start in range(0, len(data), 1 << 20):
-                into.write(bytes(data[start : start + (1 << 20)]))
-        conn.commit()
-        seconds = time.perf_counter() - started
+
+        def once() -> float:
+            conn.execute("TRUNCATE copy_reference")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor().copy(f"COPY copy_reference ({names}) FROM STDIN") as into:
+                for start in range(0, len(data), 1 << 20):
+                    into.write(bytes(data[start : start + (1 << 20)]))
+            conn.commit()
+            return time.perf_counter() - started
+
+        seconds = best_of(once)
         conn.execute("DROP TABLE copy_reference")
         conn.commit()
     return seconds
