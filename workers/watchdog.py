@@ -2,8 +2,9 @@
 nothing stops itself, so its supervisor starts a fresh one.
 
 kombu's Redis consumer has been seen to stop consuming after a reconnect while the worker
-still answers `inspect ping` (celery#8030, #8091, #10205; fixes on kombu's main branch, PRs
-#2492 and #2498, in no release as of kombu 5.6.2). A thread of the worker's main process
+still answers `inspect ping` (celery#8030, #8091, #10205). The fixes known (kombu PRs #2492,
+#2498 and #2630) ship in kombu 5.7.0, the lowest release pyproject.toml allows; the watchdog
+stays for a freeze of any other cause. A thread of the worker's main process
 wakes every `stall/10` seconds (at most 30): it reads the age of the oldest message in the
 queues the worker was started to consume, the time since the worker last received a
 message (or its consumer last connected: one that has just connected, at start, after a lost

@@ -90,7 +90,8 @@ class OwnRedis:
 
 
 def own_cluster(pg_url: str, base: Path, broker: str, **extra: str) -> Cluster:
-    """A cluster (test process app, worker and beat env) on `broker` and `pg_url`."""
+    """A cluster (test process app, worker and beat env) on `broker` and `pg_url`; `extra`
+    settings go beside FAST's, or over them."""
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
@@ -106,8 +107,7 @@ def own_cluster(pg_url: str, base: Path, broker: str, **extra: str) -> Cluster:
         HEDGEOPS_NIGHTLY_ENABLED="false",
         HEDGEOPS_REDIS_KEY_PREFIX=f"hedgeops-faults-{uuid.uuid4().hex[:8]}:",
         HEDGEOPS_FAULT_DIR=str(base),
-        **FAST,
-        **extra,
+        **(FAST | extra),
     )
     settings = load_settings(
         **{k.removeprefix("HEDGEOPS_").lower(): v for k, v in env.items() if k.startswith("HEDGEOPS_")}
