@@ -89,11 +89,11 @@ def cluster_report(cluster: Cluster) -> str:
 
 def healed_if_frozen(cluster: Cluster, url: str, run_id: int, wait: float = 90) -> bool:
     """After a Redis restart: the run moves on (a chunk counted in, or it ends) within
-    `wait` seconds; else, when no worker answers a ping, it is restarted, as its compose
-    healthcheck (`celery inspect ping`) has it restarted: kombu's Redis consumer has been
-    known to stop consuming after a reconnect (celery#8030, #8091, #10205, #10302). True
-    when it had to be. A worker that answers and does nothing is left alone: the run's
-    wait then fails with the report."""
+    `wait` seconds; else, when no worker answers a ping, it is restarted, as its supervisor
+    would restart a worker that is gone (kombu's Redis consumer was known to stop consuming
+    after a reconnect: celery#8030, #8091, #10205, #10302; fixed in kombu 5.7.0). True when
+    it had to be. A worker that answers and does nothing is left alone here (its watchdog's
+    part: scenario 23); the run's wait then fails with the report."""
     at = chunks_done(url, run_id)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -23,9 +23,10 @@ finishes the run between the restarts), and the run must end `succeeded`: 4,000 
 4,000 distinct keys, 0 duplicated, 0 conflicts, 0 wrong values, 0 runs running, `verify`
 exit 0. Times are printed (docs/reliability.md records them), never asserted.
 
-Known to fail now and then (docs/reliability.md, findings): a chunk that Celery terminates on
-the lost connection while it checks out a database connection fails the run at the first
-stop (`ProgrammingError: can't change 'autocommit' now`, not taken as transient)."""
+It found (docs/reliability.md, findings): a chunk that Celery terminated on the lost
+connection while it checked out a database connection failed the run at the first stop
+(`ProgrammingError: can't change 'autocommit' now`, raised in the SystemExit's place);
+tasks.base now takes such an error for the stop it interrupted."""
 
 from __future__ import annotations
 
