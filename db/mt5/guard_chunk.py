@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.mt5.guard_state import GuardState, state_as_dict, state_from_dict
 from core.mt5.market_guard import SymbolState
-from db.audit import record_event
+from db.audit import record_events
 from db.mt5.guard import OPEN_INTENTS
 from db.mt5.guard_models import CloseIntent, GuardStateRow, MarketStateRow
 from db.mt5.models import Mt5Account
@@ -78,6 +78,11 @@ def market_looks(session: Session, account_ids: Sequence[int]) -> dict[int, dict
     return found
 
 
+#: The chunk's upserts and audit rows go through Core with RETURNING: SQLAlchemy then puts
+#: a chunk's rows in one multi-row statement (insertmanyvalues), where an executemany
+#: without it is a statement per row (psycopg's pipeline), and the ORM adds its bulk step.
+
+
 def save_states(session: Session, writes: Sequence[StateWrite], *, now: datetime) -> list[StateWrite]:
     """Write the states whose rows still hold what their decision was taken on (the rows
     locked in one statement, written in one); the others, moved by another process
@@ -98,19 +103,13 @@ def save_states(session: Session, writes: Sequence[StateWrite], *, now: datetime
             index_elements=["account_id"],
             set_={c: insert.excluded[c] for c in ("status", "episode", "state", "updated_at")},
         )
-        session.execute(stmt, [_row(w, now) for w in kept])
-    for w in kept:
-        if w.seen is None:
-            after = [w.state.status.value, w.state.episode]
-            details = {"login": w.login, "from": None, "to": after}
-            record_event(
-                session,
-                "guard_state_changed",
-                entity_type="mt5_account",
-                entity_id=w.account_id,
-                now=now,
-                details=details,
-            )
+        session.connection().execute(stmt.returning(GuardStateRow.account_id), [_row(w, now) for w in kept])
+    firsts = [
+        (w.account_id, {"login": w.login, "from": None, "to": [w.state.status.value, w.state.episode]})
+        for w in kept
+        if w.seen is None
+    ]
+    record_events(session, "guard_state_changed", entity_type="mt5_account", events=firsts, now=now)
     return [w for w in writes if held.get(w.account_id) != w.seen]
 
 
@@ -139,4 +138,4 @@ def save_market_looks(session: Session, states: Mapping[int, Mapping[str, Symbol
     stmt = insert.on_conflict_do_update(
         index_elements=["account_id", "symbol"], set_={"state": insert.excluded.state, "updated_at": now}
     )
-    session.execute(stmt, values)
+    session.connection().execute(stmt.returning(MarketStateRow.id), values)
