@@ -49,8 +49,8 @@ def record_events(
     actor: str = "hedgeops",
 ) -> None:
     """Many events of one type, each (entity id, details): the rows `record_event` makes,
-    in one INSERT (no ORM object per row: a first cycle audits every account's first
-    guard state)."""
+    in one executemany (no ORM object per row, no flush: a first cycle audits every
+    account's first guard state)."""
     if not events:
         return
     rows = [
@@ -65,7 +65,9 @@ def record_events(
         }
         for entity_id, details in events
     ]
-    session.connection().execute(insert(AuditEvent).returning(AuditEvent.id), rows)  # RETURNING: one multi-row INSERT
+    # An executemany (psycopg sends the rows in one pipeline), without RETURNING: with it
+    # SQLAlchemy would make one statement of every row, which psycopg parses anew each time.
+    session.connection().execute(insert(AuditEvent), rows)
 
 
 def event_exists(session: Session, event_type: str, entity_type: str, entity_id: str | int) -> bool:

@@ -78,11 +78,6 @@ def market_looks(session: Session, account_ids: Sequence[int]) -> dict[int, dict
     return found
 
 
-#: The chunk's upserts and audit rows go through Core with RETURNING: SQLAlchemy then puts
-#: a chunk's rows in one multi-row statement (insertmanyvalues), where an executemany
-#: without it is a statement per row (psycopg's pipeline), and the ORM adds its bulk step.
-
-
 def save_states(session: Session, writes: Sequence[StateWrite], *, now: datetime) -> list[StateWrite]:
     """Write the states whose rows still hold what their decision was taken on (the rows
     locked in one statement, written in one); the others, moved by another process
@@ -103,7 +98,7 @@ def save_states(session: Session, writes: Sequence[StateWrite], *, now: datetime
             index_elements=["account_id"],
             set_={c: insert.excluded[c] for c in ("status", "episode", "state", "updated_at")},
         )
-        session.connection().execute(stmt.returning(GuardStateRow.account_id), [_row(w, now) for w in kept])
+        session.execute(stmt, [_row(w, now) for w in kept])
     firsts = [
         (w.account_id, {"login": w.login, "from": None, "to": [w.state.status.value, w.state.episode]})
         for w in kept
@@ -138,4 +133,4 @@ def save_market_looks(session: Session, states: Mapping[int, Mapping[str, Symbol
     stmt = insert.on_conflict_do_update(
         index_elements=["account_id", "symbol"], set_={"state": insert.excluded.state, "updated_at": now}
     )
-    session.connection().execute(stmt.returning(MarketStateRow.id), values)
+    session.execute(stmt, values)
