@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.canonical import canonical
@@ -35,6 +36,38 @@ def record_event(
             occurred_at=now,
         )
     )
+
+
+def record_events(
+    session: Session,
+    event_type: str,
+    *,
+    entity_type: str,
+    events: Sequence[tuple[str | int, dict[str, Any]]],
+    now: datetime,
+    batch_run_id: int | None = None,
+    actor: str = "hedgeops",
+) -> None:
+    """Many events of one type, each (entity id, details): the rows `record_event` makes,
+    in one executemany (no ORM object per row, no flush: a first cycle audits every
+    account's first guard state)."""
+    if not events:
+        return
+    rows = [
+        {
+            "event_type": event_type,
+            "entity_type": entity_type,
+            "entity_id": str(entity_id),
+            "batch_run_id": batch_run_id,
+            "actor": actor,
+            "details": canonical(redact_value(details)),
+            "occurred_at": now,
+        }
+        for entity_id, details in events
+    ]
+    # An executemany (psycopg sends the rows in one pipeline), without RETURNING: with it
+    # SQLAlchemy would make one statement of every row, which psycopg parses anew each time.
+    session.connection().execute(insert(AuditEvent), rows)
 
 
 def event_exists(session: Session, event_type: str, entity_type: str, entity_id: str | int) -> bool:

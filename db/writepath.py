@@ -133,13 +133,21 @@ def result_row(key: str, payload: dict[str, Any], columns: dict[str, Any]) -> Re
 
 
 def write_results(
-    session: Session, table: type[ResultTable], rows: Sequence[ResultRow], *, batch_run_id: int | None, now: datetime
+    session: Session,
+    table: type[ResultTable],
+    rows: Sequence[ResultRow],
+    *,
+    batch_run_id: int | None,
+    now: datetime,
+    rerun_probe: bool = True,
 ) -> WriteReport:
-    """Write `rows` into `table` and say what became of each."""
+    """Write `rows` into `table` and say what became of each. `rerun_probe=False`: the
+    caller knows its keys are new (a fresh sync's), so PostgreSQL's bulk form skips its
+    probe for a rerun and goes straight to the merge, which tells the same outcomes."""
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
-    inserted, stored = _insert(session, table, list(first.values()), batch_run_id, now)
+    inserted, stored = _insert(session, table, list(first.values()), batch_run_id, now, rerun_probe)
     outcomes, refused = _classify(rows, first, inserted, stored)
     _record_conflicts(session, table, refused.values(), batch_run_id, now)
     pairs = {key: (c.stored_payload, c.incoming_payload) for key, c in refused.items()}
@@ -186,7 +194,12 @@ def _classify(
 
 
 def _insert(
-    session: Session, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+    session: Session,
+    table: type[ResultTable],
+    rows: list[ResultRow],
+    batch_run_id: int | None,
+    now: datetime,
+    rerun_probe: bool = True,
 ) -> tuple[set[str], Stored]:
     """Insert what is new (one row per key); returns (inserted keys, keys stored with
     another payload hash)."""
@@ -194,7 +207,7 @@ def _insert(
         return set(), {}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and len(rows) >= STAGING_THRESHOLD:
-        return _insert_staged(session.connection(), table, rows, batch_run_id, now)
+        return _insert_staged(session.connection(), table, rows, batch_run_id, now, rerun_probe)
     if dialect == "sqlite" and len(rows) >= STAGING_THRESHOLD and _same_columns(rows):
         return _insert_sqlite_many(session.connection(), table, rows, batch_run_id, now)
     common = {"batch_run_id": batch_run_id, "created_at": now}
@@ -213,14 +226,22 @@ def _insert(
 
 
 def _insert_staged(
-    conn: Connection, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+    conn: Connection,
+    table: type[ResultTable],
+    rows: list[ResultRow],
+    batch_run_id: int | None,
+    now: datetime,
+    rerun_probe: bool = True,
 ) -> tuple[set[str], Stored]:
     """PostgreSQL, many rows: one probe first (a rerun, every key stored with the same hash,
-    ends there: one statement per batch); the rest COPYed to staging and merged."""
-    pending = _not_stored_alike(conn, table.__tablename__, rows)
-    if not pending:
-        return set(), {}
-    todo = [row for row in rows if row.key in pending]
+    ends there: one statement per batch); the rest COPYed to staging and merged. Without
+    the probe every row goes to the merge (a key stored after all is classified there)."""
+    todo = rows
+    if rerun_probe:
+        pending = _not_stored_alike(conn, table.__tablename__, rows)
+        if not pending:
+            return set(), {}
+        todo = [row for row in rows if row.key in pending]
     columns = (*todo[0].columns, "idempotency_key", "payload", "payload_sha256")
     lines = ([*r.columns.values(), r.key, r.payload_json or json.dumps(r.payload), r.sha256] for r in todo)
     staging = copy_to_staging(conn, table, columns, lines)

@@ -106,9 +106,12 @@ class PrometheusSyncObserver:
         seconds: float,
     ) -> None:
         self.syncs.labels(terminal, "ok").inc()
+        diverged: dict[str, int] = {}  # counted first: a label lookup per reason, not per position
         for outcome in outcomes:
-            if outcome.status is ReconStatus.DIVERGENCE:
-                self.divergences.labels(outcome.reason.value).inc()
+            if outcome.reason.status is ReconStatus.DIVERGENCE:
+                diverged[outcome.reason.value] = diverged.get(outcome.reason.value, 0) + 1
+        for reason, n in diverged.items():
+            self.divergences.labels(reason).inc(n)
         self.latency.labels(terminal).observe(seconds)
         self.positions.labels(str(login)).set(figures.open_positions)
         # Gauges are floats by nature: a reading for dashboards, never a stored amount.

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from core.mt5.guard_state import GuardState, state_as_dict, state_from_dict
 from core.mt5.market_guard import SymbolState
-from db.audit import record_event
+from db.audit import record_events
 from db.mt5.guard import OPEN_INTENTS
 from db.mt5.guard_models import CloseIntent, GuardStateRow, MarketStateRow
 from db.mt5.models import Mt5Account
@@ -99,18 +99,12 @@ def save_states(session: Session, writes: Sequence[StateWrite], *, now: datetime
             set_={c: insert.excluded[c] for c in ("status", "episode", "state", "updated_at")},
         )
         session.execute(stmt, [_row(w, now) for w in kept])
-    for w in kept:
-        if w.seen is None:
-            after = [w.state.status.value, w.state.episode]
-            details = {"login": w.login, "from": None, "to": after}
-            record_event(
-                session,
-                "guard_state_changed",
-                entity_type="mt5_account",
-                entity_id=w.account_id,
-                now=now,
-                details=details,
-            )
+    firsts = [
+        (w.account_id, {"login": w.login, "from": None, "to": [w.state.status.value, w.state.episode]})
+        for w in kept
+        if w.seen is None
+    ]
+    record_events(session, "guard_state_changed", entity_type="mt5_account", events=firsts, now=now)
     return [w for w in writes if held.get(w.account_id) != w.seen]
 
 

@@ -170,14 +170,42 @@ def reconciliation_row(s: AccountSynced, o: Outcome) -> ResultRow:
             continue
         kind = type(value)
         if kind is Decimal:
-            payload[name] = normalise_decimal(value)
+            payload[name] = _normalised(value)
         elif kind is str or kind is int:
             payload[name] = value
+        elif kind is dict:
+            payload[name] = {str(k): _spelled(v) for k, v in value.items()}
         else:
             payload[name] = canonical(value)
     text, sha = text_and_sha(payload)
     values["details"] = payload["details"]  # canonical JSON: Decimals as text
     return ResultRow(keys.reconciliation_key(s.account.id, s.sync_id, o.subject), payload, sha, values, text)
+
+
+#: normalise_decimal of the Decimals the rows spell, by value: a sync's rows repeat their
+#: volumes, entries, stops and each symbol's current price (a Decimal's hash costs a tenth
+#: of normalising it). Equal Decimals have one spelling, so the value is the key; bounded.
+_SPELLED: dict[Decimal, str] = {}
+_SPELLED_MAX = 8192
+
+
+def _normalised(value: Decimal) -> str:
+    text = _SPELLED.get(value)
+    if text is None:
+        if len(_SPELLED) >= _SPELLED_MAX:
+            _SPELLED.clear()
+        text = _SPELLED[value] = normalise_decimal(value)
+    return text
+
+
+def _spelled(value: object) -> JsonValue:
+    """canonical() of a detail's value, its Decimals through the memo."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:
+        return value  # type: ignore[return-value]
+    if kind is Decimal:
+        return _normalised(value)  # type: ignore[arg-type]
+    return canonical(value)
 
 
 def write_sync_results(
@@ -189,13 +217,16 @@ def write_sync_results(
     now: datetime,
 ) -> Written:
     """Snapshots and reconciliation logs of accounts synced and failed, in two bulk writes;
-    then peaks, tickets and closes."""
+    then peaks, tickets and closes. Without the write path's probe for a rerun: an account
+    whose snapshot of the sync is stored is not synced again (the chunk's plan), and its
+    snapshot and rows commit together, so the keys are new but for a race, which the
+    merge tells as `existing` or `conflict` all the same."""
     written = Written()
     for table, rows in (
         (PositionSnapshot, [snapshot_row(s) for s in synced] + [failed_snapshot_row(f) for f in failed]),
         (ReconciliationLog, [reconciliation_row(s, o) for s in synced for o in s.outcomes]),
     ):
-        report = write_results(session, table, rows, batch_run_id=batch_run_id, now=now)
+        report = write_results(session, table, rows, batch_run_id=batch_run_id, now=now, rerun_probe=False)
         written.counts.add(report.counts())
         written.conflict_keys += report.conflict_keys
     raise_peaks(session, synced)

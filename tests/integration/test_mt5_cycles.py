@@ -4,6 +4,7 @@ cycle per terminal, metrics are counted, passwords come by reference."""
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from db import ledger
 from db.models import BatchRun
 from tasks.base import route_task
 from tasks.mt5.queues import WrongQueue, check_queue
+from tasks.mt5.sync import collector_paused
 from tests import services
 from tests.mt5 import Mt5World, account, deal, expected, position, with_cycle_lock, world  # noqa: F401 - fixture
 from workers.adapters.locks import RedisRunLock
@@ -178,12 +180,15 @@ def test_metrics_are_counted_per_sync(world: Mt5World) -> None:
         account(
             5001,
             equity=[10000.0, 9000.0],
-            positions=[position(1001), position(1002, volume=0.05)],
+            positions=[position(1001), position(1002, volume=0.05), position(1004, volume=0.05)],
             deals=[deal(9003, 1003, c.DEAL_REASON_SL, 1.0795)],
         )
     )
     world.expect(
-        expected(5001, "SIG-1", ticket=1001), expected(5001, "SIG-2", ticket=1002), expected(5001, "SIG-3", ticket=1003)
+        expected(5001, "SIG-1", ticket=1001),
+        expected(5001, "SIG-2", ticket=1002),
+        expected(5001, "SIG-3", ticket=1003),
+        expected(5001, "SIG-4", ticket=1004),
     )
     world.add({**account(5002), "password": "wrong"})
     world.start()
@@ -197,13 +202,54 @@ def test_metrics_are_counted_per_sync(world: Mt5World) -> None:
 
     assert value("mt5_position_sync_total", terminal="t1", outcome="ok") == 2
     assert value("mt5_position_sync_total", terminal="t1", outcome="authorization_failed") == 2
-    # sync 1: 1002 partial (0.05 of 0.10), 1003 gapped past 1.08000 (50 points); sync 2: 1002 again
-    assert value("reconciliation_divergences_total", reason="partial_fill") == 2
+    # sync 1: 1002 and 1004 partial (0.05 of 0.10), 1003 gapped past 1.08000 (50 points);
+    # sync 2: 1002 and 1004 again (two of a reason in one sync count two)
+    assert value("reconciliation_divergences_total", reason="partial_fill") == 4
     assert value("reconciliation_divergences_total", reason="gap") == 1
     assert value("reconciliation_latency_seconds_count", terminal="t1") == 2
-    assert value("mt5_positions_total", login="5001") == 2
+    assert value("mt5_positions_total", login="5001") == 3
     assert value("account_equity", login="5001", currency="USD") == 9000.0
     assert value("account_drawdown_percent", login="5001") == 10.0  # (10000 - 9000) / 10000 * 100
+
+
+class TestCollectorPaused:
+    """A chunk holds the cyclic collector off while it runs, and gives it back as it was."""
+
+    def test_off_inside_and_on_again_after_a_chunk_even_one_that_raises(self) -> None:
+        inside: list[bool] = []
+        with collector_paused():
+            inside.append(gc.isenabled())
+        with pytest.raises(RuntimeError), collector_paused():
+            inside.append(gc.isenabled())
+            raise RuntimeError("a chunk that fails")
+        assert inside == [False, False]
+        assert gc.isenabled()
+
+    def test_a_collector_already_off_stays_off(self) -> None:
+        gc.disable()
+        try:
+            with collector_paused():
+                pass
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+    def test_a_sync_reads_its_accounts_with_the_collector_off(
+        self, world: Mt5World, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        world.add(account(5001, positions=[position(1001)]))
+        world.start()
+        simulator, seen = world.gateways["t1"], list[bool]()
+        info = simulator.account_info
+
+        def watched() -> object:
+            seen.append(gc.isenabled())
+            return info()
+
+        monkeypatch.setattr(simulator, "account_info", watched)
+        assert world.sync()["status"] == "succeeded"
+        assert seen and not any(seen)
+        assert gc.isenabled()
 
 
 class TestCredentials:
