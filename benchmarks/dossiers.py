@@ -13,6 +13,11 @@ The reference, measured in the same run: for each relationship, one bare matplot
 line chart of its instrument's MTM series (the cheapest chart a dossier draws), written to a
 file, in the same number of processes. The ratio says what a whole dossier (three charts,
 the tables, the queries) costs over drawing one chart.
+
+Beside the wall times it prints the CPU seconds this process and its rendering processes
+spent (getrusage, self and children; PostgreSQL's own work is not in it) and the load average:
+on a shared machine the wall time says how much of the cores the run got, the CPU seconds what
+the work costs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -46,6 +52,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url", default=ADMIN_URL, help="PostgreSQL URL scratch databases are made through")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and the pages")
     return parser.parse_args(argv)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its children that have ended (the pools')."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def render_all(url: str, as_of: str, out: Path, jobs: int) -> float:
@@ -116,9 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             seeding = seed(url, args.designations, days)
             create_app(load_settings(database_url=url, broker_url=None, result_backend=None, log_level="WARNING"))
             run_step(days[-1])
+            load = os.getloadavg()[0]
+            cpu = cpu_seconds()
             wall = render_all(url, days[-1].isoformat(), out / "pages", args.jobs)
+            cpu = cpu_seconds() - cpu
             (out / "reference").mkdir()
+            reference_cpu = cpu_seconds()
             reference = time_reference(url, args.designations, args.jobs, out / "reference")
+            reference_cpu = cpu_seconds() - reference_cpu
+            load_after = os.getloadavg()[0]
         pages = list((out / "pages").glob("dossier-*.html"))
         size = sum(p.stat().st_size for p in pages)
     finally:
@@ -131,9 +149,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"dossier benchmark: {n} relationships x {args.days} daily snapshots per leg, PostgreSQL, {args.jobs} "
         f"rendering process(es); seeding took {seeding:.1f} s (not measured)"
     )
-    print(f"{'':<28}{'wall s':>8}{'per s':>9}{'x reference':>13}")
-    print(f"{'report dossier --all':<28}{wall:>8.1f}{n / wall:>9.1f}{wall / reference:>13.1f}")
-    print(f"{'reference (one bare chart)':<28}{reference:>8.1f}{n / reference:>9.1f}{1.0:>13.1f}")
+    print(f"{'':<28}{'wall s':>8}{'per s':>9}{'x reference':>13}{'CPU s':>9}{'CPU ms each':>13}")
+    for name, w, c, ratio in (
+        ("report dossier --all", wall, cpu, wall / reference),
+        ("reference (one bare chart)", reference, reference_cpu, 1.0),
+    ):
+        print(f"{name:<28}{w:>8.1f}{n / w:>9.1f}{ratio:>13.1f}{c:>9.1f}{1000 * c / n:>13.1f}")
+    print(
+        f"load average (1 min) {load:.1f} before the dossiers, {load_after:.1f} after the reference, on "
+        f"{os.cpu_count()} CPUs; the dossiers' CPU s / {args.jobs} process(es) = {cpu / args.jobs:.0f} s, "
+        f"their wall time on cores of their own (PostgreSQL's work aside)"
+    )
     print(
         f"pages: {len(pages)} dossiers + index, {size / 2**20:.0f} MiB "
         f"({size / max(len(pages), 1) / 1024:.0f} KiB each)"

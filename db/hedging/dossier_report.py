@@ -7,14 +7,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.values import ObjectType
 from db.hedging.journal_models import JournalEntry
 from db.hedging.models import EffectivenessResult, HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import HedgeContract, MtmSnapshot, SettlementPrice
+
+
+class SnapshotRow(NamedTuple):
+    """What a dossier shows of an MTM snapshot: its chart point and its provenance row. Plain
+    rows, not ORM objects: a batch of 100 dossiers reads 50,000 of them."""
+
+    object_type: str
+    as_of_date: date
+    mtm_value: Decimal
+    currency: str
+    price_d1: Decimal
+    entry_price: Decimal
+    price_id: int
+    idempotency_key: str
+    payload_sha256: str
+
+
+SNAPSHOT_COLUMNS = tuple(getattr(MtmSnapshot, name) for name in SnapshotRow._fields)
 
 
 @dataclass(slots=True)
@@ -24,8 +44,8 @@ class DossierRows:
     item: HedgedItem
     versions: list[HedgeDesignation] = field(default_factory=list)
     results: list[EffectivenessResult] = field(default_factory=list)
-    instrument_mtm: list[MtmSnapshot] = field(default_factory=list)
-    item_mtm: list[MtmSnapshot] = field(default_factory=list)
+    instrument_mtm: list[SnapshotRow] = field(default_factory=list)
+    item_mtm: list[SnapshotRow] = field(default_factory=list)
     prices: dict[int, SettlementPrice] = field(default_factory=dict)
     entries: list[JournalEntry] = field(default_factory=list)
 
@@ -72,27 +92,35 @@ def dossier_rows(session: Session, refs: Sequence[str], as_of: date) -> list[Dos
     return list(found.values())
 
 
+def _day(snapshot: SnapshotRow) -> date:
+    return snapshot.as_of_date
+
+
 def _snapshots(session: Session, dossiers: list[DossierRows], as_of: date) -> None:
     """Both legs' snapshots from the earliest designation date to D, and their price rows."""
     since = min((v.designation_date for d in dossiers for v in d.versions), default=as_of)
     legs = {(ObjectType.HEDGE_CONTRACT.value, d.contract.id): d for d in dossiers}
     legs |= {(ObjectType.HEDGED_ITEM.value, d.item.id): d for d in dossiers}
-    stmt = (
-        select(MtmSnapshot)
-        .where(
-            MtmSnapshot.object_id.in_(sorted({oid for _, oid in legs})),
-            MtmSnapshot.as_of_date >= since,
-            MtmSnapshot.as_of_date <= as_of,
-        )
-        .order_by(MtmSnapshot.as_of_date)
+    # Each leg by its type and id, so that the unique (object_type, object_id, as_of_date) index
+    # finds a batch's rows (by id alone, the date index or a sequential scan read every object's
+    # rows for each batch); no ORDER BY: each leg's few hundred rows are sorted here instead of
+    # the batch's 50,000 on the server.
+    by_kind = (
+        and_(MtmSnapshot.object_type == kind, MtmSnapshot.object_id.in_(sorted(oid for k, oid in legs if k == kind)))
+        for kind in (ObjectType.HEDGE_CONTRACT.value, ObjectType.HEDGED_ITEM.value)
+    )
+    stmt = select(*SNAPSHOT_COLUMNS, MtmSnapshot.object_id).where(
+        or_(*by_kind), MtmSnapshot.as_of_date >= since, MtmSnapshot.as_of_date <= as_of
     )
     price_ids = set()
-    for s in session.scalars(stmt):
-        d = legs.get((s.object_type, s.object_id))
-        if d is None:
-            continue
+    for *columns, object_id in session.execute(stmt):
+        s = SnapshotRow(*columns)
+        d = legs[(s.object_type, object_id)]
         (d.instrument_mtm if s.object_type == ObjectType.HEDGE_CONTRACT.value else d.item_mtm).append(s)
         price_ids.add(s.price_id)
+    for d in dossiers:
+        d.instrument_mtm.sort(key=_day)
+        d.item_mtm.sort(key=_day)
     prices = {
         p.id: p for p in session.scalars(select(SettlementPrice).where(SettlementPrice.id.in_(sorted(price_ids))))
     }
