@@ -13,13 +13,15 @@ it sends `hedgeops.nightly.run_nightly` and, every S seconds, each terminal's
 `hedgeops.mt5.run_sync_cycle` as beat's schedule does (trigger beat, expiring after S).
 
 In one run, on one scratch database seeded untimed (effectiveness.py's book of D
-designations, D - F more FX forwards, mtm.py's N contracts, mt5_sync.py's A accounts of 20
+designations, F - D more FX forwards, mtm.py's N contracts, mt5_sync.py's A accounts of 20
 positions), in this order:
 
+0. untimed warm-ups: the valuation worker runs the effectiveness and postings steps of the
+   book's last day; each MT5 worker syncs its warm-up account twice, closing once.
 1. **quiet nightly** for 2026-11-19 (vendor file of D-1 in the drop folder, then the chain),
    nothing else running; each step's time in the ledger (its batch run's start to end) is
-   that step's **reference**: the step alone on a quiet machine, in the same run.
-2. The MT5 workers start; an untimed warm-up cycle; then Q **quiet cycles** of both
+   that step's **reference**: the step alone, no MT5 load, in the same run.
+2. The MT5 workers start (and warm up); then Q **quiet cycles** of both
    terminals one after the other (the last one with a breach on t2: the guard's quiet
    figure). The median is the cycles' reference.
 3. **the night**: the nightly for 2026-11-20 (its own D-1 file), and from its trigger the
