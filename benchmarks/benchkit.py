@@ -12,9 +12,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -66,6 +68,21 @@ def best_of(measure: Callable[[], float], times: int = REFERENCE_REPEATS) -> flo
     runs on a loaded machine (benchmarks/README.md, the gate): the least of three is steadier, and
     is what a floor means."""
     return min(measure() for _ in range(times))
+
+
+def best_insert(engine: Any, table: str, statement: Any, rows: list[dict[str, Any]]) -> float:
+    """Seconds of one executemany of `statement` over `rows` into the emptied `table`, the
+    least of three (best_of): the references of effectiveness.py and postings.py."""
+
+    def once() -> float:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {table}"))
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(statement, rows)
+        return time.perf_counter() - started
+
+    return best_of(once)
 
 
 # -- throwaway databases -----------------------------------------------------------------------

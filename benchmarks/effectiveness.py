@@ -34,7 +34,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Run as `python benchmarks/effectiveness.py`: sys.path[0] is benchmarks/, so its sibling imports bare.
-from benchkit import ADMIN_URL, best_of, headline, scratch_database  # noqa: E402
+from benchkit import ADMIN_URL, best_insert, headline, scratch_database  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
 from db.hedging.models import EffectivenessResult  # noqa: E402
@@ -181,16 +181,7 @@ def time_reference(url: str) -> float:
     )
     for row in rows:
         row["details"] = json.dumps(row["details"])
-
-    def once() -> float:
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE reference_results"))
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            conn.execute(statement, rows)
-        return time.perf_counter() - started
-
-    return best_of(once)
+    return best_insert(engine, "reference_results", statement, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

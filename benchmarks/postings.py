@@ -30,7 +30,7 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # Run as `python benchmarks/postings.py`: sys.path[0] is benchmarks/, so its siblings import bare.
-from benchkit import ADMIN_URL, best_of, headline, judged, scratch_database  # noqa: E402
+from benchkit import ADMIN_URL, best_insert, headline, judged, scratch_database  # noqa: E402
 from effectiveness import FIRST_DAY, seed, weekdays  # noqa: E402
 
 from db.engine import engine_for, session_factory  # noqa: E402
@@ -89,16 +89,7 @@ def time_reference(url: str) -> float:
         ":relationship_id, :kind, :as_of_date, :posting_date, :period, :reverses_key, CAST(:payload AS jsonb), "
         ":sha, NULL, :created_at)"
     )
-
-    def once() -> float:
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE reference_entries"))
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            conn.execute(statement, rows)
-        return time.perf_counter() - started
-
-    return best_of(once)
+    return best_insert(engine, "reference_entries", statement, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
