@@ -25,17 +25,7 @@ def record_event(
     batch_run_id: int | None = None,
     actor: str = "hedgeops",
 ) -> None:
-    session.add(
-        AuditEvent(
-            event_type=event_type,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            batch_run_id=batch_run_id,
-            actor=actor,
-            details=canonical(redact_value(details or {})),
-            occurred_at=now,
-        )
-    )
+    session.add(AuditEvent(**_row(event_type, entity_type, entity_id, details or {}, now, batch_run_id, actor)))
 
 
 def record_events(
@@ -54,20 +44,32 @@ def record_events(
     if not events:
         return
     rows = [
-        {
-            "event_type": event_type,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "batch_run_id": batch_run_id,
-            "actor": actor,
-            "details": canonical(redact_value(details)),
-            "occurred_at": now,
-        }
-        for entity_id, details in events
+        _row(event_type, entity_type, entity_id, details, now, batch_run_id, actor) for entity_id, details in events
     ]
     # An executemany (psycopg sends the rows in one pipeline), without RETURNING: with it
     # SQLAlchemy would make one statement of every row, which psycopg parses anew each time.
     session.connection().execute(insert(AuditEvent), rows)
+
+
+def _row(
+    event_type: str,
+    entity_type: str,
+    entity_id: str | int,
+    details: dict[str, Any],
+    now: datetime,
+    batch_run_id: int | None,
+    actor: str,
+) -> dict[str, Any]:
+    """An audit row's columns: its details redacted and canonical."""
+    return {
+        "event_type": event_type,
+        "entity_type": entity_type,
+        "entity_id": str(entity_id),
+        "batch_run_id": batch_run_id,
+        "actor": actor,
+        "details": canonical(redact_value(details)),
+        "occurred_at": now,
+    }
 
 
 def event_exists(session: Session, event_type: str, entity_type: str, entity_id: str | int) -> bool:
