@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -182,20 +183,10 @@ def reconciliation_row(s: AccountSynced, o: Outcome) -> ResultRow:
     return ResultRow(keys.reconciliation_key(s.account.id, s.sync_id, o.subject), payload, sha, values, text)
 
 
-#: normalise_decimal of the Decimals the rows spell, by value: a sync's rows repeat their
-#: volumes, entries, stops and each symbol's current price (a Decimal's hash costs a tenth
-#: of normalising it). Equal Decimals have one spelling, so the value is the key; bounded.
-_SPELLED: dict[Decimal, str] = {}
-_SPELLED_MAX = 8192
-
-
-def _normalised(value: Decimal) -> str:
-    text = _SPELLED.get(value)
-    if text is None:
-        if len(_SPELLED) >= _SPELLED_MAX:
-            _SPELLED.clear()
-        text = _SPELLED[value] = normalise_decimal(value)
-    return text
+#: normalise_decimal of the Decimals the rows spell, remembered by value: a sync's rows repeat
+#: their volumes, entries, stops and each symbol's current price (a Decimal's hash costs a
+#: tenth of normalising it). Equal Decimals have one spelling, so the value is the key.
+_normalised = lru_cache(maxsize=8192)(normalise_decimal)
 
 
 def _spelled(value: object) -> JsonValue:
@@ -204,7 +195,7 @@ def _spelled(value: object) -> JsonValue:
     if kind is str or kind is int or value is None:
         return value  # type: ignore[return-value]
     if kind is Decimal:
-        return _normalised(value)  # type: ignore[arg-type]
+        return _normalised(value)
     return canonical(value)
 
 
