@@ -53,12 +53,8 @@ def is_transient(exc: BaseException) -> bool:
     return (
         isinstance(exc, (*TRANSIENT_ERRORS, SystemExit))
         or bool(getattr(exc, "retryable", False))
-        or _raised_while_exiting(exc)
+        or _exit_behind(exc) is not None
     )
-
-
-def _raised_while_exiting(exc: BaseException) -> bool:
-    return _exit_behind(exc) is not None
 
 
 def _exit_behind(exc: BaseException) -> SystemExit | None:
