@@ -4,7 +4,7 @@ The run ends `failed` through the one lifecycle (tasks.runs.finish): its lock is
 after commit, its parent is nudged (a nightly whose step was abandoned ends failed naming
 the step), and the audit says who and why. A nightly takes its running steps with it, so
 nothing of it is left running. Chunks still queued or at work find their run ended and
-count nothing in (tasks.runs.chunk_step)."""
+count nothing in (tasks.fanin.chunk_step)."""
 
 from __future__ import annotations
 

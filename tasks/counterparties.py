@@ -94,7 +94,7 @@ def failures_of(done: ExposureDone) -> list[str]:
 
 def exposure_after_mtm(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
     """A standalone MTM run of D (no nightly above it) ends, as the nightly does, with D's
-    exposures from the snapshots it just wrote (the job's close, tasks.runs.chunk_step): the
+    exposures from the snapshots it just wrote (the job's close, tasks.fanin.chunk_step): the
     counts to add to the run's, breaches and missing rates its exceptions and failures,
     breaches alerted after commit (once per counterparty and date, whichever run found them
     first). A step of a nightly leaves it to the nightly's last move; a run that already

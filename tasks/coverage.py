@@ -112,7 +112,7 @@ def gaps(session: Session, run: BatchRun, spec: JobCoverage) -> RunCoverage | No
 
 
 def closer(spec: JobCoverage) -> Callable[[Ports, SqlAlchemyUnitOfWork, BatchRun], Counts]:
-    """`spec`'s coverage as the `close=` hook of tasks.runs.chunk_step."""
+    """`spec`'s coverage as the `close=` hook of tasks.fanin.chunk_step."""
 
     def close(p: Ports, uow: SqlAlchemyUnitOfWork, run: BatchRun) -> Counts:
         return close_gaps(p, uow.session, run, spec)

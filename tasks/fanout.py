@@ -6,7 +6,7 @@ Planning a run again is therefore re-sending its missing chunks, as first planne
 stale-run sweep (tasks.resend) calls each job's `ChunkedJob.resend`, which is its plan. A
 chunk message that names no planned chunk is refused before it runs (tasks.plan_check).
 
-Fan-in is `tasks.runs.chunk_step`: the last chunk to count itself in ends the run.
+Fan-in is `tasks.fanin.chunk_step`: the last chunk to count itself in ends the run.
 The ports and the send function are arguments: nothing here looks a bundle up."""
 
 from __future__ import annotations

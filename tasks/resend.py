@@ -3,7 +3,7 @@ messages come back only after Redis' visibility timeout (an hour by default) and
 terminated on a lost connection may never come back at all. Beat sweeps every
 HEDGEOPS_CHUNK_RESEND_SWEEP seconds: a running run without heartbeat for
 HEDGEOPS_CHUNK_RESEND_AFTER seconds gets its missing chunks sent again (minutes, not an
-hour). A chunk delivered twice is harmless: it counts in once (tasks.runs.chunk_step).
+hour). A chunk delivered twice is harmless: it counts in once (tasks.fanin.chunk_step).
 
 Every chunked job declares, beside its fan-out (tasks.fanout), the entry that plans its run
 again (its plan sends only the chunks the ledger does not have). `CHUNKED_JOBS` lists those

@@ -40,7 +40,7 @@ from db.mtm_in_database import commodity_underlyings, value_commodities_in_range
 from db.prices import prices_on
 from db.uow import SqlAlchemyUnitOfWork
 from db.valuations import covered_ids, hedged_item_ids, write_valuation
-from tasks import coverage, fanout, names, runs
+from tasks import coverage, fanin, fanout, names, runs
 from tasks.base import job_task
 from tasks.counterparties import exposure_after_mtm
 from tasks.coverage import JobCoverage
@@ -132,7 +132,7 @@ def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
     read when it runs."""
     ids = KeyRange(request.first_id, request.last_id)
 
-    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> fanin.ChunkDone:
         s = uow.session
         planned = ledger.planned_chunk(s, run.id, request.chunk_no)
         members = None if planned is None or planned.members is None else planned.members[_CONTRACTS]
@@ -142,7 +142,7 @@ def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
         contracts = contracts_in_range(s, ids) if members is None else as_planned(planned_contracts(s, members))
         return _written(p, s, run, contracts, ObjectType.HEDGE_CONTRACT, _range_details(ids, len(contracts)))
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
+    return fanin.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
 
 
 _CONTRACTS = ObjectType.HEDGE_CONTRACT.value
@@ -190,7 +190,7 @@ def _in_database(enabled: bool, s: Session, plan: dict[str, Any]) -> bool:
     )
 
 
-def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange, members: IdRuns | None) -> runs.ChunkDone:
+def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange, members: IdRuns | None) -> fanin.ChunkDone:
     """The commodity forwards the statement reproduces exactly are valued in the database
     with the D-1 prices core chooses; the others of the range (no price, a mismatch, FX
     forwards...) by core, in the same unit of work, written at the same time."""
@@ -211,7 +211,7 @@ def _range_in_database(p: Ports, s: Session, run: BatchRun, ids: KeyRange, membe
     if done.rest:
         rest = as_planned(contracts_by_ids(s, done.rest))
         counts.add(_written(p, s, run, rest, ObjectType.HEDGE_CONTRACT, {}, now).counts)
-    return runs.ChunkDone(
+    return fanin.ChunkDone(
         counts,
         audit="mtm_chunk_written",
         audit_details=_range_details(ids, counts.processed),
@@ -228,7 +228,7 @@ def compute_hedged_item_chunk(self: Any, run_id: int, chunk_no: int, designation
 
 
 def value_chunk(p: Ports, request: ChunkRequest, oid: ObjectType = ObjectType.HEDGE_CONTRACT) -> dict[str, Any]:
-    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> fanin.ChunkDone:
         s = uow.session
         contracts = (
             contracts_by_ids(s, request.contract_ids)
@@ -238,7 +238,7 @@ def value_chunk(p: Ports, request: ChunkRequest, oid: ObjectType = ObjectType.HE
         # hedged items: the contract ids are the ids of their designations
         return _written(p, s, run, contracts, oid, {"object_type": oid.value, "contract_ids": request.contract_ids})
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
+    return fanin.chunk_step(p, request.run_id, request.chunk_no, work, event="mtm_chunk_written", close=close_mtm)
 
 
 def _written(
@@ -249,10 +249,10 @@ def _written(
     oid: ObjectType,
     audit_details: dict[str, Any],
     now: datetime | None = None,
-) -> runs.ChunkDone:
+) -> fanin.ChunkDone:
     valuation = _value(s, run.as_of_date, run.details, contracts, oid)
     counts = write_valuation(s, valuation, batch_run_id=run.id, now=now or p.clock(), correlation_id=run.task_id)
-    return runs.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
+    return fanin.ChunkDone(counts, audit="mtm_chunk_written", audit_details=audit_details)
 
 
 def _value(s: Session, as_of: date, plan: dict[str, Any], contracts: list[Contract], oid: ObjectType) -> Valuation:

@@ -22,7 +22,7 @@ from db.hedging.effectiveness import designation_terms, designations_under_test,
 from db.hedging.series import assessment_inputs
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import coverage, fanout, names, runs
+from tasks import coverage, fanin, fanout, names, runs
 from tasks.base import job_task
 from tasks.hedging.coverage import EFFECTIVENESS_COVERAGE, relationship_members
 from tasks.hedging.ports import HedgingPorts, hedging_ports
@@ -97,7 +97,7 @@ def assess_effectiveness_chunk(self: Any, run_id: int, chunk_no: int, designatio
 
 
 def assess_chunk(p: Ports, request: EffectivenessChunk) -> dict[str, Any]:
-    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> fanin.ChunkDone:
         s, as_of = uow.session, run.as_of_date
         terms = designation_terms(s, request.designation_ids)
         series, last, blocked = assessment_inputs(s, terms, as_of)
@@ -117,9 +117,10 @@ def assess_chunk(p: Ports, request: EffectivenessChunk) -> dict[str, Any]:
         for key in report.conflict_keys:
             log.warning("effectiveness_conflicted", idempotency_key=key)
         outcomes = Counter(r.outcome.value for r in results)
-        return runs.ChunkDone(report.counts(), summary={"outcomes": dict(outcomes)})
+        return fanin.ChunkDone(report.counts(), summary={"outcomes": dict(outcomes)})
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="effectiveness_chunk_written", close=_CLOSE)
+    event = "effectiveness_chunk_written"
+    return fanin.chunk_step(p, request.run_id, request.chunk_no, work, event=event, close=_CLOSE)
 
 
 #: At the run's end: each planned relationship without a result is `not_assessed`.

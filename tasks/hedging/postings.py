@@ -29,7 +29,7 @@ from db.hedging.journals import relationships_released, write_blocked, write_ent
 from db.hedging.periods import closed_periods
 from db.models import BatchRun
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import coverage, fanout, names, runs
+from tasks import coverage, fanin, fanout, names, runs
 from tasks.base import job_task
 from tasks.hedging.coverage import CHUNK_AUDIT, NOTHING_TO_POST, POSTINGS_COVERAGE, relationship_members
 from tasks.hedging.ports import HedgingPorts, hedging_ports
@@ -124,13 +124,13 @@ def post_entries_chunk(self: Any, run_id: int, chunk_no: int, designation_ids: l
 def post_chunk(p: Ports, hedging: HedgingPorts, request: PostingsChunk) -> dict[str, Any]:
     book = Book(hedging.chart, hedging.policy.functional_currency)
 
-    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> fanin.ChunkDone:
         counts, summary = post_day(uow.session, book, request.designation_ids, run, p.clock())
         # what leaves no row: the relationships with nothing to post on D (coverage reads it)
         nothing = {NOTHING_TO_POST: summary.pop(NOTHING_TO_POST)}
-        return runs.ChunkDone(counts, audit=CHUNK_AUDIT, audit_details=nothing, summary=summary)
+        return fanin.ChunkDone(counts, audit=CHUNK_AUDIT, audit_details=nothing, summary=summary)
 
-    return runs.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written", close=_CLOSE)
+    return fanin.chunk_step(p, request.run_id, request.chunk_no, work, event="postings_chunk_written", close=_CLOSE)
 
 
 #: At the run's end: each planned relationship with neither an entry nor an exception is `not_posted`.

@@ -36,7 +36,7 @@ from db.mt5.accounts import accounts_by_ids, open_expected
 from db.mt5.models import PositionSnapshot
 from db.mt5.results import AccountFailed, AccountSynced, failed_for_good, stored_keys, write_sync_results
 from db.uow import SqlAlchemyUnitOfWork
-from tasks import coverage, names, runs
+from tasks import coverage, fanin, names, runs
 from tasks.base import TRANSIENT_ERRORS, JobTask, Retry, job_task
 from tasks.mt5.alerts import deliver_notifications
 from tasks.mt5.coverage import CYCLE_COVERAGE
@@ -198,7 +198,7 @@ def _write(p: Ports, request: ChunkRequest, outcomes: Outcomes, *, attempt: int,
     """Results, then the ledger: an attempt with failures to retry adds its counts; a
     complete chunk (or the last attempt, its failures final) is counted in."""
 
-    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> runs.ChunkDone:
+    def work(uow: SqlAlchemyUnitOfWork, run: BatchRun) -> fanin.ChunkDone:
         if outcomes.guard is not None:
             outcomes.guard.write(uow.session, now=p.clock())
         written = write_sync_results(uow.session, outcomes.synced, outcomes.failed, batch_run_id=run.id, now=p.clock())
@@ -212,13 +212,13 @@ def _write(p: Ports, request: ChunkRequest, outcomes: Outcomes, *, attempt: int,
         if done_failed:
             failures = [*(RunRecord.from_details(run.details).failures or []), *(describe(f) for f in done_failed)]
             run.details = {**run.details, **RunRecord(failures=failures).as_details()}
-        return runs.ChunkDone(
+        return fanin.ChunkDone(
             written.counts,
             complete=complete,
             summary={"attempt": attempt, "synced": len(outcomes.synced), "failed": len(outcomes.failed)},
         )
 
-    result = runs.chunk_step(p, request.run_id, request.chunk_no, work, event="mt5_chunk_synced", close=_CLOSE)
+    result = fanin.chunk_step(p, request.run_id, request.chunk_no, work, event="mt5_chunk_synced", close=_CLOSE)
     return {**result, "cycle_done": bool(result.get("run_done"))}
 
 
