@@ -192,3 +192,13 @@ def test_the_demo_scenario_loads() -> None:
     scenario = load_scenario(DEMO_SCENARIO)
     assert [a.login for a in scenario.accounts] == [700001, 700002]  # reconciliation, then the guarded account
     assert scenario.time == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def test_the_call_log_is_bounded_newest_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A simulated worker runs all night: its call log keeps the newest KEPT to 2 x KEPT calls.
+    monkeypatch.setattr("workers.adapters.mt5.simulator.CALLS_KEPT", 5)
+    gw = logged_in(account(5001))  # initialize, login:5001
+    for _ in range(20):
+        gw.account_info()
+    assert 5 <= len(gw.calls) <= 10
+    assert gw.calls[-1] == "account_info" and "initialize" not in gw.calls

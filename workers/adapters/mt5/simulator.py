@@ -41,6 +41,7 @@ OK = (c.RES_S_OK, "Success")
 NO_CONNECTION = (c.RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
 NOT_FOUND_TERMINAL = (c.RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed, MetaTrader 5 x64 not found")
 AUTH_FAILED = (c.RES_E_AUTH_FAILED, "Terminal: Authorization failed")
+CALLS_KEPT = 10_000  # the simulator's call log: enough for any test, bounded for a night
 T = TypeVar("T")
 
 
@@ -69,6 +70,8 @@ class SimulatedMt5Gateway:
         self._error = OK
         #: Faults belong to the link, not the broker: counted per process, not in the state file.
         self._fault_calls: dict[int, int] = {}
+        #: The calls this process made, newest last (tests read them); only the latest
+        #: CALLS_KEPT to 2 x CALLS_KEPT are kept, so a long-running simulated worker does not grow.
         self.calls: list[str] = []
         self.refresh()
 
@@ -84,7 +87,7 @@ class SimulatedMt5Gateway:
         timeout: int | None = None,
         portable: bool = False,
     ) -> bool:
-        self.calls.append("initialize")
+        self._called("initialize")
         if self._spec.unreachable:
             return self._fail(NOT_FOUND_TERMINAL, False)
         if self._faulted("initialize"):
@@ -96,7 +99,7 @@ class SimulatedMt5Gateway:
     def login(
         self, login: int, password: str | None = None, server: str | None = None, timeout: int | None = None
     ) -> bool:
-        self.calls.append(f"login:{login}")
+        self._called(f"login:{login}")
         if not self._initialized:
             return self._fail(NO_CONNECTION, False)
         self.refresh()
@@ -112,7 +115,7 @@ class SimulatedMt5Gateway:
         return True
 
     def shutdown(self) -> None:
-        self.calls.append("shutdown")
+        self._called("shutdown")
         self._initialized = False
         self._current = None
 
@@ -330,12 +333,17 @@ class SimulatedMt5Gateway:
             account.shown = (account.step, tuple(position_tuple(self, p, zone, msc) for p in opened))
         return account.shown[1]
 
+    def _called(self, call: str) -> None:
+        self.calls.append(call)
+        if len(self.calls) > 2 * CALLS_KEPT:
+            del self.calls[:-CALLS_KEPT]
+
     # -- failures --------------------------------------------------------------------------
 
     def _ready(self, call: str, *, need_login: bool = True) -> AccountState | None:
         """The logged-in account (or, for symbol calls, any state at all) when `call` may
         go ahead, as the broker now has it; None, with last_error set, when it fails."""
-        self.calls.append(call)
+        self._called(call)
         if not self._initialized:
             return self._fail(NO_CONNECTION, None)
         self.refresh()
