@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from core.money import MONEY_QUANTUM, PRICE_QUANTUM
+from core.money import EXACT_CONTEXT, MONEY_QUANTUM, PRICE_QUANTUM
 from core.mt5 import constants as c
 from core.mt5.types import AccountInfo, SymbolInfo, TradeDeal, TradePosition
 from core.mt5.values import AccountMode, AccountReading, ActualPosition, ClosingDeal, SymbolSpec
@@ -22,13 +22,14 @@ VOLUME_QUANTUM = PRICE_QUANTUM
 CLOSING_ENTRIES = frozenset({c.DEAL_ENTRY_OUT, c.DEAL_ENTRY_INOUT, c.DEAL_ENTRY_OUT_BY})
 
 
-# A pure function of its two arguments, remembered: a terminal's readings repeat their
-# values (volumes, stops, each symbol's current price on every position in it), and a
-# sync converts seven per position. typed: 1 and 1.0 are told apart. Bounded.
+# A pure function of its two arguments (its context is EXACT_CONTEXT, never the thread's), so
+# remembered: a terminal's readings repeat their values (volumes, stops, each symbol's
+# current price on every position in it), and a sync converts seven per position. typed: 1
+# and 1.0 are told apart. Bounded.
 @lru_cache(maxsize=4096, typed=True)
 def decimal_of(value: float | int, quantum: Decimal) -> Decimal:
     """`value` as Decimal, quantized half-even to `quantum`; never a negative zero."""
-    result = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_EVEN)
+    result = Decimal(str(value)).quantize(quantum, rounding=ROUND_HALF_EVEN, context=EXACT_CONTEXT)
     return result if result != 0 else abs(result)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from decimal import localcontext
 
 import pytest
 
@@ -133,6 +134,13 @@ class TestTheFloatBoundary:
     def test_decimal_of(self, value: float, quantum: D, result: D) -> None:
         converted = decimal_of(value, quantum)
         assert converted == result and str(converted) == str(result)
+
+    def test_decimal_of_ignores_the_threads_context(self) -> None:
+        # Remembered by its arguments only, so it must not read the thread's context: under a
+        # 3-digit context 99553.22 would not quantize at all (InvalidOperation).
+        with localcontext() as ctx:
+            ctx.prec = 3
+            assert decimal_of(99553.23, D("0.01")) == D("99553.23")
 
     def test_account_info_becomes_a_reading(self) -> None:
         reading = account_reading(
