@@ -17,13 +17,15 @@ from core.hedging.valuation_plan import FxValuationPlan
 from core.verify import Finding, check_fx_snapshot
 from db.verify import (
     SnapshotRow,
+    StoredPrice,
     check_rows,
     fx_snapshots_of,
-    price_key_of,
+    price_id_of,
     restated_price_keys,
     snapshot_count,
     snapshot_id_range,
     snapshot_rows,
+    with_prices,
 )
 from tasks.hedging.ports import hedging_ports
 from tasks.hedging.posting_work import Book
@@ -128,11 +130,13 @@ def id_ranges(bounds: tuple[int, int], parts: int) -> list[tuple[int, int]]:
 
 def check_range(session: Session, as_of: date, restated: set[str], ids: tuple[int, int] | None) -> Checked:
     checked, found, keys = 0, [], dict[str, list[str]]()
+    prices: dict[int, StoredPrice] = {}
     for batch in batched(snapshot_rows(session, as_of, ids), BATCH):
+        with_prices(session, batch, prices)
         checked += len(batch)
-        found += check_rows(batch, as_of)
+        found += check_rows(batch, as_of, prices)
         for row in batch:
-            if (price_key := price_key_of(row)) in restated:
+            if (price_key := prices[price_id_of(row)].key) in restated:
                 keys.setdefault(price_key, []).append(row[0])
     return checked, found, keys
 
