@@ -103,7 +103,8 @@ def verify_date(as_of: date) -> Verification:
 
 def recompute_workers(snapshots: int, threshold: int = PARALLEL_FROM) -> int:
     """Processes that read and recompute: none below `threshold` snapshots, else one per CPU
-    (the command's own process only waits for them)."""
+    (the command's own process only waits for them). At a million on two cores, two
+    processes took a fifth less wall time than one (benchmarks/README.md, verify.py)."""
     return 0 if snapshots < threshold else (os.cpu_count() or 1)
 
 

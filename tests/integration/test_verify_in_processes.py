@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from db import verify as db_verify
 from tasks import verify
 from tests.builders import contract, contracts_csv, prices_csv
 from workers.cli import app
@@ -52,6 +53,9 @@ def test_processes_report_what_one_process_reports(
             conn.execute(text("ALTER TABLE mtm_snapshots ENABLE TRIGGER mtm_snapshots_append_only"))
     engine.dispose()
 
+    # batches and fetches smaller than a range: price rows are read while a range streams
+    monkeypatch.setattr(verify, "BATCH", 5)
+    monkeypatch.setattr(db_verify, "READ_BATCH", 4)
     here = report(embedded_cli)
     monkeypatch.setattr(verify, "PARALLEL_FROM", 1)
     monkeypatch.setattr(verify.os, "cpu_count", lambda: 2)  # two processes, eight id ranges
