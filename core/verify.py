@@ -3,12 +3,12 @@ what was stored, and the stored payload must still hash to its own hash."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from core.canonical import canonical, canonical_form
+from core.canonical import canonical, canonical_form, text_and_sha
 from core.hedging.functional import with_functional
 from core.hedging.fx import FxMarket, value_fx_forward
 from core.hedging.valuation_plan import FxValuationPlan
@@ -24,27 +24,6 @@ class Finding:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
-class SnapshotToCheck:
-    """A commodity snapshot with what recomputing it needs: its contract and the exact price
-    row it used. Plain values: a batch of them goes to another process as it is."""
-
-    key: str
-    payload: dict[str, Any]
-    sha256: str
-    price_date: date
-    contract: Contract
-    price: Price
-
-
-def check_snapshots(items: Iterable[SnapshotToCheck], as_of: date) -> list[Finding]:
-    """check_snapshot of each: a batch, the unit of work of a process that recomputes."""
-    found: list[Finding] = []
-    for s in items:
-        found += check_snapshot(s.key, s.payload, s.sha256, s.contract, s.price, as_of, s.price_date)
-    return found
-
-
 def check_snapshot(
     key: str,
     stored_payload: dict[str, Any],
@@ -55,12 +34,13 @@ def check_snapshot(
     price_date: date,
 ) -> list[Finding]:
     """What is off with one snapshot (nothing: an empty list)."""
-    if _sha(stored_payload) != stored_sha:
+    stored_text, sha = text_and_sha(stored_payload)
+    if sha != stored_sha:
         return [Finding(key, "payload_tampered", "the stored payload no longer hashes to payload_sha256")]
     again = value_contract(contract, as_of, price_date, price)
     if not isinstance(again, MtmSnapshot):
         return [Finding(key, "not_valued_now", f"recomputing gives an exception: {again.reason.value}")]
-    return _compared(key, stored_payload, stored_sha, again)
+    return _compared(key, stored_payload, stored_text, again)
 
 
 def check_fx_snapshot(
@@ -76,23 +56,21 @@ def check_fx_snapshot(
     """What is off with one FX forward or hedged-item snapshot: recomputed from the leg, the
     exact price rows it used (spot or forward quote, and the functional rate) and the
     curves, method and functional currency its run recorded."""
-    if _sha(stored_payload) != stored_sha:
+    stored_text, sha = text_and_sha(stored_payload)
+    if sha != stored_sha:
         return [Finding(key, "payload_tampered", "the stored payload no longer hashes to payload_sha256")]
     again = value_fx_forward(leg, as_of, FxMarket({}, prices, plan.curves, plan.method), oid)
     if not isinstance(again, MtmSnapshot):
         return [Finding(key, "not_valued_now", f"recomputing gives an exception: {again.reason.value}")]
     converted = with_functional(Valuation([again], []), plan.functional_currency, prices).snapshots[0]
-    return _compared(key, stored_payload, stored_sha, converted)
+    return _compared(key, stored_payload, stored_text, converted)
 
 
-def _sha(payload: dict[str, Any]) -> str:
-    """payload_sha256, by canonical_form: a payload read back from the database is already
-    canonical text values, which it hashes without walking them (a million a date)."""
-    return canonical_form(payload)[2]
-
-
-def _compared(key: str, stored_payload: dict[str, Any], stored_sha: str, again: MtmSnapshot) -> list[Finding]:
-    if again.sha256 == stored_sha:
+def _compared(key: str, stored_payload: dict[str, Any], stored_text: str, again: MtmSnapshot) -> list[Finding]:
+    """The recomputed payload's canonical JSON against the stored payload's: the stored one
+    hashes to payload_sha256 (checked first), so equal texts are equal hashes, and the
+    second hash is not needed (a million a date)."""
+    if canonical_form(again.payload)[1] == stored_text:
         return []
     recomputed = canonical(again.payload)
     assert isinstance(recomputed, dict)

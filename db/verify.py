@@ -4,26 +4,35 @@ which price keys were restated since."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+import orjson
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.values import Confidence, Contract, ContractStatus, Instrument, ObjectType, Price, Side
-from core.verify import Finding, SnapshotToCheck, check_snapshots
+from core.verify import Finding, check_snapshot
 from db.contracts import to_contract
 from db.hedging.dossiers import to_item
 from db.hedging.models import HedgeDesignation, HedgedItem, HedgeRelationship
 from db.models import BatchRun, HedgeContract, IdempotencyConflict, MtmSnapshot, SettlementPrice
 
-#: A commodity snapshot as read: key, payload, hash, price date, the key of the price row it
-#: used, then the contract's columns (_CONTRACT) and the price row's (_PRICE). Plain values:
-#: a batch of them goes to a recomputing process as it is (pickling dataclasses cost more
-#: than recomputing them: issue 23).
+#: A commodity snapshot as read: key, payload (its JSON text), hash, price date, the id of
+#: the price row it used, then the contract's columns (_CONTRACT). Plain values, as the
+#: connection gives them. The price rows, a few a date, are read apart (with_prices).
 SnapshotRow = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrice:
+    """A price row a snapshot used: its key (the restated check) and its values."""
+
+    key: str
+    price: Price
 
 
 _CONTRACT = (
@@ -41,16 +50,6 @@ _CONTRACT = (
     HedgeContract.status,
     HedgeContract.settlement_method,
 )
-_PRICE = (
-    SettlementPrice.id,
-    SettlementPrice.symbol,
-    SettlementPrice.price_date,
-    SettlementPrice.price,
-    SettlementPrice.currency,
-    SettlementPrice.unit,
-    SettlementPrice.source,
-    SettlementPrice.confidence,
-)
 #: Rows a read brings from the server at a time (a million-row date streams).
 READ_BATCH = 5_000
 
@@ -67,19 +66,19 @@ def snapshot_id_range(session: Session, as_of: date) -> tuple[int, int] | None:
 def snapshot_rows(session: Session, as_of: date, ids: tuple[int, int] | None = None) -> Iterator[SnapshotRow]:
     """The commodity snapshots of `as_of` in id order (those with an id within `ids`, both
     ends included, when given), streamed as plain rows. Columns on the connection, not ORM
-    objects: three mapped objects a snapshot were most of verify's time at a million (issue 23)."""
+    objects: three mapped objects a snapshot were most of verify's time at a million (issue 23).
+    The payload comes as its text, parsed by check_rows with orjson: the driver's json.loads
+    was a tenth of a recomputing process's time (py-spy, issue 23)."""
     stmt = (
         select(
             MtmSnapshot.idempotency_key,
-            MtmSnapshot.payload,
+            cast(MtmSnapshot.payload, Text),
             MtmSnapshot.payload_sha256,
             MtmSnapshot.price_date,
-            SettlementPrice.idempotency_key,
+            MtmSnapshot.price_id,
             *_CONTRACT,
-            *_PRICE,
         )
         .join(HedgeContract, HedgeContract.id == MtmSnapshot.object_id)
-        .join(SettlementPrice, SettlementPrice.id == MtmSnapshot.price_id)
         .where(
             MtmSnapshot.as_of_date == as_of,
             MtmSnapshot.object_type == ObjectType.HEDGE_CONTRACT.value,
@@ -94,15 +93,47 @@ def snapshot_rows(session: Session, as_of: date, ids: tuple[int, int] | None = N
         yield tuple(row)
 
 
-def price_key_of(row: SnapshotRow) -> str:
-    return str(row[4])
+def price_id_of(row: SnapshotRow) -> int:
+    return int(row[4])
 
 
-def to_check(row: SnapshotRow) -> SnapshotToCheck:
-    """What core.verify recomputes, from a row of snapshot_rows."""
-    key, payload, sha, price_date, _price_key = row[:5]
-    c, p = row[5 : 5 + len(_CONTRACT)], row[5 + len(_CONTRACT) :]
-    contract = Contract(
+def with_prices(session: Session, rows: list[SnapshotRow], prices: dict[int, StoredPrice]) -> None:
+    """Add to `prices` the price rows of `rows` it lacks, read by id: a date's snapshots use a
+    few price rows, each read once rather than joined to every snapshot (the join was a
+    third of the server's time at a million: EXPLAIN ANALYZE, issue 23)."""
+    missing = {price_id_of(row) for row in rows}.difference(prices)
+    if missing:
+        for p in session.scalars(select(SettlementPrice).where(SettlementPrice.id.in_(missing))):
+            prices[p.id] = StoredPrice(p.idempotency_key, _price(p))
+
+
+def check_rows(rows: list[SnapshotRow], as_of: date, prices: Mapping[int, StoredPrice]) -> list[Finding]:
+    """core.verify.check_snapshot of each row of snapshot_rows, with the price rows it used
+    (with_prices): what a recomputing process runs."""
+    found: list[Finding] = []
+    for row in rows:
+        key, text, sha, price_date, price_id = row[:_CONTRACT_AT]
+        contract = _row_contract(row[_CONTRACT_AT:])
+        found += check_snapshot(key, _parsed(text), sha, contract, prices[price_id].price, as_of, price_date)
+    return found
+
+
+def _parsed(text: str) -> dict[str, Any]:
+    """A stored payload's JSON text as a dict: orjson, or the standard library for what
+    orjson refuses (an integer beyond 64 bits: a tampered payload is then still reported,
+    as the driver's json.loads read it)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = json.loads(text)
+    return value  # type: ignore[no-any-return]
+
+
+_CONTRACT_AT = 5
+
+
+def _row_contract(c: SnapshotRow) -> Contract:
+    return Contract(
         id=c[0],
         contract_ref=c[1],
         instrument=_INSTRUMENTS[c[2]],
@@ -117,38 +148,20 @@ def to_check(row: SnapshotRow) -> SnapshotToCheck:
         status=_STATUSES[c[11]],
         settlement_method=c[12],
     )
-    price = Price(
-        id=p[0],
-        symbol=p[1],
-        price_date=p[2],
-        price=p[3],
-        currency=p[4],
-        unit=p[5],
-        source=p[6],
-        confidence=_CONFIDENCES[p[7]],
-    )
-    return SnapshotToCheck(key, payload, sha, price_date, contract, price)
-
-
-def check_rows(rows: list[SnapshotRow], as_of: date) -> list[Finding]:
-    """core.verify.check_snapshots of a batch of rows: what a recomputing process runs."""
-    return check_snapshots(map(to_check, rows), as_of)
 
 
 def snapshot_count(session: Session, as_of: date) -> int:
     return session.scalar(select(func.count()).select_from(MtmSnapshot).where(MtmSnapshot.as_of_date == as_of)) or 0
 
 
-def restated_price_keys(session: Session, keys: list[str]) -> set[str]:
-    """Of these price keys, those a source has sent again with another value."""
-    found: set[str] = set()
-    for start in range(0, len(keys), 900):
-        stmt = select(IdempotencyConflict.idempotency_key).where(
-            IdempotencyConflict.table_name == SettlementPrice.__tablename__,
-            IdempotencyConflict.idempotency_key.in_(keys[start : start + 900]),
-        )
-        found.update(session.scalars(stmt))
-    return found
+def restated_price_keys(session: Session) -> set[str]:
+    """The keys of the price rows a source has sent again with another value (a conflict on
+    the key). Read once, before the snapshots: a snapshot's price key is then looked up here
+    and only the restated ones travel back from the recomputing processes."""
+    stmt = select(IdempotencyConflict.idempotency_key).where(
+        IdempotencyConflict.table_name == SettlementPrice.__tablename__
+    )
+    return set(session.scalars(stmt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +226,6 @@ def _leg(session: Session, oid: ObjectType, object_id: int, as_of: date) -> Cont
 _INSTRUMENTS = {i.value: i for i in Instrument}
 _SIDES = {s.value: s for s in Side}
 _STATUSES = {s.value: s for s in ContractStatus}
-_CONFIDENCES = {c.value: c for c in Confidence}
 
 
 def _price(p: SettlementPrice) -> Price:

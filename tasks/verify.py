@@ -17,13 +17,15 @@ from core.hedging.valuation_plan import FxValuationPlan
 from core.verify import Finding, check_fx_snapshot
 from db.verify import (
     SnapshotRow,
+    StoredPrice,
     check_rows,
     fx_snapshots_of,
-    price_key_of,
+    price_id_of,
     restated_price_keys,
     snapshot_count,
     snapshot_id_range,
     snapshot_rows,
+    with_prices,
 )
 from tasks.hedging.ports import hedging_ports
 from tasks.hedging.posting_work import Book
@@ -39,8 +41,8 @@ PARALLEL_FROM = 50_000
 #: Id ranges per process: the last ranges to finish are short.
 RANGES_PER_PROCESS = 4
 
-#: What recomputing a range gives: snapshots checked, findings in id order, and the snapshot
-#: keys per price key (the restated check).
+#: What recomputing a range gives: snapshots checked, findings in id order, and the keys of
+#: the snapshots that used a restated price, per price key.
 Checked = tuple[int, list[Finding], dict[str, list[str]]]
 
 
@@ -67,8 +69,10 @@ def verify_date(as_of: date) -> Verification:
     book = Book(hedging.chart, hedging.policy.functional_currency)
     with ports().uow() as uow:
         result.snapshots = snapshot_count(uow.session, as_of)
+        restated = restated_price_keys(uow.session)
         price_keys: dict[str, list[str]] = {}
-        for checked, found, keys in recomputed(uow.session, as_of, recompute_workers(result.snapshots)):
+        workers = recompute_workers(result.snapshots)
+        for checked, found, keys in recomputed(uow.session, as_of, restated, workers):
             result.checked += checked
             result.findings += found
             for price_key, snapshots in keys.items():
@@ -85,9 +89,9 @@ def verify_date(as_of: date) -> Verification:
                 fx.prices,
                 FxValuationPlan.from_details(fx.plan),
             )
-            for price_key in fx.price_keys:
+            for price_key in restated.intersection(fx.price_keys):
                 price_keys.setdefault(price_key, []).append(fx.key)
-        for price_key in sorted(restated_price_keys(uow.session, list(price_keys))):
+        for price_key in sorted(price_keys):
             result.findings += [
                 Finding(key, "price_restated", f"{price_key} was sent again with another value")
                 for key in price_keys[price_key]
@@ -98,22 +102,24 @@ def verify_date(as_of: date) -> Verification:
 
 
 def recompute_workers(snapshots: int, threshold: int = PARALLEL_FROM) -> int:
-    """Processes that recompute beside the reader: none below `threshold` snapshots, else one
-    per CPU but the reader's (at least one)."""
-    return 0 if snapshots < threshold else max(1, (os.cpu_count() or 1) - 1)
+    """Processes that read and recompute: none below `threshold` snapshots, else one per CPU
+    (the command's own process only waits for them). At a million on two cores, two
+    processes took a fifth less wall time than one (benchmarks/README.md, verify.py)."""
+    return 0 if snapshots < threshold else (os.cpu_count() or 1)
 
 
-def recomputed(session: Session, as_of: date, workers: int) -> Iterator[Checked]:
+def recomputed(session: Session, as_of: date, restated: set[str], workers: int) -> Iterator[Checked]:
     """The commodity snapshots of `as_of` recomputed in id order: here, through `session`,
     or with `workers`, by that many forked processes, each reading and checking ranges of
     snapshot ids through a connection of its own (sending the rows from one reader cost as
     much as recomputing them: py-spy, issue 23), the results gathered in id order."""
     bounds = snapshot_id_range(session, as_of)
     if workers <= 0 or bounds is None:
-        yield check_range(session, as_of, None)
+        yield check_range(session, as_of, restated, None)
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
-        yield from pool.map(partial(check_range_apart, as_of), id_ranges(bounds, workers * RANGES_PER_PROCESS))
+        ranges = id_ranges(bounds, workers * RANGES_PER_PROCESS)
+        yield from pool.map(partial(check_range_apart, as_of, restated), ranges)
 
 
 def id_ranges(bounds: tuple[int, int], parts: int) -> list[tuple[int, int]]:
@@ -123,21 +129,24 @@ def id_ranges(bounds: tuple[int, int], parts: int) -> list[tuple[int, int]]:
     return [(start, min(start + step - 1, high)) for start in range(low, high + 1, step)]
 
 
-def check_range(session: Session, as_of: date, ids: tuple[int, int] | None) -> Checked:
+def check_range(session: Session, as_of: date, restated: set[str], ids: tuple[int, int] | None) -> Checked:
     checked, found, keys = 0, [], dict[str, list[str]]()
+    prices: dict[int, StoredPrice] = {}
     for batch in batched(snapshot_rows(session, as_of, ids), BATCH):
+        with_prices(session, batch, prices)
         checked += len(batch)
-        found += check_rows(batch, as_of)
+        found += check_rows(batch, as_of, prices)
         for row in batch:
-            keys.setdefault(price_key_of(row), []).append(row[0])
+            if (price_key := prices[price_id_of(row)].key) in restated:
+                keys.setdefault(price_key, []).append(row[0])
     return checked, found, keys
 
 
-def check_range_apart(as_of: date, ids: tuple[int, int]) -> Checked:
+def check_range_apart(as_of: date, restated: set[str], ids: tuple[int, int]) -> Checked:
     """check_range in a process of its own: its own unit of work (db.engine makes the
     process's engine after the fork)."""
     with ports().uow() as uow:
-        return check_range(uow.session, as_of, ids)
+        return check_range(uow.session, as_of, restated, ids)
 
 
 def batched(items: Iterable[SnapshotRow], size: int) -> Iterator[list[SnapshotRow]]:
