@@ -112,7 +112,7 @@ def _load_prices(p: Ports, batch: PriceBatch) -> PricesLoaded:
 #: insert into the three indexes of settlement_prices all over them, and a cache smaller than
 #: their working pages reads the same pages again and again. Memory only: durability is the
 #: connection's (WAL, synchronous=NORMAL) either way.
-PRICE_LOAD_CACHE_KIB = 65_536
+PRICE_LOAD_CACHE_KIB = 32_768
 
 
 @contextlib.contextmanager
