@@ -45,8 +45,13 @@ def keep_known_symbols(report: ParseReport[PriceRow], patterns: Iterable[str]) -
     configured for it, become bad rows (one reason each); the other rows are kept."""
     allowed = list(patterns)
     kept = []
+    # The patterns' answer per (symbol, unit): a large file repeats a few of them many times.
+    problems: dict[tuple[str, str], str | None] = {}
     for line, row in report.rows:
-        problem = _problem(allowed, row)
+        pair = (row.symbol, row.unit)
+        if pair not in problems:
+            problems[pair] = _problem(allowed, row)
+        problem = problems[pair]
         if problem is None:
             kept.append((line, row))
         else:

@@ -10,51 +10,58 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import keys
-from core.canonical import normalise_decimal
+from core.canonical import JsonValue, normalise_decimal, text_and_sha
 from core.ecb import CROSS_SOURCE, CrossPrice
 from core.mtm import best_price
 from core.ports import PriceBatch
 from core.prices import PriceRow
-from core.values import Confidence, Counts, ParseReport, Price
+from core.values import CONFIDENCE_BY_PRICE_TYPE, Confidence, Counts, ParseReport, Price
 from db.models import PriceDecision, PriceFile, PriceVariance, SettlementPrice
 from db.writepath import ResultRow, WriteReport, result_row, write_results
 
 
 def price_result_rows(batch: PriceBatch, report: ParseReport[PriceRow] | None = None) -> list[ResultRow]:
     """The good rows of `report` (the batch's own by default) as results; the payload is
-    the price's business values."""
+    the price's business values, each spelled canonically here (ISO date, normalised
+    decimal, the type's value: core.canonical's spellings), so its JSON text and hash are
+    made at once (`text_and_sha`; a million-row file makes a million of these)."""
+    source, fetched_at, published_at = batch.source, batch.fetched_at, batch.published_at
+    provenance = {
+        "source": source,
+        "fetched_at": fetched_at,
+        "file_name": batch.report.file,
+        "file_sha256": batch.file_sha256,
+        "request_id": batch.request_id,
+        "numerator_price_id": None,
+        "denominator_price_id": None,
+    }
     rows = []
     for line, row in (report or batch.report).rows:
         value = row.quantized_price
-        # Already in canonical spelling (ISO date, normalised decimal): cheap to canonicalise.
-        payload = {
+        price_type = row.price_type
+        payload: dict[str, JsonValue] = {
             "symbol": row.symbol,
             "price_date": row.price_date.isoformat(),
             "price": normalise_decimal(value),
             "currency": row.currency,
             "unit": row.unit,
-            "price_type": row.price_type.value,
-            "source": batch.source,
+            "price_type": price_type.value,
+            "source": source,
         }
+        text, sha = text_and_sha(payload)
         columns = {
             "symbol": row.symbol,
             "price_date": row.price_date,
             "price": value,
             "currency": row.currency,
             "unit": row.unit,
-            "price_type": row.price_type.value,
-            "source": batch.source,
-            "confidence": row.confidence.value,
-            "published_at": row.published_at or batch.published_at,
-            "fetched_at": batch.fetched_at,
-            "file_name": batch.report.file,
-            "file_sha256": batch.file_sha256,
-            "request_id": batch.request_id,
+            "price_type": price_type.value,
+            "confidence": CONFIDENCE_BY_PRICE_TYPE[price_type].value,
+            "published_at": row.published_at or published_at,
             "source_line": line,
-            "numerator_price_id": None,
-            "denominator_price_id": None,
+            **provenance,
         }
-        rows.append(result_row(keys.price_key(row.symbol, row.price_date, batch.source), payload, columns))
+        rows.append(ResultRow(keys.price_key(row.symbol, row.price_date, source), payload, sha, columns, text))
     return rows
 
 
@@ -141,9 +148,8 @@ def write_price_batch(session: Session, batch: PriceBatch, *, batch_run_id: int 
     time, its bad rows gathered into `batch.report.errors`); one report for all of them."""
     whole = WriteReport([], [])
     for part in batch.reports():
-        report = write_results(
-            session, SettlementPrice, price_result_rows(batch, part), batch_run_id=batch_run_id, now=now
-        )
+        rows = price_result_rows(batch, part)
+        report = write_results(session, SettlementPrice, rows, batch_run_id=batch_run_id, now=now, copy_new=True)
         whole.outcomes += report.outcomes
         whole.conflict_keys += report.conflict_keys
         whole.conflicts.update(report.conflicts)

@@ -19,9 +19,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, select
+import orjson
+import psycopg
+from sqlalchemy import JSON, Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -140,14 +143,18 @@ def write_results(
     batch_run_id: int | None,
     now: datetime,
     rerun_probe: bool = True,
+    copy_new: bool = False,
 ) -> WriteReport:
     """Write `rows` into `table` and say what became of each. `rerun_probe=False`: the
     caller knows its keys are new (a fresh sync's), so PostgreSQL's bulk form skips its
-    probe for a rerun and goes straight to the merge, which tells the same outcomes."""
+    probe for a rerun and goes straight to the merge, which tells the same outcomes.
+    `copy_new=True` (PostgreSQL's bulk form, with the probe): when the probe finds none of
+    the keys stored, the rows are COPYed straight into the table (`_copy_new`), no staging
+    table and no merge; a key another writer stores meanwhile sends them to the merge."""
     first: dict[str, ResultRow] = {}
     for row in rows:
         first.setdefault(row.key, row)
-    inserted, stored = _insert(session, table, list(first.values()), batch_run_id, now, rerun_probe)
+    inserted, stored = _insert(session, table, list(first.values()), batch_run_id, now, rerun_probe, copy_new)
     outcomes, refused = _classify(rows, first, inserted, stored)
     _record_conflicts(session, table, refused.values(), batch_run_id, now)
     pairs = {key: (c.stored_payload, c.incoming_payload) for key, c in refused.items()}
@@ -200,6 +207,7 @@ def _insert(
     batch_run_id: int | None,
     now: datetime,
     rerun_probe: bool = True,
+    copy_new: bool = False,
 ) -> tuple[set[str], Stored]:
     """Insert what is new (one row per key); returns (inserted keys, keys stored with
     another payload hash)."""
@@ -207,7 +215,7 @@ def _insert(
         return set(), {}
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql" and len(rows) >= STAGING_THRESHOLD:
-        return _insert_staged(session.connection(), table, rows, batch_run_id, now, rerun_probe)
+        return _insert_staged(session.connection(), table, rows, batch_run_id, now, rerun_probe, copy_new)
     if dialect == "sqlite" and len(rows) >= STAGING_THRESHOLD and _same_columns(rows):
         return _insert_sqlite_many(session.connection(), table, rows, batch_run_id, now)
     common = {"batch_run_id": batch_run_id, "created_at": now}
@@ -232,16 +240,20 @@ def _insert_staged(
     batch_run_id: int | None,
     now: datetime,
     rerun_probe: bool = True,
+    copy_new: bool = False,
 ) -> tuple[set[str], Stored]:
     """PostgreSQL, many rows: one probe first (a rerun, every key stored with the same hash,
     ends there: one statement per batch); the rest COPYed to staging and merged. Without
-    the probe every row goes to the merge (a key stored after all is classified there)."""
+    the probe every row goes to the merge (a key stored after all is classified there).
+    With `copy_new`, rows of which the probe found no key stored go straight in."""
     todo = rows
     if rerun_probe:
         pending = _not_stored_alike(conn, table.__tablename__, rows)
         if not pending:
             return set(), {}
         todo = [row for row in rows if row.key in pending]
+        if copy_new and not any(pending.values()) and _copy_new(conn, table, todo, batch_run_id, now):
+            return {row.key for row in todo}, {}
     columns = (*todo[0].columns, "idempotency_key", "payload", "payload_sha256")
     lines = ([*r.columns.values(), r.key, r.payload_json or json.dumps(r.payload), r.sha256] for r in todo)
     staging = copy_to_staging(conn, table, columns, lines)
@@ -299,12 +311,20 @@ def _executemany_sqlite(
         b(v) if b is not None and v is not None else v for b, v in zip(binders[-2:], (batch_run_id, now), strict=True)
     )
     bound = [(i, b) for i, b in enumerate(binders[:-5]) if b is not None]
+    # The last value bound per column and what it bound to: a value every row shares (a
+    # batch's fetched_at, its file's published_at) is bound once, not once a row.
+    last: dict[int, tuple[Any, Any]] = {i: (None, None) for i, _ in bound}
     values = []
     for row in rows:
         line = list(row.columns.values())
         for i, bind in bound:
-            if line[i] is not None:
-                line[i] = bind(line[i])
+            value = line[i]
+            if value is not None:
+                seen, done = last[i]
+                if value is not seen:
+                    done = bind(value)
+                    last[i] = (value, done)
+                line[i] = done
         payload = (
             row.payload_json if row.payload_json is not None or bind_payload is None else bind_payload(row.payload)
         )
@@ -322,19 +342,51 @@ def _executemany_sqlite(
         cursor.close()
 
 
-def _not_stored_alike(conn: Connection, name: str, rows: Sequence[ResultRow]) -> set[str]:
-    """The keys not stored with the batch's hash (not stored, or stored with another), the
-    hashes compared in the database: the batch's keys and hashes are two array parameters."""
+def _not_stored_alike(conn: Connection, name: str, rows: Sequence[ResultRow]) -> dict[str, bool]:
+    """The keys not stored with the batch's hash, each with whether it is stored (with
+    another hash) or not at all; the hashes compared in the database. The batch's keys and
+    hashes are one JSON object (orjson: an array parameter of 10,000 texts is dumped in
+    Python, text by text); its keys are unique (write_results keeps the first row a key)."""
     # A lookup by the key's index per key, whatever the planner believes of the table: inside
     # one large transaction (a million-row price file) the table is never analysed, and a
     # hash join read the whole table again for each part (quadratic: issue 23). LIMIT 1 keeps
     # the planner from flattening the lateral subquery back into that join.
     sql = (
-        f"SELECT s.k FROM unnest(%s::text[], %s::text[]) AS s(k, h) "
-        f"LEFT JOIN LATERAL (SELECT t.payload_sha256 FROM {name} t WHERE t.idempotency_key = s.k LIMIT 1) t ON true "
-        f"WHERE t.payload_sha256 IS DISTINCT FROM s.h"
+        f"SELECT s.key, t.payload_sha256 IS NOT NULL FROM json_each_text(%s::json) AS s "
+        f"LEFT JOIN LATERAL (SELECT t.payload_sha256 FROM {name} t WHERE t.idempotency_key = s.key LIMIT 1) t "
+        f"ON true WHERE t.payload_sha256 IS DISTINCT FROM s.value"
     )
-    return {key for (key,) in conn.exec_driver_sql(sql, ([r.key for r in rows], [r.sha256 for r in rows]))}
+    keys = orjson.dumps({r.key: r.sha256 for r in rows}).decode()
+    return {key: stored for key, stored in conn.exec_driver_sql(sql, (keys,))}
+
+
+def _copy_new(
+    conn: Connection, table: type[ResultTable], rows: list[ResultRow], batch_run_id: int | None, now: datetime
+) -> bool:
+    """COPY `rows`, whose keys the probe found stored by no one, straight into `table`, in
+    key order (the unique indexes grow at their ends), inside a savepoint: when a key was
+    stored meanwhile (another writer's transaction committed it), the COPY fails on its
+    unique index, the savepoint is rolled back and False says: merge them instead, which
+    classifies that key as every other writer's. A table with another JSON column than the
+    payload is not COPYed here (db.bulk_pg wraps those values)."""
+    columns = table.__table__.columns
+    if any(isinstance(columns[c].type, JSON) for c in rows[0].columns):
+        return False
+    names = (*rows[0].columns, "idempotency_key", "payload", "payload_sha256", "batch_run_id", "created_at")
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, psycopg.Connection):
+        return False
+    conn.exec_driver_sql("SAVEPOINT wp_copy_new")
+    try:
+        with raw.cursor().copy(f"COPY {table.__tablename__} ({', '.join(names)}) FROM STDIN") as copy:
+            for r in sorted(rows, key=attrgetter("key")):
+                payload = r.payload_json or json.dumps(r.payload)
+                copy.write_row((*r.columns.values(), r.key, payload, r.sha256, batch_run_id, now))
+    except psycopg.errors.UniqueViolation:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT wp_copy_new")
+        return False
+    conn.exec_driver_sql("RELEASE SAVEPOINT wp_copy_new")
+    return True
 
 
 def _lookup(session: Session, table: type[ResultTable], keys: list[str], *columns: Any) -> list[Any]:

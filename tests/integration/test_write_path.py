@@ -128,3 +128,34 @@ class TestBulkWrite:
         write_results(session, SettlementPrice, [price("A", "1")], batch_run_id=None, now=NOW)
         session.rollback()
         assert count(session, SettlementPrice) == 0
+
+
+class TestCopyNew:
+    """PostgreSQL's bulk form with `copy_new`: a part none of whose keys is stored is COPYed
+    straight into the table; a key stored after the probe sends the part to the merge."""
+
+    def test_new_rows_are_created_then_existing_then_conflicts(self, pg_url: str) -> None:
+        rows = [price(f"LME-C{i}", f"{100 + i}.5") for i in range(300)]
+        with session_factory(pg_url)() as s:
+            first = write_results(s, SettlementPrice, rows, batch_run_id=None, now=NOW, copy_new=True)
+            again = write_results(s, SettlementPrice, rows, batch_run_id=None, now=NOW, copy_new=True)
+            changed = [price(f"LME-C{i}", f"{200 + i}.5") for i in range(300)]
+            third = write_results(s, SettlementPrice, changed, batch_run_id=None, now=NOW, copy_new=True)
+            s.commit()
+            assert (first.counts().created, again.counts().existing, third.counts().conflicts) == (300, 300, 300)
+            assert count(s, SettlementPrice) == 300
+
+    def test_a_key_stored_after_the_probe_sends_the_part_to_the_merge(self, pg_url: str) -> None:
+        from db.writepath import _copy_new
+
+        rows = [price(f"LME-K{i}", "7.5") for i in range(300)]
+        with session_factory(pg_url)() as other:
+            write_results(other, SettlementPrice, rows[150:151], batch_run_id=None, now=NOW)
+            other.commit()
+        with session_factory(pg_url)() as s:
+            assert _copy_new(s.connection(), SettlementPrice, rows, None, NOW) is False
+            assert count(s, SettlementPrice) == 1  # the savepoint rolled back, the transaction goes on
+            report = write_results(s, SettlementPrice, rows, batch_run_id=None, now=NOW, copy_new=True)
+            s.commit()
+            assert (report.counts().created, report.counts().existing) == (299, 1)
+            assert count(s, SettlementPrice) == 300
