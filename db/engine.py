@@ -3,8 +3,10 @@ never used (its pooled connections belong to the parent)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,18 @@ def dispose_all() -> None:
     for _pid, engine in _engines.values():
         engine.dispose()
     _engines.clear()
+
+
+@contextlib.contextmanager
+def page_cache(session: Session, kib: int) -> Iterator[None]:
+    """SQLite: `kib` of page cache on the session's connection for the block, then as it was."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")

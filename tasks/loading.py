@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-from sqlalchemy.orm import Session
 
 from core.bulk import paused_gc
 from core.contracts import contract_parts, fixing_source_problem, survey_contracts
@@ -15,6 +12,7 @@ from core.errors import ContractChanged, InvalidInput
 from core.ports import PriceBatch
 from core.values import Counts
 from db.contracts import REFUSED_PREFIX, load_contracts
+from db.engine import page_cache
 from tasks.ports import Ports, ports
 from tasks.prices import store_crosses, store_price_batch
 
@@ -98,6 +96,13 @@ def load_prices(batch: PriceBatch) -> PricesLoaded:
     return _load_prices(ports(), batch)
 
 
+#: SQLite's page cache during a price load, KiB (its default is 2 MiB): a large file's parts
+#: insert into the three indexes of settlement_prices all over them, and a cache smaller than
+#: their working pages reads the same pages again and again. Memory only: durability is the
+#: connection's (WAL, synchronous=NORMAL) either way.
+PRICE_LOAD_CACHE_KIB = 32_768
+
+
 def _load_prices(p: Ports, batch: PriceBatch) -> PricesLoaded:
     with p.uow() as uow, paused_gc():
         now = p.clock()
@@ -106,28 +111,6 @@ def _load_prices(p: Ports, batch: PriceBatch) -> PricesLoaded:
             crosses = store_crosses(uow.session, batch, p.ecb_crosses, batch_run_id=None, now=now)
         uow.commit()
     return PricesLoaded(counts, crosses)
-
-
-#: SQLite's page cache during a price load, KiB (its default is 2 MiB): a large file's parts
-#: insert into the three indexes of settlement_prices all over them, and a cache smaller than
-#: their working pages reads the same pages again and again. Memory only: durability is the
-#: connection's (WAL, synchronous=NORMAL) either way.
-PRICE_LOAD_CACHE_KIB = 32_768
-
-
-@contextlib.contextmanager
-def page_cache(session: Session, kib: int) -> Iterator[None]:
-    """SQLite: `kib` of page cache on the session's connection for the block, then as it was."""
-    conn = session.connection()
-    if conn.dialect.name != "sqlite":
-        yield
-        return
-    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-    conn.exec_driver_sql(f"PRAGMA cache_size=-{int(kib)}")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
 
 def load_price_batch(batch: PriceBatch) -> Counts:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from db.engine import engine_for
+from db.engine import engine_for, page_cache, session_factory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,3 +46,12 @@ def test_mypy_strict_passes_on_core_db_tasks_and_workers() -> None:
         [sys.executable, "-m", "mypy", "--no-incremental"], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_price_load_s_page_cache_is_put_back(sqlite_url: str) -> None:
+    # PRAGMA cache_size: negative is KiB. The load's 32 MiB holds only inside the block.
+    with session_factory(sqlite_url)() as session:
+        size = session.connection().exec_driver_sql("PRAGMA cache_size").scalar()
+        with page_cache(session, 32_768):
+            assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == -32_768
+        assert session.connection().exec_driver_sql("PRAGMA cache_size").scalar() == size
