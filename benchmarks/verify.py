@@ -8,7 +8,8 @@ Runs the real command, `hedgeops verify --as-of 2026-11-20`, in a process of its
 times it (wall, and its CPU with its recomputing processes'). It recomputes every snapshot
 with core, independently of the SQL valuation path. The reference, in the same run: the
 rows verify reads (each snapshot joined to its contract and price row) streamed by psycopg
-alone, the floor of reading them (the least of three when it takes under a second). Target (issue 23): the 1,000,000-contract date in 60 s.
+alone, the floor of reading them (the least of three when it takes under a second). Target
+(issue 23): the 1,000,000-contract date in 60 s.
 """
 
 from __future__ import annotations
