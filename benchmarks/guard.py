@@ -3,7 +3,7 @@ the simulator, embedded (eager Celery, in-process), SQLite by default or Postgre
 
     python benchmarks/guard.py [--runs N] [--positions P] [--warm-up W]
                                [--database sqlite|postgresql] [--database-url URL] [--keep]
-                               [--no-gc-freeze] [--back-to-back]
+                               [--no-gc-freeze] [--back-to-back] [--orders-per-second R]
 
 Each run is a fresh account (its own login, so a fresh guard state) with P open EURUSD
 positions whose equity path is 10000.00, then 8900.00: a first sync sets the peak, the
@@ -26,7 +26,9 @@ default 20 in any one second): the report gives the rate and the time it made th
 wait in all (0 while a close-all stays within the rate). Each timed sync starts once the
 throttle's window is clear (a pause of one second before it): the figure is one breach on a
 terminal, not breaches of several accounts within a second (those share the window: 20
-orders per second whoever sends them; `--back-to-back` measures that).
+orders per second whoever sends them; `--back-to-back` measures that). `--orders-per-second R`
+sets the throttle's rate: run_all --quick gives it a rate its runs never reach and drops the
+pause (the closes still pass the throttle, which never makes them wait: the report says so).
 
 The start-up heap is frozen before the runs (`gc.freeze()`, as a worker does at its start:
 workers.celery_app.freeze_start_up_heap); `--no-gc-freeze` leaves it to the collector. Beside
@@ -88,6 +90,7 @@ class Options:
     keep: bool
     gc_freeze: bool
     back_to_back: bool
+    orders_per_second: int | None
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -107,8 +110,24 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--back-to-back", action="store_true", help="no pause for the throttle's window before a timed sync"
     )
+    parser.add_argument(
+        "--orders-per-second",
+        type=int,
+        default=None,
+        help="HEDGEOPS_MT5_ORDERS_PER_SECOND, the terminal's order throttle (default: the setting's)",
+    )
     a = parser.parse_args(argv)
-    return Options(a.runs, a.positions, a.warm_up, a.database, a.database_url, a.keep, a.gc_freeze, a.back_to_back)
+    return Options(
+        a.runs,
+        a.positions,
+        a.warm_up,
+        a.database,
+        a.database_url,
+        a.keep,
+        a.gc_freeze,
+        a.back_to_back,
+        a.orders_per_second,
+    )
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -175,8 +194,9 @@ def start(url: str, opts: Options) -> SimulatedMt5Gateway:
     from workers.celery_app import create_app
     from workers.settings import load_settings
 
+    rate = {} if opts.orders_per_second is None else {"mt5_orders_per_second": opts.orders_per_second}
     settings = load_settings(
-        database_url=url, broker_url=None, result_backend=None, log_level="ERROR", guard_webhook_url=None
+        database_url=url, broker_url=None, result_backend=None, log_level="ERROR", guard_webhook_url=None, **rate
     )
     create_app(settings)
     gateway = SimulatedMt5Gateway(scenario(opts), "t1")

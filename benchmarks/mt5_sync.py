@@ -43,6 +43,7 @@ from benchkit import (
     backend_pids,
     cpu_seconds,
     cpu_spent,
+    floor_of,
     headline,
     judged,
     process_tree,
@@ -302,20 +303,31 @@ def written_rows(url: str, runs: list[BatchRun]) -> dict[type, list[dict[str, An
 
 
 def time_references(url: str, rows: dict[type, list[dict[str, Any]]]) -> tuple[float, float]:
-    """Accounts and expected positions put in untimed; then the results, timed: once by COPY
-    (the floor the ratio uses), once by a plain executemany INSERT (for comparison), each in
-    one transaction of its own, the results table emptied in between."""
+    """Accounts and expected positions put in untimed; then the results, timed: by COPY (the
+    floor the ratio uses: once, or the least of three when it takes under a second, as at
+    run_all --quick's size: benchkit.floor_of), then once by a plain executemany INSERT (for
+    comparison), each in one transaction of its own, the results tables emptied before each."""
     with engine_for(url).begin() as conn:
         for model in (Mt5Account, ExpectedPosition):
             conn.execute(insert(model), rows[model])
-    started = time.perf_counter()
-    with engine_for(url).begin() as conn:
-        for model in (PositionSnapshot, ReconciliationLog):
-            copy_rows(conn, model, rows[model])
-    by_copy = time.perf_counter() - started
-    with engine_for(url).begin() as conn:  # the append-only triggers refuse TRUNCATE: replica mode stands them aside
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text("TRUNCATE position_snapshots, reconciliation_logs"))
+
+    def emptied() -> None:
+        with engine_for(
+            url
+        ).begin() as conn:  # the append-only triggers refuse TRUNCATE: replica mode stands them aside
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
+            conn.execute(text("TRUNCATE position_snapshots, reconciliation_logs"))
+
+    def copied() -> float:
+        emptied()
+        started = time.perf_counter()
+        with engine_for(url).begin() as conn:
+            for model in (PositionSnapshot, ReconciliationLog):
+                copy_rows(conn, model, rows[model])
+        return time.perf_counter() - started
+
+    by_copy = floor_of(copied)
+    emptied()
     started = time.perf_counter()
     with engine_for(url).begin() as conn:
         for model in (PositionSnapshot, ReconciliationLog):

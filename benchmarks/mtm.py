@@ -316,17 +316,17 @@ def timed_run(url: str, label: str, timeout: float, worker_pid: list[int]) -> Ru
 # -- the whole ----------------------------------------------------------------------------
 
 
-def measure_pipeline(opts: Options) -> tuple[Pipeline, list[dict[str, Any]]]:
-    """Seed, start the workers, time a first run and a rerun, then the SQL reference in the
-    same database; keep what the pipeline wrote (for the floors)."""
+def measure_pipeline(opts: Options, rerun: bool = True) -> tuple[Pipeline, list[dict[str, Any]]]:
+    """Seed, start the workers, time a first run and (unless not `rerun`: naive.py needs the
+    first alone) a rerun, then the SQL reference in the same database; keep what the pipeline
+    wrote (for the floors)."""
     with scratch_database(opts.database_url, opts.keep, "pipeline") as url:
         seeding = seed(url, opts.contracts)
         app = create_app(load_settings(**hedgeops_settings(opts, url)))
         with running_workers(opts, url, app) as pids:
-            runs = [
-                timed_run(url, "run (all new)", opts.timeout, pids),
-                timed_run(url, "rerun (all existing)", opts.timeout, pids),
-            ]
+            runs = [timed_run(url, "run (all new)", opts.timeout, pids)]
+            if rerun:
+                runs.append(timed_run(url, "rerun (all existing)", opts.timeout, pids))
             rss = [peak_rss_mib(process_tree([pid])) for pid in pids]
         sql = time_sql_reference(url, AS_OF, PRICE_DATE)
         snapshots = written_snapshots(url) if opts.floors else []

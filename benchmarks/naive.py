@@ -7,7 +7,7 @@ It seeds N active contracts (default 20,000) and their D-1 prices like benchmark
 starts `celery -A naive_app worker -Q naive -c C` (benchmarks/naive_app.py), sends one
 `bench.naive.value_contract` task per contract and times from the first send to the N-th
 snapshot row. Then, on a fresh database, the pipeline's first run at the same N (the
-benchmark of mtm.py, without its floors). Printed: both times, the naive time projected
+benchmark of mtm.py, without its rerun and floors). Printed: both times, the naive time projected
 linearly to 1,000,000 contracts, and the pipeline's speed-up over the naive baseline (at
 N; and at 1,000,000 against `--pipeline-1m`, a pipeline time measured by mtm.py).
 """
@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipeline, _ = measure_pipeline(
         Options(
             opts.contracts, 1000, opts.concurrency, 1, opts.database_url, opts.redis_url, opts.keep, opts.timeout, ()
-        )
+        ),
+        rerun=False,
     )
     ours = pipeline.runs[0].wall
     projected = naive * MILLION / opts.contracts
