@@ -378,7 +378,7 @@ def _copy_new(
         return False
     conn.exec_driver_sql("SAVEPOINT wp_copy_new")
     try:
-        with raw.cursor().copy(f"COPY {table.__tablename__} ({', '.join(names)}) FROM STDIN") as copy:
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.__tablename__} ({', '.join(names)}) FROM STDIN") as copy:
             for r in sorted(rows, key=attrgetter("key")):
                 payload = r.payload_json or json.dumps(r.payload)
                 copy.write_row((*r.columns.values(), r.key, payload, r.sha256, batch_run_id, now))
