@@ -10,7 +10,8 @@ run's end compares its results with them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import pairwise
@@ -129,8 +130,32 @@ def planned_sets(members: Iterable[Mapping[str, Sequence[Sequence[int]]]]) -> di
 
 
 def uncovered(runs: Sequence[Sequence[int]], covered: Collection[int]) -> list[int]:
-    """The planned ids that are not among `covered` (ids with a snapshot or an exception)."""
-    return [i for i in expand(runs) if i not in covered]
+    """The planned ids that are not among `covered` (ids with a snapshot or an exception),
+    without listing the planned ids first (a million a run)."""
+    return [i for first, last in runs for i in range(first, last + 1) if i not in covered]
+
+
+class IdRunSet(Collection[int]):
+    """Ascending distinct ids kept as runs of consecutive ids (id_runs): a run's covered ids
+    are mostly one run, so a million of them take a few bytes, not a set's 60 MiB."""
+
+    __slots__ = ("_runs", "_starts")
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self._runs = id_runs(ids)
+        self._starts = [first for first, _ in self._runs]
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        at = bisect_right(self._starts, value) - 1
+        return at >= 0 and value <= self._runs[at][1]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(expand(self._runs))
+
+    def __len__(self) -> int:
+        return run_count(self._runs)
 
 
 def as_planned(contracts: Iterable[Contract]) -> list[Contract]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import select, union
+from sqlalchemy import literal_column, select, union
 from sqlalchemy.orm import Session
 
 from core.mtm_results import MtmException as MtmExceptionValue
 from core.mtm_results import MtmSnapshot as MtmSnapshotValue
 from core.mtm_results import Valuation
+from core.plans import IdRunSet
 from core.values import Counts, ExceptionReason, ObjectType
 from db.hedging.models import HedgeDesignation, HedgeRelationship
 from db.models import MtmException, MtmSnapshot
@@ -61,9 +62,11 @@ def write_valuation(
     return counts
 
 
-def covered_ids(session: Session, as_of: date, object_type: ObjectType, first: int, last: int) -> set[int]:
+def covered_ids(session: Session, as_of: date, object_type: ObjectType, first: int, last: int) -> IdRunSet:
     """The ids from `first` to `last` of `object_type` with a snapshot of `as_of`, or an
-    exception other than `not_valued` (that one marks a gap, it covers nothing)."""
+    exception other than `not_valued` (that one marks a gap, it covers nothing). Streamed in
+    order into runs of consecutive ids: at a million a set of them and the rows read took a
+    worker process from 130 to 250 MiB (benchmarks/mtm.py, 2026-12-08)."""
     snaps = select(MtmSnapshot.object_id).where(
         MtmSnapshot.as_of_date == as_of,
         MtmSnapshot.object_type == object_type.value,
@@ -75,7 +78,13 @@ def covered_ids(session: Session, as_of: date, object_type: ObjectType, first: i
         MtmException.object_id.between(first, last),
         MtmException.reason != ExceptionReason.NOT_VALUED.value,
     )
-    return {int(i) for i in session.scalars(union(snaps, excs))}
+    ordered = union(snaps, excs).order_by(literal_column("1"))
+    rows = session.execute(ordered, execution_options={"yield_per": COVERED_BATCH})
+    return IdRunSet(int(i) for (i,) in rows)
+
+
+#: Covered ids read from the server at a time (covered_ids streams them).
+COVERED_BATCH = 10_000
 
 
 def hedged_item_ids(session: Session, version_ids: Sequence[int]) -> list[int]:

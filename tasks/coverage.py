@@ -21,7 +21,7 @@ A run planned before members were kept has none: nothing is claimed of it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -45,7 +45,7 @@ log = structlog.get_logger(__name__)
 NAMED = 50
 
 #: The ids among a run's planned runs of one object type that have a result or an exception.
-Covered = Callable[[Session, BatchRun, str, IdRuns], set[int]]
+Covered = Callable[[Session, BatchRun, str, IdRuns], Collection[int]]
 #: Writes a run's gaps of one object type as exceptions; the counts they add to the run.
 GapWriter = Callable[[Session, BatchRun, str, list[int], datetime], Counts]
 

@@ -21,6 +21,7 @@ from core.mtm_results import Valuation
 from core.plans import (
     CoveragePlan,
     IdRuns,
+    IdRunSet,
     KeyRange,
     PlannedSet,
     as_planned,
@@ -148,7 +149,7 @@ def value_range(p: Ports, request: RangeChunkRequest) -> dict[str, Any]:
 _CONTRACTS = ObjectType.HEDGE_CONTRACT.value
 
 
-def _mtm_covered(session: Session, run: BatchRun, kind: str, runs: IdRuns) -> set[int]:
+def _mtm_covered(session: Session, run: BatchRun, kind: str, runs: IdRuns) -> IdRunSet:
     return covered_ids(session, run.as_of_date, ObjectType(kind), runs[0][0], runs[-1][1])
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.plans import (
     IdRuns,
+    IdRunSet,
     KeyRange,
     PlannedSet,
     as_planned,
@@ -90,6 +91,16 @@ class TestMembers:
     def test_uncovered_are_the_planned_ids_without_a_result(self) -> None:
         assert uncovered([[1, 3], [7, 8]], {1, 3, 8, 99}) == [2, 7]
         assert uncovered([[1, 3]], {1, 2, 3}) == []
+
+    def test_covered_ids_as_runs_answer_as_the_set_does(self) -> None:
+        ids = [1, 2, 3, 8, 10, 11, 99]
+        kept = IdRunSet(iter(ids))  # streamed, ascending: kept as [1, 3], [8, 8], [10, 11], [99, 99]
+        assert [i for i in range(0, 101) if i in kept] == ids
+        assert list(kept) == ids and len(kept) == 7
+        assert "3" not in kept and 3.5 not in kept
+        assert uncovered([[1, 12]], kept) == uncovered([[1, 12]], set(ids)) == [4, 5, 6, 7, 9, 12]
+        with pytest.raises(ValueError, match="ascend"):
+            IdRunSet([3, 2])
 
 
 class TestAsPlanned:
