@@ -4,8 +4,9 @@ no person.
 
 On real processes: a `redis-server` of the test's own (without AOF: each restart loses every
 queued chunk message, the kombu bindings and beat's lock), PostgreSQL, a real worker (two
-pool processes) and beat. 4,000 contracts in 80 chunks of 50. Once a chunk has counted in,
-the Redis server is stopped and started three times, 3 s down and 3 s up. Then the worker's
+pool processes) and beat. 4,000 contracts in 80 chunks of 50. With the run's row held by the
+test (its chunks wait to count in), the Redis server is stopped and started three times, 3 s
+down and 3 s up. Then the worker's
 consumer is frozen the way kombu's reconnect freeze (celery#8030, #8091, #10205) leaves it:
 remote-control `cancel_consumer` of both its queues, so the process runs on and answers
 `inspect ping` but fetches nothing (the freeze itself is not reproducible on demand;
@@ -37,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine, select, text
 
+from db.models import BatchRun
 from tests.cluster import Cluster
 from tests.faults.harness import (
     AS_OF,
@@ -67,6 +70,15 @@ def started(cluster: Cluster, tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     cluster.wait_run(prices["batch_run_id"])
     mtm = cluster.trigger("hedgeops.valuation.compute_mtm_snapshots", as_of=AS_OF).get(timeout=120)
     return worker, int(mtm["batch_run_id"])
+
+
+def blocked(engine: Engine) -> int:
+    """Backends of the test's database waiting for a lock (the chunks, on the run's row)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
 
 
 def node_of(cluster: Cluster) -> str:
@@ -119,11 +131,18 @@ def test_23_redis_restarted_three_times_then_a_frozen_consumer(
         HEDGEOPS_CHUNK_RESEND_AFTER="30",
         HEDGEOPS_WATCHDOG_FILE=str(tmp_path / "watchdog"),
     )
+    engine = create_engine(pg_url)
     try:
         load_book(N, tmp_path / "incoming")
         worker, run_id = started(cluster, tmp_path)
+        # The run's row held (FOR UPDATE) from the moment it is planned: its chunks value and
+        # write, then wait to count themselves in, so the restarts land in the middle of the run
+        # however fast the machine (on a quiet one the 80 chunks took 1.3 s, before the first stop).
+        holder = engine.connect()
+        holder.execute(select(BatchRun.id).where(BatchRun.id == run_id).with_for_update())
+        assert run_status(pg_url, run_id) == "running"
         node = node_of(cluster)
-        wait_until(lambda: chunks_done(pg_url, run_id) >= 1, 300, "a chunk")
+        wait_until(lambda: blocked(engine) >= 1, 300, "a chunk waiting to count in")
         t0 = time.monotonic()
         for round_ in range(1, 4):
             redis_server.stop()
@@ -131,6 +150,8 @@ def test_23_redis_restarted_three_times_then_a_frozen_consumer(
             time.sleep(3)
             redis_server.start()
             time.sleep(3)
+        holder.rollback()  # the chunks still waiting count in; the lost ones wait for the sweep
+        holder.close()
         # The worker reconnected after the third restart (it answers), then its consumer freezes.
         cancelled = [control(cluster, "cancel_consumer", queue, node=node) for queue in QUEUES]
         frozen_at = time.monotonic()
@@ -171,3 +192,4 @@ def test_23_redis_restarted_three_times_then_a_frozen_consumer(
         assert verify_clean(cluster)
     finally:
         cluster.stop_all()
+        engine.dispose()
